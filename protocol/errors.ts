@@ -1,0 +1,81 @@
+/**
+ * Errors are data: one table of stable codes. The broker sends them in ERROR
+ * frames; the client raises them as SkiffError. `fatal` errors are followed by
+ * a close of the connection; `retriable` tells a client whether trying the same
+ * request again (after a reconnect, or later) can succeed.
+ */
+export interface ErrorSpec {
+  code: number
+  name: string
+  retriable: boolean
+  fatal: boolean
+  message: string
+}
+
+function spec(code: number, name: string, retriable: boolean, fatal: boolean, message: string): ErrorSpec {
+  return { code, name, retriable, fatal, message }
+}
+
+export const ERRORS = {
+  BAD_FRAME: spec(1, 'BAD_FRAME', false, true, 'the frame could not be decoded'),
+  FRAME_TOO_LARGE: spec(2, 'FRAME_TOO_LARGE', false, true, 'the frame is larger than the negotiated maximum'),
+  UNSUPPORTED_VERSION: spec(3, 'UNSUPPORTED_VERSION', false, true, 'no protocol version in common'),
+  UNAUTHORIZED: spec(4, 'UNAUTHORIZED', false, true, 'a valid HELLO is required first'),
+  FORBIDDEN: spec(5, 'FORBIDDEN', false, false, 'not allowed for this user'),
+  UNKNOWN_TOPIC: spec(6, 'UNKNOWN_TOPIC', false, false, 'no such topic'),
+  INVALID_REQUEST: spec(7, 'INVALID_REQUEST', false, false, 'the request is not valid'),
+  SLOW_CONSUMER: spec(8, 'SLOW_CONSUMER', true, true, 'the connection does not read its deliveries fast enough'),
+  SHUTTING_DOWN: spec(9, 'SHUTTING_DOWN', true, false, 'the broker is shutting down'),
+  INTERNAL: spec(10, 'INTERNAL', true, false, 'internal broker error'),
+  TIMEOUT: spec(11, 'TIMEOUT', true, false, 'no answer in time'),
+  CONNECTION_CLOSED: spec(12, 'CONNECTION_CLOSED', true, false, 'the connection closed before an answer came'),
+  STORAGE_FULL: spec(13, 'STORAGE_FULL', true, false, 'the broker cannot write to its storage'),
+  TOPIC_EXISTS: spec(14, 'TOPIC_EXISTS', false, false, 'the topic already exists'),
+  UNKNOWN_GROUP: spec(15, 'UNKNOWN_GROUP', false, false, 'no such consumer group'),
+  UNKNOWN_SUBSCRIPTION: spec(16, 'UNKNOWN_SUBSCRIPTION', false, false, 'no such subscription on this connection'),
+  IDLE_TIMEOUT: spec(17, 'IDLE_TIMEOUT', true, true, 'nothing was received for longer than the idle timeout'),
+  TOO_MANY_CONNECTIONS: spec(18, 'TOO_MANY_CONNECTIONS', true, true, 'the broker has reached its connection limit'),
+} as const
+
+export type ErrorName = keyof typeof ERRORS
+
+const byCode = new Map<number, ErrorSpec>(Object.values(ERRORS).map((e) => [e.code, e]))
+
+export function errorByCode(code: number): ErrorSpec | undefined {
+  return byCode.get(code)
+}
+
+export interface SkiffErrorOptions {
+  cause?: unknown
+  /** Extra facts worth showing a user (topic, offset, ...). */
+  details?: Record<string, unknown>
+}
+
+export class SkiffError extends Error {
+  readonly code: number
+  readonly codeName: ErrorName
+  readonly retriable: boolean
+  readonly fatal: boolean
+  readonly details?: Record<string, unknown>
+
+  constructor(name: ErrorName, message?: string, options: SkiffErrorOptions = {}) {
+    const e = ERRORS[name]
+    super(message ?? e.message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'SkiffError'
+    this.code = e.code
+    this.codeName = name
+    this.retriable = e.retriable
+    this.fatal = e.fatal
+    if (options.details) this.details = options.details
+  }
+
+  /** Rebuild an error received in an ERROR frame; unknown codes become INTERNAL. */
+  static fromWire(code: number, message: string, details?: Record<string, unknown>): SkiffError {
+    const e = errorByCode(code)
+    return new SkiffError((e?.name ?? 'INTERNAL') as ErrorName, message, details ? { details } : {})
+  }
+}
+
+export function isSkiffError(err: unknown, name?: ErrorName): err is SkiffError {
+  return err instanceof SkiffError && (name === undefined || err.codeName === name)
+}

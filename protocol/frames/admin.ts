@@ -1,0 +1,102 @@
+/**
+ * Admin requests, client -> broker, each answered by OK { corr, result } or ERROR.
+ *
+ * TOPIC_CREATE (0x30)   corr, topic, partitions?(1), retentionMs?, retentionBytes?, segmentBytes?
+ *                       result: the topic's description (see TOPIC_DESCRIBE)
+ * TOPIC_DESCRIBE (0x31) corr, topic
+ *                       result: { topic, partitions, retentionMs, retentionBytes, segmentBytes,
+ *                                 partitionInfo: [{ partition, startOffset, endOffset, bytes,
+ *                                 segments, corrupt: [{ fromOffset, toOffset, position, reason }] }] }
+ * TOPIC_LIST (0x32)     corr             result: [{ topic, partitions }]
+ * TOPIC_DELETE (0x33)   corr, topic      result: { topic }
+ * GROUP_LIST (0x34)     corr, topic?     result: [{ topic, group }]
+ * GROUP_DESCRIBE (0x35) corr, topic, group
+ *                       result: { topic, group, members, partitions: [{ partition, committed,
+ *                                 next, endOffset, lag, inFlight }] }
+ * Retention 0 (or absent) means "keep forever" for that dimension.
+ */
+import { Op } from '../opcodes.js'
+import { encodeFrame } from '../frame.js'
+import { Fields } from '../fields.js'
+
+export interface TopicCreate {
+  corr: number
+  topic: string
+  partitions?: number | undefined
+  retentionMs?: number | undefined
+  retentionBytes?: number | undefined
+  segmentBytes?: number | undefined
+}
+
+export interface TopicRef {
+  corr: number
+  topic: string
+}
+
+export interface GroupList {
+  corr: number
+  topic?: string | undefined
+}
+
+export interface GroupRef {
+  corr: number
+  topic: string
+  group: string
+}
+
+export const MAX_PARTITIONS = 1024
+
+function compact(o: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined))
+}
+
+export function encodeTopicCreate(t: TopicCreate): Buffer {
+  return encodeFrame(Op.TOPIC_CREATE, compact(t))
+}
+
+export function decodeTopicCreate(body: Buffer): TopicCreate {
+  const f = new Fields('TOPIC_CREATE', body)
+  return {
+    corr: f.uint('corr'),
+    topic: f.str('topic', 249),
+    partitions: f.optUint('partitions', MAX_PARTITIONS),
+    retentionMs: f.optUint('retentionMs'),
+    retentionBytes: f.optUint('retentionBytes'),
+    segmentBytes: f.optUint('segmentBytes', 1024 * 1024 * 1024),
+  }
+}
+
+export function encodeTopicRef(op: typeof Op.TOPIC_DESCRIBE | typeof Op.TOPIC_DELETE, t: TopicRef): Buffer {
+  return encodeFrame(op, t)
+}
+
+export function decodeTopicRef(frame: string, body: Buffer): TopicRef {
+  const f = new Fields(frame, body)
+  return { corr: f.uint('corr'), topic: f.str('topic', 249) }
+}
+
+export function encodeTopicList(corr: number): Buffer {
+  return encodeFrame(Op.TOPIC_LIST, { corr })
+}
+
+export function decodeCorrOnly(frame: string, body: Buffer): { corr: number } {
+  return { corr: new Fields(frame, body).uint('corr') }
+}
+
+export function encodeGroupList(g: GroupList): Buffer {
+  return encodeFrame(Op.GROUP_LIST, compact(g))
+}
+
+export function decodeGroupList(body: Buffer): GroupList {
+  const f = new Fields('GROUP_LIST', body)
+  return { corr: f.uint('corr'), topic: f.optStr('topic', 249) }
+}
+
+export function encodeGroupDescribe(g: GroupRef): Buffer {
+  return encodeFrame(Op.GROUP_DESCRIBE, g)
+}
+
+export function decodeGroupDescribe(body: Buffer): GroupRef {
+  const f = new Fields('GROUP_DESCRIBE', body)
+  return { corr: f.uint('corr'), topic: f.str('topic', 249), group: f.str('group', 249) }
+}

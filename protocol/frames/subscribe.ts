@@ -1,0 +1,81 @@
+/**
+ * SUBSCRIBE (0x20), client -> broker: join a consumer group on a topic.
+ *   corr           uint    answered by OK { result: { partitions } } or ERROR
+ *   sub            uint    the client's id for this subscription (unique per connection)
+ *   topic          string
+ *   group          string  consumer group; every group sees every message
+ *   start          string  where a *new* group starts: "earliest" | "latest" | "offset" | "timestamp"
+ *   startValue     uint?   the offset or timestamp (ms) for "offset" / "timestamp"
+ *   maxInFlight    uint    unacked deliveries this subscription may hold (credits)
+ *   ackTimeoutMs   uint?   redeliver a message not acked within this (default 30000)
+ *   maxDeliveries  uint?   after this many deliveries, dead-letter (default 5)
+ *
+ * UNSUBSCRIBE (0x21), client -> broker: leave; unacked messages are redelivered.
+ *   corr  uint
+ *   sub   uint
+ */
+import { Op } from '../opcodes.js'
+import { encodeFrame } from '../frame.js'
+import { Fields } from '../fields.js'
+
+export const START_POSITIONS = ['earliest', 'latest', 'offset', 'timestamp'] as const
+export type StartPosition = (typeof START_POSITIONS)[number]
+
+export interface Subscribe {
+  corr: number
+  sub: number
+  topic: string
+  group: string
+  start: StartPosition
+  startValue?: number | undefined
+  maxInFlight: number
+  ackTimeoutMs?: number | undefined
+  maxDeliveries?: number | undefined
+}
+
+export interface Unsubscribe {
+  corr: number
+  sub: number
+}
+
+export const MAX_IN_FLIGHT_LIMIT = 100_000
+
+export function encodeSubscribe(s: Subscribe): Buffer {
+  const body: Record<string, unknown> = {
+    corr: s.corr,
+    sub: s.sub,
+    topic: s.topic,
+    group: s.group,
+    start: s.start,
+    maxInFlight: s.maxInFlight,
+  }
+  if (s.startValue !== undefined) body.startValue = s.startValue
+  if (s.ackTimeoutMs !== undefined) body.ackTimeoutMs = s.ackTimeoutMs
+  if (s.maxDeliveries !== undefined) body.maxDeliveries = s.maxDeliveries
+  return encodeFrame(Op.SUBSCRIBE, body)
+}
+
+export function decodeSubscribe(body: Buffer): Subscribe {
+  const f = new Fields('SUBSCRIBE', body)
+  const start = f.oneOf('start', START_POSITIONS, 'latest')
+  return {
+    corr: f.uint('corr'),
+    sub: f.uint('sub', 0xffffffff),
+    topic: f.str('topic', 249),
+    group: f.str('group', 249),
+    start,
+    startValue: start === 'offset' || start === 'timestamp' ? f.uint('startValue') : undefined,
+    maxInFlight: Math.max(1, f.uint('maxInFlight', MAX_IN_FLIGHT_LIMIT)),
+    ackTimeoutMs: f.optUint('ackTimeoutMs', 24 * 3600 * 1000),
+    maxDeliveries: f.optUint('maxDeliveries', 1_000_000),
+  }
+}
+
+export function encodeUnsubscribe(u: Unsubscribe): Buffer {
+  return encodeFrame(Op.UNSUBSCRIBE, u)
+}
+
+export function decodeUnsubscribe(body: Buffer): Unsubscribe {
+  const f = new Fields('UNSUBSCRIBE', body)
+  return { corr: f.uint('corr'), sub: f.uint('sub', 0xffffffff) }
+}

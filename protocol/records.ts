@@ -1,0 +1,152 @@
+/**
+ * Record encoding, shared by PUBLISH bodies, DELIVER bodies, the on-disk log
+ * and UDP telemetry datagrams, so a record is encoded once by its producer and
+ * never re-encoded on its way to a consumer.
+ *
+ *   u32 length        bytes that follow in this record
+ *   u16 keyLength     0 = no key
+ *   ... key           UTF-8
+ *   u32 headersLength 0 = no headers
+ *   ... headers       MessagePack map of string -> string
+ *   ... payload       the rest (length - 2 - keyLength - 4 - headersLength bytes)
+ *
+ * A records blob is records laid end to end; its count travels beside it.
+ */
+import { SkiffError } from './errors.js'
+import { pack, unpack } from './codec.js'
+
+export const RECORD_OVERHEAD = 10
+export const MAX_KEY_BYTES = 0xffff
+
+export type Headers = Record<string, string>
+
+export interface RecordInput {
+  key?: string | undefined
+  headers?: Headers | undefined
+  payload: Uint8Array
+}
+
+export interface DecodedRecord {
+  key: string | undefined
+  headers: Headers
+  payload: Buffer
+}
+
+/** Bytes of one record: the caller can size a buffer before writing. */
+export function encodeRecord(rec: RecordInput): Buffer {
+  const key = rec.key === undefined ? undefined : Buffer.from(rec.key, 'utf8')
+  if (key && key.length > MAX_KEY_BYTES) throw new SkiffError('INVALID_REQUEST', `key of ${key.length} bytes exceeds ${MAX_KEY_BYTES}`)
+  const headers = rec.headers && Object.keys(rec.headers).length > 0 ? pack(rec.headers) : undefined
+  const keyLen = key?.length ?? 0
+  const hdrLen = headers?.length ?? 0
+  const len = 2 + keyLen + 4 + hdrLen + rec.payload.length
+  const out = Buffer.allocUnsafe(4 + len)
+  out.writeUInt32BE(len, 0)
+  out.writeUInt16BE(keyLen, 4)
+  if (key) key.copy(out, 6)
+  out.writeUInt32BE(hdrLen, 6 + keyLen)
+  if (headers) headers.copy(out, 10 + keyLen)
+  out.set(rec.payload, 10 + keyLen + hdrLen)
+  return out
+}
+
+/** Where one record's parts lie inside a blob, without decoding them. */
+export interface RecordView {
+  /** Start of the record (its length field) in the blob. */
+  start: number
+  /** End of the record (exclusive). */
+  end: number
+  keyStart: number
+  keyEnd: number
+  headersStart: number
+  headersEnd: number
+}
+
+/**
+ * Walk a records blob, checking every length against the bytes that remain.
+ * Throws INVALID_REQUEST when the blob is not exactly `count` well-formed
+ * records. Calls `visit` for each record.
+ */
+export function walkRecords(blob: Uint8Array, count: number, visit?: (v: RecordView, i: number) => void): void {
+  const dv = new DataView(blob.buffer, blob.byteOffset, blob.byteLength)
+  let pos = 0
+  for (let i = 0; i < count; i++) {
+    if (blob.length - pos < RECORD_OVERHEAD) throw bad(`record ${i} is truncated`)
+    const len = dv.getUint32(pos)
+    const end = pos + 4 + len
+    if (len < RECORD_OVERHEAD - 4 || end > blob.length) throw bad(`record ${i} declares ${len} bytes, beyond the blob`)
+    const keyLen = dv.getUint16(pos + 4)
+    const keyStart = pos + 6
+    const keyEnd = keyStart + keyLen
+    if (keyEnd + 4 > end) throw bad(`record ${i} key overruns the record`)
+    const hdrLen = dv.getUint32(keyEnd)
+    const headersStart = keyEnd + 4
+    const headersEnd = headersStart + hdrLen
+    if (headersEnd > end) throw bad(`record ${i} headers overrun the record`)
+    visit?.({ start: pos, end, keyStart, keyEnd, headersStart, headersEnd }, i)
+    pos = end
+  }
+  if (pos !== blob.length) throw bad(`${blob.length - pos} bytes follow the last of ${count} records`)
+}
+
+/** Count the records in a blob (for the readers of logs and datagrams). */
+export function countRecords(blob: Uint8Array): number {
+  const dv = new DataView(blob.buffer, blob.byteOffset, blob.byteLength)
+  let pos = 0
+  let n = 0
+  while (pos < blob.length) {
+    if (blob.length - pos < 4) throw bad('trailing bytes after the last record')
+    pos += 4 + dv.getUint32(pos)
+    n++
+  }
+  if (pos !== blob.length) throw bad('the last record overruns the blob')
+  return n
+}
+
+export function decodeRecord(blob: Uint8Array, v?: RecordView): DecodedRecord {
+  const buf = Buffer.isBuffer(blob) ? blob : Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength)
+  if (!v) {
+    let only: RecordView | undefined
+    walkRecords(buf, 1, (view) => (only = view))
+    v = only!
+  }
+  const key = v.keyEnd > v.keyStart ? buf.toString('utf8', v.keyStart, v.keyEnd) : undefined
+  const headers = v.headersEnd > v.headersStart ? toHeaders(unpack(buf.subarray(v.headersStart, v.headersEnd))) : {}
+  return { key, headers, payload: buf.subarray(v.headersEnd, v.end) }
+}
+
+/** Decode every record of a blob. */
+export function decodeRecords(blob: Uint8Array, count: number): DecodedRecord[] {
+  const out: DecodedRecord[] = []
+  walkRecords(blob, count, (v) => out.push(decodeRecord(blob, v)))
+  return out
+}
+
+function toHeaders(value: unknown): Headers {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad('headers are not a map')
+  const out: Headers = {}
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string') throw bad(`header ${k} is not a string`)
+    out[k] = v
+  }
+  return out
+}
+
+function bad(msg: string): SkiffError {
+  return new SkiffError('INVALID_REQUEST', `malformed records: ${msg}`)
+}
+
+/** Stable hash of a key (FNV-1a, 32 bit) for choosing a partition. */
+export function keyHash(key: Uint8Array): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    h ^= key[i]!
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
+
+/** Stable hash of a string (FNV-1a over UTF-8). */
+export function stringHash(s: string): number {
+  return keyHash(Buffer.from(s, 'utf8'))
+}
