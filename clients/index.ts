@@ -1,0 +1,18 @@
+/** skiffmq client: `import { connect } from 'skiffmq'`. */
+export { connect, Client, type ConnectOptions } from './client.js'
+export { Producer, type ProducerOptions, type PublishOptions, type PublishResult } from './producer.js'
+export { Consumer, type SubscribeOptions, type StartFrom } from './consumer.js'
+export { Message, type NackOptions } from './message.js'
+export {
+  Admin,
+  type TopicOptions,
+  type TopicDescription,
+  type TopicSummary,
+  type PartitionInfo,
+  type GroupSummary,
+  type GroupDescription,
+  type GroupPartition,
+} from './admin.js'
+export { encodePayload, decodePayload, CONTENT_TYPE } from './payload.js'
+export { parseUrl, formatAddress, DEFAULT_URL, DEFAULT_PORT, type BrokerAddress } from './url.js'
+export { SkiffError, ERRORS, isSkiffError, type ErrorName, type ErrorSpec, type Headers } from '../protocol/index.js'
