@@ -1,0 +1,452 @@
+/**
+ * The durable log of one partition: a directory of segment files (see
+ * segment-files.ts), appended to in batches by the worker thread that owns the
+ * partition, read by its consumers, trimmed by retention.
+ *
+ * Design decisions:
+ * - Synchronous fs calls. The owning worker may block on disk; group commit
+ *   comes from the worker appending everything that arrived in one event-loop
+ *   turn and then calling sync() once, so one fdatasync covers many batches.
+ * - append() only writes (the OS has the bytes, a crash of the process loses
+ *   nothing); sync() makes them durable. `durableOffset` tells which offsets a
+ *   sync has covered, for callers that must not expose anything less.
+ * - Batch timestamps never go backwards within a partition: a batch gets
+ *   max(timestamp, newest so far). A clock stepping back cannot reorder time,
+ *   so a segment's newest timestamp is that of its last batch, retention by age
+ *   deletes a prefix of segments, and timestamp lookups can binary-search.
+ * - A segment rolls before a batch would take it past segmentBytes (a batch
+ *   larger than that gets a segment of its own). At the roll the old segment
+ *   is fdatasynced and its index fsynced, and the directory is fsynced after
+ *   the new file is created: only the last segment can ever have a torn tail.
+ * - Damage in the middle of the log is skipped on read and reported once
+ *   (stats().corrupt, a log line); the good batches after it stay readable.
+ *   A CorruptRange covers offsets [fromOffset, toOffset).
+ * - Retention by bytes deletes old segments while the partition is over
+ *   retentionBytes (never the active segment), so a partition's size stays
+ *   within the limit plus at most the active segment.
+ */
+import { mkdirSync, rmSync, statSync } from 'node:fs'
+import { BATCH_HEADER_BYTES, encodeBatch, NO_SEQUENCE, readBatchHeader } from '../../protocol/batch.js'
+import { SkiffError } from '../../protocol/errors.js'
+import { countRecords } from '../../protocol/records.js'
+import { BatchCursor, forEachRecord, type Damage } from './batch-cursor.js'
+import { fsyncDir, readAt } from './fs-util.js'
+import type { OffsetIndex } from './index-file.js'
+import { RecentBatches } from './read-cache.js'
+import { RecordCollector, type LogRecord } from './record-collector.js'
+import { ensureIndex, openClosedSegment, recoverActiveSegment, type LogFn, type SegmentContext } from './recovery.js'
+import { listSegmentBases } from './segment-files.js'
+import { Segment } from './segment.js'
+
+export type { LogRecord } from './record-collector.js'
+
+export interface PartitionLogOptions {
+  /** Created if missing. */
+  dir: string
+  /** Roll to a new segment when the active one would pass this (default 64 MiB). */
+  segmentBytes: number
+  /** One index entry per this many bytes of log (default 4096). */
+  indexIntervalBytes?: number
+  /** 0 = keep forever. */
+  retentionMs: number
+  /** 0 = no size limit (per partition). */
+  retentionBytes: number
+  /** Recent-batch read cache (default 4 MiB; 0 disables it). */
+  cacheBytes?: number
+  /** Structured log lines, e.g. {level:'warn', msg:'log tail repaired', ...}. */
+  log?: (event: Record<string, unknown>) => void
+}
+
+export interface CorruptRange {
+  /** File name of the segment, e.g. 00000000000000000000.log. */
+  segment: string
+  /** File position where the damage starts. */
+  position: number
+  /** First offset the damage hides. */
+  fromOffset: number
+  /** First offset after the damage (exclusive end of the range). */
+  toOffset: number
+  reason: string
+}
+
+export interface PartitionLogStats {
+  startOffset: number
+  endOffset: number
+  bytes: number
+  segments: number
+  corrupt: CorruptRange[]
+}
+
+export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
+export const DEFAULT_INDEX_INTERVAL_BYTES = 4096
+export const DEFAULT_CACHE_BYTES = 4 * 1024 * 1024
+/** Index positions are u32. */
+const MAX_SEGMENT_BYTES = 0xffffffff
+/** Old segments kept open (handle and index in memory) per partition. */
+const MAX_OPEN_OLD_SEGMENTS = 4
+const MIN_READ_WINDOW = 64 * 1024
+const MAX_READ_WINDOW = 1024 * 1024
+
+export class PartitionLog {
+  private readonly segments: Segment[] = []
+  private readonly cache: RecentBatches
+  private readonly corruptRanges: CorruptRange[] = []
+  /** Old segments with an open handle, least recently used first. */
+  private readonly openOld: Segment[] = []
+  private readonly segmentBytes: number
+  private readonly ctx: SegmentContext
+  private readonly retentionMs: number
+  private readonly retentionBytes: number
+  private readonly logFn: LogFn
+  private next = 0
+  private synced = 0
+  private newestTimestamp = 0
+  private bytes = 0
+  private closed = false
+
+  private constructor(private readonly dir: string, opts: PartitionLogOptions) {
+    this.segmentBytes = Math.min(MAX_SEGMENT_BYTES, Math.max(1, opts.segmentBytes || DEFAULT_SEGMENT_BYTES))
+    this.retentionMs = Math.max(0, opts.retentionMs || 0)
+    this.retentionBytes = Math.max(0, opts.retentionBytes || 0)
+    this.cache = new RecentBatches(opts.cacheBytes ?? DEFAULT_CACHE_BYTES)
+    this.logFn = opts.log ?? (() => {})
+    this.ctx = {
+      indexIntervalBytes: Math.max(1, opts.indexIntervalBytes ?? DEFAULT_INDEX_INTERVAL_BYTES),
+      log: this.logFn,
+      onDamage: (seg, damage, fromOffset) => this.recordDamage(seg, damage, fromOffset),
+    }
+  }
+
+  /** Open (creating if needed) and recover the partition in `opts.dir`. Throws only for fs errors. */
+  static open(opts: PartitionLogOptions): PartitionLog {
+    mkdirSync(opts.dir, { recursive: true })
+    const log = new PartitionLog(opts.dir, opts)
+    log.load()
+    return log
+  }
+
+  /** First offset still stored (after retention). */
+  get startOffset(): number {
+    return this.segments[0]!.base
+  }
+
+  /** Next offset to be assigned. */
+  get endOffset(): number {
+    return this.next
+  }
+
+  /** Offsets below this are covered by an fdatasync. */
+  get durableOffset(): number {
+    return this.synced
+  }
+
+  /** Bytes of log (segment files, not indexes). */
+  get sizeBytes(): number {
+    return this.bytes
+  }
+
+  /**
+   * Append one batch of `count` records (laid end to end in the record
+   * encoding) and return its base offset. Written with writeSync, not synced.
+   */
+  append(records: Uint8Array, count: number, timestamp: number, producerId?: number, baseSequence?: number): number {
+    this.checkOpen()
+    if (!Number.isInteger(count) || count < 1) throw new SkiffError('INVALID_REQUEST', `a batch needs at least one record, got count ${count}`)
+    const found = countRecords(records)
+    if (found !== count) throw new SkiffError('INVALID_REQUEST', `the records blob holds ${found} records, not ${count}`)
+    const ts = Math.max(Math.floor(timestamp) || 0, this.newestTimestamp)
+    const baseOffset = this.next
+    const batch = encodeBatch({ baseOffset, count, timestamp: ts, records, producerId: producerId ?? 0, baseSequence: baseSequence ?? NO_SEQUENCE })
+    let active = this.active
+    if (active.size > 0 && active.size + batch.length > this.segmentBytes) active = this.roll(baseOffset)
+    try {
+      active.append(batch, baseOffset, ts, this.ctx.indexIntervalBytes)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENOSPC' || code === 'EDQUOT') throw new SkiffError('STORAGE_FULL', `cannot append to ${active.logPath}: ${code}`, { cause: err })
+      throw err
+    }
+    this.bytes += batch.length
+    this.next = baseOffset + count
+    this.newestTimestamp = ts
+    this.cache.add(baseOffset, count, ts, batch)
+    return baseOffset
+  }
+
+  /** fdatasync what was appended since the last sync; a no-op when nothing was. */
+  sync(): void {
+    this.checkOpen()
+    this.active.sync()
+    this.synced = this.next
+  }
+
+  /**
+   * Records with offset >= fromOffset, in order, at most maxRecords and (after
+   * the first) at most maxBytes. Offsets hidden by damage are skipped.
+   */
+  read(fromOffset: number, maxRecords: number, maxBytes: number): LogRecord[] {
+    this.checkOpen()
+    const from = Math.max(fromOffset, this.startOffset)
+    const out = new RecordCollector(from, maxRecords, maxBytes)
+    if (from >= this.next || out.full) return out.records
+    const cached = this.cache.firstOffset
+    if (cached !== undefined && from >= cached) {
+      this.cache.read(from, out)
+      return out.records
+    }
+    const windowBytes = Math.min(MAX_READ_WINDOW, Math.max(MIN_READ_WINDOW, maxBytes + 8192))
+    for (let i = this.segmentIndexFor(from); i < this.segments.length && !out.full; i++) {
+      const seg = this.segments[i]!
+      const cursor = this.cursorFor(seg, i, from, windowBytes)
+      for (;;) {
+        const step = cursor.next()
+        if (step.kind === 'end') break
+        if (step.kind === 'damaged') {
+          if (!step.known) this.recordDamage(seg, step.damage, cursor.expectedOffset)
+          continue
+        }
+        const { header, bytes } = step.batch
+        if (header.baseOffset + header.count <= from) continue
+        const cachedNow = this.cache.firstOffset
+        if (cachedNow !== undefined && header.baseOffset >= cachedNow) {
+          // The rest is in memory: no need to read it from disk.
+          this.cache.read(Math.max(from, header.baseOffset), out)
+          return out.records
+        }
+        forEachRecord(bytes, header.baseOffset, (offset, record) => out.offer(offset, header.timestamp, record))
+        if (out.full) break
+      }
+    }
+    return out.records
+  }
+
+  /** First offset whose batch timestamp is >= ts, or endOffset when there is none. */
+  offsetForTimestamp(ts: number): number {
+    this.checkOpen()
+    for (let i = 0; i < this.segments.length; i++) {
+      const seg = this.segments[i]!
+      // lastTimestamp -1: nothing readable was seen at open; look inside rather than guess.
+      if (seg.lastTimestamp >= 0 && seg.lastTimestamp < ts) continue
+      const found = this.searchSegment(seg, i, ts)
+      if (found !== undefined) return Math.max(found, this.startOffset)
+    }
+    return this.next
+  }
+
+  /**
+   * Delete whole old segments (never the active one): those whose newest
+   * batch is more than retentionMs older than `now`, then the oldest ones
+   * while the partition is over retentionBytes. Returns how many were deleted.
+   */
+  applyRetention(now: number): number {
+    this.checkOpen()
+    let deleted = 0
+    while (this.segments.length > 1) {
+      const oldest = this.segments[0]!
+      const expired = this.retentionMs > 0 && now - this.newestTimestampOf(oldest) > this.retentionMs
+      const oversize = this.retentionBytes > 0 && this.bytes > this.retentionBytes
+      if (!expired && !oversize) break
+      this.segments.shift()
+      const open = this.openOld.indexOf(oldest)
+      if (open >= 0) this.openOld.splice(open, 1)
+      oldest.delete()
+      this.bytes -= oldest.size
+      deleted++
+      this.logFn({ level: 'info', msg: 'segment deleted', segment: oldest.logPath, reason: expired ? 'age' : 'bytes', startOffset: this.startOffset })
+    }
+    if (deleted > 0) {
+      fsyncDir(this.dir)
+      this.cache.dropBelow(this.startOffset)
+      const remaining = new Set(this.segments.map((s) => s.name))
+      for (let i = this.corruptRanges.length - 1; i >= 0; i--) {
+        if (!remaining.has(this.corruptRanges[i]!.segment)) this.corruptRanges.splice(i, 1)
+      }
+    }
+    return deleted
+  }
+
+  stats(): PartitionLogStats {
+    return {
+      startOffset: this.startOffset,
+      endOffset: this.next,
+      bytes: this.bytes,
+      segments: this.segments.length,
+      corrupt: this.corruptRanges.map((r) => ({ ...r })),
+    }
+  }
+
+  /** Sync and close every file handle. Further calls throw. */
+  close(): void {
+    if (this.closed) return
+    this.sync()
+    this.active.seal()
+    for (const seg of this.segments) seg.closeFd()
+    this.openOld.length = 0
+    this.cache.clear()
+    this.closed = true
+  }
+
+  /** Close and delete the partition's directory. */
+  destroy(): void {
+    this.close()
+    rmSync(this.dir, { recursive: true, force: true })
+  }
+
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1]!
+  }
+
+  private load(): void {
+    const bases = listSegmentBases(this.dir)
+    if (bases.length === 0) {
+      this.segments.push(Segment.create(this.dir, 0))
+      fsyncDir(this.dir)
+      return
+    }
+    // Every segment is listed before any is checked, so damage found while
+    // checking one can name the offset where the next one begins.
+    bases.forEach((base, i) => this.segments.push(Segment.existing(this.dir, base, i === bases.length - 1)))
+    for (let i = 0; i < bases.length - 1; i++) {
+      const seg = this.segments[i]!
+      openClosedSegment(seg, bases[i + 1]!, this.ctx)
+      // Handles and index tables of old segments come back when a read needs them.
+      seg.closeFd()
+      seg.index = undefined
+    }
+    const last = this.active
+    this.next = recoverActiveSegment(last, this.ctx)
+    // What the last process wrote may still be only in the OS's cache: make it durable before anyone reads it.
+    last.sync(true)
+    this.synced = this.next
+    for (const seg of this.segments) {
+      this.bytes += seg.size
+      this.newestTimestamp = Math.max(this.newestTimestamp, seg.lastTimestamp)
+    }
+  }
+
+  /** Seal the active segment and start a new one at `baseOffset`. */
+  private roll(baseOffset: number): Segment {
+    const old = this.active
+    old.seal()
+    old.index = undefined
+    const seg = Segment.create(this.dir, baseOffset)
+    fsyncDir(this.dir)
+    this.segments.push(seg)
+    this.logFn({ level: 'debug', msg: 'segment rolled', segment: seg.logPath, baseOffset })
+    return seg
+  }
+
+  /** Index of the segment that holds `offset` (the last one whose base is <= it). */
+  private segmentIndexFor(offset: number): number {
+    let lo = 0
+    let hi = this.segments.length - 1
+    let found = 0
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.segments[mid]!.base <= offset) {
+        found = mid
+        lo = mid + 1
+      } else hi = mid - 1
+    }
+    return found
+  }
+
+  /** Offsets in segment i are below this. */
+  private upperOffsetOf(i: number): number {
+    return i + 1 < this.segments.length ? this.segments[i + 1]!.base : this.next
+  }
+
+  /** The segment's index, loading it (and opening the segment) when it is an old one not in use. */
+  private indexOf(seg: Segment, i: number): OffsetIndex {
+    if (seg !== this.active) {
+      const at = this.openOld.indexOf(seg)
+      if (at >= 0) this.openOld.splice(at, 1)
+      this.openOld.push(seg)
+      if (this.openOld.length > MAX_OPEN_OLD_SEGMENTS) {
+        const evicted = this.openOld.shift()!
+        evicted.closeFd()
+        evicted.index = undefined
+      }
+    }
+    return ensureIndex(seg, this.upperOffsetOf(i), this.ctx)
+  }
+
+  /** A cursor over segment i positioned at the last indexed batch at or before `offset`. */
+  private cursorFor(seg: Segment, i: number, offset: number, windowBytes: number): BatchCursor {
+    const index = this.indexOf(seg, i)
+    const entry = offset > seg.base ? index.floorEntry(offset - seg.base) : -1
+    return new BatchCursor({
+      fd: seg.fd,
+      fileSize: seg.size,
+      position: entry >= 0 ? index.positionAt(entry) : 0,
+      expectedOffset: entry >= 0 ? seg.base + index.relativeAt(entry) : seg.base,
+      upperOffset: this.upperOffsetOf(i),
+      windowBytes,
+      known: seg.damage,
+    })
+  }
+
+  /** First batch in segment i with timestamp >= ts: binary search over the index, then a walk. */
+  private searchSegment(seg: Segment, i: number, ts: number): number | undefined {
+    const index = this.indexOf(seg, i)
+    // Last index entry whose batch is older than ts: the answer lies after it.
+    let lo = 0
+    let hi = index.length - 1
+    let start = -1
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      const header = readBatchHeader(readAt(seg.fd, index.positionAt(mid), BATCH_HEADER_BYTES))
+      if (!header || header.baseOffset !== seg.base + index.relativeAt(mid)) {
+        start = -1 // an entry we cannot trust: walk the whole segment
+        break
+      }
+      if (header.timestamp < ts) {
+        start = mid
+        lo = mid + 1
+      } else hi = mid - 1
+    }
+    const cursor = new BatchCursor({
+      fd: seg.fd,
+      fileSize: seg.size,
+      position: start >= 0 ? index.positionAt(start) : 0,
+      expectedOffset: start >= 0 ? seg.base + index.relativeAt(start) : seg.base,
+      upperOffset: this.upperOffsetOf(i),
+      windowBytes: MIN_READ_WINDOW,
+      known: seg.damage,
+    })
+    for (;;) {
+      const step = cursor.next()
+      if (step.kind === 'end') return undefined
+      if (step.kind === 'damaged') {
+        if (!step.known) this.recordDamage(seg, step.damage, cursor.expectedOffset)
+        continue
+      }
+      if (step.batch.header.timestamp >= ts) return step.batch.header.baseOffset
+    }
+  }
+
+  private newestTimestampOf(seg: Segment): number {
+    if (seg.lastTimestamp >= 0) return seg.lastTimestamp
+    // No readable batch: the file's modification time is the best age we have.
+    return statSync(seg.logPath).mtimeMs
+  }
+
+  private recordDamage(seg: Segment, damage: Damage, fromOffset: number): void {
+    if (seg.damage.has(damage.position)) return
+    seg.damage.set(damage.position, damage)
+    const i = this.segments.indexOf(seg)
+    const range: CorruptRange = {
+      segment: seg.name,
+      position: damage.position,
+      fromOffset,
+      toOffset: damage.resumeOffset ?? (i >= 0 ? this.upperOffsetOf(i) : fromOffset),
+      reason: damage.reason,
+    }
+    this.corruptRanges.push(range)
+    this.logFn({ level: 'warn', msg: 'corrupt batch skipped', ...range, segment: seg.logPath })
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new SkiffError('SHUTTING_DOWN', `partition log ${this.dir} is closed`)
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * One segment of a partition log: a `.log` file of batches laid end to end and
+ * its sparse `.idx`. Holds the file handle and what is known about the file
+ * (size, newest batch timestamp, damage found in it); the partition log decides
+ * when to roll, read or delete.
+ *
+ * Only the active (last) segment is open for writing. Older segments open
+ * read-only on demand; their index is loaded on demand too, and both are
+ * dropped again when the partition log closes the handle, so a partition with
+ * many segments holds only a few handles and index tables at a time.
+ */
+import { closeSync, constants, fdatasyncSync, ftruncateSync, openSync, statSync, unlinkSync } from 'node:fs'
+import { basename } from 'node:path'
+import type { Damage } from './batch-cursor.js'
+import { writeFully } from './fs-util.js'
+import { OffsetIndex } from './index-file.js'
+import { segmentPaths } from './segment-files.js'
+
+export class Segment {
+  readonly logPath: string
+  readonly indexPath: string
+  /** File name of the log, as reported in CorruptRange.segment. */
+  readonly name: string
+  /** Newest batch timestamp in the segment, or -1 when it holds no readable batch. */
+  lastTimestamp = -1
+  /** Damage found in this file, by position, so it is scanned and reported once. */
+  readonly damage = new Map<number, Damage>()
+  /** Loaded index, or undefined until someone needs it. */
+  index: OffsetIndex | undefined
+  private handle: number | undefined
+  private dirty = false
+
+  constructor(
+    dir: string,
+    readonly base: number,
+    public size: number,
+    private writable: boolean,
+  ) {
+    const paths = segmentPaths(dir, base)
+    this.logPath = paths.log
+    this.indexPath = paths.index
+    this.name = basename(paths.log)
+  }
+
+  /** Create an empty segment file (and an empty index) for writing. */
+  static create(dir: string, base: number): Segment {
+    const seg = new Segment(dir, base, 0, true)
+    seg.handle = openSync(seg.logPath, constants.O_RDWR | constants.O_CREAT, 0o644)
+    seg.index = new OffsetIndex(seg.indexPath)
+    seg.index.rewrite()
+    return seg
+  }
+
+  /** A segment found on disk; its size is what the file holds now. */
+  static existing(dir: string, base: number, writable: boolean): Segment {
+    const seg = new Segment(dir, base, 0, writable)
+    seg.size = statSync(seg.logPath).size
+    return seg
+  }
+
+  get isOpen(): boolean {
+    return this.handle !== undefined
+  }
+
+  get fd(): number {
+    this.handle ??= openSync(this.logPath, this.writable ? constants.O_RDWR : constants.O_RDONLY)
+    return this.handle
+  }
+
+  /**
+   * Write a batch at the end of the file (no fsync). A failed write is cut
+   * back off, so the file never keeps half a batch that we did not report.
+   */
+  append(batch: Buffer, baseOffset: number, timestamp: number, indexIntervalBytes: number): void {
+    const index = this.index!
+    const entriesBefore = index.length
+    index.addIfDue(baseOffset - this.base, this.size, indexIntervalBytes)
+    try {
+      writeFully(this.fd, batch, this.size)
+    } catch (err) {
+      index.truncate(entriesBefore)
+      try {
+        ftruncateSync(this.fd, this.size)
+      } catch {
+        // The write error is the one worth reporting; recovery cuts any partial batch at the next open.
+      }
+      throw err
+    }
+    this.size += batch.length
+    this.lastTimestamp = Math.max(this.lastTimestamp, timestamp)
+    this.dirty = true
+  }
+
+  get needsSync(): boolean {
+    return this.dirty
+  }
+
+  /** Make the appended batches durable: write new index entries, fdatasync the log. */
+  sync(force = false): void {
+    if (!this.dirty && !force) return
+    this.index?.flush()
+    fdatasyncSync(this.fd)
+    this.dirty = false
+  }
+
+  /** Stop writing to this segment: sync it, fsync its index, and reopen read-only when next needed. */
+  seal(): void {
+    this.sync()
+    this.index?.seal()
+    this.closeFd()
+    this.writable = false
+  }
+
+  /** Cut the file at `position` (recovery of a damaged tail). */
+  truncate(position: number): void {
+    ftruncateSync(this.fd, position)
+    fdatasyncSync(this.fd)
+    this.size = position
+  }
+
+  closeFd(): void {
+    this.index?.closeFd()
+    if (this.handle === undefined) return
+    closeSync(this.handle)
+    this.handle = undefined
+  }
+
+  /** Close and remove both files (retention). */
+  delete(): void {
+    this.closeFd()
+    unlinkSync(this.logPath)
+    try {
+      unlinkSync(this.indexPath)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+  }
+}
