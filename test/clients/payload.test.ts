@@ -1,0 +1,73 @@
+import t from 'tap'
+import fc from 'fast-check'
+import { encodePayload, decodePayload, CONTENT_TYPE } from '../../clients/payload.js'
+import { decodeRecord, encodeRecord, isSkiffError } from '../../protocol/index.js'
+
+t.test('bytes go as they are, without a content-type', async (t) => {
+  const buf = Buffer.from([0, 1, 2, 255])
+  const enc = encodePayload(buf)
+  t.equal(enc.bytes, buf)
+  t.equal(enc.headers, undefined)
+  const u8 = new Uint8Array([9, 8, 7])
+  t.same(Buffer.from(encodePayload(u8).bytes), Buffer.from([9, 8, 7]))
+  t.same(decodePayload(buf, {}), buf, 'no content-type decodes to the bytes')
+})
+
+t.test('strings are UTF-8 text/plain and decode back to strings', async (t) => {
+  const enc = encodePayload('héllo ✓', { trace: 'abc' })
+  t.same(enc.headers, { trace: 'abc', [CONTENT_TYPE]: 'text/plain; charset=utf-8' })
+  t.equal(Buffer.from(enc.bytes).toString('utf8'), 'héllo ✓')
+  t.equal(decodePayload(Buffer.from(enc.bytes), enc.headers!), 'héllo ✓')
+})
+
+t.test('other values are MessagePack and decode back to equal values', async (t) => {
+  const value = { id: 42, items: ['a', 'b'], nested: { ok: true, n: null }, big: 2 ** 40, neg: -7.5 }
+  const enc = encodePayload(value)
+  t.equal(enc.headers![CONTENT_TYPE], 'application/msgpack')
+  t.same(decodePayload(Buffer.from(enc.bytes), enc.headers!), value)
+  t.same(decodePayload(Buffer.from(encodePayload(0).bytes), { [CONTENT_TYPE]: 'application/msgpack' }), 0)
+  t.same(decodePayload(Buffer.from(encodePayload(null).bytes), { [CONTENT_TYPE]: 'application/msgpack' }), null)
+})
+
+t.test('a content-type given by the caller wins, and decode follows it', async (t) => {
+  const enc = encodePayload(JSON.stringify({ a: 1 }), { 'content-type': 'application/json' })
+  t.equal(enc.headers![CONTENT_TYPE], 'application/json')
+  t.same(decodePayload(Buffer.from(enc.bytes), enc.headers!), { a: 1 })
+  t.same(decodePayload(Buffer.from('[1,2]'), { 'content-type': 'application/vnd.x+json' }), [1, 2])
+  t.equal(decodePayload(Buffer.from('<a/>'), { 'content-type': 'Text/XML; charset=utf-8' }), '<a/>')
+  const bin = Buffer.from([1, 2])
+  t.equal(decodePayload(bin, { 'content-type': 'application/octet-stream' }), bin)
+})
+
+t.test('undefined, unencodable values and lying content-types are SkiffErrors', async (t) => {
+  t.throws(() => encodePayload(undefined), { name: 'SkiffError', codeName: 'INVALID_REQUEST' })
+  t.throws(() => encodePayload(10n ** 30n), { name: 'SkiffError', codeName: 'INVALID_REQUEST' }, 'a bigint beyond 64 bits')
+  for (const [bytes, type] of [
+    [Buffer.from('not json'), 'application/json'],
+    [Buffer.from([0x92, 0x01]), 'application/msgpack'],
+    [Buffer.from([0x01, 0x02]), 'application/msgpack'],
+    [Buffer.alloc(0), 'application/msgpack'],
+  ] as const) {
+    try {
+      decodePayload(bytes, { 'content-type': type })
+      t.fail(`decoded ${type} garbage`)
+    } catch (err) {
+      t.ok(isSkiffError(err, 'INVALID_REQUEST'), `${type}: ${(err as Error).message}`)
+    }
+  }
+})
+
+t.test('any JSON-like value survives payload + record encoding and back', async (t) => {
+  fc.assert(
+    fc.property(fc.jsonValue(), fc.option(fc.string({ maxLength: 20 }), { nil: undefined }), (value, key) => {
+      if (value === undefined) return
+      const { bytes, headers } = encodePayload(value)
+      const rec = decodeRecord(encodeRecord({ key, headers, payload: bytes }))
+      t.equal(rec.key, key === '' ? undefined : key)
+      const back = decodePayload(rec.payload, rec.headers)
+      // -0 goes through MessagePack as 0; JSON-like equality is what users rely on.
+      t.same(JSON.stringify(back), JSON.stringify(value))
+    }),
+    { numRuns: 200 },
+  )
+})
