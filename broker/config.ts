@@ -1,0 +1,188 @@
+/**
+ * Broker configuration: one table of options with defaults, read from (in
+ * order of precedence) command-line flags, SKIFF_* environment variables and a
+ * JSON config file. Unknown keys in the file are an error naming the key, so a
+ * typo does not silently fall back to a default.
+ */
+import os from 'node:os'
+import { readFileSync } from 'node:fs'
+import { DEFAULT_MAX_FRAME } from '../protocol/index.js'
+
+export type FsyncPolicy = { mode: 'always' } | { mode: 'never' } | { mode: 'interval'; ms: number }
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
+
+export interface BrokerConfig {
+  host: string
+  port: number
+  dataDir: string
+  workers: number
+  fsync: string
+  maxFrame: number
+  autoCreateTopics: boolean
+  defaultPartitions: number
+  /** Default segment size for new topics. */
+  segmentBytes: number
+  /** Default retention for new topics; 0 = forever / unlimited. */
+  retentionMs: number
+  retentionBytes: number
+  ackTimeoutMs: number
+  maxDeliveries: number
+  heartbeatMs: number
+  idleTimeoutMs: number
+  authTimeoutMs: number
+  /** Pending output bytes past which a connection is a slow consumer and is dropped. */
+  maxPendingBytes: number
+  /** Unconfirmed publish bytes per connection past which its socket stops being read. */
+  maxConnectionPublishBytes: number
+  /** How often dirty consumer-group state is written to disk. */
+  groupCommitMs: number
+  /** How often retention is applied. */
+  retentionCheckMs: number
+  /** Longest a graceful shutdown waits for in-flight publishes. */
+  drainTimeoutMs: number
+  logLevel: LogLevel
+}
+
+export const DEFAULTS: BrokerConfig = {
+  host: '127.0.0.1',
+  port: 7600,
+  dataDir: './data',
+  workers: Math.max(1, os.availableParallelism() - 1),
+  fsync: 'always',
+  maxFrame: DEFAULT_MAX_FRAME,
+  autoCreateTopics: true,
+  defaultPartitions: 1,
+  segmentBytes: 64 * 1024 * 1024,
+  retentionMs: 7 * 24 * 3600 * 1000,
+  retentionBytes: 0,
+  ackTimeoutMs: 30_000,
+  maxDeliveries: 5,
+  heartbeatMs: 5_000,
+  idleTimeoutMs: 30_000,
+  authTimeoutMs: 2_000,
+  maxPendingBytes: 64 * 1024 * 1024,
+  maxConnectionPublishBytes: 16 * 1024 * 1024,
+  groupCommitMs: 200,
+  retentionCheckMs: 60_000,
+  drainTimeoutMs: 5_000,
+  logLevel: 'info',
+}
+
+export type ConfigKey = keyof BrokerConfig
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+export function parseFsync(value: string): FsyncPolicy {
+  if (value === 'always' || value === 'never') return { mode: value }
+  const m = /^interval:(\d+)$/.exec(value)
+  if (m && Number(m[1]) > 0) return { mode: 'interval', ms: Number(m[1]) }
+  throw new ConfigError(`fsync must be always, never or interval:<ms>, not ${JSON.stringify(value)}`)
+}
+
+/** SKIFF_DATA_DIR for dataDir, SKIFF_MAX_FRAME for maxFrame, ... */
+export function envName(key: ConfigKey): string {
+  return 'SKIFF_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase()
+}
+
+function coerce(key: ConfigKey, value: unknown, source: string): unknown {
+  const want = typeof DEFAULTS[key]
+  if (want === 'number') {
+    const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value
+    if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw new ConfigError(`${source}: ${key} must be a non-negative number, not ${JSON.stringify(value)}`)
+    return n
+  }
+  if (want === 'boolean') {
+    if (typeof value === 'boolean') return value
+    if (value === 'true' || value === '1') return true
+    if (value === 'false' || value === '0') return false
+    throw new ConfigError(`${source}: ${key} must be true or false, not ${JSON.stringify(value)}`)
+  }
+  if (typeof value !== 'string') throw new ConfigError(`${source}: ${key} must be a string`)
+  return value
+}
+
+/** Check a whole config and fill defaults; throws ConfigError naming the first problem. */
+export function resolveConfig(partial: Partial<BrokerConfig>, source = 'config'): BrokerConfig {
+  const out: Record<string, unknown> = { ...DEFAULTS }
+  for (const [k, v] of Object.entries(partial)) {
+    if (v === undefined) continue
+    if (!(k in DEFAULTS)) throw new ConfigError(`${source}: unknown option ${JSON.stringify(k)}`)
+    out[k] = coerce(k as ConfigKey, v, source)
+  }
+  const c = out as unknown as BrokerConfig
+  parseFsync(c.fsync)
+  if (!Number.isInteger(c.port) || c.port > 65535) throw new ConfigError(`port must be 0-65535, not ${c.port}`)
+  if (!Number.isInteger(c.workers) || c.workers < 1 || c.workers > 64) throw new ConfigError(`workers must be 1-64, not ${c.workers}`)
+  if (c.maxFrame < 1024) throw new ConfigError(`maxFrame must be at least 1024 bytes`)
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(c.logLevel)) throw new ConfigError(`logLevel must be debug, info, warn, error or silent`)
+  return c
+}
+
+/** Options from SKIFF_* environment variables. */
+export function fromEnv(env: NodeJS.ProcessEnv): Partial<BrokerConfig> {
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(DEFAULTS) as ConfigKey[]) {
+    const v = env[envName(key)]
+    if (v !== undefined && v !== '') out[key] = coerce(key, v, envName(key))
+  }
+  return out as Partial<BrokerConfig>
+}
+
+export function fromFile(path: string): Partial<BrokerConfig> {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`)
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`)
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`config file ${path} must hold a JSON object`)
+  for (const [k, v] of Object.entries(value)) {
+    if (!(k in DEFAULTS)) throw new ConfigError(`config file ${path}: unknown option ${JSON.stringify(k)}`)
+    ;(value as Record<string, unknown>)[k] = coerce(k as ConfigKey, v, path)
+  }
+  return value as Partial<BrokerConfig>
+}
+
+/** flags > env > file > defaults. */
+export function loadConfig(flags: Partial<BrokerConfig>, env: NodeJS.ProcessEnv, configFile?: string): BrokerConfig {
+  const file = configFile ? fromFile(configFile) : {}
+  return resolveConfig({ ...file, ...fromEnv(env), ...stripUndefined(flags) })
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+/** One line per option, shown by `skiff broker --help`. */
+export const DESCRIPTIONS: Record<ConfigKey, string> = {
+  host: 'address to listen on (0.0.0.0 listens on every interface)',
+  port: 'TCP port for the protocol (0 = any free port)',
+  dataDir: 'directory for topic logs and group state',
+  workers: 'partition worker threads',
+  fsync: 'always (group commit before every confirm), interval:<ms>, or never',
+  maxFrame: 'largest frame in bytes either side may send',
+  autoCreateTopics: 'create a topic on its first publish or subscribe',
+  defaultPartitions: 'partitions of an auto-created topic',
+  segmentBytes: 'segment file size for new topics',
+  retentionMs: 'default age limit for new topics (0 = keep forever)',
+  retentionBytes: 'default size limit per partition for new topics (0 = unlimited)',
+  ackTimeoutMs: 'default time a consumer has to ack a delivery',
+  maxDeliveries: 'default deliveries before a message is dead-lettered',
+  heartbeatMs: 'PING interval asked of clients',
+  idleTimeoutMs: 'drop a connection silent for this long (0 = never)',
+  authTimeoutMs: 'drop a connection without a valid HELLO after this long',
+  maxPendingBytes: 'unwritten bytes after which a connection is a slow consumer',
+  maxConnectionPublishBytes: 'unconfirmed publish bytes after which a connection is not read',
+  groupCommitMs: 'how often consumer-group positions are written to disk',
+  retentionCheckMs: 'how often retention runs (0 = never)',
+  drainTimeoutMs: 'how long shutdown waits for in-flight publishes',
+  logLevel: 'debug, info, warn, error or silent',
+}

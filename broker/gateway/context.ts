@@ -1,0 +1,16 @@
+/** What every connection and handler of the gateway shares. */
+import type { BrokerConfig } from '../config.js'
+import type { Logger } from '../logger.js'
+import type { WorkerPool } from './pool.js'
+import type { TopicRegistry } from './topics.js'
+import type { Connection } from './connection.js'
+
+export interface GatewayContext {
+  readonly config: BrokerConfig
+  readonly logger: Logger
+  readonly pool: WorkerPool
+  readonly topics: TopicRegistry
+  readonly connections: Map<number, Connection>
+  /** True once shutdown began: new requests get SHUTTING_DOWN. */
+  draining: boolean
+}

@@ -1,0 +1,97 @@
+/**
+ * Admin requests: topics (create, describe, list, delete) and groups (list,
+ * describe). Facts about partitions come from their owning workers; the
+ * gateway gathers them and answers OK { result }.
+ */
+import {
+  SkiffError,
+  decodeCorrOnly,
+  decodeGroupDescribe,
+  decodeGroupList,
+  decodeTopicCreate,
+  decodeTopicRef,
+  encodeOk,
+  checkName,
+} from '../../../protocol/index.js'
+import type { Connection } from '../connection.js'
+import type { GatewayContext } from '../context.js'
+import type { TopicConfig } from '../../thread-messages.js'
+import { ownerOf } from '../../topic-store.js'
+
+function known(ctx: GatewayContext, topic: string): TopicConfig {
+  checkName('topic', topic)
+  const t = ctx.topics.get(topic)
+  if (!t) throw new SkiffError('UNKNOWN_TOPIC', `topic ${topic} does not exist`, { details: { topic } })
+  return t
+}
+
+/** Ask every partition's owner the same question. */
+function perPartition(ctx: GatewayContext, t: TopicConfig, req: (partition: number) => Parameters<GatewayContext['pool']['request']>[1]) {
+  const waits: Promise<unknown>[] = []
+  for (let p = 0; p < t.partitions; p++) waits.push(ctx.pool.request(ownerOf(t.topic, p, ctx.pool.size), req(p)))
+  return Promise.all(waits)
+}
+
+async function describe(ctx: GatewayContext, t: TopicConfig) {
+  const partitionInfo = await perPartition(ctx, t, (partition) => ({ t: 'describe', topic: t.topic, partition }))
+  return { ...t, partitionInfo }
+}
+
+export async function onTopicCreate(conn: Connection, body: Buffer): Promise<void> {
+  const req = decodeTopicCreate(body)
+  const t = await conn.ctx.topics.create(req)
+  conn.ctx.logger.info({ topic: t.topic, partitions: t.partitions }, 'topic created')
+  conn.send(encodeOk(req.corr, await describe(conn.ctx, t)))
+}
+
+export async function onTopicDescribe(conn: Connection, body: Buffer): Promise<void> {
+  const req = decodeTopicRef('TOPIC_DESCRIBE', body)
+  conn.send(encodeOk(req.corr, await describe(conn.ctx, known(conn.ctx, req.topic))))
+}
+
+export function onTopicList(conn: Connection, body: Buffer): void {
+  const { corr } = decodeCorrOnly('TOPIC_LIST', body)
+  conn.send(encodeOk(corr, conn.ctx.topics.list().map((t) => ({ topic: t.topic, partitions: t.partitions }))))
+}
+
+/** Deleting a topic deletes its dead-letter chain too: they share partitions' owners and lifetimes. */
+export async function onTopicDelete(conn: Connection, body: Buffer): Promise<void> {
+  const req = decodeTopicRef('TOPIC_DELETE', body)
+  const { ctx } = conn
+  known(ctx, req.topic)
+  for (const t of ctx.topics.chain(req.topic).reverse()) {
+    await perPartition(ctx, t, (partition) => ({ t: 'drop', topic: t.topic, partition }))
+    await ctx.topics.remove(t.topic)
+    ctx.logger.info({ topic: t.topic }, 'topic deleted')
+  }
+  conn.send(encodeOk(req.corr, { topic: req.topic }))
+}
+
+export async function onGroupList(conn: Connection, body: Buffer): Promise<void> {
+  const req = decodeGroupList(body)
+  const { ctx } = conn
+  const topics = req.topic === undefined ? ctx.topics.list() : [known(ctx, req.topic)]
+  const out: { topic: string; group: string }[] = []
+  for (const t of topics) {
+    const names = new Set<string>()
+    for (const list of await perPartition(ctx, t, (partition) => ({ t: 'groups', topic: t.topic, partition }))) {
+      for (const g of list as string[]) names.add(g)
+    }
+    for (const group of [...names].sort()) out.push({ topic: t.topic, group })
+  }
+  conn.send(encodeOk(req.corr, out))
+}
+
+export async function onGroupDescribe(conn: Connection, body: Buffer): Promise<void> {
+  const req = decodeGroupDescribe(body)
+  const { ctx } = conn
+  const t = known(ctx, req.topic)
+  checkName('group', req.group)
+  const parts = (await perPartition(ctx, t, (partition) => ({ t: 'group', topic: t.topic, partition, group: req.group }))).filter(
+    (p): p is Record<string, unknown> => p !== null,
+  )
+  if (parts.length === 0) throw new SkiffError('UNKNOWN_GROUP', `group ${req.group} has no state on topic ${req.topic}`)
+  let members = 0
+  for (const c of ctx.connections.values()) for (const s of c.subs.values()) if (s.topic === req.topic && s.group === req.group) members++
+  conn.send(encodeOk(req.corr, { topic: req.topic, group: req.group, members, partitions: parts }))
+}

@@ -1,0 +1,61 @@
+/**
+ * PUBLISH: validate, split by partition, hand each part to its owner, and
+ * answer PUBLISH_ACK once every part is durable (the worker confirms after the
+ * fsync that covers it). Fire-and-forget publishes get no answer unless they
+ * fail. The connection stops being read while too many bytes await confirms.
+ */
+import { SkiffError, decodePublish, encodePublishAck, isDeadLetterTopic } from '../../../protocol/index.js'
+import type { Connection } from '../connection.js'
+import { ownerOf } from '../../topic-store.js'
+import { splitByPartition, type PartitionPart } from '../route.js'
+
+let roundRobin = 0
+
+export async function onPublish(conn: Connection, body: Buffer): Promise<void> {
+  const pub = decodePublish(body)
+  const { ctx } = conn
+  if (ctx.draining) throw new SkiffError('SHUTTING_DOWN')
+  if (pub.count < 1) throw new SkiffError('INVALID_REQUEST', 'PUBLISH.count must be at least 1')
+  if (isDeadLetterTopic(pub.topic)) throw new SkiffError('INVALID_REQUEST', `${pub.topic} is a dead-letter topic: only the broker writes to it`)
+  const topic = ctx.topics.get(pub.topic) ?? (await ctx.topics.ensure(pub.topic, false))
+  const parts = splitByPartition(pub.records, pub.count, topic.partitions, roundRobin++)
+  const bytes = pub.records.length
+  conn.publishStarted(bytes)
+
+  const offsets: number[] = new Array(parts.length)
+  let remaining = parts.length
+  let failed = false
+  parts.forEach((part, i) => {
+    // The records are copied into the worker batch, so the socket chunk is not retained.
+    ctx.pool.call(
+      ownerOf(pub.topic, part.partition, ctx.pool.size),
+      { t: 'pub', topic: pub.topic, partition: part.partition, count: part.count, records: part.records, confirm: pub.confirm },
+      (err, result) => {
+        if (failed) return
+        if (err) {
+          failed = true
+          conn.publishEnded(bytes)
+          conn.error(err, pub.corr)
+          return
+        }
+        offsets[i] = result as number
+        if (--remaining > 0) return
+        conn.publishEnded(bytes)
+        if (pub.confirm) conn.send(encodePublishAck(ack(pub.corr, pub.count, parts, offsets)))
+      },
+    )
+  })
+}
+
+function ack(corr: number, count: number, parts: PartitionPart[], bases: number[]) {
+  if (parts.length === 1) return { corr, partition: parts[0]!.partition, offset: bases[0]! }
+  const partition = new Array<number>(count)
+  const offset = new Array<number>(count)
+  parts.forEach((part, i) => {
+    part.indexes!.forEach((index, j) => {
+      partition[index] = part.partition
+      offset[index] = bases[i]! + j
+    })
+  })
+  return { corr, partition, offset }
+}

@@ -1,0 +1,136 @@
+/**
+ * The gateway's side of the worker pool. Ops for a worker are queued and sent
+ * as one transferred buffer per event-loop turn; a worker's answers arrive the
+ * same way and are dispatched here: replies to their waiting callers, frames to
+ * their connections, topics and log lines to the gateway.
+ */
+import { Worker } from 'node:worker_threads'
+import { SkiffError, type ErrorName } from '../../protocol/errors.js'
+import { packOps, unpackOps, type FromWorker, type ToWorker, type TopicConfig, type WorkerData } from '../thread-messages.js'
+import type { Logger } from '../logger.js'
+import { logEvent } from '../logger.js'
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+export type WorkerRequest = DistributiveOmit<Extract<ToWorker, { id: number }>, 'id'>
+
+export interface PoolEvents {
+  out(conn: number, bytes: Uint8Array): void
+  topic(config: TopicConfig): void
+}
+
+interface Waiter {
+  resolve(value: unknown): void
+  reject(err: SkiffError): void
+}
+
+/** Worker modules are .ts when the broker runs from source (tests), .js when built. */
+const workerUrl = new URL(`../worker/main${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url)
+
+export class WorkerPool {
+  private readonly workers: Worker[] = []
+  private readonly queues: ToWorker[][] = []
+  private scheduled = false
+  private readonly waiting = new Map<number, Waiter>()
+  private nextId = 1
+
+  constructor(
+    readonly size: number,
+    private readonly data: Omit<WorkerData, 'workerId'>,
+    private readonly events: PoolEvents,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const ready: Promise<void>[] = []
+    for (let i = 0; i < this.size; i++) {
+      const w = new Worker(workerUrl, { workerData: { ...this.data, workerId: i } satisfies WorkerData })
+      w.on('message', (ab: ArrayBuffer) => this.receive(ab))
+      w.on('error', (err) => {
+        this.logger.error({ worker: i, err: err.stack }, 'worker failed')
+        this.failAll(new SkiffError('INTERNAL', `worker ${i} failed: ${err.message}`))
+      })
+      ready.push(new Promise((resolve, reject) => {
+        w.once('online', () => resolve())
+        w.once('error', reject)
+      }))
+      this.workers.push(w)
+      this.queues.push([])
+    }
+    await Promise.all(ready)
+  }
+
+  /** Requests waiting for a worker's answer (publishes, subscribes, admin). */
+  get pending(): number {
+    return this.waiting.size
+  }
+
+  send(worker: number, op: ToWorker): void {
+    this.queues[worker]!.push(op)
+    if (!this.scheduled) {
+      this.scheduled = true
+      setImmediate(() => this.flush())
+    }
+  }
+
+  broadcast(op: ToWorker): void {
+    for (let i = 0; i < this.size; i++) this.send(i, op)
+  }
+
+  /** Send a request; `done` gets the worker's result or error exactly once. */
+  call(worker: number, req: WorkerRequest, done: (err: SkiffError | null, result?: unknown) => void): void {
+    const id = this.nextId++
+    this.waiting.set(id, { resolve: (v) => done(null, v), reject: (e) => done(e) })
+    this.send(worker, { ...req, id } as ToWorker)
+  }
+
+  request(worker: number, req: WorkerRequest): Promise<unknown> {
+    return new Promise((resolve, reject) => this.call(worker, req, (err, v) => (err ? reject(err) : resolve(v))))
+  }
+
+  private flush(): void {
+    this.scheduled = false
+    for (let i = 0; i < this.size; i++) {
+      const q = this.queues[i]!
+      if (q.length === 0) continue
+      this.queues[i] = []
+      const ab = packOps(q)
+      this.workers[i]!.postMessage(ab, [ab])
+    }
+  }
+
+  private receive(ab: ArrayBuffer): void {
+    for (const op of unpackOps<FromWorker>(ab)) {
+      switch (op.t) {
+        case 'done':
+        case 'fail': {
+          const w = this.waiting.get(op.id)
+          if (!w) break
+          this.waiting.delete(op.id)
+          if (op.t === 'done') w.resolve(op.result)
+          else w.reject(new SkiffError(op.code as ErrorName, op.message))
+          break
+        }
+        case 'out':
+          this.events.out(op.conn, op.bytes)
+          break
+        case 'topic':
+          this.events.topic(op.config)
+          break
+        case 'log':
+          logEvent(this.logger, op.event)
+          break
+      }
+    }
+  }
+
+  private failAll(err: SkiffError): void {
+    for (const w of this.waiting.values()) w.reject(err)
+    this.waiting.clear()
+  }
+
+  /** Ask every worker to sync and save, then end the threads. */
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.workers.map((_, i) => this.request(i, { t: 'stop' })))
+    await Promise.all(this.workers.map((w) => w.terminate()))
+  }
+}

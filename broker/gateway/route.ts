@@ -1,0 +1,43 @@
+/**
+ * Splitting a PUBLISH batch by partition. A key picks its partition by FNV-1a
+ * hash modulo the partition count (stable across restarts and clients); the
+ * records without a key in one batch all go to one partition, chosen
+ * round-robin per batch, which keeps batches whole on the hot path.
+ * The records blob is validated on the way, so a worker never receives bytes
+ * it cannot parse.
+ */
+import { keyHash, walkRecords } from '../../protocol/records.js'
+
+export interface PartitionPart {
+  partition: number
+  records: Buffer
+  count: number
+  /** Index in the original batch of each record of this part. */
+  indexes: number[] | undefined
+}
+
+export function splitByPartition(records: Buffer, count: number, partitions: number, roundRobin: number): PartitionPart[] {
+  if (partitions === 1) {
+    walkRecords(records, count)
+    return [{ partition: 0, records, count, indexes: undefined }]
+  }
+  const keyless = roundRobin % partitions
+  const byPartition = new Map<number, { slices: Buffer[]; indexes: number[] }>()
+  walkRecords(records, count, (v, i) => {
+    const p = v.keyEnd > v.keyStart ? keyHash(records.subarray(v.keyStart, v.keyEnd)) % partitions : keyless
+    let part = byPartition.get(p)
+    if (!part) byPartition.set(p, (part = { slices: [], indexes: [] }))
+    part.slices.push(records.subarray(v.start, v.end))
+    part.indexes.push(i)
+  })
+  if (byPartition.size === 1) {
+    const [partition] = byPartition.keys()
+    return [{ partition: partition!, records, count, indexes: undefined }]
+  }
+  return [...byPartition].map(([partition, part]) => ({
+    partition,
+    records: Buffer.concat(part.slices),
+    count: part.indexes.length,
+    indexes: part.indexes,
+  }))
+}

@@ -1,0 +1,106 @@
+/**
+ * The gateway's table of topics: their configs, loaded at start and changed by
+ * admin requests, auto-creation and the workers' dead-letter topics. Publishes
+ * and subscriptions need the partition count before they can be routed.
+ *
+ * Dead-letter topics (`<topic>.dlq`) are created by the broker only, with
+ * their origin's partition count, so a record's origin partition and its
+ * dead-letter partition have the same owner. Subscribing to one that does not
+ * exist yet creates it (and its origin, when missing) so a DLQ consumer can
+ * start before the first dead letter.
+ */
+import fs from 'node:fs'
+import { SkiffError } from '../../protocol/errors.js'
+import { checkName, isDeadLetterTopic, DLQ_SUFFIX } from '../../protocol/names.js'
+import { MAX_PARTITIONS, type TopicCreate } from '../../protocol/frames/admin.js'
+import type { BrokerConfig } from '../config.js'
+import type { TopicConfig } from '../thread-messages.js'
+import { loadTopicConfigs, topicDir, writeTopicConfigAsync } from '../topic-store.js'
+
+export class TopicRegistry {
+  private readonly topics = new Map<string, TopicConfig>()
+  private readonly creating = new Map<string, Promise<TopicConfig>>()
+
+  constructor(private readonly config: BrokerConfig) {}
+
+  load(warn: (msg: string, fields: Record<string, unknown>) => void): void {
+    for (const c of loadTopicConfigs(this.config.dataDir, warn)) this.topics.set(c.topic, c)
+  }
+
+  get(topic: string): TopicConfig | undefined {
+    return this.topics.get(topic)
+  }
+
+  list(): TopicConfig[] {
+    return [...this.topics.values()].sort((a, b) => a.topic.localeCompare(b.topic))
+  }
+
+  /** A topic created elsewhere (a worker's dead-letter topic). */
+  add(config: TopicConfig): void {
+    if (!this.topics.has(config.topic)) this.topics.set(config.topic, config)
+  }
+
+  /** The topic for a publish or subscribe, created with defaults when allowed. */
+  async ensure(topic: string, forSubscribe: boolean): Promise<TopicConfig> {
+    checkName('topic', topic)
+    const existing = this.topics.get(topic)
+    if (existing) return existing
+    if (!this.config.autoCreateTopics) throw new SkiffError('UNKNOWN_TOPIC', `topic ${topic} does not exist`, { details: { topic } })
+    if (isDeadLetterTopic(topic)) {
+      if (!forSubscribe) throw new SkiffError('INVALID_REQUEST', `${topic} is a dead-letter topic: only the broker writes to it`)
+      const origin = await this.ensure(topic.slice(0, -DLQ_SUFFIX.length), true)
+      return this.createOnce({ ...origin, topic, createdAt: Date.now() })
+    }
+    return this.createOnce(this.withDefaults({ corr: 0, topic }))
+  }
+
+  async create(req: TopicCreate): Promise<TopicConfig> {
+    checkName('topic', req.topic)
+    if (isDeadLetterTopic(req.topic)) {
+      throw new SkiffError('INVALID_REQUEST', `topic names ending in ${DLQ_SUFFIX} are dead-letter topics, created by the broker`)
+    }
+    if (this.topics.has(req.topic) || this.creating.has(req.topic)) {
+      throw new SkiffError('TOPIC_EXISTS', `topic ${req.topic} already exists`, { details: { topic: req.topic } })
+    }
+    return this.createOnce(this.withDefaults(req))
+  }
+
+  private withDefaults(req: TopicCreate): TopicConfig {
+    const partitions = req.partitions ?? this.config.defaultPartitions
+    if (partitions < 1 || partitions > MAX_PARTITIONS) throw new SkiffError('INVALID_REQUEST', `partitions must be 1-${MAX_PARTITIONS}`)
+    return {
+      topic: req.topic,
+      partitions,
+      retentionMs: req.retentionMs ?? this.config.retentionMs,
+      retentionBytes: req.retentionBytes ?? this.config.retentionBytes,
+      segmentBytes: Math.max(4096, req.segmentBytes ?? this.config.segmentBytes),
+      createdAt: Date.now(),
+    }
+  }
+
+  /** Concurrent creators of one topic share one write. */
+  private createOnce(config: TopicConfig): Promise<TopicConfig> {
+    const inflight = this.creating.get(config.topic)
+    if (inflight) return inflight
+    const p = writeTopicConfigAsync(this.config.dataDir, config)
+      .then(() => {
+        this.topics.set(config.topic, config)
+        return config
+      })
+      .finally(() => this.creating.delete(config.topic))
+    this.creating.set(config.topic, p)
+    return p
+  }
+
+  /** The topic and its dead-letter chain, for deletion (workers must drop partitions first). */
+  chain(topic: string): TopicConfig[] {
+    const out: TopicConfig[] = []
+    for (let t = this.topics.get(topic); t; t = this.topics.get(t.topic + DLQ_SUFFIX)) out.push(t)
+    return out
+  }
+
+  async remove(topic: string): Promise<void> {
+    this.topics.delete(topic)
+    await fs.promises.rm(topicDir(this.config.dataDir, topic), { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * What crosses between the gateway and the partition workers. Each direction
+ * sends at most one message per event-loop turn per worker: an array of ops,
+ * packed with MessagePack into one ArrayBuffer that is transferred, not
+ * cloned (cloning a Buffer view would copy its whole backing store).
+ */
+import { Packr, Unpackr } from 'msgpackr'
+import type { AckKind, StartPosition } from '../protocol/index.js'
+import type { ErrorName } from '../protocol/errors.js'
+
+export interface TopicConfig {
+  topic: string
+  partitions: number
+  retentionMs: number
+  retentionBytes: number
+  segmentBytes: number
+  createdAt: number
+}
+
+/** Gateway -> worker. `id` is a reply token: the worker answers with `done` or `fail`. */
+export type ToWorker =
+  | { t: 'pub'; id: number; topic: string; partition: number; count: number; records: Uint8Array; confirm: boolean }
+  | {
+      t: 'sub'
+      id: number
+      conn: number
+      sub: number
+      topic: string
+      partition: number
+      group: string
+      start: StartPosition
+      startValue: number | undefined
+      maxInFlight: number
+      ackTimeoutMs: number
+      maxDeliveries: number
+    }
+  | { t: 'unsub'; id: number; conn: number; sub: number; topic: string; partition: number; group: string }
+  | { t: 'settle'; conn: number; sub: number; topic: string; partition: number; group: string; kind: AckKind; offsets: number[]; delayMs: number }
+  | { t: 'gone'; conn: number }
+  | { t: 'describe'; id: number; topic: string; partition: number }
+  | { t: 'groups'; id: number; topic: string; partition: number }
+  | { t: 'group'; id: number; topic: string; partition: number; group: string }
+  | { t: 'drop'; id: number; topic: string; partition: number }
+  | { t: 'stop'; id: number }
+
+/** Worker -> gateway. */
+export type FromWorker =
+  | { t: 'done'; id: number; result: unknown }
+  | { t: 'fail'; id: number; code: ErrorName; message: string }
+  /** Encoded frames for one connection, ready to be written. */
+  | { t: 'out'; conn: number; bytes: Uint8Array }
+  /** A topic the worker created (dead-letter topics). */
+  | { t: 'topic'; config: TopicConfig }
+  | { t: 'log'; event: Record<string, unknown> }
+
+export interface WorkerData {
+  workerId: number
+  dataDir: string
+  fsync: string
+  groupCommitMs: number
+  retentionCheckMs: number
+  maxFrame: number
+}
+
+// Between our own threads no other MessagePack reader is involved, so the
+// plain msgpackr encoding (large integers as float64) is fine and cheapest.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true })
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true })
+
+/** Pack a turn's ops into a fresh ArrayBuffer that can be transferred. */
+export function packOps(ops: readonly unknown[]): ArrayBuffer {
+  const packed = packr.pack(ops)
+  const ab = new ArrayBuffer(packed.length)
+  new Uint8Array(ab).set(packed)
+  return ab
+}
+
+export function unpackOps<T>(ab: ArrayBuffer): T[] {
+  return unpackr.unpack(new Uint8Array(ab)) as T[]
+}

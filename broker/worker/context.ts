@@ -1,0 +1,55 @@
+/**
+ * What a worker's partitions share: the data dir, the fsync policy, the
+ * outbox to the gateway, and the table of partitions this worker owns.
+ */
+import { SkiffError } from '../../protocol/errors.js'
+import { readTopicConfig, writeTopicConfig } from '../topic-store.js'
+import type { FsyncPolicy } from '../config.js'
+import type { TopicConfig } from '../thread-messages.js'
+import type { Outbox } from './outbox.js'
+import { Partition } from './partition.js'
+
+export class WorkerContext {
+  readonly partitions = new Map<string, Partition>()
+
+  constructor(
+    readonly dataDir: string,
+    readonly fsync: FsyncPolicy,
+    readonly outbox: Outbox,
+  ) {}
+
+  /**
+   * The partition, opened on first use. `like` creates a missing topic with
+   * that topic's settings (dead-letter topics); without it a missing topic is
+   * UNKNOWN_TOPIC (the gateway creates topics before routing to them).
+   */
+  partition(topic: string, partition: number, like?: TopicConfig): Partition {
+    const key = `${topic}/${partition}`
+    let p = this.partitions.get(key)
+    if (p) return p
+    let config = readTopicConfig(this.dataDir, topic)
+    if (!config && like) {
+      config = { ...like, topic, createdAt: Date.now() }
+      writeTopicConfig(this.dataDir, config)
+      this.outbox.push({ t: 'topic', config })
+    }
+    if (!config) throw new SkiffError('UNKNOWN_TOPIC', `topic ${topic} does not exist`)
+    if (partition >= config.partitions) throw new SkiffError('INVALID_REQUEST', `topic ${topic} has no partition ${partition}`)
+    p = new Partition(config, partition, this)
+    this.partitions.set(key, p)
+    return p
+  }
+
+  existing(topic: string, partition: number): Partition | undefined {
+    return this.partitions.get(`${topic}/${partition}`)
+  }
+
+  drop(topic: string, partition: number): void {
+    const key = `${topic}/${partition}`
+    const p = this.partitions.get(key)
+    if (p) {
+      p.destroy()
+      this.partitions.delete(key)
+    }
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * One consumer group's position on one partition, owned by the partition's
+ * worker (no locks). It decides what is delivered next and to whom; the
+ * partition reads the records and encodes the frames.
+ *
+ * State (durable parts marked *):
+ *   floor*     every offset below it is settled (acked or dead-lettered)
+ *   settled*   settled offsets at or above the floor
+ *   next*      the next offset never delivered
+ *   counts*    delivery count of each delivered-but-unsettled offset
+ *   inFlight   offset -> member holding it and its ack deadline
+ *   redeliver  offsets waiting to go out again (nack delay, timeout, member gone)
+ *
+ * After a restart `next` is set back to the floor: everything unsettled is
+ * delivered again in offset order (at-least-once), settled offsets are skipped,
+ * and delivery counts carry on from the snapshot.
+ */
+import type { GroupSnapshot } from '../storage/group-state.js'
+
+export interface Member {
+  conn: number
+  sub: number
+  maxInFlight: number
+  inFlight: number
+  ackTimeoutMs: number
+  maxDeliveries: number
+}
+
+interface Holding {
+  member: Member
+  deadline: number
+  count: number
+}
+
+interface Waiting {
+  offset: number
+  notBefore: number
+}
+
+export interface Assignment {
+  offset: number
+  member: Member
+  count: number
+}
+
+export interface Expired {
+  offset: number
+  count: number
+  member: Member
+}
+
+/**
+ * Nacked messages free their credits, so a consumer that nacks everything
+ * could park the whole log in `redeliver`. Past this many waiting offsets the
+ * group takes no fresh messages until some are settled.
+ */
+export const MAX_WAITING = 100_000
+
+export class GroupCursor {
+  floor: number
+  next: number
+  readonly settled = new Set<number>()
+  readonly counts = new Map<number, number>()
+  readonly inFlight = new Map<number, Holding>()
+  private redeliver: Waiting[] = []
+  readonly members: Member[] = []
+  private rr = 0
+  dirty = false
+
+  constructor(
+    readonly group: string,
+    start: number,
+    snapshot?: GroupSnapshot,
+  ) {
+    if (snapshot) {
+      this.floor = snapshot.floor
+      for (const o of snapshot.acked) if (o >= snapshot.floor) this.settled.add(o)
+      for (const [o, c] of snapshot.deliveries) if (o >= snapshot.floor && !this.settled.has(o)) this.counts.set(o, c)
+      this.next = snapshot.floor
+    } else {
+      this.floor = start
+      this.next = start
+      this.dirty = true // pin the start position (e.g. "latest") on disk
+    }
+  }
+
+  snapshot(): GroupSnapshot {
+    const deliveries: [number, number][] = []
+    for (const [o, c] of this.counts) deliveries.push([o, c])
+    return { next: this.next, floor: this.floor, acked: [...this.settled], deliveries }
+  }
+
+  /** Records not yet settled, out of the partition's `end`. */
+  lag(end: number): number {
+    return Math.max(0, end - this.floor - this.settled.size)
+  }
+
+  addMember(m: Member): void {
+    this.members.push(m)
+  }
+
+  /** Remove a member; what it held goes back for redelivery. Returns true if it was here. */
+  removeMember(conn: number, sub: number, now: number): boolean {
+    const i = this.members.findIndex((m) => m.conn === conn && m.sub === sub)
+    if (i < 0) return false
+    const m = this.members[i]!
+    this.members.splice(i, 1)
+    for (const [offset, h] of this.inFlight) {
+      if (h.member === m) {
+        this.inFlight.delete(offset)
+        this.redeliver.push({ offset, notBefore: now })
+      }
+    }
+    return true
+  }
+
+  removeConnection(conn: number, now: number): void {
+    for (const m of this.members.filter((x) => x.conn === conn)) this.removeMember(m.conn, m.sub, now)
+  }
+
+  member(conn: number, sub: number): Member | undefined {
+    return this.members.find((m) => m.conn === conn && m.sub === sub)
+  }
+
+  /** Credits left across members. */
+  credits(): number {
+    let n = 0
+    for (const m of this.members) n += Math.max(0, m.maxInFlight - m.inFlight)
+    return n
+  }
+
+  canTakeFresh(): boolean {
+    return this.redeliver.length < MAX_WAITING
+  }
+
+  hasDueRedelivery(now: number): boolean {
+    return this.redeliver.some((w) => w.notBefore <= now)
+  }
+
+  /** Offsets whose redelivery is due, lowest first, at most `max`; removed from the queue. */
+  takeDue(now: number, max: number): number[] {
+    if (this.redeliver.length === 0 || max <= 0) return []
+    const due: Waiting[] = []
+    const rest: Waiting[] = []
+    for (const w of this.redeliver) (w.notBefore <= now ? due : rest).push(w)
+    if (due.length === 0) return []
+    due.sort((a, b) => a.offset - b.offset)
+    const taken = due.slice(0, max)
+    this.redeliver = rest.concat(due.slice(max))
+    return taken.map((w) => w.offset)
+  }
+
+  /** Give `offset` to the next member with a free credit (round-robin); undefined when none has one. */
+  assign(offset: number, now: number): Assignment | undefined {
+    const n = this.members.length
+    for (let k = 0; k < n; k++) {
+      const m = this.members[(this.rr + k) % n]!
+      if (m.inFlight >= m.maxInFlight) continue
+      this.rr = (this.rr + k + 1) % n
+      const count = (this.counts.get(offset) ?? 0) + 1
+      this.counts.set(offset, count)
+      this.inFlight.set(offset, { member: m, deadline: now + m.ackTimeoutMs, count })
+      m.inFlight++
+      this.dirty = true
+      return { offset, member: m, count }
+    }
+    return undefined
+  }
+
+  /** Put an offset back (e.g. no member could take it after all). */
+  requeue(offset: number, notBefore: number): void {
+    this.redeliver.push({ offset, notBefore })
+  }
+
+  /** Mark an offset done (acked, dead-lettered, or gone from the log) and move the floor. */
+  settle(offset: number): void {
+    const h = this.inFlight.get(offset)
+    if (h) {
+      h.member.inFlight--
+      this.inFlight.delete(offset)
+    }
+    if (offset < this.floor) return
+    this.counts.delete(offset)
+    this.settled.add(offset)
+    while (this.settled.has(this.floor)) {
+      this.settled.delete(this.floor)
+      this.floor++
+    }
+    if (this.next < this.floor) this.next = this.floor
+    this.dirty = true
+  }
+
+  /** The holding of `offset` if `member` holds it now; settlements from anyone else are stale. */
+  heldBy(offset: number, member: Member): Holding | undefined {
+    const h = this.inFlight.get(offset)
+    return h && h.member === member ? h : undefined
+  }
+
+  /** Release a held offset for redelivery after `delayMs`; returns its delivery count. */
+  release(offset: number, notBefore: number): number {
+    const h = this.inFlight.get(offset)
+    if (!h) return 0
+    h.member.inFlight--
+    this.inFlight.delete(offset)
+    this.redeliver.push({ offset, notBefore })
+    return h.count
+  }
+
+  extend(offset: number, now: number): void {
+    const h = this.inFlight.get(offset)
+    if (h) h.deadline = now + h.member.ackTimeoutMs
+  }
+
+  /** In-flight offsets whose ack deadline passed; they are released from their members. */
+  expired(now: number): Expired[] {
+    const out: Expired[] = []
+    for (const [offset, h] of this.inFlight) {
+      if (h.deadline > now) continue
+      h.member.inFlight--
+      this.inFlight.delete(offset)
+      out.push({ offset, count: h.count, member: h.member })
+    }
+    return out
+  }
+
+  /** The log lost offsets below `start` (retention): nothing there can be delivered. */
+  truncateTo(start: number): void {
+    if (this.floor >= start) return
+    for (const o of [...this.settled]) if (o < start) this.settled.delete(o)
+    for (const o of [...this.counts.keys()]) if (o < start) this.counts.delete(o)
+    this.redeliver = this.redeliver.filter((w) => w.offset >= start)
+    this.floor = start
+    while (this.settled.has(this.floor)) {
+      this.settled.delete(this.floor)
+      this.floor++
+    }
+    if (this.next < this.floor) this.next = this.floor
+    this.dirty = true
+  }
+}

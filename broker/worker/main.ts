@@ -1,0 +1,134 @@
+/**
+ * Partition worker entry point. It owns a fixed set of partitions (see
+ * ownerOf) and everything about them: logs, fsync/group commit, group cursors,
+ * ack deadlines, redelivery, dead letters, retention. It receives one batch of
+ * ops per gateway turn and answers with one batch per own turn.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { SkiffError } from '../../protocol/errors.js'
+import { parseFsync } from '../config.js'
+import { packOps, unpackOps, type FromWorker, type ToWorker, type WorkerData } from '../thread-messages.js'
+import { Outbox } from './outbox.js'
+import { WorkerContext } from './context.js'
+
+const data = workerData as WorkerData
+const port = parentPort!
+const fsync = parseFsync(data.fsync)
+/** How often ack deadlines and delayed redeliveries are checked. */
+const TICK_MS = 50
+
+const outbox = new Outbox(
+  (ops: FromWorker[]) => {
+    const ab = packOps(ops)
+    port.postMessage(ab, [ab])
+  },
+  data.maxFrame,
+  endOfTurn,
+)
+const ctx = new WorkerContext(data.dataDir, fsync, outbox)
+
+function endOfTurn(): void {
+  for (const p of ctx.partitions.values()) p.commit()
+  const now = Date.now()
+  for (const p of ctx.partitions.values()) if (p.needsPump) p.pump(now)
+}
+
+function handle(op: ToWorker): void {
+  switch (op.t) {
+    case 'pub':
+      ctx.partition(op.topic, op.partition).append(op.id, op.records, op.count, op.confirm)
+      if (!op.confirm) outbox.done(op.id, null)
+      return
+    case 'sub':
+      ctx.partition(op.topic, op.partition).subscribe(op)
+      outbox.done(op.id, null)
+      return
+    case 'unsub':
+      ctx.existing(op.topic, op.partition)?.unsubscribe(op.conn, op.sub, op.group)
+      outbox.done(op.id, null)
+      return
+    case 'settle':
+      ctx.existing(op.topic, op.partition)?.settle(op.conn, op.sub, op.group, op.kind, op.offsets, op.delayMs)
+      outbox.schedule()
+      return
+    case 'gone':
+      for (const p of ctx.partitions.values()) p.connectionGone(op.conn)
+      outbox.schedule()
+      return
+    case 'describe':
+      outbox.done(op.id, ctx.partition(op.topic, op.partition).describe())
+      return
+    case 'groups':
+      outbox.done(op.id, ctx.partition(op.topic, op.partition).groups())
+      return
+    case 'group':
+      outbox.done(op.id, ctx.partition(op.topic, op.partition).describeGroup(op.group))
+      return
+    case 'drop':
+      ctx.drop(op.topic, op.partition)
+      outbox.done(op.id, null)
+      return
+    case 'stop':
+      stop()
+      outbox.done(op.id, null)
+      return
+  }
+}
+
+/** Disk-full and quota errors are STORAGE_FULL (retriable); anything else unexpected is INTERNAL. */
+function toSkiffError(err: unknown): SkiffError {
+  if (err instanceof SkiffError) return err
+  const code = (err as NodeJS.ErrnoException).code
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new SkiffError('STORAGE_FULL', `cannot write: ${(err as Error).message}`, { cause: err })
+  return new SkiffError('INTERNAL', (err as Error).message, { cause: err })
+}
+
+function stop(): void {
+  clearInterval(ticker)
+  clearInterval(groupSaver)
+  if (retention) clearInterval(retention)
+  if (syncer) clearInterval(syncer)
+  for (const p of ctx.partitions.values()) p.close()
+  ctx.partitions.clear()
+}
+
+port.on('message', (ab: ArrayBuffer) => {
+  for (const op of unpackOps<ToWorker>(ab)) {
+    try {
+      handle(op)
+    } catch (err) {
+      const e = toSkiffError(err)
+      if (e.codeName === 'INTERNAL') outbox.log({ level: 'error', msg: 'worker op failed', op: op.t, err: (err as Error).stack })
+      if ('id' in op) outbox.fail(op.id, e.codeName, e.message)
+    }
+  }
+  outbox.schedule()
+})
+
+const ticker = setInterval(() => {
+  const now = Date.now()
+  let any = false
+  for (const p of ctx.partitions.values()) {
+    p.expire(now)
+    any ||= p.needsPump
+  }
+  if (any) outbox.schedule()
+}, TICK_MS)
+
+const groupSaver = setInterval(() => {
+  for (const p of ctx.partitions.values()) p.saveGroups()
+}, data.groupCommitMs)
+
+const retention = data.retentionCheckMs > 0
+  ? setInterval(() => {
+      const now = Date.now()
+      for (const p of ctx.partitions.values()) p.applyRetention(now)
+      outbox.schedule()
+    }, data.retentionCheckMs)
+  : undefined
+
+const syncer = fsync.mode === 'interval'
+  ? setInterval(() => {
+      for (const p of ctx.partitions.values()) p.syncNow()
+    }, fsync.ms)
+  : undefined

@@ -1,0 +1,96 @@
+/**
+ * Everything a worker sends the gateway in one event-loop turn: replies,
+ * logs, and deliveries grouped per connection and subscription, so each
+ * subscription gets one DELIVER frame per turn (split only to stay under the
+ * frame limit) and each connection one `out` op carrying all its frames.
+ */
+import { encodeDeliver, type Delivery } from '../../protocol/index.js'
+import type { FromWorker } from '../thread-messages.js'
+import type { ErrorName } from '../../protocol/errors.js'
+
+interface SubBatch {
+  conn: number
+  sub: number
+  messages: Delivery[]
+  bytes: number
+}
+
+export class Outbox {
+  private ops: FromWorker[] = []
+  private subs = new Map<string, SubBatch>()
+  private frames = new Map<number, Buffer[]>()
+  private scheduled = false
+
+  constructor(
+    private readonly post: (ops: FromWorker[]) => void,
+    private readonly maxFrameBytes: number,
+    private readonly onFlush: () => void,
+  ) {}
+
+  done(id: number, result: unknown): void {
+    this.ops.push({ t: 'done', id, result })
+    this.schedule()
+  }
+
+  fail(id: number, code: ErrorName, message: string): void {
+    this.ops.push({ t: 'fail', id, code, message })
+    this.schedule()
+  }
+
+  push(op: FromWorker): void {
+    this.ops.push(op)
+    this.schedule()
+  }
+
+  log(event: Record<string, unknown>): void {
+    this.push({ t: 'log', event })
+  }
+
+  deliver(conn: number, sub: number, d: Delivery): void {
+    const key = `${conn}/${sub}`
+    let b = this.subs.get(key)
+    if (!b) {
+      b = { conn, sub, messages: [], bytes: 0 }
+      this.subs.set(key, b)
+    }
+    const size = d[4].length + 32
+    // Leave room for the frame and map overhead under the peer's frame limit.
+    if (b.messages.length > 0 && b.bytes + size > this.maxFrameBytes - 1024) this.sealSub(b)
+    b.messages.push(d)
+    b.bytes += size
+    this.schedule()
+  }
+
+  private sealSub(b: SubBatch): void {
+    if (b.messages.length === 0) return
+    const frame = encodeDeliver({ sub: b.sub, messages: b.messages })
+    let list = this.frames.get(b.conn)
+    if (!list) this.frames.set(b.conn, (list = []))
+    list.push(frame)
+    b.messages = []
+    b.bytes = 0
+  }
+
+  schedule(): void {
+    if (this.scheduled) return
+    this.scheduled = true
+    setImmediate(() => this.flush())
+  }
+
+  /** Run the owner's end-of-turn work (sync, confirm, deliver), then send one message. */
+  flush(): void {
+    // Still marked scheduled while the owner works, so what it adds joins this message.
+    this.onFlush()
+    this.scheduled = false
+    for (const b of this.subs.values()) this.sealSub(b)
+    this.subs.clear()
+    for (const [conn, list] of this.frames) {
+      this.ops.push({ t: 'out', conn, bytes: list.length === 1 ? list[0]! : Buffer.concat(list) })
+    }
+    this.frames.clear()
+    if (this.ops.length === 0) return
+    const ops = this.ops
+    this.ops = []
+    this.post(ops)
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * A partition as its owning worker sees it: the log, and every consumer
+ * group's cursor on it. Appends are written at once and confirmed at the end
+ * of the turn after one fsync for the whole turn (group commit); deliveries go
+ * out after that sync, so a consumer never sees a record that could be lost.
+ */
+import { PartitionLog, type LogRecord } from '../storage/partition-log.js'
+import { loadGroupState, saveGroupState, listGroupStates } from '../storage/group-state.js'
+import { deadLetterTopicOf, type AckKind, type StartPosition } from '../../protocol/index.js'
+import { groupsDir, partitionDir } from '../topic-store.js'
+import type { TopicConfig } from '../thread-messages.js'
+import { GroupCursor, type Member } from './group-cursor.js'
+import { deadLetterRecord, type DeadLetterReason } from './dead-letter.js'
+import type { WorkerContext } from './context.js'
+
+/** Bytes read from the log for one group in one pump. */
+const READ_BYTES = 1024 * 1024
+
+export interface SubscribeSpec {
+  conn: number
+  sub: number
+  group: string
+  start: StartPosition
+  startValue: number | undefined
+  maxInFlight: number
+  ackTimeoutMs: number
+  maxDeliveries: number
+}
+
+export class Partition {
+  readonly log: PartitionLog
+  private readonly cursors = new Map<string, GroupCursor>()
+  private readonly groupsPath: string
+  /** Reply ids of appends waiting for the sync that covers them. */
+  private confirms: { id: number; baseOffset: number }[] = []
+  private unsynced = false
+  needsPump = false
+
+  constructor(
+    readonly config: TopicConfig,
+    readonly partition: number,
+    private readonly ctx: WorkerContext,
+  ) {
+    this.groupsPath = groupsDir(ctx.dataDir, config.topic, partition)
+    this.log = PartitionLog.open({
+      dir: partitionDir(ctx.dataDir, config.topic, partition),
+      segmentBytes: config.segmentBytes,
+      retentionMs: config.retentionMs,
+      retentionBytes: config.retentionBytes,
+      log: (e) => ctx.outbox.log({ topic: config.topic, partition, ...e }),
+    })
+  }
+
+  get topic(): string {
+    return this.config.topic
+  }
+
+  append(id: number, records: Uint8Array, count: number, confirm: boolean): void {
+    const baseOffset = this.log.append(records, count, Date.now())
+    this.unsynced = true
+    this.needsPump = true
+    if (!confirm) return
+    if (this.ctx.fsync.mode === 'always') this.confirms.push({ id, baseOffset })
+    else this.ctx.outbox.done(id, baseOffset)
+  }
+
+  /** End of turn: one fsync for everything appended this turn, then the confirms. */
+  commit(): void {
+    if (!this.unsynced) return
+    if (this.ctx.fsync.mode === 'always') {
+      this.log.sync()
+      this.unsynced = false
+      for (const c of this.confirms) this.ctx.outbox.done(c.id, c.baseOffset)
+      this.confirms = []
+    }
+  }
+
+  /** For the interval and never policies: sync whatever was written. */
+  syncNow(): void {
+    if (!this.unsynced) return
+    this.log.sync()
+    this.unsynced = false
+  }
+
+  subscribe(s: SubscribeSpec): void {
+    const cursor = this.cursor(s.group, s.start, s.startValue)
+    const member: Member = {
+      conn: s.conn,
+      sub: s.sub,
+      maxInFlight: s.maxInFlight,
+      inFlight: 0,
+      ackTimeoutMs: s.ackTimeoutMs,
+      maxDeliveries: s.maxDeliveries,
+    }
+    cursor.addMember(member)
+    this.needsPump = true
+  }
+
+  unsubscribe(conn: number, sub: number, group: string): void {
+    if (this.cursors.get(group)?.removeMember(conn, sub, Date.now())) this.needsPump = true
+  }
+
+  connectionGone(conn: number): void {
+    const now = Date.now()
+    for (const c of this.cursors.values()) {
+      const before = c.members.length
+      c.removeConnection(conn, now)
+      if (c.members.length !== before) this.needsPump = true
+    }
+  }
+
+  settle(conn: number, sub: number, group: string, kind: AckKind, offsets: number[], delayMs: number): void {
+    const cursor = this.cursors.get(group)
+    const member = cursor?.member(conn, sub)
+    if (!cursor || !member) return
+    const now = Date.now()
+    for (const offset of offsets) {
+      const held = cursor.heldBy(offset, member)
+      if (!held) continue // stale: redelivered elsewhere or already settled
+      if (kind === 'ack') cursor.settle(offset)
+      else if (kind === 'progress') cursor.extend(offset, now)
+      else if (kind === 'term') this.deadLetter(cursor, offset, held.count, 'term')
+      else if (held.count >= member.maxDeliveries) this.deadLetter(cursor, offset, held.count, 'max-deliveries')
+      else cursor.release(offset, now + delayMs)
+    }
+    this.needsPump = true
+  }
+
+  /** Ack deadlines: expired messages are redelivered, or dead-lettered after max deliveries. */
+  expire(now: number): void {
+    for (const cursor of this.cursors.values()) {
+      if (cursor.inFlight.size > 0) {
+        for (const e of cursor.expired(now)) {
+          if (e.count >= e.member.maxDeliveries) this.deadLetter(cursor, e.offset, e.count, 'max-deliveries')
+          else cursor.requeue(e.offset, now)
+          this.needsPump = true
+        }
+      }
+      if (cursor.members.length > 0 && cursor.hasDueRedelivery(now)) this.needsPump = true
+    }
+  }
+
+  /** Hand out what the groups' credits allow. */
+  pump(now: number): void {
+    this.needsPump = false
+    for (const cursor of this.cursors.values()) {
+      if (cursor.members.length === 0) continue
+      if (cursor.floor < this.log.startOffset) cursor.truncateTo(this.log.startOffset)
+      let credits = cursor.credits()
+      for (const offset of cursor.takeDue(now, credits)) {
+        const rec = this.readOne(offset)
+        if (!rec) {
+          cursor.settle(offset) // gone from the log (retention or damage): nothing to deliver
+          continue
+        }
+        if (!this.send(cursor, rec, now)) {
+          cursor.requeue(offset, now)
+          break
+        }
+        credits--
+      }
+      while (credits > 0 && cursor.canTakeFresh() && cursor.next < this.log.endOffset) {
+        const recs = this.log.read(cursor.next, credits, READ_BYTES)
+        if (recs.length === 0) {
+          // Unreadable up to the end (damaged tail): those offsets can never be delivered.
+          while (cursor.next < this.log.endOffset) cursor.settle(cursor.next++)
+          break
+        }
+        for (const rec of recs) {
+          while (cursor.next < rec.offset) cursor.settle(cursor.next++) // offsets lost to damage
+          cursor.next = rec.offset + 1
+          if (cursor.settled.has(rec.offset)) continue // acked before a restart
+          if (!this.send(cursor, rec, now)) {
+            cursor.next = rec.offset
+            credits = 0
+            break
+          }
+          credits--
+          if (credits === 0) break
+        }
+      }
+    }
+  }
+
+  private send(cursor: GroupCursor, rec: LogRecord, now: number): boolean {
+    const a = cursor.assign(rec.offset, now)
+    if (!a) return false
+    this.ctx.outbox.deliver(a.member.conn, a.member.sub, [this.partition, rec.offset, rec.timestamp, a.count, rec.record])
+    return true
+  }
+
+  private readOne(offset: number): LogRecord | undefined {
+    const rec = this.log.read(offset, 1, 1)[0]
+    return rec && rec.offset === offset ? rec : undefined
+  }
+
+  private deadLetter(cursor: GroupCursor, offset: number, deliveries: number, reason: DeadLetterReason): void {
+    const rec = this.readOne(offset)
+    if (rec) {
+      const dlq = this.ctx.partition(deadLetterTopicOf(this.topic), this.partition, this.config)
+      const record = deadLetterRecord(rec.record, {
+        topic: this.topic,
+        partition: this.partition,
+        offset,
+        group: cursor.group,
+        deliveries,
+        reason,
+      })
+      dlq.append(0, record, 1, false)
+      this.ctx.outbox.log({ level: 'info', msg: 'dead-lettered', topic: this.topic, partition: this.partition, offset, group: cursor.group, reason, deliveries })
+    }
+    cursor.settle(offset)
+  }
+
+  private cursor(group: string, start: StartPosition, startValue: number | undefined): GroupCursor {
+    let c = this.cursors.get(group)
+    if (c) return c
+    const snap = loadGroupState(this.groupsPath, group, (e) => this.ctx.outbox.log({ topic: this.topic, partition: this.partition, group, ...e }))
+    c = new GroupCursor(group, this.startOffset(start, startValue), snap)
+    this.cursors.set(group, c)
+    return c
+  }
+
+  private startOffset(start: StartPosition, value: number | undefined): number {
+    const { startOffset, endOffset } = this.log
+    if (start === 'earliest') return startOffset
+    if (start === 'offset') return Math.min(Math.max(value ?? 0, startOffset), endOffset)
+    if (start === 'timestamp') return this.log.offsetForTimestamp(value ?? 0)
+    return endOffset
+  }
+
+  /** Write every changed group position (atomic rename); called on a timer and at stop. */
+  saveGroups(): void {
+    for (const c of this.cursors.values()) {
+      if (!c.dirty) continue
+      saveGroupState(this.groupsPath, c.group, c.snapshot())
+      c.dirty = false
+    }
+  }
+
+  describe(): Record<string, unknown> {
+    return { partition: this.partition, ...this.log.stats() }
+  }
+
+  groups(): string[] {
+    const names = new Set(this.cursors.keys())
+    for (const g of listGroupStates(this.groupsPath)) names.add(g)
+    return [...names]
+  }
+
+  describeGroup(group: string): Record<string, unknown> | null {
+    const live = this.cursors.get(group)
+    const snap = live ? undefined : loadGroupState(this.groupsPath, group)
+    if (!live && !snap) return null
+    const c = live ?? new GroupCursor(group, 0, snap)
+    const end = this.log.endOffset
+    return {
+      partition: this.partition,
+      committed: c.floor,
+      next: live ? c.next : snap!.next,
+      endOffset: end,
+      lag: c.lag(end),
+      inFlight: c.inFlight.size,
+      members: c.members.length,
+    }
+  }
+
+  applyRetention(now: number): void {
+    if (this.log.applyRetention(now) > 0) this.needsPump = true
+  }
+
+  close(): void {
+    this.saveGroups()
+    this.log.close()
+  }
+
+  destroy(): void {
+    this.log.destroy()
+    this.cursors.clear()
+  }
+}
