@@ -7,14 +7,59 @@
  * instead of allocating. 64-bit integers decode to numbers: offsets stay below
  * 2^53 for the life of any log.
  */
-import { Packr, Unpackr } from 'msgpackr'
+import { Packr, Unpackr, type Options } from 'msgpackr'
 import { SkiffError } from './errors.js'
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true, encodeUndefinedAsNil: false })
+// skipValues: a property whose value is undefined is left out of the map rather
+// than written as msgpackr's undefined extension (fixext 0): the wire carries
+// no extension types, and an absent optional field reads back as undefined.
+// (msgpackr supports the option; its type declarations do not list it yet.)
+const packOptions: Options & { skipValues: unknown[] } = {
+  useRecords: false,
+  mapsAsObjects: true,
+  variableMapSize: true,
+  encodeUndefinedAsNil: false,
+  skipValues: [undefined],
+}
+const packr = new Packr(packOptions)
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number', moreTypes: false })
 
 export function pack(value: unknown): Buffer {
-  return packr.pack(value)
+  return packr.pack(wireIntegers(value))
+}
+
+/**
+ * msgpackr writes an integer outside the 32-bit range (every ms timestamp,
+ * large offsets) as a float64, which strictly typed MessagePack libraries in
+ * other languages refuse to read into an integer field. The protocol says
+ * integers travel as MessagePack integers, so such numbers are handed to
+ * msgpackr as BigInt (written as int64, 0xd3). Containers are copied only
+ * when they hold such a number; bodies without one are packed as given.
+ */
+function wireIntegers(value: unknown): unknown {
+  if (typeof value === 'number') {
+    return (value > 0xffffffff || value < -0x80000000) && Number.isSafeInteger(value) ? BigInt(value) : value
+  }
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return value
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i]
+      const w = wireIntegers(v)
+      if (w !== v) (out ??= value.slice())[i] = w
+    }
+    return out ?? value
+  }
+  const proto = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return value
+  let out: Record<string, unknown> | undefined
+  for (const key in value) {
+    const v = (value as Record<string, unknown>)[key]
+    const w = wireIntegers(v)
+    // defineProperty, not assignment: an own "__proto__" key must stay a key
+    if (w !== v) Object.defineProperty((out ??= { ...(value as Record<string, unknown>) }), key, { value: w, enumerable: true, writable: true, configurable: true })
+  }
+  return out ?? value
 }
 
 /** Decode exactly one MessagePack value that spans the whole buffer. */

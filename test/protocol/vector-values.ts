@@ -1,0 +1,144 @@
+/**
+ * The inputs the golden vectors are made from. `generate.ts` encodes these with
+ * the real protocol modules and writes protocol/vectors/*.json; the tests then
+ * hold the code to those bytes. Payloads are kept short so the hex examples in
+ * PROTOCOL.md stay readable. Timestamps and one offset lie above 2^32 on
+ * purpose: they show how large integers travel (int64, 0xd3).
+ */
+import { encodeRecord, encodeBatch, readBatchHeader, type RecordInput } from '../../protocol/index.js'
+
+export interface VectorSource {
+  frame: string
+  /** Distinguishes a second vector of the same frame (file `<frame>.<variant>.json`). */
+  variant?: string
+  note: string
+  value: unknown
+}
+
+const orderRecord: RecordInput = {
+  key: 'customer-42',
+  headers: { trace: 'abc' },
+  payload: Buffer.from('{"id":1}', 'utf8'),
+}
+const plainRecord: RecordInput = { payload: Buffer.from('hi', 'utf8') }
+
+const orderBlob = encodeRecord(orderRecord)
+const twoRecords = Buffer.concat([orderBlob, encodeRecord(plainRecord)])
+// producerId 0 and baseSequence 0xFFFFFFFF (the defaults) mean "no idempotent producer"
+const batchInput = { baseOffset: 41, count: 2, timestamp: 1700000000000, records: twoRecords }
+
+export const VECTOR_SOURCES: readonly VectorSource[] = [
+  {
+    frame: 'HELLO',
+    note: 'First frame of a connection: the client speaks version 1 and presents a token.',
+    value: { versions: [1], client: 'orders-api', token: 's3cret' },
+  },
+  {
+    frame: 'WELCOME',
+    note: 'The broker chose version 1; limits are the defaults.',
+    value: { version: 1, server: 'skiffmq/0.1.0', connectionId: 7, maxFrame: 1048576, heartbeatMs: 5000, idleTimeoutMs: 30000 },
+  },
+  { frame: 'PING', note: 'Body is an empty map.', value: {} },
+  { frame: 'PONG', note: 'Body is an empty map.', value: {} },
+  {
+    frame: 'ERROR',
+    note: 'Answer to request 5: the topic does not exist. Not fatal: the connection stays open.',
+    value: { corr: 5, code: 6, name: 'UNKNOWN_TOPIC', message: 'no such topic: orders', details: { topic: 'orders' } },
+  },
+  {
+    frame: 'ERROR',
+    variant: 'connection',
+    note: 'Connection-level error (no corr): no version in common. Fatal: the broker closes the connection after it.',
+    value: { code: 3, name: 'UNSUPPORTED_VERSION', message: 'no protocol version in common', details: { supported: [1] } },
+  },
+  {
+    frame: 'OK',
+    note: 'Answer to SUBSCRIBE 2: the topic has 3 partitions, the subscription spans all of them.',
+    value: { corr: 2, result: { partitions: 3 } },
+  },
+  {
+    frame: 'OK',
+    variant: 'no-result',
+    note: 'Answer to a request that has no result (UNSUBSCRIBE 3).',
+    value: { corr: 3 },
+  },
+  {
+    frame: 'PUBLISH',
+    note: 'Two records for topic "orders", confirm wanted (the default, so `confirm` is not sent).',
+    value: { corr: 1, topic: 'orders', count: 2, records: twoRecords, confirm: true },
+  },
+  {
+    frame: 'PUBLISH',
+    variant: 'fire-and-forget',
+    note: 'Fire-and-forget: `confirm: false`, no PUBLISH_ACK will come.',
+    value: { corr: 9, topic: 'metrics', count: 1, records: encodeRecord(plainRecord), confirm: false },
+  },
+  {
+    frame: 'PUBLISH_ACK',
+    note: 'Compact form: both records of PUBLISH 1 went to partition 2, at offsets 41 and 42.',
+    value: { corr: 1, partition: 2, offset: 41 },
+  },
+  {
+    frame: 'PUBLISH_ACK',
+    variant: 'per-record',
+    note: 'Per-record form: record 0 went to partition 0 offset 17, record 1 to partition 2 offset 2^32.',
+    value: { corr: 1, partition: [0, 2], offset: [17, 4294967296] },
+  },
+  {
+    frame: 'SUBSCRIBE',
+    note: 'Join group "billing" on "orders" from the earliest record, 500 credits.',
+    value: {
+      corr: 2,
+      sub: 1,
+      topic: 'orders',
+      group: 'billing',
+      start: 'earliest',
+      maxInFlight: 500,
+      ackTimeoutMs: 30000,
+      maxDeliveries: 5,
+    },
+  },
+  {
+    frame: 'SUBSCRIBE',
+    variant: 'timestamp',
+    note: 'Replay: a new group starts at the first record appended at or after the timestamp.',
+    value: { corr: 4, sub: 2, topic: 'orders', group: 'audit', start: 'timestamp', startValue: 1700000000000, maxInFlight: 100 },
+  },
+  { frame: 'UNSUBSCRIBE', note: 'Leave subscription 1.', value: { corr: 3, sub: 1 } },
+  {
+    frame: 'DELIVER',
+    note: 'One message for subscription 1: partition 2, offset 41, appended at 1700000000000 ms, first delivery.',
+    value: { sub: 1, messages: [[2, 41, 1700000000000, 1, orderBlob]] },
+  },
+  {
+    frame: 'ACK',
+    note: 'Ack two messages of subscription 1.',
+    value: { sub: 1, kind: 'ack', partitions: [2, 2], offsets: [41, 42] },
+  },
+  {
+    frame: 'ACK',
+    variant: 'nack',
+    note: 'Nack one message: redeliver it no sooner than 1 s from now.',
+    value: { sub: 1, kind: 'nack', partitions: [0], offsets: [17], delayMs: 1000 },
+  },
+  {
+    frame: 'TOPIC_CREATE',
+    note: 'Create "orders" with 3 partitions, keeping 7 days or 1 GiB per partition.',
+    value: { corr: 4, topic: 'orders', partitions: 3, retentionMs: 604800000, retentionBytes: 1073741824 },
+  },
+  { frame: 'TOPIC_DESCRIBE', note: 'Describe "orders".', value: { corr: 5, topic: 'orders' } },
+  { frame: 'TOPIC_LIST', note: 'List all topics.', value: { corr: 6 } },
+  { frame: 'TOPIC_DELETE', note: 'Delete "orders".', value: { corr: 7, topic: 'orders' } },
+  { frame: 'GROUP_LIST', note: 'List the groups of "orders" (omit topic for all groups).', value: { corr: 8, topic: 'orders' } },
+  { frame: 'GROUP_DESCRIBE', note: 'Describe group "billing" of "orders".', value: { corr: 9, topic: 'orders', group: 'billing' } },
+  {
+    frame: 'RECORDS',
+    note: 'A records blob of two records: one with key and headers, one with neither.',
+    value: { count: 2, records: [orderRecord, { headers: {}, payload: plainRecord.payload }] },
+  },
+  {
+    frame: 'BATCH',
+    note: 'A stored batch holding the two records above, base offset 41, no idempotent producer.',
+    value: { ...readBatchHeader(encodeBatch(batchInput)), records: twoRecords },
+  },
+]
