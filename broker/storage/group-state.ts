@@ -129,6 +129,7 @@ function readSnapshot(path: string): { snapshot?: GroupSnapshot; problem?: strin
   if (file.length < HEADER_BYTES) return { problem: `torn: ${file.length} bytes` }
   if (!file.subarray(0, 4).equals(MAGIC)) return { problem: 'bad magic' }
   if (file[4] !== VERSION) return { problem: `unknown version ${file[4]}` }
+  if (file[5] !== 0 || file[6] !== 0 || file[7] !== 0) return { problem: 'reserved header bytes are not zero' }
   const length = file.readUInt32BE(8)
   if (file.length !== HEADER_BYTES + length) return { problem: `torn: body of ${file.length - HEADER_BYTES} bytes, header says ${length}` }
   const body = file.subarray(HEADER_BYTES)
