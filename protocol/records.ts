@@ -71,36 +71,40 @@ export function walkRecords(blob: Uint8Array, count: number, visit?: (v: RecordV
   const dv = new DataView(blob.buffer, blob.byteOffset, blob.byteLength)
   let pos = 0
   for (let i = 0; i < count; i++) {
-    if (blob.length - pos < RECORD_OVERHEAD) throw bad(`record ${i} is truncated`)
-    const len = dv.getUint32(pos)
-    const end = pos + 4 + len
-    if (len < RECORD_OVERHEAD - 4 || end > blob.length) throw bad(`record ${i} declares ${len} bytes, beyond the blob`)
-    const keyLen = dv.getUint16(pos + 4)
-    const keyStart = pos + 6
-    const keyEnd = keyStart + keyLen
-    if (keyEnd + 4 > end) throw bad(`record ${i} key overruns the record`)
-    const hdrLen = dv.getUint32(keyEnd)
-    const headersStart = keyEnd + 4
-    const headersEnd = headersStart + hdrLen
-    if (headersEnd > end) throw bad(`record ${i} headers overrun the record`)
-    visit?.({ start: pos, end, keyStart, keyEnd, headersStart, headersEnd }, i)
-    pos = end
+    const v = recordAt(dv, pos, i)
+    visit?.(v, i)
+    pos = v.end
   }
   if (pos !== blob.length) throw bad(`${blob.length - pos} bytes follow the last of ${count} records`)
 }
 
-/** Count the records in a blob (for the readers of logs and datagrams). */
+/**
+ * Count the records in a blob (for the readers of logs and datagrams), with
+ * the same checks as walkRecords: a blob it counts, walkRecords accepts.
+ */
 export function countRecords(blob: Uint8Array): number {
   const dv = new DataView(blob.buffer, blob.byteOffset, blob.byteLength)
   let pos = 0
   let n = 0
-  while (pos < blob.length) {
-    if (blob.length - pos < 4) throw bad('trailing bytes after the last record')
-    pos += 4 + dv.getUint32(pos)
-    n++
-  }
-  if (pos !== blob.length) throw bad('the last record overruns the blob')
+  while (pos < blob.length) pos = recordAt(dv, pos, n++).end
   return n
+}
+
+/** Check the record starting at `pos` (record number `i`, for messages) and say where its parts lie. */
+function recordAt(dv: DataView, pos: number, i: number): RecordView {
+  if (dv.byteLength - pos < RECORD_OVERHEAD) throw bad(`record ${i} is truncated`)
+  const len = dv.getUint32(pos)
+  const end = pos + 4 + len
+  if (len < RECORD_OVERHEAD - 4 || end > dv.byteLength) throw bad(`record ${i} declares ${len} bytes, beyond the blob`)
+  const keyLen = dv.getUint16(pos + 4)
+  const keyStart = pos + 6
+  const keyEnd = keyStart + keyLen
+  if (keyEnd + 4 > end) throw bad(`record ${i} key overruns the record`)
+  const hdrLen = dv.getUint32(keyEnd)
+  const headersStart = keyEnd + 4
+  const headersEnd = headersStart + hdrLen
+  if (headersEnd > end) throw bad(`record ${i} headers overrun the record`)
+  return { start: pos, end, keyStart, keyEnd, headersStart, headersEnd }
 }
 
 export function decodeRecord(blob: Uint8Array, v?: RecordView): DecodedRecord {
@@ -111,7 +115,7 @@ export function decodeRecord(blob: Uint8Array, v?: RecordView): DecodedRecord {
     v = only!
   }
   const key = v.keyEnd > v.keyStart ? buf.toString('utf8', v.keyStart, v.keyEnd) : undefined
-  const headers = v.headersEnd > v.headersStart ? toHeaders(unpack(buf.subarray(v.headersStart, v.headersEnd))) : {}
+  const headers = v.headersEnd > v.headersStart ? readHeaders(buf.subarray(v.headersStart, v.headersEnd)) : {}
   return { key, headers, payload: buf.subarray(v.headersEnd, v.end) }
 }
 
@@ -120,6 +124,17 @@ export function decodeRecords(blob: Uint8Array, count: number): DecodedRecord[] 
   const out: DecodedRecord[] = []
   walkRecords(blob, count, (v) => out.push(decodeRecord(blob, v)))
   return out
+}
+
+/** Headers are untrusted bytes inside a well-delimited frame: bad ones make a bad record (INVALID_REQUEST), not a bad frame. */
+function readHeaders(bytes: Uint8Array): Headers {
+  let value: unknown
+  try {
+    value = unpack(bytes)
+  } catch (err) {
+    throw new SkiffError('INVALID_REQUEST', 'malformed records: headers are not MessagePack', { cause: err })
+  }
+  return toHeaders(value)
 }
 
 function toHeaders(value: unknown): Headers {
