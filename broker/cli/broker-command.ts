@@ -31,7 +31,9 @@ export function registerBrokerCommand(y: Argv): Argv {
 async function runBroker(argv: ArgumentsCamelCase<Record<string, unknown>>): Promise<void> {
   const flags: Partial<Record<ConfigKey, unknown>> = {}
   for (const key of Object.keys(DEFAULTS) as ConfigKey[]) {
-    if (argv[key] !== undefined) flags[key] = argv[key]
+    const v = argv[key]
+    // A flag given twice: the last one wins, as in most daemons' command lines.
+    if (v !== undefined) flags[key] = Array.isArray(v) ? v[v.length - 1] : v
   }
   let config: BrokerConfig
   try {

@@ -5,6 +5,7 @@
  * their connections, topics and log lines to the gateway.
  */
 import { Worker } from 'node:worker_threads'
+import { existsSync } from 'node:fs'
 import { SkiffError, type ErrorName } from '../../protocol/errors.js'
 import { packOps, unpackOps, type FromWorker, type ToWorker, type TopicConfig, type WorkerData } from '../thread-messages.js'
 import type { Logger } from '../logger.js'
@@ -23,8 +24,19 @@ interface Waiter {
   reject(err: SkiffError): void
 }
 
-/** Worker modules are .ts when the broker runs from source (tests), .js when built. */
-const workerUrl = new URL(`../worker/main${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url)
+/**
+ * The worker module. Built, it sits beside this file. When the gateway runs
+ * from TypeScript source (the tests), each worker thread would compile the
+ * whole storage stack again on start (seconds per thread), so the compiled
+ * worker from `dist/` is used when it exists — `npm test` builds first, so it
+ * is current. SKIFF_WORKER_SOURCE=1 forces the .ts worker.
+ */
+function workerUrl(): URL {
+  if (!import.meta.url.endsWith('.ts')) return new URL('../worker/main.js', import.meta.url)
+  const built = new URL('../../dist/broker/worker/main.js', import.meta.url)
+  if (process.env.SKIFF_WORKER_SOURCE !== '1' && existsSync(built)) return built
+  return new URL('../worker/main.ts', import.meta.url)
+}
 
 export class WorkerPool {
   private readonly workers: Worker[] = []
@@ -43,16 +55,21 @@ export class WorkerPool {
   async start(): Promise<void> {
     const ready: Promise<void>[] = []
     for (let i = 0; i < this.size; i++) {
-      const w = new Worker(workerUrl, { workerData: { ...this.data, workerId: i } satisfies WorkerData })
-      w.on('message', (ab: ArrayBuffer) => this.receive(ab))
+      const w = new Worker(workerUrl(), { workerData: { ...this.data, workerId: i } satisfies WorkerData })
+      // The first message is the worker saying its modules are loaded; batches follow.
+      ready.push(
+        new Promise((resolve, reject) => {
+          w.once('message', () => {
+            w.on('message', (ab: ArrayBuffer) => this.receive(ab))
+            resolve()
+          })
+          w.once('error', reject)
+        }),
+      )
       w.on('error', (err) => {
         this.logger.error({ worker: i, err: err.stack }, 'worker failed')
         this.failAll(new SkiffError('INTERNAL', `worker ${i} failed: ${err.message}`))
       })
-      ready.push(new Promise((resolve, reject) => {
-        w.once('online', () => resolve())
-        w.once('error', reject)
-      }))
       this.workers.push(w)
       this.queues.push([])
     }

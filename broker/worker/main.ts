@@ -132,3 +132,6 @@ const syncer = fsync.mode === 'interval'
       for (const p of ctx.partitions.values()) p.syncNow()
     }, fsync.ms)
   : undefined
+
+// Tell the gateway this worker is loaded and listening.
+port.postMessage('ready')
