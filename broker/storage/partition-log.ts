@@ -26,17 +26,18 @@
  *   within the limit plus at most the active segment.
  */
 import { mkdirSync, rmSync, statSync } from 'node:fs'
-import { BATCH_HEADER_BYTES, encodeBatch, NO_SEQUENCE, readBatchHeader } from '../../protocol/batch.js'
+import { encodeBatch, NO_SEQUENCE } from '../../protocol/batch.js'
 import { SkiffError } from '../../protocol/errors.js'
 import { countRecords } from '../../protocol/records.js'
 import { BatchCursor, forEachRecord, type Damage } from './batch-cursor.js'
-import { fsyncDir, readAt } from './fs-util.js'
+import { fsyncDir } from './fs-util.js'
 import type { OffsetIndex } from './index-file.js'
 import { RecentBatches } from './read-cache.js'
 import { RecordCollector, type LogRecord } from './record-collector.js'
 import { ensureIndex, openClosedSegment, recoverActiveSegment, type LogFn, type SegmentContext } from './recovery.js'
 import { listSegmentBases } from './segment-files.js'
 import { Segment } from './segment.js'
+import { firstBatchAtOrAfter } from './timestamp-search.js'
 
 export type { LogRecord } from './record-collector.js'
 
@@ -227,7 +228,8 @@ export class PartitionLog {
       const seg = this.segments[i]!
       // lastTimestamp -1: nothing readable was seen at open; look inside rather than guess.
       if (seg.lastTimestamp >= 0 && seg.lastTimestamp < ts) continue
-      const found = this.searchSegment(seg, i, ts)
+      const index = this.indexOf(seg, i)
+      const found = firstBatchAtOrAfter(seg, index, this.upperOffsetOf(i), ts, (damage, fromOffset) => this.recordDamage(seg, damage, fromOffset))
       if (found !== undefined) return Math.max(found, this.startOffset)
     }
     return this.next
@@ -384,45 +386,6 @@ export class PartitionLog {
       windowBytes,
       known: seg.damage,
     })
-  }
-
-  /** First batch in segment i with timestamp >= ts: binary search over the index, then a walk. */
-  private searchSegment(seg: Segment, i: number, ts: number): number | undefined {
-    const index = this.indexOf(seg, i)
-    // Last index entry whose batch is older than ts: the answer lies after it.
-    let lo = 0
-    let hi = index.length - 1
-    let start = -1
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1
-      const header = readBatchHeader(readAt(seg.fd, index.positionAt(mid), BATCH_HEADER_BYTES))
-      if (!header || header.baseOffset !== seg.base + index.relativeAt(mid)) {
-        start = -1 // an entry we cannot trust: walk the whole segment
-        break
-      }
-      if (header.timestamp < ts) {
-        start = mid
-        lo = mid + 1
-      } else hi = mid - 1
-    }
-    const cursor = new BatchCursor({
-      fd: seg.fd,
-      fileSize: seg.size,
-      position: start >= 0 ? index.positionAt(start) : 0,
-      expectedOffset: start >= 0 ? seg.base + index.relativeAt(start) : seg.base,
-      upperOffset: this.upperOffsetOf(i),
-      windowBytes: MIN_READ_WINDOW,
-      known: seg.damage,
-    })
-    for (;;) {
-      const step = cursor.next()
-      if (step.kind === 'end') return undefined
-      if (step.kind === 'damaged') {
-        if (!step.known) this.recordDamage(seg, step.damage, cursor.expectedOffset)
-        continue
-      }
-      if (step.batch.header.timestamp >= ts) return step.batch.header.baseOffset
-    }
   }
 
   private newestTimestampOf(seg: Segment): number {

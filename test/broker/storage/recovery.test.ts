@@ -197,3 +197,35 @@ t.test('a last segment that is all garbage opens empty at its base offset', asyn
   t.equal(statSync(join(dir, '00000000000000000006.log')).size, 0)
   log.close()
 })
+
+t.test('damage at the start and at the end of a closed segment hides only those batches', async (t) => {
+  const dir = t.testdir()
+  const opts = { segmentBytes: 600, indexIntervalBytes: 64, cacheBytes: 0 }
+  const log = open(dir, opts)
+  const all: Buffer[] = []
+  for (let b = 0; b < 20; b++) {
+    const x = blob(`b${b}`, 2, 30)
+    log.append(x.records, 2, 100 + b)
+    all.push(...x.encoded)
+  }
+  log.close()
+  const files = segmentFiles(dir)
+  const second = join(dir, files[1]!)
+  const batches = batchesIn(second)
+  const head = batches[0]!
+  const tail = batches.at(-1)!
+  flipByte(second, head.position + 30)
+  flipByte(second, tail.position + tail.size - 1)
+  const reopened = open(dir, opts)
+  t.equal(reopened.endOffset, all.length)
+  const hidden = new Set([head.baseOffset, head.baseOffset + 1, tail.baseOffset, tail.baseOffset + 1])
+  const got = readAll(reopened, 0, 4)
+  t.same(got.map((r) => r.offset), all.map((_, i) => i).filter((i) => !hidden.has(i)))
+  t.ok(got.every((r) => r.record.equals(all[r.offset]!)))
+  const ranges = reopened.stats().corrupt.map((r) => [r.segment, r.fromOffset, r.toOffset])
+  t.same(ranges.sort(), [
+    [files[1], head.baseOffset, head.baseOffset + 2],
+    [files[1], tail.baseOffset, Number(files[2]!.slice(0, 20))],
+  ].sort())
+  reopened.close()
+})
