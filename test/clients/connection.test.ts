@@ -35,13 +35,13 @@ t.test('a refused HELLO rejects connect() with the broker code', async (t) => {
 t.test('no WELCOME within connectTimeoutMs is a TIMEOUT; a closed port is CONNECTION_CLOSED', async (t) => {
   const peer = await startStandIn({ noWelcome: true, onFrame: () => {} })
   t.teardown(peer.close)
-  await t.rejects(connect(peer.url, { connectTimeoutMs: 100 }), { codeName: 'TIMEOUT' })
+  await t.rejects(connect(peer.url, { connectTimeoutMs: 100 }), { name: 'SkiffError', codeName: 'TIMEOUT' })
   const spare = net.createServer()
   await new Promise<void>((r) => spare.listen(0, '127.0.0.1', r))
   const port = (spare.address() as net.AddressInfo).port
   await new Promise((r) => spare.close(r))
-  await t.rejects(connect(`skiff://127.0.0.1:${port}`, { connectTimeoutMs: 2000 }), { codeName: 'CONNECTION_CLOSED', message: /ECONNREFUSED/ })
-  await t.rejects(connect(`udp://127.0.0.1:${port}`), { codeName: 'INVALID_REQUEST' })
+  await t.rejects(connect(`skiff://127.0.0.1:${port}`, { connectTimeoutMs: 2000 }), { name: 'SkiffError', codeName: 'CONNECTION_CLOSED', message: /ECONNREFUSED/ })
+  await t.rejects(connect(`udp://127.0.0.1:${port}`), { name: 'SkiffError', codeName: 'INVALID_REQUEST' })
 })
 
 t.test('a request with no answer fails with TIMEOUT; the connection stays usable', async (t) => {
@@ -53,7 +53,7 @@ t.test('a request with no answer fails with TIMEOUT; the connection stays usable
   t.teardown(peer.close)
   const client = await connect(peer.url, { requestTimeoutMs: 150 })
   t.teardown(() => client.close())
-  await t.rejects(client.admin.listTopics(), { codeName: 'TIMEOUT', message: /list topics/ })
+  await t.rejects(client.admin.listTopics(), { name: 'SkiffError', codeName: 'TIMEOUT', message: /list topics/ })
   t.same(await client.admin.describeTopic('x'), {}, 'later requests still answered')
 })
 
@@ -69,7 +69,7 @@ t.test('ERROR with corr rejects that request only', async (t) => {
   t.teardown(() => client.close())
   const producer = client.producer()
   const [bad, good] = await Promise.allSettled([producer.publish('bad', 'x'), producer.publish('good', 'y')])
-  t.match(bad, { status: 'rejected', reason: { codeName: 'FORBIDDEN', message: 'no writes to bad' } })
+  t.match(bad, { status: 'rejected', reason: { name: 'SkiffError', codeName: 'FORBIDDEN', message: 'no writes to bad' } })
   t.match(good, { status: 'fulfilled', value: { partition: 0 } })
 })
 
@@ -104,15 +104,15 @@ t.test('garbage from the server closes the connection with an error, not a crash
   client.on('error', (e) => errors.push(e))
   const closed = closedWith(client)
   const pending = client.producer({}).publish('never-answered', 'x')
-  await t.rejects(client.admin.listTopics(), { codeName: 'CONNECTION_CLOSED' })
+  await t.rejects(client.admin.listTopics(), { name: 'SkiffError', codeName: 'CONNECTION_CLOSED' })
   const reason = await closed
   t.ok(reason && ['BAD_FRAME', 'INVALID_REQUEST'].includes(reason.codeName), `closed with ${reason?.codeName}: ${reason?.message}`)
   t.equal(errors.length, 1, 'one error event')
   t.ok(client.closed)
   // The publish was answered before the garbage arrived or failed with it; either way it settles.
   await Promise.allSettled([pending])
-  await t.rejects(client.admin.listTopics(), { codeName: 'CONNECTION_CLOSED' }, 'later calls fail fast')
-  t.throws(() => client.producer(), { codeName: 'CONNECTION_CLOSED' })
+  await t.rejects(client.admin.listTopics(), { name: 'SkiffError', codeName: 'CONNECTION_CLOSED' }, 'later calls fail fast')
+  t.throws(() => client.producer(), { name: 'SkiffError', codeName: 'CONNECTION_CLOSED' })
 })
 
 t.test('random bytes instead of frames: error, close, and no error listener needed', async (t) => {
@@ -125,8 +125,8 @@ t.test('random bytes instead of frames: error, close, and no error listener need
   t.teardown(peer.close)
   const client = await connect(peer.url)
   const closed = closedWith(client)
-  await t.rejects(client.admin.listTopics(), { codeName: 'CONNECTION_CLOSED' })
-  t.match(await closed, { codeName: 'FRAME_TOO_LARGE' }, '"HTTP" read as a length is far beyond maxFrame')
+  await t.rejects(client.admin.listTopics(), { name: 'SkiffError', codeName: 'CONNECTION_CLOSED' })
+  t.match(await closed, { name: 'SkiffError', codeName: 'FRAME_TOO_LARGE' }, '"HTTP" read as a length is far beyond maxFrame')
 })
 
 t.test('a frame over WELCOME.maxFrame is rejected before it is buffered', async (t) => {
@@ -143,8 +143,8 @@ t.test('a frame over WELCOME.maxFrame is rejected before it is buffered', async 
   t.teardown(peer.close)
   const client = await connect(peer.url)
   const closed = closedWith(client)
-  await t.rejects(client.admin.listTopics(), { codeName: 'CONNECTION_CLOSED' })
-  t.match(await closed, { codeName: 'FRAME_TOO_LARGE', message: /5000 bytes exceeds the maximum of 1024/ })
+  await t.rejects(client.admin.listTopics(), { name: 'SkiffError', codeName: 'CONNECTION_CLOSED' })
+  t.match(await closed, { name: 'SkiffError', codeName: 'FRAME_TOO_LARGE', message: /5000 bytes exceeds the maximum of 1024/ })
 })
 
 t.test('the client will not send a frame over the broker maxFrame', async (t) => {
@@ -153,7 +153,7 @@ t.test('the client will not send a frame over the broker maxFrame', async (t) =>
   const client = await connect(peer.url)
   t.teardown(() => client.close())
   const producer = client.producer()
-  await t.rejects(producer.publish('t', Buffer.alloc(4000)), { codeName: 'FRAME_TOO_LARGE' })
+  await t.rejects(producer.publish('t', Buffer.alloc(4000)), { name: 'SkiffError', codeName: 'FRAME_TOO_LARGE' })
   t.same(await producer.publish('t', Buffer.alloc(1000)), { partition: 0, offset: 0 }, 'a record that fits still goes')
   // Records that fit alone but not together are split over frames.
   await Promise.all([producer.publish('t', Buffer.alloc(1000)), producer.publish('t', Buffer.alloc(1000))])
@@ -177,7 +177,7 @@ t.test('heartbeats: PING when idle, PONG to the broker PING, dead peer detected'
   await waitFor('a PONG', () => peer.frames.some((f) => f.opcode === Op.PONG))
   answerPings = false
   const reason = await closed
-  t.match(reason, { codeName: 'IDLE_TIMEOUT', message: /nothing received from the broker/ })
+  t.match(reason, { name: 'SkiffError', codeName: 'IDLE_TIMEOUT', message: /nothing received from the broker/ })
 })
 
 t.test('a fatal connection-level ERROR closes; a non-fatal one is only reported', async (t) => {
@@ -192,12 +192,12 @@ t.test('a fatal connection-level ERROR closes; a non-fatal one is only reported'
   const client = await connect(peer.url, { requestTimeoutMs: 200 })
   const errors: SkiffError[] = []
   client.on('error', (e) => errors.push(e))
-  await t.rejects(client.admin.listTopics(), { codeName: 'TIMEOUT' })
+  await t.rejects(client.admin.listTopics(), { name: 'SkiffError', codeName: 'TIMEOUT' })
   t.equal(errors[0]?.codeName, 'SHUTTING_DOWN')
   t.notOk(client.closed)
   const closed = closedWith(client)
-  await t.rejects(client.admin.deleteTopic('x'), { codeName: 'CONNECTION_CLOSED' })
-  t.match(await closed, { codeName: 'SLOW_CONSUMER' })
+  await t.rejects(client.admin.deleteTopic('x'), { name: 'SkiffError', codeName: 'CONNECTION_CLOSED' })
+  t.match(await closed, { name: 'SkiffError', codeName: 'SLOW_CONSUMER' })
 })
 
 t.test('close() drains unconfirmed publishes, then rejects what is left', async (t) => {
@@ -215,11 +215,11 @@ t.test('close() drains unconfirmed publishes, then rejects what is left', async 
   const slow = producer.publish('slow', 'a')
   const never = producer.publish('never', 'b')
   const closing = client.close()
-  t.throws(() => client.producer(), { codeName: 'CONNECTION_CLOSED' }, 'no new producers while closing')
+  t.throws(() => client.producer(), { name: 'SkiffError', codeName: 'CONNECTION_CLOSED' }, 'no new producers while closing')
   t.same(await slow, { partition: 0, offset: 0 }, 'confirmed during the drain')
-  await t.rejects(never, { codeName: 'CONNECTION_CLOSED' })
+  await t.rejects(never, { name: 'SkiffError', codeName: 'CONNECTION_CLOSED' })
   await closing
-  await t.rejects(producer.publish('slow', 'c'), { codeName: 'CONNECTION_CLOSED' })
+  await t.rejects(producer.publish('slow', 'c'), { name: 'SkiffError', codeName: 'CONNECTION_CLOSED' })
   t.equal(held.length, 1)
 })
 
@@ -230,7 +230,7 @@ t.test('the consumer iterator throws once when the connection is lost, then ends
   const consumer = await client.subscribe('t', { group: 'g' })
   const reading = consumer.next()
   peer.peers[0]!.socket.destroy()
-  await t.rejects(reading, { codeName: 'CONNECTION_CLOSED' })
+  await t.rejects(reading, { name: 'SkiffError', codeName: 'CONNECTION_CLOSED' })
   t.same(await consumer.next(), { done: true, value: undefined })
 })
 
@@ -255,11 +255,11 @@ t.test('bad subscribe arguments are refused before anything is sent', async (t) 
   t.teardown(peer.close)
   const client = await connect(peer.url)
   t.teardown(() => client.close())
-  await t.rejects(client.subscribe('bad topic', { group: 'g' }), { codeName: 'INVALID_REQUEST' })
-  await t.rejects(client.subscribe('t', { group: '' }), { codeName: 'INVALID_REQUEST' })
-  await t.rejects(client.subscribe('t', { group: 'g', maxInFlight: 0 }), { codeName: 'INVALID_REQUEST' })
-  await t.rejects(client.subscribe('t', { group: 'g', from: { offset: -1 } }), { codeName: 'INVALID_REQUEST' })
-  await t.rejects(client.producer().publish('a/b', 'x'), { codeName: 'INVALID_REQUEST' })
-  t.throws(() => client.producer({ maxInFlight: 0 }), { codeName: 'INVALID_REQUEST' })
+  await t.rejects(client.subscribe('bad topic', { group: 'g' }), { name: 'SkiffError', codeName: 'INVALID_REQUEST' })
+  await t.rejects(client.subscribe('t', { group: '' }), { name: 'SkiffError', codeName: 'INVALID_REQUEST' })
+  await t.rejects(client.subscribe('t', { group: 'g', maxInFlight: 0 }), { name: 'SkiffError', codeName: 'INVALID_REQUEST' })
+  await t.rejects(client.subscribe('t', { group: 'g', from: { offset: -1 } }), { name: 'SkiffError', codeName: 'INVALID_REQUEST' })
+  await t.rejects(client.producer().publish('a/b', 'x'), { name: 'SkiffError', codeName: 'INVALID_REQUEST' })
+  t.throws(() => client.producer({ maxInFlight: 0 }), { name: 'SkiffError', codeName: 'INVALID_REQUEST' })
   t.equal(peer.frames.filter((f) => f.opcode !== Op.HELLO).length, 0)
 })
