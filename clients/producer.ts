@@ -269,7 +269,12 @@ export class Producer {
       }
     }
     this.inFlight -= confirmed
-    while (this.waiters.length > 0 && this.inFlight < this.maxInFlight && !this.closedWith) this.waiters.shift()!.admit()
+    if (!this.closedWith) {
+      // One splice per settle, not a shift per waiter: shift is O(queue) and the
+      // queue can hold every record a tight publish loop issued.
+      const free = Math.min(this.waiters.length, this.maxInFlight - this.inFlight)
+      if (free > 0) for (const w of this.waiters.splice(0, free)) w.admit()
+    }
     if (this.barriers.length > 0) {
       this.barriers = this.barriers.filter((b) => {
         for (const e of entries) b.waiting.delete(e)
