@@ -70,7 +70,7 @@ t.test('a body is exactly one MessagePack value', async (t) => {
 t.test('a 64-bit integer beyond 2^53 is refused by field checks, not rounded into a valid id', async (t) => {
   // { corr: uint64 0xffffffffffffffff }
   const body = Buffer.from('81a4636f7272cfffffffffffffffff', 'hex')
-  t.throws(() => decodeOk(body), { codeName: 'INVALID_REQUEST' })
+  t.throws(() => decodeOk(body), { name: 'SkiffError', codeName: 'INVALID_REQUEST' })
   const exact = Buffer.from('81a4636f7272cf001fffffffffffff', 'hex') // 2^53 - 1
   t.equal(decodeOk(exact).corr, Number.MAX_SAFE_INTEGER)
 })

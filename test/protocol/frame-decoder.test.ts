@@ -131,7 +131,7 @@ t.test('good frames before a bad length are still delivered', async (t) => {
   const d = new FrameDecoder()
   d.push(Buffer.concat([encodeRawFrame(3, Buffer.from([0x80])), Buffer.alloc(4)]))
   t.strictSame(plain(d.next()!), { opcode: 3, body: '80' })
-  t.throws(() => d.next(), { codeName: 'BAD_FRAME' })
+  t.throws(() => d.next(), { name: 'SkiffError', codeName: 'BAD_FRAME' })
 })
 
 t.test('a frame of length 1 has an opcode and an empty body', async (t) => {
