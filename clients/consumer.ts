@@ -2,9 +2,11 @@
  * Consumer: one subscription of a consumer group on a topic, read as an async
  * iterator of Messages.
  *
- * - The broker never has more than `maxInFlight` unsettled deliveries out for
- *   a subscription, so the buffer here holds at most that many messages
- *   without any limit of its own; settling messages is what lets more come.
+ * - The broker bounds the unsettled deliveries out for a subscription by
+ *   `maxInFlight` (it splits the credits over the topic's partitions,
+ *   ceil(maxInFlight / partitions) each, so a topic with more partitions than
+ *   maxInFlight may hold one per partition). The buffer here therefore needs
+ *   no limit of its own; settling messages is what lets more come.
  * - Settlements are batched: every ack()/nack()/inProgress()/term() of one
  *   event-loop turn goes out as one ACK frame per kind (and per nack delay).
  * - The iterator ends when the consumer or the client closes. When the
