@@ -150,6 +150,11 @@ export class Connection {
     return this.socket.writableNeedDrain
   }
 
+  /** Bytes written to the socket that it has not yet handed to the OS. */
+  get bufferedBytes(): number {
+    return this.socket.writableLength
+  }
+
   /** Resolves once the socket buffer has drained, or the connection is closed. */
   drained(): Promise<void> {
     if (!this.socket.writableNeedDrain || this.state === 'closed') return Promise.resolve()

@@ -166,3 +166,28 @@ t.test('acks of one turn go out as one ACK frame per kind', async (t) => {
   t.ok(acks.every((a) => a.sub === sub.sub))
   t.ok(consumer.closed, 'break closed the consumer')
 })
+
+t.test('a peer that stops reading stops the producer writing: it waits for drain', async (t) => {
+  const peer = await startStandIn()
+  t.teardown(peer.close)
+  const client = await connect(peer.url)
+  t.teardown(() => client.close())
+  await waitFor('the peer', () => peer.peers.length === 1)
+  peer.peers[0]!.socket.pause()
+  const producer = client.producer({ maxInFlight: 4000 })
+  const payload = Buffer.alloc(8 * 1024, 1)
+  const all = Array.from({ length: 2000 }, () => producer.publish('big', payload)) // 16 MiB
+  let most = 0
+  for (let i = 0; i < 400 && !client.connection.needsDrain; i++) await turn()
+  t.ok(client.connection.needsDrain, 'the socket reports congestion')
+  for (let i = 0; i < 20; i++) {
+    most = Math.max(most, client.connection.bufferedBytes)
+    await turn()
+  }
+  // One batch may overshoot the socket's high-water mark; nothing beyond it is handed to the socket.
+  t.ok(most <= 256 * 1024 + 64 * 1024, `at most one batch over the high-water mark buffered in the socket (${most} bytes)`)
+  peer.peers[0]!.socket.resume()
+  const results = await Promise.all(all)
+  t.equal(results.length, 2000)
+  t.same(results.at(-1), { partition: 0, offset: 1999 }, 'everything arrives once the peer reads again')
+})
