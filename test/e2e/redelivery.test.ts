@@ -25,16 +25,16 @@ for (const workers of WORKER_COUNTS) {
     t.test('inProgress() keeps a slow message from timing out', async (t) => {
       const client = await tb.client()
       await publishAll(client, 'long-work', ['job'])
-      const reader = new Reader(await client.subscribe('long-work', { group: 'w', from: 'earliest', ackTimeoutMs: 300 }))
+      const reader = new Reader(await client.subscribe('long-work', { group: 'w', from: 'earliest', ackTimeoutMs: 600 }))
       const [msg] = await reader.take(1)
-      // Three progress reports 150 ms apart span 450 ms, past the 300 ms timeout.
-      for (let i = 0; i < 3; i++) {
-        t.equal(await reader.next(150), undefined, `no redelivery after progress report ${i}`)
+      // Four progress reports 200 ms apart span 800 ms, past the 600 ms timeout.
+      for (let i = 0; i < 4; i++) {
+        t.equal(await reader.next(200), undefined, `no redelivery before progress report ${i}`)
         t.equal(msg!.inProgress(), true)
       }
       msg!.ack()
       t.equal(msg!.inProgress(), false, 'no progress after the ack')
-      t.equal(await reader.next(500), undefined, 'never redelivered')
+      t.equal(await reader.next(900), undefined, 'never redelivered')
     })
 
     t.test('nack with a delay: redelivered after the delay, not before', async (t) => {

@@ -30,11 +30,14 @@ export const processIO: CliIO = {
     process.exitCode = code
   },
   onInterrupt: (fn) => {
-    process.on('SIGINT', fn)
-    process.on('SIGTERM', fn)
+    // The first signal stops cleanly (acks flushed, group left); a second one exits at once.
+    let signals = 0
+    const handler = () => (++signals === 1 ? fn() : process.exit(130))
+    process.on('SIGINT', handler)
+    process.on('SIGTERM', handler)
     return () => {
-      process.off('SIGINT', fn)
-      process.off('SIGTERM', fn)
+      process.off('SIGINT', handler)
+      process.off('SIGTERM', handler)
     }
   },
 }

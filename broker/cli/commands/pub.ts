@@ -95,6 +95,9 @@ async function publishLines(
     }
   } finally {
     lines.close()
+    // Stop reading: with --count the rest of stdin (say, an endless pipe) must not keep the process alive.
+    const input = io.stdin as NodeJS.ReadableStream & { destroy?(): void }
+    input.destroy?.()
   }
   record(await Promise.all(window))
   return published
