@@ -120,8 +120,8 @@ export class Producer {
 
   /** Fire-and-forget (at-most-once). Returns false when the record was dropped because too much is queued. */
   send(topic: string, payload: unknown, opts: PublishOptions = {}): boolean {
+    if (this.closedWith) return false // at-most-once: a closed connection loses it, like any other drop
     const record = this.encode(topic, payload, opts)
-    if (this.closedWith) return false
     if (this.queuedBytes + record.length > this.maxBufferedBytes) return false
     const entry: Entry = {}
     this.unsettled.add(entry)

@@ -191,3 +191,21 @@ t.test('a peer that stops reading stops the producer writing: it waits for drain
   t.equal(results.length, 2000)
   t.same(results.at(-1), { partition: 0, offset: 1999 }, 'everything arrives once the peer reads again')
 })
+
+t.test('send() drops (returns false) past maxBufferedBytes, and after the connection is gone', async (t) => {
+  const peer = await startStandIn()
+  t.teardown(peer.close)
+  const client = await connect(peer.url)
+  const producer = client.producer({ maxBufferedBytes: 64 * 1024 })
+  const record = Buffer.alloc(8 * 1024 - 10) // 8 KiB with the record overhead
+  const accepted = Array.from({ length: 20 }, () => producer.send('telemetry', record)).filter(Boolean).length
+  t.equal(accepted, 8, 'eight 8 KiB records fit in 64 KiB; the rest of the turn is dropped')
+  await producer.flush()
+  t.equal(producer.send('telemetry', record), true, 'room again once written')
+  await producer.flush()
+  await waitFor('two frames', () => publishes(peer.frames).length === 2)
+  t.same(publishes(peer.frames).map((f) => f.body.count), [8, 1])
+  await client.close()
+  t.equal(producer.send('telemetry', record), false)
+  t.throws(() => client.producer().send('bad/topic', 'x'), { name: 'SkiffError', codeName: 'CONNECTION_CLOSED' })
+})
