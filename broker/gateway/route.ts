@@ -3,10 +3,10 @@
  * hash modulo the partition count (stable across restarts and clients); the
  * records without a key in one batch all go to one partition, chosen
  * round-robin per batch, which keeps batches whole on the hot path.
- * The records blob is validated on the way, so a worker never receives bytes
- * it cannot parse.
+ * The records blob is validated on the way, headers included, so a worker
+ * never stores a record a consumer cannot parse.
  */
-import { keyHash, walkRecords } from '../../protocol/records.js'
+import { decodeRecord, keyHash, walkRecords, type RecordView } from '../../protocol/records.js'
 
 export interface PartitionPart {
   partition: number
@@ -18,12 +18,13 @@ export interface PartitionPart {
 
 export function splitByPartition(records: Buffer, count: number, partitions: number, roundRobin: number): PartitionPart[] {
   if (partitions === 1) {
-    walkRecords(records, count)
+    walkRecords(records, count, (v) => checkHeaders(records, v))
     return [{ partition: 0, records, count, indexes: undefined }]
   }
   const keyless = roundRobin % partitions
   const byPartition = new Map<number, { slices: Buffer[]; indexes: number[] }>()
   walkRecords(records, count, (v, i) => {
+    checkHeaders(records, v)
     const p = v.keyEnd > v.keyStart ? keyHash(records.subarray(v.keyStart, v.keyEnd)) % partitions : keyless
     let part = byPartition.get(p)
     if (!part) byPartition.set(p, (part = { slices: [], indexes: [] }))
@@ -40,4 +41,9 @@ export function splitByPartition(records: Buffer, count: number, partitions: num
     count: part.indexes.length,
     indexes: part.indexes,
   }))
+}
+
+/** Headers must be a MessagePack map of strings; decoding them throws INVALID_REQUEST otherwise. */
+function checkHeaders(records: Buffer, v: RecordView): void {
+  if (v.headersEnd > v.headersStart) decodeRecord(records, v)
 }

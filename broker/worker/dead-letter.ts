@@ -4,7 +4,7 @@
  * dead-letter topic is created on first use with its origin's partition count,
  * so the same worker owns both (see ownerOf) and this is a local append.
  */
-import { decodeRecord, encodeRecord } from '../../protocol/records.js'
+import { decodeRecord, encodeRecord, type DecodedRecord } from '../../protocol/records.js'
 
 export type DeadLetterReason = 'max-deliveries' | 'term'
 
@@ -18,7 +18,14 @@ export interface DeadLetterOrigin {
 }
 
 export function deadLetterRecord(record: Buffer, origin: DeadLetterOrigin): Buffer {
-  const r = decodeRecord(record)
+  let r: DecodedRecord
+  try {
+    r = decodeRecord(record)
+  } catch {
+    // Records are checked at publish, but a dead letter must never be stuck:
+    // keep the whole original record as the payload if it cannot be parsed.
+    r = { key: undefined, headers: { 'x-dlq-raw-record': 'true' }, payload: record }
+  }
   return encodeRecord({
     key: r.key,
     headers: {
