@@ -70,12 +70,13 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
   const close = () =>
     (closing ??= (async () => {
       ctx.draining = true
-      await gateway.stopAccepting()
+      const listenerClosed = gateway.stopAccepting()
       for (const c of connections.values()) c.pauseReading()
       const deadline = Date.now() + config.drainTimeoutMs
       while (pool.pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
       gateway.closeAll(new SkiffError('SHUTTING_DOWN', 'the broker is shutting down'))
       await pool.stop()
+      await listenerClosed
       logger.info({ unanswered: pool.pending }, 'stopped')
       logger.flush()
     })())

@@ -49,7 +49,10 @@ export class Gateway {
     }
   }
 
-  /** Stop accepting connections; existing ones stay until closeAll. */
+  /**
+   * Stop accepting connections at once. The promise settles when the last
+   * existing connection is gone too (after closeAll), so do not await it first.
+   */
   async stopAccepting(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper)
     const server = this.server
