@@ -55,6 +55,20 @@ for (const workers of WORKER_COUNTS) {
       t.same((await fromOffset.take(1)).map((m) => m.decode()), ['e'])
     })
 
+    t.test('a timestamp start replays from the first message appended at or after it', async (t) => {
+      const client = await tb.client()
+      await publishAll(client, 'replay', ['old-1', 'old-2'])
+      await new Promise((r) => setTimeout(r, 30))
+      const since = new Date()
+      await new Promise((r) => setTimeout(r, 30))
+      await publishAll(client, 'replay', ['new-1', 'new-2'])
+      const reader = new Reader(await client.subscribe('replay', { group: 'since', from: { timestamp: since } }))
+      const msgs = await reader.take(2)
+      t.same(msgs.map((m) => m.decode()), ['new-1', 'new-2'])
+      t.ok(msgs.every((m) => m.timestamp >= since.getTime()))
+      t.equal(await reader.next(200), undefined)
+    })
+
     t.test('a consumer holds at most maxInFlight unsettled messages', async (t) => {
       const client = await tb.client()
       await publishAll(client, 'credits', Array.from({ length: 12 }, (_, i) => i))
