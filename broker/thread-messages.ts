@@ -19,7 +19,18 @@ export interface TopicConfig {
 
 /** Gateway -> worker. `id` is a reply token: the worker answers with `done` or `fail`. */
 export type ToWorker =
-  | { t: 'pub'; id: number; topic: string; partition: number; count: number; records: Uint8Array; confirm: boolean }
+  | {
+      t: 'pub'
+      id: number
+      topic: string
+      partition: number
+      count: number
+      records: Uint8Array
+      confirm: boolean
+      /** Idempotent producer: the batch's producer id and sequence (absent otherwise). */
+      producerId?: number | undefined
+      sequence?: number | undefined
+    }
   | {
       t: 'sub'
       id: number

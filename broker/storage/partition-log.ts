@@ -29,7 +29,7 @@ import { mkdirSync, rmSync, statSync } from 'node:fs'
 import { encodeBatch, NO_SEQUENCE } from '../../protocol/batch.js'
 import { SkiffError } from '../../protocol/errors.js'
 import { countRecords } from '../../protocol/records.js'
-import { BatchCursor, forEachRecord, type Damage } from './batch-cursor.js'
+import { BatchCursor, forEachRecord, type Damage, type ScannedBatch } from './batch-cursor.js'
 import { fsyncDir } from './fs-util.js'
 import type { OffsetIndex } from './index-file.js'
 import { RecentBatches } from './read-cache.js'
@@ -68,6 +68,14 @@ export interface CorruptRange {
   /** First offset after the damage (exclusive end of the range). */
   toOffset: number
   reason: string
+}
+
+export interface ProducerBatch {
+  producerId: number
+  baseSequence: number
+  baseOffset: number
+  count: number
+  timestamp: number
 }
 
 export interface PartitionLogStats {
@@ -196,7 +204,36 @@ export class PartitionLog {
       return out.records
     }
     const windowBytes = Math.min(MAX_READ_WINDOW, Math.max(MIN_READ_WINDOW, maxBytes + 8192))
-    for (let i = this.segmentIndexFor(from); i < this.segments.length && !out.full; i++) {
+    for (const { header, bytes } of this.diskBatches(from, windowBytes)) {
+      const cachedNow = this.cache.firstOffset
+      if (cachedNow !== undefined && header.baseOffset >= cachedNow) {
+        // The rest is in memory: no need to read it from disk.
+        this.cache.read(Math.max(from, header.baseOffset), out)
+        return out.records
+      }
+      forEachRecord(bytes, header.baseOffset, (offset, record) => out.offer(offset, header.timestamp, record))
+      if (out.full) break
+    }
+    return out.records
+  }
+
+  /**
+   * The batches from `fromOffset` on that carry a producer id, as stored: the
+   * idempotent producer's dedup window is rebuilt from them at start.
+   */
+  producerBatches(fromOffset: number): ProducerBatch[] {
+    this.checkOpen()
+    const out: ProducerBatch[] = []
+    for (const { header: h } of this.diskBatches(Math.max(fromOffset, this.startOffset), MAX_READ_WINDOW)) {
+      if (h.producerId !== 0) out.push({ producerId: h.producerId, baseSequence: h.baseSequence, baseOffset: h.baseOffset, count: h.count, timestamp: h.timestamp })
+    }
+    return out
+  }
+
+  /** Good batches on disk that hold offsets >= from, in order; damage is recorded and skipped. */
+  private *diskBatches(from: number, windowBytes: number): Generator<ScannedBatch> {
+    if (from >= this.next) return
+    for (let i = this.segmentIndexFor(from); i < this.segments.length; i++) {
       const seg = this.segments[i]!
       const cursor = this.cursorFor(seg, i, from, windowBytes)
       for (;;) {
@@ -206,19 +243,10 @@ export class PartitionLog {
           if (!step.known) this.recordDamage(seg, step.damage, cursor.expectedOffset)
           continue
         }
-        const { header, bytes } = step.batch
-        if (header.baseOffset + header.count <= from) continue
-        const cachedNow = this.cache.firstOffset
-        if (cachedNow !== undefined && header.baseOffset >= cachedNow) {
-          // The rest is in memory: no need to read it from disk.
-          this.cache.read(Math.max(from, header.baseOffset), out)
-          return out.records
-        }
-        forEachRecord(bytes, header.baseOffset, (offset, record) => out.offer(offset, header.timestamp, record))
-        if (out.full) break
+        if (step.batch.header.baseOffset + step.batch.header.count <= from) continue
+        yield step.batch
       }
     }
-    return out.records
   }
 
   /** First offset whose batch timestamp is >= ts, or endOffset when there is none. */

@@ -36,7 +36,7 @@ function endOfTurn(): void {
 function handle(op: ToWorker): void {
   switch (op.t) {
     case 'pub':
-      ctx.partition(op.topic, op.partition).append(op.id, op.records, op.count, op.confirm)
+      ctx.partition(op.topic, op.partition).append(op.id, op.records, op.count, op.confirm, op.producerId, op.sequence)
       if (!op.confirm) outbox.done(op.id, null)
       return
     case 'sub':

@@ -11,6 +11,8 @@ import { groupsDir, partitionDir } from '../topic-store.js'
 import type { TopicConfig } from '../thread-messages.js'
 import { GroupCursor, type Member } from './group-cursor.js'
 import { deadLetterRecord, type DeadLetterReason } from './dead-letter.js'
+import { DedupWindow, DEDUP_WINDOW_MS } from './dedup-window.js'
+import { SkiffError } from '../../protocol/errors.js'
 import type { WorkerContext } from './context.js'
 
 /** Bytes read from the log for one group in one pump. */
@@ -34,6 +36,7 @@ export class Partition {
   /** Reply ids of appends waiting for the sync that covers them. */
   private confirms: { id: number; baseOffset: number }[] = []
   private unsynced = false
+  private readonly dedup = new DedupWindow()
   needsPump = false
 
   constructor(
@@ -49,30 +52,49 @@ export class Partition {
       retentionBytes: config.retentionBytes,
       log: (e) => ctx.outbox.log({ topic: config.topic, partition, ...e }),
     })
+    const now = Date.now()
+    this.dedup.restore(this.log.producerBatches(this.log.offsetForTimestamp(now - DEDUP_WINDOW_MS)), now)
   }
 
   get topic(): string {
     return this.config.topic
   }
 
-  append(id: number, records: Uint8Array, count: number, confirm: boolean): void {
-    const baseOffset = this.log.append(records, count, Date.now())
-    this.unsynced = true
-    this.needsPump = true
+  /**
+   * Append a batch. A batch from an idempotent producer that is already in the
+   * window is not stored again: it is confirmed with its original offset (after
+   * the same sync as a new append, in case the original is not yet durable).
+   */
+  append(id: number, records: Uint8Array, count: number, confirm: boolean, producerId?: number, sequence?: number): void {
+    const idempotent = producerId !== undefined && producerId > 0 && sequence !== undefined
+    const prior = idempotent ? this.dedup.get(producerId, sequence) : undefined
+    let baseOffset: number
+    if (prior) {
+      if (prior.count !== count) {
+        throw new SkiffError('INVALID_REQUEST', `producer ${producerId} reused sequence ${sequence} for a different batch (${count} records, was ${prior.count})`)
+      }
+      baseOffset = prior.baseOffset
+    } else {
+      const now = Date.now()
+      baseOffset = this.log.append(records, count, now, producerId, sequence)
+      if (idempotent) this.dedup.add(producerId, sequence, baseOffset, count, now)
+      this.unsynced = true
+      this.needsPump = true
+    }
     if (!confirm) return
-    if (this.ctx.fsync.mode === 'always') this.confirms.push({ id, baseOffset })
+    if (this.ctx.fsync.mode === 'always' && (this.unsynced || this.confirms.length > 0)) this.confirms.push({ id, baseOffset })
     else this.ctx.outbox.done(id, baseOffset)
   }
 
   /** End of turn: one fsync for everything appended this turn, then the confirms. */
   commit(): void {
-    if (!this.unsynced) return
-    if (this.ctx.fsync.mode === 'always') {
+    if (this.ctx.fsync.mode !== 'always') return
+    if (this.unsynced) {
       this.log.sync()
       this.unsynced = false
-      for (const c of this.confirms) this.ctx.outbox.done(c.id, c.baseOffset)
-      this.confirms = []
     }
+    for (const c of this.confirms) this.ctx.outbox.done(c.id, c.baseOffset)
+    this.confirms = []
   }
 
   /** For the interval and never policies: sync whatever was written. */

@@ -5,10 +5,14 @@
  *   count       uint    records in `records` (>= 1)
  *   records     bin     records in the record encoding (protocol/records.ts)
  *   confirm     bool    default true; false = fire-and-forget: no PUBLISH_ACK, errors still reported
- *   producerId  uint?   reserved: idempotent producer id (from PRODUCER_INIT)
- *   sequence    uint?   reserved: sequence of the first record for this producer and partition
+ *   producerId  uint?   idempotent producer: a random non-zero id below 2^48 the client picks
+ *   sequence    uint?   idempotent producer: this batch's number, 0, 1, 2, ... per producer
+ *                       (< 2^32 - 1). A batch re-sent with the same producerId and sequence
+ *                       within the dedup window (>= 2 minutes, across broker restarts) is
+ *                       confirmed with its original offsets and not stored again.
  * The broker picks each record's partition: the key's FNV-1a hash modulo the
- * partition count, or round-robin per batch for records without a key.
+ * partition count; records without a key all go to one partition, round-robin
+ * per batch, or (producerId + sequence) modulo the count for an idempotent batch.
  */
 import { Op } from '../opcodes.js'
 import { encodeFrame } from '../frame.js'
@@ -40,7 +44,7 @@ export function decodePublish(body: Buffer): Publish {
     count: f.uint('count', 1_000_000),
     records: f.bin('records'),
     confirm: f.bool('confirm', true),
-    producerId: f.optUint('producerId'),
-    sequence: f.optUint('sequence'),
+    producerId: f.optUint('producerId', 2 ** 48 - 1),
+    sequence: f.optUint('sequence', 0xfffffffe),
   }
 }

@@ -18,7 +18,10 @@ export async function onPublish(conn: Connection, body: Buffer): Promise<void> {
   if (pub.count < 1) throw new SkiffError('INVALID_REQUEST', 'PUBLISH.count must be at least 1')
   if (isDeadLetterTopic(pub.topic)) throw new SkiffError('INVALID_REQUEST', `${pub.topic} is a dead-letter topic: only the broker writes to it`)
   const topic = ctx.topics.get(pub.topic) ?? (await ctx.topics.ensure(pub.topic, false))
-  const parts = splitByPartition(pub.records, pub.count, topic.partitions, roundRobin++)
+  // Keyless records of an idempotent batch go where its sequence says, so a
+  // re-sent batch lands in the partition that already holds it.
+  const idempotent = pub.producerId !== undefined && pub.sequence !== undefined
+  const parts = splitByPartition(pub.records, pub.count, topic.partitions, idempotent ? pub.producerId! + pub.sequence! : roundRobin++)
   const bytes = pub.records.length
   conn.publishStarted(bytes)
 
@@ -29,7 +32,16 @@ export async function onPublish(conn: Connection, body: Buffer): Promise<void> {
     // The records are copied into the worker batch, so the socket chunk is not retained.
     ctx.pool.call(
       ownerOf(pub.topic, part.partition, ctx.pool.size),
-      { t: 'pub', topic: pub.topic, partition: part.partition, count: part.count, records: part.records, confirm: pub.confirm },
+      {
+        t: 'pub',
+        topic: pub.topic,
+        partition: part.partition,
+        count: part.count,
+        records: part.records,
+        confirm: pub.confirm,
+        producerId: idempotent ? pub.producerId : undefined,
+        sequence: idempotent ? pub.sequence : undefined,
+      },
       (err, result) => {
         if (failed) return
         if (err) {
