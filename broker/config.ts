@@ -7,6 +7,7 @@
 import os from 'node:os'
 import { readFileSync } from 'node:fs'
 import { DEFAULT_MAX_FRAME } from '../protocol/index.js'
+import { observabilityConfigProblem, MAX_UDP_PAYLOAD } from './observability/config-check.js'
 
 export type FsyncPolicy = { mode: 'always' } | { mode: 'never' } | { mode: 'interval'; ms: number }
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
@@ -41,6 +42,22 @@ export interface BrokerConfig {
   /** Longest a graceful shutdown waits for in-flight publishes. */
   drainTimeoutMs: number
   logLevel: LogLevel
+  /** HTTP port for /metrics, /healthz, /readyz; with port 0 and this at its default, any free port. */
+  httpPort: number
+  /** Address for the HTTP port; empty = the same as host. */
+  httpHost: string
+  /** Accept UDP telemetry datagrams. */
+  udp: boolean
+  /** UDP port for telemetry; 0 = the same number as the TCP port. */
+  udpPort: number
+  /** Largest datagram accepted; bigger ones are dropped and counted. */
+  udpMaxDatagram: number
+  /** host:port to push StatsD lines to; empty = off. */
+  statsd: string
+  statsdIntervalS: number
+  /** Label budgets: topics and groups past these share one `_other` series. */
+  maxMetricTopics: number
+  maxMetricGroups: number
 }
 
 export const DEFAULTS: BrokerConfig = {
@@ -66,6 +83,15 @@ export const DEFAULTS: BrokerConfig = {
   retentionCheckMs: 60_000,
   drainTimeoutMs: 5_000,
   logLevel: 'info',
+  httpPort: 9600,
+  httpHost: '',
+  udp: true,
+  udpPort: 0,
+  udpMaxDatagram: MAX_UDP_PAYLOAD,
+  statsd: '',
+  statsdIntervalS: 10,
+  maxMetricTopics: 500,
+  maxMetricGroups: 100,
 }
 
 export type ConfigKey = keyof BrokerConfig
@@ -117,6 +143,8 @@ export function resolveConfig(partial: Partial<BrokerConfig>, source = 'config')
   if (!Number.isInteger(c.workers) || c.workers < 1 || c.workers > 64) throw new ConfigError(`workers must be 1-64, not ${c.workers}`)
   if (c.maxFrame < 1024) throw new ConfigError(`maxFrame must be at least 1024 bytes`)
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(c.logLevel)) throw new ConfigError(`logLevel must be debug, info, warn, error or silent`)
+  const observabilityProblem = observabilityConfigProblem(c)
+  if (observabilityProblem) throw new ConfigError(observabilityProblem)
   return c
 }
 
@@ -185,4 +213,13 @@ export const DESCRIPTIONS: Record<ConfigKey, string> = {
   retentionCheckMs: 'how often retention runs (0 = never)',
   drainTimeoutMs: 'how long shutdown waits for in-flight publishes',
   logLevel: 'debug, info, warn, error or silent',
+  httpPort: 'HTTP port for /metrics, /healthz and /readyz (when port is 0 and this is 9600, any free port)',
+  httpHost: 'address for the HTTP port (empty = the same as host)',
+  udp: 'accept UDP telemetry datagrams (--no-udp turns it off)',
+  udpPort: 'UDP port for telemetry (0 = the same number as the TCP port)',
+  udpMaxDatagram: 'largest UDP datagram accepted in bytes; bigger ones are dropped and counted',
+  statsd: 'host:port to push StatsD lines to (empty = off)',
+  statsdIntervalS: 'seconds between StatsD pushes',
+  maxMetricTopics: 'topics with their own metric series; the rest share topic="_other"',
+  maxMetricGroups: 'consumer groups with their own metric series; the rest share group="_other"',
 }
