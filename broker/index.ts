@@ -11,6 +11,7 @@ import { createLogger, type Logger } from './logger.js'
 import { WorkerPool } from './gateway/pool.js'
 import { TopicRegistry } from './gateway/topics.js'
 import { Gateway } from './gateway/server.js'
+import { Responders } from './gateway/responders.js'
 import type { GatewayContext } from './gateway/context.js'
 import type { Connection } from './gateway/connection.js'
 import { VERSION } from './version.js'
@@ -52,7 +53,7 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
     logger,
   )
   await pool.start()
-  const ctx: GatewayContext = { config, logger, pool, topics, connections, draining: false }
+  const ctx: GatewayContext = { config, logger, pool, topics, connections, responders: new Responders(), draining: false }
   const gateway = new Gateway(ctx)
   let address
   try {

@@ -35,6 +35,7 @@ export const ERRORS = {
   UNKNOWN_SUBSCRIPTION: spec(16, 'UNKNOWN_SUBSCRIPTION', false, false, 'no such subscription on this connection'),
   IDLE_TIMEOUT: spec(17, 'IDLE_TIMEOUT', true, true, 'nothing was received for longer than the idle timeout'),
   TOO_MANY_CONNECTIONS: spec(18, 'TOO_MANY_CONNECTIONS', true, true, 'the broker has reached its connection limit'),
+  NO_RESPONDERS: spec(19, 'NO_RESPONDERS', true, false, 'nobody serves requests on this topic'),
 } as const
 
 export type ErrorName = keyof typeof ERRORS

@@ -34,8 +34,10 @@ export const Op = {
   GROUP_DESCRIBE: 0x35,
 
   TELEMETRY: 0x40, // reserved: UDP telemetry datagram
-  REQUEST: 0x50, // reserved: request/reply
-  REPLY: 0x51, // reserved: request/reply
+  REQUEST: 0x50,
+  REPLY: 0x51,
+  SERVE: 0x52,
+  UNSERVE: 0x53,
 } as const
 
 export type Opcode = (typeof Op)[keyof typeof Op]
@@ -44,8 +46,6 @@ export const RESERVED_OPCODES: ReadonlySet<number> = new Set([
   Op.PRODUCER_INIT,
   Op.CREDIT,
   Op.TELEMETRY,
-  Op.REQUEST,
-  Op.REPLY,
 ])
 
 const names = new Map<number, string>(Object.entries(Op).map(([name, code]) => [code, name]))

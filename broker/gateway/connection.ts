@@ -23,6 +23,8 @@ export class Connection {
   readonly id = nextConnectionId++
   readonly decoder = new FrameDecoder(PRE_AUTH_MAX_FRAME)
   readonly subs = new Map<number, ConnSubscription>()
+  /** Topics this connection answers requests on. */
+  readonly served = new Set<string>()
   readonly connectedAt = Date.now()
   lastSeen = Date.now()
   ready = false
@@ -98,6 +100,7 @@ export class Connection {
     this.released = true
     this.ctx.connections.delete(this.id)
     if (this.subs.size > 0) this.ctx.pool.broadcast({ t: 'gone', conn: this.id })
+    this.ctx.responders.connectionGone(this)
     this.subs.clear()
   }
 

@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js'
 import type { WorkerPool } from './pool.js'
 import type { TopicRegistry } from './topics.js'
 import type { Connection } from './connection.js'
+import type { Responders } from './responders.js'
 
 export interface GatewayContext {
   readonly config: BrokerConfig
@@ -11,6 +12,8 @@ export interface GatewayContext {
   readonly pool: WorkerPool
   readonly topics: TopicRegistry
   readonly connections: Map<number, Connection>
+  /** Request/reply routing (gateway only). */
+  readonly responders: Responders
   /** True once shutdown began: new requests get SHUTTING_DOWN. */
   draining: boolean
 }

@@ -13,6 +13,7 @@ import { onPing } from './handlers/ping.js'
 import { onPublish } from './handlers/publish.js'
 import { onSubscribe, onUnsubscribe } from './handlers/subscribe.js'
 import { onAck } from './handlers/ack.js'
+import { onServe, onUnserve, onRequest, onReply } from './handlers/request.js'
 import { onTopicCreate, onTopicDescribe, onTopicList, onTopicDelete, onGroupList, onGroupDescribe } from './handlers/admin.js'
 
 type Handler = (conn: Connection, body: Buffer) => void | Promise<void>
@@ -30,6 +31,10 @@ const handlers = new Map<number, Handler>([
   [Op.TOPIC_DELETE, onTopicDelete],
   [Op.GROUP_LIST, onGroupList],
   [Op.GROUP_DESCRIBE, onGroupDescribe],
+  [Op.SERVE, onServe],
+  [Op.UNSERVE, onUnserve],
+  [Op.REQUEST, onRequest],
+  [Op.REPLY, onReply],
 ])
 
 export function dispatch(conn: Connection, frame: Frame): void {

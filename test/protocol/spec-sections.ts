@@ -37,8 +37,10 @@ export const OPCODE_DOC: Record<keyof typeof Op, { dir: Direction; purpose: stri
   GROUP_LIST: { dir: 'C->B', purpose: 'list consumer groups' },
   GROUP_DESCRIBE: { dir: 'C->B', purpose: 'describe a consumer group: cursors, lag, in flight' },
   TELEMETRY: { dir: 'C->B', purpose: 'reserved: the UDP telemetry datagram' },
-  REQUEST: { dir: 'both', purpose: 'reserved: request/reply messaging' },
-  REPLY: { dir: 'both', purpose: 'reserved: request/reply messaging' },
+  REQUEST: { dir: 'both', purpose: 'a request for whoever serves a topic (request/reply, no disk)' },
+  REPLY: { dir: 'both', purpose: 'the answer to a REQUEST' },
+  SERVE: { dir: 'C->B', purpose: 'answer requests on a topic' },
+  UNSERVE: { dir: 'C->B', purpose: 'stop answering requests on a topic' },
 }
 
 const hex2 = (n: number): string => `0x${n.toString(16).padStart(2, '0')}`

@@ -1,0 +1,35 @@
+/** SERVE, UNSERVE, REQUEST and REPLY: request/reply through the gateway (see responders.ts). */
+import { SkiffError, checkName, decodeReply, decodeRequest, decodeServe, encodeOk, walkRecords } from '../../../protocol/index.js'
+import type { Connection } from '../connection.js'
+
+/** Topics one connection may serve at once. */
+export const MAX_SERVED_TOPICS = 1000
+
+export function onServe(conn: Connection, body: Buffer): void {
+  const s = decodeServe('SERVE', body)
+  checkName('topic', s.topic)
+  if (!conn.served.has(s.topic) && conn.served.size >= MAX_SERVED_TOPICS) {
+    throw new SkiffError('INVALID_REQUEST', `a connection may serve at most ${MAX_SERVED_TOPICS} topics`)
+  }
+  conn.ctx.responders.serve(conn, s.topic)
+  conn.send(encodeOk(s.corr))
+}
+
+export function onUnserve(conn: Connection, body: Buffer): void {
+  const s = decodeServe('UNSERVE', body)
+  conn.ctx.responders.unserve(conn, s.topic)
+  conn.send(encodeOk(s.corr))
+}
+
+export function onRequest(conn: Connection, body: Buffer): void {
+  const r = decodeRequest(body)
+  checkName('topic', r.topic)
+  walkRecords(r.record, 1)
+  conn.ctx.responders.request(conn, r)
+}
+
+export function onReply(conn: Connection, body: Buffer): void {
+  const r = decodeReply(body)
+  if (r.record !== undefined) walkRecords(r.record, 1)
+  conn.ctx.responders.reply(conn, r.corr, r.record, r.error)
+}
