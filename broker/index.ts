@@ -15,6 +15,7 @@ import { Responders } from './gateway/responders.js'
 import type { GatewayContext } from './gateway/context.js'
 import type { Connection } from './gateway/connection.js'
 import { VERSION } from './version.js'
+import { Observability } from './observability/index.js'
 
 export type { BrokerConfig } from './config.js'
 
@@ -24,6 +25,10 @@ export interface RunningBroker {
   dataDir: string
   config: BrokerConfig
   logger: Logger
+  /** The HTTP port (/metrics, /healthz, /readyz). */
+  httpPort: number
+  /** The UDP telemetry port; undefined when UDP is off. */
+  udpPort: number | undefined
   /** Drain in-flight publishes, save group state, close every connection. */
   close(): Promise<void>
 }
@@ -33,6 +38,8 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
   config.dataDir = path.resolve(config.dataDir)
   const logger = createLogger(config.logLevel)
   fs.mkdirSync(config.dataDir, { recursive: true })
+  // HTTP first: /healthz answers and /readyz says 503 while the rest starts.
+  const obs = await Observability.start(config, logger)
 
   const topics = new TopicRegistry(config)
   topics.load((msg, fields) => logger.warn(fields, msg))
@@ -49,21 +56,28 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
     {
       out: (conn, bytes) => connections.get(conn)?.send(bytes),
       topic: (c) => topics.add(c),
+      metrics: (op) => obs.onWorkerOp(op),
     },
     logger,
   )
-  await pool.start()
-  const ctx: GatewayContext = { config, logger, pool, topics, connections, responders: new Responders(), draining: false }
+  await pool.start().catch(async (err: unknown) => {
+    await obs.close()
+    throw err
+  })
+  const ctx: GatewayContext = { config, logger, pool, topics, connections, responders: new Responders(), metrics: obs.metrics, draining: false }
   const gateway = new Gateway(ctx)
   let address
   try {
     address = await gateway.listen()
+    await obs.attach(ctx, address)
   } catch (err) {
+    void gateway.stopAccepting()
     await pool.stop()
+    await obs.close()
     throw err
   }
   logger.info(
-    { version: VERSION, host: address.address, port: address.port, dataDir: config.dataDir, workers: config.workers, fsync: config.fsync, topics: topics.list().length },
+    { version: VERSION, host: address.address, port: address.port, httpPort: obs.httpPort, udpPort: obs.udpPort, dataDir: config.dataDir, workers: config.workers, fsync: config.fsync, topics: topics.list().length },
     'listening',
   )
 
@@ -71,6 +85,7 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
   const close = () =>
     (closing ??= (async () => {
       ctx.draining = true
+      const udpClosed = obs.drain()
       const listenerClosed = gateway.stopAccepting()
       for (const c of connections.values()) c.pauseReading()
       const deadline = Date.now() + config.drainTimeoutMs
@@ -78,9 +93,11 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
       gateway.closeAll(new SkiffError('SHUTTING_DOWN', 'the broker is shutting down'))
       await pool.stop()
       await listenerClosed
+      await udpClosed
+      await obs.close()
       logger.info({ unanswered: pool.pending }, 'stopped')
       logger.flush()
     })())
 
-  return { port: address.port, host: address.address, dataDir: config.dataDir, config, logger, close }
+  return { port: address.port, host: address.address, httpPort: obs.httpPort, udpPort: obs.udpPort, dataDir: config.dataDir, config, logger, close }
 }

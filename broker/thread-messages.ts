@@ -7,6 +7,7 @@
 import { Packr, Unpackr } from 'msgpackr'
 import type { AckKind, StartPosition } from '../protocol/index.js'
 import type { ErrorName } from '../protocol/errors.js'
+import type { GaugeSnapshot, MetricDeltas } from './observability/worker-metrics.js'
 
 export interface TopicConfig {
   topic: string
@@ -63,6 +64,10 @@ export type FromWorker =
   /** A topic the worker created (dead-letter topics). */
   | { t: 'topic'; config: TopicConfig }
   | { t: 'log'; event: Record<string, unknown> }
+  /** Metric counts since the worker's previous `metrics` op (at most one per worker turn). */
+  | { t: 'metrics'; deltas: MetricDeltas }
+  /** The worker's gauge sample (once a second), replacing its previous one. */
+  | { t: 'gauges'; gauges: GaugeSnapshot }
 
 export interface WorkerData {
   workerId: number

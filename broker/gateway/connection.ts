@@ -49,6 +49,7 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
+    this.ctx.metrics.bytesReceived += chunk.length
     if (this.closed) return
     this.lastSeen = Date.now()
     this.decoder.push(chunk)
@@ -67,19 +68,26 @@ export class Connection {
       this.fail(new SkiffError('SLOW_CONSUMER', `more than ${this.ctx.config.maxPendingBytes} bytes waiting to be written`))
       return
     }
+    this.ctx.metrics.bytesSent += bytes.length
     this.socket.write(bytes)
   }
 
   /** Answer a request with an error; fatal errors also close the connection. */
   error(err: SkiffError, corr?: number): void {
-    if (err.fatal) this.fail(err, corr)
-    else this.send(encodeError(err, corr))
+    if (err.fatal) return this.fail(err, corr)
+    this.ctx.metrics.protocolError(err.codeName)
+    this.send(encodeError(err, corr))
   }
 
   /** Send a final ERROR and close. */
   fail(err: SkiffError, corr?: number): void {
     if (this.closed) return
-    if (err.codeName !== 'SLOW_CONSUMER') this.socket.write(encodeError(err, corr))
+    this.ctx.metrics.protocolError(err.codeName)
+    if (err.codeName !== 'SLOW_CONSUMER') {
+      const frame = encodeError(err, corr)
+      this.ctx.metrics.bytesSent += frame.length
+      this.socket.write(frame)
+    }
     this.ctx.logger.info({ conn: this.id, client: this.clientName, remote: this.remote, code: err.codeName, reason: err.message }, 'connection closed by broker')
     this.close()
   }

@@ -17,6 +17,8 @@ export type WorkerRequest = DistributiveOmit<Extract<ToWorker, { id: number }>, 
 export interface PoolEvents {
   out(conn: number, bytes: Uint8Array): void
   topic(config: TopicConfig): void
+  /** A worker's metric counts or gauge sample (observability/worker-metrics.ts). */
+  metrics(op: Extract<FromWorker, { t: 'metrics' | 'gauges' }>): void
 }
 
 interface Waiter {
@@ -135,6 +137,10 @@ export class WorkerPool {
           break
         case 'log':
           logEvent(this.logger, op.event)
+          break
+        case 'metrics':
+        case 'gauges':
+          this.events.metrics(op)
           break
       }
     }

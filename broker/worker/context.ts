@@ -8,6 +8,7 @@ import type { FsyncPolicy } from '../config.js'
 import type { TopicConfig } from '../thread-messages.js'
 import type { Outbox } from './outbox.js'
 import { Partition } from './partition.js'
+import type { WorkerMetrics } from '../observability/worker-metrics.js'
 
 export class WorkerContext {
   readonly partitions = new Map<string, Partition>()
@@ -16,6 +17,7 @@ export class WorkerContext {
     readonly dataDir: string,
     readonly fsync: FsyncPolicy,
     readonly outbox: Outbox,
+    readonly metrics: WorkerMetrics,
   ) {}
 
   /**
@@ -50,6 +52,7 @@ export class WorkerContext {
     if (p) {
       p.destroy()
       this.partitions.delete(key)
+      this.metrics.forget(topic)
     }
   }
 }

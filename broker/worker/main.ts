@@ -10,6 +10,7 @@ import { parseFsync } from '../config.js'
 import { packOps, unpackOps, type FromWorker, type ToWorker, type WorkerData } from '../thread-messages.js'
 import { Outbox } from './outbox.js'
 import { WorkerContext } from './context.js'
+import { WorkerMetrics } from '../observability/worker-metrics.js'
 
 const data = workerData as WorkerData
 const port = parentPort!
@@ -25,12 +26,18 @@ const outbox = new Outbox(
   data.maxFrame,
   endOfTurn,
 )
-const ctx = new WorkerContext(data.dataDir, fsync, outbox)
+const metrics = new WorkerMetrics(data.workerId, () => outbox.schedule())
+const ctx = new WorkerContext(data.dataDir, fsync, outbox, metrics)
+/** How often lag, log sizes and event loop utilization are sampled for the gateway. */
+const GAUGE_MS = 1000
 
 function endOfTurn(): void {
   for (const p of ctx.partitions.values()) p.commit()
   const now = Date.now()
   for (const p of ctx.partitions.values()) if (p.needsPump) p.pump(now)
+  // This turn's metric counts join this turn's one message to the gateway.
+  const deltas = metrics.take()
+  if (deltas) outbox.push({ t: 'metrics', deltas })
 }
 
 function handle(op: ToWorker): void {
@@ -86,6 +93,7 @@ function toSkiffError(err: unknown): SkiffError {
 function stop(): void {
   clearInterval(ticker)
   clearInterval(groupSaver)
+  clearInterval(gaugeSampler)
   if (retention) clearInterval(retention)
   if (syncer) clearInterval(syncer)
   for (const p of ctx.partitions.values()) p.close()
@@ -114,6 +122,8 @@ const ticker = setInterval(() => {
   }
   if (any) outbox.schedule()
 }, TICK_MS)
+
+const gaugeSampler = setInterval(() => outbox.push({ t: 'gauges', gauges: metrics.gauges(ctx.partitions.values()) }), GAUGE_MS)
 
 const groupSaver = setInterval(() => {
   for (const p of ctx.partitions.values()) p.saveGroups()

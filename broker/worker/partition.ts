@@ -14,6 +14,7 @@ import { deadLetterRecord, type DeadLetterReason } from './dead-letter.js'
 import { DedupWindow, DEDUP_WINDOW_MS } from './dedup-window.js'
 import { SkiffError } from '../../protocol/errors.js'
 import type { WorkerContext } from './context.js'
+import type { PartitionCounters } from '../observability/worker-metrics.js'
 
 /** Bytes read from the log for one group in one pump. */
 const READ_BYTES = 1024 * 1024
@@ -37,6 +38,8 @@ export class Partition {
   private confirms: { id: number; baseOffset: number }[] = []
   private unsynced = false
   private readonly dedup = new DedupWindow()
+  /** Metric counts of this partition's events (observability/worker-metrics.ts). */
+  private readonly counters: PartitionCounters
   needsPump = false
 
   constructor(
@@ -45,6 +48,7 @@ export class Partition {
     private readonly ctx: WorkerContext,
   ) {
     this.groupsPath = groupsDir(ctx.dataDir, config.topic, partition)
+    this.counters = ctx.metrics.partition(config.topic)
     this.log = PartitionLog.open({
       dir: partitionDir(ctx.dataDir, config.topic, partition),
       segmentBytes: config.segmentBytes,
@@ -77,6 +81,7 @@ export class Partition {
     } else {
       const now = Date.now()
       baseOffset = this.log.append(records, count, now, producerId, sequence)
+      this.counters.appended(count)
       if (idempotent) this.dedup.add(producerId, sequence, baseOffset, count, now)
       this.unsynced = true
       this.needsPump = true
@@ -90,7 +95,7 @@ export class Partition {
   commit(): void {
     if (this.ctx.fsync.mode !== 'always') return
     if (this.unsynced) {
-      this.log.sync()
+      this.timedSync()
       this.unsynced = false
     }
     for (const c of this.confirms) this.ctx.outbox.done(c.id, c.baseOffset)
@@ -100,8 +105,14 @@ export class Partition {
   /** For the interval and never policies: sync whatever was written. */
   syncNow(): void {
     if (!this.unsynced) return
-    this.log.sync()
+    this.timedSync()
     this.unsynced = false
+  }
+
+  private timedSync(): void {
+    const started = performance.now()
+    this.log.sync()
+    this.ctx.metrics.fsync((performance.now() - started) / 1000)
   }
 
   subscribe(s: SubscribeSpec): void {
@@ -139,7 +150,10 @@ export class Partition {
     for (const offset of offsets) {
       const held = cursor.heldBy(offset, member)
       if (!held) continue // stale: redelivered elsewhere or already settled
-      if (kind === 'ack') cursor.settle(offset)
+      if (kind === 'ack') {
+        cursor.settle(offset)
+        this.counters.acked(cursor.group)
+      }
       else if (kind === 'progress') cursor.extend(offset, now)
       else if (kind === 'term') this.deadLetter(cursor, offset, held.count, 'term')
       else if (held.count >= member.maxDeliveries) this.deadLetter(cursor, offset, held.count, 'max-deliveries')
@@ -208,6 +222,7 @@ export class Partition {
     const a = cursor.assign(rec.offset, now)
     if (!a) return false
     this.ctx.outbox.deliver(a.member.conn, a.member.sub, [this.partition, rec.offset, rec.timestamp, a.count, rec.record])
+    this.counters.delivered(cursor.group, a.count)
     return true
   }
 
@@ -229,6 +244,7 @@ export class Partition {
         reason,
       })
       dlq.append(0, record, 1, false)
+      this.counters.deadLettered(cursor.group)
       this.ctx.outbox.log({ level: 'info', msg: 'dead-lettered', topic: this.topic, partition: this.partition, offset, group: cursor.group, reason, deliveries })
     }
     cursor.settle(offset)
@@ -268,6 +284,12 @@ export class Partition {
     const names = new Set(this.cursors.keys())
     for (const g of listGroupStates(this.groupsPath)) names.add(g)
     return [...names]
+  }
+
+  /** Lag of every group with a live cursor here (for the metrics gauges). */
+  groupLags(): [string, number][] {
+    const end = this.log.endOffset
+    return [...this.cursors.values()].map((c) => [c.group, c.lag(end)])
   }
 
   describeGroup(group: string): Record<string, unknown> | null {

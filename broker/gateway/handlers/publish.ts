@@ -12,6 +12,7 @@ import { splitByPartition, type PartitionPart } from '../route.js'
 let roundRobin = 0
 
 export async function onPublish(conn: Connection, body: Buffer): Promise<void> {
+  const received = performance.now()
   const pub = decodePublish(body)
   const { ctx } = conn
   if (ctx.draining) throw new SkiffError('SHUTTING_DOWN')
@@ -53,7 +54,9 @@ export async function onPublish(conn: Connection, body: Buffer): Promise<void> {
         offsets[i] = result as number
         if (--remaining > 0) return
         conn.publishEnded(bytes)
-        if (pub.confirm) conn.send(encodePublishAck(ack(pub.corr, pub.count, parts, offsets)))
+        if (!pub.confirm) return
+        conn.send(encodePublishAck(ack(pub.corr, pub.count, parts, offsets)))
+        ctx.metrics.publishConfirmed((performance.now() - received) / 1000)
       },
     )
   })

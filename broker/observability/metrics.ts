@@ -1,0 +1,238 @@
+/**
+ * The broker's Prometheus registry, owned by the gateway (main thread).
+ *
+ * How numbers get here:
+ * - Gateway events (bytes, connections, protocol errors, publish confirm
+ *   latency, UDP datagrams) are counted on the main thread directly; the
+ *   per-chunk byte counts are plain additions folded into the counters at
+ *   scrape time.
+ * - Worker events arrive as `metrics` ops (counts since the worker's previous
+ *   op, at most one op per worker turn, riding the turn's one message) and are
+ *   added here, so the totals are exact sums over all workers.
+ * - Worker gauges arrive as `gauges` snapshots (one per worker per second);
+ *   the latest snapshot of each worker is kept and summed at scrape time.
+ * Topic and group labels pass through LabelBudgets (see labels.ts).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
+import { LabelBudget, OTHER } from './labels.js'
+import type { GaugeSnapshot, MetricDeltas } from './worker-metrics.js'
+
+/** Why a UDP datagram was accepted or dropped (the `result` label). */
+export const UDP_RESULTS = [
+  'accepted',
+  'garbage',
+  'truncated',
+  'malformed',
+  'oversize',
+  'unauthorized',
+  'forbidden',
+  'bad_topic',
+  'unknown_topic',
+  'overloaded',
+  'shutting_down',
+  'failed',
+] as const
+export type UdpResult = (typeof UDP_RESULTS)[number]
+
+export interface MetricsOptions {
+  maxMetricTopics: number
+  maxMetricGroups: number
+  warn(fields: Record<string, unknown>, msg: string): void
+}
+
+let processRegistry: Registry | undefined
+
+/**
+ * prom-client's default process and Node.js metrics, collected once per
+ * process (they describe the process, and each collection installs observers
+ * that live as long as it does), shared by every broker the process runs.
+ */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry()
+    collectDefaultMetrics({ register: processRegistry })
+  }
+  return processRegistry
+}
+
+export class BrokerMetrics {
+  readonly registry = new Registry()
+  readonly topics: LabelBudget
+  readonly groups: LabelBudget
+
+  /** Bytes read from and written to client sockets, not yet folded into the counters. */
+  bytesReceived = 0
+  bytesSent = 0
+  /** Where the connection count comes from (the gateway's table, once it exists). */
+  connectionCount: () => number = () => 0
+
+  private readonly published: Counter<'topic'>
+  private readonly delivered: Counter<'topic' | 'group'>
+  private readonly acked: Counter<'topic' | 'group'>
+  private readonly redelivered: Counter<'topic' | 'group'>
+  private readonly deadLettered: Counter<'topic' | 'group'>
+  private readonly fsyncSeconds: Histogram
+  private readonly confirmSeconds: Histogram
+  private readonly udp: Counter<'result'>
+  private readonly protocolErrors: Counter<'code'>
+  private readonly snapshots = new Map<number, GaugeSnapshot>()
+
+  constructor(opts: MetricsOptions) {
+    this.topics = new LabelBudget('topic', opts.maxMetricTopics, opts.warn)
+    this.groups = new LabelBudget('group', opts.maxMetricGroups, opts.warn)
+    const registers = [this.registry]
+    const counter = <L extends string>(name: string, help: string, labelNames: L[]) => new Counter<L>({ name, help, labelNames, registers })
+
+    this.published = counter('skiff_messages_published_total', 'Records appended to a topic (client publishes, UDP telemetry, and dead letters for .dlq topics)', ['topic'])
+    this.delivered = counter('skiff_messages_delivered_total', 'Deliveries to consumer groups, redeliveries included', ['topic', 'group'])
+    this.acked = counter('skiff_messages_acked_total', 'Deliveries acknowledged', ['topic', 'group'])
+    this.redelivered = counter('skiff_messages_redelivered_total', 'Deliveries of a message delivered before (nack, ack timeout, consumer gone)', ['topic', 'group'])
+    this.deadLettered = counter('skiff_messages_dead_lettered_total', 'Messages a group gave up on, appended to <topic>.dlq', ['topic', 'group'])
+    this.udp = counter('skiff_udp_datagrams_total', 'UDP telemetry datagrams by outcome: accepted, or the reason they were dropped', ['result'])
+    for (const result of UDP_RESULTS) this.udp.inc({ result }, 0)
+    this.protocolErrors = counter('skiff_protocol_errors_total', 'ERROR frames sent to clients, by error code name', ['code'])
+
+    const self = this
+    new Counter({
+      name: 'skiff_bytes_received_total',
+      help: 'Bytes read from client connections',
+      registers,
+      collect() {
+        this.inc(self.bytesReceived)
+        self.bytesReceived = 0
+      },
+    })
+    new Counter({
+      name: 'skiff_bytes_sent_total',
+      help: 'Bytes written to client connections',
+      registers,
+      collect() {
+        this.inc(self.bytesSent)
+        self.bytesSent = 0
+      },
+    })
+    new Gauge({
+      name: 'skiff_connections',
+      help: 'Open client connections (including ones still in the handshake)',
+      registers,
+      collect() {
+        this.set(self.connectionCount())
+      },
+    })
+    new Gauge({
+      name: 'skiff_consumer_lag',
+      help: 'Records of the partition not yet acknowledged by the group',
+      labelNames: ['topic', 'group', 'partition'],
+      registers,
+      collect() {
+        this.reset()
+        for (const [labels, v] of self.foldedLag()) this.set(labels, v)
+      },
+    })
+    new Gauge({
+      name: 'skiff_log_bytes',
+      help: 'Bytes of a partition log on disk',
+      labelNames: ['topic', 'partition'],
+      registers,
+      collect() {
+        this.reset()
+        for (const [labels, v] of self.foldedLogBytes()) this.set(labels, v)
+      },
+    })
+    new Gauge({
+      name: 'skiff_worker_event_loop_utilization',
+      help: 'Share of time each partition worker spent busy over its last sampling second (0-1)',
+      labelNames: ['worker'],
+      registers,
+      collect() {
+        this.reset()
+        for (const s of self.snapshots.values()) this.set({ worker: String(s.worker) }, s.elu)
+      },
+    })
+    this.fsyncSeconds = new Histogram({
+      name: 'skiff_fsync_duration_seconds',
+      help: 'Time one log fsync took (one fsync covers every append of a partition in a worker turn)',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    })
+    this.confirmSeconds = new Histogram({
+      name: 'skiff_publish_confirm_seconds',
+      help: 'From a PUBLISH frame received to its PUBLISH_ACK sent (publishes with confirm)',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    })
+    // getMetricsAsArray() returns the metric objects themselves (typed loosely).
+    for (const m of processMetrics().getMetricsAsArray()) this.registry.registerMetric(m as unknown as Metric)
+  }
+
+  /** Counts from a worker (one `metrics` op). */
+  applyDeltas(d: MetricDeltas): void {
+    for (const [topic, group, published, delivered, acked, redelivered, dead] of d.counts) {
+      const t = this.topics.label(topic)
+      if (published > 0) this.published.inc({ topic: t }, published)
+      if (group === '') continue
+      const labels = { topic: t, group: this.groups.label(group) }
+      if (delivered > 0) this.delivered.inc(labels, delivered)
+      if (acked > 0) this.acked.inc(labels, acked)
+      if (redelivered > 0) this.redelivered.inc(labels, redelivered)
+      if (dead > 0) this.deadLettered.inc(labels, dead)
+    }
+    for (const s of d.fsync) this.fsyncSeconds.observe(s)
+  }
+
+  /** A worker's gauges (one `gauges` op), replacing its previous sample. */
+  applyGauges(g: GaugeSnapshot): void {
+    this.snapshots.set(g.worker, g)
+  }
+
+  protocolError(code: string): void {
+    this.protocolErrors.inc({ code })
+  }
+
+  publishConfirmed(seconds: number): void {
+    this.confirmSeconds.observe(seconds)
+  }
+
+  udpDatagram(result: UdpResult): void {
+    this.udp.inc({ result })
+  }
+
+  /** The Prometheus text exposition of everything above plus the process metrics. */
+  scrape(): Promise<string> {
+    return this.registry.metrics()
+  }
+
+  get contentType(): string {
+    return this.registry.contentType
+  }
+
+  private foldedLag(): Map<{ topic: string; group: string; partition: string }, number> {
+    const sums = new Map<string, { labels: { topic: string; group: string; partition: string }; v: number }>()
+    for (const s of this.snapshots.values()) {
+      for (const [topic, group, partition, lag] of s.lag) {
+        const t = this.topics.label(topic)
+        const labels = { topic: t, group: this.groups.label(group), partition: t === OTHER ? OTHER : String(partition) }
+        add(sums, `${labels.topic}\u0000${labels.group}\u0000${labels.partition}`, labels, lag)
+      }
+    }
+    return new Map([...sums.values()].map((e) => [e.labels, e.v]))
+  }
+
+  private foldedLogBytes(): Map<{ topic: string; partition: string }, number> {
+    const sums = new Map<string, { labels: { topic: string; partition: string }; v: number }>()
+    for (const s of this.snapshots.values()) {
+      for (const [topic, partition, bytes] of s.logBytes) {
+        const t = this.topics.label(topic)
+        const labels = { topic: t, partition: t === OTHER ? OTHER : String(partition) }
+        add(sums, `${labels.topic}\u0000${labels.partition}`, labels, bytes)
+      }
+    }
+    return new Map([...sums.values()].map((e) => [e.labels, e.v]))
+  }
+}
+
+function add<L>(sums: Map<string, { labels: L; v: number }>, key: string, labels: L, v: number): void {
+  const e = sums.get(key)
+  if (e) e.v += v
+  else sums.set(key, { labels, v })
+}

@@ -1,0 +1,63 @@
+/**
+ * Where accepted telemetry goes: the same path as a fire-and-forget PUBLISH.
+ * The topic is looked up (or auto-created, when allowed), the records are
+ * split by partition with the publish path's splitByPartition (which also
+ * checks every record and its headers), and each part goes to its owning
+ * worker as a `pub` op with confirm false, batched with everything else the
+ * gateway sends that worker this turn.
+ */
+import { SkiffError } from '../../protocol/errors.js'
+import { splitByPartition } from '../gateway/route.js'
+import type { GatewayContext } from '../gateway/context.js'
+import type { TopicConfig } from '../thread-messages.js'
+import { ownerOf } from '../topic-store.js'
+import type { StoreDatagram } from './udp-ingest.js'
+import type { UdpResult } from './metrics.js'
+
+export function storeInWorkers(ctx: GatewayContext): StoreDatagram {
+  let roundRobin = 0
+  return (d, done) => {
+    if (ctx.draining) return done('shutting_down')
+    const known = ctx.topics.get(d.topic)
+    if (known) return send(known)
+    // Check the records before a datagram may create a topic.
+    try {
+      splitByPartition(d.records, d.count, 1, 0)
+    } catch {
+      return done('malformed')
+    }
+    ctx.topics.ensure(d.topic, false).then(send, (err: unknown) => done(topicFailure(err)))
+
+    function send(topic: TopicConfig): void {
+      let parts
+      try {
+        parts = splitByPartition(d.records, d.count, topic.partitions, roundRobin++)
+      } catch {
+        return done('malformed')
+      }
+      let remaining = parts.length
+      let failed = false
+      for (const part of parts) {
+        ctx.pool.call(
+          ownerOf(d.topic, part.partition, ctx.pool.size),
+          { t: 'pub', topic: d.topic, partition: part.partition, count: part.count, records: part.records, confirm: false },
+          (err) => {
+            if (failed) return
+            if (err) {
+              failed = true
+              return done(err.codeName === 'SHUTTING_DOWN' ? 'shutting_down' : 'failed')
+            }
+            if (--remaining === 0) done('accepted')
+          },
+        )
+      }
+    }
+  }
+}
+
+function topicFailure(err: unknown): UdpResult {
+  if (!(err instanceof SkiffError)) return 'failed'
+  if (err.codeName === 'UNKNOWN_TOPIC') return 'unknown_topic'
+  if (err.codeName === 'INVALID_REQUEST') return 'bad_topic'
+  return 'failed'
+}
