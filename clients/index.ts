@@ -14,5 +14,6 @@ export {
   type GroupPartition,
 } from './admin.js'
 export { encodePayload, decodePayload, CONTENT_TYPE } from './payload.js'
+export { telemetry, Telemetry, type TelemetryOptions, type TelemetrySendOptions, type TelemetryStats } from './telemetry.js'
 export { parseUrl, formatAddress, DEFAULT_URL, DEFAULT_PORT, type BrokerAddress } from './url.js'
 export { SkiffError, ERRORS, isSkiffError, type ErrorName, type ErrorSpec, type Headers } from '../protocol/index.js'
