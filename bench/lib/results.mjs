@@ -1,0 +1,194 @@
+/**
+ * `--record`: bench/RESULTS.md (machine header, results against targets, every
+ * run, S1's spread, pool scaling, fsync policies), bench/results.jsonl (the
+ * raw records, so the page and charts can be rebuilt: `node bench/report.mjs`)
+ * and bench/charts/*.svg.
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { BENCH_DIR } from './paths.mjs'
+import { markdownTable, ms, num } from './format.mjs'
+import { TABLE_HEADER, headlineText, headlineValue, spread, tableRow, targetStatus } from './summary.mjs'
+import { barChart, lineChart } from './svg.mjs'
+
+export function machineHeader() {
+  const cpus = os.cpus()
+  return {
+    cpu: cpus[0]?.model?.trim() ?? 'unknown',
+    cores: os.availableParallelism(),
+    memoryGiB: os.totalmem() / 2 ** 30,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+  }
+}
+
+/** Runs grouped by scenario and variant, in first-seen order. */
+export function groupRuns(records) {
+  const groups = new Map()
+  for (const r of records) {
+    const key = `${r.scenario}|${r.variant}`
+    if (!groups.has(key)) groups.set(key, [])
+    groups.get(key).push(r)
+  }
+  return [...groups.values()]
+}
+
+/** The run whose headline is the median of its group (the lower middle for an even count). */
+export function representative(runs) {
+  const ok = runs.filter((r) => headlineValue(r) !== null)
+  if (ok.length === 0) return runs[0]
+  const sorted = [...ok].sort((a, b) => headlineValue(a) - headlineValue(b))
+  return sorted[Math.floor((sorted.length - 1) / 2)]
+}
+
+/** Messages (deliveries for fan-out) per second: the throughput chart's figure for any scenario. */
+function rate(r) {
+  return r.metric === 'deliveriesPerSec' ? r.deliveriesPerSec : r.msgsPerSec
+}
+
+export function throughputChart(reps) {
+  const rows = reps.filter((r) => !['S8', 'S9'].includes(r.scenario))
+  return barChart({
+    title: 'Throughput per scenario (median run)',
+    unit: 'messages per second (S3: deliveries per second)',
+    log: true,
+    series: [{ name: 'measured' }],
+    categories: rows.map((r) => ({
+      label: `${r.scenario} ${r.name}`,
+      values: [rate(r) ?? null],
+      target: r.target && !r.target.below ? r.target.value : undefined,
+      note: r.outcome === 'not available' ? 'not available' : undefined,
+    })),
+  })
+}
+
+export function latencyChart(reps) {
+  const rows = reps.filter((r) => r.latency && !['S8', 'S9'].includes(r.scenario))
+  return barChart({
+    title: 'Publish-to-receive latency (median run)',
+    unit: 'milliseconds',
+    log: true,
+    series: [{ name: 'p50' }, { name: 'p99' }, { name: 'p99.9' }, { name: 'max' }],
+    categories: rows.map((r) => ({
+      label: `${r.scenario} ${r.name}`,
+      values: [r.latency.p50, r.latency.p99, r.latency.p999, r.latency.max],
+      target: r.target?.below ? r.target.value : undefined,
+    })),
+  })
+}
+
+export function poolScalingChart(reps) {
+  const s8 = reps.filter((r) => r.scenario === 'S8')
+  const xs = [1, 2, 3, 4]
+  const pick = (prefix) => xs.map((w) => rate(s8.find((r) => r.variant.startsWith(prefix) && r.workers === w) ?? {}) ?? null)
+  return lineChart({
+    title: 'Pool scaling: throughput by worker threads',
+    xLabel: 'worker threads (--workers)',
+    yLabel: 'per second',
+    xs,
+    series: [
+      { name: 'S1 msgs/s', values: pick('S1') },
+      { name: 'S3 deliveries/s', values: pick('S3') },
+    ],
+  })
+}
+
+export function fsyncChart(reps) {
+  const s9 = reps.filter((r) => r.scenario === 'S9')
+  return barChart({
+    title: 'S1 by fsync policy',
+    unit: 'messages per second',
+    series: [{ name: 'msgs/s' }],
+    categories: s9.map((r) => ({ label: r.fsync, values: [r.msgsPerSec ?? null] })),
+  })
+}
+
+/** RESULTS.md's text. */
+export function resultsMarkdown(records, { mode, commit, command, machine = machineHeader(), date = new Date() }) {
+  const groups = groupRuns(records)
+  const reps = groups.map(representative)
+  const out = []
+  out.push('# skiffmq bench results', '')
+  out.push(`Recorded ${date.toISOString().slice(0, 16).replace('T', ' ')} UTC by \`${command}\` (${mode} mode).`, '')
+  out.push(
+    markdownTable(
+      ['Machine', ''],
+      [
+        ['CPU', machine.cpu],
+        ['Cores', String(machine.cores)],
+        ['Memory', `${num(machine.memoryGiB, 1)} GiB`],
+        ['OS', machine.platform],
+        ['Node', records[0]?.node ?? process.version],
+        ['Commit', commit],
+      ],
+    ),
+    '',
+  )
+  out.push('Scenario definitions: [README.md](README.md). Latency is publish-to-receive, from a stamp in each payload, over every message (HDR histogram). RSS is the broker process\'s peak resident set (VmHWM) over its life; CPU is its user+system seconds, all threads, during the measured phase. Where a scenario ran more than once, the median run is shown and the rest are in "Every run".', '')
+
+  out.push('## Against the targets', '')
+  const targetRows = reps
+    .filter((r) => r.target)
+    .map((r) => [`${r.scenario} ${r.name}`, r.target.text, headlineText(r), targetStatus(r) || r.outcome, `\`npx skiff bench ${r.scenario} --full\``])
+  const rss = reps.filter((r) => ['S1', 'S2', 'S3', 'S4'].includes(r.scenario) && r.broker?.peakRssMiB)
+  if (rss.length > 0) {
+    const peak = Math.max(...rss.map((r) => r.broker.peakRssMiB))
+    targetRows.push(['S1-S4 broker RSS', '< 150 MiB', `${num(peak)} MiB peak`, peak < 150 ? 'met' : 'missed', '(the RSS column below)'])
+  }
+  out.push(markdownTable(['Scenario', 'Target', 'Reached', 'Status', 'Command'], targetRows), '')
+
+  out.push('## Results (median run)', '')
+  out.push(markdownTable(TABLE_HEADER, reps.map(tableRow)), '')
+
+  const repeated = groups.filter((g) => g.length > 1)
+  if (repeated.length > 0) {
+    out.push('## Spread over repeated runs', '')
+    out.push('The machine is shared and has 2 cores, so single runs are noisy; these scenarios ran several times.', '')
+    const rows = repeated.map((g) => {
+      const s = spread(g.map(headlineValue))
+      return [`${g[0].scenario} ${g[0].variant}`, String(s.n), num(s.min), num(s.median), num(s.max), `${num(s.spreadPct, 0)}%`, g.map((r) => num(headlineValue(r))).join(', ')]
+    })
+    out.push(markdownTable(['Run', 'n', 'min', 'median', 'max', '(max-min)/median', 'each'], rows), '')
+  }
+
+  const s8 = reps.filter((r) => r.scenario === 'S8')
+  if (s8.length > 0) {
+    out.push('## S8 pool scaling', '')
+    const rows = [1, 2, 3, 4].map((w) => {
+      const a = s8.find((r) => r.variant.startsWith('S1') && r.workers === w)
+      const b = s8.find((r) => r.variant.startsWith('S3') && r.workers === w)
+      return [String(w), num(a?.msgsPerSec), ms(a?.latency?.p99), num(b?.deliveriesPerSec), ms(b?.latency?.p99), num(a?.broker?.peakRssMiB), num(b?.broker?.peakRssMiB)]
+    })
+    out.push(markdownTable(['Workers', 'S1 msgs/s', 'S1 p99 ms', 'S3 deliveries/s', 'S3 p99 ms', 'S1 RSS MiB', 'S3 RSS MiB'], rows), '')
+    out.push('![pool scaling](charts/pool-scaling.svg)', '')
+  }
+  const s9 = reps.filter((r) => r.scenario === 'S9')
+  if (s9.length > 0) {
+    out.push('## S9 fsync policy', '')
+    out.push(markdownTable(['fsync', 'S1 msgs/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'CPU s'], s9.map((r) => [r.fsync, num(r.msgsPerSec), ms(r.latency?.p50), ms(r.latency?.p99), ms(r.latency?.p999), num(r.broker?.cpuSeconds, 1)])), '')
+    out.push('![fsync policies](charts/fsync.svg)', '')
+  }
+  out.push('## Charts', '', '![throughput](charts/throughput.svg)', '', '![latency](charts/latency.svg)', '')
+
+  out.push('## Every run', '')
+  out.push('"Load" is the machine\'s 1-minute load average just before the run (2 cores: above 2, other work was competing).', '')
+  out.push(markdownTable(['#', ...TABLE_HEADER, 'Load'], records.map((r, i) => [String(i + 1), ...tableRow(r), num(r.loadBefore, 2)])), '')
+  return out.join('\n')
+}
+
+/** Write RESULTS.md, results.jsonl and the charts; returns the paths written. */
+export function writeResults(records, { mode, commit, command }) {
+  const reps = groupRuns(records).map(representative)
+  const chartsDir = path.join(BENCH_DIR, 'charts')
+  fs.mkdirSync(chartsDir, { recursive: true })
+  const files = {
+    [path.join(BENCH_DIR, 'RESULTS.md')]: resultsMarkdown(records, { mode, commit, command }),
+    [path.join(BENCH_DIR, 'results.jsonl')]: records.map((r) => JSON.stringify(r)).join('\n') + '\n',
+    [path.join(chartsDir, 'throughput.svg')]: throughputChart(reps),
+    [path.join(chartsDir, 'latency.svg')]: latencyChart(reps),
+  }
+  if (reps.some((r) => r.scenario === 'S8')) files[path.join(chartsDir, 'pool-scaling.svg')] = poolScalingChart(reps)
+  if (reps.some((r) => r.scenario === 'S9')) files[path.join(chartsDir, 'fsync.svg')] = fsyncChart(reps)
+  for (const [file, body] of Object.entries(files)) fs.writeFileSync(file, body)
+  return Object.keys(files).map((f) => path.relative(process.cwd(), f))
+}

@@ -1,0 +1,65 @@
+/**
+ * From run records (what run.mjs prints as JSON lines) to what people read:
+ * each run's headline figure against its target, and the rows of the final
+ * table. Pure functions, shared by the terminal table and RESULTS.md.
+ */
+import { ms, num } from './format.mjs'
+
+const UNITS = {
+  msgsPerSec: (v) => `${num(v)} msgs/s`,
+  deliveriesPerSec: (v) => `${num(v)} deliveries/s`,
+  mbPerSec: (v) => `${num(v, 1)} MB/s`,
+  p99: (v) => `p99 ${ms(v)} ms`,
+  receivedFraction: (v) => `${num(v * 100, 1)}% received`,
+}
+
+/** The number a run is judged by. */
+export function headlineValue(r) {
+  if (r.metric === 'p99') return r.latency?.p99 ?? null
+  return r[r.metric] ?? null
+}
+
+export function headlineText(r) {
+  if (r.outcome === 'not available') return 'not available'
+  if (r.outcome === 'failed') return 'failed'
+  const v = headlineValue(r)
+  return v === null ? 'n/a' : UNITS[r.metric](v)
+}
+
+/** 'met', 'missed' or '' (no target, or nothing measured). */
+export function targetStatus(r) {
+  const v = headlineValue(r)
+  if (!r.target || v === null) return ''
+  const met = r.target.below ? v < r.target.value : v >= r.target.value
+  return met ? 'met' : 'missed'
+}
+
+export const TABLE_HEADER = ['Scenario', 'Run', 'Result', 'Target', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'Received', 'RSS MiB', 'CPU s', 'Outcome']
+
+export function tableRow(r) {
+  const l = r.latency
+  const fraction = r.receivedFraction === null || r.receivedFraction === undefined ? 'n/a' : `${num(r.receivedFraction * 100, 1)}%`
+  const status = targetStatus(r)
+  return [
+    `${r.scenario} ${r.name}`,
+    r.variant,
+    headlineText(r),
+    r.target ? `${r.target.text}${status ? ` (${status})` : ''}` : '',
+    ms(l?.p50),
+    ms(l?.p99),
+    ms(l?.p999),
+    ms(l?.max),
+    fraction,
+    num(r.broker?.peakRssMiB, 0),
+    num(r.broker?.cpuSeconds, 1),
+    r.outcome + (r.error ? `: ${r.error.split('\n')[0]}` : ''),
+  ]
+}
+
+/** Median and spread of one figure over repeated runs of the same scenario and variant. */
+export function spread(values) {
+  const v = values.filter((x) => typeof x === 'number').sort((a, b) => a - b)
+  if (v.length === 0) return null
+  const median = v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2
+  return { n: v.length, min: v[0], median, max: v[v.length - 1], spreadPct: median > 0 ? ((v[v.length - 1] - v[0]) / median) * 100 : 0 }
+}

@@ -1,0 +1,179 @@
+/**
+ * Runs one workload end to end and measures it: a broker process, consumer
+ * processes (subscribed and ready first), producer or telemetry processes
+ * (started together on one "go"), a progress line, then the numbers.
+ *
+ * A workload (see scenarios.mjs for the real ones):
+ *   broker     { workers, fsync }
+ *   topic      string
+ *   producers  { processes, connections, messages, size, confirm, maxInFlight, rate?, durationMs? }
+ *              connections and messages are per process / per connection; rate is per process
+ *   telemetry  { rate, durationMs, size }        instead of producers (UDP)
+ *   consumers  [{ group, processes, connections, maxInFlight }]  every group gets every message
+ *   timeLimitMs  hard bound on the measured phase
+ *
+ * When it ends: every group has every message the producers sent; or the
+ * producers are done and nothing more arrived for IDLE_MS (lossy paths:
+ * fire-and-forget, UDP); or the time limit. Timing is from the first publish
+ * (the producers' own clock at go) to the last receive (the consumers' clock),
+ * both in wall-clock ms, so the parent's polling does not enter the figure.
+ */
+import path from 'node:path'
+import fs from 'node:fs'
+import { startBrokerProcess } from './broker-process.mjs'
+import { startRole } from './role-process.mjs'
+import { latencySummary, mergeHistograms } from './histogram.mjs'
+import { num } from './format.mjs'
+
+const POLL_MS = 100
+const IDLE_MS = 2_000
+const RESULT_TIMEOUT_MS = 20_000
+
+function profileArgs(profileDir, who) {
+  if (!profileDir) return []
+  // Each process writes CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile on exit; worker threads too.
+  const dir = path.join(profileDir, who)
+  fs.mkdirSync(dir, { recursive: true })
+  return ['--cpu-prof', '--cpu-prof-dir', dir]
+}
+
+const withTimeout = (p, ms, what) =>
+  Promise.race([p, new Promise((_, rej) => setTimeout(() => rej(new Error(`${what}: no result within ${ms} ms`)), ms).unref())])
+
+/**
+ * @param {object} w  the workload
+ * @param {{ label: string, progress?: { update(s: string): void, done(): void }, profileDir?: string }} opts
+ */
+export async function runWorkload(w, opts) {
+  const broker = await startBrokerProcess({ ...w.broker, execArgv: profileArgs(opts.profileDir, 'broker') })
+  const roles = []
+  try {
+    const url = broker.url
+    const consumers = []
+    for (const g of w.consumers ?? []) {
+      for (let i = 0; i < (g.processes ?? 1); i++) {
+        const cfg = { url, topic: w.topic, group: g.group, connections: g.connections ?? 1, maxInFlight: g.maxInFlight, timeLimitMs: w.timeLimitMs }
+        consumers.push(startRole('consumer', cfg, { execArgv: profileArgs(opts.profileDir, 'consumer') }))
+      }
+    }
+    roles.push(...consumers)
+    await Promise.all(consumers.map((c) => c.ready))
+
+    const senders = []
+    if (w.telemetry) {
+      const udpUrl = `udp://127.0.0.1:${broker.port}`
+      senders.push(startRole('telemetry', { url: udpUrl, topic: w.topic, ...w.telemetry, timeLimitMs: w.timeLimitMs }, { execArgv: profileArgs(opts.profileDir, 'producer') }))
+    } else {
+      const p = w.producers
+      for (let i = 0; i < (p.processes ?? 1); i++) {
+        senders.push(startRole('producer', { url, topic: w.topic, ...p, timeLimitMs: w.timeLimitMs }, { execArgv: profileArgs(opts.profileDir, 'producer') }))
+      }
+    }
+    roles.push(...senders)
+    await Promise.all(senders.map((s) => s.ready))
+
+    const groups = (w.consumers ?? []).length
+    const planned = w.producers && !w.producers.rate ? (w.producers.processes ?? 1) * (w.producers.connections ?? 1) * w.producers.messages : null
+    const cpuAtGo = broker.sample().cpuSeconds
+    const goAt = Date.now()
+    const goMonoUs = Number(process.hrtime.bigint() / 1000n)
+    for (const r of roles) r.send({ t: 'go' })
+
+    // Watch until every group has everything, the senders are done and the rest is lost, or time is up.
+    const senderResults = Promise.all(senders.map((s) => s.result))
+    let sendersDone = false
+    let senderError
+    senderResults.then(() => (sendersDone = true), (err) => (senderError = err))
+    let lastReceived = -1
+    let lastChange = Date.now()
+    let outcome = 'complete'
+    for (;;) {
+      await new Promise((r) => setTimeout(r, POLL_MS))
+      if (senderError) throw senderError
+      const failed = consumers.find((c) => c.finished)
+      if (failed) await failed.result // rejects with the role's error
+      const received = consumers.reduce((a, c) => a + c.progress, 0)
+      const sent = senders.reduce((a, s) => a + s.progress, 0)
+      const elapsed = (Date.now() - goAt) / 1000
+      opts.progress?.update(`${opts.label}  sent ${num(sent)}${planned ? '/' + num(planned) : ''}  received ${num(received)}  ${elapsed.toFixed(1)} s`)
+      if (received !== lastReceived) {
+        lastReceived = received
+        lastChange = Date.now()
+      }
+      if (sendersDone) {
+        const results = await senderResults
+        const total = results.reduce((a, r) => a + (r.sent ?? 0), 0)
+        if (received >= total * groups) break
+        if (results.some((r) => r.unavailable)) break
+        if (Date.now() - lastChange > IDLE_MS) {
+          outcome = 'incomplete'
+          break
+        }
+      }
+      if (Date.now() - goAt > w.timeLimitMs) {
+        outcome = 'time limit'
+        break
+      }
+    }
+    const brokerAtEnd = broker.sample()
+    if (opts.profileDir) {
+      // The measured phase on the monotonic clock that .cpuprofile timestamps use (see profile-summary.mjs).
+      const endMonoUs = Number(process.hrtime.bigint() / 1000n)
+      fs.writeFileSync(path.join(opts.profileDir, 'window.json'), JSON.stringify({ fromUs: goMonoUs, toUs: endMonoUs }) + '\n')
+    }
+    for (const c of consumers) c.send({ t: 'stop' })
+    opts.progress?.done()
+    const consumerResults = await withTimeout(Promise.all(consumers.map((c) => c.result)), RESULT_TIMEOUT_MS, 'consumers')
+    const sendResults = await withTimeout(senderResults, RESULT_TIMEOUT_MS, 'senders')
+    return summarise(w, { outcome, groups, sendResults, consumerResults, cpuAtGo, brokerAtEnd })
+  } catch (err) {
+    opts.progress?.done()
+    throw err
+  } finally {
+    for (const r of roles) r.kill()
+    await broker.stop()
+  }
+}
+
+function summarise(w, { outcome, groups, sendResults, consumerResults, cpuAtGo, brokerAtEnd }) {
+  const unavailable = sendResults.find((r) => r.unavailable)?.unavailable
+  const sum = (list, k) => list.reduce((a, r) => a + (r[k] ?? 0), 0)
+  const sent = sum(sendResults, 'sent')
+  const received = sum(consumerResults, 'received')
+  const firstSend = Math.min(...sendResults.map((r) => r.startedAt ?? Infinity))
+  const sendEnd = Math.max(...sendResults.map((r) => r.endedAt ?? 0))
+  const lastReceive = Math.max(...consumerResults.map((r) => r.lastAt || 0))
+  const seconds = received > 0 && Number.isFinite(firstSend) ? (lastReceive - firstSend) / 1000 : null
+  const unique = groups > 0 ? received / groups : 0
+  const size = w.producers?.size ?? w.telemetry?.size ?? 0
+  const latency = latencySummary(mergeHistograms(consumerResults.map((r) => r.histogram)))
+  const datagrams = sum(sendResults, 'datagrams')
+  const sendSeconds = Number.isFinite(firstSend) && sendEnd > 0 ? (sendEnd - firstSend) / 1000 : null
+  return {
+    outcome: unavailable ? 'not available' : outcome,
+    unavailable,
+    workers: w.broker.workers,
+    partitions: w.broker.partitions ?? 1,
+    fsync: w.broker.fsync,
+    size,
+    sent,
+    dropped: sum(sendResults, 'dropped') + sum(sendResults, 'refused'),
+    confirmed: sum(sendResults, 'confirmed'),
+    received,
+    groups,
+    receivedFraction: sent > 0 && groups > 0 ? unique / sent : null,
+    seconds,
+    msgsPerSec: seconds ? unique / seconds : null,
+    deliveriesPerSec: seconds ? received / seconds : null,
+    mbPerSec: seconds ? (received * size) / seconds / 1e6 : null,
+    sendSeconds,
+    sentPerSec: sendSeconds ? sent / sendSeconds : null,
+    datagrams: w.telemetry ? datagrams : undefined,
+    datagramsPerSec: w.telemetry && sendSeconds ? datagrams / sendSeconds : undefined,
+    latency,
+    broker: {
+      peakRssMiB: brokerAtEnd.peakRssMiB,
+      cpuSeconds: brokerAtEnd.cpuSeconds !== null && cpuAtGo !== null ? brokerAtEnd.cpuSeconds - cpuAtGo : null,
+    },
+  }
+}

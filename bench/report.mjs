@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+/**
+ * Rebuild bench/RESULTS.md and bench/charts/*.svg from recorded runs without
+ * running anything: `node bench/report.mjs [results.jsonl]` (default
+ * bench/results.jsonl, which `run.mjs --record` writes). The machine header is
+ * this machine's, so run it where the results were taken.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { BENCH_DIR } from './lib/paths.mjs'
+import { writeResults } from './lib/results.mjs'
+
+const file = process.argv[2] ?? path.join(BENCH_DIR, 'results.jsonl')
+const records = fs
+  .readFileSync(file, 'utf8')
+  .split('\n')
+  .filter((l) => l.trim() !== '')
+  .map((l) => JSON.parse(l))
+if (records.length === 0) {
+  process.stderr.write(`${file} holds no runs\n`)
+  process.exit(1)
+}
+const full = records.every((r) => r.mode === 'full')
+const written = writeResults(records, {
+  mode: full ? 'full' : records[0].mode,
+  commit: records[0].commit,
+  command: records[0].command ?? `node bench/run.mjs (rebuilt by node bench/report.mjs)`,
+})
+process.stderr.write(`wrote ${written.join(', ')}\n`)

@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+/**
+ * The bench runner: `node bench/run.mjs [S1 ... S9 | all] [--full] [--json]
+ * [--repeat N] [--record] [--profile DIR]`, also `skiff bench` and `npm run
+ * bench` (S1-S7, quick). Runs the built code in dist/ (`npm run build` first).
+ *
+ *   --full        the sizes bench/README.md defines (default: quick sizes, same shapes)
+ *   --json        one JSON object per run on stdout; the table goes to stderr
+ *   --repeat N    run each scenario N times (default 1; S1 3 times with --full)
+ *   --record      write bench/RESULTS.md, bench/results.jsonl and bench/charts/*.svg
+ *   --profile DIR node --cpu-prof for the broker and every role process, into DIR
+ *                 (summarise with `node bench/profile-summary.mjs DIR`)
+ *
+ * Exit code 1 when a run failed (a role crashed, the broker did not start);
+ * a missed target is a result, not a failure.
+ */
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { execFileSync } from 'node:child_process'
+import { requireBuild, ROOT_DIR } from './lib/paths.mjs'
+import { runWorkload } from './lib/workload.mjs'
+import { createProgress } from './lib/progress.mjs'
+import { textTable } from './lib/format.mjs'
+import { TABLE_HEADER, tableRow } from './lib/summary.mjs'
+import { QUICK_SET, SCENARIOS, findScenario } from './scenarios.mjs'
+
+const USAGE = `usage: skiff bench [S1..S9 | all] [--full] [--json] [--repeat N] [--record] [--profile DIR]
+scenarios: ${SCENARIOS.map((s) => `${s.id} ${s.name}`).join(', ')}
+default: ${QUICK_SET.join(' ')} in quick mode`
+
+function parse(argv) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      full: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      repeat: { type: 'string' },
+      record: { type: 'boolean', default: false },
+      profile: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  const names = positionals.length === 0 ? QUICK_SET : positionals.flatMap((p) => (p.toLowerCase() === 'all' ? SCENARIOS.map((s) => s.id) : [p]))
+  const scenarios = names.map((n) => {
+    const s = findScenario(n)
+    if (!s) throw new Error(`unknown scenario ${JSON.stringify(n)}\n${USAGE}`)
+    return s
+  })
+  const repeat = values.repeat === undefined ? undefined : Number(values.repeat)
+  if (repeat !== undefined && !(Number.isInteger(repeat) && repeat >= 1 && repeat <= 20)) throw new Error('--repeat must be an integer from 1 to 20')
+  return { ...values, repeat, scenarios }
+}
+
+const slug = (s) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')
+
+export function gitCommit() {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: ROOT_DIR, encoding: 'utf8' }).trim()
+    return head
+  } catch {
+    return 'unknown'
+  }
+}
+
+async function main() {
+  let opts
+  try {
+    opts = parse(process.argv.slice(2))
+  } catch (err) {
+    process.stderr.write(`${err.message}\n`)
+    process.exit(2)
+  }
+  if (opts.help) {
+    process.stdout.write(USAGE + '\n')
+    return
+  }
+  requireBuild()
+  const mode = opts.full ? 'full' : 'quick'
+  const commit = gitCommit()
+  const command = ['node bench/run.mjs', ...process.argv.slice(2)].join(' ')
+  const progress = createProgress()
+  const records = []
+  const began = Date.now()
+  let failed = false
+  for (const s of opts.scenarios) {
+    const runs = s.runs(opts.full)
+    const repeat = opts.repeat ?? (opts.full ? (s.repeatFull ?? 1) : 1)
+    for (const run of runs) {
+      for (let i = 0; i < repeat; i++) {
+        const label = `${s.id} ${s.name} (${run.variant}${repeat > 1 ? `, run ${i + 1}/${repeat}` : ''})`
+        const base = { scenario: s.id, name: s.name, variant: run.variant, mode, metric: run.metric ?? s.metric, target: s.target, repeat: i + 1, node: process.version, commit, command }
+        // The 1-minute load average before the run: on a shared machine it says how much to trust the figure.
+        base.loadBefore = Math.round(os.loadavg()[0] * 100) / 100
+        let record
+        try {
+          const profileDir = opts.profile ? path.join(opts.profile, slug(`${s.id}-${run.variant}-${i + 1}`)) : undefined
+          const result = await runWorkload(run.workload, { label, progress, profileDir })
+          record = { ...base, ...result }
+        } catch (err) {
+          failed = true
+          record = { ...base, outcome: 'failed', error: err?.message ?? String(err) }
+        }
+        records.push(record)
+        if (opts.json) process.stdout.write(JSON.stringify(record) + '\n')
+        else process.stderr.write(`${label}: ${tableRow(record)[2]} (${record.outcome})\n`)
+      }
+    }
+  }
+  const table = textTable(TABLE_HEADER, records.map(tableRow))
+  const footer = `${mode} mode, ${((Date.now() - began) / 1000).toFixed(1)} s, node ${process.version}, commit ${commit}`
+  ;(opts.json ? process.stderr : process.stdout).write(`\n${table}\n\n${footer}\n`)
+  for (const r of records.filter((r) => r.error)) process.stderr.write(`\n${r.scenario} ${r.variant} failed:\n${r.error}\n`)
+  if (opts.record) {
+    const { writeResults } = await import('./lib/results.mjs')
+    const files = writeResults(records, { mode, commit, command })
+    process.stderr.write(`wrote ${files.join(', ')}\n`)
+  }
+  if (failed) process.exitCode = 1
+}
+
+// Interrupted: exit through 'exit' handlers, which stop the broker and remove its temp dir.
+for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130))
+
+await main()

@@ -1,0 +1,65 @@
+import t from 'tap'
+// The bench is plain JavaScript (it runs without a build step); tap's loader imports it as is.
+import { groupRuns, representative, resultsMarkdown, throughputChart } from '../../bench/lib/results.mjs'
+
+const s1 = (repeat: number, msgsPerSec: number) => ({
+  scenario: 'S1',
+  name: 'durable-ack',
+  variant: '200,000 x 128 B',
+  mode: 'full',
+  metric: 'msgsPerSec',
+  target: { value: 350_000, text: '>= 350,000 msgs/s' },
+  repeat,
+  node: 'v20.0.0',
+  outcome: 'complete',
+  msgsPerSec,
+  receivedFraction: 1,
+  latency: { p50: 10, p90: 20, p99: 30, p999: 40, max: 50, mean: 12 },
+  broker: { peakRssMiB: 160, cpuSeconds: 2 },
+})
+const s7 = {
+  scenario: 'S7',
+  name: 'udp-telemetry',
+  variant: 'x',
+  mode: 'full',
+  metric: 'receivedFraction',
+  outcome: 'not available',
+  unavailable: 'no telemetry()',
+  broker: { peakRssMiB: 80, cpuSeconds: 0 },
+}
+const machine = { cpu: 'Test CPU 9000', cores: 2, memoryGiB: 24, platform: 'Linux test x64' }
+
+t.test('repeated runs are grouped and the median run represents them', async (t) => {
+  const records = [s1(1, 90_000), s1(2, 150_000), s1(3, 100_000), s7]
+  const groups = groupRuns(records)
+  t.equal(groups.length, 2)
+  t.equal(representative(groups[0]).repeat, 3)
+  t.equal(representative([s1(1, 5), s1(2, 7)]).repeat, 1, 'lower middle of an even count')
+})
+
+t.test('RESULTS.md names the machine, the commit, each target with its figure, and the spread', async (t) => {
+  const md = resultsMarkdown([s1(1, 90_000), s1(2, 150_000), s1(3, 100_000), s7], {
+    mode: 'full',
+    commit: 'abc123',
+    command: 'node bench/run.mjs all --full --record',
+    machine,
+    date: new Date('2026-01-02T03:04:05Z'),
+  })
+  t.match(md, /Recorded 2026-01-02 03:04 UTC by `node bench\/run.mjs all --full --record`/)
+  t.match(md, /\| CPU \| Test CPU 9000 \|/)
+  t.match(md, /\| Cores \| 2 \|/)
+  t.match(md, /\| Memory \| 24\.0 GiB \|/)
+  t.match(md, /\| Node \| v20\.0\.0 \|/)
+  t.match(md, /\| Commit \| abc123 \|/)
+  t.match(md, /\| S1 durable-ack \| >= 350,000 msgs\/s \| 100,000 msgs\/s \| missed \|/)
+  t.match(md, /\| S1-S4 broker RSS \| < 150 MiB \| 160 MiB peak \| missed \|/)
+  t.match(md, /\| S1 200,000 x 128 B \| 3 \| 90,000 \| 100,000 \| 150,000 \| 60% \|/)
+  t.match(md, /not available/)
+  t.match(md, /!\[throughput\]\(charts\/throughput\.svg\)/)
+})
+
+t.test('the throughput chart has a bar for each measured scenario and says what is unavailable', async (t) => {
+  const svg = throughputChart([s1(1, 90_000), s7])
+  t.match(svg, />90k</)
+  t.match(svg, />not available</)
+})

@@ -1,0 +1,38 @@
+/**
+ * The bench runner end to end on the built code: S1 in quick mode must count
+ * every message once, at both ends, with a latency sample for each; S7 must
+ * end with a result whether or not this build takes UDP telemetry. Asserts
+ * counts and shapes only, never speed.
+ */
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+const built = fs.existsSync(path.join(root, 'dist/broker/cli/skiff.js')) && fs.existsSync(path.join(root, 'dist/clients/index.js'))
+
+t.test('S1 and S7 through bench/run.mjs --json', { skip: !built && 'needs npm run build' }, async (t) => {
+  const res = spawnSync(process.execPath, [path.join(root, 'bench/run.mjs'), 'S1', 'S7', '--json'], { encoding: 'utf8', timeout: 150_000 })
+  t.equal(res.status, 0, res.stderr)
+  const records = res.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l))
+  t.equal(records.length, 2)
+  const [s1, s7] = records
+  t.equal(s1.scenario, 'S1')
+  t.equal(s1.outcome, 'complete')
+  t.equal(s1.sent, 50_000)
+  t.equal(s1.confirmed, 50_000)
+  t.equal(s1.received, 50_000)
+  t.equal(s1.receivedFraction, 1)
+  t.equal(s1.latency.count, 50_000, 'one latency sample per message')
+  t.ok(s1.latency.p50 <= s1.latency.p99 && s1.latency.p99 <= s1.latency.max)
+  t.ok(s1.msgsPerSec > 0)
+  if (process.platform === 'linux') t.ok(s1.broker.peakRssMiB > 0 && s1.broker.cpuSeconds >= 0)
+  t.equal(s7.scenario, 'S7')
+  t.ok(['complete', 'incomplete', 'not available'].includes(s7.outcome), `S7 outcome ${s7.outcome}`)
+  t.match(res.stderr, /Scenario\s+Run\s+Result/, 'the table goes to stderr with --json')
+})
