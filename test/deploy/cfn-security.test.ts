@@ -79,7 +79,9 @@ t.test('Amazon Linux 2023', async (t) => {
   const p = tpl.Parameters.ImageParameter!
   t.match(p.Type, /^AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>$/)
   t.match(p.Default, /^\/aws\/service\/ami-amazon-linux-latest\/al2023-ami-/)
-  t.same(props('Instance').ImageId, { Ref: 'ImageParameter' })
+  t.same(props('Instance').ImageId, { 'Fn::If': ['PinnedImage', { Ref: 'ImageId' }, { Ref: 'ImageParameter' }] }, 'a pinned AMI wins over the latest one')
+  t.equal(tpl.Parameters.ImageId!.Default, '')
+  t.same(tpl.Conditions.PinnedImage, { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'ImageId' }, ''] }] })
 })
 
 t.test('every volume is encrypted; the data volume is gp3, kept as a snapshot, mounted at /var/lib/skiff', async (t) => {

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { parse, type YAMLMap, type YAMLSeq } from 'yaml'
+import { parse, type CollectionTag, type ScalarTag } from 'yaml'
 
 export const templatePath = fileURLToPath(new URL('../../cloudformation/skiff-broker.yaml', import.meta.url))
 
@@ -43,8 +43,9 @@ const SHORT_FORMS = ['Ref', 'Condition', 'Base64', 'Cidr', 'Equals', 'FindInMap'
 
 const longName = (tag: string) => (tag === 'Ref' || tag === 'Condition' ? tag : `Fn::${tag}`)
 
-const customTags = SHORT_FORMS.flatMap((tag) => {
+const customTags = SHORT_FORMS.flatMap((tag): (ScalarTag | CollectionTag)[] => {
   const key = longName(tag)
+  const collection = (node: { toJSON(): unknown }) => ({ [key]: node.toJSON() })
   return [
     {
       tag: `!${tag}`,
@@ -52,8 +53,8 @@ const customTags = SHORT_FORMS.flatMap((tag) => {
       // attribute may itself contain dots (Endpoint.Address), the resource not.
       resolve: (s: string) => (tag === 'GetAtt' ? { [key]: [s.slice(0, s.indexOf('.')), s.slice(s.indexOf('.') + 1)] } : { [key]: s }),
     },
-    { tag: `!${tag}`, collection: 'seq' as const, resolve: (seq: YAMLSeq) => ({ [key]: seq.toJSON() }) },
-    { tag: `!${tag}`, collection: 'map' as const, resolve: (map: YAMLMap) => ({ [key]: map.toJSON() }) },
+    { tag: `!${tag}`, collection: 'seq', resolve: collection },
+    { tag: `!${tag}`, collection: 'map', resolve: collection },
   ]
 })
 

@@ -48,7 +48,7 @@ t.test('runs as a non-root user, after every root step', async (t) => {
   const user = one(runtime, 'USER')
   t.notMatch(user.args, /^(root|0)(:|$)/)
   t.equal(user.args, 'skiff:skiff')
-  const lastRoot = runtime.instructions.findLastIndex((i) => i.op === 'RUN')
+  const lastRoot = runtime.instructions.map((i) => i.op).lastIndexOf('RUN')
   t.ok(runtime.instructions.indexOf(user) > lastRoot, 'USER comes after the last RUN')
   t.match(ops(runtime, 'RUN')[0]!.args, /useradd --system --uid 10001/)
 })
