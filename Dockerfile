@@ -22,7 +22,7 @@
 # defaults inside a container: listen on every interface (explicitly), keep
 # data on the /data volume, serve HTTP on 9600.
 
-ARG NODE_VERSION=22
+ARG NODE_VERSION=24
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /src

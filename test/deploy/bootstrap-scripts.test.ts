@@ -70,6 +70,6 @@ t.test('upgrades arrive through cfn-hup re-running cfn-init', async (t) => {
   t.match(file('/etc/cfn/cfn-hup.conf').content, /^stack=arn:aws:cloudformation:/m)
   const env = file('/etc/skiff/deploy.env').content
   t.match(env, /^SKIFF_VERSION=0\.1\.0$/m)
-  t.match(env, /^NODE_MAJOR=22$/m)
+  t.match(env, /^NODE_MAJOR=24$/m)
   t.match(env, /^AUTH_PARAMETER=\/skiffmq\/users\.json$/m)
 })

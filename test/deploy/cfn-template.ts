@@ -116,7 +116,7 @@ export const SAMPLE_VALUES: Record<string, string> = {
   'AWS::Partition': 'aws',
   'AWS::URLSuffix': 'amazonaws.com',
   SkiffVersion: '0.1.0',
-  NodeMajorVersion: '22',
+  NodeMajorVersion: '24',
   AuthParameterName: '/skiffmq/users.json',
   'Instance.PrivateIp': '10.42.0.10',
   'Instance.PublicIp': '203.0.113.10',

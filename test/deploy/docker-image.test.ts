@@ -98,7 +98,7 @@ function installLikeTheRuntimeStage(app: string): void {
   // The command up to the first `&&`: the cache cleanup after it would empty
   // this machine's npm cache. --prefer-offline uses that cache when it can.
   const command = run.args.split('&&')[0]!.trim().split(' ')
-  const r = spawnSync('npm', [...command.slice(1), '--prefer-offline'], { cwd: app, encoding: 'utf8', timeout: 240_000, env: { ...process.env, NODE_ENV: 'production' } })
+  const r = spawnSync('npm', [...command.slice(1), '--prefer-offline'], { cwd: app, encoding: 'utf8', timeout: 150_000, env: { ...process.env, NODE_ENV: 'production' } })
   if (r.status !== 0) throw new Error(`${run.args} failed (${r.status ?? r.signal}): ${r.stderr}`)
 }
 
@@ -106,7 +106,7 @@ function healthcheck(app: string, httpPort: number): number | null {
   return spawnSync(process.execPath, [path.join(app, 'healthcheck.mjs')], { env: { ...process.env, SKIFF_HTTP_PORT: String(httpPort) }, timeout: 15_000 }).status
 }
 
-t.test('the runtime stage, carried out: production install, start, ready, health check, SIGTERM', { timeout: 300_000 }, async (t) => {
+t.test('the runtime stage, carried out: production install, start, ready, health check, SIGTERM', { timeout: 220_000 }, async (t) => {
   if (!fs.existsSync(path.join(repoRoot, 'dist/broker/cli/skiff.js'))) {
     t.fail('dist/ is missing: run npm run build first')
     return
