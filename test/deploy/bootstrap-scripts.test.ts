@@ -8,7 +8,8 @@ import fs from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { DEFAULTS } from '../../broker/config.js'
-import { initFiles, loadTemplate, shellScripts } from './cfn-template.js'
+import { initFiles, loadTemplate, shellScripts, userData } from './cfn-template.js'
+import { loadDockerfile } from './dockerfile.js'
 import { missing, run, SHELLCHECK } from './tools.js'
 
 const tpl = loadTemplate()
@@ -72,4 +73,12 @@ t.test('upgrades arrive through cfn-hup re-running cfn-init', async (t) => {
   t.match(env, /^SKIFF_VERSION=0\.1\.0$/m)
   t.match(env, /^NODE_MAJOR=24$/m)
   t.match(env, /^AUTH_PARAMETER=\/skiffmq\/users\.json$/m)
+})
+
+t.test('the skiff user has the same uid and gid on EC2 and in the image, so data moves between them', async (t) => {
+  const ids = (text: string) => ({ uid: /useradd[^\n]*--uid (\d+)/.exec(text)?.[1], gid: /groupadd[^\n]*--gid (\d+)/.exec(text)?.[1] })
+  const image = loadDockerfile().stages.at(-1)!.instructions.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n')
+  const boot = userData(tpl).replace(/\\\n\s*/g, ' ')
+  t.same(ids(boot), { uid: '10001', gid: '10001' })
+  t.same(ids(image), ids(boot))
 })

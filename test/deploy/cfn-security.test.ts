@@ -103,6 +103,7 @@ t.test('every volume is encrypted; the data volume is gp3, kept as a snapshot, m
   const boot = userData(tpl)
   t.match(boot, /mount \/var\/lib\/skiff/)
   t.match(boot, /\/var\/lib\/skiff xfs/)
+  t.match(boot, /if \[ "\$probe" -eq 2 \]; then\n\s*mkfs\.xfs /, 'formats only a volume blkid -p finds blank')
 })
 
 t.test('IAM: one parameter readable, nothing granted on *', async (t) => {
