@@ -6,7 +6,8 @@
  */
 import t from 'tap'
 import { checkTemplate } from './cfn-spec.js'
-import { loadTemplate, type JsonObject, type Template } from './cfn-template.js'
+import fs from 'node:fs'
+import { loadTemplate, templatePath, userData, type JsonObject, type Template } from './cfn-template.js'
 
 t.test('the template parses with its short-form tags', async (t) => {
   const tpl = loadTemplate()
@@ -18,6 +19,13 @@ t.test('the template parses with its short-form tags', async (t) => {
 t.test('the template matches the resource specification and all its references resolve', async (t) => {
   const problems = checkTemplate(loadTemplate())
   t.same(problems, [], problems.join('\n'))
+})
+
+t.test('within the limits of a one-command deploy', async (t) => {
+  // Past 51,200 bytes `aws cloudformation deploy` needs an S3 bucket.
+  t.ok(fs.statSync(templatePath).size <= 51_200, 'template body at most 51,200 bytes')
+  // EC2 refuses user data over 16 KiB (before base64).
+  t.ok(Buffer.byteLength(userData(loadTemplate())) <= 16_384, 'UserData at most 16 KiB')
 })
 
 /** A fresh copy of the template with one change made by `edit`. */
