@@ -148,6 +148,8 @@ t.test('the runtime stage, carried out: production install, start, ready, health
     void exited.then((code) => reject(new Error(`the broker exited with ${code} before listening: ${stderr}`)))
   })
   t.type(listening.port, 'number', 'logs listening with its port')
+  const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }
+  t.equal(listening.version, pkg.version, 'and the version from the package.json beside dist/')
   const httpPort = listening.httpPort as number
   t.type(httpPort, 'number', 'and its HTTP port')
 
