@@ -63,3 +63,23 @@ export function spread(values) {
   const median = v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2
   return { n: v.length, min: v[0], median, max: v[v.length - 1], spreadPct: median > 0 ? ((v[v.length - 1] - v[0]) / median) * 100 : 0 }
 }
+
+/**
+ * CPU microseconds per message, from CPU time (not wall time), so it holds up
+ * better than throughput on a busy machine: broker (all threads), its gateway
+ * (main) thread, its other threads (workers, GC helpers, libuv), the sending
+ * processes per message sent, the consuming processes per delivery.
+ */
+export function cpuPerMessage(r) {
+  const messages = r.groups > 0 ? r.received / r.groups : 0
+  const per = (seconds, n) => (typeof seconds === 'number' && n > 0 ? (seconds * 1e6) / n : null)
+  const b = r.broker ?? {}
+  const other = typeof b.cpuSeconds === 'number' && typeof b.mainThreadCpuSeconds === 'number' ? b.cpuSeconds - b.mainThreadCpuSeconds : null
+  return {
+    broker: per(b.cpuSeconds, messages),
+    gateway: per(b.mainThreadCpuSeconds, messages),
+    otherThreads: per(other, messages),
+    sender: per(r.clients?.senderCpuSeconds, r.sent),
+    consumer: per(r.clients?.consumerCpuSeconds, r.received),
+  }
+}

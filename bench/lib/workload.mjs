@@ -74,7 +74,7 @@ export async function runWorkload(w, opts) {
 
     const groups = (w.consumers ?? []).length
     const planned = w.producers && !w.producers.rate ? (w.producers.processes ?? 1) * (w.producers.connections ?? 1) * w.producers.messages : null
-    const cpuAtGo = broker.sample().cpuSeconds
+    const atGo = broker.sample()
     const goAt = Date.now()
     const goMonoUs = Number(process.hrtime.bigint() / 1000n)
     for (const r of roles) r.send({ t: 'go' })
@@ -125,7 +125,7 @@ export async function runWorkload(w, opts) {
     opts.progress?.done()
     const consumerResults = await withTimeout(Promise.all(consumers.map((c) => c.result)), RESULT_TIMEOUT_MS, 'consumers')
     const sendResults = await withTimeout(senderResults, RESULT_TIMEOUT_MS, 'senders')
-    return summarise(w, { outcome, groups, sendResults, consumerResults, cpuAtGo, brokerAtEnd })
+    return summarise(w, { outcome, groups, sendResults, consumerResults, atGo, brokerAtEnd })
   } catch (err) {
     opts.progress?.done()
     throw err
@@ -135,7 +135,9 @@ export async function runWorkload(w, opts) {
   }
 }
 
-function summarise(w, { outcome, groups, sendResults, consumerResults, cpuAtGo, brokerAtEnd }) {
+const diff = (a, b) => (a === null || b === null ? null : a - b)
+
+function summarise(w, { outcome, groups, sendResults, consumerResults, atGo, brokerAtEnd }) {
   const unavailable = sendResults.find((r) => r.unavailable)?.unavailable
   const sum = (list, k) => list.reduce((a, r) => a + (r[k] ?? 0), 0)
   const sent = sum(sendResults, 'sent')
@@ -173,7 +175,10 @@ function summarise(w, { outcome, groups, sendResults, consumerResults, cpuAtGo, 
     latency,
     broker: {
       peakRssMiB: brokerAtEnd.peakRssMiB,
-      cpuSeconds: brokerAtEnd.cpuSeconds !== null && cpuAtGo !== null ? brokerAtEnd.cpuSeconds - cpuAtGo : null,
+      cpuSeconds: diff(brokerAtEnd.cpuSeconds, atGo.cpuSeconds),
+      mainThreadCpuSeconds: diff(brokerAtEnd.mainThreadCpuSeconds, atGo.mainThreadCpuSeconds),
     },
+    // CPU the clients spent from go to their end (process.cpuUsage in each role).
+    clients: { senderCpuSeconds: sum(sendResults, 'cpuSeconds'), consumerCpuSeconds: sum(consumerResults, 'cpuSeconds') },
   }
 }

@@ -67,5 +67,11 @@ export async function runRole(main) {
   }
 }
 
+/** CPU seconds (user + system, all threads) this process has used; take the difference of two readings. */
+export function cpuSeconds() {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1e6
+}
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 export const turn = () => new Promise((r) => setImmediate(r))

@@ -11,7 +11,7 @@
  */
 import { CLIENT_MODULE } from '../lib/paths.mjs'
 import { createHistogram, encodeHistogram, recordMs } from '../lib/histogram.mjs'
-import { config, go, now, reportProgress, runRole, send, whenStopped } from './common.mjs'
+import { config, cpuSeconds, go, now, reportProgress, runRole, send, whenStopped } from './common.mjs'
 
 const { connect } = await import(CLIENT_MODULE)
 const { url, topic, group, connections = 1, maxInFlight = 1000, timeLimitMs = 120_000 } = config
@@ -49,9 +49,11 @@ runRole(async () => {
   }
   whenStopped(stop)
   await go
+  const cpuAtGo = cpuSeconds()
   timer = setTimeout(stop, timeLimitMs)
   await Promise.all(loops)
+  const cpu = cpuSeconds() - cpuAtGo
   stopProgress()
   await Promise.all(clients.map((c) => c.close()))
-  return { received, firstAt, lastAt, histogram: encodeHistogram(histogram) }
+  return { received, firstAt, lastAt, histogram: encodeHistogram(histogram), cpuSeconds: cpu }
 })

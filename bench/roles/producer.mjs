@@ -14,7 +14,7 @@
  * consumers' latency histogram; the rest is filler.
  */
 import { CLIENT_MODULE } from '../lib/paths.mjs'
-import { config, go, now, reportProgress, runRole, send, sleep, turn } from './common.mjs'
+import { config, cpuSeconds, go, now, reportProgress, runRole, send, sleep, turn } from './common.mjs'
 
 const { connect } = await import(CLIENT_MODULE)
 const { url, topic, connections = 1, messages = 0, size = 128, confirm = true, maxInFlight = 1000, rate = 0, durationMs = 0, timeLimitMs = 120_000 } = config
@@ -101,6 +101,7 @@ runRole(async () => {
   await send({ t: 'ready' })
   await go
   const stopProgress = reportProgress(() => sent)
+  const cpuAtGo = cpuSeconds()
   const startedAt = now()
   const deadline = startedAt + timeLimitMs
   await Promise.all(
@@ -110,7 +111,8 @@ runRole(async () => {
     }),
   )
   const endedAt = now()
+  const cpu = cpuSeconds() - cpuAtGo
   stopProgress()
   await Promise.all(clients.map((c) => c.close()))
-  return { sent, dropped, confirmed, startedAt, endedAt }
+  return { sent, dropped, confirmed, startedAt, endedAt, cpuSeconds: cpu }
 })

@@ -10,7 +10,7 @@
  */
 import dgram from 'node:dgram'
 import { CLIENT_MODULE } from '../lib/paths.mjs'
-import { config, go, now, reportProgress, runRole, send, sleep } from './common.mjs'
+import { config, cpuSeconds, go, now, reportProgress, runRole, send, sleep } from './common.mjs'
 
 const client = await import(CLIENT_MODULE)
 const { url, topic, rate = 50_000, durationMs = 5_000, size = 64 } = config
@@ -38,6 +38,7 @@ runRole(async () => {
   let refused = 0
   const stopProgress = reportProgress(() => sent)
   const buf = Buffer.alloc(Math.max(8, size), 0x74)
+  const cpuAtGo = cpuSeconds()
   const startedAt = now()
   const end = startedAt + durationMs
   for (let t = startedAt; t < end; t = now()) {
@@ -54,5 +55,5 @@ runRole(async () => {
   await sender.close?.()
   const endedAt = now()
   stopProgress()
-  return { sent, refused, datagrams, datagramBytes, startedAt, endedAt }
+  return { sent, refused, datagrams, datagramBytes, startedAt, endedAt, cpuSeconds: cpuSeconds() - cpuAtGo }
 })

@@ -15,7 +15,11 @@ const s1 = (repeat: number, msgsPerSec: number) => ({
   msgsPerSec,
   receivedFraction: 1,
   latency: { p50: 10, p90: 20, p99: 30, p999: 40, max: 50, mean: 12 },
-  broker: { peakRssMiB: 160, cpuSeconds: 2 },
+  sent: 200_000,
+  received: 200_000,
+  groups: 1,
+  broker: { peakRssMiB: 160, cpuSeconds: 2, mainThreadCpuSeconds: 0.5 },
+  clients: { senderCpuSeconds: 1, consumerCpuSeconds: 1 },
 })
 const s7 = {
   scenario: 'S7',
@@ -56,6 +60,8 @@ t.test('RESULTS.md names the machine, the commit, each target with its figure, a
   t.match(md, /\| S1 200,000 x 128 B \| 3 \| 90,000 \| 100,000 \| 150,000 \| 60% \|/)
   t.match(md, /not available/)
   t.match(md, /!\[throughput\]\(charts\/throughput\.svg\)/)
+  // 2 s of broker CPU over 200,000 messages, 0.5 s of it on the gateway thread; 1 s in each client.
+  t.match(md, /\| S1 200,000 x 128 B \| 10\.0 \| 2\.5 \| 7\.5 \| 5\.0 \| 5\.0 \| 20\.0 \|/)
 })
 
 t.test('the throughput chart has a bar for each measured scenario and says what is unavailable', async (t) => {
