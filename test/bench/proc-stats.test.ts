@@ -20,6 +20,7 @@ t.test('a live process reports its peak RSS and CPU time on Linux', { skip: proc
   const s = sampleProcess(process.pid)
   t.ok(s.peakRssMiB > 1, `peak RSS ${s.peakRssMiB} MiB`)
   t.ok(s.cpuSeconds >= 0, `cpu ${s.cpuSeconds} s`)
+  t.ok(s.mainThreadCpuSeconds >= 0 && s.mainThreadCpuSeconds <= s.cpuSeconds, 'the main thread is part of the process')
   const gone = sampleProcess(2 ** 22 + 12345)
-  t.same(gone, { peakRssMiB: null, cpuSeconds: null })
+  t.same(gone, { peakRssMiB: null, cpuSeconds: null, mainThreadCpuSeconds: null })
 })
