@@ -32,21 +32,25 @@ function payload() {
 
 async function confirmedLoop(producer, count, deadline) {
   const buf = payload()
+  // The publish promises themselves, oldest first: no extra promise per message,
+  // so the bench's own cost per message stays small next to the client's.
   const window = []
   let head = 0
   for (let i = 0; i < count; i++) {
     if ((i & 1023) === 0 && now() > deadline) break
     buf.writeDoubleLE(now(), 0) // publish() copies the payload into its record at once
-    const p = producer.publish(topic, buf).then(() => void confirmed++)
-    window.push(p)
+    window.push(producer.publish(topic, buf))
     sent++
     if (window.length - head >= maxInFlight) {
       await window[head]
       window[head++] = undefined
+      confirmed++
       if (head > 100_000) window.splice(0, head), (head = 0)
     }
   }
-  await Promise.all(window.slice(head))
+  const rest = window.slice(head)
+  await Promise.all(rest)
+  confirmed += rest.length
 }
 
 async function fireAndForgetLoop(producer, count, deadline) {
@@ -80,17 +84,20 @@ async function pacedLoop(producer, perConnRate, deadline) {
       if (confirm && window.length - head >= maxInFlight) {
         await window[head]
         window[head++] = undefined
+        confirmed++
         continue
       }
       buf.writeDoubleLE(now(), 0)
-      if (confirm) window.push(producer.publish(topic, buf).then(() => void confirmed++))
+      if (confirm) window.push(producer.publish(topic, buf))
       else if (!producer.send(topic, buf)) dropped++
       mine++
       sent++
     }
     await sleep(1)
   }
-  await Promise.all(window.slice(head))
+  const rest = window.slice(head)
+  await Promise.all(rest)
+  confirmed += rest.length
   await producer.flush()
 }
 
