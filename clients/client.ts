@@ -1,92 +1,207 @@
 /**
- * The client: one connection to a broker, and the producers, consumers and
- * admin calls that share it.
+ * The client: a link to the broker (link.ts, which reconnects) and the
+ * producers, consumers and admin calls that share it.
  *
- * Events: 'close' (reason: SkiffError | undefined) once the connection is gone
- * (undefined after close()); 'error' (SkiffError) for problems that belong to
- * no call: a connection-level ERROR, a failed fire-and-forget publish, the
- * loss of the connection. 'error' is emitted only when someone listens, so a
- * client without an 'error' listener never crashes the process; the failures
- * still reach every pending call as rejections.
+ * What happens on a reconnect, step by step:
+ * 1. The connection is lost (socket closed or reset, IDLE_TIMEOUT after
+ *    heartbeat silence, a frame that cannot be trusted). Requests in flight
+ *    on it (admin calls, subscribes) reject with CONNECTION_CLOSED.
+ *    'disconnect' is emitted with the reason; status becomes 'reconnecting'.
+ * 2. Every consumer forgets the old connection: messages received but not
+ *    yet taken are dropped and settlements not yet sent are forgotten (the
+ *    broker releases that connection's unsettled messages and delivers them
+ *    again). Iterators and handlers keep waiting; nothing throws.
+ * 3. Every producer puts its unconfirmed confirmed-publish batches back at
+ *    the front of its queue, in their original order. publish() calls keep
+ *    waiting (bounded by maxInFlight and by their own requestTimeoutMs).
+ * 4. The link waits by the backoff policy (full jitter) and connects to the
+ *    next URL of the list ('reconnecting' event per attempt), with the same
+ *    HELLO (name, token). Failed attempts repeat this step; by default
+ *    forever. Admin calls and subscribe() made meanwhile wait for it.
+ * 5. On WELCOME: status 'connected', 'connect' is emitted, producers re-send
+ *    their unconfirmed batches verbatim (same producer id and sequence; the
+ *    broker answers those it already stored with their original offsets),
+ *    then write what queued during the outage; every consumer subscribes
+ *    again with its id, group and options (the group keeps its position).
+ * 6. Once the broker accepted every subscription, 'reconnect' is emitted. A
+ *    subscription the broker now refuses (say, its topic was deleted) ends
+ *    that consumer with the error; a retriable failure drops the connection
+ *    and the loop starts again at step 1.
+ *
+ * Events: 'connect' ({ url, welcome }) for every connection made;
+ * 'disconnect' (reason) when one is lost; 'reconnecting' (RetryInfo) before
+ * each attempt; 'reconnect' ({ url, attempts }) once a connection is back
+ * with its subscriptions; 'close' (reason | undefined) when the client is
+ * closed for good (undefined after close()); 'error' (err) for problems
+ * that belong to no call: a connection-level ERROR, a failed
+ * fire-and-forget publish, a protocol violation or heartbeat silence, a
+ * handler that threw (when its consumer has no 'error' listener), giving up.
+ * 'error' is emitted only when someone listens, so a client without an
+ * 'error' listener never crashes the process; the failures still reach
+ * every pending call as rejections.
  */
 import { EventEmitter } from 'node:events'
 import type tls from 'node:tls'
-import { MAX_IN_FLIGHT_LIMIT, SkiffError, checkName, decodeOk, encodeSubscribe, type Deliver, type Welcome } from '../protocol/index.js'
+import { MAX_IN_FLIGHT_LIMIT, SkiffError, checkName, decodeOk, encodeSubscribe, type Welcome } from '../protocol/index.js'
 import { Admin } from './admin.js'
-import { Connection, type ConnectionHooks } from './connection.js'
-import { Consumer, startPosition, type ConsumerHost, type SubscribeOptions } from './consumer.js'
-import { Producer, type ProducerOptions } from './producer.js'
-import { DEFAULT_URL, parseUrl } from './url.js'
+import { reconnectPolicy, type ReconnectOptions } from './backoff.js'
+import type { Connection } from './connection.js'
+import { Consumer, startPosition, type ConsumerHost, type MessageHandler, type SubscribeOptions } from './consumer.js'
+import { Link, type ClientStatus, type RetryInfo } from './link.js'
+import { Producer, type ProducerOptions, type WhenFull } from './producer.js'
+import { DEFAULT_URL, formatAddress, parseBrokerUrls, type BrokerAddress } from './url.js'
 
+/** Options of {@link connect}. */
 export interface ConnectOptions {
   /** Shown in the broker's logs and metrics. Default "skiffmq-client". */
   name?: string
+  /** Credentials sent in HELLO (when the broker has auth enabled). */
   token?: string
-  /** TCP connect plus handshake. Default 10 s. */
+  /** TCP connect plus handshake, per attempt. Default 10 s. */
   connectTimeoutMs?: number
-  /** Any request (publish confirm, subscribe, admin) without an answer in this time fails with TIMEOUT. Default 30 s. */
+  /** Any call (publish confirm, subscribe, admin) not answered within this fails with TIMEOUT, counted from the call. Default 30 s. */
   requestTimeoutMs?: number
-  /** close() waits at most this long for unconfirmed publishes. Default 10 s. */
+  /** close() waits at most this long for unconfirmed publishes and unsettled messages. Default 10 s. */
   drainTimeoutMs?: number
-  /** TLS options for skiffs:// URLs. */
+  /** TLS options for skiffs:// URLs (ca, cert, key, rejectUnauthorized, ...). */
   tls?: tls.ConnectionOptions
+  /** Reconnect after losing the connection (default: yes, forever, 100 ms to 5 s backoff); false to close instead. */
+  reconnect?: ReconnectOptions | boolean
 }
 
-export async function connect(url: string = DEFAULT_URL, opts: ConnectOptions = {}): Promise<Client> {
-  const address = parseUrl(url)
-  const client = new Client(opts.drainTimeoutMs ?? 10_000)
-  const conn = await Connection.open(
-    address,
-    {
-      name: opts.name ?? 'skiffmq-client',
-      token: opts.token,
-      connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
-      requestTimeoutMs: opts.requestTimeoutMs ?? 30_000,
-      tls: opts.tls,
-    },
-    client.hooks(),
-  )
-  client.attach(conn)
+/** What 'connect' and 'reconnect' tell. */
+export interface ConnectInfo {
+  /** The broker URL connected to. */
+  url: string
+  /** The broker's WELCOME. */
+  welcome: Welcome
+  /** Attempts it took (0 for the first connection). */
+  attempts: number
+}
+
+/**
+ * Connect to a broker (or the first that answers of a list, tried in order)
+ * and resolve with a client once the handshake is done. Rejects when no
+ * broker answers: a client reconnects by itself only after it was connected.
+ */
+export async function connect(url: string | readonly string[] = DEFAULT_URL, opts: ConnectOptions = {}): Promise<Client> {
+  const client = new Client(parseBrokerUrls(url), opts)
+  await client.start()
   return client
 }
 
+export interface Client {
+  on(event: 'connect' | 'reconnect', listener: (info: ConnectInfo) => void): this
+  on(event: 'disconnect', listener: (reason: SkiffError) => void): this
+  on(event: 'reconnecting', listener: (info: RetryInfo) => void): this
+  on(event: 'close', listener: (reason: SkiffError | undefined) => void): this
+  on(event: 'error', listener: (err: Error) => void): this
+  once(event: 'connect' | 'reconnect', listener: (info: ConnectInfo) => void): this
+  once(event: 'disconnect', listener: (reason: SkiffError) => void): this
+  once(event: 'reconnecting', listener: (info: RetryInfo) => void): this
+  once(event: 'close', listener: (reason: SkiffError | undefined) => void): this
+  once(event: 'error', listener: (err: Error) => void): this
+}
+
+/** A connection to a broker (kept up by reconnecting), shared by producers, consumers and `admin`. */
 export class Client extends EventEmitter implements ConsumerHost {
-  readonly admin: Admin = new Admin(this)
-  private conn: Connection | undefined
-  private readonly producers = new Set<Producer>()
+  /** Topic and group administration. */
+  readonly admin: Admin
+  /** See {@link ConnectOptions.requestTimeoutMs}. */
+  readonly requestTimeoutMs: number
+  /** See {@link ConnectOptions.drainTimeoutMs}. */
+  readonly drainTimeoutMs: number
+  private readonly link: Link
+  private readonly producers = new Set<Producer<WhenFull>>()
   private readonly consumers = new Map<number, Consumer>()
   private nextSub = 0
   private closing: Promise<void> | undefined
 
-  /** Use connect(). */
-  constructor(private readonly drainTimeoutMs: number) {
+  /** Use {@link connect}. @internal */
+  constructor(addresses: readonly BrokerAddress[], opts: ConnectOptions) {
     super()
+    this.requestTimeoutMs = positiveMs('requestTimeoutMs', opts.requestTimeoutMs ?? 30_000)
+    this.drainTimeoutMs = positiveMs('drainTimeoutMs', opts.drainTimeoutMs ?? 10_000)
+    const connectTimeoutMs = positiveMs('connectTimeoutMs', opts.connectTimeoutMs ?? 10_000)
+    this.link = new Link(
+      addresses,
+      { name: opts.name ?? 'skiffmq-client', token: opts.token, connectTimeoutMs, requestTimeoutMs: this.requestTimeoutMs, tls: opts.tls },
+      reconnectPolicy(opts.reconnect),
+      {
+        up: (conn, attempts) => this.onUp(conn, attempts),
+        down: (reason, retrying) => this.onDown(reason, retrying),
+        retrying: (info) => this.emit('reconnecting', info),
+        ended: (reason) => this.onEnded(reason),
+        deliver: (d) => this.consumers.get(d.sub)?.deliver(d),
+        unsolicitedError: (err, corr) => this.report(new SkiffError(err.codeName, `fire-and-forget publish ${corr} failed: ${err.message}`, { cause: err, details: { corr, ...err.details } })),
+        connectionError: (err) => this.report(err),
+      },
+    )
+    this.admin = new Admin(this)
   }
 
-  get connection(): Connection {
-    if (!this.conn) throw new SkiffError('CONNECTION_CLOSED', 'the client is not connected')
-    return this.conn
+  /** @internal The first connect. */
+  start(): Promise<void> {
+    return this.link.start()
   }
 
-  /** What the broker said in its WELCOME (version, limits, connection id). */
-  get welcome(): Welcome {
-    return this.connection.welcome
+  /** 'connecting', 'connected', 'reconnecting' or 'closed' (from the moment close() is called). */
+  get status(): ClientStatus {
+    return this.closing ? 'closed' : this.link.status
   }
 
+  /** True once close() was called or the client gave up reconnecting. */
   get closed(): boolean {
-    return this.closing !== undefined || !this.connection.isOpen
+    return this.status === 'closed'
   }
 
-  /** A new producer sharing this connection; each has its own maxInFlight. */
-  producer(opts: ProducerOptions = {}): Producer {
+  /** The open connection; throws CONNECTION_CLOSED while reconnecting or closed. */
+  get connection(): Connection {
+    const conn = this.link.current
+    if (!conn) throw new SkiffError('CONNECTION_CLOSED', this.closed ? 'the client is closed' : 'the client is not connected (reconnecting)')
+    return conn
+  }
+
+  /** What the broker said in its latest WELCOME (version, limits, connection id). */
+  get welcome(): Welcome {
+    return this.link.welcome!
+  }
+
+  /** @internal */
+  get current(): Connection | undefined {
+    return this.link.current
+  }
+
+  /** @internal */
+  get maxFrame(): number {
+    return this.link.maxFrame
+  }
+
+  /** @internal */
+  get lastError(): SkiffError | undefined {
+    return this.link.lastError
+  }
+
+  /** @internal */
+  ready(timeoutMs: number, what: string): Promise<Connection> {
+    return this.link.ready(timeoutMs, what)
+  }
+
+  /** A new producer sharing this connection; each has its own maxInFlight and its own idempotence id. */
+  producer<M extends WhenFull = 'drop'>(opts: ProducerOptions<M> = {}): Producer<M> {
     this.checkUsable()
-    const p = new Producer(this, opts)
+    const p = new Producer<M>(this, opts)
     this.producers.add(p)
     return p
   }
 
-  /** Join `opts.group` on `topic`; resolves once the broker has accepted the subscription. */
-  async subscribe(topic: string, opts: SubscribeOptions): Promise<Consumer> {
+  /**
+   * Join `opts.group` on `topic`; resolves once the broker has accepted the
+   * subscription. With `handler`, messages go to it (as with
+   * `consumer.on('message', handler)`); without, iterate the consumer.
+   * While the client reconnects, waits for the connection (requestTimeoutMs).
+   */
+  async subscribe(topic: string, opts: SubscribeOptions, handler?: MessageHandler): Promise<Consumer> {
     this.checkUsable()
     checkName('topic', topic)
     checkName('group', opts?.group)
@@ -94,35 +209,42 @@ export class Client extends EventEmitter implements ConsumerHost {
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > MAX_IN_FLIGHT_LIMIT) {
       throw new SkiffError('INVALID_REQUEST', `maxInFlight must be an integer in 1..${MAX_IN_FLIGHT_LIMIT}, got ${maxInFlight}`)
     }
+    const concurrency = opts.concurrency ?? 1
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new SkiffError('INVALID_REQUEST', `concurrency must be a positive integer, got ${concurrency}`)
+    if (handler !== undefined && typeof handler !== 'function') throw new SkiffError('INVALID_REQUEST', 'the message handler must be a function')
     const { start, startValue } = startPosition(opts.from)
-    const conn = this.connection
     this.nextSub = this.nextSub >= 0xffffffff ? 1 : this.nextSub + 1
     const sub = this.nextSub
-    const consumer = new Consumer(this, topic, opts.group, sub, maxInFlight)
+    const consumer = new Consumer(
+      this,
+      { sub, topic, group: opts.group, start, startValue, maxInFlight, ackTimeoutMs: opts.ackTimeoutMs, maxDeliveries: opts.maxDeliveries },
+      opts.autoAck ?? false,
+      concurrency,
+    )
     // Registered before asking, so a DELIVER right behind the OK finds its consumer.
     this.consumers.set(sub, consumer)
-    const corr = conn.nextCorr()
     try {
-      const answer = await conn.request(
-        corr,
-        encodeSubscribe({ corr, sub, topic, group: opts.group, start, startValue, maxInFlight, ackTimeoutMs: opts.ackTimeoutMs, maxDeliveries: opts.maxDeliveries }),
-        `SUBSCRIBE to ${topic} as ${opts.group}`,
-      )
-      const result = decodeOk(answer.body).result as { partitions?: unknown } | undefined
-      if (Array.isArray(result?.partitions)) consumer.partitions = result.partitions as number[]
-      else if (typeof result?.partitions === 'number') consumer.partitions = Array.from({ length: result.partitions }, (_, i) => i)
+      const deadline = Date.now() + this.requestTimeoutMs
+      const conn = await this.link.ready(this.requestTimeoutMs, `SUBSCRIBE to ${topic} as ${opts.group}`)
+      await this.sendSubscribe(conn, consumer, Math.max(1, deadline - Date.now()))
+      consumer.established = true
     } catch (err) {
       this.consumers.delete(sub)
       consumer.connectionLost(undefined)
       throw err
     }
+    if (handler) consumer.on('message', handler)
     return consumer
   }
 
   /**
-   * Drain and close: waits (at most drainTimeoutMs) until every publish is
-   * confirmed or rejected, sends pending acks, then closes the connection.
-   * Whatever is still pending then rejects with CONNECTION_CLOSED.
+   * Drain and close. When connected: consumers stop taking messages, then
+   * close() waits (at most drainTimeoutMs) until every publish is confirmed
+   * or rejected and every running message handler has finished, sends the
+   * settlements made so far and closes the connection (the broker releases
+   * unsettled messages for redelivery). When the broker is unreachable at the time of
+   * the call, it does not wait for it. Whatever is still pending then
+   * rejects with CONNECTION_CLOSED.
    */
   close(): Promise<void> {
     this.closing ??= this.doClose()
@@ -130,53 +252,104 @@ export class Client extends EventEmitter implements ConsumerHost {
   }
 
   private async doClose(): Promise<void> {
-    const conn = this.conn
-    if (!conn || !conn.isOpen) return
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([
-      Promise.all([...this.producers].map((p) => p.flush())),
-      new Promise((resolve) => (timer = setTimeout(resolve, this.drainTimeoutMs))),
-    ])
-    clearTimeout(timer)
-    for (const c of this.consumers.values()) c.flushAcks()
-    await conn.close()
+    if (this.link.status === 'closed') return
+    const consumers = [...this.consumers.values()]
+    if (this.link.current) {
+      for (const c of consumers) c.beginClose()
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        // Handlers running now may still ack; a message taken from an iterator is not waited for:
+        // the code that would settle it is usually the code awaiting this close().
+        Promise.all([...[...this.producers].map((p) => p.flush()), ...consumers.map((c) => c.idle(this.drainTimeoutMs, false))]),
+        new Promise((resolve) => (timer = setTimeout(resolve, this.drainTimeoutMs))),
+      ])
+      clearTimeout(timer)
+      for (const c of consumers) c.flushAcks()
+    }
+    await this.link.close()
+    this.finish(new SkiffError('CONNECTION_CLOSED', 'the client is closed'), undefined)
+    this.emit('close', undefined)
   }
 
+  /** @internal */
   forget(consumer: Consumer): void {
     if (this.consumers.get(consumer.sub) === consumer) this.consumers.delete(consumer.sub)
   }
 
-  /** @internal the connection's view of this client. */
-  hooks(): ConnectionHooks {
-    return {
-      deliver: (d: Deliver) => this.consumers.get(d.sub)?.deliver(d),
-      unsolicitedError: (err, corr) => this.report(new SkiffError(err.codeName, `fire-and-forget publish ${corr} failed: ${err.message}`, { cause: err, details: { corr, ...err.details } })),
-      connectionError: (err) => this.report(err),
-      closed: (reason) => this.onClosed(reason),
-    }
+  /** @internal Emit 'error' when someone listens. */
+  report(err: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err)
   }
 
-  /** @internal */
-  attach(conn: Connection): void {
-    this.conn = conn
+  private sendSubscribe(conn: Connection, consumer: Consumer, timeoutMs: number): Promise<void> {
+    const corr = conn.nextCorr()
+    return conn.request(corr, encodeSubscribe({ corr, ...consumer.subscription }), `SUBSCRIBE to ${consumer.topic} as ${consumer.group}`, timeoutMs).then((answer) => {
+      const result = decodeOk(answer.body).result as { partitions?: unknown } | undefined
+      if (Array.isArray(result?.partitions)) consumer.partitions = result.partitions as number[]
+      else if (typeof result?.partitions === 'number') consumer.partitions = Array.from({ length: result.partitions }, (_, i) => i)
+    })
   }
 
   private checkUsable(): void {
-    if (this.closing) throw new SkiffError('CONNECTION_CLOSED', 'the client is closed')
-    if (!this.connection.isOpen) throw new SkiffError('CONNECTION_CLOSED', 'the connection is closed')
+    if (this.status === 'closed') throw new SkiffError('CONNECTION_CLOSED', 'the client is closed', this.link.lastError ? { cause: this.link.lastError } : {})
   }
 
-  private onClosed(reason: SkiffError | undefined): void {
-    if (!this.conn) return // the handshake failed: connect() rejects with the reason
-    const err = reason ?? new SkiffError('CONNECTION_CLOSED', 'the client is closed')
-    for (const p of this.producers) p.connectionLost(err)
-    for (const c of [...this.consumers.values()]) c.connectionLost(reason)
-    this.consumers.clear()
-    if (reason) this.report(reason)
+  private onUp(conn: Connection, attempts: number): void {
+    const url = formatAddress(conn.address)
+    this.emit('connect', { url, welcome: conn.welcome, attempts })
+    for (const p of this.producers) p.resumed()
+    if (attempts > 0) void this.restore(conn, url, attempts)
+  }
+
+  /** Subscribe every consumer again on the new connection (step 5-6 above). */
+  private async restore(conn: Connection, url: string, attempts: number): Promise<void> {
+    const consumers = [...this.consumers.values()].filter((c) => c.established && !c.closed)
+    const outcomes = await Promise.allSettled(consumers.map((c) => this.sendSubscribe(conn, c, this.requestTimeoutMs)))
+    if (this.link.current !== conn) return // lost again meanwhile: the next connection restores them
+    let retry: SkiffError | undefined
+    outcomes.forEach((o, i) => {
+      if (o.status === 'fulfilled') return
+      const err = o.reason instanceof SkiffError ? o.reason : new SkiffError('INTERNAL', String(o.reason), { cause: o.reason })
+      if (err.retriable) {
+        retry ??= err
+        return
+      }
+      const c = consumers[i]!
+      const failure = new SkiffError(err.codeName, `subscribing ${c.topic} as ${c.group} again after a reconnect failed: ${err.message}`, { cause: err })
+      this.forget(c)
+      c.fail(failure)
+      this.report(failure)
+    })
+    if (retry) return conn.abort(new SkiffError('CONNECTION_CLOSED', `subscribing again after a reconnect failed: ${retry.message}`, { cause: retry }))
+    this.emit('reconnect', { url, welcome: conn.welcome, attempts })
+  }
+
+  private onDown(reason: SkiffError, retrying: boolean): void {
+    this.emit('disconnect', reason)
+    if (!retrying) return // onEnded follows and reports it
+    // A plain loss (socket closed, broker restarting) is what reconnecting is for; a fault is worth an 'error'.
+    if (reason.codeName !== 'CONNECTION_CLOSED') this.report(reason)
+    for (const c of [...this.consumers.values()]) {
+      if (c.established) c.interrupted()
+    }
+    for (const p of this.producers) p.interrupted()
+  }
+
+  private onEnded(reason: SkiffError): void {
+    this.finish(reason, reason)
+    this.report(reason)
     this.emit('close', reason)
   }
 
-  private report(err: SkiffError): void {
-    if (this.listenerCount('error') > 0) this.emit('error', err)
+  /** Fail whatever is left: producers with `err`, consumers end (throwing `consumerErr` once, if given). */
+  private finish(err: SkiffError, consumerErr: SkiffError | undefined): void {
+    for (const p of this.producers) p.connectionLost(err)
+    for (const c of [...this.consumers.values()]) c.connectionLost(consumerErr)
+    this.consumers.clear()
   }
+}
+
+function positiveMs(name: string, v: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new SkiffError('INVALID_REQUEST', `${name} must be a positive number of milliseconds, got ${v}`)
+  return v
 }

@@ -2,9 +2,9 @@
  * One connection to a broker: the socket, the framing, the handshake,
  * heartbeats and the correlation table. It knows nothing of producers or
  * consumers; the client routes DELIVER frames and unsolicited errors through
- * the `ConnectionHooks` it passes in. Keeping this layer apart is what lets a
- * reconnecting client (later) swap connections under live producers and
- * consumers.
+ * the `ConnectionHooks` it passes in. A Connection is used once: after a loss
+ * the client's Link (link.ts) opens a new one and swaps it in under the live
+ * producers and consumers.
  *
  * Decisions written down here:
  * - A request is a frame with a `corr`; the answer is OK, PUBLISH_ACK or
@@ -13,7 +13,11 @@
  *   `hooks.unsolicitedError` because fire-and-forget publishes are only ever
  *   answered that way.
  * - Heartbeats: PING when we have sent nothing for heartbeatMs; the peer is
- *   dead when nothing at all came from it for 2 x heartbeatMs + idleTimeoutMs.
+ *   dead when nothing at all came from it for 2 x heartbeatMs + idleTimeoutMs
+ *   (IDLE_TIMEOUT, after which the client reconnects).
+ * - A broker that shuts down sends ERROR SHUTTING_DOWN without corr and then
+ *   closes. That is a farewell, not a fault: it is not reported as an error;
+ *   it becomes the cause of the CONNECTION_CLOSED the close is reported with.
  * - Anything the decoder rejects (garbage, a frame over WELCOME.maxFrame, an
  *   opcode a broker never sends) closes the connection with that error: the
  *   stream cannot be trusted past a bad frame. It never throws out of a
@@ -92,6 +96,8 @@ export class Connection {
   private closedPromise: Promise<void>
   private markClosed!: () => void
   private handshake: { resolve(): void; reject(e: SkiffError): void } | undefined
+  /** The SHUTTING_DOWN a broker sent before closing, to explain the close. */
+  private farewell: SkiffError | undefined
 
   private constructor(
     private readonly socket: net.Socket,
@@ -103,7 +109,10 @@ export class Connection {
     socket.setNoDelay(true) // we batch frames ourselves
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('error', (err) => this.fail(new SkiffError('CONNECTION_CLOSED', `connection to ${formatAddress(address)} failed: ${err.message}`, { cause: err })))
-    socket.on('close', () => this.fail(new SkiffError('CONNECTION_CLOSED', `the broker at ${formatAddress(address)} closed the connection`)))
+    socket.on('close', () => {
+      const why = this.farewell ? `: ${this.farewell.message}` : ''
+      this.fail(new SkiffError('CONNECTION_CLOSED', `the broker at ${formatAddress(address)} closed the connection${why}`, this.farewell ? { cause: this.farewell } : {}))
+    })
   }
 
   /** Connect, send HELLO and wait for WELCOME (all within connectTimeoutMs). */
@@ -189,7 +198,8 @@ export class Connection {
   /**
    * Write a request frame (which carries `corr`) and resolve with the answer
    * frame (OK or PUBLISH_ACK); reject with the SkiffError of an ERROR answer,
-   * TIMEOUT after timeoutMs, or CONNECTION_CLOSED.
+   * TIMEOUT after timeoutMs (0: no timer, the caller keeps its own deadline),
+   * or CONNECTION_CLOSED.
    */
   request(corr: number, frame: Buffer, what: string, timeoutMs = this.opts.requestTimeoutMs): Promise<Frame> {
     if (this.state !== 'open') return Promise.reject(this.closedError())
@@ -209,6 +219,22 @@ export class Connection {
       this.pending.set(corr, p)
       this.writeFrame(frame)
     })
+  }
+
+  /**
+   * Stop waiting for the answer to `corr` (its owner gave up on it). A late
+   * answer is then dropped like any answer to an unknown corr.
+   */
+  cancel(corr: number): void {
+    const p = this.pending.get(corr)
+    if (!p) return
+    this.pending.delete(corr)
+    if (p.timer) clearTimeout(p.timer)
+  }
+
+  /** Drop the connection because of `reason`, as if the broker had: the client reconnects. */
+  abort(reason: SkiffError): void {
+    this.fail(reason)
   }
 
   /** Close our side: pending requests reject with CONNECTION_CLOSED. Resolves once the socket is closed. */
@@ -313,6 +339,10 @@ export class Connection {
     const err = SkiffError.fromWire(e.code, e.message, e.details)
     if (e.corr === undefined) {
       if (err.fatal) throw err
+      if (err.codeName === 'SHUTTING_DOWN') {
+        this.farewell = err
+        return
+      }
       this.hooks.connectionError(err)
       return
     }

@@ -1,21 +1,30 @@
 /**
  * Consumer: one subscription of a consumer group on a topic, read as an async
- * iterator of Messages.
+ * iterator of Messages or through 'message' handlers (consumer-handlers.ts).
  *
  * - The broker bounds the unsettled deliveries out for a subscription by
  *   `maxInFlight` (it splits the credits over the topic's partitions,
  *   ceil(maxInFlight / partitions) each, so a topic with more partitions than
  *   maxInFlight may hold one per partition). The buffer here therefore needs
- *   no limit of its own; settling messages is what lets more come.
+ *   no limit of its own: settling messages is what lets more come, so a slow
+ *   reader slows delivery instead of growing memory.
  * - Settlements are batched: every ack()/nack()/inProgress()/term() of one
  *   event-loop turn goes out as one ACK frame per kind (and per nack delay).
- * - The iterator ends when the consumer or the client closes. When the
- *   connection is lost instead, the next read throws that error once (a
- *   for-await loop sees it) and the iterator ends; buffered, unsettled
- *   messages are dropped, since the broker redelivers them.
- * - Leaving a for-await loop early (break, return, throw) closes the consumer,
- *   as it does for Node streams.
+ * - Reconnects: when the connection is lost, messages received and not yet
+ *   taken are dropped and settlements not yet sent are forgotten: the broker
+ *   releases them and delivers them again. The client subscribes again on the
+ *   new connection (same id, group and options; the group keeps its
+ *   position) and the iterator or the handlers simply go on.
+ * - The iterator ends when the consumer or the client closes. When the client
+ *   gives up on the connection (or reconnecting is off), the next read throws
+ *   that error once (a for-await loop sees it) and the iterator ends.
+ * - close() stops taking new messages, waits (bounded) until the messages
+ *   already taken are settled, sends the settlements, then leaves the group.
+ *   Leaving a for-await loop early (break, return, throw) closes the consumer,
+ *   as it does for Node streams; the message of the iteration that left the
+ *   loop is nacked if it was not settled, since its loop body has ended.
  */
+import { EventEmitter } from 'node:events'
 import {
   MAX_ACKS_PER_FRAME,
   SkiffError,
@@ -24,23 +33,43 @@ import {
   encodeUnsubscribe,
   type Deliver,
   type StartPosition,
+  type Subscribe,
 } from '../protocol/index.js'
+import { HandlerRunner, type MessageHandler } from './consumer-handlers.js'
+import type { ConnectionSource } from './link.js'
 import { Message, type SettleKind, type Settler } from './message.js'
-import type { ConnectionSource } from './producer.js'
 
+export type { MessageHandler } from './consumer-handlers.js'
+
+/** Where a group that does not exist yet starts: the first message kept, the next one published, an offset, or a time. */
 export type StartFrom = 'earliest' | 'latest' | { offset: number } | { timestamp: number | Date }
 
+/** Options of {@link Client.subscribe}. */
 export interface SubscribeOptions {
   /** The consumer group: every group sees every message; members of a group share them. */
   group: string
   /** Where a group that does not exist yet starts. Default 'latest'. */
   from?: StartFrom
-  /** Unsettled deliveries this subscription may hold. Default 500. */
+  /** Unsettled deliveries this subscription may hold (credits). Default 500. */
   maxInFlight?: number
   /** Redeliver a message not settled within this (broker default 30 s). */
   ackTimeoutMs?: number
   /** Dead-letter after this many deliveries (broker default 5). */
   maxDeliveries?: number
+  /**
+   * Settle for you. Default false. Handlers: ack when the handler resolves,
+   * nack when it throws. Iterator: ack a message when the loop asks for the
+   * next one; leaving the loop (break or throw) nacks the current one.
+   */
+  autoAck?: boolean
+  /** Handlers: how many messages are handled at once. Default 1 (in order). */
+  concurrency?: number
+}
+
+/** Options of {@link Consumer.close}. */
+export interface ConsumerCloseOptions {
+  /** Longest close() waits for taken messages to be settled. Default: the client's drainTimeoutMs. */
+  timeoutMs?: number
 }
 
 export function startPosition(from: StartFrom | undefined): { start: StartPosition; startValue?: number } {
@@ -62,11 +91,17 @@ function invalid(message: string): SkiffError {
   return new SkiffError('INVALID_REQUEST', message)
 }
 
-/** What a consumer needs from its client. */
+/** What a consumer needs from its client. @internal */
 export interface ConsumerHost extends ConnectionSource {
   /** The consumer has closed: stop routing deliveries to it. */
   forget(consumer: Consumer): void
+  /** An error that belongs to no call (a handler that threw, with no 'error' listener on the consumer). */
+  report(err: Error): void
+  readonly drainTimeoutMs: number
 }
+
+/** The SUBSCRIBE fields a consumer is (re)subscribed with. @internal */
+export type Subscription = Omit<Subscribe, 'corr'>
 
 interface PendingAcks {
   kind: SettleKind
@@ -82,32 +117,74 @@ interface Reader {
 
 const DONE: IteratorResult<Message> = { done: true, value: undefined }
 
-export class Consumer implements AsyncIterableIterator<Message>, Settler {
+/**
+ * A subscription: iterate it (`for await (const msg of consumer)`) or give it
+ * handlers (`consumer.on('message', fn)`), one style per consumer. Events:
+ * 'message' (msg), 'error' (err, msg) for a handler that threw.
+ */
+export class Consumer extends EventEmitter implements AsyncIterableIterator<Message>, Settler {
   /** Partitions of the topic, as the broker reported on subscribe. */
   partitions: number[] = []
+  /** @internal Accepted by the broker at least once (so it is subscribed again after a reconnect). */
+  established = false
+  private generation = 0
   private buffer: Message[] = []
   private head = 0
   private readers: Reader[] = []
   private readonly acks = new Map<string, PendingAcks>()
   private ackScheduled = false
-  private state: 'open' | 'closed' = 'open'
+  private state: 'open' | 'closing' | 'closed' = 'open'
   private failure: SkiffError | undefined
   private closing: Promise<void> | undefined
+  /** Messages handed out on this connection and not yet acked, nacked or termed. */
+  private outstanding = 0
+  /** The iterator's message of the current loop iteration. */
+  private current: Message | undefined
+  private handlers: HandlerRunner | undefined
+  /** close()/client.close() waiting for settlements; each returns true once it is done. */
+  private idleWaiters: ((force: boolean) => boolean)[] = []
 
+  /** Use {@link Client.subscribe}. @internal */
   constructor(
     private readonly host: ConsumerHost,
-    readonly topic: string,
-    readonly group: string,
-    /** This subscription's id on the connection. */
-    readonly sub: number,
-    readonly maxInFlight: number,
-  ) {}
-
-  get closed(): boolean {
-    return this.state === 'closed'
+    /** The subscription as sent to the broker (topic, group, start, maxInFlight, ...). @internal */
+    readonly subscription: Subscription,
+    private readonly autoAck: boolean,
+    private readonly concurrency: number,
+  ) {
+    super()
+    this.on('newListener', (event) => {
+      // Runs before the listener is added: start once it is there.
+      if (event === 'message') queueMicrotask(() => this.startHandlers())
+    })
   }
 
-  /** Messages received and not yet taken by the iterator. */
+  /** The topic consumed. */
+  get topic(): string {
+    return this.subscription.topic
+  }
+
+  /** The consumer group. */
+  get group(): string {
+    return this.subscription.group
+  }
+
+  /** This subscription's id on the connection. */
+  get sub(): number {
+    return this.subscription.sub
+  }
+
+  /** Unsettled deliveries the broker lets this subscription hold. */
+  get maxInFlight(): number {
+    return this.subscription.maxInFlight
+  }
+
+  /** True once close() was called or the client closed. */
+  get closed(): boolean {
+    return this.state !== 'open'
+  }
+
+  /** Messages received and not yet taken. */
   get buffered(): number {
     return this.buffer.length - this.head
   }
@@ -116,14 +193,14 @@ export class Consumer implements AsyncIterableIterator<Message>, Settler {
     return this
   }
 
+  /** The next message; resolves `done` once the consumer is closed. */
   next(): Promise<IteratorResult<Message>> {
-    if (this.head < this.buffer.length) {
-      const msg = this.buffer[this.head]!
-      this.buffer[this.head++] = undefined as unknown as Message
-      if (this.head === this.buffer.length) {
-        this.buffer = []
-        this.head = 0
-      }
+    if (this.handlers) return Promise.reject(new SkiffError('INVALID_REQUEST', `${this.topic}/${this.group} has 'message' handlers; do not also iterate it`))
+    if (this.autoAck && this.current && !this.current.settled) this.current.ack()
+    this.current = undefined
+    const msg = this.take()
+    if (msg) {
+      this.current = msg
       return Promise.resolve({ done: false, value: msg })
     }
     if (this.failure) {
@@ -131,30 +208,37 @@ export class Consumer implements AsyncIterableIterator<Message>, Settler {
       this.failure = undefined
       return Promise.reject(err)
     }
-    if (this.state === 'closed') return Promise.resolve(DONE)
+    if (this.state !== 'open') return Promise.resolve(DONE)
     return new Promise((resolve, reject) => this.readers.push({ resolve, reject }))
   }
 
+  /** Leaving a for-await loop: nack the current message if unsettled, then close. */
   async return(): Promise<IteratorResult<Message>> {
+    if (this.current && !this.current.settled) this.current.nack()
+    this.current = undefined
     await this.close()
     return DONE
   }
 
   /**
-   * Leave the group: settlements made so far are sent, then UNSUBSCRIBE; the
-   * broker redelivers whatever is still unsettled to other members.
+   * Stop taking messages and leave the group: waits (at most `timeoutMs`)
+   * until the messages already taken are settled, sends the settlements, then
+   * unsubscribes; the broker redelivers whatever is still unsettled to other
+   * members.
    */
-  close(): Promise<void> {
-    this.closing ??= this.doClose()
+  close(opts: ConsumerCloseOptions = {}): Promise<void> {
+    this.closing ??= this.doClose(opts.timeoutMs ?? this.host.drainTimeoutMs)
     return this.closing
   }
 
-  private async doClose(): Promise<void> {
+  private async doClose(timeoutMs: number): Promise<void> {
     if (this.state === 'closed') return
+    this.beginClose()
+    await this.idle(timeoutMs)
+    if ((this.state as string) === 'closed') return
     this.flushAcks()
-    this.end(undefined)
-    const conn = this.host.connection
-    if (conn.isOpen) {
+    const conn = this.host.current
+    if (conn && this.established) {
       const corr = conn.nextCorr()
       try {
         await conn.request(corr, encodeUnsubscribe({ corr, sub: this.sub }), `UNSUBSCRIBE from ${this.topic}`)
@@ -162,30 +246,82 @@ export class Consumer implements AsyncIterableIterator<Message>, Settler {
         // The subscription ends with the connection anyway; nothing is lost by not hearing back.
       }
     }
+    this.end(undefined)
     this.host.forget(this)
   }
 
-  /** A DELIVER frame for this subscription (called by the client). */
-  deliver(d: Deliver): void {
-    if (this.state === 'closed') return // sent before the broker saw UNSUBSCRIBE; it redelivers them
-    for (const [partition, offset, timestamp, deliveryCount, bin] of d.messages) {
-      const rec = decodeRecord(bin)
-      const msg = new Message(this, this.topic, partition, offset, timestamp, deliveryCount, rec.key, rec.headers, rec.payload)
-      const reader = this.readers.shift()
-      if (reader) reader.resolve({ done: false, value: msg })
-      else this.buffer.push(msg)
-    }
+  /** @internal Stop handing out messages (close() or the client closing): readers end, the buffer is dropped. */
+  beginClose(): void {
+    if (this.state !== 'open') return
+    this.state = 'closing'
+    this.dropBuffer()
+    for (const r of this.readers.splice(0)) r.resolve(DONE)
   }
 
-  /** The connection is gone (err) or the client closed (undefined). */
+  /**
+   * @internal Resolves after `timeoutMs` at the latest, or once no handler
+   * runs and (`taken`) every message handed out is settled.
+   */
+  idle(timeoutMs: number, taken = true): Promise<void> {
+    const check = () => (taken ? this.isIdle() : this.handlersIdle())
+    if (check()) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(true), timeoutMs)
+      const finish = (force: boolean) => {
+        if (!force && !check()) return false
+        clearTimeout(timer)
+        resolve()
+        return true
+      }
+      this.idleWaiters.push(finish)
+    })
+  }
+
+  /** @internal A DELIVER frame for this subscription. */
+  deliver(d: Deliver): void {
+    if (this.state !== 'open') return // released by UNSUBSCRIBE or the connection's end; the broker redelivers them
+    for (const [partition, offset, timestamp, deliveryCount, bin] of d.messages) {
+      const rec = decodeRecord(bin)
+      const msg = new Message(this, this.topic, partition, offset, timestamp, deliveryCount, rec.key, rec.headers, rec.payload, this.generation)
+      const reader = this.readers.shift()
+      if (reader) {
+        this.outstanding++
+        this.current = msg
+        reader.resolve({ done: false, value: msg })
+      } else this.buffer.push(msg)
+    }
+    this.handlers?.run()
+  }
+
+  /** @internal The connection is lost and the client reconnects: forget this connection's messages. */
+  interrupted(): void {
+    this.generation++
+    this.dropBuffer()
+    this.acks.clear()
+    this.outstanding = 0
+    this.current = undefined
+    this.wakeIdle()
+  }
+
+  /** @internal The client gave up on the connection (err) or closed (undefined). */
   connectionLost(err: SkiffError | undefined): void {
     if (this.state === 'closed') return
     this.acks.clear() // the client flushed them before a clean close; after a loss they cannot be sent
     this.end(err)
   }
 
+  /** @internal Stop with `err`: the next read throws it once. */
+  fail(err: SkiffError): void {
+    this.connectionLost(err)
+  }
+
+  /** @internal Record a settlement; sent at the end of the turn. */
   settle(msg: Message, kind: SettleKind, delayMs?: number): void {
-    if (this.state === 'closed') return
+    if (this.state === 'closed' || msg.generation !== this.generation) return
+    if (kind !== 'progress') {
+      this.outstanding--
+      this.wakeIdle()
+    }
     const key = delayMs === undefined ? kind : `${kind}:${delayMs}`
     let pending = this.acks.get(key)
     if (!pending) {
@@ -200,16 +336,16 @@ export class Consumer implements AsyncIterableIterator<Message>, Settler {
     }
   }
 
-  /** Send the settlements collected so far, one ACK frame per kind (split only to respect maxFrame). */
+  /** @internal Send the settlements collected so far, one ACK frame per kind (split only to respect maxFrame). */
   flushAcks(): void {
     this.ackScheduled = false
     if (this.acks.size === 0) return
-    const conn = this.host.connection
-    // 18 bytes covers a partition and an offset as MessagePack integers.
-    const perFrame = Math.max(1, Math.min(MAX_ACKS_PER_FRAME, Math.floor((conn.maxFrame - 128) / 18)))
+    const conn = this.host.current
     const all = [...this.acks.values()]
     this.acks.clear()
-    if (!conn.isOpen) return // unsettled messages are redelivered by the broker
+    if (!conn?.isOpen) return // unsettled messages are redelivered by the broker
+    // 18 bytes covers a partition and an offset as MessagePack integers.
+    const perFrame = Math.max(1, Math.min(MAX_ACKS_PER_FRAME, Math.floor((conn.maxFrame - 128) / 18)))
     for (const a of all) {
       for (let i = 0; i < a.offsets.length; i += perFrame) {
         const frame = encodeAck({
@@ -224,10 +360,57 @@ export class Consumer implements AsyncIterableIterator<Message>, Settler {
     }
   }
 
-  private end(err: SkiffError | undefined): void {
-    this.state = 'closed'
+  /** Hand the next buffered message out (counted as taken), or undefined. */
+  private take(): Message | undefined {
+    if (this.head >= this.buffer.length) return undefined
+    const msg = this.buffer[this.head]!
+    this.buffer[this.head++] = undefined as unknown as Message
+    if (this.head === this.buffer.length) {
+      this.buffer = []
+      this.head = 0
+    }
+    this.outstanding++
+    return msg
+  }
+
+  private startHandlers(): void {
+    if (this.handlers || this.listenerCount('message') === 0 || this.state === 'closed') return
+    this.handlers = new HandlerRunner({
+      take: () => (this.state === 'open' ? this.take() : undefined),
+      listeners: () => this.listeners('message') as MessageHandler[],
+      autoAck: this.autoAck,
+      concurrency: this.concurrency,
+      failed: (err, msg) => {
+        if (this.listenerCount('error') > 0) this.emit('error', err, msg)
+        else this.host.report(err instanceof Error ? err : new Error(String(err)))
+      },
+      finished: () => this.wakeIdle(),
+    })
+    this.handlers.run()
+  }
+
+  private handlersIdle(): boolean {
+    return (this.handlers?.running ?? 0) === 0
+  }
+
+  private isIdle(): boolean {
+    return this.outstanding <= 0 && this.handlersIdle()
+  }
+
+  /** Let waiters look again (`force`: they stop waiting whatever they see). */
+  private wakeIdle(force = false): void {
+    if (this.idleWaiters.length > 0) this.idleWaiters = this.idleWaiters.filter((w) => !w(force))
+  }
+
+  private dropBuffer(): void {
     this.buffer = []
     this.head = 0
+  }
+
+  private end(err: SkiffError | undefined): void {
+    this.state = 'closed'
+    this.dropBuffer()
+    this.wakeIdle(true)
     const readers = this.readers.splice(0)
     if (err && readers.length > 0) {
       readers.shift()!.reject(err)

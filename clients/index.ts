@@ -1,7 +1,9 @@
 /** skiffmq client: `import { connect } from 'skiffmq'`. */
-export { connect, Client, type ConnectOptions } from './client.js'
-export { Producer, type ProducerOptions, type PublishOptions, type PublishResult } from './producer.js'
-export { Consumer, type SubscribeOptions, type StartFrom } from './consumer.js'
+export { connect, Client, type ConnectOptions, type ConnectInfo } from './client.js'
+export { type ClientStatus, type RetryInfo } from './link.js'
+export { DEFAULT_RECONNECT, type ReconnectOptions } from './backoff.js'
+export { Producer, type ProducerOptions, type PublishOptions, type PublishResult, type ProducerStats, type WhenFull, type SendResult } from './producer.js'
+export { Consumer, type SubscribeOptions, type StartFrom, type MessageHandler, type ConsumerCloseOptions } from './consumer.js'
 export { Message, type NackOptions } from './message.js'
 export {
   Admin,
@@ -15,5 +17,5 @@ export {
 } from './admin.js'
 export { encodePayload, decodePayload, CONTENT_TYPE } from './payload.js'
 export { telemetry, Telemetry, type TelemetryOptions, type TelemetrySendOptions, type TelemetryStats } from './telemetry.js'
-export { parseUrl, formatAddress, DEFAULT_URL, DEFAULT_PORT, type BrokerAddress } from './url.js'
+export { parseUrl, parseBrokerUrls, formatAddress, DEFAULT_URL, DEFAULT_PORT, type BrokerAddress } from './url.js'
 export { SkiffError, ERRORS, isSkiffError, type ErrorName, type ErrorSpec, type Headers } from '../protocol/index.js'

@@ -6,37 +6,55 @@
  * Decision: a message is settled once. The first ack/nack/term wins; later
  * calls (and inProgress() after settling) are ignored and return false, so a
  * handler that acks in a `finally` after a nack does not undo the nack.
+ *
+ * Decision: a message belongs to the connection it came on. When the client
+ * reconnects, the broker releases the old connection's unsettled messages
+ * and delivers them again, so settling a message from before the reconnect
+ * is not sent (the call still returns true: the decision was taken, the
+ * redelivered copy gets its own).
  */
 import type { Headers } from '../protocol/index.js'
 import { decodePayload } from './payload.js'
 
+/** The settlements of a message, as sent in ACK frames. */
 export type SettleKind = 'ack' | 'nack' | 'progress' | 'term'
 
-/** What a message needs from its consumer: the one place its decisions go. */
+/** What a message needs from its consumer: the one place its decisions go. @internal */
 export interface Settler {
   settle(msg: Message, kind: SettleKind, delayMs?: number): void
 }
 
+/** Options of {@link Message.nack}. */
 export interface NackOptions {
   /** Redeliver no sooner than this many milliseconds from now. */
   delayMs?: number
 }
 
+/** A delivered message: where it is from, what it carries, and how to settle it. */
 export class Message {
   private done = false
 
+  /** Made by the consumer. @internal */
   constructor(
     private readonly settler: Settler,
+    /** The topic it was published to. */
     readonly topic: string,
+    /** The partition of the topic that holds it. */
     readonly partition: number,
+    /** Its offset in that partition. */
     readonly offset: number,
     /** Broker append time, ms since the epoch. */
     readonly timestamp: number,
     /** 1 on the first delivery, 2 on the first redelivery, ... */
     readonly deliveryCount: number,
+    /** The key it was published with, if any. */
     readonly key: string | undefined,
+    /** Its headers (string values); `content-type` tells decode() how to read the payload. */
     readonly headers: Headers,
+    /** The payload bytes as published. */
     readonly payload: Buffer,
+    /** Which connection of its consumer it came on. @internal */
+    readonly generation = 0,
   ) {}
 
   /** The payload by its content-type: MessagePack -> value, JSON -> parsed, text -> string, else the bytes. */
@@ -44,6 +62,7 @@ export class Message {
     return decodePayload(this.payload, this.headers) as T
   }
 
+  /** True once ack(), nack() or term() was called. */
   get settled(): boolean {
     return this.done
   }

@@ -1,73 +1,81 @@
 /**
- * Producer: publishes records, batched.
- *
- * Every publish()/send() made in one event-loop turn for one topic goes out as
- * one PUBLISH frame: records collect in an open batch per (topic, confirm) and
- * the batches are written on setImmediate, or at once when a batch reaches
- * MAX_BATCH_RECORDS or MAX_BATCH_BYTES (or what the broker's maxFrame allows).
- * Batches are written in the order they were closed, so records of one topic
- * reach the broker in publish order.
+ * Producer: publish() with confirm, send() fire-and-forget. Batching, the
+ * idempotent re-send after a reconnect and the write order live in the
+ * outbox (outbox.ts); this file admits calls, bounds them, times them out
+ * and settles them.
  *
  * Flow control, so nothing buffers without bound:
  * - publish(): at most `maxInFlight` records are admitted and unconfirmed;
- *   further publish() calls wait (their promise stays pending) in FIFO order.
- * - Writes wait for the socket's 'drain' when it is past its high-water mark;
- *   closed batches queue meanwhile, bounded by the rule above.
- * - send() (fire-and-forget, at-most-once) has no confirm to wait on, so it is
- *   bounded by bytes instead: when `maxBufferedBytes` are already waiting for
- *   the socket it drops the record and returns false, the way a UDP socket
- *   would. It throws only for bad input (a bad topic name, an unencodable value).
+ *   further publish() calls wait (their promise stays pending) in FIFO order,
+ *   also while the client is reconnecting.
+ * - send() has no confirm to wait on, so it is bounded by bytes instead:
+ *   when `maxBufferedBytes` are already waiting to be written, it drops the
+ *   record and returns false (`whenFull: 'drop'`, the default, counted in
+ *   `stats.dropped.full`), or returns a promise that resolves once there is
+ *   room (`whenFull: 'wait'`).
+ *
+ * Timeouts: every call gets a deadline of requestTimeoutMs from the moment
+ * it is made, counting the time it waits for a slot or for a reconnect. A
+ * publish not confirmed by then rejects with TIMEOUT; its outcome is unknown
+ * (it may still be stored). A send not written by then is dropped
+ * (`stats.dropped.timeout`). One timer serves all calls: deadlines grow in
+ * call order, so it only ever looks at the oldest.
+ *
+ * Idempotence: each producer picks a random id; each confirmed batch gets the
+ * next sequence number. After a reconnect the unconfirmed batches are re-sent
+ * verbatim and the broker confirms those it already stored with their
+ * original offsets, so a publish that resolves is stored exactly once.
  */
-import { SkiffError, checkName, decodePublishAck, encodePublish, encodeRecord, expandPublishAck, type Headers } from '../protocol/index.js'
-import type { Connection } from './connection.js'
+import { SkiffError, checkName, encodeRecord, type Headers } from '../protocol/index.js'
+import type { ConnectionSource } from './link.js'
+import { Outbox, publishTimeout, type Batch, type Entry, type PublishResult } from './outbox.js'
 import { encodePayload } from './payload.js'
 
-export const MAX_BATCH_RECORDS = 1000
-export const MAX_BATCH_BYTES = 256 * 1024
-/** Room for the PUBLISH fields around the records (corr, a 249-character topic, count, ...). */
-const PUBLISH_OVERHEAD = 512
+export { MAX_BATCH_BYTES, MAX_BATCH_RECORDS, type PublishResult } from './outbox.js'
 
-export interface ProducerOptions {
+/** What send() does when `maxBufferedBytes` are already queued: drop the record, or wait for room. */
+export type WhenFull = 'drop' | 'wait'
+
+/** Options of {@link Client.producer}. */
+export interface ProducerOptions<M extends WhenFull = WhenFull> {
   /** Unconfirmed records allowed before publish() waits. Default 1000. */
   maxInFlight?: number
-  /** Bytes send() may queue while the socket is congested before it drops. Default 8 MiB. */
+  /** Bytes send() may queue (while the socket is congested or the client reconnects) before it is full. Default 8 MiB. */
   maxBufferedBytes?: number
+  /** send() when full: 'drop' (default) returns false; 'wait' makes send() return a promise that resolves when there is room. */
+  whenFull?: M
 }
 
+/** Options of one publish()/send(). */
 export interface PublishOptions {
   /** Picks the partition (stable hash); records with one key stay in order. */
   key?: string
+  /** Message headers (string values). A `content-type` set here wins over the one the payload implies. */
   headers?: Headers
 }
 
-export interface PublishResult {
-  partition: number
-  offset: number
-}
+/** What send() returns: a boolean with `whenFull: 'drop'`, a promise of one with `whenFull: 'wait'`. */
+export type SendResult<M extends WhenFull> = M extends 'wait' ? Promise<boolean> : boolean
 
-/** Where the producer finds the live connection (a reconnecting client may swap it). */
-export interface ConnectionSource {
-  readonly connection: Connection
-}
-
-interface Entry {
-  resolve?(r: PublishResult): void
-  reject?(err: unknown): void
-  /** Admitted with confirm: holds one of the maxInFlight slots. */
-  holdsSlot?: boolean
+/** Counters over the producer's life. */
+export interface ProducerStats {
+  /** publish() calls confirmed by the broker. */
+  confirmed: number
+  /** publish() calls rejected (any error, TIMEOUT included). */
+  failed: number
+  /** send() records written to the connection. */
+  sent: number
+  /** send() records dropped, by reason: `full` (maxBufferedBytes reached), `timeout` (not written within requestTimeoutMs), `closed` (the client closed). */
+  dropped: { full: number; timeout: number; closed: number }
+  /** Confirmed batches re-sent after a reconnect. */
+  resentBatches: number
 }
 
 interface Waiter {
   entry: Entry
-  admit(): void
-}
-
-interface Batch {
-  topic: string
-  confirm: boolean
-  parts: Buffer[]
-  bytes: number
-  entries: Entry[]
+  record: Buffer
+  /** For send() in 'wait' mode: told whether the record was queued (true) or dropped. */
+  admitted?(ok: boolean): void
 }
 
 interface Barrier {
@@ -75,26 +83,39 @@ interface Barrier {
   resolve(): void
 }
 
-export class Producer {
+export class Producer<M extends WhenFull = 'drop'> {
+  /** Unconfirmed records allowed before publish() waits. */
   readonly maxInFlight: number
+  /** Bytes send() may queue before it is full. */
   readonly maxBufferedBytes: number
-  private readonly open = new Map<string, Batch>()
-  private readonly ready: Batch[] = []
-  private readonly waiters: Waiter[] = []
+  /** What send() does when full. */
+  readonly whenFull: WhenFull
+  private readonly outbox: Outbox
+  private waiters: Waiter[] = []
+  private sendWaiters: Waiter[] = []
   private readonly unsettled = new Set<Entry>()
   private barriers: Barrier[] = []
   private inFlight = 0
-  private queuedBytes = 0
-  private scheduled = false
-  private pumping = false
   private closedWith: SkiffError | undefined
+  private sweepTimer: NodeJS.Timeout | undefined
+  private readonly counters = { confirmed: 0, failed: 0, sent: 0, full: 0, timeout: 0, closed: 0 }
 
+  /** Use {@link Client.producer}. @internal */
   constructor(
     private readonly source: ConnectionSource,
-    opts: ProducerOptions = {},
+    opts: ProducerOptions<M> = {},
   ) {
     this.maxInFlight = positiveInt('maxInFlight', opts.maxInFlight ?? 1000)
     this.maxBufferedBytes = positiveInt('maxBufferedBytes', opts.maxBufferedBytes ?? 8 * 1024 * 1024)
+    const whenFull = opts.whenFull ?? 'drop'
+    if (whenFull !== 'drop' && whenFull !== 'wait') throw new SkiffError('INVALID_REQUEST', `producer whenFull must be 'drop' or 'wait', got ${JSON.stringify(whenFull)}`)
+    this.whenFull = whenFull
+    this.outbox = new Outbox({
+      source,
+      done: (batch, err, results) => this.batchDone(batch, err, results),
+      leftOut: (entries) => this.freeSlots(entries),
+      bytesFreed: () => this.admitSends(),
+    })
   }
 
   /** Records admitted and not yet confirmed or rejected. */
@@ -102,7 +123,23 @@ export class Producer {
     return this.inFlight
   }
 
-  /** Publish with confirm: resolves once the record is durable on the broker. */
+  /** This producer's idempotence id (random, below 2^48), sent with every confirmed batch. */
+  get producerId(): number {
+    return this.outbox.producerId
+  }
+
+  /** A snapshot of the producer's counters. */
+  get stats(): ProducerStats {
+    const c = this.counters
+    return { confirmed: c.confirmed, failed: c.failed, sent: c.sent, dropped: { full: c.full, timeout: c.timeout, closed: c.closed }, resentBatches: this.outbox.resent }
+  }
+
+  /**
+   * Publish with confirm: resolves with the record's partition and offset once
+   * it is durable on the broker. Waits while `maxInFlight` records are
+   * unconfirmed or while the client reconnects; rejects with TIMEOUT when no
+   * confirm came within requestTimeoutMs of this call.
+   */
   publish(topic: string, payload: unknown, opts: PublishOptions = {}): Promise<PublishResult> {
     let record: Buffer
     try {
@@ -111,41 +148,69 @@ export class Producer {
       return Promise.reject(err)
     }
     return new Promise<PublishResult>((resolve, reject) => {
-      const entry: Entry = { resolve, reject }
-      this.unsettled.add(entry)
-      if (this.waiters.length === 0 && this.inFlight < this.maxInFlight) this.admit(topic, true, record, entry)
-      else this.waiters.push({ entry, admit: () => this.admit(topic, true, record, entry) })
+      const entry = this.newEntry(topic)
+      entry.resolve = resolve
+      entry.reject = reject
+      if (this.waiters.length === 0 && this.inFlight < this.maxInFlight) this.admit(entry, record, true)
+      else this.waiters.push({ entry, record })
     })
   }
 
-  /** Fire-and-forget (at-most-once). Returns false when the record was dropped because too much is queued. */
-  send(topic: string, payload: unknown, opts: PublishOptions = {}): boolean {
-    if (this.closedWith) return false // at-most-once: a closed connection loses it, like any other drop
+  /**
+   * Fire-and-forget (at-most-once): no confirm, nothing re-sent. With
+   * `whenFull: 'drop'` it returns false when the record was dropped (see
+   * `stats.dropped`); with `whenFull: 'wait'` it returns a promise of that.
+   * Throws only for bad input (a bad topic name, an unencodable value).
+   */
+  send(topic: string, payload: unknown, opts: PublishOptions = {}): SendResult<M> {
+    const result = (ok: boolean) => (this.whenFull === 'wait' ? Promise.resolve(ok) : ok) as SendResult<M>
+    if (this.closedWith) {
+      this.counters.closed++
+      return result(false)
+    }
     const record = this.encode(topic, payload, opts)
-    if (this.queuedBytes + record.length > this.maxBufferedBytes) return false
-    const entry: Entry = {}
-    this.unsettled.add(entry)
-    this.admit(topic, false, record, entry)
-    return true
+    if (this.sendWaiters.length === 0 && this.hasRoom(record.length)) {
+      this.admit(this.newEntry(topic), record, false)
+      return result(true)
+    }
+    if (this.whenFull === 'drop') {
+      this.counters.full++
+      return result(false)
+    }
+    return new Promise<boolean>((admitted) => this.sendWaiters.push({ entry: this.newEntry(topic), record, admitted })) as SendResult<M>
   }
 
-  /** Resolves when every publish()/send() issued before this call is confirmed, rejected or (send) written. */
+  /** Resolves when every publish()/send() issued before this call is confirmed, rejected, written or dropped. */
   flush(): Promise<void> {
-    this.closeAllBatches()
+    this.outbox.closeAll()
     if (this.unsettled.size === 0) return Promise.resolve()
     return new Promise((resolve) => this.barriers.push({ waiting: new Set(this.unsettled), resolve }))
   }
 
-  /** The connection is gone: everything not yet confirmed fails with `err`; later calls fail at once. */
+  /** @internal The connection is lost; a reconnect follows. */
+  interrupted(): void {
+    this.outbox.interrupted()
+  }
+
+  /** @internal A connection is open: re-send, then write what waits. */
+  resumed(): void {
+    this.outbox.resume()
+  }
+
+  /** @internal No connection will come again: everything not yet done fails with `err`; later calls fail at once. */
   connectionLost(err: SkiffError): void {
+    if (this.closedWith) return
     this.closedWith = err
-    const entries: Entry[] = []
-    for (const b of [...this.open.values(), ...this.ready]) entries.push(...b.entries)
-    this.open.clear()
-    this.ready.length = 0
-    this.queuedBytes = 0
-    for (const w of this.waiters.splice(0)) entries.push(w.entry)
-    this.settle(entries, err)
+    if (this.sweepTimer) clearTimeout(this.sweepTimer)
+    this.sweepTimer = undefined
+    for (const b of this.outbox.takeAll()) for (const e of b.entries) e.holdsSlot = false
+    this.inFlight = 0
+    for (const w of [...this.waiters, ...this.sendWaiters]) w.admitted?.(false)
+    this.waiters = []
+    this.sendWaiters = []
+    const all = [...this.unsettled]
+    for (const e of all) this.settle(e, err, undefined, 'closed')
+    this.notifyBarriers(all)
   }
 
   private encode(topic: string, payload: unknown, opts: PublishOptions): Buffer {
@@ -153,7 +218,7 @@ export class Producer {
     checkName('topic', topic)
     const { bytes, headers } = encodePayload(payload, opts.headers)
     const record = encodeRecord({ key: opts.key, headers, payload: bytes })
-    const limit = this.batchBytesLimit()
+    const limit = this.outbox.batchBytesLimit
     if (record.length > limit) {
       throw new SkiffError('FRAME_TOO_LARGE', `a record of ${record.length} bytes does not fit in a frame (limit ${limit} bytes for records)`, {
         details: { topic, bytes: record.length, limit },
@@ -162,127 +227,133 @@ export class Producer {
     return record
   }
 
-  private batchBytesLimit(): number {
-    return Math.min(MAX_BATCH_BYTES, this.source.connection.maxFrame - PUBLISH_OVERHEAD)
+  private newEntry(topic: string): Entry {
+    const entry: Entry = { topic, deadline: Date.now() + this.source.requestTimeoutMs, settled: false, holdsSlot: false, batch: undefined }
+    this.unsettled.add(entry)
+    this.armSweep()
+    return entry
   }
 
-  private admit(topic: string, confirm: boolean, record: Buffer, entry: Entry): void {
+  private hasRoom(bytes: number): boolean {
+    const queued = this.outbox.queuedBytes
+    return queued === 0 || queued + bytes <= this.maxBufferedBytes
+  }
+
+  private admit(entry: Entry, record: Buffer, confirm: boolean): void {
     if (confirm) {
       this.inFlight++
       entry.holdsSlot = true
     }
-    const key = (confirm ? 'c:' : 'f:') + topic
-    let batch = this.open.get(key)
-    if (batch && batch.bytes + record.length > this.batchBytesLimit()) {
-      this.closeBatch(key, batch)
-      batch = undefined
-    }
-    if (!batch) {
-      batch = { topic, confirm, parts: [], bytes: 0, entries: [] }
-      this.open.set(key, batch)
-    }
-    batch.parts.push(record)
-    batch.bytes += record.length
-    batch.entries.push(entry)
-    this.queuedBytes += record.length
-    if (batch.entries.length >= MAX_BATCH_RECORDS || batch.bytes >= this.batchBytesLimit()) this.closeBatch(key, batch)
-    else this.schedule()
+    this.outbox.add(entry.topic, confirm, record, entry)
   }
 
-  private schedule(): void {
-    if (this.scheduled || this.closedWith) return
-    this.scheduled = true
-    setImmediate(() => {
-      this.scheduled = false
-      this.closeAllBatches()
+  private admitPublishes(): void {
+    if (this.closedWith) return
+    // One splice per call, not a shift per waiter: shift is O(queue) and the
+    // queue can hold every record a tight publish loop issued.
+    const free = Math.min(this.waiters.length, this.maxInFlight - this.inFlight)
+    if (free > 0) for (const w of this.waiters.splice(0, free)) this.admit(w.entry, w.record, true)
+  }
+
+  private admitSends(): void {
+    let n = 0
+    while (n < this.sendWaiters.length && this.hasRoom(this.sendWaiters[n]!.record.length)) {
+      const w = this.sendWaiters[n++]!
+      this.admit(w.entry, w.record, false)
+      w.admitted!(true)
+    }
+    if (n > 0) this.sendWaiters.splice(0, n)
+  }
+
+  private batchDone(batch: Batch, err?: unknown, results?: PublishResult[]): void {
+    if (batch.confirm && err === undefined && !results) err = new SkiffError('TIMEOUT', `publish to ${batch.topic} abandoned`)
+    const now: Entry[] = []
+    batch.entries.forEach((e, i) => {
+      if (e.settled) return
+      this.settle(e, err, results?.[i], 'sent')
+      now.push(e)
+    })
+    this.freeSlots(batch.entries)
+    this.notifyBarriers(now)
+  }
+
+  private freeSlots(entries: Entry[]): void {
+    let freed = 0
+    for (const e of entries) {
+      if (!e.holdsSlot) continue
+      e.holdsSlot = false
+      freed++
+    }
+    this.inFlight -= freed
+    if (freed > 0) this.admitPublishes()
+  }
+
+  /** Settle one call: publish resolves/rejects; send counts as sent or dropped (`sendOutcome`). */
+  private settle(e: Entry, err: unknown, result: PublishResult | undefined, sendOutcome: 'sent' | 'timeout' | 'closed'): void {
+    if (e.settled) return
+    e.settled = true
+    this.unsettled.delete(e)
+    if (e.resolve) {
+      if (err === undefined && result) {
+        this.counters.confirmed++
+        e.resolve(result)
+      } else {
+        this.counters.failed++
+        e.reject!(err ?? new SkiffError('INTERNAL', `publish to ${e.topic} got no result`))
+      }
+    } else {
+      this.counters[sendOutcome]++
+    }
+  }
+
+  private notifyBarriers(entries: Entry[]): void {
+    if (this.barriers.length === 0 || entries.length === 0) return
+    this.barriers = this.barriers.filter((b) => {
+      for (const e of entries) b.waiting.delete(e)
+      if (b.waiting.size > 0) return true
+      b.resolve()
+      return false
     })
   }
 
-  private closeAllBatches(): void {
-    for (const [key, batch] of [...this.open]) this.closeBatch(key, batch)
+  private armSweep(): void {
+    if (this.sweepTimer || this.unsettled.size === 0 || this.closedWith) return
+    const oldest = this.unsettled.values().next().value as Entry
+    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, oldest.deadline - Date.now()))
+    // Pending work keeps the process alive through the socket or the reconnect timer, not through this.
+    this.sweepTimer.unref()
   }
 
-  private closeBatch(key: string, batch: Batch): void {
-    if (this.closedWith) return
-    this.open.delete(key)
-    this.ready.push(batch)
-    void this.pump()
-  }
-
-  /** Write ready batches in order, waiting for 'drain' when the socket is congested. */
-  private async pump(): Promise<void> {
-    if (this.pumping) return
-    this.pumping = true
-    try {
-      while (this.ready.length > 0) {
-        const conn = this.source.connection
-        if (conn.needsDrain && conn.isOpen) {
-          await conn.drained()
-          continue
-        }
-        const batch = this.ready.shift()!
-        this.queuedBytes -= batch.bytes
-        this.write(conn, batch)
+  /** Give up on every call whose deadline has passed. */
+  private sweep(): void {
+    this.sweepTimer = undefined
+    const now = Date.now()
+    const expired: Entry[] = []
+    for (const e of this.unsettled) {
+      if (e.deadline > now) break
+      expired.push(e)
+    }
+    if (expired.length > 0) {
+      const batches = new Set<Batch>()
+      for (const e of expired) {
+        this.settle(e, e.resolve ? publishTimeout(e, this.source.requestTimeoutMs, this.source) : undefined, undefined, 'timeout')
+        if (e.batch) batches.add(e.batch)
       }
-    } finally {
-      this.pumping = false
-    }
-  }
-
-  private write(conn: Connection, batch: Batch): void {
-    const corr = conn.nextCorr()
-    const records = batch.parts.length === 1 ? batch.parts[0]! : Buffer.concat(batch.parts, batch.bytes)
-    const frame = encodePublish({ corr, topic: batch.topic, count: batch.entries.length, records, confirm: batch.confirm })
-    if (!batch.confirm) {
-      try {
-        conn.send(frame)
-      } catch {
-        // At-most-once: a fire-and-forget record that cannot be written is lost.
+      const waitersGone = this.waiters.some((w) => w.entry.settled)
+      if (waitersGone) this.waiters = this.waiters.filter((w) => !w.entry.settled)
+      if (this.sendWaiters.some((w) => w.entry.settled)) {
+        this.sendWaiters = this.sendWaiters.filter((w) => {
+          if (!w.entry.settled) return true
+          w.admitted!(false)
+          return false
+        })
+        this.admitSends()
       }
-      this.settle(batch.entries)
-      return
+      for (const b of batches) if (b.frozen && b.entries.every((e) => e.settled)) this.outbox.abandon(b)
+      if (waitersGone) this.admitPublishes()
+      this.notifyBarriers(expired)
     }
-    conn.request(corr, frame, `PUBLISH to ${batch.topic}`).then(
-      (answer) => {
-        let results: PublishResult[]
-        try {
-          results = expandPublishAck(decodePublishAck(answer.body), batch.entries.length)
-        } catch (err) {
-          return this.settle(batch.entries, err)
-        }
-        this.settle(batch.entries, undefined, results)
-      },
-      (err) => this.settle(batch.entries, err),
-    )
-  }
-
-  /** Resolve (with results[i]) or reject (with err) entries, free their slots, wake waiters and barriers. */
-  private settle(entries: Entry[], err?: unknown, results?: PublishResult[]): void {
-    let confirmed = 0
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i]!
-      this.unsettled.delete(e)
-      if (e.holdsSlot) confirmed++
-      if (e.resolve) {
-        if (err !== undefined || !results) e.reject!(err)
-        else e.resolve(results[i]!)
-      }
-    }
-    this.inFlight -= confirmed
-    if (!this.closedWith) {
-      // One splice per settle, not a shift per waiter: shift is O(queue) and the
-      // queue can hold every record a tight publish loop issued.
-      const free = Math.min(this.waiters.length, this.maxInFlight - this.inFlight)
-      if (free > 0) for (const w of this.waiters.splice(0, free)) w.admit()
-    }
-    if (this.barriers.length > 0) {
-      this.barriers = this.barriers.filter((b) => {
-        for (const e of entries) b.waiting.delete(e)
-        if (b.waiting.size > 0) return true
-        b.resolve()
-        return false
-      })
-    }
+    this.armSweep()
   }
 }
 

@@ -50,3 +50,19 @@ export function formatAddress(a: BrokerAddress): string {
   const host = a.host.includes(':') ? `[${a.host}]` : a.host
   return `${scheme}://${host}:${a.port}`
 }
+
+/**
+ * One URL or a list of them (brokers to rotate through when reconnecting).
+ * Every entry must be a skiff:// or skiffs:// address; an empty list is refused.
+ */
+export function parseBrokerUrls(input: string | readonly string[]): BrokerAddress[] {
+  const list = typeof input === 'string' ? [input] : [...input]
+  if (list.length === 0) throw new SkiffError('INVALID_REQUEST', 'no broker URL given')
+  return list.map((u) => {
+    const a = parseUrl(u)
+    if (a.transport === 'udp') {
+      throw new SkiffError('INVALID_REQUEST', `${formatAddress(a)} is a telemetry address; connect() needs skiff:// or skiffs://`)
+    }
+    return a
+  })
+}

@@ -1,6 +1,8 @@
 /**
  * How the client copes with a peer that misbehaves or goes quiet: every case
- * ends in a SkiffError with a stable code, never a crash or a hang.
+ * ends in a SkiffError with a stable code, never a crash or a hang. Tests of
+ * what ends a connection run with `reconnect: false`, so the loss is final
+ * and visible; reconnect.test.ts covers the same faults with reconnecting on.
  */
 import t from 'tap'
 import net from 'node:net'
@@ -84,7 +86,7 @@ t.test('a fire-and-forget publish that fails is reported as an error event', asy
   const client = await connect(peer.url)
   t.teardown(() => client.close())
   const errors: SkiffError[] = []
-  client.on('error', (e) => errors.push(e))
+  client.on('error', (e) => errors.push(e as SkiffError))
   client.producer().send('x', 'hello')
   await waitFor('the error event', () => errors.length === 1)
   t.equal(errors[0]!.codeName, 'UNKNOWN_TOPIC')
@@ -99,8 +101,8 @@ t.test('garbage from the server closes the connection with an error, not a crash
     },
   })
   t.teardown(peer.close)
-  const client = await connect(peer.url)
-  const errors: SkiffError[] = []
+  const client = await connect(peer.url, { reconnect: false })
+  const errors: Error[] = []
   client.on('error', (e) => errors.push(e))
   const closed = closedWith(client)
   const pending = client.producer({}).publish('never-answered', 'x')
@@ -123,7 +125,7 @@ t.test('random bytes instead of frames: error, close, and no error listener need
     },
   })
   t.teardown(peer.close)
-  const client = await connect(peer.url)
+  const client = await connect(peer.url, { reconnect: false })
   const closed = closedWith(client)
   await t.rejects(client.admin.listTopics(), { name: 'SkiffError', codeName: 'CONNECTION_CLOSED' })
   t.match(await closed, { name: 'SkiffError', codeName: 'FRAME_TOO_LARGE' }, '"HTTP" read as a length is far beyond maxFrame')
@@ -141,7 +143,7 @@ t.test('a frame over WELCOME.maxFrame is rejected before it is buffered', async 
     },
   })
   t.teardown(peer.close)
-  const client = await connect(peer.url)
+  const client = await connect(peer.url, { reconnect: false })
   const closed = closedWith(client)
   await t.rejects(client.admin.listTopics(), { name: 'SkiffError', codeName: 'CONNECTION_CLOSED' })
   t.match(await closed, { name: 'SkiffError', codeName: 'FRAME_TOO_LARGE', message: /5000 bytes exceeds the maximum of 1024/ })
@@ -170,7 +172,7 @@ t.test('heartbeats: PING when idle, PONG to the broker PING, dead peer detected'
     },
   })
   t.teardown(peer.close)
-  const client = await connect(peer.url)
+  const client = await connect(peer.url, { reconnect: false })
   const closed = closedWith(client)
   await waitFor('two PINGs', () => peer.frames.filter((f) => f.opcode === Op.PING).length >= 2)
   peer.peers[0]!.send(encodePing())
@@ -183,17 +185,17 @@ t.test('heartbeats: PING when idle, PONG to the broker PING, dead peer detected'
 t.test('a fatal connection-level ERROR closes; a non-fatal one is only reported', async (t) => {
   const peer = await startStandIn({
     onFrame: (p, f) => {
-      if (f.opcode === Op.TOPIC_LIST) p.send(encodeError(new SkiffError('SHUTTING_DOWN', 'going away soon')))
+      if (f.opcode === Op.TOPIC_LIST) p.send(encodeError(new SkiffError('INTERNAL', 'a hiccup')))
       else if (f.opcode === Op.TOPIC_DELETE) p.send(encodeError(new SkiffError('SLOW_CONSUMER', 'too slow')))
       else p.reply(f)
     },
   })
   t.teardown(peer.close)
-  const client = await connect(peer.url, { requestTimeoutMs: 200 })
+  const client = await connect(peer.url, { requestTimeoutMs: 200, reconnect: false })
   const errors: SkiffError[] = []
-  client.on('error', (e) => errors.push(e))
+  client.on('error', (e) => errors.push(e as SkiffError))
   await t.rejects(client.admin.listTopics(), { name: 'SkiffError', codeName: 'TIMEOUT' })
-  t.equal(errors[0]?.codeName, 'SHUTTING_DOWN')
+  t.equal(errors[0]?.codeName, 'INTERNAL')
   t.notOk(client.closed)
   const closed = closedWith(client)
   await t.rejects(client.admin.deleteTopic('x'), { name: 'SkiffError', codeName: 'CONNECTION_CLOSED' })
@@ -223,10 +225,10 @@ t.test('close() drains unconfirmed publishes, then rejects what is left', async 
   t.equal(held.length, 1)
 })
 
-t.test('the consumer iterator throws once when the connection is lost, then ends', async (t) => {
+t.test('the consumer iterator throws once when the connection is lost for good, then ends', async (t) => {
   const peer = await startStandIn()
   t.teardown(peer.close)
-  const client = await connect(peer.url)
+  const client = await connect(peer.url, { reconnect: false })
   const consumer = await client.subscribe('t', { group: 'g' })
   const reading = consumer.next()
   peer.peers[0]!.socket.destroy()

@@ -1,0 +1,303 @@
+/**
+ * The producer's outbox: where records wait from publish()/send() until the
+ * broker has them.
+ *
+ * - Records collect in an open batch per (topic, confirm). Batches close at
+ *   the end of the event-loop turn (setImmediate), or at once when they reach
+ *   MAX_BATCH_RECORDS or MAX_BATCH_BYTES (or what the broker's maxFrame
+ *   allows), and are written in the order they closed, so the records of one
+ *   topic reach the broker in publish order.
+ * - A batch is frozen when it is first written: its records become one
+ *   buffer and, for a confirmed batch, it gets the producer's id and the next
+ *   sequence number. A frozen batch never changes again, because the broker's
+ *   deduplication recognises a re-sent batch by (producerId, sequence) and
+ *   expects the same records.
+ * - Confirmed batches stay in `inFlight` (in the order they were first
+ *   written) until their PUBLISH_ACK or ERROR. When the connection is lost
+ *   and the client reconnects, `interrupted()` puts them back at the front of
+ *   the queue, in that order, so they are re-sent verbatim on the new
+ *   connection before anything newer; the broker answers those it already
+ *   stored with their original offsets.
+ * - Records whose caller gave up (their deadline passed) before their batch
+ *   was written are left out of it; a frozen batch whose callers all gave up
+ *   is abandoned (not re-sent, its answer no longer awaited).
+ * - Writes wait for the socket's 'drain' when it is past its high-water mark.
+ *
+ * Fire-and-forget batches carry no producer id or sequence: they are
+ * at-most-once, written once and forgotten.
+ */
+import { randomInt } from 'node:crypto'
+import { SkiffError, decodePublishAck, encodePublish, expandPublishAck, isSkiffError } from '../protocol/index.js'
+import type { Connection } from './connection.js'
+import type { ConnectionSource } from './link.js'
+
+export const MAX_BATCH_RECORDS = 1000
+export const MAX_BATCH_BYTES = 256 * 1024
+/** Room for the PUBLISH fields around the records (corr, a 249-character topic, count, ids). */
+const PUBLISH_OVERHEAD = 512
+/** The broker stores sequences in 32 bits; 0xFFFFFFFF means "none". */
+const MAX_SEQUENCE = 0xfffffffe
+
+/** Where a publish landed. */
+export interface PublishResult {
+  partition: number
+  offset: number
+}
+
+/** One publish()/send() call on its way. */
+export interface Entry {
+  readonly topic: string
+  /** When (ms since the epoch) the call gives up: publish rejects with TIMEOUT, send drops. */
+  readonly deadline: number
+  settled: boolean
+  /** Counted in the producer's maxInFlight. */
+  holdsSlot: boolean
+  batch: Batch | undefined
+  resolve?(r: PublishResult): void
+  reject?(err: unknown): void
+}
+
+interface Frozen {
+  records: Buffer
+  count: number
+  producerId?: number
+  sequence?: number
+}
+
+export interface Batch {
+  readonly topic: string
+  readonly confirm: boolean
+  parts: Buffer[]
+  bytes: number
+  entries: Entry[]
+  frozen: Frozen | undefined
+  /** The connection the batch is in flight on, while it awaits its answer there. */
+  conn: Connection | undefined
+  corr: number
+}
+
+/** What the outbox reports to its producer. */
+export interface OutboxOwner {
+  readonly source: ConnectionSource
+  /** The batch is done: confirmed (results), refused (err) or, without confirm, written. */
+  done(batch: Batch, err?: unknown, results?: PublishResult[]): void
+  /** Entries left out of a batch because they gave up before it was written. */
+  leftOut(entries: Entry[]): void
+  /** Bytes waiting for their first write went down. */
+  bytesFreed(): void
+}
+
+/** A random non-zero producer id below 2^48 (the broker's limit). */
+export function newProducerId(): number {
+  return randomInt(1, 2 ** 48)
+}
+
+export class Outbox {
+  /** Bytes of records not yet written once (send()'s bound). */
+  queuedBytes = 0
+  /** Batches put back for re-sending after a reconnect, over the producer's life. */
+  resent = 0
+  producerId = newProducerId()
+  private sequence = 0
+  private readonly open = new Map<string, Batch>()
+  private ready: Batch[] = []
+  private readonly inFlight = new Set<Batch>()
+  private scheduled = false
+  private pumping = false
+  private stopped = false
+
+  constructor(private readonly owner: OutboxOwner) {}
+
+  /** The largest records blob a batch may carry under the broker's maxFrame. */
+  get batchBytesLimit(): number {
+    return Math.min(MAX_BATCH_BYTES, this.owner.source.maxFrame - PUBLISH_OVERHEAD)
+  }
+
+  add(topic: string, confirm: boolean, record: Buffer, entry: Entry): void {
+    const key = (confirm ? 'c:' : 'f:') + topic
+    let batch = this.open.get(key)
+    if (batch && batch.bytes + record.length > this.batchBytesLimit) {
+      this.closeBatch(key, batch)
+      batch = undefined
+    }
+    if (!batch) {
+      batch = { topic, confirm, parts: [], bytes: 0, entries: [], frozen: undefined, conn: undefined, corr: 0 }
+      this.open.set(key, batch)
+    }
+    batch.parts.push(record)
+    batch.bytes += record.length
+    batch.entries.push(entry)
+    entry.batch = batch
+    this.queuedBytes += record.length
+    if (batch.entries.length >= MAX_BATCH_RECORDS || batch.bytes >= this.batchBytesLimit) this.closeBatch(key, batch)
+    else this.schedule()
+  }
+
+  /** Close every open batch now (flush). */
+  closeAll(): void {
+    for (const [key, batch] of [...this.open]) this.closeBatch(key, batch)
+  }
+
+  /** A connection is open: write what waits. */
+  resume(): void {
+    void this.pump()
+  }
+
+  /**
+   * The connection is lost and a new one will come: batches in flight go back
+   * to the front of the queue, in the order they were first written.
+   */
+  interrupted(): void {
+    const again: Batch[] = []
+    for (const b of this.inFlight) {
+      b.conn = undefined
+      if (b.entries.some((e) => !e.settled)) again.push(b)
+      else this.owner.done(b) // everyone gave up on it: do not re-send
+    }
+    this.inFlight.clear()
+    this.resent += again.length
+    this.ready = again.concat(this.ready)
+  }
+
+  /** A frozen batch whose callers all gave up: stop waiting for its answer. */
+  abandon(batch: Batch): void {
+    if (!this.inFlight.delete(batch)) return
+    batch.conn?.cancel(batch.corr)
+    batch.conn = undefined
+    this.owner.done(batch)
+  }
+
+  /** Stop for good; every batch not yet done is handed back. */
+  takeAll(): Batch[] {
+    this.stopped = true
+    const all = [...this.open.values(), ...this.ready, ...this.inFlight]
+    for (const b of this.inFlight) b.conn?.cancel(b.corr)
+    for (const b of all) b.conn = undefined
+    this.open.clear()
+    this.ready = []
+    this.inFlight.clear()
+    this.queuedBytes = 0
+    return all
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return
+    this.scheduled = true
+    setImmediate(() => {
+      this.scheduled = false
+      this.closeAll()
+    })
+  }
+
+  private closeBatch(key: string, batch: Batch): void {
+    if (this.stopped) return
+    this.open.delete(key)
+    this.ready.push(batch)
+    void this.pump()
+  }
+
+  /** Write ready batches in order while a connection is open, waiting for 'drain' when it is congested. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return
+    this.pumping = true
+    try {
+      while (this.ready.length > 0 && !this.stopped) {
+        const conn = this.owner.source.current
+        if (!conn?.isOpen) return // resume() runs the pump again on the next connection
+        if (conn.needsDrain) {
+          await conn.drained()
+          continue
+        }
+        this.write(conn, this.ready.shift()!)
+      }
+    } finally {
+      this.pumping = false
+    }
+  }
+
+  private write(conn: Connection, batch: Batch): void {
+    const frozen = batch.frozen ?? this.freeze(batch)
+    if (!frozen) return
+    const corr = conn.nextCorr()
+    const frame = encodePublish({ corr, topic: batch.topic, count: frozen.count, records: frozen.records, confirm: batch.confirm, producerId: frozen.producerId, sequence: frozen.sequence })
+    if (!batch.confirm) {
+      try {
+        conn.send(frame)
+      } catch {
+        // At-most-once: a fire-and-forget record that cannot be written is lost.
+      }
+      this.owner.done(batch)
+      return
+    }
+    batch.conn = conn
+    batch.corr = corr
+    this.inFlight.add(batch)
+    // No request timer: every entry carries its own deadline (see the producer).
+    conn.request(corr, frame, `PUBLISH to ${batch.topic}`, 0).then(
+      (answer) => {
+        if (batch.conn !== conn) return
+        this.inFlight.delete(batch)
+        batch.conn = undefined
+        let results: PublishResult[]
+        try {
+          results = expandPublishAck(decodePublishAck(answer.body), frozen.count)
+        } catch (err) {
+          return this.owner.done(batch, err)
+        }
+        this.owner.done(batch, undefined, results)
+      },
+      (err: unknown) => {
+        if (batch.conn !== conn) return
+        // The connection went away, or the broker is shutting down and will
+        // close it: the batch stays in flight and is re-sent on the next
+        // connection (or failed by the producer when there is none).
+        if (isSkiffError(err, 'CONNECTION_CLOSED') || isSkiffError(err, 'SHUTTING_DOWN')) return
+        this.inFlight.delete(batch)
+        batch.conn = undefined
+        this.owner.done(batch, err)
+      },
+    )
+  }
+
+  /** First write: drop entries that gave up, join the records, number a confirmed batch. */
+  private freeze(batch: Batch): Frozen | undefined {
+    this.queuedBytes -= batch.bytes
+    this.owner.bytesFreed()
+    if (batch.entries.some((e) => e.settled)) {
+      const left: Entry[] = []
+      const parts: Buffer[] = []
+      const entries: Entry[] = []
+      batch.entries.forEach((e, i) => {
+        if (e.settled) left.push(e)
+        else {
+          entries.push(e)
+          parts.push(batch.parts[i]!)
+        }
+      })
+      batch.entries = entries
+      batch.parts = parts
+      this.owner.leftOut(left)
+      if (entries.length === 0) return undefined
+    }
+    const records = batch.parts.length === 1 ? batch.parts[0]! : Buffer.concat(batch.parts)
+    batch.parts = []
+    const frozen: Frozen = { records, count: batch.entries.length }
+    if (batch.confirm) {
+      if (this.sequence > MAX_SEQUENCE) {
+        // 2^32 - 1 batches from one id: continue as a new producer rather than reuse a sequence.
+        this.producerId = newProducerId()
+        this.sequence = 0
+      }
+      frozen.producerId = this.producerId
+      frozen.sequence = this.sequence++
+    }
+    batch.frozen = frozen
+    return frozen
+  }
+}
+
+/** The error a publish gets when its deadline passes. */
+export function publishTimeout(entry: Entry, timeoutMs: number, source: ConnectionSource): SkiffError {
+  const offline = source.current ? '' : source.lastError ? ` (not connected: ${source.lastError.message})` : ' (not connected)'
+  return new SkiffError('TIMEOUT', `publish to ${entry.topic} not confirmed within ${timeoutMs} ms${offline}`, source.current || !source.lastError ? {} : { cause: source.lastError })
+}
