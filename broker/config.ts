@@ -8,6 +8,7 @@ import os from 'node:os'
 import { readFileSync } from 'node:fs'
 import { DEFAULT_MAX_FRAME } from '../protocol/index.js'
 import { observabilityConfigProblem, MAX_UDP_PAYLOAD } from './observability/config-check.js'
+import { securityConfigProblem } from './auth/config-check.js'
 
 export type FsyncPolicy = { mode: 'always' } | { mode: 'never' } | { mode: 'interval'; ms: number }
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
@@ -58,6 +59,23 @@ export interface BrokerConfig {
   /** Label budgets: topics and groups past these share one `_other` series. */
   maxMetricTopics: number
   maxMetricGroups: number
+  /** Users, tokens and permissions (broker/auth/auth-file.ts); empty = no auth, loopback only. */
+  authFile: string
+  /** Without an auth file, listen beyond loopback anyway (anyone who reaches the port may do anything). */
+  allowAnonymous: boolean
+  /** PEM files for TLS on the protocol port; both or neither. */
+  tlsCert: string
+  tlsKey: string
+  /** CA for client certificates; with it the broker asks clients for one. */
+  tlsCa: string
+  /** Refuse TLS clients without a certificate signed by tlsCa. */
+  tlsVerifyClients: boolean
+  /** Limits against hostile or runaway clients; 0 = no limit. */
+  maxConnections: number
+  maxConnectionsPerIp: number
+  maxSubscriptionsPerConnection: number
+  maxTopics: number
+  maxPartitionsPerTopic: number
 }
 
 export const DEFAULTS: BrokerConfig = {
@@ -92,6 +110,17 @@ export const DEFAULTS: BrokerConfig = {
   statsdIntervalS: 10,
   maxMetricTopics: 500,
   maxMetricGroups: 100,
+  authFile: '',
+  allowAnonymous: false,
+  tlsCert: '',
+  tlsKey: '',
+  tlsCa: '',
+  tlsVerifyClients: false,
+  maxConnections: 10_000,
+  maxConnectionsPerIp: 1_000,
+  maxSubscriptionsPerConnection: 1_000,
+  maxTopics: 10_000,
+  maxPartitionsPerTopic: 256,
 }
 
 export type ConfigKey = keyof BrokerConfig
@@ -145,6 +174,8 @@ export function resolveConfig(partial: Partial<BrokerConfig>, source = 'config')
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(c.logLevel)) throw new ConfigError(`logLevel must be debug, info, warn, error or silent`)
   const observabilityProblem = observabilityConfigProblem(c)
   if (observabilityProblem) throw new ConfigError(observabilityProblem)
+  const securityProblem = securityConfigProblem(c)
+  if (securityProblem) throw new ConfigError(securityProblem)
   return c
 }
 
@@ -222,4 +253,15 @@ export const DESCRIPTIONS: Record<ConfigKey, string> = {
   statsdIntervalS: 'seconds between StatsD pushes',
   maxMetricTopics: 'topics with their own metric series; the rest share topic="_other"',
   maxMetricGroups: 'consumer groups with their own metric series; the rest share group="_other"',
+  authFile: 'JSON file of users, tokens and topic permissions (reloaded on SIGHUP; see SECURITY.md); without it the broker listens on loopback only',
+  allowAnonymous: 'without an auth file, listen on a non-loopback host anyway: anyone who reaches the port may do anything',
+  tlsCert: 'PEM certificate (chain) for TLS on the protocol port (skiffs://); needs tlsKey',
+  tlsKey: 'PEM private key of tlsCert',
+  tlsCa: 'PEM CA bundle for client certificates (mTLS); a verified certificate whose CN/SAN is a user name logs in as that user',
+  tlsVerifyClients: 'refuse TLS clients without a certificate signed by tlsCa',
+  maxConnections: 'most client connections at once (0 = no limit)',
+  maxConnectionsPerIp: 'most connections at once from one IP address (0 = no limit)',
+  maxSubscriptionsPerConnection: 'most subscriptions one connection may hold (0 = no limit)',
+  maxTopics: 'most topics clients may create, counting dead-letter topics (which the broker still creates past it) (0 = no limit)',
+  maxPartitionsPerTopic: 'most partitions a topic may be created with',
 }

@@ -16,6 +16,10 @@ import type { GatewayContext } from './gateway/context.js'
 import type { Connection } from './gateway/connection.js'
 import { VERSION } from './version.js'
 import { Observability } from './observability/index.js'
+import { Authenticator } from './auth/authenticator.js'
+import { reloadSecurity } from './auth/reload.js'
+import { anonymousExposure } from './auth/config-check.js'
+import { tlsEnabled } from './auth/tls-acceptor.js'
 
 export type { BrokerConfig } from './config.js'
 
@@ -38,6 +42,8 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
   config.dataDir = path.resolve(config.dataDir)
   const logger = createLogger(config.logLevel)
   fs.mkdirSync(config.dataDir, { recursive: true })
+  // Read before anything starts: a bad auth file stops the broker here.
+  const auth = new Authenticator(config.authFile)
   // HTTP first: /healthz answers and /readyz says 503 while the rest starts.
   const obs = await Observability.start(config, logger)
 
@@ -64,7 +70,7 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
     await obs.close()
     throw err
   })
-  const ctx: GatewayContext = { config, logger, pool, topics, connections, responders: new Responders(), metrics: obs.metrics, draining: false }
+  const ctx: GatewayContext = { config, logger, pool, topics, connections, responders: new Responders(), metrics: obs.metrics, auth, draining: false }
   const gateway = new Gateway(ctx)
   let address
   try {
@@ -81,9 +87,19 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
     'listening',
   )
 
+  logger.info({ authFile: config.authFile || undefined, users: auth.users().length, tls: tlsEnabled(config), clientCertificates: config.tlsVerifyClients ? 'required' : config.tlsCa ? 'optional' : 'no' }, 'security')
+  if (anonymousExposure(config)) {
+    logger.warn({ host: config.host }, 'no auth file and --allow-anonymous: anyone who can reach this port may publish, read and delete everything')
+  }
+  // SIGHUP re-reads the auth file and the TLS files without dropping connections (auth/reload.ts).
+  // Without either, SIGHUP keeps its default meaning (the terminal went away: exit).
+  const onHangup = () => reloadSecurity({ auth, logger, connections: connections.values(), reloadTls: gateway.reloadTls })
+  if (auth.enabled || tlsEnabled(config)) process.on('SIGHUP', onHangup)
+
   let closing: Promise<void> | undefined
   const close = () =>
     (closing ??= (async () => {
+      process.off('SIGHUP', onHangup)
       ctx.draining = true
       const udpClosed = obs.drain()
       const listenerClosed = gateway.stopAccepting()

@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net'
 import { FrameDecoder, SkiffError, encodeError } from '../../protocol/index.js'
 import type { GatewayContext } from './context.js'
+import type { Identity } from '../auth/authenticator.js'
 import { dispatch } from './dispatch.js'
 
 /** Until HELLO succeeds, a frame may not exceed this (a stranger cannot make us buffer 1 MiB). */
@@ -25,9 +26,12 @@ export class Connection {
   readonly subs = new Map<number, ConnSubscription>()
   /** Topics this connection answers requests on. */
   readonly served = new Set<string>()
-  readonly connectedAt = Date.now()
   lastSeen = Date.now()
   ready = false
+  /** Who HELLO proved this connection to be (anonymous when auth is off). */
+  user: Identity | undefined = undefined
+  /** True while HELLO's credentials are being checked: no frame is dispatched meanwhile. */
+  private authenticating = false
   clientName = ''
   closed = false
   /** Bytes of publishes sent to workers and not yet answered. */
@@ -37,6 +41,8 @@ export class Connection {
   constructor(
     readonly ctx: GatewayContext,
     readonly socket: Socket,
+    /** When the TCP connection was accepted (for TLS: before the handshake); the auth timeout counts from here. */
+    readonly connectedAt = Date.now(),
   ) {
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
@@ -53,12 +59,38 @@ export class Connection {
     if (this.closed) return
     this.lastSeen = Date.now()
     this.decoder.push(chunk)
+    this.dispatchFrames()
+  }
+
+  private dispatchFrames(): void {
     try {
-      for (let f = this.decoder.next(); f && !this.closed; f = this.decoder.next()) dispatch(this, f)
+      for (let f = this.nextFrame(); f && !this.closed; f = this.nextFrame()) dispatch(this, f)
     } catch (err) {
       // Only framing errors reach here (handlers report their own): the stream is unusable.
       this.fail(err instanceof SkiffError ? err : new SkiffError('BAD_FRAME', String(err)))
     }
+  }
+
+  private nextFrame(): ReturnType<FrameDecoder['next']> {
+    return this.authenticating ? null : this.decoder.next()
+  }
+
+  /**
+   * Hold frames (and stop reading) while HELLO's credentials are checked off
+   * the event loop, so nothing a client pipelines after HELLO runs before it
+   * is known who the client is; `endAuthentication` dispatches what waited.
+   */
+  beginAuthentication(): void {
+    this.authenticating = true
+    this.socket.pause()
+  }
+
+  endAuthentication(): void {
+    if (!this.authenticating) return
+    this.authenticating = false
+    if (this.closed) return
+    if (!this.readPaused) this.socket.resume()
+    this.dispatchFrames()
   }
 
   send(bytes: Uint8Array): void {

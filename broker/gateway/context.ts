@@ -6,6 +6,7 @@ import type { TopicRegistry } from './topics.js'
 import type { Connection } from './connection.js'
 import type { Responders } from './responders.js'
 import type { BrokerMetrics } from '../observability/metrics.js'
+import type { Authenticator } from '../auth/authenticator.js'
 
 export interface GatewayContext {
   readonly config: BrokerConfig
@@ -17,6 +18,8 @@ export interface GatewayContext {
   readonly responders: Responders
   /** Prometheus metrics (observability/metrics.ts). */
   readonly metrics: BrokerMetrics
+  /** Who a connection is and what it may do (auth/authenticator.ts). */
+  readonly auth: Authenticator
   /** True once shutdown began: new requests get SHUTTING_DOWN. */
   draining: boolean
 }

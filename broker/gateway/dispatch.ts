@@ -1,6 +1,8 @@
 /**
  * One handler per opcode. Before a successful HELLO only HELLO is accepted:
- * anything else is UNAUTHORIZED and a close. Reserved and unknown opcodes are
+ * anything else is UNAUTHORIZED and a close, and so is a HELLO that fails.
+ * After it, every frame first checks that the connection's user still holds
+ * (not revoked by an auth-file reload, not expired). Reserved and unknown opcodes are
  * INVALID_REQUEST (the frame was well delimited, so the stream is still good).
  * A body that is not MessagePack is BAD_FRAME and closes the connection; a body
  * with wrong fields is INVALID_REQUEST, answered with the request's corr when
@@ -43,7 +45,13 @@ export function dispatch(conn: Connection, frame: Frame): void {
       conn.fail(new SkiffError('UNAUTHORIZED', `${opcodeName(frame.opcode)} before HELLO`))
       return
     }
-    run(conn, frame, onHello)
+    hello(conn, frame)
+    return
+  }
+  // A reload may have revoked this user, or its entry expired: checked before every request.
+  const revoked = conn.user && conn.ctx.auth.check(conn.user)
+  if (revoked) {
+    conn.fail(revoked)
     return
   }
   if (frame.opcode === Op.HELLO) {
@@ -56,6 +64,19 @@ export function dispatch(conn: Connection, frame: Frame): void {
     return
   }
   run(conn, frame, handler)
+}
+
+/** A HELLO that fails for any reason (bad fields, wrong token, ...) ends the connection. */
+function hello(conn: Connection, frame: Frame): void {
+  const refuse = (err: unknown) => {
+    if (!(err instanceof SkiffError)) conn.ctx.logger.error({ conn: conn.id, err: (err as Error)?.stack }, 'HELLO failed')
+    conn.fail(err instanceof SkiffError ? err : new SkiffError('INTERNAL', 'the broker failed to handle HELLO'))
+  }
+  try {
+    onHello(conn, frame.body).catch(refuse)
+  } catch (err) {
+    refuse(err)
+  }
 }
 
 function run(conn: Connection, frame: Frame, handler: Handler): void {

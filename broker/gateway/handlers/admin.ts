@@ -2,6 +2,8 @@
  * Admin requests: topics (create, describe, list, delete) and groups (list,
  * describe). Facts about partitions come from their owning workers; the
  * gateway gathers them and answers OK { result }.
+ * Creating and deleting need admin; describing needs admin or a publish or
+ * subscribe permission on the topic; lists show only what the user may see.
  */
 import {
   SkiffError,
@@ -17,10 +19,14 @@ import type { Connection } from '../connection.js'
 import type { GatewayContext } from '../context.js'
 import type { TopicConfig } from '../../thread-messages.js'
 import { ownerOf } from '../../topic-store.js'
+import { checkPartitionLimit, checkTopicLimit, mayAccess, requireAccess } from '../../auth/guard.js'
+import type { Operation } from '../../auth/authenticator.js'
 
-function known(ctx: GatewayContext, topic: string): TopicConfig {
+/** The topic, once the name is valid and the user may `op` it (checked before existence, so a refusal reveals nothing). */
+function known(conn: Connection, topic: string, op: Operation): TopicConfig {
   checkName('topic', topic)
-  const t = ctx.topics.get(topic)
+  requireAccess(conn, op, topic)
+  const t = conn.ctx.topics.get(topic)
   if (!t) throw new SkiffError('UNKNOWN_TOPIC', `topic ${topic} does not exist`, { details: { topic } })
   return t
 }
@@ -39,6 +45,10 @@ async function describe(ctx: GatewayContext, t: TopicConfig) {
 
 export async function onTopicCreate(conn: Connection, body: Buffer): Promise<void> {
   const req = decodeTopicCreate(body)
+  checkName('topic', req.topic)
+  requireAccess(conn, 'admin', req.topic)
+  checkPartitionLimit(conn, req.partitions)
+  checkTopicLimit(conn, req.topic)
   const t = await conn.ctx.topics.create(req)
   conn.ctx.logger.info({ topic: t.topic, partitions: t.partitions }, 'topic created')
   conn.send(encodeOk(req.corr, await describe(conn.ctx, t)))
@@ -46,19 +56,19 @@ export async function onTopicCreate(conn: Connection, body: Buffer): Promise<voi
 
 export async function onTopicDescribe(conn: Connection, body: Buffer): Promise<void> {
   const req = decodeTopicRef('TOPIC_DESCRIBE', body)
-  conn.send(encodeOk(req.corr, await describe(conn.ctx, known(conn.ctx, req.topic))))
+  conn.send(encodeOk(req.corr, await describe(conn.ctx, known(conn, req.topic, 'describe'))))
 }
 
 export function onTopicList(conn: Connection, body: Buffer): void {
   const { corr } = decodeCorrOnly('TOPIC_LIST', body)
-  conn.send(encodeOk(corr, conn.ctx.topics.list().map((t) => ({ topic: t.topic, partitions: t.partitions }))))
+  conn.send(encodeOk(corr, conn.ctx.topics.list().filter((t) => mayAccess(conn, 'describe', t.topic)).map((t) => ({ topic: t.topic, partitions: t.partitions }))))
 }
 
 /** Deleting a topic deletes its dead-letter chain too: they share partitions' owners and lifetimes. */
 export async function onTopicDelete(conn: Connection, body: Buffer): Promise<void> {
   const req = decodeTopicRef('TOPIC_DELETE', body)
   const { ctx } = conn
-  known(ctx, req.topic)
+  known(conn, req.topic, 'admin')
   for (const t of ctx.topics.chain(req.topic).reverse()) {
     await perPartition(ctx, t, (partition) => ({ t: 'drop', topic: t.topic, partition }))
     await ctx.topics.remove(t.topic)
@@ -70,7 +80,7 @@ export async function onTopicDelete(conn: Connection, body: Buffer): Promise<voi
 export async function onGroupList(conn: Connection, body: Buffer): Promise<void> {
   const req = decodeGroupList(body)
   const { ctx } = conn
-  const topics = req.topic === undefined ? ctx.topics.list() : [known(ctx, req.topic)]
+  const topics = req.topic === undefined ? ctx.topics.list().filter((t) => mayAccess(conn, 'describe', t.topic)) : [known(conn, req.topic, 'describe')]
   const out: { topic: string; group: string }[] = []
   for (const t of topics) {
     const names = new Set<string>()
@@ -85,7 +95,7 @@ export async function onGroupList(conn: Connection, body: Buffer): Promise<void>
 export async function onGroupDescribe(conn: Connection, body: Buffer): Promise<void> {
   const req = decodeGroupDescribe(body)
   const { ctx } = conn
-  const t = known(ctx, req.topic)
+  const t = known(conn, req.topic, 'describe')
   checkName('group', req.group)
   const parts = (await perPartition(ctx, t, (partition) => ({ t: 'group', topic: t.topic, partition, group: req.group }))).filter(
     (p): p is Record<string, unknown> => p !== null,

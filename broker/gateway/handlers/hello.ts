@@ -1,14 +1,17 @@
 /**
- * HELLO: pick the highest protocol version both sides speak, lift the
- * pre-handshake frame limit to the negotiated maximum, and answer WELCOME.
- * Credentials are checked here once authentication exists; until then a
- * token is accepted and ignored.
+ * HELLO: pick the highest protocol version both sides speak, check the
+ * credentials (the token, or the names of a verified TLS client certificate;
+ * see auth/authenticator.ts), lift the pre-handshake frame limit to the
+ * negotiated maximum, and answer WELCOME. Any failure here closes the
+ * connection (dispatch.ts). Without an auth file the token is ignored and
+ * WELCOME goes out at once.
  */
 import { SkiffError, SUPPORTED_VERSIONS, decodeHello, encodeWelcome } from '../../../protocol/index.js'
 import type { Connection } from '../connection.js'
 import { SERVER_NAME } from '../../version.js'
+import { certificateNames } from '../../auth/cert-names.js'
 
-export function onHello(conn: Connection, body: Buffer): void {
+export async function onHello(conn: Connection, body: Buffer): Promise<void> {
   const hello = decodeHello(body)
   const version = SUPPORTED_VERSIONS.find((v) => hello.versions.includes(v))
   if (version === undefined) {
@@ -17,7 +20,15 @@ export function onHello(conn: Connection, body: Buffer): void {
     })
   }
   if (conn.ctx.draining) throw new SkiffError('SHUTTING_DOWN')
-  const { config } = conn.ctx
+  const { config, auth } = conn.ctx
+  if (auth.enabled) {
+    conn.beginAuthentication()
+    conn.user = await auth.authenticate(hello.token, certificateNames(conn.socket))
+    if (conn.closed) return
+    if (conn.ctx.draining) throw new SkiffError('SHUTTING_DOWN')
+  } else {
+    conn.user = auth.anonymous()
+  }
   conn.ready = true
   conn.clientName = hello.client
   conn.decoder.maxFrame = config.maxFrame
@@ -31,5 +42,6 @@ export function onHello(conn: Connection, body: Buffer): void {
       idleTimeoutMs: config.idleTimeoutMs,
     }),
   )
-  conn.ctx.logger.debug({ conn: conn.id, client: hello.client, remote: conn.remote, version }, 'client connected')
+  conn.ctx.logger.debug({ conn: conn.id, client: hello.client, user: conn.user.user, via: conn.user.via, remote: conn.remote, version }, 'client connected')
+  conn.endAuthentication()
 }

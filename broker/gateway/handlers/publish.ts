@@ -4,7 +4,8 @@
  * fsync that covers it). Fire-and-forget publishes get no answer unless they
  * fail. The connection stops being read while too many bytes await confirms.
  */
-import { SkiffError, decodePublish, encodePublishAck, isDeadLetterTopic } from '../../../protocol/index.js'
+import { SkiffError, checkName, decodePublish, encodePublishAck, isDeadLetterTopic } from '../../../protocol/index.js'
+import { checkTopicLimit, requireAccess } from '../../auth/guard.js'
 import type { Connection } from '../connection.js'
 import { ownerOf } from '../../topic-store.js'
 import { splitByPartition, type PartitionPart } from '../route.js'
@@ -17,8 +18,12 @@ export async function onPublish(conn: Connection, body: Buffer): Promise<void> {
   const { ctx } = conn
   if (ctx.draining) throw new SkiffError('SHUTTING_DOWN')
   if (pub.count < 1) throw new SkiffError('INVALID_REQUEST', 'PUBLISH.count must be at least 1')
+  const existing = ctx.topics.get(pub.topic)
+  if (!existing) checkName('topic', pub.topic) // a malformed name is INVALID_REQUEST, not FORBIDDEN
+  requireAccess(conn, 'publish', pub.topic)
   if (isDeadLetterTopic(pub.topic)) throw new SkiffError('INVALID_REQUEST', `${pub.topic} is a dead-letter topic: only the broker writes to it`)
-  const topic = ctx.topics.get(pub.topic) ?? (await ctx.topics.ensure(pub.topic, false))
+  if (!existing) checkTopicLimit(conn, pub.topic)
+  const topic = existing ?? (await ctx.topics.ensure(pub.topic, false))
   // Keyless records of an idempotent batch go where its sequence says, so a
   // re-sent batch lands in the partition that already holds it.
   const idempotent = pub.producerId !== undefined && pub.sequence !== undefined

@@ -1,6 +1,7 @@
 /** SERVE, UNSERVE, REQUEST and REPLY: request/reply through the gateway (see responders.ts). */
 import { SkiffError, checkName, decodeReply, decodeRequest, decodeServe, encodeOk, walkRecords } from '../../../protocol/index.js'
 import type { Connection } from '../connection.js'
+import { requireAccess } from '../../auth/guard.js'
 
 /** Topics one connection may serve at once. */
 export const MAX_SERVED_TOPICS = 1000
@@ -8,6 +9,7 @@ export const MAX_SERVED_TOPICS = 1000
 export function onServe(conn: Connection, body: Buffer): void {
   const s = decodeServe('SERVE', body)
   checkName('topic', s.topic)
+  requireAccess(conn, 'subscribe', s.topic) // serving a topic means receiving what is sent to it
   if (!conn.served.has(s.topic) && conn.served.size >= MAX_SERVED_TOPICS) {
     throw new SkiffError('INVALID_REQUEST', `a connection may serve at most ${MAX_SERVED_TOPICS} topics`)
   }
@@ -24,6 +26,7 @@ export function onUnserve(conn: Connection, body: Buffer): void {
 export function onRequest(conn: Connection, body: Buffer): void {
   const r = decodeRequest(body)
   checkName('topic', r.topic)
+  requireAccess(conn, 'publish', r.topic)
   walkRecords(r.record, 1)
   conn.ctx.responders.request(conn, r)
 }

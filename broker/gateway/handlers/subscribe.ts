@@ -9,13 +9,18 @@
 import { SkiffError, checkName, decodeSubscribe, decodeUnsubscribe, encodeOk } from '../../../protocol/index.js'
 import type { Connection } from '../connection.js'
 import { ownerOf } from '../../topic-store.js'
+import { checkSubscriptionLimit, checkTopicLimit, requireAccess } from '../../auth/guard.js'
 
 export async function onSubscribe(conn: Connection, body: Buffer): Promise<void> {
   const s = decodeSubscribe(body)
   const { ctx } = conn
   if (ctx.draining) throw new SkiffError('SHUTTING_DOWN')
+  checkName('topic', s.topic)
   checkName('group', s.group)
+  requireAccess(conn, 'subscribe', s.topic)
   if (conn.subs.has(s.sub)) throw new SkiffError('INVALID_REQUEST', `subscription id ${s.sub} is already in use on this connection`)
+  checkSubscriptionLimit(conn)
+  checkTopicLimit(conn, s.topic)
   const topic = await ctx.topics.ensure(s.topic, true)
   if (conn.closed) return
   conn.subs.set(s.sub, { topic: s.topic, group: s.group, partitions: topic.partitions })

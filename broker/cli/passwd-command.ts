@@ -1,0 +1,81 @@
+/**
+ * `skiff passwd`: make a token and the scrypt hash the auth file stores in
+ * its place (`tokenHash`), so the file on the broker's disk holds no usable
+ * secret. The token goes to the client (SKIFF_TOKEN, `connect(url, { token })`).
+ *
+ *   skiff passwd                    a new random token and its hash
+ *   skiff passwd --stdin            the hash of a token read from stdin (first line)
+ *   skiff passwd --name app         also a ready-to-paste auth file entry for user "app"
+ *   skiff passwd --json             one JSON object: { token?, tokenHash, entry? }
+ *
+ * Decision: without --stdin the token is generated, never typed on the command
+ * line, so it does not end up in shell history or `ps`.
+ */
+import type { Argv, CommandModule } from 'yargs'
+import type { CliIO } from './commands/client-common.js'
+import { DEFAULT_SCRYPT, generateToken, hashToken } from '../auth/token-hash.js'
+import { MIN_TOKEN_LENGTH, MAX_TOKEN_LENGTH } from '../auth/auth-file.js'
+
+interface PasswdArgs {
+  stdin: boolean
+  name?: string | undefined
+  json: boolean
+  cost: number
+}
+
+export function passwdCommand(io: CliIO): CommandModule<object, PasswdArgs> {
+  return {
+    command: 'passwd',
+    describe: 'make a token and its scrypt hash for the auth file (tokenHash)',
+    builder: (y: Argv) =>
+      y
+        .option('stdin', { type: 'boolean', default: false, describe: 'hash the token read from stdin instead of making a new one' })
+        .option('name', { type: 'string', describe: 'also print an auth file entry for this user' })
+        .option('json', { type: 'boolean', default: false, describe: 'print JSON' })
+        .option('cost', { type: 'number', default: DEFAULT_SCRYPT.ln, describe: 'scrypt cost as log2(N), 10-20' }) as unknown as Argv<PasswdArgs>,
+    handler: async (argv) => {
+      try {
+        await run(io, argv)
+      } catch (err) {
+        io.stderr.write(`skiff passwd: ${(err as Error).message}\n`)
+        io.setExitCode(1)
+      }
+    },
+  }
+}
+
+async function run(io: CliIO, argv: PasswdArgs): Promise<void> {
+  if (!Number.isInteger(argv.cost) || argv.cost < 10 || argv.cost > 20) throw new Error('--cost must be a whole number from 10 to 20')
+  const given = argv.stdin ? firstLine(await readAll(io.stdin)) : undefined
+  if (given !== undefined && (given.length < MIN_TOKEN_LENGTH || given.length > MAX_TOKEN_LENGTH)) {
+    throw new Error(`a token must be ${MIN_TOKEN_LENGTH}-${MAX_TOKEN_LENGTH} characters (this one has ${given.length})`)
+  }
+  const token = given ?? generateToken()
+  const tokenHash = await hashToken(token, { ...DEFAULT_SCRYPT, ln: argv.cost })
+  const entry = argv.name !== undefined ? { name: argv.name, tokenHash, publish: [] as string[], subscribe: [] as string[] } : undefined
+  if (argv.json) {
+    io.stdout.write(JSON.stringify({ ...(given === undefined ? { token } : {}), tokenHash, ...(entry ? { entry } : {}) }) + '\n')
+    return
+  }
+  if (given === undefined) io.stdout.write(`token: ${token}\n`)
+  io.stdout.write(`tokenHash: ${tokenHash}\n`)
+  if (entry) io.stdout.write(`auth file entry (fill in publish/subscribe patterns):\n  ${JSON.stringify(entry)}\n`)
+  if (given === undefined) io.stderr.write('give the token to the client (SKIFF_TOKEN); only tokenHash goes in the auth file\n')
+}
+
+function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = ''
+    stream.setEncoding('utf8')
+    stream.on('data', (chunk: string) => {
+      text += chunk
+      if (text.length > 65_536) reject(new Error('stdin holds more than a token'))
+    })
+    stream.on('end', () => resolve(text))
+    stream.on('error', reject)
+  })
+}
+
+function firstLine(text: string): string {
+  return (text.split(/\r?\n/)[0] ?? '').trim()
+}
