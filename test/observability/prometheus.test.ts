@@ -7,12 +7,12 @@ import t from 'tap'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { startTestBroker } from '../e2e/helpers.js'
 
-function findPrometheus(): string | undefined {
+function findBinary(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter).concat('/usr/bin', '/usr/local/bin')) {
-    const candidate = path.join(dir, 'prometheus')
+    const candidate = path.join(dir, name)
     try {
       fs.accessSync(candidate, fs.constants.X_OK)
       return candidate
@@ -31,10 +31,19 @@ async function freePort(): Promise<number> {
 
 interface QueryResult {
   status: string
+  error?: string
   data: { result: { metric: Record<string, string>; value: [number, string] }[] }
 }
 
-const binary = findPrometheus()
+const binary = findBinary('prometheus')
+const promtool = findBinary('promtool')
+const docs = new URL('../../docs/', import.meta.url)
+
+t.test('docs/prometheus.yml and its alert rules pass promtool', { skip: promtool ? false : 'promtool is not installed (apt-get install prometheus)' }, async (t) => {
+  const out = execFileSync(promtool!, ['check', 'config', new URL('prometheus.yml', docs).pathname], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  t.match(out, /SUCCESS/)
+  t.match(out, /rules found/, 'the alert rules were loaded and checked')
+})
 
 t.test('Prometheus scrapes the broker: up == 1 and the published total', { skip: binary ? false : 'prometheus is not installed (apt-get install prometheus)' }, async (t) => {
   const tb = await startTestBroker(t, 2)
@@ -96,4 +105,15 @@ t.test('Prometheus scrapes the broker: up == 1 and the published total', { skip:
   const up = await waitFor('up{job="skiff"}', 1)
   t.equal(up, 1, 'up == 1' + (up === 1 ? '' : `; prometheus said:\n${log.join('').slice(-2000)}`))
   t.equal(await waitFor('skiff_messages_published_total{job="skiff",topic="prom-check"}', 7), 7, 'the published total as Prometheus stored it')
+
+  // Every query of the Grafana dashboard is valid PromQL against real data.
+  const dashboard = JSON.parse(fs.readFileSync(new URL('grafana-dashboard.json', docs), 'utf8')) as { panels: { title: string; targets?: { expr: string }[] }[] }
+  for (const panel of dashboard.panels) {
+    for (const { expr } of panel.targets ?? []) {
+      const q = expr.replaceAll('$__rate_interval', '1m').replace(/\$(instance|topic|job)\b/g, '.*')
+      const res = await fetch(`http://127.0.0.1:${webPort}/api/v1/query?query=${encodeURIComponent(q)}`)
+      const body = (await res.json()) as QueryResult
+      t.equal(body.status, 'success', `${panel.title}: ${q}${body.error ? ` (${body.error})` : ''}`)
+    }
+  }
 })
