@@ -25,7 +25,7 @@ const KEEP_LOG_LINES = 40
 /**
  * @param {{ workers?: number, fsync?: string, partitions?: number, extraArgs?: string[], execArgv?: string[], env?: object }} opts
  *   partitions: for topics the broker creates on first use (--default-partitions)
- * @returns {Promise<{ pid: number, port: number, url: string, sample(): object, logTail(): string[], stop(): Promise<void> }>}
+ * @returns {Promise<{ pid: number, port: number, httpPort?: number, url: string, sample(): object, logTail(): string[], stop(): Promise<void> }>}
  */
 export async function startBrokerProcess(opts = {}) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-bench-'))
@@ -50,6 +50,7 @@ export async function startBrokerProcess(opts = {}) {
   }
   live.add(onExit)
   let port
+  let httpPort
   try {
     port = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`broker did not log "listening" within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS)
@@ -59,6 +60,7 @@ export async function startBrokerProcess(opts = {}) {
           const o = JSON.parse(line)
           if (o.msg === 'listening' && Number.isInteger(o.port)) {
             clearTimeout(timer)
+            httpPort = Number.isInteger(o.httpPort) ? o.httpPort : undefined
             resolve(o.port)
           }
         } catch {
@@ -84,6 +86,8 @@ export async function startBrokerProcess(opts = {}) {
     port,
     dataDir,
     url: `skiff://127.0.0.1:${port}`,
+    /** The HTTP port for /metrics, when this build logs one. */
+    httpPort,
     sample: () => sampleProcess(child.pid),
     logTail: () => [...tail],
     /** SIGTERM, then SIGKILL if the broker has not exited in time; the data dir is removed. */

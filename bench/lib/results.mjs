@@ -78,6 +78,29 @@ export function latencyChart(reps) {
 }
 
 export function poolScalingChart(reps) {
+  const s7 = reps.find((r) => r.scenario === 'S7' && r.udpDatagramsByResult)
+  if (s7) {
+    const byResult = s7.udpDatagramsByResult
+    const accepted = byResult.accepted ?? 0
+    const dropped = Object.entries(byResult).filter(([k, v]) => k !== 'accepted' && v > 0)
+    const droppedTotal = dropped.reduce((a, [, v]) => a + v, 0)
+    out.push('## S7 where datagrams went', '')
+    out.push(
+      markdownTable(
+        ['Datagrams', 'count'],
+        [
+          ['sent by the telemetry client', num(s7.datagrams)],
+          ['accepted by the broker', num(accepted)],
+          [`dropped by the broker${dropped.length ? ` (${dropped.map(([k, v]) => `${k} ${num(v)}`).join(', ')})` : ''}`, num(droppedTotal)],
+          ['never reached the broker (socket buffers)', num(Math.max(0, (s7.datagrams ?? 0) - accepted - droppedTotal))],
+        ],
+      ),
+      '',
+      'From the broker\'s `skiff_udp_datagrams_total` at the end of the run.',
+      '',
+    )
+  }
+
   const s8 = reps.filter((r) => r.scenario === 'S8')
   const xs = [1, 2, 3, 4]
   const pick = (prefix) => xs.map((w) => rate(s8.find((r) => r.variant.startsWith(prefix) && r.workers === w) ?? {}) ?? null)
@@ -165,6 +188,29 @@ export function resultsMarkdown(records, { mode, commit, command, machine = mach
       return [`${g[0].scenario} ${g[0].variant}`, String(s.n), num(s.min), num(s.median), num(s.max), `${num(s.spreadPct, 0)}%`, g.map((r) => num(headlineValue(r))).join(', ')]
     })
     out.push(markdownTable(['Run', 'n', 'min', 'median', 'max', '(max-min)/median', 'each'], rows), '')
+  }
+
+  const s7 = reps.find((r) => r.scenario === 'S7' && r.udpDatagramsByResult)
+  if (s7) {
+    const byResult = s7.udpDatagramsByResult
+    const accepted = byResult.accepted ?? 0
+    const dropped = Object.entries(byResult).filter(([k, v]) => k !== 'accepted' && v > 0)
+    const droppedTotal = dropped.reduce((a, [, v]) => a + v, 0)
+    out.push('## S7 where datagrams went', '')
+    out.push(
+      markdownTable(
+        ['Datagrams', 'count'],
+        [
+          ['sent by the telemetry client', num(s7.datagrams)],
+          ['accepted by the broker', num(accepted)],
+          [`dropped by the broker${dropped.length ? ` (${dropped.map(([k, v]) => `${k} ${num(v)}`).join(', ')})` : ''}`, num(droppedTotal)],
+          ['never reached the broker (socket buffers)', num(Math.max(0, (s7.datagrams ?? 0) - accepted - droppedTotal))],
+        ],
+      ),
+      '',
+      'From the broker\'s `skiff_udp_datagrams_total` at the end of the run.',
+      '',
+    )
   }
 
   const s8 = reps.filter((r) => r.scenario === 'S8')

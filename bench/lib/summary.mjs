@@ -23,7 +23,10 @@ export function headlineText(r) {
   if (r.outcome === 'not available') return 'not available'
   if (r.outcome === 'failed') return 'failed'
   const v = headlineValue(r)
-  return v === null ? 'n/a' : UNITS[r.metric](v)
+  if (v === null) return 'n/a'
+  // Telemetry: how much arrived says little without the rate it was offered at.
+  if (r.metric === 'receivedFraction' && typeof r.datagramsPerSec === 'number') return `${UNITS.receivedFraction(v)}, ${num(r.datagramsPerSec)} datagrams/s`
+  return UNITS[r.metric](v)
 }
 
 /** 'met', 'missed' or '' (no target, or nothing measured). */

@@ -31,6 +31,13 @@ const s7 = {
   unavailable: 'no telemetry()',
   broker: { peakRssMiB: 80, cpuSeconds: 0 },
 }
+const s7sent = {
+  ...s7,
+  outcome: 'incomplete',
+  unavailable: undefined,
+  datagrams: 1000,
+  udpDatagramsByResult: { accepted: 800, garbage: 0, overloaded: 50 },
+}
 const machine = { cpu: 'Test CPU 9000', cores: 2, memoryGiB: 24, platform: 'Linux test x64' }
 
 t.test('repeated runs are grouped and the median run represents them', async (t) => {
@@ -62,6 +69,13 @@ t.test('RESULTS.md names the machine, the commit, each target with its figure, a
   t.match(md, /!\[throughput\]\(charts\/throughput\.svg\)/)
   // 2 s of broker CPU over 200,000 messages, 0.5 s of it on the gateway thread; 1 s in each client.
   t.match(md, /\| S1 200,000 x 128 B \| 10\.0 \| 2\.5 \| 7\.5 \| 5\.0 \| 5\.0 \| 20\.0 \|/)
+})
+
+t.test('S7 splits lost datagrams between the broker and the way there', async (t) => {
+  const md = resultsMarkdown([s7sent], { mode: 'full', commit: 'x', command: 'c', machine })
+  t.match(md, /\| accepted by the broker \| 800 \|/)
+  t.match(md, /\| dropped by the broker \(overloaded 50\) \| 50 \|/)
+  t.match(md, /\| never reached the broker \(socket buffers\) \| 150 \|/)
 })
 
 t.test('the throughput chart has a bar for each measured scenario and says what is unavailable', async (t) => {

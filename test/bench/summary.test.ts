@@ -26,6 +26,7 @@ t.test('headline text names the unit, or why there is no figure', async (t) => {
   t.equal(headlineText({ ...base, metric: 'deliveriesPerSec', deliveriesPerSec: 100 }), '100 deliveries/s')
   t.equal(headlineText({ ...base, metric: 'mbPerSec', mbPerSec: 111.94 }), '111.9 MB/s')
   t.equal(headlineText({ ...base, metric: 'receivedFraction', receivedFraction: 0.9991 }), '99.9% received')
+  t.equal(headlineText({ ...base, metric: 'receivedFraction', receivedFraction: 0.5, datagramsPerSec: 2500.4 }), '50.0% received, 2,500 datagrams/s')
   t.equal(headlineText({ ...base, metric: 'receivedFraction', outcome: 'not available' }), 'not available')
   t.equal(headlineText({ ...base, metric: 'msgsPerSec', outcome: 'failed' }), 'failed')
 })
