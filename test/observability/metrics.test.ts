@@ -39,7 +39,7 @@ for (const workers of [1, 3]) {
     await sensors.close()
     t.ok(sensors.stats.datagrams >= 1)
 
-    await t.rejects(client.admin.createTopic('orders'), { codeName: 'TOPIC_EXISTS' })
+    await t.rejects(client.admin.createTopic('orders'), { name: 'SkiffError', codeName: 'TOPIC_EXISTS' })
 
     const s = await scrapeUntil(http, [
       ['skiff_messages_published_total', { topic: 'orders' }, 60],

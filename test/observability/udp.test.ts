@@ -118,9 +118,9 @@ t.test('the client packs by size: a full datagram leaves at once, each under max
   for (const d of listener.received) t.ok(d.length <= 300, `${d.length} bytes`)
   const records = listener.received.reduce((n, d) => n + d.readUInt32BE(4 + 'sensors'.length), 0)
   t.equal(records, 20, 'every record in some datagram')
-  t.throws(() => sender.send('x.dlq', 'no'), { codeName: 'INVALID_REQUEST' })
-  t.throws(() => sender.send('big', Buffer.alloc(70_000)), { codeName: 'INVALID_REQUEST' }, 'a reading larger than UDP allows')
-  t.throws(() => telemetry('skiff://127.0.0.1:7600'), { codeName: 'INVALID_REQUEST' }, 'needs udp://')
+  t.throws(() => sender.send('x.dlq', 'no'), { name: 'SkiffError', codeName: 'INVALID_REQUEST' })
+  t.throws(() => sender.send('big', Buffer.alloc(70_000)), { name: 'SkiffError', codeName: 'INVALID_REQUEST' }, 'a reading larger than UDP allows')
+  t.throws(() => telemetry('skiff://127.0.0.1:7600'), { name: 'SkiffError', codeName: 'INVALID_REQUEST' }, 'needs udp://')
 })
 
 function u32(n: number): Buffer {
