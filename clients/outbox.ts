@@ -159,11 +159,21 @@ export class Outbox {
     this.ready = again.concat(this.ready)
   }
 
-  /** A frozen batch whose callers all gave up: stop waiting for its answer. */
+  /** A batch whose callers all gave up: drop it wherever it waits, and stop waiting for its answer. */
   abandon(batch: Batch): void {
-    if (!this.inFlight.delete(batch)) return
-    batch.conn?.cancel(batch.corr)
-    batch.conn = undefined
+    if (this.inFlight.delete(batch)) {
+      batch.conn?.cancel(batch.corr)
+      batch.conn = undefined
+    } else {
+      const i = this.ready.indexOf(batch)
+      if (i >= 0) this.ready.splice(i, 1)
+      else if (this.open.get((batch.confirm ? 'c:' : 'f:') + batch.topic) === batch) this.open.delete((batch.confirm ? 'c:' : 'f:') + batch.topic)
+      else return
+      if (!batch.frozen) {
+        this.queuedBytes -= batch.bytes
+        this.owner.bytesFreed()
+      }
+    }
     this.owner.done(batch)
   }
 

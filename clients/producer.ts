@@ -349,7 +349,7 @@ export class Producer<M extends WhenFull = 'drop'> {
         })
         this.admitSends()
       }
-      for (const b of batches) if (b.frozen && b.entries.every((e) => e.settled)) this.outbox.abandon(b)
+      for (const b of batches) if (b.entries.every((e) => e.settled)) this.outbox.abandon(b)
       if (waitersGone) this.admitPublishes()
       this.notifyBarriers(expired)
     }

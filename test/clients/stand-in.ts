@@ -39,6 +39,8 @@ export interface Peer {
 }
 
 export interface StandInOptions {
+  /** Listen on this port (to come back where a stopped stand-in was); default a free one. */
+  port?: number
   welcome?: Partial<Welcome>
   /** Skip the WELCOME (to test handshake failures); onFrame still sees HELLO. */
   noWelcome?: boolean
@@ -94,7 +96,10 @@ export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> 
       }
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(opts.port ?? 0, '127.0.0.1', resolve)
+  })
   const port = (server.address() as net.AddressInfo).port
   return {
     url: `skiff://127.0.0.1:${port}`,
