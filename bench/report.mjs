@@ -20,10 +20,11 @@ if (records.length === 0) {
   process.stderr.write(`${file} holds no runs\n`)
   process.exit(1)
 }
-const full = records.every((r) => r.mode === 'full')
+const runs = records.filter((r) => !r.micro)
+const full = runs.every((r) => r.mode === 'full')
 const written = writeResults(records, {
-  mode: full ? 'full' : records[0].mode,
-  commit: records[0].commit,
-  command: records[0].command ?? `node bench/run.mjs (rebuilt by node bench/report.mjs)`,
+  mode: full ? 'full' : runs[0]?.mode,
+  commit: runs[0]?.commit,
+  command: runs[0]?.command ?? `node bench/run.mjs (rebuilt by node bench/report.mjs)`,
 })
 process.stderr.write(`wrote ${written.join(', ')}\n`)

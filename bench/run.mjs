@@ -18,7 +18,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { execFileSync } from 'node:child_process'
-import { requireBuild, ROOT_DIR } from './lib/paths.mjs'
+import { BENCH_DIR, requireBuild, ROOT_DIR } from './lib/paths.mjs'
 import { runWorkload } from './lib/workload.mjs'
 import { createProgress } from './lib/progress.mjs'
 import { textTable } from './lib/format.mjs'
@@ -51,6 +51,21 @@ function parse(argv) {
   const repeat = values.repeat === undefined ? undefined : Number(values.repeat)
   if (repeat !== undefined && !(Number.isInteger(repeat) && repeat >= 1 && repeat <= 20)) throw new Error('--repeat must be an integer from 1 to 20')
   return { ...values, repeat, scenarios }
+}
+
+/** Run a bench/micro script with --json; its records, or none if it failed (reported on stderr). */
+function runMicro(script, args) {
+  process.stderr.write(`micro/${script}...\n`)
+  try {
+    const out = execFileSync(process.execPath, [path.join(BENCH_DIR, 'micro', script), '--json', ...args], { encoding: 'utf8', timeout: 300_000, stdio: ['ignore', 'pipe', 'ignore'] })
+    return out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l))
+  } catch (err) {
+    process.stderr.write(`micro/${script} failed: ${err.message}\n`)
+    return []
+  }
 }
 
 const slug = (s) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')
@@ -114,6 +129,9 @@ async function main() {
   for (const r of records.filter((r) => r.error)) process.stderr.write(`\n${r.scenario} ${r.variant} failed:\n${r.error}\n`)
   if (opts.record) {
     const { writeResults } = await import('./lib/results.mjs')
+    // The micro-benchmarks go into the record too: the per-step codec costs and the disk's fsync
+    // latency explain the end-to-end figures beside them.
+    records.push(...runMicro('codec.mjs', ['--ms', opts.full ? '1000' : '300']), ...runMicro('fsync.mjs', []))
     const files = writeResults(records, { mode, commit, command })
     process.stderr.write(`wrote ${files.join(', ')}\n`)
   }

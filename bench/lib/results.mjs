@@ -127,7 +127,9 @@ export function fsyncChart(reps) {
 }
 
 /** RESULTS.md's text. */
-export function resultsMarkdown(records, { mode, commit, command, machine = machineHeader(), date = new Date() }) {
+export function resultsMarkdown(allRecords, { mode, commit, command, machine = machineHeader(), date = new Date() }) {
+  const records = allRecords.filter((r) => !r.micro)
+  const micro = allRecords.filter((r) => r.micro)
   const groups = groupRuns(records)
   const reps = groups.map(representative)
   const out = []
@@ -232,6 +234,23 @@ export function resultsMarkdown(records, { mode, commit, command, machine = mach
   }
   out.push('## Charts', '', '![throughput](charts/throughput.svg)', '', '![latency](charts/latency.svg)', '')
 
+  const codec = micro.filter((r) => r.micro === 'codec')
+  if (codec.length > 0) {
+    out.push('## Codec micro-benchmark', '', '`node bench/micro/codec.mjs`: one thread, no sockets; each case in its own process.', '')
+    out.push(markdownTable(['Case', 'ops/s', 'ns/op', 'msgs/s', 'ns/msg'], codec.map((r) => [r.name, num(r.opsPerSec), num(r.nsPerOp), num(r.messagesPerSec), num(r.nsPerMessage, 1)])), '')
+  }
+  const fsync = micro.find((r) => r.micro === 'fsync')
+  if (fsync) {
+    out.push('## Disk', '', `\`node bench/micro/fsync.mjs\`: fdatasync after ${num(fsync.bytes)}-byte appends, ${fsync.count} times.`, '')
+    out.push(
+      markdownTable(
+        ['mean ms', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'S1 ceiling (1,000 / mean)'],
+        [[ms(fsync.mean), ms(fsync.p50), ms(fsync.p90), ms(fsync.p99), ms(fsync.max), `${num(fsync.s1CeilingMsgsPerSec)} msgs/s`]],
+      ),
+      '',
+    )
+  }
+
   out.push('## Every run', '')
   out.push('"Load" is the machine\'s 1-minute load average just before the run (2 cores: above 2, other work was competing).', '')
   out.push(markdownTable(['#', ...TABLE_HEADER, 'Load'], records.map((r, i) => [String(i + 1), ...tableRow(r), num(r.loadBefore, 2)])), '')
@@ -240,7 +259,7 @@ export function resultsMarkdown(records, { mode, commit, command, machine = mach
 
 /** Write RESULTS.md, results.jsonl and the charts; returns the paths written. */
 export function writeResults(records, { mode, commit, command }) {
-  const reps = groupRuns(records).map(representative)
+  const reps = groupRuns(records.filter((r) => !r.micro)).map(representative)
   const chartsDir = path.join(BENCH_DIR, 'charts')
   fs.mkdirSync(chartsDir, { recursive: true })
   const files = {

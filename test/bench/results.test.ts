@@ -78,6 +78,15 @@ t.test('S7 splits lost datagrams between the broker and the way there', async (t
   t.match(md, /\| never reached the broker \(socket buffers\) \| 150 \|/)
 })
 
+t.test('micro-benchmark records get their own sections and stay out of the scenario tables', async (t) => {
+  const codec = { micro: 'codec', name: 'encodeRecord (128 B payload)', opsPerSec: 1_700_000, nsPerOp: 588, messagesPerSec: 1_700_000, nsPerMessage: 588 }
+  const fsync = { micro: 'fsync', bytes: 140_000, count: 300, mean: 3.03, p50: 1.46, p90: 5.98, p99: 36.19, max: 86.63, s1CeilingMsgsPerSec: 330_033 }
+  const md = resultsMarkdown([s1(1, 90_000), codec, fsync], { mode: 'full', commit: 'x', command: 'c', machine })
+  t.match(md, /\| encodeRecord \(128 B payload\) \| 1,700,000 \| 588 \| 1,700,000 \| 588\.0 \|/)
+  t.match(md, /\| 3\.03 \| 1\.46 \| 5\.98 \| 36\.2 \| 86\.6 \| 330,033 msgs\/s \|/)
+  t.equal(groupRuns([s1(1, 90_000), codec].filter((r: { micro?: string }) => !r.micro)).length, 1)
+})
+
 t.test('the throughput chart has a bar for each measured scenario and says what is unavailable', async (t) => {
   const svg = throughputChart([s1(1, 90_000), s7])
   t.match(svg, />90k</)
