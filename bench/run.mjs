@@ -6,7 +6,7 @@
  *
  *   --full        the sizes bench/README.md defines (default: quick sizes, same shapes)
  *   --json        one JSON object per run on stdout; the table goes to stderr
- *   --repeat N    run each scenario N times (default 1; S1 3 times with --full)
+ *   --repeat N    run each scenario N times (default 1; S1 5 times with --full)
  *   --record      write bench/RESULTS.md, bench/results.jsonl and bench/charts/*.svg
  *   --profile DIR node --cpu-prof for the broker and every role process, into DIR
  *                 (summarise with `node bench/profile-summary.mjs DIR`)

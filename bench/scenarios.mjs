@@ -50,7 +50,7 @@ export const SCENARIOS = [
     name: 'durable-ack',
     metric: 'msgsPerSec',
     target: { value: 350_000, text: '>= 350,000 msgs/s' },
-    repeatFull: 3,
+    repeatFull: 5,
     runs: (full) => [{ variant: `${full ? '200,000' : '50,000'} x 128 B`, workload: durableAck({ messages: full ? 200_000 : 50_000 }) }],
   },
   {
