@@ -24,6 +24,9 @@ export type LogLine = Record<string, unknown>
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
+/** A wait to race other promises against: its timer does not keep the process alive once the rest is done. */
+export const timeout = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref())
+
 /** A TCP port nobody listens on right now. */
 export async function freePort(): Promise<number> {
   const server = net.createServer()

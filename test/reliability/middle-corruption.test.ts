@@ -18,7 +18,7 @@ import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { connect, type Client } from '../../clients/index.js'
-import { BrokerRunner, inParallel, sleep, tempDir } from './harness.js'
+import { BrokerRunner, inParallel, tempDir, timeout } from './harness.js'
 import { batchesOf, flipBit, segmentsOf } from './damage.js'
 
 const RECORDS = 10
@@ -28,7 +28,7 @@ async function readFirst(client: Client, topic: string, expect: number): Promise
   const consumer = await client.subscribe(topic, { group: 'reader', from: 'earliest', maxInFlight: 100 })
   const out: string[] = []
   while (out.length < expect) {
-    const next = await Promise.race([consumer.next(), sleep(5000).then(() => undefined)])
+    const next = await Promise.race([consumer.next(), timeout(5000).then(() => undefined)])
     if (!next || next.done) break
     out.push(next.value.payload.toString().split(':')[0]!)
     next.value.ack()

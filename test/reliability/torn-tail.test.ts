@@ -12,7 +12,7 @@
  */
 import t from 'tap'
 import { connect, type Client } from '../../clients/index.js'
-import { BrokerRunner, inParallel, sleep, tempDir } from './harness.js'
+import { BrokerRunner, inParallel, tempDir, timeout } from './harness.js'
 import { batchesOf, flipBit, segmentsOf, truncateAt } from './damage.js'
 
 const RECORDS = 10
@@ -22,7 +22,7 @@ async function readFirst(client: Client, topic: string, expect: number): Promise
   const consumer = await client.subscribe(topic, { group: 'after-repair', from: 'earliest', maxInFlight: 100 })
   const out: string[] = []
   while (out.length < expect) {
-    const next = await Promise.race([consumer.next(), sleep(5000).then(() => undefined)])
+    const next = await Promise.race([consumer.next(), timeout(5000).then(() => undefined)])
     if (!next || next.done) break
     out.push(next.value.payload.toString())
     next.value.ack()
