@@ -1,5 +1,6 @@
 import t from 'tap'
 import fs from 'node:fs'
+import { spawnSync } from 'node:child_process'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -20,4 +21,11 @@ t.test('skiff bench reports no script where there is none', async (t) => {
   const deep = path.join(dir, 'a', 'b', 'c')
   fs.mkdirSync(deep, { recursive: true })
   t.equal(findBenchScript(deep), undefined)
+})
+
+t.test('the built skiff bench passes its arguments to the runner', { skip: !fs.existsSync(path.join(root, 'dist/broker/cli/skiff.js')) && 'needs npm run build' }, async (t) => {
+  const res = spawnSync(process.execPath, [path.join(root, 'dist/broker/cli/skiff.js'), 'bench', 'S99'], { encoding: 'utf8', timeout: 60_000 })
+  t.equal(res.status, 2)
+  t.match(res.stderr, /unknown scenario "S99"/)
+  t.match(res.stderr, /S1 durable-ack, S2 fire-and-forget/)
 })
