@@ -8,7 +8,7 @@ import { PartitionLog, type LogRecord } from '../storage/partition-log.js'
 import { loadGroupState, saveGroupState, listGroupStates } from '../storage/group-state.js'
 import { deadLetterTopicOf, type AckKind, type StartPosition } from '../../protocol/index.js'
 import { groupsDir, partitionDir } from '../topic-store.js'
-import type { TopicConfig } from '../thread-messages.js'
+import type { ToWorker, TopicConfig } from '../thread-messages.js'
 import { GroupCursor, type Member } from './group-cursor.js'
 import { deadLetterRecord, type DeadLetterReason } from './dead-letter.js'
 import { DedupWindow, DEDUP_WINDOW_MS } from './dedup-window.js'
@@ -19,16 +19,8 @@ import type { PartitionCounters } from '../observability/worker-metrics.js'
 /** Bytes read from the log for one group in one pump. */
 const READ_BYTES = 1024 * 1024
 
-export interface SubscribeSpec {
-  conn: number
-  sub: number
-  group: string
-  start: StartPosition
-  startValue: number | undefined
-  maxInFlight: number
-  ackTimeoutMs: number
-  maxDeliveries: number
-}
+/** A member joining a group on this partition: the 'sub' op without its routing fields. */
+export type SubscribeSpec = Omit<Extract<ToWorker, { t: 'sub' }>, 't' | 'id' | 'topic' | 'partition'>
 
 export class Partition {
   readonly log: PartitionLog
