@@ -15,8 +15,9 @@
  * `<group>.state` and fsyncs the directory. Loading takes the current file,
  * falls back to `.prev` when the current one is missing or damaged (a crash
  * between the two renames, a disk that lied), and to undefined when both are
- * bad: the group then starts from its configured start position, which at
- * worst redelivers (at-least-once), never loses. Bad content never throws.
+ * bad: the caller then starts the group at the start of the log (see
+ * Partition.cursor), which redelivers (at-least-once), never skips; its
+ * configured start position could be 'latest'. Bad content never throws.
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'

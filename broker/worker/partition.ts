@@ -246,7 +246,12 @@ export class Partition {
     let c = this.cursors.get(group)
     if (c) return c
     const snap = loadGroupState(this.groupsPath, group, (e) => this.ctx.outbox.log({ topic: this.topic, partition: this.partition, group, ...e }))
-    c = new GroupCursor(group, this.startOffset(start, startValue), snap)
+    // State files that exist but cannot be read: the group had a position and we lost it. Starting
+    // where the subscriber asks ('latest') could skip unacked messages; the start of the log redelivers
+    // instead (at-least-once), never skips.
+    const lost = !snap && listGroupStates(this.groupsPath).includes(group)
+    if (lost) this.ctx.outbox.log({ level: 'warn', msg: 'group state lost: redelivering from the start of the log', topic: this.topic, partition: this.partition, group, startOffset: this.log.startOffset })
+    c = new GroupCursor(group, lost ? this.log.startOffset : this.startOffset(start, startValue), snap)
     this.cursors.set(group, c)
     return c
   }
