@@ -1,0 +1,78 @@
+/**
+ * A TCP proxy between the client and a real broker that can break the
+ * network in controlled ways: cut every connection, or swallow the broker's
+ * next PUBLISH_ACK and cut the connection right after (the broker stored the
+ * batch; the client never heard). It decodes frames only to find those; all
+ * bytes are passed through unchanged otherwise.
+ */
+import net from 'node:net'
+import { FrameDecoder, Op, decodePublish, encodeRawFrame, type Publish } from '../../protocol/index.js'
+
+export interface FaultyLink {
+  url: string
+  /** Every PUBLISH the client sent through the link, in order. */
+  publishes: Publish[]
+  /** Connections made through the link so far. */
+  connections: number
+  /** Cut every connection now. */
+  cutAll(): void
+  /** Swallow the next PUBLISH_ACK from the broker and cut that connection. */
+  loseNextPublishAck(): void
+  close(): Promise<void>
+}
+
+export async function startFaultyLink(brokerPort: number): Promise<FaultyLink> {
+  const pairs = new Set<[net.Socket, net.Socket]>()
+  let loseAck = false
+  const link: FaultyLink = {
+    url: '',
+    publishes: [],
+    connections: 0,
+    cutAll: () => {
+      for (const [a, b] of pairs) {
+        a.destroy()
+        b.destroy()
+      }
+    },
+    loseNextPublishAck: () => {
+      loseAck = true
+    },
+    close: async () => {
+      link.cutAll()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+  const server = net.createServer((client) => {
+    link.connections++
+    const broker = net.connect({ host: '127.0.0.1', port: brokerPort })
+    const pair: [net.Socket, net.Socket] = [client, broker]
+    pairs.add(pair)
+    const end = () => {
+      pairs.delete(pair)
+      client.destroy()
+      broker.destroy()
+    }
+    client.on('error', end).on('close', end)
+    broker.on('error', end).on('close', end)
+    const up = new FrameDecoder(16 * 1024 * 1024)
+    client.on('data', (chunk: Buffer) => {
+      up.push(chunk)
+      for (let f = up.next(); f; f = up.next()) if (f.opcode === Op.PUBLISH) link.publishes.push(decodePublish(f.body))
+      broker.write(chunk)
+    })
+    const down = new FrameDecoder(16 * 1024 * 1024)
+    broker.on('data', (chunk: Buffer) => {
+      down.push(chunk)
+      for (let f = down.next(); f; f = down.next()) {
+        if (f.opcode === Op.PUBLISH_ACK && loseAck) {
+          loseAck = false
+          return end()
+        }
+        client.write(encodeRawFrame(f.opcode, f.body))
+      }
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  link.url = `skiff://127.0.0.1:${(server.address() as net.AddressInfo).port}`
+  return link
+}
