@@ -20,6 +20,7 @@ import { Authenticator } from './auth/authenticator.js'
 import { reloadSecurity } from './auth/reload.js'
 import { anonymousExposure } from './auth/config-check.js'
 import { tlsEnabled } from './auth/tls-acceptor.js'
+import { udpAuthOf } from './auth/udp.js'
 
 export type { BrokerConfig } from './config.js'
 
@@ -75,7 +76,7 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
   let address
   try {
     address = await gateway.listen()
-    await obs.attach(ctx, address)
+    await obs.attach(ctx, address, () => udpAuthOf(auth))
   } catch (err) {
     void gateway.stopAccepting()
     await pool.stop()

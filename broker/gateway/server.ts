@@ -48,7 +48,8 @@ export class Gateway {
       })
     })
     server.on('error', (err) => this.ctx.logger.error({ err: err.message }, 'listener error'))
-    const every = Math.max(50, Math.min(1000, config.heartbeatMs, config.authTimeoutMs / 2))
+    // A quarter of the auth timeout: a silent socket lives at most 1.25 x authTimeoutMs.
+    const every = Math.max(50, Math.min(1000, config.heartbeatMs, config.authTimeoutMs / 4))
     this.sweeper = setInterval(() => this.sweep(), every)
     this.sweeper.unref()
     return server.address() as net.AddressInfo
