@@ -3,48 +3,8 @@
  * commands, with captured stdout/stderr) against a real broker.
  */
 import t from 'tap'
-import yargs from 'yargs'
-import { Readable, Writable } from 'node:stream'
-import { registerClientCommands, type CliIO } from '../../broker/cli/client-commands.js'
+import { lines, skiff } from './cli-run.js'
 import { WORKER_COUNTS, eventually, startTestBroker } from './helpers.js'
-
-interface Run {
-  code: number
-  out: string
-  err: string
-}
-
-function sink(onChunk: (s: string) => void): Writable {
-  return new Writable({
-    write(chunk, _enc, cb) {
-      onChunk(String(chunk))
-      cb()
-    },
-  })
-}
-
-async function skiff(args: string[], opts: { url?: string; stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  const run: Run = { code: 0, out: '', err: '' }
-  const io: CliIO = {
-    stdout: sink((s) => (run.out += s)),
-    stderr: sink((s) => (run.err += s)),
-    stdin: Readable.from([opts.stdin ?? '']),
-    env: { ...(opts.url ? { SKIFF_URL: opts.url } : {}), ...opts.env },
-    setExitCode: (c) => (run.code = c),
-    onInterrupt: () => () => {},
-  }
-  const cli = registerClientCommands(yargs().scriptName('skiff'), io)
-    .strict()
-    .exitProcess(false)
-    .fail((msg, err) => {
-      run.err += `${msg ?? err?.message}\n`
-      run.code = 1
-    })
-  await cli.parseAsync(args)
-  return run
-}
-
-const lines = (s: string) => s.split('\n').filter((l) => l !== '')
 
 for (const workers of WORKER_COUNTS) {
   t.test(`workers=${workers}`, async (t) => {
@@ -62,7 +22,7 @@ for (const workers of WORKER_COUNTS) {
         { topic: 'cli-orders', partition: 0, offset: 5 },
       ])
 
-      r = await skiff(['sub', 'cli-orders', '--group', 'readers', '--from', 'earliest', '--count', '6'], { url: url() })
+      r = await skiff(['sub', 'cli-orders', '--group', 'readers', '--from', 'earliest', '--count', '6', '--json'], { url: url() })
       t.equal(r.code, 0, r.err)
       const msgs = lines(r.out).map((l) => JSON.parse(l))
       t.equal(msgs.length, 6)
@@ -74,8 +34,20 @@ for (const workers of WORKER_COUNTS) {
       const client = await tb.client()
       await eventually('the acks to land', async () => (await client.admin.describeGroup('cli-orders', 'readers')).partitions[0]!.committed === 6)
       await client.producer().publish('cli-orders', Buffer.from([1, 2, 3]))
-      r = await skiff(['sub', 'cli-orders', '-g', 'readers', '--count', '1'], { url: url() })
+      r = await skiff(['sub', 'cli-orders', '-g', 'readers', '--count', '1', '--json'], { url: url() })
       t.match(JSON.parse(r.out), { offset: 6, payloadBase64: 'AQID' }, 'resumes after the acked ones; bytes as base64')
+    })
+
+    t.test('sub without --json prints one payload a line', async (t) => {
+      const client = await tb.client()
+      const producer = client.producer()
+      await producer.publish('cli-plain', 'plain text')
+      await producer.publish('cli-plain', 'two\nlines')
+      await producer.publish('cli-plain', { n: 1, s: 'x' })
+      await producer.publish('cli-plain', Buffer.from([1, 2, 3]))
+      await producer.publish('cli-plain', '{"a":1}', { headers: { 'content-type': 'application/json' } })
+      const r = await skiff(['sub', 'cli-plain', '-g', 'p', '--from', 'earliest', '--count', '5'], { url: url() })
+      t.same(r, { code: 0, out: 'plain text\n"two\\nlines"\n{"n":1,"s":"x"}\nAQID\n{"a":1}\n', err: '' })
     })
 
     t.test('topics and groups, as text and as JSON', async (t) => {
@@ -122,7 +94,27 @@ for (const workers of WORKER_COUNTS) {
       t.match(r, { code: 1, err: /--from "yesterday" must be earliest, latest, an offset or an ISO date/ })
 
       r = await skiff(['sub', 'x'], { url: url() })
-      t.match(r, { code: 1, err: /Missing required argument: group/ })
+      t.same(r, { code: 1, out: '', err: 'skiff sub: Missing required argument: group (see skiff sub --help)\n' }, 'usage errors are one line, not the help')
+      r = await skiff(['topics'], { url: url() })
+      t.same(r, { code: 1, out: '', err: 'skiff topics: name a topics command: list, create, describe or delete (see skiff topics --help)\n' })
+      r = await skiff(['groups', 'describe', 'only-topic'], { url: url() })
+      t.match(r, { code: 1, out: '', err: /^skiff groups describe: [^\n]+\(see skiff groups describe --help\)\n$/ })
+      r = await skiff(['pub', 't', 'm', '--no-such-flag'], { url: url() })
+      t.match(r, { code: 1, out: '', err: /^skiff pub: Unknown argument[^\n]*\n$/ })
+
+      r = await skiff(['pub', 'x', 'y', '--count', '0'], { url: url() })
+      t.match(r, { code: 1, err: /^skiff pub: --count must be a positive integer, got 0\n$/ })
+      r = await skiff(['sub', 'x', '-g', 'g', '--count', '-1'], { url: url() })
+      t.match(r, { code: 1, err: /--count must be a positive integer/ })
+      await skiff(['topics', 'create', 'cli-twice'], { url: url() })
+      r = await skiff(['topics', 'create', 'cli-twice'], { url: url() })
+      t.match(r, { code: 1, out: '', err: /^skiff topics create: .*\[TOPIC_EXISTS\]\n$/ })
+      r = await skiff(['topics', 'describe', 'cli-never'], { url: url() })
+      t.match(r, { code: 1, err: /^skiff topics describe: .*\[UNKNOWN_TOPIC\]\n$/ })
+      r = await skiff(['groups', 'describe', 'cli-twice', 'nobody'], { url: url() })
+      t.match(r, { code: 1, err: /^skiff groups describe: .*\[UNKNOWN_GROUP\]\n$/ })
+      r = await skiff(['pub', 'orders.dlq', 'forged'], { url: url() })
+      t.match(r, { code: 1, err: /^skiff pub: .*dead-letter topic.*\[INVALID_REQUEST\]\n$/ })
 
       r = await skiff(['topics', 'list', '--url', 'skiff://127.0.0.1:1', '--timeout', '2000'], { url: url() })
       t.match(r, { code: 1, err: /^skiff topics list: cannot connect to skiff:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/ }, '--url wins over SKIFF_URL')

@@ -1,12 +1,12 @@
 /**
  * What every client command shares: the --url/--token/--json options, the
  * connect-run-close wrapper that turns any failure into one clear line on
- * stderr and a non-zero exit, and plain-text tables.
+ * stderr and a non-zero exit, one-line usage errors, and plain-text tables.
  *
  * Commands write through a `CliIO` instead of `process` so tests can run them
  * in-process and read what they printed.
  */
-import type { Argv } from 'yargs'
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { connect, type Client } from '../../../clients/index.js'
 import { DEFAULT_URL } from '../../../clients/url.js'
 import { SkiffError } from '../../../protocol/index.js'
@@ -55,6 +55,82 @@ export function withClientOptions<T>(y: Argv<T>): Argv<T & ClientArgs> {
     .option('token', { type: 'string', describe: 'credentials (env SKIFF_TOKEN)' })
     .option('json', { type: 'boolean', default: false, describe: 'print JSON instead of text' })
     .option('timeout', { type: 'number', default: 10_000, describe: 'ms to wait for the broker to connect or answer' }) as Argv<T & ClientArgs>
+}
+
+/** The CLI runs one command per io; once its arguments were refused, no further usage error is printed. */
+const refusedIO = new WeakSet<CliIO>()
+
+/**
+ * Usage errors of one command (a missing argument, an unknown option) as one
+ * line on stderr and exit code 1, instead of the whole help text. yargs still
+ * runs the handler after a custom fail function returns, so `handler()` wraps
+ * it to do nothing once the arguments were refused.
+ */
+export function usageErrors(io: CliIO, name: string) {
+  let refused = false
+  return {
+    on<T>(y: Argv<T>): Argv<T> {
+      return y.fail((msg, err) => {
+        refused = true
+        // yargs goes on validating after a fail function returns, and a command
+        // group's fail runs after its subcommand's: only the first one speaks.
+        if (refusedIO.has(io)) return
+        refusedIO.add(io)
+        io.stderr.write(`skiff ${name}: ${msg ?? err?.message ?? 'invalid arguments'} (see skiff ${name} --help)\n`)
+        io.setExitCode(1)
+      })
+    },
+    handler<A>(fn: (argv: A) => Promise<void>): (argv: A) => Promise<void> {
+      return async (argv) => {
+        if (!refused) await fn(argv)
+      }
+    },
+  }
+}
+
+/** What a client command is made of; clientCommand() adds the shared options, usage errors and the connect-run-close wrapper. */
+export interface ClientCommandSpec<A extends ClientArgs> {
+  /** yargs command string, e.g. 'describe <topic>'. */
+  command: string
+  describe: string
+  /** Its own positionals and options (the shared ones are added already). */
+  options?(y: Argv<ClientArgs>): Argv<A>
+  run(client: Client, argv: A): Promise<void>
+}
+
+/** A client command named `name` in messages ("skiff <name>: ..."). */
+export function clientCommand<A extends ClientArgs>(io: CliIO, name: string, spec: ClientCommandSpec<A>): CommandModule<object, A> {
+  const usage = usageErrors(io, name)
+  return {
+    command: spec.command,
+    describe: spec.describe,
+    builder: (y: Argv) => {
+      const shared = usage.on(withClientOptions(y)) as Argv<ClientArgs>
+      return (spec.options ? spec.options(shared) : shared) as unknown as Argv<A>
+    },
+    handler: usage.handler((argv: ArgumentsCamelCase<A>) => runWithClient(io, name, argv, (client) => spec.run(client, argv as unknown as A))),
+  }
+}
+
+/** A command that only groups subcommands (topics, groups): naming none is a one-line usage error. */
+export function commandGroup(io: CliIO, name: string, describe: string, subcommands: CommandModule<object, any>[], demand: string): CommandModule {
+  const usage = usageErrors(io, name)
+  return {
+    command: name,
+    describe,
+    builder: (y: Argv) => {
+      let b = usage.on(y)
+      for (const c of subcommands) b = b.command(c)
+      return b.demandCommand(1, demand)
+    },
+    handler: () => {},
+  }
+}
+
+/** For long-running commands: say on stderr when the connection drops and when it is back. */
+export function reportReconnects(io: CliIO, command: string, client: Client): void {
+  client.on('disconnect', (reason) => io.stderr.write(`skiff ${command}: connection lost (${reason.message}); reconnecting\n`))
+  client.on('reconnect', (info) => io.stderr.write(`skiff ${command}: reconnected to ${info.url}\n`))
 }
 
 /** Connect, run `fn`, close; failures become "skiff <command>: <problem>" on stderr and exit code 1. */

@@ -8,7 +8,7 @@
 import readline from 'node:readline'
 import type { Argv, CommandModule } from 'yargs'
 import type { Client, PublishResult, Producer } from '../../../clients/index.js'
-import { CliFailure, printJson, runWithClient, withClientOptions, type CliIO, type ClientArgs } from './client-common.js'
+import { CliFailure, clientCommand, printJson, reportReconnects, type CliIO, type ClientArgs } from './client-common.js'
 
 interface PubArgs extends ClientArgs {
   topic: string
@@ -22,18 +22,18 @@ interface PubArgs extends ClientArgs {
 const WINDOW = 1000
 
 export function pubCommand(io: CliIO): CommandModule<object, PubArgs> {
-  return {
+  return clientCommand<PubArgs>(io, 'pub', {
     command: 'pub <topic> [message]',
     describe: 'publish a message (or each line of stdin) to a topic',
-    builder: (y: Argv) =>
-      withClientOptions(y)
+    options: (y) =>
+      y
         .positional('topic', { type: 'string', demandOption: true, describe: 'topic to publish to' })
         .positional('message', { type: 'string', describe: 'the message; read lines from stdin when absent' })
         .option('key', { type: 'string', describe: 'message key (picks the partition)' })
         .option('header', { type: 'string', array: true, describe: 'header as name=value (repeatable)' })
         .option('count', { type: 'number', describe: 'publish the message this many times / read at most this many lines' }) as unknown as Argv<PubArgs>,
-    handler: (argv) => runWithClient(io, 'pub', argv, (client) => publish(io, client, argv)),
-  }
+    run: (client, argv) => publish(io, client, argv),
+  })
 }
 
 export function parseHeaders(pairs: string[] | undefined): Record<string, string> | undefined {
@@ -51,6 +51,7 @@ async function publish(io: CliIO, client: Client, argv: PubArgs): Promise<void> 
   const headers = parseHeaders(argv.header)
   const count = argv.count
   if (count !== undefined && (!Number.isInteger(count) || count < 1)) throw new CliFailure(`--count must be a positive integer, got ${count}`)
+  reportReconnects(io, 'pub', client)
   const producer = client.producer({ maxInFlight: WINDOW })
   const opts = { key: argv.key, headers }
   const results: PublishResult[] = []
