@@ -90,6 +90,7 @@ export async function connect(url: string | readonly string[] = DEFAULT_URL, opt
   return client
 }
 
+/** The client's events, typed (see the header comment of this file). */
 export interface Client {
   on(event: 'connect' | 'reconnect', listener: (info: ConnectInfo) => void): this
   on(event: 'disconnect', listener: (reason: SkiffError) => void): this

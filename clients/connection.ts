@@ -52,6 +52,7 @@ import { formatAddress, type BrokerAddress } from './url.js'
 
 const debug = debuglog('skiff')
 
+/** How a Connection is opened. */
 export interface ConnectionOptions {
   name: string
   token?: string | undefined
@@ -61,6 +62,7 @@ export interface ConnectionOptions {
   tls?: tls.ConnectionOptions | undefined
 }
 
+/** Where a Connection reports what belongs to no request. */
 export interface ConnectionHooks {
   deliver(d: Deliver): void
   /** An ERROR for a corr nobody waits for (a fire-and-forget publish that failed). */
@@ -83,6 +85,7 @@ type State = 'handshake' | 'open' | 'closing' | 'closed'
 /** How long close() waits for the broker to close its side before destroying the socket. */
 const CLOSE_GRACE_MS = 2000
 
+/** One socket to a broker, from HELLO to close; never reused after it closes. */
 export class Connection {
   welcome!: Welcome
   private state: State = 'handshake'

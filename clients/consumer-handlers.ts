@@ -17,6 +17,7 @@ import type { Message } from './message.js'
 /** A message handler; may return a promise, which the consumer awaits before counting the message handled. */
 export type MessageHandler = (msg: Message) => unknown
 
+/** What the runner needs from its consumer. */
 export interface HandlerHost {
   /** The next message to handle, or undefined (none buffered, or the consumer stopped taking). */
   take(): Message | undefined
@@ -28,6 +29,7 @@ export interface HandlerHost {
   finished(): void
 }
 
+/** Calls a consumer's handlers for its buffered messages, `concurrency` at a time. */
 export class HandlerRunner {
   /** Messages being handled right now. */
   running = 0

@@ -39,6 +39,7 @@ import { HandlerRunner, type MessageHandler } from './consumer-handlers.js'
 import type { ConnectionSource } from './link.js'
 import { Message, type SettleKind, type Settler } from './message.js'
 
+/** A 'message' handler (see consumer-handlers.ts). */
 export type { MessageHandler } from './consumer-handlers.js'
 
 /** Where a group that does not exist yet starts: the first message kept, the next one published, an offset, or a time. */
@@ -72,6 +73,7 @@ export interface ConsumerCloseOptions {
   timeoutMs?: number
 }
 
+/** Turn a `from` option into SUBSCRIBE's start and startValue; INVALID_REQUEST when it is neither. */
 export function startPosition(from: StartFrom | undefined): { start: StartPosition; startValue?: number } {
   if (from === undefined || from === 'latest') return { start: 'latest' }
   if (from === 'earliest') return { start: 'earliest' }

@@ -69,6 +69,7 @@ export interface RetryInfo {
   error: SkiffError
 }
 
+/** What the link tells the client. */
 export interface LinkListener {
   /** A connection is open: the first (`attempts` 0) or one after a loss. */
   up(conn: Connection, attempts: number): void
@@ -91,6 +92,7 @@ interface ReadyWaiter {
 
 const FINAL_HANDSHAKE_ERRORS = new Set(['UNAUTHORIZED', 'UNSUPPORTED_VERSION'])
 
+/** Keeps one open connection to one of the addresses, reconnecting by the policy. */
 export class Link implements ConnectionSource {
   status: ClientStatus = 'connecting'
   current: Connection | undefined

@@ -31,7 +31,9 @@ import { SkiffError, decodePublishAck, encodePublish, expandPublishAck, isSkiffE
 import type { Connection } from './connection.js'
 import type { ConnectionSource } from './link.js'
 
+/** Most records in one PUBLISH frame. */
 export const MAX_BATCH_RECORDS = 1000
+/** Most record bytes in one PUBLISH frame (less when the broker's maxFrame is smaller). */
 export const MAX_BATCH_BYTES = 256 * 1024
 /** Room for the PUBLISH fields around the records (corr, a 249-character topic, count, ids). */
 const PUBLISH_OVERHEAD = 512
@@ -64,6 +66,7 @@ interface Frozen {
   sequence?: number
 }
 
+/** Records for one topic going out in one PUBLISH frame. */
 export interface Batch {
   readonly topic: string
   readonly confirm: boolean
@@ -92,6 +95,7 @@ export function newProducerId(): number {
   return randomInt(1, 2 ** 48)
 }
 
+/** A producer's batches, from the first record to the broker's answer (see the header comment). */
 export class Outbox {
   /** Bytes of records not yet written once (send()'s bound). */
   queuedBytes = 0

@@ -17,18 +17,24 @@
 import { Packr } from 'msgpackr'
 import { SkiffError, unpack, type Headers } from '../protocol/index.js'
 
+/** The header that says how a payload is encoded. */
 export const CONTENT_TYPE = 'content-type'
+/** content-type of a string payload. */
 export const TEXT_UTF8 = 'text/plain; charset=utf-8'
+/** content-type of a value encoded as MessagePack. */
 export const MSGPACK = 'application/msgpack'
+/** content-type of JSON text (decode() parses it). */
 export const JSON_TYPE = 'application/json'
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true })
 
+/** A payload as bytes, with the headers it goes out with. */
 export interface EncodedPayload {
   bytes: Uint8Array
   headers: Headers | undefined
 }
 
+/** A value as payload bytes plus a content-type header (see the header comment); INVALID_REQUEST for undefined or an unencodable value. */
 export function encodePayload(value: unknown, headers?: Headers): EncodedPayload {
   if (value instanceof Uint8Array) return { bytes: value, headers }
   if (value === undefined) throw new SkiffError('INVALID_REQUEST', 'payload is undefined; pass a Buffer, a string or a value MessagePack can encode')

@@ -83,6 +83,10 @@ interface Barrier {
   resolve(): void
 }
 
+/**
+ * Publishes records, batched, bounded and idempotent (see the header comment).
+ * Made by {@link Client.producer}; many producers may share a client.
+ */
 export class Producer<M extends WhenFull = 'drop'> {
   /** Unconfirmed records allowed before publish() waits. */
   readonly maxInFlight: number

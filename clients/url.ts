@@ -10,12 +10,17 @@
  */
 import { SkiffError } from '../protocol/index.js'
 
+/** The protocol's port (TCP, TLS and UDP). */
 export const DEFAULT_PORT = 7600
+/** The host when a URL names none. */
 export const DEFAULT_HOST = '127.0.0.1'
+/** Where connect() goes without a URL (the CLI's default too). */
 export const DEFAULT_URL = `skiff://${DEFAULT_HOST}:${DEFAULT_PORT}`
 
+/** tcp for skiff://, tls for skiffs://, udp for udp:// (telemetry). */
 export type Transport = 'tcp' | 'tls' | 'udp'
 
+/** A parsed broker URL. */
 export interface BrokerAddress {
   transport: Transport
   host: string
@@ -24,6 +29,7 @@ export interface BrokerAddress {
 
 const SCHEMES: Record<string, Transport> = { 'skiff:': 'tcp', 'skiffs:': 'tls', 'udp:': 'udp' }
 
+/** Parse one broker URL; INVALID_REQUEST naming the problem when it is not one. */
 export function parseUrl(input: string): BrokerAddress {
   const bad = (why: string) => new SkiffError('INVALID_REQUEST', `invalid broker URL ${JSON.stringify(input)}: ${why}`)
   if (typeof input !== 'string' || input.trim() === '') throw bad('it is empty')
@@ -45,6 +51,7 @@ export function parseUrl(input: string): BrokerAddress {
   return { transport, host, port }
 }
 
+/** An address back as a URL (IPv6 hosts in brackets). */
 export function formatAddress(a: BrokerAddress): string {
   const scheme = a.transport === 'tcp' ? 'skiff' : a.transport === 'tls' ? 'skiffs' : 'udp'
   const host = a.host.includes(':') ? `[${a.host}]` : a.host
