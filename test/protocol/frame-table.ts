@@ -42,6 +42,12 @@ import {
   decodeGroupList,
   encodeGroupDescribe,
   decodeGroupDescribe,
+  encodeServe,
+  decodeServe,
+  encodeRequest,
+  decodeRequest,
+  encodeReply,
+  decodeReply,
   encodeRecord,
   countRecords,
   decodeRecords,
@@ -110,6 +116,10 @@ export const FRAME_CODECS: readonly Codec[] = [
   },
   { frame: 'GROUP_LIST', opcode: Op.GROUP_LIST, encode: encodeGroupList, decode: decodeGroupList },
   { frame: 'GROUP_DESCRIBE', opcode: Op.GROUP_DESCRIBE, encode: encodeGroupDescribe, decode: decodeGroupDescribe },
+  { frame: 'SERVE', opcode: Op.SERVE, encode: (v) => encodeServe(Op.SERVE, v), decode: (b) => decodeServe('SERVE', b) },
+  { frame: 'UNSERVE', opcode: Op.UNSERVE, encode: (v) => encodeServe(Op.UNSERVE, v), decode: (b) => decodeServe('UNSERVE', b) },
+  { frame: 'REQUEST', opcode: Op.REQUEST, encode: encodeRequest, decode: decodeRequest },
+  { frame: 'REPLY', opcode: Op.REPLY, encode: encodeReply, decode: decodeReply },
 ]
 
 export const RECORDS_CODEC: Codec = {

@@ -131,6 +131,14 @@ export const VECTOR_SOURCES: readonly VectorSource[] = [
   { frame: 'TOPIC_DELETE', note: 'Delete "orders".', value: { corr: 7, topic: 'orders' } },
   { frame: 'GROUP_LIST', note: 'List the groups of "orders" (omit topic for all groups).', value: { corr: 8, topic: 'orders' } },
   { frame: 'GROUP_DESCRIBE', note: 'Describe group "billing" of "orders".', value: { corr: 9, topic: 'orders', group: 'billing' } },
+  { frame: 'SERVE', note: 'Answer requests on "greet".', value: { corr: 10, topic: 'greet' } },
+  { frame: 'UNSERVE', note: 'Stop answering requests on "greet".', value: { corr: 11, topic: 'greet' } },
+  {
+    frame: 'REQUEST',
+    note: 'A request on "greet" carrying one record, waiting at most 5 s for the reply.',
+    value: { corr: 12, topic: 'greet', record: encodeRecord(plainRecord), timeoutMs: 5000 },
+  },
+  { frame: 'REPLY', note: 'The reply to request 12: one record.', value: { corr: 12, record: encodeRecord(plainRecord) } },
   {
     frame: 'RECORDS',
     note: 'A records blob of two records: one with key and headers, one with neither.',
