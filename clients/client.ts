@@ -49,6 +49,7 @@ import type { Connection } from './connection.js'
 import { Consumer, startPosition, type ConsumerHost, type MessageHandler, type SubscribeOptions } from './consumer.js'
 import { Link, type ClientStatus, type RetryInfo } from './link.js'
 import { Producer, type ProducerOptions, type WhenFull } from './producer.js'
+import { Services, sendRequest, type RequestMessage, type RequestOptions, type ServeHandler, type Service } from './request-reply.js'
 import { DEFAULT_URL, formatAddress, parseBrokerUrls, type BrokerAddress } from './url.js'
 
 /** Options of {@link connect}. */
@@ -116,6 +117,7 @@ export class Client extends EventEmitter implements ConsumerHost {
   private readonly producers = new Set<Producer<WhenFull>>()
   private readonly consumers = new Map<number, Consumer>()
   private nextSub = 0
+  private readonly services: Services
   private closing: Promise<void> | undefined
 
   /** Use {@link connect}. @internal */
@@ -134,11 +136,13 @@ export class Client extends EventEmitter implements ConsumerHost {
         retrying: (info) => this.emit('reconnecting', info),
         ended: (reason) => this.onEnded(reason),
         deliver: (d) => this.consumers.get(d.sub)?.deliver(d),
+        request: (r, conn) => this.services.onRequest(r, conn),
         unsolicitedError: (err, corr) => this.report(new SkiffError(err.codeName, `fire-and-forget publish ${corr} failed: ${err.message}`, { cause: err, details: { corr, ...err.details } })),
         connectionError: (err) => this.report(err),
       },
     )
     this.admin = new Admin(this)
+    this.services = new Services(this)
   }
 
   /** @internal The first connect. */
@@ -239,6 +243,28 @@ export class Client extends EventEmitter implements ConsumerHost {
   }
 
   /**
+   * Ask whoever serves `topic` (see serve()) and resolve with the reply.
+   * Rejects with TIMEOUT when no reply comes within `timeoutMs` (default
+   * requestTimeoutMs), NO_RESPONDERS when nobody serves the topic or the
+   * server went away, INTERNAL with the server's message when its handler
+   * failed. At most once: never re-sent after a reconnect.
+   */
+  request(topic: string, payload: unknown, opts: RequestOptions = {}): Promise<RequestMessage> {
+    this.checkUsable()
+    return sendRequest(this, topic, payload, opts)
+  }
+
+  /**
+   * Answer requests on `topic`: `handler(request)` returns the reply payload
+   * (or a promise of it); a thrown error is sent back as the failure.
+   * Resolves once the broker accepted; served again after every reconnect.
+   */
+  serve(topic: string, handler: ServeHandler): Promise<Service> {
+    this.checkUsable()
+    return this.services.serve(topic, handler)
+  }
+
+  /**
    * Drain and close. When connected: consumers stop taking messages, then
    * close() waits (at most drainTimeoutMs) until every publish is confirmed
    * or rejected and every running message handler has finished, sends the
@@ -305,9 +331,16 @@ export class Client extends EventEmitter implements ConsumerHost {
   /** Subscribe every consumer again on the new connection (step 5-6 above). */
   private async restore(conn: Connection, url: string, attempts: number): Promise<void> {
     const consumers = [...this.consumers.values()].filter((c) => c.established && !c.closed)
+    const served = this.services.restore(conn).catch((err: unknown) => err)
     const outcomes = await Promise.allSettled(consumers.map((c) => this.sendSubscribe(conn, c, this.requestTimeoutMs)))
+    const serveFailure = await served
     if (this.link.current !== conn) return // lost again meanwhile: the next connection restores them
     let retry: SkiffError | undefined
+    // A SERVE refused for good (say, permissions changed) is reported; a retriable failure reconnects.
+    if (serveFailure instanceof Error) {
+      if (serveFailure instanceof SkiffError && serveFailure.retriable) retry = serveFailure
+      else this.report(serveFailure)
+    }
     outcomes.forEach((o, i) => {
       if (o.status === 'fulfilled') return
       const err = o.reason instanceof SkiffError ? o.reason : new SkiffError('INTERNAL', String(o.reason), { cause: o.reason })

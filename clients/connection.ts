@@ -39,6 +39,7 @@ import {
   SUPPORTED_VERSIONS,
   decodeDeliver,
   decodeError,
+  decodeRequest,
   decodeWelcome,
   encodeHello,
   encodePing,
@@ -46,6 +47,7 @@ import {
   opcodeName,
   type Deliver,
   type Frame,
+  type RequestFrame,
   type Welcome,
 } from '../protocol/index.js'
 import { formatAddress, type BrokerAddress } from './url.js'
@@ -65,6 +67,8 @@ export interface ConnectionOptions {
 /** Where a Connection reports what belongs to no request. */
 export interface ConnectionHooks {
   deliver(d: Deliver): void
+  /** A REQUEST routed to this connection because it serves the topic. */
+  request?(r: RequestFrame): void
   /** An ERROR for a corr nobody waits for (a fire-and-forget publish that failed). */
   unsolicitedError(err: SkiffError, corr: number): void
   /** An ERROR without corr that does not end the connection. */
@@ -293,7 +297,11 @@ export class Connection {
     switch (f.opcode) {
       case Op.OK:
       case Op.PUBLISH_ACK:
+      case Op.REPLY:
         return this.answer(f)
+      case Op.REQUEST:
+        if (!this.hooks.request) throw new SkiffError('BAD_FRAME', 'a REQUEST frame from the broker, but this connection serves nothing')
+        return this.hooks.request(decodeRequest(f.body))
       case Op.ERROR:
         return this.onError(f)
       case Op.DELIVER:

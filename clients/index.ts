@@ -5,6 +5,7 @@ export { DEFAULT_RECONNECT, type ReconnectOptions } from './backoff.js'
 export { Producer, type ProducerOptions, type PublishOptions, type PublishResult, type ProducerStats, type WhenFull, type SendResult } from './producer.js'
 export { Consumer, type SubscribeOptions, type StartFrom, type MessageHandler, type ConsumerCloseOptions } from './consumer.js'
 export { Message, type NackOptions } from './message.js'
+export { RequestMessage, type RequestOptions, type ServeHandler, type Service } from './request-reply.js'
 export {
   Admin,
   type TopicOptions,

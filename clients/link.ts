@@ -26,6 +26,7 @@ import {
   SkiffError,
   isSkiffError,
   type Deliver,
+  type RequestFrame,
   type Welcome,
 } from '../protocol/index.js'
 import { backoffDelay, type ReconnectPolicy } from './backoff.js'
@@ -80,6 +81,8 @@ export interface LinkListener {
   /** The link stopped for good (reconnect off, gave up). Not called after close(). */
   ended(reason: SkiffError): void
   deliver(d: Deliver): void
+  /** A REQUEST for a topic this client serves, with the connection to reply on. */
+  request?(r: RequestFrame, conn: Connection): void
   unsolicitedError(err: SkiffError, corr: number): void
   connectionError(err: SkiffError): void
 }
@@ -173,6 +176,9 @@ export class Link implements ConnectionSource {
     let conn: Connection | undefined
     const hooks: ConnectionHooks = {
       deliver: (d) => this.listener.deliver(d),
+      request: (r) => {
+        if (conn) this.listener.request?.(r, conn)
+      },
       unsolicitedError: (err, corr) => this.listener.unsolicitedError(err, corr),
       connectionError: (err) => this.listener.connectionError(err),
       closed: (reason) => {
