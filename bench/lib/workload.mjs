@@ -173,6 +173,7 @@ function summarise(w, { outcome, groups, sendResults, consumerResults, atGo, bro
   const unavailable = sendResults.find((r) => r.unavailable)?.unavailable
   const sum = (list, k) => list.reduce((a, r) => a + (r[k] ?? 0), 0)
   const sent = sum(sendResults, 'sent')
+  const dropped = sum(sendResults, 'dropped') + sum(sendResults, 'refused')
   const received = sum(consumerResults, 'received')
   const firstSend = Math.min(...sendResults.map((r) => r.startedAt ?? Infinity))
   const sendEnd = Math.max(...sendResults.map((r) => r.endedAt ?? 0))
@@ -191,11 +192,12 @@ function summarise(w, { outcome, groups, sendResults, consumerResults, atGo, bro
     fsync: w.broker.fsync,
     size,
     sent,
-    dropped: sum(sendResults, 'dropped') + sum(sendResults, 'refused'),
+    dropped,
     confirmed: sum(sendResults, 'confirmed'),
     received,
     groups,
-    receivedFraction: sent > 0 && groups > 0 ? unique / sent : null,
+    // Of what the senders tried to send: a record the client refused (dropped) counts as lost.
+    receivedFraction: sent + dropped > 0 && groups > 0 ? unique / (sent + dropped) : null,
     seconds,
     msgsPerSec: seconds ? unique / seconds : null,
     deliveriesPerSec: seconds ? received / seconds : null,
