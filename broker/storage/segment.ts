@@ -98,7 +98,13 @@ export class Segment {
   /** Make the appended batches durable: write new index entries, fdatasync the log. */
   sync(force = false): void {
     if (!this.dirty && !force) return
-    this.index?.flush()
+    try {
+      this.index?.flush()
+    } catch {
+      // The index is a hint (see index-file.ts): entries not written stay in memory and are
+      // written by a later flush; recovery rebuilds a short or torn index file. A full disk
+      // must not keep the log's own fdatasync, the one durability depends on, from running.
+    }
     fdatasyncSync(this.fd)
     this.dirty = false
   }

@@ -31,10 +31,32 @@ const ctx = new WorkerContext(data.dataDir, fsync, outbox, metrics)
 /** How often lag, log sizes and event loop utilization are sampled for the gateway. */
 const GAUGE_MS = 1000
 
+/** When each guarded task last logged a failure. */
+const lastLogged = new Map<string, number>()
+const LOG_EVERY_MS = 10_000
+
+/**
+ * Run one partition's share of a timer's or a turn's work. An unexpected error
+ * (a disk failing in a way the storage code does not handle) is logged, at most
+ * once per task every LOG_EVERY_MS, and the worker goes on serving its other
+ * partitions: an exception escaping a timer would end the thread, and with it
+ * every partition it owns.
+ */
+function guarded(task: string, fn: () => void): void {
+  try {
+    fn()
+  } catch (err) {
+    const now = Date.now()
+    if (now - (lastLogged.get(task) ?? 0) < LOG_EVERY_MS) return
+    lastLogged.set(task, now)
+    outbox.log({ level: 'error', msg: 'worker task failed', task, err: (err as Error)?.stack ?? String(err) })
+  }
+}
+
 function endOfTurn(): void {
-  for (const p of ctx.partitions.values()) p.commit()
+  for (const p of ctx.partitions.values()) guarded('commit', () => p.commit())
   const now = Date.now()
-  for (const p of ctx.partitions.values()) if (p.needsPump) p.pump(now)
+  for (const p of ctx.partitions.values()) if (p.needsPump) guarded('deliver', () => p.pump(now))
   // This turn's metric counts join this turn's one message to the gateway.
   const deltas = metrics.take()
   if (deltas) outbox.push({ t: 'metrics', deltas })
@@ -117,7 +139,7 @@ const ticker = setInterval(() => {
   const now = Date.now()
   let any = false
   for (const p of ctx.partitions.values()) {
-    p.expire(now)
+    guarded('ack deadlines', () => p.expire(now))
     any ||= p.needsPump
   }
   if (any) outbox.schedule()
@@ -126,20 +148,20 @@ const ticker = setInterval(() => {
 const gaugeSampler = setInterval(() => outbox.push({ t: 'gauges', gauges: metrics.gauges(ctx.partitions.values()) }), GAUGE_MS)
 
 const groupSaver = setInterval(() => {
-  for (const p of ctx.partitions.values()) p.saveGroups()
+  for (const p of ctx.partitions.values()) guarded('save group state', () => p.saveGroups())
 }, data.groupCommitMs)
 
 const retention = data.retentionCheckMs > 0
   ? setInterval(() => {
       const now = Date.now()
-      for (const p of ctx.partitions.values()) p.applyRetention(now)
+      for (const p of ctx.partitions.values()) guarded('retention', () => p.applyRetention(now))
       outbox.schedule()
     }, data.retentionCheckMs)
   : undefined
 
 const syncer = fsync.mode === 'interval'
   ? setInterval(() => {
-      for (const p of ctx.partitions.values()) p.syncNow()
+      for (const p of ctx.partitions.values()) guarded('sync', () => p.syncNow())
     }, fsync.ms)
   : undefined
 

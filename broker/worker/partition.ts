@@ -18,6 +18,16 @@ import type { PartitionCounters } from '../observability/worker-metrics.js'
 
 /** Bytes read from the log for one group in one pump. */
 const READ_BYTES = 1024 * 1024
+/** How long a message whose dead letter could not be written waits before it is tried again. */
+const DEAD_LETTER_RETRY_MS = 1000
+
+/** A storage failure as the error a client gets: STORAGE_FULL for a full disk or quota, else INTERNAL. */
+function storageError(err: unknown): SkiffError {
+  if (err instanceof SkiffError) return err
+  const code = (err as NodeJS.ErrnoException)?.code
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new SkiffError('STORAGE_FULL', `cannot write: ${(err as Error).message}`, { cause: err })
+  return new SkiffError('INTERNAL', (err as Error)?.message ?? String(err), { cause: err })
+}
 
 /** A member joining a group on this partition: the 'sub' op without its routing fields. */
 export type SubscribeSpec = Omit<Extract<ToWorker, { t: 'sub' }>, 't' | 'id' | 'topic' | 'partition'>
@@ -29,6 +39,7 @@ export class Partition {
   /** Reply ids of appends waiting for the sync that covers them. */
   private confirms: { id: number; baseOffset: number }[] = []
   private unsynced = false
+  private groupSaveFailing = false
   private readonly dedup = new DedupWindow()
   /** Metric counts of this partition's events (observability/worker-metrics.ts). */
   private readonly counters: PartitionCounters
@@ -83,11 +94,24 @@ export class Partition {
     else this.ctx.outbox.done(id, baseOffset)
   }
 
-  /** End of turn: one fsync for everything appended this turn, then the confirms. */
+  /**
+   * End of turn: one fsync for everything appended this turn, then the confirms.
+   * A failed fsync (a full or failing disk) fails this turn's confirms instead of
+   * the worker: the batches stay in the log, `unsynced` stays set so the next
+   * turn tries again, and nothing is delivered until a sync covers it (pump).
+   */
   commit(): void {
     if (this.ctx.fsync.mode !== 'always') return
     if (this.unsynced) {
-      this.timedSync()
+      try {
+        this.timedSync()
+      } catch (err) {
+        const e = storageError(err)
+        for (const c of this.confirms) this.ctx.outbox.fail(c.id, e.codeName, e.message)
+        this.confirms = []
+        this.ctx.outbox.log({ level: 'error', msg: 'log sync failed', topic: this.topic, partition: this.partition, code: e.codeName, err: e.message })
+        return
+      }
       this.unsynced = false
     }
     for (const c of this.confirms) this.ctx.outbox.done(c.id, c.baseOffset)
@@ -170,6 +194,8 @@ export class Partition {
 
   /** Hand out what the groups' credits allow. */
   pump(now: number): void {
+    // After a failed fsync (commit), what the log holds may not be durable: deliver nothing until a sync succeeds.
+    if (this.unsynced && this.ctx.fsync.mode === 'always') return
     this.needsPump = false
     for (const cursor of this.cursors.values()) {
       if (cursor.members.length === 0) continue
@@ -226,7 +252,6 @@ export class Partition {
   private deadLetter(cursor: GroupCursor, offset: number, deliveries: number, reason: DeadLetterReason): void {
     const rec = this.readOne(offset)
     if (rec) {
-      const dlq = this.ctx.partition(deadLetterTopicOf(this.topic), this.partition, this.config)
       const record = deadLetterRecord(rec.record, {
         topic: this.topic,
         partition: this.partition,
@@ -235,7 +260,18 @@ export class Partition {
         deliveries,
         reason,
       })
-      dlq.append(0, record, 1, false)
+      try {
+        this.ctx.partition(deadLetterTopicOf(this.topic), this.partition, this.config).append(0, record, 1, false)
+      } catch (err) {
+        // Not dead-lettered (a full disk, say): it must not be settled either. It goes back for
+        // redelivery after a pause and is dead-lettered on a later attempt.
+        const retryAt = Date.now() + DEAD_LETTER_RETRY_MS
+        if (cursor.inFlight.has(offset)) cursor.release(offset, retryAt)
+        else cursor.requeue(offset, retryAt)
+        const e = storageError(err)
+        this.ctx.outbox.log({ level: 'warn', msg: 'dead letter not written, will retry', topic: this.topic, partition: this.partition, offset, group: cursor.group, code: e.codeName, err: e.message })
+        return
+      }
       this.counters.deadLettered(cursor.group)
       this.ctx.outbox.log({ level: 'info', msg: 'dead-lettered', topic: this.topic, partition: this.partition, offset, group: cursor.group, reason, deliveries })
     }
@@ -264,11 +300,26 @@ export class Partition {
     return endOffset
   }
 
-  /** Write every changed group position (atomic rename); called on a timer and at stop. */
+  /**
+   * Write every changed group position (atomic rename); called on a timer and at stop.
+   * A save that fails (a full disk) leaves the position dirty for the next round; the
+   * failure is logged once per streak, not once per round.
+   */
   saveGroups(): void {
     for (const c of this.cursors.values()) {
       if (!c.dirty) continue
-      saveGroupState(this.groupsPath, c.group, c.snapshot())
+      try {
+        saveGroupState(this.groupsPath, c.group, c.snapshot())
+      } catch (err) {
+        if (!this.groupSaveFailing) {
+          const e = storageError(err)
+          this.ctx.outbox.log({ level: 'warn', msg: 'group state not saved, will retry', topic: this.topic, partition: this.partition, group: c.group, code: e.codeName, err: e.message })
+        }
+        this.groupSaveFailing = true
+        continue
+      }
+      if (this.groupSaveFailing) this.ctx.outbox.log({ level: 'info', msg: 'group state saved again', topic: this.topic, partition: this.partition })
+      this.groupSaveFailing = false
       c.dirty = false
     }
   }

@@ -1,0 +1,163 @@
+/**
+ * Disk full: the broker's data dir on a small tmpfs (8 MiB, mounted by the
+ * test, which needs root; skipped with a message otherwise), with a ballast
+ * file taking part of it. A producer publishes until the disk is full while
+ * a consumer group acks (so group state is being saved too).
+ *
+ * Pass: publishes that do not fit are rejected with STORAGE_FULL (never an
+ * INTERNAL error, never a hang); every confirmed message is readable; once
+ * the ballast is deleted the same broker process takes publishes again by
+ * itself; and after a restart every confirmed message is still there.
+ */
+import t from 'tap'
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { connect, isSkiffError } from '../../clients/index.js'
+import { BrokerRunner, sleep, timeout, until } from './harness.js'
+import { LedgerConsumer, readWholeTopic } from './reconnecting-clients.js'
+
+const TOPIC = 'disk'
+const PAYLOAD = 'x'.repeat(4096)
+
+function tryMount(dir: string): string | undefined {
+  if (process.getuid?.() !== 0) return 'not root'
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', dir], { stdio: 'pipe' })
+    return undefined
+  } catch (err) {
+    return `mount failed: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`
+  }
+}
+
+const base = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-disk-full-'))
+const mnt = path.join(base, 'mnt')
+fs.mkdirSync(mnt)
+const cannotMount = tryMount(mnt)
+t.teardown(() => {
+  if (!cannotMount) execFileSync('umount', ['-l', mnt])
+  fs.rmSync(base, { recursive: true, force: true })
+})
+
+/** Fill what is left of the filesystem, to the last byte. */
+function fillUp(file: string): void {
+  const fd = fs.openSync(file, 'w')
+  try {
+    for (let size = 64 * 1024; size >= 1; ) {
+      try {
+        fs.writeSync(fd, Buffer.alloc(size))
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err
+        size = Math.floor(size / 2)
+      }
+    }
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+const skip = cannotMount ? `needs a small filesystem the test can mount (${cannotMount})` : false
+t.test('a full disk rejects publishes with STORAGE_FULL, loses nothing confirmed, and recovers when space returns', { skip }, async (t) => {
+  const dataDir = path.join(mnt, 'data')
+  const broker = await BrokerRunner.create({ dataDir, args: ['--data-dir', dataDir, '--workers', '1', '--group-commit-ms', '50'] })
+  t.teardown(() => broker.kill())
+  const ballast = path.join(mnt, 'ballast')
+  fs.writeFileSync(ballast, Buffer.alloc(3 * 1024 * 1024))
+  await broker.start()
+  const pid = broker.pid
+
+  const client = await connect(broker.url, { reconnect: false, requestTimeoutMs: 10_000 })
+  t.teardown(() => client.close())
+  await client.admin.createTopic(TOPIC, { partitions: 1 })
+  const group = new LedgerConsumer(broker.url, TOPIC, 'billing', { maxInFlight: 50 })
+  const reading = await group.start(Date.now() + 120_000)
+  const producer = client.producer({ maxInFlight: 100 })
+
+  const confirmed = new Set<string>()
+  const refusals = new Map<string, number>()
+  let n = 0
+  const publishWindow = async (count: number) => {
+    await Promise.all(
+      Array.from({ length: count }, async () => {
+        const id = `m${n++}`
+        try {
+          await producer.publish(TOPIC, `${id}:${PAYLOAD}`)
+          confirmed.add(id)
+        } catch (err) {
+          const code = isSkiffError(err) ? err.codeName : String(err)
+          refusals.set(code, (refusals.get(code) ?? 0) + 1)
+        }
+      }),
+    )
+  }
+  // Fill: bounded by count and time.
+  const fillDeadline = Date.now() + 60_000
+  while (!refusals.has('STORAGE_FULL') && n < 4000 && Date.now() < fillDeadline) await publishWindow(20)
+  t.ok(refusals.has('STORAGE_FULL'), `the disk filled up after ${confirmed.size} confirmed publishes`)
+  // Still full: more attempts are refused at once, not left hanging.
+  for (let i = 0; i < 5; i++) await publishWindow(20)
+  // Not one byte left: group state saves and index writes now fail too. A group that joins
+  // now has a position to save; a group that gives up on messages needs a dead-letter topic.
+  fillUp(path.join(mnt, 'filler'))
+  const late = await client.subscribe(TOPIC, { group: 'late', from: 'earliest', maxInFlight: 10 })
+  for (let i = 0; i < 10; i++) (await late.next()).value?.ack()
+  const poison = await client.subscribe(TOPIC, { group: 'poison', from: 'earliest', maxInFlight: 5 })
+  const termed = new Set<number>()
+  const terming = (async () => {
+    // Term the first five messages every time they come (they come back while the dead letter cannot be written); ack the rest.
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+      const next = await Promise.race([poison.next(), timeout(1000).then(() => undefined)])
+      if (next === undefined) continue
+      if (next.done) return
+      if (next.value.offset < 5) {
+        termed.add(next.value.offset)
+        next.value.term()
+      } else next.value.ack()
+    }
+  })()
+  for (let i = 0; i < 5; i++) await publishWindow(20)
+  await sleep(300) // several group-state save rounds
+  t.same([...refusals.keys()], ['STORAGE_FULL'], `every refusal is STORAGE_FULL (${refusals.get('STORAGE_FULL')} refused)`)
+  t.ok(broker.running && broker.pid === pid, 'the broker is still running')
+  const confirmedWhileFull = confirmed.size
+
+  fs.rmSync(ballast)
+  fs.rmSync(path.join(mnt, 'filler'))
+  const recovered = await until(async () => {
+    const before = confirmed.size
+    await publishWindow(1)
+    return confirmed.size > before
+  }, 15_000)
+  t.ok(recovered, 'with space back, the same broker process takes publishes again')
+  await publishWindow(50)
+  t.ok(confirmed.size >= confirmedWhileFull + 51, 'and keeps taking them')
+  t.notOk(broker.lines.some((l) => l.msg === 'worker failed'), 'no worker thread died (regression: ENOSPC in a group-state save escaped a timer and ended the worker)')
+  t.ok(broker.logged('group state not saved, will retry').length > 0, 'the failed group-state saves were logged')
+  t.ok(await until(() => broker.logged('group state saved again').length > 0, 5000), 'and the recovery too')
+  t.ok(broker.logged('dead letter not written, will retry').length > 0, 'dead letters that could not be written were logged')
+  const dlq = await client.subscribe(`${TOPIC}.dlq`, { group: 'audit', from: 'earliest', maxInFlight: 100 })
+  const deadLettered: string[] = []
+  for (let i = 0; i < 10; i++) {
+    const next = await Promise.race([dlq.next(), timeout(i < 5 ? 10_000 : 500).then(() => undefined)])
+    if (!next || next.done) break
+    deadLettered.push(next.value.headers['x-dlq-offset'] ?? JSON.stringify(next.value.headers))
+    next.value.ack()
+  }
+  t.same(deadLettered.sort(), ['0', '1', '2', '3', '4'], 'each termed message was dead-lettered once, after space returned')
+  poison.close().catch(() => {})
+  await terming
+
+  const delivered = await until(() => [...confirmed].every((id) => group.deliveries.has(`${id}:${PAYLOAD}`)), 30_000)
+  t.ok(delivered, 'the live group got every confirmed message')
+  group.stop()
+  await reading.done
+  const inLog = new Set([...(await readWholeTopic(broker.url, TOPIC, Date.now() + 30_000)).values()].map((p) => p.split(':')[0]))
+  t.same([...confirmed].filter((id) => !inLog.has(id)), [], 'every confirmed message is in the log')
+
+  await client.close()
+  t.equal(await broker.stop(), 0, 'the broker shuts down cleanly')
+  await broker.start()
+  const afterRestart = new Set([...(await readWholeTopic(broker.url, TOPIC, Date.now() + 30_000)).values()].map((p) => p.split(':')[0]))
+  t.same([...confirmed].filter((id) => !afterRestart.has(id)), [], 'and after a restart')
+})
