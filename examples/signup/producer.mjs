@@ -1,0 +1,19 @@
+/** The sign-up form's backend: publishes each new user to `signups` (keyed by email), one of them malformed. `create` only creates the topic. */
+import { connectPart, result } from '../lib/part.mjs'
+
+const client = await connectPart()
+await client.admin.createTopic('signups', { partitions: 4 }).catch((err) => {
+  if (err.codeName !== 'TOPIC_EXISTS') throw err
+})
+if (process.argv[2] === 'create') {
+  await client.close()
+  result({ created: 'signups' })
+  process.exit(0)
+}
+const users = Array.from({ length: 19 }, (_, i) => ({ name: `User ${i}`, email: `user${i}@example.com` }))
+users.splice(7, 0, { name: 'Broken', email: 'not-an-email' }) // the bad record
+const producer = client.producer({ whenFull: 'wait' })
+for (const u of users) await producer.publish('signups', u, { key: u.email })
+console.log(`published ${users.length} sign-ups`)
+await client.close()
+result({ published: users.length })
