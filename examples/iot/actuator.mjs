@@ -1,0 +1,21 @@
+/** The actuator: turns a sensor's heater on while its average is above 25 °C (off again below), publishing each command. */
+import { connectPart, result } from '../lib/part.mjs'
+
+const THRESHOLD = 25
+const heaters = {} // sensor -> 'on' | 'off'
+const commands = []
+const client = await connectPart(async () => result({ heaters, commands }))
+const producer = client.producer({ whenFull: 'wait' })
+await client.subscribe('averages', { group: 'actuator', from: 'earliest' }, async (msg) => {
+  const { sensor, average, n } = msg.decode()
+  const want = average > THRESHOLD ? 'on' : 'off'
+  if ((heaters[sensor] ?? 'off') !== want) {
+    heaters[sensor] = want
+    const command = { sensor, heater: want, average: Math.round(average * 100) / 100, afterReadings: n }
+    commands.push(command)
+    await producer.publish('commands', command, { key: sensor })
+    console.log(`heater ${want} for ${sensor} (average ${command.average} after ${n} readings)`)
+  }
+  msg.ack()
+})
+console.log('subscribed to averages')
