@@ -1,0 +1,42 @@
+/**
+ * One member of a consumer group, in its own process so the churn test can
+ * SIGKILL it in the middle of a batch. Uses the built client (dist/).
+ *
+ *   node churn-member.mjs <url> <topic> <group> <maxInFlight> <maxDeliveries>
+ *
+ * Acks every message except those whose payload starts with "poison", which
+ * it nacks (so they end dead-lettered). Each message takes 0-2 ms of "work",
+ * so a kill finds some in flight. Reports one JSON line per event on stdout
+ * (a pipe: written synchronously on Linux, so nothing reported is lost to a
+ * kill): {e:'ready'}, {e:'d', p, o, c, t, id} for a delivery (partition,
+ * offset, delivery count, receive time). SIGTERM leaves the group cleanly.
+ */
+import { connect } from '../../dist/clients/index.js'
+
+const [url, topic, group, maxInFlight, maxDeliveries] = process.argv.slice(2)
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n')
+
+const client = await connect(url, { name: 'churn-member', reconnect: false })
+client.on('error', () => {})
+const consumer = await client.subscribe(topic, {
+  group,
+  from: 'earliest',
+  maxInFlight: Number(maxInFlight),
+  maxDeliveries: Number(maxDeliveries),
+  // Long enough that no deadline expires in the test: only nacks, kills and leaving move messages.
+  ackTimeoutMs: 120_000,
+})
+process.on('SIGTERM', () => {
+  consumer
+    .close()
+    .then(() => client.close())
+    .finally(() => process.exit(0))
+})
+out({ e: 'ready' })
+for await (const m of consumer) {
+  const id = m.payload.toString()
+  out({ e: 'd', p: m.partition, o: m.offset, c: m.deliveryCount, t: Date.now(), id })
+  await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 3)))
+  if (id.startsWith('poison')) m.nack({ delayMs: 5 })
+  else m.ack()
+}
