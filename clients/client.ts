@@ -66,6 +66,8 @@ export interface ConnectOptions {
   drainTimeoutMs?: number
   /** TLS options for skiffs:// URLs (ca, cert, key, rejectUnauthorized, ...). */
   tls?: tls.ConnectionOptions
+  /** Largest frame accepted from the broker, whatever limit it announces (a guard against a hostile peer). Default 64 MiB. */
+  maxReceiveFrame?: number
   /** Reconnect after losing the connection (default: yes, forever, 100 ms to 5 s backoff); false to close instead. */
   reconnect?: ReconnectOptions | boolean
 }
@@ -128,7 +130,14 @@ export class Client extends EventEmitter implements ConsumerHost {
     const connectTimeoutMs = positiveMs('connectTimeoutMs', opts.connectTimeoutMs ?? 10_000)
     this.link = new Link(
       addresses,
-      { name: opts.name ?? 'skiffmq-client', token: opts.token, connectTimeoutMs, requestTimeoutMs: this.requestTimeoutMs, tls: opts.tls },
+      {
+        name: opts.name ?? 'skiffmq-client',
+        token: opts.token,
+        connectTimeoutMs,
+        requestTimeoutMs: this.requestTimeoutMs,
+        maxReceiveFrame: positiveMs('maxReceiveFrame', opts.maxReceiveFrame ?? 64 * 1024 * 1024),
+        tls: opts.tls,
+      },
       reconnectPolicy(opts.reconnect),
       {
         up: (conn, attempts) => this.onUp(conn, attempts),
@@ -384,6 +393,6 @@ export class Client extends EventEmitter implements ConsumerHost {
 }
 
 function positiveMs(name: string, v: number): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new SkiffError('INVALID_REQUEST', `${name} must be a positive number of milliseconds, got ${v}`)
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new SkiffError('INVALID_REQUEST', `${name} must be a positive number, got ${v}`)
   return v
 }

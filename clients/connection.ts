@@ -18,7 +18,11 @@
  * - A broker that shuts down sends ERROR SHUTTING_DOWN without corr and then
  *   closes. That is a farewell, not a fault: it is not reported as an error;
  *   it becomes the cause of the CONNECTION_CLOSED the close is reported with.
- * - Anything the decoder rejects (garbage, a frame over WELCOME.maxFrame, an
+ * - The largest frame accepted from the broker is WELCOME.maxFrame, but never
+ *   more than the client's own `maxReceiveFrame` (64 MiB by default): a
+ *   hostile or broken peer cannot make the client buffer gigabytes by
+ *   announcing a huge limit. Before WELCOME the limit is 1 MiB.
+ * - Anything the decoder rejects (garbage, a frame over that limit, an
  *   opcode a broker never sends) closes the connection with that error: the
  *   stream cannot be trusted past a bad frame. It never throws out of a
  *   socket callback.
@@ -59,6 +63,8 @@ export interface ConnectionOptions {
   name: string
   token?: string | undefined
   connectTimeoutMs: number
+  /** Largest frame accepted from the broker, whatever its WELCOME says. */
+  maxReceiveFrame: number
   requestTimeoutMs: number
   /** Extra TLS options for skiffs:// (ca, cert, key, rejectUnauthorized, ...). */
   tls?: tls.ConnectionOptions | undefined
@@ -328,7 +334,7 @@ export class Connection {
     }
     if (w.maxFrame < 64) throw new SkiffError('BAD_FRAME', `WELCOME.maxFrame ${w.maxFrame} is too small to be usable`)
     this.welcome = w
-    this.decoder.maxFrame = w.maxFrame
+    this.decoder.maxFrame = Math.min(w.maxFrame, this.opts.maxReceiveFrame)
     this.state = 'open'
     this.startHeartbeat()
     this.handshake?.resolve()

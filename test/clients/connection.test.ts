@@ -149,6 +149,24 @@ t.test('a frame over WELCOME.maxFrame is rejected before it is buffered', async 
   t.match(await closed, { name: 'SkiffError', codeName: 'FRAME_TOO_LARGE', message: /5000 bytes exceeds the maximum of 1024/ })
 })
 
+t.test('a huge maxFrame in WELCOME does not make the client buffer a huge frame', async (t) => {
+  const peer = await startStandIn({
+    welcome: { maxFrame: 0xffffffff },
+    onFrame: (p, f) => {
+      if (f.opcode !== Op.TOPIC_LIST) return p.reply(f)
+      const header = Buffer.alloc(5)
+      header.writeUInt32BE(3 * 1024 * 1024 * 1024, 0) // announces 3 GiB, sends nothing more
+      header[4] = Op.OK
+      p.socket.write(header)
+    },
+  })
+  t.teardown(peer.close)
+  const client = await connect(peer.url, { reconnect: false, maxReceiveFrame: 8 * 1024 * 1024 })
+  const closed = closedWith(client)
+  await t.rejects(client.admin.listTopics(), { name: 'SkiffError', codeName: 'CONNECTION_CLOSED' })
+  t.match(await closed, { name: 'SkiffError', codeName: 'FRAME_TOO_LARGE', message: /exceeds the maximum of 8388608/ })
+})
+
 t.test('the client will not send a frame over the broker maxFrame', async (t) => {
   const peer = await startStandIn({ welcome: { maxFrame: 2048 } })
   t.teardown(peer.close)
