@@ -23,7 +23,10 @@ export async function spawnBroker(args: string[], timeoutMs = 20_000): Promise<B
   let stderr = ''
   child.stderr!.on('data', (d) => (stderr += d))
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`broker did not log "listening" within ${timeoutMs} ms: ${stderr}`)), timeoutMs)
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL') // never leave a half-started broker behind a failed test
+      reject(new Error(`broker did not log "listening" within ${timeoutMs} ms: ${stderr}`))
+    }, timeoutMs)
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       try {
         const obj = JSON.parse(line) as Record<string, unknown>
