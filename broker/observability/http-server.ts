@@ -3,12 +3,15 @@
  * the process can answer at all) and `/readyz` (200 only while the broker is
  * ready: recovery done and every port listening; 503 while starting and once
  * shutdown begins, so a load balancer stops sending before connections drop).
+ * `/` is the broker's read-only web page (panel/page.ts) and `/api/overview`
+ * the JSON it polls (overview.ts).
  * GET and HEAD only; anything else is 405, unknown paths 404.
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from '../logger.js'
 import type { BrokerMetrics } from './metrics.js'
+import { PANEL_HTML } from './panel/page.js'
 
 export interface HealthState {
   ready: boolean
@@ -16,6 +19,8 @@ export interface HealthState {
 
 export class HttpServer {
   private readonly server: http.Server
+  /** Set once the gateway is up (Observability.attach); until then /api/overview is 503. */
+  overview: (() => Promise<unknown>) | undefined
 
   constructor(
     private readonly metrics: BrokerMetrics,
@@ -67,8 +72,20 @@ export class HttpServer {
         return this.reply(res, 200, 'ok\n')
       case '/readyz':
         return this.health.ready ? this.reply(res, 200, 'ready\n') : this.reply(res, 503, 'not ready\n')
+      case '/':
+        return this.reply(res, 200, PANEL_HTML, { 'content-type': 'text/html; charset=utf-8' })
+      case '/api/overview':
+        if (!this.overview) return this.reply(res, 503, 'not ready\n')
+        this.overview().then(
+          (o) => this.reply(res, 200, JSON.stringify(o), { 'content-type': 'application/json' }),
+          (err: Error) => {
+            this.logger.error({ err: err.stack }, 'overview failed')
+            this.reply(res, 500, 'overview failed\n')
+          },
+        )
+        return
       default:
-        return this.reply(res, 404, 'not found: try /metrics, /healthz or /readyz\n')
+        return this.reply(res, 404, 'not found: try /, /api/overview, /metrics, /healthz or /readyz\n')
     }
   }
 

@@ -14,6 +14,7 @@ import type { Logger } from '../logger.js'
 import type { GatewayContext } from '../gateway/context.js'
 import { BrokerMetrics } from './metrics.js'
 import { HttpServer, type HealthState } from './http-server.js'
+import { buildOverview } from './overview.js'
 import { UdpIngest } from './udp-ingest.js'
 import { storeInWorkers } from './udp-route.js'
 import { StatsdPusher } from './statsd.js'
@@ -64,6 +65,7 @@ export class Observability {
   async attach(ctx: GatewayContext, tcp: AddressInfo, auth: () => UdpAuth | undefined = () => undefined): Promise<void> {
     const { config, logger } = this
     this.metrics.connectionCount = () => ctx.connections.size
+    this.http.overview = () => buildOverview(ctx)
     if (config.udp) {
       const udp = new UdpIngest({ maxDatagram: config.udpMaxDatagram, metrics: this.metrics, logger, store: storeInWorkers(ctx), auth })
       this.udp = udp
