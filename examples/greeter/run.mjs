@@ -11,5 +11,5 @@ await runExample('greeter', async (ctx) => {
   check(Object.keys(r.servers).length === 2, `both services answered: ${JSON.stringify(r.servers)}`)
   check(r.nobody === 'NO_RESPONDERS', `a request nobody serves fails with NO_RESPONDERS, got ${r.nobody}`)
   check(r.slow === 'TIMEOUT', `a request slower than its timeout fails with TIMEOUT, got ${r.slow}`)
-  return `100/100 greetings answered by ${Object.entries(r.servers).map(([k, v]) => `${k}=${v}`).join(' ')}; NO_RESPONDERS and TIMEOUT as expected`
+  return `100/100 greetings answered by ${Object.entries(r.servers).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(' ')}; NO_RESPONDERS and TIMEOUT as expected`
 })
