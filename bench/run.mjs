@@ -7,13 +7,14 @@
  *   --full        the sizes bench/README.md defines (default: quick sizes, same shapes)
  *   --json        one JSON object per run on stdout; the table goes to stderr
  *   --repeat N    run each scenario N times (default 1; S1 5 times with --full)
- *   --record      write bench/RESULTS.md, bench/results.jsonl and bench/charts/*.svg
+ *   --record      write bench/RESULTS.md, bench/results.jsonl (each run as it ends) and bench/charts/*.svg
  *   --profile DIR node --cpu-prof for the broker and every role process, into DIR
  *                 (summarise with `node bench/profile-summary.mjs DIR`)
  *
  * Exit code 1 when a run failed (a role crashed, the broker did not start);
  * a missed target is a result, not a failure.
  */
+import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -97,6 +98,14 @@ async function main() {
   const command = ['node bench/run.mjs', ...process.argv.slice(2)].join(' ')
   const progress = createProgress()
   const records = []
+  // With --record every run is appended to results.jsonl as soon as it ends, so a long run
+  // survives a failure after it (the page and charts can be rebuilt with report.mjs).
+  const jsonl = path.join(BENCH_DIR, 'results.jsonl')
+  if (opts.record) fs.writeFileSync(jsonl, '')
+  const keep = (record) => {
+    records.push(record)
+    if (opts.record) fs.appendFileSync(jsonl, JSON.stringify(record) + '\n')
+  }
   const began = Date.now()
   let failed = false
   for (const s of opts.scenarios) {
@@ -117,7 +126,7 @@ async function main() {
           failed = true
           record = { ...base, outcome: 'failed', error: err?.message ?? String(err) }
         }
-        records.push(record)
+        keep(record)
         if (opts.json) process.stdout.write(JSON.stringify(record) + '\n')
         else process.stderr.write(`${label}: ${tableRow(record)[2]} (${record.outcome})\n`)
       }
@@ -131,8 +140,8 @@ async function main() {
     const { writeResults } = await import('./lib/results.mjs')
     // The micro-benchmarks go into the record too: the per-step codec costs and the disk's fsync
     // latency explain the end-to-end figures beside them.
-    records.push(...runMicro('codec.mjs', ['--ms', opts.full ? '1000' : '300']), ...runMicro('fsync.mjs', []))
-    const files = writeResults(records, { mode, commit, command })
+    for (const r of [...runMicro('codec.mjs', ['--ms', opts.full ? '1000' : '300']), ...runMicro('fsync.mjs', [])]) keep(r)
+    const files = [path.relative(process.cwd(), jsonl), ...writeResults(records, { mode, commit, command })]
     process.stderr.write(`wrote ${files.join(', ')}\n`)
   }
   if (failed) process.exitCode = 1

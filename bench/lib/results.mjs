@@ -78,29 +78,6 @@ export function latencyChart(reps) {
 }
 
 export function poolScalingChart(reps) {
-  const s7 = reps.find((r) => r.scenario === 'S7' && r.udpDatagramsByResult)
-  if (s7) {
-    const byResult = s7.udpDatagramsByResult
-    const accepted = byResult.accepted ?? 0
-    const dropped = Object.entries(byResult).filter(([k, v]) => k !== 'accepted' && v > 0)
-    const droppedTotal = dropped.reduce((a, [, v]) => a + v, 0)
-    out.push('## S7 where datagrams went', '')
-    out.push(
-      markdownTable(
-        ['Datagrams', 'count'],
-        [
-          ['sent by the telemetry client', num(s7.datagrams)],
-          ['accepted by the broker', num(accepted)],
-          [`dropped by the broker${dropped.length ? ` (${dropped.map(([k, v]) => `${k} ${num(v)}`).join(', ')})` : ''}`, num(droppedTotal)],
-          ['never reached the broker (socket buffers)', num(Math.max(0, (s7.datagrams ?? 0) - accepted - droppedTotal))],
-        ],
-      ),
-      '',
-      'From the broker\'s `skiff_udp_datagrams_total` at the end of the run.',
-      '',
-    )
-  }
-
   const s8 = reps.filter((r) => r.scenario === 'S8')
   const xs = [1, 2, 3, 4]
   const pick = (prefix) => xs.map((w) => rate(s8.find((r) => r.variant.startsWith(prefix) && r.workers === w) ?? {}) ?? null)
@@ -257,14 +234,16 @@ export function resultsMarkdown(allRecords, { mode, commit, command, machine = m
   return out.join('\n')
 }
 
-/** Write RESULTS.md, results.jsonl and the charts; returns the paths written. */
-export function writeResults(records, { mode, commit, command }) {
+/**
+ * Write RESULTS.md and the charts into `dir` (default bench/); returns the paths
+ * written. results.jsonl is the caller's: run.mjs appends each run as it ends.
+ */
+export function writeResults(records, { mode, commit, command, dir = BENCH_DIR }) {
   const reps = groupRuns(records.filter((r) => !r.micro)).map(representative)
-  const chartsDir = path.join(BENCH_DIR, 'charts')
+  const chartsDir = path.join(dir, 'charts')
   fs.mkdirSync(chartsDir, { recursive: true })
   const files = {
-    [path.join(BENCH_DIR, 'RESULTS.md')]: resultsMarkdown(records, { mode, commit, command }),
-    [path.join(BENCH_DIR, 'results.jsonl')]: records.map((r) => JSON.stringify(r)).join('\n') + '\n',
+    [path.join(dir, 'RESULTS.md')]: resultsMarkdown(records, { mode, commit, command }),
     [path.join(chartsDir, 'throughput.svg')]: throughputChart(reps),
     [path.join(chartsDir, 'latency.svg')]: latencyChart(reps),
   }

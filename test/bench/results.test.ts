@@ -1,6 +1,9 @@
 import t from 'tap'
 // The bench is plain JavaScript (it runs without a build step); tap's loader imports it as is.
-import { groupRuns, representative, resultsMarkdown, throughputChart } from '../../bench/lib/results.mjs'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { groupRuns, representative, resultsMarkdown, throughputChart, writeResults } from '../../bench/lib/results.mjs'
 
 const s1 = (repeat: number, msgsPerSec: number) => ({
   scenario: 'S1',
@@ -91,4 +94,30 @@ t.test('the throughput chart has a bar for each measured scenario and says what 
   const svg = throughputChart([s1(1, 90_000), s7])
   t.match(svg, />90k</)
   t.match(svg, />not available</)
+})
+
+t.test('writeResults writes the page and every chart for a full set of scenarios', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-bench-results-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const run = (scenario: string, variant: string, extra: object) => ({ ...s1(1, 50_000), scenario, variant, ...extra })
+  const records = [
+    s1(1, 90_000),
+    s7sent,
+    ...[1, 2, 3, 4].flatMap((workers) => [
+      run('S8', `S1, 4 partitions, ${workers} workers`, { workers }),
+      run('S8', `S3, 4 partitions, ${workers} workers`, { workers, metric: 'deliveriesPerSec', deliveriesPerSec: 100_000 }),
+    ]),
+    ...['always', 'interval:100', 'never'].map((fsync) => run('S9', `S1, fsync ${fsync}`, { fsync })),
+    { micro: 'fsync', bytes: 140_000, count: 10, mean: 3, p50: 2, p90: 4, p99: 9, max: 10, s1CeilingMsgsPerSec: 333_333 },
+  ]
+  const written = writeResults(records, { mode: 'full', commit: 'abc', command: 'c', dir })
+  const names = written.map((f: string) => path.basename(f)).sort()
+  t.same(names, ['RESULTS.md', 'fsync.svg', 'latency.svg', 'pool-scaling.svg', 'throughput.svg'])
+  for (const f of written) t.ok(fs.statSync(path.resolve(f)).size > 0, f)
+  const md = fs.readFileSync(path.join(dir, 'RESULTS.md'), 'utf8')
+  t.match(md, /## S7 where datagrams went/)
+  t.match(md, /## S8 pool scaling/)
+  t.match(md, /## S9 fsync policy/)
+  t.match(md, /## Disk/)
+  t.match(fs.readFileSync(path.join(dir, 'charts', 'pool-scaling.svg'), 'utf8'), /<polyline /)
 })
