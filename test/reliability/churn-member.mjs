@@ -14,6 +14,11 @@
 import { connect } from '../../dist/clients/index.js'
 
 const [url, topic, group, maxInFlight, maxDeliveries] = process.argv.slice(2)
+if (maxDeliveries === undefined) {
+  // Run without arguments (say, by `tap test/reliability/`): not a test of its own.
+  process.stdout.write('1..0 # SKIP a helper process of churn.test.ts\n')
+  process.exit(0)
+}
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n')
 
 const client = await connect(url, { name: 'churn-member', reconnect: false })
