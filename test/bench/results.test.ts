@@ -69,9 +69,15 @@ t.test('RESULTS.md names the machine, the commit, each target with its figure, a
   t.match(md, /\| S1-S4 broker RSS \| < 150 MiB \| 160 MiB peak \| missed \|/)
   t.match(md, /\| S1 200,000 x 128 B \| 3 \| 90,000 \| 100,000 \| 150,000 \| 60% \|/)
   t.match(md, /not available/)
+  t.notMatch(md, /load average before each run/, 'no load figures, no load sentence')
   t.match(md, /!\[throughput\]\(charts\/throughput\.svg\)/)
   // 2 s of broker CPU over 200,000 messages, 0.5 s of it on the gateway thread; 1 s in each client.
   t.match(md, /\| S1 200,000 x 128 B \| 10\.0 \| 2\.5 \| 7\.5 \| 5\.0 \| 5\.0 \| 20\.0 \|/)
+})
+
+t.test('the load average before the runs is stated, with a warning when it passes the core count', async (t) => {
+  const md = resultsMarkdown([{ ...s1(1, 1), loadBefore: 0.5 }, { ...s1(2, 2), loadBefore: 12.4 }], { mode: 'full', commit: 'x', command: 'c', machine })
+  t.match(md, /load average before each run was 0\.5–12\.4 on 2 cores: other work competed/)
 })
 
 t.test('S7 splits lost datagrams between the broker and the way there', async (t) => {
