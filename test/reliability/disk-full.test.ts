@@ -1,8 +1,10 @@
 /**
  * Disk full: the broker's data dir on a small tmpfs (8 MiB, mounted by the
- * test, which needs root; skipped with a message otherwise), with a ballast
- * file taking part of it. A producer publishes until the disk is full while
- * a consumer group acks (so group state is being saved too).
+ * test, which needs root or passwordless sudo; skipped with a message
+ * otherwise), with a ballast file taking part of it. A producer publishes
+ * until the disk is full while a consumer group acks (so group state is
+ * being saved too); then the last free byte is taken, a new group joins and
+ * another gives up on messages (dead letters), all while full.
  *
  * Pass: publishes that do not fit are rejected with STORAGE_FULL (never an
  * INTERNAL error, never a hang); every confirmed message is readable; once
@@ -21,10 +23,26 @@ import { LedgerConsumer, readWholeTopic } from './reconnecting-clients.js'
 const TOPIC = 'disk'
 const PAYLOAD = 'x'.repeat(4096)
 
-function tryMount(dir: string): string | undefined {
-  if (process.getuid?.() !== 0) return 'not root'
+/**
+ * How to run mount and umount here: directly as root, through `sudo -n`
+ * (passwordless, as on CI runners) otherwise, or not at all.
+ */
+function privilege(): string[] | undefined {
+  if (process.getuid?.() === 0) return []
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', dir], { stdio: 'pipe' })
+    execFileSync('sudo', ['-n', 'true'], { stdio: 'pipe' })
+    return ['sudo', '-n']
+  } catch {
+    return undefined
+  }
+}
+
+/** Mount an 8 MiB tmpfs owned by this user on `dir`; undefined when done, else why not. */
+function tryMount(dir: string, as: string[] | undefined): string | undefined {
+  if (!as) return 'not root, and no passwordless sudo'
+  const [cmd, ...pre] = [...as, 'mount']
+  try {
+    execFileSync(cmd!, [...pre, '-t', 'tmpfs', '-o', `size=8m,uid=${process.getuid!()},gid=${process.getgid!()}`, 'tmpfs', dir], { stdio: 'pipe' })
     return undefined
   } catch (err) {
     return `mount failed: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`
@@ -34,9 +52,13 @@ function tryMount(dir: string): string | undefined {
 const base = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-disk-full-'))
 const mnt = path.join(base, 'mnt')
 fs.mkdirSync(mnt)
-const cannotMount = tryMount(mnt)
+const as = privilege()
+const cannotMount = tryMount(mnt, as)
 t.teardown(() => {
-  if (!cannotMount) execFileSync('umount', ['-l', mnt])
+  if (!cannotMount) {
+    const [cmd, ...pre] = [...as!, 'umount']
+    execFileSync(cmd!, [...pre, '-l', mnt])
+  }
   fs.rmSync(base, { recursive: true, force: true })
 })
 

@@ -89,4 +89,9 @@ t.test('a last batch torn at every byte or with any bit flipped is repaired at r
   t.notOk(repairs.has('probe'), 'an undamaged log is not repaired')
   const line = broker.logged('log tail repaired').find((l) => l.topic === 'cut-1')
   t.match(line, { level: 'warn', partition: 0, bytesDropped: 1, endOffset: RECORDS - 1 }, 'the log line says what was cut and where the log now ends')
+
+  const metrics = await broker.metrics()
+  const series = (metrics ?? '').split('\n').filter((l) => /^skiff_\w*repair\w*/.test(l))
+  if (series.length === 0) t.comment('no skiff_*repair* metric in /metrics yet: repairs are counted by their log lines only')
+  else t.ok(series.some((l) => !/\s0$/.test(l)), `a metric counts the repairs: ${series.slice(0, 3).join('; ')}`)
 })
