@@ -135,7 +135,7 @@ export class Connection {
     }
     const socket =
       address.transport === 'tls'
-        ? tls.connect({ ...opts.tls, host: address.host, port: address.port, servername: net.isIP(address.host) ? undefined : address.host })
+        ? tls.connect({ ...opts.tls, host: address.host, port: address.port, servername: opts.tls?.servername ?? (net.isIP(address.host) ? undefined : address.host) })
         : net.connect({ host: address.host, port: address.port })
     const conn = new Connection(socket, address, opts, hooks)
     return new Promise<Connection>((resolve, reject) => {

@@ -56,7 +56,12 @@ function guarded(task: string, fn: () => void): void {
 function endOfTurn(): void {
   for (const p of ctx.partitions.values()) guarded('commit', () => p.commit())
   const now = Date.now()
-  for (const p of ctx.partitions.values()) if (p.needsPump) guarded('deliver', () => p.pump(now))
+  let more = false
+  for (const p of ctx.partitions.values()) {
+    if (p.needsPump) guarded('deliver', () => (more = p.pump(now) || more))
+  }
+  // A pump that stopped at its per-turn budget goes on in the next turn.
+  if (more) setImmediate(() => outbox.schedule())
   // This turn's metric counts join this turn's one message to the gateway.
   const deltas = metrics.take()
   if (deltas) outbox.push({ t: 'metrics', deltas })

@@ -18,6 +18,8 @@ import type { PartitionCounters } from '../observability/worker-metrics.js'
 
 /** Bytes read from the log for one group in one pump. */
 const READ_BYTES = 1024 * 1024
+/** Reads per group per pump (each up to READ_BYTES) before the rest waits for the next turn. */
+const PUMP_READS = 4
 /** How long a message whose dead letter could not be written waits before it is tried again. */
 const DEAD_LETTER_RETRY_MS = 1000
 
@@ -193,10 +195,12 @@ export class Partition {
   }
 
   /** Hand out what the groups' credits allow. */
-  pump(now: number): void {
+  /** Returns true when it stopped at its per-turn budget with more to deliver. */
+  pump(now: number): boolean {
     // After a failed fsync (commit), what the log holds may not be durable: deliver nothing until a sync succeeds.
-    if (this.unsynced && this.ctx.fsync.mode === 'always') return
+    if (this.unsynced && this.ctx.fsync.mode === 'always') return false
     this.needsPump = false
+    let budgetHit = false
     for (const cursor of this.cursors.values()) {
       if (cursor.members.length === 0) continue
       if (cursor.floor < this.log.startOffset) cursor.truncateTo(this.log.startOffset)
@@ -213,7 +217,16 @@ export class Partition {
         }
         credits--
       }
+      // At most PUMP_READS reads per group per turn: a consumer with many credits
+      // and a deep backlog is served over several turns, so one turn never holds
+      // more than a few MiB of deliveries in memory.
+      let reads = 0
       while (credits > 0 && cursor.canTakeFresh() && cursor.next < this.log.endOffset) {
+        if (reads++ === PUMP_READS) {
+          this.needsPump = true
+          budgetHit = true
+          break
+        }
         const recs = this.log.read(cursor.next, credits, READ_BYTES)
         if (recs.length === 0) {
           // Unreadable up to the end (damaged tail): those offsets can never be delivered.
@@ -234,6 +247,7 @@ export class Partition {
         }
       }
     }
+    return budgetHit
   }
 
   private send(cursor: GroupCursor, rec: LogRecord, now: number): boolean {
