@@ -46,6 +46,8 @@ export class BrokerRunner {
     /** Notable log lines (message -> count). */
     this.notable = new Map()
     this.httpPort = undefined
+    /** True from "listening" until a kill or stop begins: when an RSS sample means something. */
+    this.up = false
   }
 
   get url() {
@@ -94,11 +96,13 @@ export class BrokerRunner {
       })
     })
     const ms = performance.now() - started
+    this.up = true
     this.startTimes.push(ms)
     return ms
   }
 
   async kill() {
+    this.up = false
     if (!this.running) return
     this.child.kill('SIGKILL')
     await this.exited
@@ -106,6 +110,7 @@ export class BrokerRunner {
 
   /** SIGTERM; SIGKILL after `graceMs`. Resolves with the exit code (null when it had to be killed). */
   async stop(graceMs = 20_000) {
+    this.up = false
     if (!this.running) return this.child?.exitCode ?? null
     const child = this.child
     child.kill('SIGTERM')

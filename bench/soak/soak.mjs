@@ -115,7 +115,7 @@ async function main() {
   const began = Date.now()
   const rss = []
   const sampler = setInterval(() => {
-    const v = broker.pid === undefined ? null : rssBytes(broker.pid)
+    const v = broker.up ? rssBytes(broker.pid) : null
     if (v !== null) rss.push({ s: Math.round((Date.now() - began) / 1000), mib: v / 1048576 })
   }, 5000)
   const faults = { kill: 0, term: 0, 'producer-cut': 0, 'member-swap': 0, 'member-cut': 0 }
