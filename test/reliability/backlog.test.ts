@@ -11,9 +11,12 @@
  * How "flat" is judged: RSS moves by tens of MiB with garbage collection in
  * three V8 heaps (gateway and two workers), whatever the backlog. For each
  * phase (publishing, draining) the baseline is the highest RSS seen during
- * its first tenth; for the rest of the phase RSS must stay within half of the
+ * its first tenth; for the rest of the phase RSS must stay within 70% of the
  * bytes moved since (and within 192 MiB) of it. A broker that kept the log
- * (or what was read of it) in memory would grow by all of them.
+ * (or what was read of it) in memory would grow by all of them. Measured
+ * here: publishing stays within ±30 MiB of its baseline; draining climbs by
+ * 50-100 MiB to a plateau (about 350-400 MiB) that a million messages do not
+ * raise (bench/soak/RESULTS.md).
  */
 import t from 'tap'
 import { connect } from '../../clients/index.js'
@@ -64,7 +67,7 @@ t.test(`${COUNT} unconsumed 1 KiB messages: broker memory stays flat, then a con
     sent += n
   }
   const written = (COUNT - tenth) * SIZE
-  const bound = Math.min(192 * MiB, written / 2)
+  const bound = Math.min(192 * MiB, written * 0.7)
   const mib = (x: number) => `${(x / MiB).toFixed(0)} MiB`
   t.ok(peak - baseline < bound, `publishing: RSS peaked at ${mib(peak)} against ${mib(baseline)} during the first tenth (${mib(written)} written since; bound +${mib(bound)})`)
 
