@@ -10,24 +10,27 @@
  * `--allow-anonymous` (the broker then logs a warning at start).
  */
 import net from 'node:net'
+import type { BrokerConfig } from '../config.js'
 import { readAuthFile } from './auth-file.js'
 import { secureContextOptions } from './tls-acceptor.js'
 
-export interface SecurityOptions {
-  host: string
-  authFile: string
-  allowAnonymous: boolean
-  tlsCert: string
-  tlsKey: string
-  tlsCa: string
-  tlsVerifyClients: boolean
-  maxConnections: number
-  maxConnectionsPerIp: number
-  maxSubscriptionsPerConnection: number
-  maxTopics: number
-  maxPartitionsPerTopic: number
-  defaultPartitions: number
-}
+/** The broker options these checks read (a view of BrokerConfig, not a copy of its fields). */
+export type SecurityOptions = Pick<
+  BrokerConfig,
+  | 'host'
+  | 'authFile'
+  | 'allowAnonymous'
+  | 'tlsCert'
+  | 'tlsKey'
+  | 'tlsCa'
+  | 'tlsVerifyClients'
+  | 'maxConnections'
+  | 'maxConnectionsPerIp'
+  | 'maxSubscriptionsPerConnection'
+  | 'maxTopics'
+  | 'maxPartitionsPerTopic'
+  | 'defaultPartitions'
+>
 
 /** True for 127.0.0.0/8, ::1, their IPv4-mapped form and "localhost". */
 export function isLoopback(host: string): boolean {

@@ -3,18 +3,13 @@
  * budgets). They live here rather than in config.ts so the option table stays
  * a table; config.ts turns a returned problem into a ConfigError.
  */
+import type { BrokerConfig } from '../config.js'
 
-export interface ObservabilityOptions {
-  httpPort: number
-  httpHost: string
-  udp: boolean
-  udpPort: number
-  udpMaxDatagram: number
-  statsd: string
-  statsdIntervalS: number
-  maxMetricTopics: number
-  maxMetricGroups: number
-}
+/** The broker options these checks read (a view of BrokerConfig, not a copy of its fields). */
+export type ObservabilityOptions = Pick<
+  BrokerConfig,
+  'httpPort' | 'httpHost' | 'udp' | 'udpPort' | 'udpMaxDatagram' | 'statsd' | 'statsdIntervalS' | 'maxMetricTopics' | 'maxMetricGroups'
+>
 
 /** The largest UDP payload IPv4 can carry (65535 - 8 byte UDP header - 20 byte IP header). */
 export const MAX_UDP_PAYLOAD = 65_507
