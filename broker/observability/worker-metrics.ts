@@ -38,15 +38,15 @@ export interface GaugeSnapshot {
   elu: number
   /** [topic, group, partition, records not yet acked] for every live group cursor. */
   lag: [string, string, number, number][]
-  /** [topic, partition, bytes on disk] for every open partition. */
-  logBytes: [string, number, number][]
+  /** [topic, partition, bytes on disk, offsets lost to damage found so far] for every open partition. */
+  logBytes: [string, number, number, number][]
 }
 
 /** What the gauge sampler needs from a partition. */
 export interface GaugeSource {
   readonly topic: string
   readonly partition: number
-  readonly log: { readonly sizeBytes: number }
+  readonly log: { readonly sizeBytes: number; stats(): { corrupt: { fromOffset: number; toOffset: number }[] } }
   groupLags(): [group: string, lag: number][]
 }
 
@@ -109,7 +109,9 @@ export class WorkerMetrics {
     const lag: GaugeSnapshot['lag'] = []
     const logBytes: GaugeSnapshot['logBytes'] = []
     for (const p of partitions) {
-      logBytes.push([p.topic, p.partition, p.log.sizeBytes])
+      let damaged = 0
+      for (const r of p.log.stats().corrupt) damaged += r.toOffset - r.fromOffset
+      logBytes.push([p.topic, p.partition, p.log.sizeBytes, damaged])
       for (const [group, n] of p.groupLags()) lag.push([p.topic, group, p.partition, n])
     }
     const now = performance.eventLoopUtilization()

@@ -79,7 +79,12 @@ for (const workers of [1, 3]) {
     t.ok(s.has('nodejs_heap_size_used_bytes'), 'default Node.js metrics')
 
     // Gauges are sampled by the workers once a second.
-    const later = await scrapeWhen(http, (x) => x.has(`skiff_worker_event_loop_utilization{worker="${workers - 1}"}`) && x.has('skiff_log_bytes{partition="0",topic="orders"}'))
+    const later = await scrapeWhen(
+        http,
+        (x) =>
+          Array.from({ length: workers }, (_, w) => w).every((w) => x.has(`skiff_worker_event_loop_utilization{worker="${w}"}`)) &&
+          x.has('skiff_log_bytes{partition="0",topic="orders"}'),
+      )
     for (let w = 0; w < workers; w++) t.ok(later.has(`skiff_worker_event_loop_utilization{worker="${w}"}`), `worker ${w} reports its utilization`)
     t.ok(sum(later, 'skiff_log_bytes', { topic: 'orders' }) > 60 * 'order 00'.length, 'log bytes of orders')
     t.equal(sum(later, 'skiff_consumer_lag', { topic: 'orders', group: 'billing' }), 0, 'billing settled everything')
