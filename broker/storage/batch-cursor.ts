@@ -135,6 +135,22 @@ export class BatchCursor {
 }
 
 /** What makes a header implausible at `position`, or undefined when it could be a batch. */
+/**
+ * The good batches a cursor finds, in order; each damaged stretch seen for the
+ * first time is handed to `onDamage` (with the offset expected there) and skipped.
+ */
+export function* goodBatches(cursor: BatchCursor, onDamage: (damage: Damage, expectedOffset: number) => void): Generator<ScannedBatch> {
+  for (;;) {
+    const step = cursor.next()
+    if (step.kind === 'end') return
+    if (step.kind === 'damaged') {
+      if (!step.known) onDamage(step.damage, cursor.expectedOffset)
+      continue
+    }
+    yield step.batch
+  }
+}
+
 export function headerProblem(h: BatchHeader, position: number, fileSize: number, expectedOffset: number, upperOffset: number): string | undefined {
   if (h.magic !== BATCH_MAGIC) return `bad magic ${h.magic}`
   if (h.count < 1) return 'batch of zero records'

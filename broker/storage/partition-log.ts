@@ -29,7 +29,7 @@ import { mkdirSync, rmSync, statSync } from 'node:fs'
 import { encodeBatch, NO_SEQUENCE } from '../../protocol/batch.js'
 import { SkiffError } from '../../protocol/errors.js'
 import { countRecords } from '../../protocol/records.js'
-import { BatchCursor, forEachRecord, type Damage, type ScannedBatch } from './batch-cursor.js'
+import { BatchCursor, forEachRecord, goodBatches, type Damage, type ScannedBatch } from './batch-cursor.js'
 import { fsyncDir } from './fs-util.js'
 import type { OffsetIndex } from './index-file.js'
 import { RecentBatches } from './read-cache.js'
@@ -236,15 +236,8 @@ export class PartitionLog {
     for (let i = this.segmentIndexFor(from); i < this.segments.length; i++) {
       const seg = this.segments[i]!
       const cursor = this.cursorFor(seg, i, from, windowBytes)
-      for (;;) {
-        const step = cursor.next()
-        if (step.kind === 'end') break
-        if (step.kind === 'damaged') {
-          if (!step.known) this.recordDamage(seg, step.damage, cursor.expectedOffset)
-          continue
-        }
-        if (step.batch.header.baseOffset + step.batch.header.count <= from) continue
-        yield step.batch
+      for (const batch of goodBatches(cursor, (damage, at) => this.recordDamage(seg, damage, at))) {
+        if (batch.header.baseOffset + batch.header.count > from) yield batch
       }
     }
   }

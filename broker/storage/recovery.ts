@@ -16,7 +16,7 @@
  * Nothing here throws for damaged content: only fs errors (permissions, I/O)
  * get out.
  */
-import { BatchCursor, type Damage } from './batch-cursor.js'
+import { BatchCursor, goodBatches, type Damage } from './batch-cursor.js'
 import { OffsetIndex } from './index-file.js'
 import type { Segment } from './segment.js'
 
@@ -53,14 +53,7 @@ export function rebuildIndex(seg: Segment, upperOffset: number, ctx: SegmentCont
   const index = new OffsetIndex(seg.indexPath)
   const cursor = cursorAt(seg, 0, seg.base, upperOffset)
   let lastTimestamp = -1
-  for (;;) {
-    const step = cursor.next()
-    if (step.kind === 'end') break
-    if (step.kind === 'damaged') {
-      if (!step.known) ctx.onDamage(seg, step.damage, cursor.expectedOffset)
-      continue
-    }
-    const { position, header } = step.batch
+  for (const { position, header } of goodBatches(cursor, (damage, at) => ctx.onDamage(seg, damage, at))) {
     index.addIfDue(header.baseOffset - seg.base, position, ctx.indexIntervalBytes)
     lastTimestamp = Math.max(lastTimestamp, header.timestamp)
   }
@@ -83,14 +76,8 @@ export function openClosedSegment(seg: Segment, upperOffset: number, ctx: Segmen
   const cursor = last >= 0
     ? cursorAt(seg, index.positionAt(last), seg.base + index.relativeAt(last), upperOffset)
     : cursorAt(seg, 0, seg.base, upperOffset)
-  for (;;) {
-    const step = cursor.next()
-    if (step.kind === 'end') break
-    if (step.kind === 'damaged') {
-      if (!step.known) ctx.onDamage(seg, step.damage, cursor.expectedOffset)
-      continue
-    }
-    seg.lastTimestamp = Math.max(seg.lastTimestamp, step.batch.header.timestamp)
+  for (const { header } of goodBatches(cursor, (damage, at) => ctx.onDamage(seg, damage, at))) {
+    seg.lastTimestamp = Math.max(seg.lastTimestamp, header.timestamp)
   }
 }
 

@@ -9,7 +9,7 @@
  * the walk then starts at the beginning of the segment.
  */
 import { BATCH_HEADER_BYTES, readBatchHeader } from '../../protocol/batch.js'
-import { BatchCursor, type Damage } from './batch-cursor.js'
+import { BatchCursor, goodBatches, type Damage } from './batch-cursor.js'
 import { readAt } from './fs-util.js'
 import type { OffsetIndex } from './index-file.js'
 import type { Segment } from './segment.js'
@@ -48,13 +48,8 @@ export function firstBatchAtOrAfter(
     windowBytes: WALK_WINDOW_BYTES,
     known: seg.damage,
   })
-  for (;;) {
-    const step = cursor.next()
-    if (step.kind === 'end') return undefined
-    if (step.kind === 'damaged') {
-      if (!step.known) onDamage(step.damage, cursor.expectedOffset)
-      continue
-    }
-    if (step.batch.header.timestamp >= ts) return step.batch.header.baseOffset
+  for (const { header } of goodBatches(cursor, onDamage)) {
+    if (header.timestamp >= ts) return header.baseOffset
   }
+  return undefined
 }
