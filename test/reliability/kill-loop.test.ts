@@ -48,9 +48,13 @@ t.test(`${KILLS} SIGKILLs under load lose no confirmed id and deliver every one`
 
   const killedAt: number[] = []
   for (let k = 0; k < KILLS; k++) {
-    // Let load flow for a random while (and at least until something was confirmed since the restart).
+    // Let load flow for a random while (and at least until something was confirmed since the restart,
+    // and both clients have seen the last outage and are back: a kill before the consumer's backoff
+    // ends would make two outages one).
     const confirmedBefore = producer.confirmed
     await until(() => producer.confirmed > confirmedBefore, 20_000)
+    const connected = (c: { client?: { status: string } }) => c.client?.status === 'connected'
+    await until(() => connected(producer) && connected(consumer) && producer.outages.length >= k && consumer.outages.length >= k, 20_000)
     await sleep(150 + Math.floor(random() * 1200))
     await broker.kill()
     killedAt.push(producer.confirmed)
