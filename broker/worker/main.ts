@@ -103,8 +103,10 @@ function handle(op: ToWorker): void {
       outbox.done(op.id, null)
       return
     case 'stop':
-      stop()
-      outbox.done(op.id, null)
+      void stop().then(
+        () => outbox.done(op.id, null),
+        (err) => outbox.fail(op.id, 'INTERNAL', (err as Error).message),
+      )
       return
   }
 }
@@ -117,13 +119,15 @@ function toSkiffError(err: unknown): SkiffError {
   return new SkiffError('INTERNAL', (err as Error).message, { cause: err })
 }
 
-function stop(): void {
+/** Stop the timers, let group saves in flight finish, then save, sync and close every partition. */
+async function stop(): Promise<void> {
   clearInterval(ticker)
   clearInterval(groupSaver)
   clearInterval(gaugeSampler)
   if (retention) clearInterval(retention)
   if (syncer) clearInterval(syncer)
-  for (const p of ctx.partitions.values()) p.close()
+  await Promise.all([...ctx.partitions.values()].map((p) => p.savesInFlight()))
+  for (const p of ctx.partitions.values()) guarded('close', () => p.close())
   ctx.partitions.clear()
 }
 
@@ -153,7 +157,7 @@ const ticker = setInterval(() => {
 const gaugeSampler = setInterval(() => outbox.push({ t: 'gauges', gauges: metrics.gauges(ctx.partitions.values()) }), GAUGE_MS)
 
 const groupSaver = setInterval(() => {
-  for (const p of ctx.partitions.values()) guarded('save group state', () => p.saveGroups())
+  for (const p of ctx.partitions.values()) guarded('save group state', () => p.saveGroupsAsync())
 }, data.groupCommitMs)
 
 const retention = data.retentionCheckMs > 0

@@ -5,7 +5,8 @@
  * out after that sync, so a consumer never sees a record that could be lost.
  */
 import { PartitionLog, type LogRecord } from '../storage/partition-log.js'
-import { loadGroupState, saveGroupState, listGroupStates } from '../storage/group-state.js'
+import { mkdirSync } from 'node:fs'
+import { loadGroupState, saveGroupState, saveGroupStateAsync, listGroupStates } from '../storage/group-state.js'
 import { deadLetterTopicOf, type AckKind, type StartPosition } from '../../protocol/index.js'
 import { groupsDir, partitionDir } from '../topic-store.js'
 import type { ToWorker, TopicConfig } from '../thread-messages.js'
@@ -42,6 +43,10 @@ export class Partition {
   private confirms: { id: number; baseOffset: number }[] = []
   private unsynced = false
   private groupSaveFailing = false
+  /** Group saves running on the libuv pool, by group. */
+  private readonly saving = new Map<string, Promise<void>>()
+  private groupsDirMade = false
+  private closed = false
   private readonly dedup = new DedupWindow()
   /** Metric counts of this partition's events (observability/worker-metrics.ts). */
   private readonly counters: PartitionCounters
@@ -315,27 +320,68 @@ export class Partition {
   }
 
   /**
-   * Write every changed group position (atomic rename); called on a timer and at stop.
-   * A save that fails (a full disk) leaves the position dirty for the next round; the
-   * failure is logged once per streak, not once per round.
+   * Write every changed group position (atomic rename), on the libuv pool;
+   * called on a timer. At most one save per group is in flight; a group that
+   * changes meanwhile is saved on a later round. A save that fails (a full
+   * disk) leaves the position dirty for the next round; the failure is logged
+   * once per streak, not once per round.
    */
-  saveGroups(): void {
+  saveGroupsAsync(): void {
+    for (const c of this.cursors.values()) {
+      if (!c.dirty || this.saving.has(c.group)) continue
+      const snapshot = c.snapshot()
+      c.dirty = false
+      try {
+        if (!this.groupsDirMade) mkdirSync(this.groupsPath, { recursive: true })
+        this.groupsDirMade = true
+      } catch (err) {
+        this.groupSaveFailed(c, err)
+        continue
+      }
+      const saving = saveGroupStateAsync(this.groupsPath, c.group, snapshot)
+        .then(
+          () => this.groupSaved(),
+          (err) => {
+            if (!this.closed) this.groupSaveFailed(c, err)
+          },
+        )
+        .finally(() => this.saving.delete(c.group))
+      this.saving.set(c.group, saving)
+    }
+  }
+
+  /** Saves still in flight (they must finish before close() saves synchronously). */
+  savesInFlight(): Promise<unknown> {
+    return Promise.all(this.saving.values())
+  }
+
+  /** The synchronous save, for close(). */
+  private saveGroups(): void {
     for (const c of this.cursors.values()) {
       if (!c.dirty) continue
       try {
         saveGroupState(this.groupsPath, c.group, c.snapshot())
       } catch (err) {
-        if (!this.groupSaveFailing) {
-          const e = storageError(err)
-          this.ctx.outbox.log({ level: 'warn', msg: 'group state not saved, will retry', topic: this.topic, partition: this.partition, group: c.group, code: e.codeName, err: e.message })
-        }
-        this.groupSaveFailing = true
+        this.groupSaveFailed(c, err)
         continue
       }
-      if (this.groupSaveFailing) this.ctx.outbox.log({ level: 'info', msg: 'group state saved again', topic: this.topic, partition: this.partition })
-      this.groupSaveFailing = false
+      this.groupSaved()
       c.dirty = false
     }
+  }
+
+  private groupSaveFailed(c: GroupCursor, err: unknown): void {
+    c.dirty = true
+    if (!this.groupSaveFailing) {
+      const e = storageError(err)
+      this.ctx.outbox.log({ level: 'warn', msg: 'group state not saved, will retry', topic: this.topic, partition: this.partition, group: c.group, code: e.codeName, err: e.message })
+    }
+    this.groupSaveFailing = true
+  }
+
+  private groupSaved(): void {
+    if (this.groupSaveFailing) this.ctx.outbox.log({ level: 'info', msg: 'group state saved again', topic: this.topic, partition: this.partition })
+    this.groupSaveFailing = false
   }
 
   describe(): Record<string, unknown> {
@@ -378,9 +424,11 @@ export class Partition {
   close(): void {
     this.saveGroups()
     this.log.close()
+    this.closed = true
   }
 
   destroy(): void {
+    this.closed = true
     this.log.destroy()
     this.cursors.clear()
   }

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, renameSync, truncateSync, writeFileSync } fro
 import { join } from 'node:path'
 import { pack } from '../../../protocol/codec.js'
 import { crc32 } from 'node:zlib'
-import { deleteGroupState, listGroupStates, loadGroupState, saveGroupState, type GroupSnapshot } from '../../../broker/storage/group-state.js'
+import { deleteGroupState, listGroupStates, loadGroupState, saveGroupState, saveGroupStateAsync, type GroupSnapshot } from '../../../broker/storage/group-state.js'
 import { logEvents } from './helpers.js'
 
 const first: GroupSnapshot = { next: 120, floor: 100, acked: [101, 103, 110], deliveries: [[100, 2], [102, 1], [104, 5]] }
@@ -25,6 +25,21 @@ t.test('save then load round trips, list and delete', async (t) => {
   t.same(listGroupStates(dir), ['audit.v2'])
   t.equal(loadGroupState(dir, 'billing'), undefined)
   deleteGroupState(dir, 'billing')
+})
+
+t.test('the async save writes the same files: newest wins, previous kept, no temp left', async (t) => {
+  const dir = t.testdir()
+  await saveGroupStateAsync(dir, 'billing', first)
+  t.same(loadGroupState(dir, 'billing'), first)
+  t.notOk(existsSync(join(dir, 'billing.state.prev')), 'no previous snapshot after the first save')
+  await saveGroupStateAsync(dir, 'billing', second)
+  t.same(loadGroupState(dir, 'billing'), second, 'the newest save wins')
+  t.notOk(existsSync(join(dir, 'billing.state.tmp')))
+  truncateSync(join(dir, 'billing.state'), 10)
+  t.same(loadGroupState(dir, 'billing'), first, 'a torn current snapshot falls back to the previous one')
+  saveGroupState(dir, 'billing', second)
+  t.same(loadGroupState(dir, 'billing'), second, 'and a synchronous save after it replaces both')
+  await t.rejects(saveGroupStateAsync(join(dir, 'missing'), 'billing', first), { code: 'ENOENT' }, 'a missing directory is an error, not created')
 })
 
 t.test('large offsets survive', async (t) => {
