@@ -45,6 +45,8 @@ export type ToWorker =
       maxInFlight: number
       ackTimeoutMs: number
       maxDeliveries: number
+      /** ack "none": settled when sent; the member's acks only return credits. */
+      ackNone: boolean
     }
   | { t: 'unsub'; id: number; conn: number; sub: number; topic: string; partition: number; group: string }
   | { t: 'settle'; conn: number; sub: number; topic: string; partition: number; group: string; kind: AckKind; offsets: number[]; delayMs: number }

@@ -144,8 +144,8 @@ export class PartitionCounters {
     if (deliveryCount > 1) this.metrics.bump(r, REDELIVERED, 1)
   }
 
-  acked(group: string): void {
-    this.metrics.bump(this.group(group), ACKED, 1)
+  acked(group: string, n = 1): void {
+    this.metrics.bump(this.group(group), ACKED, n)
   }
 
   deadLettered(group: string): void {

@@ -24,6 +24,11 @@ export interface Member {
   inFlight: number
   ackTimeoutMs: number
   maxDeliveries: number
+  /**
+   * ack "none": what this member is sent is settled at once (at most once for
+   * the group); `inFlight` then counts deliveries whose credit has not come back.
+   */
+  ackNone: boolean
 }
 
 interface Holding {
@@ -157,6 +162,11 @@ export class GroupCursor {
       const m = this.members[(this.rr + k) % n]!
       if (m.inFlight >= m.maxInFlight) continue
       this.rr = (this.rr + k + 1) % n
+      if (m.ackNone) {
+        m.inFlight++
+        this.markSettled(offset)
+        return { offset, member: m, count: 1 }
+      }
       const count = (this.counts.get(offset) ?? 0) + 1
       this.counts.set(offset, count)
       this.inFlight.set(offset, { member: m, deadline: now + m.ackTimeoutMs, count })
@@ -179,15 +189,32 @@ export class GroupCursor {
       h.member.inFlight--
       this.inFlight.delete(offset)
     }
+    this.markSettled(offset)
+  }
+
+  /** Record `offset` as settled (nobody holds it) and move the floor. */
+  private markSettled(offset: number): void {
     if (offset < this.floor) return
     this.counts.delete(offset)
-    this.settled.add(offset)
-    while (this.settled.has(this.floor)) {
-      this.settled.delete(this.floor)
-      this.floor++
-    }
-    if (this.next < this.floor) this.next = this.floor
     this.dirty = true
+    if (offset === this.floor) {
+      // In-order settling, the common case: move the floor without touching the set.
+      this.floor++
+      if (this.settled.size > 0) {
+        while (this.settled.delete(this.floor)) this.floor++
+      }
+    } else this.settled.add(offset)
+    if (this.next < this.floor) this.next = this.floor
+  }
+
+  /** Settle `offset` if `member` holds it now (an ack); false for a stale ack. */
+  ackIfHeld(offset: number, member: Member): boolean {
+    const h = this.inFlight.get(offset)
+    if (h === undefined || h.member !== member) return false
+    member.inFlight--
+    this.inFlight.delete(offset)
+    this.markSettled(offset)
+    return true
   }
 
   /** The holding of `offset` if `member` holds it now; settlements from anyone else are stale. */

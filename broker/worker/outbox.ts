@@ -1,12 +1,18 @@
 /**
  * Everything a worker sends the gateway in one event-loop turn: replies,
- * logs, and deliveries grouped per connection and subscription, so each
- * subscription gets one DELIVER frame per turn (split only to stay under the
- * frame limit) and each connection one `out` op carrying all its frames.
+ * logs, and deliveries grouped per group member, so each member gets one
+ * DELIVER frame per turn (split only to stay under the frame limit) and each
+ * connection one `out` op carrying all its frames.
  */
 import { encodeDeliver, type Delivery } from '../../protocol/index.js'
 import type { FromWorker } from '../thread-messages.js'
 import type { ErrorName } from '../../protocol/errors.js'
+
+/** Where deliveries go: one subscription on one connection (a group member). */
+export interface Recipient {
+  readonly conn: number
+  readonly sub: number
+}
 
 interface SubBatch {
   conn: number
@@ -17,7 +23,12 @@ interface SubBatch {
 
 export class Outbox {
   private ops: FromWorker[] = []
-  private subs = new Map<string, SubBatch>()
+  /**
+   * This turn's deliveries, by the member object they go to: no key string per
+   * message. A subscription has one member per partition, so a subscription
+   * fed by several partitions of this worker gets one DELIVER per partition.
+   */
+  private subs = new Map<Recipient, SubBatch>()
   private frames = new Map<number, Buffer[]>()
   private scheduled = false
 
@@ -46,12 +57,11 @@ export class Outbox {
     this.push({ t: 'log', event })
   }
 
-  deliver(conn: number, sub: number, d: Delivery): void {
-    const key = `${conn}/${sub}`
-    let b = this.subs.get(key)
+  deliver(to: Recipient, d: Delivery): void {
+    let b = this.subs.get(to)
     if (!b) {
-      b = { conn, sub, messages: [], bytes: 0 }
-      this.subs.set(key, b)
+      b = { conn: to.conn, sub: to.sub, messages: [], bytes: 0 }
+      this.subs.set(to, b)
     }
     const size = d[4].length + 32
     // Leave room for the frame and map overhead under the peer's frame limit.

@@ -147,6 +147,7 @@ export class Partition {
       inFlight: 0,
       ackTimeoutMs: s.ackTimeoutMs,
       maxDeliveries: s.maxDeliveries,
+      ackNone: s.ackNone,
     }
     cursor.addMember(member)
     this.needsPump = true
@@ -169,15 +170,25 @@ export class Partition {
     const cursor = this.cursors.get(group)
     const member = cursor?.member(conn, sub)
     if (!cursor || !member) return
+    if (member.ackNone) {
+      // Nothing is held: acks of any kind only give credits back.
+      member.inFlight = Math.max(0, member.inFlight - offsets.length)
+      this.needsPump = true
+      return
+    }
+    if (kind === 'ack') {
+      // The hot path: one lookup per offset; stale acks (redelivered elsewhere, already settled) count nothing.
+      let acked = 0
+      for (const offset of offsets) if (cursor.ackIfHeld(offset, member)) acked++
+      if (acked > 0) this.counters.acked(cursor.group, acked)
+      this.needsPump = true
+      return
+    }
     const now = Date.now()
     for (const offset of offsets) {
       const held = cursor.heldBy(offset, member)
       if (!held) continue // stale: redelivered elsewhere or already settled
-      if (kind === 'ack') {
-        cursor.settle(offset)
-        this.counters.acked(cursor.group)
-      }
-      else if (kind === 'progress') cursor.extend(offset, now)
+      if (kind === 'progress') cursor.extend(offset, now)
       else if (kind === 'term') this.deadLetter(cursor, offset, held.count, 'term')
       else if (held.count >= member.maxDeliveries) this.deadLetter(cursor, offset, held.count, 'max-deliveries')
       else cursor.release(offset, now + delayMs)
@@ -258,7 +269,7 @@ export class Partition {
   private send(cursor: GroupCursor, rec: LogRecord, now: number): boolean {
     const a = cursor.assign(rec.offset, now)
     if (!a) return false
-    this.ctx.outbox.deliver(a.member.conn, a.member.sub, [this.partition, rec.offset, rec.timestamp, a.count, rec.record])
+    this.ctx.outbox.deliver(a.member, [this.partition, rec.offset, rec.timestamp, a.count, rec.record])
     this.counters.delivered(cursor.group, a.count)
     return true
   }

@@ -9,6 +9,12 @@
  *   maxInFlight    uint    unacked deliveries this subscription may hold (credits)
  *   ackTimeoutMs   uint?   redeliver a message not acked within this (default 30000)
  *   maxDeliveries  uint?   after this many deliveries, dead-letter (default 5)
+ *   ack            string? "explicit" (default): every message is acked, nacked or
+ *                          redelivered after its timeout. "none": a message counts as
+ *                          settled for the group when the broker sends it (at most once:
+ *                          never redelivered, deliveryCount always 1, no dead letters);
+ *                          the client still sends ACK frames for what it has taken, and
+ *                          the broker reads them only as credits coming back.
  *
  * UNSUBSCRIBE (0x21), client -> broker: leave; unacked messages are redelivered.
  *   corr  uint
@@ -21,6 +27,9 @@ import { Fields } from '../fields.js'
 export const START_POSITIONS = ['earliest', 'latest', 'offset', 'timestamp'] as const
 export type StartPosition = (typeof START_POSITIONS)[number]
 
+export const ACK_MODES = ['explicit', 'none'] as const
+export type AckMode = (typeof ACK_MODES)[number]
+
 export interface Subscribe {
   corr: number
   sub: number
@@ -31,6 +40,8 @@ export interface Subscribe {
   maxInFlight: number
   ackTimeoutMs?: number | undefined
   maxDeliveries?: number | undefined
+  /** Absent means "explicit". */
+  ack?: AckMode | undefined
 }
 
 export interface Unsubscribe {
@@ -52,6 +63,7 @@ export function encodeSubscribe(s: Subscribe): Buffer {
   if (s.startValue !== undefined) body.startValue = s.startValue
   if (s.ackTimeoutMs !== undefined) body.ackTimeoutMs = s.ackTimeoutMs
   if (s.maxDeliveries !== undefined) body.maxDeliveries = s.maxDeliveries
+  if (s.ack !== undefined && s.ack !== 'explicit') body.ack = s.ack
   return encodeFrame(Op.SUBSCRIBE, body)
 }
 
@@ -68,6 +80,7 @@ export function decodeSubscribe(body: Buffer): Subscribe {
     maxInFlight: Math.max(1, f.uint('maxInFlight', MAX_IN_FLIGHT_LIMIT)),
     ackTimeoutMs: f.optUint('ackTimeoutMs', 24 * 3600 * 1000),
     maxDeliveries: f.optUint('maxDeliveries', 1_000_000),
+    ack: f.oneOf('ack', ACK_MODES, 'explicit'),
   }
 }
 

@@ -40,6 +40,7 @@ export async function onSubscribe(conn: Connection, body: Buffer): Promise<void>
         maxInFlight: credits,
         ackTimeoutMs: s.ackTimeoutMs ?? ctx.config.ackTimeoutMs,
         maxDeliveries: Math.max(1, s.maxDeliveries ?? ctx.config.maxDeliveries),
+        ackNone: s.ack === 'none',
       }),
     )
   }
