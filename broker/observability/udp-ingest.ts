@@ -29,6 +29,9 @@ export interface UdpIngestOptions {
   auth(): UdpAuth | undefined
 }
 
+/** Receive buffer asked of the kernel for the telemetry socket. */
+const UDP_RECV_BUFFER_BYTES = 4 * 1024 * 1024
+
 export class UdpIngest {
   private socket: dgram.Socket | undefined
   private inFlight = 0
@@ -46,6 +49,15 @@ export class UdpIngest {
         resolve()
       })
     })
+    // The kernel's default receive buffer (~208 KiB) overflows in a burst of a
+    // few thousand readings while the event loop is busy, and overflowing
+    // datagrams vanish uncounted. Ask for more; Linux caps it at
+    // net.core.rmem_max (4 MiB on most distributions) without an error.
+    try {
+      socket.setRecvBufferSize(UDP_RECV_BUFFER_BYTES)
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message }, 'udp receive buffer not enlarged')
+    }
     socket.on('error', (err) => this.opts.logger.warn({ err: err.message }, 'udp socket error'))
     socket.on('message', (msg) => this.receive(msg))
     this.socket = socket
