@@ -29,12 +29,15 @@ const POLL_MS = 100
 const IDLE_MS = 2_000
 const RESULT_TIMEOUT_MS = 20_000
 
+/** Extra node/V8 flags for every bench process (broker and roles), e.g. BENCH_NODE_FLAGS='--single-threaded-gc'. */
+const EXTRA_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)
+
 function profileArgs(profileDir, who) {
-  if (!profileDir) return []
+  if (!profileDir) return EXTRA_FLAGS
   // Each process writes CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile on exit; worker threads too.
   const dir = path.join(profileDir, who)
   fs.mkdirSync(dir, { recursive: true })
-  return ['--cpu-prof', '--cpu-prof-dir', dir]
+  return [...EXTRA_FLAGS, '--cpu-prof', '--cpu-prof-dir', dir]
 }
 
 const withTimeout = (p, ms, what) =>
