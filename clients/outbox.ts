@@ -7,11 +7,18 @@
  *   MAX_BATCH_RECORDS or MAX_BATCH_BYTES (or what the broker's maxFrame
  *   allows), and are written in the order they closed, so the records of one
  *   topic reach the broker in publish order.
- * - A batch is frozen when it is first written: its records become one
- *   buffer and, for a confirmed batch, it gets the producer's id and the next
- *   sequence number. A frozen batch never changes again, because the broker's
+ * - A batch owns one buffer: each record is written straight into it (no
+ *   Buffer per record), after room left for the PUBLISH frame's header and
+ *   leading fields, so the first write frames the records where they lie
+ *   (publishFrameAround) without copying them. The buffer starts at the size
+ *   of the last batch and doubles when full, never past what the batch may
+ *   hold.
+ * - A batch is frozen when it is first written: its records are fixed and,
+ *   for a confirmed batch, it gets the producer's id and the next sequence
+ *   number. A frozen batch never changes again, because the broker's
  *   deduplication recognises a re-sent batch by (producerId, sequence) and
- *   expects the same records.
+ *   expects the same records; a re-send is a new frame (a new corr) around a
+ *   copy of them, so the bytes of the first frame never change either.
  * - Confirmed batches stay in `inFlight` (in the order they were first
  *   written) until their PUBLISH_ACK or ERROR. When the connection is lost
  *   and the client reconnects, `interrupted()` puts them back at the front of
@@ -27,7 +34,7 @@
  * at-most-once, written once and forgotten.
  */
 import { randomInt } from 'node:crypto'
-import { SkiffError, decodePublishAck, encodePublish, expandPublishAck, isSkiffError } from '../protocol/index.js'
+import { PUBLISH_TAIL_ROOM, SkiffError, decodePublishAck, encodePublish, expandPublishAck, isSkiffError, publishFrameAround, publishHeadRoom, type RecordWriter } from '../protocol/index.js'
 import type { Connection } from './connection.js'
 import type { ConnectionSource } from './link.js'
 
@@ -51,27 +58,33 @@ export interface Entry {
   readonly topic: string
   /** When (ms since the epoch) the call gives up: publish rejects with TIMEOUT, send drops. */
   readonly deadline: number
+  /** The call's place among its producer's calls (see calls.ts). */
+  readonly serial: number
   settled: boolean
   /** Counted in the producer's maxInFlight. */
   holdsSlot: boolean
   batch: Batch | undefined
-  resolve?(r: PublishResult): void
-  reject?(err: unknown): void
+  /** A publish's promise (undefined for send). */
+  resolve: ((r: PublishResult) => void) | undefined
+  reject: ((err: unknown) => void) | undefined
 }
 
 interface Frozen {
   records: Buffer
   count: number
-  producerId?: number
-  sequence?: number
+  producerId: number | undefined
+  sequence: number | undefined
 }
 
 /** Records for one topic going out in one PUBLISH frame. */
 export interface Batch {
   readonly topic: string
   readonly confirm: boolean
-  parts: Buffer[]
+  /** The records at [recordsAt, recordsAt + bytes), room for the frame's fields before and after them. */
+  buf: Buffer
+  readonly recordsAt: number
   bytes: number
+  /** One per record, in record order. */
   entries: Entry[]
   frozen: Frozen | undefined
   /** The connection the batch is in flight on, while it awaits its answer there. */
@@ -103,7 +116,13 @@ export class Outbox {
   resent = 0
   producerId = newProducerId()
   private sequence = 0
-  private readonly open = new Map<string, Batch>()
+  /** Open batches by topic, one map per kind (no key string built per record). */
+  private readonly openConfirmed = new Map<string, Batch>()
+  private readonly openFireAndForget = new Map<string, Batch>()
+  /** Open batches in the order they opened: closeAll closes them in that order. */
+  private openOrder: Batch[] = []
+  /** Record bytes of the last batch frozen: the first size of the next batch's buffer. */
+  private lastBatchBytes = 0
   private ready: Batch[] = []
   private readonly inFlight = new Set<Batch>()
   private scheduled = false
@@ -117,29 +136,40 @@ export class Outbox {
     return Math.min(MAX_BATCH_BYTES, this.owner.source.maxFrame - PUBLISH_OVERHEAD)
   }
 
-  add(topic: string, confirm: boolean, record: Buffer, entry: Entry): void {
-    const key = (confirm ? 'c:' : 'f:') + topic
-    let batch = this.open.get(key)
-    if (batch && batch.bytes + record.length > this.batchBytesLimit) {
-      this.closeBatch(key, batch)
-      batch = undefined
+  /**
+   * Queue one record: a measured RecordWriter (written straight into the
+   * batch) or a record already encoded (a call that had to wait). The caller
+   * has checked that it fits in batchBytesLimit.
+   */
+  add(topic: string, confirm: boolean, record: RecordWriter | Buffer, entry: Entry): void {
+    const size = record.length
+    const open = confirm ? this.openConfirmed : this.openFireAndForget
+    let batch = open.get(topic)
+    // Closing writes, and a write can admit a waiting send() that opens the
+    // topic's next batch: look again rather than assume there is none.
+    while (batch !== undefined && batch.bytes + size > this.batchBytesLimit) {
+      this.closeBatch(batch)
+      batch = open.get(topic)
     }
-    if (!batch) {
-      batch = { topic, confirm, parts: [], bytes: 0, entries: [], frozen: undefined, conn: undefined, corr: 0 }
-      this.open.set(key, batch)
+    if (batch === undefined) batch = this.openBatch(open, topic, confirm, size)
+    let at = batch.recordsAt + batch.bytes
+    if (at + size + PUBLISH_TAIL_ROOM > batch.buf.length) {
+      this.grow(batch, size)
+      at = batch.recordsAt + batch.bytes
     }
-    batch.parts.push(record)
-    batch.bytes += record.length
+    if (record instanceof Uint8Array) batch.buf.set(record, at)
+    else record.writeTo(batch.buf, at)
+    batch.bytes += size
     batch.entries.push(entry)
     entry.batch = batch
-    this.queuedBytes += record.length
-    if (batch.entries.length >= MAX_BATCH_RECORDS || batch.bytes >= this.batchBytesLimit) this.closeBatch(key, batch)
+    this.queuedBytes += size
+    if (batch.entries.length >= MAX_BATCH_RECORDS || batch.bytes >= this.batchBytesLimit) this.closeBatch(batch)
     else this.schedule()
   }
 
   /** Close every open batch now (flush). */
   closeAll(): void {
-    for (const [key, batch] of [...this.open]) this.closeBatch(key, batch)
+    for (const batch of this.openOrder.slice()) this.closeBatch(batch)
   }
 
   /** A connection is open: write what waits. */
@@ -171,8 +201,7 @@ export class Outbox {
     } else {
       const i = this.ready.indexOf(batch)
       if (i >= 0) this.ready.splice(i, 1)
-      else if (this.open.get((batch.confirm ? 'c:' : 'f:') + batch.topic) === batch) this.open.delete((batch.confirm ? 'c:' : 'f:') + batch.topic)
-      else return
+      else if (!this.forgetOpen(batch)) return
       if (!batch.frozen) {
         this.queuedBytes -= batch.bytes
         this.owner.bytesFreed()
@@ -184,10 +213,12 @@ export class Outbox {
   /** Stop for good; every batch not yet done is handed back. */
   takeAll(): Batch[] {
     this.stopped = true
-    const all = [...this.open.values(), ...this.ready, ...this.inFlight]
+    const all = [...this.openOrder, ...this.ready, ...this.inFlight]
     for (const b of this.inFlight) b.conn?.cancel(b.corr)
     for (const b of all) b.conn = undefined
-    this.open.clear()
+    this.openConfirmed.clear()
+    this.openFireAndForget.clear()
+    this.openOrder = []
     this.ready = []
     this.inFlight.clear()
     this.queuedBytes = 0
@@ -203,9 +234,45 @@ export class Outbox {
     })
   }
 
-  private closeBatch(key: string, batch: Batch): void {
-    if (this.stopped) return
-    this.open.delete(key)
+  private openBatch(open: Map<string, Batch>, topic: string, confirm: boolean, first: number): Batch {
+    const recordsAt = publishHeadRoom(topic)
+    const want = Math.min(this.batchBytesLimit, Math.max(first, this.lastBatchBytes))
+    const batch: Batch = {
+      topic,
+      confirm,
+      buf: Buffer.allocUnsafe(recordsAt + want + PUBLISH_TAIL_ROOM),
+      recordsAt,
+      bytes: 0,
+      entries: [],
+      frozen: undefined,
+      conn: undefined,
+      corr: 0,
+    }
+    open.set(topic, batch)
+    this.openOrder.push(batch)
+    return batch
+  }
+
+  /** Room for `size` more record bytes: double the buffer (at least), never past the batch limit. */
+  private grow(batch: Batch, size: number): void {
+    const want = Math.max(batch.bytes + size, Math.min(this.batchBytesLimit, batch.bytes * 2))
+    const buf = Buffer.allocUnsafe(batch.recordsAt + want + PUBLISH_TAIL_ROOM)
+    batch.buf.copy(buf, batch.recordsAt, batch.recordsAt, batch.recordsAt + batch.bytes)
+    batch.buf = buf
+  }
+
+  /** Take an open batch out of the open maps; false when it was not open. */
+  private forgetOpen(batch: Batch): boolean {
+    const i = this.openOrder.indexOf(batch)
+    if (i < 0) return false
+    this.openOrder.splice(i, 1)
+    const open = batch.confirm ? this.openConfirmed : this.openFireAndForget
+    if (open.get(batch.topic) === batch) open.delete(batch.topic)
+    return true
+  }
+
+  private closeBatch(batch: Batch): void {
+    if (this.stopped || !this.forgetOpen(batch)) return // stopped, or already closed
     this.ready.push(batch)
     void this.pump()
   }
@@ -230,10 +297,16 @@ export class Outbox {
   }
 
   private write(conn: Connection, batch: Batch): void {
+    const first = batch.frozen === undefined
     const frozen = batch.frozen ?? this.freeze(batch)
     if (!frozen) return
     const corr = conn.nextCorr()
-    const frame = encodePublish({ corr, topic: batch.topic, count: frozen.count, records: frozen.records, confirm: batch.confirm, producerId: frozen.producerId, sequence: frozen.sequence })
+    const fields = { corr, topic: batch.topic, count: frozen.count, confirm: batch.confirm, producerId: frozen.producerId, sequence: frozen.sequence }
+    // The first write frames the records where they lie; a re-send copies them
+    // into a new frame, so the bytes handed to the old socket never change.
+    const frame =
+      (first ? publishFrameAround(batch.buf, batch.recordsAt, batch.recordsAt + frozen.records.length, fields) : undefined) ??
+      encodePublish({ ...fields, records: frozen.records })
     if (!batch.confirm) {
       try {
         conn.send(frame)
@@ -273,29 +346,16 @@ export class Outbox {
     )
   }
 
-  /** First write: drop entries that gave up, join the records, number a confirmed batch. */
+  /** First write: drop the records of entries that gave up, number a confirmed batch. */
   private freeze(batch: Batch): Frozen | undefined {
     this.queuedBytes -= batch.bytes
     this.owner.bytesFreed()
     if (batch.entries.some((e) => e.settled)) {
-      const left: Entry[] = []
-      const parts: Buffer[] = []
-      const entries: Entry[] = []
-      batch.entries.forEach((e, i) => {
-        if (e.settled) left.push(e)
-        else {
-          entries.push(e)
-          parts.push(batch.parts[i]!)
-        }
-      })
-      batch.entries = entries
-      batch.parts = parts
-      this.owner.leftOut(left)
-      if (entries.length === 0) return undefined
+      this.leaveOut(batch)
+      if (batch.entries.length === 0) return undefined
     }
-    const records = batch.parts.length === 1 ? batch.parts[0]! : Buffer.concat(batch.parts)
-    batch.parts = []
-    const frozen: Frozen = { records, count: batch.entries.length }
+    this.lastBatchBytes = batch.bytes
+    const frozen: Frozen = { records: batch.buf.subarray(batch.recordsAt, batch.recordsAt + batch.bytes), count: batch.entries.length, producerId: undefined, sequence: undefined }
     if (batch.confirm) {
       if (this.sequence > MAX_SEQUENCE) {
         // 2^32 - 1 batches from one id: continue as a new producer rather than reuse a sequence.
@@ -307,6 +367,28 @@ export class Outbox {
     }
     batch.frozen = frozen
     return frozen
+  }
+
+  /** Remove the records of settled entries from an unwritten batch, in place (each record starts with its length). */
+  private leaveOut(batch: Batch): void {
+    const buf = batch.buf
+    const left: Entry[] = []
+    const entries: Entry[] = []
+    let from = batch.recordsAt
+    let to = batch.recordsAt
+    for (const e of batch.entries) {
+      const size = 4 + buf.readUInt32BE(from)
+      if (e.settled) left.push(e)
+      else {
+        if (to !== from) buf.copyWithin(to, from, from + size)
+        to += size
+        entries.push(e)
+      }
+      from += size
+    }
+    batch.entries = entries
+    batch.bytes = to - batch.recordsAt
+    this.owner.leftOut(left)
   }
 }
 

@@ -25,9 +25,17 @@
  * next sequence number. After a reconnect the unconfirmed batches are re-sent
  * verbatim and the broker confirms those it already stored with their
  * original offsets, so a publish that resolves is stored exactly once.
+ *
+ * Cost per call, the hot path of every producer: a record is measured, then
+ * written straight into its open batch's buffer (no Buffer of its own unless
+ * the call has to wait for a slot or for room, because the caller may reuse
+ * its payload buffer once the call returns); one Entry per call, kept in call
+ * order in a CallQueue (calls.ts) for deadlines and flush(); a topic name is
+ * checked once, not on every call.
  */
-import { SkiffError, checkName, encodeRecord, type Headers } from '../protocol/index.js'
+import { RecordWriter, SkiffError, checkName, type Headers } from '../protocol/index.js'
 import type { ConnectionSource } from './link.js'
+import { CallQueue } from './calls.js'
 import { Outbox, publishTimeout, type Batch, type Entry, type PublishResult } from './outbox.js'
 import { encodePayload } from './payload.js'
 
@@ -78,9 +86,22 @@ interface Waiter {
   admitted?(ok: boolean): void
 }
 
-interface Barrier {
-  waiting: Set<Entry>
-  resolve(): void
+/** Topic names that passed checkName, so a publish does not run its RegExp each time (bounded: cleared when full). */
+const checkedTopics = new Set<string>()
+const CHECKED_TOPICS_MAX = 1024
+
+function checkTopic(topic: unknown): void {
+  if (typeof topic === 'string' && checkedTopics.has(topic)) return
+  checkName('topic', topic)
+  if (checkedTopics.size >= CHECKED_TOPICS_MAX) checkedTopics.clear()
+  checkedTopics.add(topic as string)
+}
+
+/** The entry whose promise is being made: bindEntry is handed to `new Promise` without a closure per call. */
+let binding: Entry | undefined
+function bindEntry(resolve: (r: PublishResult) => void, reject: (err: unknown) => void): void {
+  binding!.resolve = resolve
+  binding!.reject = reject
 }
 
 /**
@@ -97,8 +118,9 @@ export class Producer<M extends WhenFull = 'drop'> {
   private readonly outbox: Outbox
   private waiters: Waiter[] = []
   private sendWaiters: Waiter[] = []
-  private readonly unsettled = new Set<Entry>()
-  private barriers: Barrier[] = []
+  private readonly calls = new CallQueue()
+  /** The record of the call being made, measured and not yet written. */
+  private readonly record = new RecordWriter()
   private inFlight = 0
   private closedWith: SkiffError | undefined
   private sweepTimer: NodeJS.Timeout | undefined
@@ -144,20 +166,19 @@ export class Producer<M extends WhenFull = 'drop'> {
    * unconfirmed or while the client reconnects; rejects with TIMEOUT when no
    * confirm came within requestTimeoutMs of this call.
    */
-  publish(topic: string, payload: unknown, opts: PublishOptions = {}): Promise<PublishResult> {
-    let record: Buffer
+  publish(topic: string, payload: unknown, opts?: PublishOptions): Promise<PublishResult> {
     try {
-      record = this.encode(topic, payload, opts)
+      this.measure(topic, payload, opts)
     } catch (err) {
       return Promise.reject(err)
     }
-    return new Promise<PublishResult>((resolve, reject) => {
-      const entry = this.newEntry(topic)
-      entry.resolve = resolve
-      entry.reject = reject
-      if (this.waiters.length === 0 && this.inFlight < this.maxInFlight) this.admit(entry, record, true)
-      else this.waiters.push({ entry, record })
-    })
+    const entry = this.newEntry(topic)
+    binding = entry
+    const promise = new Promise<PublishResult>(bindEntry)
+    binding = undefined
+    if (this.waiters.length === 0 && this.inFlight < this.maxInFlight) this.admit(entry, this.record, true)
+    else this.waiters.push({ entry, record: this.record.toBuffer() })
+    return promise
   }
 
   /**
@@ -166,29 +187,30 @@ export class Producer<M extends WhenFull = 'drop'> {
    * `stats.dropped`); with `whenFull: 'wait'` it returns a promise of that.
    * Throws only for bad input (a bad topic name, an unencodable value).
    */
-  send(topic: string, payload: unknown, opts: PublishOptions = {}): SendResult<M> {
-    const result = (ok: boolean) => (this.whenFull === 'wait' ? Promise.resolve(ok) : ok) as SendResult<M>
+  send(topic: string, payload: unknown, opts?: PublishOptions): SendResult<M> {
     if (this.closedWith) {
       this.counters.closed++
-      return result(false)
+      return this.sendResult(false)
     }
-    const record = this.encode(topic, payload, opts)
-    if (this.sendWaiters.length === 0 && this.hasRoom(record.length)) {
-      this.admit(this.newEntry(topic), record, false)
-      return result(true)
+    const size = this.measure(topic, payload, opts)
+    if (this.sendWaiters.length === 0 && this.hasRoom(size)) {
+      this.admit(this.newEntry(topic), this.record, false)
+      return this.sendResult(true)
     }
     if (this.whenFull === 'drop') {
       this.counters.full++
-      return result(false)
+      return this.sendResult(false)
     }
-    return new Promise<boolean>((admitted) => this.sendWaiters.push({ entry: this.newEntry(topic), record, admitted })) as SendResult<M>
+    const entry = this.newEntry(topic)
+    const record = this.record.toBuffer()
+    return new Promise<boolean>((admitted) => this.sendWaiters.push({ entry, record, admitted })) as SendResult<M>
   }
 
   /** Resolves when every publish()/send() issued before this call is confirmed, rejected, written or dropped. */
   flush(): Promise<void> {
     this.outbox.closeAll()
-    if (this.unsettled.size === 0) return Promise.resolve()
-    return new Promise((resolve) => this.barriers.push({ waiting: new Set(this.unsettled), resolve }))
+    if (this.calls.unsettled === 0) return Promise.resolve()
+    return new Promise((resolve) => this.calls.barrier(resolve))
   }
 
   /** @internal The connection is lost; a reconnect follows. */
@@ -212,28 +234,45 @@ export class Producer<M extends WhenFull = 'drop'> {
     for (const w of [...this.waiters, ...this.sendWaiters]) w.admitted?.(false)
     this.waiters = []
     this.sendWaiters = []
-    const all = [...this.unsettled]
-    for (const e of all) this.settle(e, err, undefined, 'closed')
-    this.notifyBarriers(all)
+    for (const e of this.calls.all()) this.settle(e, err, undefined, 'closed')
+    this.calls.releaseBarriers()
   }
 
-  private encode(topic: string, payload: unknown, opts: PublishOptions): Buffer {
+  private sendResult(ok: boolean): SendResult<M> {
+    return (this.whenFull === 'wait' ? Promise.resolve(ok) : ok) as SendResult<M>
+  }
+
+  /** Check a call's input and measure its record into `this.record`; returns the record's bytes. */
+  private measure(topic: string, payload: unknown, opts: PublishOptions | undefined): number {
     if (this.closedWith) throw new SkiffError('CONNECTION_CLOSED', `cannot publish: ${this.closedWith.message}`, { cause: this.closedWith })
-    checkName('topic', topic)
-    const { bytes, headers } = encodePayload(payload, opts.headers)
-    const record = encodeRecord({ key: opts.key, headers, payload: bytes })
+    checkTopic(topic)
+    let size: number
+    if (payload instanceof Uint8Array) size = this.record.measure(opts?.key, opts?.headers, payload)
+    else {
+      const { bytes, headers } = encodePayload(payload, opts?.headers)
+      size = this.record.measure(opts?.key, headers, bytes)
+    }
     const limit = this.outbox.batchBytesLimit
-    if (record.length > limit) {
-      throw new SkiffError('FRAME_TOO_LARGE', `a record of ${record.length} bytes does not fit in a frame (limit ${limit} bytes for records)`, {
-        details: { topic, bytes: record.length, limit },
+    if (size > limit) {
+      throw new SkiffError('FRAME_TOO_LARGE', `a record of ${size} bytes does not fit in a frame (limit ${limit} bytes for records)`, {
+        details: { topic, bytes: size, limit },
       })
     }
-    return record
+    return size
   }
 
   private newEntry(topic: string): Entry {
-    const entry: Entry = { topic, deadline: Date.now() + this.source.requestTimeoutMs, settled: false, holdsSlot: false, batch: undefined }
-    this.unsettled.add(entry)
+    const entry: Entry = {
+      topic,
+      deadline: Date.now() + this.source.requestTimeoutMs,
+      serial: this.calls.nextSerial(),
+      settled: false,
+      holdsSlot: false,
+      batch: undefined,
+      resolve: undefined,
+      reject: undefined,
+    }
+    this.calls.add(entry)
     this.armSweep()
     return entry
   }
@@ -243,7 +282,7 @@ export class Producer<M extends WhenFull = 'drop'> {
     return queued === 0 || queued + bytes <= this.maxBufferedBytes
   }
 
-  private admit(entry: Entry, record: Buffer, confirm: boolean): void {
+  private admit(entry: Entry, record: RecordWriter | Buffer, confirm: boolean): void {
     if (confirm) {
       this.inFlight++
       entry.holdsSlot = true
@@ -271,14 +310,19 @@ export class Producer<M extends WhenFull = 'drop'> {
 
   private batchDone(batch: Batch, err?: unknown, results?: PublishResult[]): void {
     if (batch.confirm && err === undefined && !results) err = new SkiffError('TIMEOUT', `publish to ${batch.topic} abandoned`)
-    const now: Entry[] = []
-    batch.entries.forEach((e, i) => {
-      if (e.settled) return
-      this.settle(e, err, results?.[i], 'sent')
-      now.push(e)
-    })
-    this.freeSlots(batch.entries)
-    this.notifyBarriers(now)
+    const entries = batch.entries
+    let freed = 0
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!
+      if (!e.settled) this.settle(e, err, results?.[i], 'sent')
+      if (e.holdsSlot) {
+        e.holdsSlot = false
+        freed++
+      }
+    }
+    this.inFlight -= freed
+    if (freed > 0) this.admitPublishes()
+    this.calls.releaseBarriers()
   }
 
   private freeSlots(entries: Entry[]): void {
@@ -296,7 +340,7 @@ export class Producer<M extends WhenFull = 'drop'> {
   private settle(e: Entry, err: unknown, result: PublishResult | undefined, sendOutcome: 'sent' | 'timeout' | 'closed'): void {
     if (e.settled) return
     e.settled = true
-    this.unsettled.delete(e)
+    this.calls.settledOne()
     if (e.resolve) {
       if (err === undefined && result) {
         this.counters.confirmed++
@@ -310,19 +354,10 @@ export class Producer<M extends WhenFull = 'drop'> {
     }
   }
 
-  private notifyBarriers(entries: Entry[]): void {
-    if (this.barriers.length === 0 || entries.length === 0) return
-    this.barriers = this.barriers.filter((b) => {
-      for (const e of entries) b.waiting.delete(e)
-      if (b.waiting.size > 0) return true
-      b.resolve()
-      return false
-    })
-  }
-
   private armSweep(): void {
-    if (this.sweepTimer || this.unsettled.size === 0 || this.closedWith) return
-    const oldest = this.unsettled.values().next().value as Entry
+    if (this.sweepTimer || this.closedWith) return
+    const oldest = this.calls.oldest()
+    if (!oldest) return
     this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, oldest.deadline - Date.now()))
     // Pending work keeps the process alive through the socket or the reconnect timer, not through this.
     this.sweepTimer.unref()
@@ -331,12 +366,7 @@ export class Producer<M extends WhenFull = 'drop'> {
   /** Give up on every call whose deadline has passed. */
   private sweep(): void {
     this.sweepTimer = undefined
-    const now = Date.now()
-    const expired: Entry[] = []
-    for (const e of this.unsettled) {
-      if (e.deadline > now) break
-      expired.push(e)
-    }
+    const expired = this.calls.expired(Date.now())
     if (expired.length > 0) {
       const batches = new Set<Batch>()
       for (const e of expired) {
@@ -355,7 +385,7 @@ export class Producer<M extends WhenFull = 'drop'> {
       }
       for (const b of batches) if (b.entries.every((e) => e.settled)) this.outbox.abandon(b)
       if (waitersGone) this.admitPublishes()
-      this.notifyBarriers(expired)
+      this.calls.releaseBarriers()
     }
     this.armSweep()
   }

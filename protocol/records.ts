@@ -32,22 +32,67 @@ export interface DecodedRecord {
   payload: Buffer
 }
 
-/** Bytes of one record: the caller can size a buffer before writing. */
+/** Bytes of one record in a Buffer of its own. */
 export function encodeRecord(rec: RecordInput): Buffer {
-  const key = rec.key === undefined ? undefined : Buffer.from(rec.key, 'utf8')
-  if (key && key.length > MAX_KEY_BYTES) throw new SkiffError('INVALID_REQUEST', `key of ${key.length} bytes exceeds ${MAX_KEY_BYTES}`)
-  const headers = rec.headers && Object.keys(rec.headers).length > 0 ? pack(rec.headers) : undefined
-  const keyLen = key?.length ?? 0
-  const hdrLen = headers?.length ?? 0
-  const len = 2 + keyLen + 4 + hdrLen + rec.payload.length
-  const out = Buffer.allocUnsafe(4 + len)
-  out.writeUInt32BE(len, 0)
-  out.writeUInt16BE(keyLen, 4)
-  if (key) key.copy(out, 6)
-  out.writeUInt32BE(hdrLen, 6 + keyLen)
-  if (headers) headers.copy(out, 10 + keyLen)
-  out.set(rec.payload, 10 + keyLen + hdrLen)
-  return out
+  const w = new RecordWriter()
+  w.measure(rec.key, rec.headers, rec.payload)
+  return w.toBuffer()
+}
+
+/**
+ * encodeRecord in two steps, so a caller can write a record straight into a
+ * larger buffer (the producer's open batch) without a Buffer of its own:
+ * `measure` checks the record and sets `length`, then `writeTo` writes it.
+ * One writer serves any number of records, one at a time (nothing is
+ * allocated per record unless it has headers).
+ */
+export class RecordWriter {
+  /** Bytes of the measured record, its length field included. */
+  length = 0
+  private key: string | undefined = undefined
+  private keyLen = 0
+  private headers: Buffer | undefined = undefined
+  private payload: Uint8Array = EMPTY
+
+  /** Check a record and remember it for writeTo; INVALID_REQUEST for a key past MAX_KEY_BYTES. Returns its length. */
+  measure(key: string | undefined, headers: Headers | undefined, payload: Uint8Array): number {
+    const keyLen = key === undefined ? 0 : Buffer.byteLength(key, 'utf8')
+    if (keyLen > MAX_KEY_BYTES) throw new SkiffError('INVALID_REQUEST', `key of ${keyLen} bytes exceeds ${MAX_KEY_BYTES}`)
+    this.headers = headers !== undefined && hasOwnKeys(headers) ? pack(headers) : undefined
+    this.key = keyLen > 0 ? key : undefined
+    this.keyLen = keyLen
+    this.payload = payload
+    this.length = RECORD_OVERHEAD + keyLen + (this.headers?.length ?? 0) + payload.length
+    return this.length
+  }
+
+  /** Write the measured record at `pos` (out must have `length` bytes there); returns the position after it. */
+  writeTo(out: Buffer, pos: number): number {
+    const keyLen = this.keyLen
+    const hdrLen = this.headers?.length ?? 0
+    out.writeUInt32BE(this.length - 4, pos)
+    out.writeUInt16BE(keyLen, pos + 4)
+    if (keyLen > 0) out.write(this.key!, pos + 6, keyLen, 'utf8')
+    out.writeUInt32BE(hdrLen, pos + 6 + keyLen)
+    if (this.headers) out.set(this.headers, pos + 10 + keyLen)
+    out.set(this.payload, pos + 10 + keyLen + hdrLen)
+    return pos + this.length
+  }
+
+  /** The measured record in a Buffer of its own. */
+  toBuffer(): Buffer {
+    const out = Buffer.allocUnsafe(this.length)
+    this.writeTo(out, 0)
+    return out
+  }
+}
+
+const EMPTY = new Uint8Array(0)
+
+/** Object.keys(h).length > 0 without building the array. */
+function hasOwnKeys(h: object): boolean {
+  for (const k in h) if (Object.hasOwn(h, k)) return true
+  return false
 }
 
 /** Where one record's parts lie inside a blob, without decoding them. */
@@ -127,7 +172,7 @@ export function decodeRecords(blob: Uint8Array, count: number): DecodedRecord[] 
 }
 
 /** Headers are untrusted bytes inside a well-delimited frame: bad ones make a bad record (INVALID_REQUEST), not a bad frame. */
-function readHeaders(bytes: Uint8Array): Headers {
+export function readHeaders(bytes: Uint8Array): Headers {
   let value: unknown
   try {
     value = unpack(bytes)

@@ -13,10 +13,19 @@
  * The broker picks each record's partition: the key's FNV-1a hash modulo the
  * partition count; records without a key all go to one partition, round-robin
  * per batch, or (producerId + sequence) modulo the count for an idempotent batch.
+ *
+ * This is the hottest frame on both sides, so the frames every client sends
+ * (an ASCII topic, non-negative safe integers, fields in the order above) are
+ * written and read by hand: one pass, the records copied at most once (not at
+ * all with publishFrameAround), the bytes exactly those the general
+ * MessagePack path (encodeFrame, Fields) gives. Anything else, including
+ * every malformed body, goes through the general path, so values and errors
+ * are the same either way.
  */
 import { Op } from '../opcodes.js'
-import { encodeFrame } from '../frame.js'
+import { FRAME_HEADER_BYTES, encodeFrame } from '../frame.js'
 import { Fields } from '../fields.js'
+import { SkiffError } from '../errors.js'
 
 export interface Publish {
   corr: number
@@ -28,7 +37,71 @@ export interface Publish {
   sequence?: number | undefined
 }
 
+/** Every PUBLISH field but the records. */
+export type PublishFields = Omit<Publish, 'records'>
+
+const MAX_TOPIC = 249
+const MAX_COUNT = 1_000_000
+const MAX_PRODUCER_ID = 2 ** 48 - 1
+const MAX_SEQUENCE = 0xfffffffe
+
+/** Map keys as MessagePack fixstr bytes. */
+const KEY_CORR = key('corr')
+const KEY_TOPIC = key('topic')
+const KEY_COUNT = key('count')
+const KEY_RECORDS = key('records')
+const KEY_CONFIRM = key('confirm')
+const KEY_PRODUCER_ID = key('producerId')
+const KEY_SEQUENCE = key('sequence')
+
+function key(name: string): Buffer {
+  return Buffer.concat([Buffer.of(0xa0 | name.length), Buffer.from(name, 'latin1')])
+}
+
 export function encodePublish(p: Publish): Buffer {
+  if (!Buffer.isBuffer(p.records) || !isPlain(p)) return encodeGeneral(p)
+  const n = p.records.length
+  const head = headBytes(p, n)
+  const out = Buffer.allocUnsafe(head + n + tailBytes(p))
+  writeHead(out, 0, p, n, out.length)
+  out.set(p.records, head)
+  writeTail(out, head + n, p)
+  return out
+}
+
+/** Most bytes the frame header and the fields before the records take for this topic (any corr, count, records length). */
+export function publishHeadRoom(topic: string): number {
+  return FRAME_HEADER_BYTES + 1 + KEY_CORR.length + 9 + KEY_TOPIC.length + strHeaderBytes(topic.length) + topic.length + KEY_COUNT.length + 9 + KEY_RECORDS.length + 5
+}
+
+/** Most bytes the fields after the records take. */
+export const PUBLISH_TAIL_ROOM = KEY_CONFIRM.length + 1 + KEY_PRODUCER_ID.length + 9 + KEY_SEQUENCE.length + 9
+
+/**
+ * A PUBLISH frame around records already in `buf` at [recordsStart,
+ * recordsEnd), without copying them: the frame header and the fields before
+ * the records are written just before them, the fields after just after, and
+ * the frame is a view of `buf`. The caller leaves publishHeadRoom(topic) bytes
+ * before the records and PUBLISH_TAIL_ROOM after them. Undefined when the
+ * fields are not the plain kind (see the header comment): encodePublish
+ * encodes those.
+ */
+export function publishFrameAround(buf: Buffer, recordsStart: number, recordsEnd: number, p: PublishFields): Buffer | undefined {
+  if (!isPlain(p)) return undefined
+  const n = recordsEnd - recordsStart
+  const start = recordsStart - headBytes(p, n)
+  const end = recordsEnd + tailBytes(p)
+  if (start < 0 || end > buf.length) throw new SkiffError('INTERNAL', `no room around the records for the PUBLISH fields (${start}..${end} of ${buf.length} bytes)`)
+  writeHead(buf, start, p, n, end - start)
+  writeTail(buf, recordsEnd, p)
+  return buf.subarray(start, end)
+}
+
+export function decodePublish(body: Buffer): Publish {
+  return readPlain(body) ?? decodeGeneral(body)
+}
+
+function encodeGeneral(p: Publish): Buffer {
   const body: Record<string, unknown> = { corr: p.corr, topic: p.topic, count: p.count, records: p.records }
   if (!p.confirm) body.confirm = false
   if (p.producerId !== undefined) body.producerId = p.producerId
@@ -36,15 +109,303 @@ export function encodePublish(p: Publish): Buffer {
   return encodeFrame(Op.PUBLISH, body)
 }
 
-export function decodePublish(body: Buffer): Publish {
+function decodeGeneral(body: Buffer): Publish {
   const f = new Fields('PUBLISH', body)
   return {
     corr: f.uint('corr'),
-    topic: f.str('topic', 249),
-    count: f.uint('count', 1_000_000),
+    topic: f.str('topic', MAX_TOPIC),
+    count: f.uint('count', MAX_COUNT),
     records: f.bin('records'),
     confirm: f.bool('confirm', true),
-    producerId: f.optUint('producerId', 2 ** 48 - 1),
-    sequence: f.optUint('sequence', 0xfffffffe),
+    producerId: f.optUint('producerId', MAX_PRODUCER_ID),
+    sequence: f.optUint('sequence', MAX_SEQUENCE),
   }
+}
+
+// ---- the hand-written encoding ----------------------------------------------
+
+/** What the general path encodes as these bytes: an ASCII topic, non-negative safe integers, a boolean confirm. */
+function isPlain(p: PublishFields): boolean {
+  return (
+    isUint(p.corr) &&
+    isUint(p.count) &&
+    typeof p.confirm === 'boolean' &&
+    (p.producerId === undefined || isUint(p.producerId)) &&
+    (p.sequence === undefined || isUint(p.sequence)) &&
+    typeof p.topic === 'string' &&
+    isAscii(p.topic)
+  )
+}
+
+function isUint(v: unknown): v is number {
+  return Number.isSafeInteger(v) && (v as number) >= 0
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
+  return true
+}
+
+/** How msgpackr writes a non-negative safe integer (past 32 bits as int64, see wireIntegers in codec.ts). */
+function uintBytes(v: number): number {
+  return v < 0x80 ? 1 : v < 0x100 ? 2 : v < 0x10000 ? 3 : v <= 0xffffffff ? 5 : 9
+}
+
+function writeUint(out: Buffer, pos: number, v: number): number {
+  if (v < 0x80) {
+    out[pos] = v
+    return pos + 1
+  }
+  if (v < 0x100) {
+    out[pos] = 0xcc
+    out[pos + 1] = v
+    return pos + 2
+  }
+  if (v < 0x10000) {
+    out[pos] = 0xcd
+    out.writeUInt16BE(v, pos + 1)
+    return pos + 3
+  }
+  if (v <= 0xffffffff) {
+    out[pos] = 0xce
+    out.writeUInt32BE(v, pos + 1)
+    return pos + 5
+  }
+  out[pos] = 0xd3
+  out.writeUInt32BE(Math.floor(v / 0x100000000), pos + 1)
+  out.writeUInt32BE(v >>> 0, pos + 5)
+  return pos + 9
+}
+
+function strHeaderBytes(n: number): number {
+  return n < 0x20 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5
+}
+
+function binHeaderBytes(n: number): number {
+  return n < 0x100 ? 2 : n < 0x10000 ? 3 : 5
+}
+
+function fieldCount(p: PublishFields): number {
+  return 4 + (p.confirm ? 0 : 1) + (p.producerId === undefined ? 0 : 1) + (p.sequence === undefined ? 0 : 1)
+}
+
+function headBytes(p: PublishFields, recordsLength: number): number {
+  const t = p.topic.length
+  return (
+    FRAME_HEADER_BYTES + 1 + KEY_CORR.length + uintBytes(p.corr) + KEY_TOPIC.length + strHeaderBytes(t) + t + KEY_COUNT.length + uintBytes(p.count) + KEY_RECORDS.length + binHeaderBytes(recordsLength)
+  )
+}
+
+function tailBytes(p: PublishFields): number {
+  let n = p.confirm ? 0 : KEY_CONFIRM.length + 1
+  if (p.producerId !== undefined) n += KEY_PRODUCER_ID.length + uintBytes(p.producerId)
+  if (p.sequence !== undefined) n += KEY_SEQUENCE.length + uintBytes(p.sequence)
+  return n
+}
+
+/** Frame header, map header, corr, topic, count and the records' bin header, from `pos`; `frameBytes` is the whole frame's size. */
+function writeHead(out: Buffer, pos: number, p: PublishFields, recordsLength: number, frameBytes: number): number {
+  out.writeUInt32BE(frameBytes - 4, pos)
+  out[pos + 4] = Op.PUBLISH
+  out[pos + 5] = 0x80 | fieldCount(p)
+  pos += 6
+  pos += KEY_CORR.copy(out, pos)
+  pos = writeUint(out, pos, p.corr)
+  pos += KEY_TOPIC.copy(out, pos)
+  const t = p.topic.length
+  if (t < 0x20) out[pos++] = 0xa0 | t
+  else if (t < 0x100) {
+    out[pos++] = 0xd9
+    out[pos++] = t
+  } else if (t < 0x10000) {
+    out[pos] = 0xda
+    out.writeUInt16BE(t, pos + 1)
+    pos += 3
+  } else {
+    out[pos] = 0xdb
+    out.writeUInt32BE(t, pos + 1)
+    pos += 5
+  }
+  pos += out.write(p.topic, pos, t, 'latin1')
+  pos += KEY_COUNT.copy(out, pos)
+  pos = writeUint(out, pos, p.count)
+  pos += KEY_RECORDS.copy(out, pos)
+  if (recordsLength < 0x100) {
+    out[pos++] = 0xc4
+    out[pos++] = recordsLength
+  } else if (recordsLength < 0x10000) {
+    out[pos] = 0xc5
+    out.writeUInt16BE(recordsLength, pos + 1)
+    pos += 3
+  } else {
+    out[pos] = 0xc6
+    out.writeUInt32BE(recordsLength, pos + 1)
+    pos += 5
+  }
+  return pos
+}
+
+/** confirm (only when false), producerId and sequence (when set), from `pos`. */
+function writeTail(out: Buffer, pos: number, p: PublishFields): number {
+  if (!p.confirm) {
+    pos += KEY_CONFIRM.copy(out, pos)
+    out[pos++] = 0xc2
+  }
+  if (p.producerId !== undefined) {
+    pos += KEY_PRODUCER_ID.copy(out, pos)
+    pos = writeUint(out, pos, p.producerId)
+  }
+  if (p.sequence !== undefined) {
+    pos += KEY_SEQUENCE.copy(out, pos)
+    pos = writeUint(out, pos, p.sequence)
+  }
+  return pos
+}
+
+// ---- the hand-written decoding ----------------------------------------------
+
+const KEYS = [KEY_CORR, KEY_TOPIC, KEY_COUNT, KEY_RECORDS, KEY_CONFIRM, KEY_PRODUCER_ID, KEY_SEQUENCE]
+const CORR = 0
+const TOPIC = 1
+const COUNT = 2
+const RECORDS = 3
+const CONFIRM = 4
+const PRODUCER_ID = 5
+const SEQUENCE = 6
+const REQUIRED = (1 << CORR) | (1 << TOPIC) | (1 << COUNT) | (1 << RECORDS)
+
+/** Where the value just read ends (one reader at a time: decoding is synchronous). */
+let at = 0
+
+/**
+ * A plain PUBLISH body (see the header comment) read in one pass, or
+ * undefined for anything else: unknown, repeated or missing fields, other
+ * value forms, non-ASCII topics, values out of range, bytes past the map.
+ * The general path then decides (and words the error).
+ */
+function readPlain(b: Buffer): Publish | undefined {
+  const end = b.length
+  if (end === 0 || (b[0]! & 0xf0) !== 0x80) return undefined
+  let pos = 1
+  let seen = 0
+  let corr = 0
+  let topic = ''
+  let count = 0
+  let records: Buffer | undefined
+  let confirm = true
+  let producerId: number | undefined
+  let sequence: number | undefined
+  for (let n = b[0]! & 0x0f; n > 0; n--) {
+    const field = fieldAt(b, pos)
+    if (field < 0 || (seen & (1 << field)) !== 0) return undefined
+    seen |= 1 << field
+    pos += KEYS[field]!.length
+    if (pos >= end) return undefined
+    const tag = b[pos]!
+    if (field === TOPIC) {
+      const s = strAt(b, pos)
+      if (s < 0 || at - s > MAX_TOPIC) return undefined
+      for (let i = s; i < at; i++) if (b[i]! > 0x7f) return undefined
+      topic = b.toString('latin1', s, at)
+    } else if (field === RECORDS) {
+      const s = binAt(b, pos)
+      if (s < 0) return undefined
+      records = b.subarray(s, at)
+    } else if (field === CONFIRM) {
+      if (tag === 0xc2) confirm = false
+      else if (tag !== 0xc3 && tag !== 0xc0) return undefined
+      at = pos + 1
+    } else if (tag === 0xc0 && (field === PRODUCER_ID || field === SEQUENCE)) {
+      at = pos + 1 // nil: the optional field is absent
+    } else {
+      const v = uintAt(b, pos)
+      if (v < 0) return undefined
+      if (field === CORR) corr = v
+      else if (field === COUNT) {
+        if (v > MAX_COUNT) return undefined
+        count = v
+      } else if (field === PRODUCER_ID) {
+        if (v > MAX_PRODUCER_ID) return undefined
+        producerId = v
+      } else {
+        if (v > MAX_SEQUENCE) return undefined
+        sequence = v
+      }
+    }
+    pos = at
+    if (pos > end) return undefined
+  }
+  if (pos !== end || (seen & REQUIRED) !== REQUIRED) return undefined
+  return { corr, topic, count, records: records!, confirm, producerId, sequence }
+}
+
+/** Which known key starts at `pos`, or -1. */
+function fieldAt(b: Buffer, pos: number): number {
+  const len = b.length
+  for (let f = 0; f < KEYS.length; f++) {
+    const k = KEYS[f]!
+    if (pos + k.length > len) continue
+    let i = 0
+    while (i < k.length && b[pos + i] === k[i]) i++
+    if (i === k.length) return f
+  }
+  return -1
+}
+
+/** A non-negative integer at `pos` up to MAX_SAFE_INTEGER (sets `at`), or -1 for any other value or a truncated one. */
+function uintAt(b: Buffer, pos: number): number {
+  const tag = b[pos]!
+  const end = b.length
+  if (tag < 0x80) {
+    at = pos + 1
+    return tag
+  }
+  const size = tag === 0xcc ? 1 : tag === 0xcd ? 2 : tag === 0xce ? 4 : tag === 0xcf || tag === 0xd3 ? 8 : 0
+  if (size === 0 || pos + 1 + size > end) return -1
+  at = pos + 1 + size
+  if (size === 1) return b[pos + 1]!
+  if (size === 2) return b.readUInt16BE(pos + 1)
+  if (size === 4) return b.readUInt32BE(pos + 1)
+  // 64 bits: the high word must keep the value a safe integer (and, for int64, non-negative).
+  const hi = b.readUInt32BE(pos + 1)
+  if (hi > 0x1fffff) return -1
+  return hi * 0x100000000 + b.readUInt32BE(pos + 5)
+}
+
+/** A string at `pos`: the start of its bytes (the end in `at`), or -1. */
+function strAt(b: Buffer, pos: number): number {
+  const tag = b[pos]!
+  let s: number
+  let n: number
+  if ((tag & 0xe0) === 0xa0) {
+    s = pos + 1
+    n = tag & 0x1f
+  } else if (tag === 0xd9 && pos + 2 <= b.length) {
+    s = pos + 2
+    n = b[pos + 1]!
+  } else if (tag === 0xda && pos + 3 <= b.length) {
+    s = pos + 3
+    n = b.readUInt16BE(pos + 1)
+  } else return -1
+  at = s + n
+  return at <= b.length ? s : -1
+}
+
+/** A bin at `pos`: the start of its bytes (the end in `at`), or -1. */
+function binAt(b: Buffer, pos: number): number {
+  const tag = b[pos]!
+  let s: number
+  let n: number
+  if (tag === 0xc4 && pos + 2 <= b.length) {
+    s = pos + 2
+    n = b[pos + 1]!
+  } else if (tag === 0xc5 && pos + 3 <= b.length) {
+    s = pos + 3
+    n = b.readUInt16BE(pos + 1)
+  } else if (tag === 0xc6 && pos + 5 <= b.length) {
+    s = pos + 5
+    n = b.readUInt32BE(pos + 1)
+  } else return -1
+  at = s + n
+  return at <= b.length ? s : -1
 }
