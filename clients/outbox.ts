@@ -143,11 +143,12 @@ export class Outbox {
    */
   add(topic: string, confirm: boolean, record: RecordWriter | Buffer, entry: Entry): void {
     const size = record.length
+    const limit = this.batchBytesLimit
     const open = confirm ? this.openConfirmed : this.openFireAndForget
     let batch = open.get(topic)
     // Closing writes, and a write can admit a waiting send() that opens the
     // topic's next batch: look again rather than assume there is none.
-    while (batch !== undefined && batch.bytes + size > this.batchBytesLimit) {
+    while (batch !== undefined && batch.bytes + size > limit) {
       this.closeBatch(batch)
       batch = open.get(topic)
     }
@@ -163,7 +164,7 @@ export class Outbox {
     batch.entries.push(entry)
     entry.batch = batch
     this.queuedBytes += size
-    if (batch.entries.length >= MAX_BATCH_RECORDS || batch.bytes >= this.batchBytesLimit) this.closeBatch(batch)
+    if (batch.entries.length >= MAX_BATCH_RECORDS || batch.bytes >= limit) this.closeBatch(batch)
     else this.schedule()
   }
 

@@ -121,6 +121,8 @@ export class Producer<M extends WhenFull = 'drop'> {
   private readonly calls = new CallQueue()
   /** The record of the call being made, measured and not yet written. */
   private readonly record = new RecordWriter()
+  /** The topic of the last call, known to be a good name. */
+  private lastTopic: string | undefined
   private inFlight = 0
   private closedWith: SkiffError | undefined
   private sweepTimer: NodeJS.Timeout | undefined
@@ -245,7 +247,10 @@ export class Producer<M extends WhenFull = 'drop'> {
   /** Check a call's input and measure its record into `this.record`; returns the record's bytes. */
   private measure(topic: string, payload: unknown, opts: PublishOptions | undefined): number {
     if (this.closedWith) throw new SkiffError('CONNECTION_CLOSED', `cannot publish: ${this.closedWith.message}`, { cause: this.closedWith })
-    checkTopic(topic)
+    if (topic !== this.lastTopic) {
+      checkTopic(topic)
+      this.lastTopic = topic
+    }
     let size: number
     if (payload instanceof Uint8Array) size = this.record.measure(opts?.key, opts?.headers, payload)
     else {

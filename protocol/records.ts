@@ -69,12 +69,15 @@ export class RecordWriter {
   /** Write the measured record at `pos` (out must have `length` bytes there); returns the position after it. */
   writeTo(out: Buffer, pos: number): number {
     const keyLen = this.keyLen
-    const hdrLen = this.headers?.length ?? 0
-    out.writeUInt32BE(this.length - 4, pos)
-    out.writeUInt16BE(keyLen, pos + 4)
+    const hdrLen = this.headers === undefined ? 0 : this.headers.length
+    // Byte stores rather than writeUInt32BE/16BE: this runs once per record
+    // published, and those check their arguments on every call.
+    putU32(out, pos, this.length - 4)
+    out[pos + 4] = keyLen >>> 8
+    out[pos + 5] = keyLen
     if (keyLen > 0) out.write(this.key!, pos + 6, keyLen, 'utf8')
-    out.writeUInt32BE(hdrLen, pos + 6 + keyLen)
-    if (this.headers) out.set(this.headers, pos + 10 + keyLen)
+    putU32(out, pos + 6 + keyLen, hdrLen)
+    if (this.headers !== undefined) out.set(this.headers, pos + 10 + keyLen)
     out.set(this.payload, pos + 10 + keyLen + hdrLen)
     return pos + this.length
   }
@@ -88,6 +91,14 @@ export class RecordWriter {
 }
 
 const EMPTY = new Uint8Array(0)
+
+/** Big-endian u32 (a Uint8Array store keeps the low 8 bits). */
+function putU32(out: Uint8Array, pos: number, v: number): void {
+  out[pos] = v >>> 24
+  out[pos + 1] = v >>> 16
+  out[pos + 2] = v >>> 8
+  out[pos + 3] = v
+}
 
 /** Object.keys(h).length > 0 without building the array. */
 function hasOwnKeys(h: object): boolean {

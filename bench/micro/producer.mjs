@@ -13,8 +13,9 @@
  * publishes `--warmup` records untimed (JIT warm-up), then `--messages` records
  * of `--size` bytes the way bench/roles/producer.mjs's confirmedLoop does
  * (publish() of one Buffer, at most `--max-in-flight` unconfirmed, waiting for
- * the oldest when full) or, with `--mode send`, send() with a yield every
- * 1,000 records. It reports process.cpuUsage() (user + system) over the timed
+ * the oldest when full) or, with `--mode send`, as its fireAndForgetLoop
+ * (send(), dropping when 8 MiB wait for the socket, a yield every 1,000
+ * records and after a drop; dropped records count in the division too). It reports process.cpuUsage() (user + system) over the timed
  * part divided by the records, and the share of that time V8 spent in GC.
  * The figure per build is the median of the rounds.
  *
@@ -74,7 +75,7 @@ async function producerRole() {
   const messages = Number(values.messages)
   const maxInFlight = Number(values['max-in-flight'])
   const client = await connect(values.url, { name: 'micro-producer' })
-  const producer = client.producer({ maxInFlight, whenFull: 'wait' })
+  const producer = client.producer({ maxInFlight })
   const payload = Buffer.alloc(Math.max(8, Number(values.size)), 0x61)
   const loop = values.mode === 'send' ? sendLoop : confirmLoop
   await loop(producer, payload, Number(values.warmup), maxInFlight)
@@ -89,7 +90,7 @@ async function producerRole() {
   gc.disconnect()
   await client.close()
   const cpuUs = used.user + used.system
-  process.send({ usPerMessage: cpuUs / messages, gcShare: (gcMs * 1000) / cpuUs })
+  process.send({ usPerMessage: cpuUs / messages, gcShare: (gcMs * 1000) / cpuUs, dropped: producer.stats.dropped.full })
 }
 
 async function confirmLoop(producer, payload, count, maxInFlight) {
@@ -107,11 +108,13 @@ async function confirmLoop(producer, payload, count, maxInFlight) {
   await Promise.all(window.slice(head))
 }
 
+/** As bench/roles/producer.mjs's fireAndForgetLoop: send() (whenFull 'drop'), a yield every 1,000 and after a drop. */
 async function sendLoop(producer, payload, count) {
+  const turn = () => new Promise((r) => setImmediate(r))
   for (let i = 0; i < count; i++) {
     payload.writeDoubleLE(i, 0)
-    await producer.send('micro', payload) // 'wait' mode: resolves at once unless 8 MiB are queued
-    if (i % 1000 === 999) await new Promise((r) => setImmediate(r))
+    if (!producer.send('micro', payload)) await turn()
+    if (i % 1000 === 999) await turn()
   }
   await producer.flush()
 }
@@ -138,7 +141,8 @@ async function main() {
         const prod = child(['--role', 'producer', '--dist', dists[d], '--url', url, ...pass])
         const res = await prod.first
         results[d].push(res)
-        console.log(`round ${r + 1} ${dists[d]}: ${res.usPerMessage.toFixed(2)} µs/msg CPU, GC ${(res.gcShare * 100).toFixed(0)}%`)
+        const drops = res.dropped > 0 ? `, ${res.dropped} dropped (whenFull 'drop')` : ''
+        console.log(`round ${r + 1} ${dists[d]}: ${res.usPerMessage.toFixed(2)} µs/msg CPU, GC ${(res.gcShare * 100).toFixed(0)}%${drops}`)
       }
     }
   } finally {
