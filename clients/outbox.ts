@@ -11,8 +11,8 @@
  *   Buffer per record), after room left for the PUBLISH frame's header and
  *   leading fields, so the first write frames the records where they lie
  *   (publishFrameAround) without copying them. The buffer starts at the size
- *   of the last batch and doubles when full, never past what the batch may
- *   hold.
+ *   of the topic's last batch and doubles when full, never past what the
+ *   batch may hold.
  * - A batch is frozen when it is first written: its records are fixed and,
  *   for a confirmed batch, it gets the producer's id and the next sequence
  *   number. A frozen batch never changes again, because the broker's
@@ -44,6 +44,8 @@ export const MAX_BATCH_RECORDS = 1000
 export const MAX_BATCH_BYTES = 256 * 1024
 /** Room for the PUBLISH fields around the records (corr, a 249-character topic, count, ids). */
 const PUBLISH_OVERHEAD = 512
+/** Topics whose last batch size the outbox remembers. */
+const SIZE_HINTS_MAX = 1024
 /** The broker stores sequences in 32 bits; 0xFFFFFFFF means "none". */
 const MAX_SEQUENCE = 0xfffffffe
 
@@ -121,8 +123,12 @@ export class Outbox {
   private readonly openFireAndForget = new Map<string, Batch>()
   /** Open batches in the order they opened: closeAll closes them in that order. */
   private openOrder: Batch[] = []
-  /** Record bytes of the last batch frozen: the first size of the next batch's buffer. */
-  private lastBatchBytes = 0
+  /**
+   * Record bytes of the last batch frozen, per topic: the first size of that
+   * topic's next buffer (per topic, so one topic's big batches do not size
+   * another's small ones). Bounded: cleared when it names too many topics.
+   */
+  private readonly lastBatchBytes = new Map<string, number>()
   private ready: Batch[] = []
   private readonly inFlight = new Set<Batch>()
   private scheduled = false
@@ -237,7 +243,7 @@ export class Outbox {
 
   private openBatch(open: Map<string, Batch>, topic: string, confirm: boolean, first: number): Batch {
     const recordsAt = publishHeadRoom(topic)
-    const want = Math.min(this.batchBytesLimit, Math.max(first, this.lastBatchBytes))
+    const want = Math.min(this.batchBytesLimit, Math.max(first, this.lastBatchBytes.get(topic) ?? 0))
     const batch: Batch = {
       topic,
       confirm,
@@ -355,7 +361,8 @@ export class Outbox {
       this.leaveOut(batch)
       if (batch.entries.length === 0) return undefined
     }
-    this.lastBatchBytes = batch.bytes
+    if (this.lastBatchBytes.size >= SIZE_HINTS_MAX && !this.lastBatchBytes.has(batch.topic)) this.lastBatchBytes.clear()
+    this.lastBatchBytes.set(batch.topic, batch.bytes)
     const frozen: Frozen = { records: batch.buf.subarray(batch.recordsAt, batch.recordsAt + batch.bytes), count: batch.entries.length, producerId: undefined, sequence: undefined }
     if (batch.confirm) {
       if (this.sequence > MAX_SEQUENCE) {
