@@ -41,7 +41,6 @@ import {
   Op,
   SkiffError,
   SUPPORTED_VERSIONS,
-  decodeDeliver,
   decodeError,
   decodeRequest,
   decodeWelcome,
@@ -49,7 +48,8 @@ import {
   encodePing,
   encodePong,
   opcodeName,
-  type Deliver,
+  readDeliver,
+  type DeliverFrame,
   type Frame,
   type RequestFrame,
   type Welcome,
@@ -72,7 +72,8 @@ export interface ConnectionOptions {
 
 /** Where a Connection reports what belongs to no request. */
 export interface ConnectionHooks {
-  deliver(d: Deliver): void
+  /** A DELIVER, read and checked whole (all its records included) before it is handed over. */
+  deliver(d: DeliverFrame): void
   /** A REQUEST routed to this connection because it serves the topic. */
   request?(r: RequestFrame): void
   /** An ERROR for a corr nobody waits for (a fire-and-forget publish that failed). */
@@ -311,7 +312,7 @@ export class Connection {
       case Op.ERROR:
         return this.onError(f)
       case Op.DELIVER:
-        return this.hooks.deliver(decodeDeliver(f.body))
+        return this.hooks.deliver(readDeliver(f.body))
       case Op.PING:
         if (this.state === 'open') this.writeFrame(encodePong())
         return

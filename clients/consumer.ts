@@ -26,12 +26,16 @@
  */
 import { EventEmitter } from 'node:events'
 import {
+  DeliverFrame,
+  FRAME_HEADER_BYTES,
   MAX_ACKS_PER_FRAME,
   SkiffError,
-  decodeRecord,
   encodeAck,
+  encodeDeliver,
   encodeUnsubscribe,
+  readDeliver,
   type Deliver,
+  type DeliverSink,
   type StartPosition,
   type Subscribe,
 } from '../protocol/index.js'
@@ -108,9 +112,12 @@ export type Subscription = Omit<Subscribe, 'corr'>
 interface PendingAcks {
   kind: SettleKind
   delayMs: number | undefined
-  partitions: number[]
-  offsets: number[]
+  /** [partition, firstOffset, count] triples, as ACK.ranges carries them. */
+  ranges: number[]
 }
+
+/** Bytes a [partition, firstOffset, count] triple takes at most in ACK.ranges (three int64). */
+const RANGE_BYTES = 27
 
 interface Reader {
   resolve(r: IteratorResult<Message>): void
@@ -145,6 +152,13 @@ export class Consumer extends EventEmitter implements AsyncIterableIterator<Mess
   private handlers: HandlerRunner | undefined
   /** close()/client.close() waiting for settlements; each returns true once it is done. */
   private idleWaiters: ((force: boolean) => boolean)[] = []
+  /** Turns a DELIVER's messages into Messages in the buffer. */
+  private readonly sink: DeliverSink = {
+    message: (partition, offset, timestamp, deliveryCount, bytes, keyStart, keyEnd, headers, payloadStart, payloadEnd) => {
+      const payload = bytes.subarray(payloadStart, payloadEnd)
+      this.buffer.push(new Message(this, this.topic, partition, offset, timestamp, deliveryCount, payload, bytes, keyStart, keyEnd, headers, this.generation))
+    },
+  }
 
   /** Use {@link Client.subscribe}. @internal */
   constructor(
@@ -279,18 +293,21 @@ export class Consumer extends EventEmitter implements AsyncIterableIterator<Mess
     })
   }
 
-  /** @internal A DELIVER frame for this subscription. */
+  /**
+   * @internal A DELIVER frame for this subscription: the connection reads it
+   * with readDeliver (checked whole, so all its messages come or none); a
+   * plain Deliver value is read the same way from its encoding.
+   */
   deliver(d: Deliver): void {
     if (this.state !== 'open') return // released by UNSUBSCRIBE or the connection's end; the broker redelivers them
-    for (const [partition, offset, timestamp, deliveryCount, bin] of d.messages) {
-      const rec = decodeRecord(bin)
-      const msg = new Message(this, this.topic, partition, offset, timestamp, deliveryCount, rec.key, rec.headers, rec.payload, this.generation)
-      const reader = this.readers.shift()
-      if (reader) {
-        this.outstanding++
-        this.current = msg
-        reader.resolve({ done: false, value: msg })
-      } else this.buffer.push(msg)
+    const frame = d instanceof DeliverFrame ? d : readDeliver(encodeDeliver(d).subarray(FRAME_HEADER_BYTES))
+    // Readers wait only on an empty buffer, so buffering first keeps the order.
+    frame.forEach(this.sink)
+    while (this.readers.length > 0) {
+      const msg = this.take()
+      if (!msg) break
+      this.current = msg
+      this.readers.shift()!.resolve({ done: false, value: msg })
     }
     this.handlers?.run()
   }
@@ -327,18 +344,25 @@ export class Consumer extends EventEmitter implements AsyncIterableIterator<Mess
     const key = delayMs === undefined ? kind : `${kind}:${delayMs}`
     let pending = this.acks.get(key)
     if (!pending) {
-      pending = { kind, delayMs, partitions: [], offsets: [] }
+      pending = { kind, delayMs, ranges: [] }
       this.acks.set(key, pending)
     }
-    pending.partitions.push(msg.partition)
-    pending.offsets.push(msg.offset)
+    // Messages are mostly settled in offset order: extend the last range when this one follows it.
+    const r = pending.ranges
+    const n = r.length
+    if (n > 0 && r[n - 3] === msg.partition && r[n - 2]! + r[n - 1]! === msg.offset && r[n - 1]! < MAX_ACKS_PER_FRAME) r[n - 1]!++
+    else r.push(msg.partition, msg.offset, 1)
     if (!this.ackScheduled) {
       this.ackScheduled = true
       setImmediate(() => this.flushAcks())
     }
   }
 
-  /** @internal Send the settlements collected so far, one ACK frame per kind (split only to respect maxFrame). */
+  /**
+   * @internal Send the settlements collected so far as ranges, one ACK frame
+   * per kind, split only to respect maxFrame and MAX_ACKS_PER_FRAME messages
+   * per frame (a range never exceeds that on its own: settle() starts a new one).
+   */
   flushAcks(): void {
     this.ackScheduled = false
     if (this.acks.size === 0) return
@@ -346,18 +370,18 @@ export class Consumer extends EventEmitter implements AsyncIterableIterator<Mess
     const all = [...this.acks.values()]
     this.acks.clear()
     if (!conn?.isOpen) return // unsettled messages are redelivered by the broker
-    // 18 bytes covers a partition and an offset as MessagePack integers.
-    const perFrame = Math.max(1, Math.min(MAX_ACKS_PER_FRAME, Math.floor((conn.maxFrame - 128) / 18)))
+    const rangesPerFrame = Math.max(1, Math.min(MAX_ACKS_PER_FRAME, Math.floor((conn.maxFrame - 128) / RANGE_BYTES)))
     for (const a of all) {
-      for (let i = 0; i < a.offsets.length; i += perFrame) {
-        const frame = encodeAck({
-          sub: this.sub,
-          kind: a.kind,
-          partitions: a.partitions.slice(i, i + perFrame),
-          offsets: a.offsets.slice(i, i + perFrame),
-          delayMs: a.delayMs,
-        })
-        conn.send(frame)
+      const r = a.ranges
+      for (let start = 0; start < r.length; ) {
+        let end = start
+        let messages = 0
+        while (end < r.length && (end - start) / 3 < rangesPerFrame && messages + r[end + 2]! <= MAX_ACKS_PER_FRAME) {
+          messages += r[end + 2]!
+          end += 3
+        }
+        conn.send(encodeAck({ sub: this.sub, kind: a.kind, ranges: start === 0 && end === r.length ? r : r.slice(start, end), delayMs: a.delayMs }))
+        start = end
       }
     }
   }

@@ -30,9 +30,19 @@ export interface NackOptions {
   delayMs?: number
 }
 
-/** A delivered message: where it is from, what it carries, and how to settle it. */
+/**
+ * A delivered message: where it is from, what it carries, and how to settle it.
+ *
+ * Decision: the key is decoded from the frame's bytes on first access (most
+ * handlers never read it), and a record without headers gets its empty
+ * headers object on first access too. Headers that are present are decoded
+ * when the frame is read: a DELIVER with malformed headers is refused whole,
+ * as before, rather than failing later in a handler.
+ */
 export class Message {
   private done = false
+  private keyText: string | undefined = undefined
+  private headerMap: Headers | undefined
 
   /** Made by the consumer. @internal */
   constructor(
@@ -47,15 +57,29 @@ export class Message {
     readonly timestamp: number,
     /** 1 on the first delivery, 2 on the first redelivery, ... */
     readonly deliveryCount: number,
-    /** The key it was published with, if any. */
-    readonly key: string | undefined,
-    /** Its headers (string values); `content-type` tells decode() how to read the payload. */
-    readonly headers: Headers,
     /** The payload bytes as published. */
     readonly payload: Buffer,
+    /** Bytes holding the key, in [keyStart, keyEnd) (empty: no key). */
+    private readonly keyBytes: Buffer,
+    private readonly keyStart: number,
+    private readonly keyEnd: number,
+    headers: Headers | undefined,
     /** Which connection of its consumer it came on. @internal */
     readonly generation = 0,
-  ) {}
+  ) {
+    this.headerMap = headers
+  }
+
+  /** The key it was published with, if any. */
+  get key(): string | undefined {
+    if (this.keyEnd === this.keyStart) return undefined
+    return (this.keyText ??= this.keyBytes.toString('utf8', this.keyStart, this.keyEnd))
+  }
+
+  /** Its headers (string values); `content-type` tells decode() how to read the payload. */
+  get headers(): Headers {
+    return (this.headerMap ??= {})
+  }
 
   /** The payload by its content-type: MessagePack -> value, JSON -> parsed, text -> string, else the bytes. */
   decode<T = unknown>(): T {

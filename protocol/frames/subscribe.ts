@@ -70,6 +70,7 @@ export function encodeSubscribe(s: Subscribe): Buffer {
 export function decodeSubscribe(body: Buffer): Subscribe {
   const f = new Fields('SUBSCRIBE', body)
   const start = f.oneOf('start', START_POSITIONS, 'latest')
+  const ack = f.oneOf('ack', ACK_MODES, 'explicit')
   return {
     corr: f.uint('corr'),
     sub: f.uint('sub', 0xffffffff),
@@ -80,7 +81,8 @@ export function decodeSubscribe(body: Buffer): Subscribe {
     maxInFlight: Math.max(1, f.uint('maxInFlight', MAX_IN_FLIGHT_LIMIT)),
     ackTimeoutMs: f.optUint('ackTimeoutMs', 24 * 3600 * 1000),
     maxDeliveries: f.optUint('maxDeliveries', 1_000_000),
-    ack: f.oneOf('ack', ACK_MODES, 'explicit'),
+    // Only a non-default mode is spelled out, as encodeSubscribe writes it.
+    ...(ack === 'none' ? { ack } : {}),
   }
 }
 

@@ -31,7 +31,7 @@ import {
   encodeDeliver,
   decodeDeliver,
   encodeAck,
-  decodeAck,
+  readAck,
   encodeTopicCreate,
   decodeTopicCreate,
   encodeTopicRef,
@@ -99,7 +99,8 @@ export const FRAME_CODECS: readonly Codec[] = [
   { frame: 'SUBSCRIBE', opcode: Op.SUBSCRIBE, encode: encodeSubscribe, decode: decodeSubscribe },
   { frame: 'UNSUBSCRIBE', opcode: Op.UNSUBSCRIBE, encode: encodeUnsubscribe, decode: decodeUnsubscribe },
   { frame: 'DELIVER', opcode: Op.DELIVER, encode: encodeDeliver, decode: decodeDeliver },
-  { frame: 'ACK', opcode: Op.ACK, encode: encodeAck, decode: decodeAck },
+  // readAck: the frame as sent (decodeAck expands ranges into one entry per message)
+  { frame: 'ACK', opcode: Op.ACK, encode: encodeAck, decode: readAck },
   { frame: 'TOPIC_CREATE', opcode: Op.TOPIC_CREATE, encode: encodeTopicCreate, decode: decodeTopicCreate },
   {
     frame: 'TOPIC_DESCRIBE',

@@ -117,6 +117,12 @@ export const VECTOR_SOURCES: readonly VectorSource[] = [
   },
   {
     frame: 'ACK',
+    variant: 'ranges',
+    note: 'Ack offsets 41 to 43 of partition 2 and offset 7 of partition 0 as ranges: [partition, firstOffset, count] triples.',
+    value: { sub: 1, kind: 'ack', ranges: [2, 41, 3, 0, 7, 1] },
+  },
+  {
+    frame: 'ACK',
     variant: 'nack',
     note: 'Nack one message: redeliver it no sooner than 1 s from now.',
     value: { sub: 1, kind: 'nack', partitions: [0], offsets: [17], delayMs: 1000 },
