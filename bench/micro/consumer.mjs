@@ -7,12 +7,13 @@
  *
  *   node bench/micro/consumer.mjs [--messages 200000] [--size 128] [--rounds 5]
  *       [--client dist/clients/index.js] [--compare other/dist/clients/index.js]
- *       [--skiff dist/broker/cli/skiff.js] [--json]
+ *       [--skiff dist/broker/cli/skiff.js] [--style iterator|handler] [--json]
  *
  * A broker runs in a child process (port 0, a fresh temp data dir); this
  * process first fills a topic with `--messages` confirmed publishes, then
  * runs `--rounds` rounds: each subscribes a new group from 'earliest' on its
- * own connection and reads every message. Only the consuming part is timed
+ * own connection and reads every message (`--style handler`: through a
+ * consumer.on('message') handler instead of for-await). Only the consuming part is timed
  * with process.cpuUsage() (user + system of this process): from subscribe to
  * the last message acked and its ACK flushed. The figure is the median round.
  * Beside it, the broker's CPU per message over the same span (all its threads,
@@ -32,7 +33,7 @@ import path from 'node:path'
 import readline from 'node:readline'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
-import { CLIENT_MODULE, SKIFF_BIN } from '../lib/paths.mjs'
+import { CLIENT_MODULE, SKIFF_BIN, requireBuild } from '../lib/paths.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -42,6 +43,7 @@ const { values } = parseArgs({
     client: { type: 'string', default: CLIENT_MODULE },
     compare: { type: 'string' },
     skiff: { type: 'string', default: SKIFF_BIN },
+    style: { type: 'string', default: 'iterator' },
     json: { type: 'boolean', default: false },
   },
 })
@@ -50,7 +52,9 @@ const SIZE = Math.max(8, Number(values.size))
 const ROUNDS = Math.min(20, Math.max(1, Number(values.rounds)))
 const MAX_IN_FLIGHT = 1000
 const ROUND_LIMIT_MS = 120_000
+const STYLE = values.style === 'handler' ? 'handler' : 'iterator'
 
+if (values.client === CLIENT_MODULE || values.skiff === SKIFF_BIN) requireBuild()
 const clients = [values.client, ...(values.compare ? [values.compare] : [])]
 const connects = await Promise.all(clients.map(async (c) => (await import(pathToFileURL(path.resolve(c)).href)).connect))
 const connect = connects[0]
@@ -121,13 +125,27 @@ async function round(connect, url, topic, group) {
   const brokerStart = broker.cpuMicros()
   const start = process.cpuUsage()
   const consumer = await client.subscribe(topic, { group, from: 'earliest', maxInFlight: MAX_IN_FLIGHT })
-  const timer = setTimeout(() => void consumer.close(), ROUND_LIMIT_MS)
+  let giveUp
+  const timer = setTimeout(() => giveUp(), ROUND_LIMIT_MS)
   let received = 0
   let checksum = 0
-  for await (const m of consumer) {
-    checksum += m.payload[0] + m.offset
-    m.ack()
-    if (++received === MESSAGES) break // leaving the loop closes the consumer: its last ACK is flushed first
+  if (STYLE === 'handler') {
+    await new Promise((resolve) => {
+      giveUp = resolve
+      consumer.on('message', (m) => {
+        checksum += m.payload[0] + m.offset
+        m.ack()
+        if (++received === MESSAGES) resolve()
+      })
+    })
+    await consumer.close() // flushes the last ACK
+  } else {
+    giveUp = () => void consumer.close() // ends the loop
+    for await (const m of consumer) {
+      checksum += m.payload[0] + m.offset
+      m.ack()
+      if (++received === MESSAGES) break // leaving the loop closes the consumer: its last ACK is flushed first
+    }
   }
   const used = process.cpuUsage(start)
   const brokerEnd = broker.cpuMicros()
@@ -153,6 +171,7 @@ try {
       client: path.relative(process.cwd(), path.resolve(clients[c])),
       messages: MESSAGES,
       size: SIZE,
+      style: STYLE,
       rounds,
       medianCpuUsPerMessage: median(rounds),
       brokerMedianCpuUsPerMessage: median(perRound[c].map((r) => r.broker)),
@@ -161,7 +180,7 @@ try {
     else {
       console.log(
         `${result.client}: consumer CPU per delivered+acked message ${result.medianCpuUsPerMessage} µs (median of ${ROUNDS} rounds: ${rounds.join(', ')}); ` +
-          `broker ${result.brokerMedianCpuUsPerMessage} µs; ${MESSAGES} x ${SIZE} B`,
+          `broker ${result.brokerMedianCpuUsPerMessage} µs; ${MESSAGES} x ${SIZE} B, ${STYLE}`,
       )
     }
   }
