@@ -124,10 +124,9 @@ export interface RecordView {
  * records. Calls `visit` for each record.
  */
 export function walkRecords(blob: Uint8Array, count: number, visit?: (v: RecordView, i: number) => void): void {
-  const dv = new DataView(blob.buffer, blob.byteOffset, blob.byteLength)
   let pos = 0
   for (let i = 0; i < count; i++) {
-    const v = recordAt(dv, pos, i)
+    const v = recordAt(blob, pos, i)
     visit?.(v, i)
     pos = v.end
   }
@@ -139,24 +138,32 @@ export function walkRecords(blob: Uint8Array, count: number, visit?: (v: RecordV
  * the same checks as walkRecords: a blob it counts, walkRecords accepts.
  */
 export function countRecords(blob: Uint8Array): number {
-  const dv = new DataView(blob.buffer, blob.byteOffset, blob.byteLength)
   let pos = 0
   let n = 0
-  while (pos < blob.length) pos = recordAt(dv, pos, n++).end
+  while (pos < blob.length) pos = recordAt(blob, pos, n++).end
   return n
 }
 
+/** Big-endian reads straight from the bytes: no DataView to allocate per blob. */
+function u16(b: Uint8Array, pos: number): number {
+  return (b[pos]! << 8) | b[pos + 1]!
+}
+
+function u32(b: Uint8Array, pos: number): number {
+  return b[pos]! * 0x1000000 + ((b[pos + 1]! << 16) | (b[pos + 2]! << 8) | b[pos + 3]!)
+}
+
 /** Check the record starting at `pos` (record number `i`, for messages) and say where its parts lie. */
-function recordAt(dv: DataView, pos: number, i: number): RecordView {
-  if (dv.byteLength - pos < RECORD_OVERHEAD) throw bad(`record ${i} is truncated`)
-  const len = dv.getUint32(pos)
+function recordAt(b: Uint8Array, pos: number, i: number): RecordView {
+  if (b.length - pos < RECORD_OVERHEAD) throw bad(`record ${i} is truncated`)
+  const len = u32(b, pos)
   const end = pos + 4 + len
-  if (len < RECORD_OVERHEAD - 4 || end > dv.byteLength) throw bad(`record ${i} declares ${len} bytes, beyond the blob`)
-  const keyLen = dv.getUint16(pos + 4)
+  if (len < RECORD_OVERHEAD - 4 || end > b.length) throw bad(`record ${i} declares ${len} bytes, beyond the blob`)
+  const keyLen = u16(b, pos + 4)
   const keyStart = pos + 6
   const keyEnd = keyStart + keyLen
   if (keyEnd + 4 > end) throw bad(`record ${i} key overruns the record`)
-  const hdrLen = dv.getUint32(keyEnd)
+  const hdrLen = u32(b, keyEnd)
   const headersStart = keyEnd + 4
   const headersEnd = headersStart + hdrLen
   if (headersEnd > end) throw bad(`record ${i} headers overrun the record`)
@@ -166,9 +173,9 @@ function recordAt(dv: DataView, pos: number, i: number): RecordView {
 export function decodeRecord(blob: Uint8Array, v?: RecordView): DecodedRecord {
   const buf = Buffer.isBuffer(blob) ? blob : Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength)
   if (!v) {
-    let only: RecordView | undefined
-    walkRecords(buf, 1, (view) => (only = view))
-    v = only!
+    // walkRecords(buf, 1) without the callback: one record that fills the blob
+    v = recordAt(buf, 0, 0)
+    if (v.end !== buf.length) throw bad(`${buf.length - v.end} bytes follow the last of 1 records`)
   }
   const key = v.keyEnd > v.keyStart ? buf.toString('utf8', v.keyStart, v.keyEnd) : undefined
   const headers = v.headersEnd > v.headersStart ? readHeaders(buf.subarray(v.headersStart, v.headersEnd)) : {}
