@@ -147,11 +147,27 @@ export class Client extends EventEmitter implements ConsumerHost {
         deliver: (d) => this.consumers.get(d.sub)?.deliver(d),
         request: (r, conn) => this.services.onRequest(r, conn),
         unsolicitedError: (err, corr) => this.report(new SkiffError(err.codeName, `fire-and-forget publish ${corr} failed: ${err.message}`, { cause: err, details: { corr, ...err.details } })),
-        connectionError: (err) => this.report(err),
+        connectionError: (err) => this.brokerError(err),
       },
     )
     this.admin = new Admin(this)
     this.services = new Services(this)
+  }
+
+  /**
+   * An ERROR that answers no request. UNKNOWN_TOPIC naming a subscription
+   * (details.sub) means its topic was deleted: that consumer ends with the
+   * error (its iterator throws it, handlers get it as 'error'). Anything else
+   * is the client's 'error' event.
+   */
+  private brokerError(err: SkiffError): void {
+    const sub = err.details?.sub
+    const consumer = err.codeName === 'UNKNOWN_TOPIC' && typeof sub === 'number' ? this.consumers.get(sub) : undefined
+    if (!consumer) return this.report(err)
+    this.forget(consumer)
+    consumer.fail(err)
+    if (consumer.listenerCount('error') > 0) consumer.emit('error', err)
+    else if (consumer.listenerCount('message') > 0) this.report(err)
   }
 
   /** @internal The first connect. */
@@ -226,12 +242,14 @@ export class Client extends EventEmitter implements ConsumerHost {
     const concurrency = opts.concurrency ?? 1
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new SkiffError('INVALID_REQUEST', `concurrency must be a positive integer, got ${concurrency}`)
     if (handler !== undefined && typeof handler !== 'function') throw new SkiffError('INVALID_REQUEST', 'the message handler must be a function')
+    const ack = opts.ack ?? 'explicit'
+    if (ack !== 'explicit' && ack !== 'none') throw new SkiffError('INVALID_REQUEST', `ack must be 'explicit' or 'none', got ${JSON.stringify(ack)}`)
     const { start, startValue } = startPosition(opts.from)
     this.nextSub = this.nextSub >= 0xffffffff ? 1 : this.nextSub + 1
     const sub = this.nextSub
     const consumer = new Consumer(
       this,
-      { sub, topic, group: opts.group, start, startValue, maxInFlight, ackTimeoutMs: opts.ackTimeoutMs, maxDeliveries: opts.maxDeliveries },
+      { sub, topic, group: opts.group, start, startValue, maxInFlight, ackTimeoutMs: opts.ackTimeoutMs, maxDeliveries: opts.maxDeliveries, ack },
       opts.autoAck ?? false,
       concurrency,
     )

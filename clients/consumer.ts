@@ -26,6 +26,7 @@
  */
 import { EventEmitter } from 'node:events'
 import {
+  type AckMode,
   DeliverFrame,
   FRAME_HEADER_BYTES,
   MAX_ACKS_PER_FRAME,
@@ -67,6 +68,17 @@ export interface SubscribeOptions {
    * next one; leaving the loop (break or throw) nacks the current one.
    */
   autoAck?: boolean
+  /**
+   * 'explicit' (default): every message is acked, nacked or redelivered after
+   * its ack timeout (at least once). 'none': at most once, like NATS's AckNone
+   * or RabbitMQ's no-ack: the broker counts a message settled for the group
+   * when it sends it, so it is never redelivered (a crash or a disconnect
+   * loses what was in flight), deliveryCount is always 1 and nothing is
+   * dead-lettered; ack(), nack(), inProgress() and term() do nothing. The
+   * consumer still gives the broker its credit back as each message is taken,
+   * so maxInFlight bounds what waits here.
+   */
+  ack?: AckMode
   /** Handlers: how many messages are handled at once. Default 1 (in order). */
   concurrency?: number
 }
@@ -396,6 +408,8 @@ export class Consumer extends EventEmitter implements AsyncIterableIterator<Mess
       this.head = 0
     }
     this.outstanding++
+    // ack 'none': taken is settled; the ack only returns the credit (and makes the message's own calls no-ops).
+    if (this.subscription.ack === 'none') msg.ack()
     return msg
   }
 

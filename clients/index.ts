@@ -19,4 +19,4 @@ export {
 export { encodePayload, decodePayload, CONTENT_TYPE } from './payload.js'
 export { telemetry, Telemetry, type TelemetryOptions, type TelemetrySendOptions, type TelemetryStats } from './telemetry.js'
 export { parseUrl, parseBrokerUrls, formatAddress, DEFAULT_URL, DEFAULT_PORT, type BrokerAddress } from './url.js'
-export { SkiffError, ERRORS, isSkiffError, type ErrorName, type ErrorSpec, type Headers } from '../protocol/index.js'
+export { SkiffError, ERRORS, isSkiffError, type ErrorName, type ErrorSpec, type Headers, type AckMode } from '../protocol/index.js'

@@ -72,9 +72,26 @@ export async function onTopicDelete(conn: Connection, body: Buffer): Promise<voi
   for (const t of ctx.topics.chain(req.topic).reverse()) {
     await perPartition(ctx, t, (partition) => ({ t: 'drop', topic: t.topic, partition }))
     await ctx.topics.remove(t.topic)
+    endSubscriptions(ctx, t.topic)
     ctx.logger.info({ topic: t.topic }, 'topic deleted')
   }
   conn.send(encodeOk(req.corr, { topic: req.topic }))
+}
+
+/**
+ * Every subscription to a deleted topic ends, and its connection is told so:
+ * an ERROR without corr, UNKNOWN_TOPIC, naming the subscription in `details.sub`
+ * (the client ends that consumer with the error). A topic created again under
+ * the same name is a new topic: old subscriptions do not come back to it.
+ */
+function endSubscriptions(ctx: GatewayContext, topic: string): void {
+  for (const c of ctx.connections.values()) {
+    for (const [sub, s] of c.subs) {
+      if (s.topic !== topic) continue
+      c.subs.delete(sub)
+      c.error(new SkiffError('UNKNOWN_TOPIC', `topic ${topic} was deleted: subscription ${sub} ended`, { details: { sub, topic } }))
+    }
+  }
 }
 
 export async function onGroupList(conn: Connection, body: Buffer): Promise<void> {
