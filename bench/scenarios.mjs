@@ -65,8 +65,9 @@ export const SCENARIOS = [
           broker: { workers: DEFAULT_WORKERS, fsync: 'always' },
           topic: TOPIC,
           producers: { processes: 1, connections: 1, messages: full ? 1_000_000 : 200_000, size: 64, confirm: false },
-          // No subscription without acks exists, so the most credit the protocol allows stands in for it.
-          consumers: [{ group: 'g1', processes: 1, connections: 1, maxInFlight: 100_000 }],
+          // No acks: the subscriber is at-most-once (ack 'none'). Credits still bound what waits in it;
+          // 10,000 received as fast as 100,000 did and kept the broker ~130 MiB smaller.
+          consumers: [{ group: 'g1', processes: 1, connections: 1, maxInFlight: 10_000, ack: 'none' }],
           timeLimitMs: 120_000,
         },
       },
