@@ -15,6 +15,7 @@
 import { Op } from '../opcodes.js'
 import { Fields } from '../fields.js'
 import { SkiffError } from '../errors.js'
+import { writeArrayHeader, writeBin, writeUint } from './msgpack-write.js'
 import { RECORD_OVERHEAD, readHeaders, walkRecords, type Headers, type RecordView } from '../records.js'
 
 /** [partition, offset, timestamp, deliveryCount, record] */
@@ -52,67 +53,6 @@ export function encodeDeliver(d: Deliver): Buffer {
   out.writeUInt32BE(pos - 4, 0)
   out[4] = Op.DELIVER
   return out.subarray(0, pos)
-}
-
-/** A non-negative integer in its smallest MessagePack form; past 32 bits as int64 (0xd3), as codec.ts writes them. */
-function writeUint(out: Buffer, pos: number, n: number): number {
-  if (n < 0x80) {
-    out[pos] = n
-    return pos + 1
-  }
-  if (n < 0x100) {
-    out[pos] = 0xcc
-    out[pos + 1] = n
-    return pos + 2
-  }
-  if (n < 0x10000) {
-    out[pos] = 0xcd
-    out.writeUInt16BE(n, pos + 1)
-    return pos + 3
-  }
-  if (n < 0x100000000) {
-    out[pos] = 0xce
-    out.writeUInt32BE(n, pos + 1)
-    return pos + 5
-  }
-  out[pos] = 0xd3
-  out.writeUInt32BE(Math.floor(n / 0x100000000), pos + 1)
-  out.writeUInt32BE(n >>> 0, pos + 5)
-  return pos + 9
-}
-
-function writeArrayHeader(out: Buffer, pos: number, n: number): number {
-  if (n < 16) {
-    out[pos] = 0x90 | n
-    return pos + 1
-  }
-  if (n < 0x10000) {
-    out[pos] = 0xdc
-    out.writeUInt16BE(n, pos + 1)
-    return pos + 3
-  }
-  out[pos] = 0xdd
-  out.writeUInt32BE(n, pos + 1)
-  return pos + 5
-}
-
-function writeBin(out: Buffer, pos: number, b: Uint8Array): number {
-  const n = b.length
-  if (n < 0x100) {
-    out[pos] = 0xc4
-    out[pos + 1] = n
-    pos += 2
-  } else if (n < 0x10000) {
-    out[pos] = 0xc5
-    out.writeUInt16BE(n, pos + 1)
-    pos += 3
-  } else {
-    out[pos] = 0xc6
-    out.writeUInt32BE(n, pos + 1)
-    pos += 5
-  }
-  out.set(b, pos)
-  return pos + n
 }
 
 export function decodeDeliver(body: Buffer): Deliver {

@@ -26,6 +26,7 @@ import { Op } from '../opcodes.js'
 import { FRAME_HEADER_BYTES, encodeFrame } from '../frame.js'
 import { Fields } from '../fields.js'
 import { SkiffError } from '../errors.js'
+import { binHeaderBytes, strHeaderBytes, uintBytes, writeBinHeader, writeStrHeader, writeUint } from './msgpack-write.js'
 
 export interface Publish {
   corr: number
@@ -147,44 +148,6 @@ function isAscii(s: string): boolean {
 }
 
 /** How msgpackr writes a non-negative safe integer (past 32 bits as int64, see wireIntegers in codec.ts). */
-function uintBytes(v: number): number {
-  return v < 0x80 ? 1 : v < 0x100 ? 2 : v < 0x10000 ? 3 : v <= 0xffffffff ? 5 : 9
-}
-
-function writeUint(out: Buffer, pos: number, v: number): number {
-  if (v < 0x80) {
-    out[pos] = v
-    return pos + 1
-  }
-  if (v < 0x100) {
-    out[pos] = 0xcc
-    out[pos + 1] = v
-    return pos + 2
-  }
-  if (v < 0x10000) {
-    out[pos] = 0xcd
-    out.writeUInt16BE(v, pos + 1)
-    return pos + 3
-  }
-  if (v <= 0xffffffff) {
-    out[pos] = 0xce
-    out.writeUInt32BE(v, pos + 1)
-    return pos + 5
-  }
-  out[pos] = 0xd3
-  out.writeUInt32BE(Math.floor(v / 0x100000000), pos + 1)
-  out.writeUInt32BE(v >>> 0, pos + 5)
-  return pos + 9
-}
-
-function strHeaderBytes(n: number): number {
-  return n < 0x20 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5
-}
-
-function binHeaderBytes(n: number): number {
-  return n < 0x100 ? 2 : n < 0x10000 ? 3 : 5
-}
-
 function fieldCount(p: PublishFields): number {
   return 4 + (p.confirm ? 0 : 1) + (p.producerId === undefined ? 0 : 1) + (p.sequence === undefined ? 0 : 1)
 }
@@ -213,36 +176,12 @@ function writeHead(out: Buffer, pos: number, p: PublishFields, recordsLength: nu
   pos = writeUint(out, pos, p.corr)
   pos += KEY_TOPIC.copy(out, pos)
   const t = p.topic.length
-  if (t < 0x20) out[pos++] = 0xa0 | t
-  else if (t < 0x100) {
-    out[pos++] = 0xd9
-    out[pos++] = t
-  } else if (t < 0x10000) {
-    out[pos] = 0xda
-    out.writeUInt16BE(t, pos + 1)
-    pos += 3
-  } else {
-    out[pos] = 0xdb
-    out.writeUInt32BE(t, pos + 1)
-    pos += 5
-  }
+  pos = writeStrHeader(out, pos, t)
   pos += out.write(p.topic, pos, t, 'latin1')
   pos += KEY_COUNT.copy(out, pos)
   pos = writeUint(out, pos, p.count)
   pos += KEY_RECORDS.copy(out, pos)
-  if (recordsLength < 0x100) {
-    out[pos++] = 0xc4
-    out[pos++] = recordsLength
-  } else if (recordsLength < 0x10000) {
-    out[pos] = 0xc5
-    out.writeUInt16BE(recordsLength, pos + 1)
-    pos += 3
-  } else {
-    out[pos] = 0xc6
-    out.writeUInt32BE(recordsLength, pos + 1)
-    pos += 5
-  }
-  return pos
+  return writeBinHeader(out, pos, recordsLength)
 }
 
 /** confirm (only when false), producerId and sequence (when set), from `pos`. */
