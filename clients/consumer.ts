@@ -73,7 +73,7 @@ export interface SubscribeOptions {
    * its ack timeout (at least once). 'none': at most once, like NATS's AckNone
    * or RabbitMQ's no-ack: the broker counts a message settled for the group
    * when it sends it, so it is never redelivered (a crash or a disconnect
-   * loses what was in flight), deliveryCount is always 1 and nothing is
+   * loses what was in flight) and nothing is
    * dead-lettered; ack(), nack(), inProgress() and term() do nothing. The
    * consumer still gives the broker its credit back as each message is taken,
    * so maxInFlight bounds what waits here.

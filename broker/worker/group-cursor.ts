@@ -7,8 +7,9 @@
  *   floor*     every offset below it is settled (acked or dead-lettered)
  *   settled*   settled offsets at or above the floor
  *   next*      the next offset never delivered
- *   counts*    delivery count of each delivered-but-unsettled offset
- *   inFlight   offset -> member holding it and its ack deadline
+ *   slots      one per delivered-but-unsettled offset: its delivery count*, and
+ *              while a member holds it, the member and its ack deadline (one
+ *              map entry and one object per message, kept across redeliveries)
  *   redeliver  offsets waiting to go out again (nack delay, timeout, member gone)
  *
  * After a restart `next` is set back to the floor: everything unsettled is
@@ -31,8 +32,9 @@ export interface Member {
   ackNone: boolean
 }
 
-interface Holding {
-  member: Member
+/** A delivered, unsettled offset; `member` is set while someone holds it. */
+interface Slot {
+  member: Member | undefined
   deadline: number
   count: number
 }
@@ -65,8 +67,9 @@ export class GroupCursor {
   floor: number
   next: number
   readonly settled = new Set<number>()
-  readonly counts = new Map<number, number>()
-  readonly inFlight = new Map<number, Holding>()
+  private readonly slots = new Map<number, Slot>()
+  /** Slots held by a member now. */
+  private held = 0
   private redeliver: Waiting[] = []
   readonly members: Member[] = []
   private rr = 0
@@ -80,7 +83,7 @@ export class GroupCursor {
     if (snapshot) {
       this.floor = snapshot.floor
       for (const o of snapshot.acked) if (o >= snapshot.floor) this.settled.add(o)
-      for (const [o, c] of snapshot.deliveries) if (o >= snapshot.floor && !this.settled.has(o)) this.counts.set(o, c)
+      for (const [o, c] of snapshot.deliveries) if (o >= snapshot.floor && !this.settled.has(o)) this.slots.set(o, { member: undefined, deadline: 0, count: c })
       this.next = snapshot.floor
     } else {
       this.floor = start
@@ -91,8 +94,18 @@ export class GroupCursor {
 
   snapshot(): GroupSnapshot {
     const deliveries: [number, number][] = []
-    for (const [o, c] of this.counts) deliveries.push([o, c])
+    for (const [o, slot] of this.slots) deliveries.push([o, slot.count])
     return { next: this.next, floor: this.floor, acked: [...this.settled], deliveries }
+  }
+
+  /** Offsets held by members now (delivered, not yet settled or released). */
+  get inFlight(): number {
+    return this.held
+  }
+
+  /** Whether a member holds `offset` now. */
+  isHeld(offset: number): boolean {
+    return this.slots.get(offset)?.member !== undefined
   }
 
   /** Records not yet settled, out of the partition's `end`. */
@@ -110,10 +123,14 @@ export class GroupCursor {
     if (i < 0) return false
     const m = this.members[i]!
     this.members.splice(i, 1)
-    for (const [offset, h] of this.inFlight) {
-      if (h.member === m) {
-        this.inFlight.delete(offset)
-        this.redeliver.push({ offset, notBefore: now })
+    if (this.held > 0) {
+      for (const [offset, slot] of this.slots) {
+        if (slot.member === m) {
+          slot.member = undefined
+          m.inFlight--
+          this.held--
+          this.redeliver.push({ offset, notBefore: now })
+        }
       }
     }
     return true
@@ -163,16 +180,24 @@ export class GroupCursor {
       if (m.inFlight >= m.maxInFlight) continue
       this.rr = (this.rr + k + 1) % n
       if (m.ackNone) {
+        // Settled as it goes out; a count left from an earlier delivery to an explicit member goes with it.
+        const earlier = this.slots.get(offset)
+        if (earlier !== undefined) this.slots.delete(offset)
         m.inFlight++
         this.markSettled(offset)
-        return { offset, member: m, count: 1 }
+        return { offset, member: m, count: (earlier?.count ?? 0) + 1 }
       }
-      const count = (this.counts.get(offset) ?? 0) + 1
-      this.counts.set(offset, count)
-      this.inFlight.set(offset, { member: m, deadline: now + m.ackTimeoutMs, count })
+      let slot = this.slots.get(offset)
+      if (slot === undefined) this.slots.set(offset, (slot = { member: m, deadline: now + m.ackTimeoutMs, count: 1 }))
+      else {
+        slot.member = m
+        slot.deadline = now + m.ackTimeoutMs
+        slot.count++
+      }
+      this.held++
       m.inFlight++
       this.dirty = true
-      return { offset, member: m, count }
+      return { offset, member: m, count: slot.count }
     }
     return undefined
   }
@@ -184,10 +209,13 @@ export class GroupCursor {
 
   /** Mark an offset done (acked, dead-lettered, or gone from the log) and move the floor. */
   settle(offset: number): void {
-    const h = this.inFlight.get(offset)
-    if (h) {
-      h.member.inFlight--
-      this.inFlight.delete(offset)
+    const slot = this.slots.get(offset)
+    if (slot !== undefined) {
+      if (slot.member !== undefined) {
+        slot.member.inFlight--
+        this.held--
+      }
+      this.slots.delete(offset)
     }
     this.markSettled(offset)
   }
@@ -195,7 +223,6 @@ export class GroupCursor {
   /** Record `offset` as settled (nobody holds it) and move the floor. */
   private markSettled(offset: number): void {
     if (offset < this.floor) return
-    this.counts.delete(offset)
     this.dirty = true
     if (offset === this.floor) {
       // In-order settling, the common case: move the floor without touching the set.
@@ -209,43 +236,48 @@ export class GroupCursor {
 
   /** Settle `offset` if `member` holds it now (an ack); false for a stale ack. */
   ackIfHeld(offset: number, member: Member): boolean {
-    const h = this.inFlight.get(offset)
-    if (h === undefined || h.member !== member) return false
+    const slot = this.slots.get(offset)
+    if (slot === undefined || slot.member !== member) return false
     member.inFlight--
-    this.inFlight.delete(offset)
+    this.held--
+    this.slots.delete(offset)
     this.markSettled(offset)
     return true
   }
 
   /** The holding of `offset` if `member` holds it now; settlements from anyone else are stale. */
-  heldBy(offset: number, member: Member): Holding | undefined {
-    const h = this.inFlight.get(offset)
-    return h && h.member === member ? h : undefined
+  heldBy(offset: number, member: Member): Slot | undefined {
+    const slot = this.slots.get(offset)
+    return slot !== undefined && slot.member === member ? slot : undefined
   }
 
   /** Release a held offset for redelivery after `delayMs`; returns its delivery count. */
   release(offset: number, notBefore: number): number {
-    const h = this.inFlight.get(offset)
-    if (!h) return 0
-    h.member.inFlight--
-    this.inFlight.delete(offset)
+    const slot = this.slots.get(offset)
+    if (slot?.member === undefined) return 0
+    slot.member.inFlight--
+    slot.member = undefined
+    this.held--
     this.redeliver.push({ offset, notBefore })
-    return h.count
+    return slot.count
   }
 
   extend(offset: number, now: number): void {
-    const h = this.inFlight.get(offset)
-    if (h) h.deadline = now + h.member.ackTimeoutMs
+    const slot = this.slots.get(offset)
+    if (slot?.member !== undefined) slot.deadline = now + slot.member.ackTimeoutMs
   }
 
   /** In-flight offsets whose ack deadline passed; they are released from their members. */
   expired(now: number): Expired[] {
     const out: Expired[] = []
-    for (const [offset, h] of this.inFlight) {
-      if (h.deadline > now) continue
-      h.member.inFlight--
-      this.inFlight.delete(offset)
-      out.push({ offset, count: h.count, member: h.member })
+    if (this.held === 0) return out
+    for (const [offset, slot] of this.slots) {
+      const member = slot.member
+      if (member === undefined || slot.deadline > now) continue
+      member.inFlight--
+      slot.member = undefined
+      this.held--
+      out.push({ offset, count: slot.count, member })
     }
     return out
   }
@@ -254,7 +286,8 @@ export class GroupCursor {
   truncateTo(start: number): void {
     if (this.floor >= start) return
     for (const o of [...this.settled]) if (o < start) this.settled.delete(o)
-    for (const o of [...this.counts.keys()]) if (o < start) this.counts.delete(o)
+    // Counts of offsets now gone are dropped; one still held stays until its member settles it.
+    for (const [o, slot] of [...this.slots]) if (o < start && slot.member === undefined) this.slots.delete(o)
     this.redeliver = this.redeliver.filter((w) => w.offset >= start)
     this.floor = start
     while (this.settled.has(this.floor)) {

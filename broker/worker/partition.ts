@@ -199,7 +199,7 @@ export class Partition {
   /** Ack deadlines: expired messages are redelivered, or dead-lettered after max deliveries. */
   expire(now: number): void {
     for (const cursor of this.cursors.values()) {
-      if (cursor.inFlight.size > 0) {
+      if (cursor.inFlight > 0) {
         for (const e of cursor.expired(now)) {
           if (e.count >= e.member.maxDeliveries) this.deadLetter(cursor, e.offset, e.count, 'max-deliveries')
           else cursor.requeue(e.offset, now)
@@ -296,7 +296,7 @@ export class Partition {
         // Not dead-lettered (a full disk, say): it must not be settled either. It goes back for
         // redelivery after a pause and is dead-lettered on a later attempt.
         const retryAt = Date.now() + DEAD_LETTER_RETRY_MS
-        if (cursor.inFlight.has(offset)) cursor.release(offset, retryAt)
+        if (cursor.isHeld(offset)) cursor.release(offset, retryAt)
         else cursor.requeue(offset, retryAt)
         const e = storageError(err)
         this.ctx.outbox.log({ level: 'warn', msg: 'dead letter not written, will retry', topic: this.topic, partition: this.partition, offset, group: cursor.group, code: e.codeName, err: e.message })
@@ -423,7 +423,7 @@ export class Partition {
       next: live ? c.next : snap!.next,
       endOffset: end,
       lag: c.lag(end),
-      inFlight: c.inFlight.size,
+      inFlight: c.inFlight,
       members: c.members.length,
     }
   }

@@ -12,7 +12,7 @@
  *   ack            string? "explicit" (default): every message is acked, nacked or
  *                          redelivered after its timeout. "none": a message counts as
  *                          settled for the group when the broker sends it (at most once:
- *                          never redelivered, deliveryCount always 1, no dead letters);
+ *                          never redelivered, no dead letters);
  *                          the client still sends ACK frames for what it has taken, and
  *                          the broker reads them only as credits coming back.
  *

@@ -113,16 +113,17 @@ t.test('kills, leaves and joins under poison messages: each message ends once as
     }
   })()
 
-  for (let i = 0; i < 3; i++) await spawnMember()
   const actions: string[] = []
   // The random kills below may all fall between waves, when members hold
-  // nothing; this one cannot: a member that settles nothing is killed once it
-  // holds good messages (publishing is still going on), so they must come back.
+  // nothing; this one cannot: the group's first member settles nothing and is
+  // killed once it holds good messages (it is alone, so the backlog or the
+  // next wave comes to it), so they must come back.
   const holder = await spawnMember('hold')
-  const held = await until(() => holder.goodSeen > 0, 20_000)
+  const held = await until(() => holder.goodSeen > 0, 30_000)
   holder.child.kill('SIGKILL')
   await holder.exited
   actions.push(held ? 'kill-holder' : 'kill-holder-empty')
+  for (let i = 0; i < 3; i++) await spawnMember()
   for (let i = 0; i < CHURN_ACTIONS; i++) {
     await sleep(150 + Math.floor(random() * 500))
     const list = [...members]
