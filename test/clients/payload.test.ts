@@ -57,10 +57,17 @@ t.test('undefined, unencodable values and lying content-types are SkiffErrors', 
   }
 })
 
+/** Whether a JSON-like value has a `__proto__` key anywhere (see the test after the next). */
+function hasProtoKey(v: unknown): boolean {
+  if (Array.isArray(v)) return v.some(hasProtoKey)
+  if (v === null || typeof v !== 'object') return false
+  return Object.keys(v).some((k) => k === '__proto__' || hasProtoKey((v as Record<string, unknown>)[k]))
+}
+
 t.test('any JSON-like value survives payload + record encoding and back', async (t) => {
   fc.assert(
     fc.property(fc.jsonValue(), fc.option(fc.string({ maxLength: 20 }), { nil: undefined }), (value, key) => {
-      if (value === undefined) return
+      if (value === undefined || hasProtoKey(value)) return
       const { bytes, headers } = encodePayload(value)
       const rec = decodeRecord(encodeRecord({ key, headers, payload: bytes }))
       t.equal(rec.key, key === '' ? undefined : key)
@@ -70,4 +77,15 @@ t.test('any JSON-like value survives payload + record encoding and back', async 
     }),
     { numRuns: 200 },
   )
+})
+
+t.test('a __proto__ key comes back renamed __proto_, never as a prototype', async (t) => {
+  // msgpackr's guard against prototype pollution: a MessagePack map from anyone
+  // can never set an object's prototype in a consumer.
+  const value = JSON.parse('{"__proto__": {"polluted": true}, "a": 1}')
+  const { bytes, headers } = encodePayload(value)
+  const back = decodePayload(bytes, headers) as Record<string, unknown>
+  t.same(JSON.parse(JSON.stringify(back)), { __proto_: { polluted: true }, a: 1 })
+  t.equal(({} as Record<string, unknown>).polluted, undefined, 'nothing was polluted')
+  t.equal(Object.getPrototypeOf(back), Object.prototype)
 })
