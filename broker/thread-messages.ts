@@ -49,7 +49,8 @@ export type ToWorker =
       ackNone: boolean
     }
   | { t: 'unsub'; id: number; conn: number; sub: number; topic: string; partition: number; group: string }
-  | { t: 'settle'; conn: number; sub: number; topic: string; partition: number; group: string; kind: AckKind; offsets: number[]; delayMs: number }
+  /** `ranges`: [firstOffset, count] pairs, as ACK frames carry them (consecutive offsets merged). */
+  | { t: 'settle'; conn: number; sub: number; topic: string; partition: number; group: string; kind: AckKind; ranges: number[]; delayMs: number }
   | { t: 'gone'; conn: number }
   | { t: 'describe'; id: number; topic: string; partition: number }
   | { t: 'groups'; id: number; topic: string; partition: number }

@@ -27,15 +27,11 @@
 import { EventEmitter } from 'node:events'
 import {
   type AckMode,
-  DeliverFrame,
-  FRAME_HEADER_BYTES,
+  type DeliverFrame,
   MAX_ACKS_PER_FRAME,
   SkiffError,
   encodeAck,
-  encodeDeliver,
   encodeUnsubscribe,
-  readDeliver,
-  type Deliver,
   type DeliverSink,
   type StartPosition,
   type Subscribe,
@@ -307,12 +303,10 @@ export class Consumer extends EventEmitter implements AsyncIterableIterator<Mess
 
   /**
    * @internal A DELIVER frame for this subscription: the connection reads it
-   * with readDeliver (checked whole, so all its messages come or none); a
-   * plain Deliver value is read the same way from its encoding.
+   * with readDeliver (checked whole, so all its messages come or none).
    */
-  deliver(d: Deliver): void {
+  deliver(frame: DeliverFrame): void {
     if (this.state !== 'open') return // released by UNSUBSCRIBE or the connection's end; the broker redelivers them
-    const frame = d instanceof DeliverFrame ? d : readDeliver(encodeDeliver(d).subarray(FRAME_HEADER_BYTES))
     // Readers wait only on an empty buffer, so buffering first keeps the order.
     frame.forEach(this.sink)
     while (this.readers.length > 0) {

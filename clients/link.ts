@@ -25,7 +25,7 @@ import {
   DEFAULT_MAX_FRAME,
   SkiffError,
   isSkiffError,
-  type Deliver,
+  type DeliverFrame,
   type RequestFrame,
   type Welcome,
 } from '../protocol/index.js'
@@ -80,7 +80,7 @@ export interface LinkListener {
   retrying(info: RetryInfo): void
   /** The link stopped for good (reconnect off, gave up). Not called after close(). */
   ended(reason: SkiffError): void
-  deliver(d: Deliver): void
+  deliver(d: DeliverFrame): void
   /** A REQUEST for a topic this client serves, with the connection to reply on. */
   request?(r: RequestFrame, conn: Connection): void
   unsolicitedError(err: SkiffError, corr: number): void

@@ -126,9 +126,7 @@ export class GroupCursor {
     if (this.held > 0) {
       for (const [offset, slot] of this.slots) {
         if (slot.member === m) {
-          slot.member = undefined
-          m.inFlight--
-          this.held--
+          this.unhold(slot)
           this.redeliver.push({ offset, notBefore: now })
         }
       }
@@ -180,12 +178,11 @@ export class GroupCursor {
       if (m.inFlight >= m.maxInFlight) continue
       this.rr = (this.rr + k + 1) % n
       if (m.ackNone) {
-        // Settled as it goes out; a count left from an earlier delivery to an explicit member goes with it.
-        const earlier = this.slots.get(offset)
-        if (earlier !== undefined) this.slots.delete(offset)
+        // Settled as it goes out (with any count left from an earlier delivery to an explicit member).
+        const count = (this.slots.get(offset)?.count ?? 0) + 1
         m.inFlight++
-        this.markSettled(offset)
-        return { offset, member: m, count: (earlier?.count ?? 0) + 1 }
+        this.settle(offset)
+        return { offset, member: m, count }
       }
       let slot = this.slots.get(offset)
       if (slot === undefined) this.slots.set(offset, (slot = { member: m, deadline: now + m.ackTimeoutMs, count: 1 }))
@@ -210,14 +207,21 @@ export class GroupCursor {
   /** Mark an offset done (acked, dead-lettered, or gone from the log) and move the floor. */
   settle(offset: number): void {
     const slot = this.slots.get(offset)
-    if (slot !== undefined) {
-      if (slot.member !== undefined) {
-        slot.member.inFlight--
-        this.held--
-      }
-      this.slots.delete(offset)
-    }
+    if (slot !== undefined) this.drop(offset, slot)
     this.markSettled(offset)
+  }
+
+  /** Forget an offset's slot, giving its holder's credit back. */
+  private drop(offset: number, slot: Slot): void {
+    if (slot.member !== undefined) this.unhold(slot)
+    this.slots.delete(offset)
+  }
+
+  /** The slot's member no longer holds it (the slot and its count stay). */
+  private unhold(slot: Slot): void {
+    slot.member!.inFlight--
+    slot.member = undefined
+    this.held--
   }
 
   /** Record `offset` as settled (nobody holds it) and move the floor. */
@@ -238,9 +242,7 @@ export class GroupCursor {
   ackIfHeld(offset: number, member: Member): boolean {
     const slot = this.slots.get(offset)
     if (slot === undefined || slot.member !== member) return false
-    member.inFlight--
-    this.held--
-    this.slots.delete(offset)
+    this.drop(offset, slot)
     this.markSettled(offset)
     return true
   }
@@ -255,9 +257,7 @@ export class GroupCursor {
   release(offset: number, notBefore: number): number {
     const slot = this.slots.get(offset)
     if (slot?.member === undefined) return 0
-    slot.member.inFlight--
-    slot.member = undefined
-    this.held--
+    this.unhold(slot)
     this.redeliver.push({ offset, notBefore })
     return slot.count
   }
@@ -274,9 +274,7 @@ export class GroupCursor {
     for (const [offset, slot] of this.slots) {
       const member = slot.member
       if (member === undefined || slot.deadline > now) continue
-      member.inFlight--
-      slot.member = undefined
-      this.held--
+      this.unhold(slot)
       out.push({ offset, count: slot.count, member })
     }
     return out

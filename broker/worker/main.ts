@@ -82,7 +82,7 @@ function handle(op: ToWorker): void {
       outbox.done(op.id, null)
       return
     case 'settle':
-      ctx.existing(op.topic, op.partition)?.settle(op.conn, op.sub, op.group, op.kind, op.offsets, op.delayMs)
+      ctx.existing(op.topic, op.partition)?.settle(op.conn, op.sub, op.group, op.kind, op.ranges, op.delayMs)
       outbox.schedule()
       return
     case 'gone':

@@ -166,34 +166,39 @@ export class Partition {
     }
   }
 
-  settle(conn: number, sub: number, group: string, kind: AckKind, offsets: number[], delayMs: number): void {
+  /** Settle a member's messages; `ranges` are [firstOffset, count] pairs. */
+  settle(conn: number, sub: number, group: string, kind: AckKind, ranges: number[], delayMs: number): void {
     const cursor = this.cursors.get(group)
     const member = cursor?.member(conn, sub)
     if (!cursor || !member) return
+    this.needsPump = true
     if (member.ackNone) {
       // Nothing is held: acks of any kind only give credits back.
-      member.inFlight = Math.max(0, member.inFlight - offsets.length)
-      this.needsPump = true
+      let n = 0
+      for (let i = 1; i < ranges.length; i += 2) n += ranges[i]!
+      member.inFlight = Math.max(0, member.inFlight - n)
       return
     }
     if (kind === 'ack') {
       // The hot path: one lookup per offset; stale acks (redelivered elsewhere, already settled) count nothing.
       let acked = 0
-      for (const offset of offsets) if (cursor.ackIfHeld(offset, member)) acked++
+      for (let i = 0; i < ranges.length; i += 2) {
+        for (let o = ranges[i]!, end = o + ranges[i + 1]!; o < end; o++) if (cursor.ackIfHeld(o, member)) acked++
+      }
       if (acked > 0) this.counters.acked(cursor.group, acked)
-      this.needsPump = true
       return
     }
     const now = Date.now()
-    for (const offset of offsets) {
-      const held = cursor.heldBy(offset, member)
-      if (!held) continue // stale: redelivered elsewhere or already settled
-      if (kind === 'progress') cursor.extend(offset, now)
-      else if (kind === 'term') this.deadLetter(cursor, offset, held.count, 'term')
-      else if (held.count >= member.maxDeliveries) this.deadLetter(cursor, offset, held.count, 'max-deliveries')
-      else cursor.release(offset, now + delayMs)
+    for (let i = 0; i < ranges.length; i += 2) {
+      for (let offset = ranges[i]!, end = offset + ranges[i + 1]!; offset < end; offset++) {
+        const held = cursor.heldBy(offset, member)
+        if (!held) continue // stale: redelivered elsewhere or already settled
+        if (kind === 'progress') cursor.extend(offset, now)
+        else if (kind === 'term') this.deadLetter(cursor, offset, held.count, 'term')
+        else if (held.count >= member.maxDeliveries) this.deadLetter(cursor, offset, held.count, 'max-deliveries')
+        else cursor.release(offset, now + delayMs)
+      }
     }
-    this.needsPump = true
   }
 
   /** Ack deadlines: expired messages are redelivered, or dead-lettered after max deliveries. */

@@ -1,11 +1,11 @@
 /**
- * ACK: settle delivered messages. Offsets are grouped by partition and sent to
- * each owner in one op; an ACK's ranges are expanded here into the same
- * per-partition offset lists (readAck bounds them to MAX_ACKS_PER_FRAME
- * messages, so the lists stay as large as a per-message ACK's could be).
- * Acks for a subscription this connection no longer has are ignored: its
- * messages were already released for redelivery. So are partitions the topic
- * does not have.
+ * ACK: settle delivered messages. The settlements go to each partition's
+ * owner in one op as [firstOffset, count] ranges: an ACK's ranges as they
+ * came (readAck bounds them to MAX_ACKS_PER_FRAME messages), per-message
+ * entries merged where they follow each other, so the thread hop carries two
+ * numbers per run, not one per message. Acks for a subscription this
+ * connection no longer has are ignored: its messages were already released
+ * for redelivery. So are partitions the topic does not have.
  */
 import { readAck } from '../../../protocol/index.js'
 import type { Connection } from '../connection.js'
@@ -16,30 +16,19 @@ export function onAck(conn: Connection, body: Buffer): void {
   const sub = conn.subs.get(a.sub)
   if (!sub) return
   const byPartition = new Map<number, number[]>()
-  const listFor = (p: number): number[] => {
+  const add = (p: number, first: number, count: number): void => {
+    if (p >= sub.partitions) return
     let list = byPartition.get(p)
     if (!list) byPartition.set(p, (list = []))
-    return list
+    const n = list.length
+    if (n > 0 && list[n - 2]! + list[n - 1]! === first) list[n - 1]! += count
+    else list.push(first, count)
   }
   const { partitions, offsets, ranges } = a
-  if (partitions && offsets) {
-    for (let i = 0; i < offsets.length; i++) {
-      const p = partitions[i]!
-      if (p < sub.partitions) listFor(p).push(offsets[i]!)
-    }
-  }
-  if (ranges) {
-    for (let i = 0; i < ranges.length; i += 3) {
-      const p = ranges[i]!
-      if (p >= sub.partitions) continue
-      const list = listFor(p)
-      const first = ranges[i + 1]!
-      const end = first + ranges[i + 2]!
-      for (let o = first; o < end; o++) list.push(o)
-    }
-  }
+  if (partitions && offsets) for (let i = 0; i < offsets.length; i++) add(partitions[i]!, offsets[i]!, 1)
+  if (ranges) for (let i = 0; i < ranges.length; i += 3) add(ranges[i]!, ranges[i + 1]!, ranges[i + 2]!)
   const { pool } = conn.ctx
-  for (const [partition, offsets] of byPartition) {
+  for (const [partition, list] of byPartition) {
     pool.send(ownerOf(sub.topic, partition, pool.size), {
       t: 'settle',
       conn: conn.id,
@@ -48,7 +37,7 @@ export function onAck(conn: Connection, body: Buffer): void {
       partition,
       group: sub.group,
       kind: a.kind,
-      offsets,
+      ranges: list,
       delayMs: a.delayMs ?? 0,
     })
   }
