@@ -23,7 +23,7 @@ import { BENCH_DIR, requireBuild, ROOT_DIR } from './lib/paths.mjs'
 import { runWorkload } from './lib/workload.mjs'
 import { createProgress } from './lib/progress.mjs'
 import { textTable } from './lib/format.mjs'
-import { TABLE_HEADER, tableRow } from './lib/summary.mjs'
+import { TABLE_HEADER, tableRow, timerLatenessLines } from './lib/summary.mjs'
 import { QUICK_SET, SCENARIOS, findScenario } from './scenarios.mjs'
 
 const USAGE = `usage: skiff bench [S1..S9 | all] [--full] [--json] [--repeat N] [--record] [--profile DIR]
@@ -134,7 +134,9 @@ async function main() {
   }
   const table = textTable(TABLE_HEADER, records.map(tableRow))
   const footer = `${mode} mode, ${((Date.now() - began) / 1000).toFixed(1)} s, node ${process.version}, commit ${commit}`
-  ;(opts.json ? process.stderr : process.stdout).write(`\n${table}\n\n${footer}\n`)
+  // The machine's scheduling noise during the runs, so a noisy machine is not read as a slow broker.
+  const noise = timerLatenessLines(records)
+  ;(opts.json ? process.stderr : process.stdout).write(`\n${table}\n${noise.length ? `\n${noise.join('\n')}\n` : ''}\n${footer}\n`)
   for (const r of records.filter((r) => r.error)) process.stderr.write(`\n${r.scenario} ${r.variant} failed:\n${r.error}\n`)
   if (opts.record) {
     const { writeResults } = await import('./lib/results.mjs')

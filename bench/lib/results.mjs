@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { BENCH_DIR } from './paths.mjs'
 import { markdownTable, ms, num } from './format.mjs'
-import { TABLE_HEADER, cpuPerMessage, headlineText, headlineValue, spread, tableRow, targetStatus } from './summary.mjs'
+import { TABLE_HEADER, TIMER_LATENESS_NOTE, cpuPerMessage, headlineText, headlineValue, spread, tableRow, targetStatus } from './summary.mjs'
 import { barChart, lineChart } from './svg.mjs'
 
 export function machineHeader() {
@@ -103,6 +103,30 @@ export function fsyncChart(reps) {
   })
 }
 
+/**
+ * The observer's timer lateness beside each run's own latency p99: a message
+ * crosses ~5 thread wake-ups, so a machine slow to schedule threads raises p99
+ * whatever the broker does. "—" for runs recorded before the bench had the observer.
+ */
+export function schedulingNoiseSection(reps) {
+  const rows = reps
+    .filter((r) => r.latency || r.timerLateness)
+    .map((r) => {
+      const t = r.timerLateness
+      const cell = (v) => (t ? ms(v) : '—')
+      return [`${r.scenario} ${r.name}`, r.variant, cell(t?.p99), cell(t?.p999), cell(t?.max), ms(r.latency?.p99)]
+    })
+  if (rows.length === 0) return []
+  return [
+    '## Machine scheduling noise',
+    '',
+    `Timer lateness, from the bench's observer process: ${TIMER_LATENESS_NOTE}. A message's latency crosses ~5 thread wake-ups (producer, broker gateway, broker worker, gateway, consumer), so the machine's scheduling delays show in the runs' p99; compare the two before blaming the broker.${rows.some((r) => r[2] === '—') ? ' "—": recorded before the bench had the observer.' : ''}`,
+    '',
+    markdownTable(['Scenario', 'Run', 'observer p99 ms', 'observer p99.9 ms', 'observer max ms', 'run latency p99 ms'], rows),
+    '',
+  ]
+}
+
 /** RESULTS.md's text. */
 export function resultsMarkdown(allRecords, { mode, commit, command, machine = machineHeader(), date = new Date() }) {
   const records = allRecords.filter((r) => !r.micro)
@@ -150,6 +174,7 @@ export function resultsMarkdown(allRecords, { mode, commit, command, machine = m
 
   out.push('## Results (median run)', '')
   out.push(markdownTable(TABLE_HEADER, reps.map(tableRow)), '')
+  out.push(...schedulingNoiseSection(reps))
 
   const withCpu = reps.filter((r) => r.received > 0 && r.broker?.cpuSeconds !== null && r.broker?.cpuSeconds !== undefined)
   if (withCpu.length > 0) {

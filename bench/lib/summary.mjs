@@ -86,3 +86,28 @@ export function cpuPerMessage(r) {
     consumer: per(r.clients?.consumerCpuSeconds, r.received),
   }
 }
+
+/** What the observer's figures mean, and the reading to compare them with (an idle 2-core machine). */
+export const TIMER_LATENESS_NOTE = 'how late a 1 ms timer fired in a process doing nothing else during the run; on an idle machine its p99 is ~0.15 ms'
+
+/**
+ * Lines for the terminal after the table: the observer's timer lateness beside
+ * each latency-target run's own p99 (a slow broker and a noisy machine look
+ * alike in p99 alone), then one note covering the other runs. Runs recorded
+ * without an observer are left out; no lines when none has one.
+ */
+export function timerLatenessLines(records) {
+  const observed = records.filter((r) => r.timerLateness)
+  if (observed.length === 0) return []
+  const judgedOnLatency = (r) => r.target?.below === true
+  const lines = observed
+    .filter(judgedOnLatency)
+    .map((r) => {
+      const t = r.timerLateness
+      return `machine timer lateness during ${r.scenario} ${r.variant}: p99 ${ms(t.p99)} ms, p99.9 ${ms(t.p999)} ms, max ${ms(t.max)} ms (the run's own p99 ${ms(r.latency?.p99)} ms)`
+    })
+  const others = spread(observed.filter((r) => !judgedOnLatency(r)).map((r) => r.timerLateness.p99))
+  const rest = others ? `; the other runs: p99 ${ms(others.min)}${others.n > 1 ? `–${ms(others.max)}` : ''} ms` : ''
+  lines.push(`(timer lateness: ${TIMER_LATENESS_NOTE}${rest}; each run's figures are timerLateness in --json)`)
+  return lines
+}

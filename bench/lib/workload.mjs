@@ -1,7 +1,9 @@
 /**
  * Runs one workload end to end and measures it: a broker process, consumer
  * processes (subscribed and ready first), producer or telemetry processes
- * (started together on one "go"), a progress line, then the numbers.
+ * (started together on one "go"), an observer process (how late a 1 ms timer
+ * fires on this machine meanwhile: see roles/observer.mjs), a progress line,
+ * then the numbers.
  *
  * A workload (see scenarios.mjs for the real ones):
  *   broker     { workers, fsync }
@@ -59,8 +61,10 @@ export async function runWorkload(w, opts) {
         consumers.push(startRole('consumer', cfg, { execArgv: profileArgs(opts.profileDir, 'consumer') }))
       }
     }
-    roles.push(...consumers)
-    await Promise.all(consumers.map((c) => c.ready))
+    // Plain node, no profiling or BENCH_NODE_FLAGS: it measures the machine, not our code.
+    const observer = startRole('observer', { timeLimitMs: w.timeLimitMs }, { execArgv: [] })
+    roles.push(...consumers, observer)
+    await Promise.all([...consumers.map((c) => c.ready), observer.ready])
 
     const senders = []
     if (w.telemetry) {
@@ -131,10 +135,17 @@ export async function runWorkload(w, opts) {
       fs.writeFileSync(path.join(opts.profileDir, 'window.json'), JSON.stringify({ fromUs: goMonoUs, toUs: endMonoUs }) + '\n')
     }
     for (const c of consumers) c.send({ t: 'stop' })
+    observer.send({ t: 'stop' })
     opts.progress?.done()
     const consumerResults = await withTimeout(Promise.all(consumers.map((c) => c.result)), RESULT_TIMEOUT_MS, 'consumers')
     const sendResults = await withTimeout(senderResults, RESULT_TIMEOUT_MS, 'senders')
-    return { ...summarise(w, { outcome, groups, sendResults, consumerResults, atGo, brokerAtEnd }), udpDatagramsByResult: udp }
+    const observed = await withTimeout(observer.result, RESULT_TIMEOUT_MS, 'observer')
+    return {
+      ...summarise(w, { outcome, groups, sendResults, consumerResults, atGo, brokerAtEnd }),
+      udpDatagramsByResult: udp,
+      // How late a 1 ms timer fired in an idle process during the run (ms): the machine's scheduling noise.
+      timerLateness: latencySummary(mergeHistograms([observed.histogram])),
+    }
   } catch (err) {
     opts.progress?.done()
     throw err
