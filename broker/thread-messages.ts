@@ -1,10 +1,12 @@
 /**
  * What crosses between the gateway and the partition workers. Each direction
  * sends at most one message per event-loop turn per worker: an array of ops,
- * packed with MessagePack into one ArrayBuffer that is transferred, not
- * cloned (cloning a Buffer view would copy its whole backing store).
+ * packed into one ArrayBuffer that is transferred, not cloned (cloning a
+ * Buffer view would copy its whole backing store). The hot ops (pub, settle,
+ * out, done with a number or nothing) have a binary layout of their own, the
+ * rest is MessagePack: see thread-codec.ts.
  */
-import { Packr, Unpackr } from 'msgpackr'
+import { readOps, writeOps } from './thread-codec.js'
 import type { AckKind, StartPosition } from '../protocol/index.js'
 import type { ErrorName } from '../protocol/errors.js'
 import type { GaugeSnapshot, MetricDeltas } from './observability/worker-metrics.js'
@@ -81,19 +83,15 @@ export interface WorkerData {
   maxFrame: number
 }
 
-// Between our own threads no other MessagePack reader is involved, so the
-// plain msgpackr encoding (large integers as float64) is fine and cheapest.
-const packr = new Packr({ useRecords: false, mapsAsObjects: true })
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true })
-
 /** Pack a turn's ops into a fresh ArrayBuffer that can be transferred. */
 export function packOps(ops: readonly unknown[]): ArrayBuffer {
-  const packed = packr.pack(ops)
-  const ab = new ArrayBuffer(packed.length)
-  new Uint8Array(ab).set(packed)
-  return ab
+  return writeOps(ops)
 }
 
+/**
+ * The ops of a packed turn. Their byte fields (`pub` records, `out` bytes) are
+ * Buffer views of `ab`, not copies: `ab` must not be written to afterwards.
+ */
 export function unpackOps<T>(ab: ArrayBuffer): T[] {
-  return unpackr.unpack(new Uint8Array(ab)) as T[]
+  return readOps(ab) as T[]
 }

@@ -1,0 +1,268 @@
+/**
+ * The ops between the gateway and its workers, through packOps/unpackOps as
+ * the pool and the workers call them: every op kind comes back as it was sent
+ * (numbers past 2^32 and up to 2^53, producer ids up to 2^48, undefined kept
+ * apart from present, multi-byte UTF-8 names, empty and 1 MiB byte fields,
+ * mixed hot and MessagePack ops in their order); the hot ops take their
+ * binary layout (the packed size is the layout's, not MessagePack's) and
+ * their byte fields are views of the received ArrayBuffer; a hot kind whose
+ * fields do not fit the layout still comes back exactly. The property test
+ * checks random turns against the MessagePack round trip that was used
+ * before.
+ */
+import t from 'tap'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import { Packr, Unpackr } from 'msgpackr'
+import { packOps, unpackOps } from '../../broker/thread-messages.js'
+import { ACK_KINDS } from '../../protocol/index.js'
+
+/** The encoding packOps used before: what every op must still come back as. */
+const packr = new Packr({ useRecords: false, mapsAsObjects: true })
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true })
+const viaMsgpack = (op: unknown): unknown => unpackr.unpack(packr.pack(op))
+
+const roundTrip = (ops: unknown[]): unknown[] => unpackOps(packOps(ops))
+
+const utf8 = (s: string) => Buffer.byteLength(s, 'utf8')
+const isU32 = (v: unknown) => typeof v === 'number' && v >>> 0 === v
+const isNum = (v: unknown) => typeof v === 'number'
+
+/** The layout's size of a hot op (thread-codec.ts), or undefined when it must go as MessagePack. */
+function hotSize(op: Record<string, unknown>): number | undefined {
+  const str = (s: unknown) => (typeof s === 'string' && utf8(s) <= 0xffff ? 2 + utf8(s) : undefined)
+  if (op.t === 'pub') {
+    const topic = str(op.topic)
+    if (!isNum(op.id) || topic === undefined || !isU32(op.partition) || !isU32(op.count) || !(op.records instanceof Uint8Array)) return undefined
+    if (typeof op.confirm !== 'boolean' || !(op.producerId === undefined || isNum(op.producerId)) || !(op.sequence === undefined || isNum(op.sequence))) return undefined
+    return 1 + 8 + topic + 4 + 4 + 1 + (op.producerId === undefined ? 0 : 8) + (op.sequence === undefined ? 0 : 8) + 4 + op.records.length
+  }
+  if (op.t === 'settle') {
+    const topic = str(op.topic)
+    const group = str(op.group)
+    const ranges = op.ranges
+    if (!isNum(op.conn) || !isNum(op.sub) || topic === undefined || group === undefined || !isU32(op.partition) || !isNum(op.delayMs)) return undefined
+    if (!ACK_KINDS.includes(op.kind as never) || !Array.isArray(ranges) || !ranges.every(isNum)) return undefined
+    return 1 + 8 + 8 + topic + 4 + group + 1 + 8 + 4 + 8 * ranges.length
+  }
+  if (op.t === 'out') return isNum(op.conn) && op.bytes instanceof Uint8Array ? 1 + 8 + 4 + op.bytes.length : undefined
+  if (op.t === 'done' && isNum(op.id)) {
+    if (isNum(op.result)) return 1 + 8 + 8
+    if (op.result === null || op.result === undefined) return 1 + 8
+  }
+  return undefined
+}
+
+const expectedSize = (ops: Record<string, unknown>[]) => ops.reduce((n, op) => n + (hotSize(op) ?? 1 + 4 + packr.pack(op).length), 0)
+
+/**
+ * For comparing with the MessagePack round trip: a missing key and an
+ * undefined one are alike there (a hot op always has producerId and sequence,
+ * undefined when absent), byte fields compare as bytes, -0 as 0.
+ */
+function normal(v: unknown): unknown {
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.length).toString('hex')
+  if (Array.isArray(v)) return v.map(normal)
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = normal(x)
+    return out
+  }
+  return Object.is(v, -0) ? 0 : v
+}
+
+const records1M = Buffer.alloc(1024 * 1024)
+for (let i = 0; i < records1M.length; i++) records1M[i] = (i * 31) & 0xff
+
+t.test('pub: every field back, ids and offsets past 2^32, producer ids up to 2^48 - 1, undefined kept', async (t) => {
+  const base = { t: 'pub', topic: 'orders', partition: 3, count: 2, records: Buffer.from('two records'), confirm: true, producerId: undefined, sequence: undefined }
+  const cases = [
+    { ...base, id: 0, producerId: undefined, sequence: undefined },
+    { ...base, id: 2 ** 32 + 5, producerId: 2 ** 48 - 1, sequence: 0 },
+    { ...base, id: Number.MAX_SAFE_INTEGER, producerId: 1, sequence: 2 ** 31 - 1, confirm: false },
+    { ...base, id: 7, producerId: 5, sequence: undefined },
+    { ...base, id: 8, producerId: undefined, sequence: 9 },
+    { ...base, id: 9, partition: 0xffffffff, count: 0xffffffff },
+  ]
+  const back = roundTrip(cases)
+  assert.deepStrictEqual(back, cases)
+  // The gateway's UDP route sends a pub without the two keys: they come back undefined.
+  const { producerId: _p, sequence: _s, ...bare } = cases[0]!
+  assert.deepStrictEqual(roundTrip([bare]), [cases[0]])
+  t.equal(packOps(cases).byteLength, expectedSize(cases), 'the binary layout, not MessagePack')
+})
+
+t.test('pub records of 0 bytes and of 1 MiB, as views of the received ArrayBuffer', async (t) => {
+  const ops = [
+    { t: 'pub', id: 1, topic: 't', partition: 0, count: 0, records: Buffer.alloc(0), confirm: false, producerId: undefined, sequence: undefined },
+    { t: 'pub', id: 2, topic: 't', partition: 0, count: 9000, records: records1M, confirm: true, producerId: undefined, sequence: undefined },
+  ]
+  const ab = packOps(ops)
+  t.equal(ab.byteLength, expectedSize(ops))
+  const back = unpackOps<{ records: Buffer }>(ab)
+  assert.deepStrictEqual(back, ops)
+  for (const op of back) {
+    t.ok(Buffer.isBuffer(op.records))
+    t.equal(op.records.buffer, ab, 'a view, not a copy')
+  }
+  // A plain Uint8Array (not a Buffer) goes the same way and comes back as a Buffer.
+  const u8 = new Uint8Array([1, 2, 3])
+  const [one] = roundTrip([{ ...ops[0], records: u8 }]) as { records: Buffer }[]
+  t.ok(Buffer.isBuffer(one!.records))
+  t.same([...one!.records], [1, 2, 3])
+})
+
+t.test('settle: every ack kind, empty and long ranges, offsets up to 2^53 - 1, multi-byte names', async (t) => {
+  const ops = ACK_KINDS.map((kind, i) => ({
+    t: 'settle',
+    conn: 2 ** 40 + i,
+    sub: 2 ** 32 + 1,
+    topic: 'zürich-東京-🚀',
+    partition: i,
+    group: 'grüppe-組-🎉',
+    kind,
+    ranges: i === 0 ? [] : [0, 1, Number.MAX_SAFE_INTEGER - 10, 10, 2 ** 33, 1000],
+    delayMs: kind === 'nack' ? 2 ** 35 : 0,
+  }))
+  assert.deepStrictEqual(roundTrip(ops), ops)
+  t.equal(packOps(ops).byteLength, expectedSize(ops))
+})
+
+t.test('out: connection ids past 2^32, 0 bytes, 140 KB and 1 MiB of frames as views', async (t) => {
+  const frames140k = Buffer.alloc(140_000, 0x5a)
+  const ops = [
+    { t: 'out', conn: 1, bytes: Buffer.alloc(0) },
+    { t: 'out', conn: 2 ** 45 + 3, bytes: frames140k },
+    { t: 'out', conn: 9, bytes: records1M.subarray(1) },
+  ]
+  const ab = packOps(ops)
+  t.equal(ab.byteLength, expectedSize(ops))
+  const back = unpackOps<{ bytes: Buffer }>(ab)
+  assert.deepStrictEqual(back, ops)
+  for (const op of back) t.equal(op.bytes.buffer, ab)
+})
+
+t.test('done: a number, null and undefined stay apart; an object result goes as MessagePack', async (t) => {
+  const ops = [
+    { t: 'done', id: 1, result: 0 },
+    { t: 'done', id: 2 ** 50, result: Number.MAX_SAFE_INTEGER },
+    { t: 'done', id: 3, result: 1.5 },
+    { t: 'done', id: 4, result: null },
+    { t: 'done', id: 5, result: undefined },
+    { t: 'done', id: 6, result: { next: 12, groups: ['a', 'b'], lag: 2 ** 40 } },
+    { t: 'done', id: 7, result: 'text' },
+  ]
+  const back = roundTrip(ops) as { result: unknown }[]
+  assert.deepStrictEqual(back, ops)
+  t.equal(back[3]!.result, null)
+  t.ok('result' in back[4]! && back[4]!.result === undefined)
+  t.equal(packOps(ops.slice(0, 5)).byteLength, expectedSize(ops.slice(0, 5)))
+})
+
+t.test('no ops: an empty buffer and back', async (t) => {
+  const ab = packOps([])
+  t.equal(ab.byteLength, 0)
+  t.same(unpackOps(ab), [])
+})
+
+t.test('hot and MessagePack ops mixed keep their order, MessagePack ones as before', async (t) => {
+  const ops = [
+    { t: 'sub', id: 1, conn: 2, sub: 3, topic: 'é', partition: 0, group: 'g', start: 'earliest', startValue: undefined, maxInFlight: 100, ackTimeoutMs: 30000, maxDeliveries: 5, ackNone: false },
+    { t: 'pub', id: 2, topic: 'é', partition: 0, count: 1, records: Buffer.from([9]), confirm: true, producerId: undefined, sequence: undefined },
+    { t: 'gone', conn: 2 ** 33 },
+    { t: 'settle', conn: 2, sub: 3, topic: 'é', partition: 0, group: 'g', kind: 'ack', ranges: [0, 1], delayMs: 0 },
+    { t: 'unsub', id: 4, conn: 2, sub: 3, topic: 'é', partition: 0, group: 'g' },
+    { t: 'describe', id: 5, topic: 'é', partition: 0 },
+    { t: 'out', conn: 2, bytes: Buffer.from('frame') },
+    { t: 'fail', id: 6, code: 'NOT_FOUND', message: 'no such topic "ü"' },
+    { t: 'done', id: 7, result: 42 },
+    { t: 'log', event: { level: 'warn', msg: 'x', n: 2 ** 40, nested: { a: [1, 'b', null] } } },
+    { t: 'metrics', deltas: { published: 10, delivered: 9 } },
+    { t: 'stop', id: 8 },
+  ]
+  const back = roundTrip(ops)
+  t.same(
+    back.map((op) => (op as { t: string }).t),
+    ops.map((op) => op.t),
+  )
+  assert.deepStrictEqual(normal(back), normal(ops.map(viaMsgpack)))
+  assert.deepStrictEqual(back, ops)
+})
+
+t.test('a hot kind whose fields do not fit the layout comes back as MessagePack gave it', async (t) => {
+  const records = Buffer.from('r')
+  const ops = [
+    { t: 'pub', id: 1, topic: 't', partition: -1, count: 1, records, confirm: true },
+    { t: 'pub', id: 2, topic: 't', partition: 0, count: 2 ** 32, records, confirm: true },
+    { t: 'pub', id: 3, topic: 't', partition: 0.5, count: 1, records, confirm: true },
+    { t: 'pub', id: 4, topic: 'x'.repeat(70_000), partition: 0, count: 1, records, confirm: true },
+    { t: 'pub', id: 5, topic: 't', partition: 0, count: 1, records, confirm: true, producerId: null },
+    { t: 'settle', conn: 1, sub: 1, topic: 't', partition: 0, group: 'g', kind: 'maybe', ranges: [0, 1], delayMs: 0 },
+    { t: 'settle', conn: 1, sub: 1, topic: 't', partition: 0, group: 'g', kind: 'ack', ranges: [0, '1'], delayMs: 0 },
+    { t: 'out', conn: '1', bytes: records },
+    { t: 'done', result: 1 },
+  ]
+  const back = roundTrip(ops)
+  assert.deepStrictEqual(normal(back), normal(ops.map(viaMsgpack)))
+  t.equal(packOps(ops).byteLength, expectedSize(ops), 'each as MessagePack')
+  t.equal((back[3] as { topic: string }).topic.length, 70_000)
+})
+
+// Random turns: numbers of every kind in every field (so some hot ops do not
+// fit their layout), names in all of Unicode, byte fields of random length.
+const anyNumber = fc.oneof(
+  fc.integer({ min: 0, max: 0xffffffff }),
+  fc.maxSafeInteger(),
+  fc.double(),
+  fc.constantFrom(2 ** 48 - 1, Number.MAX_SAFE_INTEGER, 2 ** 32, -1),
+)
+const small = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: 0xffffffff }) }, { weight: 1, arbitrary: anyNumber })
+const name = fc.string({ maxLength: 40, unit: 'binary' })
+const bytes = fc.uint8Array({ maxLength: 300 })
+const pub = fc.record(
+  {
+    t: fc.constant('pub'),
+    id: anyNumber,
+    topic: name,
+    partition: small,
+    count: small,
+    records: bytes,
+    confirm: fc.boolean(),
+    producerId: fc.option(anyNumber, { nil: undefined }),
+    sequence: fc.option(anyNumber, { nil: undefined }),
+  },
+  { requiredKeys: ['t', 'id', 'topic', 'partition', 'count', 'records', 'confirm'] },
+)
+const settle = fc.record({
+  t: fc.constant('settle'),
+  conn: anyNumber,
+  sub: anyNumber,
+  topic: name,
+  partition: small,
+  group: name,
+  kind: fc.oneof({ weight: 9, arbitrary: fc.constantFrom(...ACK_KINDS) }, { weight: 1, arbitrary: name }),
+  ranges: fc.array(anyNumber, { maxLength: 40 }),
+  delayMs: anyNumber,
+})
+const out = fc.record({ t: fc.constant('out'), conn: anyNumber, bytes })
+const done = fc.record({ t: fc.constant('done'), id: anyNumber, result: fc.oneof(anyNumber, fc.constant(null), fc.constant(undefined), fc.jsonValue({ maxDepth: 2 })) })
+const others = fc.oneof(
+  fc.record({ t: fc.constant('gone'), conn: anyNumber }),
+  fc.record({ t: fc.constant('describe'), id: anyNumber, topic: name, partition: small }),
+  fc.record({ t: fc.constant('fail'), id: anyNumber, code: fc.constantFrom('INTERNAL', 'NOT_FOUND'), message: name }),
+  fc.record({ t: fc.constant('log'), event: fc.dictionary(fc.string({ maxLength: 8 }).filter((k) => k !== '__proto__'), fc.jsonValue({ maxDepth: 1 })) }),
+)
+const turn = fc.array(fc.oneof(pub, settle, out, done, others), { maxLength: 30 })
+
+t.test('random turns come back as the MessagePack round trip gives them, hot ops in their layout', async () => {
+  fc.assert(
+    fc.property(turn, (ops) => {
+      const ab = packOps(ops)
+      assert.equal(ab.byteLength, expectedSize(ops as Record<string, unknown>[]))
+      const back = unpackOps(ab)
+      assert.equal(back.length, ops.length)
+      assert.deepStrictEqual(normal(back), normal(ops.map(viaMsgpack)))
+    }),
+    { numRuns: 500 },
+  )
+})
