@@ -54,7 +54,13 @@ function guarded(task: string, fn: () => void): void {
 }
 
 function endOfTurn(): void {
-  for (const p of ctx.partitions.values()) guarded('commit', () => p.commit())
+  let pumping = false
+  for (const p of ctx.partitions.values()) {
+    guarded('commit', () => p.commit())
+    pumping ||= p.needsPump
+  }
+  // Confirms leave before the delivery work, when there is any (see sendReplies).
+  if (pumping) outbox.sendReplies()
   const now = Date.now()
   let more = false
   for (const p of ctx.partitions.values()) {

@@ -87,6 +87,22 @@ export class Outbox {
     setImmediate(() => this.flush())
   }
 
+  /**
+   * Send the replies queued so far (confirms, subscribe answers) now, ahead of
+   * this turn's deliveries. The owner calls it between its fsync and its
+   * delivery work: a producer's confirm then does not wait for the DELIVER
+   * frames of every group to be encoded (S1's confirm round trip bounds its
+   * throughput, the window being one batch). Deliveries follow in the turn's
+   * second message, so a reply still reaches the gateway before any frame
+   * queued after it. One extra postMessage per turn at most.
+   */
+  sendReplies(): void {
+    if (this.ops.length === 0) return
+    const ops = this.ops
+    this.ops = []
+    this.post(ops)
+  }
+
   /** Run the owner's end-of-turn work (sync, confirm, deliver), then send one message. */
   flush(): void {
     // Still marked scheduled while the owner works, so what it adds joins this message.
