@@ -150,6 +150,8 @@ export class Consumer extends EventEmitter implements AsyncIterableIterator<Mess
   private readers: Reader[] = []
   private readonly acks = new Map<string, PendingAcks>()
   private ackScheduled = false
+  /** Settlements recorded since the last ACK frames went out. */
+  private unsent = 0
   private state: 'open' | 'closing' | 'closed' = 'open'
   private failure: SkiffError | undefined
   private closing: Promise<void> | undefined
@@ -323,6 +325,7 @@ export class Consumer extends EventEmitter implements AsyncIterableIterator<Mess
     this.generation++
     this.dropBuffer()
     this.acks.clear()
+    this.unsent = 0
     this.outstanding = 0
     this.current = undefined
     this.wakeIdle()
@@ -358,6 +361,10 @@ export class Consumer extends EventEmitter implements AsyncIterableIterator<Mess
     const n = r.length
     if (n > 0 && r[n - 3] === msg.partition && r[n - 2]! + r[n - 1]! === msg.offset && r[n - 1]! < MAX_ACKS_PER_FRAME) r[n - 1]!++
     else r.push(msg.partition, msg.offset, 1)
+    // Credits go back at half a window, not only at the end of the turn: while
+    // the rest of a big DELIVER frame is handled here, the broker already sends
+    // the next messages (with one frame per window the two sides would take turns).
+    if (++this.unsent >= this.halfWindow()) return this.flushAcks()
     if (!this.ackScheduled) {
       this.ackScheduled = true
       setImmediate(() => this.flushAcks())
@@ -371,6 +378,7 @@ export class Consumer extends EventEmitter implements AsyncIterableIterator<Mess
    */
   flushAcks(): void {
     this.ackScheduled = false
+    this.unsent = 0
     if (this.acks.size === 0) return
     const conn = this.host.current
     const all = [...this.acks.values()]
@@ -390,6 +398,11 @@ export class Consumer extends EventEmitter implements AsyncIterableIterator<Mess
         start = end
       }
     }
+  }
+
+  /** Half of one partition's credits (the broker splits maxInFlight over the partitions); at least 1. */
+  private halfWindow(): number {
+    return Math.max(1, Math.floor(Math.ceil(this.maxInFlight / Math.max(1, this.partitions.length)) / 2))
   }
 
   /** Hand the next buffered message out (counted as taken), or undefined. */

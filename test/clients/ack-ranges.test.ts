@@ -107,7 +107,27 @@ t.test('ACK frames are split to stay within maxFrame', async (t) => {
   for (const a of acks) t.ok(a.bytes <= maxFrame, `a frame of ${a.bytes} bytes is within ${maxFrame}`)
 })
 
-t.test(`more than ${MAX_ACKS_PER_FRAME} acks in one turn: frames of at most ${MAX_ACKS_PER_FRAME} messages`, async (t) => {
+t.test('credits go back at half a window: a turn that settles a whole window sends two ACK frames', async (t) => {
+  const deliveries: Delivery[] = Array.from({ length: 100 }, (_, i) => [0, i, 1, 1, record])
+  const { peer, acks } = await standIn(deliveries)
+  t.teardown(peer.close)
+  const client = await connect(peer.url)
+  t.teardown(() => client.close())
+  const consumer = await client.subscribe('t', { group: 'g', maxInFlight: 100 })
+  // One turn: every message taken from the one DELIVER frame and acked before the event loop moves on.
+  for (const m of await read(consumer, deliveries.length)) m.ack()
+  await waitFor('every ack', () => expand(acks, 'ack').length === deliveries.length)
+  t.same(
+    acks.map((a) => a.ack.ranges),
+    [
+      [0, 0, 50],
+      [0, 50, 50],
+    ],
+    'the first half went out as soon as it was settled',
+  )
+})
+
+t.test(`the largest window: ACK frames of half of it, never more than ${MAX_ACKS_PER_FRAME} messages`, async (t) => {
   const total = MAX_ACKS_PER_FRAME + 1
   const deliveries: Delivery[] = Array.from({ length: total }, (_, i) => [0, i, 1, 1, record])
   const { peer, acks } = await standIn(deliveries, 8 * 1024 * 1024)
@@ -118,10 +138,12 @@ t.test(`more than ${MAX_ACKS_PER_FRAME} acks in one turn: frames of at most ${MA
   const consumer = await client.subscribe('t', { group: 'g', maxInFlight: MAX_ACKS_PER_FRAME })
   for (const m of await read(consumer, total)) m.ack()
   await waitFor('every ack', () => acks.reduce((n, a) => n + decodeAck(a.body).offsets.length, 0) === total, 10_000)
+  const half = MAX_ACKS_PER_FRAME / 2
   t.same(
     acks.map((a) => a.ack.ranges),
     [
-      [0, 0, MAX_ACKS_PER_FRAME],
+      [0, 0, half],
+      [0, half, half],
       [0, MAX_ACKS_PER_FRAME, 1],
     ],
   )
