@@ -8,6 +8,7 @@
  *   --json        one JSON object per run on stdout; the table goes to stderr
  *   --repeat N    run each scenario N times (default 1; S1 5 times with --full)
  *   --record      write bench/RESULTS.md, bench/results.jsonl (each run as it ends) and bench/charts/*.svg
+ *   --cold        no warm-up phase: measure from cold processes (see lib/workload.mjs)
  *   --profile DIR node --cpu-prof for the broker and every role process, into DIR
  *                 (summarise with `node bench/profile-summary.mjs DIR`)
  *
@@ -26,7 +27,7 @@ import { textTable } from './lib/format.mjs'
 import { TABLE_HEADER, tableRow, timerLatenessLines } from './lib/summary.mjs'
 import { QUICK_SET, SCENARIOS, findScenario } from './scenarios.mjs'
 
-const USAGE = `usage: skiff bench [S1..S9 | all] [--full] [--json] [--repeat N] [--record] [--profile DIR]
+const USAGE = `usage: skiff bench [S1..S9 | all] [--full] [--json] [--repeat N] [--record] [--cold] [--profile DIR]
 scenarios: ${SCENARIOS.map((s) => `${s.id} ${s.name}`).join(', ')}
 default: ${QUICK_SET.join(' ')} in quick mode`
 
@@ -40,6 +41,7 @@ function parse(argv) {
       repeat: { type: 'string' },
       record: { type: 'boolean', default: false },
       profile: { type: 'string' },
+      cold: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -120,7 +122,7 @@ async function main() {
         let record
         try {
           const profileDir = opts.profile ? path.join(opts.profile, slug(`${s.id}-${run.variant}-${i + 1}`)) : undefined
-          const result = await runWorkload(run.workload, { label, progress, profileDir })
+          const result = await runWorkload(run.workload, { label, progress, profileDir, warmup: !opts.cold })
           record = { ...base, ...result }
         } catch (err) {
           failed = true

@@ -11,7 +11,7 @@ import { BENCH_DIR } from './paths.mjs'
 const READY_TIMEOUT_MS = 30_000
 
 /**
- * @param {'producer'|'consumer'|'telemetry'} role
+ * @param {'producer'|'consumer'|'telemetry'|'observer'} role
  * @param {object} config  passed to the role as JSON
  * @param {{ execArgv?: string[] }} [opts]  e.g. --cpu-prof flags
  */
@@ -23,8 +23,10 @@ export function startRole(role, config, opts = {}) {
     stderr.push(l)
     if (stderr.length > 40) stderr.shift()
   })
-  const handle = { role, pid: child.pid, progress: 0, finished: false }
-  let readyResolve, readyReject, resultResolve, resultReject
+  // warming: a consumer's count of warm-up messages; warm: a producer's warm-up, done ({ sent }).
+  const handle = { role, pid: child.pid, progress: 0, warming: 0, finished: false }
+  let readyResolve, readyReject, resultResolve, resultReject, warmResolve
+  handle.warm = new Promise((res) => (warmResolve = res))
   handle.ready = new Promise((res, rej) => ((readyResolve = res), (readyReject = rej)))
   handle.result = new Promise((res, rej) => ((resultResolve = res), (resultReject = rej)))
   // Callers may await only one of the two; neither may become an unhandled rejection.
@@ -37,6 +39,8 @@ export function startRole(role, config, opts = {}) {
       clearTimeout(readyTimer)
       readyResolve()
     } else if (msg.t === 'progress') handle.progress = msg.n
+    else if (msg.t === 'warming') handle.warming = msg.n
+    else if (msg.t === 'warm') warmResolve(msg)
     else if (msg.t === 'result') result = msg
     else if (msg.t === 'error') result = { error: msg.message }
   })

@@ -14,6 +14,17 @@
  *   consumers  [{ group, processes, connections, maxInFlight }]  every group gets every message
  *   timeLimitMs  hard bound on the measured phase
  *
+ * Warm-up (unless opts.warmup is false): before go, the producers publish
+ * the same way to a second topic, `<topic>-warmup` (WARMUP_MESSAGES per
+ * process, no more than it sends measured, fewer for large records, spread
+ * over its connections), and every
+ * consumer group reads it, until all of it has arrived (or WARMUP_QUIET_MS
+ * pass without a new one, or WARMUP_LIMIT_MS in all). Nothing of it is
+ * measured: it lets V8 compile the hot paths of the broker and the clients
+ * and the buffers reach their working sizes, so the figures are those of a
+ * running system, not of processes compiling their code (as OpenMessaging
+ * Benchmark's warm-up phase does). `--cold` measures without it.
+ *
  * When it ends: every group has every message the producers sent; or the
  * producers are done, nothing more arrived for IDLE_MS and the broker is idle
  * (lossy paths: fire-and-forget, UDP); or the time limit. Timing is from the first publish
@@ -30,6 +41,11 @@ import { num } from './format.mjs'
 const POLL_MS = 100
 const IDLE_MS = 2_000
 const RESULT_TIMEOUT_MS = 20_000
+/** Warm-up records per producer process, and at most this many bytes of them. */
+export const WARMUP_MESSAGES = 50_000
+const WARMUP_BYTES = 64 * 1024 * 1024
+const WARMUP_QUIET_MS = 2_000
+const WARMUP_LIMIT_MS = 60_000
 
 /** Extra node/V8 flags for every bench process (broker and roles), e.g. BENCH_NODE_FLAGS='--single-threaded-gc'. */
 const EXTRA_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)
@@ -50,6 +66,7 @@ const withTimeout = (p, ms, what) =>
  * @param {{ label: string, progress?: { update(s: string): void, done(): void }, profileDir?: string }} opts
  */
 export async function runWorkload(w, opts) {
+  const warmup = opts.warmup !== false ? warmupPlan(w) : null
   const broker = await startBrokerProcess({ ...w.broker, execArgv: profileArgs(opts.profileDir, 'broker') })
   const roles = []
   try {
@@ -57,7 +74,7 @@ export async function runWorkload(w, opts) {
     const consumers = []
     for (const g of w.consumers ?? []) {
       for (let i = 0; i < (g.processes ?? 1); i++) {
-        const cfg = { url, topic: w.topic, group: g.group, connections: g.connections ?? 1, maxInFlight: g.maxInFlight, timeLimitMs: w.timeLimitMs }
+        const cfg = { url, topic: w.topic, group: g.group, connections: g.connections ?? 1, maxInFlight: g.maxInFlight, timeLimitMs: w.timeLimitMs, warmupTopic: warmup?.topic }
         consumers.push(startRole('consumer', cfg, { execArgv: profileArgs(opts.profileDir, 'consumer') }))
       }
     }
@@ -78,6 +95,7 @@ export async function runWorkload(w, opts) {
     }
     roles.push(...senders)
     await Promise.all(senders.map((s) => s.ready))
+    if (warmup) await warmUp(warmup, senders, consumers, (w.consumers ?? []).length, opts)
 
     const groups = (w.consumers ?? []).length
     const planned = w.producers && !w.producers.rate ? (w.producers.processes ?? 1) * (w.producers.connections ?? 1) * w.producers.messages : null
@@ -143,6 +161,7 @@ export async function runWorkload(w, opts) {
     return {
       ...summarise(w, { outcome, groups, sendResults, consumerResults, atGo, brokerAtEnd }),
       udpDatagramsByResult: udp,
+      warmup: warmup && { topic: warmup.topic, messagesPerProcess: warmup.perConnection * (w.producers.connections ?? 1) },
       // How late a 1 ms timer fired in an idle process during the run (ms): the machine's scheduling noise.
       timerLateness: latencySummary(mergeHistograms([observed.histogram])),
     }
@@ -152,6 +171,43 @@ export async function runWorkload(w, opts) {
   } finally {
     for (const r of roles) r.kill()
     await broker.stop()
+  }
+}
+
+/** What the warm-up sends, or null when the workload has no TCP producers (S7's UDP sender starts cold). */
+function warmupPlan(w) {
+  const p = w.producers
+  if (!p) return null
+  const connections = p.connections ?? 1
+  // No more than the process sends when measured (S4's processes send 25,000 each).
+  const measured = p.messages ? p.messages * connections : Infinity
+  const perProcess = Math.max(1, Math.min(WARMUP_MESSAGES, measured, Math.floor(WARMUP_BYTES / Math.max(1, p.size ?? 128))))
+  return { topic: `${w.topic}-warmup`, perConnection: Math.max(1, Math.ceil(perProcess / connections)) }
+}
+
+/** Run the warm-up: producers publish it, then wait until every group has read it (or it stops arriving). */
+async function warmUp(plan, senders, consumers, groups, opts) {
+  const started = Date.now()
+  for (const s of senders) s.send({ t: 'warmup', topic: plan.topic, messages: plan.perConnection })
+  // A producer that dies during the warm-up fails the run with its own error.
+  const warmOrFail = (s) => Promise.race([s.warm, s.result.then(() => Promise.reject(new Error(`${s.role} ended during the warm-up`)))])
+  const sentBy = await withTimeout(Promise.all(senders.map(warmOrFail)), WARMUP_LIMIT_MS, 'warm-up')
+  const expected = sentBy.reduce((a, r) => a + (r.sent ?? 0), 0) * groups
+  let last = -1
+  let lastChange = Date.now()
+  for (;;) {
+    const got = consumers.reduce((a, c) => a + c.warming, 0)
+    opts.progress?.update(`${opts.label}  warming up: ${num(got)}/${num(expected)}`)
+    if (got >= expected) return
+    if (got !== last) {
+      last = got
+      lastChange = Date.now()
+    }
+    // Lossy paths (send() may drop): whatever arrived is warm enough.
+    if (Date.now() - lastChange > WARMUP_QUIET_MS || Date.now() - started > WARMUP_LIMIT_MS) return
+    const failed = [...senders, ...consumers].find((c) => c.finished)
+    if (failed) await failed.result // rejects with the role's error
+    await new Promise((r) => setTimeout(r, POLL_MS))
   }
 }
 

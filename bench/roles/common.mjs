@@ -4,9 +4,12 @@
  * time limit so no role outlives a stuck run.
  *
  * Conversation: the parent forks the role with its config as JSON in argv[2];
- * the role connects and sends {t:'ready'}; the parent sends {t:'go'} to all
- * roles at once, later maybe {t:'stop'}; the role sends {t:'progress', n}
- * every PROGRESS_MS and one {t:'result', ...} (or {t:'error', message}) at the
+ * the role connects and sends {t:'ready'}; before the measured phase the
+ * parent may send producers {t:'warmup'} (they publish to the warm-up topic
+ * and answer {t:'warm'}) while consumers report {t:'warming', n} of the
+ * warm-up topic's messages; then the parent sends {t:'go'} to all roles at
+ * once, later maybe {t:'stop'}; the role sends {t:'progress', n} every
+ * PROGRESS_MS and one {t:'result', ...} (or {t:'error', message}) at the
  * end, then exits.
  */
 import { performance } from 'node:perf_hooks'
@@ -32,8 +35,12 @@ export function send(msg) {
 let onStop = () => {}
 let goResolve
 export const go = new Promise((resolve) => (goResolve = resolve))
+let warmupResolve
+/** The parent's {t:'warmup', messages} (producers), if it sends one before go. */
+export const warmup = new Promise((resolve) => (warmupResolve = resolve))
 process.on('message', (msg) => {
   if (msg?.t === 'go') goResolve()
+  else if (msg?.t === 'warmup') warmupResolve(msg)
   else if (msg?.t === 'stop') onStop()
 })
 /** The parent asked this role to stop (consumers end their loops on this). */

@@ -1,8 +1,9 @@
 /**
  * The bench runner end to end on the built code: S1 in quick mode must count
- * every message once, at both ends, with a latency sample for each; S7 must
- * end with a result whether or not this build takes UDP telemetry. Asserts
- * counts and shapes only, never speed.
+ * every message once, at both ends, with a latency sample for each, and none
+ * of its warm-up (another topic, before go); S7 must end with a result whether
+ * or not this build takes UDP telemetry. Asserts counts and shapes only,
+ * never speed.
  */
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
@@ -31,8 +32,23 @@ t.test('S1 and S7 through bench/run.mjs --json', { skip: !built && 'needs npm ru
   t.equal(s1.latency.count, 50_000, 'one latency sample per message')
   t.ok(s1.latency.p50 <= s1.latency.p99 && s1.latency.p99 <= s1.latency.max)
   t.ok(s1.msgsPerSec > 0)
+  t.same(s1.warmup, { topic: 'bench-warmup', messagesPerProcess: 50_000 }, 'warmed up on its own topic')
+  t.equal(s7.warmup, null, 'the UDP scenario has no warm-up')
   if (process.platform === 'linux') t.ok(s1.broker.peakRssMiB > 0 && s1.broker.cpuSeconds >= 0)
   t.equal(s7.scenario, 'S7')
   t.ok(['complete', 'incomplete', 'not available'].includes(s7.outcome), `S7 outcome ${s7.outcome}`)
   t.match(res.stderr, /Scenario\s+Run\s+Result/, 'the table goes to stderr with --json')
+})
+
+t.test('--cold: no warm-up, the same counts', { skip: !built && 'needs npm run build' }, async (t) => {
+  const res = spawnSync(process.execPath, [path.join(root, 'bench/run.mjs'), 'S1', '--cold', '--json'], { encoding: 'utf8', timeout: 150_000 })
+  t.equal(res.status, 0, res.stderr)
+  const [s1] = res.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l))
+  t.equal(s1.outcome, 'complete')
+  t.equal(s1.warmup, null)
+  t.equal(s1.received, 50_000)
+  t.equal(s1.latency.count, 50_000)
 })
