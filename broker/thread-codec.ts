@@ -19,7 +19,8 @@
  * out as Buffer views of the received ArrayBuffer (no copy) and builds each
  * op as one object literal of a fixed shape.
  *
- * Layout: entries back to back, each a u8 tag and its fields, little-endian.
+ * Layout: entries back to back, each a u8 tag and its fields; u32 and u16
+ * little-endian, f64 in the host's order (both ends are threads of one process).
  *   f64  any number that can pass 2^32 (ids grow forever; offsets, producer
  *        ids up to 2^48, connection and subscription ids, delays), and any
  *        number a peer chose: a float64 holds every JS number exactly
@@ -112,6 +113,7 @@ function numbersOnly(a: unknown[]): boolean {
 // the size pass, and the msgpackr bytes of the GENERIC ones in order.
 let tags = new Uint8Array(64)
 const generic: Uint8Array[] = []
+let genericCount = 0
 
 /** Bytes of `op` as a hot entry (its tag goes in tags[i]), or -1 when it is not one. */
 function hotSize(op: AnyOp, i: number): number {
@@ -162,22 +164,40 @@ function hotSize(op: AnyOp, i: number): number {
 
 const EMPTY_AB = new ArrayBuffer(0)
 const EMPTY = Buffer.from(EMPTY_AB)
-const EMPTY_VIEW = new DataView(EMPTY_AB)
+
+// A float64 goes through this scratch, byte by byte: no DataView to create
+// per message (both ends are threads of one process: same byte order).
+const f64 = new Float64Array(1)
+const f64Bytes = new Uint8Array(f64.buffer)
 
 // The ArrayBuffer being written, and where (the module's own state rather
 // than a writer object per call; dropped after the call).
 let buf: Buffer = EMPTY
-let view = EMPTY_VIEW
 let pos = 0
 
 function writeF64(v: number): void {
-  view.setFloat64(pos, v, true)
-  pos += 8
+  f64[0] = v
+  const b = buf
+  const p = pos
+  b[p] = f64Bytes[0]!
+  b[p + 1] = f64Bytes[1]!
+  b[p + 2] = f64Bytes[2]!
+  b[p + 3] = f64Bytes[3]!
+  b[p + 4] = f64Bytes[4]!
+  b[p + 5] = f64Bytes[5]!
+  b[p + 6] = f64Bytes[6]!
+  b[p + 7] = f64Bytes[7]!
+  pos = p + 8
 }
 
 function writeU32(v: number): void {
-  view.setUint32(pos, v, true)
-  pos += 4
+  const b = buf
+  const p = pos
+  b[p] = v
+  b[p + 1] = v >>> 8
+  b[p + 2] = v >>> 16
+  b[p + 3] = v >>> 24
+  pos = p + 4
 }
 
 function writeString(s: string): void {
@@ -193,7 +213,8 @@ function writeString(s: string): void {
     }
   }
   if (i < n) end = start + buf.write(s, start, 'utf8')
-  view.setUint16(pos, end - start, true)
+  buf[pos] = end - start
+  buf[pos + 1] = (end - start) >>> 8
   pos = end
 }
 
@@ -251,7 +272,7 @@ function writeEntry(op: AnyOp, tag: number): void {
 export function writeOps(ops: readonly unknown[]): ArrayBuffer {
   const n = ops.length
   if (tags.length < n) tags = new Uint8Array(Math.max(n, tags.length * 2))
-  generic.length = 0
+  genericCount = 0
   let size = 0
   for (let i = 0; i < n; i++) {
     const op = ops[i] as AnyOp
@@ -263,7 +284,7 @@ export function writeOps(ops: readonly unknown[]): ArrayBuffer {
     // msgpackr's result is a view of its own scratch buffer that stays intact
     // until that buffer is full, when it starts a new one: it lasts this call.
     const packed = packr.pack(op)
-    generic.push(packed)
+    generic[genericCount++] = packed
     tags[i] = GENERIC
     size += 1 + 4 + packed.length
   }
@@ -272,7 +293,6 @@ export function writeOps(ops: readonly unknown[]): ArrayBuffer {
   // exactly `size` bytes (never the shared pool), which can be transferred.
   buf = Buffer.allocUnsafeSlow(size)
   const ab = buf.buffer as ArrayBuffer
-  view = new DataView(ab)
   pos = 0
   let g = 0
   for (let i = 0; i < n; i++) {
@@ -282,11 +302,10 @@ export function writeOps(ops: readonly unknown[]): ArrayBuffer {
       continue
     }
     buf[pos++] = GENERIC
-    writeBytes(generic[g++]!)
+    writeBytes(generic[g]!)
+    generic[g++] = EMPTY
   }
-  generic.length = 0
   buf = EMPTY
-  view = EMPTY_VIEW
   if (pos !== size) throw new Error(`thread ops: wrote ${pos} bytes, sized ${size}`)
   return ab
 }
@@ -294,26 +313,59 @@ export function writeOps(ops: readonly unknown[]): ArrayBuffer {
 // The ArrayBuffer being read, and where.
 let ab = EMPTY_AB
 let src = EMPTY
-let from = EMPTY_VIEW
 let at = 0
 
 function readF64(): number {
-  const v = from.getFloat64(at, true)
-  at += 8
-  return v
+  const b = src
+  const p = at
+  f64Bytes[0] = b[p]!
+  f64Bytes[1] = b[p + 1]!
+  f64Bytes[2] = b[p + 2]!
+  f64Bytes[3] = b[p + 3]!
+  f64Bytes[4] = b[p + 4]!
+  f64Bytes[5] = b[p + 5]!
+  f64Bytes[6] = b[p + 6]!
+  f64Bytes[7] = b[p + 7]!
+  at = p + 8
+  return f64[0]!
 }
 
 function readU32(): number {
-  const v = from.getUint32(at, true)
-  at += 4
-  return v
+  const b = src
+  const p = at
+  at = p + 4
+  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0
 }
 
+// Short strings read before, by a hash of their bytes: topic and group names
+// repeat in nearly every op, and a hit costs a byte compare instead of a
+// UTF-8 decode and a new string. Slots hold copies of the bytes, not views,
+// so the cache never keeps a received ArrayBuffer alive.
+const CACHED_STRING_BYTES = 32
+const CACHE_SLOTS = 64
+const cachedBytes: Uint8Array[] = new Array<Uint8Array>(CACHE_SLOTS).fill(EMPTY)
+const cachedStrings: string[] = new Array<string>(CACHE_SLOTS).fill('')
+
 function readString(): string {
-  const n = from.getUint16(at, true)
-  at += 2
-  const s = src.toString('utf8', at, at + n)
-  at += n
+  const b = src
+  const start = at + 2
+  const n = b[at]! | (b[at + 1]! << 8)
+  const end = start + n
+  at = end
+  if (n === 0) return ''
+  if (n > CACHED_STRING_BYTES) return b.toString('utf8', start, end)
+  let h = n
+  for (let i = start; i < end; i++) h = (Math.imul(h, 31) + b[i]!) | 0
+  const slot = (h ^ (h >>> 16)) & (CACHE_SLOTS - 1)
+  const seen = cachedBytes[slot]!
+  if (seen.length === n) {
+    let i = 0
+    while (i < n && seen[i] === b[start + i]) i++
+    if (i === n) return cachedStrings[slot]!
+  }
+  const s = b.toString('utf8', start, end)
+  cachedBytes[slot] = Uint8Array.prototype.slice.call(b, start, end)
+  cachedStrings[slot] = s
   return s
 }
 
@@ -329,7 +381,6 @@ function readBytes(): Buffer {
 export function readOps(buffer: ArrayBuffer): unknown[] {
   ab = buffer
   src = Buffer.from(buffer)
-  from = new DataView(buffer)
   at = 0
   const end = buffer.byteLength
   const ops: unknown[] = []
@@ -389,6 +440,5 @@ export function readOps(buffer: ArrayBuffer): unknown[] {
   }
   ab = EMPTY_AB
   src = EMPTY
-  from = EMPTY_VIEW
   return ops
 }

@@ -53,19 +53,26 @@ const OP_KINDS = [
 ]
 const OUT_BYTES = Buffer.alloc(140_000, 0x62)
 
-/** CPU µs per op of `fn` over n ops, one op per turn as the broker sends it under load. */
+/**
+ * CPU µs per op of `fn` over n ops, one op per turn as the broker sends it
+ * under load, and the page faults per op (a fresh ArrayBuffer of 140 KB is
+ * fresh memory to the kernel: its faults, system time, can cost more than
+ * the copy into it).
+ */
 function timed(n, fn) {
+  const faults = process.resourceUsage().minorPageFault
   const started = process.cpuUsage()
   for (let i = 0; i < n; i++) fn(i)
   const used = process.cpuUsage(started)
-  return (used.user + used.system) / n
+  return { us: (used.user + used.system) / n, faults: (process.resourceUsage().minorPageFault - faults) / n }
 }
 
+/** The round of median CPU. */
 function median(fn) {
   fn() // warm-up
   const results = []
   for (let r = 0; r < ROUNDS; r++) results.push(fn())
-  results.sort((a, b) => a - b)
+  results.sort((a, b) => a.us - b.us)
   return results[Math.floor(results.length / 2)]
 }
 
@@ -81,20 +88,20 @@ for (const [name, perOp, count, make] of OP_KINDS) {
     const ops = Array.from({ length: 64 }, () => [make()])
     const packed = ops.map(pack)
     let sink = 0
-    const packUs = median(() => timed(n, (i) => (sink += pack(ops[i & 63]).byteLength)))
-    const unpackUs = median(() => timed(n, (i) => (sink += unpack(packed[i & 63]).length)))
-    const bothUs = median(() => timed(n, (i) => (sink += unpack(pack(ops[i & 63])).length)))
-    rows.push({ op: name, codec, packUs, unpackUs, bothUs, bothUsPerMessage: bothUs / perOp, bytes: packed[0].byteLength, sink })
+    const packed1 = median(() => timed(n, (i) => (sink += pack(ops[i & 63]).byteLength)))
+    const unpacked = median(() => timed(n, (i) => (sink += unpack(packed[i & 63]).length)))
+    const both = median(() => timed(n, (i) => (sink += unpack(pack(ops[i & 63])).length)))
+    rows.push({ op: name, codec, packUs: packed1.us, unpackUs: unpacked.us, bothUs: both.us, bothUsPerMessage: both.us / perOp, packFaults: packed1.faults, bytes: packed[0].byteLength, sink })
   }
 }
 
 if (values.json) console.log(JSON.stringify({ bench: 'thread-codec', scale: SCALE, rounds: ROUNDS, rows: rows.map(({ sink, ...r }) => r) }))
 else {
   console.log(`gateway <-> worker op packing, CPU µs per op and per message (median of ${ROUNDS})`)
-  console.log('op                codec      pack    unpack   both    both/msg  bytes')
+  console.log('op                codec      pack    unpack   both    both/msg  bytes   faults/pack')
   for (const r of rows) {
     console.log(
-      `${r.op.padEnd(18)}${r.codec.padEnd(9)}${r.packUs.toFixed(3).padStart(7)}${r.unpackUs.toFixed(3).padStart(9)}${r.bothUs.toFixed(3).padStart(8)}${r.bothUsPerMessage.toFixed(5).padStart(10)}  ${r.bytes}`,
+      `${r.op.padEnd(18)}${r.codec.padEnd(9)}${r.packUs.toFixed(3).padStart(7)}${r.unpackUs.toFixed(3).padStart(9)}${r.bothUs.toFixed(3).padStart(8)}${r.bothUsPerMessage.toFixed(5).padStart(10)}  ${String(r.bytes).padEnd(8)}${r.packFaults.toFixed(1)}`,
     )
   }
 }

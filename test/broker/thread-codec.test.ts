@@ -159,6 +159,40 @@ t.test('done: a number, null and undefined stay apart; an object result goes as 
   t.equal(packOps(ops.slice(0, 5)).byteLength, expectedSize(ops.slice(0, 5)))
 })
 
+t.test('names read back right however many there are and however they repeat (short ones are cached)', async () => {
+  // More names than cache slots, names of the same length that differ in one
+  // byte, the empty name, and lengths about the cached limit (32 bytes).
+  // Each pass reads every name after others have taken the cache's slots.
+  const names = [
+    '',
+    ...Array.from({ length: 150 }, (_, i) => `topic-${i}`),
+    ...Array.from({ length: 26 * 26 }, (_, i) => `ab${String.fromCharCode(97 + Math.floor(i / 26), 97 + (i % 26))}`),
+    // Last bytes 64 apart ('!' and 'a'): names that differ in their last byte only and hash alike.
+    ...Array.from({ length: 26 }, (_, i) => [`name-${String.fromCharCode(0x21 + i)}`, `name-${String.fromCharCode(0x61 + i)}`]).flat(),
+    'x'.repeat(31),
+    'x'.repeat(32),
+    'x'.repeat(33),
+    'é'.repeat(16),
+    'é'.repeat(17),
+    '東'.repeat(11),
+  ]
+  for (let pass = 0; pass < 3; pass++) {
+    const ops = names.map((name, i) => ({
+      t: 'settle',
+      conn: 1,
+      sub: i,
+      topic: name,
+      partition: 0,
+      group: names[(i * 7 + pass) % names.length]!,
+      kind: 'ack',
+      ranges: [i, 1],
+      delayMs: 0,
+    }))
+    assert.deepStrictEqual(roundTrip(ops), ops)
+    assert.deepStrictEqual(roundTrip([...ops].reverse()), [...ops].reverse())
+  }
+})
+
 t.test('no ops: an empty buffer and back', async (t) => {
   const ab = packOps([])
   t.equal(ab.byteLength, 0)
