@@ -2,7 +2,7 @@
 /**
  * The gateway <-> worker op packing, per op: the binary layout of the hot ops
  * (dist/broker/thread-codec.js through packOps/unpackOps) against the plain
- * msgpackr packing it replaced (copied below), on the ops of S1 and S2:
+ * msgpackr packing it replaced (copied below), on ops shaped like S1's:
  *   pub     one PUBLISH batch of 1,000 x 128 B records for one partition
  *   settle  one ACK range
  *   out     140 KB of DELIVER frames for one connection (~1,000 messages)
@@ -43,6 +43,7 @@ function msgpackUnpackOps(ab) {
 
 const record = encodeRecord({ payload: Buffer.alloc(128, 0x61) })
 const records = Buffer.concat(Array.from({ length: 1000 }, () => record))
+const OUT_BYTES = Buffer.alloc(140_000, 0x62)
 let id = 2 ** 32
 /** name, messages per op, ops per round, a fresh op (ids grow, as in the broker). */
 const OP_KINDS = [
@@ -51,7 +52,6 @@ const OP_KINDS = [
   ['out 140 KB', 1000, 2000, () => ({ t: 'out', conn: 7, bytes: OUT_BYTES })],
   ['done (confirm)', 1000, 50_000, () => ({ t: 'done', id: id++, result: 1_000_000 + id })],
 ]
-const OUT_BYTES = Buffer.alloc(140_000, 0x62)
 
 /**
  * CPU µs per op of `fn` over n ops, one op per turn as the broker sends it
