@@ -107,23 +107,38 @@ t.test('ACK frames are split to stay within maxFrame', async (t) => {
   for (const a of acks) t.ok(a.bytes <= maxFrame, `a frame of ${a.bytes} bytes is within ${maxFrame}`)
 })
 
-t.test('credits go back at half a window: a turn that settles a whole window sends two ACK frames', async (t) => {
-  const deliveries: Delivery[] = Array.from({ length: 100 }, (_, i) => [0, i, 1, 1, record])
+t.test('a large window gives credits back at half of it: a turn that settles the whole window sends two ACK frames', async (t) => {
+  const deliveries: Delivery[] = Array.from({ length: 4000 }, (_, i) => [0, i, 1, 1, record])
   const { peer, acks } = await standIn(deliveries)
   t.teardown(peer.close)
   const client = await connect(peer.url)
   t.teardown(() => client.close())
-  const consumer = await client.subscribe('t', { group: 'g', maxInFlight: 100 })
+  const consumer = await client.subscribe('t', { group: 'g', maxInFlight: 4000 })
   // One turn: every message taken from the one DELIVER frame and acked before the event loop moves on.
   for (const m of await read(consumer, deliveries.length)) m.ack()
   await waitFor('every ack', () => expand(acks, 'ack').length === deliveries.length)
   t.same(
     acks.map((a) => a.ack.ranges),
     [
-      [0, 0, 50],
-      [0, 50, 50],
+      [0, 0, 2000],
+      [0, 2000, 2000],
     ],
     'the first half went out as soon as it was settled',
+  )
+})
+
+t.test('a small window settled in one turn: one ACK frame at the end of the turn', async (t) => {
+  const deliveries: Delivery[] = Array.from({ length: 1000 }, (_, i) => [0, i, 1, 1, record])
+  const { peer, acks } = await standIn(deliveries)
+  t.teardown(peer.close)
+  const client = await connect(peer.url)
+  t.teardown(() => client.close())
+  const consumer = await client.subscribe('t', { group: 'g', maxInFlight: 1000 })
+  for (const m of await read(consumer, deliveries.length)) m.ack()
+  await waitFor('every ack', () => expand(acks, 'ack').length === deliveries.length)
+  t.same(
+    acks.map((a) => a.ack.ranges),
+    [[0, 0, 1000]],
   )
 })
 
