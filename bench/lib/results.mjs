@@ -152,12 +152,20 @@ export function resultsMarkdown(allRecords, { mode, commit, command, machine = m
   )
   out.push('Scenario definitions: [README.md](README.md). Latency is publish-to-receive, from a stamp in each payload, over every message (HDR histogram). RSS is the broker process\'s peak resident set (VmHWM) over its life; CPU is its user+system seconds, all threads, during the measured phase. Where a scenario ran more than once, the median run is shown and the rest are in "Every run".', '')
 
+  const warmed = records.filter((r) => r.warmup).length
+  out.push(
+    warmed === 0
+      ? 'No run had a warm-up phase (cold processes, `--cold`, or records from before it existed).'
+      : `${warmed} of ${records.length} runs started after a warm-up phase on a topic of their own, not counted (README.md, "Warm-up"); the others started cold.`,
+    '',
+  )
+
   const loads = records.map((r) => r.loadBefore).filter((v) => typeof v === 'number')
   if (loads.length > 0) {
     const lo = Math.min(...loads)
     const hi = Math.max(...loads)
     out.push(
-      `The machine's 1-minute load average before each run was ${num(lo, 1)}–${num(hi, 1)} on ${machine.cores} cores${hi > machine.cores ? ': other work competed for the CPU throughout, so rates and latencies are lower than on an idle machine; the CPU-per-message table is the steadier measure' : ''}.`,
+      `The machine's 1-minute load average before each run (it counts this bench's own previous runs too) was ${num(lo, 1)}–${num(hi, 1)} on ${machine.cores} cores${hi > machine.cores ? ': other work competed for the CPU throughout, so rates and latencies are lower than on an idle machine; the CPU-per-message table is the steadier measure' : ''}.`,
       '',
     )
   }

@@ -77,7 +77,7 @@ t.test('RESULTS.md names the machine, the commit, each target with its figure, a
 
 t.test('the load average before the runs is stated, with a warning when it passes the core count', async (t) => {
   const md = resultsMarkdown([{ ...s1(1, 1), loadBefore: 0.5 }, { ...s1(2, 2), loadBefore: 12.4 }], { mode: 'full', commit: 'x', command: 'c', machine })
-  t.match(md, /load average before each run was 0\.5–12\.4 on 2 cores: other work competed/)
+  t.match(md, /load average before each run \(it counts this bench's own previous runs too\) was 0\.5–12\.4 on 2 cores: other work competed/)
 })
 
 t.test('S7 splits lost datagrams between the broker and the way there', async (t) => {
@@ -126,4 +126,11 @@ t.test('writeResults writes the page and every chart for a full set of scenarios
   t.match(md, /## S9 fsync policy/)
   t.match(md, /## Disk/)
   t.match(fs.readFileSync(path.join(dir, 'charts', 'pool-scaling.svg'), 'utf8'), /<polyline /)
+})
+
+t.test('RESULTS.md says how many runs started after a warm-up', async (t) => {
+  const warm = { ...s1(1, 1), warmup: { topic: 'bench-warmup', messagesPerProcess: 50_000 } }
+  const md = resultsMarkdown([warm, s1(2, 2)], { mode: 'full', commit: 'x', command: 'c', machine })
+  t.match(md, /1 of 2 runs started after a warm-up phase/)
+  t.match(resultsMarkdown([s1(1, 1)], { mode: 'full', commit: 'x', command: 'c', machine }), /No run had a warm-up phase/)
 })
