@@ -4,7 +4,7 @@
  * arrays), expand to exactly the messages settled, per kind and in order,
  * and are split to respect the broker's maxFrame and MAX_ACKS_PER_FRAME.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { connect, type Consumer, type Message } from '../../clients/index.js'
 import { FrameDecoder, MAX_ACKS_PER_FRAME, Op, decodeAck, encodeDeliver, encodeRecord, readAck, type Ack, type Delivery } from '../../protocol/index.js'
@@ -107,18 +107,22 @@ t.test('ACK frames are split to stay within maxFrame', async (t) => {
   for (const a of acks) t.ok(a.bytes <= maxFrame, `a frame of ${a.bytes} bytes is within ${maxFrame}`)
 })
 
-t.test('a large window gives credits back at half of it: a turn that settles the whole window sends two ACK frames', async (t) => {
-  const deliveries: Delivery[] = Array.from({ length: 4000 }, (_, i) => [0, i, 1, 1, record])
+/** A window of `n` messages, all taken from one DELIVER frame and acked in one turn: the ranges of each ACK frame sent. */
+async function acksForWindowSettledInOneTurn(t: Test, n: number): Promise<number[][]> {
+  const deliveries: Delivery[] = Array.from({ length: n }, (_, i) => [0, i, 1, 1, record])
   const { peer, acks } = await standIn(deliveries)
   t.teardown(peer.close)
   const client = await connect(peer.url)
   t.teardown(() => client.close())
-  const consumer = await client.subscribe('t', { group: 'g', maxInFlight: 4000 })
-  // One turn: every message taken from the one DELIVER frame and acked before the event loop moves on.
-  for (const m of await read(consumer, deliveries.length)) m.ack()
-  await waitFor('every ack', () => expand(acks, 'ack').length === deliveries.length)
+  const consumer = await client.subscribe('t', { group: 'g', maxInFlight: n })
+  for (const m of await read(consumer, n)) m.ack()
+  await waitFor('every ack', () => expand(acks, 'ack').length === n)
+  return acks.map((a) => a.ack.ranges!)
+}
+
+t.test('a large window gives credits back at half of it: a turn that settles the whole window sends two ACK frames', async (t) => {
   t.same(
-    acks.map((a) => a.ack.ranges),
+    await acksForWindowSettledInOneTurn(t, 4000),
     [
       [0, 0, 2000],
       [0, 2000, 2000],
@@ -128,18 +132,7 @@ t.test('a large window gives credits back at half of it: a turn that settles the
 })
 
 t.test('a small window settled in one turn: one ACK frame at the end of the turn', async (t) => {
-  const deliveries: Delivery[] = Array.from({ length: 1000 }, (_, i) => [0, i, 1, 1, record])
-  const { peer, acks } = await standIn(deliveries)
-  t.teardown(peer.close)
-  const client = await connect(peer.url)
-  t.teardown(() => client.close())
-  const consumer = await client.subscribe('t', { group: 'g', maxInFlight: 1000 })
-  for (const m of await read(consumer, deliveries.length)) m.ack()
-  await waitFor('every ack', () => expand(acks, 'ack').length === deliveries.length)
-  t.same(
-    acks.map((a) => a.ack.ranges),
-    [[0, 0, 1000]],
-  )
+  t.same(await acksForWindowSettledInOneTurn(t, 1000), [[0, 0, 1000]])
 })
 
 t.test(`the largest window: ACK frames of half of it, never more than ${MAX_ACKS_PER_FRAME} messages`, async (t) => {
