@@ -44,11 +44,6 @@ interface Waiting {
   notBefore: number
 }
 
-export interface Assignment {
-  offset: number
-  member: Member
-  count: number
-}
 
 export interface Expired {
   offset: number
@@ -170,8 +165,15 @@ export class GroupCursor {
     return taken.map((w) => w.offset)
   }
 
-  /** Give `offset` to the next member with a free credit (round-robin); undefined when none has one. */
-  assign(offset: number, now: number): Assignment | undefined {
+  /** The delivery count of the last assign() (1 for a first delivery): read it right after the call. */
+  assignedCount = 0
+
+  /**
+   * Give `offset` to the next member with a free credit (round-robin); undefined
+   * when none has one. The delivery count goes to `assignedCount` rather than
+   * into an object per message.
+   */
+  assign(offset: number, now: number): Member | undefined {
     const n = this.members.length
     for (let k = 0; k < n; k++) {
       const m = this.members[(this.rr + k) % n]!
@@ -179,10 +181,10 @@ export class GroupCursor {
       this.rr = (this.rr + k + 1) % n
       if (m.ackNone) {
         // Settled as it goes out (with any count left from an earlier delivery to an explicit member).
-        const count = (this.slots.get(offset)?.count ?? 0) + 1
+        this.assignedCount = (this.slots.get(offset)?.count ?? 0) + 1
         m.inFlight++
         this.settle(offset)
-        return { offset, member: m, count }
+        return m
       }
       let slot = this.slots.get(offset)
       if (slot === undefined) this.slots.set(offset, (slot = { member: m, deadline: now + m.ackTimeoutMs, count: 1 }))
@@ -194,7 +196,8 @@ export class GroupCursor {
       this.held++
       m.inFlight++
       this.dirty = true
-      return { offset, member: m, count: slot.count }
+      this.assignedCount = slot.count
+      return m
     }
     return undefined
   }

@@ -272,10 +272,11 @@ export class Partition {
   }
 
   private send(cursor: GroupCursor, rec: LogRecord, now: number): boolean {
-    const a = cursor.assign(rec.offset, now)
-    if (!a) return false
-    this.ctx.outbox.deliver(a.member, [this.partition, rec.offset, rec.timestamp, a.count, rec.record])
-    this.counters.delivered(cursor.group, a.count)
+    const member = cursor.assign(rec.offset, now)
+    if (!member) return false
+    const count = cursor.assignedCount
+    this.ctx.outbox.deliver(member, [this.partition, rec.offset, rec.timestamp, count, rec.record])
+    this.counters.delivered(cursor.group, count)
     return true
   }
 

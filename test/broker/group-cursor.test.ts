@@ -46,13 +46,13 @@ t.test('the cursor agrees with a model under random deliveries, settlements and 
           // After a restart `next` is back at the floor: skip what is settled, as the partition's pump does.
           while (due === undefined && settled.has(cursor.next)) cursor.next++
           const offset = due ?? cursor.next
-          const a = cursor.assign(offset, now)
-          if (!a) continue
+          const member = cursor.assign(offset, now)
+          if (!member) continue
           if (due === undefined) cursor.next = offset + 1
           logEnd = Math.max(logEnd, offset + 1)
-          holder.set(offset, a.member.conn)
+          holder.set(offset, member.conn)
           counts.set(offset, (counts.get(offset) ?? 0) + 1)
-          if (a.count !== counts.get(offset)) throw new Error(`count ${a.count} for ${offset}, model ${counts.get(offset)}`)
+          if (cursor.assignedCount !== counts.get(offset)) throw new Error(`count ${cursor.assignedCount} for ${offset}, model ${counts.get(offset)}`)
         } else if (o.k === 'ack') {
           const held = [...holder.keys()]
           const offset = held.length > 0 ? held[o.pick % held.length]! : o.pick
