@@ -137,11 +137,11 @@ export class PartitionCounters {
     this.metrics.bump(this.own, PUBLISHED, records)
   }
 
-  /** A delivery; `deliveryCount` above 1 is also a redelivery. */
-  delivered(group: string, deliveryCount: number): void {
+  /** `n` deliveries, `redelivered` of them not the first delivery of their message. */
+  delivered(group: string, n: number, redelivered: number): void {
     const r = this.group(group)
-    this.metrics.bump(r, DELIVERED, 1)
-    if (deliveryCount > 1) this.metrics.bump(r, REDELIVERED, 1)
+    this.metrics.bump(r, DELIVERED, n)
+    if (redelivered > 0) this.metrics.bump(r, REDELIVERED, redelivered)
   }
 
   acked(group: string, n = 1): void {

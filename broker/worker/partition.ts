@@ -226,16 +226,22 @@ export class Partition {
       if (cursor.members.length === 0) continue
       if (cursor.floor < this.log.startOffset) cursor.truncateTo(this.log.startOffset)
       let credits = cursor.credits()
+      // Counted here and added to the group's metrics once per pump, not per message.
+      let delivered = 0
+      let redelivered = 0
       for (const offset of cursor.takeDue(now, credits)) {
         const rec = this.readOne(offset)
         if (!rec) {
           cursor.settle(offset) // gone from the log (retention or damage): nothing to deliver
           continue
         }
-        if (!this.send(cursor, rec, now)) {
+        const count = this.send(cursor, rec, now)
+        if (count === 0) {
           cursor.requeue(offset, now)
           break
         }
+        delivered++
+        if (count > 1) redelivered++
         credits--
       }
       // At most PUMP_READS reads per group per turn: a consumer with many credits
@@ -258,26 +264,30 @@ export class Partition {
           while (cursor.next < rec.offset) cursor.settle(cursor.next++) // offsets lost to damage
           cursor.next = rec.offset + 1
           if (cursor.settled.has(rec.offset)) continue // acked before a restart
-          if (!this.send(cursor, rec, now)) {
+          const count = this.send(cursor, rec, now)
+          if (count === 0) {
             cursor.next = rec.offset
             credits = 0
             break
           }
+          delivered++
+          if (count > 1) redelivered++
           credits--
           if (credits === 0) break
         }
       }
+      if (delivered > 0) this.counters.delivered(cursor.group, delivered, redelivered)
     }
     return budgetHit
   }
 
-  private send(cursor: GroupCursor, rec: LogRecord, now: number): boolean {
+  /** Hand a record to the member the cursor picks; its delivery count, or 0 when no member has a credit. */
+  private send(cursor: GroupCursor, rec: LogRecord, now: number): number {
     const member = cursor.assign(rec.offset, now)
-    if (!member) return false
+    if (!member) return 0
     const count = cursor.assignedCount
     this.ctx.outbox.deliver(member, [this.partition, rec.offset, rec.timestamp, count, rec.record])
-    this.counters.delivered(cursor.group, count)
-    return true
+    return count
   }
 
   private readOne(offset: number): LogRecord | undefined {
