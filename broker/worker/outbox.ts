@@ -4,7 +4,7 @@
  * DELIVER frame per turn (split only to stay under the frame limit) and each
  * connection one `out` op carrying all its frames.
  */
-import { encodeDeliver, type Delivery } from '../../protocol/index.js'
+import { encodeDeliverRecords, type StoredRecord } from '../../protocol/index.js'
 import type { FromWorker } from '../thread-messages.js'
 import type { ErrorName } from '../../protocol/errors.js'
 
@@ -14,10 +14,14 @@ export interface Recipient {
   readonly sub: number
 }
 
+/** One member's deliveries of this turn: the stored records themselves, no array per message. */
 interface SubBatch {
   conn: number
   sub: number
-  messages: Delivery[]
+  partition: number
+  records: StoredRecord[]
+  /** Delivery counts, one per record, made only once a record is not on its first delivery. */
+  counts: number[] | undefined
   bytes: number
 }
 
@@ -57,27 +61,33 @@ export class Outbox {
     this.push({ t: 'log', event })
   }
 
-  deliver(to: Recipient, d: Delivery): void {
+  deliver(to: Recipient, partition: number, rec: StoredRecord, deliveryCount: number): void {
     let b = this.subs.get(to)
     if (!b) {
-      b = { conn: to.conn, sub: to.sub, messages: [], bytes: 0 }
+      b = { conn: to.conn, sub: to.sub, partition, records: [], counts: undefined, bytes: 0 }
       this.subs.set(to, b)
     }
-    const size = d[4].length + 32
+    const size = rec.record.length + 32
     // Leave room for the frame and map overhead under the peer's frame limit.
-    if (b.messages.length > 0 && b.bytes + size > this.maxFrameBytes - 1024) this.sealSub(b)
-    b.messages.push(d)
+    if (b.records.length > 0 && (b.bytes + size > this.maxFrameBytes - 1024 || b.partition !== partition)) this.sealSub(b)
+    b.partition = partition
+    if (deliveryCount !== 1 || b.counts !== undefined) {
+      b.counts ??= new Array<number>(b.records.length).fill(1)
+      b.counts.push(deliveryCount)
+    }
+    b.records.push(rec)
     b.bytes += size
     this.schedule()
   }
 
   private sealSub(b: SubBatch): void {
-    if (b.messages.length === 0) return
-    const frame = encodeDeliver({ sub: b.sub, messages: b.messages })
+    if (b.records.length === 0) return
+    const frame = encodeDeliverRecords(b.sub, b.partition, b.records, b.counts)
     let list = this.frames.get(b.conn)
     if (!list) this.frames.set(b.conn, (list = []))
     list.push(frame)
-    b.messages = []
+    b.records = []
+    b.counts = undefined
     b.bytes = 0
   }
 

@@ -286,7 +286,7 @@ export class Partition {
     const member = cursor.assign(rec.offset, now)
     if (!member) return 0
     const count = cursor.assignedCount
-    this.ctx.outbox.deliver(member, [this.partition, rec.offset, rec.timestamp, count, rec.record])
+    this.ctx.outbox.deliver(member, this.partition, rec, count)
     return count
   }
 

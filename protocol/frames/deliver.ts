@@ -55,6 +55,43 @@ export function encodeDeliver(d: Deliver): Buffer {
   return out.subarray(0, pos)
 }
 
+/** A stored record to deliver: its offset, its batch's timestamp, its bytes (record encoding). */
+export interface StoredRecord {
+  offset: number
+  timestamp: number
+  record: Uint8Array
+}
+
+/**
+ * DELIVER for records of one partition handed over as the stored records
+ * themselves, so the broker's worker makes no array per message: the same
+ * bytes as encodeDeliver. `counts[i]` is records[i]'s delivery count; without
+ * `counts` every record is on its first delivery.
+ */
+export function encodeDeliverRecords(sub: number, partition: number, records: readonly StoredRecord[], counts?: readonly number[]): Buffer {
+  let size = 5 + 1 + 4 + 9 + 9 + 5
+  for (const r of records) size += 1 + 9 + 9 + 9 + 9 + 5 + r.record.length
+  const out = Buffer.allocUnsafe(size)
+  let pos = 5
+  out[pos++] = 0x82 // map of 2
+  pos += out.write('\xa3sub', pos, 'latin1')
+  pos = writeUint(out, pos, sub)
+  pos += out.write('\xa8messages', pos, 'latin1')
+  pos = writeArrayHeader(out, pos, records.length)
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!
+    out[pos++] = 0x95 // array of 5
+    pos = writeUint(out, pos, partition)
+    pos = writeUint(out, pos, r.offset)
+    pos = writeUint(out, pos, r.timestamp)
+    pos = writeUint(out, pos, counts === undefined ? 1 : counts[i]!)
+    pos = writeBin(out, pos, r.record)
+  }
+  out.writeUInt32BE(pos - 4, 0)
+  out[4] = Op.DELIVER
+  return out.subarray(0, pos)
+}
+
 export function decodeDeliver(body: Buffer): Deliver {
   const f = new Fields('DELIVER', body)
   const messages = f.raw('messages')

@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import fc from 'fast-check'
-import { Op, encodeDeliver, encodeFrame, decodeDeliver, type Delivery } from '../../protocol/index.js'
+import { Op, encodeDeliver, encodeDeliverRecords, encodeFrame, decodeDeliver, type Delivery } from '../../protocol/index.js'
 
 const uint = fc.oneof(
   fc.integer({ min: 0, max: 0x7f }),
@@ -31,4 +31,23 @@ t.test('the hand-written DELIVER encoder equals the generic one', async (t) => {
     t.ok(fast.equals(encodeFrame(Op.DELIVER, { sub: 3, messages })), `${n} messages`)
     t.equal(decodeDeliver(fast.subarray(5)).messages.length, n)
   }
+})
+
+t.test('DELIVER from stored records (the worker\'s path) equals encodeDeliver', async (t) => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 0xffffffff }),
+      uint,
+      fc.array(fc.tuple(uint, uint, fc.integer({ min: 1, max: 300 }), bin), { maxLength: 20 }),
+      fc.boolean(),
+      (sub, partition, rows, firstDeliveries) => {
+        const records = rows.map(([offset, timestamp, , record]) => ({ offset, timestamp, record }))
+        const counts = firstDeliveries ? undefined : rows.map((r) => r[2])
+        const messages: Delivery[] = rows.map(([offset, timestamp, count, record]) => [partition, offset, timestamp, firstDeliveries ? 1 : count, record])
+        return encodeDeliverRecords(sub, partition, records, counts).equals(encodeDeliver({ sub, messages }))
+      },
+    ),
+    { numRuns: 200 },
+  )
+  t.pass('same bytes for 200 random frames')
 })
