@@ -316,17 +316,11 @@ export class Producer<M extends WhenFull = 'drop'> {
   private batchDone(batch: Batch, err?: unknown, results?: PublishResult[]): void {
     if (batch.confirm && err === undefined && !results) err = new SkiffError('TIMEOUT', `publish to ${batch.topic} abandoned`)
     const entries = batch.entries
-    let freed = 0
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!
       if (!e.settled) this.settle(e, err, results?.[i], 'sent')
-      if (e.holdsSlot) {
-        e.holdsSlot = false
-        freed++
-      }
     }
-    this.inFlight -= freed
-    if (freed > 0) this.admitPublishes()
+    this.freeSlots(entries)
     this.calls.releaseBarriers()
   }
 

@@ -13,6 +13,7 @@
  * that straddles chunks.
  */
 import { SkiffError } from './errors.js'
+import { u32 } from './bytes.js'
 import { pack } from './codec.js'
 
 export const FRAME_HEADER_BYTES = 5
@@ -103,7 +104,7 @@ export class FrameDecoder {
   private readLength(): number {
     const head = this.chunks[0]!
     const o = this.offset
-    if (head.length - o >= 4) return head[o]! * 0x1000000 + ((head[o + 1]! << 16) | (head[o + 2]! << 8) | head[o + 3]!)
+    if (head.length - o >= 4) return u32(head, o)
     let len = 0
     let got = 0
     for (let c = 0, at = o; got < 4; c++, at = 0) {

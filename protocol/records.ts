@@ -12,6 +12,7 @@
  *
  * A records blob is records laid end to end; its count travels beside it.
  */
+import { u16, u32 } from './bytes.js'
 import { SkiffError } from './errors.js'
 import { pack, unpack } from './codec.js'
 
@@ -142,15 +143,6 @@ export function countRecords(blob: Uint8Array): number {
   let n = 0
   while (pos < blob.length) pos = recordAt(blob, pos, n++).end
   return n
-}
-
-/** Big-endian reads straight from the bytes: no DataView to allocate per blob. */
-function u16(b: Uint8Array, pos: number): number {
-  return (b[pos]! << 8) | b[pos + 1]!
-}
-
-function u32(b: Uint8Array, pos: number): number {
-  return b[pos]! * 0x1000000 + ((b[pos + 1]! << 16) | (b[pos + 2]! << 8) | b[pos + 3]!)
 }
 
 /** Check the record starting at `pos` (record number `i`, for messages) and say where its parts lie. */

@@ -17,9 +17,7 @@ import { CLIENT_MODULE } from '../lib/paths.mjs'
 import { config, cpuSeconds, go, now, reportProgress, runRole, send, sleep, turn, warmup } from './common.mjs'
 
 const { connect } = await import(CLIENT_MODULE)
-const { url, connections = 1, messages = 0, size = 128, confirm = true, maxInFlight = 1000, rate = 0, durationMs = 0, timeLimitMs = 120_000 } = config
-/** Where the loops publish: the warm-up topic first when the parent asks for a warm-up, then config.topic. */
-let topic = config.topic
+const { url, topic, connections = 1, messages = 0, size = 128, confirm = true, maxInFlight = 1000, rate = 0, durationMs = 0, timeLimitMs = 120_000 } = config
 /** Fire-and-forget loops yield to the event loop after this many sends. */
 const SEND_SLICE = 1000
 
@@ -32,7 +30,7 @@ function payload() {
   return buf
 }
 
-async function confirmedLoop(producer, count, deadline) {
+async function confirmedLoop(producer, topic, count, deadline) {
   const buf = payload()
   // The publish promises themselves, oldest first: no extra promise per message,
   // so the bench's own cost per message stays small next to the client's.
@@ -55,7 +53,7 @@ async function confirmedLoop(producer, count, deadline) {
   confirmed += rest.length
 }
 
-async function fireAndForgetLoop(producer, count, deadline) {
+async function fireAndForgetLoop(producer, topic, count, deadline) {
   const buf = payload()
   for (let i = 0; i < count; i++) {
     buf.writeDoubleLE(now(), 0)
@@ -112,12 +110,10 @@ runRole(async () => {
   if (warm) {
     // The same loop on the warm-up topic, not measured: V8 compiles the hot
     // paths and the buffers reach their working sizes before go (see workload.mjs).
-    topic = warm.topic
     const until = now() + timeLimitMs
-    await Promise.all(producers.map((p) => (confirm ? confirmedLoop(p, warm.messages, until) : fireAndForgetLoop(p, warm.messages, until))))
+    await Promise.all(producers.map((p) => (confirm ? confirmedLoop(p, warm.topic, warm.messages, until) : fireAndForgetLoop(p, warm.topic, warm.messages, until))))
     const warmSent = sent
     sent = dropped = confirmed = 0
-    topic = config.topic
     await send({ t: 'warm', sent: warmSent })
     await go
   }
@@ -128,7 +124,7 @@ runRole(async () => {
   await Promise.all(
     producers.map((p) => {
       if (rate > 0) return pacedLoop(p, rate / connections, deadline)
-      return confirm ? confirmedLoop(p, messages, deadline) : fireAndForgetLoop(p, messages, deadline)
+      return confirm ? confirmedLoop(p, topic, messages, deadline) : fireAndForgetLoop(p, topic, messages, deadline)
     }),
   )
   const endedAt = now()

@@ -44,7 +44,6 @@ interface Waiting {
   notBefore: number
 }
 
-
 export interface Expired {
   offset: number
   count: number
@@ -69,6 +68,8 @@ export class GroupCursor {
   readonly members: Member[] = []
   private rr = 0
   dirty = false
+  /** The delivery count of the last assign() (1 for a first delivery): read it right after the call. */
+  assignedCount = 0
 
   constructor(
     readonly group: string,
@@ -164,9 +165,6 @@ export class GroupCursor {
     this.redeliver = rest.concat(due.slice(max))
     return taken.map((w) => w.offset)
   }
-
-  /** The delivery count of the last assign() (1 for a first delivery): read it right after the call. */
-  assignedCount = 0
 
   /**
    * Give `offset` to the next member with a free credit (round-robin); undefined

@@ -18,6 +18,7 @@ export interface Recipient {
 interface SubBatch {
   conn: number
   sub: number
+  /** A member belongs to one partition's group cursor, so its deliveries are all of one partition. */
   partition: number
   records: StoredRecord[]
   /** Delivery counts, one per record, made only once a record is not on its first delivery. */
@@ -69,8 +70,7 @@ export class Outbox {
     }
     const size = rec.record.length + 32
     // Leave room for the frame and map overhead under the peer's frame limit.
-    if (b.records.length > 0 && (b.bytes + size > this.maxFrameBytes - 1024 || b.partition !== partition)) this.sealSub(b)
-    b.partition = partition
+    if (b.records.length > 0 && b.bytes + size > this.maxFrameBytes - 1024) this.sealSub(b)
     if (deliveryCount !== 1 || b.counts !== undefined) {
       b.counts ??= new Array<number>(b.records.length).fill(1)
       b.counts.push(deliveryCount)

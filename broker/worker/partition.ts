@@ -43,6 +43,9 @@ export class Partition {
   private confirms: { id: number; baseOffset: number }[] = []
   private unsynced = false
   private groupSaveFailing = false
+  /** The pumped cursor's deliveries so far, added to its group's metrics once per pump, not per message. */
+  private delivered = 0
+  private redelivered = 0
   /** Group saves running on the libuv pool, by group. */
   private readonly saving = new Map<string, Promise<void>>()
   private groupsDirMade = false
@@ -226,22 +229,17 @@ export class Partition {
       if (cursor.members.length === 0) continue
       if (cursor.floor < this.log.startOffset) cursor.truncateTo(this.log.startOffset)
       let credits = cursor.credits()
-      // Counted here and added to the group's metrics once per pump, not per message.
-      let delivered = 0
-      let redelivered = 0
+      this.delivered = this.redelivered = 0
       for (const offset of cursor.takeDue(now, credits)) {
         const rec = this.readOne(offset)
         if (!rec) {
           cursor.settle(offset) // gone from the log (retention or damage): nothing to deliver
           continue
         }
-        const count = this.send(cursor, rec, now)
-        if (count === 0) {
+        if (!this.send(cursor, rec, now)) {
           cursor.requeue(offset, now)
           break
         }
-        delivered++
-        if (count > 1) redelivered++
         credits--
       }
       // At most PUMP_READS reads per group per turn: a consumer with many credits
@@ -264,30 +262,29 @@ export class Partition {
           while (cursor.next < rec.offset) cursor.settle(cursor.next++) // offsets lost to damage
           cursor.next = rec.offset + 1
           if (cursor.settled.has(rec.offset)) continue // acked before a restart
-          const count = this.send(cursor, rec, now)
-          if (count === 0) {
+          if (!this.send(cursor, rec, now)) {
             cursor.next = rec.offset
             credits = 0
             break
           }
-          delivered++
-          if (count > 1) redelivered++
           credits--
           if (credits === 0) break
         }
       }
-      if (delivered > 0) this.counters.delivered(cursor.group, delivered, redelivered)
+      if (this.delivered > 0) this.counters.delivered(cursor.group, this.delivered, this.redelivered)
     }
     return budgetHit
   }
 
-  /** Hand a record to the member the cursor picks; its delivery count, or 0 when no member has a credit. */
-  private send(cursor: GroupCursor, rec: LogRecord, now: number): number {
+  /** Hand a record to the member the cursor picks; false when no member has a credit. */
+  private send(cursor: GroupCursor, rec: LogRecord, now: number): boolean {
     const member = cursor.assign(rec.offset, now)
-    if (!member) return 0
+    if (!member) return false
     const count = cursor.assignedCount
     this.ctx.outbox.deliver(member, this.partition, rec, count)
-    return count
+    this.delivered++
+    if (count > 1) this.redelivered++
+    return true
   }
 
   private readOne(offset: number): LogRecord | undefined {

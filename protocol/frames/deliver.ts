@@ -17,6 +17,7 @@ import { Fields } from '../fields.js'
 import { SkiffError } from '../errors.js'
 import { writeArrayHeader, writeBin, writeUint } from './msgpack-write.js'
 import { RECORD_OVERHEAD, readHeaders, walkRecords, type Headers, type RecordView } from '../records.js'
+import { u16, u32 } from '../bytes.js'
 
 /** [partition, offset, timestamp, deliveryCount, record] */
 export type Delivery = [number, number, number, number, Uint8Array]
@@ -33,26 +34,12 @@ export interface Deliver {
  * no intermediate objects.
  */
 export function encodeDeliver(d: Deliver): Buffer {
-  let size = 5 + 1 + 4 + 9 + 9 + 5
-  for (const m of d.messages) size += 1 + 9 + 9 + 9 + 9 + 5 + m[4].length
+  let size = DELIVER_HEAD_MAX
+  for (const m of d.messages) size += MESSAGE_HEAD_MAX + m[4].length
   const out = Buffer.allocUnsafe(size)
-  let pos = 5
-  out[pos++] = 0x82 // map of 2
-  pos += out.write('\xa3sub', pos, 'latin1')
-  pos = writeUint(out, pos, d.sub)
-  pos += out.write('\xa8messages', pos, 'latin1')
-  pos = writeArrayHeader(out, pos, d.messages.length)
-  for (const m of d.messages) {
-    out[pos++] = 0x95 // array of 5
-    pos = writeUint(out, pos, m[0])
-    pos = writeUint(out, pos, m[1])
-    pos = writeUint(out, pos, m[2])
-    pos = writeUint(out, pos, m[3])
-    pos = writeBin(out, pos, m[4])
-  }
-  out.writeUInt32BE(pos - 4, 0)
-  out[4] = Op.DELIVER
-  return out.subarray(0, pos)
+  let pos = writeDeliverHead(out, d.sub, d.messages.length)
+  for (const m of d.messages) pos = writeMessage(out, pos, m[0], m[1], m[2], m[3], m[4])
+  return finishDeliver(out, pos)
 }
 
 /** A stored record to deliver: its offset, its batch's timestamp, its bytes (record encoding). */
@@ -69,27 +56,46 @@ export interface StoredRecord {
  * `counts` every record is on its first delivery.
  */
 export function encodeDeliverRecords(sub: number, partition: number, records: readonly StoredRecord[], counts?: readonly number[]): Buffer {
-  let size = 5 + 1 + 4 + 9 + 9 + 5
-  for (const r of records) size += 1 + 9 + 9 + 9 + 9 + 5 + r.record.length
+  let size = DELIVER_HEAD_MAX
+  for (const r of records) size += MESSAGE_HEAD_MAX + r.record.length
   const out = Buffer.allocUnsafe(size)
+  let pos = writeDeliverHead(out, sub, records.length)
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!
+    pos = writeMessage(out, pos, partition, r.offset, r.timestamp, counts === undefined ? 1 : counts[i]!, r.record)
+  }
+  return finishDeliver(out, pos)
+}
+
+/** Most bytes before the messages: frame header, map of 2, "sub", its value, "messages", the array header. */
+const DELIVER_HEAD_MAX = 5 + 1 + 4 + 9 + 9 + 5
+/** Most bytes of a message besides its record: array of 5, four uints, the bin header. */
+const MESSAGE_HEAD_MAX = 1 + 9 + 9 + 9 + 9 + 5
+
+/** The map up to the messages array's header (the frame header is written last, by finishDeliver). */
+function writeDeliverHead(out: Buffer, sub: number, count: number): number {
   let pos = 5
   out[pos++] = 0x82 // map of 2
   pos += out.write('\xa3sub', pos, 'latin1')
   pos = writeUint(out, pos, sub)
   pos += out.write('\xa8messages', pos, 'latin1')
-  pos = writeArrayHeader(out, pos, records.length)
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!
-    out[pos++] = 0x95 // array of 5
-    pos = writeUint(out, pos, partition)
-    pos = writeUint(out, pos, r.offset)
-    pos = writeUint(out, pos, r.timestamp)
-    pos = writeUint(out, pos, counts === undefined ? 1 : counts[i]!)
-    pos = writeBin(out, pos, r.record)
-  }
-  out.writeUInt32BE(pos - 4, 0)
+  return writeArrayHeader(out, pos, count)
+}
+
+function writeMessage(out: Buffer, pos: number, partition: number, offset: number, timestamp: number, deliveryCount: number, record: Uint8Array): number {
+  out[pos++] = 0x95 // array of 5
+  pos = writeUint(out, pos, partition)
+  pos = writeUint(out, pos, offset)
+  pos = writeUint(out, pos, timestamp)
+  pos = writeUint(out, pos, deliveryCount)
+  return writeBin(out, pos, record)
+}
+
+/** The frame header, now that its length is known; the frame is out[0, end). */
+function finishDeliver(out: Buffer, end: number): Buffer {
+  out.writeUInt32BE(end - 4, 0)
   out[4] = Op.DELIVER
-  return out.subarray(0, pos)
+  return out.subarray(0, end)
 }
 
 export function decodeDeliver(body: Buffer): Deliver {
@@ -248,14 +254,6 @@ UINT_BYTES[0xd3] = 9 // int64, as written for values past 32 bits; the walk take
 
 /** "messages" as a fixstr key. */
 const MESSAGES_KEY = Buffer.from('\xa8messages', 'latin1')
-
-function u16(b: Buffer, pos: number): number {
-  return (b[pos]! << 8) | b[pos + 1]!
-}
-
-function u32(b: Buffer, pos: number): number {
-  return b[pos]! * 0x1000000 + ((b[pos + 1]! << 16) | (b[pos + 2]! << 8) | b[pos + 3]!)
-}
 
 /** The integer at `pos`, in one of the forms of UINT_BYTES (checked by the walk). */
 function uintAt(b: Buffer, pos: number): number {

@@ -36,8 +36,30 @@ export function writeUint(out: Buffer, pos: number, v: number): number {
   return pos + 9
 }
 
+/** Bytes of a length field in MessagePack's 8/16/32-bit forms. */
+function lengthBytes(n: number): number {
+  return n < 0x100 ? 2 : n < 0x10000 ? 3 : 5
+}
+
+/** `tag8` (the 8-bit form's type byte; the 16 and 32-bit forms follow it) and the length `n` in the smallest of those forms. */
+function writeLength(out: Buffer, pos: number, n: number, tag8: number): number {
+  if (n < 0x100) {
+    out[pos] = tag8
+    out[pos + 1] = n
+    return pos + 2
+  }
+  if (n < 0x10000) {
+    out[pos] = tag8 + 1
+    out.writeUInt16BE(n, pos + 1)
+    return pos + 3
+  }
+  out[pos] = tag8 + 2
+  out.writeUInt32BE(n, pos + 1)
+  return pos + 5
+}
+
 export function strHeaderBytes(n: number): number {
-  return n < 0x20 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5
+  return n < 0x20 ? 1 : lengthBytes(n)
 }
 
 /** The header of a string of `n` bytes (the bytes follow). */
@@ -46,40 +68,14 @@ export function writeStrHeader(out: Buffer, pos: number, n: number): number {
     out[pos] = 0xa0 | n
     return pos + 1
   }
-  if (n < 0x100) {
-    out[pos] = 0xd9
-    out[pos + 1] = n
-    return pos + 2
-  }
-  if (n < 0x10000) {
-    out[pos] = 0xda
-    out.writeUInt16BE(n, pos + 1)
-    return pos + 3
-  }
-  out[pos] = 0xdb
-  out.writeUInt32BE(n, pos + 1)
-  return pos + 5
+  return writeLength(out, pos, n, 0xd9) // str8, str16, str32
 }
 
-export function binHeaderBytes(n: number): number {
-  return n < 0x100 ? 2 : n < 0x10000 ? 3 : 5
-}
+export const binHeaderBytes = lengthBytes
 
 /** The header of a bin of `n` bytes (the bytes follow). */
 export function writeBinHeader(out: Buffer, pos: number, n: number): number {
-  if (n < 0x100) {
-    out[pos] = 0xc4
-    out[pos + 1] = n
-    return pos + 2
-  }
-  if (n < 0x10000) {
-    out[pos] = 0xc5
-    out.writeUInt16BE(n, pos + 1)
-    return pos + 3
-  }
-  out[pos] = 0xc6
-  out.writeUInt32BE(n, pos + 1)
-  return pos + 5
+  return writeLength(out, pos, n, 0xc4) // bin8, bin16, bin32
 }
 
 /** A bin: header and bytes. */

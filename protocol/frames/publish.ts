@@ -314,37 +314,26 @@ function uintAt(b: Buffer, pos: number): number {
 /** A string at `pos`: the start of its bytes (the end in `at`), or -1. */
 function strAt(b: Buffer, pos: number): number {
   const tag = b[pos]!
-  let s: number
-  let n: number
-  if ((tag & 0xe0) === 0xa0) {
-    s = pos + 1
-    n = tag & 0x1f
-  } else if (tag === 0xd9 && pos + 2 <= b.length) {
-    s = pos + 2
-    n = b[pos + 1]!
-  } else if (tag === 0xda && pos + 3 <= b.length) {
-    s = pos + 3
-    n = b.readUInt16BE(pos + 1)
-  } else return -1
-  at = s + n
-  return at <= b.length ? s : -1
+  if ((tag & 0xe0) !== 0xa0) return sizedAt(b, pos, 0xd9) // str8, str16, str32
+  at = pos + 1 + (tag & 0x1f)
+  return at <= b.length ? pos + 1 : -1
 }
 
 /** A bin at `pos`: the start of its bytes (the end in `at`), or -1. */
 function binAt(b: Buffer, pos: number): number {
-  const tag = b[pos]!
-  let s: number
-  let n: number
-  if (tag === 0xc4 && pos + 2 <= b.length) {
-    s = pos + 2
-    n = b[pos + 1]!
-  } else if (tag === 0xc5 && pos + 3 <= b.length) {
-    s = pos + 3
-    n = b.readUInt16BE(pos + 1)
-  } else if (tag === 0xc6 && pos + 5 <= b.length) {
-    s = pos + 5
-    n = b.readUInt32BE(pos + 1)
-  } else return -1
+  return sizedAt(b, pos, 0xc4) // bin8, bin16, bin32
+}
+
+/**
+ * A value with an 8, 16 or 32-bit length at `pos`, its type bytes tag8,
+ * tag8 + 1 and tag8 + 2: the start of its bytes (the end in `at`), or -1.
+ */
+function sizedAt(b: Buffer, pos: number, tag8: number): number {
+  const w = b[pos]! - tag8 // 0, 1, 2: a length of 1, 2 or 4 bytes
+  if (w < 0 || w > 2) return -1
+  const s = pos + 1 + (1 << w)
+  if (s > b.length) return -1
+  const n = w === 0 ? b[pos + 1]! : w === 1 ? b.readUInt16BE(pos + 1) : b.readUInt32BE(pos + 1)
   at = s + n
   return at <= b.length ? s : -1
 }

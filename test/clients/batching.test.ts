@@ -5,7 +5,7 @@
 import t from 'tap'
 import { connect } from '../../clients/index.js'
 import { Op, decodeRecords, encodeDeliver, encodeRecord, encodePublishAck } from '../../protocol/index.js'
-import { startStandIn, turn, waitFor } from './stand-in.js'
+import { startHoldingStandIn, startStandIn, turn, waitFor } from './stand-in.js'
 
 const publishes = (frames: { opcode: number; body: any }[]) => frames.filter((f) => f.opcode === Op.PUBLISH)
 
@@ -45,13 +45,7 @@ t.test('one frame per topic, and a full batch goes out early', async (t) => {
 })
 
 t.test('maxInFlight: publish waits while that many records are unconfirmed', async (t) => {
-  const held: (() => void)[] = []
-  const peer = await startStandIn({
-    onFrame: (p, f) => {
-      if (f.opcode === Op.PUBLISH) held.push(() => p.reply(f))
-      else p.reply(f)
-    },
-  })
+  const { peer, held } = await startHoldingStandIn()
   t.teardown(peer.close)
   const client = await connect(peer.url)
   t.teardown(() => client.close())
@@ -76,13 +70,7 @@ t.test('maxInFlight: publish waits while that many records are unconfirmed', asy
 })
 
 t.test('send() is fire-and-forget; flush() waits for writes and confirms', async (t) => {
-  const held: (() => void)[] = []
-  const peer = await startStandIn({
-    onFrame: (p, f) => {
-      if (f.opcode === Op.PUBLISH && f.body.confirm) held.push(() => p.reply(f))
-      else p.reply(f)
-    },
-  })
+  const { peer, held } = await startHoldingStandIn((f) => f.body.confirm)
   t.teardown(peer.close)
   const client = await connect(peer.url)
   t.teardown(() => client.close())

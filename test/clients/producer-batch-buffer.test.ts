@@ -11,20 +11,14 @@
 import t from 'tap'
 import { connect } from '../../clients/index.js'
 import { Op, decodeRecords } from '../../protocol/index.js'
-import { startStandIn, turn, waitFor, type SeenFrame } from './stand-in.js'
+import { startHoldingStandIn, startStandIn, turn, waitFor, type SeenFrame } from './stand-in.js'
 
 const FAST = { initialDelayMs: 5, maxDelayMs: 20 }
 const publishes = (frames: SeenFrame[]) => frames.filter((f) => f.opcode === Op.PUBLISH).map((f) => f.body)
 const payloadsOf = (frames: SeenFrame[]) => publishes(frames).flatMap((b) => decodeRecords(b.records, b.count).map((r) => r.payload.toString()))
 
 t.test('a payload buffer reused right after publish() does not change what was sent', async (t) => {
-  const held: (() => void)[] = []
-  const peer = await startStandIn({
-    onFrame: (p, f) => {
-      if (f.opcode === Op.PUBLISH) held.push(() => p.reply(f))
-      else p.reply(f)
-    },
-  })
+  const { peer, held } = await startHoldingStandIn()
   t.teardown(peer.close)
   const client = await connect(peer.url)
   t.teardown(() => client.close())
@@ -105,13 +99,7 @@ t.test('records whose caller gave up before their batch was written are cut out 
 })
 
 t.test('flush() waits for exactly the calls made before it, when they settle out of order', async (t) => {
-  const held: (() => void)[] = []
-  const peer = await startStandIn({
-    onFrame: (p, f) => {
-      if (f.opcode === Op.PUBLISH && f.body.topic === 'slow') held.push(() => p.reply(f))
-      else p.reply(f)
-    },
-  })
+  const { peer, held } = await startHoldingStandIn((f) => f.body.topic === 'slow')
   t.teardown(peer.close)
   const client = await connect(peer.url)
   t.teardown(() => client.close())

@@ -57,6 +57,23 @@ export interface StandIn {
   close(): Promise<void>
 }
 
+/**
+ * A stand-in that holds back its answer to the PUBLISH frames `hold` picks
+ * (every PUBLISH by default): each answer waits in `held` until called, so a
+ * test decides when those publishes are confirmed. Every other frame is
+ * answered at once.
+ */
+export async function startHoldingStandIn(hold: (f: SeenFrame) => boolean = () => true): Promise<{ peer: StandIn; held: (() => void)[] }> {
+  const held: (() => void)[] = []
+  const peer = await startStandIn({
+    onFrame: (p, f) => {
+      if (f.opcode === Op.PUBLISH && hold(f)) held.push(() => p.reply(f))
+      else p.reply(f)
+    },
+  })
+  return { peer, held }
+}
+
 export async function startStandIn(opts: StandInOptions = {}): Promise<StandIn> {
   const peers: Peer[] = []
   const frames: SeenFrame[] = []
