@@ -76,6 +76,19 @@ export interface BrokerConfig {
   maxSubscriptionsPerConnection: number
   maxTopics: number
   maxPartitionsPerTopic: number
+  /** Broker-wide budgets (SECURITY.md, "What a client may cost"): past each, the largest holders are cut or paused first. */
+  maxTotalPendingBytes: number
+  maxTotalPartialFrameBytes: number
+  maxTotalPublishBytes: number
+  /** Requests waiting for replies: per requesting connection, and broker-wide. */
+  maxRequestsPerConnection: number
+  maxPendingRequests: number
+  /** Failed logins per minute from one IP address before its HELLOs are refused for a while. */
+  maxFailedLoginsPerIp: number
+  /** Fields of a verified client certificate that may name a user: a comma list of cn, dns, email, uri. */
+  tlsUserFields: string
+  /** Host header values the panel and /api accept besides IP literals and localhost (comma list). */
+  httpAllowedHosts: string
 }
 
 export const DEFAULTS: BrokerConfig = {
@@ -121,6 +134,14 @@ export const DEFAULTS: BrokerConfig = {
   maxSubscriptionsPerConnection: 1_000,
   maxTopics: 10_000,
   maxPartitionsPerTopic: 256,
+  maxTotalPendingBytes: 256 * 1024 * 1024,
+  maxTotalPartialFrameBytes: 64 * 1024 * 1024,
+  maxTotalPublishBytes: 128 * 1024 * 1024,
+  maxRequestsPerConnection: 10_000,
+  maxPendingRequests: 100_000,
+  maxFailedLoginsPerIp: 30,
+  tlsUserFields: 'cn',
+  httpAllowedHosts: '',
 }
 
 export type ConfigKey = keyof BrokerConfig
@@ -264,4 +285,12 @@ export const DESCRIPTIONS: Record<ConfigKey, string> = {
   maxSubscriptionsPerConnection: 'most subscriptions one connection may hold (0 = no limit)',
   maxTopics: 'most topics clients may create, counting dead-letter topics (which the broker still creates past it) (0 = no limit)',
   maxPartitionsPerTopic: 'most partitions a topic may be created with',
+  maxTotalPendingBytes: 'unwritten output in bytes across all connections; past it the connections holding the most are cut as slow consumers',
+  maxTotalPartialFrameBytes: 'bytes of partly received frames across all connections; past it the connections holding the most are cut',
+  maxTotalPublishBytes: 'unconfirmed publish bytes across all connections; past it publishing connections stop being read until confirms catch up',
+  maxRequestsPerConnection: 'requests one connection may have waiting for replies (0 = no limit)',
+  maxPendingRequests: 'requests waiting for replies broker-wide; past it the oldest request of the connection holding the most is failed',
+  maxFailedLoginsPerIp: 'failed logins per minute from one IP address before its HELLOs are refused for a while (0 = no limit)',
+  tlsUserFields: 'fields of a verified client certificate that may name a user, tried in this order: a comma list of cn, dns, email, uri',
+  httpAllowedHosts: 'host names (comma list) the panel and /api accept in the Host header besides IP addresses and localhost',
 }
