@@ -36,6 +36,7 @@ export const ERRORS = {
   IDLE_TIMEOUT: spec(17, 'IDLE_TIMEOUT', true, true, 'nothing was received for longer than the idle timeout'),
   TOO_MANY_CONNECTIONS: spec(18, 'TOO_MANY_CONNECTIONS', true, true, 'the broker has reached its connection limit'),
   NO_RESPONDERS: spec(19, 'NO_RESPONDERS', true, false, 'nobody serves requests on this topic'),
+  OVERLOADED: spec(20, 'OVERLOADED', true, false, 'the broker refused or cut this work to stay within a broker-wide budget; try again later'),
 } as const
 
 export type ErrorName = keyof typeof ERRORS
