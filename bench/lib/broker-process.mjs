@@ -51,6 +51,7 @@ export async function startBrokerProcess(opts = {}) {
   live.add(onExit)
   let port
   let httpPort
+  let udpPort
   try {
     port = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`broker did not log "listening" within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS)
@@ -61,6 +62,7 @@ export async function startBrokerProcess(opts = {}) {
           if (o.msg === 'listening' && Number.isInteger(o.port)) {
             clearTimeout(timer)
             httpPort = Number.isInteger(o.httpPort) ? o.httpPort : undefined
+            udpPort = Number.isInteger(o.udpPort) ? o.udpPort : undefined
             resolve(o.port)
           }
         } catch {
@@ -88,6 +90,8 @@ export async function startBrokerProcess(opts = {}) {
     url: `skiff://127.0.0.1:${port}`,
     /** The HTTP port for /metrics, when this build logs one. */
     httpPort,
+    /** The UDP telemetry port, when the broker logs one. */
+    udpPort,
     sample: () => sampleProcess(child.pid),
     logTail: () => [...tail],
     /** SIGTERM, then SIGKILL if the broker has not exited in time; the data dir is removed. */
