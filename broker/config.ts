@@ -294,7 +294,7 @@ export const DESCRIPTIONS: Record<ConfigKey, string> = {
   maxTotalPublishBytes: 'unconfirmed publish bytes across all connections; past it publishing connections stop being read until confirms catch up',
   maxRequestsPerConnection: 'requests one connection may have waiting for replies (0 = no limit)',
   maxPendingRequests: 'requests waiting for replies broker-wide; past it the oldest request of the connection holding the most is failed',
-  maxFailedLoginsPerIp: 'failed logins per minute from one IP address before its HELLOs are refused for a while (0 = no limit)',
+  maxFailedLoginsPerIp: 'failed logins per minute from one IP address (HELLO and the HTTP panel) before its logins are refused until the budget refills (0 = no limit)',
   tlsUserFields: 'fields of a verified client certificate that may name a user, tried in this order: a comma list of cn, dns, email, uri',
-  httpAllowedHosts: 'host names (comma list) the panel and /api accept in the Host header besides IP addresses and localhost',
+  httpAllowedHosts: 'host names (comma list) the panel and /api accept in the Host header besides IP addresses, localhost and *.localhost',
 }

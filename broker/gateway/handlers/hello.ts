@@ -9,7 +9,12 @@
  *
  * Decision: the check gets a signal aborted when the socket closes, so a
  * client that sends HELLO and hangs up does not leave a scrypt check queued
- * behind it (auth/slots.ts drops it from the wait list unrun).
+ * behind it (auth/slots.ts drops it from the wait list unrun). The socket is
+ * paused while the check runs; Node still reads (and so sees the hang-up)
+ * until the stream's high-water mark is buffered. A client that sends more
+ * than that behind its HELLO before hanging up is noticed when the auth
+ * timeout closes the connection, so its queued check waits at most that long
+ * (and counts against its address's 4 checks meanwhile).
  */
 import { SkiffError, SUPPORTED_VERSIONS, decodeHello, encodeWelcome } from '../../../protocol/index.js'
 import type { Connection } from '../connection.js'
