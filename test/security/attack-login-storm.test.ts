@@ -9,7 +9,12 @@
  * token, every fifth hangs up right after sending HELLO), then a sustained
  * one from 127.0.0.2 and 127.0.0.3, while the victim (127.0.0.1, its user
  * named, the right token) logs in and keeps working. Asserted:
- * - the victim logs in within 1 s of the storm's last HELLO being sent;
+ * - the victim logs in within 2 s of the storm's last HELLO being sent. Its
+ *   login waits for the broker to accept and answer the storm's 300
+ *   connections (in this process, beside the attacker's own sockets: about
+ *   0.2 s alone, up to 0.85 s measured with another test file running on the
+ *   same 2 cores) and behind at most 4 hash checks of the attacker's address;
+ *   before the change it was refused (every scrypt place taken);
  * - the victim's PING, publish confirm and delivery p99 stay within 250 ms
  *   during the sustained storm (250 ms because CI runs two test files at once
  *   on 2 cores; the soak in bench/ holds the 100 ms line);
@@ -41,7 +46,7 @@ const WAVES = 15
 const WAVE_EVERY_MS = 200
 const PER_WAVE = 20
 const FAILED_PER_MINUTE = 30
-const LOGIN_WITHIN_MS = 1000
+const LOGIN_WITHIN_MS = 2000
 const RSS_GROWTH_MIB = 100
 
 const randomToken = () => crypto.randomBytes(32).toString('base64url')
