@@ -18,9 +18,14 @@
 # `npm install` still takes the locked versions.
 #
 # Configuration is by SKIFF_* environment variables so `docker run -e` can
-# override any option; the image sets the three that differ from the broker's
+# override any option; the image sets the four that differ from the broker's
 # defaults inside a container: listen on every interface (explicitly), keep
-# data on the /data volume, serve HTTP on 9600.
+# data on the /data volume, serve HTTP on 9600, and serve HTTP on every
+# interface too (SKIFF_HTTP_HOST). The broker's HTTP port is loopback by
+# default, and a container's loopback is reachable neither through a
+# published port (-p 9600:9600) nor by a Prometheus in another container.
+# /metrics, /healthz and /readyz need no login; with an auth file the panel
+# and /api need an admin or monitor user's token.
 
 ARG NODE_VERSION=24
 
@@ -53,7 +58,8 @@ COPY --from=build /src/dist ./dist
 COPY deploy/healthcheck.mjs ./healthcheck.mjs
 ENV SKIFF_HOST=0.0.0.0 \
     SKIFF_DATA_DIR=/data \
-    SKIFF_HTTP_PORT=9600
+    SKIFF_HTTP_PORT=9600 \
+    SKIFF_HTTP_HOST=0.0.0.0
 EXPOSE 7600/tcp 7600/udp 9600/tcp
 VOLUME ["/data"]
 USER skiff:skiff

@@ -45,7 +45,11 @@ export interface BrokerConfig {
   logLevel: LogLevel
   /** HTTP port for /metrics, /healthz, /readyz; with port 0 and this at its default, any free port. */
   httpPort: number
-  /** Address for the HTTP port; empty = the same as host. */
+  /**
+   * Address for the HTTP port. Decision: loopback by default, whatever `host`
+   * is, so /metrics, the panel and /api stay on the machine unless given
+   * (--http-host 0.0.0.0 for a Prometheus elsewhere); empty = the same as host.
+   */
   httpHost: string
   /** Accept UDP telemetry datagrams. */
   udp: boolean
@@ -115,7 +119,7 @@ export const DEFAULTS: BrokerConfig = {
   drainTimeoutMs: 5_000,
   logLevel: 'info',
   httpPort: 9600,
-  httpHost: '',
+  httpHost: '127.0.0.1',
   udp: true,
   udpPort: 0,
   udpMaxDatagram: MAX_UDP_PAYLOAD,
@@ -266,7 +270,7 @@ export const DESCRIPTIONS: Record<ConfigKey, string> = {
   drainTimeoutMs: 'how long shutdown waits for in-flight publishes',
   logLevel: 'debug, info, warn, error or silent',
   httpPort: 'HTTP port for /metrics, /healthz and /readyz (when port is 0 and this is 9600, any free port)',
-  httpHost: 'address for the HTTP port (empty = the same as host)',
+  httpHost: 'address for the HTTP port (/metrics, /healthz, /readyz, the panel); loopback unless given, e.g. 0.0.0.0 for a Prometheus on another machine (empty = the same as host)',
   udp: 'accept UDP telemetry datagrams (--no-udp turns it off)',
   udpPort: 'UDP port for telemetry (0 = the same number as the TCP port)',
   udpMaxDatagram: 'largest UDP datagram accepted in bytes; bigger ones are dropped and counted',
@@ -278,7 +282,7 @@ export const DESCRIPTIONS: Record<ConfigKey, string> = {
   allowAnonymous: 'without an auth file, listen on a non-loopback host anyway: anyone who reaches the port may do anything',
   tlsCert: 'PEM certificate (chain) for TLS on the protocol port (skiffs://); needs tlsKey',
   tlsKey: 'PEM private key of tlsCert',
-  tlsCa: 'PEM CA bundle for client certificates (mTLS); a verified certificate whose CN/SAN is a user name logs in as that user',
+  tlsCa: 'PEM CA bundle for client certificates (mTLS); a verified certificate whose name (in the fields tlsUserFields lists) is a user name logs in as that user',
   tlsVerifyClients: 'refuse TLS clients without a certificate signed by tlsCa',
   maxConnections: 'most client connections at once (0 = no limit)',
   maxConnectionsPerIp: 'most connections at once from one IP address (0 = no limit)',
@@ -290,7 +294,7 @@ export const DESCRIPTIONS: Record<ConfigKey, string> = {
   maxTotalPublishBytes: 'unconfirmed publish bytes across all connections; past it publishing connections stop being read until confirms catch up',
   maxRequestsPerConnection: 'requests one connection may have waiting for replies (0 = no limit)',
   maxPendingRequests: 'requests waiting for replies broker-wide; past it the oldest request of the connection holding the most is failed',
-  maxFailedLoginsPerIp: 'failed logins per minute from one IP address before its HELLOs are refused for a while (0 = no limit)',
+  maxFailedLoginsPerIp: 'failed logins per minute from one IP address (HELLO and the HTTP panel) before its logins are refused until the budget refills (0 = no limit)',
   tlsUserFields: 'fields of a verified client certificate that may name a user, tried in this order: a comma list of cn, dns, email, uri',
-  httpAllowedHosts: 'host names (comma list) the panel and /api accept in the Host header besides IP addresses and localhost',
+  httpAllowedHosts: 'host names (comma list) the panel and /api accept in the Host header besides IP addresses, localhost and *.localhost',
 }

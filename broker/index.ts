@@ -44,7 +44,7 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
   const logger = createLogger(config.logLevel)
   fs.mkdirSync(config.dataDir, { recursive: true })
   // Read before anything starts: a bad auth file stops the broker here.
-  const auth = new Authenticator(config.authFile)
+  const auth = new Authenticator(config.authFile, { maxFailedLoginsPerIp: config.maxFailedLoginsPerIp })
   // HTTP first: /healthz answers and /readyz says 503 while the rest starts.
   const obs = await Observability.start(config, logger)
 

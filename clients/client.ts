@@ -16,7 +16,7 @@
  *    waiting (bounded by maxInFlight and by their own requestTimeoutMs).
  * 4. The link waits by the backoff policy (full jitter) and connects to the
  *    next URL of the list ('reconnecting' event per attempt), with the same
- *    HELLO (name, token). Failed attempts repeat this step; by default
+ *    HELLO (name, token, user). Failed attempts repeat this step; by default
  *    forever. Admin calls and subscribe() made meanwhile wait for it.
  * 5. On WELCOME: status 'connected', 'connect' is emitted, producers re-send
  *    their unconfirmed batches verbatim (same producer id and sequence; the
@@ -58,6 +58,12 @@ export interface ConnectOptions {
   name?: string
   /** Credentials sent in HELLO (when the broker has auth enabled). */
   token?: string
+  /**
+   * The auth-file user the token belongs to, sent in HELLO. Required when the
+   * broker's auth file keeps only the token's hash (`tokenHash`); optional for
+   * plain tokens.
+   */
+  user?: string
   /** TCP connect plus handshake, per attempt. Default 10 s. */
   connectTimeoutMs?: number
   /** Any call (publish confirm, subscribe, admin) not answered within this fails with TIMEOUT, counted from the call. Default 30 s. */
@@ -133,6 +139,7 @@ export class Client extends EventEmitter implements ConsumerHost {
       {
         name: opts.name ?? 'skiffmq-client',
         token: opts.token,
+        user: opts.user,
         connectTimeoutMs,
         requestTimeoutMs: this.requestTimeoutMs,
         maxReceiveFrame: positiveMs('maxReceiveFrame', opts.maxReceiveFrame ?? 64 * 1024 * 1024),

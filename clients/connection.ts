@@ -62,6 +62,8 @@ const debug = debuglog('skiff')
 export interface ConnectionOptions {
   name: string
   token?: string | undefined
+  /** The user the token belongs to (HELLO.user); needed for hashed tokens. */
+  user?: string | undefined
   connectTimeoutMs: number
   /** Largest frame accepted from the broker, whatever its WELCOME says. */
   maxReceiveFrame: number
@@ -154,7 +156,7 @@ export class Connection {
         },
       }
       socket.once(address.transport === 'tls' ? 'secureConnect' : 'connect', () => {
-        conn.writeFrame(encodeHello({ versions: [...SUPPORTED_VERSIONS], client: opts.name, token: opts.token }))
+        conn.writeFrame(encodeHello({ versions: [...SUPPORTED_VERSIONS], client: opts.name, token: opts.token, user: opts.user }))
       })
     })
   }

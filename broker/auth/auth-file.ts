@@ -17,6 +17,9 @@
  *   `{ allow, deny }`; a deny always wins over an allow. Absent = nothing.
  * - `admin: true` allows creating and deleting topics and seeing every topic
  *   and group; it grants no publish or subscribe by itself.
+ * - `monitor: true` is read-only: it may see every topic and group (describe
+ *   and list over the protocol, the HTTP panel and /api/overview) and nothing
+ *   else. It exists so a dashboard login cannot create or delete anything.
  * - A user with neither `token` nor `tokenHash` can only log in with a client
  *   certificate whose CN or subjectAltName equals its `name` (mTLS).
  * - Plain tokens must be at least 16 characters: short ones are guessable over
@@ -32,7 +35,7 @@ import { parseTokenHash, type TokenHash } from './token-hash.js'
 export const MIN_TOKEN_LENGTH = 16
 /** HELLO.token is at most this long, so a longer one could never log in. */
 export const MAX_TOKEN_LENGTH = 4096
-const USER_KEYS = new Set(['name', 'token', 'tokenHash', 'publish', 'subscribe', 'admin', 'expires'])
+const USER_KEYS = new Set(['name', 'token', 'tokenHash', 'publish', 'subscribe', 'admin', 'monitor', 'expires'])
 const NAME = /^[\x21-\x7e]{1,256}$/
 
 export interface Permission {
@@ -50,6 +53,8 @@ export interface AuthUser {
   readonly publish: Permission
   readonly subscribe: Permission
   readonly admin: boolean
+  /** May see every topic and group and the HTTP panel; may change nothing. */
+  readonly monitor: boolean
   /** ms since the epoch; undefined = never. */
   readonly expiresAt?: number
   /**
@@ -132,7 +137,9 @@ function parseUser(entry: unknown, where: string): AuthUser {
       throw new AuthFileError(`${at}: "tokenHash" ${(err as Error).message}`)
     }
   }
-  if (entry.admin !== undefined && typeof entry.admin !== 'boolean') throw new AuthFileError(`${at}: "admin" must be true or false`)
+  for (const flag of ['admin', 'monitor'] as const) {
+    if (entry[flag] !== undefined && typeof entry[flag] !== 'boolean') throw new AuthFileError(`${at}: "${flag}" must be true or false`)
+  }
   let expiresAt: number | undefined
   if (entry.expires !== undefined) {
     expiresAt = typeof entry.expires === 'string' ? Date.parse(entry.expires) : NaN
@@ -149,6 +156,7 @@ function parseUser(entry: unknown, where: string): AuthUser {
     publish: parsePermission(entry.publish, `${at}: "publish"`),
     subscribe: parsePermission(entry.subscribe, `${at}: "subscribe"`),
     admin: entry.admin === true,
+    monitor: entry.monitor === true,
     ...(expiresAt !== undefined ? { expiresAt } : {}),
     credentialId,
   }

@@ -13,6 +13,7 @@ import net from 'node:net'
 import type { BrokerConfig } from '../config.js'
 import { readAuthFile } from './auth-file.js'
 import { secureContextOptions } from './tls-acceptor.js'
+import { certFieldsProblem } from './cert-names.js'
 
 /** The broker options these checks read (a view of BrokerConfig, not a copy of its fields). */
 export type SecurityOptions = Pick<
@@ -24,6 +25,8 @@ export type SecurityOptions = Pick<
   | 'tlsKey'
   | 'tlsCa'
   | 'tlsVerifyClients'
+  | 'tlsUserFields'
+  | 'maxFailedLoginsPerIp'
   | 'maxConnections'
   | 'maxConnectionsPerIp'
   | 'maxSubscriptionsPerConnection'
@@ -49,7 +52,9 @@ export function securityConfigProblem(c: SecurityOptions): string | undefined {
   if ((c.tlsCert === '') !== (c.tlsKey === '')) return 'tlsCert and tlsKey go together: give both to serve TLS, or neither'
   if (c.tlsCa !== '' && c.tlsCert === '') return 'tlsCa needs tlsCert and tlsKey (it checks client certificates on the TLS port)'
   if (c.tlsVerifyClients && c.tlsCa === '') return 'tlsVerifyClients needs tlsCa: the CA that signs the client certificates'
-  for (const k of ['maxConnections', 'maxConnectionsPerIp', 'maxSubscriptionsPerConnection', 'maxTopics', 'maxPartitionsPerTopic'] as const) {
+  const fieldsProblem = certFieldsProblem(c.tlsUserFields)
+  if (fieldsProblem) return fieldsProblem
+  for (const k of ['maxConnections', 'maxConnectionsPerIp', 'maxSubscriptionsPerConnection', 'maxTopics', 'maxPartitionsPerTopic', 'maxFailedLoginsPerIp'] as const) {
     if (!Number.isInteger(c[k])) return `${k} must be a whole number, not ${c[k]}`
   }
   if (c.maxPartitionsPerTopic < 1) return 'maxPartitionsPerTopic must be at least 1'

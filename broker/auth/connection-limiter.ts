@@ -24,12 +24,12 @@ export class ConnectionLimiter {
   }
 
   countFor(address: string | undefined): number {
-    return this.perIp.get(normalize(address)) ?? 0
+    return this.perIp.get(normalizeAddress(address)) ?? 0
   }
 
   /** Take a slot for a new connection from `address`, or say why not. */
   admit(address: string | undefined): SkiffError | undefined {
-    const ip = normalize(address)
+    const ip = normalizeAddress(address)
     const { maxConnections, maxConnectionsPerIp } = this.limits
     if (maxConnections > 0 && this.total >= maxConnections) {
       return new SkiffError('TOO_MANY_CONNECTIONS', `the broker already has ${this.total} connections (maxConnections)`, { details: { limit: 'maxConnections', value: maxConnections } })
@@ -44,7 +44,7 @@ export class ConnectionLimiter {
   }
 
   release(address: string | undefined): void {
-    const ip = normalize(address)
+    const ip = normalizeAddress(address)
     const mine = this.perIp.get(ip)
     if (mine === undefined) return
     this.total--
@@ -53,7 +53,8 @@ export class ConnectionLimiter {
   }
 }
 
-function normalize(address: string | undefined): string {
+/** The key of an address in per-IP tables: ::ffff:10.0.0.1 counts as 10.0.0.1; no address at all is '?'. */
+export function normalizeAddress(address: string | undefined): string {
   if (!address) return '?'
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
 }

@@ -9,7 +9,7 @@
  * | PUBLISH, REQUEST                          | publish on the topic              |
  * | SUBSCRIBE, SERVE                          | subscribe on the topic            |
  * | TOPIC_CREATE, TOPIC_DELETE                | admin                             |
- * | TOPIC_DESCRIBE, GROUP_DESCRIBE, GROUP_LIST of a topic | admin, or publish or subscribe on it |
+ * | TOPIC_DESCRIBE, GROUP_DESCRIBE, GROUP_LIST of a topic | admin, monitor, or publish or subscribe on it |
  * | TOPIC_LIST, GROUP_LIST of all topics      | answered with the topics the user may see |
  * | ACK, UNSUBSCRIBE, UNSERVE, REPLY          | none: they act on what the connection already holds |
  * Dead-letter topics (`orders.dlq`) are topics like any other here: reading

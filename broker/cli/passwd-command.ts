@@ -1,7 +1,10 @@
 /**
  * `skiff passwd`: make a token and the scrypt hash the auth file stores in
  * its place (`tokenHash`), so the file on the broker's disk holds no usable
- * secret. The token goes to the client (SKIFF_TOKEN, `connect(url, { token })`).
+ * secret. The token goes to the client together with the user name
+ * (SKIFF_USER and SKIFF_TOKEN, `connect(url, { user, token })`): the broker
+ * checks a hashed token only against the user HELLO names, so a client that
+ * sends the token without its user name is refused.
  *
  *   skiff passwd                    a new random token and its hash
  *   skiff passwd --stdin            the hash of a token read from stdin (first line)
@@ -54,13 +57,15 @@ async function run(io: CliIO, argv: PasswdArgs): Promise<void> {
   const tokenHash = await hashToken(token, { ...DEFAULT_SCRYPT, ln: argv.cost })
   const entry = argv.name !== undefined ? { name: argv.name, tokenHash, publish: [] as string[], subscribe: [] as string[] } : undefined
   if (argv.json) {
-    io.stdout.write(JSON.stringify({ ...(given === undefined ? { token } : {}), tokenHash, ...(entry ? { entry } : {}) }) + '\n')
+    io.stdout.write(JSON.stringify({ ...(argv.name !== undefined ? { user: argv.name } : {}), ...(given === undefined ? { token } : {}), tokenHash, ...(entry ? { entry } : {}) }) + '\n')
     return
   }
   if (given === undefined) io.stdout.write(`token: ${token}\n`)
   io.stdout.write(`tokenHash: ${tokenHash}\n`)
   if (entry) io.stdout.write(`auth file entry (fill in publish/subscribe patterns):\n  ${JSON.stringify(entry)}\n`)
-  if (given === undefined) io.stderr.write('give the token to the client (SKIFF_TOKEN); only tokenHash goes in the auth file\n')
+  const user = argv.name ?? '<the entry\'s name>'
+  io.stdout.write(`clients send the user name with the token (a hashed token is checked only for the user HELLO names):\n  SKIFF_USER=${user} SKIFF_TOKEN=<token>, or connect(url, { user: '${user}', token })\n`)
+  if (given === undefined) io.stderr.write('give the token and the user name to the client; only tokenHash goes in the auth file\n')
 }
 
 function readAll(stream: NodeJS.ReadableStream): Promise<string> {

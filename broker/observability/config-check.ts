@@ -4,11 +4,12 @@
  * a table; config.ts turns a returned problem into a ConfigError.
  */
 import type { BrokerConfig } from '../config.js'
+import { allowedHostsProblem } from './http-access.js'
 
 /** The broker options these checks read (a view of BrokerConfig, not a copy of its fields). */
 export type ObservabilityOptions = Pick<
   BrokerConfig,
-  'httpPort' | 'httpHost' | 'udp' | 'udpPort' | 'udpMaxDatagram' | 'statsd' | 'statsdIntervalS' | 'maxMetricTopics' | 'maxMetricGroups'
+  'httpPort' | 'httpHost' | 'httpAllowedHosts' | 'udp' | 'udpPort' | 'udpMaxDatagram' | 'statsd' | 'statsdIntervalS' | 'maxMetricTopics' | 'maxMetricGroups'
 >
 
 /** The largest UDP payload IPv4 can carry (65535 - 8 byte UDP header - 20 byte IP header). */
@@ -26,6 +27,8 @@ export function parseHostPort(value: string): { host: string; port: number } | u
 /** The first problem with the options, as a message for ConfigError, or undefined. */
 export function observabilityConfigProblem(c: ObservabilityOptions): string | undefined {
   if (!Number.isInteger(c.httpPort) || c.httpPort > 65535) return `httpPort must be 0-65535, not ${c.httpPort}`
+  const hostsProblem = allowedHostsProblem(c.httpAllowedHosts)
+  if (hostsProblem) return hostsProblem
   if (!Number.isInteger(c.udpPort) || c.udpPort > 65535) return `udpPort must be 0-65535, not ${c.udpPort}`
   if (!Number.isInteger(c.udpMaxDatagram) || c.udpMaxDatagram < 64 || c.udpMaxDatagram > MAX_UDP_PAYLOAD) {
     return `udpMaxDatagram must be 64-${MAX_UDP_PAYLOAD} bytes, not ${c.udpMaxDatagram}`

@@ -4,14 +4,21 @@
  * ready: recovery done and every port listening; 503 while starting and once
  * shutdown begins, so a load balancer stops sending before connections drop).
  * `/` is the broker's read-only web page (panel/page.ts) and `/api/overview`
- * the JSON it polls (overview.ts).
+ * the JSON it polls (overview.ts, paginated and cached by overview-cache.ts).
  * GET and HEAD only; anything else is 405, unknown paths 404.
+ *
+ * Who may ask what (http-access.ts): the machine endpoints are open to
+ * whoever reaches the port, without a Host check; `/` and `/api/*` check the
+ * Host header, and with an auth file need an admin or monitor login. The port
+ * listens on loopback unless --http-host says otherwise.
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from '../logger.js'
 import type { BrokerMetrics } from './metrics.js'
 import { PANEL_HTML } from './panel/page.js'
+import type { HttpAccess } from './http-access.js'
+import { parseOverviewPage, type Overview, type OverviewPage } from './overview.js'
 
 export interface HealthState {
   ready: boolean
@@ -19,8 +26,8 @@ export interface HealthState {
 
 export class HttpServer {
   private readonly server: http.Server
-  /** Set once the gateway is up (Observability.attach); until then /api/overview is 503. */
-  overview: (() => Promise<unknown>) | undefined
+  /** Set once the gateway is up (Observability.attach); until then `/` and /api are 503. */
+  panel: { access: HttpAccess; overview(page: OverviewPage): Promise<Overview> } | undefined
 
   constructor(
     private readonly metrics: BrokerMetrics,
@@ -54,11 +61,15 @@ export class HttpServer {
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0]
+    // Split by hand: new URL() would read a path starting with // as a host name.
+    const raw = req.url ?? '/'
+    const q = raw.indexOf('?')
+    const url = { pathname: q < 0 ? raw : raw.slice(0, q), searchParams: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)) }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return this.reply(res, 405, 'method not allowed\n', { allow: 'GET, HEAD' })
     }
-    switch (path) {
+    if (url.pathname === '/' || url.pathname === '/api' || url.pathname.startsWith('/api/')) return void this.handlePanel(req, res, url)
+    switch (url.pathname) {
       case '/metrics':
         this.metrics.scrape().then(
           (text) => this.reply(res, 200, text, { 'content-type': this.metrics.contentType }),
@@ -72,24 +83,34 @@ export class HttpServer {
         return this.reply(res, 200, 'ok\n')
       case '/readyz':
         return this.health.ready ? this.reply(res, 200, 'ready\n') : this.reply(res, 503, 'not ready\n')
-      case '/':
-        return this.reply(res, 200, PANEL_HTML, { 'content-type': 'text/html; charset=utf-8' })
-      case '/api/overview':
-        if (!this.overview) return this.reply(res, 503, 'not ready\n')
-        this.overview().then(
-          (o) => this.reply(res, 200, JSON.stringify(o), { 'content-type': 'application/json' }),
-          (err: Error) => {
-            this.logger.error({ err: err.stack }, 'overview failed')
-            this.reply(res, 500, 'overview failed\n')
-          },
-        )
-        return
       default:
         return this.reply(res, 404, 'not found: try /, /api/overview, /metrics, /healthz or /readyz\n')
     }
   }
 
+  /** `/` and `/api/*`: Host check and login first (http-access.ts). */
+  private async handlePanel(req: http.IncomingMessage, res: http.ServerResponse, url: { pathname: string; searchParams: URLSearchParams }): Promise<void> {
+    const panel = this.panel
+    if (!panel) return this.reply(res, 503, 'not ready\n')
+    const gone = new AbortController()
+    res.once('close', () => gone.abort())
+    try {
+      const refusal = await panel.access.refusal(req, gone.signal)
+      if (refusal) return this.reply(res, refusal.status, refusal.message, refusal.headers)
+      if (url.pathname === '/') return this.reply(res, 200, PANEL_HTML, { 'content-type': 'text/html; charset=utf-8' })
+      if (url.pathname !== '/api/overview') return this.reply(res, 404, 'not found: try /api/overview\n')
+      const page = parseOverviewPage(url.searchParams)
+      if (typeof page === 'string') return this.reply(res, 400, page + '\n')
+      const overview = await panel.overview(page)
+      this.reply(res, 200, JSON.stringify(overview), { 'content-type': 'application/json' })
+    } catch (err) {
+      this.logger.error({ err: (err as Error).stack, path: url.pathname }, 'panel request failed')
+      this.reply(res, 500, 'failed\n')
+    }
+  }
+
   private reply(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+    if (res.destroyed || res.headersSent) return
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', ...headers, 'content-length': Buffer.byteLength(body) })
     res.end(res.req.method === 'HEAD' ? undefined : body)
   }

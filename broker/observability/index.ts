@@ -15,6 +15,8 @@ import type { GatewayContext } from '../gateway/context.js'
 import { BrokerMetrics } from './metrics.js'
 import { HttpServer, type HealthState } from './http-server.js'
 import { buildOverview } from './overview.js'
+import { OverviewCache } from './overview-cache.js'
+import { HttpAccess } from './http-access.js'
 import { UdpIngest } from './udp-ingest.js'
 import { storeInWorkers } from './udp-route.js'
 import { StatsdPusher } from './statsd.js'
@@ -65,7 +67,9 @@ export class Observability {
   async attach(ctx: GatewayContext, tcp: AddressInfo, auth: () => UdpAuth | undefined = () => undefined): Promise<void> {
     const { config, logger } = this
     this.metrics.connectionCount = () => ctx.connections.size
-    this.http.overview = () => buildOverview(ctx)
+    this.metrics.loginStats = () => ctx.auth.stats()
+    const overviews = new OverviewCache((page) => buildOverview(ctx, page))
+    this.http.panel = { access: new HttpAccess(ctx.auth, config.httpAllowedHosts), overview: (page) => overviews.get(page) }
     if (config.udp) {
       const udp = new UdpIngest({ maxDatagram: config.udpMaxDatagram, metrics: this.metrics, logger, store: storeInWorkers(ctx), auth })
       this.udp = udp

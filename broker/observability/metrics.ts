@@ -16,6 +16,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
 import { LabelBudget, OTHER } from './labels.js'
 import type { GaugeSnapshot, MetricDeltas } from './worker-metrics.js'
+import type { LoginStats } from '../auth/authenticator.js'
 
 /** Why a UDP datagram was accepted or dropped (the `result` label). */
 export const UDP_RESULTS = [
@@ -65,6 +66,8 @@ export class BrokerMetrics {
   bytesSent = 0
   /** Where the connection count comes from (the gateway's table, once it exists). */
   connectionCount: () => number = () => 0
+  /** Where login counts come from (the authenticator, once the gateway is up). */
+  loginStats: () => LoginStats | undefined = () => undefined
 
   private readonly published: Counter<'topic'>
   private readonly delivered: Counter<'topic' | 'group'>
@@ -117,6 +120,30 @@ export class BrokerMetrics {
       registers,
       collect() {
         this.set(self.connectionCount())
+      },
+    })
+    // Totals kept by the authenticator, copied at scrape time (reset + inc sets a counter to a total).
+    new Counter({
+      name: 'skiff_logins_total',
+      help: 'Logins (HELLO and the HTTP panel) by result: accepted, unauthorized, or limited (refused by a per-address or broker-wide login limit)',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        const s = self.loginStats()
+        this.reset()
+        for (const result of ['accepted', 'unauthorized', 'limited'] as const) this.inc({ result }, s?.[result] ?? 0)
+      },
+    })
+    new Counter({
+      name: 'skiff_login_hash_checks_total',
+      help: 'scrypt token checks by outcome: run, or dropped unrun because the client went away while it waited',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const s = self.loginStats()
+        this.reset()
+        this.inc({ outcome: 'run' }, s?.hashChecks ?? 0)
+        this.inc({ outcome: 'dropped' }, s?.hashChecksDropped ?? 0)
       },
     })
     new Gauge({

@@ -29,9 +29,10 @@ export class RawPeer {
     socket.on('error', () => {})
   }
 
-  static connect(port: number): Promise<RawPeer> {
+  /** `localAddress`: the source address (any of 127.0.0.0/8 on Linux), for tests of per-address limits. */
+  static connect(port: number, localAddress?: string): Promise<RawPeer> {
     return new Promise((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => resolve(new RawPeer(s)))
+      const s = net.connect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) }, () => resolve(new RawPeer(s)))
       s.once('error', reject)
     })
   }

@@ -57,7 +57,7 @@ t.test('the broker config names known options, listens beyond loopback, with an 
     const pending = key === 'authFile' && !(key in DEFAULTS)
     t.ok(key in DEFAULTS, `${key} is a broker option`, pending ? { todo: 'authFile lands with the auth file option' } : {})
   }
-  t.same(config, { host: '0.0.0.0', port: 7600, httpPort: 9600, dataDir: '/var/lib/skiff', authFile: '/etc/skiff/users.json' })
+  t.same(config, { host: '0.0.0.0', port: 7600, httpPort: 9600, httpHost: '0.0.0.0', dataDir: '/var/lib/skiff', authFile: '/etc/skiff/users.json' }, 'httpHost: the scrape comes from MetricsCidr')
   const apply = file('/usr/local/sbin/skiff-apply').content
   t.match(apply, /mv -f "\$auth" \/etc\/skiff\/users\.json/, 'skiff-apply writes the auth file the config names')
   t.match(apply, /chmod 0640 "\$auth"/)

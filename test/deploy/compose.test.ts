@@ -62,8 +62,9 @@ t.test('Prometheus scrapes the broker on the HTTP port the image serves', async 
   const config = readYaml(bindSource(mount)!) as { scrape_configs: { job_name: string; metrics_path: string; static_configs: { targets: string[] }[] }[] }
   const job = config.scrape_configs.find((j) => j.job_name === 'skiffmq')!
   t.equal(job.metrics_path, '/metrics')
-  const httpPort = stageEnv(loadDockerfile().stages.at(-1)!).SKIFF_HTTP_PORT
-  t.same(job.static_configs[0]!.targets, [`broker:${httpPort}`])
+  const brokerEnv = { ...stageEnv(loadDockerfile().stages.at(-1)!), ...services.broker!.environment }
+  t.same(job.static_configs[0]!.targets, [`broker:${brokerEnv.SKIFF_HTTP_PORT}`])
+  t.equal(brokerEnv.SKIFF_HTTP_HOST, '0.0.0.0', 'the HTTP port listens beyond the broker container loopback (its default), so Prometheus reaches it')
 })
 
 t.test('Grafana: Prometheus data source and the dashboards folder provisioned', async (t) => {

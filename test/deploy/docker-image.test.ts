@@ -60,6 +60,7 @@ t.test('ports, volume, 0.0.0.0, health check, tini at PID 1', async (t) => {
   t.equal(env.SKIFF_HOST, '0.0.0.0', 'binds every interface explicitly')
   t.equal(env.SKIFF_DATA_DIR, '/data')
   t.equal(env.SKIFF_HTTP_PORT, '9600')
+  t.equal(env.SKIFF_HTTP_HOST, '0.0.0.0', 'HTTP beyond the container loopback, for -p 9600 and a Prometheus elsewhere')
   t.match(one(runtime, 'HEALTHCHECK').args, /CMD \["node", "\/app\/healthcheck\.mjs"\]$/)
   t.ok(copies(runtime).some((c) => c.sources.includes('deploy/healthcheck.mjs') && c.dest === './healthcheck.mjs'), 'the health check script is in the image')
   t.same(one(runtime, 'ENTRYPOINT').exec, ['/usr/bin/tini', '--', 'node', '/app/dist/broker/cli/skiff.js'])

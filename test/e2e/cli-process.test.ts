@@ -2,7 +2,8 @@
  * The CLI as users run it: the built `skiff` binary (run `npm run build`
  * first; `npm test` does) round-trips a message with `skiff pub` and
  * `skiff sub` and exits non-zero with one line on a failure; and --token /
- * SKIFF_TOKEN reach a broker that checks them.
+ * SKIFF_TOKEN (with --user / SKIFF_USER for a hashed token) reach a broker
+ * that checks them.
  */
 import t from 'tap'
 import fs from 'node:fs'
@@ -12,6 +13,7 @@ import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { skiff } from './cli-run.js'
 import { startTestBroker } from './helpers.js'
+import { hashToken } from '../../broker/auth/token-hash.js'
 
 const bin = fileURLToPath(new URL('../../dist/broker/cli/skiff.js', import.meta.url))
 
@@ -72,4 +74,22 @@ t.test('--token and SKIFF_TOKEN reach the broker; a wrong one is one clear line'
   t.same(r, { code: 0, out: 'm\n', err: '' })
   r = await skiff(['groups', 'list', '--token', 'wrong-token-wrong-token'], { url, env: { SKIFF_TOKEN: token } })
   t.match(r, { code: 1, err: /\[UNAUTHORIZED\]\n$/ }, '--token wins over SKIFF_TOKEN')
+})
+
+t.test('--user and SKIFF_USER name the user of a hashed token', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-cli-auth-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const authFile = path.join(dir, 'users.json')
+  const token = 'cli-hashed-token-0123456789'
+  // A low scrypt cost keeps the test quick.
+  fs.writeFileSync(authFile, JSON.stringify({ users: [{ name: 'ops', tokenHash: await hashToken(token, { ln: 10, r: 8, p: 1 }), admin: true }] }))
+  const tb = await startTestBroker(t, 1, { authFile })
+  const url = tb.url
+
+  let r = await skiff(['topics', 'list', '--token', token], { url })
+  t.match(r, { code: 1, err: /must also be named in HELLO.*--user or SKIFF_USER.*\[UNAUTHORIZED\]\n$/ }, 'without the user name: refused, saying how to name it')
+  r = await skiff(['topics', 'create', 'hashed', '--user', 'ops', '--token', token], { url })
+  t.same(r, { code: 0, out: 'created topic hashed with 1 partition\n', err: '' }, '--user')
+  r = await skiff(['topics', 'list'], { url, env: { SKIFF_USER: 'ops', SKIFF_TOKEN: token } })
+  t.equal(r.code, 0, `SKIFF_USER: ${r.err}`)
 })

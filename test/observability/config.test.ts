@@ -6,7 +6,8 @@ import { parseHostPort } from '../../broker/observability/config-check.js'
 t.test('defaults', async (t) => {
   const c = resolveConfig({})
   t.equal(c.httpPort, 9600)
-  t.equal(c.httpHost, '', 'the same address as the protocol port')
+  t.equal(c.httpHost, '127.0.0.1', 'loopback, whatever the protocol port listens on')
+  t.equal(resolveConfig({ host: '0.0.0.0', allowAnonymous: true }).httpHost, '127.0.0.1', 'also when the protocol port listens everywhere')
   t.equal(c.udp, true)
   t.equal(c.udpPort, 0, 'the TCP port number')
   t.equal(c.statsd, '', 'off')

@@ -34,6 +34,12 @@ export const VECTOR_SOURCES: readonly VectorSource[] = [
     value: { versions: [1], client: 'orders-api', token: 's3cret' },
   },
   {
+    frame: 'HELLO',
+    variant: 'user',
+    note: 'A client of a user whose auth-file entry holds a tokenHash names the user, so the broker checks the token against that user alone.',
+    value: { versions: [1], client: 'billing-worker', token: 's3cret', user: 'billing' },
+  },
+  {
     frame: 'WELCOME',
     note: 'The broker chose version 1; limits are the defaults.',
     value: { version: 1, server: 'skiffmq/0.1.0', connectionId: 7, maxFrame: 1048576, heartbeatMs: 5000, idleTimeoutMs: 30000 },

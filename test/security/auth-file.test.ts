@@ -38,6 +38,7 @@ t.test('every problem refuses the file and names the user and key', async (t) =>
     [{ users: [{ name: 'a', subscribe: { allow: ['o.>.x'] } }] }, /may only be the last token/],
     [{ users: [{ name: 'a', subscribe: { allow: [], block: [] } }] }, /unknown key "block"/],
     [{ users: [{ name: 'a', admin: 'yes' }] }, /"admin" must be true or false/],
+    [{ users: [{ name: 'a', monitor: 1 }] }, /"monitor" must be true or false/],
     [{ users: [{ name: 'a', expires: 'next week' }] }, /"expires" must be an ISO 8601 time/],
     [{ users: [{ name: 'has space' }] }, /"name" must be/],
     [{ users: [{ name: 'a' }, { name: 'a' }] }, /user "a" appears twice/],
@@ -64,25 +65,42 @@ t.test('the authenticator: plain, hashed, certificate, expiry', async (t) => {
     { name: 'hashed', tokenHash: await hashToken(TOKENS.reader, FAST), subscribe: ['orders.*'] },
     { name: 'cert.example.com', subscribe: ['>'] },
     { name: 'old', token: TOKENS.nobody, expires: '2001-01-01T00:00:00Z' },
+    { name: 'watcher', token: TOKENS.admin, monitor: true },
   ])
-  const auth = new Authenticator(file)
-  t.equal((await auth.authenticate(TOKENS.app)).user, 'app')
-  t.equal((await auth.authenticate(TOKENS.reader)).user, 'hashed')
-  t.equal((await auth.authenticate(TOKENS.reader)).user, 'hashed', 'again (from memory)')
-  t.equal((await auth.authenticate(undefined, ['nobody', 'cert.example.com'])).user, 'cert.example.com', 'a certificate name maps to a user')
-  await t.rejects(auth.authenticate(TOKENS.app, ['cert.example.com']), { codeName: 'UNAUTHORIZED', message: /does not belong to user cert.example.com/ })
+  const auth = new Authenticator(file, { maxFailedLoginsPerIp: 0 })
+  t.equal((await auth.authenticate(TOKENS.app)).user, 'app', 'a plain token needs no user name')
+  t.equal((await auth.authenticate(TOKENS.app, { user: 'app' })).user, 'app', 'and may carry its own')
+  await t.rejects(auth.authenticate(TOKENS.app, { user: 'hashed' }), { codeName: 'UNAUTHORIZED', message: 'the token is not valid' }, 'another user named: refused')
+  t.equal((await auth.authenticate(TOKENS.reader, { user: 'hashed' })).user, 'hashed', 'a hashed token with its user')
+  t.equal((await auth.authenticate(TOKENS.reader, { user: 'hashed' })).user, 'hashed', 'again (from memory)')
+  await t.rejects(auth.authenticate(TOKENS.reader), { codeName: 'UNAUTHORIZED', message: /must also be named in HELLO/ }, 'a hashed token without its user')
+  const runs = auth.stats().hashChecks
+  await t.rejects(auth.authenticate(TOKENS.reader, { user: 'nobody-here' }), { codeName: 'UNAUTHORIZED', message: 'the token is not valid' }, 'an unknown user: the text of a wrong token')
+  await t.rejects(auth.authenticate('x'.repeat(40)), { codeName: 'UNAUTHORIZED', message: /not valid/ })
+  t.equal(auth.stats().hashChecks, runs, 'neither an unknown user nor an unnamed token costs a scrypt')
+  await t.rejects(auth.authenticate('x'.repeat(40), { user: 'hashed' }), { codeName: 'UNAUTHORIZED', message: 'the token is not valid' })
+  t.equal(auth.stats().hashChecks, runs + 1, 'a wrong token for a hashed user costs one scrypt')
+  await t.rejects(auth.authenticate('x'.repeat(40), { user: 'hashed' }), { codeName: 'UNAUTHORIZED' }, 'a remembered failure is still a failure')
+  t.equal(auth.stats().hashChecks, runs + 1, 'and costs no second scrypt')
+  t.equal((await auth.authenticate(undefined, { certNames: ['nobody', 'cert.example.com'] })).user, 'cert.example.com', 'a certificate name maps to a user')
+  await t.rejects(auth.authenticate(TOKENS.app, { certNames: ['cert.example.com'] }), { codeName: 'UNAUTHORIZED', message: /does not belong to user cert.example.com/ })
+  await t.rejects(auth.authenticate(undefined, { certNames: ['cert.example.com'], user: 'app' }), { codeName: 'UNAUTHORIZED', message: /names user cert.example.com/ })
   await t.rejects(auth.authenticate(undefined), { codeName: 'UNAUTHORIZED', message: /requires a token/ })
   await t.rejects(auth.authenticate(''), { codeName: 'UNAUTHORIZED' })
-  await t.rejects(auth.authenticate('x'.repeat(40)), { codeName: 'UNAUTHORIZED', message: /not valid/ })
-  await t.rejects(auth.authenticate('x'.repeat(40)), { codeName: 'UNAUTHORIZED', message: /not valid/ }, 'a remembered failure is still a failure')
   await t.rejects(auth.authenticate(TOKENS.nobody), { codeName: 'UNAUTHORIZED', message: /expired/ })
   await t.rejects(auth.authenticate(TOKENS.app.toUpperCase()), { codeName: 'UNAUTHORIZED' })
+
+  const watcher = await auth.authenticate(TOKENS.admin, { user: 'watcher' })
+  t.ok(auth.permits(watcher, 'describe', 'orders.eu'), 'monitor may describe any topic')
+  t.notOk(auth.permits(watcher, 'publish', 'orders.eu') || auth.permits(watcher, 'subscribe', 'orders.eu') || auth.permits(watcher, 'admin', 'orders.eu'), 'and nothing else')
+  t.ok(auth.mayMonitor(watcher), 'monitor may see the panel')
 
   const app = await auth.authenticate(TOKENS.app)
   t.ok(auth.permits(app, 'publish', 'orders.eu'))
   t.notOk(auth.permits(app, 'subscribe', 'orders.eu'))
   t.notOk(auth.permits(app, 'admin', 'orders.eu'))
   t.ok(auth.permits(app, 'describe', 'orders.eu'), 'describe follows publish')
+  t.notOk(auth.mayMonitor(app), 'a publisher may not see the panel')
   t.throws(() => auth.authorize(app, 'subscribe', 'orders.eu'), { codeName: 'FORBIDDEN', message: 'user app may not subscribe to topic orders.eu', details: { user: 'app', operation: 'subscribe', topic: 'orders.eu' } })
 
   t.test('without a file everyone is anonymous and may do anything', async (t) => {

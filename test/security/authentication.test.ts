@@ -46,9 +46,26 @@ t.test('tokens', async (t) => {
     })
   }
 
-  t.test('a right token (plain or hashed) gets WELCOME', async (t) => {
-    for (const token of [TOKENS.app, TOKENS.reader]) {
-      const p = await login(broker.port, token)
+  t.test('a hashed token without its user name: UNAUTHORIZED saying to name the user', async (t) => {
+    const p = await login(broker.port, TOKENS.reader)
+    t.ok(await p.waitClosed(), 'closed')
+    t.match(p.errors(), [{ name: 'UNAUTHORIZED', message: /tokenHash must also be named in HELLO/ }])
+  })
+
+  t.test('an unknown user name gets the answer of a wrong token', async (t) => {
+    const unknown = await login(broker.port, TOKENS.reader, { user: 'no-such-user' })
+    const wrong = await login(broker.port, 'wrong-token-0123456789abcdef', { user: 'hashed' })
+    t.ok((await unknown.waitClosed()) && (await wrong.waitClosed()), 'both closed')
+    t.same(
+      unknown.errors().map((e) => [e.name, e.message]),
+      wrong.errors().map((e) => [e.name, e.message]),
+      'the same error and text',
+    )
+  })
+
+  t.test('a right token (plain, or hashed with its user) gets WELCOME', async (t) => {
+    for (const [token, user] of [[TOKENS.app, undefined], [TOKENS.app, 'app'], [TOKENS.reader, 'hashed']] as const) {
+      const p = await login(broker.port, token, user ? { user } : {})
       t.ok(welcomed(p), 'welcomed')
       p.write(encodePublish({ corr: 1, topic: 'orders.eu', count: 1, records: record, confirm: true }))
       t.match(await answer(p, 1), { ok: true }, 'and may publish')
@@ -74,7 +91,7 @@ t.test('tokens', async (t) => {
     const good = await RawPeer.connect(broker.port)
     good.write(
       Buffer.concat([
-        encodeHello({ versions: [...SUPPORTED_VERSIONS], client: 't', token: TOKENS.reader }), // hashed: checked off the event loop
+        encodeHello({ versions: [...SUPPORTED_VERSIONS], client: 't', token: TOKENS.reader, user: 'hashed' }), // hashed: checked off the event loop
         encodePublish({ corr: 7, topic: 'orders.pipelined', count: 1, records: record, confirm: true }),
       ]),
     )
@@ -108,11 +125,14 @@ t.test('tokens', async (t) => {
     t.equal(({} as Record<string, unknown>).token, undefined)
   })
 
-  t.test('the client library: token option, and a clear error without it', async (t) => {
+  t.test('the client library: user and token options, and a clear error without them', async (t) => {
     const url = `skiff://127.0.0.1:${broker.port}`
     const c = await connect(url, { name: 'lib', token: TOKENS.app })
     t.match(await c.producer().publish('orders.lib', 'hi'), { partition: 0, offset: 0 })
     await c.close()
+    const hashed = await connect(url, { name: 'lib', user: 'hashed', token: TOKENS.reader })
+    t.match(await hashed.producer().publish('orders.lib', 'hi'), { partition: 0, offset: 1 }, 'user and token options (hashed)')
+    await hashed.close()
     await t.rejects(connect(url, { name: 'lib', reconnect: false }), { codeName: 'UNAUTHORIZED' })
     await t.rejects(connect(url, { name: 'lib', token: 'wrong-token-0123456789abcdef', reconnect: false }), { codeName: 'UNAUTHORIZED' })
   })

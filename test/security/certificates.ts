@@ -46,6 +46,10 @@ export interface TestPki {
   reporter: { cert: string; key: string }
   /** CN=not-a-user, subjectAltName DNS:svc.example.com */
   service: { cert: string; key: string }
+  /** CN=not-a-user, subjectAltName email:ops@example.com */
+  mailbox: { cert: string; key: string }
+  /** CN=not-a-user, subjectAltName URI:spiffe://example.com/ops */
+  workload: { cert: string; key: string }
   /** CN=stranger */
   stranger: { cert: string; key: string }
   /** CN=reporter, but signed by another CA */
@@ -61,6 +65,8 @@ export function makePki(dir: string): TestPki {
     server: signed(dir, 'server', root, 'localhost', ['basicConstraints=CA:FALSE', 'extendedKeyUsage=serverAuth', 'subjectAltName=DNS:localhost,IP:127.0.0.1']),
     reporter: signed(dir, 'reporter', root, 'reporter', client),
     service: signed(dir, 'service', root, 'not-a-user', [...client, 'subjectAltName=DNS:svc.example.com']),
+    mailbox: signed(dir, 'mailbox', root, 'not-a-user', [...client, 'subjectAltName=email:ops@example.com']),
+    workload: signed(dir, 'workload', root, 'not-a-user', [...client, 'subjectAltName=URI:spiffe://example.com/ops']),
     stranger: signed(dir, 'stranger', root, 'stranger', client),
     forged: signed(dir, 'forged', other, 'reporter', client),
   }

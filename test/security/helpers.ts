@@ -43,10 +43,11 @@ export async function authBroker(t: Teardown, users: unknown[], opts: Partial<Br
   return { broker, authFile, dir }
 }
 
-/** Connect and send HELLO with `token`; resolves once WELCOME came, or the socket closed. */
-export async function login(port: number, token: string | undefined, timeoutMs = 5000): Promise<RawPeer> {
+/** Connect and send HELLO with `token` (and `user`, needed for a hashed token); resolves once WELCOME came, or the socket closed. */
+export async function login(port: number, token: string | undefined, opts: { user?: string; timeoutMs?: number } = {}): Promise<RawPeer> {
+  const timeoutMs = opts.timeoutMs ?? 5000
   const p = await RawPeer.connect(port)
-  p.write(encodeHello({ versions: [...SUPPORTED_VERSIONS], client: 'security-test', token }))
+  p.write(encodeHello({ versions: [...SUPPORTED_VERSIONS], client: 'security-test', token, user: opts.user }))
   await p.waitFor((f) => f.opcode === Op.WELCOME || f.opcode === Op.ERROR, timeoutMs)
   return p
 }

@@ -4,20 +4,14 @@
  * own checks.
  */
 import t from 'tap'
-import net from 'node:net'
 import { encodeSubscribe, encodePublish, encodeRecord, encodeTopicCreate } from '../../protocol/index.js'
 import { resolveConfig } from '../../broker/config.js'
 import { RawPeer, TOKENS, authBroker, answer, login, welcomed, until } from './helpers.js'
 
 const users = [{ name: 'app', token: TOKENS.app, publish: ['orders.>'], subscribe: ['orders.>'], admin: true }]
 
-/** A raw connection from a chosen loopback source address (127.0.0.0/8 is all loopback on Linux). RawPeer wraps any connected socket; its constructor is private only to steer callers to connect(). */
-function from(localAddress: string, port: number): Promise<RawPeer> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ port, host: '127.0.0.1', localAddress }, () => resolve(new (RawPeer as unknown as new (s: net.Socket) => RawPeer)(s)))
-    s.once('error', reject)
-  })
-}
+/** A raw connection from a chosen loopback source address (127.0.0.0/8 is all loopback on Linux). */
+const from = (localAddress: string, port: number): Promise<RawPeer> => RawPeer.connect(port, localAddress)
 
 t.test('connection limits', async (t) => {
   t.test('maxConnections', async (t) => {

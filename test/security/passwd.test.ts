@@ -48,23 +48,26 @@ t.test('a new token and its hash', async (t) => {
   t.match(hash, /^\$scrypt\$ln=10,r=8,p=1\$/)
   t.ok(await verifyToken(token!, parseTokenHash(hash)), 'the hash verifies the token')
   t.match(r.err, /only tokenHash goes in the auth file/)
+  t.match(r.out, /clients send the user name with the token/, 'says the user name goes with the token')
   const again = await passwd(['--cost', '10'])
   t.not(/^token: (\S+)$/m.exec(again.out)?.[1], token, 'each run makes a new token')
 
   t.test('the broker accepts the token against the hash alone', async (t) => {
     const { broker } = await authBroker(t, [{ name: 'app', tokenHash: hash, publish: ['>'] }])
-    t.ok(welcomed(await login(broker.port, token)), 'logged in')
-    t.notOk(welcomed(await login(broker.port, token!.slice(1))), 'a different token is refused')
+    t.ok(welcomed(await login(broker.port, token, { user: 'app' })), 'logged in, naming the user')
+    t.notOk(welcomed(await login(broker.port, token)), 'a hashed token is refused without its user name')
+    t.notOk(welcomed(await login(broker.port, token!.slice(1), { user: 'app' })), 'a different token is refused')
   })
 })
 
 t.test('--stdin --name --json', async (t) => {
   const r = await passwd(['--stdin', '--name', 'billing', '--json', '--cost', '10'], 'my-own-token-0123456789\n')
   t.equal(r.code, 0)
-  const out = JSON.parse(r.out) as { token?: string; tokenHash: string; entry: Record<string, unknown> }
+  const out = JSON.parse(r.out) as { user?: string; token?: string; tokenHash: string; entry: Record<string, unknown> }
   t.equal(out.token, undefined, 'a given token is not echoed')
   t.ok(await verifyToken('my-own-token-0123456789', parseTokenHash(out.tokenHash)))
   t.same(out.entry, { name: 'billing', tokenHash: out.tokenHash, publish: [], subscribe: [] })
+  t.equal(out.user, 'billing', 'the user name clients send with the token')
 })
 
 t.test('refusals', async (t) => {

@@ -77,7 +77,8 @@ async function serverOnly(t: Test, pki: TestPki, read: (f: string) => Buffer): P
 }
 
 async function mutual(t: Test, pki: TestPki, read: (f: string) => Buffer): Promise<void> {
-  const { broker } = await authBroker(t, users, { tlsCert: pki.server.cert, tlsKey: pki.server.key, tlsCa: pki.ca, tlsVerifyClients: true })
+  // DNS names may name users here (tlsUserFields), for the subjectAltName case below; attack-cert-names.test.ts covers the fields themselves.
+  const { broker } = await authBroker(t, users, { tlsCert: pki.server.cert, tlsKey: pki.server.key, tlsCa: pki.ca, tlsVerifyClients: true, tlsUserFields: 'cn,dns' })
   const url = `skiffs://127.0.0.1:${broker.port}`
   const withCert = (who: { cert: string; key: string } | undefined, extra: Partial<ConnectOptions> = {}): ConnectOptions => ({
     name: 'mtls-test',
@@ -96,7 +97,7 @@ async function mutual(t: Test, pki: TestPki, read: (f: string) => Buffer): Promi
     t.match(await p.publish('reports.daily', 'still open'), { offset: 1 }, 'the connection stays open after FORBIDDEN')
   })
 
-  t.test('mTLS: a subjectAltName maps when the CN is not a user', async (t) => {
+  t.test('mTLS: a DNS subjectAltName maps when the CN is not a user and tlsUserFields lists dns', async (t) => {
     const c = await connect(url, withCert(pki.service))
     t.match(await c.producer().publish('svc.events', 's'), { offset: 0 })
     await t.rejects(c.producer().publish('reports.daily', 's'), { codeName: 'FORBIDDEN' })

@@ -79,7 +79,7 @@ export async function startVictim(port: number, opts: VictimOptions = {}): Promi
   const sentAt = new Map<number, number>()
   let running = true
 
-  const client: Client = await connect(`skiff://127.0.0.1:${port}`, { name: 'victim', token: opts.token, ...(opts.user ? { user: opts.user } : {}) } as Parameters<typeof connect>[1])
+  const client: Client = await connect(`skiff://127.0.0.1:${port}`, { name: 'victim', token: opts.token, user: opts.user })
   const consumer: Consumer = await client.subscribe(topic, { group: 'victim', from: 'latest', maxInFlight: 100 })
   const consuming = (async () => {
     for await (const msg of consumer) {
@@ -110,7 +110,7 @@ export async function startVictim(port: number, opts: VictimOptions = {}): Promi
   })()
 
   const peer = await RawPeer.connect(port)
-  peer.write(encodeHello({ versions: [...SUPPORTED_VERSIONS], client: 'victim-ping', token: opts.token, ...(opts.user ? { user: opts.user } : {}) } as Parameters<typeof encodeHello>[0]))
+  peer.write(encodeHello({ versions: [...SUPPORTED_VERSIONS], client: 'victim-ping', token: opts.token, user: opts.user }))
   await peer.waitFor((f) => f.opcode === Op.WELCOME, 10_000)
   const pinging = (async () => {
     for (let i = 0; running && Date.now() < deadline && i < 1_000_000; i++) {

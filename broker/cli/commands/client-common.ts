@@ -1,5 +1,5 @@
 /**
- * What every client command shares: the --url/--token/--json options, the
+ * What every client command shares: the --url/--user/--token/--json options, the
  * connect-run-close wrapper that turns any failure into one clear line on
  * stderr and a non-zero exit, one-line usage errors, and plain-text tables.
  *
@@ -45,6 +45,7 @@ export const processIO: CliIO = {
 export interface ClientArgs {
   url?: string | undefined
   token?: string | undefined
+  user?: string | undefined
   json?: boolean | undefined
   timeout?: number | undefined
 }
@@ -53,6 +54,7 @@ export function withClientOptions<T>(y: Argv<T>): Argv<T & ClientArgs> {
   return y
     .option('url', { type: 'string', describe: `broker URL (env SKIFF_URL, default ${DEFAULT_URL})` })
     .option('token', { type: 'string', describe: 'credentials (env SKIFF_TOKEN)' })
+    .option('user', { type: 'string', describe: 'the auth-file user the token belongs to; needed for a hashed token (env SKIFF_USER)' })
     .option('json', { type: 'boolean', default: false, describe: 'print JSON instead of text' })
     .option('timeout', { type: 'number', default: 10_000, describe: 'ms to wait for the broker to connect or answer' }) as Argv<T & ClientArgs>
 }
@@ -141,6 +143,7 @@ export async function runWithClient(io: CliIO, command: string, args: ClientArgs
     client = await connect(url, {
       name: `skiff-cli ${command}`,
       token: args.token ?? io.env.SKIFF_TOKEN,
+      user: args.user ?? io.env.SKIFF_USER,
       connectTimeoutMs: args.timeout,
       requestTimeoutMs: args.timeout,
     }).catch((err: unknown) => {

@@ -2,8 +2,9 @@
  * Admin requests: topics (create, describe, list, delete) and groups (list,
  * describe). Facts about partitions come from their owning workers; the
  * gateway gathers them and answers OK { result }.
- * Creating and deleting need admin; describing needs admin or a publish or
- * subscribe permission on the topic; lists show only what the user may see.
+ * Creating and deleting need admin; describing needs admin, monitor, or a
+ * publish or subscribe permission on the topic; lists show only what the user
+ * may see.
  */
 import {
   SkiffError,

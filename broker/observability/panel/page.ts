@@ -2,9 +2,11 @@
  * The broker's web page, served at `/` on the HTTP port: plain HTML, CSS and
  * JS in one string (tsconfig compiles only .ts, so a string module is what
  * exists the same in source and in dist/). It polls /api/overview every
- * second and shows topics (messages, bytes, publish rate), groups (lag and
- * in-flight per partition, ack rate) and connections. Read-only: it has no
- * way to change anything.
+ * second and shows one page of topics (messages, bytes, publish rate) with
+ * buttons to the previous and next page, the groups of those topics (lag and
+ * in-flight per partition, ack rate) and the first page of connections.
+ * Read-only: it has no way to change anything. With an auth file the browser
+ * asks for a user name and token (HTTP Basic) and sends them with each poll.
  */
 export const PANEL_HTML = `<!doctype html>
 <html lang="en">
@@ -24,20 +26,25 @@ export const PANEL_HTML = `<!doctype html>
   td.n { text-align: right; font-variant-numeric: tabular-nums; }
   .lagging { color: #b35c00; font-weight: 600; }
   .empty { color: #889; font-style: italic; }
+  .pager { margin: 0 0 .4rem; color: #445; font-size: .9rem; }
 </style>
 </head>
 <body>
 <h1>skiffmq</h1>
 <div id="status">loading…</div>
 <h2>Topics</h2>
+<div class="pager"><button id="prev" type="button">&larr; previous</button> <span id="page"></span> <button id="next" type="button">next &rarr;</button></div>
 <table id="topics"><thead><tr><th>topic</th><th>partitions</th><th>messages</th><th>bytes</th><th>publish/s</th></tr></thead><tbody></tbody></table>
 <h2>Consumer groups</h2>
 <table id="groups"><thead><tr><th>topic</th><th>group</th><th>members</th><th>lag</th><th>in flight</th><th>acked/s</th><th>lag per partition</th></tr></thead><tbody></tbody></table>
 <h2>Connections</h2>
+<div id="connections-count" class="pager"></div>
 <table id="connections"><thead><tr><th>id</th><th>name</th><th>user</th><th>address</th><th>subscriptions</th><th>serves</th></tr></thead><tbody></tbody></table>
 <script>
 'use strict'
+const PAGE = 100
 let previous
+let offset = 0
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c])
 const num = (v) => '<td class="n">' + esc(v) + '</td>'
 const bytes = (b) => (b < 1024 ? b + ' B' : b < 1048576 ? (b / 1024).toFixed(1) + ' KiB' : (b / 1048576).toFixed(1) + ' MiB')
@@ -62,12 +69,27 @@ function render(o) {
       '<td class="n lag' + (g.lag > 0 ? ' lagging' : '') + '">' + g.lag + '</td><td class="n inflight">' + g.inFlight + '</td>' + num(rate(committedOf(g), p && committedOf(p), dt)) + '<td>' + esc(per) + '</td></tr>'
   }), 7)
   fill('connections', o.connections.map((c) => '<tr><td>' + c.id + '</td><td>' + esc(c.name) + '</td><td>' + esc(c.user ?? '–') + '</td><td>' + esc(c.address) + '</td>' + num(c.subscriptions) + num(c.serves) + '</tr>'), 6)
+  document.getElementById('page').textContent = o.totalTopics === 0 ? 'no topics' : 'topics ' + (o.offset + 1) + '–' + (o.offset + o.topics.length) + ' of ' + o.totalTopics
+  document.getElementById('prev').disabled = o.offset === 0
+  document.getElementById('next').disabled = o.offset + o.limit >= o.totalTopics
+  document.getElementById('connections-count').textContent = o.connections.length + ' of ' + o.totalConnections + ' connections shown'
   previous = o
 }
+function turn(by) {
+  offset = Math.max(0, offset + by)
+  clearTimeout(timer)
+  poll()
+}
+document.getElementById('prev').onclick = () => turn(-PAGE)
+document.getElementById('next').onclick = () => turn(PAGE)
+let timer
+let polling = false
 async function poll() {
+  if (polling) return // a page turn during a poll: the next poll picks the new offset up
+  polling = true
   const status = document.getElementById('status')
   try {
-    const res = await fetch('/api/overview', { cache: 'no-store' })
+    const res = await fetch('/api/overview?offset=' + offset + '&limit=' + PAGE, { cache: 'no-store' })
     if (!res.ok) throw new Error('HTTP ' + res.status)
     render(await res.json())
     status.className = ''
@@ -76,7 +98,8 @@ async function poll() {
     status.className = 'down'
     status.textContent = 'broker unreachable: ' + err.message
   }
-  setTimeout(poll, 1000)
+  polling = false
+  timer = setTimeout(poll, 1000)
 }
 poll()
 </script>
