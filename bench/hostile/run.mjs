@@ -166,6 +166,7 @@ const fmt = (x) => (x === undefined || x === null || !Number.isFinite(x) ? '—'
 
 function row(r) {
   const v = r.victim
+  if (v.setupFailed) return `| ${r.phase} | victim could not start: ${v.setupFailed} | | | | | | ${fmt(r.broker.peakRssMiB)} | ${fmt(r.broker.cpuSeconds)} | ${r.broker.topics ?? '—'} |`
   const failed = ['confirm', 'deliver', 'ping', 'request', 'login'].reduce((a, k) => a + (v[k]?.failed ?? 0), 0) + (v.undelivered ?? 0)
   return `| ${r.phase} | ${fmt(v.confirm.p50)} / ${fmt(v.confirm.p99)} | ${fmt(v.deliver.p99)} | ${fmt(v.ping.p99)} | ${fmt(v.request.p99)} | ${fmt(v.login.p99)} | ${failed} | ${fmt(r.broker.peakRssMiB)} | ${fmt(r.broker.cpuSeconds)} | ${r.broker.topics ?? '—'} |`
 }

@@ -36,21 +36,30 @@ function fail(s, err) {
 }
 const stats = { confirm: series(), deliver: series(), ping: series(), request: series(), login: series() }
 
-const client = await connect(url, { name: 'victim', ...cfg.victim })
-const server = await connect(url, { name: 'victim-server', ...cfg.victim })
-await server.serve('victim.rpc', (req) => req.payload)
+let client
+let server
+let consuming = Promise.resolve()
 const sentAt = new Map()
-const consumer = await client.subscribe('victim.orders', { group: 'victim', from: 'latest', maxInFlight: 200 })
-const consuming = (async () => {
-  for await (const msg of consumer) {
-    const at = sentAt.get(msg.payload.toString())
-    if (at !== undefined) {
-      recordMs(stats.deliver.h, performance.now() - at)
-      sentAt.delete(msg.payload.toString())
+try {
+  client = await connect(url, { name: 'victim', ...cfg.victim })
+  server = await connect(url, { name: 'victim-server', ...cfg.victim })
+  await server.serve('victim.rpc', (req) => req.payload)
+  const consumer = await client.subscribe('victim.orders', { group: 'victim', from: 'latest', maxInFlight: 200 })
+  consuming = (async () => {
+    for await (const msg of consumer) {
+      const at = sentAt.get(msg.payload.toString())
+      if (at !== undefined) {
+        recordMs(stats.deliver.h, performance.now() - at)
+        sentAt.delete(msg.payload.toString())
+      }
+      msg.ack()
     }
-    msg.ack()
-  }
-})().catch((err) => fail(stats.deliver, err))
+  })().catch((err) => fail(stats.deliver, err))
+} catch (err) {
+  // The broker could not even set the victim up (a subscribe that timed out, say): that is the result.
+  process.stdout.write(JSON.stringify({ setupFailed: `${err.code ?? ''} ${err.message}` }) + '\n')
+  process.exit(0)
+}
 
 async function publishing() {
   const producer = client.producer({ maxInFlight: 100 })
