@@ -174,34 +174,35 @@ export class Partition {
     const cursor = this.cursors.get(group)
     const member = cursor?.member(conn, sub)
     if (!cursor || !member) return
-    this.needsPump = true
     if (member.ackNone) {
-      // Nothing is held: acks of any kind only give credits back.
+      // Nothing is held: acks of any kind only give credits back (work: one addition per range).
       let n = 0
       for (let i = 1; i < ranges.length; i += 2) n += ranges[i]!
       member.inFlight = Math.max(0, member.inFlight - n)
+      this.needsPump = true
       return
     }
+    // The work is bounded by what the member holds, not by the offsets the ACK names
+    // (GroupCursor.visitHeld); an ACK that settles nothing does not wake the pump either.
     if (kind === 'ack') {
-      // The hot path: one lookup per offset; stale acks (redelivered elsewhere, already settled) count nothing.
-      let acked = 0
-      for (let i = 0; i < ranges.length; i += 2) {
-        for (let o = ranges[i]!, end = o + ranges[i + 1]!; o < end; o++) if (cursor.ackIfHeld(o, member)) acked++
+      // The hot path: stale acks (redelivered elsewhere, already settled) count nothing.
+      const acked = cursor.ackHeld(member, ranges)
+      if (acked > 0) {
+        this.counters.acked(cursor.group, acked)
+        this.needsPump = true
       }
-      if (acked > 0) this.counters.acked(cursor.group, acked)
       return
     }
     const now = Date.now()
-    for (let i = 0; i < ranges.length; i += 2) {
-      for (let offset = ranges[i]!, end = offset + ranges[i + 1]!; offset < end; offset++) {
-        const held = cursor.heldBy(offset, member)
-        if (!held) continue // stale: redelivered elsewhere or already settled
-        if (kind === 'progress') cursor.extend(offset, now)
-        else if (kind === 'term') this.deadLetter(cursor, offset, held.count, 'term')
-        else if (held.count >= member.maxDeliveries) this.deadLetter(cursor, offset, held.count, 'max-deliveries')
-        else cursor.release(offset, now + delayMs)
-      }
-    }
+    const found = cursor.visitHeld(member, ranges, (offset, held) => {
+      // A progress naming an offset twice extends it once (false: not counted again).
+      if (kind === 'progress') return cursor.extend(offset, now)
+      if (kind === 'term') this.deadLetter(cursor, offset, held.count, 'term')
+      else if (held.count >= member.maxDeliveries) this.deadLetter(cursor, offset, held.count, 'max-deliveries')
+      else cursor.release(offset, now + delayMs)
+      return true
+    })
+    if (found > 0) this.needsPump = true
   }
 
   /** Ack deadlines: expired messages are redelivered, or dead-lettered after max deliveries. */
