@@ -8,14 +8,20 @@
  * | request                                   | permission                        |
  * | PUBLISH, REQUEST                          | publish on the topic              |
  * | SUBSCRIBE, SERVE                          | subscribe on the topic            |
+ * | SUBSCRIBE, SERVE of a dead-letter topic   | subscribe on it and on every topic of its origin chain (`a.dlq.dlq`: also `a.dlq` and `a`) |
  * | TOPIC_CREATE, TOPIC_DELETE                | admin                             |
  * | TOPIC_DESCRIBE, GROUP_DESCRIBE, GROUP_LIST of a topic | admin, or publish or subscribe on it |
  * | TOPIC_LIST, GROUP_LIST of all topics      | answered with the topics the user may see |
  * | ACK, UNSUBSCRIBE, UNSERVE, REPLY          | none: they act on what the connection already holds |
- * Dead-letter topics (`orders.dlq`) are topics like any other here: reading
- * one needs subscribe on its own name (`orders.>` covers it, `orders` does not).
+ * A dead-letter topic (`orders.dlq`) holds its origin's messages, so reading
+ * it needs subscribe on its own name AND on its origin: a user may read only
+ * what it could already read. `orders.*` or `orders.>` alone cover
+ * `orders.dlq` but not `orders`, and no longer open the dead letters;
+ * `orders` with `orders.dlq` (or with `orders.>`) does. Describing a
+ * dead-letter topic (offsets and groups, no messages) needs no more than
+ * any other topic.
  */
-import { SkiffError } from '../../protocol/index.js'
+import { SkiffError, DLQ_SUFFIX, isDeadLetterTopic } from '../../protocol/index.js'
 import type { Authenticator, Identity, Operation } from './authenticator.js'
 
 /** The part of a gateway connection the checks read. */
@@ -33,11 +39,28 @@ const NOBODY: Identity = { user: 'nobody', via: 'anonymous', credentialId: '', e
 
 /** Throws FORBIDDEN unless the connection's user may do `op` on `topic`. */
 export function requireAccess(conn: GuardedConnection, op: Operation, topic: string): void {
-  conn.ctx.auth.authorize(conn.user ?? NOBODY, op, topic)
+  const user = conn.user ?? NOBODY
+  conn.ctx.auth.authorize(user, op, topic)
+  const hidden = op === 'subscribe' ? unreadableOrigin(conn.ctx.auth, user, topic) : undefined
+  if (hidden !== undefined) {
+    throw new SkiffError('FORBIDDEN', `user ${user.user} may not subscribe to topic ${topic}: it holds the dead letters of ${hidden}, which the user may not subscribe to`, {
+      details: { user: user.user, operation: op, topic, origin: hidden },
+    })
+  }
 }
 
 export function mayAccess(conn: GuardedConnection, op: Operation, topic: string): boolean {
-  return conn.ctx.auth.permits(conn.user ?? NOBODY, op, topic)
+  const user = conn.user ?? NOBODY
+  return conn.ctx.auth.permits(user, op, topic) && (op !== 'subscribe' || unreadableOrigin(conn.ctx.auth, user, topic) === undefined)
+}
+
+/** The first topic of `topic`'s dead-letter origin chain (`a.dlq.dlq`: `a.dlq`, then `a`) the user may not subscribe to. */
+export function unreadableOrigin(auth: Authenticator, user: Identity, topic: string): string | undefined {
+  for (let t = topic; isDeadLetterTopic(t) && t.length > DLQ_SUFFIX.length; ) {
+    t = t.slice(0, -DLQ_SUFFIX.length)
+    if (!auth.permits(user, 'subscribe', t)) return t
+  }
+  return undefined
 }
 
 /** Before a publish or subscribe that may create `topic`, and before TOPIC_CREATE. */
