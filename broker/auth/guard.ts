@@ -27,11 +27,9 @@ import type { Authenticator, Identity, Operation } from './authenticator.js'
 /** The part of a gateway connection the checks read. */
 export interface GuardedConnection {
   user: Identity | undefined
-  readonly subs: { readonly size: number }
   readonly ctx: {
     readonly auth: Authenticator
-    readonly config: { maxSubscriptionsPerConnection: number; maxTopics: number; maxPartitionsPerTopic: number }
-    readonly topics: { get(topic: string): unknown; list(): readonly unknown[] }
+    readonly config: { maxSubscriptionsPerConnection: number; maxPartitionsPerTopic: number }
   }
 }
 
@@ -63,18 +61,6 @@ export function unreadableOrigin(auth: Authenticator, user: Identity, topic: str
   return undefined
 }
 
-/** Before a publish or subscribe that may create `topic`, and before TOPIC_CREATE. */
-export function checkTopicLimit(conn: GuardedConnection, topic: string): void {
-  const { maxTopics } = conn.ctx.config
-  if (maxTopics <= 0 || conn.ctx.topics.get(topic) !== undefined) return
-  const count = conn.ctx.topics.list().length
-  if (count >= maxTopics) {
-    throw new SkiffError('INVALID_REQUEST', `the broker already has ${count} topics (maxTopics ${maxTopics}); topic ${topic} was not created`, {
-      details: { limit: 'maxTopics', value: maxTopics, topic },
-    })
-  }
-}
-
 export function checkPartitionLimit(conn: GuardedConnection, partitions: number | undefined): void {
   const max = conn.ctx.config.maxPartitionsPerTopic
   if (partitions !== undefined && partitions > max) {
@@ -84,10 +70,13 @@ export function checkPartitionLimit(conn: GuardedConnection, partitions: number 
   }
 }
 
-/** Before adding a subscription to the connection. */
-export function checkSubscriptionLimit(conn: GuardedConnection): void {
+/**
+ * Before adding a subscription to the connection; `held` counts the ones it
+ * has and the ones being set up (reserved by the SUBSCRIBE handler).
+ */
+export function checkSubscriptionLimit(conn: GuardedConnection, held: number): void {
   const max = conn.ctx.config.maxSubscriptionsPerConnection
-  if (max > 0 && conn.subs.size >= max) {
+  if (max > 0 && held >= max) {
     throw new SkiffError('INVALID_REQUEST', `a connection may hold at most ${max} subscriptions (maxSubscriptionsPerConnection)`, {
       details: { limit: 'maxSubscriptionsPerConnection', value: max },
     })
