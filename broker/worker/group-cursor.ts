@@ -239,15 +239,6 @@ export class GroupCursor {
     if (this.next < this.floor) this.next = this.floor
   }
 
-  /** Settle `offset` if `member` holds it now (an ack); false for a stale ack. */
-  ackIfHeld(offset: number, member: Member): boolean {
-    const slot = this.slots.get(offset)
-    if (slot === undefined || slot.member !== member) return false
-    this.drop(offset, slot)
-    this.markSettled(offset)
-    return true
-  }
-
   /**
    * Settle (ack) every offset of `ranges` ([first, count] pairs) that `member`
    * holds now; returns how many. Acks of anything else are stale and count

@@ -138,6 +138,19 @@ t.test('the cursor: work per ACK is bounded by what is outstanding', async (t) =
     t.same(released, [0, 90_000], 'visited in offset order')
   })
 
+  t.test('retention: every slot below a new floor goes, held ones too, so the window holds every slot', async (t) => {
+    const c = new GroupCursor('r', 0)
+    const m = member(5, 10)
+    c.addMember(m)
+    for (let o = 0; o < 6; o++) c.assign(o, now)
+    c.next = 6
+    c.truncateTo(4)
+    t.equal(m.inFlight, 2, 'the credits of offsets 0-3 (gone from the log) came back')
+    t.equal(c.ackHeld(m, [0, 4]), 0, 'a late ack of them is stale')
+    t.equal(c.ackHeld(m, [4, 2]), 2, 'offsets 4 and 5 are acked as usual')
+    t.equal(c.floor, 6)
+  })
+
   t.test('a progress naming an offset twice still reaches every held offset', async (t) => {
     const c = new GroupCursor('p', 0)
     const m = member(4, 10)
