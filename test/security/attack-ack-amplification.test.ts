@@ -61,6 +61,16 @@ function countSlots(cursor: GroupCursor): CountingMap<number, unknown> {
 const member = (conn: number, maxInFlight: number): Member => ({ conn, sub: 1, maxInFlight, inFlight: 0, ackTimeoutMs: 30_000, maxDeliveries: 5, ackNone: false })
 const HOSTILE = [0, 100_000]
 
+/** A cursor whose one member holds `offsets` (delivered as the pump would), `next` just past the last. */
+function holding(offsets: number[], at: number): { cursor: GroupCursor; m: Member } {
+  const cursor = new GroupCursor('g', 0)
+  const m = member(9, 10)
+  cursor.addMember(m)
+  for (const o of offsets) cursor.assign(o, at)
+  cursor.next = offsets[offsets.length - 1]! + 1
+  return { cursor, m }
+}
+
 t.test('the cursor: work per ACK is bounded by what is outstanding', async (t) => {
   const now = 1_000
   const cursor = new GroupCursor('g', 0)
@@ -120,13 +130,7 @@ t.test('the cursor: work per ACK is bounded by what is outstanding', async (t) =
   })
 
   t.test('a range longer than the slot map walks the slots instead', async (t) => {
-    const sparse = new GroupCursor('s', 0)
-    const m = member(3, 10)
-    sparse.addMember(m)
-    sparse.assign(0, now)
-    sparse.assign(40_000, now)
-    sparse.assign(90_000, now)
-    sparse.next = 90_001
+    const { cursor: sparse, m } = holding([0, 40_000, 90_000], now)
     const counted = countSlots(sparse)
     t.equal(sparse.ackHeld(m, [1, 89_999]), 1, 'offset 40,000 acked; 0 and 90,000 are outside the range')
     t.ok(counted.work <= 3 + 1, `${counted.work} slot operations for a 89,999-offset range over 3 slots`)
@@ -139,11 +143,7 @@ t.test('the cursor: work per ACK is bounded by what is outstanding', async (t) =
   })
 
   t.test('retention: every slot below a new floor goes, held ones too, so the window holds every slot', async (t) => {
-    const c = new GroupCursor('r', 0)
-    const m = member(5, 10)
-    c.addMember(m)
-    for (let o = 0; o < 6; o++) c.assign(o, now)
-    c.next = 6
+    const { cursor: c, m } = holding([0, 1, 2, 3, 4, 5], now)
     c.truncateTo(4)
     t.equal(m.inFlight, 2, 'the credits of offsets 0-3 (gone from the log) came back')
     t.equal(c.ackHeld(m, [0, 4]), 0, 'a late ack of them is stale')
@@ -152,11 +152,7 @@ t.test('the cursor: work per ACK is bounded by what is outstanding', async (t) =
   })
 
   t.test('a progress naming an offset twice still reaches every held offset', async (t) => {
-    const c = new GroupCursor('p', 0)
-    const m = member(4, 10)
-    c.addMember(m)
-    for (let o = 0; o < 3; o++) c.assign(o, now)
-    c.next = 3
+    const { cursor: c, m } = holding([0, 1, 2], now)
     const extended: number[] = []
     const found = c.visitHeld(m, [0, 1, 0, 1, 1, 2], (o) => {
       extended.push(o)
