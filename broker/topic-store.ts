@@ -11,7 +11,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { threadId } from 'node:worker_threads'
-import { nameProblem } from '../protocol/names.js'
+import { MAX_STORED_TOPIC_NAME, nameProblem } from '../protocol/names.js'
 import { stringHash } from '../protocol/records.js'
 import { originTopicOf } from '../protocol/names.js'
 import type { TopicConfig } from './thread-messages.js'
@@ -82,7 +82,8 @@ export function loadTopicConfigs(dataDir: string, warn: (msg: string, fields: Re
   }
   const out: TopicConfig[] = []
   for (const name of names) {
-    if (nameProblem(name)) continue
+    // Up to 253 characters: the dead-letter topic of a 249-character topic is the broker's own.
+    if (nameProblem(name, MAX_STORED_TOPIC_NAME)) continue
     const c = readTopicConfig(dataDir, name)
     if (c) out.push(c)
     else warn('topic directory without a readable topic.json is ignored', { topic: name })

@@ -8,24 +8,28 @@
  * | request                                   | permission                        |
  * | PUBLISH, REQUEST                          | publish on the topic              |
  * | SUBSCRIBE, SERVE                          | subscribe on the topic            |
+ * | SUBSCRIBE, SERVE of a dead-letter topic   | subscribe on it and on every topic of its origin chain (`a.dlq.dlq`: also `a.dlq` and `a`) |
  * | TOPIC_CREATE, TOPIC_DELETE                | admin                             |
  * | TOPIC_DESCRIBE, GROUP_DESCRIBE, GROUP_LIST of a topic | admin, monitor, or publish or subscribe on it |
  * | TOPIC_LIST, GROUP_LIST of all topics      | answered with the topics the user may see |
  * | ACK, UNSUBSCRIBE, UNSERVE, REPLY          | none: they act on what the connection already holds |
- * Dead-letter topics (`orders.dlq`) are topics like any other here: reading
- * one needs subscribe on its own name (`orders.>` covers it, `orders` does not).
+ * A dead-letter topic (`orders.dlq`) holds its origin's messages, so reading
+ * it needs subscribe on its own name AND on its origin: a user may read only
+ * what it could already read. `orders.*` or `orders.>` alone cover
+ * `orders.dlq` but not `orders`, and no longer open the dead letters;
+ * `orders` with `orders.dlq` (or with `orders.>`) does. Describing a
+ * dead-letter topic (offsets and groups, no messages) needs no more than
+ * any other topic.
  */
-import { SkiffError } from '../../protocol/index.js'
+import { SkiffError, DLQ_SUFFIX, isDeadLetterTopic } from '../../protocol/index.js'
 import type { Authenticator, Identity, Operation } from './authenticator.js'
 
 /** The part of a gateway connection the checks read. */
 export interface GuardedConnection {
   user: Identity | undefined
-  readonly subs: { readonly size: number }
   readonly ctx: {
     readonly auth: Authenticator
-    readonly config: { maxSubscriptionsPerConnection: number; maxTopics: number; maxPartitionsPerTopic: number }
-    readonly topics: { get(topic: string): unknown; list(): readonly unknown[] }
+    readonly config: { maxSubscriptionsPerConnection: number; maxPartitionsPerTopic: number }
   }
 }
 
@@ -33,23 +37,28 @@ const NOBODY: Identity = { user: 'nobody', via: 'anonymous', credentialId: '', e
 
 /** Throws FORBIDDEN unless the connection's user may do `op` on `topic`. */
 export function requireAccess(conn: GuardedConnection, op: Operation, topic: string): void {
-  conn.ctx.auth.authorize(conn.user ?? NOBODY, op, topic)
+  const user = conn.user ?? NOBODY
+  conn.ctx.auth.authorize(user, op, topic)
+  const hidden = op === 'subscribe' ? unreadableOrigin(conn.ctx.auth, user, topic) : undefined
+  if (hidden !== undefined) {
+    throw new SkiffError('FORBIDDEN', `user ${user.user} may not subscribe to topic ${topic}: it holds the dead letters of ${hidden}, which the user may not subscribe to`, {
+      details: { user: user.user, operation: op, topic, origin: hidden },
+    })
+  }
 }
 
 export function mayAccess(conn: GuardedConnection, op: Operation, topic: string): boolean {
-  return conn.ctx.auth.permits(conn.user ?? NOBODY, op, topic)
+  const user = conn.user ?? NOBODY
+  return conn.ctx.auth.permits(user, op, topic) && (op !== 'subscribe' || unreadableOrigin(conn.ctx.auth, user, topic) === undefined)
 }
 
-/** Before a publish or subscribe that may create `topic`, and before TOPIC_CREATE. */
-export function checkTopicLimit(conn: GuardedConnection, topic: string): void {
-  const { maxTopics } = conn.ctx.config
-  if (maxTopics <= 0 || conn.ctx.topics.get(topic) !== undefined) return
-  const count = conn.ctx.topics.list().length
-  if (count >= maxTopics) {
-    throw new SkiffError('INVALID_REQUEST', `the broker already has ${count} topics (maxTopics ${maxTopics}); topic ${topic} was not created`, {
-      details: { limit: 'maxTopics', value: maxTopics, topic },
-    })
+/** The first topic of `topic`'s dead-letter origin chain (`a.dlq.dlq`: `a.dlq`, then `a`) the user may not subscribe to. */
+export function unreadableOrigin(auth: Authenticator, user: Identity, topic: string): string | undefined {
+  for (let t = topic; isDeadLetterTopic(t) && t.length > DLQ_SUFFIX.length; ) {
+    t = t.slice(0, -DLQ_SUFFIX.length)
+    if (!auth.permits(user, 'subscribe', t)) return t
   }
+  return undefined
 }
 
 export function checkPartitionLimit(conn: GuardedConnection, partitions: number | undefined): void {
@@ -61,10 +70,13 @@ export function checkPartitionLimit(conn: GuardedConnection, partitions: number 
   }
 }
 
-/** Before adding a subscription to the connection. */
-export function checkSubscriptionLimit(conn: GuardedConnection): void {
+/**
+ * Before adding a subscription to the connection; `held` counts the ones it
+ * has and the ones being set up (reserved by the SUBSCRIBE handler).
+ */
+export function checkSubscriptionLimit(conn: GuardedConnection, held: number): void {
   const max = conn.ctx.config.maxSubscriptionsPerConnection
-  if (max > 0 && conn.subs.size >= max) {
+  if (max > 0 && held >= max) {
     throw new SkiffError('INVALID_REQUEST', `a connection may hold at most ${max} subscriptions (maxSubscriptionsPerConnection)`, {
       details: { limit: 'maxSubscriptionsPerConnection', value: max },
     })

@@ -13,6 +13,7 @@
 import { SkiffError } from '../../protocol/index.js'
 import type { Logger } from '../logger.js'
 import type { Authenticator, Identity } from './authenticator.js'
+import { unreadableOrigin } from './guard.js'
 
 export interface ReloadableConnection {
   user: Identity | undefined
@@ -64,7 +65,10 @@ function stillAllowed(auth: Authenticator, conn: ReloadableConnection): SkiffErr
   if (problem) return problem
   const topics = [...[...conn.subs.values()].map((s) => s.topic), ...(conn.served ?? [])]
   for (const topic of topics) {
-    if (!auth.permits(user, 'subscribe', topic)) return new SkiffError('UNAUTHORIZED', `user ${user.user} may no longer subscribe to topic ${topic}`)
+    // A dead-letter topic also needs its origin chain (guard.ts): a user may read only what it could read anyway.
+    if (!auth.permits(user, 'subscribe', topic) || unreadableOrigin(auth, user, topic) !== undefined) {
+      return new SkiffError('UNAUTHORIZED', `user ${user.user} may no longer subscribe to topic ${topic}`)
+    }
   }
   return undefined
 }

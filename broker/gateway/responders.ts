@@ -6,23 +6,15 @@
  */
 import { SkiffError, encodeReply, encodeRequest, type RequestFrame } from '../../protocol/index.js'
 import type { Connection } from './connection.js'
+import { PendingRequests } from './pending-requests.js'
 
-/** Requests waiting for replies, broker-wide: past this, new requests are refused. */
-export const MAX_PENDING_REQUESTS = 100_000
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
-
-interface Pending {
-  requester: Connection
-  corr: number
-  server: Connection
-  timer: NodeJS.Timeout
-}
 
 export class Responders {
   private readonly byTopic = new Map<string, Connection[]>()
   private readonly turn = new Map<string, number>()
-  private readonly pending = new Map<number, Pending>()
-  private nextId = 1
+  /** Requests waiting for replies, within maxRequestsPerConnection and maxPendingRequests (pending-requests.ts). */
+  private readonly pending = new PendingRequests()
 
   serve(conn: Connection, topic: string): void {
     const list = this.byTopic.get(topic) ?? []
@@ -41,39 +33,28 @@ export class Responders {
   request(requester: Connection, req: RequestFrame): void {
     const servers = this.byTopic.get(req.topic)
     if (!servers || servers.length === 0) throw new SkiffError('NO_RESPONDERS', `nobody serves requests on ${req.topic}`, { details: { topic: req.topic } })
-    if (this.pending.size >= MAX_PENDING_REQUESTS) throw new SkiffError('INTERNAL', `more than ${MAX_PENDING_REQUESTS} requests are waiting for replies`)
     const i = (this.turn.get(req.topic) ?? 0) % servers.length
-    this.turn.set(req.topic, i + 1)
     const server = servers[i]!
-    const id = this.nextId++
     const timeoutMs = req.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
-    const timer = setTimeout(() => this.pending.delete(id), timeoutMs)
-    timer.unref()
-    this.pending.set(id, { requester, corr: req.corr, server, timer })
+    // Admitted (or refused) before the turn moves on, so a refusal leaves the round-robin as it was.
+    const { id } = this.pending.add(requester, req.corr, server, timeoutMs, requester.ctx.config)
+    this.turn.set(req.topic, i + 1)
     server.send(encodeRequest({ corr: id, topic: req.topic, record: req.record, timeoutMs }))
   }
 
   /** A server's reply; replies to unknown, expired or someone else's requests are dropped. */
   reply(server: Connection, corr: number, record: Buffer | undefined, error: string | undefined): void {
-    const p = this.pending.get(corr)
-    if (!p || p.server !== server) return
-    this.pending.delete(corr)
-    clearTimeout(p.timer)
+    const p = this.pending.take(corr, server)
+    if (!p) return
     if (error !== undefined) p.requester.error(new SkiffError('INTERNAL', `the server failed: ${error}`), p.corr)
     else p.requester.send(encodeReply({ corr: p.corr, record: record ?? Buffer.alloc(0) }))
   }
 
+  /** Its served topics and its requests are forgotten; requests it was serving fail NO_RESPONDERS. Touches only its own requests. */
   connectionGone(conn: Connection): void {
     for (const topic of [...conn.served]) this.unserve(conn, topic)
-    for (const [id, p] of this.pending) {
-      if (p.requester === conn) {
-        clearTimeout(p.timer)
-        this.pending.delete(id)
-      } else if (p.server === conn) {
-        clearTimeout(p.timer)
-        this.pending.delete(id)
-        p.requester.error(new SkiffError('NO_RESPONDERS', 'the server handling the request disconnected'), p.corr)
-      }
+    for (const p of this.pending.connectionGone(conn)) {
+      p.requester.error(new SkiffError('NO_RESPONDERS', 'the server handling the request disconnected'), p.corr)
     }
   }
 }

@@ -3,11 +3,23 @@
  * admin requests, auto-creation and the workers' dead-letter topics. Publishes
  * and subscriptions need the partition count before they can be routed.
  *
+ * `maxTopics` is enforced here, for every path that creates a topic (PUBLISH,
+ * SUBSCRIBE, TOPIC_CREATE, UDP telemetry), atomically: the count is the topics
+ * that exist plus those being created, checked and reserved in the same
+ * synchronous step that starts the write, so pipelined or concurrent
+ * creators can never pass the limit. A refusal costs O(1) (map sizes; no
+ * list of topic names). Joining a creation already under way is not a new
+ * topic. Dead-letter topics the workers create while dead-lettering arrive
+ * through add() and are never refused: a dead letter must not be lost to a
+ * limit (they do count towards it).
+ *
  * Dead-letter topics (`<topic>.dlq`) are created by the broker only, with
  * their origin's partition count, so a record's origin partition and its
  * dead-letter partition have the same owner. Subscribing to one that does not
- * exist yet creates it (and its origin, when missing) so a DLQ consumer can
- * start before the first dead letter.
+ * exist yet creates it when its origin exists (so a DLQ consumer can start
+ * before the first dead letter), and is UNKNOWN_TOPIC when the origin does not:
+ * reading dead letters never creates their origin (a chain of `.dlq` names
+ * used to create one topic per link).
  */
 import fs from 'node:fs'
 import { SkiffError } from '../../protocol/errors.js'
@@ -40,16 +52,19 @@ export class TopicRegistry {
     if (!this.topics.has(config.topic)) this.topics.set(config.topic, config)
   }
 
-  /** The topic for a publish or subscribe, created with defaults when allowed. */
+  /** The topic for a publish or subscribe, created with defaults when allowed (and within maxTopics). */
   async ensure(topic: string, forSubscribe: boolean): Promise<TopicConfig> {
     checkName('topic', topic)
     const existing = this.topics.get(topic)
     if (existing) return existing
-    if (!this.config.autoCreateTopics) throw new SkiffError('UNKNOWN_TOPIC', `topic ${topic} does not exist`, { details: { topic } })
+    if (!this.config.autoCreateTopics) throw unknownTopic(topic)
     if (isDeadLetterTopic(topic)) {
       if (!forSubscribe) throw new SkiffError('INVALID_REQUEST', `${topic} is a dead-letter topic: only the broker writes to it`)
-      const origin = await this.ensure(topic.slice(0, -DLQ_SUFFIX.length), true)
-      return this.createOnce({ ...origin, topic, createdAt: Date.now() })
+      const originName = topic.slice(0, -DLQ_SUFFIX.length)
+      // An origin being created (a SUBSCRIBE to it pipelined just before) is waited for, never created here.
+      const origin = this.topics.get(originName) ?? (await this.creating.get(originName)?.catch(() => undefined))
+      if (!origin) throw unknownTopic(topic, `topic ${topic} does not exist, nor does ${originName}, whose dead letters it would hold`)
+      return this.topics.get(topic) ?? this.createOnce({ ...origin, topic, createdAt: Date.now() })
     }
     return this.createOnce(this.withDefaults({ corr: 0, topic }))
   }
@@ -78,18 +93,41 @@ export class TopicRegistry {
     }
   }
 
-  /** Concurrent creators of one topic share one write. */
+  /**
+   * Concurrent creators of one topic share one write. A new creation is
+   * counted against maxTopics and reserved (in `creating`) before the write
+   * starts, with no await in between; the reservation becomes the topic, or
+   * is released when the write fails.
+   */
   private createOnce(config: TopicConfig): Promise<TopicConfig> {
     const inflight = this.creating.get(config.topic)
     if (inflight) return inflight
-    const p = writeTopicConfigAsync(this.config.dataDir, config)
-      .then(() => {
+    this.checkTopicLimit(config.topic)
+    const p = writeTopicConfigAsync(this.config.dataDir, config).then(
+      () => {
+        // In one step, so the topic is never counted twice (existing and being created).
+        this.creating.delete(config.topic)
         this.topics.set(config.topic, config)
         return config
-      })
-      .finally(() => this.creating.delete(config.topic))
+      },
+      (err: unknown) => {
+        this.creating.delete(config.topic)
+        throw err
+      },
+    )
     this.creating.set(config.topic, p)
     return p
+  }
+
+  /** INVALID_REQUEST when a new topic would pass maxTopics, counting those being created. O(1). */
+  private checkTopicLimit(topic: string): void {
+    const { maxTopics } = this.config
+    const count = this.topics.size + this.creating.size
+    if (maxTopics > 0 && count >= maxTopics) {
+      throw new SkiffError('INVALID_REQUEST', `the broker already has ${count} topics (maxTopics ${maxTopics}); topic ${topic} was not created`, {
+        details: { limit: 'maxTopics', value: maxTopics, topic },
+      })
+    }
   }
 
   /** The topic and its dead-letter chain, for deletion (workers must drop partitions first). */
@@ -103,4 +141,8 @@ export class TopicRegistry {
     this.topics.delete(topic)
     await fs.promises.rm(topicDir(this.config.dataDir, topic), { recursive: true, force: true })
   }
+}
+
+function unknownTopic(topic: string, message = `topic ${topic} does not exist`): SkiffError {
+  return new SkiffError('UNKNOWN_TOPIC', message, { details: { topic } })
 }

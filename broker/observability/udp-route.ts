@@ -1,10 +1,11 @@
 /**
  * Where accepted telemetry goes: the same path as a fire-and-forget PUBLISH.
- * The topic is looked up (or auto-created, when allowed), the records are
- * split by partition with the publish path's splitByPartition (which also
- * checks every record and its headers), and each part goes to its owning
- * worker as a `pub` op with confirm false, batched with everything else the
- * gateway sends that worker this turn.
+ * The topic is looked up (or auto-created, when allowed and within
+ * maxTopics: the registry checks and reserves it, as for PUBLISH), the
+ * records are split by partition with the publish path's splitByPartition
+ * (which also checks every record and its headers), and each part goes to its
+ * owning worker as a `pub` op with confirm false, batched with everything
+ * else the gateway sends that worker this turn.
  */
 import { SkiffError } from '../../protocol/errors.js'
 import { splitByPartition } from '../gateway/route.js'
@@ -58,6 +59,8 @@ export function storeInWorkers(ctx: GatewayContext): StoreDatagram {
 function topicFailure(err: unknown): UdpResult {
   if (!(err instanceof SkiffError)) return 'failed'
   if (err.codeName === 'UNKNOWN_TOPIC') return 'unknown_topic'
+  // Not created because maxTopics is reached (checked by the registry, as for PUBLISH): it stays unknown.
+  if (err.codeName === 'INVALID_REQUEST' && err.details?.limit === 'maxTopics') return 'unknown_topic'
   if (err.codeName === 'INVALID_REQUEST') return 'bad_topic'
   return 'failed'
 }

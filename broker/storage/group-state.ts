@@ -24,7 +24,8 @@ import { promises as fsp } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { pack, unpack } from '../../protocol/codec.js'
-import { checkName } from '../../protocol/names.js'
+import { SkiffError } from '../../protocol/errors.js'
+import { nameProblem } from '../../protocol/names.js'
 import { fsyncDir, writeFully } from './fs-util.js'
 
 export interface GroupSnapshot {
@@ -44,6 +45,19 @@ const HEADER_BYTES = 16
 const CURRENT = '.state'
 const PREVIOUS = '.state.prev'
 const TEMPORARY = '.state.tmp'
+/**
+ * The longest group whose three file names fit in 255 bytes (244). Clients
+ * are held to MAX_GROUP_NAME (200, protocol/names.ts) when they subscribe;
+ * files are checked against what fits, so a group of 201-244 characters
+ * saved by an older broker still loads, lists and describes.
+ */
+const MAX_GROUP_FILE_NAME = 255 - Math.max(CURRENT.length, PREVIOUS.length, TEMPORARY.length)
+
+/** Throws INVALID_REQUEST unless `group` makes safe file names that fit. */
+function checkGroupFileName(group: string): void {
+  const problem = nameProblem(group, MAX_GROUP_FILE_NAME)
+  if (problem) throw new SkiffError('INVALID_REQUEST', `group name ${JSON.stringify(group)} ${problem}`)
+}
 
 type LogFn = (e: Record<string, unknown>) => void
 
@@ -59,7 +73,7 @@ function encodeStateFile(s: GroupSnapshot): Buffer {
 }
 
 export function saveGroupState(dir: string, group: string, s: GroupSnapshot): void {
-  checkName('group', group)
+  checkGroupFileName(group)
   mkdirSync(dir, { recursive: true })
   const file = encodeStateFile(s)
   const base = join(dir, group)
@@ -82,7 +96,7 @@ export function saveGroupState(dir: string, group: string, s: GroupSnapshot): vo
  * it finish before a synchronous save of the same group. `dir` must exist.
  */
 export async function saveGroupStateAsync(dir: string, group: string, s: GroupSnapshot): Promise<void> {
-  checkName('group', group)
+  checkGroupFileName(group)
   const file = encodeStateFile(s)
   const base = join(dir, group)
   const handle = await fsp.open(base + TEMPORARY, 'w')
@@ -107,7 +121,7 @@ export async function saveGroupStateAsync(dir: string, group: string, s: GroupSn
 }
 
 export function loadGroupState(dir: string, group: string, log?: LogFn): GroupSnapshot | undefined {
-  checkName('group', group)
+  checkGroupFileName(group)
   const base = join(dir, group)
   const current = readSnapshot(base + CURRENT)
   if (current.snapshot) return current.snapshot
@@ -135,12 +149,12 @@ export function listGroupStates(dir: string): string[] {
     if (name.endsWith(PREVIOUS)) groups.add(name.slice(0, -PREVIOUS.length))
     else if (name.endsWith(CURRENT)) groups.add(name.slice(0, -CURRENT.length))
   }
-  groups.delete('')
-  return [...groups].sort()
+  // Leftovers whose names cannot be saved (245-249 characters, from before the limit) are not groups.
+  return [...groups].filter((g) => nameProblem(g, MAX_GROUP_FILE_NAME) === undefined).sort()
 }
 
 export function deleteGroupState(dir: string, group: string): void {
-  checkName('group', group)
+  checkGroupFileName(group)
   const base = join(dir, group)
   let removed = false
   for (const suffix of [CURRENT, PREVIOUS, TEMPORARY]) {

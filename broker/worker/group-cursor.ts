@@ -33,7 +33,7 @@ export interface Member {
 }
 
 /** A delivered, unsettled offset; `member` is set while someone holds it. */
-interface Slot {
+export interface Slot {
   member: Member | undefined
   deadline: number
   count: number
@@ -239,19 +239,83 @@ export class GroupCursor {
     if (this.next < this.floor) this.next = this.floor
   }
 
-  /** Settle `offset` if `member` holds it now (an ack); false for a stale ack. */
-  ackIfHeld(offset: number, member: Member): boolean {
-    const slot = this.slots.get(offset)
-    if (slot === undefined || slot.member !== member) return false
-    this.drop(offset, slot)
-    this.markSettled(offset)
-    return true
+  /**
+   * Settle (ack) every offset of `ranges` ([first, count] pairs) that `member`
+   * holds now; returns how many. Acks of anything else are stale and count
+   * nothing. Bounded as `visitHeld` says.
+   */
+  ackHeld(member: Member, ranges: readonly number[]): number {
+    return this.visitHeld(member, ranges)
   }
 
-  /** The holding of `offset` if `member` holds it now; settlements from anyone else are stale. */
-  heldBy(offset: number, member: Member): Slot | undefined {
-    const slot = this.slots.get(offset)
-    return slot !== undefined && slot.member === member ? slot : undefined
+  private readonly ackSlot = (offset: number, slot: Slot): void => {
+    this.drop(offset, slot)
+    this.markSettled(offset)
+  }
+
+  /**
+   * Call `visit` for each offset of `ranges` ([first, count] pairs) that
+   * `member` holds, in the order named; returns how many it found. `visit`
+   * returns false for an offset this ACK already dealt with (an offset named
+   * twice that is still held: a repeated `progress`), which is not counted
+   * again. Without `visit` each offset found is acked, inline: that is the
+   * hot path (a callback per message measured 1% more instructions in S1's
+   * worker turn). Ranges are not sorted or merged: that would cost
+   * O(r log r) per frame, more than the walk.
+   *
+   * An ACK names offsets, but only what the member holds can change, and a
+   * 35-byte ACK can name 100,000 offsets: so the work is bounded by the
+   * deliveries actually outstanding, not by what the frame names.
+   * - Each range is clipped to [floor, next): below the floor everything is
+   *   settled, at or above `next` nothing was ever delivered. (Every slot lies
+   *   in that window: truncateTo drops the slots below a new floor.)
+   * - The walk stops once it has found as many offsets as the member held when
+   *   the ACK arrived (`member.inFlight` then): nothing further can match. A
+   *   member holding nothing costs nothing.
+   * - A clipped range longer than the slot map is matched by walking the slots
+   *   instead of the offsets (then sorted, so a range is visited in offset
+   *   order either way, and dead letters are written in the order named).
+   * So one range costs at most min(offsets named, next - floor, slots).
+   * `visit` may settle or release the offset it is given, nothing else.
+   */
+  visitHeld(member: Member, ranges: readonly number[], visit?: (offset: number, slot: Slot) => boolean | void): number {
+    const holding = member.inFlight
+    if (holding === 0) return 0
+    let found = 0
+    for (let i = 0; i < ranges.length && found < holding; i += 2) {
+      const lo = Math.max(ranges[i]!, this.floor)
+      const hi = Math.min(ranges[i]! + ranges[i + 1]!, this.next)
+      if (hi - lo > this.slots.size) {
+        found += this.visitHeldBySlots(member, lo, hi, holding - found, visit ?? this.ackSlot)
+        continue
+      }
+      for (let o = lo; o < hi; o++) {
+        const slot = this.slots.get(o)
+        if (slot === undefined || slot.member !== member) continue
+        if (visit === undefined) {
+          this.drop(o, slot)
+          this.markSettled(o)
+        } else if (visit(o, slot) === false) continue
+        if (++found === holding) break
+      }
+    }
+    return found
+  }
+
+  /** visitHeld for a range wider than the slot map: collect the member's slots in [lo, hi) first, then visit them in order. */
+  private visitHeldBySlots(member: Member, lo: number, hi: number, most: number, visit: (offset: number, slot: Slot) => boolean | void): number {
+    const offsets: number[] = []
+    for (const [o, slot] of this.slots) {
+      if (slot.member === member && o >= lo && o < hi && offsets.push(o) === most) break
+    }
+    offsets.sort((a, b) => a - b)
+    let found = 0
+    for (const o of offsets) {
+      const slot = this.slots.get(o)
+      if (slot === undefined || slot.member !== member || visit(o, slot) === false) continue
+      found++
+    }
+    return found
   }
 
   /** Release a held offset for redelivery after `delayMs`; returns its delivery count. */
@@ -263,9 +327,14 @@ export class GroupCursor {
     return slot.count
   }
 
-  extend(offset: number, now: number): void {
+  /** Restart a held offset's ack timer; false when it was not held or this very moment's extension already happened. */
+  extend(offset: number, now: number): boolean {
     const slot = this.slots.get(offset)
-    if (slot?.member !== undefined) slot.deadline = now + slot.member.ackTimeoutMs
+    if (slot?.member === undefined) return false
+    const deadline = now + slot.member.ackTimeoutMs
+    if (slot.deadline === deadline) return false
+    slot.deadline = deadline
+    return true
   }
 
   /** In-flight offsets whose ack deadline passed; they are released from their members. */
@@ -285,8 +354,9 @@ export class GroupCursor {
   truncateTo(start: number): void {
     if (this.floor >= start) return
     for (const o of [...this.settled]) if (o < start) this.settled.delete(o)
-    // Counts of offsets now gone are dropped; one still held stays until its member settles it.
-    for (const [o, slot] of [...this.slots]) if (o < start && slot.member === undefined) this.slots.delete(o)
+    // Offsets now gone are forgotten, held ones too (their members get the credits back; a later
+    // ack of one is stale): so every slot lies at or above the floor, which lets visitHeld clip there.
+    for (const [o, slot] of [...this.slots]) if (o < start) this.drop(o, slot)
     this.redeliver = this.redeliver.filter((w) => w.offset >= start)
     this.floor = start
     while (this.settled.has(this.floor)) {
@@ -297,3 +367,4 @@ export class GroupCursor {
     this.dirty = true
   }
 }
+

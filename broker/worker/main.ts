@@ -5,7 +5,7 @@
  * ops per gateway turn and answers with one batch per own turn.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { SkiffError } from '../../protocol/errors.js'
+import { storageError } from './storage-error.js'
 import { parseFsync } from '../config.js'
 import { packOps, unpackOps, type FromWorker, type ToWorker, type WorkerData } from '../thread-messages.js'
 import { Outbox } from './outbox.js'
@@ -117,14 +117,6 @@ function handle(op: ToWorker): void {
   }
 }
 
-/** Disk-full and quota errors are STORAGE_FULL (retriable); anything else unexpected is INTERNAL. */
-function toSkiffError(err: unknown): SkiffError {
-  if (err instanceof SkiffError) return err
-  const code = (err as NodeJS.ErrnoException).code
-  if (code === 'ENOSPC' || code === 'EDQUOT') return new SkiffError('STORAGE_FULL', `cannot write: ${(err as Error).message}`, { cause: err })
-  return new SkiffError('INTERNAL', (err as Error).message, { cause: err })
-}
-
 /** Stop the timers, let group saves in flight finish, then save, sync and close every partition. */
 async function stop(): Promise<void> {
   clearInterval(ticker)
@@ -142,7 +134,7 @@ port.on('message', (ab: ArrayBuffer) => {
     try {
       handle(op)
     } catch (err) {
-      const e = toSkiffError(err)
+      const e = storageError(err) // disk-full and quota errors are STORAGE_FULL (retriable); anything else unexpected is INTERNAL
       if (e.codeName === 'INTERNAL') outbox.log({ level: 'error', msg: 'worker op failed', op: op.t, err: (err as Error).stack })
       if ('id' in op) outbox.fail(op.id, e.codeName, e.message)
     }

@@ -5,8 +5,7 @@
  * out after that sync, so a consumer never sees a record that could be lost.
  */
 import { PartitionLog, type LogRecord } from '../storage/partition-log.js'
-import { mkdirSync } from 'node:fs'
-import { loadGroupState, saveGroupState, saveGroupStateAsync, listGroupStates } from '../storage/group-state.js'
+import { loadGroupState, listGroupStates } from '../storage/group-state.js'
 import { deadLetterTopicOf, type AckKind, type StartPosition } from '../../protocol/index.js'
 import { groupsDir, partitionDir } from '../topic-store.js'
 import type { ToWorker, TopicConfig } from '../thread-messages.js'
@@ -14,6 +13,8 @@ import { GroupCursor, type Member } from './group-cursor.js'
 import { deadLetterRecord, type DeadLetterReason } from './dead-letter.js'
 import { DedupWindow, DEDUP_WINDOW_MS } from './dedup-window.js'
 import { SkiffError } from '../../protocol/errors.js'
+import { storageError } from './storage-error.js'
+import { GroupSaver } from './group-saver.js'
 import type { WorkerContext } from './context.js'
 import type { PartitionCounters } from '../observability/worker-metrics.js'
 
@@ -23,14 +24,6 @@ const READ_BYTES = 1024 * 1024
 const PUMP_READS = 4
 /** How long a message whose dead letter could not be written waits before it is tried again. */
 const DEAD_LETTER_RETRY_MS = 1000
-
-/** A storage failure as the error a client gets: STORAGE_FULL for a full disk or quota, else INTERNAL. */
-function storageError(err: unknown): SkiffError {
-  if (err instanceof SkiffError) return err
-  const code = (err as NodeJS.ErrnoException)?.code
-  if (code === 'ENOSPC' || code === 'EDQUOT') return new SkiffError('STORAGE_FULL', `cannot write: ${(err as Error).message}`, { cause: err })
-  return new SkiffError('INTERNAL', (err as Error)?.message ?? String(err), { cause: err })
-}
 
 /** A member joining a group on this partition: the 'sub' op without its routing fields. */
 export type SubscribeSpec = Omit<Extract<ToWorker, { t: 'sub' }>, 't' | 'id' | 'topic' | 'partition'>
@@ -42,14 +35,11 @@ export class Partition {
   /** Reply ids of appends waiting for the sync that covers them. */
   private confirms: { id: number; baseOffset: number }[] = []
   private unsynced = false
-  private groupSaveFailing = false
   /** The pumped cursor's deliveries so far, added to its group's metrics once per pump, not per message. */
   private delivered = 0
   private redelivered = 0
-  /** Group saves running on the libuv pool, by group. */
-  private readonly saving = new Map<string, Promise<void>>()
-  private groupsDirMade = false
-  private closed = false
+  /** Saves the groups' positions (group-saver.ts). */
+  private readonly saver: GroupSaver
   private readonly dedup = new DedupWindow()
   /** Metric counts of this partition's events (observability/worker-metrics.ts). */
   private readonly counters: PartitionCounters
@@ -61,6 +51,7 @@ export class Partition {
     private readonly ctx: WorkerContext,
   ) {
     this.groupsPath = groupsDir(ctx.dataDir, config.topic, partition)
+    this.saver = new GroupSaver(this.groupsPath, (e) => ctx.outbox.log({ topic: config.topic, partition, ...e }))
     this.counters = ctx.metrics.partition(config.topic)
     this.log = PartitionLog.open({
       dir: partitionDir(ctx.dataDir, config.topic, partition),
@@ -174,34 +165,35 @@ export class Partition {
     const cursor = this.cursors.get(group)
     const member = cursor?.member(conn, sub)
     if (!cursor || !member) return
-    this.needsPump = true
     if (member.ackNone) {
-      // Nothing is held: acks of any kind only give credits back.
+      // Nothing is held: acks of any kind only give credits back (work: one addition per range).
       let n = 0
       for (let i = 1; i < ranges.length; i += 2) n += ranges[i]!
       member.inFlight = Math.max(0, member.inFlight - n)
+      this.needsPump = true
       return
     }
+    // The work is bounded by what the member holds, not by the offsets the ACK names
+    // (GroupCursor.visitHeld); an ACK that settles nothing does not wake the pump either.
     if (kind === 'ack') {
-      // The hot path: one lookup per offset; stale acks (redelivered elsewhere, already settled) count nothing.
-      let acked = 0
-      for (let i = 0; i < ranges.length; i += 2) {
-        for (let o = ranges[i]!, end = o + ranges[i + 1]!; o < end; o++) if (cursor.ackIfHeld(o, member)) acked++
+      // The hot path: stale acks (redelivered elsewhere, already settled) count nothing.
+      const acked = cursor.ackHeld(member, ranges)
+      if (acked > 0) {
+        this.counters.acked(cursor.group, acked)
+        this.needsPump = true
       }
-      if (acked > 0) this.counters.acked(cursor.group, acked)
       return
     }
     const now = Date.now()
-    for (let i = 0; i < ranges.length; i += 2) {
-      for (let offset = ranges[i]!, end = offset + ranges[i + 1]!; offset < end; offset++) {
-        const held = cursor.heldBy(offset, member)
-        if (!held) continue // stale: redelivered elsewhere or already settled
-        if (kind === 'progress') cursor.extend(offset, now)
-        else if (kind === 'term') this.deadLetter(cursor, offset, held.count, 'term')
-        else if (held.count >= member.maxDeliveries) this.deadLetter(cursor, offset, held.count, 'max-deliveries')
-        else cursor.release(offset, now + delayMs)
-      }
-    }
+    const found = cursor.visitHeld(member, ranges, (offset, held) => {
+      // A progress naming an offset twice extends it once (false: not counted again).
+      if (kind === 'progress') return cursor.extend(offset, now)
+      if (kind === 'term') this.deadLetter(cursor, offset, held.count, 'term')
+      else if (held.count >= member.maxDeliveries) this.deadLetter(cursor, offset, held.count, 'max-deliveries')
+      else cursor.release(offset, now + delayMs)
+      return true
+    })
+    if (found > 0) this.needsPump = true
   }
 
   /** Ack deadlines: expired messages are redelivered, or dead-lettered after max deliveries. */
@@ -343,69 +335,14 @@ export class Partition {
     return endOffset
   }
 
-  /**
-   * Write every changed group position (atomic rename), on the libuv pool;
-   * called on a timer. At most one save per group is in flight; a group that
-   * changes meanwhile is saved on a later round. A save that fails (a full
-   * disk) leaves the position dirty for the next round; the failure is logged
-   * once per streak, not once per round.
-   */
+  /** Write every changed group position, on the libuv pool (group-saver.ts); called on a timer. */
   saveGroupsAsync(): void {
-    for (const c of this.cursors.values()) {
-      if (!c.dirty || this.saving.has(c.group)) continue
-      const snapshot = c.snapshot()
-      c.dirty = false
-      try {
-        if (!this.groupsDirMade) mkdirSync(this.groupsPath, { recursive: true })
-        this.groupsDirMade = true
-      } catch (err) {
-        this.groupSaveFailed(c, err)
-        continue
-      }
-      const saving = saveGroupStateAsync(this.groupsPath, c.group, snapshot)
-        .then(
-          () => this.groupSaved(),
-          (err) => {
-            if (!this.closed) this.groupSaveFailed(c, err)
-          },
-        )
-        .finally(() => this.saving.delete(c.group))
-      this.saving.set(c.group, saving)
-    }
+    this.saver.saveAsync(this.cursors.values())
   }
 
   /** Saves still in flight (they must finish before close() saves synchronously). */
   savesInFlight(): Promise<unknown> {
-    return Promise.all(this.saving.values())
-  }
-
-  /** The synchronous save, for close(). */
-  private saveGroups(): void {
-    for (const c of this.cursors.values()) {
-      if (!c.dirty) continue
-      try {
-        saveGroupState(this.groupsPath, c.group, c.snapshot())
-      } catch (err) {
-        this.groupSaveFailed(c, err)
-        continue
-      }
-      this.groupSaved()
-      c.dirty = false
-    }
-  }
-
-  private groupSaveFailed(c: GroupCursor, err: unknown): void {
-    c.dirty = true
-    if (!this.groupSaveFailing) {
-      const e = storageError(err)
-      this.ctx.outbox.log({ level: 'warn', msg: 'group state not saved, will retry', topic: this.topic, partition: this.partition, group: c.group, code: e.codeName, err: e.message })
-    }
-    this.groupSaveFailing = true
-  }
-
-  private groupSaved(): void {
-    if (this.groupSaveFailing) this.ctx.outbox.log({ level: 'info', msg: 'group state saved again', topic: this.topic, partition: this.partition })
-    this.groupSaveFailing = false
+    return this.saver.inFlight()
   }
 
   describe(): Record<string, unknown> {
@@ -446,13 +383,13 @@ export class Partition {
   }
 
   close(): void {
-    this.saveGroups()
+    this.saver.saveNow(this.cursors.values())
     this.log.close()
-    this.closed = true
+    this.saver.stopped = true
   }
 
   destroy(): void {
-    this.closed = true
+    this.saver.stopped = true
     this.log.destroy()
     this.cursors.clear()
   }

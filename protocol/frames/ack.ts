@@ -18,6 +18,11 @@
  * ack: done. nack: redeliver (after delayMs). progress: restart the ack timer.
  * term: dead-letter now. Settling a message that is not in flight for this
  * subscription is ignored (it was redelivered elsewhere or already settled).
+ *
+ * A frame may name 100,000 offsets in a few bytes; the broker never expands
+ * ranges (decodeAck is for tests and tools) and its worker's work per ACK is
+ * bounded by the deliveries outstanding, not by what is named
+ * (broker/worker/group-cursor.ts, visitHeld).
  */
 import { Op } from '../opcodes.js'
 import { encodeFrame } from '../frame.js'

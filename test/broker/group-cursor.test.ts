@@ -57,7 +57,7 @@ t.test('the cursor agrees with a model under random deliveries, settlements and 
           const held = [...holder.keys()]
           const offset = held.length > 0 ? held[o.pick % held.length]! : o.pick
           const m = members[o.m]!
-          const ok = cursor.ackIfHeld(offset, m)
+          const ok = cursor.ackHeld(m, [offset, 1]) === 1
           const expect = holder.get(offset) === m.conn
           if (ok !== expect) throw new Error(`ack of ${offset} by ${m.conn}: ${ok}, model ${expect}`)
           if (ok) {

@@ -39,7 +39,7 @@ interface User {
 const none: Perm = { allow: [], deny: [] }
 const USERS: User[] = [
   { name: 'app', token: TOKENS.app, publish: { allow: ['orders.>'], deny: [] }, subscribe: { allow: ['orders.>'], deny: [] }, admin: false },
-  { name: 'reader', token: TOKENS.reader, publish: none, subscribe: { allow: ['orders.*', 'audit', '_internal.>'], deny: ['orders.secret'] }, admin: false },
+  { name: 'reader', token: TOKENS.reader, publish: none, subscribe: { allow: ['orders.*', 'audit', 'audit.dlq', '_internal.>'], deny: ['orders.secret'] }, admin: false },
   { name: 'ops', token: TOKENS.admin, publish: none, subscribe: none, admin: true },
   { name: 'nobody', token: TOKENS.nobody, publish: none, subscribe: none, admin: false },
 ]
@@ -91,6 +91,8 @@ function covers(pattern: string, name: string): boolean {
   return n.length === p.length && p.every((tok, i) => tok === '*' || tok === n[i])
 }
 const grants = (perm: Perm, topic: string) => perm.allow.some((p) => covers(p, topic)) && !perm.deny.some((p) => covers(p, topic))
+/** Reading a dead-letter topic also needs its origin chain: `a.dlq.dlq` needs `a.dlq` and `a` too (it holds their messages). */
+const grantsRead = (perm: Perm, topic: string): boolean => grants(perm, topic) && (!topic.endsWith('.dlq') || topic === '.dlq' || grantsRead(perm, topic.slice(0, -4)))
 
 function expected(user: User, op: Operation, topic: string): 'allow' | 'FORBIDDEN' | 'INVALID_REQUEST' {
   if (!validName(topic)) return 'INVALID_REQUEST'
@@ -99,8 +101,8 @@ function expected(user: User, op: Operation, topic: string): 'allow' | 'FORBIDDE
     delete: user.admin,
     publish: grants(user.publish, topic),
     request: grants(user.publish, topic),
-    subscribe: grants(user.subscribe, topic),
-    serve: grants(user.subscribe, topic),
+    subscribe: grantsRead(user.subscribe, topic),
+    serve: grantsRead(user.subscribe, topic),
     describe: user.admin || grants(user.publish, topic) || grants(user.subscribe, topic),
   }[op]
   if (!may) return 'FORBIDDEN'

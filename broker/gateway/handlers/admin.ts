@@ -20,7 +20,7 @@ import type { Connection } from '../connection.js'
 import type { GatewayContext } from '../context.js'
 import type { TopicConfig } from '../../thread-messages.js'
 import { ownerOf } from '../../topic-store.js'
-import { checkPartitionLimit, checkTopicLimit, mayAccess, requireAccess } from '../../auth/guard.js'
+import { checkPartitionLimit, mayAccess, requireAccess } from '../../auth/guard.js'
 import type { Operation } from '../../auth/authenticator.js'
 
 /** The topic, once the name is valid and the user may `op` it (checked before existence, so a refusal reveals nothing). */
@@ -49,8 +49,7 @@ export async function onTopicCreate(conn: Connection, body: Buffer): Promise<voi
   checkName('topic', req.topic)
   requireAccess(conn, 'admin', req.topic)
   checkPartitionLimit(conn, req.partitions)
-  checkTopicLimit(conn, req.topic)
-  const t = await conn.ctx.topics.create(req)
+  const t = await conn.ctx.topics.create(req) // maxTopics is checked and reserved there
   conn.ctx.logger.info({ topic: t.topic, partitions: t.partitions }, 'topic created')
   conn.send(encodeOk(req.corr, await describe(conn.ctx, t)))
 }

@@ -5,7 +5,7 @@
  * fail. The connection stops being read while too many bytes await confirms.
  */
 import { SkiffError, checkName, decodePublish, encodePublishAck, isDeadLetterTopic } from '../../../protocol/index.js'
-import { checkTopicLimit, requireAccess } from '../../auth/guard.js'
+import { requireAccess } from '../../auth/guard.js'
 import type { Connection } from '../connection.js'
 import { ownerOf } from '../../topic-store.js'
 import { splitByPartition, type PartitionPart } from '../route.js'
@@ -22,7 +22,7 @@ export async function onPublish(conn: Connection, body: Buffer): Promise<void> {
   if (!existing) checkName('topic', pub.topic) // a malformed name is INVALID_REQUEST, not FORBIDDEN
   requireAccess(conn, 'publish', pub.topic)
   if (isDeadLetterTopic(pub.topic)) throw new SkiffError('INVALID_REQUEST', `${pub.topic} is a dead-letter topic: only the broker writes to it`)
-  if (!existing) checkTopicLimit(conn, pub.topic)
+  // A new topic is counted against maxTopics and reserved before the write starts (topics.ts).
   const topic = existing ?? (await ctx.topics.ensure(pub.topic, false))
   // Keyless records of an idempotent batch go where its sequence says, so a
   // re-sent batch lands in the partition that already holds it.

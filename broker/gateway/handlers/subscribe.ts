@@ -9,7 +9,23 @@
 import { SkiffError, checkName, decodeSubscribe, decodeUnsubscribe, encodeOk } from '../../../protocol/index.js'
 import type { Connection } from '../connection.js'
 import { ownerOf } from '../../topic-store.js'
-import { checkSubscriptionLimit, checkTopicLimit, requireAccess } from '../../auth/guard.js'
+import { checkSubscriptionLimit, requireAccess } from '../../auth/guard.js'
+
+/**
+ * Subscription ids being set up on each connection (waiting for their topic).
+ * A SUBSCRIBE reserves its id here before its first await and counts it
+ * against maxSubscriptionsPerConnection, so pipelined SUBSCRIBEs can neither
+ * pass the limit nor take one id twice; the reservation becomes the entry in
+ * `conn.subs`, or is released when the subscribe fails. Kept here, not on the
+ * connection: only this handler makes them, and nothing else need know.
+ */
+const settingUp = new WeakMap<Connection, Set<number>>()
+
+function reservationsOf(conn: Connection): Set<number> {
+  let ids = settingUp.get(conn)
+  if (!ids) settingUp.set(conn, (ids = new Set()))
+  return ids
+}
 
 export async function onSubscribe(conn: Connection, body: Buffer): Promise<void> {
   const s = decodeSubscribe(body)
@@ -18,10 +34,16 @@ export async function onSubscribe(conn: Connection, body: Buffer): Promise<void>
   checkName('topic', s.topic)
   checkName('group', s.group)
   requireAccess(conn, 'subscribe', s.topic)
-  if (conn.subs.has(s.sub)) throw new SkiffError('INVALID_REQUEST', `subscription id ${s.sub} is already in use on this connection`)
-  checkSubscriptionLimit(conn)
-  checkTopicLimit(conn, s.topic)
-  const topic = await ctx.topics.ensure(s.topic, true)
+  const reserved = reservationsOf(conn)
+  if (conn.subs.has(s.sub) || reserved.has(s.sub)) throw new SkiffError('INVALID_REQUEST', `subscription id ${s.sub} is already in use on this connection`)
+  checkSubscriptionLimit(conn, conn.subs.size + reserved.size)
+  reserved.add(s.sub)
+  let topic
+  try {
+    topic = await ctx.topics.ensure(s.topic, true)
+  } finally {
+    reserved.delete(s.sub) // from here on it is in conn.subs (no await in between), or it failed
+  }
   if (conn.closed) return
   conn.subs.set(s.sub, { topic: s.topic, group: s.group, partitions: topic.partitions })
   const credits = Math.max(1, Math.ceil(s.maxInFlight / topic.partitions))
