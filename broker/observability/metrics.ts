@@ -16,6 +16,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
 import { LabelBudget, OTHER } from './labels.js'
 import type { GaugeSnapshot, MetricDeltas } from './worker-metrics.js'
+import type { BudgetTotals } from '../gateway/budgets.js'
 
 /** Why a UDP datagram was accepted or dropped (the `result` label). */
 export const UDP_RESULTS = [
@@ -65,6 +66,8 @@ export class BrokerMetrics {
   bytesSent = 0
   /** Where the connection count comes from (the gateway's table, once it exists). */
   connectionCount: () => number = () => 0
+  /** The gateway's broker-wide budgets (gateway/budgets.ts), once it exists. */
+  gatewayBudgets: () => BudgetTotals = () => ({ pendingOutputBytes: 0, partialFrameBytes: 0, unconfirmedPublishBytes: 0 })
 
   private readonly published: Counter<'topic'>
   private readonly delivered: Counter<'topic' | 'group'>
@@ -119,6 +122,18 @@ export class BrokerMetrics {
         this.set(self.connectionCount())
       },
     })
+    const budgetGauge = (name: string, help: string, read: (b: BudgetTotals) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read(self.gatewayBudgets()))
+        },
+      })
+    budgetGauge('skiff_gateway_pending_output_bytes', 'Bytes written to client sockets and not yet sent, all connections (budget: maxTotalPendingBytes)', (b) => b.pendingOutputBytes)
+    budgetGauge('skiff_gateway_partial_frame_bytes', 'Bytes held for partly received frames, all connections (budget: maxTotalPartialFrameBytes)', (b) => b.partialFrameBytes)
+    budgetGauge('skiff_gateway_unconfirmed_publish_bytes', 'Bytes of publishes handed to the partition workers and not yet confirmed, all connections (budget: maxTotalPublishBytes)', (b) => b.unconfirmedPublishBytes)
     new Gauge({
       name: 'skiff_consumer_lag',
       help: 'Records of the partition not yet acknowledged by the group',
