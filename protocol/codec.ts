@@ -72,10 +72,26 @@ function wireIntegers(value: unknown): unknown {
 /**
  * Decode exactly one MessagePack value that spans the whole buffer, after
  * checking it keeps to the protocol's grammar (see the header comment); any
- * fault is BAD_FRAME. `what` names the bytes in the error message.
+ * fault is BAD_FRAME. `what` names the bytes in the error message. Every
+ * frame body and record header goes through this.
  */
 export function unpack(buf: Uint8Array, what = 'body'): unknown {
   checkMessagePack(buf, what)
+  return decode(buf, what)
+}
+
+/**
+ * Decode an application payload declared as MessagePack (a client's
+ * msg.decode()), without the protocol's grammar check: payloads are the
+ * application's values, not the protocol's, and skiffmq's own payload
+ * encoder writes an undefined property as msgpackr's extension 0 and a Date
+ * as a timestamp. Never for a frame body or record headers.
+ */
+export function unpackPayload(buf: Uint8Array): unknown {
+  return decode(buf, 'payload')
+}
+
+function decode(buf: Uint8Array, what: string): unknown {
   try {
     return unpackr.unpack(buf)
   } catch (err) {
