@@ -24,33 +24,15 @@ import { parseArgs } from 'node:util'
 import { performance } from 'node:perf_hooks'
 import { startBroker } from '../../dist/broker/index.js'
 import { FrameDecoder, Op, SUPPORTED_VERSIONS, decodeError, encodeHello, encodeRawFrame } from '../../dist/protocol/index.js'
+import { bigintKeyedMap, nestedArrays } from '../lib/hostile-bodies.mjs'
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, json: { type: 'boolean', default: false } } })
 const ROUNDS = Number(values.rounds)
 
-/** A map of one entry whose key is an ext 32 of type 0x42 (a BigInt to msgpackr) filling `bytes`. */
-function bigintKeyedMap(bytes) {
-  const n = bytes - 8
-  const b = Buffer.alloc(bytes)
-  b[0] = 0x81
-  b[1] = 0xc9
-  b.writeUInt32BE(n, 2)
-  b[6] = 0x42
-  for (let i = 0; i < n; i++) b[7 + i] = (i * 131 + 7) & 0xff
-  b[7 + n] = 0xc0
-  return b
-}
-
-function deepArrays(bytes) {
-  const b = Buffer.alloc(bytes, 0x91)
-  b[bytes - 1] = 0xc0
-  return b
-}
-
 const CASES = {
   'bigint-publish': { login: true, frame: () => encodeRawFrame(Op.PUBLISH, bigintKeyedMap(1024 * 1024 - 1)) },
   'bigint-hello': { login: false, frame: () => encodeRawFrame(Op.HELLO, bigintKeyedMap(64 * 1024 - 1)) },
-  'deep-publish': { login: true, frame: () => encodeRawFrame(Op.PUBLISH, deepArrays(1024 * 1024 - 1)) },
+  'deep-publish': { login: true, frame: () => encodeRawFrame(Op.PUBLISH, nestedArrays(1024 * 1024 - 1)) },
 }
 
 /** Connect, optionally log in, send `frame`; resolve with the first ERROR's name (or CLOSED) once it comes. */

@@ -10,6 +10,7 @@ import fc from 'fast-check'
 import { Packr } from 'msgpackr'
 import { MAX_DEPTH, SkiffError, checkMessagePack, pack, unpack } from '../../protocol/index.js'
 import { readVectors } from './vector-json.js'
+import { bigintKeyedMap, nestedArrays } from '../../bench/lib/hostile-bodies.mjs'
 
 const refused = (hex: string | Buffer) => {
   const b = typeof hex === 'string' ? Buffer.from(hex, 'hex') : hex
@@ -21,22 +22,8 @@ const refused = (hex: string | Buffer) => {
   return undefined
 }
 
-/** A map of one entry whose key is an ext 32 of type 0x42 (a BigInt to msgpackr) filling `bytes`. */
-function bigintKeyedMap(bytes: number): Buffer {
-  const n = bytes - 8
-  const b = Buffer.alloc(bytes)
-  b[0] = 0x81
-  b[1] = 0xc9
-  b.writeUInt32BE(n, 2)
-  b[6] = 0x42
-  for (let i = 0; i < n; i++) b[7 + i] = (i * 131 + 7) & 0xff
-  b[7 + n] = 0xc0
-  return b
-}
-
-function nested(depth: number): Buffer {
-  return Buffer.concat([Buffer.alloc(depth, 0x91), Buffer.from([0xc0])])
-}
+/** `depth` one-element arrays around nil. */
+const nested = (depth: number): Buffer => nestedArrays(depth + 1)
 
 t.test('every body of the golden vectors passes', async (t) => {
   const vectors = readVectors().filter((v) => v.opcode !== undefined)

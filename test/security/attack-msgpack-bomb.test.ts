@@ -21,19 +21,7 @@ import dgram from 'node:dgram'
 import { Op, encodeRawFrame, encodePublish, encodeSubscribe, pack } from '../../protocol/index.js'
 import { RawPeer, TOKENS, answer, authBroker, login, rssMiB } from './helpers.js'
 import { assertServed, startVictim } from './victim.js'
-
-/** A map of one entry whose key is an ext 32 of type 0x42 (a BigInt to msgpackr), `bytes` long in all. */
-function bigintKeyedMap(bytes: number): Buffer {
-  const n = bytes - 8
-  const b = Buffer.alloc(bytes)
-  b[0] = 0x81
-  b[1] = 0xc9
-  b.writeUInt32BE(n, 2)
-  b[6] = 0x42
-  for (let i = 0; i < n; i++) b[7 + i] = (i * 131 + 7) & 0xff
-  b[7 + n] = 0xc0
-  return b
-}
+import { bigintKeyedMap } from '../../bench/lib/hostile-bodies.mjs'
 
 /** One record whose headers are the given raw bytes (the record encoding, protocol/records.ts). */
 function recordWithHeaders(headers: Buffer, payload: string): Buffer {
