@@ -15,7 +15,7 @@
  * extension) so consumers in any language can read payloads.
  */
 import { Packr } from 'msgpackr'
-import { SkiffError, unpack, type Headers } from '../protocol/index.js'
+import { SkiffError, unpackPayload, type Headers } from '../protocol/index.js'
 
 /** The header that says how a payload is encoded. */
 export const CONTENT_TYPE = 'content-type'
@@ -68,7 +68,7 @@ export function decodePayload(payload: Buffer, headers: Headers): unknown {
   if (type === MSGPACK || type === 'application/x-msgpack') {
     if (payload.length === 0) throw new SkiffError('INVALID_REQUEST', 'empty payload declared as MessagePack')
     try {
-      return unpack(payload)
+      return unpackPayload(payload)
     } catch (err) {
       throw new SkiffError('INVALID_REQUEST', 'payload declared as MessagePack does not decode', { cause: err })
     }

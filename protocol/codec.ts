@@ -6,9 +6,16 @@
  * against the bytes that remain before allocating, so a lying length throws
  * instead of allocating. 64-bit integers decode to numbers: offsets stay below
  * 2^53 for the life of any log.
+ *
+ * Decoding work is proportional to the bytes, never more: before msgpackr
+ * sees a body, checkMessagePack (msgpack-check.ts) walks it once and refuses
+ * extension types, non-string map keys and nesting past MAX_DEPTH with
+ * BAD_FRAME. The protocol uses none of them, and they are where msgpackr's
+ * cost stops being linear (a map keyed by a 1 MiB BigInt cost a second).
  */
 import { Packr, Unpackr, type Options } from 'msgpackr'
 import { SkiffError } from './errors.js'
+import { checkMessagePack } from './msgpack-check.js'
 
 // skipValues: a property whose value is undefined is left out of the map rather
 // than written as msgpackr's undefined extension (fixext 0): the wire carries
@@ -62,11 +69,32 @@ function wireIntegers(value: unknown): unknown {
   return out ?? value
 }
 
-/** Decode exactly one MessagePack value that spans the whole buffer. */
-export function unpack(buf: Uint8Array): unknown {
+/**
+ * Decode exactly one MessagePack value that spans the whole buffer, after
+ * checking it keeps to the protocol's grammar (see the header comment); any
+ * fault is BAD_FRAME. `what` names the bytes in the error message. Every
+ * frame body and record header goes through this.
+ */
+export function unpack(buf: Uint8Array, what = 'body'): unknown {
+  checkMessagePack(buf, what)
+  return decode(buf, what)
+}
+
+/**
+ * Decode an application payload declared as MessagePack (a client's
+ * msg.decode()), without the protocol's grammar check: payloads are the
+ * application's values, not the protocol's, and skiffmq's own payload
+ * encoder writes an undefined property as msgpackr's extension 0 and a Date
+ * as a timestamp. Never for a frame body or record headers.
+ */
+export function unpackPayload(buf: Uint8Array): unknown {
+  return decode(buf, 'payload')
+}
+
+function decode(buf: Uint8Array, what: string): unknown {
   try {
     return unpackr.unpack(buf)
   } catch (err) {
-    throw new SkiffError('BAD_FRAME', `malformed MessagePack body: ${(err as Error).message}`, { cause: err })
+    throw new SkiffError('BAD_FRAME', `malformed MessagePack ${what}: ${(err as Error).message}`, { cause: err })
   }
 }

@@ -6,6 +6,28 @@
 import { SkiffError } from './errors.js'
 import { unpack } from './codec.js'
 
+/**
+ * The `corr` of the body decoded last (by Fields or a frame's own reader), so
+ * that the broker can answer a request that failed after decoding with its
+ * corr without decoding the body a second time: that second decode used to
+ * double the cost of every refused frame, hostile ones included. The broker
+ * forgets it before a handler runs and takes it right after the handler's
+ * synchronous part, where every handler decodes its body.
+ */
+let lastCorr: number | undefined
+
+/** Remember `corr` when it is a valid correlation id (a non-negative safe integer). */
+export function noteCorr(corr: unknown): void {
+  lastCorr = typeof corr === 'number' && Number.isSafeInteger(corr) && corr >= 0 ? corr : undefined
+}
+
+/** The corr noted since the last call, if any; forgets it. */
+export function takeCorr(): number | undefined {
+  const corr = lastCorr
+  lastCorr = undefined
+  return corr
+}
+
 export class Fields {
   private readonly obj: Record<string, unknown>
 
@@ -18,6 +40,7 @@ export class Fields {
       throw new SkiffError('BAD_FRAME', `${frame} body is not a MessagePack map`)
     }
     this.obj = value as Record<string, unknown>
+    noteCorr(this.obj.corr)
   }
 
   has(name: string): boolean {

@@ -5,12 +5,22 @@
  *   u8  opcode
  *   ... body (length - 1 bytes; MessagePack for every frame defined so far)
  *
- * The decoder keeps a list of received chunks, a read offset into the first
- * one and a byte count. It reads the length in place as soon as four bytes are
- * in, rejects an oversize or zero length before buffering the body, and hands
- * out the body as one `subarray` of the chunk when the frame lies in one chunk
- * (a view costs ~190 ns here, so it makes no other); it copies only a frame
- * that straddles chunks.
+ * The decoder reads frames out of the received chunks in place: a frame that
+ * lies in one chunk is handed out as one `subarray` of it (a view costs ~190
+ * ns here, so it makes no other), and so is a frame whose length prefix came
+ * in an earlier chunk and whose opcode and body lie in one. The length is
+ * checked as soon as its four bytes are in, before anything of the body is
+ * kept: an oversize or zero length is refused from the prefix alone.
+ *
+ * A frame that runs past the bytes received is copied, as its bytes arrive,
+ * into one buffer of its own that grows by doubling, never beyond the
+ * declared length. So the memory held for a partly received frame is at most
+ * about twice the bytes received plus a small constant (heldBytes), however
+ * the sender cuts it up: keeping each received chunk instead held ~393 bytes
+ * of broker memory per byte for a frame sent one byte per TCP segment (each
+ * chunk a Buffer object of its own). Doubling keeps the copying amortised
+ * O(n); a frame straddling two large chunks is copied about once, as before.
+ * Once next() has returned null, no received chunk is held at all.
  */
 import { SkiffError } from './errors.js'
 import { u32 } from './bytes.js'
@@ -39,28 +49,57 @@ export function encodeFrame(opcode: number, body: unknown): Buffer {
   return encodeRawFrame(opcode, pack(body))
 }
 
+/** First size of a partial frame's buffer: small frames straddling two chunks need one allocation. */
+const MIN_PARTIAL = 256
+const EMPTY = Buffer.alloc(0)
+
 export class FrameDecoder {
-  /** Received chunks; the first one is read from `offset` on. */
+  /** Received chunks not read through yet, from `first` on; the one at `first` is read from `offset` on. */
   private chunks: Buffer[] = []
+  private first = 0
   private offset = 0
-  private buffered = 0
-  /** Declared length of the frame being assembled, or -1 while the header is incomplete. */
-  private pending = -1
+  /** Unread bytes in `chunks`, and the sizes of the chunks held (a view holds all of its chunk). */
+  private chunkBytes = 0
+  private chunkHeld = 0
+  /** The length prefix being read: its value so far and how many of its 4 bytes are in. */
+  private header = 0
+  private headerBytes = 0
+  /** The opcode and body of a frame that ran past the bytes received: `partialLength` bytes of `partial`. */
+  private partial = EMPTY
+  private partialLength = 0
   maxFrame: number
 
   constructor(maxFrame = DEFAULT_MAX_FRAME) {
     this.maxFrame = maxFrame
   }
 
-  /** Bytes held waiting for the rest of a frame. */
+  /** Bytes received and not yet handed out in a frame. */
   get bufferedBytes(): number {
-    return this.buffered
+    return this.headerBytes + this.partialLength + this.chunkBytes
+  }
+
+  /**
+   * Bytes of memory the decoder keeps in buffers: a partial frame's buffer
+   * and the received chunks not yet read through (none once next() has
+   * returned null). At most about twice bufferedBytes plus MIN_PARTIAL.
+   */
+  get heldBytes(): number {
+    return this.partial.length + this.chunkHeld
   }
 
   push(chunk: Buffer): void {
     if (chunk.length === 0) return
     this.chunks.push(chunk)
-    this.buffered += chunk.length
+    this.chunkBytes += chunk.length
+    this.chunkHeld += chunk.length
+  }
+
+  /** Let go of every buffer (the connection is gone). */
+  clear(): void {
+    this.chunks = []
+    this.first = this.offset = this.chunkBytes = this.chunkHeld = 0
+    this.header = this.headerBytes = this.partialLength = 0
+    this.partial = EMPTY
   }
 
   /**
@@ -69,81 +108,96 @@ export class FrameDecoder {
    * after a throw the stream is unusable and the connection must close.
    */
   next(): Frame | null {
-    if (this.pending < 0) {
-      if (this.buffered < 4) return null
-      const len = this.readLength()
-      if (len === 0) throw new SkiffError('BAD_FRAME', 'frame length 0: a frame has at least an opcode')
-      if (len > this.maxFrame) {
-        throw new SkiffError('FRAME_TOO_LARGE', `frame of ${len} bytes exceeds the maximum of ${this.maxFrame}`, {
-          details: { length: len, maxFrame: this.maxFrame },
-        })
+    if (this.headerBytes === 0 && this.chunkBytes >= 4) {
+      // The common case: a whole frame in the current chunk; its body is the only view made.
+      const head = this.chunks[this.first]!
+      const start = this.offset
+      const avail = head.length - start
+      if (avail >= 4) {
+        const len = this.checkLength(u32(head, start))
+        if (avail - 4 >= len) {
+          const frame = { opcode: head[start + 4]!, body: head.subarray(start + 5, start + 4 + len) }
+          this.advance(head, start + 4 + len, 4 + len)
+          return frame
+        }
       }
-      this.skip(4)
-      this.pending = len
     }
-    const len = this.pending
-    if (this.buffered < len) return null
-    this.pending = -1
-    this.buffered -= len
-    const head = this.chunks[0]!
-    const start = this.offset
-    if (head.length - start >= len) {
-      // The common case: the frame lies in one chunk; its body is the only view made.
-      const frame = { opcode: head[start]!, body: head.subarray(start + 1, start + len) }
-      this.advance(head, start + len)
-      return frame
-    }
-    const opcode = head[start]!
-    this.advance(head, start + 1)
-    const body = Buffer.allocUnsafe(len - 1)
-    this.copyOut(body)
-    return { opcode, body }
+    return this.assemble()
   }
 
-  /** The 4-byte length at the read position, read in place when the head chunk holds it. */
-  private readLength(): number {
-    const head = this.chunks[0]!
-    const o = this.offset
-    if (head.length - o >= 4) return u32(head, o)
-    let len = 0
-    let got = 0
-    for (let c = 0, at = o; got < 4; c++, at = 0) {
-      const chunk = this.chunks[c]!
-      for (; at < chunk.length && got < 4; at++, got++) len = len * 0x100 + chunk[at]!
+  /** A frame from what lies across chunks: the length prefix, then a view of one chunk or a copy. */
+  private assemble(): Frame | null {
+    while (this.headerBytes < 4) {
+      if (this.chunkBytes === 0) return null
+      const head = this.chunks[this.first]!
+      this.header = this.header * 0x100 + head[this.offset]!
+      this.headerBytes++
+      this.advance(head, this.offset + 1, 1)
+    }
+    const len = this.checkLength(this.header)
+    if (this.partialLength === 0 && this.chunkBytes > 0) {
+      const head = this.chunks[this.first]!
+      const start = this.offset
+      if (head.length - start >= len) {
+        // The prefix came apart from the rest, which lies in one chunk: a view of it.
+        const frame = { opcode: head[start]!, body: head.subarray(start + 1, start + len) }
+        this.advance(head, start + len, len)
+        this.header = this.headerBytes = 0
+        return frame
+      }
+    }
+    if (!this.fill(len)) return null
+    const p = this.partial
+    // The frame keeps its buffer; the next partial frame gets a new one.
+    this.partial = EMPTY
+    this.partialLength = 0
+    this.header = this.headerBytes = 0
+    return { opcode: p[0]!, body: p.subarray(1, len) }
+  }
+
+  /** Copy received bytes into the partial frame, toward `len` in all; true once it is complete. */
+  private fill(len: number): boolean {
+    const want = Math.min(len, this.partialLength + this.chunkBytes)
+    if (want > this.partial.length) {
+      // Doubling (amortised O(n) copying), never past the frame, never more than twice what was received.
+      const grown = Buffer.allocUnsafe(Math.min(len, Math.max(MIN_PARTIAL, 2 * this.partial.length, want)))
+      this.partial.copy(grown, 0, 0, this.partialLength)
+      this.partial = grown
+    }
+    while (this.partialLength < want) {
+      const head = this.chunks[this.first]!
+      const take = Math.min(want - this.partialLength, head.length - this.offset)
+      head.copy(this.partial, this.partialLength, this.offset, this.offset + take)
+      this.partialLength += take
+      this.advance(head, this.offset + take, take)
+    }
+    return this.partialLength === len
+  }
+
+  /** A declared length, refused when no frame can have it. */
+  private checkLength(len: number): number {
+    if (len === 0) throw new SkiffError('BAD_FRAME', 'frame length 0: a frame has at least an opcode')
+    if (len > this.maxFrame) {
+      throw new SkiffError('FRAME_TOO_LARGE', `frame of ${len} bytes exceeds the maximum of ${this.maxFrame}`, {
+        details: { length: len, maxFrame: this.maxFrame },
+      })
     }
     return len
   }
 
-  /** Drop n header bytes (the caller made sure they are buffered). */
-  private skip(n: number): void {
-    this.buffered -= n
-    while (n > 0) {
-      const head = this.chunks[0]!
-      const take = Math.min(n, head.length - this.offset)
-      n -= take
-      this.advance(head, this.offset + take)
-    }
-  }
-
-  /** Move the read position of the head chunk to `to`, dropping the chunk once it is read. */
-  private advance(head: Buffer, to: number): void {
+  /** `read` bytes of the current chunk are used, up to `to`: move on, letting go of the chunk once it is read through. */
+  private advance(head: Buffer, to: number, read: number): void {
+    this.chunkBytes -= read
     if (to < head.length) {
       this.offset = to
-    } else {
-      this.chunks.shift()
-      this.offset = 0
+      return
     }
-  }
-
-  /** Fill `out` from the front of the buffered chunks: a frame that straddles chunks is copied. */
-  private copyOut(out: Buffer): void {
-    let filled = 0
-    while (filled < out.length) {
-      const head = this.chunks[0]!
-      const take = Math.min(out.length - filled, head.length - this.offset)
-      head.copy(out, filled, this.offset, this.offset + take)
-      filled += take
-      this.advance(head, this.offset + take)
+    this.chunkHeld -= head.length
+    this.chunks[this.first++] = EMPTY
+    this.offset = 0
+    if (this.first === this.chunks.length) {
+      this.chunks.length = 0
+      this.first = 0
     }
   }
 }

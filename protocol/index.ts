@@ -2,6 +2,7 @@
 export * from './opcodes.js'
 export * from './errors.js'
 export * from './codec.js'
+export * from './msgpack-check.js'
 export * from './frame.js'
 export * from './records.js'
 export * from './batch.js'

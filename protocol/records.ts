@@ -181,19 +181,26 @@ export function decodeRecords(blob: Uint8Array, count: number): DecodedRecord[] 
   return out
 }
 
-/** Headers are untrusted bytes inside a well-delimited frame: bad ones make a bad record (INVALID_REQUEST), not a bad frame. */
+/**
+ * Headers are untrusted bytes inside a well-delimited frame: bad ones make a
+ * bad record (INVALID_REQUEST), not a bad frame. They must be a MessagePack
+ * map of string keys to string values, with no extension type anywhere
+ * (unpack's check refuses those before decoding), so what is stored is what
+ * a consumer in any language can read back.
+ */
 export function readHeaders(bytes: Uint8Array): Headers {
   let value: unknown
   try {
-    value = unpack(bytes)
+    value = unpack(bytes, 'record headers')
   } catch (err) {
-    throw new SkiffError('INVALID_REQUEST', 'malformed records: headers are not MessagePack', { cause: err })
+    throw new SkiffError('INVALID_REQUEST', `malformed records: headers are not MessagePack of the protocol's grammar (${(err as Error).message})`, { cause: err })
   }
   return toHeaders(value)
 }
 
 function toHeaders(value: unknown): Headers {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad('headers are not a map')
+  // A map decodes to a plain object; bin (a Buffer) and arrays are objects too, and not maps.
+  if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) throw bad('headers are not a map')
   const out: Headers = {}
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string') throw bad(`header ${k} is not a string`)

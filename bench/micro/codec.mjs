@@ -46,6 +46,9 @@ const deliverFrame = P.encodeDeliver({ sub: 1, messages: deliveries })
 const offsets = Array.from({ length: BATCH }, (_, i) => 1_000_000 + i)
 const partitions = new Array(BATCH).fill(0)
 const ackFrame = P.encodeAck({ sub: 1, kind: 'ack', partitions, offsets })
+/** The ACK a consumer mostly sends: one range settling a run of offsets. */
+const rangeAckFrame = P.encodeAck({ sub: 1, kind: 'ack', ranges: [0, 1_000_000, 500] })
+const subscribeFrame = P.encodeSubscribe({ corr: 9, sub: 1, topic: 'orders', group: 'billing', start: 'earliest', maxInFlight: 1000, ackTimeoutMs: 30_000 })
 const body = (frame) => frame.subarray(P.FRAME_HEADER_BYTES)
 /** A single-record PUBLISH: the frame a producer without batching would send per message. */
 const smallPublish = P.encodePublish({ corr: 7, topic: 'bench', count: 1, records: record, confirm: true })
@@ -86,6 +89,8 @@ const CASES = [
   ['decodeDeliver (1,000 messages)', BATCH, () => P.decodeDeliver(body(deliverFrame))],
   ['encodeAck (1,000 offsets)', BATCH, () => P.encodeAck({ sub: 1, kind: 'ack', partitions, offsets })],
   ['decodeAck (1,000 offsets)', BATCH, () => P.decodeAck(body(ackFrame))],
+  ['readAck (one range)', 1, () => P.readAck(body(rangeAckFrame))],
+  ['decodeSubscribe', 1, () => P.decodeSubscribe(body(subscribeFrame))],
   ['encodePublishAck (confirms 1,000 records)', BATCH, () => P.encodePublishAck({ corr: 7, partition: 0, offset: 1_000_000 })],
   ['encodeBatch (1,000 records, CRC)', BATCH, () => P.encodeBatch({ baseOffset: 1_000_000, count: BATCH, timestamp: now, records })],
   ['packOps: 16 pub ops (1,000 records)', BATCH, () => threads.packOps(pubOps)],

@@ -2,11 +2,21 @@
  * One client connection on the gateway: framing, the handshake gate, the
  * connection's subscriptions, and writes with a bound on pending output.
  * A protocol error here closes this connection only.
+ *
+ * What it holds counts against the broker-wide budgets (budgets.ts): its
+ * unsent output, the bytes its frame decoder holds for a partly received
+ * frame, and its unconfirmed publishes.
+ *
+ * Only a complete frame is a sign of life for the idle timeout (lastSeen):
+ * a byte that does not complete a frame proves nothing, and counting every
+ * byte let one byte a second hold a connection (and its partial frame)
+ * forever. A frame that never completes is cut at the idle timeout.
  */
 import type { Socket } from 'node:net'
 import { FrameDecoder, SkiffError, encodeError } from '../../protocol/index.js'
 import type { GatewayContext } from './context.js'
 import type { Identity } from '../auth/authenticator.js'
+import type { Budgeted, GatewayBudgets } from './budgets.js'
 import { dispatch } from './dispatch.js'
 
 /** Until HELLO succeeds, a frame may not exceed this (a stranger cannot make us buffer 1 MiB). */
@@ -20,12 +30,19 @@ export interface ConnSubscription {
 
 let nextConnectionId = 1
 
-export class Connection {
+/** Reasons the socket is not being read (bits); it is read again once none is left. */
+const PAUSE_AUTHENTICATING = 1
+const PAUSE_OWN_PUBLISHES = 2
+const PAUSE_BROKER_PUBLISHES = 4
+const PAUSE_DRAINING = 8
+
+export class Connection implements Budgeted {
   readonly id = nextConnectionId++
   readonly decoder = new FrameDecoder(PRE_AUTH_MAX_FRAME)
   readonly subs = new Map<number, ConnSubscription>()
   /** Topics this connection answers requests on. */
   readonly served = new Set<string>()
+  /** When the last complete frame arrived (or the connection opened): the idle timeout counts from here. */
   lastSeen = Date.now()
   ready = false
   /** Who HELLO proved this connection to be (anonymous when auth is off). */
@@ -36,10 +53,13 @@ export class Connection {
   closed = false
   /** Bytes of publishes sent to workers and not yet answered. */
   pendingPublishBytes = 0
-  private readPaused = false
+  /** The decoder's heldBytes as last reported to the budgets. */
+  partialFrameBytes = 0
+  private paused = 0
 
   constructor(
     readonly ctx: GatewayContext,
+    private readonly budgets: GatewayBudgets,
     readonly socket: Socket,
     /** When the TCP connection was accepted (for TLS: before the handshake); the auth timeout counts from here. */
     readonly connectedAt = Date.now(),
@@ -54,21 +74,39 @@ export class Connection {
     return `${this.socket.remoteAddress}:${this.socket.remotePort}`
   }
 
+  get pendingOutput(): number {
+    return this.socket.writableLength
+  }
+
   private onData(chunk: Buffer): void {
     this.ctx.metrics.bytesReceived += chunk.length
     if (this.closed) return
-    this.lastSeen = Date.now()
     this.decoder.push(chunk)
     this.dispatchFrames()
+    this.reportPartialFrame()
   }
 
   private dispatchFrames(): void {
+    let frames = 0
     try {
-      for (let f = this.nextFrame(); f && !this.closed; f = this.nextFrame()) dispatch(this, f)
+      for (let f = this.nextFrame(); f && !this.closed; f = this.nextFrame()) {
+        frames++
+        dispatch(this, f)
+      }
     } catch (err) {
       // Only framing errors reach here (handlers report their own): the stream is unusable.
       this.fail(err instanceof SkiffError ? err : new SkiffError('BAD_FRAME', String(err)))
     }
+    if (frames > 0) this.lastSeen = Date.now()
+  }
+
+  /** Tell the budgets how much the decoder holds now (nothing once closed). */
+  private reportPartialFrame(): void {
+    const held = this.closed ? 0 : this.decoder.heldBytes
+    const delta = held - this.partialFrameBytes
+    if (delta === 0) return
+    this.partialFrameBytes = held
+    this.budgets.partialFramesChanged(delta)
   }
 
   private nextFrame(): ReturnType<FrameDecoder['next']> {
@@ -82,15 +120,16 @@ export class Connection {
    */
   beginAuthentication(): void {
     this.authenticating = true
-    this.socket.pause()
+    this.pause(PAUSE_AUTHENTICATING)
   }
 
   endAuthentication(): void {
     if (!this.authenticating) return
     this.authenticating = false
     if (this.closed) return
-    if (!this.readPaused) this.socket.resume()
+    this.resume(PAUSE_AUTHENTICATING)
     this.dispatchFrames()
+    this.reportPartialFrame()
   }
 
   send(bytes: Uint8Array): void {
@@ -102,6 +141,7 @@ export class Connection {
     }
     this.ctx.metrics.bytesSent += bytes.length
     this.socket.write(bytes)
+    this.budgets.outputWritten(bytes.length)
   }
 
   /** Answer a request with an error; fatal errors also close the connection. */
@@ -111,25 +151,35 @@ export class Connection {
     this.send(encodeError(err, corr))
   }
 
-  /** Send a final ERROR and close. */
+  /**
+   * Send a final ERROR and close. A slow consumer gets no final frame (it
+   * would queue behind what the peer does not read) and its socket is
+   * destroyed at once, so the output it held is freed now.
+   */
   fail(err: SkiffError, corr?: number): void {
     if (this.closed) return
     this.ctx.metrics.protocolError(err.codeName)
-    if (err.codeName !== 'SLOW_CONSUMER') {
+    const slow = err.codeName === 'SLOW_CONSUMER'
+    if (!slow) {
+      // Not counted in the output budget: a few bytes, on a socket destroyed within 200 ms.
       const frame = encodeError(err, corr)
       this.ctx.metrics.bytesSent += frame.length
       this.socket.write(frame)
     }
     this.ctx.logger.info({ conn: this.id, client: this.clientName, remote: this.remote, code: err.codeName, reason: err.message }, 'connection closed by broker')
-    this.close()
+    this.close(slow)
   }
 
-  close(): void {
+  close(destroyNow = false): void {
     if (this.closed) return
     this.closed = true
-    this.socket.end()
-    // Give the final frame a moment to leave, then make sure the socket is gone.
-    setTimeout(() => this.socket.destroy(), 200).unref()
+    if (destroyNow) {
+      this.socket.destroy()
+    } else {
+      this.socket.end()
+      // Give the final frame a moment to leave, then make sure the socket is gone.
+      setTimeout(() => this.socket.destroy(), 200).unref()
+    }
     this.onClose()
   }
 
@@ -142,27 +192,53 @@ export class Connection {
     if (this.subs.size > 0) this.ctx.pool.broadcast({ t: 'gone', conn: this.id })
     this.ctx.responders.connectionGone(this)
     this.subs.clear()
+    this.decoder.clear()
+    this.reportPartialFrame()
+    this.budgets.connectionGone(this)
   }
 
-  /** Publish backpressure: stop reading while too many bytes await confirms. */
+  /** Publish backpressure: stop reading while too many bytes await confirms, on this connection or in the whole broker. */
   publishStarted(bytes: number): void {
     this.pendingPublishBytes += bytes
-    if (!this.readPaused && this.pendingPublishBytes > this.ctx.config.maxConnectionPublishBytes) {
-      this.readPaused = true
-      this.socket.pause()
-    }
+    if (this.pendingPublishBytes > this.ctx.config.maxConnectionPublishBytes) this.pause(PAUSE_OWN_PUBLISHES)
+    this.budgets.publishStarted(this, bytes)
   }
 
   publishEnded(bytes: number): void {
     this.pendingPublishBytes -= bytes
-    if (this.readPaused && this.pendingPublishBytes <= this.ctx.config.maxConnectionPublishBytes / 2 && !this.ctx.draining) {
-      this.readPaused = false
-      this.socket.resume()
-    }
+    if (this.pendingPublishBytes <= this.ctx.config.maxConnectionPublishBytes / 2) this.resume(PAUSE_OWN_PUBLISHES)
+    this.budgets.publishEnded(bytes)
   }
 
+  pauseForBrokerPublishes(): void {
+    this.pause(PAUSE_BROKER_PUBLISHES)
+  }
+
+  resumeForBrokerPublishes(): void {
+    this.resume(PAUSE_BROKER_PUBLISHES)
+  }
+
+  /** Shutdown: stop reading for good. */
   pauseReading(): void {
-    this.readPaused = true
-    this.socket.pause()
+    this.pause(PAUSE_DRAINING)
+  }
+
+  /** True while the broker is not reading the socket, for whatever reason (the idle timeout waits meanwhile). */
+  get readingPaused(): boolean {
+    return this.paused !== 0
+  }
+
+  private pause(reason: number): void {
+    if (this.paused === 0 && !this.closed) this.socket.pause()
+    this.paused |= reason
+  }
+
+  private resume(reason: number): void {
+    if ((this.paused & reason) === 0) return
+    this.paused &= ~reason
+    if (this.paused !== 0 || this.closed) return
+    // The time the broker did not read is not the peer's silence: the idle timeout starts again.
+    this.lastSeen = Date.now()
+    this.socket.resume()
   }
 }

@@ -4,11 +4,18 @@
  * After it, every frame first checks that the connection's user still holds
  * (not revoked by an auth-file reload, not expired). Reserved and unknown opcodes are
  * INVALID_REQUEST (the frame was well delimited, so the stream is still good).
- * A body that is not MessagePack is BAD_FRAME and closes the connection; a body
- * with wrong fields is INVALID_REQUEST, answered with the request's corr when
- * it has one, and the connection stays open.
+ * A body that is not MessagePack of the protocol's grammar (extension types,
+ * non-string map keys, nesting past MAX_DEPTH: protocol/msgpack-check.ts) is
+ * BAD_FRAME and closes the connection, before HELLO as after; a body with
+ * wrong fields is INVALID_REQUEST, answered with the request's corr when it
+ * has one, and the connection stays open.
+ *
+ * A body is decoded once. The corr an error answer carries is the one the
+ * handler's decoder noted (protocol/fields.ts, takeCorr), taken right after
+ * the handler's synchronous part, where every handler decodes its body; the
+ * body is not decoded again to find it.
  */
-import { Op, SkiffError, opcodeName, unpack, type Frame } from '../../protocol/index.js'
+import { Fields, Op, SkiffError, opcodeName, takeCorr, type Frame } from '../../protocol/index.js'
 import type { Connection } from './connection.js'
 import { onHello } from './handlers/hello.js'
 import { onPing } from './handlers/ping.js'
@@ -60,7 +67,7 @@ export function dispatch(conn: Connection, frame: Frame): void {
   }
   const handler = handlers.get(frame.opcode)
   if (!handler) {
-    conn.error(new SkiffError('INVALID_REQUEST', `opcode ${opcodeName(frame.opcode)} is not served by this broker`), peekCorr(frame.body))
+    conn.error(new SkiffError('INVALID_REQUEST', `opcode ${opcodeName(frame.opcode)} is not served by this broker`), corrOfUnserved(frame.body))
     return
   }
   run(conn, frame, handler)
@@ -80,29 +87,40 @@ function hello(conn: Connection, frame: Frame): void {
 }
 
 function run(conn: Connection, frame: Frame, handler: Handler): void {
+  takeCorr() // forget a corr noted by anything before this handler
+  let r: void | Promise<void>
   try {
-    const r = handler(conn, frame.body)
-    if (r) r.catch((err: unknown) => report(conn, frame, err))
+    r = handler(conn, frame.body)
   } catch (err) {
-    report(conn, frame, err)
+    report(conn, frame, err, takeCorr())
+    return
   }
+  if (!r) return
+  const corr = takeCorr()
+  r.catch((err: unknown) => report(conn, frame, err, corr))
 }
 
-function report(conn: Connection, frame: Frame, err: unknown): void {
+function report(conn: Connection, frame: Frame, err: unknown, corr: number | undefined): void {
   if (err instanceof SkiffError) {
-    conn.error(err, err.fatal ? undefined : peekCorr(frame.body))
+    conn.error(err, err.fatal ? undefined : corr)
     return
   }
   conn.ctx.logger.error({ conn: conn.id, op: opcodeName(frame.opcode), err: (err as Error)?.stack }, 'handler failed')
-  conn.error(new SkiffError('INTERNAL', 'the broker failed to handle the request'), peekCorr(frame.body))
+  conn.error(new SkiffError('INTERNAL', 'the broker failed to handle the request'), corr)
 }
 
-/** The corr of a request whose fields were wrong, so the error can still be matched. */
-function peekCorr(body: Buffer): number | undefined {
+/**
+ * The corr of a frame no handler reads (an opcode this broker does not
+ * serve), so the INVALID_REQUEST can still be matched: its only decode. A body
+ * that does not decode gets the answer without a corr; the stream is still
+ * in step, so the connection stays open.
+ */
+function corrOfUnserved(body: Buffer): number | undefined {
+  takeCorr()
   try {
-    const v = unpack(body) as { corr?: unknown }
-    return typeof v?.corr === 'number' && Number.isInteger(v.corr) && v.corr >= 0 ? v.corr : undefined
+    new Fields('frame', body)
   } catch {
     return undefined
   }
+  return takeCorr()
 }

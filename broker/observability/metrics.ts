@@ -17,6 +17,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric
 import { LabelBudget, OTHER } from './labels.js'
 import type { GaugeSnapshot, MetricDeltas } from './worker-metrics.js'
 import type { LoginStats } from '../auth/authenticator.js'
+import type { BudgetTotals } from '../gateway/budgets.js'
 
 /** Why a UDP datagram was accepted or dropped (the `result` label). */
 export const UDP_RESULTS = [
@@ -68,6 +69,8 @@ export class BrokerMetrics {
   connectionCount: () => number = () => 0
   /** Where login counts come from (the authenticator, once the gateway is up). */
   loginStats: () => LoginStats | undefined = () => undefined
+  /** The gateway's broker-wide budgets (gateway/budgets.ts), once it exists. */
+  gatewayBudgets: () => BudgetTotals = () => ({ pendingOutputBytes: 0, partialFrameBytes: 0, unconfirmedPublishBytes: 0 })
 
   private readonly published: Counter<'topic'>
   private readonly delivered: Counter<'topic' | 'group'>
@@ -146,6 +149,18 @@ export class BrokerMetrics {
         this.inc({ outcome: 'dropped' }, s?.hashChecksDropped ?? 0)
       },
     })
+    const budgetGauge = (name: string, help: string, read: (b: BudgetTotals) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read(self.gatewayBudgets()))
+        },
+      })
+    budgetGauge('skiff_gateway_pending_output_bytes', 'Bytes written to client sockets and not yet sent, all connections (budget: maxTotalPendingBytes)', (b) => b.pendingOutputBytes)
+    budgetGauge('skiff_gateway_partial_frame_bytes', 'Bytes held for partly received frames, all connections (budget: maxTotalPartialFrameBytes)', (b) => b.partialFrameBytes)
+    budgetGauge('skiff_gateway_unconfirmed_publish_bytes', 'Bytes of publishes handed to the partition workers and not yet confirmed, all connections (budget: maxTotalPublishBytes)', (b) => b.unconfirmedPublishBytes)
     new Gauge({
       name: 'skiff_consumer_lag',
       help: 'Records of the partition not yet acknowledged by the group',

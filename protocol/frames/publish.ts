@@ -24,7 +24,7 @@
  */
 import { Op } from '../opcodes.js'
 import { FRAME_HEADER_BYTES, encodeFrame } from '../frame.js'
-import { Fields } from '../fields.js'
+import { Fields, noteCorr } from '../fields.js'
 import { SkiffError } from '../errors.js'
 import { binHeaderBytes, strHeaderBytes, uintBytes, writeBinHeader, writeStrHeader, writeUint } from './msgpack-write.js'
 
@@ -99,7 +99,10 @@ export function publishFrameAround(buf: Buffer, recordsStart: number, recordsEnd
 }
 
 export function decodePublish(body: Buffer): Publish {
-  return readPlain(body) ?? decodeGeneral(body)
+  const plain = readPlain(body)
+  if (!plain) return decodeGeneral(body)
+  noteCorr(plain.corr) // as Fields does on the general path (fields.ts, noteCorr)
+  return plain
 }
 
 function encodeGeneral(p: Publish): Buffer {

@@ -6,7 +6,7 @@
  */
 import t from 'tap'
 import fc from 'fast-check'
-import { pack, unpack, encodeDeliver, encodeOk, decodeOk, decodeDeliver, SkiffError } from '../../protocol/index.js'
+import { pack, unpack, unpackPayload, encodeDeliver, encodeOk, decodeOk, decodeDeliver, SkiffError } from '../../protocol/index.js'
 import { dumpMsgpack } from './hexdump.js'
 
 const kinds = (bytes: Buffer) => dumpMsgpack(bytes).kinds
@@ -75,8 +75,18 @@ t.test('a 64-bit integer beyond 2^53 is refused by field checks, not rounded int
   t.equal(decodeOk(exact).corr, Number.MAX_SAFE_INTEGER)
 })
 
-t.test('decode errors are SkiffErrors that keep the cause', async (t) => {
+t.test('decode errors are BAD_FRAME SkiffErrors that say what is wrong', async (t) => {
   const err = t.throws(() => unpack(Buffer.from('c6ffffffff', 'hex'))) as unknown
   t.ok(err instanceof SkiffError)
-  t.ok((err as SkiffError).cause instanceof Error)
+  t.equal((err as SkiffError).codeName, 'BAD_FRAME')
+  t.match((err as SkiffError).message, /runs past the end/)
+})
+
+t.test('application payloads decode with extension types the protocol itself refuses', async (t) => {
+  // what skiffmq's payload encoder writes for { a: undefined, at: new Date(0) }
+  const payload = Buffer.from('82a161d40000a26174d6ff00000000', 'hex')
+  t.throws(() => unpack(payload), { name: 'SkiffError', codeName: 'BAD_FRAME' }, 'not as a body')
+  const v = unpackPayload(payload) as { a: unknown; at: Date }
+  t.equal(v.a, undefined)
+  t.equal(v.at.getTime(), 0)
 })

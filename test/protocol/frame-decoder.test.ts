@@ -198,3 +198,40 @@ t.test('a split frame is a copy even when its chunks are consecutive views of on
   frame.fill(0)
   t.equal(f.body.toString(), 'abcdef')
 })
+
+t.test('a 1 MiB frame fed one byte at a time holds at most twice the bytes received, plus a small constant', async (t) => {
+  // Regression: each 1-byte chunk used to be kept as its own Buffer (~393 bytes of memory per byte received).
+  const frame = encodeRawFrame(0x10, Buffer.alloc(DEFAULT_MAX_FRAME - 1, 0x61))
+  const d = new FrameDecoder()
+  let worst = 0
+  for (let i = 0; i < frame.length - 1; i++) {
+    d.push(Buffer.from([frame[i]!]))
+    if (d.next() !== null) throw new Error(`a frame came out at byte ${i}`)
+    const received = d.bufferedBytes
+    if (received !== i + 1) throw new Error(`byte ${i}: ${received} bytes counted`)
+    worst = Math.max(worst, d.heldBytes - 2 * received)
+  }
+  t.ok(worst <= 256, `held - 2 x received never above 256 bytes (worst ${worst})`)
+  t.ok(d.heldBytes <= 2 * d.bufferedBytes, `at the end: ${d.heldBytes} bytes held for ${d.bufferedBytes} received`)
+  d.push(frame.subarray(frame.length - 1))
+  const f = d.next()!
+  t.equal(f.opcode, 0x10)
+  t.ok(f.body.equals(frame.subarray(5)), 'the frame comes out whole')
+  t.equal(d.heldBytes, 0, 'nothing is held once it is out')
+})
+
+t.test('a frame cut into chunks of every size from 1 to 64 KiB holds at most twice the bytes received', async (t) => {
+  const frame = encodeRawFrame(0x10, Buffer.alloc(300_000, 0x62))
+  for (const size of [1, 3, 100, 1000, 4096, 65536]) {
+    const d = new FrameDecoder()
+    let worst = 0
+    let out: Frame | null = null
+    for (let at = 0; at < frame.length; at += size) {
+      d.push(Buffer.from(frame.subarray(at, at + size)))
+      out = d.next()
+      if (!out) worst = Math.max(worst, d.heldBytes - 2 * d.bufferedBytes)
+    }
+    t.ok(worst <= 256, `chunks of ${size}: held - 2 x received at most ${worst}`)
+    t.ok(out?.body.equals(frame.subarray(5)), `chunks of ${size}: the frame comes out whole`)
+  }
+})

@@ -1,0 +1,109 @@
+/**
+ * Attack: no broker-wide bound on unsent output (issue 13, item 4).
+ * Subscribers that never read, each just under maxPendingBytes: the per-
+ * connection check let 16 of them take the broker from 151 to 1,077 MiB.
+ * Now the sum over connections is bounded by maxTotalPendingBytes (here
+ * 32 MiB); past it the connections holding the most are cut as
+ * SLOW_CONSUMER, largest first.
+ *
+ * Here subscriber A takes 22 MiB (maxPendingBytes is 24 MiB) and stops
+ * reading; then 16 more each take 7.5 MiB and stop reading, one after
+ * another (142 MiB of output asked for in all). A, idle by then but the
+ * largest holder, is cut first; 4 of the small ones still fit in the budget
+ * and stay connected; the broker's unsent output
+ * (skiff_gateway_pending_output_bytes) never passes the budget by more than
+ * its recheck margin and a batch; the broker's RSS (after a GC, with
+ * nobody reading yet) grows by less than 64 MiB while the 120 MiB of the
+ * small ones is asked for; and the victim's PING, confirm and delivery p99 stay within
+ * 250 ms (250, not 100: CI runs two test files at once on 2 cores; the soak
+ * in bench/ holds the 100 ms line).
+ */
+import t from 'tap'
+import { Op, encodeSubscribe } from '../../protocol/index.js'
+import { connect } from '../../clients/index.js'
+import { RawPeer, TOKENS, answer, authBroker, login, until } from './helpers.js'
+import { assertServed, startVictim } from './victim.js'
+import { scrape, value } from '../observability/scrape.js'
+import { rssAfterGcMiB } from './memory.js'
+
+const MiB = 1024 * 1024
+const PAYLOAD = Buffer.alloc(64 * 1024, 0x78)
+const CAP = 32 * MiB
+/** The budget's recheck margin (budgets.ts: max(1 MiB, cap / 32)) plus a DELIVER batch or two. */
+const SLACK = 1 * MiB + 2 * MiB
+
+/** A logged-in subscriber on `bulk` that stops reading right after its SUBSCRIBE is answered. */
+async function silentSubscriber(port: number, group: string, maxInFlight: number): Promise<RawPeer> {
+  const p = await login(port, TOKENS.app)
+  p.write(encodeSubscribe({ corr: 1, sub: 1, topic: 'bulk', group, start: 'earliest', maxInFlight }))
+  const a = await answer(p, 1)
+  if (!a.ok) throw new Error(`subscribe failed: ${a.error}`)
+  p.socket.pause()
+  return p
+}
+
+t.test('subscribers that never read: the largest holder is cut first and the broker-wide output stays bounded', async (t) => {
+  const { broker } = await authBroker(t, [{ name: 'app', token: TOKENS.app, publish: ['victim.>', 'bulk'], subscribe: ['victim.>', 'bulk'] }], {
+    maxPendingBytes: 24 * MiB,
+    maxTotalPendingBytes: CAP,
+    // Two partition workers: 'bulk' and the victim's topic have different owners, so the
+    // victim does not queue behind the log reads the attack asks for (credits bound those).
+    workers: 2,
+  })
+  const http = broker.httpPort
+  const victim = await startVictim(broker.port, { token: TOKENS.app })
+  let outputPeak = 0
+  let gaugeSeen = false
+  let sampling = true
+  const sampler = (async () => {
+    for (let i = 0; sampling && i < 2000; i++) {
+      const s = await scrape(http)
+      gaugeSeen ||= s.has('skiff_gateway_pending_output_bytes')
+      outputPeak = Math.max(outputPeak, value(s, 'skiff_gateway_pending_output_bytes'))
+      await new Promise((r) => setTimeout(r, 25))
+    }
+  })()
+
+  // A: 352 x 64 KiB = 22 MiB of deliveries it never reads.
+  const a = await silentSubscriber(broker.port, 'a', 352)
+  const producer = await connect(`skiff://127.0.0.1:${broker.port}`, { name: 'bulk-producer', token: TOKENS.app })
+  t.teardown(() => producer.close())
+  const p = producer.producer({ maxInFlight: 64 })
+  await Promise.all(Array.from({ length: 352 }, () => p.publish('bulk', PAYLOAD)))
+  await until(() => false, 1000) // let A's deliveries pile up
+  // From here on, the memory the small subscribers make the broker hold.
+  const rssBefore = rssAfterGcMiB()
+  // Sixteen more, 120 x 64 KiB = 7.5 MiB each, one after another.
+  const small: RawPeer[] = []
+  for (let i = 0; i < 16; i++) {
+    small.push(await silentSubscriber(broker.port, `s${i}`, 120))
+    await until(() => false, 400)
+  }
+  sampling = false
+  await sampler
+  const stats = await victim.stop()
+  // Still nobody reads: what the broker holds for them now is what the attack costs.
+  const grown = rssAfterGcMiB() - rssBefore
+  const s = await scrape(http)
+  const cut = value(s, 'skiff_protocol_errors_total', { code: 'SLOW_CONSUMER' })
+
+  // Read again: a cut subscriber's stream ends once its buffered bytes are read; the others stay open.
+  for (const peer of [a, ...small]) peer.socket.resume()
+  await until(() => a.closed, 5000)
+  await until(() => false, 1000)
+
+  t.ok(gaugeSeen, 'the broker exports skiff_gateway_pending_output_bytes')
+  t.ok(a.closed, 'A, the largest holder (idle by the time the budget was passed), was cut')
+  t.equal(a.errors().length, 0, 'a slow consumer is cut without a final frame')
+  const survivors = small.filter((x) => !x.closed).length
+  t.ok(survivors >= 4, `${survivors} of the 16 smaller subscribers are still connected (32 MiB holds 4 of them)`)
+  t.equal(cut, 1 + (16 - survivors), `skiff_protocol_errors_total{code="SLOW_CONSUMER"} counts every cut (${cut})`)
+  t.ok(outputPeak <= CAP + SLACK, `unsent output peaked at ${(outputPeak / MiB).toFixed(1)} MiB (budget ${CAP / MiB} MiB + ${SLACK / MiB} MiB)`)
+  t.ok(grown < 64, `RSS after a GC grew ${grown.toFixed(1)} MiB while 120 MiB more output was asked for (under 64)`)
+  assertServed(t, stats, { p99Ms: 250 })
+  for (const peer of [a, ...small]) peer.end()
+  t.ok(
+    small.every((x) => x.frames.some((f) => f.opcode === Op.DELIVER)),
+    'every subscriber was delivered to before it stopped reading',
+  )
+})
