@@ -22,14 +22,23 @@ export async function onPublish(conn: Connection, body: Buffer): Promise<void> {
   if (!existing) checkName('topic', pub.topic) // a malformed name is INVALID_REQUEST, not FORBIDDEN
   requireAccess(conn, 'publish', pub.topic)
   if (isDeadLetterTopic(pub.topic)) throw new SkiffError('INVALID_REQUEST', `${pub.topic} is a dead-letter topic: only the broker writes to it`)
-  // A new topic is counted against maxTopics and reserved before the write starts (topics.ts).
-  const topic = existing ?? (await ctx.topics.ensure(pub.topic, false))
+  // Counted before the first await: frames read while a new topic is being
+  // created would otherwise escape the per-connection and broker-wide publish
+  // budgets (their bytes are held all the same).
+  const bytes = pub.records.length
+  conn.publishStarted(bytes)
   // Keyless records of an idempotent batch go where its sequence says, so a
   // re-sent batch lands in the partition that already holds it.
   const idempotent = pub.producerId !== undefined && pub.sequence !== undefined
-  const parts = splitByPartition(pub.records, pub.count, topic.partitions, idempotent ? pub.producerId! + pub.sequence! : roundRobin++)
-  const bytes = pub.records.length
-  conn.publishStarted(bytes)
+  let parts: PartitionPart[]
+  try {
+    // A new topic is counted against maxTopics and reserved before the write starts (topics.ts).
+    const topic = existing ?? (await ctx.topics.ensure(pub.topic, false))
+    parts = splitByPartition(pub.records, pub.count, topic.partitions, idempotent ? pub.producerId! + pub.sequence! : roundRobin++)
+  } catch (err) {
+    conn.publishEnded(bytes)
+    throw err
+  }
 
   const offsets: number[] = new Array(parts.length)
   let remaining = parts.length
