@@ -15,7 +15,7 @@
  */
 import { Packr, Unpackr, type Options } from 'msgpackr'
 import { SkiffError } from './errors.js'
-import { checkMessagePack } from './msgpack-check.js'
+import { checkMessagePack, checkPayload } from './msgpack-check.js'
 
 // skipValues: a property whose value is undefined is left out of the map rather
 // than written as msgpackr's undefined extension (fixext 0): the wire carries
@@ -82,12 +82,15 @@ export function unpack(buf: Uint8Array, what = 'body'): unknown {
 
 /**
  * Decode an application payload declared as MessagePack (a client's
- * msg.decode()), without the protocol's grammar check: payloads are the
- * application's values, not the protocol's, and skiffmq's own payload
- * encoder writes an undefined property as msgpackr's extension 0 and a Date
- * as a timestamp. Never for a frame body or record headers.
+ * msg.decode()). Payloads are the application's values, not the protocol's:
+ * skiffmq's own payload encoder writes an undefined property as msgpackr's
+ * extension 0 and a Date as a timestamp, and other producers may key maps by
+ * numbers. So payloads get the looser checkPayload (extension values and
+ * scalar keys pass; keys that could make decoding super-linear do not), never
+ * the protocol's grammar. Never for a frame body or record headers.
  */
 export function unpackPayload(buf: Uint8Array): unknown {
+  checkPayload(buf)
   return decode(buf, 'payload')
 }
 

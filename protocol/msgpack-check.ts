@@ -49,6 +49,8 @@ function scalarSize(tag: number): number {
 let b: Uint8Array = new Uint8Array(0)
 let pos = 0
 let what = ''
+/** Checking an application payload (checkPayload) rather than a protocol body. */
+let payload = false
 
 /**
  * Throws BAD_FRAME unless `bytes` is exactly one MessagePack value of the
@@ -56,9 +58,27 @@ let what = ''
  * message ("body", "record headers").
  */
 export function checkMessagePack(bytes: Uint8Array, name = 'body'): void {
+  walk(bytes, name, false)
+}
+
+/**
+ * The check for an application payload declared as MessagePack (a client's
+ * msg.decode()), which may hold what applications put there: extension
+ * values (a Date as a timestamp, msgpackr's undefined) and scalar map keys
+ * (numbers, booleans, nil; a Python dict keyed by ints). Still refused: map
+ * keys that are containers, binaries or extension values (a BigInt key is
+ * the quadratic case), nesting past MAX_DEPTH, bad lengths. So a hostile
+ * producer cannot make a consumer's decode() super-linear.
+ */
+export function checkPayload(bytes: Uint8Array): void {
+  walk(bytes, 'payload', true)
+}
+
+function walk(bytes: Uint8Array, name: string, isPayload: boolean): void {
   b = bytes
   pos = 0
   what = name
+  payload = isPayload
   try {
     value(0)
     if (pos !== bytes.length) throw bad(`${bytes.length - pos} bytes follow the value`)
@@ -103,8 +123,20 @@ function value(depth: number): void {
     case 0xc1:
       throw bad(`byte 0xc1 at ${pos} is not MessagePack`)
     default: // 0xc7-0xc9 ext 8/16/32, 0xd4-0xd8 fixext 1-16: the only tags left
+      if (payload) return extension(tag)
       throw bad(`extension type (0x${tag.toString(16)}) at byte ${pos}: the protocol uses none`)
   }
+}
+
+/** Skip an extension value (payloads only): fixext 1-16 is a type byte and 2^n data bytes; ext 8/16/32 a length, a type, the data. */
+function extension(tag: number): void {
+  if (tag >= 0xd4) {
+    pos += 2 + (1 << (tag - 0xd4))
+  } else {
+    const width = tag === 0xc7 ? 1 : tag === 0xc8 ? 2 : 4
+    pos += 2 + width + lengthAt(width)
+  }
+  if (pos > b.length) throw bad('an extension value runs past the end')
 }
 
 /** Skip a str or bin whose length field of `width` bytes follows its tag. */
@@ -134,7 +166,7 @@ function container(depth: number, n: number, map: boolean, head: number): void {
   if (map) {
     for (let i = 0; i < n; i++) {
       const tag = pos < end ? bytes[pos]! : 0xa0 // a missing key is reported as truncated by value()
-      if ((tag & 0xe0) !== 0xa0 && (tag < 0xd9 || tag > 0xdb)) throw bad(`a map key at byte ${pos} is not a string (type 0x${tag.toString(16)})`)
+      if ((tag & 0xe0) !== 0xa0 && (tag < 0xd9 || tag > 0xdb) && !(payload && scalarSize(tag) > 0)) throw bad(`a map key at byte ${pos} is not a string (type 0x${tag.toString(16)})`)
       value(inner)
       const size = pos < end ? scalarSize(bytes[pos]!) : 0
       if (size > 0) pos += size

@@ -89,3 +89,30 @@ t.test('a __proto__ key comes back renamed __proto_, never as a prototype', asyn
   t.equal(({} as Record<string, unknown>).polluted, undefined, 'nothing was polluted')
   t.equal(Object.getPrototypeOf(back), Object.prototype)
 })
+
+// A hostile producer's payload must not make a consumer's decode() super-linear:
+// a map keyed by a 1 MiB BigInt (msgpackr's extension 0x42) cost about a second
+// to turn into a property name. Keys that are extension values or containers are
+// refused; what applications put in payloads (dates, undefined, number keys) is not.
+t.test('msg.decode() refuses a payload keyed by a BigInt extension, and keeps ordinary extensions and number keys', async (t) => {
+  const n = 1024 * 1024
+  const head = Buffer.of(0x81, 0xc9, 0, 0, 0, 0, 0x42)
+  head.writeUInt32BE(n, 2)
+  const bomb = Buffer.concat([head, Buffer.alloc(n, 0x7f), Buffer.of(0xc0)])
+  const headers = { [CONTENT_TYPE]: 'application/msgpack' }
+  let refused: unknown
+  const started = performance.now()
+  try {
+    decodePayload(bomb, headers)
+  } catch (err) {
+    refused = err
+  }
+  t.ok(isSkiffError(refused, 'INVALID_REQUEST'), 'refused as INVALID_REQUEST')
+  t.match(String((refused as Error & { cause?: Error })?.cause?.message), /map key .* is not a string/, 'because of the key')
+  t.comment(`refused in ${(performance.now() - started).toFixed(1)} ms`)
+  const when = new Date('2026-12-04T00:00:00Z')
+  const enc = encodePayload({ when, gone: undefined, n: 1 })
+  t.same(decodePayload(Buffer.from(enc.bytes), enc.headers!), { when, gone: undefined, n: 1 }, 'a Date and an undefined property decode as written')
+  // {1: 'one', 2: 'two'} as another language's encoder writes an int-keyed map
+  t.same(decodePayload(Buffer.of(0x82, 0x01, 0xa3, 0x6f, 0x6e, 0x65, 0x02, 0xa3, 0x74, 0x77, 0x6f), headers), { 1: 'one', 2: 'two' })
+})
