@@ -1,12 +1,15 @@
 /**
  * Attacks on decoding (issue items 2 and 9): MessagePack bodies built to be
- * expensive to decode, and frames that arrive one byte at a time.
+ * expensive to decode (bench/lib/hostile-bodies.mjs: a map keyed by a BigInt,
+ * which msgpackr turned into a decimal name in quadratic time), and frames
+ * that arrive one byte at a time.
  */
 import crypto from 'node:crypto'
 import { PROTOCOL_MODULE } from '../../lib/paths.mjs'
+import { bigintKeyedMap } from '../../lib/hostile-bodies.mjs'
 import { Peer, addCounts, sleep } from '../peer.mjs'
 
-const { Op, SUPPORTED_VERSIONS } = await import(PROTOCOL_MODULE)
+const { Op } = await import(PROTOCOL_MODULE)
 
 /** A frame around raw body bytes. */
 function frame(opcode, body) {
@@ -17,33 +20,12 @@ function frame(opcode, body) {
   return out
 }
 
-const fixstr = (s) => Buffer.concat([Buffer.of(0xa0 | s.length), Buffer.from(s, 'latin1')])
-
-/**
- * A map keyed by one BigInt of about `bytes` (msgpackr's extension type 0x42)
- * after the `leading` [name, encoded value] pairs. The protocol never uses
- * extension types or non-string keys; a decoder that accepts them turns the
- * key into a decimal property name, which is quadratic in its length (64 KiB
- * ~33 ms, 1 MiB ~2 s on this machine).
- */
-export function bombBody(bytes, leading = []) {
-  const head = Buffer.of(0xdf, 0, 0, 0, 0)
-  head.writeUInt32BE(1 + leading.length / 2, 1)
-  const parts = [head]
-  for (let i = 0; i < leading.length; i += 2) parts.push(fixstr(leading[i]), leading[i + 1])
-  const ext = Buffer.of(0xc9, 0, 0, 0, 0, 0x42)
-  const n = Math.max(1, bytes - 16)
-  ext.writeUInt32BE(n, 1)
-  parts.push(ext, Buffer.alloc(n, 0x7f), Buffer.of(0xc0))
-  return Buffer.concat(parts)
-}
-
 /** Item 2: 1 MiB PUBLISH bombs after login, 64 KiB HELLO bombs before it; each connection is used once. */
 export function msgpackBomb(ctx) {
   const stats = { sent: 0, helloSent: 0, errors: new Map(), closedAfterMs: [] }
   let running = true
-  const publishBomb = frame(Op.PUBLISH, bombBody(1024 * 1024 - 64, ['corr', Buffer.of(0x01), 'topic', fixstr('mallory.bomb')]))
-  const helloBomb = frame(Op.HELLO, bombBody(60 * 1024, ['versions', Buffer.of(0x91, SUPPORTED_VERSIONS[0]), 'client', fixstr('bomb')]))
+  const publishBomb = frame(Op.PUBLISH, bigintKeyedMap(1024 * 1024 - 64))
+  const helloBomb = frame(Op.HELLO, bigintKeyedMap(60 * 1024))
   const loop = async (bytes, login) => {
     for (let i = 0; running && i < 10_000; i++) {
       let p
