@@ -35,6 +35,20 @@ const PAUSE_AUTHENTICATING = 1
 const PAUSE_OWN_PUBLISHES = 2
 const PAUSE_BROKER_PUBLISHES = 4
 const PAUSE_DRAINING = 8
+const PAUSE_TURN = 16
+
+/**
+ * Frames, and frame bytes, one connection may have dispatched in one go
+ * before the others get a turn. A client that pipelines thousands of small
+ * frames (a 64 KiB chunk holds ~1,500 refused REQUESTs) would otherwise keep
+ * the gateway to itself for tens of milliseconds per chunk, and every other
+ * client's PING and confirm wait behind it. Past either, the connection stops
+ * being read and takes up the rest on the next turn of the event loop
+ * (setImmediate: after the I/O of every other socket). A well-behaved client
+ * (batched publishes, one ACK per turn) never reaches either.
+ */
+const FRAMES_PER_TURN = 128
+const FRAME_BYTES_PER_TURN = 1024 * 1024
 
 export class Connection implements Budgeted {
   readonly id = nextConnectionId++
@@ -56,6 +70,8 @@ export class Connection implements Budgeted {
   /** The decoder's heldBytes as last reported to the budgets. */
   partialFrameBytes = 0
   private paused = 0
+  /** True between giving up the turn and taking up the frames left (dispatchFrames). */
+  private yielded = false
 
   constructor(
     readonly ctx: GatewayContext,
@@ -88,16 +104,36 @@ export class Connection implements Budgeted {
 
   private dispatchFrames(): void {
     let frames = 0
+    let bytes = 0
     try {
       for (let f = this.nextFrame(); f && !this.closed; f = this.nextFrame()) {
         frames++
+        bytes += f.body.length
         dispatch(this, f)
+        if (frames === FRAMES_PER_TURN || bytes >= FRAME_BYTES_PER_TURN) {
+          this.yieldTurn()
+          break
+        }
       }
     } catch (err) {
       // Only framing errors reach here (handlers report their own): the stream is unusable.
       this.fail(err instanceof SkiffError ? err : new SkiffError('BAD_FRAME', String(err)))
     }
     if (frames > 0) this.lastSeen = Date.now()
+  }
+
+  /** Stop reading and dispatching until the other connections had their turn (FRAMES_PER_TURN). */
+  private yieldTurn(): void {
+    if (this.closed) return
+    this.yielded = true
+    this.pause(PAUSE_TURN)
+    setImmediate(() => {
+      this.yielded = false
+      if (this.closed) return
+      this.resume(PAUSE_TURN)
+      this.dispatchFrames()
+      this.reportPartialFrame()
+    })
   }
 
   /** Tell the budgets how much the decoder holds now (nothing once closed). */
@@ -110,7 +146,7 @@ export class Connection implements Budgeted {
   }
 
   private nextFrame(): ReturnType<FrameDecoder['next']> {
-    return this.authenticating ? null : this.decoder.next()
+    return this.authenticating || this.yielded ? null : this.decoder.next()
   }
 
   /**
@@ -140,7 +176,7 @@ export class Connection implements Budgeted {
       return
     }
     this.ctx.metrics.bytesSent += bytes.length
-    this.socket.write(bytes)
+    this.socket.write(writable(bytes, this.socket.writableLength))
     this.budgets.outputWritten(bytes.length)
   }
 
@@ -241,4 +277,23 @@ export class Connection implements Budgeted {
     this.lastSeen = Date.now()
     this.socket.resume()
   }
+}
+
+/**
+ * Delivery frames arrive as views into the buffer a worker transferred for
+ * its whole turn (frames for many connections, up to tens of MiB when many
+ * groups read a backlog). A view that the socket cannot write at once is
+ * kept until it is written, and pins that whole buffer: 235 MiB of unsent
+ * output held 707 MiB of buffers, and the first congested write of each slow
+ * reader pinned a turn's buffer of its own (848 MiB peak). So a frame is
+ * copied into a buffer of its own when it queues behind unsent output, or
+ * when its view would pin more than PIN_SLACK beyond itself; otherwise (a
+ * small turn's buffer, a socket with nothing queued: the common case) the
+ * view is written as is. What a slow reader holds is then what it is owed.
+ */
+const PIN_SLACK = 1024 * 1024
+
+function writable(bytes: Uint8Array, queued: number): Uint8Array {
+  const pins = bytes.buffer.byteLength - bytes.byteLength
+  return pins > 0 && (queued > 0 || pins > PIN_SLACK) ? Buffer.from(bytes) : bytes
 }

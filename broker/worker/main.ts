@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { storageError } from './storage-error.js'
 import { parseFsync } from '../config.js'
 import { packOps, unpackOps, type FromWorker, type ToWorker, type WorkerData } from '../thread-messages.js'
-import { Outbox } from './outbox.js'
+import { Outbox, toBack } from './outbox.js'
 import { WorkerContext } from './context.js'
 import { WorkerMetrics } from '../observability/worker-metrics.js'
 
@@ -63,8 +63,22 @@ function endOfTurn(): void {
   if (pumping) outbox.sendReplies()
   const now = Date.now()
   let more = false
+  let visited = 0
   for (const p of ctx.partitions.values()) {
-    if (p.needsPump) guarded('deliver', () => (more = p.pump(now) || more))
+    if (!p.needsPump) {
+      visited++
+      continue
+    }
+    if (outbox.turnFull) {
+      // The turn's deliveries are spent (TURN_DELIVERY_BYTES): the partitions
+      // served go to the back, so those left over go first next turn (the loop
+      // ends here, so moving the map's keys is safe).
+      toBack(ctx.partitions, visited)
+      more = true
+      break
+    }
+    visited++
+    guarded('deliver', () => (more = p.pump(now) || more))
   }
   // A pump that stopped at its per-turn budget goes on in the next turn.
   if (more) setImmediate(() => outbox.schedule())

@@ -26,8 +26,29 @@ interface SubBatch {
   bytes: number
 }
 
+/**
+ * Deliveries one turn may hand the gateway, in record bytes. Each group
+ * reads at most a few MiB a turn (partition.ts PUMP_READS), but many groups
+ * reading a backlog at once made one turn's message tens of MiB (24 groups of
+ * a 64 KiB-record topic: 96 MiB built in the worker, then held by the gateway
+ * while sockets take it), and a few such turns in a row peaked the broker at
+ * 800 MiB. Past this, the pumps stop and the rest goes out in the next turns
+ * (pumps that stop take their turn first next time: see endOfTurn, pump).
+ */
+export const TURN_DELIVERY_BYTES = 16 * 1024 * 1024
+
+/** Move the first `n` entries of a map to its end (a Map iterates in insertion order): who was served goes to the back. */
+export function toBack<K, V>(map: Map<K, V>, n: number): void {
+  for (const [k, v] of [...map].slice(0, n)) {
+    map.delete(k)
+    map.set(k, v)
+  }
+}
+
 export class Outbox {
   private ops: FromWorker[] = []
+  /** Record bytes delivered this turn (TURN_DELIVERY_BYTES). */
+  private turnBytes = 0
   /**
    * This turn's deliveries, by the member object they go to: no key string per
    * message. A subscription has one member per partition, so a subscription
@@ -77,7 +98,13 @@ export class Outbox {
     }
     b.records.push(rec)
     b.bytes += size
+    this.turnBytes += size
     this.schedule()
+  }
+
+  /** This turn has delivered its share: pumps stop and go on next turn. */
+  get turnFull(): boolean {
+    return this.turnBytes >= TURN_DELIVERY_BYTES
   }
 
   private sealSub(b: SubBatch): void {
@@ -120,6 +147,7 @@ export class Outbox {
     this.scheduled = false
     for (const b of this.subs.values()) this.sealSub(b)
     this.subs.clear()
+    this.turnBytes = 0
     for (const [conn, list] of this.frames) {
       this.ops.push({ t: 'out', conn, bytes: list.length === 1 ? list[0]! : Buffer.concat(list) })
     }

@@ -15,6 +15,7 @@ import { DedupWindow, DEDUP_WINDOW_MS } from './dedup-window.js'
 import { SkiffError } from '../../protocol/errors.js'
 import { storageError } from './storage-error.js'
 import { GroupSaver } from './group-saver.js'
+import { toBack } from './outbox.js'
 import type { WorkerContext } from './context.js'
 import type { PartitionCounters } from '../observability/worker-metrics.js'
 
@@ -217,8 +218,20 @@ export class Partition {
     if (this.unsynced && this.ctx.fsync.mode === 'always') return false
     this.needsPump = false
     let budgetHit = false
+    let visited = 0
     for (const cursor of this.cursors.values()) {
-      if (cursor.members.length === 0) continue
+      if (cursor.members.length === 0) {
+        visited++
+        continue
+      }
+      if (this.ctx.outbox.turnFull) {
+        // The worker's deliveries for this turn are spent (outbox.ts TURN_DELIVERY_BYTES):
+        // the groups served go to the back, so those left over go first next turn.
+        toBack(this.cursors, visited)
+        this.needsPump = true
+        return true
+      }
+      visited++
       if (cursor.floor < this.log.startOffset) cursor.truncateTo(this.log.startOffset)
       let credits = cursor.credits()
       this.delivered = this.redelivered = 0
@@ -239,7 +252,7 @@ export class Partition {
       // more than a few MiB of deliveries in memory.
       let reads = 0
       while (credits > 0 && cursor.canTakeFresh() && cursor.next < this.log.endOffset) {
-        if (reads++ === PUMP_READS) {
+        if (reads++ === PUMP_READS || this.ctx.outbox.turnFull) {
           this.needsPump = true
           budgetHit = true
           break
