@@ -33,7 +33,7 @@ export const ERRORS = {
   TOPIC_EXISTS: spec(14, 'TOPIC_EXISTS', false, false, 'the topic already exists'),
   UNKNOWN_GROUP: spec(15, 'UNKNOWN_GROUP', false, false, 'no such consumer group'),
   UNKNOWN_SUBSCRIPTION: spec(16, 'UNKNOWN_SUBSCRIPTION', false, false, 'no such subscription on this connection'),
-  IDLE_TIMEOUT: spec(17, 'IDLE_TIMEOUT', true, true, 'nothing was received for longer than the idle timeout'),
+  IDLE_TIMEOUT: spec(17, 'IDLE_TIMEOUT', true, true, 'no complete frame was received for longer than the idle timeout'),
   TOO_MANY_CONNECTIONS: spec(18, 'TOO_MANY_CONNECTIONS', true, true, 'the broker has reached its connection limit'),
   NO_RESPONDERS: spec(19, 'NO_RESPONDERS', true, false, 'nobody serves requests on this topic'),
   OVERLOADED: spec(20, 'OVERLOADED', true, false, 'the broker refused or cut this work to stay within a broker-wide budget; try again later'),
