@@ -51,6 +51,17 @@ export function encodeFrame(opcode: number, body: unknown): Buffer {
 
 /** First size of a partial frame's buffer: small frames straddling two chunks need one allocation. */
 const MIN_PARTIAL = 256
+/**
+ * Chunks a partly received frame may stay in before its bytes are copied into
+ * a buffer of its own. A large frame arriving in a few socket reads (a
+ * DELIVER or PUBLISH batch over two or three 64 KiB chunks, the common case)
+ * is then copied once, into a buffer of its exact size, when it is complete;
+ * copying each piece on arrival into a doubling buffer copied it about twice
+ * and allocated three buffers (S3 measured ~8% fewer deliveries/s). A frame
+ * cut into more pieces than this (one byte per segment) is copied as it comes,
+ * so what it holds stays about twice its bytes: a few Buffer objects at most.
+ */
+const DEFER_CHUNKS = 4
 const EMPTY = Buffer.alloc(0)
 
 export class FrameDecoder {
@@ -146,6 +157,10 @@ export class FrameDecoder {
         return frame
       }
     }
+    // A frame still coming in over a few chunks is left in them, copied once
+    // when complete (DEFER_CHUNKS); only one arriving in many pieces is copied
+    // as it comes.
+    if (this.partialLength === 0 && this.chunkBytes < len && this.chunks.length - this.first <= DEFER_CHUNKS) return null
     if (!this.fill(len)) return null
     const p = this.partial
     // The frame keeps its buffer; the next partial frame gets a new one.
