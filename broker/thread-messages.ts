@@ -54,6 +54,8 @@ export type ToWorker =
   /** `ranges`: [firstOffset, count] pairs, as ACK frames carry them (consecutive offsets merged). */
   | { t: 'settle'; conn: number; sub: number; topic: string; partition: number; group: string; kind: AckKind; ranges: number[]; delayMs: number }
   | { t: 'gone'; conn: number }
+  /** The connection's socket is backed up (`on`), or drained again: its members take no deliveries meanwhile. */
+  | { t: 'congested'; conn: number; on: boolean }
   | { t: 'describe'; id: number; topic: string; partition: number }
   | { t: 'groups'; id: number; topic: string; partition: number }
   | { t: 'group'; id: number; topic: string; partition: number; group: string }

@@ -48,6 +48,15 @@ const PAUSE_TURN = 16
  * (batched publishes, one ACK per turn) never reaches either.
  */
 const FRAMES_PER_TURN = 128
+/**
+ * Unsent output past which a subscribing connection is congested: the
+ * workers stop delivering to it until its socket drains (a few MiB: a reader
+ * keeping up never queues this much; the kernel's socket buffer has taken
+ * its share before anything queues here). Without it a reader that stopped
+ * reading was sent its whole window of credits, up to maxPendingBytes, and
+ * the workers spent their turns encoding it.
+ */
+const CONGESTED_BYTES = 4 * 1024 * 1024
 const FRAME_BYTES_PER_TURN = 1024 * 1024
 
 export class Connection implements Budgeted {
@@ -72,6 +81,8 @@ export class Connection implements Budgeted {
   private paused = 0
   /** True between giving up the turn and taking up the frames left (dispatchFrames). */
   private yielded = false
+  /** The workers hold this connection's deliveries until its socket drains (CONGESTED_BYTES). */
+  private congested = false
 
   constructor(
     readonly ctx: GatewayContext,
@@ -178,6 +189,17 @@ export class Connection implements Budgeted {
     this.ctx.metrics.bytesSent += bytes.length
     this.socket.write(writable(bytes, this.socket.writableLength))
     this.budgets.outputWritten(bytes.length)
+    if (!this.congested && this.subs.size > 0 && this.socket.writableLength > Math.min(CONGESTED_BYTES, this.ctx.config.maxPendingBytes / 4)) this.congest()
+  }
+
+  /** Tell the workers to hold this connection's deliveries until its socket drains (one op each way per episode). */
+  private congest(): void {
+    this.congested = true
+    this.ctx.pool.broadcast({ t: 'congested', conn: this.id, on: true })
+    this.socket.once('drain', () => {
+      this.congested = false
+      if (!this.closed) this.ctx.pool.broadcast({ t: 'congested', conn: this.id, on: false })
+    })
   }
 
   /** Answer a request with an error; fatal errors also close the connection. */

@@ -12,6 +12,8 @@ import type { WorkerMetrics } from '../observability/worker-metrics.js'
 
 export class WorkerContext {
   readonly partitions = new Map<string, Partition>()
+  /** Connections whose sockets are backed up (the gateway's 'congested' op): members joining from them start paused too. */
+  readonly congested = new Set<number>()
 
   constructor(
     readonly dataDir: string,

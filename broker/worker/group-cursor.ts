@@ -30,6 +30,13 @@ export interface Member {
    * the group); `inFlight` then counts deliveries whose credit has not come back.
    */
   ackNone: boolean
+  /**
+   * Its connection's socket is backed up (the gateway says so past a few MiB
+   * of unsent output): it takes no deliveries, and its credits do not count,
+   * until the socket drains. A reader that stops reading then costs the
+   * broker what is already on its way, not its whole window of credits.
+   */
+  congested?: boolean
 }
 
 /** A delivered, unsettled offset; `member` is set while someone holds it. */
@@ -141,7 +148,7 @@ export class GroupCursor {
   /** Credits left across members. */
   credits(): number {
     let n = 0
-    for (const m of this.members) n += Math.max(0, m.maxInFlight - m.inFlight)
+    for (const m of this.members) if (m.congested !== true) n += Math.max(0, m.maxInFlight - m.inFlight)
     return n
   }
 
@@ -175,7 +182,7 @@ export class GroupCursor {
     const n = this.members.length
     for (let k = 0; k < n; k++) {
       const m = this.members[(this.rr + k) % n]!
-      if (m.inFlight >= m.maxInFlight) continue
+      if (m.inFlight >= m.maxInFlight || m.congested === true) continue
       this.rr = (this.rr + k + 1) % n
       if (m.ackNone) {
         // Settled as it goes out (with any count left from an earlier delivery to an explicit member).

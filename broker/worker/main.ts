@@ -106,7 +106,14 @@ function handle(op: ToWorker): void {
       outbox.schedule()
       return
     case 'gone':
+      ctx.congested.delete(op.conn)
       for (const p of ctx.partitions.values()) p.connectionGone(op.conn)
+      outbox.schedule()
+      return
+    case 'congested':
+      if (op.on) ctx.congested.add(op.conn)
+      else ctx.congested.delete(op.conn)
+      for (const p of ctx.partitions.values()) p.setCongested(op.conn, op.on)
       outbox.schedule()
       return
     case 'describe':

@@ -143,6 +143,7 @@ export class Partition {
       ackTimeoutMs: s.ackTimeoutMs,
       maxDeliveries: s.maxDeliveries,
       ackNone: s.ackNone,
+      congested: this.ctx.congested.has(s.conn),
     }
     cursor.addMember(member)
     this.needsPump = true
@@ -150,6 +151,17 @@ export class Partition {
 
   unsubscribe(conn: number, sub: number, group: string): void {
     if (this.cursors.get(group)?.removeMember(conn, sub, Date.now())) this.needsPump = true
+  }
+
+  /** A connection's socket backed up or drained (WorkerContext.congested); a drained one is pumped again. */
+  setCongested(conn: number, on: boolean): void {
+    for (const c of this.cursors.values()) {
+      for (const m of c.members) {
+        if (m.conn !== conn || m.congested === on) continue
+        m.congested = on
+        if (!on) this.needsPump = true
+      }
+    }
   }
 
   connectionGone(conn: number): void {
