@@ -32,6 +32,9 @@ import { ackAmplification, unreadOutput } from './attacks/consumers.mjs'
 import { dlqWildcard, limitRaces, smallOnes } from './attacks/limits.mjs'
 
 requireBuild()
+// An attack loop that fails before its stop() is awaited rejects unobserved;
+// stop() reports it (see phase), so it must not end the process meanwhile.
+process.on('unhandledRejection', () => {})
 const { hashToken } = await import(path.join(ROOT_DIR, 'dist/broker/auth/token-hash.js'))
 const { encodeTopicList, encodeTopicCreate, decodeOk } = await import(path.join(ROOT_DIR, 'dist/protocol/index.js'))
 
@@ -148,12 +151,18 @@ async function phase(name, attacks, auth) {
     await createTopic(broker.port, auth.creds.root, 'victim.orders')
     const started = attacks.map((a) => ({ a, run: a.start(ctx) }))
     // Preparation (filling topics the attack reads) happens before anything is measured.
-    for (const { run } of started) await run.prepare?.()
+    // A broker already swamped by the other attacks may refuse it: that is reported, not fatal.
+    const prepareFailed = {}
+    for (const { a, run } of started) await run.prepare?.().catch((err) => (prepareFailed[a.name] = `${err.code ?? ''} ${err.message}`))
     const before = broker.sample()
     const victim = runVictim({ port: broker.port, seconds, victim: { user: 'victim', ...auth.creds.victim }, hashed: auth.hashed })
     const v = await victim
     const outcomes = {}
-    for (const { a, run } of started) outcomes[a.name] = await run.stop()
+    for (const { a, run } of started) {
+      // An attack whose own connections fail (a broker too busy to accept them) ends early: reported, not fatal.
+      const got = await run.stop().catch((err) => ({ attackFailed: `${err.code ?? ''} ${err.message}` }))
+      outcomes[a.name] = { ...got, ...(prepareFailed[a.name] ? { prepareFailed: prepareFailed[a.name] } : {}) }
+    }
     const after = broker.sample()
     const topics = await topicCount(broker.port, auth.creds.root).catch(() => null)
     return { phase: name, victim: v, broker: { peakRssMiB: after.peakRssMiB, cpuSeconds: after.cpuSeconds !== null && before.cpuSeconds !== null ? after.cpuSeconds - before.cpuSeconds : null, topics }, outcomes }
