@@ -24,13 +24,19 @@
  * given to another message. Good batches appended after it are read as usual
  * (to the reader it is damage in the middle from then on).
  *
- * How many offsets it holds, when the header cannot be trusted: a batch of k
- * records takes at least BATCH_HEADER_BYTES + k * MIN_RECORD_BYTES bytes, so n
- * damaged bytes hold at most (n - 44) / 10 offsets. The header is trusted only
- * when three things agree (base offset = the one expected, its length = the
- * bytes there, its count = the records its bytes parse into): one damaged
- * field cannot fake that. Reserving too many offsets leaves a gap; too few
- * would reuse a confirmed offset.
+ * How many offsets it holds. Reserving too many leaves a gap (reported as
+ * corrupt offsets); too few would give a confirmed offset to a new message,
+ * so every estimate errs high, assuming one damaged field (a bit flip, a
+ * sector of garbage), not several:
+ * - when its length field is the only damage (the CRC matches once the length
+ *   is set to the bytes there), the header says exactly;
+ * - when the bytes are exactly one batch by its length field, it starts at the
+ *   expected offset and holds the larger of its count and the number of
+ *   records its bytes parse into (a damaged count or a damaged record length
+ *   cannot both be wrong);
+ * - otherwise, as many as the bytes can hold: a batch of k records takes at
+ *   least BATCH_HEADER_BYTES + k * MIN_RECORD_BYTES bytes, so n bytes hold at
+ *   most (n - 44) / 10 offsets. That bound caps the other two as well.
  *
  * What the log alone cannot tell: a log that ends exactly at a batch boundary
  * looks complete whether or not batches after it were lost (a power loss
@@ -58,18 +64,21 @@ export function judgeTail(fd: number, position: number, fileSize: number, expect
   const remaining = fileSize - position
   if (remaining < MIN_BATCH_BYTES) return { kind: 'torn', why: `torn: ${remaining} bytes remain, less than a batch` }
   if (allZero(fd, position, fileSize)) return { kind: 'torn', why: `torn: ${remaining} zero bytes (written size, unwritten data)` }
-  const head = readAt(fd, position, BATCH_HEADER_BYTES)
-  const h = readBatchHeader(head)!
+  const h = readBatchHeader(readAt(fd, position, BATCH_HEADER_BYTES))!
   const upperBound = expectedOffset + Math.floor((remaining - BATCH_HEADER_BYTES) / MIN_RECORD_BYTES)
-  if (h.magic === BATCH_MAGIC && h.size > remaining) {
-    if (!crcMatchesWithLength(fd, position, fileSize, h.crc)) return { kind: 'torn', why: `torn batch: declares ${h.size} bytes, ${remaining} remain` }
-    // Whole and intact but for its length field: the rest of the header is good.
-    const end = h.baseOffset >= expectedOffset && h.baseOffset + h.count <= upperBound ? h.baseOffset + h.count : upperBound
-    return { kind: 'corrupt', endOffset: end, why: `length field damaged: declares ${h.size} bytes, the batch has ${remaining}` }
+  const within = (end: number) => (end > expectedOffset && end <= upperBound ? end : upperBound)
+  if (h.size !== remaining && crcMatchesWithLength(fd, position, fileSize, h.crc)) {
+    // Whole, and intact but for its length field (the CRC says so): the rest of the header is right.
+    return { kind: 'corrupt', endOffset: within(h.baseOffset + h.count), why: `length field damaged: declares ${h.size} bytes, the batch has ${remaining}` }
   }
-  const trusted = h.magic === BATCH_MAGIC && h.baseOffset === expectedOffset && h.size === remaining && h.count >= 1 && recordsIn(fd, position, fileSize) === h.count
-  const end = trusted && expectedOffset + h.count <= upperBound ? expectedOffset + h.count : upperBound
-  return { kind: 'corrupt', endOffset: end, why: trusted ? 'complete batch fails its CRC' : 'complete bytes, damaged header' }
+  if (h.magic === BATCH_MAGIC && h.size > remaining) return { kind: 'torn', why: `torn batch: declares ${h.size} bytes, ${remaining} remain` }
+  if (h.size === remaining) {
+    // Exactly one batch, so it starts at the expected offset (its base field may be the damaged one).
+    // Its count, or the records its bytes parse into, whichever is more: one of them is undamaged.
+    const count = Math.max(h.count, recordsIn(fd, position, fileSize))
+    return { kind: 'corrupt', endOffset: within(expectedOffset + count), why: 'complete batch fails its checks' }
+  }
+  return { kind: 'corrupt', endOffset: upperBound, why: 'complete bytes that are not one batch' }
 }
 
 function allZero(fd: number, from: number, to: number): boolean {
