@@ -20,6 +20,10 @@
  * before the first dead letter), and is UNKNOWN_TOPIC when the origin does not:
  * reading dead letters never creates their origin (a chain of `.dlq` names
  * used to create one topic per link).
+ *
+ * A creation is answered once topic.json and its directories are durable
+ * (topic-store.ts); on a full disk it fails with STORAGE_FULL (retriable) and
+ * leaves nothing behind, and the reservation is released.
  */
 import fs from 'node:fs'
 import { SkiffError } from '../../protocol/errors.js'
@@ -27,7 +31,8 @@ import { checkName, isDeadLetterTopic, DLQ_SUFFIX } from '../../protocol/names.j
 import { MAX_PARTITIONS, type TopicCreate } from '../../protocol/frames/admin.js'
 import type { BrokerConfig } from '../config.js'
 import type { TopicConfig } from '../thread-messages.js'
-import { loadTopicConfigs, topicDir, writeTopicConfigAsync } from '../topic-store.js'
+import { loadTopicConfigs, topicDir, topicsDir, writeTopicConfigAsync } from '../topic-store.js'
+import { fsyncDirAsync } from '../storage/fs-util.js'
 
 export class TopicRegistry {
   private readonly topics = new Map<string, TopicConfig>()
@@ -137,9 +142,11 @@ export class TopicRegistry {
     return out
   }
 
+  /** Delete the topic's files; the topics directory is fsynced so a power loss does not bring the topic back. */
   async remove(topic: string): Promise<void> {
     this.topics.delete(topic)
     await fs.promises.rm(topicDir(this.config.dataDir, topic), { recursive: true, force: true })
+    await fsyncDirAsync(topicsDir(this.config.dataDir)).catch(() => {})
   }
 }
 

@@ -14,7 +14,7 @@ import { BATCH_HEADER_BYTES, BATCH_MAGIC, batchCrc, readBatchHeader, type BatchH
 import { readAt } from './fs-util.js'
 
 /** Smallest possible record: u32 length, u16 key length, u32 headers length. */
-const MIN_RECORD_BYTES = 10
+export const MIN_RECORD_BYTES = 10
 /** How much of the file a resynchronising scan reads at a time. */
 const SCAN_CHUNK_BYTES = 1 << 20
 
@@ -61,6 +61,8 @@ export class BatchCursor {
   expectedOffset: number
   private window: Buffer = Buffer.alloc(0)
   private windowStart = 0
+  /** The last check, so startsWith() and the next() after it check the batch once. */
+  private checked: { at: number; result: { batch: ScannedBatch } | { problem: string } } | undefined
 
   constructor(private readonly o: CursorOptions) {
     this.position = o.position
@@ -75,7 +77,8 @@ export class BatchCursor {
       this.position = known.resumeAt
       return { kind: 'damaged', damage: known, known: true }
     }
-    const checked = this.check(at)
+    const checked = this.checked?.at === at ? this.checked.result : this.check(at)
+    this.checked = undefined
     if ('batch' in checked) {
       this.position = at + checked.batch.header.size
       this.expectedOffset = checked.batch.header.baseOffset + checked.batch.header.count
@@ -90,6 +93,20 @@ export class BatchCursor {
     }
     this.position = damage.resumeAt
     return { kind: 'damaged', damage, known: false }
+  }
+
+  /**
+   * True when the cursor stands on a good batch (magic, plausible header, CRC,
+   * records) whose base offset is exactly `offset`. This is the check an index
+   * entry passes before it is used: the index is a hint, and an entry that
+   * points anywhere else must neither skip records nor report damage.
+   */
+  startsWith(offset: number): boolean {
+    const at = this.position
+    if (at >= this.o.fileSize || this.o.known?.has(at)) return false
+    const result = this.check(at)
+    this.checked = { at, result }
+    return 'batch' in result && result.batch.header.baseOffset === offset
   }
 
   /** The batch at `at` when it is good, else what is wrong with it. */
@@ -134,7 +151,6 @@ export class BatchCursor {
   }
 }
 
-/** What makes a header implausible at `position`, or undefined when it could be a batch. */
 /**
  * The good batches a cursor finds, in order; each damaged stretch seen for the
  * first time is handed to `onDamage` (with the offset expected there) and skipped.
@@ -151,6 +167,7 @@ export function* goodBatches(cursor: BatchCursor, onDamage: (damage: Damage, exp
   }
 }
 
+/** What makes a header implausible at `position`, or undefined when it could be a batch. */
 export function headerProblem(h: BatchHeader, position: number, fileSize: number, expectedOffset: number, upperOffset: number): string | undefined {
   if (h.magic !== BATCH_MAGIC) return `bad magic ${h.magic}`
   if (h.count < 1) return 'batch of zero records'

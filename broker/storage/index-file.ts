@@ -4,7 +4,11 @@
  * big-endian, one entry every `indexIntervalBytes` of log.
  *
  * The index is a hint, never the truth: the log itself is self-describing, so
- * a missing, short or inconsistent index is rebuilt by scanning the segment.
+ * a missing, short or inconsistent index is rebuilt by scanning the segment,
+ * and an entry is used only once the batch it points at checks (magic, CRC,
+ * base offset = the entry's offset: BatchCursor.startsWith). An entry that
+ * fails is never trusted to skip records or to report damage; the index is
+ * rebuilt by a scan instead (recovery.ts, index-trust.ts).
  * That is why the active segment's index is written (not fsynced) on every
  * sync() and fsynced only when the segment is rolled or closed: after a crash,
  * recovery checks the last segment's index against the log anyway.
@@ -17,6 +21,8 @@ export interface LoadedIndex {
   index: OffsetIndex
   /** False when the file had entries that were out of order, out of range or torn (they were dropped). */
   clean: boolean
+  /** How many whole entries of the file were dropped. */
+  dropped: number
 }
 
 export class OffsetIndex {
@@ -53,7 +59,7 @@ export class OffsetIndex {
     }
     idx.written = idx.count
     if (idx.count * INDEX_ENTRY_BYTES !== buf.length) clean = false
-    return { index: idx, clean }
+    return { index: idx, clean, dropped: whole / INDEX_ENTRY_BYTES - idx.count }
   }
 
   get length(): number {

@@ -20,71 +20,37 @@
  *   the new file is created: only the last segment can ever have a torn tail.
  * - Damage in the middle of the log is skipped on read and reported once
  *   (stats().corrupt, a log line); the good batches after it stay readable.
- *   A CorruptRange covers offsets [fromOffset, toOffset).
+ *   A CorruptRange covers offsets [fromOffset, toOffset). At open, the end of
+ *   the last segment is cut only when it is a torn write; a complete batch
+ *   that fails its CRC is corruption, kept and reported the same way, and its
+ *   offsets are never given out again (recovery.ts, tail-damage.ts).
+ * - Index entries are hints, checked against their batch before use
+ *   (index-trust.ts). `recovery` says what open() found and repaired.
+ * - The partition directory, each new segment and its index, and each
+ *   retention delete are followed by an fsync of the directory holding them
+ *   (fs-util.ts says why).
  * - Retention by bytes deletes old segments while the partition is over
  *   retentionBytes (never the active segment), so a partition's size stays
  *   within the limit plus at most the active segment.
  */
-import { mkdirSync, rmSync, statSync } from 'node:fs'
+import { rmSync, statSync } from 'node:fs'
 import { encodeBatch, NO_SEQUENCE } from '../../protocol/batch.js'
 import { SkiffError } from '../../protocol/errors.js'
 import { countRecords } from '../../protocol/records.js'
 import { BatchCursor, forEachRecord, goodBatches, type Damage, type ScannedBatch } from './batch-cursor.js'
-import { fsyncDir } from './fs-util.js'
+import { fsyncDir, mkdirDurable } from './fs-util.js'
 import type { OffsetIndex } from './index-file.js'
+import { distrustIndex, ensureIndex, indexedCursor } from './index-trust.js'
+import { emptyRecoveryReport, type CorruptRange, type LogFn, type PartitionLogOptions, type PartitionLogStats, type ProducerBatch, type RecoveryReport, type SegmentContext } from './log-types.js'
 import { RecentBatches } from './read-cache.js'
 import { RecordCollector, type LogRecord } from './record-collector.js'
-import { ensureIndex, openClosedSegment, recoverActiveSegment, type LogFn, type SegmentContext } from './recovery.js'
+import { openClosedSegment, recoverActiveSegment } from './recovery.js'
 import { listSegmentBases } from './segment-files.js'
 import { Segment } from './segment.js'
 import { firstBatchAtOrAfter } from './timestamp-search.js'
 
 export type { LogRecord } from './record-collector.js'
-
-export interface PartitionLogOptions {
-  /** Created if missing. */
-  dir: string
-  /** Roll to a new segment when the active one would pass this (default 64 MiB). */
-  segmentBytes: number
-  /** One index entry per this many bytes of log (default 4096). */
-  indexIntervalBytes?: number
-  /** 0 = keep forever. */
-  retentionMs: number
-  /** 0 = no size limit (per partition). */
-  retentionBytes: number
-  /** Recent-batch read cache (default 4 MiB; 0 disables it). */
-  cacheBytes?: number
-  /** Structured log lines, e.g. {level:'warn', msg:'log tail repaired', ...}. */
-  log?: (event: Record<string, unknown>) => void
-}
-
-export interface CorruptRange {
-  /** File name of the segment, e.g. 00000000000000000000.log. */
-  segment: string
-  /** File position where the damage starts. */
-  position: number
-  /** First offset the damage hides. */
-  fromOffset: number
-  /** First offset after the damage (exclusive end of the range). */
-  toOffset: number
-  reason: string
-}
-
-export interface ProducerBatch {
-  producerId: number
-  baseSequence: number
-  baseOffset: number
-  count: number
-  timestamp: number
-}
-
-export interface PartitionLogStats {
-  startOffset: number
-  endOffset: number
-  bytes: number
-  segments: number
-  corrupt: CorruptRange[]
-}
+export type { CorruptRange, PartitionLogOptions, PartitionLogStats, ProducerBatch, RecoveryReport } from './log-types.js'
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 export const DEFAULT_INDEX_INTERVAL_BYTES = 4096
@@ -107,6 +73,8 @@ export class PartitionLog {
   private readonly retentionMs: number
   private readonly retentionBytes: number
   private readonly logFn: LogFn
+  /** What open() found and repaired (log-types.ts says what each count means). */
+  readonly recovery: RecoveryReport = emptyRecoveryReport()
   private next = 0
   private synced = 0
   private newestTimestamp = 0
@@ -123,12 +91,14 @@ export class PartitionLog {
       indexIntervalBytes: Math.max(1, opts.indexIntervalBytes ?? DEFAULT_INDEX_INTERVAL_BYTES),
       log: this.logFn,
       onDamage: (seg, damage, fromOffset) => this.recordDamage(seg, damage, fromOffset),
+      report: undefined,
     }
   }
 
   /** Open (creating if needed) and recover the partition in `opts.dir`. Throws only for fs errors. */
   static open(opts: PartitionLogOptions): PartitionLog {
-    mkdirSync(opts.dir, { recursive: true })
+    // The partition directory's name is made durable (its parent fsynced) before a segment is created in it.
+    mkdirDurable(opts.dir)
     const log = new PartitionLog(opts.dir, opts)
     log.load()
     return log
@@ -250,7 +220,8 @@ export class PartitionLog {
       // lastTimestamp -1: nothing readable was seen at open; look inside rather than guess.
       if (seg.lastTimestamp >= 0 && seg.lastTimestamp < ts) continue
       const index = this.indexOf(seg, i)
-      const found = firstBatchAtOrAfter(seg, index, this.upperOffsetOf(i), ts, (damage, fromOffset) => this.recordDamage(seg, damage, fromOffset))
+      const upper = this.upperOffsetOf(i)
+      const found = firstBatchAtOrAfter(seg, index, upper, ts, (damage, fromOffset) => this.recordDamage(seg, damage, fromOffset), (entry) => distrustIndex(seg, upper, this.ctx, entry))
       if (found !== undefined) return Math.max(found, this.startOffset)
     }
     return this.next
@@ -320,6 +291,15 @@ export class PartitionLog {
   }
 
   private load(): void {
+    this.ctx.report = this.recovery
+    try {
+      this.recover()
+    } finally {
+      this.ctx.report = undefined
+    }
+  }
+
+  private recover(): void {
     const bases = listSegmentBases(this.dir)
     if (bases.length === 0) {
       this.segments.push(Segment.create(this.dir, 0))
@@ -394,19 +374,9 @@ export class PartitionLog {
     return ensureIndex(seg, this.upperOffsetOf(i), this.ctx)
   }
 
-  /** A cursor over segment i positioned at the last indexed batch at or before `offset`. */
+  /** A cursor over segment i positioned at the last indexed batch at or before `offset` (its entry checked: index-trust.ts). */
   private cursorFor(seg: Segment, i: number, offset: number, windowBytes: number): BatchCursor {
-    const index = this.indexOf(seg, i)
-    const entry = offset > seg.base ? index.floorEntry(offset - seg.base) : -1
-    return new BatchCursor({
-      fd: seg.fd,
-      fileSize: seg.size,
-      position: entry >= 0 ? index.positionAt(entry) : 0,
-      expectedOffset: entry >= 0 ? seg.base + index.relativeAt(entry) : seg.base,
-      upperOffset: this.upperOffsetOf(i),
-      windowBytes,
-      known: seg.damage,
-    })
+    return indexedCursor(seg, this.indexOf(seg, i), offset, this.upperOffsetOf(i), windowBytes, this.ctx)
   }
 
   private newestTimestampOf(seg: Segment): number {
@@ -427,6 +397,10 @@ export class PartitionLog {
       reason: damage.reason,
     }
     this.corruptRanges.push(range)
+    if (this.ctx.report) {
+      this.ctx.report.corruptBatches++
+      this.ctx.report.corruptOffsets += range.toOffset - range.fromOffset
+    }
     this.logFn({ level: 'warn', msg: 'corrupt batch skipped', ...range, segment: seg.logPath })
   }
 

@@ -1,111 +1,93 @@
 /**
- * What `PartitionLog.open` does to the segments it finds.
+ * What `PartitionLog.open` does to the segments it finds, counting what it
+ * found in the partition's RecoveryReport (log-types.ts).
  *
  * - The last segment is the only one that can have a torn tail (a crash in the
  *   middle of a write, or writes the OS had not flushed): older segments were
  *   fdatasynced before the next one was created. It is scanned from its last
  *   index entry that points at a good batch (or from 0) to the end, every batch
  *   checked. Damage with a good batch somewhere after it is damage in the middle
- *   (reported, kept, skipped on read); damage with nothing good after it is the
- *   tail, cut off so appends continue right after the last good batch.
+ *   (reported, kept, skipped on read). Damage with nothing good after it is
+ *   judged by tail-damage.ts: a torn write is cut off so appends continue right
+ *   after the last good batch; a complete batch that fails its checks is
+ *   corruption, kept and reported like damage in the middle, and appends
+ *   continue after the offsets it may hold.
  * - Older segments are trusted to be complete; their index is checked for
  *   consistency and rebuilt by a scan when missing or inconsistent, and the
  *   batches after their last index entry are read to learn the newest
  *   timestamp (for retention by age and timestamp lookups).
+ * - Index entries are hints (index-trust.ts): one that does not match its
+ *   batch is dropped, never used to skip or to report damage.
  *
  * Nothing here throws for damaged content: only fs errors (permissions, I/O)
  * get out.
  */
-import { BatchCursor, goodBatches, type Damage } from './batch-cursor.js'
+import { goodBatches } from './batch-cursor.js'
 import { OffsetIndex } from './index-file.js'
+import { cursorAt, loadIndex, rebuildIndex } from './index-trust.js'
+import { tally, type SegmentContext } from './log-types.js'
 import type { Segment } from './segment.js'
+import { judgeTail } from './tail-damage.js'
 
 /** How many index entries from the end recovery tries before it scans the segment from the start. */
 const MAX_INDEX_ENTRIES_TRIED = 16
 /** Relative offsets are u32 in the index. */
 const MAX_RELATIVE = 0xffffffff
-const RECOVERY_WINDOW_BYTES = 1 << 20
-
-export type LogFn = (event: Record<string, unknown>) => void
-
-export interface SegmentContext {
-  indexIntervalBytes: number
-  log: LogFn
-  /** Called for damage the first time it is found; `fromOffset` is the first offset it may hide. */
-  onDamage(seg: Segment, damage: Damage, fromOffset: number): void
-}
-
-/** Load the segment's index, or rebuild it by scanning when it is missing or does not agree with the log. */
-export function ensureIndex(seg: Segment, upperOffset: number, ctx: SegmentContext): OffsetIndex {
-  if (seg.index) return seg.index
-  const maxRelative = Number.isFinite(upperOffset) ? Math.min(MAX_RELATIVE, upperOffset - seg.base - 1) : MAX_RELATIVE
-  const loaded = OffsetIndex.load(seg.indexPath, seg.size, maxRelative)
-  if (loaded?.clean) {
-    seg.index = loaded.index
-    return loaded.index
-  }
-  rebuildIndex(seg, upperOffset, ctx, loaded ? 'inconsistent' : 'missing')
-  return seg.index!
-}
-
-/** Scan the whole segment, writing a fresh index; learns the newest timestamp on the way. */
-export function rebuildIndex(seg: Segment, upperOffset: number, ctx: SegmentContext, why: string): void {
-  const index = new OffsetIndex(seg.indexPath)
-  const cursor = cursorAt(seg, 0, seg.base, upperOffset)
-  let lastTimestamp = -1
-  for (const { position, header } of goodBatches(cursor, (damage, at) => ctx.onDamage(seg, damage, at))) {
-    index.addIfDue(header.baseOffset - seg.base, position, ctx.indexIntervalBytes)
-    lastTimestamp = Math.max(lastTimestamp, header.timestamp)
-  }
-  index.rewrite()
-  seg.index = index
-  seg.lastTimestamp = lastTimestamp
-  ctx.log({ level: 'warn', msg: 'index rebuilt', segment: seg.logPath, reason: why, entries: index.length })
-}
 
 /**
  * Prepare a segment that is not the last one: check (or rebuild) its index and
  * learn its newest timestamp from the batches after the last index entry.
  */
 export function openClosedSegment(seg: Segment, upperOffset: number, ctx: SegmentContext): void {
-  const hadIndex = seg.index !== undefined
-  const index = ensureIndex(seg, upperOffset, ctx)
+  tally(ctx, 'segmentsScanned')
+  const { index, rebuilt } = loadIndex(seg, upperOffset, ctx)
   // A rebuild walked every batch and already knows the newest timestamp.
-  if (!hadIndex && seg.lastTimestamp >= 0) return
+  if (rebuilt) return
   const last = index.length - 1
-  const cursor = last >= 0
-    ? cursorAt(seg, index.positionAt(last), seg.base + index.relativeAt(last), upperOffset)
-    : cursorAt(seg, 0, seg.base, upperOffset)
+  let cursor = cursorAt(seg, 0, seg.base, upperOffset)
+  if (last >= 0) {
+    const entryOffset = seg.base + index.relativeAt(last)
+    cursor = cursorAt(seg, index.positionAt(last), entryOffset, upperOffset)
+    if (!cursor.startsWith(entryOffset)) {
+      tally(ctx, 'indexEntriesDistrusted')
+      rebuildIndex(seg, upperOffset, ctx, 'its last entry did not match its batch')
+      return
+    }
+  }
   for (const { header } of goodBatches(cursor, (damage, at) => ctx.onDamage(seg, damage, at))) {
     seg.lastTimestamp = Math.max(seg.lastTimestamp, header.timestamp)
   }
 }
 
 /**
- * Recover the last segment: scan from the last trustworthy index entry,
- * cut a damaged tail, repair the index. Returns the next offset to assign.
+ * Recover the last segment: scan from the last trustworthy index entry, cut
+ * a torn tail or keep and report a corrupt one, repair the index. Returns the
+ * next offset to assign.
  */
 export function recoverActiveSegment(seg: Segment, ctx: SegmentContext): number {
+  if (seg.size > 0) tally(ctx, 'segmentsScanned')
   const loaded = OffsetIndex.load(seg.indexPath, seg.size, MAX_RELATIVE)
   const index = loaded?.index ?? new OffsetIndex(seg.indexPath)
-  let indexChanged = !loaded?.clean
+  let distrusted = loaded?.dropped ?? 0
   const entriesLoaded = index.length
 
   // Start from the newest index entry that points at a good batch with the offset it claims.
   let start = -1
   for (let i = index.length - 1; i >= 0 && i >= index.length - MAX_INDEX_ENTRIES_TRIED; i--) {
     const expected = seg.base + index.relativeAt(i)
-    const step = cursorAt(seg, index.positionAt(i), expected, Infinity).next()
-    if (step.kind === 'batch' && step.batch.header.baseOffset === expected) {
+    if (cursorAt(seg, index.positionAt(i), expected, Infinity).startsWith(expected)) {
       start = i
       break
     }
   }
   index.truncate(start + 1)
-  if (index.length !== entriesLoaded) indexChanged = true
+  distrusted += entriesLoaded - index.length
+  // Missing, inconsistent or with entries dropped: the file is rewritten from what the scan confirms.
+  const rebuilt = loaded ? !loaded.clean || distrusted > 0 : seg.size > 0
+  let indexChanged = rebuilt || !loaded
 
   let endOffset = start >= 0 ? seg.base + index.relativeAt(start) : seg.base
-  const cursor = start >= 0 ? cursorAt(seg, index.positionAt(start), endOffset, Infinity) : cursorAt(seg, 0, seg.base, Infinity)
+  const cursor = cursorAt(seg, start >= 0 ? index.positionAt(start) : 0, endOffset, Infinity)
   for (;;) {
     const step = cursor.next()
     if (step.kind === 'end') break
@@ -118,37 +100,39 @@ export function recoverActiveSegment(seg: Segment, ctx: SegmentContext): number 
     }
     const { damage } = step
     if (damage.resumeOffset !== undefined) {
-      // A good batch follows: this is damage in the middle, not a torn tail.
-      ctx.onDamage(seg, damage, cursor.expectedOffset)
+      // A good batch follows: this is damage in the middle, not the tail.
+      if (!step.known) ctx.onDamage(seg, damage, cursor.expectedOffset)
       continue
+    }
+    const verdict = judgeTail(seg.fd, damage.position, seg.size, cursor.expectedOffset)
+    if (verdict.kind === 'corrupt') {
+      // Kept: reported as a corrupt range up to the offsets it may hold, which stay taken.
+      ctx.onDamage(seg, { ...damage, resumeOffset: verdict.endOffset }, cursor.expectedOffset)
+      ctx.log({ level: 'warn', msg: 'corrupt end of log kept', segment: seg.logPath, position: damage.position, fromOffset: cursor.expectedOffset, toOffset: verdict.endOffset, reason: verdict.why, endOffset: verdict.endOffset })
+      endOffset = verdict.endOffset
+      break
     }
     const dropped = seg.size - damage.position
     seg.truncate(damage.position)
+    tally(ctx, 'tornBatchesCut')
+    tally(ctx, 'tornBytesCut', dropped)
     ctx.log({
       level: 'warn',
       msg: 'log tail repaired',
       segment: seg.logPath,
       position: damage.position,
       bytesDropped: dropped,
-      reason: damage.reason,
+      reason: verdict.why,
       endOffset,
     })
     break
   }
   seg.index = index
   if (indexChanged) index.rewrite()
-  if (!loaded?.clean) ctx.log({ level: 'info', msg: 'index rebuilt', segment: seg.logPath, reason: loaded ? 'inconsistent' : 'missing', entries: index.length })
+  tally(ctx, 'indexEntriesDistrusted', distrusted)
+  if (rebuilt) {
+    tally(ctx, 'indexesRebuilt')
+    ctx.log({ level: 'info', msg: 'index rebuilt', segment: seg.logPath, reason: !loaded ? 'missing' : 'entries dropped', entriesDropped: distrusted, entries: index.length })
+  }
   return endOffset
-}
-
-function cursorAt(seg: Segment, position: number, expectedOffset: number, upperOffset: number): BatchCursor {
-  return new BatchCursor({
-    fd: seg.fd,
-    fileSize: seg.size,
-    position,
-    expectedOffset,
-    upperOffset,
-    windowBytes: RECOVERY_WINDOW_BYTES,
-    known: seg.damage,
-  })
 }

@@ -12,72 +12,20 @@
  * itself; and after a restart every confirmed message is still there.
  */
 import t from 'tap'
-import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { connect, isSkiffError } from '../../clients/index.js'
 import { BrokerRunner, sleep, timeout, until } from './harness.js'
 import { LedgerConsumer, readWholeTopic } from './reconnecting-clients.js'
+import { fillUp, mountSmallFs } from './small-fs.js'
 
 const TOPIC = 'disk'
 const PAYLOAD = 'x'.repeat(4096)
 
-/**
- * How to run mount and umount here: directly as root, through `sudo -n`
- * (passwordless, as on CI runners) otherwise, or not at all.
- */
-function privilege(): string[] | undefined {
-  if (process.getuid?.() === 0) return []
-  try {
-    execFileSync('sudo', ['-n', 'true'], { stdio: 'pipe' })
-    return ['sudo', '-n']
-  } catch {
-    return undefined
-  }
-}
-
-/** Mount an 8 MiB tmpfs owned by this user on `dir`; undefined when done, else why not. */
-function tryMount(dir: string, as: string[] | undefined): string | undefined {
-  if (!as) return 'not root, and no passwordless sudo'
-  const [cmd, ...pre] = [...as, 'mount']
-  try {
-    execFileSync(cmd!, [...pre, '-t', 'tmpfs', '-o', `size=8m,uid=${process.getuid!()},gid=${process.getgid!()}`, 'tmpfs', dir], { stdio: 'pipe' })
-    return undefined
-  } catch (err) {
-    return `mount failed: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`
-  }
-}
-
-const base = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-disk-full-'))
-const mnt = path.join(base, 'mnt')
-fs.mkdirSync(mnt)
-const as = privilege()
-const cannotMount = tryMount(mnt, as)
-t.teardown(() => {
-  if (!cannotMount) {
-    const [cmd, ...pre] = [...as!, 'umount']
-    execFileSync(cmd!, [...pre, '-l', mnt])
-  }
-  fs.rmSync(base, { recursive: true, force: true })
-})
-
-/** Fill what is left of the filesystem, to the last byte. */
-function fillUp(file: string): void {
-  const fd = fs.openSync(file, 'w')
-  try {
-    for (let size = 64 * 1024; size >= 1; ) {
-      try {
-        fs.writeSync(fd, Buffer.alloc(size))
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err
-        size = Math.floor(size / 2)
-      }
-    }
-  } finally {
-    fs.closeSync(fd)
-  }
-}
+const small = mountSmallFs('disk-full')
+t.teardown(() => small.remove())
+const mnt = small.dir ?? ''
+const cannotMount = small.problem
 
 const skip = cannotMount ? `needs a small filesystem the test can mount (${cannotMount})` : false
 t.test('a full disk rejects publishes with STORAGE_FULL, loses nothing confirmed, and recovers when space returns', { skip }, async (t) => {

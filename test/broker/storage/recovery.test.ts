@@ -45,11 +45,13 @@ t.test('a last batch cut at every byte recovers to the batch before it, and appe
   t.pass(`checked ${last.size} cut points`)
 })
 
-t.test('a flipped byte anywhere in the last batch truncates it', async (t) => {
+t.test('a flipped byte anywhere in the complete last batch is corruption: kept, reported, its offsets never reused', async (t) => {
   const original = t.testdir()
-  build(original, 5)
+  const records = build(original, 5)
   const file = segmentFiles(original)[0]!
   const last = batchesIn(join(original, file)).at(-1)!
+  // Most offsets n damaged bytes can hold (tail-damage.ts): 44-byte header, 10-byte smallest record.
+  const bound = last.baseOffset + Math.floor((last.size - 44) / 10)
   const work = tempDir()
   t.teardown(() => rmSync(work, { recursive: true, force: true }))
   let checked = 0
@@ -58,13 +60,42 @@ t.test('a flipped byte anywhere in the last batch truncates it', async (t) => {
     flipByte(join(work, file), at)
     const events = logEvents()
     const log = open(work, { indexIntervalBytes: 64, log: events.log })
-    if (log.endOffset !== last.baseOffset) t.fail(`flip at ${at}: endOffset ${log.endOffset}`)
-    if (events.count('log tail repaired') !== 1) t.fail(`flip at ${at}: repair not logged`)
-    if (log.stats().corrupt.length !== 0) t.fail(`flip at ${at}: a tail repair is not a corrupt range`)
+    const end = log.endOffset
+    // Exactly the batch's two offsets, unless the count field itself was hit (then more are kept, never fewer).
+    const exact = !(at - last.position >= 20 && at - last.position < 24)
+    if (end < last.baseOffset + 2 || end > bound || (exact && end !== last.baseOffset + 2)) t.fail(`flip at ${at}: endOffset ${end}`)
+    if (events.count('log tail repaired') !== 0) t.fail(`flip at ${at}: a complete batch was cut as torn`)
+    if (statSync(join(work, file)).size !== last.position + last.size) t.fail(`flip at ${at}: the file was cut`)
+    const ranges = log.stats().corrupt.map((r) => [r.fromOffset, r.toOffset])
+    if (JSON.stringify(ranges) !== JSON.stringify([[last.baseOffset, end]])) t.fail(`flip at ${at}: reported ${JSON.stringify(ranges)}`)
+    if (log.recovery.corruptBatches !== 1 || log.recovery.corruptOffsets !== end - last.baseOffset || log.recovery.tornBatchesCut !== 0) t.fail(`flip at ${at}: report ${JSON.stringify(log.recovery)}`)
+    const got = readAll(log)
+    if (got.length !== last.baseOffset || !got.every((r, i) => r.offset === i && r.record.equals(records[i]!))) t.fail(`flip at ${at}: the good records differ`)
+    const x = blob('after', 2)
+    if (log.append(x.records, 2, 999) !== end) t.fail(`flip at ${at}: append got a reserved offset`)
     log.close()
+    // Reopened, the kept batch is damage in the middle: same range, the new records readable.
+    const again = open(work, { indexIntervalBytes: 64 })
+    const after = readAll(again)
+    if (after.length !== last.baseOffset + 2 || after.at(-1)!.offset !== end + 1) t.fail(`flip at ${at}: after reopen ${after.map((r) => r.offset).join(',')}`)
+    if (JSON.stringify(again.stats().corrupt.map((r) => [r.fromOffset, r.toOffset])) !== JSON.stringify([[last.baseOffset, end]])) t.fail(`flip at ${at}: reopen reports differently`)
+    again.close()
     checked++
   }
   t.equal(checked, last.size)
+})
+
+t.test('a length field raised past the end of the file is told apart from a torn write', async (t) => {
+  const dir = t.testdir()
+  build(dir, 5)
+  const file = join(dir, segmentFiles(dir)[0]!)
+  const last = batchesIn(file).at(-1)!
+  flipByte(file, last.position + 9) // length's second byte: now declares far more than the file holds
+  const log = open(dir, { indexIntervalBytes: 64 })
+  t.equal(log.endOffset, last.baseOffset + 2, 'the rest of the header is intact (its CRC says so): exactly its offsets are kept')
+  t.match(log.stats().corrupt, [{ fromOffset: last.baseOffset, toOffset: last.baseOffset + 2 }])
+  t.equal(log.recovery.tornBatchesCut, 0)
+  log.close()
 })
 
 t.test('a flipped byte in a middle batch of a closed segment is reported and skipped', async (t) => {
@@ -186,15 +217,33 @@ t.test('an empty trailing segment and an empty partition open fine', async (t) =
   empty.close()
 })
 
-t.test('a last segment that is all garbage opens empty at its base offset', async (t) => {
+t.test('a last segment that is all garbage is kept and reported; appends go after what it may hold', async (t) => {
   const dir = t.testdir()
   build(dir, 3)
   writeFileSync(join(dir, '00000000000000000006.log'), Buffer.alloc(300, 0xab))
   const events = logEvents()
   const log = open(dir, { log: events.log })
+  t.equal(log.endOffset, 6 + Math.floor((300 - 44) / 10), 'as many offsets as 300 bytes can hold stay taken')
+  t.equal(events.count('log tail repaired'), 0)
+  t.equal(events.count('corrupt end of log kept'), 1)
+  t.match(log.stats().corrupt, [{ segment: '00000000000000000006.log', position: 0, fromOffset: 6, toOffset: 31 }])
+  t.equal(statSync(join(dir, '00000000000000000006.log')).size, 300)
+  log.close()
+})
+
+t.test('a zero-filled end of the last segment is a torn write: cut', async (t) => {
+  const dir = t.testdir()
+  build(dir, 3)
+  const file = join(dir, segmentFiles(dir)[0]!)
+  const size = statSync(file).size
+  writeFileSync(file, Buffer.alloc(4096), { flag: 'a' })
+  const events = logEvents()
+  const log = open(dir, { log: events.log })
   t.equal(log.endOffset, 6)
-  t.equal(events.count('log tail repaired'), 1)
-  t.equal(statSync(join(dir, '00000000000000000006.log')).size, 0)
+  t.equal(statSync(file).size, size)
+  t.same(log.stats().corrupt, [])
+  t.match(log.recovery, { tornBatchesCut: 1, tornBytesCut: 4096, corruptBatches: 0 })
+  t.match(events.events.find((e) => e.msg === 'log tail repaired'), { bytesDropped: 4096, reason: /zero bytes/ })
   log.close()
 })
 
