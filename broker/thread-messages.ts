@@ -78,6 +78,8 @@ export type FromWorker =
 
 export interface WorkerData {
   workerId: number
+  /** Workers in the pool: with workerId, which partitions this one owns (ownerOf). */
+  workers: number
   dataDir: string
   fsync: string
   groupCommitMs: number

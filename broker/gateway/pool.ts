@@ -58,7 +58,7 @@ export class WorkerPool {
 
   constructor(
     readonly size: number,
-    private readonly data: Omit<WorkerData, 'workerId'>,
+    private readonly data: Omit<WorkerData, 'workerId' | 'workers'>,
     private readonly events: PoolEvents,
     private readonly logger: Logger,
   ) {}
@@ -66,14 +66,12 @@ export class WorkerPool {
   async start(): Promise<void> {
     const ready: Promise<void>[] = []
     for (let i = 0; i < this.size; i++) {
-      const w = new Worker(workerUrl(), { workerData: { ...this.data, workerId: i } satisfies WorkerData, resourceLimits: WORKER_LIMITS })
-      // The first message is the worker saying its modules are loaded; batches follow.
+      const w = new Worker(workerUrl(), { workerData: { ...this.data, workerId: i, workers: this.size } satisfies WorkerData, resourceLimits: WORKER_LIMITS })
+      // 'ready' says the worker is loaded and has opened (recovered) its partitions; the batch
+      // before it carries what recovery logged and counted, so that is out before "listening".
       ready.push(
         new Promise((resolve, reject) => {
-          w.once('message', () => {
-            w.on('message', (ab: ArrayBuffer) => this.receive(ab))
-            resolve()
-          })
+          w.on('message', (m: ArrayBuffer | 'ready') => (m === 'ready' ? resolve() : this.receive(m)))
           w.once('error', reject)
         }),
       )

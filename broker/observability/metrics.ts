@@ -81,6 +81,8 @@ export class BrokerMetrics {
   private readonly confirmSeconds: Histogram
   private readonly udp: Counter<'result'>
   private readonly protocolErrors: Counter<'code'>
+  /** What partition recovery found at open: torn batches, corrupt batches, groups clamped, groups reset. */
+  private readonly recovery: Counter<'topic'>[]
   private readonly snapshots = new Map<number, GaugeSnapshot>()
 
   constructor(opts: MetricsOptions) {
@@ -97,6 +99,13 @@ export class BrokerMetrics {
     this.udp = counter('skiff_udp_datagrams_total', 'UDP telemetry datagrams by outcome: accepted, or the reason they were dropped', ['result'])
     for (const result of UDP_RESULTS) this.udp.inc({ result }, 0)
     this.protocolErrors = counter('skiff_protocol_errors_total', 'ERROR frames sent to clients, by error code name', ['code'])
+    // In RecoveryRow's order (worker-metrics.ts).
+    this.recovery = [
+      counter('skiff_recovery_torn_batches_total', 'Batches cut from the end of a partition log as torn writes when it was opened', ['topic']),
+      counter('skiff_recovery_corrupt_batches_total', 'Damaged batches found and reported (skipped) when a partition log was opened', ['topic']),
+      counter('skiff_recovery_groups_clamped_total', 'Consumer groups whose saved position lay beyond the recovered end of the log, clamped to it when the partition was opened', ['topic']),
+      counter('skiff_recovery_groups_reset_total', 'Consumer groups whose saved state was lost (files missing or unreadable), restarted at the earliest retained offset', ['topic']),
+    ]
 
     const self = this
     new Counter({
@@ -230,6 +239,11 @@ export class BrokerMetrics {
       if (dead > 0) this.deadLettered.inc(labels, dead)
     }
     for (const s of d.fsync) this.fsyncSeconds.observe(s)
+    // Every recovered partition's topic gets its series, zeros included: an alert on increase() sees the first one.
+    for (const [topic, ...found] of d.recovery ?? []) {
+      const labels = { topic: this.topics.label(topic) }
+      for (let i = 0; i < this.recovery.length; i++) this.recovery[i]!.inc(labels, found[i]!)
+    }
   }
 
   /** A worker's gauges (one `gauges` op), replacing its previous sample. */

@@ -24,11 +24,19 @@ export const DEAD_LETTERED = 6
  */
 export type CountRow = [topic: string, group: string, published: number, delivered: number, acked: number, redelivered: number, deadLettered: number]
 
+/**
+ * What recovery found when a partition opened (worker/recovery-report.ts):
+ * [topic, torn batches cut, corrupt batches reported, groups clamped, groups reset].
+ */
+export type RecoveryRow = [topic: string, tornBatches: number, corruptBatches: number, groupsClamped: number, groupsReset: number]
+
 /** Worker -> gateway: what was counted since the previous `metrics` op. */
 export interface MetricDeltas {
   counts: CountRow[]
   /** Log fsync durations, seconds, one per fsync. At most one per partition per turn. */
   fsync: number[]
+  /** One row per partition opened since the previous op (absent when none was). */
+  recovery?: RecoveryRow[]
 }
 
 /** Worker -> gateway: the worker's current gauges; replaces its previous snapshot. */
@@ -54,6 +62,7 @@ export class WorkerMetrics {
   private readonly rows = new Map<string, CountRow>()
   private readonly changed = new Set<CountRow>()
   private fsyncs: number[] = []
+  private recoveries: RecoveryRow[] = []
   private elu: EventLoopUtilization = performance.eventLoopUtilization()
 
   /** `wake` makes sure a turn-end flush is coming (the outbox's schedule()). */
@@ -75,14 +84,25 @@ export class WorkerMetrics {
   }
 
   bump(row: CountRow, index: number, n: number): void {
-    if (this.changed.size === 0 && this.fsyncs.length === 0) this.wake()
+    if (this.idle) this.wake()
     row[index] = (row[index] as number) + n
     this.changed.add(row)
   }
 
   fsync(seconds: number): void {
-    if (this.changed.size === 0 && this.fsyncs.length === 0) this.wake()
+    if (this.idle) this.wake()
     this.fsyncs.push(seconds)
+  }
+
+  /** A partition opened and recovered (one row each). */
+  recovered(row: RecoveryRow): void {
+    if (this.idle) this.wake()
+    this.recoveries.push(row)
+  }
+
+  /** Nothing counted since the last take. */
+  private get idle(): boolean {
+    return this.changed.size === 0 && this.fsyncs.length === 0 && this.recoveries.length === 0
   }
 
   /** Forget a dropped topic's rows (its counts so far are still taken). */
@@ -92,7 +112,7 @@ export class WorkerMetrics {
 
   /** The counts since the last take, zeroed here; undefined when nothing happened. */
   take(): MetricDeltas | undefined {
-    if (this.changed.size === 0 && this.fsyncs.length === 0) return undefined
+    if (this.idle) return undefined
     const counts: CountRow[] = []
     for (const r of this.changed) {
       counts.push([r[0], r[1], r[2], r[3], r[4], r[5], r[6]])
@@ -101,7 +121,10 @@ export class WorkerMetrics {
     this.changed.clear()
     const fsync = this.fsyncs
     this.fsyncs = []
-    return { counts, fsync }
+    if (this.recoveries.length === 0) return { counts, fsync }
+    const recovery = this.recoveries
+    this.recoveries = []
+    return { counts, fsync, recovery }
   }
 
   /** Sample the gauges of every open partition. */

@@ -8,7 +8,7 @@
  *   5    3     reserved 0
  *   8    u32   body length
  *   12   u32   CRC-32 (zlib) of the body
- *   16   ...   body: MessagePack map { next, floor, acked, deliveries }
+ *   16   ...   body: MessagePack map { next, floor, acked, deliveries, journal? }
  *
  * Saving writes `<group>.state.tmp`, fsyncs it, renames the current
  * `<group>.state` to `<group>.state.prev`, renames the new file over
@@ -16,8 +16,22 @@
  * falls back to `.prev` when the current one is missing or damaged (a crash
  * between the two renames, a disk that lied), and to undefined when both are
  * bad: the caller then starts the group at the start of the log (see
- * Partition.cursor), which redelivers (at-least-once), never skips; its
- * configured start position could be 'latest'. Bad content never throws.
+ * worker/group-recovery.ts), which redelivers (at-least-once), never skips;
+ * its configured start position could be 'latest'. Bad content never throws.
+ *
+ * `journal` (absent in files from before it existed: 0) is the sequence
+ * number of the first delivery-journal entry the snapshot does not include
+ * (storage/delivery-journal.ts): deliveries made after the snapshot are
+ * counted from the journal at load.
+ *
+ * The groups manifest (`groups.manifest`, same header with magic "SKGM" and
+ * a MessagePack array of group names as body) lists every group that was ever
+ * saved on the partition. It is the durable trace that tells "this group's
+ * state was lost" (issue 14: both files deleted, the group restarted at
+ * 'latest' without a word) from "this group is new". Written (atomic rename,
+ * fsync, directory fsync) before a group's first snapshot, so a group with a
+ * snapshot is always in it; rebuilt from the state files when it is missing
+ * (a data dir from before it existed) or damaged.
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
 import { promises as fsp } from 'node:fs'
@@ -37,9 +51,13 @@ export interface GroupSnapshot {
   acked: number[]
   /** [offset, deliveryCount] for delivered-but-unsettled offsets. */
   deliveries: [number, number][]
+  /** First delivery-journal sequence not included (0 or absent: the journal is not consulted beyond what it holds). */
+  journal?: number
 }
 
 const MAGIC = Buffer.from('SKGS', 'latin1')
+const MANIFEST_MAGIC = Buffer.from('SKGM', 'latin1')
+const MANIFEST = 'groups.manifest'
 const VERSION = 1
 const HEADER_BYTES = 16
 const CURRENT = '.state'
@@ -62,9 +80,15 @@ function checkGroupFileName(group: string): void {
 type LogFn = (e: Record<string, unknown>) => void
 
 function encodeStateFile(s: GroupSnapshot): Buffer {
-  const body = pack({ next: s.next, floor: s.floor, acked: s.acked, deliveries: s.deliveries })
+  const body: Record<string, unknown> = { next: s.next, floor: s.floor, acked: s.acked, deliveries: s.deliveries }
+  if (s.journal !== undefined) body.journal = s.journal
+  return encodeFile(MAGIC, pack(body))
+}
+
+/** Header (magic, version, length, CRC) and body. */
+function encodeFile(magic: Buffer, body: Buffer): Buffer {
   const file = Buffer.allocUnsafe(HEADER_BYTES + body.length)
-  MAGIC.copy(file, 0)
+  magic.copy(file, 0)
   file.writeUInt32BE(VERSION << 24, 4)
   file.writeUInt32BE(body.length, 8)
   file.writeUInt32BE(crc32(body), 12)
@@ -75,18 +99,21 @@ function encodeStateFile(s: GroupSnapshot): Buffer {
 export function saveGroupState(dir: string, group: string, s: GroupSnapshot): void {
   checkGroupFileName(group)
   mkdirSync(dir, { recursive: true })
-  const file = encodeStateFile(s)
   const base = join(dir, group)
-  const fd = openSync(base + TEMPORARY, 'w')
+  writeSynced(base + TEMPORARY, encodeStateFile(s))
+  if (existsSync(base + CURRENT)) renameSync(base + CURRENT, base + PREVIOUS)
+  renameSync(base + TEMPORARY, base + CURRENT)
+  fsyncDir(dir)
+}
+
+function writeSynced(path: string, file: Buffer): void {
+  const fd = openSync(path, 'w')
   try {
     writeFully(fd, file, 0)
     fsyncSync(fd)
   } finally {
     closeSync(fd)
   }
-  if (existsSync(base + CURRENT)) renameSync(base + CURRENT, base + PREVIOUS)
-  renameSync(base + TEMPORARY, base + CURRENT)
-  fsyncDir(dir)
 }
 
 /**
@@ -97,27 +124,65 @@ export function saveGroupState(dir: string, group: string, s: GroupSnapshot): vo
  */
 export async function saveGroupStateAsync(dir: string, group: string, s: GroupSnapshot): Promise<void> {
   checkGroupFileName(group)
-  const file = encodeStateFile(s)
   const base = join(dir, group)
-  const handle = await fsp.open(base + TEMPORARY, 'w')
-  try {
-    await handle.writeFile(file)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
+  await writeSyncedAsync(base + TEMPORARY, encodeStateFile(s))
   try {
     await fsp.rename(base + CURRENT, base + PREVIOUS)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
   await fsp.rename(base + TEMPORARY, base + CURRENT)
+  await fsyncDirAsync(dir)
+}
+
+async function writeSyncedAsync(path: string, file: Buffer): Promise<void> {
+  const handle = await fsp.open(path, 'w')
+  try {
+    await handle.writeFile(file)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+async function fsyncDirAsync(dir: string): Promise<void> {
   const dirHandle = await fsp.open(dir, 'r')
   try {
     await dirHandle.sync()
   } finally {
     await dirHandle.close()
   }
+}
+
+/** Replace the groups manifest of `dir` with `groups` (atomic rename, synced). */
+export function saveGroupManifest(dir: string, groups: Iterable<string>): void {
+  mkdirSync(dir, { recursive: true })
+  const path = join(dir, MANIFEST)
+  writeSynced(path + '.tmp', encodeFile(MANIFEST_MAGIC, pack([...groups].sort())))
+  renameSync(path + '.tmp', path)
+  fsyncDir(dir)
+}
+
+/** saveGroupManifest on the libuv pool; the caller runs one at a time. `dir` must exist. */
+export async function saveGroupManifestAsync(dir: string, groups: Iterable<string>): Promise<void> {
+  const path = join(dir, MANIFEST)
+  await writeSyncedAsync(path + '.tmp', encodeFile(MANIFEST_MAGIC, pack([...groups].sort())))
+  await fsp.rename(path + '.tmp', path)
+  await fsyncDirAsync(dir)
+}
+
+/** The groups named by the manifest of `dir`, or what is wrong with it ('missing' when there is none). */
+export function loadGroupManifest(dir: string): { groups?: string[]; problem?: string } {
+  const read = readChecked(join(dir, MANIFEST), MANIFEST_MAGIC)
+  if (!read.body) return { problem: read.problem! }
+  let value: unknown
+  try {
+    value = unpack(read.body)
+  } catch {
+    return { problem: 'body is not MessagePack' }
+  }
+  if (!Array.isArray(value) || !value.every((g) => typeof g === 'string')) return { problem: 'body is not a list of group names' }
+  return { groups: (value as string[]).filter((g) => nameProblem(g, MAX_GROUP_FILE_NAME) === undefined) }
 }
 
 export function loadGroupState(dir: string, group: string, log?: LogFn): GroupSnapshot | undefined {
@@ -168,8 +233,8 @@ export function deleteGroupState(dir: string, group: string): void {
   if (removed) fsyncDir(dir)
 }
 
-/** The snapshot in `path`, or what is wrong with the file. Only fs errors other than ENOENT throw. */
-function readSnapshot(path: string): { snapshot?: GroupSnapshot; problem?: string } {
+/** The body of a file with our header, or what is wrong with it. Only fs errors other than ENOENT throw. */
+function readChecked(path: string, magic: Buffer): { body?: Buffer; problem?: string } {
   let file: Buffer
   try {
     file = readFileSync(path)
@@ -178,16 +243,23 @@ function readSnapshot(path: string): { snapshot?: GroupSnapshot; problem?: strin
     throw err
   }
   if (file.length < HEADER_BYTES) return { problem: `torn: ${file.length} bytes` }
-  if (!file.subarray(0, 4).equals(MAGIC)) return { problem: 'bad magic' }
+  if (!file.subarray(0, 4).equals(magic)) return { problem: 'bad magic' }
   if (file[4] !== VERSION) return { problem: `unknown version ${file[4]}` }
   if (file[5] !== 0 || file[6] !== 0 || file[7] !== 0) return { problem: 'reserved header bytes are not zero' }
   const length = file.readUInt32BE(8)
   if (file.length !== HEADER_BYTES + length) return { problem: `torn: body of ${file.length - HEADER_BYTES} bytes, header says ${length}` }
   const body = file.subarray(HEADER_BYTES)
   if (crc32(body) !== file.readUInt32BE(12)) return { problem: 'CRC mismatch' }
+  return { body }
+}
+
+/** The snapshot in `path`, or what is wrong with the file. Only fs errors other than ENOENT throw. */
+function readSnapshot(path: string): { snapshot?: GroupSnapshot; problem?: string } {
+  const read = readChecked(path, MAGIC)
+  if (!read.body) return { problem: read.problem! }
   let value: unknown
   try {
-    value = unpack(body)
+    value = unpack(read.body)
   } catch {
     return { problem: 'body is not MessagePack' }
   }
@@ -206,7 +278,10 @@ function asSnapshot(v: unknown): GroupSnapshot | undefined {
     if (!Array.isArray(d) || d.length !== 2 || !isOffset(d[0]) || !isOffset(d[1])) return undefined
     deliveries.push([d[0], d[1]])
   }
-  return { next: o.next, floor: o.floor, acked: o.acked as number[], deliveries }
+  if (o.journal !== undefined && !isOffset(o.journal)) return undefined
+  const snapshot: GroupSnapshot = { next: o.next, floor: o.floor, acked: o.acked as number[], deliveries }
+  if (o.journal !== undefined) snapshot.journal = o.journal
+  return snapshot
 }
 
 function isOffset(x: unknown): x is number {

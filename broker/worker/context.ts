@@ -28,8 +28,7 @@ export class WorkerContext {
    * UNKNOWN_TOPIC (the gateway creates topics before routing to them).
    */
   partition(topic: string, partition: number, like?: TopicConfig): Partition {
-    const key = `${topic}/${partition}`
-    let p = this.partitions.get(key)
+    const p = this.partitions.get(`${topic}/${partition}`)
     if (p) return p
     let config = readTopicConfig(this.dataDir, topic)
     if (!config && like) {
@@ -39,8 +38,14 @@ export class WorkerContext {
     }
     if (!config) throw new SkiffError('UNKNOWN_TOPIC', `topic ${topic} does not exist`)
     if (partition >= config.partitions) throw new SkiffError('INVALID_REQUEST', `topic ${topic} has no partition ${partition}`)
-    p = new Partition(config, partition, this)
-    this.partitions.set(key, p)
+    return this.open(config, partition)
+  }
+
+  /** Open (recover) a partition of a topic whose config is known, or return it when it is open. */
+  open(config: TopicConfig, partition: number): Partition {
+    const key = `${config.topic}/${partition}`
+    let p = this.partitions.get(key)
+    if (!p) this.partitions.set(key, (p = new Partition(config, partition, this)))
     return p
   }
 

@@ -14,7 +14,14 @@
  *
  * After a restart `next` is set back to the floor: everything unsettled is
  * delivered again in offset order (at-least-once), settled offsets are skipped,
- * and delivery counts carry on from the snapshot.
+ * and delivery counts carry on from the snapshot and the delivery journal
+ * (group-recovery.ts).
+ *
+ * Every delivery counts toward the member's maxDeliveries, whatever brought
+ * the message back: a nack, an ack timeout, its member leaving (released()
+ * hands those back to the partition, which dead-letters the spent ones) or a
+ * crash (the count comes back from disk, and assign() refuses to deliver a
+ * message whose count already reached the member's limit).
  */
 import type { GroupSnapshot } from '../storage/group-state.js'
 
@@ -51,10 +58,19 @@ interface Waiting {
   notBefore: number
 }
 
+/** A held offset taken back from its member (ack deadline passed, member gone): redeliver it or dead-letter it. */
 export interface Expired {
   offset: number
   count: number
   member: Member
+}
+
+/** What recovery did to a group at open (group-recovery.ts), shown by describeGroup for the life of the process. */
+export interface GroupRecovery {
+  /** Its saved position lay beyond the recovered end of the log: offsets past the end were dropped. */
+  clamped?: { savedNext: number; savedEnd: number; endOffset: number }
+  /** Its state was lost (both files missing or unreadable): it restarted at the earliest retained offset. */
+  reset?: { reason: 'missing' | 'unreadable'; restartedAt: number }
 }
 
 /**
@@ -75,8 +91,13 @@ export class GroupCursor {
   readonly members: Member[] = []
   private rr = 0
   dirty = false
-  /** The delivery count of the last assign() (1 for a first delivery): read it right after the call. */
+  /**
+   * The delivery count of the last assign() (1 for a first delivery): read it
+   * right after the call. 0 when the chosen member was not given the message
+   * because its deliveries had already reached the member's maxDeliveries.
+   */
   assignedCount = 0
+  recovery: GroupRecovery | undefined
 
   constructor(
     readonly group: string,
@@ -120,25 +141,32 @@ export class GroupCursor {
     this.members.push(m)
   }
 
-  /** Remove a member; what it held goes back for redelivery. Returns true if it was here. */
-  removeMember(conn: number, sub: number, now: number): boolean {
+  /**
+   * Remove a member; what it held is taken back and returned (each delivery
+   * to it counted), for the caller to redeliver or dead-letter. Undefined
+   * when the member was not here.
+   */
+  removeMember(conn: number, sub: number): Expired[] | undefined {
     const i = this.members.findIndex((m) => m.conn === conn && m.sub === sub)
-    if (i < 0) return false
-    const m = this.members[i]!
+    if (i < 0) return undefined
+    const member = this.members[i]!
     this.members.splice(i, 1)
+    const out: Expired[] = []
     if (this.held > 0) {
       for (const [offset, slot] of this.slots) {
-        if (slot.member === m) {
-          this.unhold(slot)
-          this.redeliver.push({ offset, notBefore: now })
-        }
+        if (slot.member !== member) continue
+        this.unhold(slot)
+        out.push({ offset, count: slot.count, member })
       }
     }
-    return true
+    return out
   }
 
-  removeConnection(conn: number, now: number): void {
-    for (const m of this.members.filter((x) => x.conn === conn)) this.removeMember(m.conn, m.sub, now)
+  /** Remove every member of a connection; what they held, as removeMember. */
+  removeConnection(conn: number): Expired[] {
+    const out: Expired[] = []
+    for (const m of this.members.filter((x) => x.conn === conn)) out.push(...this.removeMember(m.conn, m.sub)!)
+    return out
   }
 
   member(conn: number, sub: number): Member | undefined {
@@ -180,18 +208,24 @@ export class GroupCursor {
    */
   assign(offset: number, now: number): Member | undefined {
     const n = this.members.length
+    let slot = this.slots.get(offset)
     for (let k = 0; k < n; k++) {
       const m = this.members[(this.rr + k) % n]!
       if (m.inFlight >= m.maxInFlight || m.congested === true) continue
       this.rr = (this.rr + k + 1) % n
+      if (slot !== undefined && slot.count >= m.maxDeliveries) {
+        // Delivered as often as this member allows already (a count carried over a crash, or
+        // left by a member with a higher limit): not once more. The caller dead-letters it.
+        this.assignedCount = 0
+        return m
+      }
       if (m.ackNone) {
         // Settled as it goes out (with any count left from an earlier delivery to an explicit member).
-        this.assignedCount = (this.slots.get(offset)?.count ?? 0) + 1
+        this.assignedCount = (slot?.count ?? 0) + 1
         m.inFlight++
         this.settle(offset)
         return m
       }
-      let slot = this.slots.get(offset)
       if (slot === undefined) this.slots.set(offset, (slot = { member: m, deadline: now + m.ackTimeoutMs, count: 1 }))
       else {
         slot.member = m
@@ -205,6 +239,11 @@ export class GroupCursor {
       return m
     }
     return undefined
+  }
+
+  /** Deliveries of `offset` counted so far (0: none, or settled). */
+  deliveries(offset: number): number {
+    return this.slots.get(offset)?.count ?? 0
   }
 
   /** Put an offset back (e.g. no member could take it after all). */

@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { storageError } from './storage-error.js'
 import { parseFsync } from '../config.js'
+import { loadTopicConfigs, ownerOf } from '../topic-store.js'
 import { packOps, unpackOps, type FromWorker, type ToWorker, type WorkerData } from '../thread-messages.js'
 import { Outbox, toBack } from './outbox.js'
 import { WorkerContext } from './context.js'
@@ -193,5 +194,35 @@ const syncer = fsync.mode === 'interval'
     }, fsync.ms)
   : undefined
 
-// Tell the gateway this worker is loaded and listening.
+/**
+ * Open every partition this worker owns, so that each recovers (its log, its
+ * groups) and reports what it found now, at start, rather than at its first
+ * use, which could be days later or never (a clamped or lost group would go
+ * unreported until then). The broker says "listening" after this. A
+ * partition that cannot be opened is reported and left closed: a later
+ * request for it tries again and gets the error.
+ */
+function openOwnedPartitions(): void {
+  const started = performance.now()
+  let opened = 0
+  // Directories without a readable topic.json are the gateway's to report (once, not once per worker).
+  for (const config of loadTopicConfigs(data.dataDir, () => {})) {
+    for (let p = 0; p < config.partitions; p++) {
+      if (ownerOf(config.topic, p, data.workers) !== data.workerId) continue
+      try {
+        ctx.open(config, p)
+        opened++
+      } catch (err) {
+        const e = storageError(err)
+        outbox.log({ level: 'error', msg: 'partition not opened', topic: config.topic, partition: p, code: e.codeName, err: (err as Error)?.stack ?? String(err) })
+      }
+    }
+  }
+  if (opened > 0) outbox.log({ level: 'info', msg: 'partitions recovered', worker: data.workerId, partitions: opened, ms: Math.round(performance.now() - started) })
+}
+
+openOwnedPartitions()
+// Send what recovery logged and counted, then tell the gateway this worker is loaded and
+// listening: the gateway handles both before it says the broker is listening.
+outbox.flush()
 port.postMessage('ready')

@@ -2,14 +2,23 @@
  * A partition as its owning worker sees it: the log, and every consumer
  * group's cursor on it. Appends are written at once and confirmed at the end
  * of the turn after one fsync for the whole turn (group commit); deliveries go
- * out after that sync, so a consumer never sees a record that could be lost.
+ * out after that sync, so a consumer never sees a record that could be lost,
+ * and after their delivery-journal entry is written, so their counts survive
+ * a crash (storage/delivery-journal.ts).
+ *
+ * Opening a partition recovers it: the log (storage), then every group that
+ * has state on disk (group-recovery.ts), reported in one line and in metrics
+ * (recovery-report.ts).
  */
+import { existsSync } from 'node:fs'
 import { PartitionLog, type LogRecord } from '../storage/partition-log.js'
-import { loadGroupState, listGroupStates } from '../storage/group-state.js'
+import type { DeliveryJournal } from '../storage/delivery-journal.js'
 import { deadLetterTopicOf, type AckKind, type StartPosition } from '../../protocol/index.js'
 import { groupsDir, partitionDir } from '../topic-store.js'
 import type { ToWorker, TopicConfig } from '../thread-messages.js'
-import { GroupCursor, type Member } from './group-cursor.js'
+import { GroupCursor, type Expired, type Member } from './group-cursor.js'
+import { recoverGroups } from './group-recovery.js'
+import { logRecoveryOf, reportRecovery } from './recovery-report.js'
 import { deadLetterRecord, type DeadLetterReason } from './dead-letter.js'
 import { DedupWindow, DEDUP_WINDOW_MS } from './dedup-window.js'
 import { SkiffError } from '../../protocol/errors.js'
@@ -41,6 +50,14 @@ export class Partition {
   private redelivered = 0
   /** Saves the groups' positions (group-saver.ts). */
   private readonly saver: GroupSaver
+  /** What each group delivered since its snapshot (storage/delivery-journal.ts). */
+  private readonly journal: DeliveryJournal
+  /** The pumped cursor's deliveries as [first, count] runs for the journal: the run being extended is [runStart, runEnd). */
+  private runs: number[] = []
+  private runStart = 0
+  private runEnd = 0
+  /** A failed journal write is logged once per streak. */
+  private journalFailing = false
   private readonly dedup = new DedupWindow()
   /** Metric counts of this partition's events (observability/worker-metrics.ts). */
   private readonly counters: PartitionCounters
@@ -51,18 +68,23 @@ export class Partition {
     readonly partition: number,
     private readonly ctx: WorkerContext,
   ) {
+    const started = performance.now()
+    const emit = (e: Record<string, unknown>) => ctx.outbox.log({ topic: config.topic, partition, ...e })
+    const dir = partitionDir(ctx.dataDir, config.topic, partition)
+    const existed = existsSync(dir)
     this.groupsPath = groupsDir(ctx.dataDir, config.topic, partition)
-    this.saver = new GroupSaver(this.groupsPath, (e) => ctx.outbox.log({ topic: config.topic, partition, ...e }))
     this.counters = ctx.metrics.partition(config.topic)
-    this.log = PartitionLog.open({
-      dir: partitionDir(ctx.dataDir, config.topic, partition),
-      segmentBytes: config.segmentBytes,
-      retentionMs: config.retentionMs,
-      retentionBytes: config.retentionBytes,
-      log: (e) => ctx.outbox.log({ topic: config.topic, partition, ...e }),
-    })
+    this.log = PartitionLog.open({ dir, segmentBytes: config.segmentBytes, retentionMs: config.retentionMs, retentionBytes: config.retentionBytes, log: emit })
     const now = Date.now()
     this.dedup.restore(this.log.producerBatches(this.log.offsetForTimestamp(now - DEDUP_WINDOW_MS)), now)
+    const groups = recoverGroups(this.groupsPath, this.log, emit)
+    for (const c of groups.cursors) this.cursors.set(c.group, c)
+    this.journal = groups.journal
+    this.saver = new GroupSaver(this.groupsPath, emit, groups.journal, groups.manifest)
+    if (!existed) return
+    const { startOffset, endOffset } = this.log
+    const recovery = { topic: config.topic, partition, log: logRecoveryOf(this.log), startOffset, endOffset, groups: groups.cursors.length }
+    reportRecovery({ ...recovery, groupsClamped: groups.clamped, groupsReset: groups.reset, ms: performance.now() - started }, emit, ctx.metrics)
   }
 
   get topic(): string {
@@ -150,7 +172,11 @@ export class Partition {
   }
 
   unsubscribe(conn: number, sub: number, group: string): void {
-    if (this.cursors.get(group)?.removeMember(conn, sub, Date.now())) this.needsPump = true
+    const cursor = this.cursors.get(group)
+    const taken = cursor?.removeMember(conn, sub)
+    if (!taken) return
+    this.takeBack(cursor!, taken, Date.now())
+    this.needsPump = true
   }
 
   /** A connection's socket backed up or drained (WorkerContext.congested); a drained one is pumped again. */
@@ -168,9 +194,24 @@ export class Partition {
     const now = Date.now()
     for (const c of this.cursors.values()) {
       const before = c.members.length
-      c.removeConnection(conn, now)
+      this.takeBack(c, c.removeConnection(conn), now)
       if (c.members.length !== before) this.needsPump = true
     }
+  }
+
+  /**
+   * Offsets taken back from a member (its ack deadline passed, it left or its
+   * connection went): each delivery to it counted, so one whose deliveries
+   * reached its maxDeliveries is dead-lettered, the rest are redelivered.
+   * (A consumer killed by a message on every delivery made that message
+   * come back forever before: only nack and timeouts checked the count.)
+   */
+  private takeBack(cursor: GroupCursor, taken: Expired[], now: number): void {
+    for (const e of taken) {
+      if (e.count >= e.member.maxDeliveries) this.deadLetter(cursor, e.offset, e.count, 'max-deliveries')
+      else cursor.requeue(e.offset, now)
+    }
+    if (taken.length > 0) this.needsPump = true
   }
 
   /** Settle a member's messages; `ranges` are [firstOffset, count] pairs. */
@@ -212,23 +253,28 @@ export class Partition {
   /** Ack deadlines: expired messages are redelivered, or dead-lettered after max deliveries. */
   expire(now: number): void {
     for (const cursor of this.cursors.values()) {
-      if (cursor.inFlight > 0) {
-        for (const e of cursor.expired(now)) {
-          if (e.count >= e.member.maxDeliveries) this.deadLetter(cursor, e.offset, e.count, 'max-deliveries')
-          else cursor.requeue(e.offset, now)
-          this.needsPump = true
-        }
-      }
+      if (cursor.inFlight > 0) this.takeBack(cursor, cursor.expired(now), now)
       if (cursor.members.length > 0 && cursor.hasDueRedelivery(now)) this.needsPump = true
     }
   }
 
-  /** Hand out what the groups' credits allow. */
-  /** Returns true when it stopped at its per-turn budget with more to deliver. */
+  /**
+   * Hand out what the groups' credits allow; true when it stopped at its
+   * per-turn budget with more to deliver. What was handed out is in the
+   * delivery journal when it returns (the turn's message is posted after).
+   */
   pump(now: number): boolean {
     // After a failed fsync (commit), what the log holds may not be durable: deliver nothing until a sync succeeds.
     if (this.unsynced && this.ctx.fsync.mode === 'always') return false
     this.needsPump = false
+    try {
+      return this.pumpGroups(now)
+    } finally {
+      this.writeJournal()
+    }
+  }
+
+  private pumpGroups(now: number): boolean {
     let budgetHit = false
     let visited = 0
     for (const cursor of this.cursors.values()) {
@@ -253,11 +299,12 @@ export class Partition {
           cursor.settle(offset) // gone from the log (retention or damage): nothing to deliver
           continue
         }
-        if (!this.send(cursor, rec, now)) {
+        const sent = this.send(cursor, rec, now)
+        if (sent < 0) {
           cursor.requeue(offset, now)
           break
         }
-        credits--
+        credits -= sent
       }
       // At most PUMP_READS reads per group per turn: a consumer with many credits
       // and a deep backlog is served over several turns, so one turn never holds
@@ -279,29 +326,72 @@ export class Partition {
           while (cursor.next < rec.offset) cursor.settle(cursor.next++) // offsets lost to damage
           cursor.next = rec.offset + 1
           if (cursor.settled.has(rec.offset)) continue // acked before a restart
-          if (!this.send(cursor, rec, now)) {
+          const sent = this.send(cursor, rec, now)
+          if (sent < 0) {
             cursor.next = rec.offset
             credits = 0
             break
           }
-          credits--
+          credits -= sent
           if (credits === 0) break
         }
       }
-      if (this.delivered > 0) this.counters.delivered(cursor.group, this.delivered, this.redelivered)
+      if (this.delivered > 0) {
+        this.counters.delivered(cursor.group, this.delivered, this.redelivered)
+        this.runs.push(this.runStart, this.runEnd - this.runStart)
+        this.journal.add(cursor.group, this.runs)
+        this.runs = []
+      }
     }
     return budgetHit
   }
 
-  /** Hand a record to the member the cursor picks; false when no member has a credit. */
-  private send(cursor: GroupCursor, rec: LogRecord, now: number): boolean {
+  /**
+   * Hand a record to the member the cursor picks: 1 when delivered, -1 when
+   * no member has a credit, 0 when it was dead-lettered instead (its
+   * deliveries had reached the member's maxDeliveries: counts that came back
+   * from disk after a crash).
+   */
+  private send(cursor: GroupCursor, rec: LogRecord, now: number): number {
     const member = cursor.assign(rec.offset, now)
-    if (!member) return false
+    if (!member) return -1
     const count = cursor.assignedCount
+    if (count === 0) {
+      this.deadLetter(cursor, rec.offset, cursor.deliveries(rec.offset), 'max-deliveries', rec)
+      return 0
+    }
     this.ctx.outbox.deliver(member, this.partition, rec, count)
+    // The journal's runs: consecutive offsets (the common case) extend the current run.
+    if (this.delivered === 0) this.runStart = this.runEnd = rec.offset
+    else if (rec.offset !== this.runEnd) {
+      this.runs.push(this.runStart, this.runEnd - this.runStart)
+      this.runStart = rec.offset
+    }
+    this.runEnd = rec.offset + 1
     this.delivered++
     if (count > 1) this.redelivered++
-    return true
+    return 1
+  }
+
+  /**
+   * Write this pump's journal entry. A failed write (a full or failing disk)
+   * does not hold the deliveries back: they are on their way already, and
+   * only their counts after a crash are at stake. It is logged once per
+   * streak of failures.
+   */
+  private writeJournal(): void {
+    try {
+      this.journal.flush()
+    } catch (err) {
+      if (!this.journalFailing) {
+        const e = storageError(err)
+        this.ctx.outbox.log({ level: 'warn', msg: 'delivery journal not written: delivery counts may restart lower after a crash', topic: this.topic, partition: this.partition, code: e.codeName, err: e.message })
+      }
+      this.journalFailing = true
+      return
+    }
+    if (this.journalFailing) this.ctx.outbox.log({ level: 'info', msg: 'delivery journal written again', topic: this.topic, partition: this.partition })
+    this.journalFailing = false
   }
 
   private readOne(offset: number): LogRecord | undefined {
@@ -309,8 +399,8 @@ export class Partition {
     return rec && rec.offset === offset ? rec : undefined
   }
 
-  private deadLetter(cursor: GroupCursor, offset: number, deliveries: number, reason: DeadLetterReason): void {
-    const rec = this.readOne(offset)
+  private deadLetter(cursor: GroupCursor, offset: number, deliveries: number, reason: DeadLetterReason, read?: LogRecord): void {
+    const rec = read ?? this.readOne(offset)
     if (rec) {
       const record = deadLetterRecord(rec.record, {
         topic: this.topic,
@@ -338,16 +428,11 @@ export class Partition {
     cursor.settle(offset)
   }
 
+  /** The group's cursor; a group new to this partition starts where its subscriber asks. (Groups with state on disk were loaded at open.) */
   private cursor(group: string, start: StartPosition, startValue: number | undefined): GroupCursor {
     let c = this.cursors.get(group)
     if (c) return c
-    const snap = loadGroupState(this.groupsPath, group, (e) => this.ctx.outbox.log({ topic: this.topic, partition: this.partition, group, ...e }))
-    // State files that exist but cannot be read: the group had a position and we lost it. Starting
-    // where the subscriber asks ('latest') could skip unacked messages; the start of the log redelivers
-    // instead (at-least-once), never skips.
-    const lost = !snap && listGroupStates(this.groupsPath).includes(group)
-    if (lost) this.ctx.outbox.log({ level: 'warn', msg: 'group state lost: redelivering from the start of the log', topic: this.topic, partition: this.partition, group, startOffset: this.log.startOffset })
-    c = new GroupCursor(group, lost ? this.log.startOffset : this.startOffset(start, startValue), snap)
+    c = new GroupCursor(group, this.startOffset(start, startValue))
     this.cursors.set(group, c)
     return c
   }
@@ -362,7 +447,7 @@ export class Partition {
 
   /** Write every changed group position, on the libuv pool (group-saver.ts); called on a timer. */
   saveGroupsAsync(): void {
-    this.saver.saveAsync(this.cursors.values())
+    this.saver.saveAsync(this.cursors)
   }
 
   /** Saves still in flight (they must finish before close() saves synchronously). */
@@ -374,10 +459,9 @@ export class Partition {
     return { partition: this.partition, ...this.log.stats() }
   }
 
+  /** Every group with a position here (those with state on disk were loaded at open). */
   groups(): string[] {
-    const names = new Set(this.cursors.keys())
-    for (const g of listGroupStates(this.groupsPath)) names.add(g)
-    return [...names]
+    return [...this.cursors.keys()]
   }
 
   /** Lag of every group with a live cursor here (for the metrics gauges). */
@@ -386,21 +470,14 @@ export class Partition {
     return [...this.cursors.values()].map((c) => [c.group, c.lag(end)])
   }
 
+  /** The group's position here; `recovery` says what recovery did to it at open (clamped, reset), when anything. */
   describeGroup(group: string): Record<string, unknown> | null {
-    const live = this.cursors.get(group)
-    const snap = live ? undefined : loadGroupState(this.groupsPath, group)
-    if (!live && !snap) return null
-    const c = live ?? new GroupCursor(group, 0, snap)
+    const c = this.cursors.get(group)
+    if (!c) return null
     const end = this.log.endOffset
-    return {
-      partition: this.partition,
-      committed: c.floor,
-      next: live ? c.next : snap!.next,
-      endOffset: end,
-      lag: c.lag(end),
-      inFlight: c.inFlight,
-      members: c.members.length,
-    }
+    const d: Record<string, unknown> = { partition: this.partition, committed: c.floor, next: c.next, endOffset: end, lag: c.lag(end), inFlight: c.inFlight, members: c.members.length }
+    if (c.recovery) d.recovery = c.recovery
+    return d
   }
 
   applyRetention(now: number): void {
@@ -409,12 +486,14 @@ export class Partition {
 
   close(): void {
     this.saver.saveNow(this.cursors.values())
+    this.journal.close()
     this.log.close()
     this.saver.stopped = true
   }
 
   destroy(): void {
     this.saver.stopped = true
+    this.journal.close()
     this.log.destroy()
     this.cursors.clear()
   }

@@ -81,8 +81,15 @@ t.test('the cursor agrees with a model under random deliveries, settlements and 
           holder.delete(offset)
         } else if (o.k === 'leave') {
           const m = members[o.m]!
-          cursor.removeMember(m.conn, m.sub, now)
-          for (const [offset, c] of [...holder]) if (c === m.conn) holder.delete(offset)
+          // What it held comes back with its counts; the partition redelivers it (or dead-letters the spent).
+          const taken = cursor.removeMember(m.conn, m.sub)!
+          const heldByIt = [...holder].filter(([, c]) => c === m.conn).map(([offset]) => offset)
+          if (taken.map((e) => e.offset).sort().join() !== heldByIt.sort().join()) throw new Error(`leaving returned ${taken.map((e) => e.offset)}, model ${heldByIt}`)
+          for (const e of taken) {
+            if (e.count !== counts.get(e.offset)) throw new Error(`leaving: count of ${e.offset} ${e.count}, model ${counts.get(e.offset)}`)
+            cursor.requeue(e.offset, now)
+            holder.delete(e.offset)
+          }
           cursor.addMember(m) // comes back at once, holding nothing
         } else {
           // A restart: everything not settled is delivered again, counts carry on.
