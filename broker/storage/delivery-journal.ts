@@ -44,10 +44,10 @@
  * - A damaged entry ends the reading of its file (logged); later files are
  *   still read. Counts can then be low, never wrong in the other direction.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
-import { writeFully } from './fs-util.js'
+import { mkdirDurable, writeFully } from './fs-util.js'
 
 const FILE_NAME = /^deliveries\.(\d{20})\.journal$/
 const ENTRY_HEADER = 8
@@ -230,7 +230,7 @@ export class DeliveryJournal {
 
   private currentFile(): JournalFile {
     if (this.current) return this.current
-    if (!this.dirMade) mkdirSync(this.dir, { recursive: true })
+    if (!this.dirMade) mkdirDurable(this.dir)
     this.dirMade = true
     const path = join(this.dir, `deliveries.${String(this.nextSeq).padStart(20, '0')}.journal`)
     // An old file of the same name can only be one without a readable entry (nextSeq passes every entry read).

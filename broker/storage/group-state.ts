@@ -33,14 +33,14 @@
  * snapshot is always in it; rebuilt from the state files when it is missing
  * (a data dir from before it existed) or damaged.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
 import { promises as fsp } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { pack, unpack } from '../../protocol/codec.js'
 import { SkiffError } from '../../protocol/errors.js'
 import { nameProblem } from '../../protocol/names.js'
-import { fsyncDir, writeFully } from './fs-util.js'
+import { fsyncDir, fsyncDirAsync, mkdirDurable, writeFully } from './fs-util.js'
 
 export interface GroupSnapshot {
   /** Next never-delivered offset. */
@@ -98,7 +98,7 @@ function encodeFile(magic: Buffer, body: Buffer): Buffer {
 
 export function saveGroupState(dir: string, group: string, s: GroupSnapshot): void {
   checkGroupFileName(group)
-  mkdirSync(dir, { recursive: true })
+  mkdirDurable(dir)
   const base = join(dir, group)
   writeSynced(base + TEMPORARY, encodeStateFile(s))
   if (existsSync(base + CURRENT)) renameSync(base + CURRENT, base + PREVIOUS)
@@ -145,18 +145,9 @@ async function writeSyncedAsync(path: string, file: Buffer): Promise<void> {
   }
 }
 
-async function fsyncDirAsync(dir: string): Promise<void> {
-  const dirHandle = await fsp.open(dir, 'r')
-  try {
-    await dirHandle.sync()
-  } finally {
-    await dirHandle.close()
-  }
-}
-
 /** Replace the groups manifest of `dir` with `groups` (atomic rename, synced). */
 export function saveGroupManifest(dir: string, groups: Iterable<string>): void {
-  mkdirSync(dir, { recursive: true })
+  mkdirDurable(dir)
   const path = join(dir, MANIFEST)
   writeSynced(path + '.tmp', encodeFile(MANIFEST_MAGIC, pack([...groups].sort())))
   renameSync(path + '.tmp', path)

@@ -15,9 +15,9 @@
  * state files is always in the manifest (group-recovery.ts tells a lost
  * group from a new one by it).
  */
-import { mkdirSync } from 'node:fs'
 import { saveGroupManifest, saveGroupManifestAsync, saveGroupState, saveGroupStateAsync } from '../storage/group-state.js'
 import type { DeliveryJournal } from '../storage/delivery-journal.js'
+import { mkdirDurable } from '../storage/fs-util.js'
 import type { GroupCursor } from './group-cursor.js'
 import { storageError } from './storage-error.js'
 
@@ -52,7 +52,7 @@ export class GroupSaver {
       const snapshot = { ...c.snapshot(), journal: this.journal.nextSeq }
       c.dirty = false
       try {
-        if (!this.dirMade) mkdirSync(this.dir, { recursive: true })
+        if (!this.dirMade) mkdirDurable(this.dir)
         this.dirMade = true
       } catch (err) {
         this.failed(c, err)

@@ -18,7 +18,7 @@ import { groupsDir, partitionDir } from '../topic-store.js'
 import type { ToWorker, TopicConfig } from '../thread-messages.js'
 import { GroupCursor, type Expired, type Member } from './group-cursor.js'
 import { recoverGroups } from './group-recovery.js'
-import { logRecoveryOf, reportRecovery } from './recovery-report.js'
+import { reportRecovery } from './recovery-report.js'
 import { deadLetterRecord, type DeadLetterReason } from './dead-letter.js'
 import { DedupWindow, DEDUP_WINDOW_MS } from './dedup-window.js'
 import { SkiffError } from '../../protocol/errors.js'
@@ -83,7 +83,7 @@ export class Partition {
     this.saver = new GroupSaver(this.groupsPath, emit, groups.journal, groups.manifest)
     if (!existed) return
     const { startOffset, endOffset } = this.log
-    const recovery = { topic: config.topic, partition, log: logRecoveryOf(this.log), startOffset, endOffset, groups: groups.cursors.length }
+    const recovery = { topic: config.topic, partition, log: this.log.recovery, startOffset, endOffset, groups: groups.cursors.length }
     reportRecovery({ ...recovery, groupsClamped: groups.clamped, groupsReset: groups.reset, ms: performance.now() - started }, emit, ctx.metrics)
   }
 

@@ -4,42 +4,14 @@
  * existed before this start reports, clean or not, so "nothing was cut" is
  * said too; a partition created now has nothing to recover and stays quiet.
  */
+import type { RecoveryReport } from '../storage/partition-log.js'
 import type { WorkerMetrics } from '../observability/worker-metrics.js'
-
-/**
- * What the storage engine's recovery of a partition log found, as
- * PartitionLog.recovery reports it (storage/partition-log.ts; read
- * defensively: a log that does not report it counts as zeros).
- */
-export interface RecoveryStats {
-  segmentsScanned: number
-  tornBytesCut: number
-  tornBatchesCut: number
-  corruptBatches: number
-  corruptOffsets: number
-  indexesRebuilt: number
-  indexEntriesDistrusted: number
-}
-
-const NOTHING_FOUND: RecoveryStats = {
-  segmentsScanned: 0,
-  tornBytesCut: 0,
-  tornBatchesCut: 0,
-  corruptBatches: 0,
-  corruptOffsets: 0,
-  indexesRebuilt: 0,
-  indexEntriesDistrusted: 0,
-}
-
-/** The log's recovery figures, zeros when it has none. */
-export function logRecoveryOf(log: object): RecoveryStats {
-  return (log as { recovery?: RecoveryStats }).recovery ?? NOTHING_FOUND
-}
 
 export interface PartitionRecovery {
   topic: string
   partition: number
-  log: RecoveryStats
+  /** What the log's recovery found (PartitionLog.recovery). */
+  log: RecoveryReport
   startOffset: number
   endOffset: number
   groups: number
