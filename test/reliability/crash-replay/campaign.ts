@@ -19,7 +19,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { inParallel, seededRandom } from '../harness.js'
 import { check, floorOfStateFile, timelineOf, type FinishedSave, type Problem, type Timeline } from './checker.js'
-import { DurabilityModel, item3Policy, treeHash, type PendingEntry, type Tree, type View } from './durability-model.js'
+import { DurabilityModel, item3Policy, treeHash, type EntryPolicy, type PendingEntry, type Tree, type View } from './durability-model.js'
 import { isBoundary, type FsOp } from './fs-ops.js'
 import { observe, type Observation } from './observe.js'
 import { materialize } from './replayer.js'
@@ -34,6 +34,8 @@ export interface CampaignOptions {
   width: number
   /** No new broker starts after this (ms from the start); states not started are reported. */
   deadlineMs: number
+  /** Name changes the durable view takes as durable at once: to see what remains with part of item 3 fixed (item3PartsPolicy). Default none. */
+  durableExceptions?: EntryPolicy
   log?: (line: string) => void
 }
 
@@ -119,7 +121,7 @@ export async function runCampaign(rec: Recording, opts: CampaignOptions): Promis
 /** Step the models through the operations, noting each cut point's disk per view, and the group saves that finished. */
 function enumerateCuts(rec: Recording, opts: CampaignOptions): { cuts: Cut[]; states: Map<string, StateRun>; saves: FinishedSave[] } {
   const ops = rec.io.ops
-  const durable = new DurabilityModel()
+  const durable = new DurabilityModel(opts.durableExceptions)
   const item3 = new DurabilityModel(item3Policy)
   durable.seed(rec.initial)
   item3.seed(rec.initial)
