@@ -11,9 +11,14 @@
  * - `written` view: it changes at every write, so it is sampled: `writtenCuts`
  *   cut points, half right after a sync or rename, half elsewhere, picked by
  *   a seeded shuffle (or all of them).
- * - A problem of the durable view is put down to item 3 when the item3 view
- *   of the same cut point does not have it; the names that were not durable
- *   yet (mkdir, rename onto topic.json) say which operations item 3 covers.
+ * - Known causes. A problem of the durable view is put down to item 3 when
+ *   the item3 view of the same cut point does not have it; the names that
+ *   were not durable yet (mkdir, rename onto topic.json) say which operations
+ *   item 3 covers. A group record not delivered again is put down to the
+ *   group's creation not being durable (GROUP_CREATE) when the group had
+ *   been answered (SUBSCRIBE's OK) but the disk holds no state file of it:
+ *   the broker then takes it for a new group and starts it where a new group
+ *   starts ('latest' by default).
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -39,14 +44,17 @@ export interface CampaignOptions {
   log?: (line: string) => void
 }
 
+/** What a problem is put down to, when it is known (see the header). */
+export type Cause = 'item3' | 'group-create'
+
 export interface CutVerdict {
   /** Power lost before operation `cut` (ops.length: after the last one). */
   cut: number
   view: View
   state: string
   problems: Problem[]
-  /** Durable view: the problems the item3 view of this cut point does not have. */
-  item3Only: Problem[]
+  /** Problem key -> its known cause; problems not in it are unexplained. */
+  causes: Map<string, Cause>
   /** Durable view: names whose creation item 3 would make durable, not durable yet, in a directory that is. */
   pendingItem3: PendingEntry[]
 }
@@ -72,6 +80,8 @@ interface Cut {
   view: View
   state: string
   pendingItem3: PendingEntry[]
+  /** Partitions of the group's topic whose disk holds a state file of the group. */
+  groupOnDisk: Set<number>
 }
 
 export async function runCampaign(rec: Recording, opts: CampaignOptions): Promise<CampaignReport> {
@@ -101,19 +111,29 @@ export async function runCampaign(rec: Recording, opts: CampaignOptions): Promis
   })
 
   const cutSeq = (j: number) => (j < ops.length ? ops[j]!.seq : Infinity)
+  const subscribed = rec.replies.subscribed ?? Infinity
   const verdicts: CutVerdict[] = []
   const byKey = new Map<string, CutVerdict>()
   for (const c of cuts) {
     const obs = states.get(c.state)!.observation
     const problems = obs ? check(obs, timeline, cutSeq(c.cut)) : [{ check: 'starts' as const, key: 'not run', detail: 'not started: the replay ran out of time' }]
-    const v: CutVerdict = { cut: c.cut, view: c.view, state: c.state, problems, item3Only: [], pendingItem3: c.pendingItem3 }
+    const causes = new Map<string, Cause>()
+    for (const p of problems) {
+      if (p.check === 'group-skip' && subscribed < cutSeq(c.cut) && !c.groupOnDisk.has(p.partition!)) causes.set(p.key, 'group-create')
+    }
+    const v: CutVerdict = { cut: c.cut, view: c.view, state: c.state, problems, causes, pendingItem3: c.pendingItem3 }
     verdicts.push(v)
     byKey.set(`${c.view} ${c.cut}`, v)
   }
   for (const v of verdicts) {
     if (v.view !== 'durable') continue
-    const fixed = new Set(byKey.get(`item3 ${v.cut}`)!.problems.map((p) => p.key))
-    v.item3Only = v.problems.filter((p) => !fixed.has(p.key))
+    const fixed = byKey.get(`item3 ${v.cut}`)!
+    const there = new Set(fixed.problems.map((p) => p.key))
+    v.causes.clear()
+    for (const p of v.problems) {
+      const cause = there.has(p.key) ? fixed.causes.get(p.key) : 'item3'
+      if (cause) v.causes.set(p.key, cause)
+    }
   }
   return { ops, timeline, verdicts, states: runs, notRun, ms: performance.now() - started }
 }
@@ -128,13 +148,19 @@ function enumerateCuts(rec: Recording, opts: CampaignOptions): { cuts: Cut[]; st
   const written = writtenSample(ops, opts)
   const states = new Map<string, StateRun>()
   const cuts: Cut[] = []
+  const { group, topics } = rec.facts.spec
+  const groupsDir = new RegExp(`^topics/${topics[0]!.topic}/(\\d+)/groups$`)
+  const stateFile = new RegExp(`^topics/${topics[0]!.topic}/(\\d+)/groups/${group}\\.state(\\.prev)?$`)
   const note = (view: View, cut: number, tree: Tree, pendingItem3: PendingEntry[] = []) => {
     const hash = treeHash(tree)
     if (!states.has(hash)) states.set(hash, { hash, tree })
-    cuts.push({ cut, view, state: hash, pendingItem3 })
+    const groupOnDisk = new Set<number>()
+    for (const p of tree.files.keys()) {
+      const m = stateFile.exec(p)
+      if (m) groupOnDisk.add(Number(m[1]))
+    }
+    cuts.push({ cut, view, state: hash, pendingItem3, groupOnDisk })
   }
-  const { group, topics } = rec.facts.spec
-  const groupsDir = new RegExp(`^topics/${topics[0]!.topic}/(\\d+)/groups$`)
   const handlePaths = new Map<number, string>()
   const saves: FinishedSave[] = []
   for (let j = 0; j <= ops.length; j++) {

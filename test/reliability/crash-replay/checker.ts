@@ -37,6 +37,8 @@ export interface Problem {
   /** Identifies the failing expectation (e.g. `publish alpha/0/3`). */
   key: string
   detail: string
+  /** The partition of the group's topic, for the group checks. */
+  partition?: number
 }
 
 /** A group save that finished: the groups directory was fsynced after the rename that put it in place. */
@@ -139,7 +141,7 @@ export function check(obs: Observation, tl: Timeline, cutSeq: number): Problem[]
     const delivered = tl.deliveredAt.get(key)
     const mayBeAcked = delivered !== undefined && delivered < cutSeq && tl.acked.has(key)
     if (!mayBeAcked && !obs.delivered.has(key) && !deadLetters.has(r.payload)) {
-      problems.push({ check: 'group-skip', key: `group-skip ${key}`, detail: `the group is not delivered ${tl.groupTopic}/${key}, which it had not acked, and it is not in ${tl.groupTopic}.dlq` })
+      problems.push({ check: 'group-skip', key: `group-skip ${key}`, partition: r.partition, detail: `the group is not delivered ${tl.groupTopic}/${key}, which it had not acked, and it is not in ${tl.groupTopic}.dlq` })
     }
   }
   const lastSave = new Map<number, number>()
@@ -150,6 +152,7 @@ export function check(obs: Observation, tl: Timeline, cutSeq: number): Problem[]
       problems.push({
         check: 'group-position',
         key: `group-position ${partition}`,
+        partition,
         detail: `the group resumes ${tl.groupTopic}/${partition} at ${committed ?? 'the start (no state)'}, below the floor ${floor} of its last finished save`,
       })
     }

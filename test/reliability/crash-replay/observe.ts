@@ -52,7 +52,7 @@ export async function observe(dataDir: string, spec: WorkloadSpec): Promise<Obse
     const wanted = [...spec.topics.map((t) => t.topic), `${groupTopic}.dlq`]
     await Promise.all([
       ...wanted.filter((t) => obs.topics.includes(t)).map((t) => readAll(client!, t, obs)),
-      obs.topics.includes(groupTopic) ? resumeGroup(client, groupTopic, spec.group, obs) : Promise.resolve(),
+      obs.topics.includes(groupTopic) ? resumeGroup(client, groupTopic, spec, obs) : Promise.resolve(),
     ])
   } finally {
     await broker.kill()
@@ -82,17 +82,19 @@ async function readAll(client: Client, topic: string, obs: Observation): Promise
 
 /**
  * Where the workload's group stands (describeGroup, before any member joins),
- * then everything it is delivered when it subscribes again, as the workload
- * did, and acks nothing. Done when the group has handed out every offset
- * (next = end) and the member holds all it was sent, twice in a row.
+ * then everything it is delivered when it subscribes again as the workload
+ * did (same start position), acking nothing. Done when the group has handed
+ * out every offset (next = end) and the member holds all it was sent, twice
+ * in a row.
  */
-async function resumeGroup(client: Client, topic: string, group: string, obs: Observation): Promise<void> {
+async function resumeGroup(client: Client, topic: string, spec: WorkloadSpec, obs: Observation): Promise<void> {
+  const { group } = spec
   try {
     for (const p of (await client.admin.describeGroup(topic, group)).partitions) obs.committed.set(p.partition, p.committed)
   } catch {
     // UNKNOWN_GROUP: the broker has no state for it; `committed` stays empty.
   }
-  const consumer = await client.subscribe(topic, { group, from: 'earliest', maxInFlight: 1000 })
+  const consumer = await client.subscribe(topic, { group, from: spec.groupStart, maxInFlight: 1000 })
   const deadline = Date.now() + READ_MS
   let settledPolls = 0
   const taking = (async () => {

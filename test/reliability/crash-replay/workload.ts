@@ -29,8 +29,10 @@ export interface WorkloadSpec {
   topics: WorkloadTopic[]
   /** Publishes awaited together (one PUBLISH batch and one fsync, mostly). */
   concurrency: number
-  /** The consumer group, on topics[0]. */
+  /** The consumer group, on topics[0]; it subscribes before anything is published there. */
   group: string
+  /** Where the group starts when it is new: the client's default, 'latest', unless changed. Used again when it resubscribes after the crash. */
+  groupStart: 'latest' | 'earliest'
   /** Offsets the group never acks (held until the end), as `offset % holdEvery === holdEvery - 1`. */
   holdEvery: number
   /** The offset the group terms (dead-letters at once). */
@@ -47,6 +49,7 @@ export const DEFAULT_WORKLOAD: WorkloadSpec = {
   ],
   concurrency: 2,
   group: 'g',
+  groupStart: 'latest',
   holdEvery: 4,
   termOffset: 1,
   pauseMs: 80,
@@ -96,14 +99,14 @@ export async function runWorkload(url: string, spec: WorkloadSpec = DEFAULT_WORK
     }
     const create = (client: Client, t: WorkloadTopic) =>
       client.admin.createTopic(t.topic, { partitions: t.partitions, ...(t.segmentBytes ? { segmentBytes: t.segmentBytes } : {}) })
-    // The group's topic first, half its publishes, then the consumer starts.
+    // The group's topic first, its group subscribed before anything is published there, then half its publishes.
     const groupProducer = await open()
     await create(groupProducer, groupTopic)
+    const consumerClient = await open()
+    const consumer = await consumerClient.subscribe(groupTopic.topic, { group: spec.group, from: spec.groupStart, maxInFlight: 100 })
+    const consuming = consume(consumer, spec, facts, groupTopic.publishes)
     const half = Math.ceil(groupTopic.publishes / 2)
     await publishSome(groupProducer, groupTopic, 0, half)
-    const consumerClient = await open()
-    const consumer = await consumerClient.subscribe(groupTopic.topic, { group: spec.group, from: 'earliest', maxInFlight: 100 })
-    const consuming = consume(consumer, spec, facts, groupTopic.publishes)
     for (const t of rest) {
       const client = await open()
       await create(client, t)
