@@ -8,7 +8,7 @@
  * strictest reading, since more frames can only have been seen later).
  *
  * Checks, each with a key so two views of one cut point can be compared:
- *  - starts: the broker starts.
+ *  - starts: the broker starts; serves: it answers every request made of it.
  *  - topic: a topic whose TOPIC_CREATE was answered exists.
  *  - publish: a record whose PUBLISH_ACK was written is read by a fresh group
  *    at the partition and offset the ack named, with its payload.
@@ -30,7 +30,7 @@ import type { Replies } from './replies.js'
 import type { Observation } from './observe.js'
 import type { WorkloadFacts } from './workload.js'
 
-export type CheckName = 'starts' | 'topic' | 'publish' | 'group-skip' | 'group-position' | 'damage'
+export type CheckName = 'starts' | 'serves' | 'topic' | 'publish' | 'group-skip' | 'group-position' | 'damage'
 
 export interface Problem {
   check: CheckName
@@ -122,6 +122,7 @@ export function floorOfStateFile(file: Buffer): number | undefined {
 export function check(obs: Observation, tl: Timeline, cutSeq: number): Problem[] {
   if (obs.startError !== undefined) return [{ check: 'starts', key: 'starts', detail: `the broker did not start: ${obs.startError}` }]
   const problems: Problem[] = []
+  if (obs.serveError !== undefined) problems.push({ check: 'serves', key: 'serves', detail: `a request failed: ${obs.serveError}` })
   for (const [topic, seq] of tl.created) {
     if (seq < cutSeq && !obs.topics.includes(topic)) problems.push({ check: 'topic', key: `topic ${topic}`, detail: `topic ${topic} is gone; its creation was answered` })
   }

@@ -13,6 +13,8 @@ import type { WorkloadSpec } from './workload.js'
 export interface Observation {
   /** Why the broker did not start (no `listening` line, an exit), or undefined when it did. */
   startError?: string
+  /** A request that failed once it had started (a connection closed, an error answer). */
+  serveError?: string
   topics: string[]
   /** `topic/partition/offset` -> payload, as a fresh group reads it (the workload's topics and its group's dead-letter topic). */
   records: Map<string, string>
@@ -45,15 +47,19 @@ export async function observe(dataDir: string, spec: WorkloadSpec): Promise<Obse
       obs.startError = (err as Error).message.slice(0, 300)
       return obs
     }
-    client = await connect(broker.url, { reconnect: false, drainTimeoutMs: 100 })
-    client.on('error', () => {})
-    obs.topics = (await client.admin.listTopics()).map((t) => t.topic).sort()
-    const groupTopic = spec.topics[0]!.topic
-    const wanted = [...spec.topics.map((t) => t.topic), `${groupTopic}.dlq`]
-    await Promise.all([
-      ...wanted.filter((t) => obs.topics.includes(t)).map((t) => readAll(client!, t, obs)),
-      obs.topics.includes(groupTopic) ? resumeGroup(client, groupTopic, spec, obs) : Promise.resolve(),
-    ])
+    try {
+      client = await connect(broker.url, { reconnect: false, drainTimeoutMs: 100 })
+      client.on('error', () => {})
+      obs.topics = (await client.admin.listTopics()).map((t) => t.topic).sort()
+      const groupTopic = spec.topics[0]!.topic
+      const wanted = [...spec.topics.map((t) => t.topic), `${groupTopic}.dlq`]
+      await Promise.all([
+        ...wanted.filter((t) => obs.topics.includes(t)).map((t) => readAll(client!, t, obs)),
+        obs.topics.includes(groupTopic) ? resumeGroup(client, groupTopic, spec, obs) : Promise.resolve(),
+      ])
+    } catch (err) {
+      obs.serveError = (err as Error).message.slice(0, 300)
+    }
   } finally {
     await broker.kill()
     await client?.close().catch(() => {})
