@@ -16,15 +16,21 @@ export interface BrokerProcess {
   exited: Promise<number | null>
 }
 
-export async function spawnBroker(args: string[], timeoutMs = 20_000): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, [cli, 'broker', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+/**
+ * `prefix`: a command the broker runs under (e.g. strace and its options). `child` is then that
+ * command, in a process group of its own with the broker, so `process.kill(-child.pid)` stops both.
+ */
+export async function spawnBroker(args: string[], timeoutMs = 20_000, prefix: string[] = []): Promise<BrokerProcess> {
+  const [command, ...rest] = [...prefix, process.execPath, cli, 'broker', '--port', '0', ...args]
+  const child = spawn(command!, rest, { stdio: ['ignore', 'pipe', 'pipe'], detached: prefix.length > 0 })
+  const killAll = () => (prefix.length > 0 ? process.kill(-child.pid!, 'SIGKILL') : child.kill('SIGKILL'))
   const lines: Record<string, unknown>[] = []
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   let stderr = ''
   child.stderr!.on('data', (d) => (stderr += d))
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
-      child.kill('SIGKILL') // never leave a half-started broker behind a failed test
+      killAll() // never leave a half-started broker behind a failed test
       reject(new Error(`broker did not log "listening" within ${timeoutMs} ms: ${stderr}`))
     }, timeoutMs)
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {

@@ -1,0 +1,77 @@
+/**
+ * Crash consistency in the manner of ALICE and CrashMonkey: record the file
+ * operations a real broker makes (strace) while topics are created, records
+ * are published with confirm (fsync=always), and a consumer group acks,
+ * holds and dead-letters; then, for every point where power could be lost,
+ * build the disk that point can leave, start a real broker on it, and check
+ * what a user would see (crash-replay/checker.ts).
+ *
+ * The views (crash-replay/durability-model.ts has the exact rules):
+ *  - durable: only what was fsynced (a file's data by an fsync of the file, a
+ *    name by an fsync of its directory). Every cut point.
+ *  - item3: the same, but a mkdir and the rename onto topic.json are durable
+ *    at once, as they will be once the broker fsyncs their directory (issue
+ *    14 item 3). Every cut point. It must pass.
+ *  - written: everything written, synced or not (a SIGKILL leaves this). A
+ *    seeded sample of cut points (SKIFF_SEED replays one); bench/crash/replay.mjs
+ *    --all runs every cut point.
+ * A durable-view failure that the item3 view of the same cut point does not
+ * have is todo, naming item 3. A group record not delivered again after a
+ * cut point where the group had been answered but had no state file on disk
+ * is todo too, naming that cause (a new group is not durable until its first
+ * save; not an item of issue 14). Any other failure fails.
+ *
+ * Skips, saying why, where strace is missing or ptrace is not allowed.
+ */
+import t from 'tap'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { runSeed } from './harness.js'
+import { runCampaign } from './crash-replay/campaign.js'
+import { record, straceProblem } from './crash-replay/recorder.js'
+import { CAUSES, describePending, describeSegment, segmentsOf } from './crash-replay/report.js'
+/** Cut points of the written view; every cut point of the other two views runs anyway. */
+const WRITTEN_CUTS = 60
+/** No broker starts after this; the whole test stays under tap's 240 s. */
+const DEADLINE_MS = 150_000
+
+const skip = await straceProblem()
+if (skip) t.plan(0, skip)
+else {
+  t.test('every power-loss point of topic creation, confirmed publishes and group saves', async (t) => {
+    const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()
+    const workDir = fs.mkdtempSync(path.join(base, 'skiff-crash-replay-'))
+    t.teardown(() => fs.rmSync(workDir, { recursive: true, force: true }))
+    const seed = runSeed()
+    t.comment(`seed ${seed} (SKIFF_SEED=${seed} picks the same written-view cut points)`)
+
+    const rec = await record(workDir)
+    const { ops } = rec.io
+    const wanted = rec.facts.spec.topics.reduce((n, x) => n + x.publishes, 0)
+    t.equal(rec.facts.published.length, wanted, `the workload's ${wanted} publishes were all confirmed`)
+    t.same(rec.replies.created.map((c) => c.topic), rec.facts.spec.topics.map((x) => x.topic), 'the trace holds the answer to each topic creation')
+    t.ok(ops.some((op) => op.kind === 'rename' && op.to.endsWith('/topic.json')), 'the trace holds the topic.json renames')
+    t.ok(ops.some((op) => op.kind === 'open' && /\/(?!0{20}\.)\d{20}\.log$/.test(op.path)), 'a segment rolled')
+    t.ok(ops.some((op) => op.kind === 'mkdir' && op.path.endsWith('.dlq')), 'the dead-letter topic was created')
+    t.comment(`recorded in ${Math.round(rec.ms)} ms: ${rec.calls} calls traced, ${ops.length} file operations in the data dir, ${rec.io.sockets.length} socket writes`)
+
+    const report = await runCampaign(rec, { workDir, writtenCuts: WRITTEN_CUTS, seed, width: 2, deadlineMs: DEADLINE_MS, log: (l) => t.comment(l) })
+    t.ok(report.timeline.saves.length >= 2, `the group's state was saved ${report.timeline.saves.length} times`)
+    t.equal(report.notRun, 0, `every disk state was started (${report.states.length} in ${Math.round(report.ms / 1000)} s)`)
+
+    for (const view of ['item3', 'written', 'durable'] as const) {
+      const segments = segmentsOf(report, view)
+      const cuts = segments.reduce((n, s) => n + s.cuts, 0)
+      const ok = segments.filter((s) => s.checks.length === 0).reduce((n, s) => n + s.cuts, 0)
+      t.ok(ok > 0, `${view} view: ${ok} of ${cuts} cut points pass`)
+      for (const seg of segments) {
+        if (seg.checks.length === 0) continue
+        const pending = describePending(seg)
+        const message = `${describeSegment(seg, ops)}${pending ? `; ${pending}` : ''}`
+        if (seg.unexplained > 0) t.fail(message)
+        else t.fail(message, { todo: seg.causes.map((c) => CAUSES[c]).join(' AND ') })
+      }
+    }
+  })
+}
