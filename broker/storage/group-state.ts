@@ -154,14 +154,6 @@ export function saveGroupManifest(dir: string, groups: Iterable<string>): void {
   fsyncDir(dir)
 }
 
-/** saveGroupManifest on the libuv pool; the caller runs one at a time. `dir` must exist. */
-export async function saveGroupManifestAsync(dir: string, groups: Iterable<string>): Promise<void> {
-  const path = join(dir, MANIFEST)
-  await writeSyncedAsync(path + '.tmp', encodeFile(MANIFEST_MAGIC, pack([...groups].sort())))
-  await fsp.rename(path + '.tmp', path)
-  await fsyncDirAsync(dir)
-}
-
 /** The groups named by the manifest of `dir`, or what is wrong with it ('missing' when there is none). */
 export function loadGroupManifest(dir: string): { groups?: string[]; problem?: string } {
   const read = readChecked(join(dir, MANIFEST), MANIFEST_MAGIC)

@@ -10,12 +10,20 @@
  *
  * Each snapshot carries the delivery journal's mark (the journal holds what
  * was delivered after it); once a save is durable the journal is told, and
- * the files every group's snapshots include are deleted. A group's first
- * snapshot waits for the groups manifest to name it, so a group that has
- * state files is always in the manifest (group-recovery.ts tells a lost
- * group from a new one by it).
+ * the files every group's snapshots include are deleted.
+ *
+ * A group new to the partition is made durable before its SUBSCRIBE is
+ * answered (create): its first snapshot, then the groups manifest naming it.
+ * Before, it was first saved up to groupCommitMs later, and a crash or a power
+ * loss in between brought it back as a new group at its subscriber's start
+ * ('latest' by default), skipping what it had been delivered and not acked
+ * (found by test/reliability/crash-consistency.test.ts). That order matters:
+ * group-recovery.ts reads a manifest entry without a state file as lost
+ * state, so the manifest never names a group before its first snapshot is
+ * durable. It costs a new group a few fsyncs on the worker thread, once per
+ * partition.
  */
-import { saveGroupManifest, saveGroupManifestAsync, saveGroupState, saveGroupStateAsync } from '../storage/group-state.js'
+import { saveGroupManifest, saveGroupState, saveGroupStateAsync } from '../storage/group-state.js'
 import type { DeliveryJournal } from '../storage/delivery-journal.js'
 import { mkdirDurable } from '../storage/fs-util.js'
 import type { GroupCursor } from './group-cursor.js'
@@ -26,8 +34,6 @@ type Log = (e: Record<string, unknown>) => void
 export class GroupSaver {
   /** Saves running on the libuv pool, by group. */
   private readonly saving = new Map<string, Promise<void>>()
-  /** The last manifest write (they run one after another). */
-  private manifestWrite: Promise<void> = Promise.resolve()
   private dirMade = false
   private failing = false
   /** Set when the partition closes or is dropped: a save failing after that is not reported. */
@@ -40,6 +46,17 @@ export class GroupSaver {
     /** Groups the manifest on disk names. */
     private readonly manifest: Set<string>,
   ) {}
+
+  /** Make a group new to this partition durable, synchronously: its first snapshot, then the manifest entry. Throws fs errors (the group is then not created). */
+  create(c: GroupCursor): void {
+    const snapshot = { ...c.snapshot(), journal: this.journal.nextSeq }
+    if (!this.dirMade) mkdirDurable(this.dir)
+    this.dirMade = true
+    saveGroupState(this.dir, c.group, snapshot)
+    this.named(c.group)
+    this.journal.saved(c.group, snapshot.journal)
+    c.dirty = false
+  }
 
   /** Start saving every changed position (atomic rename, off the thread). */
   saveAsync(cursors: Map<string, GroupCursor>): void {
@@ -58,10 +75,11 @@ export class GroupSaver {
         this.failed(c, err)
         continue
       }
-      const saving = this.named(c.group)
-        .then(() => saveGroupStateAsync(this.dir, c.group, snapshot))
+      const saving = saveGroupStateAsync(this.dir, c.group, snapshot)
         .then(
           () => {
+            // After the snapshot: the manifest must not name a group whose state is not on disk.
+            this.named(c.group)
             this.journal.saved(c.group, snapshot.journal)
             this.saved()
           },
@@ -76,7 +94,7 @@ export class GroupSaver {
 
   /** Saves still in flight (they must finish before saveNow). */
   inFlight(): Promise<unknown> {
-    return Promise.all([...this.saving.values(), this.manifestWrite.catch(() => {})])
+    return Promise.all([...this.saving.values()])
   }
 
   /** The synchronous save, for close(). */
@@ -85,11 +103,8 @@ export class GroupSaver {
       if (!c.dirty) continue
       const snapshot = { ...c.snapshot(), journal: this.journal.nextSeq }
       try {
-        if (!this.manifest.has(c.group)) {
-          saveGroupManifest(this.dir, [...this.manifest, c.group])
-          this.manifest.add(c.group)
-        }
         saveGroupState(this.dir, c.group, snapshot)
+        this.named(c.group)
       } catch (err) {
         this.failed(c, err)
         continue
@@ -100,20 +115,15 @@ export class GroupSaver {
     }
   }
 
-  /** Resolves once the manifest on disk names `group` (at once when it already does). */
-  private named(group: string): Promise<void> {
-    if (this.manifest.has(group)) return Promise.resolve()
-    // Added now so that groups saved meanwhile are written with it; taken out again if the write fails.
+  /**
+   * Make the manifest on disk name `group` (nothing when it already does).
+   * Synchronous, a few ms, and only for a group the manifest does not name
+   * yet: new ones (create) and those recovery could not add (a full disk).
+   */
+  private named(group: string): void {
+    if (this.manifest.has(group)) return
+    saveGroupManifest(this.dir, [...this.manifest, group])
     this.manifest.add(group)
-    const names = [...this.manifest]
-    this.manifestWrite = this.manifestWrite
-      .catch(() => {})
-      .then(() => saveGroupManifestAsync(this.dir, names))
-      .catch((err: unknown) => {
-        this.manifest.delete(group)
-        throw err
-      })
-    return this.manifestWrite
   }
 
   private failed(c: GroupCursor, err: unknown): void {

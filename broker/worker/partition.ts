@@ -433,6 +433,7 @@ export class Partition {
     let c = this.cursors.get(group)
     if (c) return c
     c = new GroupCursor(group, this.startOffset(start, startValue))
+    this.saver.create(c) // durable before the SUBSCRIBE is answered (group-saver.ts); throws, and creates nothing, when it cannot be
     this.cursors.set(group, c)
     return c
   }
