@@ -81,7 +81,7 @@ export class BrokerMetrics {
   private readonly confirmSeconds: Histogram
   private readonly udp: Counter<'result'>
   private readonly protocolErrors: Counter<'code'>
-  /** What partition recovery found at open: torn batches, corrupt batches, groups clamped, groups reset. */
+  /** What partition recovery found at open: segments scanned, torn batches, corrupt batches, groups clamped, groups reset (the order of RecoveryRow). */
   private readonly recovery: Counter<'topic'>[]
   private readonly snapshots = new Map<number, GaugeSnapshot>()
 
@@ -101,6 +101,7 @@ export class BrokerMetrics {
     this.protocolErrors = counter('skiff_protocol_errors_total', 'ERROR frames sent to clients, by error code name', ['code'])
     // In RecoveryRow's order (worker-metrics.ts).
     this.recovery = [
+      counter('skiff_recovery_segments_scanned_total', 'Segment files read by recovery when a partition log was opened', ['topic']),
       counter('skiff_recovery_torn_batches_total', 'Batches cut from the end of a partition log as torn writes when it was opened', ['topic']),
       counter('skiff_recovery_corrupt_batches_total', 'Damaged batches found and reported (skipped) when a partition log was opened', ['topic']),
       counter('skiff_recovery_groups_clamped_total', 'Consumer groups whose saved position lay beyond the recovered end of the log, clamped to it when the partition was opened', ['topic']),

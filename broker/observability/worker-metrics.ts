@@ -26,9 +26,9 @@ export type CountRow = [topic: string, group: string, published: number, deliver
 
 /**
  * What recovery found when a partition opened (worker/recovery-report.ts):
- * [topic, torn batches cut, corrupt batches reported, groups clamped, groups reset].
+ * [topic, segments scanned, torn batches cut, corrupt batches reported, groups clamped, groups reset].
  */
-export type RecoveryRow = [topic: string, tornBatches: number, corruptBatches: number, groupsClamped: number, groupsReset: number]
+export type RecoveryRow = [topic: string, segmentsScanned: number, tornBatches: number, corruptBatches: number, groupsClamped: number, groupsReset: number]
 
 /** Worker -> gateway: what was counted since the previous `metrics` op. */
 export interface MetricDeltas {

@@ -43,5 +43,5 @@ export function reportRecovery(r: PartitionRecovery, emit: (e: Record<string, un
     groupsReset: r.groupsReset,
     ms: Math.round(r.ms * 10) / 10,
   })
-  metrics.recovered([r.topic, log.tornBatchesCut, log.corruptBatches, r.groupsClamped, r.groupsReset])
+  metrics.recovered([r.topic, log.segmentsScanned, log.tornBatchesCut, log.corruptBatches, r.groupsClamped, r.groupsReset])
 }

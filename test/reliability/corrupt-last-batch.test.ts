@@ -76,6 +76,12 @@ t.test('a complete last batch that fails its CRC is reported as corrupt offsets,
     return v !== undefined && v > 0 ? v : undefined
   }, 5000)
   t.equal(corruptOffsets, 25, 'skiff_log_corrupt_offsets counts them')
+  const summary = broker.logged('partition recovered').filter((l) => l.topic === TOPIC)
+  t.match(summary, [{ level: 'warn', partition: 0, segmentsScanned: 1, tornBatchesCut: 0, corruptBatches: 1, corruptOffsets: 25, groupsClamped: 0, groupsReset: 0 }], 'the one recovery line of the partition says so')
+  const metrics = (await broker.metrics()) ?? ''
+  t.equal(metricValue(metrics, 'skiff_recovery_corrupt_batches_total', { topic: TOPIC }), 1, 'skiff_recovery_corrupt_batches_total counts the batch')
+  t.equal(metricValue(metrics, 'skiff_recovery_segments_scanned_total', { topic: TOPIC }), 1, 'skiff_recovery_segments_scanned_total the segment read')
+  t.equal(metricValue(metrics, 'skiff_recovery_torn_batches_total', { topic: TOPIC }), 0, 'and nothing is counted as torn')
 
   const after = await Promise.all(Array.from({ length: 5 }, (_, i) => client.producer().publish(TOPIC, `after-${i}`)))
   t.same(after.map((c) => c.offset).sort((a, b) => a - b), [125, 126, 127, 128, 129], 'new messages never take a corrupt batch\'s offsets')
