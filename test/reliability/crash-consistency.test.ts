@@ -9,17 +9,12 @@
  * The views (crash-replay/durability-model.ts has the exact rules):
  *  - durable: only what was fsynced (a file's data by an fsync of the file, a
  *    name by an fsync of its directory). Every cut point.
- *  - item3: the same, but a mkdir and the rename onto topic.json are durable
- *    at once, as they will be once the broker fsyncs their directory (issue
- *    14 item 3). Every cut point. It must pass.
  *  - written: everything written, synced or not (a SIGKILL leaves this). A
  *    seeded sample of cut points (SKIFF_SEED replays one); bench/crash/replay.mjs
  *    --all runs every cut point.
- * A durable-view failure that the item3 view of the same cut point does not
- * have is todo, naming item 3. A group record not delivered again after a
- * cut point where the group had been answered but had no state file on disk
- * is todo too, naming that cause (a new group is not durable until its first
- * save; not an item of issue 14). Any other failure fails.
+ * Every cut point must pass every check in both views: each run of
+ * consecutive cut points that fails the same checks is one failure, naming
+ * the cut points, the operations they fall before and what goes wrong.
  *
  * Skips, saying why, where strace is missing or ptrace is not allowed.
  */
@@ -30,8 +25,8 @@ import path from 'node:path'
 import { runSeed } from './harness.js'
 import { runCampaign } from './crash-replay/campaign.js'
 import { record, straceProblem } from './crash-replay/recorder.js'
-import { CAUSES, describePending, describeSegment, segmentsOf } from './crash-replay/report.js'
-/** Cut points of the written view; every cut point of the other two views runs anyway. */
+import { describeSegment, segmentsOf } from './crash-replay/report.js'
+/** Cut points of the written view; every cut point of the durable view runs anyway. */
 const WRITTEN_CUTS = 60
 /** No broker starts after this; the whole test stays under tap's 240 s. */
 const DEADLINE_MS = 150_000
@@ -60,18 +55,12 @@ else {
     t.ok(report.timeline.saves.length >= 2, `the group's state was saved ${report.timeline.saves.length} times`)
     t.equal(report.notRun, 0, `every disk state was started (${report.states.length} in ${Math.round(report.ms / 1000)} s)`)
 
-    for (const view of ['item3', 'written', 'durable'] as const) {
+    for (const view of ['written', 'durable'] as const) {
       const segments = segmentsOf(report, view)
       const cuts = segments.reduce((n, s) => n + s.cuts, 0)
       const ok = segments.filter((s) => s.checks.length === 0).reduce((n, s) => n + s.cuts, 0)
       t.ok(ok > 0, `${view} view: ${ok} of ${cuts} cut points pass`)
-      for (const seg of segments) {
-        if (seg.checks.length === 0) continue
-        const pending = describePending(seg)
-        const message = `${describeSegment(seg, ops)}${pending ? `; ${pending}` : ''}`
-        if (seg.unexplained > 0) t.fail(message)
-        else t.fail(message, { todo: seg.causes.map((c) => CAUSES[c]).join(' AND ') })
-      }
+      for (const seg of segments) if (seg.checks.length > 0) t.fail(describeSegment(seg, ops))
     }
   })
 }

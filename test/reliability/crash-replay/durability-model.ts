@@ -5,7 +5,7 @@
  * system's strengths (ext4's data=ordered, say): it assumes only what POSIX
  * and Linux fsync promise.
  *
- * Rules of the durable model:
+ * Rules of the durable model (the `durable` view):
  *  1. The data directory and everything in it when the trace starts are durable.
  *  2. Bytes written to a file (write, pwrite64, writev, ftruncate, open with
  *     O_TRUNC) are durable only once an fsync or fdatasync of that file has
@@ -25,22 +25,15 @@
  *     by a durable name whose content was never synced is empty.
  *  6. An operation counts when it completes (where strace prints its result).
  *
- * Two more views of the same operations:
- *  - `item3`: rule 3 except that a mkdir (of topics/, a topic, a partition, a
- *    groups/ directory) and a rename onto `topic.json` are durable as soon
- *    as they complete. That is what the broker guarantees once
- *    it fsyncs the parent directory after each before it answers (issue 14
- *    item 3); a check that fails in the durable view and passes here fails
- *    because of item 3 alone.
+ * The other view of the same operations:
  *  - `written`: every completed operation, synced or not. A process crash
  *    (SIGKILL) leaves this, since the kernel keeps its page cache, and so does
  *    a power loss on a file system that happened to write everything back.
  */
 import { createHash } from 'node:crypto'
-import path from 'node:path'
 import type { FsOp } from './fs-ops.js'
 
-export type View = 'durable' | 'item3' | 'written'
+export type View = 'durable' | 'written'
 
 interface FileNode {
   kind: 'file'
@@ -52,7 +45,7 @@ interface DirNode {
   kind: 'dir'
   entries: Map<string, Node>
   synced: Map<string, Node>
-  /** The operation that last changed each name (for reports). */
+  /** The operation that last changed each name (pending() names it). */
   changedBy: Map<string, FsOp>
 }
 
@@ -71,42 +64,12 @@ export interface PendingEntry {
   op: FsOp
 }
 
-export type EntryPolicy = (op: FsOp) => boolean
-
-/** The name changes item 3 covers, by what they create (topic-store.ts has the layout). */
-export const ITEM3_PARTS = ['topics', 'topic', 'partition', 'groups', 'topic.json'] as const
-export type Item3Part = (typeof ITEM3_PARTS)[number]
-
-export function item3PartOf(op: FsOp): Item3Part | undefined {
-  if (op.kind === 'rename') return path.basename(op.to) === 'topic.json' ? 'topic.json' : undefined
-  if (op.kind !== 'mkdir') return undefined
-  if (path.basename(op.path) === 'groups') return 'groups'
-  return (['topics', 'topic', 'partition'] as const)[op.path.split('/').length - 1]
-}
-
-/** Rule 3's exceptions when only `parts` of item 3 are fixed (a fix in progress, or one part at a time). */
-export function item3PartsPolicy(parts: readonly Item3Part[]): EntryPolicy {
-  const fixed = new Set(parts)
-  return (op) => {
-    const part = item3PartOf(op)
-    return part !== undefined && fixed.has(part)
-  }
-}
-
-/** The item-3 view's exception to rule 3: every part fixed. */
-export const item3Policy: EntryPolicy = item3PartsPolicy(ITEM3_PARTS)
-
-const noExceptions: EntryPolicy = () => false
-
 /** Stands for "the initial state" where a report names an operation. */
 const SEED: FsOp = { kind: 'mkdir', path: '', seq: -1, line: 0, text: 'initial data dir' }
 
 export class DurabilityModel {
   private readonly root: DirNode = newDir()
   private readonly handles = new Map<number, { node: Node; position: number; append: boolean }>()
-
-  /** `immediate`: which name changes are durable at once (rule 3's exceptions; none by default). */
-  constructor(private readonly immediate: EntryPolicy = noExceptions) {}
 
   /** Rule 1: the data dir as it was when the trace started (replayer.ts readTree); all of it is durable. */
   seed(initial: Tree): void {
@@ -233,10 +196,6 @@ export class DurabilityModel {
     if (node) dir.entries.set(name, node)
     else dir.entries.delete(name)
     dir.changedBy.set(name, op)
-    if (this.immediate(op)) {
-      if (node) dir.synced.set(name, node)
-      else dir.synced.delete(name)
-    }
   }
 
   private parentOf(p: string, op: FsOp): { dir: DirNode; name: string } {

@@ -35,14 +35,12 @@ export interface Delivered {
 
 export interface Replies {
   created: TopicCreated[]
-  /** seq of the first SUBSCRIBE's OK (the workload's group comes into being). */
-  subscribed: number | undefined
   acks: PublishAcked[]
   deliveries: Delivered[]
 }
 
 export function repliesOf(writes: SocketWrite[]): Replies {
-  const out: Replies = { created: [], subscribed: undefined, acks: [], deliveries: [] }
+  const out: Replies = { created: [], acks: [], deliveries: [] }
   const streams = new Map<string, { decoder: FrameDecoder; topic?: string }>()
   for (const w of writes) {
     let s = streams.get(w.stream)
@@ -51,9 +49,8 @@ export function repliesOf(writes: SocketWrite[]): Replies {
     for (let f = s.decoder.next(); f; f = s.decoder.next()) {
       if (f.opcode === Op.OK) {
         const { result } = decodeOk(Buffer.from(f.body))
-        const r = result as { topic?: unknown; partitionInfo?: unknown; partitions?: unknown } | undefined
-        // SUBSCRIBE's result is { partitions }; TOPIC_CREATE's is the topic's description (the workload sends no TOPIC_DESCRIBE).
-        if (r && r.topic === undefined && typeof r.partitions === 'number') out.subscribed ??= w.seq
+        const r = result as { topic?: unknown; partitionInfo?: unknown } | undefined
+        // TOPIC_CREATE's result is the topic's description (the workload sends no TOPIC_DESCRIBE; SUBSCRIBE's is { partitions }).
         if (r && typeof r.topic === 'string' && Array.isArray(r.partitionInfo)) {
           if (s.topic !== undefined) throw new Error(`connection ${w.stream} created a second topic (${r.topic}); the workload gives each producer one`)
           s.topic = r.topic

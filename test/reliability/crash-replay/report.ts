@@ -1,32 +1,21 @@
 /**
  * A campaign's verdicts in a form a person can read: consecutive cut points
- * of one view that fail the same checks for the same reasons become one
- * segment, described by its first and last cut point, what goes wrong at the
- * last one (it has the most expectations), and, in the durable view, the
- * names whose creation was not durable yet.
+ * of one view that fail the same checks (or pass) become one segment,
+ * described by its first and last cut point and what goes wrong at the last
+ * one (it has the most expectations).
  */
-import type { CampaignReport, Cause, CutVerdict } from './campaign.js'
+import type { CampaignReport, CutVerdict } from './campaign.js'
 import type { CheckName, Problem } from './checker.js'
 import type { View } from './durability-model.js'
 import type { FsOp } from './fs-ops.js'
-
-/** What each known cause is, as a todo names it. */
-export const CAUSES: Record<Cause, string> = {
-  item3: 'issue 14 item 3: no directory fsync after the topic.json rename, nor after creating the topics/, topic, partition and groups/ directories',
-  'group-create':
-    "a new group is not durable when its SUBSCRIBE is answered: until its first save (up to groupCommitMs later) a crash loses it, and it comes back as a new group at its start position ('latest' by default), skipping what it was delivered and had not acked",
-}
 
 export interface Segment {
   view: View
   first: CutVerdict
   last: CutVerdict
   cuts: number
+  /** The checks its cut points fail; none: they pass. */
   checks: CheckName[]
-  /** Known causes of the last cut point's problems. */
-  causes: Cause[]
-  /** Problems of the last cut point with no known cause. */
-  unexplained: number
 }
 
 export function segmentsOf(report: CampaignReport, view: View): Segment[] {
@@ -35,16 +24,14 @@ export function segmentsOf(report: CampaignReport, view: View): Segment[] {
   let curSig = ''
   for (const v of report.verdicts.filter((x) => x.view === view).sort((a, b) => a.cut - b.cut)) {
     const checks = [...new Set(v.problems.map((p) => p.check))].sort()
-    const causes = [...new Set(v.causes.values())].sort()
-    const unexplained = v.problems.filter((p) => !v.causes.has(p.key)).length
-    const sig = `${checks.join()}|${causes.join()}|${unexplained > 0}|${v.pendingItem3.map((p) => p.op.seq).join()}`
-    // Neighbours in the view's list (every cut point in the durable and item3 views, a sample in written).
+    const sig = checks.join()
+    // Neighbours in the view's list (every cut point in the durable view, a sample in written).
     if (cur && sig === curSig) {
       cur.last = v
       cur.cuts++
       continue
     }
-    cur = { view, first: v, last: v, cuts: 1, checks, causes, unexplained }
+    cur = { view, first: v, last: v, cuts: 1, checks }
     curSig = sig
     out.push(cur)
   }
@@ -61,13 +48,6 @@ export function describeSegment(seg: Segment, ops: FsOp[]): string {
   const range = seg.cuts === 1 ? `cut point ${seg.first.cut}` : `cut points ${seg.first.cut}-${seg.last.cut} (${seg.cuts})`
   const where = seg.cuts === 1 ? `power lost before ${opAt(ops, seg.first.cut)}` : `power lost before ${opAt(ops, seg.first.cut)} ... before ${opAt(ops, seg.last.cut)}`
   return `${seg.view} view, ${range}, ${where}: ${summarizeProblems(seg.last.problems)}`
-}
-
-/** The names item 3 would have made durable, for a durable-view segment whose problems item 3 explains. */
-export function describePending(seg: Segment): string {
-  const p = seg.last.pendingItem3
-  if (p.length === 0 || !seg.causes.includes('item3')) return ''
-  return `not durable, as no fsync of its directory followed: ${p.map((e) => `${e.op.text} [trace line ${e.op.line}]`).join(', ')}`
 }
 
 /** One clause per check: `topics gone: alpha, bravo; 12 confirmed publishes missing (alpha/0/0, ...)`. */
