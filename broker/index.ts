@@ -21,6 +21,7 @@ import { reloadSecurity } from './auth/reload.js'
 import { anonymousExposure } from './auth/config-check.js'
 import { tlsEnabled } from './auth/tls-acceptor.js'
 import { udpAuthOf } from './auth/udp.js'
+import { releaseWhenIdle } from './memory/idle-release.js'
 
 export type { BrokerConfig } from './config.js'
 
@@ -97,9 +98,12 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
   const onHangup = () => reloadSecurity({ auth, logger, connections: connections.values(), reloadTls: gateway.reloadTls })
   if (auth.enabled || tlsEnabled(config)) process.on('SIGHUP', onHangup)
 
+  // The gateway thread's part of giving memory back when idle (memory/idle-release.ts).
+  const idleRelease = releaseWhenIdle()
   let closing: Promise<void> | undefined
   const close = () =>
     (closing ??= (async () => {
+      idleRelease.stop()
       process.off('SIGHUP', onHangup)
       ctx.draining = true
       const udpClosed = obs.drain()

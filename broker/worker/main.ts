@@ -12,6 +12,8 @@ import { packOps, unpackOps, type FromWorker, type ToWorker, type WorkerData } f
 import { Outbox, toBack } from './outbox.js'
 import { WorkerContext } from './context.js'
 import { WorkerMetrics } from '../observability/worker-metrics.js'
+import { releaseWhenIdle } from '../memory/idle-release.js'
+import { releaseReadCaches } from '../storage/read-cache.js'
 
 const data = workerData as WorkerData
 const port = parentPort!
@@ -146,6 +148,7 @@ async function stop(): Promise<void> {
   clearInterval(gaugeSampler)
   if (retention) clearInterval(retention)
   if (syncer) clearInterval(syncer)
+  idleRelease.stop()
   await Promise.all([...ctx.partitions.values()].map((p) => p.savesInFlight()))
   for (const p of ctx.partitions.values()) guarded('close', () => p.close())
   ctx.partitions.clear()
@@ -187,6 +190,9 @@ const retention = data.retentionCheckMs > 0
       outbox.schedule()
     }, data.retentionCheckMs)
   : undefined
+
+// Once idle after work: read caches emptied and a full GC, so the thread's memory goes back to the system.
+const idleRelease = releaseWhenIdle(releaseReadCaches)
 
 const syncer = fsync.mode === 'interval'
   ? setInterval(() => {

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { blob, open, readAll } from './helpers.js'
+import { RecentBatches, THREAD_CACHE_BYTES, readCacheBytes, releaseReadCaches, setThreadCacheBytes } from '../../../broker/storage/read-cache.js'
 
 t.test('the read cache and the disk path return the same bytes', async (t) => {
   const cachedDir = t.testdir()
@@ -39,4 +40,34 @@ t.test('a consumer at the tail is served from memory even when the files are gon
   t.same(got.map((r) => r.offset), [0, 1, 2])
   t.ok(got.every((r, i) => r.record.equals(x.encoded[i]!)))
   log.close()
+})
+
+t.test('the read caches of a thread stay within its budget, least recently used emptied first, and can all be released', async (t) => {
+  setThreadCacheBytes(3000)
+  t.teardown(() => setThreadCacheBytes(THREAD_CACHE_BYTES))
+  const base = t.testdir()
+  const logs = [0, 1, 2].map((i) => open(`${base}-${i}`, { cacheBytes: 1500 }))
+  t.teardown(() => logs.forEach((l) => l.destroy()))
+  const before = readCacheBytes()
+  const fill = (log: (typeof logs)[number], n: number) => {
+    for (let b = 0; b < n; b++) {
+      const x = blob(`b${b}`, 1, 100)
+      log.append(x.records, x.count, b)
+    }
+  }
+  fill(logs[0]!, 9)
+  fill(logs[1]!, 9)
+  const two = readCacheBytes() - before
+  t.ok(two > 0 && two <= 3000, `two caches hold ${two} bytes`)
+  readAll(logs[0]!) // logs[0] is now more recently used than logs[1]
+  fill(logs[2]!, 9)
+  t.ok(readCacheBytes() - before <= 3000, 'a third cache keeps the thread within its budget')
+  t.comment(`cache sizes: ${logs.map((l) => (l as unknown as { cache: RecentBatches }).cache.sizeBytes).join(', ')}`)
+  const sizes = logs.map((l) => (l as unknown as { cache: RecentBatches }).cache.sizeBytes)
+  t.equal(sizes[1], 0, 'the least recently used cache was emptied')
+  t.ok(sizes[0]! > 0 && sizes[2]! > 0, 'the others kept theirs')
+  t.equal(readAll(logs[1]!).length, 9, 'its records are still read, from the file')
+  releaseReadCaches()
+  t.equal(readCacheBytes(), before, 'releasing empties every cache of the thread')
+  t.same(readAll(logs[2]!).map((r) => r.offset), [0, 1, 2, 3, 4, 5, 6, 7, 8], 'and reads go on from the files')
 })
