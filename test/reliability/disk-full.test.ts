@@ -67,12 +67,19 @@ t.test('a full disk rejects publishes with STORAGE_FULL, loses nothing confirmed
   t.ok(refusals.has('STORAGE_FULL'), `the disk filled up after ${confirmed.size} confirmed publishes`)
   // Still full: more attempts are refused at once, not left hanging.
   for (let i = 0; i < 5; i++) await publishWindow(20)
-  // Not one byte left: group state saves and index writes now fail too. A group that joins
-  // now has a position to save; a group that gives up on messages needs a dead-letter topic.
-  fillUp(path.join(mnt, 'filler'))
+  // Two groups join while a little space is left (a new group is made durable before its
+  // SUBSCRIBE is answered); what they do next is done with not one byte left.
   const late = await client.subscribe(TOPIC, { group: 'late', from: 'earliest', maxInFlight: 10 })
-  for (let i = 0; i < 10; i++) (await late.next()).value?.ack()
   const poison = await client.subscribe(TOPIC, { group: 'poison', from: 'earliest', maxInFlight: 5 })
+  // Not one byte left: group state saves and index writes now fail too. A group that acks has
+  // a position to save; a group that gives up on messages needs a dead-letter topic.
+  fillUp(path.join(mnt, 'filler'))
+  const refused = await client.subscribe(TOPIC, { group: 'newcomer', from: 'earliest' }).then(
+    () => 'subscribed',
+    (err: unknown) => (isSkiffError(err) ? `${err.codeName}${err.retriable ? ' (retriable)' : ''}` : String(err)),
+  )
+  t.equal(refused, 'STORAGE_FULL (retriable)', 'a new group cannot be made durable: its SUBSCRIBE is refused')
+  for (let i = 0; i < 10; i++) (await late.next()).value?.ack()
   const termed = new Set<number>()
   const terming = (async () => {
     // Term the first five messages every time they come (they come back while the dead letter cannot be written); ack the rest.
