@@ -1,10 +1,11 @@
 /** The actuator: turns a sensor's heater on while its average is above 25 °C (off again below), publishing each command. */
-import { connectPart, result } from '../lib/part.mjs'
+import { connect } from 'skiffmq'
 
 const THRESHOLD = 25
+const client = await connect(process.env.SKIFF_URL, { name: 'actuator' }) // no SKIFF_URL: skiff://127.0.0.1:7600
+client.on('error', (err) => console.error(`client error: ${err.message}`))
 const heaters = {} // sensor -> 'on' | 'off'
 const commands = []
-const client = await connectPart(async () => result({ heaters, commands }))
 const producer = client.producer({ whenFull: 'wait' })
 await client.subscribe('averages', { group: 'actuator', from: 'earliest' }, async (msg) => {
   const { sensor, average, n } = msg.decode()
@@ -19,3 +20,9 @@ await client.subscribe('averages', { group: 'actuator', from: 'earliest' }, asyn
   msg.ack()
 })
 console.log('subscribed to averages')
+
+process.once('SIGTERM', async () => {
+  await client.close()
+  console.log(`@result ${JSON.stringify({ heaters, commands })}`) // what run.mjs checks
+  process.exit(0)
+})

@@ -1,11 +1,9 @@
 /** The dashboard: the latest average and heater state per sensor, one line per second. */
-import { connectPart, result } from '../lib/part.mjs'
+import { connect } from 'skiffmq'
 
+const client = await connect(process.env.SKIFF_URL, { name: 'dashboard' }) // no SKIFF_URL: skiff://127.0.0.1:7600
+client.on('error', (err) => console.error(`client error: ${err.message}`))
 const latest = {} // sensor -> { average, n, heater }
-const client = await connectPart(async () => {
-  clearInterval(timer)
-  result(latest)
-})
 await client.subscribe('averages', { group: 'dashboard', from: 'earliest', autoAck: true }, (msg) => {
   const { sensor, average, n } = msg.decode()
   latest[sensor] = { ...latest[sensor], average, n }
@@ -21,3 +19,10 @@ const timer = setInterval(() => {
   console.log(`dashboard | ${cells.join(' | ') || 'waiting for readings'}`)
 }, 1000)
 console.log('subscribed to averages and commands')
+
+process.once('SIGTERM', async () => {
+  clearInterval(timer)
+  await client.close()
+  console.log(`@result ${JSON.stringify(latest)}`) // what run.mjs checks
+  process.exit(0)
+})

@@ -4,15 +4,16 @@
  * crash in between re-processes, never loses, a reading. It also checks the
  * per-sensor order: each sensor's readings share a partition.
  */
-import { connectPart, result } from '../lib/part.mjs'
+import { connect } from 'skiffmq'
 
-const stats = {} // sensor -> { n, sum, lastSeq, outOfOrder }
-const client = await connectPart(async () => result(stats))
+const client = await connect(process.env.SKIFF_URL, { name: 'processor' }) // no SKIFF_URL: skiff://127.0.0.1:7600
+client.on('error', (err) => console.error(`client error: ${err.message}`))
 for (const [topic, partitions] of [['readings', 4], ['averages', 4], ['commands', 1]]) {
   await client.admin.createTopic(topic, { partitions }).catch((err) => {
     if (err.codeName !== 'TOPIC_EXISTS') throw err
   })
 }
+const stats = {} // sensor -> { n, sum, lastSeq, outOfOrder }
 const producer = client.producer({ whenFull: 'wait' })
 await client.subscribe('readings', { group: 'processor', from: 'earliest' }, async (msg) => {
   const { sensor, seq, celsius } = msg.decode()
@@ -25,3 +26,9 @@ await client.subscribe('readings', { group: 'processor', from: 'earliest' }, asy
   msg.ack()
 })
 console.log('subscribed to readings')
+
+process.once('SIGTERM', async () => {
+  await client.close()
+  console.log(`@result ${JSON.stringify(stats)}`) // what run.mjs checks
+  process.exit(0)
+})

@@ -2,10 +2,12 @@
  * A temperature sensor: sends readings over UDP telemetry (fire and forget),
  * keyed by its id so all its readings land in one partition, in order.
  * Usage: sensor.mjs <id> <profile: cool | hot | warming>
+ * SKIFF_TELEMETRY_URL names the broker's UDP port (default udp://127.0.0.1:7600).
  */
-import { NAME, result, skiff, sleep } from '../lib/part.mjs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { telemetry } from 'skiffmq'
 
-const [id = NAME, profile = 'cool'] = process.argv.slice(2)
+const [id = `sensor-${process.pid}`, profile = 'cool'] = process.argv.slice(2)
 const COUNT = 40
 const temperature = (i) => {
   const wobble = Math.sin(i) * 0.5
@@ -13,7 +15,7 @@ const temperature = (i) => {
   if (profile === 'warming') return 18 + (16 * i) / (COUNT - 1) + wobble // 18 -> 34
   return 20 + wobble
 }
-const udp = skiff.telemetry(`udp://127.0.0.1:${process.env.SKIFF_UDP_PORT}`)
+const udp = telemetry(process.env.SKIFF_TELEMETRY_URL ?? 'udp://127.0.0.1:7600')
 let sum = 0
 for (let seq = 1; seq <= COUNT; seq++) {
   const celsius = Math.round(temperature(seq - 1) * 100) / 100
@@ -23,4 +25,4 @@ for (let seq = 1; seq <= COUNT; seq++) {
 }
 await udp.close()
 console.log(`${id}: sent ${COUNT} readings over UDP (${profile})`)
-result({ sensor: id, sent: COUNT, average: sum / COUNT })
+console.log(`@result ${JSON.stringify({ sensor: id, sent: COUNT, average: sum / COUNT })}`) // what run.mjs checks

@@ -8,13 +8,14 @@
 import http from 'node:http'
 import { randomUUID } from 'node:crypto'
 import { SignJWT, jwtVerify } from 'jose'
-import { connectPart } from '../lib/part.mjs'
+import { connect } from 'skiffmq'
 
 const SECRET = new TextEncoder().encode(process.env.ORDERS_JWT_SECRET)
 const USERS = { alice: 'wonderland', bob: 'builder' } // demo only: a real API keeps scrypt hashes
 const orders = new Map() // id -> { id, user, status, history }
 
-const client = await connectPart(async () => server.close())
+const client = await connect(process.env.SKIFF_URL, { name: 'orders-api' }) // no SKIFF_URL: skiff://127.0.0.1:7600
+client.on('error', (err) => console.error(`client error: ${err.message}`))
 for (const topic of ['orders', 'order-status']) {
   await client.admin.createTopic(topic, { partitions: 2 }).catch((err) => {
     if (err.codeName !== 'TOPIC_EXISTS') throw err
@@ -84,4 +85,10 @@ const server = http.createServer(async (req, res) => {
     send(500, { error: err.message })
   }
 })
-server.listen(0, '127.0.0.1', () => console.log(`listening on ${server.address().port}`))
+server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => console.log(`listening on ${server.address().port}`))
+
+process.once('SIGTERM', async () => {
+  server.close()
+  await client.close()
+  process.exit(0)
+})

@@ -1,6 +1,8 @@
 /** Orders: an HTTP API with JWT login in front of asynchronous order processing. */
 import { randomBytes } from 'node:crypto'
-import { check, runExample } from '../lib/harness.mjs'
+// Demo scaffolding: stages the parts in this folder with a throwaway broker and checks the outcome.
+// In your project the parts run on their own, pointed at your broker by SKIFF_URL.
+import { check, runExample } from '../lib/demo-runner.mjs'
 
 const here = (f) => new URL(f, import.meta.url).pathname
 

@@ -5,12 +5,14 @@
  * MAX_DELIVERIES the broker dead-letters the order to `orders.dlq`, which the
  * workers also consume (group `order-failures`) to mark the order failed.
  */
-import { connectPart, result, sleep } from '../lib/part.mjs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { connect } from 'skiffmq'
 
 const MAX_DELIVERIES = 3
 const CATALOG = { 'sku-book': 12.5, 'sku-lamp': 30, 'sku-mug': 8 }
+const client = await connect(process.env.SKIFF_URL, { name: process.env.INSTANCE_NAME ?? `order-worker-${process.pid}` }) // no SKIFF_URL: skiff://127.0.0.1:7600
+client.on('error', (err) => console.error(`client error: ${err.message}`))
 let handled = 0
-const client = await connectPart(async () => result({ handled }))
 const producer = client.producer({ whenFull: 'wait' })
 const status = (order, s, detail) => producer.publish('order-status', { id: order.id, user: order.user, status: s, detail }, { key: order.id })
 
@@ -58,3 +60,9 @@ await client.subscribe('orders.dlq', { group: 'order-failures', from: 'earliest'
   msg.ack()
 })
 console.log('subscribed')
+
+process.once('SIGTERM', async () => {
+  await client.close()
+  console.log(`@result ${JSON.stringify({ handled })}`) // what run.mjs checks
+  process.exit(0)
+})

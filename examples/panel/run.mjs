@@ -4,7 +4,9 @@
  * shows the topic and the group's lag going back to 0. With --keep it stays
  * up for you to open the page (Ctrl-C to stop).
  */
-import { check, runExample } from '../lib/harness.mjs'
+// Demo scaffolding: stages the parts in this folder with a throwaway broker and checks the outcome.
+// In your project the parts run on their own, pointed at your broker by SKIFF_URL.
+import { check, runExample } from '../lib/demo-runner.mjs'
 
 const here = (f) => new URL(f, import.meta.url).pathname
 const keep = process.argv.includes('--keep')

@@ -1,8 +1,10 @@
 /** Some traffic for the panel to show: a producer (`produce`) or a slow consumer (`consume`) on `clicks`. */
-import { connectPart, result, sleep } from '../lib/part.mjs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { connect } from 'skiffmq'
 
 const mode = process.argv[2]
-const client = await connectPart()
+const client = await connect(process.env.SKIFF_URL, { name: `clicks-${mode}` }) // no SKIFF_URL: skiff://127.0.0.1:7600
+client.on('error', (err) => console.error(`client error: ${err.message}`))
 if (mode === 'produce') {
   await client.admin.createTopic('clicks', { partitions: 3 }).catch((err) => {
     if (err.codeName !== 'TOPIC_EXISTS') throw err
@@ -14,7 +16,7 @@ if (mode === 'produce') {
   }
   console.log('published 300 clicks')
   await client.close()
-  result({ published: 300 })
+  console.log(`@result ${JSON.stringify({ published: 300 })}`) // what run.mjs checks
 } else {
   let seen = 0
   await client.subscribe('clicks', { group: 'analytics', from: 'earliest', maxInFlight: 20 }, async (msg) => {
@@ -24,3 +26,8 @@ if (mode === 'produce') {
   })
   console.log('subscribed')
 }
+
+process.once('SIGTERM', async () => {
+  await client.close()
+  process.exit(0)
+})

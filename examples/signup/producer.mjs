@@ -1,13 +1,14 @@
 /** The sign-up form's backend: publishes each new user to `signups` (keyed by email), one of them malformed. `create` only creates the topic. */
-import { connectPart, result } from '../lib/part.mjs'
+import { connect } from 'skiffmq'
 
-const client = await connectPart()
+const client = await connect(process.env.SKIFF_URL, { name: 'signup-producer' }) // no SKIFF_URL: skiff://127.0.0.1:7600
+client.on('error', (err) => console.error(`client error: ${err.message}`))
 await client.admin.createTopic('signups', { partitions: 4 }).catch((err) => {
   if (err.codeName !== 'TOPIC_EXISTS') throw err
 })
 if (process.argv[2] === 'create') {
   await client.close()
-  result({ created: 'signups' })
+  console.log(`@result ${JSON.stringify({ created: 'signups' })}`) // what run.mjs checks
   process.exit(0)
 }
 const users = Array.from({ length: 19 }, (_, i) => ({ name: `User ${i}`, email: `user${i}@example.com` }))
@@ -16,4 +17,4 @@ const producer = client.producer({ whenFull: 'wait' })
 for (const u of users) await producer.publish('signups', u, { key: u.email })
 console.log(`published ${users.length} sign-ups`)
 await client.close()
-result({ published: users.length })
+console.log(`@result ${JSON.stringify({ published: users.length })}`)

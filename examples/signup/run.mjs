@@ -1,5 +1,7 @@
 /** Sign-up: a work queue with two competing consumers, retries and a dead-letter topic. */
-import { check, runExample } from '../lib/harness.mjs'
+// Demo scaffolding: stages the parts in this folder with a throwaway broker and checks the outcome.
+// In your project the parts run on their own, pointed at your broker by SKIFF_URL.
+import { check, runExample } from '../lib/demo-runner.mjs'
 
 const here = (f) => new URL(f, import.meta.url).pathname
 

@@ -3,12 +3,16 @@
  * A sign-up it cannot handle is nacked with a delay (retried); after
  * maxDeliveries the broker moves it to `signups.dlq`.
  */
-import { connectPart, result, sleep } from '../lib/part.mjs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { connect } from 'skiffmq'
 
 const MAX_DELIVERIES = 3
+const name = process.env.INSTANCE_NAME ?? `welcomer-${process.pid}`
+const client = await connect(process.env.SKIFF_URL, { name }) // no SKIFF_URL: skiff://127.0.0.1:7600
+client.on('error', (err) => console.error(`client error: ${err.message}`))
+
 let sent = 0
 let retried = 0
-const client = await connectPart(async () => result({ sent, retried }))
 await client.subscribe('signups', { group: 'welcome-email', from: 'earliest', maxDeliveries: MAX_DELIVERIES }, async (msg) => {
   const user = msg.decode()
   if (!/^[^@\s]+@[^@\s]+\.[a-z]+$/i.test(user.email)) {
@@ -23,3 +27,10 @@ await client.subscribe('signups', { group: 'welcome-email', from: 'earliest', ma
   msg.ack()
 })
 console.log('subscribed')
+
+// Stop cleanly: close() waits for the messages being handled to be settled.
+process.once('SIGTERM', async () => {
+  await client.close()
+  console.log(`@result ${JSON.stringify({ sent, retried })}`) // what run.mjs checks
+  process.exit(0)
+})

@@ -1,4 +1,4 @@
-/** Run an example's run.mjs as a child process (it needs the built dist/, as `npm test` makes). */
+/** Run an example's run.mjs as a child process (it needs the built dist/, as `npm test` makes: the broker and the `skiffmq` its parts import). */
 import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'

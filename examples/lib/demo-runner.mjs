@@ -1,16 +1,25 @@
 /**
- * What every example's run.mjs shares: start a broker as a child process
- * (free ports, a temp data dir), start each part of the system as its own
- * process, watch their output, and stop everything on every path.
+ * Demo scaffolding, not part of using skiffmq: what every example's run.mjs
+ * shares to show a whole system on one machine. It starts a throwaway broker
+ * as a child process (free ports, a temp data dir), starts each part of the
+ * system as its own process, watches their output, checks the outcome, and
+ * stops everything on every path. In your own project the parts (the other
+ * .mjs files of an example) run as you run any service, pointed at your
+ * broker by SKIFF_URL; they import nothing from here.
  *
  * Decisions:
- * - Parts talk to the harness through their stdout only: each line is shown
- *   with the part's name in front, and the harness can wait for a line that
+ * - Each part gets the broker's addresses as SKIFF_URL (skiff://) and
+ *   SKIFF_TELEMETRY_URL (udp://), and its name as INSTANCE_NAME.
+ * - Parts talk to the runner through their stdout only: each line is shown
+ *   with the part's name in front, and the runner can wait for a line that
  *   matches. A line `@result <json>` is a part's machine-readable outcome.
  * - A global deadline (default 60 s) kills everything and exits 1, so an
  *   example can never hang CI. Exit 0 only when `main` returned normally,
  *   meaning the example checked its outcome.
- * - Examples run the BUILT client (dist/), as a user of the package would.
+ * - The broker is this repository's built CLI (dist/), and the parts import
+ *   'skiffmq', which resolves to this repository's dist/ through package.json
+ *   `exports` (a package can import itself by name): `npm run example:<name>`
+ *   builds first when the sources changed (ensure-build.mjs).
  */
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
@@ -129,7 +138,7 @@ export async function runExample(title, main, { timeoutMs = 60_000, brokerArgs =
       part(name, script, args = [], env = {}) {
         const child = spawn(process.execPath, [script, ...args], {
           stdio: ['ignore', 'pipe', 'pipe'],
-          env: { ...process.env, SKIFF_URL: url, SKIFF_HTTP_PORT: String(listening.httpPort), SKIFF_UDP_PORT: String(listening.udpPort ?? ''), PART_NAME: name, ...env },
+          env: { ...process.env, SKIFF_URL: url, SKIFF_TELEMETRY_URL: `udp://127.0.0.1:${listening.udpPort}`, INSTANCE_NAME: name, ...env },
         })
         const p = new Part(name, child, (line) => !quiet(name, line))
         parts.push(p)
