@@ -32,7 +32,9 @@ function spark(r) {
   const max = Math.max(1e-9, ...r.publish, ...r.deliver, ...r.ack)
   const x = (i) => (n === 1 ? w : (i * w) / (n - 1)).toFixed(1)
   const y = (v) => (h - 1 - (v / max) * (h - 2)).toFixed(1)
-  const line = (vals, color) => '<polyline fill="none" stroke="' + color + '" stroke-width="1.3" points="' + vals.map((v, i) => x(i) + ',' + y(v)).join(' ') + '"/>'
+  // A single sample is drawn as a short stub at the right end, so it shows.
+  const pts = (vals) => (n === 1 ? [w - 8, w].map((px) => px + ',' + y(vals[0])) : vals.map((v, i) => x(i) + ',' + y(v))).join(' ')
+  const line = (vals, color) => '<polyline fill="none" stroke="' + color + '" stroke-width="1.3" points="' + pts(vals) + '"/>'
   const last = (vals) => vals[n - 1]
   const title = 'now: publish ' + last(r.publish) + '/s, deliver ' + last(r.deliver) + '/s, ack ' + last(r.ack) + '/s; peak ' + max.toFixed(2) + '/s'
   return '<td><svg class="spark" data-points="' + n + '" data-peak="' + max + '" width="' + w + '" height="' + h + '" viewBox="0 0 ' + w + ' ' + h + '"><title>' + esc(title) + '</title>' +
