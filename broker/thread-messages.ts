@@ -60,6 +60,8 @@ export type ToWorker =
   | { t: 'groups'; id: number; topic: string; partition: number }
   | { t: 'group'; id: number; topic: string; partition: number; group: string }
   | { t: 'drop'; id: number; topic: string; partition: number }
+  /** Read up to `max` records from `offset` on, touching no group (the panel's peek): answered with PeekedRecord[]. */
+  | { t: 'peek'; id: number; topic: string; partition: number; offset: number; max: number }
   | { t: 'stop'; id: number }
 
 /** Worker -> gateway. */
@@ -75,6 +77,13 @@ export type FromWorker =
   | { t: 'metrics'; deltas: MetricDeltas }
   /** The worker's gauge sample (once a second), replacing its previous one. */
   | { t: 'gauges'; gauges: GaugeSnapshot }
+
+/** One record as `peek` returns it: the stored record bytes (record encoding, length prefix included). */
+export interface PeekedRecord {
+  offset: number
+  timestamp: number
+  record: Uint8Array
+}
 
 export interface WorkerData {
   workerId: number

@@ -23,6 +23,16 @@
  *   name holding ':' cannot log in here (Basic splits at the first ':').
  * - Without an auth file the panel needs no login: the broker then listens on
  *   loopback only unless --allow-anonymous was given, which opens everything.
+ * - Actions (POST /api/actions/*) need the admin role; a monitor gets 403.
+ *   Without an auth file whoever reaches the panel is admin ("anonymous"), as
+ *   whoever reaches the protocol port may then create and delete topics.
+ * - CSRF: a browser sends an operator's Basic credentials with any request
+ *   to the panel's origin, a cross-site form's POST included. An action
+ *   therefore needs (1) the header `X-Skiff-Panel: 1`, which a cross-site
+ *   page cannot add without a CORS preflight that this server never answers
+ *   (OPTIONS is 405), (2) a JSON body (a form cannot send one), and (3) when
+ *   the browser names the requesting origin (Origin, or Sec-Fetch-Site), the
+ *   panel's own origin: scheme http(s) and the same host and port as Host.
  */
 import net from 'node:net'
 import type http from 'node:http'
@@ -83,6 +93,28 @@ export function basicCredentials(header: string | undefined): { user: string; to
   return { user: text.slice(0, colon), token: text.slice(colon + 1) }
 }
 
+/** Who is logged in to the panel: admin may act, monitor only looks. */
+export interface PanelUser {
+  user: string
+  admin: boolean
+}
+
+export const CSRF_HEADER = 'x-skiff-panel'
+
+/** Why a POST to an action may not be a same-origin request from the panel's page, or undefined. */
+export function crossSiteRefusal(req: http.IncomingMessage): HttpRefusal | undefined {
+  if (req.headers[CSRF_HEADER] !== '1') return { status: 403, message: `actions need the header X-Skiff-Panel: 1 (the panel's page sends it)\n` }
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
+  if (type !== 'application/json') return { status: 415, message: 'actions take a JSON body (content-type: application/json)\n' }
+  const origin = req.headers.origin
+  if (origin !== undefined && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`) {
+    return { status: 403, message: `cross-origin action refused: Origin ${origin} is not this panel (${req.headers.host})\n` }
+  }
+  const site = req.headers['sec-fetch-site']
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return { status: 403, message: `cross-site action refused (Sec-Fetch-Site: ${site})\n` }
+  return undefined
+}
+
 export class HttpAccess {
   private readonly allowed: ReadonlySet<string>
 
@@ -95,18 +127,29 @@ export class HttpAccess {
 
   /** Why this request may not see the panel or /api, or undefined when it may. */
   async refusal(req: http.IncomingMessage, signal: AbortSignal): Promise<HttpRefusal | undefined> {
+    const found = await this.identify(req, signal)
+    return 'refusal' in found ? found.refusal : undefined
+  }
+
+  /** Who this request is, when it may see the panel, or why it may not. */
+  async identify(req: http.IncomingMessage, signal: AbortSignal): Promise<{ refusal: HttpRefusal } | { who: PanelUser }> {
+    const refusal = await this.check(req, signal)
+    return typeof refusal === 'object' && 'status' in refusal ? { refusal } : { who: refusal }
+  }
+
+  private async check(req: http.IncomingMessage, signal: AbortSignal): Promise<HttpRefusal | PanelUser> {
     if (!hostAllowed(req.headers.host, this.allowed)) {
       return {
         status: 421,
         message: `the panel answers only requests addressed to an IP address or localhost; to use the name ${JSON.stringify(req.headers.host ?? '')}, give the broker --http-allowed-hosts with it\n`,
       }
     }
-    if (!this.auth.enabled) return undefined
+    if (!this.auth.enabled) return { user: 'anonymous', admin: true }
     const credentials = basicCredentials(req.headers.authorization)
     if (!credentials) return { status: 401, message: 'log in with a user of the auth file that has admin or monitor, and its token\n', headers: CHALLENGE }
     try {
       const identity = await this.auth.authenticate(credentials.token, { user: credentials.user, ip: req.socket.remoteAddress, signal })
-      if (this.auth.mayMonitor(identity)) return undefined
+      if (this.auth.mayMonitor(identity)) return { user: identity.user, admin: identity.entry?.admin === true }
       return { status: 403, message: `user ${identity.user} may not see the panel: it needs "admin": true or "monitor": true in the auth file\n` }
     } catch (err) {
       if (!(err instanceof SkiffError)) throw err

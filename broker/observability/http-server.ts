@@ -3,22 +3,25 @@
  * the process can answer at all) and `/readyz` (200 only while the broker is
  * ready: recovery done and every port listening; 503 while starting and once
  * shutdown begins, so a load balancer stops sending before connections drop).
- * `/` is the broker's read-only web page (panel/page.ts) and `/api/overview`
- * the JSON it polls (overview.ts, paginated and cached by overview-cache.ts).
- * GET and HEAD only; anything else is 405, unknown paths 404.
+ * `/` is the broker's web page (panel/page.ts) and `/api/*` the JSON it uses
+ * (panel/panel-api.ts lists them). GET and HEAD everywhere, POST only for
+ * `/api/actions/*`; any other method is 405, unknown paths 404.
  *
  * Who may ask what (http-access.ts): the machine endpoints are open to
  * whoever reaches the port, without a Host check; `/` and `/api/*` check the
- * Host header, and with an auth file need an admin or monitor login. The port
- * listens on loopback unless --http-host says otherwise.
+ * Host header, and with an auth file need an admin or monitor login; actions
+ * need admin and pass a CSRF check. The port listens on loopback unless
+ * --http-host says otherwise.
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from '../logger.js'
 import type { BrokerMetrics } from './metrics.js'
 import { PANEL_HTML } from './panel/page.js'
-import type { HttpAccess } from './http-access.js'
-import { parseOverviewPage, type Overview, type OverviewPage } from './overview.js'
+import { parseOverviewPage } from './overview.js'
+import type { PanelApi } from './panel/panel-api.js'
+
+const ACTIONS = '/api/actions/'
 
 export interface HealthState {
   ready: boolean
@@ -27,7 +30,9 @@ export interface HealthState {
 export class HttpServer {
   private readonly server: http.Server
   /** Set once the gateway is up (Observability.attach); until then `/` and /api are 503. */
-  panel: { access: HttpAccess; overview(page: OverviewPage): Promise<Overview> } | undefined
+  panel: PanelApi | undefined
+  /** When this broker began starting: the node view's uptime counts from here. */
+  readonly startedAt = Date.now()
 
   constructor(
     private readonly metrics: BrokerMetrics,
@@ -53,6 +58,7 @@ export class HttpServer {
   }
 
   close(): Promise<void> {
+    this.panel?.close()
     return new Promise((resolve) => {
       if (!this.server.listening) return resolve()
       this.server.close(() => resolve())
@@ -65,8 +71,9 @@ export class HttpServer {
     const raw = req.url ?? '/'
     const q = raw.indexOf('?')
     const url = { pathname: q < 0 ? raw : raw.slice(0, q), searchParams: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)) }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return this.reply(res, 405, 'method not allowed\n', { allow: 'GET, HEAD' })
+    const action = url.pathname.startsWith(ACTIONS) ? url.pathname.slice(ACTIONS.length) : undefined
+    if (action !== undefined ? req.method !== 'POST' : req.method !== 'GET' && req.method !== 'HEAD') {
+      return this.reply(res, 405, 'method not allowed\n', { allow: action !== undefined ? 'POST' : 'GET, HEAD' })
     }
     if (url.pathname === '/' || url.pathname === '/api' || url.pathname.startsWith('/api/')) return void this.handlePanel(req, res, url)
     switch (url.pathname) {
@@ -94,15 +101,35 @@ export class HttpServer {
     if (!panel) return this.reply(res, 503, 'not ready\n')
     const gone = new AbortController()
     res.once('close', () => gone.abort())
+    const json = (status: number, value: unknown) => this.reply(res, status, JSON.stringify(value), { 'content-type': 'application/json' })
     try {
-      const refusal = await panel.access.refusal(req, gone.signal)
-      if (refusal) return this.reply(res, refusal.status, refusal.message, refusal.headers)
-      if (url.pathname === '/') return this.reply(res, 200, PANEL_HTML, { 'content-type': 'text/html; charset=utf-8' })
-      if (url.pathname !== '/api/overview') return this.reply(res, 404, 'not found: try /api/overview\n')
-      const page = parseOverviewPage(url.searchParams)
-      if (typeof page === 'string') return this.reply(res, 400, page + '\n')
-      const overview = await panel.overview(page)
-      this.reply(res, 200, JSON.stringify(overview), { 'content-type': 'application/json' })
+      const found = await panel.access.identify(req, gone.signal)
+      if ('refusal' in found) return this.reply(res, found.refusal.status, found.refusal.message, found.refusal.headers)
+      const { who } = found
+      if (url.pathname.startsWith(ACTIONS)) {
+        const answer = await panel.action(url.pathname.slice(ACTIONS.length), req, who)
+        return json(answer.status, answer.body)
+      }
+      switch (url.pathname) {
+        case '/':
+          return this.reply(res, 200, PANEL_HTML, { 'content-type': 'text/html; charset=utf-8' })
+        case '/api/overview': {
+          const page = parseOverviewPage(url.searchParams)
+          if (typeof page === 'string') return this.reply(res, 400, page + '\n')
+          return json(200, await panel.overview(page))
+        }
+        case '/api/rates': {
+          const rates = panel.rates(url.searchParams.get('topics'))
+          if (typeof rates === 'string') return this.reply(res, 400, rates + '\n')
+          return json(200, rates)
+        }
+        case '/api/node':
+          return json(200, await panel.node())
+        case '/api/me':
+          return json(200, who)
+        default:
+          return this.reply(res, 404, 'not found: try /api/overview, /api/rates, /api/node, /api/me or POST /api/actions/<name>\n')
+      }
     } catch (err) {
       this.logger.error({ err: (err as Error).stack, path: url.pathname }, 'panel request failed')
       this.reply(res, 500, 'failed\n')

@@ -14,9 +14,7 @@ import type { Logger } from '../logger.js'
 import type { GatewayContext } from '../gateway/context.js'
 import { BrokerMetrics } from './metrics.js'
 import { HttpServer, type HealthState } from './http-server.js'
-import { buildOverview } from './overview.js'
-import { OverviewCache } from './overview-cache.js'
-import { HttpAccess } from './http-access.js'
+import { PanelApi } from './panel/panel-api.js'
 import { UdpIngest } from './udp-ingest.js'
 import { storeInWorkers } from './udp-route.js'
 import { StatsdPusher } from './statsd.js'
@@ -68,8 +66,7 @@ export class Observability {
     const { config, logger } = this
     this.metrics.connectionCount = () => ctx.connections.size
     this.metrics.loginStats = () => ctx.auth.stats()
-    const overviews = new OverviewCache((page) => buildOverview(ctx, page))
-    this.http.panel = { access: new HttpAccess(ctx.auth, config.httpAllowedHosts), overview: (page) => overviews.get(page) }
+    this.http.panel = new PanelApi(ctx, this.metrics, this.http.startedAt)
     if (config.udp) {
       const udp = new UdpIngest({ maxDatagram: config.udpMaxDatagram, metrics: this.metrics, logger, store: storeInWorkers(ctx), auth })
       this.udp = udp

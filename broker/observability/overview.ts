@@ -21,9 +21,15 @@
  * has (a subscription joins every partition of its topic), as the workers
  * report it, instead of a walk over every connection's subscriptions.
  *
- * Decision: no rates here. The page computes rates from the end offsets and
- * acked counts of two successive polls, so the broker keeps no sampling state
- * for a page that may never be opened.
+ * Decision: dead-letter topics are marked. A `<topic>.dlq` carries
+ * `deadLetterOf` (its origin) and its origin carries `deadLetters` (the DLQ's
+ * name and depth: end - start offsets summed over its partitions, i.e. the
+ * dead letters still retained), asked of the workers even when the DLQ falls
+ * on another page, so the origin's row always shows it.
+ *
+ * Decision: the rates shown beside each row come from two successive polls
+ * (end offsets, acked counts); the rates over time are /api/rates
+ * (panel/rate-history.ts), sampled from the Prometheus counters.
  *
  * Who may read it: see http-access.ts (with an auth file, a login with admin
  * or monitor). It carries topic and group names, user names and addresses,
@@ -31,6 +37,7 @@
  */
 import type { GatewayContext } from '../gateway/context.js'
 import { ownerOf } from '../topic-store.js'
+import { DLQ_SUFFIX, isDeadLetterTopic } from '../../protocol/index.js'
 import type { TopicConfig } from '../thread-messages.js'
 
 export const DEFAULT_PAGE = 100
@@ -63,6 +70,10 @@ export interface TopicOverview {
   partitions: PartitionOverview[]
   messages: number
   bytes: number
+  /** Set on a dead-letter topic: the topic whose dead letters it holds. */
+  deadLetterOf?: string
+  /** Set on a topic whose dead-letter topic exists: its name and depth (messages in it). */
+  deadLetters?: { topic: string; depth: number }
 }
 
 export interface GroupOverview {
@@ -138,6 +149,18 @@ async function groupsOverview(ctx: GatewayContext, t: TopicConfig): Promise<Grou
   )
 }
 
+async function markDeadLetters(ctx: GatewayContext, topics: TopicOverview[]): Promise<void> {
+  const byName = new Map(topics.map((t) => [t.topic, t]))
+  await Promise.all(
+    topics.map(async (t) => {
+      if (isDeadLetterTopic(t.topic)) t.deadLetterOf = t.topic.slice(0, -DLQ_SUFFIX.length)
+      const dlqName = t.topic + DLQ_SUFFIX
+      const dlq = byName.get(dlqName) ?? (ctx.topics.get(dlqName) && (await topicOverview(ctx, ctx.topics.get(dlqName)!)))
+      if (dlq) t.deadLetters = { topic: dlqName, depth: dlq.messages }
+    }),
+  )
+}
+
 function connectionsPage(ctx: GatewayContext, offset: number, limit: number): ConnectionOverview[] {
   const out: ConnectionOverview[] = []
   let i = 0
@@ -160,6 +183,7 @@ export async function buildOverview(ctx: GatewayContext, page: OverviewPage): Pr
   const all = ctx.topics.list()
   const onPage = all.slice(page.offset, page.offset + page.limit)
   const [topics, groups] = await Promise.all([Promise.all(onPage.map((t) => topicOverview(ctx, t))), Promise.all(onPage.map((t) => groupsOverview(ctx, t)))])
+  await markDeadLetters(ctx, topics)
   return {
     time: Date.now(),
     ...page,

@@ -128,6 +128,9 @@ function handle(op: ToWorker): void {
     case 'group':
       outbox.done(op.id, ctx.partition(op.topic, op.partition).describeGroup(op.group))
       return
+    case 'peek':
+      outbox.done(op.id, ctx.partition(op.topic, op.partition).peek(op.offset, op.max))
+      return
     case 'drop':
       ctx.drop(op.topic, op.partition)
       outbox.done(op.id, null)

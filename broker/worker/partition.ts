@@ -15,7 +15,7 @@ import { PartitionLog, type LogRecord } from '../storage/partition-log.js'
 import type { DeliveryJournal } from '../storage/delivery-journal.js'
 import { deadLetterTopicOf, type AckKind, type StartPosition } from '../../protocol/index.js'
 import { groupsDir, partitionDir } from '../topic-store.js'
-import type { ToWorker, TopicConfig } from '../thread-messages.js'
+import type { PeekedRecord, ToWorker, TopicConfig } from '../thread-messages.js'
 import { GroupCursor, type Expired, type Member } from './group-cursor.js'
 import { recoverGroups } from './group-recovery.js'
 import { reportRecovery } from './recovery-report.js'
@@ -34,6 +34,8 @@ const READ_BYTES = 1024 * 1024
 const PUMP_READS = 4
 /** How long a message whose dead letter could not be written waits before it is tried again. */
 const DEAD_LETTER_RETRY_MS = 1000
+/** Bytes one peek may read (after its first record): an answer the gateway holds whole. */
+const PEEK_BYTES = 256 * 1024
 
 /** A member joining a group on this partition: the 'sub' op without its routing fields. */
 export type SubscribeSpec = Omit<Extract<ToWorker, { t: 'sub' }>, 't' | 'id' | 'topic' | 'partition'>
@@ -458,6 +460,16 @@ export class Partition {
 
   describe(): Record<string, unknown> {
     return { partition: this.partition, ...this.log.stats() }
+  }
+
+  /**
+   * Up to `max` records from `offset` on (at most PEEK_BYTES after the first),
+   * read from the log as a group's pump reads them, but for nobody: no cursor
+   * is made or moved, nothing is counted as delivered. An offset before the
+   * retained start reads from the start.
+   */
+  peek(offset: number, max: number): PeekedRecord[] {
+    return this.log.read(offset, max, PEEK_BYTES).map((r) => ({ offset: r.offset, timestamp: r.timestamp, record: r.record }))
   }
 
   /** Every group with a position here (those with state on disk were loaded at open). */

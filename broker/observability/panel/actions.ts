@@ -1,0 +1,130 @@
+/**
+ * What an admin can do from the panel that the broker already knows how to
+ * do: publish a message, peek at messages, close a connection. Each takes the
+ * parsed JSON body of its POST and returns what the page shows, or throws a
+ * SkiffError (action-routes.ts turns it into an HTTP status). Access, CSRF
+ * and the audit line are action-routes.ts's; nothing here checks who asks.
+ *
+ * Decisions written down here:
+ * - Publish goes the way of a PUBLISH with confirm: the topic is created when
+ *   the broker auto-creates topics (and within maxTopics), a key picks the
+ *   partition by the same hash, dead-letter topics are refused, and the answer
+ *   comes once the record is durable under the fsync policy. The payload is
+ *   text (UTF-8); a content type, when given, is the `content-type` header
+ *   the client library reads in msg.decode().
+ * - Peek reads a partition's log directly in its owning worker (the `peek`
+ *   op): no group is created or moved, nothing counts as delivered, and a
+ *   consumer sees no difference. Without an offset it shows the last `count`
+ *   records, as `tail` would. At most MAX_PEEK records and 256 KiB of log per
+ *   peek; each payload is shown up to MAX_SHOWN_BYTES, as UTF-8 text when it
+ *   is valid UTF-8, base64 otherwise.
+ * - Closing a connection sends it an ERROR CONNECTION_CLOSED (retriable)
+ *   naming who closed it and why, then closes it, as RabbitMQ's "force close"
+ *   does: a client library reconnects, which is what an operator who wants a
+ *   client gone for good must stop at its credentials (the auth file).
+ */
+import { SkiffError, checkName, decodeRecord, encodeRecord, isDeadLetterTopic, type Headers } from '../../../protocol/index.js'
+import { splitByPartition } from '../../gateway/route.js'
+import type { GatewayContext } from '../../gateway/context.js'
+import type { PeekedRecord } from '../../thread-messages.js'
+import { ownerOf } from '../../topic-store.js'
+import { int, optionalString, string } from './json-input.js'
+
+export const MAX_PEEK = 100
+export const MAX_SHOWN_BYTES = 64 * 1024
+const MAX_REASON = 200
+
+export interface Actor {
+  user: string
+  /** Where the request came from, ip:port. */
+  from: string
+}
+
+let roundRobin = 0
+
+export async function publishAction(ctx: GatewayContext, body: Record<string, unknown>): Promise<{ topic: string; partition: number; offset: number }> {
+  const topic = string(body, 'topic')
+  const key = optionalString(body, 'key')
+  const payload = optionalString(body, 'payload') ?? ''
+  const contentType = optionalString(body, 'contentType')
+  if (ctx.draining) throw new SkiffError('SHUTTING_DOWN')
+  checkName('topic', topic)
+  if (isDeadLetterTopic(topic)) throw new SkiffError('INVALID_REQUEST', `${topic} is a dead-letter topic: only the broker writes to it`)
+  const headers: Headers | undefined = contentType ? { 'content-type': contentType } : undefined
+  const record = encodeRecord({ key: key || undefined, headers, payload: Buffer.from(payload, 'utf8') })
+  const config = ctx.topics.get(topic) ?? (await ctx.topics.ensure(topic, false))
+  const [part] = splitByPartition(record, 1, config.partitions, roundRobin++)
+  const offset = (await ctx.pool.request(ownerOf(topic, part!.partition, ctx.pool.size), {
+    t: 'pub',
+    topic,
+    partition: part!.partition,
+    count: 1,
+    records: part!.records,
+    confirm: true,
+  })) as number
+  return { topic, partition: part!.partition, offset }
+}
+
+export interface PeekedMessage {
+  partition: number
+  offset: number
+  timestamp: number
+  key: string | undefined
+  headers: Headers
+  size: number
+  payload: string
+  encoding: 'utf8' | 'base64'
+  truncated: boolean
+}
+
+export async function peekAction(ctx: GatewayContext, body: Record<string, unknown>): Promise<{ topic: string; partition: number; messages: PeekedMessage[] }> {
+  // Only looked up (dead-letter topics included), never made into a path: no name check needed.
+  const topic = string(body, 'topic')
+  const config = ctx.topics.get(topic)
+  if (!config) throw new SkiffError('UNKNOWN_TOPIC', `topic ${topic} does not exist`, { details: { topic } })
+  const partition = int(body, 'partition', 0, config.partitions - 1) ?? 0
+  const count = int(body, 'count', 1, MAX_PEEK) ?? 10
+  const owner = ownerOf(topic, partition, ctx.pool.size)
+  let offset = int(body, 'offset', 0, Number.MAX_SAFE_INTEGER)
+  if (offset === undefined) {
+    const d = (await ctx.pool.request(owner, { t: 'describe', topic, partition })) as { startOffset: number; endOffset: number }
+    offset = Math.max(d.startOffset, d.endOffset - count)
+  }
+  const records = (await ctx.pool.request(owner, { t: 'peek', topic, partition, offset, max: count })) as PeekedRecord[]
+  return { topic, partition, messages: records.map((r) => shown(partition, r)) }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+function shown(partition: number, r: PeekedRecord): PeekedMessage {
+  const { key, headers, payload } = decodeRecord(r.record)
+  const cut = payload.subarray(0, MAX_SHOWN_BYTES)
+  let text: string | undefined
+  try {
+    // A cut through a multi-byte character is not invalid text: stream mode leaves it pending.
+    text = utf8.decode(cut, { stream: cut.length < payload.length })
+  } catch {
+    text = undefined
+  }
+  return {
+    partition,
+    offset: r.offset,
+    timestamp: r.timestamp,
+    key,
+    headers,
+    size: payload.length,
+    payload: text ?? cut.toString('base64'),
+    encoding: text === undefined ? 'base64' : 'utf8',
+    truncated: cut.length < payload.length,
+  }
+}
+
+export function closeConnectionAction(ctx: GatewayContext, body: Record<string, unknown>, actor: Actor): { id: number; closed: true } {
+  const id = int(body, 'id', 0, Number.MAX_SAFE_INTEGER)
+  if (id === undefined) throw new SkiffError('INVALID_REQUEST', 'id: the connection id is required')
+  const reason = (optionalString(body, 'reason') ?? '').trim().slice(0, MAX_REASON) || 'no reason given'
+  const conn = ctx.connections.get(id)
+  if (!conn) throw new SkiffError('INVALID_REQUEST', `no open connection has id ${id}`, { details: { id } })
+  conn.fail(new SkiffError('CONNECTION_CLOSED', `closed by ${actor.user} from the panel: ${reason}`, { details: { closedBy: actor.user, reason } }))
+  return { id, closed: true }
+}
