@@ -13,12 +13,18 @@ import path from 'node:path'
 import readline from 'node:readline'
 import t from 'tap'
 import { repoRoot } from './dockerfile.js'
+import { missing, run, SHELLCHECK } from './tools.js'
 
 const version = (JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version
 /** What the build and npm pack read (package.json "files", tsconfig include). */
 const SOURCES = ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'protocol', 'broker', 'clients', 'bench', 'scripts']
 /** npm's codes for a registry it cannot reach. */
 const OFFLINE = /\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|ENOTCACHED)\b/
+
+t.test('scripts/release.sh passes shellcheck', { skip: missing(SHELLCHECK) }, async (t) => {
+  const r = run('shellcheck', ['--norc', '--severity=style', '--format=gcc', path.join(repoRoot, 'scripts/release.sh')])
+  t.equal(r.status, 0, r.stdout + r.stderr)
+})
 
 t.test('release.sh: a clean build packed into skiffmq-<version>.tgz, its sha256 printed; the tarball installs and runs', { timeout: 180_000 }, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-release-'))
