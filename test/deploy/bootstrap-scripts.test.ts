@@ -70,7 +70,8 @@ t.test('upgrades arrive through cfn-hup re-running cfn-init', async (t) => {
   t.match(hook, /^action=\/opt\/aws\/bin\/cfn-init -v --stack skiff-test --resource Instance --region eu-west-1$/m)
   t.match(file('/etc/cfn/cfn-hup.conf').content, /^stack=arn:aws:cloudformation:/m)
   const env = file('/etc/skiff/deploy.env').content
-  t.match(env, /^SKIFF_VERSION=0\.1\.0$/m)
+  t.match(env, /^RELEASE_URL='s3:\/\/skiff-releases\/skiffmq\/skiffmq-0\.1\.0\.tgz'$/m)
+  t.match(env, /^RELEASE_SHA256='7e662aca[0-9a-f]{56}'$/m)
   t.match(env, /^NODE_MAJOR=24$/m)
   t.match(env, /^AUTH_PARAMETER=\/skiffmq\/users\.json$/m)
 })

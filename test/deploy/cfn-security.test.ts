@@ -20,7 +20,7 @@ function* leaves(node: Json, path = ''): Generator<[string, Json]> {
 }
 
 t.test('the parameters the issue asks for exist', async (t) => {
-  for (const name of ['InstanceType', 'SkiffVersion', 'VpcId', 'SubnetId', 'BrokerClientCidr', 'MetricsCidr', 'DataVolumeSize', 'AuthParameterName']) {
+  for (const name of ['InstanceType', 'ReleaseUrl', 'ReleaseSha256', 'VpcId', 'SubnetId', 'BrokerClientCidr', 'MetricsCidr', 'DataVolumeSize', 'AuthParameterName']) {
     t.ok(tpl.Parameters[name], name)
   }
   t.same(tpl.Conditions.CreateVpc, { 'Fn::Equals': [{ Ref: 'VpcId' }, ''] }, 'an empty VpcId creates a VPC')

@@ -52,7 +52,7 @@ const MUTATIONS: [string, (tpl: Template) => void, RegExp][] = [
   ['a DependsOn on nothing', (tpl) => (tpl.Resources.BrokerReady!.DependsOn = 'VolumeAttachment'), /unknown resource VolumeAttachment/],
   ['a CreationPolicy where none is allowed', (tpl) => (tpl.Resources.DataVolume!.CreationPolicy = { ResourceSignal: { Count: 1 } }), /does not take a CreationPolicy/],
   ['an unused parameter', (tpl) => (tpl.Parameters.Spare = { Type: 'String', Default: '' }), /Parameters\.Spare is never used/],
-  ['a default outside its pattern', (tpl) => (tpl.Parameters.SkiffVersion!.Default = 'latest'), /SkiffVersion: Default "latest" does not match/],
+  ['a default outside its pattern', (tpl) => (tpl.Parameters.ReleaseSha256!.Default = 'latest'), /ReleaseSha256: Default "latest" does not match/],
 ]
 
 t.test('the checker finds each kind of mistake', async (t) => {

@@ -115,7 +115,8 @@ export const SAMPLE_VALUES: Record<string, string> = {
   'AWS::AccountId': '123456789012',
   'AWS::Partition': 'aws',
   'AWS::URLSuffix': 'amazonaws.com',
-  SkiffVersion: '0.1.0',
+  ReleaseUrl: 's3://skiff-releases/skiffmq/skiffmq-0.1.0.tgz',
+  ReleaseSha256: '7e662aca8b477306b1263966e6421e279323416e61edbdfd6222269f82e0f4cf',
   NodeMajorVersion: '24',
   AuthParameterName: '/skiffmq/users.json',
   'Instance.PrivateIp': '10.42.0.10',
@@ -163,4 +164,56 @@ export function shellScripts(t: Template): { name: string; content: string }[] {
     if (executable || f.content.startsWith('#!')) out.push({ name: f.path, content: f.content })
   }
   return out
+}
+
+/**
+ * A template value as CloudFormation computes it at deploy time, for the
+ * intrinsics the release parameters go through (Ref, Fn::Split, Fn::Select,
+ * Fn::Sub, Fn::Equals, Fn::If, Condition): `params` are the parameter values,
+ * pseudo parameters come from SAMPLE_VALUES. Fn::Select out of range throws,
+ * as it fails the stack.
+ */
+export function evaluate(t: Template, node: Json, params: Record<string, string>): Json {
+  const fn = intrinsic(node)
+  if (!fn) {
+    // AWS::NoValue drops a list element, as CloudFormation does.
+    if (Array.isArray(node)) return node.map((n) => evaluate(t, n, params)).filter((v) => v !== null)
+    if (isObject(node)) return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, evaluate(t, v, params)]))
+    return node
+  }
+  const args = fn.arg as Json[]
+  const value = (name: string): string => {
+    const v = params[name] ?? (name.startsWith('AWS::') ? SAMPLE_VALUES[name] : undefined)
+    if (v === undefined) throw new Error(`no value for ${name}`)
+    return v
+  }
+  switch (fn.name) {
+    case 'Ref':
+      return fn.arg === 'AWS::NoValue' ? null : value(fn.arg as string)
+    case 'Condition':
+      return evaluate(t, t.Conditions[fn.arg as string]!, params)
+    case 'Fn::Split':
+      return String(evaluate(t, args[1]!, params)).split(String(args[0]))
+    case 'Fn::Select': {
+      const list = evaluate(t, args[1]!, params) as Json[]
+      const i = Number(evaluate(t, args[0]!, params))
+      if (!(i >= 0 && i < list.length)) throw new Error(`Fn::Select cannot select nonexistent value at index ${i}`)
+      return list[i]!
+    }
+    case 'Fn::Equals':
+      return evaluate(t, args[0]!, params) === evaluate(t, args[1]!, params)
+    case 'Fn::Not':
+      return !evaluate(t, args[0]!, params)
+    case 'Fn::If': {
+      const holds = evaluate(t, t.Conditions[args[0] as string]!, params)
+      return evaluate(t, args[holds ? 1 : 2]!, params)
+    }
+    case 'Fn::Sub': {
+      const [text, vars] = typeof fn.arg === 'string' ? [fn.arg, {}] : [args[0] as string, (args[1] ?? {}) as JsonObject]
+      const local = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, String(evaluate(t, v, params))]))
+      return text.replace(/\$\{([^}]*)\}/g, (_, name: string) => (name.startsWith('!') ? '${' + name.slice(1) + '}' : local[name] ?? value(name)))
+    }
+    default:
+      throw new Error(`evaluate does not know ${fn.name}`)
+  }
 }

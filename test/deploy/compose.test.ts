@@ -12,7 +12,7 @@ import { DEFAULTS, envName } from '../../broker/config.js'
 import { loadDockerfile, repoRoot, stageEnv } from './dockerfile.js'
 
 interface Service {
-  build?: string
+  build?: string | { context: string; target?: string }
   image?: string
   environment?: Record<string, string>
   ports?: string[]
@@ -29,7 +29,8 @@ const bindSource = (v: string) => (v.startsWith('./') ? v.slice(2).split(':')[0]
 
 t.test('three services: the broker from this checkout, Prometheus, Grafana', async (t) => {
   t.same(Object.keys(services).sort(), ['broker', 'grafana', 'prometheus'])
-  t.equal(services.broker!.build, '.')
+  t.same(services.broker!.build, { context: '.', target: 'runtime' }, 'built from this checkout, so `docker compose up --build` needs no published image')
+  t.equal(loadDockerfile().stages.at(-1)!.name, 'runtime', 'the target is the final stage, the one with USER skiff and the HEALTHCHECK')
   t.match(services.prometheus!.image, /^prom\/prometheus:v\d+\.\d+\.\d+$/, 'a pinned Prometheus')
   t.match(services.grafana!.image, /^grafana\/grafana:\d+\.\d+\.\d+$/, 'a pinned Grafana')
   t.same(services.broker!.volumes, ['skiff-data:/data'], 'broker data on a named volume at the image VOLUME')

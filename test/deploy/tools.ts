@@ -9,15 +9,18 @@ export interface Tool {
   command: string
   /** The Debian/Ubuntu package that provides it. */
   aptPackage: string
+  /** How to install it when apt is not the way. */
+  install?: string
 }
 
 export const SHELLCHECK: Tool = { command: 'shellcheck', aptPackage: 'shellcheck' }
 export const SYSTEMD_ANALYZE: Tool = { command: 'systemd-analyze', aptPackage: 'systemd' }
+export const CFN_LINT: Tool = { command: 'cfn-lint', aptPackage: 'cfn-lint', install: 'pip install cfn-lint' }
 
 /** undefined when the tool runs, else the reason to skip. */
 export function missing(tool: Tool): string | undefined {
   const r = spawnSync(tool.command, ['--version'], { encoding: 'utf8', timeout: 10_000 })
-  if (r.error || r.status !== 0) return `${tool.command} is not installed (apt-get install -y ${tool.aptPackage})`
+  if (r.error || r.status !== 0) return `${tool.command} is not installed (${tool.install ?? `apt-get install -y ${tool.aptPackage}`})`
   return undefined
 }
 
