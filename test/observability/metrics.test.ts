@@ -8,7 +8,7 @@
 import t from 'tap'
 import { Reader, startTestBroker } from '../e2e/helpers.js'
 import { telemetry } from '../../clients/index.js'
-import { scrape, scrapeUntil, scrapeWhen, sum, value } from './scrape.js'
+import { scrape, scrapeUntil, scrapeWhen, sum, value, type Samples } from './scrape.js'
 
 for (const workers of [1, 3]) {
   t.test(`workers=${workers}: the scrape equals the traffic`, async (t) => {
@@ -78,12 +78,15 @@ for (const workers of [1, 3]) {
     t.ok(value(s, 'process_cpu_user_seconds_total') > 0, 'default process metrics')
     t.ok(s.has('nodejs_heap_size_used_bytes'), 'default Node.js metrics')
 
-    // Gauges are sampled by the workers once a second.
+    // Gauges are sampled by the workers once a second: the lag one is a sample taken after the last settle.
+    const settled = (x: Samples, group: string) => [...x.keys()].some((k) => k.startsWith('skiff_consumer_lag{') && k.includes(`group="${group}"`)) && sum(x, 'skiff_consumer_lag', { topic: 'orders', group }) === 0
     const later = await scrapeWhen(
         http,
         (x) =>
           Array.from({ length: workers }, (_, w) => w).every((w) => x.has(`skiff_worker_event_loop_utilization{worker="${w}"}`)) &&
-          x.has('skiff_log_bytes{partition="0",topic="orders"}'),
+          x.has('skiff_log_bytes{partition="0",topic="orders"}') &&
+          settled(x, 'billing') &&
+          settled(x, 'audit'),
       )
     for (let w = 0; w < workers; w++) t.ok(later.has(`skiff_worker_event_loop_utilization{worker="${w}"}`), `worker ${w} reports its utilization`)
     t.ok(sum(later, 'skiff_log_bytes', { topic: 'orders' }) > 60 * 'order 00'.length, 'log bytes of orders')
