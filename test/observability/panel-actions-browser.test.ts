@@ -92,8 +92,8 @@ t.test('the panel acts, for an admin only', { skip: fs.existsSync(CHROMIUM) ? fa
 
     const closed = new Promise<Error>((resolve) => victim.once('error', resolve))
     const disconnected = new Promise((resolve) => victim.once('disconnect', resolve))
-    const victimRow = await page.waitForSelector('#connections tr:has-text("victim")', { timeout: 10_000 })
-    await (await victimRow.$('button[data-close]'))!.click()
+    // A locator, not an element handle: the table is redrawn on every refresh, so the button is found again at the click.
+    await page.locator('#connections tr:has-text("victim") button[data-close]').click({ timeout: 10_000 })
     await page.fill('#close-form [name=reason]', 'maintenance window')
     await page.click('#close-form button[type=submit]')
     await page.waitForSelector('#action-result.ok:text("closed")', { timeout: 10_000 })
