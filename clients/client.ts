@@ -153,7 +153,7 @@ export class Client extends EventEmitter implements ConsumerHost {
         ended: (reason) => this.onEnded(reason),
         deliver: (d) => this.consumers.get(d.sub)?.deliver(d),
         request: (r, conn) => this.services.onRequest(r, conn),
-        unsolicitedError: (err, corr) => this.report(new SkiffError(err.codeName, `fire-and-forget publish ${corr} failed: ${err.message}`, { cause: err, details: { corr, ...err.details } })),
+        unsolicitedError: (err, corr) => this.report(new SkiffError(err.code, `fire-and-forget publish ${corr} failed: ${err.message}`, { cause: err, details: { corr, ...err.details } })),
         connectionError: (err) => this.brokerError(err),
       },
     )
@@ -169,7 +169,7 @@ export class Client extends EventEmitter implements ConsumerHost {
    */
   private brokerError(err: SkiffError): void {
     const sub = err.details?.sub
-    const consumer = err.codeName === 'UNKNOWN_TOPIC' && typeof sub === 'number' ? this.consumers.get(sub) : undefined
+    const consumer = err.code === 'UNKNOWN_TOPIC' && typeof sub === 'number' ? this.consumers.get(sub) : undefined
     if (!consumer) return this.report(err)
     this.forget(consumer)
     consumer.fail(err)
@@ -383,7 +383,7 @@ export class Client extends EventEmitter implements ConsumerHost {
         return
       }
       const c = consumers[i]!
-      const failure = new SkiffError(err.codeName, `subscribing ${c.topic} as ${c.group} again after a reconnect failed: ${err.message}`, { cause: err })
+      const failure = new SkiffError(err.code, `subscribing ${c.topic} as ${c.group} again after a reconnect failed: ${err.message}`, { cause: err })
       this.forget(c)
       c.fail(failure)
       this.report(failure)
@@ -396,7 +396,7 @@ export class Client extends EventEmitter implements ConsumerHost {
     this.emit('disconnect', reason)
     if (!retrying) return // onEnded follows and reports it
     // A plain loss (socket closed, broker restarting) is what reconnecting is for; a fault is worth an 'error'.
-    if (reason.codeName !== 'CONNECTION_CLOSED') this.report(reason)
+    if (reason.code !== 'CONNECTION_CLOSED') this.report(reason)
     for (const c of [...this.consumers.values()]) {
       if (c.established) c.interrupted()
     }

@@ -9,7 +9,7 @@ const servers = {}
 for (const r of replies) servers[r.decode().by] = (servers[r.decode().by] ?? 0) + 1
 console.log(`${correct}/100 replies correct; answered by ${JSON.stringify(servers)}`)
 
-const failure = (p) => p.then(() => 'OK', (err) => err.codeName)
+const failure = (p) => p.then(() => 'OK', (err) => err.code)
 const nobody = await failure(client.request('farewell', { name: 'x' }, { timeoutMs: 2000 }))
 const slow = await failure(client.request('greet', { name: 'sleepy' }, { timeoutMs: 300 }))
 console.log(`request nobody serves: ${nobody}; request slower than its timeout: ${slow}`)

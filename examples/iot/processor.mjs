@@ -10,7 +10,7 @@ const stats = {} // sensor -> { n, sum, lastSeq, outOfOrder }
 const client = await connectPart(async () => result(stats))
 for (const [topic, partitions] of [['readings', 4], ['averages', 4], ['commands', 1]]) {
   await client.admin.createTopic(topic, { partitions }).catch((err) => {
-    if (err.codeName !== 'TOPIC_EXISTS') throw err
+    if (err.code !== 'TOPIC_EXISTS') throw err
   })
 }
 const producer = client.producer({ whenFull: 'wait' })

@@ -17,7 +17,7 @@ const orders = new Map() // id -> { id, user, status, history }
 const client = await connectPart(async () => server.close())
 for (const topic of ['orders', 'order-status']) {
   await client.admin.createTopic(topic, { partitions: 2 }).catch((err) => {
-    if (err.codeName !== 'TOPIC_EXISTS') throw err
+    if (err.code !== 'TOPIC_EXISTS') throw err
   })
 }
 const producer = client.producer({ whenFull: 'wait' })

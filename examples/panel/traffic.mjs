@@ -5,7 +5,7 @@ const mode = process.argv[2]
 const client = await connectPart()
 if (mode === 'produce') {
   await client.admin.createTopic('clicks', { partitions: 3 }).catch((err) => {
-    if (err.codeName !== 'TOPIC_EXISTS') throw err
+    if (err.code !== 'TOPIC_EXISTS') throw err
   })
   const producer = client.producer({ whenFull: 'wait' })
   for (let i = 0; i < 300; i++) {

@@ -3,7 +3,7 @@ import { connectPart, result } from '../lib/part.mjs'
 
 const client = await connectPart()
 await client.admin.createTopic('signups', { partitions: 4 }).catch((err) => {
-  if (err.codeName !== 'TOPIC_EXISTS') throw err
+  if (err.code !== 'TOPIC_EXISTS') throw err
 })
 if (process.argv[2] === 'create') {
   await client.close()
