@@ -90,6 +90,16 @@ export class SkiffError extends Error {
   }
 }
 
+/**
+ * True for a SkiffError (of `code`, when given). A program that loads both the
+ * ESM and the CommonJS build of skiffmq has two SkiffError classes, so an error
+ * of the other copy is recognised by its name and a code of the table too.
+ */
 export function isSkiffError(err: unknown, code?: ErrorName): err is SkiffError {
-  return err instanceof SkiffError && (code === undefined || err.code === code)
+  if (!(err instanceof SkiffError)) {
+    if (!(err instanceof Error) || err.name !== 'SkiffError') return false
+    const other = (err as { code?: unknown }).code
+    if (typeof other !== 'string' || !Object.hasOwn(ERRORS, other)) return false
+  }
+  return code === undefined || (err as SkiffError).code === code
 }
