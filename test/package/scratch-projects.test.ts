@@ -7,7 +7,7 @@
  * broker: publish one message, consume it, meet one broker error.
  */
 import t from 'tap'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import os from 'node:os'
@@ -28,6 +28,10 @@ t.test('the client installs without the broker dependencies', async (t) => {
   t.ok(installed.includes('skiffmq') && installed.includes('msgpackr'), `installed: ${installed.join(', ')}`)
   const requireHere = createRequire(path.join(scratch.dir, 'package.json'))
   for (const dep of BROKER_ONLY) t.throws(() => requireHere.resolve(dep), { code: 'MODULE_NOT_FOUND' }, `${dep} cannot be found from the project`)
+  // The broker is what needs them: without them skiff stops at once and names the missing package.
+  const skiff = spawnSync(process.execPath, [path.join(scratch.dir, 'node_modules/skiffmq/dist/broker/cli/skiff.js'), '--help'], { encoding: 'utf8', timeout: 30_000 })
+  t.not(skiff.status, 0, 'skiff exits with an error')
+  t.match(skiff.stderr, /Cannot find (package|module) '(yargs|pino|prom-client)/, 'naming the missing package')
 })
 
 interface Project {
