@@ -46,7 +46,7 @@ import { MAX_IN_FLIGHT_LIMIT, SkiffError, checkName, decodeOk, encodeSubscribe, 
 import { Admin } from './admin.js'
 import { reconnectPolicy, type ReconnectOptions } from './backoff.js'
 import type { Connection } from './connection.js'
-import { Consumer, startPosition, type ConsumerHost, type MessageHandler, type SubscribeOptions } from './consumer.js'
+import { Consumer, startPosition, type MessageHandler, type SubscribeOptions } from './consumer.js'
 import { Link, type ClientStatus, type RetryInfo } from './link.js'
 import { Producer, type ProducerOptions, type WhenFull } from './producer.js'
 import { Services, sendRequest, type RequestMessage, type RequestOptions, type ServeHandler, type Service } from './request-reply.js'
@@ -99,22 +99,28 @@ export async function connect(url: string | readonly string[] = DEFAULT_URL, opt
   return client
 }
 
-/** The client's events, typed (see the header comment of this file). */
-export interface Client {
-  on(event: 'connect' | 'reconnect', listener: (info: ConnectInfo) => void): this
-  on(event: 'disconnect', listener: (reason: SkiffError) => void): this
-  on(event: 'reconnecting', listener: (info: RetryInfo) => void): this
-  on(event: 'close', listener: (reason: SkiffError | undefined) => void): this
-  on(event: 'error', listener: (err: Error) => void): this
-  once(event: 'connect' | 'reconnect', listener: (info: ConnectInfo) => void): this
-  once(event: 'disconnect', listener: (reason: SkiffError) => void): this
-  once(event: 'reconnecting', listener: (info: RetryInfo) => void): this
-  once(event: 'close', listener: (reason: SkiffError | undefined) => void): this
-  once(event: 'error', listener: (err: Error) => void): this
+/**
+ * The client's events and their listeners' arguments (see the header comment
+ * of this file). `on`, `once`, `off` and `emit` take only these names, so a
+ * misspelt event or a listener of the wrong shape does not compile.
+ */
+export interface ClientEvents {
+  /** A connection was made (the first, and every one after a reconnect). */
+  connect: [info: ConnectInfo]
+  /** A connection is back, with every subscription accepted again. */
+  reconnect: [info: ConnectInfo]
+  /** The connection was lost; the client reconnects unless it gives up. */
+  disconnect: [reason: SkiffError]
+  /** Before each reconnect attempt. */
+  reconnecting: [info: RetryInfo]
+  /** Closed for good: `undefined` after close(), else why it gave up. */
+  close: [reason: SkiffError | undefined]
+  /** A failure that belongs to no call; emitted only when someone listens. */
+  error: [err: Error]
 }
 
 /** A connection to a broker (kept up by reconnecting), shared by producers, consumers and `admin`. */
-export class Client extends EventEmitter implements ConsumerHost {
+export class Client extends EventEmitter<ClientEvents> {
   /** Topic and group administration. */
   readonly admin: Admin
   /** See {@link ConnectOptions.requestTimeoutMs}. */
@@ -153,7 +159,7 @@ export class Client extends EventEmitter implements ConsumerHost {
         ended: (reason) => this.onEnded(reason),
         deliver: (d) => this.consumers.get(d.sub)?.deliver(d),
         request: (r, conn) => this.services.onRequest(r, conn),
-        unsolicitedError: (err, corr) => this.report(new SkiffError(err.codeName, `fire-and-forget publish ${corr} failed: ${err.message}`, { cause: err, details: { corr, ...err.details } })),
+        unsolicitedError: (err, corr) => this.report(new SkiffError(err.code, `fire-and-forget publish ${corr} failed: ${err.message}`, { cause: err, details: { corr, ...err.details } })),
         connectionError: (err) => this.brokerError(err),
       },
     )
@@ -169,7 +175,7 @@ export class Client extends EventEmitter implements ConsumerHost {
    */
   private brokerError(err: SkiffError): void {
     const sub = err.details?.sub
-    const consumer = err.codeName === 'UNKNOWN_TOPIC' && typeof sub === 'number' ? this.consumers.get(sub) : undefined
+    const consumer = err.code === 'UNKNOWN_TOPIC' && typeof sub === 'number' ? this.consumers.get(sub) : undefined
     if (!consumer) return this.report(err)
     this.forget(consumer)
     consumer.fail(err)
@@ -192,7 +198,7 @@ export class Client extends EventEmitter implements ConsumerHost {
     return this.status === 'closed'
   }
 
-  /** The open connection; throws CONNECTION_CLOSED while reconnecting or closed. */
+  /** @internal The open connection; throws CONNECTION_CLOSED while reconnecting or closed. */
   get connection(): Connection {
     const conn = this.link.current
     if (!conn) throw new SkiffError('CONNECTION_CLOSED', this.closed ? 'the client is closed' : 'the client is not connected (reconnecting)')
@@ -383,7 +389,7 @@ export class Client extends EventEmitter implements ConsumerHost {
         return
       }
       const c = consumers[i]!
-      const failure = new SkiffError(err.codeName, `subscribing ${c.topic} as ${c.group} again after a reconnect failed: ${err.message}`, { cause: err })
+      const failure = new SkiffError(err.code, `subscribing ${c.topic} as ${c.group} again after a reconnect failed: ${err.message}`, { cause: err })
       this.forget(c)
       c.fail(failure)
       this.report(failure)
@@ -396,7 +402,7 @@ export class Client extends EventEmitter implements ConsumerHost {
     this.emit('disconnect', reason)
     if (!retrying) return // onEnded follows and reports it
     // A plain loss (socket closed, broker restarting) is what reconnecting is for; a fault is worth an 'error'.
-    if (reason.codeName !== 'CONNECTION_CLOSED') this.report(reason)
+    if (reason.code !== 'CONNECTION_CLOSED') this.report(reason)
     for (const c of [...this.consumers.values()]) {
       if (c.established) c.interrupted()
     }

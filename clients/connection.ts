@@ -359,7 +359,7 @@ export class Connection {
     const err = SkiffError.fromWire(e.code, e.message, e.details)
     if (e.corr === undefined) {
       if (err.fatal) throw err
-      if (err.codeName === 'SHUTTING_DOWN') {
+      if (err.code === 'SHUTTING_DOWN') {
         this.farewell = err
         return
       }

@@ -38,7 +38,7 @@ import {
 } from '../protocol/index.js'
 import { HandlerRunner, type MessageHandler } from './consumer-handlers.js'
 import type { ConnectionSource } from './link.js'
-import { Message, type SettleKind, type Settler } from './message.js'
+import { Message, type SettleKind } from './message.js'
 
 /** A 'message' handler (see consumer-handlers.ts). */
 export type { MessageHandler } from './consumer-handlers.js'
@@ -85,7 +85,7 @@ export interface ConsumerCloseOptions {
   timeoutMs?: number
 }
 
-/** Turn a `from` option into SUBSCRIBE's start and startValue; INVALID_REQUEST when it is neither. */
+/** @internal Turn a `from` option into SUBSCRIBE's start and startValue; INVALID_REQUEST when it is neither. */
 export function startPosition(from: StartFrom | undefined): { start: StartPosition; startValue?: number } {
   if (from === undefined || from === 'latest') return { start: 'latest' }
   if (from === 'earliest') return { start: 'earliest' }
@@ -137,11 +137,27 @@ interface Reader {
 const DONE: IteratorResult<Message> = { done: true, value: undefined }
 
 /**
- * A subscription: iterate it (`for await (const msg of consumer)`) or give it
- * handlers (`consumer.on('message', fn)`), one style per consumer. Events:
- * 'message' (msg), 'error' (err, msg) for a handler that threw.
+ * A consumer's events and their listeners' arguments. `on`, `once`, `off` and
+ * `emit` take only these names, so `consumer.on('mesage', ...)` or a listener
+ * of the wrong shape does not compile.
  */
-export class Consumer extends EventEmitter implements AsyncIterableIterator<Message>, Settler {
+export interface ConsumerEvents {
+  /** A message, for handler-style consumers (the listener may return a promise). */
+  message: [msg: Message]
+  /**
+   * A handler threw or rejected (`msg` is its message), or the subscription
+   * ended with an error such as UNKNOWN_TOPIC when its topic was deleted (no `msg`).
+   */
+  error: [err: Error, msg?: Message]
+}
+
+/**
+ * A subscription: iterate it (`for await (const msg of consumer)`) or give it
+ * handlers (`consumer.on('message', fn)`), one style per consumer.
+ */
+// Settler (message.ts) is implemented structurally: naming the internal
+// interface here would leave a dangling name in the published .d.ts.
+export class Consumer extends EventEmitter<ConsumerEvents> implements AsyncIterableIterator<Message> {
   /** Partitions of the topic, as the broker reported on subscribe. */
   partitions: number[] = []
   /** @internal Accepted by the broker at least once (so it is subscribed again after a reconnect). */
@@ -181,7 +197,8 @@ export class Consumer extends EventEmitter implements AsyncIterableIterator<Mess
     private readonly concurrency: number,
   ) {
     super()
-    this.on('newListener', (event) => {
+    // 'newListener' is Node's own event, outside ConsumerEvents on purpose.
+    ;(this as EventEmitter).on('newListener', (event: string | symbol) => {
       // Runs before the listener is added: start once it is there.
       if (event === 'message') queueMicrotask(() => this.startHandlers())
     })
@@ -197,7 +214,7 @@ export class Consumer extends EventEmitter implements AsyncIterableIterator<Mess
     return this.subscription.group
   }
 
-  /** This subscription's id on the connection. */
+  /** @internal This subscription's id on the connection. */
   get sub(): number {
     return this.subscription.sub
   }
@@ -438,9 +455,11 @@ export class Consumer extends EventEmitter implements AsyncIterableIterator<Mess
       listeners: () => this.listeners('message') as MessageHandler[],
       autoAck: this.autoAck,
       concurrency: this.concurrency,
-      failed: (err, msg) => {
+      failed: (thrown, msg) => {
+        // A handler may throw anything; listeners get an Error either way (the thrown value as its cause).
+        const err = thrown instanceof Error ? thrown : new Error(String(thrown), { cause: thrown })
         if (this.listenerCount('error') > 0) this.emit('error', err, msg)
-        else this.host.report(err instanceof Error ? err : new Error(String(err)))
+        else this.host.report(err)
       },
       finished: () => this.wakeIdle(),
     })

@@ -1,9 +1,9 @@
 /** skiffmq client: `import { connect } from 'skiffmq'`. */
-export { connect, Client, type ConnectOptions, type ConnectInfo } from './client.js'
+export { connect, Client, type ClientEvents, type ConnectOptions, type ConnectInfo } from './client.js'
 export { type ClientStatus, type RetryInfo } from './link.js'
 export { DEFAULT_RECONNECT, type ReconnectOptions } from './backoff.js'
 export { Producer, type ProducerOptions, type PublishOptions, type PublishResult, type ProducerStats, type WhenFull, type SendResult } from './producer.js'
-export { Consumer, type SubscribeOptions, type StartFrom, type MessageHandler, type ConsumerCloseOptions } from './consumer.js'
+export { Consumer, type ConsumerEvents, type SubscribeOptions, type StartFrom, type MessageHandler, type ConsumerCloseOptions } from './consumer.js'
 export { Message, type NackOptions } from './message.js'
 export { RequestMessage, type RequestOptions, type ServeHandler, type Service } from './request-reply.js'
 export {

@@ -134,13 +134,13 @@ export class Link implements ConnectionSource {
       } catch (err) {
         this.lastError = asSkiffError(err)
         failures.push(`${formatAddress(this.addresses[i]!)}: ${this.lastError.message}`)
-        if (FINAL_HANDSHAKE_ERRORS.has(this.lastError.codeName)) break
+        if (FINAL_HANDSHAKE_ERRORS.has(this.lastError.code)) break
       }
     }
     this.status = 'closed'
     const last = this.lastError!
     if (failures.length === 1) throw last
-    throw new SkiffError(last.codeName, `cannot connect to any broker: ${failures.join('; ')}`, { cause: last })
+    throw new SkiffError(last.code, `cannot connect to any broker: ${failures.join('; ')}`, { cause: last })
   }
 
   ready(timeoutMs: number, what: string): Promise<Connection> {
@@ -244,7 +244,7 @@ export class Link implements ConnectionSource {
     } catch (err) {
       if (this.closing) return
       this.lastError = asSkiffError(err)
-      if (FINAL_HANDSHAKE_ERRORS.has(this.lastError.codeName)) return this.end(this.lastError)
+      if (FINAL_HANDSHAKE_ERRORS.has(this.lastError.code)) return this.end(this.lastError)
       return this.scheduleAttempt()
     }
     if (this.closing) {

@@ -3,17 +3,23 @@
  * frames; the client raises them as SkiffError. `fatal` errors are followed by
  * a close of the connection; `retriable` tells a client whether trying the same
  * request again (after a reconnect, or later) can succeed.
+ *
+ * Each error has two stable identities: its name (`'FORBIDDEN'`), which is what
+ * JavaScript code compares (`err.code === 'FORBIDDEN'`, as with Node's own
+ * `'ENOENT'` or undici's `'UND_ERR_...'`), and its number on the wire
+ * (`wireCode`, the `code` field of an ERROR frame), which only the codecs need.
  */
 export interface ErrorSpec {
-  code: number
+  /** The number sent in ERROR frames; never reused or renumbered. */
+  wireCode: number
   name: string
   retriable: boolean
   fatal: boolean
   message: string
 }
 
-function spec(code: number, name: string, retriable: boolean, fatal: boolean, message: string): ErrorSpec {
-  return { code, name, retriable, fatal, message }
+function spec<N extends string>(wireCode: number, name: N, retriable: boolean, fatal: boolean, message: string): ErrorSpec & { name: N } {
+  return { wireCode, name, retriable, fatal, message }
 }
 
 export const ERRORS = {
@@ -41,10 +47,11 @@ export const ERRORS = {
 
 export type ErrorName = keyof typeof ERRORS
 
-const byCode = new Map<number, ErrorSpec>(Object.values(ERRORS).map((e) => [e.code, e]))
+const byWireCode = new Map<number, ErrorSpec>(Object.values(ERRORS).map((e) => [e.wireCode, e]))
 
-export function errorByCode(code: number): ErrorSpec | undefined {
-  return byCode.get(code)
+/** The table entry for a number received in an ERROR frame. */
+export function errorByCode(wireCode: number): ErrorSpec | undefined {
+  return byWireCode.get(wireCode)
 }
 
 export interface SkiffErrorOptions {
@@ -54,30 +61,45 @@ export interface SkiffErrorOptions {
 }
 
 export class SkiffError extends Error {
-  readonly code: number
+  /** The error's stable name: `'FORBIDDEN'`, `'STORAGE_FULL'`, ... */
+  readonly code: ErrorName
+  /** The number that stands for `code` in ERROR frames (5 for FORBIDDEN, ...). */
+  readonly wireCode: number
+  /** @deprecated The same as `code`, kept for code written when `code` was the wire number. */
   readonly codeName: ErrorName
   readonly retriable: boolean
   readonly fatal: boolean
   readonly details?: Record<string, unknown>
 
-  constructor(name: ErrorName, message?: string, options: SkiffErrorOptions = {}) {
-    const e = ERRORS[name]
+  constructor(code: ErrorName, message?: string, options: SkiffErrorOptions = {}) {
+    const e = ERRORS[code]
     super(message ?? e.message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'SkiffError'
-    this.code = e.code
-    this.codeName = name
+    this.code = code
+    this.wireCode = e.wireCode
+    this.codeName = code
     this.retriable = e.retriable
     this.fatal = e.fatal
     if (options.details) this.details = options.details
   }
 
-  /** Rebuild an error received in an ERROR frame; unknown codes become INTERNAL. */
-  static fromWire(code: number, message: string, details?: Record<string, unknown>): SkiffError {
-    const e = errorByCode(code)
+  /** Rebuild an error received in an ERROR frame; unknown numbers become INTERNAL. */
+  static fromWire(wireCode: number, message: string, details?: Record<string, unknown>): SkiffError {
+    const e = errorByCode(wireCode)
     return new SkiffError((e?.name ?? 'INTERNAL') as ErrorName, message, details ? { details } : {})
   }
 }
 
-export function isSkiffError(err: unknown, name?: ErrorName): err is SkiffError {
-  return err instanceof SkiffError && (name === undefined || err.codeName === name)
+/**
+ * True for a SkiffError (of `code`, when given). A program that loads both the
+ * ESM and the CommonJS build of skiffmq has two SkiffError classes, so an error
+ * of the other copy is recognised by its name and a code of the table too.
+ */
+export function isSkiffError(err: unknown, code?: ErrorName): err is SkiffError {
+  if (!(err instanceof SkiffError)) {
+    if (!(err instanceof Error) || err.name !== 'SkiffError') return false
+    const other = (err as { code?: unknown }).code
+    if (typeof other !== 'string' || !Object.hasOwn(ERRORS, other)) return false
+  }
+  return code === undefined || (err as SkiffError).code === code
 }

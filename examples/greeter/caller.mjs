@@ -10,8 +10,8 @@ const servers = {}
 for (const r of replies) servers[r.decode().by] = (servers[r.decode().by] ?? 0) + 1
 console.log(`${correct}/100 replies correct; answered by ${JSON.stringify(servers)}`)
 
-// A failed request rejects with an error whose codeName is the broker's error code.
-const failure = (p) => p.then(() => 'OK', (err) => err.codeName)
+// A failed request rejects with an error whose code is the broker's error code name.
+const failure = (p) => p.then(() => 'OK', (err) => err.code)
 const nobody = await failure(client.request('farewell', { name: 'x' }, { timeoutMs: 2000 }))
 const slow = await failure(client.request('greet', { name: 'sleepy' }, { timeoutMs: 300 }))
 console.log(`request nobody serves: ${nobody}; request slower than its timeout: ${slow}`)

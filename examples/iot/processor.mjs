@@ -10,7 +10,7 @@ const client = await connect(process.env.SKIFF_URL, { name: 'processor' }) // no
 client.on('error', (err) => console.error(`client error: ${err.message}`))
 for (const [topic, partitions] of [['readings', 4], ['averages', 4], ['commands', 1]]) {
   await client.admin.createTopic(topic, { partitions }).catch((err) => {
-    if (err.codeName !== 'TOPIC_EXISTS') throw err
+    if (err.code !== 'TOPIC_EXISTS') throw err
   })
 }
 const stats = {} // sensor -> { n, sum, lastSeq, outOfOrder }

@@ -18,7 +18,7 @@ const client = await connect(process.env.SKIFF_URL, { name: 'orders-api' }) // n
 client.on('error', (err) => console.error(`client error: ${err.message}`))
 for (const topic of ['orders', 'order-status']) {
   await client.admin.createTopic(topic, { partitions: 2 }).catch((err) => {
-    if (err.codeName !== 'TOPIC_EXISTS') throw err
+    if (err.code !== 'TOPIC_EXISTS') throw err
   })
 }
 const producer = client.producer({ whenFull: 'wait' })

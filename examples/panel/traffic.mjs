@@ -7,7 +7,7 @@ const client = await connect(process.env.SKIFF_URL, { name: `clicks-${mode}` }) 
 client.on('error', (err) => console.error(`client error: ${err.message}`))
 if (mode === 'produce') {
   await client.admin.createTopic('clicks', { partitions: 3 }).catch((err) => {
-    if (err.codeName !== 'TOPIC_EXISTS') throw err
+    if (err.code !== 'TOPIC_EXISTS') throw err
   })
   const producer = client.producer({ whenFull: 'wait' })
   for (let i = 0; i < 300; i++) {

@@ -4,7 +4,7 @@ import { connect } from 'skiffmq'
 const client = await connect(process.env.SKIFF_URL, { name: 'signup-producer' }) // no SKIFF_URL: skiff://127.0.0.1:7600
 client.on('error', (err) => console.error(`client error: ${err.message}`))
 await client.admin.createTopic('signups', { partitions: 4 }).catch((err) => {
-  if (err.codeName !== 'TOPIC_EXISTS') throw err
+  if (err.code !== 'TOPIC_EXISTS') throw err
 })
 if (process.argv[2] === 'create') {
   await client.close()

@@ -21,7 +21,7 @@ export interface ErrorBody {
 }
 
 export function encodeError(err: SkiffError, corr?: number): Buffer {
-  const body: Record<string, unknown> = { code: err.code, name: err.codeName, message: err.message }
+  const body: Record<string, unknown> = { code: err.wireCode, name: err.code, message: err.message }
   if (corr !== undefined) body.corr = corr
   if (err.details) body.details = err.details
   return encodeFrame(Op.ERROR, body)

@@ -78,7 +78,7 @@ function decodeEmpty(frame: string) {
 }
 
 function encodeErrorValue(v: { corr?: number; code: number; name: ErrorName; message: string; details?: Record<string, unknown> }): Buffer {
-  if (ERRORS[v.name]?.code !== v.code) throw new Error(`error vector: code ${v.code} is not ${v.name}`)
+  if (ERRORS[v.name]?.wireCode !== v.code) throw new Error(`error vector: code ${v.code} is not ${v.name}`)
   return encodeError(new SkiffError(v.name, v.message, v.details ? { details: v.details } : {}), v.corr)
 }
 

@@ -55,7 +55,7 @@ export function opcodeTable(): string {
 }
 
 export function errorTable(): string {
-  const rows = Object.values(ERRORS).map((e) => `| ${e.code} | ${e.name} | ${e.fatal ? 'yes' : 'no'} | ${e.retriable ? 'yes' : 'no'} | ${e.message} |`)
+  const rows = Object.values(ERRORS).map((e) => `| ${e.wireCode} | ${e.name} | ${e.fatal ? 'yes' : 'no'} | ${e.retriable ? 'yes' : 'no'} | ${e.message} |`)
   return ['| code | name | fatal | retriable | meaning |', '| --- | --- | --- | --- | --- |', ...rows].join('\n')
 }
 
