@@ -54,7 +54,7 @@ import {
   type RequestFrame,
   type Welcome,
 } from '../protocol/index.js'
-import { formatAddress, type BrokerAddress } from './url.js'
+import { DEFAULT_PORT, formatAddress, type BrokerAddress } from './url.js'
 
 const debug = debuglog('skiff')
 
@@ -289,6 +289,7 @@ export class Connection {
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return
     this.lastReceived = Date.now()
+    if (this.state === 'handshake' && this.sniffHttp(chunk)) return
     this.decoder.push(chunk)
     try {
       // dispatch() may close the connection: stop reading frames then.
@@ -299,6 +300,26 @@ export class Connection {
     } catch (err) {
       this.fail(err instanceof SkiffError ? err : new SkiffError('BAD_FRAME', `cannot handle a frame from the broker: ${(err as Error).message}`, { cause: err }))
     }
+  }
+
+  /** The first bytes from the server, kept until there are 4 (only during the handshake). */
+  private firstBytes: Buffer | undefined = Buffer.alloc(0)
+
+  /**
+   * A URL naming the broker's HTTP port (/metrics) instead of its protocol port: the HTTP server
+   * answers our HELLO with "HTTP/1.1 400 ...", whose first 4 bytes read as a frame length of
+   * 0x48545450 (1,213,486,160). Say what happened instead of "frame of 1213486160 bytes".
+   * True when the connection was failed for it.
+   */
+  private sniffHttp(chunk: Buffer): boolean {
+    if (this.firstBytes === undefined) return false
+    this.firstBytes = Buffer.concat([this.firstBytes, chunk.subarray(0, 4)])
+    if (this.firstBytes.length < 4) return false
+    const http = this.firstBytes.toString('latin1', 0, 4) === 'HTTP'
+    this.firstBytes = undefined
+    if (!http) return false
+    this.fail(new SkiffError('BAD_FRAME', `${formatAddress(this.address)} answered with HTTP: that is the broker's HTTP port (/metrics), not its protocol port (default ${DEFAULT_PORT})`))
+    return true
   }
 
   private dispatch(f: Frame): void {

@@ -3,18 +3,29 @@
  * case), an environment variable (SKIFF_*) and a config-file key, in that
  * order of precedence; the flags are generated from the config table so the
  * three cannot drift apart.
+ *
+ * A broker that cannot start says why in one line on stderr and exits
+ * non-zero: 2 for a bad option or config value, 1 for anything else (a port
+ * in use or not allowed, a data directory it cannot write). The stack trace
+ * follows only with --debug or SKIFF_DEBUG=1.
  */
 import type { Argv, ArgumentsCamelCase } from 'yargs'
+import { pino } from 'pino'
 import { DEFAULTS, DESCRIPTIONS, envName, loadConfig, ConfigError, type BrokerConfig, type ConfigKey } from '../config.js'
-import { startBroker } from '../index.js'
+import { startBroker, type RunningBroker } from '../index.js'
+import { debugWanted, processIO, reportFailure, usageErrors, type CliIO } from './commands/client-common.js'
+import { checkDataDir, startFailureMessage } from './start-failure.js'
+import { onReaderGone } from './reader-gone.js'
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
 
-export function registerBrokerCommand(y: Argv): Argv {
+export function registerBrokerCommand(y: Argv, io: CliIO = processIO): Argv {
+  const usage = usageErrors(io, 'broker')
   return y.command(
     'broker',
     'run the broker daemon',
     (b) => {
+      usage.on(b)
       for (const key of Object.keys(DEFAULTS) as ConfigKey[]) {
         const d = DEFAULTS[key]
         b.option(kebab(key), {
@@ -24,11 +35,12 @@ export function registerBrokerCommand(y: Argv): Argv {
       }
       return b.option('config', { type: 'string', describe: 'JSON config file (flags and env override it)' })
     },
-    (argv) => runBroker(argv),
+    usage.handler((argv: ArgumentsCamelCase<Record<string, unknown>>) => runBroker(io, argv)),
   )
 }
 
-async function runBroker(argv: ArgumentsCamelCase<Record<string, unknown>>): Promise<void> {
+async function runBroker(io: CliIO, argv: ArgumentsCamelCase<Record<string, unknown>>): Promise<void> {
+  const debug = debugWanted(io, argv)
   const flags: Partial<Record<ConfigKey, unknown>> = {}
   for (const key of Object.keys(DEFAULTS) as ConfigKey[]) {
     const v = argv[key]
@@ -37,15 +49,25 @@ async function runBroker(argv: ArgumentsCamelCase<Record<string, unknown>>): Pro
   }
   let config: BrokerConfig
   try {
-    config = loadConfig(flags as Partial<BrokerConfig>, process.env, argv.config as string | undefined)
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`skiff broker: ${err.message}\n`)
-      process.exit(2)
+    // yargs turns `--port abc` into NaN; say what was typed instead of "not null".
+    for (const [key, v] of Object.entries(flags)) {
+      if (typeof v === 'number' && Number.isNaN(v)) throw new ConfigError(`--${kebab(key)} must be a number, not ${JSON.stringify(typedValue(io.args, kebab(key)) ?? String(v))}`)
     }
-    throw err
+    config = loadConfig(flags as Partial<BrokerConfig>, io.env, argv.config as string | undefined)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    reportFailure(io, 'broker', startFailureMessage(err, DEFAULTS), err, debug)
+    return process.exit(2)
   }
-  const broker = await startBroker(config)
+  let broker: RunningBroker
+  try {
+    checkDataDir(config.dataDir)
+    broker = await startBroker(config)
+  } catch (err) {
+    reportFailure(io, 'broker', startFailureMessage(err, config), err, debug)
+    // Exit now: a failed start may leave a half-closed handle that would keep the process up.
+    return process.exit(err instanceof ConfigError ? 2 : 1)
+  }
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) {
@@ -64,4 +86,22 @@ async function runBroker(argv: ArgumentsCamelCase<Record<string, unknown>>): Pro
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+  // The reader of the logs went away (`skiff broker | head`): stop as on SIGTERM, then exit 0.
+  // pino writes through its own stream, which drops lines after EPIPE; its error event tells us.
+  onReaderGone(() => stop('stdout closed'))
+  const logStream = (broker.logger as unknown as Record<symbol, NodeJS.EventEmitter | undefined>)[pino.symbols.streamSym]
+  logStream?.on?.('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' && !stopping) stop('stdout closed')
+  })
+}
+
+/** The value typed after `--name` (or as `--name=value`), the last one when given twice. */
+function typedValue(args: readonly string[] | undefined, name: string): string | undefined {
+  let found: string | undefined
+  for (let i = 0; i < (args?.length ?? 0); i++) {
+    const a = args![i]!
+    if (a === `--${name}`) found = args![i + 1]
+    else if (a.startsWith(`--${name}=`)) found = a.slice(name.length + 3)
+  }
+  return found
 }

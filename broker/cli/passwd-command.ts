@@ -15,7 +15,7 @@
  * line, so it does not end up in shell history or `ps`.
  */
 import type { Argv, CommandModule } from 'yargs'
-import type { CliIO } from './commands/client-common.js'
+import { debugWanted, reportFailure, usageErrors, type CliIO } from './commands/client-common.js'
 import { DEFAULT_SCRYPT, generateToken, hashToken } from '../auth/token-hash.js'
 import { MIN_TOKEN_LENGTH, MAX_TOKEN_LENGTH } from '../auth/auth-file.js'
 
@@ -27,23 +27,24 @@ interface PasswdArgs {
 }
 
 export function passwdCommand(io: CliIO): CommandModule<object, PasswdArgs> {
+  const usage = usageErrors(io, 'passwd')
   return {
     command: 'passwd',
     describe: 'make a token and its scrypt hash for the auth file (tokenHash)',
     builder: (y: Argv) =>
-      y
+      usage
+        .on(y)
         .option('stdin', { type: 'boolean', default: false, describe: 'hash the token read from stdin instead of making a new one' })
         .option('name', { type: 'string', describe: 'also print an auth file entry for this user' })
         .option('json', { type: 'boolean', default: false, describe: 'print JSON' })
         .option('cost', { type: 'number', default: DEFAULT_SCRYPT.ln, describe: 'scrypt cost as log2(N), 10-20' }) as unknown as Argv<PasswdArgs>,
-    handler: async (argv) => {
+    handler: usage.handler(async (argv: PasswdArgs) => {
       try {
         await run(io, argv)
       } catch (err) {
-        io.stderr.write(`skiff passwd: ${(err as Error).message}\n`)
-        io.setExitCode(1)
+        reportFailure(io, 'passwd', (err as Error).message, err, debugWanted(io, argv))
       }
-    },
+    }),
   }
 }
 

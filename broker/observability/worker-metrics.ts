@@ -44,7 +44,11 @@ export interface GaugeSnapshot {
   worker: number
   /** Event loop utilization (0-1) since the previous snapshot. */
   elu: number
-  /** [topic, group, partition, records not yet acked] for every live group cursor. */
+  /**
+   * [topic, group, partition, records not yet acked] for every group of every open partition,
+   * its consumers connected or not: a partition loads all its groups when it opens, and the
+   * worker opens every partition it owns at start and samples once before it says it is ready.
+   */
   lag: [string, string, number, number][]
   /** [topic, partition, bytes on disk, offsets lost to damage found so far] for every open partition. */
   logBytes: [string, number, number, number][]

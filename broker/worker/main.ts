@@ -180,7 +180,8 @@ const ticker = setInterval(() => {
   if (any) outbox.schedule()
 }, TICK_MS)
 
-const gaugeSampler = setInterval(() => outbox.push({ t: 'gauges', gauges: metrics.gauges(ctx.partitions.values()) }), GAUGE_MS)
+const sampleGauges = () => outbox.push({ t: 'gauges', gauges: metrics.gauges(ctx.partitions.values()) })
+const gaugeSampler = setInterval(sampleGauges, GAUGE_MS)
 
 const groupSaver = setInterval(() => {
   for (const p of ctx.partitions.values()) guarded('save group state', () => p.saveGroupsAsync())
@@ -231,7 +232,10 @@ function openOwnedPartitions(): void {
 }
 
 openOwnedPartitions()
-// Send what recovery logged and counted, then tell the gateway this worker is loaded and
-// listening: the gateway handles both before it says the broker is listening.
+// The first gauge sample now, not a second from now: the lag of every recovered group (its
+// consumers connected or not: the case the lag alert is for) is on /metrics from "listening" on.
+sampleGauges()
+// Send what recovery logged and counted and the gauges, then tell the gateway this worker is
+// loaded: the gateway handles all of it before it says the broker is listening.
 outbox.flush()
 port.postMessage('ready')

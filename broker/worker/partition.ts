@@ -477,7 +477,7 @@ export class Partition {
     return [...this.cursors.keys()]
   }
 
-  /** Lag of every group with a live cursor here (for the metrics gauges). */
+  /** Lag of every group here, consumers connected or not (for the metrics gauges). */
   groupLags(): [string, number][] {
     const end = this.log.endOffset
     return [...this.cursors.values()].map((c) => [c.group, c.lag(end)])

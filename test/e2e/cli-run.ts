@@ -31,6 +31,7 @@ export async function skiff(args: string[], opts: { url?: string; stdin?: string
     stderr: sink((s) => (run.err += s)),
     stdin: Readable.from([opts.stdin ?? '']),
     env: { ...(opts.url ? { SKIFF_URL: opts.url } : {}), ...opts.env },
+    args,
     setExitCode: (c) => (run.code = c),
     onInterrupt: () => () => {},
   }

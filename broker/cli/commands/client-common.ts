@@ -7,6 +7,7 @@
  * in-process and read what they printed.
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import { hideBin } from 'yargs/helpers'
 import { connect, type Client } from '../../../clients/index.js'
 import { DEFAULT_URL } from '../../../clients/url.js'
 import { SkiffError } from '../../../protocol/index.js'
@@ -16,6 +17,8 @@ export interface CliIO {
   stderr: NodeJS.WritableStream
   stdin: NodeJS.ReadableStream
   env: NodeJS.ProcessEnv
+  /** The command line as typed (no node, no script), to tell an unknown option from a stray argument. */
+  args?: readonly string[]
   setExitCode(code: number): void
   /** Call `fn` on SIGINT/SIGTERM until the returned function is called. */
   onInterrupt(fn: () => void): () => void
@@ -26,6 +29,7 @@ export const processIO: CliIO = {
   stderr: process.stderr,
   stdin: process.stdin,
   env: process.env,
+  args: hideBin(process.argv),
   setExitCode: (code) => {
     process.exitCode = code
   },
@@ -78,7 +82,7 @@ export function usageErrors(io: CliIO, name: string) {
         // group's fail runs after its subcommand's: only the first one speaks.
         if (refusedIO.has(io)) return
         refusedIO.add(io)
-        io.stderr.write(`skiff ${name}: ${msg ?? err?.message ?? 'invalid arguments'} (see skiff ${name} --help)\n`)
+        io.stderr.write(`skiff ${name}: ${usageMessage(msg ?? err?.message ?? 'invalid arguments', io.args)} (see skiff ${name} --help)\n`)
         io.setExitCode(1)
       })
     },
@@ -88,6 +92,58 @@ export function usageErrors(io: CliIO, name: string) {
       }
     },
   }
+}
+
+/** The usage error of the CLI, if one was printed for this io (the root's fail handler then stays quiet). */
+export function usageRefused(io: CliIO): boolean {
+  return refusedIO.has(io)
+}
+
+/**
+ * yargs' "Unknown argument: prot" as "unknown option --prot", spelled as it
+ * was typed (`--prot`, `-x`, `--no-thing`); a stray word that is no option
+ * is an "unexpected argument". Other messages pass through.
+ */
+export function usageMessage(msg: string, args: readonly string[] | undefined, stray = 'unexpected argument'): string {
+  const m = /^Unknown arguments?: (.+)$/.exec(msg)
+  if (!m) return msg
+  const options: string[] = []
+  const words: string[] = []
+  // yargs names `--no-such-flag` twice, as such-flag and as suchFlag: both are typed as one.
+  for (const typed of new Set(m[1]!.split(', ').map((name) => asTyped(name, args)))) {
+    if (typed.startsWith('-')) options.push(typed)
+    else words.push(typed)
+  }
+  const parts: string[] = []
+  if (options.length > 0) parts.push(`unknown option${options.length > 1 ? 's' : ''} ${options.join(', ')}`)
+  if (words.length > 0) parts.push(`${stray}${words.length > 1 ? 's' : ''} ${words.join(', ')}`)
+  return parts.join('; ')
+}
+
+function asTyped(given: string, args: readonly string[] | undefined): string {
+  const name = given.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
+  if (!args) return name.length === 1 ? `-${name}` : `--${name}`
+  for (const a of args) {
+    if (a === '--') break
+    const flag = a.split('=')[0]!
+    if (flag === `--${name}` || flag === `--no-${name}` || flag === `--${given}`) return flag
+    if (name.length === 1 && /^-[^-]/.test(a) && a.slice(1).includes(name)) return `-${name}`
+  }
+  return given
+}
+
+/** --debug or SKIFF_DEBUG=1: a failure's stack trace goes to stderr under its one line. */
+export function debugWanted(io: CliIO, argv?: object): boolean {
+  if ((argv as { debug?: unknown } | undefined)?.debug === true) return true
+  const v = io.env.SKIFF_DEBUG
+  return v !== undefined && v !== '' && v !== '0' && v !== 'false'
+}
+
+/** "skiff <command>: <problem>" on stderr, the stack under it when debugging, exit code 1. */
+export function reportFailure(io: CliIO, command: string, line: string, err: unknown, debug: boolean): void {
+  io.stderr.write(`skiff${command ? ` ${command}` : ''}: ${line}\n`)
+  if (debug && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`)
+  io.setExitCode(1)
 }
 
 /** What a client command is made of; clientCommand() adds the shared options, usage errors and the connect-run-close wrapper. */
@@ -147,12 +203,12 @@ export async function runWithClient(io: CliIO, command: string, args: ClientArgs
       connectTimeoutMs: args.timeout,
       requestTimeoutMs: args.timeout,
     }).catch((err: unknown) => {
-      throw new CliFailure(`cannot connect to ${url}: ${describeError(err)}`)
+      throw new CliFailure(`cannot connect to ${url}: ${describeError(err)}`, { cause: err })
     })
     await fn(client)
   } catch (err) {
-    io.stderr.write(`skiff ${command}: ${err instanceof CliFailure ? err.message : describeError(err)}\n`)
-    io.setExitCode(1)
+    const cause = err instanceof CliFailure && err.cause !== undefined ? err.cause : err
+    reportFailure(io, command, err instanceof CliFailure ? err.message : describeError(err), cause, debugWanted(io, args))
   } finally {
     await client?.close().catch(() => {})
   }
