@@ -162,14 +162,15 @@ export class Client extends EventEmitter implements ConsumerHost {
   }
 
   /**
-   * An ERROR that answers no request. UNKNOWN_TOPIC naming a subscription
-   * (details.sub) means its topic was deleted: that consumer ends with the
+   * An ERROR that answers no request. UNKNOWN_TOPIC or UNKNOWN_GROUP naming a
+   * subscription (details.sub) means its topic or group was deleted: that consumer ends with the
    * error (its iterator throws it, handlers get it as 'error'). Anything else
    * is the client's 'error' event.
    */
   private brokerError(err: SkiffError): void {
     const sub = err.details?.sub
-    const consumer = err.codeName === 'UNKNOWN_TOPIC' && typeof sub === 'number' ? this.consumers.get(sub) : undefined
+    const ended = err.codeName === 'UNKNOWN_TOPIC' || err.codeName === 'UNKNOWN_GROUP'
+    const consumer = ended && typeof sub === 'number' ? this.consumers.get(sub) : undefined
     if (!consumer) return this.report(err)
     this.forget(consumer)
     consumer.fail(err)
@@ -241,7 +242,8 @@ export class Client extends EventEmitter implements ConsumerHost {
   async subscribe(topic: string, opts: SubscribeOptions, handler?: MessageHandler): Promise<Consumer> {
     this.checkUsable()
     checkName('topic', topic)
-    checkName('group', opts?.group)
+    const ephemeral = opts?.group === undefined
+    if (!ephemeral) checkName('group', opts.group)
     const maxInFlight = opts.maxInFlight ?? 500
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > MAX_IN_FLIGHT_LIMIT) {
       throw new SkiffError('INVALID_REQUEST', `maxInFlight must be an integer in 1..${MAX_IN_FLIGHT_LIMIT}, got ${maxInFlight}`)
@@ -256,7 +258,7 @@ export class Client extends EventEmitter implements ConsumerHost {
     const sub = this.nextSub
     const consumer = new Consumer(
       this,
-      { sub, topic, group: opts.group, start, startValue, maxInFlight, ackTimeoutMs: opts.ackTimeoutMs, maxDeliveries: opts.maxDeliveries, ack },
+      { sub, topic, group: opts.group ?? '', ...(ephemeral ? { ephemeral } : {}), start, startValue, maxInFlight, ackTimeoutMs: opts.ackTimeoutMs, maxDeliveries: opts.maxDeliveries, ack },
       opts.autoAck ?? false,
       concurrency,
     )
