@@ -7,7 +7,7 @@
  * rest is MessagePack: see thread-codec.ts.
  */
 import { readOps, writeOps } from './thread-codec.js'
-import type { AckKind, StartPosition } from '../protocol/index.js'
+import type { AckKind, ResetTarget, StartPosition } from '../protocol/index.js'
 import type { ErrorName } from '../protocol/errors.js'
 import type { GaugeSnapshot, MetricDeltas } from './observability/worker-metrics.js'
 
@@ -49,6 +49,8 @@ export type ToWorker =
       maxDeliveries: number
       /** ack "none": settled when sent; the member's acks only return credits. */
       ackNone: boolean
+      /** An ephemeral subscription: `group` is its own, kept in memory only and removed when it ends. */
+      ephemeral?: boolean | undefined
     }
   | { t: 'unsub'; id: number; conn: number; sub: number; topic: string; partition: number; group: string }
   /** `ranges`: [firstOffset, count] pairs, as ACK frames carry them (consecutive offsets merged). */
@@ -62,6 +64,18 @@ export type ToWorker =
   | { t: 'drop'; id: number; topic: string; partition: number }
   /** Read up to `max` records from `offset` on, touching no group (the panel's peek): answered with PeekedRecord[]. */
   | { t: 'peek'; id: number; topic: string; partition: number; offset: number; max: number }
+  /** GROUP_DELETE: answered with true when the group had state on this partition. */
+  | { t: 'groupDelete'; id: number; topic: string; partition: number; group: string }
+  /** GROUP_RESET: answered with { partition, from, to }, or null when the group has no state here. */
+  | { t: 'groupReset'; id: number; topic: string; partition: number; group: string; to: ResetTarget; value: number | undefined; dryRun: boolean }
+  /** TOPIC_PURGE: answered with { partition, startOffset, purged }. */
+  | { t: 'purge'; id: number; topic: string; partition: number }
+  /**
+   * TOPIC_ALTER: the topic's new config (already in topic.json). A partition
+   * new to the topic is opened, and `groups` (the topic's groups) start on it
+   * at its beginning; an existing one takes the new retention.
+   */
+  | { t: 'alter'; id: number; config: TopicConfig; partition: number; groups: string[] }
   | { t: 'stop'; id: number }
 
 /** Worker -> gateway. */

@@ -13,6 +13,11 @@ import {
   encodeTopicCreate,
   encodeTopicList,
   encodeTopicRef,
+  encodeGroupDelete,
+  encodeGroupReset,
+  encodeTopicAlter,
+  encodeTopicPurge,
+  type ResetTarget,
 } from '../protocol/index.js'
 import type { ConnectionSource } from './link.js'
 
@@ -86,6 +91,66 @@ export interface GroupDescription {
   partitions: GroupPartition[]
 }
 
+/** Options of {@link Admin.deleteGroup}. */
+export interface DeleteGroupOptions {
+  /** Delete even while members are subscribed: their subscriptions end with UNKNOWN_GROUP. Without it such a delete fails with GROUP_IN_USE. */
+  force?: boolean
+}
+
+/** Where {@link Admin.resetGroup} moves a group: the first message kept, the end of the log, an offset, or the first message at or after a time. */
+export type ResetTo = 'earliest' | 'latest' | { offset: number } | { timestamp: number | Date }
+
+/** Options of {@link Admin.resetGroup}. */
+export interface ResetGroupOptions {
+  /** Only this partition (default: every partition). */
+  partition?: number
+  /** Reset even while members are subscribed: their in-flight messages are dropped and delivery goes on from the new position. Without it such a reset fails with GROUP_IN_USE. */
+  force?: boolean
+  /** Only say where each partition would move; change nothing. */
+  dryRun?: boolean
+}
+
+/** One partition of a reset: the committed offset before (`from`) and the new position (`to`). */
+export interface ResetPartition {
+  partition: number
+  from: number
+  to: number
+}
+
+/** What {@link Admin.resetGroup} did (or, with dryRun, would do). */
+export interface GroupResetResult {
+  topic: string
+  group: string
+  dryRun: boolean
+  partitions: ResetPartition[]
+}
+
+/** What {@link Admin.deleteGroup} did. */
+export interface GroupDeleteResult {
+  topic: string
+  group: string
+  /** Partitions whose state for the group was removed. */
+  partitions: number
+  /** Subscriptions ended by a forced delete. */
+  endedSubscriptions: number
+}
+
+/** What {@link Admin.purgeTopic} did, per partition: the new start offset and how many records went. */
+export interface TopicPurgeResult {
+  topic: string
+  partitions: { partition: number; startOffset: number; purged: number }[]
+}
+
+/** Options of {@link Admin.alterTopic}; what is absent stays as it is. */
+export interface AlterTopicOptions {
+  /** Delete segments older than this; 0 keeps forever. */
+  retentionMs?: number
+  /** Keep at most about this many bytes per partition; 0 keeps all. */
+  retentionBytes?: number
+  /** The new partition count: only more than now (its `.dlq` topics grow with it). */
+  partitions?: number
+}
+
 /**
  * Topic and group administration, as `client.admin`. Each call waits for a
  * connection while the client reconnects (within requestTimeoutMs, else
@@ -133,6 +198,44 @@ export class Admin {
     return this.call(`describe group ${group} of ${topic}`, (corr) => encodeGroupDescribe({ corr, topic, group }), isObject)
   }
 
+  /** Delete a group's state on every partition. GROUP_IN_USE while members are subscribed, unless `force`; UNKNOWN_GROUP when there is none. */
+  async deleteGroup(topic: string, group: string, opts: DeleteGroupOptions = {}): Promise<GroupDeleteResult> {
+    checkName('topic', topic)
+    checkName('group', group)
+    return this.call(`delete group ${group} of ${topic}`, (corr) => encodeGroupDelete({ corr, topic, group, force: opts.force === true }), isObject)
+  }
+
+  /**
+   * Move a group to `to` on every partition (or `opts.partition`), saved
+   * durably before this resolves. GROUP_IN_USE while members are
+   * subscribed, unless `force` or `dryRun`; UNKNOWN_GROUP when there is none.
+   */
+  async resetGroup(topic: string, group: string, to: ResetTo, opts: ResetGroupOptions = {}): Promise<GroupResetResult> {
+    checkName('topic', topic)
+    checkName('group', group)
+    const target = resetTarget(to)
+    if (opts.partition !== undefined && (!Number.isSafeInteger(opts.partition) || opts.partition < 0)) {
+      throw new SkiffError('INVALID_REQUEST', `partition must be a non-negative integer, got ${opts.partition}`)
+    }
+    return this.call(
+      `reset group ${group} of ${topic}`,
+      (corr) => encodeGroupReset({ corr, topic, group, ...target, partition: opts.partition, force: opts.force === true, dryRun: opts.dryRun === true }),
+      isObject,
+    )
+  }
+
+  /** Drop every message of a topic; offsets go on from where they were. Groups behind move up to the new start. */
+  async purgeTopic(topic: string): Promise<TopicPurgeResult> {
+    checkName('topic', topic)
+    return this.call(`purge topic ${topic}`, (corr) => encodeTopicPurge({ corr, topic }), isObject)
+  }
+
+  /** Change a topic's retention or add partitions. Resolves with its new description. */
+  async alterTopic(topic: string, opts: AlterTopicOptions): Promise<TopicDescription> {
+    checkName('topic', topic)
+    return this.call(`alter topic ${topic}`, (corr) => encodeTopicAlter({ corr, topic, retentionMs: opts.retentionMs, retentionBytes: opts.retentionBytes, partitions: opts.partitions }), isObject)
+  }
+
   private async call<T>(what: string, build: (corr: number) => Buffer, shapeOk: (v: unknown) => boolean): Promise<T> {
     const timeoutMs = this.source.requestTimeoutMs
     const deadline = Date.now() + timeoutMs
@@ -149,4 +252,18 @@ export class Admin {
 
 function isObject(v: unknown): boolean {
   return v !== null && typeof v === 'object' && !Array.isArray(v)
+}
+
+function resetTarget(to: ResetTo): { to: ResetTarget; value?: number } {
+  if (to === 'earliest' || to === 'latest') return { to }
+  if (typeof to === 'object' && to !== null && 'offset' in to) {
+    if (!Number.isSafeInteger(to.offset) || to.offset < 0) throw new SkiffError('INVALID_REQUEST', `offset must be a non-negative integer, got ${to.offset}`)
+    return { to: 'offset', value: to.offset }
+  }
+  if (typeof to === 'object' && to !== null && 'timestamp' in to) {
+    const ms = to.timestamp instanceof Date ? to.timestamp.getTime() : to.timestamp
+    if (!Number.isSafeInteger(ms) || ms < 0) throw new SkiffError('INVALID_REQUEST', `timestamp must be a Date or ms since the epoch, got ${String(to.timestamp)}`)
+    return { to: 'timestamp', value: ms }
+  }
+  throw new SkiffError('INVALID_REQUEST', `reset to must be 'earliest', 'latest', { offset } or { timestamp }, got ${JSON.stringify(to)}`)
 }

@@ -168,14 +168,15 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   /**
-   * An ERROR that answers no request. UNKNOWN_TOPIC naming a subscription
-   * (details.sub) means its topic was deleted: that consumer ends with the
+   * An ERROR that answers no request. UNKNOWN_TOPIC or UNKNOWN_GROUP naming a
+   * subscription (details.sub) means its topic or group was deleted: that consumer ends with the
    * error (its iterator throws it, handlers get it as 'error'). Anything else
    * is the client's 'error' event.
    */
   private brokerError(err: SkiffError): void {
     const sub = err.details?.sub
-    const consumer = err.code === 'UNKNOWN_TOPIC' && typeof sub === 'number' ? this.consumers.get(sub) : undefined
+    const ended = err.code === 'UNKNOWN_TOPIC' || err.code === 'UNKNOWN_GROUP'
+    const consumer = ended && typeof sub === 'number' ? this.consumers.get(sub) : undefined
     if (!consumer) return this.report(err)
     this.forget(consumer)
     consumer.fail(err)
@@ -247,7 +248,8 @@ export class Client extends EventEmitter<ClientEvents> {
   async subscribe(topic: string, opts: SubscribeOptions, handler?: MessageHandler): Promise<Consumer> {
     this.checkUsable()
     checkName('topic', topic)
-    checkName('group', opts?.group)
+    const ephemeral = opts?.group === undefined
+    if (!ephemeral) checkName('group', opts.group)
     const maxInFlight = opts.maxInFlight ?? 500
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > MAX_IN_FLIGHT_LIMIT) {
       throw new SkiffError('INVALID_REQUEST', `maxInFlight must be an integer in 1..${MAX_IN_FLIGHT_LIMIT}, got ${maxInFlight}`)
@@ -262,7 +264,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const sub = this.nextSub
     const consumer = new Consumer(
       this,
-      { sub, topic, group: opts.group, start, startValue, maxInFlight, ackTimeoutMs: opts.ackTimeoutMs, maxDeliveries: opts.maxDeliveries, ack },
+      { sub, topic, group: opts.group ?? '', ...(ephemeral ? { ephemeral } : {}), start, startValue, maxInFlight, ackTimeoutMs: opts.ackTimeoutMs, maxDeliveries: opts.maxDeliveries, ack },
       opts.autoAck ?? false,
       concurrency,
     )

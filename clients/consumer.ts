@@ -48,8 +48,14 @@ export type StartFrom = 'earliest' | 'latest' | { offset: number } | { timestamp
 
 /** Options of {@link Client.subscribe}. */
 export interface SubscribeOptions {
-  /** The consumer group: every group sees every message; members of a group share them. */
-  group: string
+  /**
+   * The consumer group: every group sees every message; members of a group
+   * share them. Absent: an ephemeral subscription, with a group of its own
+   * that the broker never saves and removes when the subscription ends (it
+   * starts at 'latest' unless `from` says otherwise; after a reconnect it
+   * starts again from `from`).
+   */
+  group?: string
   /** Where a group that does not exist yet starts. Default 'latest'. */
   from?: StartFrom
   /** Unsettled deliveries this subscription may hold (credits). Default 500. */

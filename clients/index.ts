@@ -15,6 +15,14 @@ export {
   type GroupSummary,
   type GroupDescription,
   type GroupPartition,
+  type DeleteGroupOptions,
+  type GroupDeleteResult,
+  type ResetTo,
+  type ResetGroupOptions,
+  type ResetPartition,
+  type GroupResetResult,
+  type TopicPurgeResult,
+  type AlterTopicOptions,
 } from './admin.js'
 export { encodePayload, decodePayload, CONTENT_TYPE } from './payload.js'
 export { telemetry, Telemetry, type TelemetryOptions, type TelemetrySendOptions, type TelemetryStats } from './telemetry.js'

@@ -43,6 +43,7 @@ export const ERRORS = {
   TOO_MANY_CONNECTIONS: spec(18, 'TOO_MANY_CONNECTIONS', true, true, 'the broker has reached its connection limit'),
   NO_RESPONDERS: spec(19, 'NO_RESPONDERS', true, false, 'nobody serves requests on this topic'),
   OVERLOADED: spec(20, 'OVERLOADED', true, false, 'the broker refused or cut this work to stay within a broker-wide budget; try again later'),
+  GROUP_IN_USE: spec(21, 'GROUP_IN_USE', false, false, 'the consumer group has members subscribed; stop them or force the change'),
 } as const
 
 export type ErrorName = keyof typeof ERRORS

@@ -32,6 +32,10 @@ export const Op = {
   TOPIC_DELETE: 0x33,
   GROUP_LIST: 0x34,
   GROUP_DESCRIBE: 0x35,
+  GROUP_DELETE: 0x36,
+  GROUP_RESET: 0x37,
+  TOPIC_PURGE: 0x38,
+  TOPIC_ALTER: 0x39,
 
   TELEMETRY: 0x40, // reserved: UDP telemetry datagram
   REQUEST: 0x50,

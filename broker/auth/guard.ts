@@ -10,6 +10,7 @@
  * | SUBSCRIBE, SERVE                          | subscribe on the topic            |
  * | SUBSCRIBE, SERVE of a dead-letter topic   | subscribe on it and on every topic of its origin chain (`a.dlq.dlq`: also `a.dlq` and `a`) |
  * | TOPIC_CREATE, TOPIC_DELETE                | admin                             |
+ * | TOPIC_PURGE, TOPIC_ALTER, GROUP_DELETE, GROUP_RESET | admin (gateway/handlers/manage.ts) |
  * | TOPIC_DESCRIBE, GROUP_DESCRIBE, GROUP_LIST of a topic | admin, monitor, or publish or subscribe on it |
  * | TOPIC_LIST, GROUP_LIST of all topics      | answered with the topics the user may see |
  * | ACK, UNSUBSCRIBE, UNSERVE, REPLY          | none: they act on what the connection already holds |

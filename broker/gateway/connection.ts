@@ -18,14 +18,19 @@ import type { GatewayContext } from './context.js'
 import type { Identity } from '../auth/authenticator.js'
 import type { Budgeted, GatewayBudgets } from './budgets.js'
 import { dispatch } from './dispatch.js'
+import type { ToWorker } from '../thread-messages.js'
 
 /** Until HELLO succeeds, a frame may not exceed this (a stranger cannot make us buffer 1 MiB). */
 export const PRE_AUTH_MAX_FRAME = 64 * 1024
 
 export interface ConnSubscription {
   topic: string
+  /** For an ephemeral subscription, the name the broker gave its group. */
   group: string
   partitions: number
+  ephemeral?: boolean
+  /** What each partition's owner was asked (the 'sub' op without routing), so partitions added later (TOPIC_ALTER) can join. */
+  spec?: Omit<Extract<ToWorker, { t: 'sub' }>, 't' | 'id' | 'partition'>
 }
 
 let nextConnectionId = 1

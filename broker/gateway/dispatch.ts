@@ -24,6 +24,7 @@ import { onSubscribe, onUnsubscribe } from './handlers/subscribe.js'
 import { onAck } from './handlers/ack.js'
 import { onServe, onUnserve, onRequest, onReply } from './handlers/request.js'
 import { onTopicCreate, onTopicDescribe, onTopicList, onTopicDelete, onGroupList, onGroupDescribe } from './handlers/admin.js'
+import { onGroupDelete, onGroupReset, onTopicAlter, onTopicPurge } from './handlers/manage.js'
 
 type Handler = (conn: Connection, body: Buffer) => void | Promise<void>
 
@@ -40,6 +41,10 @@ const handlers = new Map<number, Handler>([
   [Op.TOPIC_DELETE, onTopicDelete],
   [Op.GROUP_LIST, onGroupList],
   [Op.GROUP_DESCRIBE, onGroupDescribe],
+  [Op.GROUP_DELETE, onGroupDelete],
+  [Op.GROUP_RESET, onGroupReset],
+  [Op.TOPIC_PURGE, onTopicPurge],
+  [Op.TOPIC_ALTER, onTopicAlter],
   [Op.SERVE, onServe],
   [Op.UNSERVE, onUnserve],
   [Op.REQUEST, onRequest],

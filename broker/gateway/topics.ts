@@ -135,6 +135,18 @@ export class TopicRegistry {
     }
   }
 
+  /**
+   * A topic's changed config (TOPIC_ALTER): topic.json is replaced durably
+   * (topic-store.ts) before the table changes; `commit` is called between the
+   * two, for the workers to open new partitions before anything is routed to them.
+   */
+  async alter(config: TopicConfig, commit: () => Promise<void>): Promise<void> {
+    if (!this.topics.has(config.topic)) throw unknownTopic(config.topic)
+    await writeTopicConfigAsync(this.config.dataDir, config)
+    await commit()
+    this.topics.set(config.topic, config)
+  }
+
   /** The topic and its dead-letter chain, for deletion (workers must drop partitions first). */
   chain(topic: string): TopicConfig[] {
     const out: TopicConfig[] = []

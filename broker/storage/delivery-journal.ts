@@ -44,10 +44,10 @@
  * - A damaged entry ends the reading of its file (logged); later files are
  *   still read. Counts can then be low, never wrong in the other direction.
  */
-import { closeSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs'
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
-import { mkdirDurable, writeFully } from './fs-util.js'
+import { fsyncDir, mkdirDurable, writeFully } from './fs-util.js'
 
 const FILE_NAME = /^deliveries\.(\d{20})\.journal$/
 const ENTRY_HEADER = 8
@@ -192,6 +192,51 @@ export class DeliveryJournal {
       // entries below every durable snapshot's mark, which are never applied.
       this.old.splice(i--, 1)
     }
+  }
+
+  /**
+   * Forget a deleted group: its marks, and its records in every file, so a
+   * restart cannot bring it back from the journal (group-recovery.ts recovers
+   * a group that has journal records but no state). The current file is
+   * closed first; each closed file naming the group is rewritten without it
+   * (temp file, fsync, rename, directory fsync), or deleted when nothing else
+   * is left in it. Throws fs errors; the group is then still whole on disk.
+   */
+  forget(group: string): void {
+    const pending: (string | number[])[] = []
+    for (let i = 0; i < this.pending.length; i += 2) if (this.pending[i] !== group) pending.push(this.pending[i]!, this.pending[i + 1]!)
+    this.pending = pending
+    this.roll()
+    let changed = false
+    for (let i = 0; i < this.old.length; i++) {
+      const f = this.old[i]!
+      if (!f.groups.has(group)) continue
+      const kept: Buffer[] = []
+      const buf = readFileSync(f.path)
+      for (let at = 0; ; ) {
+        const entry = readEntry(buf, at)
+        if (!entry) break
+        at = entry.end
+        const others = entry.records.filter(([g]) => g !== group).flat()
+        if (others.length > 0) kept.push(Buffer.from(this.encode(entry.seq, others)))
+      }
+      if (kept.length === 0) unlinkSync(f.path)
+      else {
+        writeFileSync(f.path + '.tmp', Buffer.concat(kept))
+        const fd = openSync(f.path + '.tmp', 'r+')
+        try {
+          fsyncSync(fd)
+        } finally {
+          closeSync(fd)
+        }
+        renameSync(f.path + '.tmp', f.path)
+      }
+      f.groups.delete(group)
+      if (kept.length === 0) this.old.splice(i--, 1)
+      changed = true
+    }
+    if (changed) fsyncDir(this.dir)
+    this.marks.delete(group)
   }
 
   /** Files on disk now (for tests and the recovery summary). */

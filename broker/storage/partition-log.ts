@@ -70,8 +70,8 @@ export class PartitionLog {
   private readonly openOld: Segment[] = []
   private readonly segmentBytes: number
   private readonly ctx: SegmentContext
-  private readonly retentionMs: number
-  private readonly retentionBytes: number
+  private retentionMs: number
+  private retentionBytes: number
   private readonly logFn: LogFn
   /** What open() found and repaired (log-types.ts says what each count means). */
   readonly recovery: RecoveryReport = emptyRecoveryReport()
@@ -257,6 +257,39 @@ export class PartitionLog {
       }
     }
     return deleted
+  }
+
+  /** New retention limits (TOPIC_ALTER); the next applyRetention uses them. 0 keeps forever. */
+  setRetention(retentionMs: number, retentionBytes: number): void {
+    this.retentionMs = Math.max(0, retentionMs || 0)
+    this.retentionBytes = Math.max(0, retentionBytes || 0)
+  }
+
+  /**
+   * Drop every record (TOPIC_PURGE, like Kafka's delete-records up to the
+   * end): the log starts at its end offset from now on. The active segment is
+   * rolled at the end offset when it holds anything, then every segment
+   * before the new one is deleted, so offsets stay monotonic: the next record
+   * gets the offset the next one would have had, also after a restart (the
+   * empty segment's name carries it). Returns how many records were dropped.
+   */
+  purge(): number {
+    this.checkOpen()
+    const dropped = this.next - this.startOffset
+    if (this.active.size > 0 || this.active.base !== this.next) this.roll(this.next)
+    this.synced = Math.max(this.synced, this.next) // what was unsynced is gone
+    while (this.segments.length > 1) {
+      const oldest = this.segments.shift()!
+      const open = this.openOld.indexOf(oldest)
+      if (open >= 0) this.openOld.splice(open, 1)
+      oldest.delete()
+      this.bytes -= oldest.size
+    }
+    fsyncDir(this.dir)
+    this.cache.dropBelow(this.next)
+    this.corruptRanges.length = 0
+    this.logFn({ level: 'info', msg: 'partition purged', startOffset: this.next, records: dropped })
+    return dropped
   }
 
   stats(): PartitionLogStats {

@@ -80,6 +80,9 @@ export interface GroupRecovery {
  */
 export const MAX_WAITING = 100_000
 
+/** The metrics' group label of every ephemeral group (not a valid group name, so no group can share it). */
+export const EPHEMERAL_LABEL = '~ephemeral'
+
 export class GroupCursor {
   floor: number
   next: number
@@ -98,6 +101,11 @@ export class GroupCursor {
    */
   assignedCount = 0
   recovery: GroupRecovery | undefined
+  /**
+   * An ephemeral subscription's group: never saved, not in the delivery
+   * journal, not listed, removed when its member leaves (partition.ts).
+   */
+  ephemeral = false
 
   constructor(
     readonly group: string,
@@ -114,6 +122,11 @@ export class GroupCursor {
       this.next = start
       this.dirty = true // pin the start position (e.g. "latest") on disk
     }
+  }
+
+  /** The group as metrics name it: every ephemeral group counts under one name, so short-lived ones add no series. */
+  get label(): string {
+    return this.ephemeral ? EPHEMERAL_LABEL : this.group
   }
 
   snapshot(): GroupSnapshot {

@@ -23,7 +23,7 @@
  * durable. It costs a new group a few fsyncs on the worker thread, once per
  * partition.
  */
-import { saveGroupManifest, saveGroupState, saveGroupStateAsync } from '../storage/group-state.js'
+import { deleteGroupState, saveGroupManifest, saveGroupState, saveGroupStateAsync } from '../storage/group-state.js'
 import type { DeliveryJournal } from '../storage/delivery-journal.js'
 import { mkdirDurable } from '../storage/fs-util.js'
 import type { GroupCursor } from './group-cursor.js'
@@ -65,7 +65,7 @@ export class GroupSaver {
       if (c) c.dirty = true
     })
     for (const c of cursors.values()) {
-      if (!c.dirty || this.saving.has(c.group)) continue
+      if (!c.dirty || c.ephemeral || this.saving.has(c.group)) continue
       const snapshot = { ...c.snapshot(), journal: this.journal.nextSeq }
       c.dirty = false
       try {
@@ -92,6 +92,27 @@ export class GroupSaver {
     }
   }
 
+  /** The save of `group` in flight, if any: a delete or a reset waits for it, or it would land after them. */
+  savingOf(group: string): Promise<void> | undefined {
+    return this.saving.get(group)
+  }
+
+  /**
+   * Remove a group's state from disk (GROUP_DELETE), synchronously, in the
+   * order that leaves either the whole group or none of it after a crash:
+   * its delivery-journal records first (they alone would bring it back),
+   * then its manifest entry (state files without one are still loaded), then
+   * its state files. No save of the group may be in flight (savingOf).
+   */
+  remove(group: string): void {
+    this.journal.forget(group)
+    if (this.manifest.has(group)) {
+      saveGroupManifest(this.dir, [...this.manifest].filter((g) => g !== group))
+      this.manifest.delete(group)
+    }
+    deleteGroupState(this.dir, group)
+  }
+
   /** Saves still in flight (they must finish before saveNow). */
   inFlight(): Promise<unknown> {
     return Promise.all([...this.saving.values()])
@@ -100,7 +121,7 @@ export class GroupSaver {
   /** The synchronous save, for close(). */
   saveNow(cursors: Iterable<GroupCursor>): void {
     for (const c of cursors) {
-      if (!c.dirty) continue
+      if (!c.dirty || c.ephemeral) continue
       const snapshot = { ...c.snapshot(), journal: this.journal.nextSeq }
       try {
         saveGroupState(this.dir, c.group, snapshot)

@@ -14,6 +14,7 @@ import { WorkerContext } from './context.js'
 import { WorkerMetrics } from '../observability/worker-metrics.js'
 import { releaseWhenIdle } from '../memory/idle-release.js'
 import { releaseReadCaches } from '../storage/read-cache.js'
+import { deleteGroup, purge, reconfigure, resetGroup, startGroups } from './partition-admin.js'
 
 const data = workerData as WorkerData
 const port = parentPort!
@@ -135,6 +136,28 @@ function handle(op: ToWorker): void {
       ctx.drop(op.topic, op.partition)
       outbox.done(op.id, null)
       return
+    case 'groupDelete':
+      answerLater(op.id, deleteGroup(ctx.partition(op.topic, op.partition), op.group))
+      return
+    case 'groupReset':
+      // The gateway asks only for a group that has state on some partition: one without state here
+      // (a partition added after the group was made) gets it.
+      answerLater(op.id, resetGroup(ctx.partition(op.topic, op.partition), op.group, op.to, op.value, op.dryRun, true))
+      return
+    case 'purge':
+      outbox.done(op.id, purge(ctx.partition(op.topic, op.partition)))
+      return
+    case 'alter': {
+      const open = ctx.existing(op.config.topic, op.partition)
+      if (open) reconfigure(open, op.config)
+      else {
+        // A partition new to the topic: the topic's groups start at its beginning, so
+        // nothing published to it before their members join again is skipped.
+        startGroups(ctx.open(op.config, op.partition), op.groups)
+      }
+      outbox.done(op.id, null)
+      return
+    }
     case 'stop':
       void stop().then(
         () => outbox.done(op.id, null),
@@ -142,6 +165,18 @@ function handle(op: ToWorker): void {
       )
       return
   }
+}
+
+/** Answer `id` when `work` settles (admin ops that wait for a group save in flight). */
+function answerLater(id: number, work: Promise<unknown>): void {
+  work.then(
+    (result) => outbox.done(id, result),
+    (err: unknown) => {
+      const e = storageError(err)
+      if (e.codeName === 'INTERNAL') outbox.log({ level: 'error', msg: 'worker op failed', err: (err as Error)?.stack })
+      outbox.fail(id, e.codeName, e.message)
+    },
+  ).finally(() => outbox.schedule())
 }
 
 /** Stop the timers, let group saves in flight finish, then save, sync and close every partition. */

@@ -42,7 +42,8 @@ export type SubscribeSpec = Omit<Extract<ToWorker, { t: 'sub' }>, 't' | 'id' | '
 
 export class Partition {
   readonly log: PartitionLog
-  private readonly cursors = new Map<string, GroupCursor>()
+  /** Every group's cursor here, by name (partition-admin.ts changes them too). */
+  readonly cursors = new Map<string, GroupCursor>()
   private readonly groupsPath: string
   /** Reply ids of appends waiting for the sync that covers them. */
   private confirms: { id: number; baseOffset: number }[] = []
@@ -51,7 +52,7 @@ export class Partition {
   private delivered = 0
   private redelivered = 0
   /** Saves the groups' positions (group-saver.ts). */
-  private readonly saver: GroupSaver
+  readonly saver: GroupSaver
   /** What each group delivered since its snapshot (storage/delivery-journal.ts). */
   private readonly journal: DeliveryJournal
   /** The pumped cursor's deliveries as [first, count] runs for the journal: the run being extended is [runStart, runEnd). */
@@ -66,7 +67,8 @@ export class Partition {
   needsPump = false
 
   constructor(
-    readonly config: TopicConfig,
+    /** Replaced by TOPIC_ALTER (reconfigure). */
+    public config: TopicConfig,
     readonly partition: number,
     private readonly ctx: WorkerContext,
   ) {
@@ -158,7 +160,7 @@ export class Partition {
   }
 
   subscribe(s: SubscribeSpec): void {
-    const cursor = this.cursor(s.group, s.start, s.startValue)
+    const cursor = s.ephemeral === true ? this.ephemeralCursor(s.group, s.start, s.startValue) : this.cursor(s.group, s.start, s.startValue)
     const member: Member = {
       conn: s.conn,
       sub: s.sub,
@@ -178,7 +180,13 @@ export class Partition {
     const taken = cursor?.removeMember(conn, sub)
     if (!taken) return
     this.takeBack(cursor!, taken, Date.now())
+    this.dropIfEphemeral(cursor!)
     this.needsPump = true
+  }
+
+  /** An ephemeral group ends with its (only) member: what it held was taken back above, and is forgotten with it. */
+  private dropIfEphemeral(cursor: GroupCursor): void {
+    if (cursor.ephemeral && cursor.members.length === 0 && this.cursors.get(cursor.group) === cursor) this.cursors.delete(cursor.group)
   }
 
   /** A connection's socket backed up or drained (WorkerContext.congested); a drained one is pumped again. */
@@ -198,6 +206,7 @@ export class Partition {
       const before = c.members.length
       this.takeBack(c, c.removeConnection(conn), now)
       if (c.members.length !== before) this.needsPump = true
+      this.dropIfEphemeral(c)
     }
   }
 
@@ -235,7 +244,7 @@ export class Partition {
       // The hot path: stale acks (redelivered elsewhere, already settled) count nothing.
       const acked = cursor.ackHeld(member, ranges)
       if (acked > 0) {
-        this.counters.acked(cursor.group, acked)
+        this.counters.acked(cursor.label, acked)
         this.needsPump = true
       }
       return
@@ -339,9 +348,10 @@ export class Partition {
         }
       }
       if (this.delivered > 0) {
-        this.counters.delivered(cursor.group, this.delivered, this.redelivered)
+        this.counters.delivered(cursor.label, this.delivered, this.redelivered)
         this.runs.push(this.runStart, this.runEnd - this.runStart)
-        this.journal.add(cursor.group, this.runs)
+        // An ephemeral group has no saved state for the journal's counts to add to.
+        if (!cursor.ephemeral) this.journal.add(cursor.group, this.runs)
         this.runs = []
       }
     }
@@ -424,7 +434,7 @@ export class Partition {
         this.ctx.outbox.log({ level: 'warn', msg: 'dead letter not written, will retry', topic: this.topic, partition: this.partition, offset, group: cursor.group, code: e.codeName, err: e.message })
         return
       }
-      this.counters.deadLettered(cursor.group)
+      this.counters.deadLettered(cursor.label)
       this.ctx.outbox.log({ level: 'info', msg: 'dead-lettered', topic: this.topic, partition: this.partition, offset, group: cursor.group, reason, deliveries })
     }
     cursor.settle(offset)
@@ -440,7 +450,18 @@ export class Partition {
     return c
   }
 
-  private startOffset(start: StartPosition, value: number | undefined): number {
+  /** An ephemeral subscription's group (named by the gateway, one per subscription): in memory only. */
+  private ephemeralCursor(group: string, start: StartPosition, startValue: number | undefined): GroupCursor {
+    let c = this.cursors.get(group)
+    if (c) return c
+    c = new GroupCursor(group, this.startOffset(start, startValue))
+    c.ephemeral = true
+    c.dirty = false
+    this.cursors.set(group, c)
+    return c
+  }
+
+  startOffset(start: StartPosition, value: number | undefined): number {
     const { startOffset, endOffset } = this.log
     if (start === 'earliest') return startOffset
     if (start === 'offset') return Math.min(Math.max(value ?? 0, startOffset), endOffset)
@@ -472,21 +493,26 @@ export class Partition {
     return this.log.read(offset, max, PEEK_BYTES).map((r) => ({ offset: r.offset, timestamp: r.timestamp, record: r.record }))
   }
 
-  /** Every group with a position here (those with state on disk were loaded at open). */
+  /** Every group with a position here (those with state on disk were loaded at open); ephemeral groups are not listed. */
   groups(): string[] {
-    return [...this.cursors.keys()]
+    const out: string[] = []
+    for (const c of this.cursors.values()) if (!c.ephemeral) out.push(c.group)
+    return out
   }
 
   /** Lag of every group here, consumers connected or not (for the metrics gauges). */
   groupLags(): [string, number][] {
     const end = this.log.endOffset
-    return [...this.cursors.values()].map((c) => [c.group, c.lag(end)])
+    // Ephemeral groups have no lag series: they come and go with their subscriptions.
+    const out: [string, number][] = []
+    for (const c of this.cursors.values()) if (!c.ephemeral) out.push([c.group, c.lag(end)])
+    return out
   }
 
   /** The group's position here; `recovery` says what recovery did to it at open (clamped, reset), when anything. */
   describeGroup(group: string): Record<string, unknown> | null {
     const c = this.cursors.get(group)
-    if (!c) return null
+    if (!c || c.ephemeral) return null
     const end = this.log.endOffset
     const d: Record<string, unknown> = { partition: this.partition, committed: c.floor, next: c.next, endOffset: end, lag: c.lag(end), inFlight: c.inFlight, members: c.members.length }
     if (c.recovery) d.recovery = c.recovery

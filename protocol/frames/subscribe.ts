@@ -3,7 +3,12 @@
  *   corr           uint    answered by OK { result: { partitions } } or ERROR
  *   sub            uint    the client's id for this subscription (unique per connection)
  *   topic          string
- *   group          string  consumer group; every group sees every message
+ *   group          string? consumer group; every group sees every message. Absent: an
+ *                          ephemeral subscription (below)
+ *   ephemeral      bool?   true: the subscription has a group of its own that is never
+ *                          saved and is removed when the subscription ends (unsubscribe,
+ *                          disconnect), like a NATS core subscription or `kcat -C`. Sent
+ *                          without `group`; a SUBSCRIBE without `group` is ephemeral.
  *   start          string  where a *new* group starts: "earliest" | "latest" | "offset" | "timestamp"
  *   startValue     uint?   the offset or timestamp (ms) for "offset" / "timestamp"
  *   maxInFlight    uint    unacked deliveries this subscription may hold (credits)
@@ -23,6 +28,7 @@
 import { Op } from '../opcodes.js'
 import { encodeFrame } from '../frame.js'
 import { Fields } from '../fields.js'
+import { SkiffError } from '../errors.js'
 
 export const START_POSITIONS = ['earliest', 'latest', 'offset', 'timestamp'] as const
 export type StartPosition = (typeof START_POSITIONS)[number]
@@ -34,7 +40,10 @@ export interface Subscribe {
   corr: number
   sub: number
   topic: string
+  /** '' for an ephemeral subscription (the broker names its group). */
   group: string
+  /** A group of its own, never saved, removed when the subscription ends. */
+  ephemeral?: boolean | undefined
   start: StartPosition
   startValue?: number | undefined
   maxInFlight: number
@@ -56,7 +65,7 @@ export function encodeSubscribe(s: Subscribe): Buffer {
     corr: s.corr,
     sub: s.sub,
     topic: s.topic,
-    group: s.group,
+    ...(s.ephemeral === true ? { ephemeral: true } : { group: s.group }),
     start: s.start,
     maxInFlight: s.maxInFlight,
   }
@@ -71,11 +80,17 @@ export function decodeSubscribe(body: Buffer): Subscribe {
   const f = new Fields('SUBSCRIBE', body)
   const start = f.oneOf('start', START_POSITIONS, 'latest')
   const ack = f.oneOf('ack', ACK_MODES, 'explicit')
+  // Decision: no group means ephemeral, so `ephemeral: true` is optional; a group named
+  // together with `ephemeral: true` is a contradiction, refused rather than guessed at.
+  const ephemeral = f.bool('ephemeral', !f.has('group'))
+  if (ephemeral && f.has('group')) throw new SkiffError('INVALID_REQUEST', 'SUBSCRIBE.group must be absent when SUBSCRIBE.ephemeral is true')
+  if (!ephemeral && !f.has('group')) throw new SkiffError('INVALID_REQUEST', 'SUBSCRIBE.group is required unless SUBSCRIBE.ephemeral is true')
   return {
     corr: f.uint('corr'),
     sub: f.uint('sub', 0xffffffff),
     topic: f.str('topic', 249),
-    group: f.str('group', 249),
+    group: ephemeral ? '' : f.str('group', 249),
+    ...(ephemeral ? { ephemeral: true } : {}),
     start,
     startValue: start === 'offset' || start === 'timestamp' ? f.uint('startValue') : undefined,
     maxInFlight: Math.max(1, f.uint('maxInFlight', MAX_IN_FLIGHT_LIMIT)),

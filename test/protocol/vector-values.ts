@@ -110,6 +110,12 @@ export const VECTOR_SOURCES: readonly VectorSource[] = [
     note: 'Replay: a new group starts at the first record appended at or after the timestamp.',
     value: { corr: 4, sub: 2, topic: 'orders', group: 'audit', start: 'timestamp', startValue: 1700000000000, maxInFlight: 100 },
   },
+  {
+    frame: 'SUBSCRIBE',
+    variant: 'ephemeral',
+    note: 'An ephemeral subscription: no group on the wire (decoded as group ""), a group of its own that is never saved and ends with the subscription.',
+    value: { corr: 5, sub: 3, topic: 'orders', group: '', ephemeral: true, start: 'latest', maxInFlight: 100 },
+  },
   { frame: 'UNSUBSCRIBE', note: 'Leave subscription 1.', value: { corr: 3, sub: 1 } },
   {
     frame: 'DELIVER',
@@ -143,6 +149,14 @@ export const VECTOR_SOURCES: readonly VectorSource[] = [
   { frame: 'TOPIC_DELETE', note: 'Delete "orders".', value: { corr: 7, topic: 'orders' } },
   { frame: 'GROUP_LIST', note: 'List the groups of "orders" (omit topic for all groups).', value: { corr: 8, topic: 'orders' } },
   { frame: 'GROUP_DESCRIBE', note: 'Describe group "billing" of "orders".', value: { corr: 9, topic: 'orders', group: 'billing' } },
+  { frame: 'GROUP_DELETE', note: 'Delete group "billing" of "orders", ending its members\' subscriptions if it has any.', value: { corr: 12, topic: 'orders', group: 'billing', force: true } },
+  {
+    frame: 'GROUP_RESET',
+    note: 'Show where group "billing" of "orders" would move on partition 2 if reset to the first message at or after 2026-01-01T00:00:00Z (a dry run).',
+    value: { corr: 13, topic: 'orders', group: 'billing', to: 'timestamp', value: 1767225600000, partition: 2, dryRun: true },
+  },
+  { frame: 'TOPIC_PURGE', note: 'Drop every message of "orders".', value: { corr: 14, topic: 'orders' } },
+  { frame: 'TOPIC_ALTER', note: 'Keep "orders" for 3 days and grow it to 6 partitions.', value: { corr: 15, topic: 'orders', retentionMs: 259200000, partitions: 6 } },
   { frame: 'SERVE', note: 'Answer requests on "greet".', value: { corr: 10, topic: 'greet' } },
   { frame: 'UNSERVE', note: 'Stop answering requests on "greet".', value: { corr: 11, topic: 'greet' } },
   {

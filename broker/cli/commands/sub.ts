@@ -1,6 +1,15 @@
 /**
- * `skiff sub <topic> --group G`: consume as a member of group G and print one
- * line per message, acking each once it is printed. Runs until --count
+ * `skiff sub <topic> [--group G]`: consume as a member of group G and print one
+ * line per message, acking each once it is printed. Without --group the
+ * subscription is ephemeral (like `nats sub` or `kcat -C`): a group of its
+ * own that the broker never saves and removes when it ends, so peeking at a
+ * topic leaves no group behind.
+ *
+ * A topic that does not exist is an error (`--create` subscribes anyway,
+ * letting the broker create it), so a typo does not create a topic and wait
+ * on it forever. The check is a TOPIC_DESCRIBE before subscribing: the
+ * broker's auto-creation for other clients is unchanged. A dead-letter topic
+ * whose origin exists counts as existing (the broker makes it on demand). Runs until --count
  * messages were handled or until SIGINT/SIGTERM; when the broker goes away it
  * says so on stderr and carries on once the client has reconnected.
  *
@@ -13,12 +22,14 @@
  */
 import type { Argv, CommandModule } from 'yargs'
 import type { Client, Message, StartFrom } from '../../../clients/index.js'
+import { DLQ_SUFFIX, isDeadLetterTopic, isSkiffError } from '../../../protocol/index.js'
 import { CliFailure, clientCommand, reportReconnects, writeOut, type CliIO, type ClientArgs } from './client-common.js'
 
 interface SubArgs extends ClientArgs {
   topic: string
-  group: string
+  group?: string | undefined
   from: string
+  create: boolean
   count?: number | undefined
   maxInFlight: number
 }
@@ -26,12 +37,13 @@ interface SubArgs extends ClientArgs {
 export function subCommand(io: CliIO): CommandModule<object, SubArgs> {
   return clientCommand<SubArgs>(io, 'sub', {
     command: 'sub <topic>',
-    describe: 'consume messages as a member of a group, printing one line each (a JSON object each with --json)',
+    describe: 'consume messages, printing one line each (a JSON object each with --json); with --group as a member of that group, else ephemerally',
     options: (y) =>
       y
         .positional('topic', { type: 'string', demandOption: true, describe: 'topic to consume' })
-        .option('group', { alias: 'g', type: 'string', demandOption: true, describe: 'consumer group' })
+        .option('group', { alias: 'g', type: 'string', describe: 'consumer group (kept by the broker); without it the subscription is ephemeral and leaves no group behind' })
         .option('from', { type: 'string', default: 'latest', describe: 'where a new group starts: earliest, latest, an offset, or an ISO time' })
+        .option('create', { type: 'boolean', default: false, describe: 'subscribe even when the topic does not exist (the broker creates it)' })
         .option('count', { type: 'number', describe: 'exit after this many messages' })
         .option('max-in-flight', { type: 'number', default: 100, describe: 'unacked messages the broker may send ahead' }) as unknown as Argv<SubArgs>,
     run: (client, argv) => consume(io, client, argv),
@@ -50,8 +62,9 @@ async function consume(io: CliIO, client: Client, argv: SubArgs): Promise<void> 
   const count = argv.count
   if (count !== undefined && (!Number.isInteger(count) || count < 1)) throw new CliFailure(`--count must be a positive integer, got ${count}`)
   const from = parseFrom(argv.from)
+  if (!argv.create) await requireTopic(client, argv.topic)
   reportReconnects(io, 'sub', client)
-  const consumer = await client.subscribe(argv.topic, { group: argv.group, from, maxInFlight: argv.maxInFlight })
+  const consumer = await client.subscribe(argv.topic, { ...(argv.group !== undefined && { group: argv.group }), from, maxInFlight: argv.maxInFlight })
   const stopListening = io.onInterrupt(() => void consumer.close())
   try {
     let handled = 0
@@ -63,6 +76,21 @@ async function consume(io: CliIO, client: Client, argv: SubArgs): Promise<void> 
   } finally {
     stopListening()
   }
+}
+
+/** Refuse a topic that does not exist (see the header); other failures (FORBIDDEN, ...) as they come. */
+async function requireTopic(client: Client, topic: string): Promise<void> {
+  const exists = (name: string) =>
+    client.admin.describeTopic(name).then(
+      () => true,
+      (err: unknown) => {
+        if (isSkiffError(err, 'UNKNOWN_TOPIC')) return false
+        throw err
+      },
+    )
+  if (await exists(topic)) return
+  if (isDeadLetterTopic(topic) && (await exists(topic.slice(0, -DLQ_SUFFIX.length)))) return
+  throw new CliFailure(`topic ${JSON.stringify(topic)} does not exist; add --create to create it`)
 }
 
 /** The payload as one line of text (see the header comment). */

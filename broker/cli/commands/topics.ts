@@ -1,7 +1,12 @@
-/** `skiff topics list|create|describe|delete`. */
+/**
+ * `skiff topics list|create|describe|delete`, `topics purge <topic> [--yes]`
+ * and `topics alter <topic> [--retention 7d] [--retention-bytes 1GiB] [--partitions N]`.
+ */
+import readline from 'node:readline'
 import type { Argv, CommandModule } from 'yargs'
-import type { TopicDescription } from '../../../clients/index.js'
-import { clientCommand, commandGroup, printJson, table, type CliIO, type ClientArgs } from './client-common.js'
+import type { AlterTopicOptions, TopicDescription } from '../../../clients/index.js'
+import { CliFailure, clientCommand, commandGroup, printJson, table, type CliIO, type ClientArgs } from './client-common.js'
+import { parseBytes, parseDuration } from './units.js'
 
 interface TopicArgs extends ClientArgs {
   topic: string
@@ -9,6 +14,8 @@ interface TopicArgs extends ClientArgs {
   retentionMs?: number | undefined
   retentionBytes?: number | undefined
   segmentBytes?: number | undefined
+  yes?: boolean | undefined
+  retention?: string | undefined
 }
 
 export function topicsCommand(io: CliIO): CommandModule {
@@ -63,7 +70,66 @@ export function topicsCommand(io: CliIO): CommandModule {
       io.stdout.write(`deleted topic ${argv.topic}\n`)
     },
   })
-  return commandGroup(io, 'topics', 'list, create, describe and delete topics', [list, create, describe, remove], 'name a topics command: list, create, describe or delete')
+  const purge = clientCommand<TopicArgs>(io, 'topics purge', {
+    command: 'purge <topic>',
+    describe: 'drop every message of a topic (offsets go on from where they were); asks first unless --yes',
+    options: (b) =>
+      b
+        .positional('topic', { type: 'string', demandOption: true })
+        .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask (required when stdin is not a terminal)' }) as unknown as Argv<TopicArgs>,
+    run: async (client, argv) => {
+      if (argv.yes !== true) await confirm(io, `drop every message of topic ${argv.topic}? [y/N] `, `skiff topics purge ${argv.topic} --yes`)
+      const r = await client.admin.purgeTopic(argv.topic)
+      if (argv.json) return printJson(io, r)
+      const n = r.partitions.reduce((sum, p) => sum + p.purged, 0)
+      io.stdout.write(`purged ${n} message${n === 1 ? '' : 's'} from ${r.topic}\n` + r.partitions.map((p) => `  partition ${p.partition}: now starts at offset ${p.startOffset}\n`).join(''))
+    },
+  })
+  const alter = clientCommand<TopicArgs>(io, 'topics alter', {
+    command: 'alter <topic>',
+    describe: "change a topic's retention or add partitions",
+    options: (b) =>
+      b
+        .positional('topic', { type: 'string', demandOption: true })
+        .option('retention', { type: 'string', describe: 'delete segments older than this: 7d, 12h, 30m, 500ms... (forever or 0: keep)' })
+        .option('retention-bytes', { type: 'string', describe: 'keep about this much per partition: 1GiB, 500MB... (unlimited or 0: keep all)' })
+        .option('partitions', { alias: 'p', type: 'number', describe: 'new partition count: only more than now (the .dlq topic grows too)' }) as unknown as Argv<TopicArgs>,
+    run: async (client, argv) => {
+      const opts: AlterTopicOptions = {}
+      if (argv.retention !== undefined) opts.retentionMs = parseDuration('--retention', argv.retention)
+      const bytes = argv.retentionBytes as unknown as string | undefined
+      if (bytes !== undefined) opts.retentionBytes = parseBytes('--retention-bytes', String(bytes))
+      if (argv.partitions !== undefined) {
+        if (!Number.isInteger(argv.partitions) || argv.partitions < 1) throw new CliFailure(`--partitions must be a positive integer, got ${argv.partitions}`)
+        opts.partitions = argv.partitions
+      }
+      if (Object.keys(opts).length === 0) throw new CliFailure('name something to change: --retention, --retention-bytes or --partitions')
+      const before = await client.admin.describeTopic(argv.topic)
+      const d = await client.admin.alterTopic(argv.topic, opts)
+      if (argv.json) return printJson(io, d)
+      const changes: string[] = []
+      if (d.partitions !== before.partitions) changes.push(`partitions ${before.partitions} -> ${d.partitions}`)
+      if (d.retentionMs !== before.retentionMs) changes.push(`retention ${forever(before.retentionMs, 'ms')} -> ${forever(d.retentionMs, 'ms')}`)
+      if (d.retentionBytes !== before.retentionBytes) changes.push(`retention bytes ${forever(before.retentionBytes, 'bytes')} -> ${forever(d.retentionBytes, 'bytes')}`)
+      io.stdout.write(`altered topic ${d.topic}: ${changes.length > 0 ? changes.join(', ') : 'nothing changed'}\n`)
+    },
+  })
+  return commandGroup(io, 'topics', 'list, create, describe, delete, purge and alter topics', [list, create, describe, remove, purge, alter], 'name a topics command: list, create, describe, delete, purge or alter')
+}
+
+/**
+ * Ask on the terminal; anything but y/yes stops the command. Without a
+ * terminal nobody can answer, so the command needs --yes (as `apt-get -y`).
+ */
+async function confirm(io: CliIO, question: string, withYes: string): Promise<void> {
+  if ((io.stdin as { isTTY?: boolean }).isTTY !== true) throw new CliFailure(`stdin is not a terminal, so nobody can confirm: run ${withYes}`)
+  const rl = readline.createInterface({ input: io.stdin, output: io.stderr })
+  try {
+    const answer = await new Promise<string>((resolve) => rl.question(question, resolve))
+    if (!/^y(es)?$/i.test(answer.trim())) throw new CliFailure('not confirmed: nothing was purged')
+  } finally {
+    rl.close()
+  }
 }
 
 const forever = (n: number | undefined, unit: string) => (!n ? 'forever' : `${n} ${unit}`)

@@ -24,7 +24,7 @@ import { checkPartitionLimit, mayAccess, requireAccess } from '../../auth/guard.
 import type { Operation } from '../../auth/authenticator.js'
 
 /** The topic, once the name is valid and the user may `op` it (checked before existence, so a refusal reveals nothing). */
-function known(conn: Connection, topic: string, op: Operation): TopicConfig {
+export function known(conn: Connection, topic: string, op: Operation): TopicConfig {
   checkName('topic', topic)
   requireAccess(conn, op, topic)
   const t = conn.ctx.topics.get(topic)
@@ -33,13 +33,13 @@ function known(conn: Connection, topic: string, op: Operation): TopicConfig {
 }
 
 /** Ask every partition's owner the same question. */
-function perPartition(ctx: GatewayContext, t: TopicConfig, req: (partition: number) => Parameters<GatewayContext['pool']['request']>[1]) {
+export function perPartition(ctx: GatewayContext, t: TopicConfig, req: (partition: number) => Parameters<GatewayContext['pool']['request']>[1]) {
   const waits: Promise<unknown>[] = []
   for (let p = 0; p < t.partitions; p++) waits.push(ctx.pool.request(ownerOf(t.topic, p, ctx.pool.size), req(p)))
   return Promise.all(waits)
 }
 
-async function describe(ctx: GatewayContext, t: TopicConfig) {
+export async function describe(ctx: GatewayContext, t: TopicConfig) {
   const partitionInfo = await perPartition(ctx, t, (partition) => ({ t: 'describe', topic: t.topic, partition }))
   return { ...t, partitionInfo }
 }

@@ -1,5 +1,7 @@
 /**
- * SUBSCRIBE / UNSUBSCRIBE. A subscription spans every partition of the topic;
+ * SUBSCRIBE / UNSUBSCRIBE. An ephemeral SUBSCRIBE (no group) gets a group of
+ * its own that the workers keep in memory only and drop when it ends
+ * (unsubscribe, disconnect): nothing of it reaches the disk. A subscription spans every partition of the topic;
  * each partition's owner gets the member with a share of the credits
  * (ceil(maxInFlight / partitions), at least 1), so a single-partition topic
  * honours maxInFlight exactly and a wide topic stays within a small multiple.
@@ -32,7 +34,7 @@ export async function onSubscribe(conn: Connection, body: Buffer): Promise<void>
   const { ctx } = conn
   if (ctx.draining) throw new SkiffError('SHUTTING_DOWN')
   checkName('topic', s.topic)
-  checkName('group', s.group)
+  if (!s.ephemeral) checkName('group', s.group)
   requireAccess(conn, 'subscribe', s.topic)
   const reserved = reservationsOf(conn)
   if (conn.subs.has(s.sub) || reserved.has(s.sub)) throw new SkiffError('INVALID_REQUEST', `subscription id ${s.sub} is already in use on this connection`)
@@ -45,27 +47,22 @@ export async function onSubscribe(conn: Connection, body: Buffer): Promise<void>
     reserved.delete(s.sub) // from here on it is in conn.subs (no await in between), or it failed
   }
   if (conn.closed) return
-  conn.subs.set(s.sub, { topic: s.topic, group: s.group, partitions: topic.partitions })
-  const credits = Math.max(1, Math.ceil(s.maxInFlight / topic.partitions))
-  const waits: Promise<unknown>[] = []
-  for (let p = 0; p < topic.partitions; p++) {
-    waits.push(
-      ctx.pool.request(ownerOf(s.topic, p, ctx.pool.size), {
-        t: 'sub',
-        conn: conn.id,
-        sub: s.sub,
-        topic: s.topic,
-        partition: p,
-        group: s.group,
-        start: s.start,
-        startValue: s.startValue,
-        maxInFlight: credits,
-        ackTimeoutMs: s.ackTimeoutMs ?? ctx.config.ackTimeoutMs,
-        maxDeliveries: Math.max(1, s.maxDeliveries ?? ctx.config.maxDeliveries),
-        ackNone: s.ack === 'none',
-      }),
-    )
+  const spec = {
+    conn: conn.id,
+    sub: s.sub,
+    topic: s.topic,
+    group: s.ephemeral ? ephemeralGroup(conn.id, s.sub) : s.group,
+    start: s.start,
+    startValue: s.startValue,
+    maxInFlight: Math.max(1, Math.ceil(s.maxInFlight / topic.partitions)),
+    ackTimeoutMs: s.ackTimeoutMs ?? ctx.config.ackTimeoutMs,
+    maxDeliveries: Math.max(1, s.maxDeliveries ?? ctx.config.maxDeliveries),
+    ackNone: s.ack === 'none',
+    ...(s.ephemeral ? { ephemeral: true } : {}),
   }
+  conn.subs.set(s.sub, { topic: s.topic, group: spec.group, partitions: topic.partitions, ...(s.ephemeral ? { ephemeral: true } : {}), spec })
+  const waits: Promise<unknown>[] = []
+  for (let p = 0; p < topic.partitions; p++) waits.push(ctx.pool.request(ownerOf(s.topic, p, ctx.pool.size), { t: 'sub', ...spec, partition: p }))
   try {
     await Promise.all(waits)
   } catch (err) {
@@ -73,6 +70,15 @@ export async function onSubscribe(conn: Connection, body: Buffer): Promise<void>
     throw err
   }
   conn.send(encodeOk(s.corr, { partitions: topic.partitions }))
+}
+
+/**
+ * The group of an ephemeral subscription: one per subscription, unique in
+ * this process (connection ids are never reused). `~` is not allowed in group
+ * names, so no client can name it, describe it or join it.
+ */
+export function ephemeralGroup(conn: number, sub: number): string {
+  return `~${conn}.${sub}`
 }
 
 export async function onUnsubscribe(conn: Connection, body: Buffer): Promise<void> {

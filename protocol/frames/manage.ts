@@ -1,0 +1,116 @@
+/**
+ * Requests that change groups and topics after their creation, client ->
+ * broker, each answered by OK { corr, result } or ERROR. All need the admin
+ * permission (see broker/auth/guard.ts).
+ *
+ * GROUP_DELETE (0x36)  corr, topic, group, force?(false)
+ *                      result: { topic, group, partitions, endedSubscriptions }
+ *                      GROUP_IN_USE while members are subscribed, unless force:
+ *                      then their subscriptions end with an ERROR UNKNOWN_GROUP
+ *                      naming the subscription (details.sub).
+ * GROUP_RESET (0x37)   corr, topic, group, to ("earliest" | "latest" | "offset" | "timestamp"),
+ *                      value? (the offset or ms timestamp, required for those two),
+ *                      partition? (only that one; default every partition),
+ *                      force?(false), dryRun?(false)
+ *                      result: { topic, group, dryRun, partitions: [{ partition, from, to }] }
+ *                      (from: the committed offset before, to: the new position)
+ * TOPIC_PURGE (0x38)   corr, topic
+ *                      result: { topic, partitions: [{ partition, startOffset, purged }] }
+ * TOPIC_ALTER (0x39)   corr, topic, retentionMs?, retentionBytes?, partitions?
+ *                      result: the topic's description (see TOPIC_DESCRIBE)
+ */
+import { Op } from '../opcodes.js'
+import { encodeFrame } from '../frame.js'
+import { Fields } from '../fields.js'
+import { MAX_PARTITIONS } from './admin.js'
+
+export interface GroupDelete {
+  corr: number
+  topic: string
+  group: string
+  force?: boolean | undefined
+}
+
+export const RESET_TARGETS = ['earliest', 'latest', 'offset', 'timestamp'] as const
+export type ResetTarget = (typeof RESET_TARGETS)[number]
+
+export interface GroupReset {
+  corr: number
+  topic: string
+  group: string
+  to: ResetTarget
+  value?: number | undefined
+  partition?: number | undefined
+  force?: boolean | undefined
+  dryRun?: boolean | undefined
+}
+
+export interface TopicPurge {
+  corr: number
+  topic: string
+}
+
+export interface TopicAlter {
+  corr: number
+  topic: string
+  retentionMs?: number | undefined
+  retentionBytes?: number | undefined
+  partitions?: number | undefined
+}
+
+/** Only what is set, and booleans only when true (their default is false). */
+function compact(o: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== false))
+}
+
+export function encodeGroupDelete(g: GroupDelete): Buffer {
+  return encodeFrame(Op.GROUP_DELETE, compact(g))
+}
+
+export function decodeGroupDelete(body: Buffer): GroupDelete {
+  const f = new Fields('GROUP_DELETE', body)
+  const out: GroupDelete = { corr: f.uint('corr'), topic: f.str('topic', 249), group: f.str('group', 249) }
+  if (f.bool('force', false)) out.force = true
+  return out
+}
+
+export function encodeGroupReset(g: GroupReset): Buffer {
+  return encodeFrame(Op.GROUP_RESET, compact(g))
+}
+
+export function decodeGroupReset(body: Buffer): GroupReset {
+  const f = new Fields('GROUP_RESET', body)
+  const to = f.oneOf('to', RESET_TARGETS)
+  const out: GroupReset = { corr: f.uint('corr'), topic: f.str('topic', 249), group: f.str('group', 249), to }
+  if (to === 'offset' || to === 'timestamp') out.value = f.uint('value')
+  const partition = f.optUint('partition', MAX_PARTITIONS - 1)
+  if (partition !== undefined) out.partition = partition
+  if (f.bool('force', false)) out.force = true
+  if (f.bool('dryRun', false)) out.dryRun = true
+  return out
+}
+
+export function encodeTopicPurge(t: TopicPurge): Buffer {
+  return encodeFrame(Op.TOPIC_PURGE, t)
+}
+
+export function decodeTopicPurge(body: Buffer): TopicPurge {
+  const f = new Fields('TOPIC_PURGE', body)
+  return { corr: f.uint('corr'), topic: f.str('topic', 249) }
+}
+
+export function encodeTopicAlter(t: TopicAlter): Buffer {
+  return encodeFrame(Op.TOPIC_ALTER, compact(t))
+}
+
+export function decodeTopicAlter(body: Buffer): TopicAlter {
+  const f = new Fields('TOPIC_ALTER', body)
+  const out: TopicAlter = { corr: f.uint('corr'), topic: f.str('topic', 249) }
+  const retentionMs = f.optUint('retentionMs')
+  const retentionBytes = f.optUint('retentionBytes')
+  const partitions = f.optUint('partitions', MAX_PARTITIONS)
+  if (retentionMs !== undefined) out.retentionMs = retentionMs
+  if (retentionBytes !== undefined) out.retentionBytes = retentionBytes
+  if (partitions !== undefined) out.partitions = partitions
+  return out
+}
