@@ -100,10 +100,17 @@ t.test('the panel acts, for an admin only', { skip: fs.existsSync(CHROMIUM) ? fa
     await disconnected
     t.match(await closed, { codeName: 'CONNECTION_CLOSED', message: /closed by ops from the panel: maintenance window/ }, 'the client got the reason and the close')
 
-    await page.fill('#purge-form [name=topic]', 'orders')
+    await page.fill('#purge-form [name=topic]', 'nope')
     await page.click('#purge-form button[type=submit]')
     await page.waitForSelector('#action-result.err', { timeout: 10_000 })
-    t.match(await page.textContent('#action-result'), /INVALID_REQUEST: purging a topic \(orders\) is not available in this build/, 'the broker error is shown')
+    t.match(await page.textContent('#action-result'), /UNKNOWN_TOPIC: topic nope does not exist/, 'a broker error is shown')
+    await page.fill('#purge-form [name=topic]', 'orders')
+    // Every dialog is accepted (above); this one's question is kept.
+    const asked = new Promise<string>((resolve) => page.once('dialog', (d) => resolve(d.message())))
+    await page.click('#purge-form button[type=submit]')
+    t.match(await asked, /Delete every message of orders\?/, 'the page asks before purging')
+    await page.waitForSelector('#action-result.ok:text("orders purged")', { timeout: 10_000 })
+    t.pass('and purges once confirmed')
 
     const shot = path.resolve('.tap', `panel-actions-${process.pid}.png`)
     fs.mkdirSync(path.dirname(shot), { recursive: true })

@@ -3,7 +3,7 @@
  * auth file (admin ops, monitor watch, client app): who may do what, the
  * CSRF check, the node view, dead-letter topics marked with their depth,
  * publish and peek (no group made), closing a connection (the client gets
- * the reason), the actions not in this build, and the audit log lines.
+ * the reason), purge, group delete and reset, and the audit log lines.
  */
 import t from 'tap'
 import { connect } from '../../clients/index.js'
@@ -149,16 +149,39 @@ t.test('panel API with an auth file', async (t) => {
     t.match(again.json(), { error: { message: `no open connection has id ${id}` } })
   })
 
-  t.test('purge, delete group and reset group: forms exist, the broker says they are not available', async (t) => {
-    for (const [a, body] of [
-      ['purge-topic', { topic: 'panel-orders' }],
-      ['delete-group', { topic: 'panel-orders', group: 'billing' }],
-      ['reset-group', { topic: 'panel-orders', group: 'billing', to: 'latest' }],
-    ] as const) {
-      const r = await act(port, a, body, ADMIN)
-      t.equal(r.status, 400, a)
-      t.match(r.json(), { error: { code: 'INVALID_REQUEST', message: /not available in this build/ } })
-    }
+  t.test('purge, delete group and reset group do what the protocol operations do', async (t) => {
+    const ops = await connect(broker.url, { name: 'panel-api-admin-ops', user: ADMIN.user, token: ADMIN.token })
+    t.teardown(() => ops.close())
+    await ops.admin.createTopic('ledger', { partitions: 1 })
+    // The admin user manages topics; the client user publishes and consumes.
+    const producer = app.producer()
+    for (let i = 0; i < 10; i++) await producer.publish('ledger', `l${i}`)
+    const member = await app.subscribe('ledger', { group: 'books', from: 'earliest', maxInFlight: 10 })
+    const it = member[Symbol.asyncIterator]()
+    for (let i = 0; i < 10; i++) (await it.next()).value!.ack()
+    const committed = async () => (await ops.admin.describeGroup('ledger', 'books')).partitions[0]!.committed
+    t.ok(await until(async () => (await committed()) === 10, 5000), 'the group acked all 10')
+
+    const inUse = await act(port, 'reset-group', { topic: 'ledger', group: 'books', to: 'earliest' }, ADMIN)
+    t.equal(inUse.status, 409, 'a group with a member is not reset')
+    t.match(inUse.json(), { error: { code: 'GROUP_IN_USE', message: /1 subscribed member/ } })
+    await member.close()
+    const reset = await act(port, 'reset-group', { topic: 'ledger', group: 'books', to: 3 }, ADMIN)
+    t.equal(reset.status, 200, reset.body)
+    t.match(reset.json(), { partitions: [{ partition: 0, from: 10, to: 3 }] })
+    t.equal(await committed(), 3, 'describeGroup shows the new position')
+
+    const purge = await act(port, 'purge-topic', { topic: 'ledger' }, ADMIN)
+    t.equal(purge.status, 200, purge.body)
+    const info = (await ops.admin.describeTopic('ledger')).partitionInfo[0]!
+    t.same([info.startOffset, info.endOffset], [10, 10], 'every record is gone, offsets go on')
+
+    const del = await act(port, 'delete-group', { topic: 'ledger', group: 'books' }, ADMIN)
+    t.equal(del.status, 200, del.body)
+    t.notOk((await ops.admin.listGroups('ledger')).some((g) => g.group === 'books'), 'the group is gone')
+    const again = await act(port, 'delete-group', { topic: 'ledger', group: 'books' }, ADMIN)
+    t.equal(again.status, 404, 'deleting it again: UNKNOWN_GROUP')
+    t.equal((await act(port, 'purge-topic', { topic: 'nope' }, ADMIN)).status, 404, 'an unknown topic')
     t.match((await act(port, 'reset-group', { topic: 'a', group: 'b', to: 'sideways' }, ADMIN)).json(), { error: { message: /to must be/ } })
   })
 

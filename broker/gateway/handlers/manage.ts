@@ -48,8 +48,13 @@ async function requireGroup(ctx: GatewayContext, t: TopicConfig, group: string):
 
 export async function onGroupDelete(conn: Connection, body: Buffer): Promise<void> {
   const req = decodeGroupDelete(body)
-  const { ctx } = conn
   const t = known(conn, req.topic, 'admin')
+  conn.send(encodeOk(req.corr, await deleteGroupOf(conn.ctx, t, req.group, req.force === true)))
+}
+
+/** Delete `group` of topic `t` on every partition (the caller checked access): GROUP_DELETE, also the panel's action. */
+export async function deleteGroupOf(ctx: GatewayContext, t: TopicConfig, group: string, force: boolean) {
+  const req = { group, force }
   checkName('group', req.group)
   const members = membersOf(ctx, t.topic, req.group)
   if (members.length > 0 && !req.force) throw refuseInUse(t.topic, req.group, members.length, 'delete it')
@@ -63,13 +68,17 @@ export async function onGroupDelete(conn: Connection, body: Buffer): Promise<voi
   const partitions = had.filter((x) => x === true).length
   if (partitions === 0 && members.length === 0) throw new SkiffError('UNKNOWN_GROUP', `group ${req.group} has no state on topic ${t.topic}`, { details: { topic: t.topic, group: req.group } })
   ctx.logger.info({ topic: t.topic, group: req.group, partitions, endedSubscriptions: members.length }, 'group deleted')
-  conn.send(encodeOk(req.corr, { topic: t.topic, group: req.group, partitions, endedSubscriptions: members.length }))
+  return { topic: t.topic, group: req.group, partitions, endedSubscriptions: members.length }
 }
 
 export async function onGroupReset(conn: Connection, body: Buffer): Promise<void> {
   const req = decodeGroupReset(body)
-  const { ctx } = conn
   const t = known(conn, req.topic, 'admin')
+  conn.send(encodeOk(req.corr, await resetGroupOf(conn.ctx, t, req)))
+}
+
+/** Move `req.group` of topic `t` (the caller checked access): GROUP_RESET, also the panel's action. */
+export async function resetGroupOf(ctx: GatewayContext, t: TopicConfig, req: Omit<ReturnType<typeof decodeGroupReset>, 'corr' | 'topic'>) {
   checkName('group', req.group)
   if (req.partition !== undefined && req.partition >= t.partitions) {
     throw new SkiffError('INVALID_REQUEST', `topic ${t.topic} has no partition ${req.partition} (it has ${t.partitions})`, { details: { topic: t.topic, partitions: t.partitions } })
@@ -86,7 +95,7 @@ export async function onGroupReset(conn: Connection, body: Buffer): Promise<void
     ),
   )
   if (!dryRun) ctx.logger.info({ topic: t.topic, group: req.group, to: req.to, value: req.value, partitions }, 'group reset')
-  conn.send(encodeOk(req.corr, { topic: t.topic, group: req.group, dryRun, partitions }))
+  return { topic: t.topic, group: req.group, dryRun, partitions }
 }
 
 /**
@@ -96,11 +105,15 @@ export async function onGroupReset(conn: Connection, body: Buffer): Promise<void
  */
 export async function onTopicPurge(conn: Connection, body: Buffer): Promise<void> {
   const req = decodeTopicPurge(body)
-  const { ctx } = conn
   const t = known(conn, req.topic, 'admin')
+  conn.send(encodeOk(req.corr, await purgeTopicOf(conn.ctx, t)))
+}
+
+/** Drop every record of topic `t` (the caller checked access): TOPIC_PURGE, also the panel's action. */
+export async function purgeTopicOf(ctx: GatewayContext, t: TopicConfig) {
   const partitions = await perPartition(ctx, t, (partition) => ({ t: 'purge', topic: t.topic, partition }))
   ctx.logger.info({ topic: t.topic, partitions }, 'topic purged')
-  conn.send(encodeOk(req.corr, { topic: t.topic, partitions }))
+  return { topic: t.topic, partitions }
 }
 
 /** One TOPIC_ALTER per topic at a time (each reads the config the previous one wrote). */

@@ -33,8 +33,8 @@ const ACTIONS: Record<string, Action> = {
   peek: (ctx, body) => peekAction(ctx, body),
   'close-connection': (ctx, body, actor) => closeConnectionAction(ctx, body, actor),
   'purge-topic': (ctx, body) => purgeTopic(ctx, string(body, 'topic')),
-  'delete-group': (ctx, body) => deleteGroup(ctx, { topic: string(body, 'topic'), group: string(body, 'group') }),
-  'reset-group': (ctx, body) => resetGroup(ctx, { topic: string(body, 'topic'), group: string(body, 'group'), to: resetTarget(body) }),
+  'delete-group': (ctx, body) => deleteGroup(ctx, { topic: string(body, 'topic'), group: string(body, 'group'), force: body.force === true }),
+  'reset-group': (ctx, body) => resetGroup(ctx, { topic: string(body, 'topic'), group: string(body, 'group'), to: resetTarget(body), force: body.force === true }),
 }
 
 export const ACTION_NAMES = Object.keys(ACTIONS)
@@ -54,6 +54,7 @@ export interface ActionReply {
 
 const STATUS: Partial<Record<ErrorName, number>> = {
   INVALID_REQUEST: 400,
+  GROUP_IN_USE: 409,
   FORBIDDEN: 403,
   UNKNOWN_TOPIC: 404,
   UNKNOWN_GROUP: 404,
