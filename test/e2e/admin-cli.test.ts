@@ -8,7 +8,7 @@ import path from 'node:path'
 import t from 'tap'
 import { lines, skiff } from './cli-run.js'
 import { eventually, startTestBroker } from './helpers.js'
-import { parseBytes, parseDuration } from '../../broker/cli/commands/units.js'
+import { formatBytes, formatDuration, parseBytes, parseDuration } from '../../broker/cli/commands/units.js'
 
 t.test('groups delete and reset, topics purge and alter, sub without a group', async (t) => {
   const tb = await startTestBroker(t, 2)
@@ -57,11 +57,11 @@ t.test('groups delete and reset, topics purge and alter, sub without a group', a
   t.test('topics alter and purge', async (t) => {
     const before = await client.admin.describeTopic('cli-m')
     let r = await skiff(['topics', 'alter', 'cli-m', '--retention', '3d', '--retention-bytes', '1GiB', '--partitions', '3'], { url })
-    const was = (n: number, unit: string) => (n ? `${n} ${unit}` : 'forever')
+    const was = (n: number, unit: 'ms' | 'bytes') => (!n ? 'forever' : unit === 'ms' ? formatDuration(n) : formatBytes(n))
     t.same(r, {
       code: 0,
       err: '',
-      out: `altered topic cli-m: partitions 2 -> 3, retention ${was(before.retentionMs, 'ms')} -> 259200000 ms, retention bytes ${was(before.retentionBytes, 'bytes')} -> 1073741824 bytes\n`,
+      out: `altered topic cli-m: partitions 2 -> 3, retention ${was(before.retentionMs, 'ms')} -> 3 days, retention size ${was(before.retentionBytes, 'bytes')} -> 1 GiB\n`,
     })
     r = await skiff(['topics', 'alter', 'cli-m', '--partitions', '2'], { url })
     t.match(r, { code: 1, out: '', err: /^skiff topics alter: topic cli-m has 3 partitions: partitions can only be added, not removed \(asked for 2\) \[INVALID_REQUEST\]\n$/ })

@@ -59,7 +59,7 @@ for (const workers of WORKER_COUNTS) {
       r = await skiff(['topics', 'list', '--json'], { url: url() })
       t.ok((JSON.parse(r.out) as { topic: string }[]).some((x) => x.topic === 'cli-stock'))
       r = await skiff(['topics', 'describe', 'cli-stock'], { url: url() })
-      t.match(r.out, /topic cli-stock\n\s+partitions\s+3\n\s+retention\s+60000 ms/)
+      t.match(r.out, /topic cli-stock\n\s+partitions\s+3\n\s+retention\s+1 min, no byte limit\n\s+segment size\s+\d+(\.\d+)? [KMG]iB\n/)
       t.equal(lines(r.out).filter((l) => /^\d+\s/.test(l)).length, 3, 'a row per partition')
       r = await skiff(['topics', 'describe', 'cli-stock', '--json'], { url: url() })
       t.match(JSON.parse(r.out), { topic: 'cli-stock', partitions: 3, retentionMs: 60000 })

@@ -6,7 +6,7 @@ import readline from 'node:readline'
 import type { Argv, CommandModule } from 'yargs'
 import type { AlterTopicOptions, TopicDescription } from '../../../clients/index.js'
 import { CliFailure, clientCommand, commandGroup, printJson, table, type CliIO, type ClientArgs } from './client-common.js'
-import { parseBytes, parseDuration } from './units.js'
+import { formatBytes, formatDuration, parseBytes, parseDuration } from './units.js'
 
 interface TopicArgs extends ClientArgs {
   topic: string
@@ -110,7 +110,7 @@ export function topicsCommand(io: CliIO): CommandModule {
       const changes: string[] = []
       if (d.partitions !== before.partitions) changes.push(`partitions ${before.partitions} -> ${d.partitions}`)
       if (d.retentionMs !== before.retentionMs) changes.push(`retention ${forever(before.retentionMs, 'ms')} -> ${forever(d.retentionMs, 'ms')}`)
-      if (d.retentionBytes !== before.retentionBytes) changes.push(`retention bytes ${forever(before.retentionBytes, 'bytes')} -> ${forever(d.retentionBytes, 'bytes')}`)
+      if (d.retentionBytes !== before.retentionBytes) changes.push(`retention size ${forever(before.retentionBytes, 'bytes')} -> ${forever(d.retentionBytes, 'bytes')}`)
       io.stdout.write(`altered topic ${d.topic}: ${changes.length > 0 ? changes.join(', ') : 'nothing changed'}\n`)
     },
   })
@@ -132,17 +132,18 @@ async function confirm(io: CliIO, question: string, withYes: string): Promise<vo
   }
 }
 
-const forever = (n: number | undefined, unit: string) => (!n ? 'forever' : `${n} ${unit}`)
+/** Retention as people read it; 0 or absent is no limit. (`--json` prints the exact numbers.) */
+const forever = (n: number | undefined, unit: 'ms' | 'bytes') => (!n ? 'forever' : unit === 'ms' ? formatDuration(n) : formatBytes(n))
 
 export function describeText(d: TopicDescription): string {
   const head =
     `topic ${d.topic}\n` +
     `  partitions       ${d.partitions}\n` +
-    `  retention        ${forever(d.retentionMs, 'ms')}, ${!d.retentionBytes ? 'no byte limit' : `${d.retentionBytes} bytes per partition`}\n` +
-    `  segment size     ${d.segmentBytes} bytes\n`
+    `  retention        ${forever(d.retentionMs, 'ms')}, ${!d.retentionBytes ? 'no byte limit' : `${formatBytes(d.retentionBytes)} per partition`}\n` +
+    `  segment size     ${formatBytes(d.segmentBytes)}\n`
   const info = d.partitionInfo ?? []
-  const rows = info.map((p) => [p.partition, p.startOffset, p.endOffset, p.endOffset - p.startOffset, p.bytes, p.segments, p.corrupt?.length ?? 0])
-  let text = head + '\n' + table([['PARTITION', 'START', 'END', 'MESSAGES', 'BYTES', 'SEGMENTS', 'CORRUPT'], ...rows])
+  const rows = info.map((p) => [p.partition, p.startOffset, p.endOffset, p.endOffset - p.startOffset, formatBytes(p.bytes), p.segments, p.corrupt?.length ?? 0])
+  let text = head + '\n' + table([['PARTITION', 'START', 'END', 'MESSAGES', 'SIZE', 'SEGMENTS', 'CORRUPT'], ...rows])
   for (const p of info) {
     for (const c of p.corrupt ?? []) {
       text += `  partition ${p.partition}: corrupt batch at position ${c.position} (offsets ${c.fromOffset}-${c.toOffset}): ${c.reason}\n`
