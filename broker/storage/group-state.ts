@@ -156,14 +156,8 @@ export function saveGroupManifest(dir: string, groups: Iterable<string>): void {
 
 /** The groups named by the manifest of `dir`, or what is wrong with it ('missing' when there is none). */
 export function loadGroupManifest(dir: string): { groups?: string[]; problem?: string } {
-  const read = readChecked(join(dir, MANIFEST), MANIFEST_MAGIC)
-  if (!read.body) return { problem: read.problem! }
-  let value: unknown
-  try {
-    value = unpack(read.body)
-  } catch {
-    return { problem: 'body is not MessagePack' }
-  }
+  const { value, problem } = readPacked(join(dir, MANIFEST), MANIFEST_MAGIC)
+  if (problem) return { problem }
   if (!Array.isArray(value) || !value.every((g) => typeof g === 'string')) return { problem: 'body is not a list of group names' }
   return { groups: (value as string[]).filter((g) => nameProblem(g, MAX_GROUP_FILE_NAME) === undefined) }
 }
@@ -236,16 +230,21 @@ function readChecked(path: string, magic: Buffer): { body?: Buffer; problem?: st
   return { body }
 }
 
-/** The snapshot in `path`, or what is wrong with the file. Only fs errors other than ENOENT throw. */
-function readSnapshot(path: string): { snapshot?: GroupSnapshot; problem?: string } {
-  const read = readChecked(path, MAGIC)
+/** The MessagePack value in the checked file `path`, or what is wrong with it. Only fs errors other than ENOENT throw. */
+function readPacked(path: string, magic: Buffer): { value?: unknown; problem?: string } {
+  const read = readChecked(path, magic)
   if (!read.body) return { problem: read.problem! }
-  let value: unknown
   try {
-    value = unpack(read.body)
+    return { value: unpack(read.body) }
   } catch {
     return { problem: 'body is not MessagePack' }
   }
+}
+
+/** The snapshot in `path`, or what is wrong with the file. Only fs errors other than ENOENT throw. */
+function readSnapshot(path: string): { snapshot?: GroupSnapshot; problem?: string } {
+  const { value, problem } = readPacked(path, MAGIC)
+  if (problem) return { problem }
   const snapshot = asSnapshot(value)
   return snapshot ? { snapshot } : { problem: 'body is not a group snapshot' }
 }
