@@ -16,8 +16,8 @@ import { repoRoot } from './dockerfile.js'
 import { missing, run, SHELLCHECK } from './tools.js'
 
 const version = (JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version
-/** What the build and npm pack read (package.json "files", tsconfig include). */
-const SOURCES = ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'protocol', 'broker', 'clients', 'bench', 'scripts']
+/** What the build and npm pack read (package.json "files", the tsconfig*.json the build script names, their include). */
+const SOURCES = ['package.json', 'package-lock.json', ...fs.readdirSync(repoRoot).filter((f) => /^tsconfig.*\.json$/.test(f)), 'README.md', 'protocol', 'broker', 'clients', 'bench', 'scripts']
 /** npm's codes for a registry it cannot reach. */
 const OFFLINE = /\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|ENOTCACHED)\b/
 
