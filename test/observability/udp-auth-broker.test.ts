@@ -56,5 +56,7 @@ t.test('with an auth file, only signed datagrams of a permitted user are stored'
   t.equal(m!.decode(), 'signed')
   m!.ack()
   t.equal(await reader.next(300), undefined, 'nothing else was stored')
-  t.equal(value(s, 'skiff_messages_published_total', { topic: 'sensors.temp' }), 1)
+  // The worker's counts reach the gateway in its own message, after the datagram counters: scrape again.
+  const after = await scrapeUntil(tb.broker.httpPort, [['skiff_messages_published_total', { topic: 'sensors.temp' }, 1]])
+  t.equal(value(after, 'skiff_messages_published_total', { topic: 'sensors.temp' }), 1, 'one message stored')
 })
