@@ -33,6 +33,7 @@ import { MAX_STORED_TOPIC_NAME, nameProblem } from '../protocol/names.js'
 import { stringHash } from '../protocol/records.js'
 import { originTopicOf } from '../protocol/names.js'
 import { fsyncDir, fsyncDirAsync, mkdirDurable, mkdirDurableAsync } from './storage/fs-util.js'
+import { isStorageFull } from './storage/storage-error.js'
 import type { TopicConfig } from './thread-messages.js'
 
 const CONFIG_FILE = 'topic.json'
@@ -75,9 +76,8 @@ function configText(config: TopicConfig): string {
 
 /** STORAGE_FULL for a full disk or quota (the client may retry later); anything else as it came. */
 function creationError(topic: string, err: unknown): unknown {
-  const code = (err as NodeJS.ErrnoException)?.code
-  if (code !== 'ENOSPC' && code !== 'EDQUOT') return err
-  return new SkiffError('STORAGE_FULL', `topic ${topic} was not created: ${code} (the disk is full)`, { cause: err, details: { topic } })
+  if (!isStorageFull(err)) return err
+  return new SkiffError('STORAGE_FULL', `topic ${topic} was not created: ${err.code} (the disk is full)`, { cause: err, details: { topic } })
 }
 
 /**
