@@ -30,8 +30,6 @@ import path from 'node:path'
 import { threadId } from 'node:worker_threads'
 import { SkiffError } from '../protocol/errors.js'
 import { MAX_STORED_TOPIC_NAME, nameProblem } from '../protocol/names.js'
-import { stringHash } from '../protocol/records.js'
-import { originTopicOf } from '../protocol/names.js'
 import { fsyncDir, fsyncDirAsync, mkdirDurable, mkdirDurableAsync } from './storage/fs-util.js'
 import { isStorageFull } from './storage/storage-error.js'
 import type { TopicConfig } from './thread-messages.js'
@@ -55,14 +53,6 @@ export function partitionDir(dataDir: string, topic: string, partition: number):
 
 export function groupsDir(dataDir: string, topic: string, partition: number): string {
   return path.join(partitionDir(dataDir, topic, partition), 'groups')
-}
-
-/**
- * The worker that owns a partition. A dead-letter topic's partition hashes as
- * its origin's, so dead-lettering is an append by the same thread, never a hop.
- */
-export function ownerOf(topic: string, partition: number, workers: number): number {
-  return stringHash(`${originTopicOf(topic)}/${partition}`) % workers
 }
 
 /** Unique temp name: two workers may create the same dead-letter topic at once. */

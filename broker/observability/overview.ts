@@ -36,7 +36,7 @@
  * no payloads and no credentials.
  */
 import type { GatewayContext } from '../gateway/context.js'
-import { ownerOf } from '../topic-store.js'
+import { ownerOf } from '../routing.js'
 import { DLQ_SUFFIX, isDeadLetterTopic } from '../../protocol/index.js'
 import type { TopicConfig } from '../thread-messages.js'
 

@@ -19,7 +19,7 @@ import {
 import type { Connection } from '../connection.js'
 import type { GatewayContext } from '../context.js'
 import type { TopicConfig } from '../../thread-messages.js'
-import { ownerOf } from '../../topic-store.js'
+import { ownerOf } from '../../routing.js'
 import { checkPartitionLimit, mayAccess, requireAccess } from '../../auth/guard.js'
 import type { Operation } from '../../auth/authenticator.js'
 

@@ -10,7 +10,7 @@
  */
 import { SkiffError, checkName, decodeSubscribe, decodeUnsubscribe, encodeOk } from '../../../protocol/index.js'
 import type { Connection } from '../connection.js'
-import { ownerOf } from '../../topic-store.js'
+import { ownerOf } from '../../routing.js'
 import { checkSubscriptionLimit, requireAccess } from '../../auth/guard.js'
 
 /**
