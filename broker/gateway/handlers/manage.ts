@@ -25,7 +25,8 @@ import type { GatewayContext } from '../context.js'
 import type { TopicConfig } from '../../thread-messages.js'
 import { ownerOf } from '../../routing.js'
 import { checkPartitionLimit } from '../../auth/guard.js'
-import { describe, known, perPartition } from './admin.js'
+import { describe, known } from './admin.js'
+import { perPartition } from '../fan-out.js'
 
 /** The subscriptions that are members of `group` on `topic` now, as [connection, subscription id]. */
 function membersOf(ctx: GatewayContext, topic: string, group: string): [Connection, number][] {
