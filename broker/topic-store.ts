@@ -30,9 +30,8 @@ import path from 'node:path'
 import { threadId } from 'node:worker_threads'
 import { SkiffError } from '../protocol/errors.js'
 import { MAX_STORED_TOPIC_NAME, nameProblem } from '../protocol/names.js'
-import { stringHash } from '../protocol/records.js'
-import { originTopicOf } from '../protocol/names.js'
 import { fsyncDir, fsyncDirAsync, mkdirDurable, mkdirDurableAsync } from './storage/fs-util.js'
+import { isStorageFull } from './storage/storage-error.js'
 import type { TopicConfig } from './thread-messages.js'
 
 const CONFIG_FILE = 'topic.json'
@@ -56,14 +55,6 @@ export function groupsDir(dataDir: string, topic: string, partition: number): st
   return path.join(partitionDir(dataDir, topic, partition), 'groups')
 }
 
-/**
- * The worker that owns a partition. A dead-letter topic's partition hashes as
- * its origin's, so dead-lettering is an append by the same thread, never a hop.
- */
-export function ownerOf(topic: string, partition: number, workers: number): number {
-  return stringHash(`${originTopicOf(topic)}/${partition}`) % workers
-}
-
 /** Unique temp name: two workers may create the same dead-letter topic at once. */
 function tempName(dir: string): string {
   return path.join(dir, `${CONFIG_FILE}.${process.pid}.${threadId}.${Date.now()}.tmp`)
@@ -75,9 +66,8 @@ function configText(config: TopicConfig): string {
 
 /** STORAGE_FULL for a full disk or quota (the client may retry later); anything else as it came. */
 function creationError(topic: string, err: unknown): unknown {
-  const code = (err as NodeJS.ErrnoException)?.code
-  if (code !== 'ENOSPC' && code !== 'EDQUOT') return err
-  return new SkiffError('STORAGE_FULL', `topic ${topic} was not created: ${code} (the disk is full)`, { cause: err, details: { topic } })
+  if (!isStorageFull(err)) return err
+  return new SkiffError('STORAGE_FULL', `topic ${topic} was not created: ${err.code} (the disk is full)`, { cause: err, details: { topic } })
 }
 
 /**

@@ -31,12 +31,13 @@ import fs from 'node:fs'
 import crypto from 'node:crypto'
 import { compilePattern, patternProblem, type Pattern } from './patterns.js'
 import { parseTokenHash, type TokenHash } from './token-hash.js'
+import { MAX_USER_LENGTH } from '../../protocol/frames/hello.js'
 
 export const MIN_TOKEN_LENGTH = 16
 /** HELLO.token is at most this long, so a longer one could never log in. */
 export const MAX_TOKEN_LENGTH = 4096
 const USER_KEYS = new Set(['name', 'token', 'tokenHash', 'publish', 'subscribe', 'admin', 'monitor', 'expires'])
-const NAME = /^[\x21-\x7e]{1,256}$/
+const NAME = new RegExp(`^[\\x21-\\x7e]{1,${MAX_USER_LENGTH}}$`)
 
 export interface Permission {
   allow: readonly Pattern[]
@@ -118,7 +119,7 @@ export function parseAuthTable(value: unknown, source = 'auth file'): AuthTable 
 function parseUser(entry: unknown, where: string): AuthUser {
   if (!isObject(entry)) throw new AuthFileError(`${where} must be an object`)
   const name = entry.name
-  if (typeof name !== 'string' || !NAME.test(name)) throw new AuthFileError(`${where}: "name" must be 1-256 printable characters without spaces`)
+  if (typeof name !== 'string' || !NAME.test(name)) throw new AuthFileError(`${where}: "name" must be 1-${MAX_USER_LENGTH} printable characters without spaces`)
   const at = `${where} (${name})`
   for (const k of Object.keys(entry)) if (!USER_KEYS.has(k)) throw new AuthFileError(`${at}: unknown key ${JSON.stringify(k)}`)
   if (entry.token !== undefined && entry.tokenHash !== undefined) throw new AuthFileError(`${at}: give "token" or "tokenHash", not both`)

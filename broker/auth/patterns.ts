@@ -17,10 +17,12 @@
  *   names are refused to every user when auth is on.
  * - Matching is case-sensitive, as topic names are.
  */
+import { MAX_TOPIC_NAME } from '../../protocol/names.js'
 
 /** Characters of one literal token: what a topic name allows, minus the separator. */
 const TOKEN = /^[A-Za-z0-9_-]+$/
-const MAX_PATTERN_LENGTH = 249
+/** Patterns name topics, so they are held to the length a client may give a topic. */
+const MAX_PATTERN_LENGTH = MAX_TOPIC_NAME
 
 export interface Pattern {
   readonly source: string

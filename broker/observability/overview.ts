@@ -36,7 +36,7 @@
  * no payloads and no credentials.
  */
 import type { GatewayContext } from '../gateway/context.js'
-import { ownerOf } from '../topic-store.js'
+import { perPartition } from '../gateway/fan-out.js'
 import { DLQ_SUFFIX, isDeadLetterTopic } from '../../protocol/index.js'
 import type { TopicConfig } from '../thread-messages.js'
 
@@ -116,14 +116,6 @@ export function parseOverviewPage(query: URLSearchParams): OverviewPage | string
   page.limit = Math.min(page.limit, MAX_PAGE)
   page.connectionLimit = Math.min(page.connectionLimit, MAX_PAGE)
   return page
-}
-
-type PoolRequest = Parameters<GatewayContext['pool']['request']>[1]
-
-function perPartition<T>(ctx: GatewayContext, t: TopicConfig, req: (partition: number) => PoolRequest): Promise<T[]> {
-  const waits: Promise<unknown>[] = []
-  for (let p = 0; p < t.partitions; p++) waits.push(ctx.pool.request(ownerOf(t.topic, p, ctx.pool.size), req(p)))
-  return Promise.all(waits) as Promise<T[]>
 }
 
 const sum = <T>(list: T[], of: (x: T) => number) => list.reduce((a, x) => a + of(x), 0)

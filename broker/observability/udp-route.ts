@@ -8,10 +8,9 @@
  * else the gateway sends that worker this turn.
  */
 import { SkiffError } from '../../protocol/errors.js'
-import { splitByPartition } from '../gateway/route.js'
+import { ownerOf, splitByPartition } from '../routing.js'
 import type { GatewayContext } from '../gateway/context.js'
 import type { TopicConfig } from '../thread-messages.js'
-import { ownerOf } from '../topic-store.js'
 import type { StoreDatagram } from './udp-ingest.js'
 import type { UdpResult } from './metrics.js'
 

@@ -46,6 +46,7 @@ import { RecentBatches } from './read-cache.js'
 import { RecordCollector, type LogRecord } from './record-collector.js'
 import { openClosedSegment, recoverActiveSegment } from './recovery.js'
 import { listSegmentBases } from './segment-files.js'
+import { isStorageFull } from './storage-error.js'
 import { Segment } from './segment.js'
 import { firstBatchAtOrAfter } from './timestamp-search.js'
 
@@ -141,8 +142,7 @@ export class PartitionLog {
     try {
       active.append(batch, baseOffset, ts, this.ctx.indexIntervalBytes)
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code === 'ENOSPC' || code === 'EDQUOT') throw new SkiffError('STORAGE_FULL', `cannot append to ${active.logPath}: ${code}`, { cause: err })
+      if (isStorageFull(err)) throw new SkiffError('STORAGE_FULL', `cannot append to ${active.logPath}: ${err.code}`, { cause: err })
       throw err
     }
     this.bytes += batch.length

@@ -28,7 +28,7 @@
 import { DeliveryJournal, type JournalRecord } from '../storage/delivery-journal.js'
 import { listGroupStates, loadGroupManifest, loadGroupState, saveGroupManifest, type GroupSnapshot } from '../storage/group-state.js'
 import { GroupCursor, type GroupRecovery } from './group-cursor.js'
-import { storageError } from './storage-error.js'
+import { storageError } from '../storage/storage-error.js'
 
 type LogFn = (e: Record<string, unknown>) => void
 

@@ -27,7 +27,7 @@ import { deleteGroupState, saveGroupManifest, saveGroupState, saveGroupStateAsyn
 import type { DeliveryJournal } from '../storage/delivery-journal.js'
 import { mkdirDurable } from '../storage/fs-util.js'
 import type { GroupCursor } from './group-cursor.js'
-import { storageError } from './storage-error.js'
+import { storageError } from '../storage/storage-error.js'
 
 type Log = (e: Record<string, unknown>) => void
 

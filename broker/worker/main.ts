@@ -5,9 +5,10 @@
  * ops per gateway turn and answers with one batch per own turn.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { storageError } from './storage-error.js'
+import { storageError } from '../storage/storage-error.js'
 import { parseFsync } from '../config.js'
-import { loadTopicConfigs, ownerOf } from '../topic-store.js'
+import { loadTopicConfigs } from '../topic-store.js'
+import { ownerOf } from '../routing.js'
 import { packOps, unpackOps, type FromWorker, type ToWorker, type WorkerData } from '../thread-messages.js'
 import { Outbox, toBack } from './outbox.js'
 import { WorkerContext } from './context.js'

@@ -18,6 +18,7 @@
 import { Op } from '../opcodes.js'
 import { encodeFrame } from '../frame.js'
 import { Fields } from '../fields.js'
+import { MAX_NAME_FIELD } from './limits.js'
 
 export interface TopicCreate {
   corr: number
@@ -45,6 +46,8 @@ export interface GroupRef {
 }
 
 export const MAX_PARTITIONS = 1024
+/** The largest segment file a TOPIC_CREATE may ask for (1 GiB). */
+const MAX_TOPIC_SEGMENT_BYTES = 1024 * 1024 * 1024
 
 function compact(o: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined))
@@ -58,11 +61,11 @@ export function decodeTopicCreate(body: Buffer): TopicCreate {
   const f = new Fields('TOPIC_CREATE', body)
   return {
     corr: f.uint('corr'),
-    topic: f.str('topic', 249),
+    topic: f.str('topic', MAX_NAME_FIELD),
     partitions: f.optUint('partitions', MAX_PARTITIONS),
     retentionMs: f.optUint('retentionMs'),
     retentionBytes: f.optUint('retentionBytes'),
-    segmentBytes: f.optUint('segmentBytes', 1024 * 1024 * 1024),
+    segmentBytes: f.optUint('segmentBytes', MAX_TOPIC_SEGMENT_BYTES),
   }
 }
 
@@ -72,7 +75,7 @@ export function encodeTopicRef(op: typeof Op.TOPIC_DESCRIBE | typeof Op.TOPIC_DE
 
 export function decodeTopicRef(frame: string, body: Buffer): TopicRef {
   const f = new Fields(frame, body)
-  return { corr: f.uint('corr'), topic: f.str('topic', 249) }
+  return { corr: f.uint('corr'), topic: f.str('topic', MAX_NAME_FIELD) }
 }
 
 export function encodeTopicList(corr: number): Buffer {
@@ -89,7 +92,7 @@ export function encodeGroupList(g: GroupList): Buffer {
 
 export function decodeGroupList(body: Buffer): GroupList {
   const f = new Fields('GROUP_LIST', body)
-  return { corr: f.uint('corr'), topic: f.optStr('topic', 249) }
+  return { corr: f.uint('corr'), topic: f.optStr('topic', MAX_NAME_FIELD) }
 }
 
 export function encodeGroupDescribe(g: GroupRef): Buffer {
@@ -98,5 +101,5 @@ export function encodeGroupDescribe(g: GroupRef): Buffer {
 
 export function decodeGroupDescribe(body: Buffer): GroupRef {
   const f = new Fields('GROUP_DESCRIBE', body)
-  return { corr: f.uint('corr'), topic: f.str('topic', 249), group: f.str('group', 249) }
+  return { corr: f.uint('corr'), topic: f.str('topic', MAX_NAME_FIELD), group: f.str('group', MAX_NAME_FIELD) }
 }

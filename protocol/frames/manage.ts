@@ -22,6 +22,7 @@
 import { Op } from '../opcodes.js'
 import { encodeFrame } from '../frame.js'
 import { Fields } from '../fields.js'
+import { MAX_NAME_FIELD } from './limits.js'
 import { MAX_PARTITIONS } from './admin.js'
 
 export interface GroupDelete {
@@ -69,7 +70,7 @@ export function encodeGroupDelete(g: GroupDelete): Buffer {
 
 export function decodeGroupDelete(body: Buffer): GroupDelete {
   const f = new Fields('GROUP_DELETE', body)
-  const out: GroupDelete = { corr: f.uint('corr'), topic: f.str('topic', 249), group: f.str('group', 249) }
+  const out: GroupDelete = { corr: f.uint('corr'), topic: f.str('topic', MAX_NAME_FIELD), group: f.str('group', MAX_NAME_FIELD) }
   if (f.bool('force', false)) out.force = true
   return out
 }
@@ -81,7 +82,7 @@ export function encodeGroupReset(g: GroupReset): Buffer {
 export function decodeGroupReset(body: Buffer): GroupReset {
   const f = new Fields('GROUP_RESET', body)
   const to = f.oneOf('to', RESET_TARGETS)
-  const out: GroupReset = { corr: f.uint('corr'), topic: f.str('topic', 249), group: f.str('group', 249), to }
+  const out: GroupReset = { corr: f.uint('corr'), topic: f.str('topic', MAX_NAME_FIELD), group: f.str('group', MAX_NAME_FIELD), to }
   if (to === 'offset' || to === 'timestamp') out.value = f.uint('value')
   const partition = f.optUint('partition', MAX_PARTITIONS - 1)
   if (partition !== undefined) out.partition = partition
@@ -96,7 +97,7 @@ export function encodeTopicPurge(t: TopicPurge): Buffer {
 
 export function decodeTopicPurge(body: Buffer): TopicPurge {
   const f = new Fields('TOPIC_PURGE', body)
-  return { corr: f.uint('corr'), topic: f.str('topic', 249) }
+  return { corr: f.uint('corr'), topic: f.str('topic', MAX_NAME_FIELD) }
 }
 
 export function encodeTopicAlter(t: TopicAlter): Buffer {
@@ -105,7 +106,7 @@ export function encodeTopicAlter(t: TopicAlter): Buffer {
 
 export function decodeTopicAlter(body: Buffer): TopicAlter {
   const f = new Fields('TOPIC_ALTER', body)
-  const out: TopicAlter = { corr: f.uint('corr'), topic: f.str('topic', 249) }
+  const out: TopicAlter = { corr: f.uint('corr'), topic: f.str('topic', MAX_NAME_FIELD) }
   const retentionMs = f.optUint('retentionMs')
   const retentionBytes = f.optUint('retentionBytes')
   const partitions = f.optUint('partitions', MAX_PARTITIONS)

@@ -9,6 +9,7 @@
 import { Op } from '../opcodes.js'
 import { encodeFrame } from '../frame.js'
 import { Fields } from '../fields.js'
+import { MAX_PUBLISH_RECORDS } from './limits.js'
 import { SkiffError } from '../errors.js'
 
 export interface PublishAck {
@@ -23,7 +24,7 @@ export function encodePublishAck(a: PublishAck): Buffer {
 
 export function decodePublishAck(body: Buffer): PublishAck {
   const f = new Fields('PUBLISH_ACK', body)
-  return { corr: f.uint('corr'), partition: f.uintOrArray('partition', 1_000_000), offset: f.uintOrArray('offset', 1_000_000) }
+  return { corr: f.uint('corr'), partition: f.uintOrArray('partition', MAX_PUBLISH_RECORDS), offset: f.uintOrArray('offset', MAX_PUBLISH_RECORDS) }
 }
 
 /** Expand an ack into `{ partition, offset }` per record, checking it covers `count`. */

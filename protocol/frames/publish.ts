@@ -25,6 +25,8 @@
 import { Op } from '../opcodes.js'
 import { FRAME_HEADER_BYTES, encodeFrame } from '../frame.js'
 import { Fields, noteCorr } from '../fields.js'
+import { MAX_TOPIC_NAME } from '../names.js'
+import { MAX_PUBLISH_RECORDS } from './limits.js'
 import { SkiffError } from '../errors.js'
 import { binHeaderBytes, strHeaderBytes, uintBytes, writeBinHeader, writeStrHeader, writeUint } from './msgpack-write.js'
 
@@ -41,8 +43,6 @@ export interface Publish {
 /** Every PUBLISH field but the records. */
 export type PublishFields = Omit<Publish, 'records'>
 
-const MAX_TOPIC = 249
-const MAX_COUNT = 1_000_000
 const MAX_PRODUCER_ID = 2 ** 48 - 1
 const MAX_SEQUENCE = 0xfffffffe
 
@@ -117,8 +117,8 @@ function decodeGeneral(body: Buffer): Publish {
   const f = new Fields('PUBLISH', body)
   return {
     corr: f.uint('corr'),
-    topic: f.str('topic', MAX_TOPIC),
-    count: f.uint('count', MAX_COUNT),
+    topic: f.str('topic', MAX_TOPIC_NAME),
+    count: f.uint('count', MAX_PUBLISH_RECORDS),
     records: f.bin('records'),
     confirm: f.bool('confirm', true),
     producerId: f.optUint('producerId', MAX_PRODUCER_ID),
@@ -246,7 +246,7 @@ function readPlain(b: Buffer): Publish | undefined {
     const tag = b[pos]!
     if (field === TOPIC) {
       const s = strAt(b, pos)
-      if (s < 0 || at - s > MAX_TOPIC) return undefined
+      if (s < 0 || at - s > MAX_TOPIC_NAME) return undefined
       for (let i = s; i < at; i++) if (b[i]! > 0x7f) return undefined
       topic = b.toString('latin1', s, at)
     } else if (field === RECORDS) {
@@ -264,7 +264,7 @@ function readPlain(b: Buffer): Publish | undefined {
       if (v < 0) return undefined
       if (field === CORR) corr = v
       else if (field === COUNT) {
-        if (v > MAX_COUNT) return undefined
+        if (v > MAX_PUBLISH_RECORDS) return undefined
         count = v
       } else if (field === PRODUCER_ID) {
         if (v > MAX_PRODUCER_ID) return undefined

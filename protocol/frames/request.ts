@@ -32,6 +32,7 @@
 import { Op } from '../opcodes.js'
 import { encodeFrame } from '../frame.js'
 import { Fields } from '../fields.js'
+import { MAX_NAME_FIELD } from './limits.js'
 
 export interface Serve {
   corr: number
@@ -59,7 +60,7 @@ export function encodeServe(op: typeof Op.SERVE | typeof Op.UNSERVE, s: Serve): 
 
 export function decodeServe(frame: string, body: Buffer): Serve {
   const f = new Fields(frame, body)
-  return { corr: f.uint('corr'), topic: f.str('topic', 249) }
+  return { corr: f.uint('corr'), topic: f.str('topic', MAX_NAME_FIELD) }
 }
 
 export function encodeRequest(r: RequestFrame): Buffer {
@@ -70,7 +71,7 @@ export function encodeRequest(r: RequestFrame): Buffer {
 
 export function decodeRequest(body: Buffer): RequestFrame {
   const f = new Fields('REQUEST', body)
-  return { corr: f.uint('corr'), topic: f.str('topic', 249), record: f.bin('record'), timeoutMs: f.optUint('timeoutMs', MAX_REQUEST_TIMEOUT_MS) }
+  return { corr: f.uint('corr'), topic: f.str('topic', MAX_NAME_FIELD), record: f.bin('record'), timeoutMs: f.optUint('timeoutMs', MAX_REQUEST_TIMEOUT_MS) }
 }
 
 export function encodeReply(r: Reply): Buffer {

@@ -28,6 +28,7 @@
 import { Op } from '../opcodes.js'
 import { encodeFrame } from '../frame.js'
 import { Fields } from '../fields.js'
+import { MAX_NAME_FIELD } from './limits.js'
 import { SkiffError } from '../errors.js'
 
 export const START_POSITIONS = ['earliest', 'latest', 'offset', 'timestamp'] as const
@@ -88,8 +89,8 @@ export function decodeSubscribe(body: Buffer): Subscribe {
   return {
     corr: f.uint('corr'),
     sub: f.uint('sub', 0xffffffff),
-    topic: f.str('topic', 249),
-    group: ephemeral ? '' : f.str('group', 249),
+    topic: f.str('topic', MAX_NAME_FIELD),
+    group: ephemeral ? '' : f.str('group', MAX_NAME_FIELD),
     ...(ephemeral ? { ephemeral: true } : {}),
     start,
     startValue: start === 'offset' || start === 'timestamp' ? f.uint('startValue') : undefined,

@@ -9,7 +9,7 @@
  */
 import { readAck } from '../../../protocol/index.js'
 import type { Connection } from '../connection.js'
-import { ownerOf } from '../../topic-store.js'
+import { ownerOf } from '../../routing.js'
 
 export function onAck(conn: Connection, body: Buffer): void {
   const a = readAck(body)

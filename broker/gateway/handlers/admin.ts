@@ -19,7 +19,7 @@ import {
 import type { Connection } from '../connection.js'
 import type { GatewayContext } from '../context.js'
 import type { TopicConfig } from '../../thread-messages.js'
-import { ownerOf } from '../../topic-store.js'
+import { perPartition } from '../fan-out.js'
 import { checkPartitionLimit, mayAccess, requireAccess } from '../../auth/guard.js'
 import type { Operation } from '../../auth/authenticator.js'
 
@@ -30,13 +30,6 @@ export function known(conn: Connection, topic: string, op: Operation): TopicConf
   const t = conn.ctx.topics.get(topic)
   if (!t) throw new SkiffError('UNKNOWN_TOPIC', `topic ${topic} does not exist`, { details: { topic } })
   return t
-}
-
-/** Ask every partition's owner the same question. */
-export function perPartition(ctx: GatewayContext, t: TopicConfig, req: (partition: number) => Parameters<GatewayContext['pool']['request']>[1]) {
-  const waits: Promise<unknown>[] = []
-  for (let p = 0; p < t.partitions; p++) waits.push(ctx.pool.request(ownerOf(t.topic, p, ctx.pool.size), req(p)))
-  return Promise.all(waits)
 }
 
 export async function describe(ctx: GatewayContext, t: TopicConfig) {

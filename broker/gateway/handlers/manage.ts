@@ -23,9 +23,10 @@ import {
 import type { Connection } from '../connection.js'
 import type { GatewayContext } from '../context.js'
 import type { TopicConfig } from '../../thread-messages.js'
-import { ownerOf } from '../../topic-store.js'
+import { ownerOf } from '../../routing.js'
 import { checkPartitionLimit } from '../../auth/guard.js'
-import { describe, known, perPartition } from './admin.js'
+import { describe, known } from './admin.js'
+import { perPartition } from '../fan-out.js'
 
 /** The subscriptions that are members of `group` on `topic` now, as [connection, subscription id]. */
 function membersOf(ctx: GatewayContext, topic: string, group: string): [Connection, number][] {
@@ -145,7 +146,7 @@ export async function onTopicAlter(conn: Connection, body: Buffer): Promise<void
  *   than its old ones: ordering per key holds only within each era.
  * - A dead-letter topic's partitions go with its origin's (a record's dead
  *   letter goes to the partition of the same number, written by the same
- *   thread: topic-store.ts ownerOf), so adding partitions to a topic adds them
+ *   thread: routing.ts ownerOf), so adding partitions to a topic adds them
  *   to its whole `.dlq` chain, and a `.dlq` topic's own count cannot be altered.
  *   Retention is the named topic's only.
  * - Every group of the topic starts on a new partition at its beginning, so

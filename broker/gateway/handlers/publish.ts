@@ -7,8 +7,7 @@
 import { SkiffError, checkName, decodePublish, encodePublishAck, isDeadLetterTopic } from '../../../protocol/index.js'
 import { requireAccess } from '../../auth/guard.js'
 import type { Connection } from '../connection.js'
-import { ownerOf } from '../../topic-store.js'
-import { splitByPartition, type PartitionPart } from '../route.js'
+import { ownerOf, splitByPartition, type PartitionPart } from '../../routing.js'
 
 let roundRobin = 0
 

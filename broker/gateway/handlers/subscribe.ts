@@ -10,7 +10,8 @@
  */
 import { SkiffError, checkName, decodeSubscribe, decodeUnsubscribe, encodeOk } from '../../../protocol/index.js'
 import type { Connection } from '../connection.js'
-import { ownerOf } from '../../topic-store.js'
+import { ownerOf } from '../../routing.js'
+import { perPartition } from '../fan-out.js'
 import { checkSubscriptionLimit, requireAccess } from '../../auth/guard.js'
 
 /**
@@ -61,10 +62,9 @@ export async function onSubscribe(conn: Connection, body: Buffer): Promise<void>
     ...(s.ephemeral ? { ephemeral: true } : {}),
   }
   conn.subs.set(s.sub, { topic: s.topic, group: spec.group, partitions: topic.partitions, ...(s.ephemeral ? { ephemeral: true } : {}), spec })
-  const waits: Promise<unknown>[] = []
-  for (let p = 0; p < topic.partitions; p++) waits.push(ctx.pool.request(ownerOf(s.topic, p, ctx.pool.size), { t: 'sub', ...spec, partition: p }))
+  const subscribed = perPartition(ctx, topic, (partition) => ({ t: 'sub', ...spec, partition }))
   try {
-    await Promise.all(waits)
+    await subscribed
   } catch (err) {
     conn.subs.delete(s.sub)
     throw err

@@ -24,10 +24,9 @@
  *   client gone for good must stop at its credentials (the auth file).
  */
 import { SkiffError, checkName, decodeRecord, encodeRecord, isDeadLetterTopic, type Headers } from '../../../protocol/index.js'
-import { splitByPartition } from '../../gateway/route.js'
+import { ownerOf, splitByPartition } from '../../routing.js'
 import type { GatewayContext } from '../../gateway/context.js'
 import type { PeekedRecord } from '../../thread-messages.js'
-import { ownerOf } from '../../topic-store.js'
 import { int, optionalString, string } from './json-input.js'
 
 export const MAX_PEEK = 100

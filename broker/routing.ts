@@ -1,4 +1,7 @@
 /**
+ * Where a record goes: to a partition of its topic, and from there to the
+ * worker thread that owns that partition.
+ *
  * Splitting a PUBLISH batch by partition. A key picks its partition by FNV-1a
  * hash modulo the partition count (stable across restarts and clients); the
  * records without a key in one batch all go to one partition, chosen
@@ -6,7 +9,8 @@
  * The records blob is validated on the way, headers included, so a worker
  * never stores a record a consumer cannot parse.
  */
-import { decodeRecord, keyHash, walkRecords, type RecordView } from '../../protocol/records.js'
+import { decodeRecord, keyHash, stringHash, walkRecords, type RecordView } from '../protocol/records.js'
+import { originTopicOf } from '../protocol/names.js'
 
 export interface PartitionPart {
   partition: number
@@ -46,4 +50,12 @@ export function splitByPartition(records: Buffer, count: number, partitions: num
 /** Headers must be a MessagePack map of strings; decoding them throws INVALID_REQUEST otherwise. */
 function checkHeaders(records: Buffer, v: RecordView): void {
   if (v.headersEnd > v.headersStart) decodeRecord(records, v)
+}
+
+/**
+ * The worker that owns a partition. A dead-letter topic's partition hashes as
+ * its origin's, so dead-lettering is an append by the same thread, never a hop.
+ */
+export function ownerOf(topic: string, partition: number, workers: number): number {
+  return stringHash(`${originTopicOf(topic)}/${partition}`) % workers
 }
