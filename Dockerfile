@@ -38,6 +38,7 @@ COPY tsconfig.json ./
 COPY protocol ./protocol
 COPY broker ./broker
 COPY clients ./clients
+COPY cli ./cli
 RUN npx tsc -p tsconfig.json
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
@@ -64,5 +65,5 @@ EXPOSE 7600/tcp 7600/udp 9600/tcp
 VOLUME ["/data"]
 USER skiff:skiff
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 CMD ["node", "/app/healthcheck.mjs"]
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/broker/cli/skiff.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/cli/skiff.js"]
 CMD ["broker"]

@@ -53,7 +53,7 @@ tarball=$out/$name
 
 # The files an install runs from must be in it (package.json "files").
 listing=$(tar -tzf "$tarball")
-for required in package/package.json package/dist/broker/cli/skiff.js package/dist/broker/worker/main.js package/dist/clients/index.js; do
+for required in package/package.json package/dist/cli/skiff.js package/dist/broker/worker/main.js package/dist/clients/index.js; do
   grep -qxF "$required" <<<"$listing" || die "$name lacks $required"
 done
 

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 export const ROOT_DIR = path.resolve(BENCH_DIR, '..')
-export const SKIFF_BIN = path.join(ROOT_DIR, 'dist/broker/cli/skiff.js')
+export const SKIFF_BIN = path.join(ROOT_DIR, 'dist/cli/skiff.js')
 export const CLIENT_MODULE = path.join(ROOT_DIR, 'dist/clients/index.js')
 export const PROTOCOL_MODULE = path.join(ROOT_DIR, 'dist/protocol/index.js')
 

@@ -65,7 +65,7 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-backlog-rss-'))
 const port = await freePort()
 const child = spawn(
   process.execPath,
-  [path.join(dist, 'broker/cli/skiff.js'), 'broker', '--port', String(port), '--http-port', '0', '--data-dir', dataDir, '--workers', values.workers, '--fsync', values.fsync],
+  [path.join(dist, 'cli/skiff.js'), 'broker', '--port', String(port), '--http-port', '0', '--data-dir', dataDir, '--workers', values.workers, '--fsync', values.fsync],
   { stdio: ['ignore', 'pipe', 'inherit'] },
 )
 const cleanup = () => {

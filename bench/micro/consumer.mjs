@@ -7,7 +7,7 @@
  *
  *   node bench/micro/consumer.mjs [--messages 200000] [--size 128] [--rounds 5]
  *       [--client dist/clients/index.js] [--compare other/dist/clients/index.js]
- *       [--skiff dist/broker/cli/skiff.js] [--style iterator|handler] [--json]
+ *       [--skiff dist/cli/skiff.js] [--style iterator|handler] [--json]
  *
  * A broker runs in a child process (port 0, a fresh temp data dir); this
  * process first fills a topic with `--messages` confirmed publishes, then

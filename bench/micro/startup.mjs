@@ -30,7 +30,7 @@ const { values } = parseArgs({
 const TOPICS = Number(values.topics)
 const RECORDS = Number(values.records)
 const RUNS = Number(values.runs)
-const cli = fileURLToPath(new URL('../../dist/broker/cli/skiff.js', import.meta.url))
+const cli = fileURLToPath(new URL('../../dist/cli/skiff.js', import.meta.url))
 const dataDir = values['data-dir'] ?? fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-startup-'))
 
 /** Start a broker on `dataDir`; resolves with the child, its port and ms to `listening`. */

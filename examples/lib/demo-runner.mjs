@@ -29,7 +29,7 @@ import readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-const SKIFF = path.join(ROOT, 'dist/broker/cli/skiff.js')
+const SKIFF = path.join(ROOT, 'dist/cli/skiff.js')
 
 /** A running child: its output lines, and waits on them. */
 class Part {

@@ -13,7 +13,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-const SOURCE_DIRS = ['clients', 'protocol', 'broker'] // tsconfig.json's `include`
+const SOURCE_DIRS = ['clients', 'protocol', 'broker', 'cli'] // tsconfig.json's `include`
 
 function* typescriptFiles(dir) {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {

@@ -13,7 +13,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-const built = fs.existsSync(path.join(root, 'dist/broker/cli/skiff.js')) && fs.existsSync(path.join(root, 'dist/clients/index.js'))
+const built = fs.existsSync(path.join(root, 'dist/cli/skiff.js')) && fs.existsSync(path.join(root, 'dist/clients/index.js'))
 
 interface Summary {
   count: number

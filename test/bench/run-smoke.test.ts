@@ -12,7 +12,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-const built = fs.existsSync(path.join(root, 'dist/broker/cli/skiff.js')) && fs.existsSync(path.join(root, 'dist/clients/index.js'))
+const built = fs.existsSync(path.join(root, 'dist/cli/skiff.js')) && fs.existsSync(path.join(root, 'dist/clients/index.js'))
 
 t.test('S1 and S7 through bench/run.mjs --json', { skip: !built && 'needs npm run build' }, async (t) => {
   const res = spawnSync(process.execPath, [path.join(root, 'bench/run.mjs'), 'S1', 'S7', '--json'], { encoding: 'utf8', timeout: 150_000 })

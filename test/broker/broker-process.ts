@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import readline from 'node:readline'
 
-const cli = fileURLToPath(new URL('../../dist/broker/cli/skiff.js', import.meta.url))
+const cli = fileURLToPath(new URL('../../dist/cli/skiff.js', import.meta.url))
 
 export interface BrokerProcess {
   child: ChildProcess

@@ -14,7 +14,7 @@ import { execFile, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { spawnBroker, type BrokerProcess } from '../broker/broker-process.js'
 
-const bin = fileURLToPath(new URL('../../dist/broker/cli/skiff.js', import.meta.url))
+const bin = fileURLToPath(new URL('../../dist/cli/skiff.js', import.meta.url))
 
 interface Exit {
   code: number | null

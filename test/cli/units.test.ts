@@ -1,6 +1,6 @@
-/** Human units for the CLI's text output (broker/cli/commands/units.ts). */
+/** Human units for the CLI's text output (cli/commands/units.ts). */
 import t from 'tap'
-import { formatBytes, formatDuration } from '../../broker/cli/commands/units.js'
+import { formatBytes, formatDuration } from '../../cli/commands/units.js'
 
 t.test('durations', async (t) => {
   const cases: [number, string][] = [

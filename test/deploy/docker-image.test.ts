@@ -63,7 +63,7 @@ t.test('ports, volume, 0.0.0.0, health check, tini at PID 1', async (t) => {
   t.equal(env.SKIFF_HTTP_HOST, '0.0.0.0', 'HTTP beyond the container loopback, for -p 9600 and a Prometheus elsewhere')
   t.match(one(runtime, 'HEALTHCHECK').args, /CMD \["node", "\/app\/healthcheck\.mjs"\]$/)
   t.ok(copies(runtime).some((c) => c.sources.includes('deploy/healthcheck.mjs') && c.dest === './healthcheck.mjs'), 'the health check script is in the image')
-  t.same(one(runtime, 'ENTRYPOINT').exec, ['/usr/bin/tini', '--', 'node', '/app/dist/broker/cli/skiff.js'])
+  t.same(one(runtime, 'ENTRYPOINT').exec, ['/usr/bin/tini', '--', 'node', '/app/dist/cli/skiff.js'])
   t.same(one(runtime, 'CMD').exec, ['broker'])
   t.match(ops(runtime, 'RUN')[0]!.args, /apt-get install -y --no-install-recommends tini/)
   t.equal(one(runtime, 'WORKDIR').args, '/app')
@@ -80,7 +80,7 @@ t.test('.dockerignore sends the sources the build copies and nothing else', asyn
       t.ok(ts.length > 0 && ts.every((f) => sent(`${src}/${f}`)), `every .ts file under ${src} reaches the builder`)
     }
   }
-  for (const kept of ['node_modules/yargs/index.mjs', 'dist/broker/cli/skiff.js', '.git/config', 'data/topics/x', 'test/deploy/docker-image.test.ts', 'cloudformation/skiff-broker.yaml', '.env', 'protocol/vectors/ack.json']) {
+  for (const kept of ['node_modules/yargs/index.mjs', 'dist/cli/skiff.js', '.git/config', 'data/topics/x', 'test/deploy/docker-image.test.ts', 'cloudformation/skiff-broker.yaml', '.env', 'protocol/vectors/ack.json']) {
     t.notOk(sent(kept), `${kept} stays out`)
   }
 })
@@ -108,7 +108,7 @@ function healthcheck(app: string, httpPort: number): number | null {
 }
 
 t.test('the runtime stage, carried out: production install, start, ready, health check, SIGTERM', { timeout: 220_000 }, async (t) => {
-  if (!fs.existsSync(path.join(repoRoot, 'dist/broker/cli/skiff.js'))) {
+  if (!fs.existsSync(path.join(repoRoot, 'dist/cli/skiff.js'))) {
     t.fail('dist/ is missing: run npm run build first')
     return
   }

@@ -17,7 +17,7 @@ import { missing, run, SHELLCHECK } from './tools.js'
 
 const version = (JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version
 /** What the build and npm pack read (package.json "files", the tsconfig*.json the build script names, their include). */
-const SOURCES = ['package.json', 'package-lock.json', ...fs.readdirSync(repoRoot).filter((f) => /^tsconfig.*\.json$/.test(f)), 'README.md', 'protocol', 'broker', 'clients', 'bench', 'scripts']
+const SOURCES = ['package.json', 'package-lock.json', ...fs.readdirSync(repoRoot).filter((f) => /^tsconfig.*\.json$/.test(f)), 'README.md', 'protocol', 'broker', 'clients', 'cli', 'bench', 'scripts']
 /** npm's codes for a registry it cannot reach. */
 const OFFLINE = /\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|ENOTCACHED)\b/
 
@@ -52,7 +52,7 @@ t.test('release.sh: a clean build packed into skiffmq-<version>.tgz, its sha256 
   t.equal(check.status, 0, `sha256sum -c accepts the .sha256 file: ${check.stdout}${check.stderr}`)
 
   const files = spawnSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).stdout.trim().split('\n')
-  for (const f of ['package/package.json', 'package/dist/broker/cli/skiff.js', 'package/dist/broker/worker/main.js', 'package/dist/clients/index.js', 'package/dist/clients/index.d.ts', 'package/protocol/PROTOCOL.md']) {
+  for (const f of ['package/package.json', 'package/dist/cli/skiff.js', 'package/dist/broker/worker/main.js', 'package/dist/clients/index.js', 'package/dist/clients/index.d.ts', 'package/protocol/PROTOCOL.md']) {
     t.ok(files.includes(f), `holds ${f}`)
   }
   t.notOk(files.includes('package/dist/broker/removed-module.js'), 'built clean: nothing left from an earlier build')

@@ -25,7 +25,7 @@ import { repoRoot } from './dockerfile.js'
 const TOKEN = 'app-token-0123456789abcdef'
 const USERS = JSON.stringify({ users: [{ name: 'app', token: TOKEN, publish: ['>'], subscribe: ['>'] }] })
 
-const skip = !fs.existsSync(path.join(repoRoot, 'dist/broker/cli/skiff.js'))
+const skip = !fs.existsSync(path.join(repoRoot, 'dist/cli/skiff.js'))
   ? 'dist/ is missing: run npm run build first'
   : !haveOpenssl()
     ? 'openssl is not installed (it makes the test CA for the HTTPS download)'

@@ -8,7 +8,7 @@ import path from 'node:path'
 import t from 'tap'
 import { lines, skiff } from './cli-run.js'
 import { eventually, startTestBroker } from './helpers.js'
-import { formatBytes, formatDuration, parseBytes, parseDuration } from '../../broker/cli/commands/units.js'
+import { formatBytes, formatDuration, parseBytes, parseDuration } from '../../cli/commands/units.js'
 
 t.test('groups delete and reset, topics purge and alter, sub without a group', async (t) => {
   const tb = await startTestBroker(t, 2)

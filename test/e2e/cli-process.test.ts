@@ -15,7 +15,7 @@ import { skiff } from './cli-run.js'
 import { startTestBroker } from './helpers.js'
 import { hashToken } from '../../broker/auth/token-hash.js'
 
-const bin = fileURLToPath(new URL('../../dist/broker/cli/skiff.js', import.meta.url))
+const bin = fileURLToPath(new URL('../../dist/cli/skiff.js', import.meta.url))
 
 interface Exit {
   code: number | null

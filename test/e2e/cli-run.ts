@@ -5,7 +5,7 @@
  */
 import yargs from 'yargs'
 import { Readable, Writable } from 'node:stream'
-import { registerClientCommands, type CliIO } from '../../broker/cli/client-commands.js'
+import { registerClientCommands, type CliIO } from '../../cli/client-commands.js'
 
 /** What a command printed and its exit code. */
 export interface Run {

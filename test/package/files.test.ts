@@ -24,7 +24,7 @@ t.test('the client, broker and docs are in', async (t) => {
     'dist/cjs/clients/index.js',
     'dist/cjs/clients/index.d.ts',
     'dist/cjs/protocol/index.js',
-    'dist/broker/cli/skiff.js',
+    'dist/cli/skiff.js',
   ]) {
     t.ok(has.has(f), f)
   }
@@ -50,10 +50,10 @@ t.test('nothing a user does not run or read', async (t) => {
       f.startsWith('test/') ||
       f.endsWith('.map') ||
       (f.endsWith('.ts') && !f.endsWith('.d.ts')) ||
-      (f.startsWith('dist/broker/') && f.endsWith('.d.ts')) ||
+      ((f.startsWith('dist/broker/') || f.startsWith('dist/cli/')) && f.endsWith('.d.ts')) ||
       /^bench\/(micro|soak|hostile|crash|charts)\//.test(f) ||
       /^bench\/(RESULTS\.md|results\.jsonl)$/.test(f) ||
-      /^(broker|clients|protocol)\/.*\.ts$/.test(f) ||
+      /^(broker|cli|clients|protocol)\/.*\.ts$/.test(f) ||
       /^(examples|cloudformation|deploy|docs)\//.test(f) ||
       f.startsWith('.'),
   )

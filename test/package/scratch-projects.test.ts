@@ -29,7 +29,7 @@ t.test('the client installs without the broker dependencies', async (t) => {
   const requireHere = createRequire(path.join(scratch.dir, 'package.json'))
   for (const dep of BROKER_ONLY) t.throws(() => requireHere.resolve(dep), { code: 'MODULE_NOT_FOUND' }, `${dep} cannot be found from the project`)
   // The broker is what needs them: without them skiff stops at once and names the missing package.
-  const skiff = spawnSync(process.execPath, [path.join(scratch.dir, 'node_modules/skiffmq/dist/broker/cli/skiff.js'), '--help'], { encoding: 'utf8', timeout: 30_000 })
+  const skiff = spawnSync(process.execPath, [path.join(scratch.dir, 'node_modules/skiffmq/dist/cli/skiff.js'), '--help'], { encoding: 'utf8', timeout: 30_000 })
   t.not(skiff.status, 0, 'skiff exits with an error')
   t.match(skiff.stderr, /Cannot find (package|module) '(yargs|pino|prom-client)/, 'naming the missing package')
 })

@@ -24,7 +24,7 @@ import { BrokerRunner, metricValue, tempDir, timeout, until } from './harness.js
 import { batchesOf, flipBit, segmentsOf } from './damage.js'
 
 const TOPIC = 'victim'
-const cli = fileURLToPath(new URL('../../dist/broker/cli/skiff.js', import.meta.url))
+const cli = fileURLToPath(new URL('../../dist/cli/skiff.js', import.meta.url))
 
 t.test('a complete last batch that fails its CRC is reported as corrupt offsets, not cut', async (t) => {
   const dataDir = tempDir(t, 'corrupt-last')

@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url'
 import { connect } from '../../clients/index.js'
 import { freePort, sleep, tempDir, timeout, until } from './harness.js'
 
-const cli = fileURLToPath(new URL('../../dist/broker/cli/skiff.js', import.meta.url))
+const cli = fileURLToPath(new URL('../../dist/cli/skiff.js', import.meta.url))
 
 function straceProblem(): string | undefined {
   try {

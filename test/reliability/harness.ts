@@ -18,7 +18,7 @@ import readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { DEFAULTS } from '../../broker/config.js'
 
-const cli = fileURLToPath(new URL('../../dist/broker/cli/skiff.js', import.meta.url))
+const cli = fileURLToPath(new URL('../../dist/cli/skiff.js', import.meta.url))
 
 export type LogLine = Record<string, unknown>
 

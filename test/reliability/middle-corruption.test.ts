@@ -22,7 +22,7 @@ import { BrokerRunner, inParallel, tempDir, timeout } from './harness.js'
 import { batchesOf, flipBit, segmentsOf } from './damage.js'
 
 const RECORDS = 10
-const cli = fileURLToPath(new URL('../../dist/broker/cli/skiff.js', import.meta.url))
+const cli = fileURLToPath(new URL('../../dist/cli/skiff.js', import.meta.url))
 
 async function readFirst(client: Client, topic: string, expect: number): Promise<string[]> {
   const consumer = await client.subscribe(topic, { group: 'reader', from: 'earliest', maxInFlight: 100 })

@@ -5,8 +5,8 @@
 import t from 'tap'
 import yargs from 'yargs'
 import { Readable, Writable } from 'node:stream'
-import { passwdCommand } from '../../broker/cli/passwd-command.js'
-import type { CliIO } from '../../broker/cli/commands/client-common.js'
+import { passwdCommand } from '../../cli/passwd-command.js'
+import type { CliIO } from '../../cli/commands/client-common.js'
 import { parseTokenHash, verifyToken } from '../../broker/auth/index.js'
 import { authBroker, login, welcomed } from './helpers.js'
 

@@ -11,7 +11,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Argv } from 'yargs'
 
-/** bench/run.mjs in the package root, found from dist/broker/cli (built) or broker/cli (source). */
+/** bench/run.mjs in the package root, found from dist/cli (built) or cli (source). */
 export function findBenchScript(from = path.dirname(fileURLToPath(import.meta.url))): string | undefined {
   let dir = from
   for (let i = 0; i < 5; i++) {

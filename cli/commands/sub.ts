@@ -21,8 +21,8 @@
  * `payloadBase64` for bytes).
  */
 import type { Argv, CommandModule } from 'yargs'
-import type { Client, Message, StartFrom } from '../../../clients/index.js'
-import { DLQ_SUFFIX, isDeadLetterTopic, isSkiffError } from '../../../protocol/index.js'
+import type { Client, Message, StartFrom } from '../../clients/index.js'
+import { DLQ_SUFFIX, isDeadLetterTopic, isSkiffError } from '../../protocol/index.js'
 import { CliFailure, clientCommand, reportReconnects, writeOut, type CliIO, type ClientArgs } from './client-common.js'
 
 interface SubArgs extends ClientArgs {

@@ -4,7 +4,7 @@
  */
 import readline from 'node:readline'
 import type { Argv, CommandModule } from 'yargs'
-import type { AlterTopicOptions, TopicDescription } from '../../../clients/index.js'
+import type { AlterTopicOptions, TopicDescription } from '../../clients/index.js'
 import { CliFailure, clientCommand, commandGroup, printJson, table, type CliIO, type ClientArgs } from './client-common.js'
 import { formatBytes, formatDuration, parseBytes, parseDuration } from './units.js'
 

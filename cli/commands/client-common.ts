@@ -8,9 +8,9 @@
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { hideBin } from 'yargs/helpers'
-import { connect, type Client } from '../../../clients/index.js'
-import { DEFAULT_URL } from '../../../clients/url.js'
-import { SkiffError } from '../../../protocol/index.js'
+import { connect, type Client } from '../../clients/index.js'
+import { DEFAULT_URL } from '../../clients/url.js'
+import { SkiffError } from '../../protocol/index.js'
 
 export interface CliIO {
   stdout: NodeJS.WritableStream

@@ -4,7 +4,7 @@
  * `groups reset <topic> <group> --to earliest|latest|offset:N|time:T [--partition p] [--force] [--dry-run]`.
  */
 import type { Argv, CommandModule } from 'yargs'
-import type { GroupDescription, GroupResetResult, ResetTo } from '../../../clients/index.js'
+import type { GroupDescription, GroupResetResult, ResetTo } from '../../clients/index.js'
 import { CliFailure, clientCommand, commandGroup, printJson, table, type CliIO, type ClientArgs } from './client-common.js'
 
 interface GroupArgs extends ClientArgs {

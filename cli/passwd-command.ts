@@ -16,8 +16,8 @@
  */
 import type { Argv, CommandModule } from 'yargs'
 import { debugWanted, reportFailure, usageErrors, type CliIO } from './commands/client-common.js'
-import { DEFAULT_SCRYPT, generateToken, hashToken } from '../auth/token-hash.js'
-import { MIN_TOKEN_LENGTH, MAX_TOKEN_LENGTH } from '../auth/auth-file.js'
+import { DEFAULT_SCRYPT, generateToken, hashToken } from '../broker/auth/token-hash.js'
+import { MIN_TOKEN_LENGTH, MAX_TOKEN_LENGTH } from '../broker/auth/auth-file.js'
 
 interface PasswdArgs {
   stdin: boolean

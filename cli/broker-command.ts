@@ -11,8 +11,8 @@
  */
 import type { Argv, ArgumentsCamelCase } from 'yargs'
 import { pino } from 'pino'
-import { DEFAULTS, DESCRIPTIONS, envName, loadConfig, ConfigError, type BrokerConfig, type ConfigKey } from '../config.js'
-import { startBroker, type RunningBroker } from '../index.js'
+import { DEFAULTS, DESCRIPTIONS, envName, loadConfig, ConfigError, type BrokerConfig, type ConfigKey } from '../broker/config.js'
+import { startBroker, type RunningBroker } from '../broker/index.js'
 import { debugWanted, processIO, reportFailure, usageErrors, type CliIO } from './commands/client-common.js'
 import { checkDataDir, startFailureMessage } from './start-failure.js'
 import { onReaderGone } from './reader-gone.js'

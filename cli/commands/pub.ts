@@ -18,7 +18,7 @@
  */
 import readline from 'node:readline'
 import type { Argv, CommandModule } from 'yargs'
-import type { Client, PublishResult, Producer } from '../../../clients/index.js'
+import type { Client, PublishResult, Producer } from '../../clients/index.js'
 import { CliFailure, clientCommand, printJson, reportReconnects, type CliIO, type ClientArgs } from './client-common.js'
 import { formatBytes } from './units.js'
 

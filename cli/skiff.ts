@@ -16,7 +16,7 @@ import { registerBenchCommand } from './bench-command.js'
 import { passwdCommand } from './passwd-command.js'
 import { debugWanted, processIO, reportFailure, usageMessage, usageRefused } from './commands/client-common.js'
 import { exitQuietlyWhenReaderGoes } from './reader-gone.js'
-import { VERSION } from '../version.js'
+import { VERSION } from '../broker/version.js'
 
 exitQuietlyWhenReaderGoes()
 

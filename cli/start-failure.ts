@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { ConfigError, DEFAULTS, type BrokerConfig } from '../config.js'
+import { ConfigError, DEFAULTS, type BrokerConfig } from '../broker/config.js'
 
 type SysError = NodeJS.ErrnoException & { port?: number; address?: string; hostname?: string }
 
