@@ -35,6 +35,8 @@ export interface RunningBroker {
   httpPort: number
   /** The UDP telemetry port; undefined when UDP is off. */
   udpPort: number | undefined
+  /** The worker module the worker threads run (main.js beside a build, main.ts from source). */
+  workerFile: string
   /** Drain in-flight publishes, save group state, close every connection. */
   close(): Promise<void>
 }
@@ -120,5 +122,5 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
       logger.flush()
     })())
 
-  return { port: address.port, host: address.address, httpPort: obs.httpPort, udpPort: obs.udpPort, dataDir: config.dataDir, config, logger, close }
+  return { port: address.port, host: address.address, httpPort: obs.httpPort, udpPort: obs.udpPort, dataDir: config.dataDir, workerFile: pool.workerFile, config, logger, close }
 }

@@ -274,4 +274,4 @@ sampleGauges()
 // Send what recovery logged and counted and the gauges, then tell the gateway this worker is
 // loaded: the gateway handles all of it before it says the broker is listening.
 outbox.flush()
-port.postMessage('ready')
+port.postMessage({ t: 'ready', module: import.meta.url })
