@@ -5,8 +5,8 @@
  * their connections, topics and log lines to the gateway.
  */
 import { Worker } from 'node:worker_threads'
-import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { workerModule } from './worker-module.js'
 import { SkiffError, type ErrorName } from '../../protocol/errors.js'
 import { packOps, unpackOps, type FromWorker, type ToWorker, type TopicConfig, type WorkerData } from '../thread-messages.js'
 import type { Logger } from '../logger.js'
@@ -36,36 +36,6 @@ interface Waiter {
   reject(err: SkiffError): void
 }
 
-/**
- * The worker module beside this file, from the same tree the gateway runs
- * from: `main.js` in a build, `main.ts` when the gateway runs from TypeScript
- * source (the tests), so a test run never exercises a stale worker from an
- * older build. A worker thread inherits the parent's execArgv, hence the
- * TypeScript loader the parent was started with (tap's `--import`) or Node's
- * own type stripping. Without either, a .ts worker cannot load: the built
- * worker is the only one that can run, and `fallback` says why it was taken.
- */
-function workerModule(): { url: URL; fallback?: string } {
-  const here = import.meta.url
-  if (!here.endsWith('.ts')) return { url: new URL('../worker/main.js', here) }
-  const source = new URL('../worker/main.ts', here)
-  if (canLoadTypeScript()) return { url: source }
-  const built = new URL('../../dist/broker/worker/main.js', here)
-  if (!existsSync(built)) return { url: source }
-  return { url: built, fallback: 'the gateway runs from TypeScript source, but no TypeScript loader is on the command line for the worker thread to inherit' }
-}
-
-/**
- * Whether a worker thread started now could import a .ts file: Node strips
- * types itself, or a loader flag is on the command line (any --import is taken
- * to be one; if it is not, the worker fails to load with Node's own error).
- */
-function canLoadTypeScript(): boolean {
-  if ((process.features as { typescript?: unknown }).typescript) return true
-  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]
-  return flags.some((f) => /^--(import|loader|experimental-loader|require|experimental-strip-types|experimental-transform-types)\b|^-r$/.test(f))
-}
-
 /** What a worker posts once it is loaded and has recovered its partitions. */
 interface Ready {
   t: 'ready'
@@ -91,8 +61,8 @@ export class WorkerPool {
 
   async start(): Promise<void> {
     const ready: Promise<void>[] = []
-    const { url, fallback } = workerModule()
-    if (fallback) this.logger.warn({ workerFile: fileURLToPath(url) }, `loading the built worker: ${fallback}`)
+    const { url, warning } = workerModule()
+    if (warning) this.logger.warn({ workerFile: fileURLToPath(url) }, warning)
     for (let i = 0; i < this.size; i++) {
       const w = new Worker(url, { workerData: { ...this.data, workerId: i, workers: this.size } satisfies WorkerData, resourceLimits: WORKER_LIMITS })
       // 'ready' says the worker is loaded and has opened (recovered) its partitions; the batch

@@ -1,15 +1,16 @@
 /**
- * The gateway's worker threads run the worker module from the tree the
- * gateway itself runs from: this file runs from TypeScript source, so an
- * in-process broker started from source must run broker/worker/main.ts, not a
- * possibly stale build; the built broker runs the built worker beside it.
+ * The gateway's worker threads never run a worker older than the gateway's
+ * own code (broker/gateway/worker-module.ts): the built broker runs the built
+ * worker beside it; a broker run from source runs the built worker only while
+ * no source file changed after the build, else the source one, and says so.
  * `workerFile` is what the worker threads report as their own module URL.
  */
 import t from 'tap'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { chooseFromSource, type SourceChoice } from '../../broker/gateway/worker-module.js'
 import { startBroker as startSourceBroker } from '../../broker/index.js'
 import { connect } from '../../clients/index.js'
 import { Reader } from '../e2e/helpers.js'
@@ -33,10 +34,34 @@ async function roundTrip(t: Teardown, startBroker: typeof startSourceBroker): Pr
   return broker.workerFile
 }
 
-t.test('a broker run from source runs the worker from source', async (t) => {
+t.test('a broker run from source runs the source worker when asked to (SKIFF_WORKER_SOURCE=1)', async (t) => {
   t.ok(import.meta.url.endsWith('.ts'), 'this test runs from source')
+  process.env.SKIFF_WORKER_SOURCE = '1'
+  t.teardown(() => delete process.env.SKIFF_WORKER_SOURCE)
   const workerFile = await roundTrip(t, startSourceBroker)
   t.equal(workerFile, fileURLToPath(new URL('../../broker/worker/main.ts', import.meta.url)))
+})
+
+t.test('from source: the built worker only while no source changed after the build', async (t) => {
+  const dir = t.testdir({ broker: { 'a.ts': '', worker: { 'main.ts': '' } }, dist: { 'main.js': '' } })
+  const source = pathToFileURL(path.join(dir, 'broker/worker/main.ts'))
+  const built = pathToFileURL(path.join(dir, 'dist/main.js'))
+  const at = (file: string, s: number) => fs.utimesSync(path.join(dir, file), s, s)
+  const choice = (over: Partial<SourceChoice> = {}) => chooseFromSource({ source, built, roots: [path.join(dir, 'broker')], loader: true, forceSource: false, ...over })
+  at('broker/a.ts', 1000)
+  at('broker/worker/main.ts', 1000)
+  at('dist/main.js', 2000)
+  t.same(choice(), { url: built }, 'built after every source: the built worker, nothing to say')
+  at('broker/a.ts', 3000)
+  const stale = choice()
+  t.equal(stale.url.href, source.href, 'a source changed after the build: the source worker')
+  t.match(stale.warning, /a\.ts changed after the last build: running the worker from source/)
+  const noLoader = choice({ loader: false })
+  t.equal(noLoader.url.href, built.href, 'without a loader only the build can run')
+  t.match(noLoader.warning, /no TypeScript loader/)
+  t.equal(choice({ forceSource: true, roots: [] }).url.href, source.href, 'SKIFF_WORKER_SOURCE=1')
+  fs.rmSync(path.join(dir, 'dist/main.js'))
+  t.same(choice(), { url: source }, 'no build at all: the source worker')
 })
 
 t.test('the built broker runs the built worker beside it', async (t) => {
