@@ -1,10 +1,14 @@
 /**
- * The partition worker's CPU per message, without threads or sockets: one
- * Partition driven the way a worker turn drives it (append a PUBLISH batch,
- * sync, confirm, deliver to one group member, pack the turn's ops for the
- * gateway, then settle the member's acks), in this process, timed with
- * process.cpuUsage(). The figure is the worker thread's share of S1's cost,
- * free of the noise that the other processes of a full bench run add.
+ * The partition worker's CPU per message, without threads or sockets: the
+ * worker's own turn (PartitionWorker) driven in this process with one
+ * partition and one group member: a PUBLISH batch op, end of turn (sync,
+ * confirm, deliver, pack the turn's ops for the gateway), then the member's
+ * ACK op and the next end of turn, timed with process.cpuUsage(). The figure
+ * is the worker thread's share of S1's cost, free of the noise that the other
+ * processes of a full bench run add. Being the worker's turn itself, it
+ * counts what a hand-made copy of the turn left out: the confirms' own
+ * message ahead of the deliveries (Outbox.sendReplies) and the metrics op
+ * packed with each turn (about +0.05 µs per message with ack none).
  *
  *   node bench/micro/worker.mjs [--messages N] [--batch N] [--ack explicit|none] [--json]
  *
@@ -15,9 +19,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { WorkerContext } from '../../dist/broker/worker/context.js'
-import { Outbox } from '../../dist/broker/worker/outbox.js'
-import { WorkerMetrics } from '../../dist/broker/observability/worker-metrics.js'
+import { PartitionWorker } from '../../dist/broker/worker/partition-worker.js'
 import { packOps } from '../../dist/broker/thread-messages.js'
 import { writeTopicConfig } from '../../dist/broker/topic-store.js'
 import { encodeRecord } from '../../dist/protocol/records.js'
@@ -41,36 +43,30 @@ function round() {
     const topic = 'bench'
     writeTopicConfig(dataDir, { topic, partitions: 1, retentionMs: 0, retentionBytes: 0, segmentBytes: 256 * 1024 * 1024, createdAt: Date.now() })
     let packedBytes = 0
-    const outbox = new Outbox(
-      (ops) => {
+    const worker = new PartitionWorker({
+      data: { workerId: 0, workers: 1, dataDir, fsync: 'never', groupCommitMs: 1000, retentionCheckMs: 0, maxFrame: 1024 * 1024 },
+      post: (ops) => {
         packedBytes += packOps(ops).byteLength
       },
-      1024 * 1024,
-      () => {},
-    )
-    const metrics = new WorkerMetrics(0, () => {})
-    const ctx = new WorkerContext(dataDir, { mode: 'never' }, outbox, metrics)
-    const p = ctx.partition(topic, 0)
-    p.subscribe({ conn: 1, sub: 1, group: 'g1', start: 'earliest', startValue: undefined, maxInFlight: BATCH, ackTimeoutMs: 30_000, maxDeliveries: 5, ackNone: values.ack === 'none' })
+    })
+    const sub = { t: 'sub', id: 1, conn: 1, sub: 1, topic, partition: 0, group: 'g1', start: 'earliest', startValue: undefined, maxInFlight: BATCH, ackTimeoutMs: 30_000, maxDeliveries: 5, ackNone: values.ack === 'none' }
+    worker.handle([sub])
+    worker.endTurn()
     const record = encodeRecord({ payload: Buffer.alloc(128, 0x61) })
     const records = Buffer.concat(Array.from({ length: BATCH }, () => record))
     const producerId = 12345
     let offset = 0
     const started = process.cpuUsage()
     for (let seq = 0; offset < MESSAGES; seq++) {
-      p.append(seq, records, BATCH, true, producerId, seq)
-      p.commit()
-      p.pump(Date.now())
-      outbox.flush()
+      worker.handle([{ t: 'pub', id: seq + 2, topic, partition: 0, count: BATCH, records, confirm: true, producerId, sequence: seq }])
+      worker.endTurn()
       // One ACK of consecutive offsets: one [first, count] range, as the gateway passes it on.
-      p.settle(1, 1, 'g1', 'ack', [offset, BATCH], 0)
+      worker.handle([{ t: 'settle', conn: 1, sub: 1, topic, partition: 0, group: 'g1', kind: 'ack', ranges: [offset, BATCH], delayMs: 0 }])
       offset += BATCH
-      p.pump(Date.now())
-      metrics.take()
-      outbox.flush()
+      worker.endTurn()
     }
     const used = process.cpuUsage(started)
-    p.close()
+    for (const p of worker.ctx.partitions.values()) p.close()
     return { usPerMessage: (used.user + used.system) / offset, packedBytes }
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true })

@@ -33,7 +33,7 @@ interface SubBatch {
  * a 64 KiB-record topic: 96 MiB built in the worker, then held by the gateway
  * while sockets take it), and a few such turns in a row peaked the broker at
  * 800 MiB. Past this, the pumps stop and the rest goes out in the next turns
- * (pumps that stop take their turn first next time: see endOfTurn, pump).
+ * (pumps that stop take their turn first next time: see PartitionWorker.finishTurn, pump).
  */
 export const TURN_DELIVERY_BYTES = 16 * 1024 * 1024
 

@@ -1,0 +1,311 @@
+/**
+ * One partition worker's turn, free of the thread that runs it: the ops of a
+ * gateway batch (handle), the end of turn (endTurn: fsync / group commit,
+ * confirms, deliveries, metrics, one message out) and the periodic work as
+ * tick methods. main.ts wires parentPort and real timers to it; tests and
+ * bench/micro/worker.mjs drive it in-process with a `post` of their own and,
+ * for ack deadlines, a clock they move.
+ */
+import { storageError } from '../storage/storage-error.js'
+import { parseFsync, type FsyncPolicy } from '../config.js'
+import { loadTopicConfigs } from '../topic-store.js'
+import { ownerOf } from '../routing.js'
+import type { FromWorker, ToWorker, WorkerData } from '../thread-messages.js'
+import { Outbox, toBack } from './outbox.js'
+import { WorkerContext } from './context.js'
+import { WorkerMetrics } from '../observability/worker-metrics.js'
+import { deleteGroup, purge, reconfigure, resetGroup, startGroups } from './partition-admin.js'
+
+/** How often ack deadlines and delayed redeliveries are checked. */
+export const TICK_MS = 50
+/** How often lag, log sizes and event loop utilization are sampled for the gateway. */
+export const GAUGE_MS = 1000
+const LOG_EVERY_MS = 10_000
+
+export interface PartitionWorkerOptions {
+  data: WorkerData
+  /** Hands one turn's ops to the gateway (main.ts packs and transfers them). */
+  post: (ops: FromWorker[]) => void
+  /** The time ack deadlines, deliveries and retention are measured against; Date.now by default. */
+  clock?: () => number
+  /** Called first by stop(): the owner ends its timers before the partitions close. */
+  onStop?: () => void
+}
+
+/** A periodic task of the worker and how often the owner runs it. */
+export interface WorkerTimer {
+  name: string
+  ms: number
+  tick: () => void
+}
+
+export class PartitionWorker {
+  readonly data: WorkerData
+  readonly fsync: FsyncPolicy
+  readonly ctx: WorkerContext
+  private readonly outbox: Outbox
+  private readonly metrics: WorkerMetrics
+  private readonly clock: () => number
+  private readonly onStop: () => void
+  /** When each guarded task last logged a failure. */
+  private readonly lastLogged = new Map<string, number>()
+
+  constructor(opts: PartitionWorkerOptions) {
+    this.data = opts.data
+    this.fsync = parseFsync(opts.data.fsync)
+    this.clock = opts.clock ?? Date.now
+    this.onStop = opts.onStop ?? (() => {})
+    this.outbox = new Outbox(opts.post, opts.data.maxFrame, () => this.finishTurn())
+    this.metrics = new WorkerMetrics(opts.data.workerId, () => this.outbox.schedule())
+    this.ctx = new WorkerContext(opts.data.dataDir, this.fsync, this.outbox, this.metrics)
+  }
+
+  /** The periodic work, for the owner to run on real timers (retention and the interval sync only when configured). */
+  timers(): WorkerTimer[] {
+    const timers: WorkerTimer[] = [
+      { name: 'ack deadlines', ms: TICK_MS, tick: () => this.tickAcks() },
+      { name: 'gauges', ms: GAUGE_MS, tick: () => this.sampleGauges() },
+      { name: 'group saver', ms: this.data.groupCommitMs, tick: () => this.saveGroups() },
+    ]
+    if (this.data.retentionCheckMs > 0) timers.push({ name: 'retention', ms: this.data.retentionCheckMs, tick: () => this.applyRetention() })
+    if (this.fsync.mode === 'interval') timers.push({ name: 'sync', ms: this.fsync.ms, tick: () => this.syncInterval() })
+    return timers
+  }
+
+  /**
+   * Open every partition this worker owns, so that each recovers (its log, its
+   * groups) and reports what it found now, at start, rather than at its first
+   * use, which could be days later or never (a clamped or lost group would go
+   * unreported until then). Then the first gauge sample (the lag of every
+   * recovered group is on /metrics from "listening" on) and one message with
+   * all of it: the gateway handles it before it says the broker is listening.
+   * A partition that cannot be opened is reported and left closed: a later
+   * request for it tries again and gets the error.
+   */
+  start(): void {
+    const started = performance.now()
+    let opened = 0
+    // Directories without a readable topic.json are the gateway's to report (once, not once per worker).
+    for (const config of loadTopicConfigs(this.data.dataDir, () => {})) {
+      for (let p = 0; p < config.partitions; p++) {
+        if (ownerOf(config.topic, p, this.data.workers) !== this.data.workerId) continue
+        try {
+          this.ctx.open(config, p)
+          opened++
+        } catch (err) {
+          const e = storageError(err)
+          this.outbox.log({ level: 'error', msg: 'partition not opened', topic: config.topic, partition: p, code: e.codeName, err: (err as Error)?.stack ?? String(err) })
+        }
+      }
+    }
+    if (opened > 0) this.outbox.log({ level: 'info', msg: 'partitions recovered', worker: this.data.workerId, partitions: opened, ms: Math.round(performance.now() - started) })
+    this.sampleGauges()
+    this.endTurn()
+  }
+
+  /** One batch of ops from the gateway; what they produce goes out at the end of the turn. */
+  handle(ops: Iterable<ToWorker>): void {
+    for (const op of ops) {
+      try {
+        this.handleOne(op)
+      } catch (err) {
+        const e = storageError(err) // disk-full and quota errors are STORAGE_FULL (retriable); anything else unexpected is INTERNAL
+        if (e.codeName === 'INTERNAL') this.outbox.log({ level: 'error', msg: 'worker op failed', op: op.t, err: (err as Error).stack })
+        if ('id' in op) this.outbox.fail(op.id, e.codeName, e.message)
+      }
+    }
+    this.outbox.schedule()
+  }
+
+  /**
+   * End the turn now: sync and confirm, deliver, then send the turn's one
+   * message. Normally run by the outbox once per event-loop turn (scheduled
+   * by whatever queued work); callers that drive turns by hand call it.
+   */
+  endTurn(): void {
+    this.outbox.flush()
+  }
+
+  /** Check ack deadlines and delayed redeliveries (every TICK_MS). */
+  tickAcks(now = this.clock()): void {
+    let any = false
+    for (const p of this.ctx.partitions.values()) {
+      this.guarded('ack deadlines', () => p.expire(now))
+      any ||= p.needsPump
+    }
+    if (any) this.outbox.schedule()
+  }
+
+  /** Lag, log sizes and event loop utilization for the gateway (every GAUGE_MS). */
+  sampleGauges(): void {
+    this.outbox.push({ t: 'gauges', gauges: this.metrics.gauges(this.ctx.partitions.values()) })
+  }
+
+  /** Start saving each partition's group state (every groupCommitMs). */
+  saveGroups(): void {
+    for (const p of this.ctx.partitions.values()) this.guarded('save group state', () => p.saveGroupsAsync())
+  }
+
+  /** Drop segments past each topic's retention (every retentionCheckMs). */
+  applyRetention(now = this.clock()): void {
+    for (const p of this.ctx.partitions.values()) this.guarded('retention', () => p.applyRetention(now))
+    this.outbox.schedule()
+  }
+
+  /** fsync 'interval': sync what each partition appended since the last sync. */
+  syncInterval(): void {
+    for (const p of this.ctx.partitions.values()) this.guarded('sync', () => p.syncNow())
+  }
+
+  /** Stop the timers, let group saves in flight finish, then save, sync and close every partition. */
+  async stop(): Promise<void> {
+    this.onStop()
+    await Promise.all([...this.ctx.partitions.values()].map((p) => p.savesInFlight()))
+    for (const p of this.ctx.partitions.values()) this.guarded('close', () => p.close())
+    this.ctx.partitions.clear()
+  }
+
+  /** The outbox's end-of-turn work, before it sends the turn's message. */
+  private finishTurn(): void {
+    const { ctx, outbox } = this
+    let pumping = false
+    for (const p of ctx.partitions.values()) {
+      this.guarded('commit', () => p.commit())
+      pumping ||= p.needsPump
+    }
+    // Confirms leave before the delivery work, when there is any (see sendReplies).
+    if (pumping) outbox.sendReplies()
+    const now = this.clock()
+    let more = false
+    let visited = 0
+    for (const p of ctx.partitions.values()) {
+      if (!p.needsPump) {
+        visited++
+        continue
+      }
+      if (outbox.turnFull) {
+        // The turn's deliveries are spent (TURN_DELIVERY_BYTES): the partitions
+        // served go to the back, so those left over go first next turn (the loop
+        // ends here, so moving the map's keys is safe).
+        toBack(ctx.partitions, visited)
+        more = true
+        break
+      }
+      visited++
+      this.guarded('deliver', () => (more = p.pump(now) || more))
+    }
+    // A pump that stopped at its per-turn budget goes on in the next turn.
+    if (more) setImmediate(() => outbox.schedule())
+    // This turn's metric counts join this turn's one message to the gateway.
+    const deltas = this.metrics.take()
+    if (deltas) outbox.push({ t: 'metrics', deltas })
+  }
+
+  private handleOne(op: ToWorker): void {
+    const { ctx, outbox } = this
+    switch (op.t) {
+      case 'pub':
+        ctx.partition(op.topic, op.partition).append(op.id, op.records, op.count, op.confirm, op.producerId, op.sequence)
+        if (!op.confirm) outbox.done(op.id, null)
+        return
+      case 'sub':
+        ctx.partition(op.topic, op.partition).subscribe(op)
+        outbox.done(op.id, null)
+        return
+      case 'unsub':
+        ctx.existing(op.topic, op.partition)?.unsubscribe(op.conn, op.sub, op.group)
+        outbox.done(op.id, null)
+        return
+      case 'settle':
+        ctx.existing(op.topic, op.partition)?.settle(op.conn, op.sub, op.group, op.kind, op.ranges, op.delayMs)
+        outbox.schedule()
+        return
+      case 'gone':
+        ctx.congested.delete(op.conn)
+        for (const p of ctx.partitions.values()) p.connectionGone(op.conn)
+        outbox.schedule()
+        return
+      case 'congested':
+        if (op.on) ctx.congested.add(op.conn)
+        else ctx.congested.delete(op.conn)
+        for (const p of ctx.partitions.values()) p.setCongested(op.conn, op.on)
+        outbox.schedule()
+        return
+      case 'describe':
+        outbox.done(op.id, ctx.partition(op.topic, op.partition).describe())
+        return
+      case 'groups':
+        outbox.done(op.id, ctx.partition(op.topic, op.partition).groups())
+        return
+      case 'group':
+        outbox.done(op.id, ctx.partition(op.topic, op.partition).describeGroup(op.group))
+        return
+      case 'peek':
+        outbox.done(op.id, ctx.partition(op.topic, op.partition).peek(op.offset, op.max))
+        return
+      case 'drop':
+        ctx.drop(op.topic, op.partition)
+        outbox.done(op.id, null)
+        return
+      case 'groupDelete':
+        this.answerLater(op.id, deleteGroup(ctx.partition(op.topic, op.partition), op.group))
+        return
+      case 'groupReset':
+        // The gateway asks only for a group that has state on some partition: one without state here
+        // (a partition added after the group was made) gets it.
+        this.answerLater(op.id, resetGroup(ctx.partition(op.topic, op.partition), op.group, op.to, op.value, op.dryRun, true))
+        return
+      case 'purge':
+        outbox.done(op.id, purge(ctx.partition(op.topic, op.partition)))
+        return
+      case 'alter': {
+        const open = ctx.existing(op.config.topic, op.partition)
+        if (open) reconfigure(open, op.config)
+        else {
+          // A partition new to the topic: the topic's groups start at its beginning, so
+          // nothing published to it before their members join again is skipped.
+          startGroups(ctx.open(op.config, op.partition), op.groups)
+        }
+        outbox.done(op.id, null)
+        return
+      }
+      case 'stop':
+        void this.stop().then(
+          () => outbox.done(op.id, null),
+          (err) => outbox.fail(op.id, 'INTERNAL', (err as Error).message),
+        )
+        return
+    }
+  }
+
+  /** Answer `id` when `work` settles (admin ops that wait for a group save in flight). */
+  private answerLater(id: number, work: Promise<unknown>): void {
+    const outbox = this.outbox
+    work.then(
+      (result) => outbox.done(id, result),
+      (err: unknown) => {
+        const e = storageError(err)
+        if (e.codeName === 'INTERNAL') outbox.log({ level: 'error', msg: 'worker op failed', err: (err as Error)?.stack })
+        outbox.fail(id, e.codeName, e.message)
+      },
+    ).finally(() => outbox.schedule())
+  }
+
+  /**
+   * Run one partition's share of a timer's or a turn's work. An unexpected error
+   * (a disk failing in a way the storage code does not handle) is logged, at most
+   * once per task every LOG_EVERY_MS, and the worker goes on serving its other
+   * partitions: an exception escaping a timer would end the thread, and with it
+   * every partition it owns.
+   */
+  private guarded(task: string, fn: () => void): void {
+    try {
+      fn()
+    } catch (err) {
+      const now = Date.now()
+      if (now - (this.lastLogged.get(task) ?? 0) < LOG_EVERY_MS) return
+      this.lastLogged.set(task, now)
+      this.outbox.log({ level: 'error', msg: 'worker task failed', task, err: (err as Error)?.stack ?? String(err) })
+    }
+  }
+}
