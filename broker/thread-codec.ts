@@ -114,6 +114,13 @@ function declaredFields(): Record<string, Record<string, FieldKind>> {
   return declared
 }
 
+/** The op's enumerable keys. */
+function keyCount(op: object): number {
+  let n = 0
+  for (const _ in op) n++
+  return n
+}
+
 const isU32 = (v: unknown): v is number => typeof v === 'number' && v >>> 0 === v
 const isOptionalNumber = (v: unknown): boolean => v === undefined || typeof v === 'number'
 
@@ -147,6 +154,8 @@ export class ThreadCodec {
   // Scratch of one pack call, reused from call to call: each op's tag from
   // the size pass, and the msgpackr bytes of the GENERIC ones in order.
   private tags = new Uint8Array(64)
+  /** The keys (`t` included) of the op hotSize last accepted. */
+  private hotKeys = 0
   private readonly generic: Uint8Array[] = []
 
   // A float64 goes through this scratch, byte by byte: no DataView to create
@@ -183,12 +192,16 @@ export class ThreadCodec {
     let size = 0
     for (let i = 0; i < n; i++) {
       const op = ops[i] as AnyOp
-      this.checkDeclared(op)
-      const hot = this.hotSize(op, i)
+      const hot = op !== null && typeof op === 'object' ? this.hotSize(op, i) : -1
       if (hot >= 0) {
+        // hotSize found every field the op's layout has, and counted them: as
+        // many keys in all means no other field (counting is several times
+        // cheaper than looking each key up); otherwise look for the odd one.
+        if (keyCount(op) !== this.hotKeys) this.checkDeclared(op)
         size += hot
         continue
       }
+      this.checkDeclared(op)
       // msgpackr's result is a view of its own scratch buffer that stays intact
       // until that buffer is full, when it starts a new one: it lasts this call.
       const packed = this.packr.pack(op)
@@ -240,6 +253,7 @@ export class ThreadCodec {
         const topicBytes = stringBytes(topic)
         if (topicBytes < 0) return -1
         this.tags[i] = PUB
+        this.hotKeys = 7 + ('producerId' in op ? 1 : 0) + ('sequence' in op ? 1 : 0)
         return 1 + 8 + 2 + topicBytes + 4 + 4 + 1 + (op.producerId === undefined ? 0 : 8) + (op.sequence === undefined ? 0 : 8) + 4 + records.length
       }
       case 'settle': {
@@ -251,17 +265,20 @@ export class ThreadCodec {
         const groupBytes = stringBytes(group)
         if (topicBytes < 0 || groupBytes < 0) return -1
         this.tags[i] = SETTLE
+        this.hotKeys = 9
         return 1 + 8 + 8 + 2 + topicBytes + 4 + 2 + groupBytes + 1 + 8 + 4 + 8 * ranges.length
       }
       case 'out': {
         const { bytes } = op
         if (typeof op.conn !== 'number' || !(bytes instanceof Uint8Array)) return -1
         this.tags[i] = OUT
+        this.hotKeys = 3
         return 1 + 8 + 4 + bytes.length
       }
       case 'done': {
         if (typeof op.id !== 'number') return -1
         const { result } = op
+        this.hotKeys = 'result' in op ? 3 : 2
         if (typeof result === 'number') {
           this.tags[i] = DONE_NUMBER
           return 1 + 8 + 8
