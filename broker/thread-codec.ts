@@ -42,14 +42,21 @@
  * An op of a hot kind whose fields do not fit its layout (a partition that is
  * not a u32, a string past 64 KiB, an unknown ack kind, ...) goes as GENERIC:
  * whatever is sent comes back as msgpackr gave it before, never truncated.
+ *
+ * Every op is checked against its declaration (OP_FIELDS in
+ * thread-messages.ts) before it is packed: an unknown op, or a field not
+ * declared for its op, throws instead of being dropped by a layout that
+ * does not know it. The reader builds each hot op as a literal of the op's
+ * complete type, so a field added to a hot op's type and not read back does
+ * not compile.
+ *
+ * A ThreadCodec holds its scratch (tags, the MessagePack bytes of a turn, the
+ * buffer being written or read, the name cache): each thread owns one (the
+ * pool its own, a worker its own).
  */
 import { Packr, Unpackr } from 'msgpackr'
 import { ACK_KINDS, type AckKind } from '../protocol/frames/ack.js'
-
-// Between our own threads no other MessagePack reader is involved, so the
-// plain msgpackr encoding (large integers as float64) is fine and cheapest.
-const packr = new Packr({ useRecords: false, mapsAsObjects: true })
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true })
+import { OP_FIELDS, type FieldKind, type Op } from './thread-messages.js'
 
 const GENERIC = 0
 const PUB = 1
@@ -66,6 +73,10 @@ const HAS_SEQUENCE = 4
 const MAX_STRING_BYTES = 0xffff
 /** Strings up to this many UTF-16 units are measured and written in JS (topic and group names); longer ones by Buffer. */
 const SHORT_STRING = 64
+
+// Short strings read before, by a hash of their bytes (see readString).
+const CACHED_STRING_BYTES = 32
+const CACHE_SLOTS = 64
 
 // The hot ops as the encoder reads them: any field may hold anything, and
 // the size pass checks each against its layout.
@@ -89,6 +100,20 @@ interface AnyOp {
   result?: unknown
 }
 
+/** An op of kind K with every field of its type present (an optional one may be undefined). */
+type Complete<K extends Op['t']> = { [F in keyof Required<Extract<Op, { t: K }>>]: Extract<Op, { t: K }>[F] }
+
+/**
+ * Each op's declared field names, as null-prototype objects: a lookup by any
+ * key (`__proto__`, `toString`) answers only for declared fields. Built per
+ * codec, not at load: thread-messages.ts and this module import each other.
+ */
+function declaredFields(): Record<string, Record<string, FieldKind>> {
+  const declared: Record<string, Record<string, FieldKind>> = Object.create(null)
+  for (const [t, fields] of Object.entries(OP_FIELDS)) declared[t] = Object.assign(Object.create(null), fields)
+  return declared
+}
+
 const isU32 = (v: unknown): v is number => typeof v === 'number' && v >>> 0 === v
 const isOptionalNumber = (v: unknown): boolean => v === undefined || typeof v === 'number'
 
@@ -109,336 +134,382 @@ function numbersOnly(a: unknown[]): boolean {
   return true
 }
 
-// Scratch of one packOps call, reused from call to call: each op's tag from
-// the size pass, and the msgpackr bytes of the GENERIC ones in order.
-let tags = new Uint8Array(64)
-const generic: Uint8Array[] = []
-let genericCount = 0
-
-/** Bytes of `op` as a hot entry (its tag goes in tags[i]), or -1 when it is not one. */
-function hotSize(op: AnyOp, i: number): number {
-  switch (op.t) {
-    case 'pub': {
-      const { topic, records } = op
-      if (typeof op.id !== 'number' || typeof topic !== 'string' || !isU32(op.partition) || !isU32(op.count)) return -1
-      if (!(records instanceof Uint8Array) || typeof op.confirm !== 'boolean') return -1
-      if (!isOptionalNumber(op.producerId) || !isOptionalNumber(op.sequence)) return -1
-      const topicBytes = stringBytes(topic)
-      if (topicBytes < 0) return -1
-      tags[i] = PUB
-      return 1 + 8 + 2 + topicBytes + 4 + 4 + 1 + (op.producerId === undefined ? 0 : 8) + (op.sequence === undefined ? 0 : 8) + 4 + records.length
-    }
-    case 'settle': {
-      const { topic, group, ranges } = op
-      if (typeof op.conn !== 'number' || typeof op.sub !== 'number' || typeof topic !== 'string' || !isU32(op.partition)) return -1
-      if (typeof group !== 'string' || typeof op.delayMs !== 'number' || ACK_KINDS.indexOf(op.kind as AckKind) < 0) return -1
-      if (!Array.isArray(ranges) || !numbersOnly(ranges)) return -1
-      const topicBytes = stringBytes(topic)
-      const groupBytes = stringBytes(group)
-      if (topicBytes < 0 || groupBytes < 0) return -1
-      tags[i] = SETTLE
-      return 1 + 8 + 8 + 2 + topicBytes + 4 + 2 + groupBytes + 1 + 8 + 4 + 8 * ranges.length
-    }
-    case 'out': {
-      const { bytes } = op
-      if (typeof op.conn !== 'number' || !(bytes instanceof Uint8Array)) return -1
-      tags[i] = OUT
-      return 1 + 8 + 4 + bytes.length
-    }
-    case 'done': {
-      if (typeof op.id !== 'number') return -1
-      const { result } = op
-      if (typeof result === 'number') {
-        tags[i] = DONE_NUMBER
-        return 1 + 8 + 8
-      }
-      if (result === null || result === undefined) {
-        tags[i] = result === null ? DONE_NULL : DONE_UNDEF
-        return 1 + 8
-      }
-      return -1
-    }
-  }
-  return -1
-}
-
 const EMPTY_AB = new ArrayBuffer(0)
 const EMPTY = Buffer.from(EMPTY_AB)
 
-// A float64 goes through this scratch, byte by byte: no DataView to create
-// per message (both ends are threads of one process: same byte order).
-const f64 = new Float64Array(1)
-const f64Bytes = new Uint8Array(f64.buffer)
+export class ThreadCodec {
+  // Between our own threads no other MessagePack reader is involved, so the
+  // plain msgpackr encoding (large integers as float64) is fine and cheapest.
+  private readonly packr = new Packr({ useRecords: false, mapsAsObjects: true })
+  private readonly unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true })
+  private readonly declared = declaredFields()
 
-// The ArrayBuffer being written, and where (the module's own state rather
-// than a writer object per call; dropped after the call).
-let buf: Buffer = EMPTY
-let pos = 0
+  // Scratch of one pack call, reused from call to call: each op's tag from
+  // the size pass, and the msgpackr bytes of the GENERIC ones in order.
+  private tags = new Uint8Array(64)
+  /** The keys (`t` included) of the op hotSize last accepted. */
+  private hotKeys = 0
+  private readonly generic: Uint8Array[] = []
 
-function writeF64(v: number): void {
-  f64[0] = v
-  const b = buf
-  const p = pos
-  b[p] = f64Bytes[0]!
-  b[p + 1] = f64Bytes[1]!
-  b[p + 2] = f64Bytes[2]!
-  b[p + 3] = f64Bytes[3]!
-  b[p + 4] = f64Bytes[4]!
-  b[p + 5] = f64Bytes[5]!
-  b[p + 6] = f64Bytes[6]!
-  b[p + 7] = f64Bytes[7]!
-  pos = p + 8
-}
+  // A float64 goes through this scratch, byte by byte: no DataView to create
+  // per message (both ends are threads of one process: same byte order).
+  private readonly f64 = new Float64Array(1)
+  private readonly f64Bytes = new Uint8Array(this.f64.buffer)
 
-function writeU32(v: number): void {
-  const b = buf
-  const p = pos
-  b[p] = v
-  b[p + 1] = v >>> 8
-  b[p + 2] = v >>> 16
-  b[p + 3] = v >>> 24
-  pos = p + 4
-}
+  // The ArrayBuffer being written, and where (dropped after the call).
+  private buf: Buffer = EMPTY
+  private pos = 0
 
-function writeString(s: string): void {
-  const start = pos + 2
-  const n = s.length
-  let end = start
-  let i = 0
-  if (n <= SHORT_STRING) {
-    for (; i < n; i++) {
-      const c = s.charCodeAt(i)
-      if (c >= 0x80) break
-      buf[end++] = c
+  // The ArrayBuffer being read, and where.
+  private ab = EMPTY_AB
+  private src = EMPTY
+  private at = 0
+
+  // Short strings read before, by a hash of their bytes: topic and group names
+  // repeat in nearly every op, and a hit costs a byte compare instead of a
+  // UTF-8 decode and a new string. Slots hold copies of the bytes, not views,
+  // so the cache never keeps a received ArrayBuffer alive.
+  private readonly cachedBytes: Uint8Array[] = new Array<Uint8Array>(CACHE_SLOTS).fill(EMPTY)
+  private readonly cachedStrings: string[] = new Array<string>(CACHE_SLOTS).fill('')
+
+  /**
+   * Encode a turn's ops into one fresh ArrayBuffer of exactly their size.
+   * Throws on an op that is not declared, or that has a field not declared for it.
+   */
+  pack(ops: readonly Op[]): ArrayBuffer {
+    const n = ops.length
+    if (this.tags.length < n) this.tags = new Uint8Array(Math.max(n, this.tags.length * 2))
+    const tags = this.tags
+    const generic = this.generic
+    let genericCount = 0
+    let size = 0
+    for (let i = 0; i < n; i++) {
+      const op = ops[i] as AnyOp
+      const hot = op !== null && typeof op === 'object' ? this.hotSize(op, i) : -1
+      if (hot >= 0) {
+        // hotSize found every field the op's layout has, and counted them: as
+        // many keys in all means no other field (counting is several times
+        // cheaper than looking each key up, and counted here, not in a
+        // function, it costs next to nothing); otherwise look for the odd one.
+        let keys = 0
+        for (const _ in op) keys++
+        if (keys !== this.hotKeys) this.checkDeclared(op)
+        size += hot
+        continue
+      }
+      this.checkDeclared(op)
+      // msgpackr's result is a view of its own scratch buffer that stays intact
+      // until that buffer is full, when it starts a new one: it lasts this call.
+      const packed = this.packr.pack(op)
+      generic[genericCount++] = packed
+      tags[i] = GENERIC
+      size += 1 + 4 + packed.length
+    }
+    // Every byte is written below (checked at the end), so the memory need not
+    // be zeroed first: allocUnsafeSlow gives a Buffer of its own ArrayBuffer of
+    // exactly `size` bytes (never the shared pool), which can be transferred.
+    this.buf = Buffer.allocUnsafeSlow(size)
+    const ab = this.buf.buffer as ArrayBuffer
+    this.pos = 0
+    let g = 0
+    for (let i = 0; i < n; i++) {
+      const tag = tags[i]!
+      if (tag !== GENERIC) {
+        this.writeEntry(ops[i] as AnyOp, tag)
+        continue
+      }
+      this.buf[this.pos++] = GENERIC
+      this.writeBytes(generic[g]!)
+      generic[g++] = EMPTY
+    }
+    this.buf = EMPTY
+    if (this.pos !== size) throw new Error(`thread ops: wrote ${this.pos} bytes, sized ${size}`)
+    return ab
+  }
+
+  /** Throw unless `op` is a declared op with only declared fields: a field no layout knows would be lost. */
+  private checkDeclared(op: unknown): void {
+    if (op === null || typeof op !== 'object') throw new Error(`thread ops: not an op: ${String(op)}`)
+    const t = (op as AnyOp).t
+    const fields = typeof t === 'string' ? this.declared[t] : undefined
+    if (fields === undefined) throw new Error(`thread ops: unknown op ${JSON.stringify(t)}`)
+    for (const k in op) {
+      if (fields[k] === undefined && k !== 't') throw new Error(`thread op ${t}: field ${JSON.stringify(k)} is not declared for it (OP_FIELDS in thread-messages.ts)`)
     }
   }
-  if (i < n) end = start + buf.write(s, start, 'utf8')
-  buf[pos] = end - start
-  buf[pos + 1] = (end - start) >>> 8
-  pos = end
-}
 
-function writeBytes(b: Uint8Array): void {
-  writeU32(b.length)
-  buf.set(b, pos)
-  pos += b.length
-}
-
-function writeEntry(op: AnyOp, tag: number): void {
-  buf[pos++] = tag
-  switch (tag) {
-    case PUB: {
-      const producerId = op.producerId as number | undefined
-      const sequence = op.sequence as number | undefined
-      writeF64(op.id as number)
-      writeString(op.topic as string)
-      writeU32(op.partition as number)
-      writeU32(op.count as number)
-      buf[pos++] = (op.confirm ? CONFIRM : 0) | (producerId === undefined ? 0 : HAS_PRODUCER_ID) | (sequence === undefined ? 0 : HAS_SEQUENCE)
-      if (producerId !== undefined) writeF64(producerId)
-      if (sequence !== undefined) writeF64(sequence)
-      writeBytes(op.records as Uint8Array)
-      return
+  /** Bytes of `op` as a hot entry (its tag goes in tags[i]), or -1 when it is not one. */
+  private hotSize(op: AnyOp, i: number): number {
+    switch (op.t) {
+      case 'pub': {
+        const { topic, records } = op
+        if (typeof op.id !== 'number' || typeof topic !== 'string' || !isU32(op.partition) || !isU32(op.count)) return -1
+        if (!(records instanceof Uint8Array) || typeof op.confirm !== 'boolean') return -1
+        if (!isOptionalNumber(op.producerId) || !isOptionalNumber(op.sequence)) return -1
+        const topicBytes = stringBytes(topic)
+        if (topicBytes < 0) return -1
+        this.tags[i] = PUB
+        this.hotKeys = 7 + ('producerId' in op ? 1 : 0) + ('sequence' in op ? 1 : 0)
+        return 1 + 8 + 2 + topicBytes + 4 + 4 + 1 + (op.producerId === undefined ? 0 : 8) + (op.sequence === undefined ? 0 : 8) + 4 + records.length
+      }
+      case 'settle': {
+        const { topic, group, ranges } = op
+        if (typeof op.conn !== 'number' || typeof op.sub !== 'number' || typeof topic !== 'string' || !isU32(op.partition)) return -1
+        if (typeof group !== 'string' || typeof op.delayMs !== 'number' || ACK_KINDS.indexOf(op.kind as AckKind) < 0) return -1
+        if (!Array.isArray(ranges) || !numbersOnly(ranges)) return -1
+        const topicBytes = stringBytes(topic)
+        const groupBytes = stringBytes(group)
+        if (topicBytes < 0 || groupBytes < 0) return -1
+        this.tags[i] = SETTLE
+        this.hotKeys = 9
+        return 1 + 8 + 8 + 2 + topicBytes + 4 + 2 + groupBytes + 1 + 8 + 4 + 8 * ranges.length
+      }
+      case 'out': {
+        const { bytes } = op
+        if (typeof op.conn !== 'number' || !(bytes instanceof Uint8Array)) return -1
+        this.tags[i] = OUT
+        this.hotKeys = 3
+        return 1 + 8 + 4 + bytes.length
+      }
+      case 'done': {
+        if (typeof op.id !== 'number') return -1
+        const { result } = op
+        this.hotKeys = 'result' in op ? 3 : 2
+        if (typeof result === 'number') {
+          this.tags[i] = DONE_NUMBER
+          return 1 + 8 + 8
+        }
+        if (result === null || result === undefined) {
+          this.tags[i] = result === null ? DONE_NULL : DONE_UNDEF
+          return 1 + 8
+        }
+        return -1
+      }
     }
-    case SETTLE: {
-      const ranges = op.ranges as number[]
-      writeF64(op.conn as number)
-      writeF64(op.sub as number)
-      writeString(op.topic as string)
-      writeU32(op.partition as number)
-      writeString(op.group as string)
-      buf[pos++] = ACK_KINDS.indexOf(op.kind as AckKind)
-      writeF64(op.delayMs as number)
-      writeU32(ranges.length)
-      for (let i = 0; i < ranges.length; i++) writeF64(ranges[i]!)
-      return
-    }
-    case OUT:
-      writeF64(op.conn as number)
-      writeBytes(op.bytes as Uint8Array)
-      return
-    case DONE_NUMBER:
-      writeF64(op.id as number)
-      writeF64(op.result as number)
-      return
-    case DONE_NULL:
-    case DONE_UNDEF:
-      writeF64(op.id as number)
-      return
+    return -1
   }
-}
 
-/** Encode a turn's ops into one fresh ArrayBuffer of exactly their size. */
-export function writeOps(ops: readonly unknown[]): ArrayBuffer {
-  const n = ops.length
-  if (tags.length < n) tags = new Uint8Array(Math.max(n, tags.length * 2))
-  genericCount = 0
-  let size = 0
-  for (let i = 0; i < n; i++) {
-    const op = ops[i] as AnyOp
-    const hot = op !== null && typeof op === 'object' ? hotSize(op, i) : -1
-    if (hot >= 0) {
-      size += hot
-      continue
-    }
-    // msgpackr's result is a view of its own scratch buffer that stays intact
-    // until that buffer is full, when it starts a new one: it lasts this call.
-    const packed = packr.pack(op)
-    generic[genericCount++] = packed
-    tags[i] = GENERIC
-    size += 1 + 4 + packed.length
+  private writeF64(v: number): void {
+    const f64Bytes = this.f64Bytes
+    this.f64[0] = v
+    const b = this.buf
+    const p = this.pos
+    b[p] = f64Bytes[0]!
+    b[p + 1] = f64Bytes[1]!
+    b[p + 2] = f64Bytes[2]!
+    b[p + 3] = f64Bytes[3]!
+    b[p + 4] = f64Bytes[4]!
+    b[p + 5] = f64Bytes[5]!
+    b[p + 6] = f64Bytes[6]!
+    b[p + 7] = f64Bytes[7]!
+    this.pos = p + 8
   }
-  // Every byte is written below (checked at the end), so the memory need not
-  // be zeroed first: allocUnsafeSlow gives a Buffer of its own ArrayBuffer of
-  // exactly `size` bytes (never the shared pool), which can be transferred.
-  buf = Buffer.allocUnsafeSlow(size)
-  const ab = buf.buffer as ArrayBuffer
-  pos = 0
-  let g = 0
-  for (let i = 0; i < n; i++) {
-    const tag = tags[i]!
-    if (tag !== GENERIC) {
-      writeEntry(ops[i] as AnyOp, tag)
-      continue
-    }
-    buf[pos++] = GENERIC
-    writeBytes(generic[g]!)
-    generic[g++] = EMPTY
+
+  private writeU32(v: number): void {
+    const b = this.buf
+    const p = this.pos
+    b[p] = v
+    b[p + 1] = v >>> 8
+    b[p + 2] = v >>> 16
+    b[p + 3] = v >>> 24
+    this.pos = p + 4
   }
-  buf = EMPTY
-  if (pos !== size) throw new Error(`thread ops: wrote ${pos} bytes, sized ${size}`)
-  return ab
-}
 
-// The ArrayBuffer being read, and where.
-let ab = EMPTY_AB
-let src = EMPTY
-let at = 0
-
-function readF64(): number {
-  const b = src
-  const p = at
-  f64Bytes[0] = b[p]!
-  f64Bytes[1] = b[p + 1]!
-  f64Bytes[2] = b[p + 2]!
-  f64Bytes[3] = b[p + 3]!
-  f64Bytes[4] = b[p + 4]!
-  f64Bytes[5] = b[p + 5]!
-  f64Bytes[6] = b[p + 6]!
-  f64Bytes[7] = b[p + 7]!
-  at = p + 8
-  return f64[0]!
-}
-
-function readU32(): number {
-  const b = src
-  const p = at
-  at = p + 4
-  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0
-}
-
-// Short strings read before, by a hash of their bytes: topic and group names
-// repeat in nearly every op, and a hit costs a byte compare instead of a
-// UTF-8 decode and a new string. Slots hold copies of the bytes, not views,
-// so the cache never keeps a received ArrayBuffer alive.
-const CACHED_STRING_BYTES = 32
-const CACHE_SLOTS = 64
-const cachedBytes: Uint8Array[] = new Array<Uint8Array>(CACHE_SLOTS).fill(EMPTY)
-const cachedStrings: string[] = new Array<string>(CACHE_SLOTS).fill('')
-
-function readString(): string {
-  const b = src
-  const start = at + 2
-  const n = b[at]! | (b[at + 1]! << 8)
-  const end = start + n
-  at = end
-  if (n === 0) return ''
-  if (n > CACHED_STRING_BYTES) return b.toString('utf8', start, end)
-  let h = n
-  for (let i = start; i < end; i++) h = (Math.imul(h, 31) + b[i]!) | 0
-  const slot = (h ^ (h >>> 16)) & (CACHE_SLOTS - 1)
-  const seen = cachedBytes[slot]!
-  if (seen.length === n) {
+  private writeString(s: string): void {
+    const buf = this.buf
+    const pos = this.pos
+    const start = pos + 2
+    const n = s.length
+    let end = start
     let i = 0
-    while (i < n && seen[i] === b[start + i]) i++
-    if (i === n) return cachedStrings[slot]!
+    if (n <= SHORT_STRING) {
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i)
+        if (c >= 0x80) break
+        buf[end++] = c
+      }
+    }
+    if (i < n) end = start + buf.write(s, start, 'utf8')
+    buf[pos] = end - start
+    buf[pos + 1] = (end - start) >>> 8
+    this.pos = end
   }
-  const s = b.toString('utf8', start, end)
-  cachedBytes[slot] = Uint8Array.prototype.slice.call(b, start, end)
-  cachedStrings[slot] = s
-  return s
-}
 
-/** A view of the next byte field: the caller keeps it, so the ArrayBuffer stays alive with it. */
-function readBytes(): Buffer {
-  const n = readU32()
-  const b = Buffer.from(ab, at, n)
-  at += n
-  return b
-}
+  private writeBytes(b: Uint8Array): void {
+    this.writeU32(b.length)
+    this.buf.set(b, this.pos)
+    this.pos += b.length
+  }
 
-/** Decode what writeOps encoded. */
-export function readOps(buffer: ArrayBuffer): unknown[] {
-  ab = buffer
-  src = Buffer.from(buffer)
-  at = 0
-  const end = buffer.byteLength
-  const ops: unknown[] = []
-  while (at < end) {
-    const tag = src[at++]
+  private writeEntry(op: AnyOp, tag: number): void {
+    this.buf[this.pos++] = tag
     switch (tag) {
       case PUB: {
-        const id = readF64()
-        const topic = readString()
-        const partition = readU32()
-        const count = readU32()
-        const flags = src[at++]!
-        const producerId = flags & HAS_PRODUCER_ID ? readF64() : undefined
-        const sequence = flags & HAS_SEQUENCE ? readF64() : undefined
-        const records = readBytes()
-        ops.push({ t: 'pub', id, topic, partition, count, records, confirm: (flags & CONFIRM) !== 0, producerId, sequence })
-        break
+        const producerId = op.producerId as number | undefined
+        const sequence = op.sequence as number | undefined
+        this.writeF64(op.id as number)
+        this.writeString(op.topic as string)
+        this.writeU32(op.partition as number)
+        this.writeU32(op.count as number)
+        this.buf[this.pos++] = (op.confirm ? CONFIRM : 0) | (producerId === undefined ? 0 : HAS_PRODUCER_ID) | (sequence === undefined ? 0 : HAS_SEQUENCE)
+        if (producerId !== undefined) this.writeF64(producerId)
+        if (sequence !== undefined) this.writeF64(sequence)
+        this.writeBytes(op.records as Uint8Array)
+        return
       }
       case SETTLE: {
-        const conn = readF64()
-        const sub = readF64()
-        const topic = readString()
-        const partition = readU32()
-        const group = readString()
-        const kind = ACK_KINDS[src[at++]!]
-        const delayMs = readF64()
-        const ranges: number[] = new Array(readU32())
-        for (let i = 0; i < ranges.length; i++) ranges[i] = readF64()
-        ops.push({ t: 'settle', conn, sub, topic, partition, group, kind, ranges, delayMs })
-        break
+        const ranges = op.ranges as number[]
+        this.writeF64(op.conn as number)
+        this.writeF64(op.sub as number)
+        this.writeString(op.topic as string)
+        this.writeU32(op.partition as number)
+        this.writeString(op.group as string)
+        this.buf[this.pos++] = ACK_KINDS.indexOf(op.kind as AckKind)
+        this.writeF64(op.delayMs as number)
+        this.writeU32(ranges.length)
+        for (let i = 0; i < ranges.length; i++) this.writeF64(ranges[i]!)
+        return
       }
-      case OUT: {
-        const conn = readF64()
-        ops.push({ t: 'out', conn, bytes: readBytes() })
-        break
-      }
-      case DONE_NUMBER: {
-        const id = readF64()
-        ops.push({ t: 'done', id, result: readF64() })
-        break
-      }
+      case OUT:
+        this.writeF64(op.conn as number)
+        this.writeBytes(op.bytes as Uint8Array)
+        return
+      case DONE_NUMBER:
+        this.writeF64(op.id as number)
+        this.writeF64(op.result as number)
+        return
       case DONE_NULL:
-        ops.push({ t: 'done', id: readF64(), result: null })
-        break
       case DONE_UNDEF:
-        ops.push({ t: 'done', id: readF64(), result: undefined })
-        break
-      case GENERIC: {
-        const n = readU32()
-        ops.push(unpackr.unpack(src.subarray(at, at + n)))
-        at += n
-        break
-      }
-      default:
-        throw new Error(`thread ops: unknown entry tag ${tag} at byte ${at - 1}`)
+        this.writeF64(op.id as number)
+        return
     }
   }
-  ab = EMPTY_AB
-  src = EMPTY
-  return ops
+
+  /**
+   * Decode what pack encoded. Byte fields (`pub` records, `out` bytes) are
+   * Buffer views of `buffer`, not copies: it must not be written to afterwards.
+   */
+  unpack(buffer: ArrayBuffer): Op[] {
+    this.ab = buffer
+    const src = (this.src = Buffer.from(buffer))
+    this.at = 0
+    const end = buffer.byteLength
+    const ops: Op[] = []
+    while (this.at < end) {
+      const tag = src[this.at++]
+      switch (tag) {
+        case PUB: {
+          const id = this.readF64()
+          const topic = this.readString()
+          const partition = this.readU32()
+          const count = this.readU32()
+          const flags = src[this.at++]!
+          const producerId = flags & HAS_PRODUCER_ID ? this.readF64() : undefined
+          const sequence = flags & HAS_SEQUENCE ? this.readF64() : undefined
+          const records = this.readBytes()
+          const op: Complete<'pub'> = { t: 'pub', id, topic, partition, count, records, confirm: (flags & CONFIRM) !== 0, producerId, sequence }
+          ops.push(op)
+          break
+        }
+        case SETTLE: {
+          const conn = this.readF64()
+          const sub = this.readF64()
+          const topic = this.readString()
+          const partition = this.readU32()
+          const group = this.readString()
+          const kind = ACK_KINDS[src[this.at++]!]!
+          const delayMs = this.readF64()
+          const ranges: number[] = new Array(this.readU32())
+          for (let i = 0; i < ranges.length; i++) ranges[i] = this.readF64()
+          const op: Complete<'settle'> = { t: 'settle', conn, sub, topic, partition, group, kind, ranges, delayMs }
+          ops.push(op)
+          break
+        }
+        case OUT: {
+          const conn = this.readF64()
+          const op: Complete<'out'> = { t: 'out', conn, bytes: this.readBytes() }
+          ops.push(op)
+          break
+        }
+        case DONE_NUMBER: {
+          const id = this.readF64()
+          const op: Complete<'done'> = { t: 'done', id, result: this.readF64() }
+          ops.push(op)
+          break
+        }
+        case DONE_NULL:
+        case DONE_UNDEF: {
+          const op: Complete<'done'> = { t: 'done', id: this.readF64(), result: tag === DONE_NULL ? null : undefined }
+          ops.push(op)
+          break
+        }
+        case GENERIC: {
+          const n = this.readU32()
+          ops.push(this.unpackr.unpack(src.subarray(this.at, this.at + n)) as Op)
+          this.at += n
+          break
+        }
+        default:
+          throw new Error(`thread ops: unknown entry tag ${tag} at byte ${this.at - 1}`)
+      }
+    }
+    this.ab = EMPTY_AB
+    this.src = EMPTY
+    return ops
+  }
+
+  private readF64(): number {
+    const f64Bytes = this.f64Bytes
+    const b = this.src
+    const p = this.at
+    f64Bytes[0] = b[p]!
+    f64Bytes[1] = b[p + 1]!
+    f64Bytes[2] = b[p + 2]!
+    f64Bytes[3] = b[p + 3]!
+    f64Bytes[4] = b[p + 4]!
+    f64Bytes[5] = b[p + 5]!
+    f64Bytes[6] = b[p + 6]!
+    f64Bytes[7] = b[p + 7]!
+    this.at = p + 8
+    return this.f64[0]!
+  }
+
+  private readU32(): number {
+    const b = this.src
+    const p = this.at
+    this.at = p + 4
+    return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0
+  }
+
+  private readString(): string {
+    const b = this.src
+    const at = this.at
+    const start = at + 2
+    const n = b[at]! | (b[at + 1]! << 8)
+    const end = start + n
+    this.at = end
+    if (n === 0) return ''
+    if (n > CACHED_STRING_BYTES) return b.toString('utf8', start, end)
+    let h = n
+    for (let i = start; i < end; i++) h = (Math.imul(h, 31) + b[i]!) | 0
+    const slot = (h ^ (h >>> 16)) & (CACHE_SLOTS - 1)
+    const seen = this.cachedBytes[slot]!
+    if (seen.length === n) {
+      let i = 0
+      while (i < n && seen[i] === b[start + i]) i++
+      if (i === n) return this.cachedStrings[slot]!
+    }
+    const s = b.toString('utf8', start, end)
+    this.cachedBytes[slot] = Uint8Array.prototype.slice.call(b, start, end)
+    this.cachedStrings[slot] = s
+    return s
+  }
+
+  /** A view of the next byte field: the caller keeps it, so the ArrayBuffer stays alive with it. */
+  private readBytes(): Buffer {
+    const n = this.readU32()
+    const b = Buffer.from(this.ab, this.at, n)
+    this.at += n
+    return b
+  }
 }

@@ -5,11 +5,20 @@
  * Buffer view would copy its whole backing store). The hot ops (pub, settle,
  * out, done with a number or nothing) have a binary layout of their own, the
  * rest is MessagePack: see thread-codec.ts.
+ *
+ * Each op's fields are declared once more, in OP_FIELDS below, as data the
+ * codec reads: the declaration is checked against these types both ways (a
+ * field added to a type and not declared, or declared and not in the type,
+ * does not compile), and the codec refuses an op carrying a field that is not
+ * declared for it.
  */
-import { readOps, writeOps } from './thread-codec.js'
+import { ThreadCodec } from './thread-codec.js'
 import type { AckKind, ResetTarget, StartPosition } from '../protocol/index.js'
 import type { ErrorName } from '../protocol/errors.js'
 import type { GaugeSnapshot, MetricDeltas } from './observability/worker-metrics.js'
+import type { PartitionLogStats } from './storage/log-types.js'
+import type { GroupRecovery } from './worker/group-cursor.js'
+import type { ResetOutcome } from './worker/partition-admin.js'
 
 export interface TopicConfig {
   topic: string
@@ -110,15 +119,143 @@ export interface WorkerData {
   maxFrame: number
 }
 
-/** Pack a turn's ops into a fresh ArrayBuffer that can be transferred. */
-export function packOps(ops: readonly unknown[]): ArrayBuffer {
-  return writeOps(ops)
+/**
+ * How a field crosses between the threads. The hot ops' binary layout
+ * (thread-codec.ts) writes their fields by these kinds; `value` is anything
+ * MessagePack carries. A trailing `?` is a field that may be undefined.
+ */
+export type FieldKind = 'f64' | 'f64?' | 'u32' | 'str' | 'bool' | 'bool?' | 'bin' | 'f64[]' | 'ackKind' | 'value'
+
+/** The kinds a field of type T may be declared as. */
+type KindOf<T> = [T] extends [AckKind]
+  ? 'ackKind'
+  : [T] extends [number]
+    ? 'f64' | 'u32'
+    : [T] extends [number | undefined]
+      ? 'f64?'
+      : [T] extends [string]
+        ? 'str'
+        : [T] extends [boolean]
+          ? 'bool'
+          : [T] extends [boolean | undefined]
+            ? 'bool?'
+            : [T] extends [Uint8Array]
+              ? 'bin'
+              : [T] extends [number[]]
+                ? 'f64[]'
+                : 'value'
+
+type OpOf<U extends { t: string }, K extends U['t']> = Extract<U, { t: K }>
+/** Every op of U with every one of its fields (but `t`) and nothing else, each of a kind its type allows. */
+type Declaration<U extends { t: string }> = {
+  readonly [K in U['t']]: { readonly [F in Exclude<keyof OpOf<U, K>, 't'>]-?: KindOf<OpOf<U, K>[F]> }
 }
 
-/**
- * The ops of a packed turn. Their byte fields (`pub` records, `out` bytes) are
- * Buffer views of `ab`, not copies: `ab` must not be written to afterwards.
- */
-export function unpackOps<T>(ab: ArrayBuffer): T[] {
-  return readOps(ab) as T[]
+const TO_WORKER_FIELDS = {
+  pub: { id: 'f64', topic: 'str', partition: 'u32', count: 'u32', records: 'bin', confirm: 'bool', producerId: 'f64?', sequence: 'f64?' },
+  sub: {
+    id: 'f64',
+    conn: 'f64',
+    sub: 'f64',
+    topic: 'str',
+    partition: 'u32',
+    group: 'str',
+    start: 'str',
+    startValue: 'f64?',
+    maxInFlight: 'f64',
+    ackTimeoutMs: 'f64',
+    maxDeliveries: 'f64',
+    ackNone: 'bool',
+    ephemeral: 'bool?',
+  },
+  unsub: { id: 'f64', conn: 'f64', sub: 'f64', topic: 'str', partition: 'u32', group: 'str' },
+  settle: { conn: 'f64', sub: 'f64', topic: 'str', partition: 'u32', group: 'str', kind: 'ackKind', ranges: 'f64[]', delayMs: 'f64' },
+  gone: { conn: 'f64' },
+  congested: { conn: 'f64', on: 'bool' },
+  describe: { id: 'f64', topic: 'str', partition: 'u32' },
+  groups: { id: 'f64', topic: 'str', partition: 'u32' },
+  group: { id: 'f64', topic: 'str', partition: 'u32', group: 'str' },
+  drop: { id: 'f64', topic: 'str', partition: 'u32' },
+  peek: { id: 'f64', topic: 'str', partition: 'u32', offset: 'f64', max: 'f64' },
+  groupDelete: { id: 'f64', topic: 'str', partition: 'u32', group: 'str' },
+  groupReset: { id: 'f64', topic: 'str', partition: 'u32', group: 'str', to: 'str', value: 'f64?', dryRun: 'bool' },
+  purge: { id: 'f64', topic: 'str', partition: 'u32' },
+  alter: { id: 'f64', config: 'value', partition: 'u32', groups: 'value' },
+  stop: { id: 'f64' },
+} as const satisfies Declaration<ToWorker>
+
+const FROM_WORKER_FIELDS = {
+  done: { id: 'f64', result: 'value' },
+  fail: { id: 'f64', code: 'str', message: 'str' },
+  out: { conn: 'f64', bytes: 'bin' },
+  topic: { config: 'value' },
+  log: { event: 'value' },
+  metrics: { deltas: 'value' },
+  gauges: { gauges: 'value' },
+} as const satisfies Declaration<FromWorker>
+
+/** Every op's fields, by op name: the one list the codec and its tests read. */
+export const OP_FIELDS: { readonly [K in Op['t']]: Readonly<Record<string, FieldKind>> } = { ...TO_WORKER_FIELDS, ...FROM_WORKER_FIELDS }
+
+/** Any op, either direction. */
+export type Op = ToWorker | FromWorker
+
+/** What the describe op answers: the partition and its log's figures. */
+export type PartitionDescription = { partition: number } & PartitionLogStats
+
+/** What the group op answers for a group with state on the partition. */
+export interface GroupPosition {
+  partition: number
+  committed: number
+  next: number
+  endOffset: number
+  lag: number
+  inFlight: number
+  members: number
+  /** What recovery did to the group at open, when anything. */
+  recovery?: GroupRecovery
+}
+
+/** A request: an op the worker answers with `done` (or `fail`). */
+export type RequestOp = Extract<ToWorker, { id: number }>
+
+/** What the worker's `done` carries for each request. */
+export interface Results {
+  /** The batch's base offset when confirmed, null when not asked to confirm. */
+  pub: number | null
+  sub: null
+  unsub: null
+  describe: PartitionDescription
+  groups: string[]
+  group: GroupPosition | null
+  drop: null
+  peek: PeekedRecord[]
+  /** True when the group had state on this partition. */
+  groupDelete: boolean
+  /** Null when the group has no state here. */
+  groupReset: ResetOutcome | null
+  purge: { partition: number; startOffset: number; purged: number }
+  alter: null
+  stop: null
+}
+// Results answers every request and nothing else (a compile error names the odd one out).
+const resultsCoverRequests: Record<Exclude<RequestOp['t'], keyof Results> | Exclude<keyof Results, RequestOp['t']>, never> = {}
+void resultsCoverRequests
+
+export type ResultOf<K extends RequestOp['t']> = Results[K]
+
+/** What one request answers: as Results says, and a pub sent with `confirm: true` a number (its base offset). */
+export type ResultFor<R extends { t: RequestOp['t'] }> = R extends { t: 'pub'; confirm: true } ? number : Results[R['t']]
+
+// The codec of a thread that keeps no ThreadCodec of its own (created on first use).
+let threadCodec: ThreadCodec | undefined
+
+/** Pack a turn's ops into a fresh ArrayBuffer that can be transferred (see ThreadCodec.pack). */
+export function packOps(ops: readonly Op[]): ArrayBuffer {
+  return (threadCodec ??= new ThreadCodec()).pack(ops)
+}
+
+/** The ops of a packed turn (see ThreadCodec.unpack). */
+export function unpackOps<T extends Op = Op>(ab: ArrayBuffer): T[] {
+  return (threadCodec ??= new ThreadCodec()).unpack(ab) as T[]
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The gateway <-> worker op packing, per op: the binary layout of the hot ops
- * (dist/broker/thread-codec.js through packOps/unpackOps) against the plain
+ * (a ThreadCodec of dist/broker/thread-codec.js, as the pool owns one) against the plain
  * msgpackr packing it replaced (copied below), on ops shaped like S1's:
  *   pub     one PUBLISH batch of 1,000 x 128 B records for one partition
  *   settle  one ACK range
@@ -19,7 +19,7 @@
  */
 import { parseArgs } from 'node:util'
 import { Packr, Unpackr } from 'msgpackr'
-import { packOps, unpackOps } from '../../dist/broker/thread-messages.js'
+import { ThreadCodec } from '../../dist/broker/thread-codec.js'
 import { encodeRecord } from '../../dist/protocol/records.js'
 
 const { values } = parseArgs({
@@ -76,9 +76,10 @@ function median(fn) {
   return results[Math.floor(results.length / 2)]
 }
 
+const codec = new ThreadCodec()
 const CODECS = {
   msgpackr: [msgpackPackOps, msgpackUnpackOps],
-  binary: [packOps, unpackOps],
+  binary: [(ops) => codec.pack(ops), (ab) => codec.unpack(ab)],
 }
 
 const rows = []

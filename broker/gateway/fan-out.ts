@@ -1,13 +1,14 @@
 /** Asking every partition of a topic the same question, each of its owning worker. */
 import { ownerOf } from '../routing.js'
-import type { TopicConfig } from '../thread-messages.js'
+import type { ResultFor, TopicConfig } from '../thread-messages.js'
+import type { WorkerRequest } from './pool.js'
 import type { GatewayContext } from './context.js'
 
-export type PoolRequest = Parameters<GatewayContext['pool']['request']>[1]
+export type PoolRequest = WorkerRequest
 
-/** The owners' answers in partition order; `T` is what the request's worker handler answers. */
-export function perPartition<T = unknown>(ctx: GatewayContext, t: TopicConfig, req: (partition: number) => PoolRequest): Promise<T[]> {
-  const waits: Promise<unknown>[] = []
+/** The owners' answers in partition order, each what the request op answers (ResultFor). */
+export function perPartition<R extends PoolRequest>(ctx: GatewayContext, t: TopicConfig, req: (partition: number) => R): Promise<ResultFor<R>[]> {
+  const waits: Promise<ResultFor<R>>[] = []
   for (let p = 0; p < t.partitions; p++) waits.push(ctx.pool.request(ownerOf(t.topic, p, ctx.pool.size), req(p)))
-  return Promise.all(waits) as Promise<T[]>
+  return Promise.all(waits)
 }

@@ -8,7 +8,8 @@ import { Worker } from 'node:worker_threads'
 import { fileURLToPath } from 'node:url'
 import { workerModule } from './worker-module.js'
 import { SkiffError, type ErrorName } from '../../protocol/errors.js'
-import { packOps, unpackOps, type FromWorker, type ToWorker, type TopicConfig, type WorkerData } from '../thread-messages.js'
+import { ThreadCodec } from '../thread-codec.js'
+import type { FromWorker, ResultFor, ToWorker, TopicConfig, WorkerData } from '../thread-messages.js'
 import type { Logger } from '../logger.js'
 import { logEvent } from '../logger.js'
 
@@ -49,6 +50,8 @@ export class WorkerPool {
   private scheduled = false
   private readonly waiting = new Map<number, Waiter>()
   private nextId = 1
+  /** This thread's side of the ops to and from the workers. */
+  private readonly codec = new ThreadCodec()
   /** The worker module the threads run, as they report it once loaded. */
   workerFile = ''
 
@@ -104,15 +107,16 @@ export class WorkerPool {
     for (let i = 0; i < this.size; i++) this.send(i, op)
   }
 
-  /** Send a request; `done` gets the worker's result or error exactly once. */
-  call(worker: number, req: WorkerRequest, done: (err: SkiffError | null, result?: unknown) => void): void {
+  /** Send a request; `done` gets the worker's result (what Results says the op answers) or error exactly once. */
+  call<R extends WorkerRequest>(worker: number, req: R, done: (err: SkiffError | null, result?: ResultFor<R>) => void): void {
     const id = this.nextId++
-    this.waiting.set(id, { resolve: (v) => done(null, v), reject: (e) => done(e) })
+    // The worker answers each request op with its Results type (worker/main.ts).
+    this.waiting.set(id, { resolve: (v) => done(null, v as ResultFor<R>), reject: (e) => done(e) })
     this.send(worker, { ...req, id } as ToWorker)
   }
 
-  request(worker: number, req: WorkerRequest): Promise<unknown> {
-    return new Promise((resolve, reject) => this.call(worker, req, (err, v) => (err ? reject(err) : resolve(v))))
+  request<R extends WorkerRequest>(worker: number, req: R): Promise<ResultFor<R>> {
+    return new Promise((resolve, reject) => this.call(worker, req, (err, v) => (err ? reject(err) : resolve(v!))))
   }
 
   private flush(): void {
@@ -121,13 +125,13 @@ export class WorkerPool {
       const q = this.queues[i]!
       if (q.length === 0) continue
       this.queues[i] = []
-      const ab = packOps(q)
+      const ab = this.codec.pack(q)
       this.workers[i]!.postMessage(ab, [ab])
     }
   }
 
   private receive(ab: ArrayBuffer): void {
-    for (const op of unpackOps<FromWorker>(ab)) {
+    for (const op of this.codec.unpack(ab) as FromWorker[]) {
       switch (op.t) {
         case 'done':
         case 'fail': {

@@ -121,19 +121,19 @@ export function parseOverviewPage(query: URLSearchParams): OverviewPage | string
 const sum = <T>(list: T[], of: (x: T) => number) => list.reduce((a, x) => a + of(x), 0)
 
 async function topicOverview(ctx: GatewayContext, t: TopicConfig): Promise<TopicOverview> {
-  const parts = await perPartition<PartitionOverview>(ctx, t, (partition) => ({ t: 'describe', topic: t.topic, partition }))
+  const parts = await perPartition(ctx, t, (partition) => ({ t: 'describe', topic: t.topic, partition }))
   const partitions = parts.map((p) => ({ partition: p.partition, startOffset: p.startOffset, endOffset: p.endOffset, bytes: p.bytes }))
   return { topic: t.topic, partitions, messages: sum(partitions, (p) => p.endOffset - p.startOffset), bytes: sum(partitions, (p) => p.bytes) }
 }
 
 async function groupsOverview(ctx: GatewayContext, t: TopicConfig): Promise<GroupOverview[]> {
   const names = new Set<string>()
-  for (const list of await perPartition<string[]>(ctx, t, (partition) => ({ t: 'groups', topic: t.topic, partition }))) for (const g of list) names.add(g)
+  for (const list of await perPartition(ctx, t, (partition) => ({ t: 'groups', topic: t.topic, partition }))) for (const g of list) names.add(g)
   return Promise.all(
     [...names].sort().map(async (group) => {
-      const described = await perPartition<GroupPartitionOverview | null>(ctx, t, (partition) => ({ t: 'group', topic: t.topic, partition, group }))
+      const described = await perPartition(ctx, t, (partition) => ({ t: 'group', topic: t.topic, partition, group }))
       const partitions = described
-        .filter((p): p is GroupPartitionOverview => p !== null)
+        .filter((p) => p !== null)
         .map((p) => ({ partition: p.partition, lag: p.lag, inFlight: p.inFlight, committed: p.committed, members: p.members }))
       const members = Math.max(0, ...partitions.map((p) => p.members))
       return { topic: t.topic, group, members, lag: sum(partitions, (p) => p.lag), inFlight: sum(partitions, (p) => p.inFlight), partitions }

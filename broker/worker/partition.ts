@@ -15,7 +15,7 @@ import { PartitionLog, type LogRecord } from '../storage/partition-log.js'
 import type { DeliveryJournal } from '../storage/delivery-journal.js'
 import { deadLetterTopicOf, type AckKind, type StartPosition } from '../../protocol/index.js'
 import { groupsDir, partitionDir } from '../topic-store.js'
-import type { PeekedRecord, ToWorker, TopicConfig } from '../thread-messages.js'
+import type { GroupPosition, PartitionDescription, PeekedRecord, ToWorker, TopicConfig } from '../thread-messages.js'
 import { GroupCursor, type Expired, type Member } from './group-cursor.js'
 import { recoverGroups } from './group-recovery.js'
 import { reportRecovery } from './recovery-report.js'
@@ -479,7 +479,7 @@ export class Partition {
     return this.saver.inFlight()
   }
 
-  describe(): Record<string, unknown> {
+  describe(): PartitionDescription {
     return { partition: this.partition, ...this.log.stats() }
   }
 
@@ -510,11 +510,11 @@ export class Partition {
   }
 
   /** The group's position here; `recovery` says what recovery did to it at open (clamped, reset), when anything. */
-  describeGroup(group: string): Record<string, unknown> | null {
+  describeGroup(group: string): GroupPosition | null {
     const c = this.cursors.get(group)
     if (!c || c.ephemeral) return null
     const end = this.log.endOffset
-    const d: Record<string, unknown> = { partition: this.partition, committed: c.floor, next: c.next, endOffset: end, lag: c.lag(end), inFlight: c.inFlight, members: c.members.length }
+    const d: GroupPosition = { partition: this.partition, committed: c.floor, next: c.next, endOffset: end, lag: c.lag(end), inFlight: c.inFlight, members: c.members.length }
     if (c.recovery) d.recovery = c.recovery
     return d
   }

@@ -1,21 +1,29 @@
 /**
- * The ops between the gateway and its workers, through packOps/unpackOps as
- * the pool and the workers call them: every op kind comes back as it was sent
+ * The ops between the gateway and its workers, through a ThreadCodec as the
+ * pool and the workers use one: every op kind comes back as it was sent
  * (numbers past 2^32 and up to 2^53, producer ids up to 2^48, undefined kept
  * apart from present, multi-byte UTF-8 names, empty and 1 MiB byte fields,
  * mixed hot and MessagePack ops in their order); the hot ops take their
  * binary layout (the packed size is the layout's, not MessagePack's) and
  * their byte fields are views of the received ArrayBuffer; a hot kind whose
- * fields do not fit the layout still comes back exactly. The property test
- * checks random turns against the MessagePack round trip that was used
- * before.
+ * fields do not fit the layout still comes back exactly. The property tests
+ * check random turns against the MessagePack round trip that was used
+ * before, one with every op kind generated from its declared fields
+ * (OP_FIELDS); an op with a field not declared for it, or an unknown op,
+ * throws an error naming them.
  */
 import t from 'tap'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { Packr, Unpackr } from 'msgpackr'
-import { packOps, unpackOps } from '../../broker/thread-messages.js'
+import { OP_FIELDS, type FieldKind, type Op } from '../../broker/thread-messages.js'
+import { ThreadCodec } from '../../broker/thread-codec.js'
 import { ACK_KINDS } from '../../protocol/index.js'
+
+const codec = new ThreadCodec()
+// The tests hand the codec ops that are wrong on purpose (fields that do not fit a layout).
+const packOps = (ops: readonly unknown[]): ArrayBuffer => codec.pack(ops as Op[])
+const unpackOps = <T = Op>(ab: ArrayBuffer): T[] => codec.unpack(ab) as T[]
 
 /** The encoding packOps used before: what every op must still come back as. */
 const packr = new Packr({ useRecords: false, mapsAsObjects: true })
@@ -28,29 +36,56 @@ const utf8 = (s: string) => Buffer.byteLength(s, 'utf8')
 const isU32 = (v: unknown) => typeof v === 'number' && v >>> 0 === v
 const isNum = (v: unknown) => typeof v === 'number'
 
-/** The layout's size of a hot op (thread-codec.ts), or undefined when it must go as MessagePack. */
+/** The ops with a binary layout of their own (thread-codec.ts); every other op goes as MessagePack. */
+const HOT = new Set(['pub', 'settle', 'out', 'done'])
+
+/**
+ * A declared field's bytes in the binary layout, or undefined when the value
+ * does not fit it. Optional and boolean fields share one flags byte (counted
+ * apart), an absent optional one takes no bytes.
+ */
+function fieldSize(kind: FieldKind, v: unknown): number | undefined {
+  switch (kind) {
+    case 'f64':
+      return isNum(v) ? 8 : undefined
+    case 'f64?':
+      return v === undefined ? 0 : isNum(v) ? 8 : undefined
+    case 'u32':
+      return isU32(v) ? 4 : undefined
+    case 'str':
+      return typeof v === 'string' && utf8(v) <= 0xffff ? 2 + utf8(v) : undefined
+    case 'bool':
+      return typeof v === 'boolean' ? 0 : undefined
+    case 'bin':
+      return v instanceof Uint8Array ? 4 + v.length : undefined
+    case 'f64[]':
+      return Array.isArray(v) && v.every(isNum) ? 4 + 8 * v.length : undefined
+    case 'ackKind':
+      return ACK_KINDS.includes(v as never) ? 1 : undefined
+    default:
+      return undefined
+  }
+}
+
+/** The layout's size of a hot op, from its declared fields, or undefined when it must go as MessagePack. */
 function hotSize(op: Record<string, unknown>): number | undefined {
-  const str = (s: unknown) => (typeof s === 'string' && utf8(s) <= 0xffff ? 2 + utf8(s) : undefined)
-  if (op.t === 'pub') {
-    const topic = str(op.topic)
-    if (!isNum(op.id) || topic === undefined || !isU32(op.partition) || !isU32(op.count) || !(op.records instanceof Uint8Array)) return undefined
-    if (typeof op.confirm !== 'boolean' || !(op.producerId === undefined || isNum(op.producerId)) || !(op.sequence === undefined || isNum(op.sequence))) return undefined
-    return 1 + 8 + topic + 4 + 4 + 1 + (op.producerId === undefined ? 0 : 8) + (op.sequence === undefined ? 0 : 8) + 4 + op.records.length
-  }
-  if (op.t === 'settle') {
-    const topic = str(op.topic)
-    const group = str(op.group)
-    const ranges = op.ranges
-    if (!isNum(op.conn) || !isNum(op.sub) || topic === undefined || group === undefined || !isU32(op.partition) || !isNum(op.delayMs)) return undefined
-    if (!ACK_KINDS.includes(op.kind as never) || !Array.isArray(ranges) || !ranges.every(isNum)) return undefined
-    return 1 + 8 + 8 + topic + 4 + group + 1 + 8 + 4 + 8 * ranges.length
-  }
-  if (op.t === 'out') return isNum(op.conn) && op.bytes instanceof Uint8Array ? 1 + 8 + 4 + op.bytes.length : undefined
-  if (op.t === 'done' && isNum(op.id)) {
+  if (typeof op.t !== 'string' || !HOT.has(op.t)) return undefined
+  const fields = OP_FIELDS[op.t as Op['t']]
+  if (op.t === 'done') {
+    // done's result is a value: a number takes 8 bytes, null and undefined a tag of their own.
+    if (!isNum(op.id)) return undefined
     if (isNum(op.result)) return 1 + 8 + 8
-    if (op.result === null || op.result === undefined) return 1 + 8
+    return op.result === null || op.result === undefined ? 1 + 8 : undefined
   }
-  return undefined
+  let size = 1
+  let flags = false
+  for (const [name, kind] of Object.entries(fields)) {
+    const n = fieldSize(kind, op[name])
+    if (n === undefined) return undefined
+    if (kind === 'bool' || kind.endsWith('?')) flags = true
+    size += n
+  }
+  return size + (flags ? 1 : 0)
 }
 
 const expectedSize = (ops: Record<string, unknown>[]) => ops.reduce((n, op) => n + (hotSize(op) ?? 1 + 4 + packr.pack(op).length), 0)
@@ -299,4 +334,61 @@ t.test('random turns come back as the MessagePack round trip gives them, hot ops
     }),
     { numRuns: 500 },
   )
+})
+
+// Every op kind, each field generated by its declared kind (optional ones
+// sometimes absent): what the declaration says is what crosses.
+const ofKind: Record<FieldKind, fc.Arbitrary<unknown>> = {
+  f64: anyNumber,
+  'f64?': fc.option(anyNumber, { nil: undefined }),
+  u32: small,
+  str: name,
+  bool: fc.boolean(),
+  'bool?': fc.option(fc.boolean(), { nil: undefined }),
+  bin: bytes,
+  'f64[]': fc.array(anyNumber, { maxLength: 40 }),
+  ackKind: fc.oneof({ weight: 9, arbitrary: fc.constantFrom(...ACK_KINDS) }, { weight: 1, arbitrary: name }),
+  value: fc.oneof(anyNumber, fc.constant(null), fc.constant(undefined), fc.jsonValue({ maxDepth: 2 })),
+}
+const declaredOp = (t: string, fields: Readonly<Record<string, FieldKind>>) =>
+  fc.record(
+    { t: fc.constant(t), ...Object.fromEntries(Object.entries(fields).map(([f, kind]) => [f, ofKind[kind]])) },
+    { requiredKeys: ['t', ...Object.keys(fields).filter((f) => !fields[f]!.endsWith('?'))] as never[] },
+  )
+const everyOp = fc.oneof(...Object.entries(OP_FIELDS).map(([t, fields]) => declaredOp(t, fields)))
+
+t.test('every op kind, fields generated from its declaration, comes back as the MessagePack round trip gives it', async (t) => {
+  const seen = new Set<string>()
+  fc.assert(
+    fc.property(fc.array(everyOp, { maxLength: 20 }), (ops) => {
+      for (const op of ops) seen.add(op.t)
+      const ab = packOps(ops)
+      assert.equal(ab.byteLength, expectedSize(ops as Record<string, unknown>[]))
+      const back = unpackOps(ab)
+      assert.equal(back.length, ops.length)
+      assert.deepStrictEqual(normal(back), normal(ops.map(viaMsgpack)))
+    }),
+    { numRuns: 500 },
+  )
+  t.same([...seen].sort(), Object.keys(OP_FIELDS).sort(), 'every declared op kind was generated')
+})
+
+t.test('an op with a field not declared for it throws, naming the op and the field', async (t) => {
+  // The hot layout used to drop such a field without a word.
+  const pub = { t: 'pub', id: 1, topic: 'orders', partition: 0, count: 1, records: Buffer.from('r'), confirm: true, priority: 5 }
+  t.throws(() => packOps([pub]), /thread op pub: field "priority" is not declared/)
+  t.throws(() => packOps([{ t: 'done', id: 1, result: 2, extra: true }]), /thread op done: field "extra"/)
+  t.throws(() => packOps([{ t: 'describe', id: 1, topic: 't', partition: 0, toString: 'x' }]), /thread op describe: field "toString"/)
+  t.throws(() => packOps([{ t: 'nope', id: 1 }]), /unknown op "nope"/)
+  // Every kind, with any generated fields and one more that is not declared for it.
+  fc.assert(
+    fc.property(everyOp, fc.constantFrom('extra', 'constructor', '__proto__x', 'ID', 'kind', 'bytes', 'records', 'result'), (op, key) => {
+      if (key in OP_FIELDS[op.t as Op['t']]) return
+      const withExtra = { ...op, [key]: 1 }
+      assert.throws(() => packOps([withExtra]), (err: Error) => err.message.includes(`thread op ${op.t}: field "${key}"`))
+    }),
+    { numRuns: 300 },
+  )
+  // A refused turn leaves the codec fine for the next one.
+  assert.deepStrictEqual(unpackOps(packOps([{ t: 'gone', conn: 1 }])), [{ t: 'gone', conn: 1 }])
 })

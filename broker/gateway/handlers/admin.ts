@@ -95,7 +95,7 @@ export async function onGroupList(conn: Connection, body: Buffer): Promise<void>
   for (const t of topics) {
     const names = new Set<string>()
     for (const list of await perPartition(ctx, t, (partition) => ({ t: 'groups', topic: t.topic, partition }))) {
-      for (const g of list as string[]) names.add(g)
+      for (const g of list) names.add(g)
     }
     for (const group of [...names].sort()) out.push({ topic: t.topic, group })
   }
@@ -107,9 +107,7 @@ export async function onGroupDescribe(conn: Connection, body: Buffer): Promise<v
   const { ctx } = conn
   const t = known(conn, req.topic, 'describe')
   checkName('group', req.group)
-  const parts = (await perPartition(ctx, t, (partition) => ({ t: 'group', topic: t.topic, partition, group: req.group }))).filter(
-    (p): p is Record<string, unknown> => p !== null,
-  )
+  const parts = (await perPartition(ctx, t, (partition) => ({ t: 'group', topic: t.topic, partition, group: req.group }))).filter((p) => p !== null)
   if (parts.length === 0) throw new SkiffError('UNKNOWN_GROUP', `group ${req.group} has no state on topic ${req.topic}`)
   let members = 0
   for (const c of ctx.connections.values()) for (const s of c.subs.values()) if (s.topic === req.topic && s.group === req.group) members++

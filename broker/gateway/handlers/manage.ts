@@ -184,7 +184,7 @@ async function alter(ctx: GatewayContext, topic: string, req: ReturnType<typeof 
 
 async function groupsOf(ctx: GatewayContext, t: TopicConfig): Promise<string[]> {
   const names = new Set<string>()
-  for (const list of await perPartition(ctx, t, (partition) => ({ t: 'groups', topic: t.topic, partition }))) for (const g of list as string[]) names.add(g)
+  for (const list of await perPartition(ctx, t, (partition) => ({ t: 'groups', topic: t.topic, partition }))) for (const g of list) names.add(g)
   return [...names]
 }
 

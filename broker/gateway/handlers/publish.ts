@@ -64,7 +64,7 @@ export async function onPublish(conn: Connection, body: Buffer): Promise<void> {
           conn.error(err, pub.corr)
           return
         }
-        offsets[i] = result as number
+        offsets[i] = result!
         if (--remaining > 0) return
         conn.publishEnded(bytes)
         if (!pub.confirm) return

@@ -53,14 +53,14 @@ export async function publishAction(ctx: GatewayContext, body: Record<string, un
   const record = encodeRecord({ key: key || undefined, headers, payload: Buffer.from(payload, 'utf8') })
   const config = ctx.topics.get(topic) ?? (await ctx.topics.ensure(topic, false))
   const [part] = splitByPartition(record, 1, config.partitions, roundRobin++)
-  const offset = (await ctx.pool.request(ownerOf(topic, part!.partition, ctx.pool.size), {
+  const offset = await ctx.pool.request(ownerOf(topic, part!.partition, ctx.pool.size), {
     t: 'pub',
     topic,
     partition: part!.partition,
     count: 1,
     records: part!.records,
     confirm: true,
-  })) as number
+  })
   return { topic, partition: part!.partition, offset }
 }
 
@@ -86,10 +86,10 @@ export async function peekAction(ctx: GatewayContext, body: Record<string, unkno
   const owner = ownerOf(topic, partition, ctx.pool.size)
   let offset = int(body, 'offset', 0, Number.MAX_SAFE_INTEGER)
   if (offset === undefined) {
-    const d = (await ctx.pool.request(owner, { t: 'describe', topic, partition })) as { startOffset: number; endOffset: number }
+    const d = await ctx.pool.request(owner, { t: 'describe', topic, partition })
     offset = Math.max(d.startOffset, d.endOffset - count)
   }
-  const records = (await ctx.pool.request(owner, { t: 'peek', topic, partition, offset, max: count })) as PeekedRecord[]
+  const records = await ctx.pool.request(owner, { t: 'peek', topic, partition, offset, max: count })
   return { topic, partition, messages: records.map((r) => shown(partition, r)) }
 }
 
