@@ -7,18 +7,21 @@
  * the gateway and the real timers.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { packOps, unpackOps, type FromWorker, type ToWorker, type WorkerData } from '../thread-messages.js'
+import type { FromWorker, ToWorker, WorkerData } from '../thread-messages.js'
+import { ThreadCodec } from '../thread-codec.js'
 import { releaseWhenIdle } from '../memory/idle-release.js'
 import { releaseReadCaches } from '../storage/read-cache.js'
 import { PartitionWorker } from './partition-worker.js'
 
 const port = parentPort!
+// This thread's codec for what crosses to and from the gateway (its scratch buffers are its own).
+const codec = new ThreadCodec()
 const intervals: NodeJS.Timeout[] = []
 
 const worker = new PartitionWorker({
   data: workerData as WorkerData,
   post: (ops: FromWorker[]) => {
-    const ab = packOps(ops)
+    const ab = codec.pack(ops)
     port.postMessage(ab, [ab])
   },
   // The 'stop' op: no timer runs while (and after) the partitions close.
@@ -28,7 +31,7 @@ const worker = new PartitionWorker({
   },
 })
 
-port.on('message', (ab: ArrayBuffer) => worker.handle(unpackOps<ToWorker>(ab)))
+port.on('message', (ab: ArrayBuffer) => worker.handle(codec.unpack(ab) as ToWorker[]))
 
 for (const timer of worker.timers()) intervals.push(setInterval(timer.tick, timer.ms))
 
