@@ -8,6 +8,7 @@ import type { ResetTarget } from '../../protocol/index.js'
 import type { TopicConfig } from '../thread-messages.js'
 import { GroupCursor } from './group-cursor.js'
 import type { Partition } from './partition.js'
+import { startPosition } from './partition-views.js'
 
 export interface ResetOutcome {
   partition: number
@@ -33,11 +34,6 @@ export async function deleteGroup(p: Partition, group: string): Promise<boolean>
   return true
 }
 
-/** Where `to` is on this partition (the log's start and end bound an offset). */
-export function resetTarget(p: Partition, to: ResetTarget, value: number | undefined): number {
-  return p.startOffset(to, value)
-}
-
 /**
  * Move the group to `to`: a new cursor there (nothing in flight, nothing
  * waiting for redelivery), saved durably before this resolves (GroupSaver's
@@ -51,7 +47,7 @@ export async function resetGroup(p: Partition, group: string, to: ResetTarget, v
   if (!dryRun) await p.saver.savingOf(group)?.catch(() => {})
   const old = p.cursors.get(group)
   if (old?.ephemeral || (!old && !create)) return null
-  const target = resetTarget(p, to, value)
+  const target = startPosition(p.log, to, value)
   const outcome = { partition: p.partition, from: old ? old.floor : target, to: target }
   if (dryRun) return outcome
   const fresh = new GroupCursor(group, target)

@@ -6,6 +6,7 @@
  * bench/micro/worker.mjs drive it in-process with a `post` of their own and,
  * for ack deadlines, a clock they move.
  */
+import { describeGroup, describePartition, groupsOf, peek } from './partition-views.js'
 import { storageError } from '../storage/storage-error.js'
 import { parseFsync, type FsyncPolicy } from '../config.js'
 import { loadTopicConfigs } from '../topic-store.js'
@@ -232,16 +233,16 @@ export class PartitionWorker {
         outbox.schedule()
         return
       case 'describe':
-        outbox.done(op.id, ctx.partition(op.topic, op.partition).describe())
+        outbox.done(op.id, describePartition(ctx.partition(op.topic, op.partition)))
         return
       case 'groups':
-        outbox.done(op.id, ctx.partition(op.topic, op.partition).groups())
+        outbox.done(op.id, groupsOf(ctx.partition(op.topic, op.partition)))
         return
       case 'group':
-        outbox.done(op.id, ctx.partition(op.topic, op.partition).describeGroup(op.group))
+        outbox.done(op.id, describeGroup(ctx.partition(op.topic, op.partition), op.group))
         return
       case 'peek':
-        outbox.done(op.id, ctx.partition(op.topic, op.partition).peek(op.offset, op.max))
+        outbox.done(op.id, peek(ctx.partition(op.topic, op.partition), op.offset, op.max))
         return
       case 'drop':
         ctx.drop(op.topic, op.partition)

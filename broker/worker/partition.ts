@@ -10,12 +10,13 @@
  * has state on disk (group-recovery.ts), reported in one line and in metrics
  * (recovery-report.ts).
  */
+import { groupLags, startPosition } from './partition-views.js'
 import { existsSync } from 'node:fs'
 import { PartitionLog, type LogRecord } from '../storage/partition-log.js'
 import type { DeliveryJournal } from '../storage/delivery-journal.js'
-import { deadLetterTopicOf, type AckKind, type StartPosition } from '../../protocol/index.js'
+import { deadLetterTopicOf, type AckKind } from '../../protocol/index.js'
 import { groupsDir, partitionDir } from '../topic-store.js'
-import type { GroupPosition, PartitionDescription, PeekedRecord, ToWorker, TopicConfig } from '../thread-messages.js'
+import type { ToWorker, TopicConfig } from '../thread-messages.js'
 import { GroupCursor, type Expired, type Member } from './group-cursor.js'
 import { recoverGroups } from './group-recovery.js'
 import { reportRecovery } from './recovery-report.js'
@@ -34,8 +35,6 @@ const READ_BYTES = 1024 * 1024
 const PUMP_READS = 4
 /** How long a message whose dead letter could not be written waits before it is tried again. */
 const DEAD_LETTER_RETRY_MS = 1000
-/** Bytes one peek may read (after its first record): an answer the gateway holds whole. */
-const PEEK_BYTES = 256 * 1024
 
 /** A member joining a group on this partition: the 'sub' op without its routing fields. */
 export type SubscribeSpec = Omit<Extract<ToWorker, { t: 'sub' }>, 't' | 'id' | 'topic' | 'partition'>
@@ -160,7 +159,7 @@ export class Partition {
   }
 
   subscribe(s: SubscribeSpec): void {
-    const cursor = s.ephemeral === true ? this.ephemeralCursor(s.group, s.start, s.startValue) : this.cursor(s.group, s.start, s.startValue)
+    const cursor = this.cursor(s)
     const member: Member = {
       conn: s.conn,
       sub: s.sub,
@@ -440,33 +439,24 @@ export class Partition {
     cursor.settle(offset)
   }
 
-  /** The group's cursor; a group new to this partition starts where its subscriber asks. (Groups with state on disk were loaded at open.) */
-  private cursor(group: string, start: StartPosition, startValue: number | undefined): GroupCursor {
-    let c = this.cursors.get(group)
+  /**
+   * The group's cursor; a group new to this partition starts where its
+   * subscriber asks. (Groups with state on disk were loaded at open.) A new
+   * group is made durable before the SUBSCRIBE is answered (group-saver.ts;
+   * this throws, and creates nothing, when it cannot be), unless it is an
+   * ephemeral subscription's group (named by the gateway, one per
+   * subscription), which lives in memory only.
+   */
+  private cursor(s: SubscribeSpec): GroupCursor {
+    let c = this.cursors.get(s.group)
     if (c) return c
-    c = new GroupCursor(group, this.startOffset(start, startValue))
-    this.saver.create(c) // durable before the SUBSCRIBE is answered (group-saver.ts); throws, and creates nothing, when it cannot be
-    this.cursors.set(group, c)
+    c = new GroupCursor(s.group, startPosition(this.log, s.start, s.startValue))
+    if (s.ephemeral === true) {
+      c.ephemeral = true
+      c.dirty = false
+    } else this.saver.create(c)
+    this.cursors.set(s.group, c)
     return c
-  }
-
-  /** An ephemeral subscription's group (named by the gateway, one per subscription): in memory only. */
-  private ephemeralCursor(group: string, start: StartPosition, startValue: number | undefined): GroupCursor {
-    let c = this.cursors.get(group)
-    if (c) return c
-    c = new GroupCursor(group, this.startOffset(start, startValue))
-    c.ephemeral = true
-    c.dirty = false
-    this.cursors.set(group, c)
-    return c
-  }
-
-  startOffset(start: StartPosition, value: number | undefined): number {
-    const { startOffset, endOffset } = this.log
-    if (start === 'earliest') return startOffset
-    if (start === 'offset') return Math.min(Math.max(value ?? 0, startOffset), endOffset)
-    if (start === 'timestamp') return this.log.offsetForTimestamp(value ?? 0)
-    return endOffset
   }
 
   /** Write every changed group position, on the libuv pool (group-saver.ts); called on a timer. */
@@ -479,44 +469,9 @@ export class Partition {
     return this.saver.inFlight()
   }
 
-  describe(): PartitionDescription {
-    return { partition: this.partition, ...this.log.stats() }
-  }
-
-  /**
-   * Up to `max` records from `offset` on (at most PEEK_BYTES after the first),
-   * read from the log as a group's pump reads them, but for nobody: no cursor
-   * is made or moved, nothing is counted as delivered. An offset before the
-   * retained start reads from the start.
-   */
-  peek(offset: number, max: number): PeekedRecord[] {
-    return this.log.read(offset, max, PEEK_BYTES).map((r) => ({ offset: r.offset, timestamp: r.timestamp, record: r.record }))
-  }
-
-  /** Every group with a position here (those with state on disk were loaded at open); ephemeral groups are not listed. */
-  groups(): string[] {
-    const out: string[] = []
-    for (const c of this.cursors.values()) if (!c.ephemeral) out.push(c.group)
-    return out
-  }
-
-  /** Lag of every group here, consumers connected or not (for the metrics gauges). */
+  /** Lag of every group here, for the metrics gauges (partition-views.ts). */
   groupLags(): [string, number][] {
-    const end = this.log.endOffset
-    // Ephemeral groups have no lag series: they come and go with their subscriptions.
-    const out: [string, number][] = []
-    for (const c of this.cursors.values()) if (!c.ephemeral) out.push([c.group, c.lag(end)])
-    return out
-  }
-
-  /** The group's position here; `recovery` says what recovery did to it at open (clamped, reset), when anything. */
-  describeGroup(group: string): GroupPosition | null {
-    const c = this.cursors.get(group)
-    if (!c || c.ephemeral) return null
-    const end = this.log.endOffset
-    const d: GroupPosition = { partition: this.partition, committed: c.floor, next: c.next, endOffset: end, lag: c.lag(end), inFlight: c.inFlight, members: c.members.length }
-    if (c.recovery) d.recovery = c.recovery
-    return d
+    return groupLags(this)
   }
 
   applyRetention(now: number): void {
