@@ -37,18 +37,19 @@ const IDLE_ELU = 0.01
 /** A sample at or above this counts as work since the last release. */
 const BUSY_ELU = 0.05
 
-let fullGc: (() => void) | undefined | null = null
+let gcFn: (() => void) | undefined | null = null
 
-function gcFunction(): (() => void) | undefined {
-  if (fullGc !== null) return fullGc
+/** V8's full GC, or undefined when this runtime refuses to expose it. */
+export function fullGc(): (() => void) | undefined {
+  if (gcFn !== null) return gcFn
   try {
     setFlagsFromString('--expose-gc')
     const gc = runInNewContext('gc') as unknown
-    fullGc = typeof gc === 'function' ? () => (gc as () => void)() : undefined
+    gcFn = typeof gc === 'function' ? () => (gc as () => void)() : undefined
   } catch {
-    fullGc = undefined
+    gcFn = undefined
   }
-  return fullGc
+  return gcFn
 }
 
 export interface IdleRelease {
@@ -70,7 +71,7 @@ export function releaseWhenIdle(release: () => void = () => {}, idleSeconds = ID
     worked = false
     idleFor = 0
     release()
-    gcFunction()?.()
+    fullGc()?.()
   }, 1000)
   // Never the reason a thread (or a test) stays alive.
   timer.unref()

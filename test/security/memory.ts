@@ -4,11 +4,9 @@
  * not garbage waiting for the collector (an RSS peak without it moved by
  * 50 MiB from run to run with the same code).
  */
-import v8 from 'node:v8'
-import vm from 'node:vm'
+import { fullGc } from '../../broker/memory/idle-release.js'
 
-v8.setFlagsFromString('--expose-gc')
-const gc = vm.runInNewContext('gc') as () => void
+const gc = fullGc()!
 
 /** RSS in MiB after a full GC. */
 export function rssAfterGcMiB(): number {
