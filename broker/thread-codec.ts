@@ -19,25 +19,7 @@
  * out as Buffer views of the received ArrayBuffer (no copy) and builds each
  * op as one object literal of a fixed shape.
  *
- * Layout: entries back to back, each a u8 tag and its fields; u32 and u16
- * little-endian, f64 in the host's order (both ends are threads of one process).
- *   f64  any number that can pass 2^32 (ids grow forever; offsets, producer
- *        ids up to 2^48, connection and subscription ids, delays), and any
- *        number a peer chose: a float64 holds every JS number exactly
- *   u32  partition and record count (checked to fit, see below)
- *   str  u16 byte length + UTF-8
- *   bin  u32 byte length + bytes
- *
- *   GENERIC      u32 length + msgpackr bytes of the whole op
- *   PUB          f64 id, str topic, u32 partition, u32 count, u8 flags
- *                (1 confirm, 2 producerId present, 4 sequence present),
- *                [f64 producerId], [f64 sequence], bin records
- *   SETTLE       f64 conn, f64 sub, str topic, u32 partition, str group,
- *                u8 kind (index in ACK_KINDS), f64 delayMs, u32 n, n x f64 ranges
- *   OUT          f64 conn, bin bytes
- *   DONE_NUMBER  f64 id, f64 result
- *   DONE_NULL    f64 id
- *   DONE_UNDEF   f64 id
+ * The layout of each hot op is in thread-layout.ts.
  *
  * An op of a hot kind whose fields do not fit its layout (a partition that is
  * not a u32, a string past 64 KiB, an unknown ack kind, ...) goes as GENERIC:
@@ -57,51 +39,11 @@
 import { Packr, Unpackr } from 'msgpackr'
 import { ACK_KINDS, type AckKind } from '../protocol/frames/ack.js'
 import { OP_FIELDS, type FieldKind, type Op } from './thread-messages.js'
-
-const GENERIC = 0
-const PUB = 1
-const SETTLE = 2
-const OUT = 3
-const DONE_NUMBER = 4
-const DONE_NULL = 5
-const DONE_UNDEF = 6
-
-const CONFIRM = 1
-const HAS_PRODUCER_ID = 2
-const HAS_SEQUENCE = 4
-
-const MAX_STRING_BYTES = 0xffff
-/** Strings up to this many UTF-16 units are measured and written in JS (topic and group names); longer ones by Buffer. */
-const SHORT_STRING = 64
+import { CONFIRM, DONE_NULL, DONE_NUMBER, DONE_UNDEF, GENERIC, HAS_PRODUCER_ID, HAS_SEQUENCE, OUT, PUB, SETTLE, isOptionalNumber, isU32, numbersOnly, stringBytes, SHORT_STRING, type AnyOp, type Complete } from './thread-layout.js'
 
 // Short strings read before, by a hash of their bytes (see readString).
 const CACHED_STRING_BYTES = 32
 const CACHE_SLOTS = 64
-
-// The hot ops as the encoder reads them: any field may hold anything, and
-// the size pass checks each against its layout.
-interface AnyOp {
-  t?: unknown
-  id?: unknown
-  topic?: unknown
-  partition?: unknown
-  count?: unknown
-  records?: unknown
-  confirm?: unknown
-  producerId?: unknown
-  sequence?: unknown
-  conn?: unknown
-  sub?: unknown
-  group?: unknown
-  kind?: unknown
-  ranges?: unknown
-  delayMs?: unknown
-  bytes?: unknown
-  result?: unknown
-}
-
-/** An op of kind K with every field of its type present (an optional one may be undefined). */
-type Complete<K extends Op['t']> = { [F in keyof Required<Extract<Op, { t: K }>>]: Extract<Op, { t: K }>[F] }
 
 /**
  * Each op's declared field names, as null-prototype objects: a lookup by any
@@ -112,26 +54,6 @@ function declaredFields(): Record<string, Record<string, FieldKind>> {
   const declared: Record<string, Record<string, FieldKind>> = Object.create(null)
   for (const [t, fields] of Object.entries(OP_FIELDS)) declared[t] = Object.assign(Object.create(null), fields)
   return declared
-}
-
-const isU32 = (v: unknown): v is number => typeof v === 'number' && v >>> 0 === v
-const isOptionalNumber = (v: unknown): boolean => v === undefined || typeof v === 'number'
-
-/** UTF-8 byte length, or -1 past the u16 limit. */
-function stringBytes(s: string): number {
-  const n = s.length
-  if (n <= SHORT_STRING) {
-    let i = 0
-    while (i < n && s.charCodeAt(i) < 0x80) i++
-    if (i === n) return n
-  }
-  const bytes = Buffer.byteLength(s, 'utf8')
-  return bytes <= MAX_STRING_BYTES ? bytes : -1
-}
-
-function numbersOnly(a: unknown[]): boolean {
-  for (let i = 0; i < a.length; i++) if (typeof a[i] !== 'number') return false
-  return true
 }
 
 const EMPTY_AB = new ArrayBuffer(0)

@@ -12,7 +12,6 @@
  * does not compile), and the codec refuses an op carrying a field that is not
  * declared for it.
  */
-import { ThreadCodec } from './thread-codec.js'
 import type { AckKind, ResetTarget, StartPosition } from '../protocol/index.js'
 import type { ErrorName } from '../protocol/errors.js'
 import type { GaugeSnapshot, MetricDeltas } from './observability/worker-metrics.js'
@@ -246,16 +245,3 @@ export type ResultOf<K extends RequestOp['t']> = Results[K]
 
 /** What one request answers: as Results says, and a pub sent with `confirm: true` a number (its base offset). */
 export type ResultFor<R extends { t: RequestOp['t'] }> = R extends { t: 'pub'; confirm: true } ? number : Results[R['t']]
-
-// The codec of a thread that keeps no ThreadCodec of its own (created on first use).
-let threadCodec: ThreadCodec | undefined
-
-/** Pack a turn's ops into a fresh ArrayBuffer that can be transferred (see ThreadCodec.pack). */
-export function packOps(ops: readonly Op[]): ArrayBuffer {
-  return (threadCodec ??= new ThreadCodec()).pack(ops)
-}
-
-/** The ops of a packed turn (see ThreadCodec.unpack). */
-export function unpackOps<T extends Op = Op>(ab: ArrayBuffer): T[] {
-  return (threadCodec ??= new ThreadCodec()).unpack(ab) as T[]
-}

@@ -32,7 +32,8 @@ const WARM_MS = Math.min(300, RUN_MS / 2)
 requireBuild()
 
 const P = await import(PROTOCOL_MODULE)
-const threads = await import(path.join(ROOT_DIR, 'dist/broker/thread-messages.js'))
+const { ThreadCodec } = await import(path.join(ROOT_DIR, 'dist/broker/thread-codec.js'))
+const threads = new ThreadCodec()
 
 const BATCH = 1000
 const SIZE = 128
@@ -56,7 +57,7 @@ const smallPublish = P.encodePublish({ corr: 7, topic: 'bench', count: 1, record
 const stream = Buffer.concat(Array.from({ length: Math.floor(65536 / smallPublish.length) }, () => smallPublish))
 const framesInStream = Math.floor(65536 / smallPublish.length)
 const pubOps = Array.from({ length: 16 }, (_, i) => ({ t: 'pub', id: i, topic: 'bench', partition: 0, count: BATCH / 16, records: records.subarray(0, (BATCH / 16) * record.length), confirm: true }))
-const packedOps = threads.packOps(pubOps)
+const packedOps = threads.pack(pubOps)
 
 /** name, messages per operation, the operation. */
 const CASES = [
@@ -93,8 +94,8 @@ const CASES = [
   ['decodeSubscribe', 1, () => P.decodeSubscribe(body(subscribeFrame))],
   ['encodePublishAck (confirms 1,000 records)', BATCH, () => P.encodePublishAck({ corr: 7, partition: 0, offset: 1_000_000 })],
   ['encodeBatch (1,000 records, CRC)', BATCH, () => P.encodeBatch({ baseOffset: 1_000_000, count: BATCH, timestamp: now, records })],
-  ['packOps: 16 pub ops (1,000 records)', BATCH, () => threads.packOps(pubOps)],
-  ['unpackOps: 16 pub ops (1,000 records)', BATCH, () => threads.unpackOps(packedOps)],
+  ['packOps: 16 pub ops (1,000 records)', BATCH, () => threads.pack(pubOps)],
+  ['unpackOps: 16 pub ops (1,000 records)', BATCH, () => threads.unpack(packedOps)],
 ]
 
 function measure(fn) {

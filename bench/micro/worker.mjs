@@ -20,7 +20,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { PartitionWorker } from '../../dist/broker/worker/partition-worker.js'
-import { packOps } from '../../dist/broker/thread-messages.js'
+import { ThreadCodec } from '../../dist/broker/thread-codec.js'
 import { writeTopicConfig } from '../../dist/broker/topic-store.js'
 import { encodeRecord } from '../../dist/protocol/records.js'
 
@@ -37,6 +37,9 @@ const MESSAGES = Number(values.messages)
 const BATCH = Number(values.batch)
 const ROUNDS = Number(values.rounds)
 
+// The gateway's end of the thread: every turn's ops are packed as the worker's thread packs them.
+const codec = new ThreadCodec()
+
 function round() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-micro-worker-'))
   try {
@@ -46,7 +49,7 @@ function round() {
     const worker = new PartitionWorker({
       data: { workerId: 0, workers: 1, dataDir, fsync: 'never', groupCommitMs: 1000, retentionCheckMs: 0, maxFrame: 1024 * 1024 },
       post: (ops) => {
-        packedBytes += packOps(ops).byteLength
+        packedBytes += codec.pack(ops).byteLength
       },
     })
     const sub = { t: 'sub', id: 1, conn: 1, sub: 1, topic, partition: 0, group: 'g1', start: 'earliest', startValue: undefined, maxInFlight: BATCH, ackTimeoutMs: 30_000, maxDeliveries: 5, ackNone: values.ack === 'none' }

@@ -58,6 +58,17 @@ interface Waiting {
   notBefore: number
 }
 
+/**
+ * Where assign() put an offset: the member chosen, and the delivery count (1
+ * for a first delivery; 0 when the member was not given it because its
+ * deliveries had already reached the member's maxDeliveries). The pump passes
+ * one object it reuses, so no object is made per message.
+ */
+export interface Assignment {
+  member: Member | undefined
+  count: number
+}
+
 /** A held offset taken back from its member (ack deadline passed, member gone): redeliver it or dead-letter it. */
 export interface Expired {
   offset: number
@@ -94,12 +105,6 @@ export class GroupCursor {
   readonly members: Member[] = []
   private rr = 0
   dirty = false
-  /**
-   * The delivery count of the last assign() (1 for a first delivery): read it
-   * right after the call. 0 when the chosen member was not given the message
-   * because its deliveries had already reached the member's maxDeliveries.
-   */
-  assignedCount = 0
   recovery: GroupRecovery | undefined
   /**
    * An ephemeral subscription's group: never saved, not in the delivery
@@ -193,8 +198,33 @@ export class GroupCursor {
     return n
   }
 
-  canTakeFresh(): boolean {
-    return this.redeliver.length < MAX_WAITING
+  /**
+   * Whether there are offsets never delivered below the log's `end` that this
+   * group may take now (not while MAX_WAITING redeliveries wait).
+   */
+  hasFresh(end: number): boolean {
+    return this.next < end && this.redeliver.length < MAX_WAITING
+  }
+
+  /**
+   * The log handed out `offset` as the next record never delivered: offsets
+   * before it that the log no longer has (damage) are settled, and the cursor
+   * moves past it. False when it was settled before a restart: skip it.
+   */
+  takeFresh(offset: number): boolean {
+    while (this.next < offset) this.settle(this.next++)
+    this.next = offset + 1
+    return !this.settled.has(offset)
+  }
+
+  /** The fresh offset just taken found no member with a credit: it is the next one again. */
+  untakeFresh(offset: number): void {
+    this.next = offset
+  }
+
+  /** The log cannot be read from `next` up to `end` (a damaged tail): those offsets are settled, never delivered. */
+  settleUnreadable(end: number): void {
+    while (this.next < end) this.settle(this.next++)
   }
 
   hasDueRedelivery(now: number): boolean {
@@ -215,11 +245,10 @@ export class GroupCursor {
   }
 
   /**
-   * Give `offset` to the next member with a free credit (round-robin); undefined
-   * when none has one. The delivery count goes to `assignedCount` rather than
-   * into an object per message.
+   * Give `offset` to the next member with a free credit (round-robin), written
+   * into `into`; false when no member has a credit.
    */
-  assign(offset: number, now: number): Member | undefined {
+  assign(offset: number, now: number, into: Assignment): boolean {
     const n = this.members.length
     let slot = this.slots.get(offset)
     for (let k = 0; k < n; k++) {
@@ -229,15 +258,17 @@ export class GroupCursor {
       if (slot !== undefined && slot.count >= m.maxDeliveries) {
         // Delivered as often as this member allows already (a count carried over a crash, or
         // left by a member with a higher limit): not once more. The caller dead-letters it.
-        this.assignedCount = 0
-        return m
+        into.member = m
+        into.count = 0
+        return true
       }
       if (m.ackNone) {
         // Settled as it goes out (with any count left from an earlier delivery to an explicit member).
-        this.assignedCount = (slot?.count ?? 0) + 1
+        into.member = m
+        into.count = (slot?.count ?? 0) + 1
         m.inFlight++
         this.settle(offset)
-        return m
+        return true
       }
       if (slot === undefined) this.slots.set(offset, (slot = { member: m, deadline: now + m.ackTimeoutMs, count: 1 }))
       else {
@@ -248,10 +279,11 @@ export class GroupCursor {
       this.held++
       m.inFlight++
       this.dirty = true
-      this.assignedCount = slot.count
-      return m
+      into.member = m
+      into.count = slot.count
+      return true
     }
-    return undefined
+    return false
   }
 
   /** Deliveries of `offset` counted so far (0: none, or settled). */

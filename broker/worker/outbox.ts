@@ -5,7 +5,7 @@
  * connection one `out` op carrying all its frames.
  */
 import { encodeDeliverRecords, type StoredRecord } from '../../protocol/index.js'
-import type { FromWorker } from '../thread-messages.js'
+import type { FromWorker, RequestOp, Results } from '../thread-messages.js'
 import type { ErrorName } from '../../protocol/errors.js'
 
 /** Where deliveries go: one subscription on one connection (a group member). */
@@ -64,7 +64,13 @@ export class Outbox {
     private readonly onFlush: () => void,
   ) {}
 
-  done(id: number, result: unknown): void {
+  /** Answer a request with the result its kind has (Results in thread-messages.ts): a result of another shape does not compile. */
+  answer<K extends RequestOp['t']>(op: { readonly t: K; readonly id: number }, result: Results[K]): void {
+    this.done(op.id, result)
+  }
+
+  /** Answer request `id` when its op is no longer at hand (a publish confirm after the turn's sync). */
+  done(id: number, result: Results[RequestOp['t']]): void {
     this.ops.push({ t: 'done', id, result })
     this.schedule()
   }

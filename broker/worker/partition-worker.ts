@@ -11,7 +11,7 @@ import { storageError } from '../storage/storage-error.js'
 import { parseFsync, type FsyncPolicy } from '../config.js'
 import { loadTopicConfigs } from '../topic-store.js'
 import { ownerOf } from '../routing.js'
-import type { FromWorker, ToWorker, WorkerData } from '../thread-messages.js'
+import type { FromWorker, RequestOp, Results, ToWorker, WorkerData } from '../thread-messages.js'
 import { Outbox, toBack } from './outbox.js'
 import { WorkerContext } from './context.js'
 import { WorkerMetrics } from '../observability/worker-metrics.js'
@@ -207,15 +207,15 @@ export class PartitionWorker {
     switch (op.t) {
       case 'pub':
         ctx.partition(op.topic, op.partition).append(op.id, op.records, op.count, op.confirm, op.producerId, op.sequence)
-        if (!op.confirm) outbox.done(op.id, null)
+        if (!op.confirm) outbox.answer(op, null)
         return
       case 'sub':
         ctx.partition(op.topic, op.partition).subscribe(op)
-        outbox.done(op.id, null)
+        outbox.answer(op, null)
         return
       case 'unsub':
         ctx.existing(op.topic, op.partition)?.unsubscribe(op.conn, op.sub, op.group)
-        outbox.done(op.id, null)
+        outbox.answer(op, null)
         return
       case 'settle':
         ctx.existing(op.topic, op.partition)?.settle(op.conn, op.sub, op.group, op.kind, op.ranges, op.delayMs)
@@ -233,31 +233,31 @@ export class PartitionWorker {
         outbox.schedule()
         return
       case 'describe':
-        outbox.done(op.id, describePartition(ctx.partition(op.topic, op.partition)))
+        outbox.answer(op, describePartition(ctx.partition(op.topic, op.partition)))
         return
       case 'groups':
-        outbox.done(op.id, groupsOf(ctx.partition(op.topic, op.partition)))
+        outbox.answer(op, groupsOf(ctx.partition(op.topic, op.partition)))
         return
       case 'group':
-        outbox.done(op.id, describeGroup(ctx.partition(op.topic, op.partition), op.group))
+        outbox.answer(op, describeGroup(ctx.partition(op.topic, op.partition), op.group))
         return
       case 'peek':
-        outbox.done(op.id, peek(ctx.partition(op.topic, op.partition), op.offset, op.max))
+        outbox.answer(op, peek(ctx.partition(op.topic, op.partition), op.offset, op.max))
         return
       case 'drop':
         ctx.drop(op.topic, op.partition)
-        outbox.done(op.id, null)
+        outbox.answer(op, null)
         return
       case 'groupDelete':
-        this.answerLater(op.id, deleteGroup(ctx.partition(op.topic, op.partition), op.group))
+        this.answerLater(op, deleteGroup(ctx.partition(op.topic, op.partition), op.group))
         return
       case 'groupReset':
         // The gateway asks only for a group that has state on some partition: one without state here
         // (a partition added after the group was made) gets it.
-        this.answerLater(op.id, resetGroup(ctx.partition(op.topic, op.partition), op.group, op.to, op.value, op.dryRun, true))
+        this.answerLater(op, resetGroup(ctx.partition(op.topic, op.partition), op.group, op.to, op.value, op.dryRun, true))
         return
       case 'purge':
-        outbox.done(op.id, purge(ctx.partition(op.topic, op.partition)))
+        outbox.answer(op, purge(ctx.partition(op.topic, op.partition)))
         return
       case 'alter': {
         const open = ctx.existing(op.config.topic, op.partition)
@@ -267,12 +267,12 @@ export class PartitionWorker {
           // nothing published to it before their members join again is skipped.
           startGroups(ctx.open(op.config, op.partition), op.groups)
         }
-        outbox.done(op.id, null)
+        outbox.answer(op, null)
         return
       }
       case 'stop':
         void this.stop().then(
-          () => outbox.done(op.id, null),
+          () => outbox.answer(op, null),
           (err) => outbox.fail(op.id, 'INTERNAL', (err as Error).message),
         )
         return
@@ -280,10 +280,11 @@ export class PartitionWorker {
   }
 
   /** Answer `id` when `work` settles (admin ops that wait for a group save in flight). */
-  private answerLater(id: number, work: Promise<unknown>): void {
+  private answerLater<K extends RequestOp['t']>(op: { readonly t: K; readonly id: number }, work: Promise<Results[K]>): void {
     const outbox = this.outbox
+    const id = op.id
     work.then(
-      (result) => outbox.done(id, result),
+      (result) => outbox.answer(op, result),
       (err: unknown) => {
         const e = storageError(err)
         if (e.codeName === 'INTERNAL') outbox.log({ level: 'error', msg: 'worker op failed', err: (err as Error)?.stack })

@@ -14,17 +14,18 @@ import { groupLags, startPosition } from './partition-views.js'
 import { existsSync } from 'node:fs'
 import { PartitionLog, type LogRecord } from '../storage/partition-log.js'
 import type { DeliveryJournal } from '../storage/delivery-journal.js'
-import { deadLetterTopicOf, type AckKind } from '../../protocol/index.js'
+import type { AckKind } from '../../protocol/index.js'
 import { groupsDir, partitionDir } from '../topic-store.js'
 import type { ToWorker, TopicConfig } from '../thread-messages.js'
-import { GroupCursor, type Expired, type Member } from './group-cursor.js'
+import { GroupCursor, type Assignment, type Expired, type Member } from './group-cursor.js'
 import { recoverGroups } from './group-recovery.js'
 import { reportRecovery } from './recovery-report.js'
-import { deadLetterRecord, type DeadLetterReason } from './dead-letter.js'
+import { DeadLetterer, type DeadLetterReason } from './dead-letter.js'
 import { DedupWindow, DEDUP_WINDOW_MS } from './dedup-window.js'
 import { SkiffError } from '../../protocol/errors.js'
 import { storageError } from '../storage/storage-error.js'
 import { GroupSaver } from './group-saver.js'
+import { DeliveryTally } from './delivery-tally.js'
 import { toBack } from './outbox.js'
 import type { WorkerContext } from './context.js'
 import type { PartitionCounters } from '../observability/worker-metrics.js'
@@ -33,8 +34,6 @@ import type { PartitionCounters } from '../observability/worker-metrics.js'
 const READ_BYTES = 1024 * 1024
 /** Reads per group per pump (each up to READ_BYTES) before the rest waits for the next turn. */
 const PUMP_READS = 4
-/** How long a message whose dead letter could not be written waits before it is tried again. */
-const DEAD_LETTER_RETRY_MS = 1000
 
 /** A member joining a group on this partition: the 'sub' op without its routing fields. */
 export type SubscribeSpec = Omit<Extract<ToWorker, { t: 'sub' }>, 't' | 'id' | 'topic' | 'partition'>
@@ -47,23 +46,21 @@ export class Partition {
   /** Reply ids of appends waiting for the sync that covers them. */
   private confirms: { id: number; baseOffset: number }[] = []
   private unsynced = false
-  /** The pumped cursor's deliveries so far, added to its group's metrics once per pump, not per message. */
-  private delivered = 0
-  private redelivered = 0
+  /** What the pumped group was handed this pump (delivery-tally.ts). */
+  private readonly tally = new DeliveryTally()
   /** Saves the groups' positions (group-saver.ts). */
   readonly saver: GroupSaver
   /** What each group delivered since its snapshot (storage/delivery-journal.ts). */
   private readonly journal: DeliveryJournal
-  /** The pumped cursor's deliveries as [first, count] runs for the journal: the run being extended is [runStart, runEnd). */
-  private runs: number[] = []
-  private runStart = 0
-  private runEnd = 0
   /** A failed journal write is logged once per streak. */
   private journalFailing = false
   private readonly dedup = new DedupWindow()
   /** Metric counts of this partition's events (observability/worker-metrics.ts). */
   private readonly counters: PartitionCounters
+  private readonly deadLetters: DeadLetterer
   needsPump = false
+  /** Where the pump's last assign() put a record (reused: no object per message). */
+  private readonly assignment: Assignment = { member: undefined, count: 0 }
 
   constructor(
     /** Replaced by TOPIC_ALTER (reconfigure). */
@@ -77,6 +74,7 @@ export class Partition {
     const existed = existsSync(dir)
     this.groupsPath = groupsDir(ctx.dataDir, config.topic, partition)
     this.counters = ctx.metrics.partition(config.topic)
+    this.deadLetters = new DeadLetterer(this, ctx, this.counters)
     this.log = PartitionLog.open({ dir, segmentBytes: config.segmentBytes, retentionMs: config.retentionMs, retentionBytes: config.retentionBytes, log: emit })
     const now = Date.now()
     this.dedup.restore(this.log.producerBatches(this.log.offsetForTimestamp(now - DEDUP_WINDOW_MS)), now)
@@ -302,7 +300,8 @@ export class Partition {
       visited++
       if (cursor.floor < this.log.startOffset) cursor.truncateTo(this.log.startOffset)
       let credits = cursor.credits()
-      this.delivered = this.redelivered = 0
+      const tally = this.tally
+      tally.reset()
       for (const offset of cursor.takeDue(now, credits)) {
         const rec = this.readOne(offset)
         if (!rec) {
@@ -320,7 +319,7 @@ export class Partition {
       // and a deep backlog is served over several turns, so one turn never holds
       // more than a few MiB of deliveries in memory.
       let reads = 0
-      while (credits > 0 && cursor.canTakeFresh() && cursor.next < this.log.endOffset) {
+      while (credits > 0 && cursor.hasFresh(this.log.endOffset)) {
         if (reads++ === PUMP_READS || this.ctx.outbox.turnFull) {
           this.needsPump = true
           budgetHit = true
@@ -328,17 +327,14 @@ export class Partition {
         }
         const recs = this.log.read(cursor.next, credits, READ_BYTES)
         if (recs.length === 0) {
-          // Unreadable up to the end (damaged tail): those offsets can never be delivered.
-          while (cursor.next < this.log.endOffset) cursor.settle(cursor.next++)
+          cursor.settleUnreadable(this.log.endOffset)
           break
         }
         for (const rec of recs) {
-          while (cursor.next < rec.offset) cursor.settle(cursor.next++) // offsets lost to damage
-          cursor.next = rec.offset + 1
-          if (cursor.settled.has(rec.offset)) continue // acked before a restart
+          if (!cursor.takeFresh(rec.offset)) continue // acked before a restart
           const sent = this.send(cursor, rec, now)
           if (sent < 0) {
-            cursor.next = rec.offset
+            cursor.untakeFresh(rec.offset)
             credits = 0
             break
           }
@@ -346,12 +342,11 @@ export class Partition {
           if (credits === 0) break
         }
       }
-      if (this.delivered > 0) {
-        this.counters.delivered(cursor.label, this.delivered, this.redelivered)
-        this.runs.push(this.runStart, this.runEnd - this.runStart)
+      if (tally.delivered > 0) {
+        this.counters.delivered(cursor.label, tally.delivered, tally.redelivered)
+        const runs = tally.takeRuns()
         // An ephemeral group has no saved state for the journal's counts to add to.
-        if (!cursor.ephemeral) this.journal.add(cursor.group, this.runs)
-        this.runs = []
+        if (!cursor.ephemeral) this.journal.add(cursor.group, runs)
       }
     }
     return budgetHit
@@ -364,23 +359,16 @@ export class Partition {
    * from disk after a crash).
    */
   private send(cursor: GroupCursor, rec: LogRecord, now: number): number {
-    const member = cursor.assign(rec.offset, now)
-    if (!member) return -1
-    const count = cursor.assignedCount
+    const to = this.assignment
+    if (!cursor.assign(rec.offset, now, to)) return -1
+    const member = to.member! // set whenever assign() answers true
+    const count = to.count
     if (count === 0) {
       this.deadLetter(cursor, rec.offset, cursor.deliveries(rec.offset), 'max-deliveries', rec)
       return 0
     }
     this.ctx.outbox.deliver(member, this.partition, rec, count)
-    // The journal's runs: consecutive offsets (the common case) extend the current run.
-    if (this.delivered === 0) this.runStart = this.runEnd = rec.offset
-    else if (rec.offset !== this.runEnd) {
-      this.runs.push(this.runStart, this.runEnd - this.runStart)
-      this.runStart = rec.offset
-    }
-    this.runEnd = rec.offset + 1
-    this.delivered++
-    if (count > 1) this.redelivered++
+    this.tally.add(rec.offset, count)
     return 1
   }
 
@@ -411,32 +399,7 @@ export class Partition {
   }
 
   private deadLetter(cursor: GroupCursor, offset: number, deliveries: number, reason: DeadLetterReason, read?: LogRecord): void {
-    const rec = read ?? this.readOne(offset)
-    if (rec) {
-      const record = deadLetterRecord(rec.record, {
-        topic: this.topic,
-        partition: this.partition,
-        offset,
-        group: cursor.group,
-        deliveries,
-        reason,
-      })
-      try {
-        this.ctx.partition(deadLetterTopicOf(this.topic), this.partition, this.config).append(0, record, 1, false)
-      } catch (err) {
-        // Not dead-lettered (a full disk, say): it must not be settled either. It goes back for
-        // redelivery after a pause and is dead-lettered on a later attempt.
-        const retryAt = Date.now() + DEAD_LETTER_RETRY_MS
-        if (cursor.isHeld(offset)) cursor.release(offset, retryAt)
-        else cursor.requeue(offset, retryAt)
-        const e = storageError(err)
-        this.ctx.outbox.log({ level: 'warn', msg: 'dead letter not written, will retry', topic: this.topic, partition: this.partition, offset, group: cursor.group, code: e.codeName, err: e.message })
-        return
-      }
-      this.counters.deadLettered(cursor.label)
-      this.ctx.outbox.log({ level: 'info', msg: 'dead-lettered', topic: this.topic, partition: this.partition, offset, group: cursor.group, reason, deliveries })
-    }
-    cursor.settle(offset)
+    this.deadLetters.write(cursor, offset, deliveries, reason, read ?? this.readOne(offset))
   }
 
   /**

@@ -6,7 +6,7 @@
  */
 import t from 'tap'
 import fc from 'fast-check'
-import { GroupCursor, type Member } from '../../broker/worker/group-cursor.js'
+import { GroupCursor, type Assignment, type Member } from '../../broker/worker/group-cursor.js'
 
 type Op =
   | { k: 'deliver'; m: number }
@@ -38,21 +38,22 @@ t.test('the cursor agrees with a model under random deliveries, settlements and 
       const counts = new Map<number, number>()
       const settled = new Set<number>()
       let now = 1000
+      const assigned: Assignment = { member: undefined, count: 0 }
       let logEnd = 0 // the partition's end: one past the highest offset delivered fresh
       for (const o of ops) {
         now += 10
         if (o.k === 'deliver') {
           const [due] = cursor.takeDue(now + 1_000_000, 1)
           // After a restart `next` is back at the floor: skip what is settled, as the partition's pump does.
-          while (due === undefined && settled.has(cursor.next)) cursor.next++
+          while (due === undefined && settled.has(cursor.next)) cursor.takeFresh(cursor.next)
           const offset = due ?? cursor.next
-          const member = cursor.assign(offset, now)
-          if (!member) continue
-          if (due === undefined) cursor.next = offset + 1
+          if (!cursor.assign(offset, now, assigned)) continue
+          const member = assigned.member!
+          if (due === undefined) cursor.takeFresh(offset)
           logEnd = Math.max(logEnd, offset + 1)
           holder.set(offset, member.conn)
           counts.set(offset, (counts.get(offset) ?? 0) + 1)
-          if (cursor.assignedCount !== counts.get(offset)) throw new Error(`count ${cursor.assignedCount} for ${offset}, model ${counts.get(offset)}`)
+          if (assigned.count !== counts.get(offset)) throw new Error(`count ${assigned.count} for ${offset}, model ${counts.get(offset)}`)
         } else if (o.k === 'ack') {
           const held = [...holder.keys()]
           const offset = held.length > 0 ? held[o.pick % held.length]! : o.pick

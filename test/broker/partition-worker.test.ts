@@ -10,7 +10,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { PartitionWorker } from '../../broker/worker/partition-worker.js'
-import { packOps, unpackOps, type FromWorker, type ToWorker, type WorkerData } from '../../broker/thread-messages.js'
+import type { FromWorker, ToWorker, WorkerData } from '../../broker/thread-messages.js'
+import { ThreadCodec } from '../../broker/thread-codec.js'
 import { writeTopicConfig } from '../../broker/topic-store.js'
 import { decodeDeliver, decodeRecord, encodeRecord, Op } from '../../protocol/index.js'
 
@@ -19,8 +20,9 @@ const TOPIC = 'orders'
 /** The gateway side: every op the worker posted, decoded as the gateway would decode it. */
 class FakeGateway {
   ops: FromWorker[] = []
+  private readonly codec = new ThreadCodec()
   post = (ops: FromWorker[]): void => {
-    this.ops.push(...unpackOps<FromWorker>(packOps(ops)))
+    this.ops.push(...(this.codec.unpack(this.codec.pack(ops)) as FromWorker[]))
   }
 
   /** The answer to reply token `id`. */
