@@ -93,6 +93,12 @@ export interface BrokerConfig {
   tlsUserFields: string
   /** Host header values the panel and /api accept besides IP literals and localhost (comma list). */
   httpAllowedHosts: string
+  /**
+   * host:port that METADATA tells clients to reach this broker at; empty =
+   * the address each client's connection reached. Needed behind NAT, in a
+   * container, or when listening on 0.0.0.0 (Kafka's advertised.listeners).
+   */
+  advertise: string
 }
 
 export const DEFAULTS: BrokerConfig = {
@@ -146,6 +152,7 @@ export const DEFAULTS: BrokerConfig = {
   maxFailedLoginsPerIp: 30,
   tlsUserFields: 'cn',
   httpAllowedHosts: '',
+  advertise: '',
 }
 
 export type ConfigKey = keyof BrokerConfig
@@ -199,9 +206,18 @@ export function resolveConfig(partial: Partial<BrokerConfig>, source = 'config')
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(c.logLevel)) throw new ConfigError(`logLevel must be debug, info, warn, error or silent`)
   const observabilityProblem = observabilityConfigProblem(c)
   if (observabilityProblem) throw new ConfigError(observabilityProblem)
+  if (c.advertise !== '' && parseAdvertise(c.advertise) === undefined) throw new ConfigError(`advertise must be host:port (a port 1-65535), not ${JSON.stringify(c.advertise)}`)
   const securityProblem = securityConfigProblem(c)
   if (securityProblem) throw new ConfigError(securityProblem)
   return c
+}
+
+/** `host:port` (an IPv6 host in brackets: `[::1]:7600`) as its parts; undefined when it is not one. */
+export function parseAdvertise(value: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s\[\]]+)):(\d{1,5})$/.exec(value)
+  const port = m ? Number(m[3]) : 0
+  if (!m || port < 1 || port > 65535) return undefined
+  return { host: m[1] ?? m[2]!, port }
 }
 
 /** Options from SKIFF_* environment variables. */
@@ -297,4 +313,5 @@ export const DESCRIPTIONS: Record<ConfigKey, string> = {
   maxFailedLoginsPerIp: 'failed logins per minute from one IP address (HELLO and the HTTP panel) before its logins are refused until the budget refills (0 = no limit)',
   tlsUserFields: 'fields of a verified client certificate that may name a user, tried in this order: a comma list of cn, dns, email, uri',
   httpAllowedHosts: 'host names (comma list) the panel and /api accept in the Host header besides IP addresses, localhost and *.localhost',
+  advertise: 'host:port clients are told to reach this broker at (METADATA); empty = the address each connection reached',
 }

@@ -13,6 +13,7 @@ import { TopicRegistry } from './gateway/topics.js'
 import { Gateway } from './gateway/server.js'
 import { Responders } from './gateway/responders.js'
 import type { GatewayContext } from './gateway/context.js'
+import { dataDirId } from './data-dir-id.js'
 import type { Connection } from './gateway/connection.js'
 import { VERSION } from './version.js'
 import { Observability } from './observability/index.js'
@@ -74,7 +75,8 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
     await obs.close()
     throw err
   })
-  const ctx: GatewayContext = { config, logger, pool, topics, connections, responders: new Responders(), metrics: obs.metrics, auth, draining: false }
+  const identity = { brokerId: 0, clusterId: dataDirId(config.dataDir) }
+  const ctx: GatewayContext = { config, logger, pool, topics, connections, responders: new Responders(), metrics: obs.metrics, auth, identity, draining: false }
   const gateway = new Gateway(ctx)
   let address
   try {

@@ -17,6 +17,9 @@ import {
   encodeGroupReset,
   encodeTopicAlter,
   encodeTopicPurge,
+  encodeMetadataRequest,
+  isClusterMetadata,
+  type ClusterMetadata,
   type ResetTarget,
 } from '../protocol/index.js'
 import type { ConnectionSource } from './link.js'
@@ -172,6 +175,17 @@ export class Admin {
   async describeTopic(topic: string): Promise<TopicDescription> {
     checkName('topic', topic)
     return this.call(`describe topic ${topic}`, (corr) => encodeTopicRef(Op.TOPIC_DESCRIBE, { corr, topic }), isObject)
+  }
+
+  /**
+   * Which broker leads each partition and where each broker is: of the
+   * topics named, or of every topic this user may describe. A single broker
+   * answers with itself leading every partition. Topics that do not exist
+   * are left out.
+   */
+  async metadata(topics?: string[]): Promise<ClusterMetadata> {
+    if (topics !== undefined) for (const topic of topics) checkName('topic', topic)
+    return this.call('metadata', (corr) => encodeMetadataRequest({ corr, topics }), isClusterMetadata)
   }
 
   /** Every topic with its partition count. */

@@ -44,6 +44,10 @@ export const ERRORS = {
   NO_RESPONDERS: spec(19, 'NO_RESPONDERS', true, false, 'nobody serves requests on this topic'),
   OVERLOADED: spec(20, 'OVERLOADED', true, false, 'the broker refused or cut this work to stay within a broker-wide budget; try again later'),
   GROUP_IN_USE: spec(21, 'GROUP_IN_USE', false, false, 'the consumer group has members subscribed; stop them or force the change'),
+  // Cluster mode (CLUSTER.md). Retriable: the client refreshes METADATA and sends again.
+  NOT_LEADER: spec(22, 'NOT_LEADER', true, false, 'this broker does not lead the partition; details name the leader'),
+  PARTITION_UNAVAILABLE: spec(23, 'PARTITION_UNAVAILABLE', true, false, 'no live broker serves the partition now'),
+  NOT_ENOUGH_REPLICAS: spec(24, 'NOT_ENOUGH_REPLICAS', true, false, 'fewer in-sync replicas than the topic needs to confirm a publish'),
 } as const
 
 export type ErrorName = keyof typeof ERRORS

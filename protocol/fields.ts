@@ -78,6 +78,15 @@ export class Fields {
     return v
   }
 
+  /** An optional array of at most `maxItems` strings, each at most `maxLength` characters. */
+  optStrArray(name: string, maxItems: number, maxLength: number): string[] | undefined {
+    if (!this.has(name)) return undefined
+    const v = this.obj[name]
+    if (!Array.isArray(v) || v.length > maxItems) throw this.bad(name, `an array of at most ${maxItems} strings`)
+    for (const x of v) if (typeof x !== 'string' || x.length > maxLength) throw this.bad(name, `an array of strings of at most ${maxLength} characters`)
+    return v as string[]
+  }
+
   bin(name: string): Buffer {
     const v = this.obj[name]
     if (!(v instanceof Uint8Array)) throw this.bad(name, 'binary')

@@ -36,6 +36,7 @@ export const Op = {
   GROUP_RESET: 0x37,
   TOPIC_PURGE: 0x38,
   TOPIC_ALTER: 0x39,
+  METADATA: 0x3a,
 
   TELEMETRY: 0x40, // reserved: UDP telemetry datagram
   REQUEST: 0x50,

@@ -8,6 +8,15 @@ import type { Responders } from './responders.js'
 import type { BrokerMetrics } from '../observability/metrics.js'
 import type { Authenticator } from '../auth/authenticator.js'
 
+/**
+ * A single broker is broker 0 of a cluster of one, whose id is its data
+ * directory's (data-dir-id.ts): one client code path serves it and a cluster.
+ */
+export interface BrokerIdentity {
+  brokerId: number
+  clusterId: string
+}
+
 export interface GatewayContext {
   readonly config: BrokerConfig
   readonly logger: Logger
@@ -20,6 +29,8 @@ export interface GatewayContext {
   readonly metrics: BrokerMetrics
   /** Who a connection is and what it may do (auth/authenticator.ts). */
   readonly auth: Authenticator
+  /** Which broker this is, in which cluster (WELCOME and METADATA say so). */
+  readonly identity: BrokerIdentity
   /** True once shutdown began: new requests get SHUTTING_DOWN. */
   draining: boolean
 }

@@ -25,6 +25,7 @@ import { onAck } from './handlers/ack.js'
 import { onServe, onUnserve, onRequest, onReply } from './handlers/request.js'
 import { onTopicCreate, onTopicDescribe, onTopicList, onTopicDelete, onGroupList, onGroupDescribe } from './handlers/admin.js'
 import { onGroupDelete, onGroupReset, onTopicAlter, onTopicPurge } from './handlers/manage.js'
+import { onMetadata } from './handlers/metadata.js'
 
 type Handler = (conn: Connection, body: Buffer) => void | Promise<void>
 
@@ -45,6 +46,7 @@ const handlers = new Map<number, Handler>([
   [Op.GROUP_RESET, onGroupReset],
   [Op.TOPIC_PURGE, onTopicPurge],
   [Op.TOPIC_ALTER, onTopicAlter],
+  [Op.METADATA, onMetadata],
   [Op.SERVE, onServe],
   [Op.UNSERVE, onUnserve],
   [Op.REQUEST, onRequest],

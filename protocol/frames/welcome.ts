@@ -6,10 +6,15 @@
  *   maxFrame       uint    largest frame length either side may send
  *   heartbeatMs    uint    how often the client should PING when idle
  *   idleTimeoutMs  uint    silence after which the broker drops the client
+ *   brokerId       uint?   this broker's id (0 for a single broker)
+ *   clusterId      string? the cluster this broker belongs to (a single broker:
+ *                          the id of its data directory)
+ * brokerId and clusterId are absent from brokers that predate them.
  */
 import { Op } from '../opcodes.js'
 import { encodeFrame } from '../frame.js'
 import { Fields } from '../fields.js'
+import { MAX_BROKER_ID, MAX_CLUSTER_ID } from './metadata.js'
 
 export interface Welcome {
   version: number
@@ -18,10 +23,13 @@ export interface Welcome {
   maxFrame: number
   heartbeatMs: number
   idleTimeoutMs: number
+  brokerId?: number | undefined
+  clusterId?: string | undefined
 }
 
 export function encodeWelcome(w: Welcome): Buffer {
-  return encodeFrame(Op.WELCOME, w)
+  const { brokerId, clusterId, ...always } = w
+  return encodeFrame(Op.WELCOME, { ...always, ...(brokerId === undefined ? {} : { brokerId }), ...(clusterId === undefined ? {} : { clusterId }) })
 }
 
 export function decodeWelcome(body: Buffer): Welcome {
@@ -33,5 +41,7 @@ export function decodeWelcome(body: Buffer): Welcome {
     maxFrame: f.uint('maxFrame'),
     heartbeatMs: f.uint('heartbeatMs'),
     idleTimeoutMs: f.uint('idleTimeoutMs'),
+    ...(f.has('brokerId') ? { brokerId: f.uint('brokerId', MAX_BROKER_ID) } : {}),
+    ...(f.has('clusterId') ? { clusterId: f.str('clusterId', MAX_CLUSTER_ID) } : {}),
   }
 }

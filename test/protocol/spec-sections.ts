@@ -40,6 +40,7 @@ export const OPCODE_DOC: Record<keyof typeof Op, { dir: Direction; purpose: stri
   GROUP_RESET: { dir: 'C->B', purpose: 'move a consumer group to earliest, latest, an offset or a time' },
   TOPIC_PURGE: { dir: 'C->B', purpose: 'drop every record of a topic; offsets go on' },
   TOPIC_ALTER: { dir: 'C->B', purpose: "change a topic's retention or add partitions" },
+  METADATA: { dir: 'C->B', purpose: 'which broker leads each partition, and where each broker is' },
   TELEMETRY: { dir: 'C->B', purpose: 'reserved: the UDP telemetry datagram' },
   REQUEST: { dir: 'both', purpose: 'a request for whoever serves a topic (request/reply, no disk)' },
   REPLY: { dir: 'both', purpose: 'the answer to a REQUEST' },

@@ -44,6 +44,12 @@ export const VECTOR_SOURCES: readonly VectorSource[] = [
     note: 'The broker chose version 1; limits are the defaults.',
     value: { version: 1, server: 'skiffmq/0.1.0', connectionId: 7, maxFrame: 1048576, heartbeatMs: 5000, idleTimeoutMs: 30000 },
   },
+  {
+    frame: 'WELCOME',
+    variant: 'cluster',
+    note: 'From broker 2 of a cluster: brokerId and clusterId name them (a single broker says 0 and its data directory id).',
+    value: { version: 1, server: 'skiffmq/0.1.0', connectionId: 7, maxFrame: 1048576, heartbeatMs: 5000, idleTimeoutMs: 30000, brokerId: 2, clusterId: 'prod-eu' },
+  },
   { frame: 'PING', note: 'Body is an empty map.', value: {} },
   { frame: 'PONG', note: 'Body is an empty map.', value: {} },
   {
@@ -61,6 +67,37 @@ export const VECTOR_SOURCES: readonly VectorSource[] = [
     frame: 'OK',
     note: 'Answer to SUBSCRIBE 2: the topic has 3 partitions, the subscription spans all of them.',
     value: { corr: 2, result: { partitions: 3 } },
+  },
+  {
+    frame: 'ERROR',
+    variant: 'not-leader',
+    note: 'Answer to PUBLISH 12: this broker does not lead orders/1. Retriable: refresh METADATA (or go straight to the leader named in details) and send again.',
+    value: { corr: 12, code: 22, name: 'NOT_LEADER', message: 'broker 1 does not lead orders/1', details: { topic: 'orders', partition: 1, leader: 3, leaderEpoch: 4, host: '10.0.0.3', port: 7600 } },
+  },
+  {
+    frame: 'OK',
+    variant: 'metadata',
+    note: 'Answer to METADATA 16: two live brokers; orders/0 is led by broker 1, orders/1 by broker 2, each replicated on both.',
+    value: {
+      corr: 16,
+      result: {
+        clusterId: 'prod-eu',
+        revision: 42,
+        brokers: [
+          { id: 1, host: '10.0.0.1', port: 7600 },
+          { id: 2, host: '10.0.0.2', port: 7600 },
+        ],
+        topics: [
+          {
+            topic: 'orders',
+            partitions: [
+              { partition: 0, leader: 1, leaderEpoch: 1, replicas: [1, 2], isr: [1, 2] },
+              { partition: 1, leader: 2, leaderEpoch: 3, replicas: [2, 1], isr: [2] },
+            ],
+          },
+        ],
+      },
+    },
   },
   {
     frame: 'OK',
@@ -157,6 +194,7 @@ export const VECTOR_SOURCES: readonly VectorSource[] = [
   },
   { frame: 'TOPIC_PURGE', note: 'Drop every message of "orders".', value: { corr: 14, topic: 'orders' } },
   { frame: 'TOPIC_ALTER', note: 'Keep "orders" for 3 days and grow it to 6 partitions.', value: { corr: 15, topic: 'orders', retentionMs: 259200000, partitions: 6 } },
+  { frame: 'METADATA', note: 'Where the partitions of "orders" live (omit topics for every topic the user may describe).', value: { corr: 16, topics: ['orders'] } },
   { frame: 'SERVE', note: 'Answer requests on "greet".', value: { corr: 10, topic: 'greet' } },
   { frame: 'UNSERVE', note: 'Stop answering requests on "greet".', value: { corr: 11, topic: 'greet' } },
   {

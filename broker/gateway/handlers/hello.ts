@@ -62,6 +62,8 @@ export async function onHello(conn: Connection, body: Buffer): Promise<void> {
       maxFrame: config.maxFrame,
       heartbeatMs: config.heartbeatMs,
       idleTimeoutMs: config.idleTimeoutMs,
+      brokerId: conn.ctx.identity.brokerId,
+      clusterId: conn.ctx.identity.clusterId,
     }),
   )
   conn.ctx.logger.debug({ conn: conn.id, client: hello.client, user: conn.user.user, via: conn.user.via, remote: conn.remote, version }, 'client connected')
