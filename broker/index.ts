@@ -11,6 +11,7 @@ import { createLogger, type Logger } from './logger.js'
 import { WorkerPool } from './gateway/pool.js'
 import { TopicRegistry } from './gateway/topics.js'
 import { Gateway } from './gateway/server.js'
+import { UdpTelemetry } from './gateway/udp/index.js'
 import { Responders } from './gateway/responders.js'
 import type { GatewayContext } from './gateway/context.js'
 import type { Connection } from './gateway/connection.js'
@@ -20,7 +21,6 @@ import { Authenticator } from './auth/authenticator.js'
 import { reloadSecurity } from './auth/reload.js'
 import { anonymousExposure } from './auth/config-check.js'
 import { tlsEnabled } from './auth/tls-acceptor.js'
-import { udpAuthOf } from './auth/udp.js'
 import { releaseWhenIdle } from './memory/idle-release.js'
 
 export type { BrokerConfig } from './config.js'
@@ -77,17 +77,20 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
   const ctx: GatewayContext = { config, logger, pool, topics, connections, responders: new Responders(), metrics: obs.metrics, auth, draining: false }
   const gateway = new Gateway(ctx)
   let address
+  let udp: UdpTelemetry | undefined
   try {
     address = await gateway.listen()
-    await obs.attach(ctx, address, () => udpAuthOf(auth))
+    udp = await UdpTelemetry.start(ctx, address)
+    obs.attach(ctx)
   } catch (err) {
     void gateway.stopAccepting()
+    await udp?.close()
     await pool.stop()
     await obs.close()
     throw err
   }
   logger.info(
-    { version: VERSION, host: address.address, port: address.port, httpPort: obs.httpPort, udpPort: obs.udpPort, dataDir: config.dataDir, workers: config.workers, fsync: config.fsync, topics: topics.list().length },
+    { version: VERSION, host: address.address, port: address.port, httpPort: obs.httpPort, udpPort: udp?.port, dataDir: config.dataDir, workers: config.workers, fsync: config.fsync, topics: topics.list().length },
     'listening',
   )
 
@@ -108,7 +111,8 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
       idleRelease.stop()
       process.off('SIGHUP', onHangup)
       ctx.draining = true
-      const udpClosed = obs.drain()
+      obs.drain()
+      const udpClosed = udp?.close()
       const listenerClosed = gateway.stopAccepting()
       for (const c of connections.values()) c.pauseReading()
       const deadline = Date.now() + config.drainTimeoutMs
@@ -122,5 +126,5 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
       logger.flush()
     })())
 
-  return { port: address.port, host: address.address, httpPort: obs.httpPort, udpPort: obs.udpPort, dataDir: config.dataDir, workerFile: pool.workerFile, config, logger, close }
+  return { port: address.port, host: address.address, httpPort: obs.httpPort, udpPort: udp?.port, dataDir: config.dataDir, workerFile: pool.workerFile, config, logger, close }
 }
