@@ -17,6 +17,7 @@
  */
 import { Fields, Op, SkiffError, opcodeName, takeCorr, type Frame } from '../../protocol/index.js'
 import type { Connection } from './connection.js'
+import type { HandlerConnection } from './handler-connection.js'
 import { onHello } from './handlers/hello.js'
 import { onPing } from './handlers/ping.js'
 import { onPublish } from './handlers/publish.js'
@@ -26,7 +27,7 @@ import { onServe, onUnserve, onRequest, onReply } from './handlers/request.js'
 import { onTopicCreate, onTopicDescribe, onTopicList, onTopicDelete, onGroupList, onGroupDescribe } from './handlers/admin.js'
 import { onGroupDelete, onGroupReset, onTopicAlter, onTopicPurge } from './handlers/manage.js'
 
-type Handler = (conn: Connection, body: Buffer) => void | Promise<void>
+type Handler = (conn: HandlerConnection, body: Buffer) => void | Promise<void>
 
 const handlers = new Map<number, Handler>([
   [Op.PING, onPing],
