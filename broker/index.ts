@@ -12,6 +12,7 @@ import { WorkerPool } from './gateway/pool.js'
 import { TopicRegistry } from './gateway/topics.js'
 import { Gateway } from './gateway/server.js'
 import { UdpTelemetry } from './gateway/udp/index.js'
+import { brokerView } from './gateway/broker-view.js'
 import { Responders } from './gateway/responders.js'
 import type { GatewayContext } from './gateway/context.js'
 import type { Connection } from './gateway/connection.js'
@@ -81,7 +82,7 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
   try {
     address = await gateway.listen()
     udp = await UdpTelemetry.start(ctx, address)
-    obs.attach(ctx)
+    obs.attach(brokerView(ctx))
   } catch (err) {
     void gateway.stopAccepting()
     await udp?.close()

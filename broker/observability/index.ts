@@ -12,7 +12,7 @@
  */
 import { DEFAULTS, type BrokerConfig } from '../config.js'
 import type { Logger } from '../logger.js'
-import type { GatewayContext } from '../gateway/context.js'
+import type { BrokerView } from './broker-view.js'
 import { BrokerMetrics } from './metrics.js'
 import { HttpServer, type HealthState } from './http-server.js'
 import { PanelApi } from './panel/panel-api.js'
@@ -21,6 +21,7 @@ import { parseHostPort } from './config-check.js'
 import type { GaugeSnapshot, MetricDeltas } from './worker-metrics.js'
 
 export { BrokerMetrics } from './metrics.js'
+export type { BrokerView } from './broker-view.js'
 
 export class Observability {
   httpPort = 0
@@ -57,11 +58,11 @@ export class Observability {
   }
 
   /** The protocol ports listen: start StatsD, then report ready. */
-  attach(ctx: GatewayContext): void {
+  attach(broker: BrokerView): void {
     const { config, logger } = this
-    this.metrics.connectionCount = () => ctx.connections.size
-    this.metrics.loginStats = () => ctx.auth.stats()
-    this.http.panel = new PanelApi(ctx, this.metrics, this.http.startedAt)
+    this.metrics.connectionCount = () => broker.connections.size
+    this.metrics.loginStats = () => broker.auth.stats()
+    this.http.panel = new PanelApi(broker, this.metrics, this.http.startedAt)
     if (config.statsd) {
       this.statsd = new StatsdPusher(this.metrics, parseHostPort(config.statsd)!, logger)
       this.statsd.start(config.statsdIntervalS)
