@@ -23,8 +23,6 @@ import type { ConnSubscription, HandshakeConnection } from './handler-connection
 /** Until HELLO succeeds, a frame may not exceed this (a stranger cannot make us buffer 1 MiB). */
 export const PRE_AUTH_MAX_FRAME = 64 * 1024
 
-export type { ConnSubscription } from './handler-connection.js'
-
 let nextConnectionId = 1
 
 /** Reasons the socket is not being read (bits); it is read again once none is left. */
