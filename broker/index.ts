@@ -11,6 +11,8 @@ import { createLogger, type Logger } from './logger.js'
 import { WorkerPool } from './gateway/pool.js'
 import { TopicRegistry } from './gateway/topics.js'
 import { Gateway } from './gateway/server.js'
+import { UdpTelemetry } from './gateway/udp/index.js'
+import { brokerView } from './gateway/broker-view.js'
 import { Responders } from './gateway/responders.js'
 import type { GatewayContext } from './gateway/context.js'
 import { dataDirId } from './data-dir-id.js'
@@ -21,7 +23,6 @@ import { Authenticator } from './auth/authenticator.js'
 import { reloadSecurity } from './auth/reload.js'
 import { anonymousExposure } from './auth/config-check.js'
 import { tlsEnabled } from './auth/tls-acceptor.js'
-import { udpAuthOf } from './auth/udp.js'
 import { releaseWhenIdle } from './memory/idle-release.js'
 
 export type { BrokerConfig } from './config.js'
@@ -79,17 +80,20 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
   const ctx: GatewayContext = { config, logger, pool, topics, connections, responders: new Responders(), metrics: obs.metrics, auth, identity, draining: false }
   const gateway = new Gateway(ctx)
   let address
+  let udp: UdpTelemetry | undefined
   try {
     address = await gateway.listen()
-    await obs.attach(ctx, address, () => udpAuthOf(auth))
+    udp = await UdpTelemetry.start(ctx, address)
+    obs.attach(brokerView(ctx))
   } catch (err) {
     void gateway.stopAccepting()
+    await udp?.close()
     await pool.stop()
     await obs.close()
     throw err
   }
   logger.info(
-    { version: VERSION, host: address.address, port: address.port, httpPort: obs.httpPort, udpPort: obs.udpPort, dataDir: config.dataDir, workers: config.workers, fsync: config.fsync, topics: topics.list().length },
+    { version: VERSION, host: address.address, port: address.port, httpPort: obs.httpPort, udpPort: udp?.port, dataDir: config.dataDir, workers: config.workers, fsync: config.fsync, topics: topics.list().length },
     'listening',
   )
 
@@ -110,7 +114,8 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
       idleRelease.stop()
       process.off('SIGHUP', onHangup)
       ctx.draining = true
-      const udpClosed = obs.drain()
+      obs.drain()
+      const udpClosed = udp?.close()
       const listenerClosed = gateway.stopAccepting()
       for (const c of connections.values()) c.pauseReading()
       const deadline = Date.now() + config.drainTimeoutMs
@@ -124,5 +129,5 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
       logger.flush()
     })())
 
-  return { port: address.port, host: address.address, httpPort: obs.httpPort, udpPort: obs.udpPort, dataDir: config.dataDir, workerFile: pool.workerFile, config, logger, close }
+  return { port: address.port, host: address.address, httpPort: obs.httpPort, udpPort: udp?.port, dataDir: config.dataDir, workerFile: pool.workerFile, config, logger, close }
 }

@@ -13,5 +13,3 @@ export { securityConfigProblem, anonymousExposure, isLoopback } from './config-c
 export { reloadSecurity } from './reload.js'
 export { requireAccess, mayAccess, unreadableOrigin, checkPartitionLimit, checkSubscriptionLimit } from './guard.js'
 /** maxTopics is enforced by the gateway's TopicRegistry (gateway/topics.ts), where topics are created. */
-/** UDP telemetry's view of the auth file (tokens for HMAC keys, publish permissions); wired in broker/index.ts. */
-export { udpAuthOf } from './udp.js'

@@ -24,6 +24,7 @@
  */
 import { SkiffError } from '../../protocol/index.js'
 import type { BrokerConfig } from '../config.js'
+import type { BudgetTotals } from '../observability/metrics.js'
 
 /** What a budget needs to see of a connection and do to it. */
 export interface Budgeted {
@@ -41,11 +42,8 @@ export interface Budgeted {
 
 export type BudgetLimits = Pick<BrokerConfig, 'maxTotalPendingBytes' | 'maxTotalPartialFrameBytes' | 'maxTotalPublishBytes'>
 
-export interface BudgetTotals {
-  pendingOutputBytes: number
-  partialFrameBytes: number
-  unconfirmedPublishBytes: number
-}
+/** Declared beside the gauges that read it (observability needs nothing of the gateway). */
+export type { BudgetTotals }
 
 /** After an exact count, the output sum is counted again only once this share of the cap has been sent. */
 const OUTPUT_RECHECK = 1 / 32

@@ -18,20 +18,10 @@ import type { GatewayContext } from './context.js'
 import type { Identity } from '../auth/authenticator.js'
 import type { Budgeted, GatewayBudgets } from './budgets.js'
 import { dispatch } from './dispatch.js'
-import type { ToWorker } from '../thread-messages.js'
+import type { ConnSubscription, HandshakeConnection } from './handler-connection.js'
 
 /** Until HELLO succeeds, a frame may not exceed this (a stranger cannot make us buffer 1 MiB). */
 export const PRE_AUTH_MAX_FRAME = 64 * 1024
-
-export interface ConnSubscription {
-  topic: string
-  /** For an ephemeral subscription, the name the broker gave its group. */
-  group: string
-  partitions: number
-  ephemeral?: boolean
-  /** What each partition's owner was asked (the 'sub' op without routing), so partitions added later (TOPIC_ALTER) can join. */
-  spec?: Omit<Extract<ToWorker, { t: 'sub' }>, 't' | 'id' | 'partition'>
-}
 
 let nextConnectionId = 1
 
@@ -64,7 +54,8 @@ const FRAMES_PER_TURN = 128
 const CONGESTED_BYTES = 4 * 1024 * 1024
 const FRAME_BYTES_PER_TURN = 1024 * 1024
 
-export class Connection implements Budgeted {
+/** The handlers see it as a HandshakeConnection (handler-connection.ts). */
+export class Connection implements Budgeted, HandshakeConnection {
   readonly id = nextConnectionId++
   readonly decoder = new FrameDecoder(PRE_AUTH_MAX_FRAME)
   readonly subs = new Map<number, ConnSubscription>()
@@ -100,6 +91,10 @@ export class Connection implements Budgeted {
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('error', () => {}) // reset by peer and the like: 'close' follows
     socket.on('close', () => this.onClose())
+  }
+
+  get local(): { host: string | undefined; port: number | undefined } {
+    return { host: this.socket.localAddress, port: this.socket.localPort }
   }
 
   get remote(): string {

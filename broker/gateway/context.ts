@@ -1,36 +1,8 @@
 /** What every connection and handler of the gateway shares. */
-import type { BrokerConfig } from '../config.js'
-import type { Logger } from '../logger.js'
-import type { WorkerPool } from './pool.js'
-import type { TopicRegistry } from './topics.js'
 import type { Connection } from './connection.js'
-import type { Responders } from './responders.js'
-import type { BrokerMetrics } from '../observability/metrics.js'
-import type { Authenticator } from '../auth/authenticator.js'
+import type { HandlerContext } from './handler-connection.js'
 
-/**
- * A single broker is broker 0 of a cluster of one, whose id is its data
- * directory's (data-dir-id.ts): one client code path serves it and a cluster.
- */
-export interface BrokerIdentity {
-  brokerId: number
-  clusterId: string
-}
-
-export interface GatewayContext {
-  readonly config: BrokerConfig
-  readonly logger: Logger
-  readonly pool: WorkerPool
-  readonly topics: TopicRegistry
+/** The handlers' view (handler-connection.ts), with the connections themselves for the gateway's own housekeeping. */
+export interface GatewayContext extends HandlerContext {
   readonly connections: Map<number, Connection>
-  /** Request/reply routing (gateway only). */
-  readonly responders: Responders
-  /** Prometheus metrics (observability/metrics.ts). */
-  readonly metrics: BrokerMetrics
-  /** Who a connection is and what it may do (auth/authenticator.ts). */
-  readonly auth: Authenticator
-  /** Which broker this is, in which cluster (WELCOME and METADATA say so). */
-  readonly identity: BrokerIdentity
-  /** True once shutdown began: new requests get SHUTTING_DOWN. */
-  draining: boolean
 }

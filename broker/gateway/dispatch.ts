@@ -16,7 +16,7 @@
  * body is not decoded again to find it.
  */
 import { Fields, Op, SkiffError, opcodeName, takeCorr, type Frame } from '../../protocol/index.js'
-import type { Connection } from './connection.js'
+import type { HandlerConnection, HandshakeConnection } from './handler-connection.js'
 import { onHello } from './handlers/hello.js'
 import { onPing } from './handlers/ping.js'
 import { onPublish } from './handlers/publish.js'
@@ -27,7 +27,12 @@ import { onTopicCreate, onTopicDescribe, onTopicList, onTopicDelete, onGroupList
 import { onGroupDelete, onGroupReset, onTopicAlter, onTopicPurge } from './handlers/manage.js'
 import { onMetadata } from './handlers/metadata.js'
 
-type Handler = (conn: Connection, body: Buffer) => void | Promise<void>
+type Handler = (conn: HandlerConnection, body: Buffer) => void | Promise<void>
+
+/** What the dispatcher needs of a connection (Connection, or a test's stand-in): HELLO's view, and an end with a final ERROR. */
+export interface DispatchedConnection extends HandshakeConnection {
+  fail(err: SkiffError, corr?: number): void
+}
 
 const handlers = new Map<number, Handler>([
   [Op.PING, onPing],
@@ -53,7 +58,7 @@ const handlers = new Map<number, Handler>([
   [Op.REPLY, onReply],
 ])
 
-export function dispatch(conn: Connection, frame: Frame): void {
+export function dispatch(conn: DispatchedConnection, frame: Frame): void {
   if (!conn.ready) {
     if (frame.opcode !== Op.HELLO) {
       conn.fail(new SkiffError('UNAUTHORIZED', `${opcodeName(frame.opcode)} before HELLO`))
@@ -81,7 +86,7 @@ export function dispatch(conn: Connection, frame: Frame): void {
 }
 
 /** A HELLO that fails for any reason (bad fields, wrong token, ...) ends the connection. */
-function hello(conn: Connection, frame: Frame): void {
+function hello(conn: DispatchedConnection, frame: Frame): void {
   const refuse = (err: unknown) => {
     if (!(err instanceof SkiffError)) conn.ctx.logger.error({ conn: conn.id, err: (err as Error)?.stack }, 'HELLO failed')
     conn.fail(err instanceof SkiffError ? err : new SkiffError('INTERNAL', 'the broker failed to handle HELLO'))
@@ -93,7 +98,7 @@ function hello(conn: Connection, frame: Frame): void {
   }
 }
 
-function run(conn: Connection, frame: Frame, handler: Handler): void {
+function run(conn: DispatchedConnection, frame: Frame, handler: Handler): void {
   takeCorr() // forget a corr noted by anything before this handler
   let r: void | Promise<void>
   try {
@@ -107,7 +112,7 @@ function run(conn: Connection, frame: Frame, handler: Handler): void {
   r.catch((err: unknown) => report(conn, frame, err, corr))
 }
 
-function report(conn: Connection, frame: Frame, err: unknown, corr: number | undefined): void {
+function report(conn: DispatchedConnection, frame: Frame, err: unknown, corr: number | undefined): void {
   if (err instanceof SkiffError) {
     conn.error(err, err.fatal ? undefined : corr)
     return

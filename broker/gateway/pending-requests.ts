@@ -17,14 +17,14 @@
  * never answers INTERNAL. `0` turns a limit off.
  */
 import { SkiffError } from '../../protocol/index.js'
-import type { Connection } from './connection.js'
+import type { HandlerConnection } from './handler-connection.js'
 
 export interface PendingRequest {
   readonly id: number
-  readonly requester: Connection
+  readonly requester: HandlerConnection
   /** The requester's corr, for the answer. */
   readonly corr: number
-  readonly server: Connection
+  readonly server: HandlerConnection
   readonly timer: NodeJS.Timeout
 }
 
@@ -33,7 +33,7 @@ export interface RequestLimits {
   maxPendingRequests: number
 }
 
-type ByConnection = Map<Connection, Map<number, PendingRequest>>
+type ByConnection = Map<HandlerConnection, Map<number, PendingRequest>>
 
 export class PendingRequests {
   private readonly byId = new Map<number, PendingRequest>()
@@ -46,7 +46,7 @@ export class PendingRequests {
   }
 
   /** Requests `requester` has waiting now. */
-  heldBy(requester: Connection): number {
+  heldBy(requester: HandlerConnection): number {
     return this.byRequester.get(requester)?.size ?? 0
   }
 
@@ -55,7 +55,7 @@ export class PendingRequests {
    * Throws INVALID_REQUEST past the requester's share; makes room by eviction
    * when the broker-wide table is full.
    */
-  add(requester: Connection, corr: number, server: Connection, timeoutMs: number, limits: RequestLimits): PendingRequest {
+  add(requester: HandlerConnection, corr: number, server: HandlerConnection, timeoutMs: number, limits: RequestLimits): PendingRequest {
     const perConnection = limits.maxRequestsPerConnection
     if (perConnection > 0 && this.heldBy(requester) >= perConnection) {
       throw new SkiffError('INVALID_REQUEST', `a connection may have at most ${perConnection} requests waiting for replies (maxRequestsPerConnection)`, {
@@ -75,7 +75,7 @@ export class PendingRequests {
   }
 
   /** The request `id` if `server` was asked it; it is no longer pending. */
-  take(id: number, server: Connection): PendingRequest | undefined {
+  take(id: number, server: HandlerConnection): PendingRequest | undefined {
     const p = this.byId.get(id)
     if (!p || p.server !== server) return undefined
     this.remove(id)
@@ -86,7 +86,7 @@ export class PendingRequests {
    * Forget every request `conn` made or was asked to serve. Returns the ones
    * it was serving (their requesters are still waiting and must be told).
    */
-  connectionGone(conn: Connection): PendingRequest[] {
+  connectionGone(conn: HandlerConnection): PendingRequest[] {
     for (const id of [...(this.byRequester.get(conn)?.keys() ?? [])]) this.remove(id)
     const served = [...(this.byServer.get(conn)?.values() ?? [])]
     for (const p of served) this.remove(p.id)
@@ -117,13 +117,13 @@ export class PendingRequests {
   }
 }
 
-function link(index: ByConnection, conn: Connection, p: PendingRequest): void {
+function link(index: ByConnection, conn: HandlerConnection, p: PendingRequest): void {
   let held = index.get(conn)
   if (!held) index.set(conn, (held = new Map()))
   held.set(p.id, p)
 }
 
-function unlink(index: ByConnection, conn: Connection, id: number): void {
+function unlink(index: ByConnection, conn: HandlerConnection, id: number): void {
   const held = index.get(conn)
   if (!held) return
   held.delete(id)

@@ -5,32 +5,32 @@
  * Servers of a topic take requests round-robin.
  */
 import { SkiffError, encodeReply, encodeRequest, type RequestFrame } from '../../protocol/index.js'
-import type { Connection } from './connection.js'
+import type { HandlerConnection } from './handler-connection.js'
 import { PendingRequests } from './pending-requests.js'
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 
 export class Responders {
-  private readonly byTopic = new Map<string, Connection[]>()
+  private readonly byTopic = new Map<string, HandlerConnection[]>()
   private readonly turn = new Map<string, number>()
   /** Requests waiting for replies, within maxRequestsPerConnection and maxPendingRequests (pending-requests.ts). */
   private readonly pending = new PendingRequests()
 
-  serve(conn: Connection, topic: string): void {
+  serve(conn: HandlerConnection, topic: string): void {
     const list = this.byTopic.get(topic) ?? []
     if (!list.includes(conn)) list.push(conn)
     this.byTopic.set(topic, list)
     conn.served.add(topic)
   }
 
-  unserve(conn: Connection, topic: string): void {
+  unserve(conn: HandlerConnection, topic: string): void {
     const list = this.byTopic.get(topic)?.filter((c) => c !== conn) ?? []
     if (list.length > 0) this.byTopic.set(topic, list)
     else this.byTopic.delete(topic)
     conn.served.delete(topic)
   }
 
-  request(requester: Connection, req: RequestFrame): void {
+  request(requester: HandlerConnection, req: RequestFrame): void {
     const servers = this.byTopic.get(req.topic)
     if (!servers || servers.length === 0) throw new SkiffError('NO_RESPONDERS', `nobody serves requests on ${req.topic}`, { details: { topic: req.topic } })
     const i = (this.turn.get(req.topic) ?? 0) % servers.length
@@ -43,7 +43,7 @@ export class Responders {
   }
 
   /** A server's reply; replies to unknown, expired or someone else's requests are dropped. */
-  reply(server: Connection, corr: number, record: Buffer | undefined, error: string | undefined): void {
+  reply(server: HandlerConnection, corr: number, record: Buffer | undefined, error: string | undefined): void {
     const p = this.pending.take(corr, server)
     if (!p) return
     if (error !== undefined) p.requester.error(new SkiffError('INTERNAL', `the server failed: ${error}`), p.corr)
@@ -51,7 +51,7 @@ export class Responders {
   }
 
   /** Its served topics and its requests are forgotten; requests it was serving fail NO_RESPONDERS. Touches only its own requests. */
-  connectionGone(conn: Connection): void {
+  connectionGone(conn: HandlerConnection): void {
     for (const topic of [...conn.served]) this.unserve(conn, topic)
     for (const p of this.pending.connectionGone(conn)) {
       p.requester.error(new SkiffError('NO_RESPONDERS', 'the server handling the request disconnected'), p.corr)

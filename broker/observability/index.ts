@@ -1,34 +1,30 @@
 /**
  * Observability for one broker: the metrics registry, the HTTP port
- * (/metrics, /healthz, /readyz), UDP telemetry ingest and the StatsD pusher.
+ * (/metrics, /healthz, /readyz, the panel) and the StatsD pusher. UDP
+ * telemetry ingest is the gateway's (gateway/udp/); it counts its datagrams
+ * in the metrics here.
  *
  * Lifecycle, driven by startBroker:
  *   start()   registry and HTTP up first, not ready (/readyz 503 while recovering)
- *   attach()  once the TCP listener is up: UDP and StatsD start, then ready
- *   drain()   shutdown begins: not ready, UDP stops taking datagrams
+ *   attach()  once the TCP listener (and UDP) are up: StatsD starts, then ready
+ *   drain()   shutdown begins: not ready
  *   close()   StatsD's last push, HTTP down
  */
-import type { AddressInfo } from 'node:net'
 import { DEFAULTS, type BrokerConfig } from '../config.js'
 import type { Logger } from '../logger.js'
-import type { GatewayContext } from '../gateway/context.js'
+import type { BrokerView } from './broker-view.js'
 import { BrokerMetrics } from './metrics.js'
 import { HttpServer, type HealthState } from './http-server.js'
 import { PanelApi } from './panel/panel-api.js'
-import { UdpIngest } from './udp-ingest.js'
-import { storeInWorkers } from './udp-route.js'
 import { StatsdPusher } from './statsd.js'
 import { parseHostPort } from './config-check.js'
-import type { UdpAuth } from './udp-auth.js'
 import type { GaugeSnapshot, MetricDeltas } from './worker-metrics.js'
 
 export { BrokerMetrics } from './metrics.js'
-export type { UdpAuth } from './udp-auth.js'
+export type { BrokerView } from './broker-view.js'
 
 export class Observability {
   httpPort = 0
-  udpPort: number | undefined
-  private udp: UdpIngest | undefined
   private statsd: StatsdPusher | undefined
 
   private constructor(
@@ -61,17 +57,12 @@ export class Observability {
     else this.metrics.applyGauges(op.gauges)
   }
 
-  /** The protocol port listens: start UDP and StatsD, then report ready. */
-  async attach(ctx: GatewayContext, tcp: AddressInfo, auth: () => UdpAuth | undefined = () => undefined): Promise<void> {
+  /** The protocol ports listen: start StatsD, then report ready. */
+  attach(broker: BrokerView): void {
     const { config, logger } = this
-    this.metrics.connectionCount = () => ctx.connections.size
-    this.metrics.loginStats = () => ctx.auth.stats()
-    this.http.panel = new PanelApi(ctx, this.metrics, this.http.startedAt)
-    if (config.udp) {
-      const udp = new UdpIngest({ maxDatagram: config.udpMaxDatagram, metrics: this.metrics, logger, store: storeInWorkers(ctx), auth })
-      this.udp = udp
-      this.udpPort = await bindUdp(udp, config, tcp, logger)
-    }
+    this.metrics.connectionCount = () => broker.connections.size
+    this.metrics.loginStats = () => broker.auth.stats()
+    this.http.panel = new PanelApi(broker, this.metrics, this.http.startedAt)
     if (config.statsd) {
       this.statsd = new StatsdPusher(this.metrics, parseHostPort(config.statsd)!, logger)
       this.statsd.start(config.statsdIntervalS)
@@ -79,33 +70,14 @@ export class Observability {
     this.health.ready = true
   }
 
-  /** Shutdown begins: not ready any more, and no more datagrams. */
-  async drain(): Promise<void> {
+  /** Shutdown begins: not ready any more. */
+  drain(): void {
     this.health.ready = false
-    await this.udp?.close()
   }
 
   async close(): Promise<void> {
     this.health.ready = false
-    await this.udp?.close()
     await this.statsd?.close()
     await this.http.close()
-  }
-}
-
-/**
- * UDP takes the TCP port's number unless udpPort says otherwise. When the TCP
- * port was any free port (0) and that number happens to be taken for UDP, any
- * free UDP port will do: the caller asked for "any" in the first place.
- */
-async function bindUdp(udp: UdpIngest, config: BrokerConfig, tcp: AddressInfo, logger: Logger): Promise<number> {
-  const port = config.udpPort || tcp.port
-  try {
-    return await udp.bind(port, tcp.address)
-  } catch (err) {
-    if (config.udpPort !== 0 || config.port !== 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
-    const other = await udp.bind(0, tcp.address)
-    logger.warn({ tcpPort: tcp.port, udpPort: other }, 'udp: the TCP port number is taken for UDP; telemetry listens on another port')
-    return other
   }
 }

@@ -17,7 +17,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric
 import { LabelBudget, OTHER } from './labels.js'
 import type { GaugeSnapshot, MetricDeltas } from './worker-metrics.js'
 import type { LoginStats } from '../auth/authenticator.js'
-import type { BudgetTotals } from '../gateway/budgets.js'
 
 /** Why a UDP datagram was accepted or dropped (the `result` label). */
 export const UDP_RESULTS = [
@@ -35,6 +34,13 @@ export const UDP_RESULTS = [
   'failed',
 ] as const
 export type UdpResult = (typeof UDP_RESULTS)[number]
+
+/** The gateway's broker-wide budget use (gateway/budgets.ts), read for the skiff_gateway_* gauges. */
+export interface BudgetTotals {
+  pendingOutputBytes: number
+  partialFrameBytes: number
+  unconfirmedPublishBytes: number
+}
 
 export interface MetricsOptions {
   maxMetricTopics: number

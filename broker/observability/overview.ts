@@ -35,8 +35,7 @@
  * or monitor). It carries topic and group names, user names and addresses,
  * no payloads and no credentials.
  */
-import type { GatewayContext } from '../gateway/context.js'
-import { perPartition } from '../gateway/fan-out.js'
+import type { BrokerView } from './broker-view.js'
 import { DLQ_SUFFIX, isDeadLetterTopic } from '../../protocol/index.js'
 import type { TopicConfig } from '../thread-messages.js'
 
@@ -120,18 +119,18 @@ export function parseOverviewPage(query: URLSearchParams): OverviewPage | string
 
 const sum = <T>(list: T[], of: (x: T) => number) => list.reduce((a, x) => a + of(x), 0)
 
-async function topicOverview(ctx: GatewayContext, t: TopicConfig): Promise<TopicOverview> {
-  const parts = await perPartition(ctx, t, (partition) => ({ t: 'describe', topic: t.topic, partition }))
+async function topicOverview(broker: BrokerView, t: TopicConfig): Promise<TopicOverview> {
+  const parts = await broker.perPartition(t, (partition) => ({ t: 'describe', topic: t.topic, partition }))
   const partitions = parts.map((p) => ({ partition: p.partition, startOffset: p.startOffset, endOffset: p.endOffset, bytes: p.bytes }))
   return { topic: t.topic, partitions, messages: sum(partitions, (p) => p.endOffset - p.startOffset), bytes: sum(partitions, (p) => p.bytes) }
 }
 
-async function groupsOverview(ctx: GatewayContext, t: TopicConfig): Promise<GroupOverview[]> {
+async function groupsOverview(broker: BrokerView, t: TopicConfig): Promise<GroupOverview[]> {
   const names = new Set<string>()
-  for (const list of await perPartition(ctx, t, (partition) => ({ t: 'groups', topic: t.topic, partition }))) for (const g of list) names.add(g)
+  for (const list of await broker.perPartition(t, (partition) => ({ t: 'groups', topic: t.topic, partition }))) for (const g of list) names.add(g)
   return Promise.all(
     [...names].sort().map(async (group) => {
-      const described = await perPartition(ctx, t, (partition) => ({ t: 'group', topic: t.topic, partition, group }))
+      const described = await broker.perPartition(t, (partition) => ({ t: 'group', topic: t.topic, partition, group }))
       const partitions = described
         .filter((p) => p !== null)
         .map((p) => ({ partition: p.partition, lag: p.lag, inFlight: p.inFlight, committed: p.committed, members: p.members }))
@@ -141,22 +140,22 @@ async function groupsOverview(ctx: GatewayContext, t: TopicConfig): Promise<Grou
   )
 }
 
-async function markDeadLetters(ctx: GatewayContext, topics: TopicOverview[]): Promise<void> {
+async function markDeadLetters(broker: BrokerView, topics: TopicOverview[]): Promise<void> {
   const byName = new Map(topics.map((t) => [t.topic, t]))
   await Promise.all(
     topics.map(async (t) => {
       if (isDeadLetterTopic(t.topic)) t.deadLetterOf = t.topic.slice(0, -DLQ_SUFFIX.length)
       const dlqName = t.topic + DLQ_SUFFIX
-      const dlq = byName.get(dlqName) ?? (ctx.topics.get(dlqName) && (await topicOverview(ctx, ctx.topics.get(dlqName)!)))
+      const dlq = byName.get(dlqName) ?? (broker.topics.get(dlqName) && (await topicOverview(broker, broker.topics.get(dlqName)!)))
       if (dlq) t.deadLetters = { topic: dlqName, depth: dlq.messages }
     }),
   )
 }
 
-function connectionsPage(ctx: GatewayContext, offset: number, limit: number): ConnectionOverview[] {
+function connectionsPage(broker: BrokerView, offset: number, limit: number): ConnectionOverview[] {
   const out: ConnectionOverview[] = []
   let i = 0
-  for (const c of ctx.connections.values()) {
+  for (const c of broker.connections.values()) {
     if (i++ < offset) continue
     if (out.length >= limit) break
     out.push({
@@ -171,18 +170,18 @@ function connectionsPage(ctx: GatewayContext, offset: number, limit: number): Co
   return out
 }
 
-export async function buildOverview(ctx: GatewayContext, page: OverviewPage): Promise<Overview> {
-  const all = ctx.topics.list()
+export async function buildOverview(broker: BrokerView, page: OverviewPage): Promise<Overview> {
+  const all = broker.topics.list()
   const onPage = all.slice(page.offset, page.offset + page.limit)
-  const [topics, groups] = await Promise.all([Promise.all(onPage.map((t) => topicOverview(ctx, t))), Promise.all(onPage.map((t) => groupsOverview(ctx, t)))])
-  await markDeadLetters(ctx, topics)
+  const [topics, groups] = await Promise.all([Promise.all(onPage.map((t) => topicOverview(broker, t))), Promise.all(onPage.map((t) => groupsOverview(broker, t)))])
+  await markDeadLetters(broker, topics)
   return {
     time: Date.now(),
     ...page,
     totalTopics: all.length,
-    totalConnections: ctx.connections.size,
+    totalConnections: broker.connections.size,
     topics,
     groups: groups.flat(),
-    connections: connectionsPage(ctx, page.connectionOffset, page.connectionLimit),
+    connections: connectionsPage(broker, page.connectionOffset, page.connectionLimit),
   }
 }

@@ -6,8 +6,8 @@
 import t from 'tap'
 import fs from 'node:fs'
 import { decodeRecords } from '../../protocol/index.js'
-import { decodeDatagram } from '../../broker/observability/datagram.js'
-import { checkDatagramAuth } from '../../broker/observability/udp-auth.js'
+import { decodeDatagram } from '../../broker/gateway/udp/datagram.js'
+import { checkDatagramAuth } from '../../broker/gateway/udp/auth.js'
 import { telemetry } from '../../clients/index.js'
 import { listenUdp, until } from './udp-helpers.js'
 

@@ -8,10 +8,10 @@
  * for redelivery. So are partitions the topic does not have.
  */
 import { readAck } from '../../../protocol/index.js'
-import type { Connection } from '../connection.js'
+import type { HandlerConnection } from '../handler-connection.js'
 import { ownerOf } from '../../routing.js'
 
-export function onAck(conn: Connection, body: Buffer): void {
+export function onAck(conn: HandlerConnection, body: Buffer): void {
   const a = readAck(body)
   const sub = conn.subs.get(a.sub)
   if (!sub) return

@@ -16,15 +16,14 @@ import {
   encodeOk,
   checkName,
 } from '../../../protocol/index.js'
-import type { Connection } from '../connection.js'
-import type { GatewayContext } from '../context.js'
+import type { HandlerConnection, HandlerContext } from '../handler-connection.js'
 import type { TopicConfig } from '../../thread-messages.js'
 import { perPartition } from '../fan-out.js'
 import { checkPartitionLimit, mayAccess, requireAccess } from '../../auth/guard.js'
 import type { Operation } from '../../auth/authenticator.js'
 
 /** The topic, once the name is valid and the user may `op` it (checked before existence, so a refusal reveals nothing). */
-export function known(conn: Connection, topic: string, op: Operation): TopicConfig {
+export function known(conn: HandlerConnection, topic: string, op: Operation): TopicConfig {
   checkName('topic', topic)
   requireAccess(conn, op, topic)
   const t = conn.ctx.topics.get(topic)
@@ -32,12 +31,12 @@ export function known(conn: Connection, topic: string, op: Operation): TopicConf
   return t
 }
 
-export async function describe(ctx: GatewayContext, t: TopicConfig) {
+export async function describe(ctx: HandlerContext, t: TopicConfig) {
   const partitionInfo = await perPartition(ctx, t, (partition) => ({ t: 'describe', topic: t.topic, partition }))
   return { ...t, partitionInfo }
 }
 
-export async function onTopicCreate(conn: Connection, body: Buffer): Promise<void> {
+export async function onTopicCreate(conn: HandlerConnection, body: Buffer): Promise<void> {
   const req = decodeTopicCreate(body)
   checkName('topic', req.topic)
   requireAccess(conn, 'admin', req.topic)
@@ -47,18 +46,18 @@ export async function onTopicCreate(conn: Connection, body: Buffer): Promise<voi
   conn.send(encodeOk(req.corr, await describe(conn.ctx, t)))
 }
 
-export async function onTopicDescribe(conn: Connection, body: Buffer): Promise<void> {
+export async function onTopicDescribe(conn: HandlerConnection, body: Buffer): Promise<void> {
   const req = decodeTopicRef('TOPIC_DESCRIBE', body)
   conn.send(encodeOk(req.corr, await describe(conn.ctx, known(conn, req.topic, 'describe'))))
 }
 
-export function onTopicList(conn: Connection, body: Buffer): void {
+export function onTopicList(conn: HandlerConnection, body: Buffer): void {
   const { corr } = decodeCorrOnly('TOPIC_LIST', body)
   conn.send(encodeOk(corr, conn.ctx.topics.list().filter((t) => mayAccess(conn, 'describe', t.topic)).map((t) => ({ topic: t.topic, partitions: t.partitions }))))
 }
 
 /** Deleting a topic deletes its dead-letter chain too: they share partitions' owners and lifetimes. */
-export async function onTopicDelete(conn: Connection, body: Buffer): Promise<void> {
+export async function onTopicDelete(conn: HandlerConnection, body: Buffer): Promise<void> {
   const req = decodeTopicRef('TOPIC_DELETE', body)
   const { ctx } = conn
   known(conn, req.topic, 'admin')
@@ -77,7 +76,7 @@ export async function onTopicDelete(conn: Connection, body: Buffer): Promise<voi
  * (the client ends that consumer with the error). A topic created again under
  * the same name is a new topic: old subscriptions do not come back to it.
  */
-function endSubscriptions(ctx: GatewayContext, topic: string): void {
+function endSubscriptions(ctx: HandlerContext, topic: string): void {
   for (const c of ctx.connections.values()) {
     for (const [sub, s] of c.subs) {
       if (s.topic !== topic) continue
@@ -87,7 +86,7 @@ function endSubscriptions(ctx: GatewayContext, topic: string): void {
   }
 }
 
-export async function onGroupList(conn: Connection, body: Buffer): Promise<void> {
+export async function onGroupList(conn: HandlerConnection, body: Buffer): Promise<void> {
   const req = decodeGroupList(body)
   const { ctx } = conn
   const topics = req.topic === undefined ? ctx.topics.list().filter((t) => mayAccess(conn, 'describe', t.topic)) : [known(conn, req.topic, 'describe')]
@@ -102,7 +101,7 @@ export async function onGroupList(conn: Connection, body: Buffer): Promise<void>
   conn.send(encodeOk(req.corr, out))
 }
 
-export async function onGroupDescribe(conn: Connection, body: Buffer): Promise<void> {
+export async function onGroupDescribe(conn: HandlerConnection, body: Buffer): Promise<void> {
   const req = decodeGroupDescribe(body)
   const { ctx } = conn
   const t = known(conn, req.topic, 'describe')

@@ -17,11 +17,11 @@
  * (and counts against its address's 4 checks meanwhile).
  */
 import { SkiffError, SUPPORTED_VERSIONS, decodeHello, encodeWelcome } from '../../../protocol/index.js'
-import type { Connection } from '../connection.js'
+import type { HandshakeConnection } from '../handler-connection.js'
 import { SERVER_NAME } from '../../version.js'
 import { certificateNames, parseCertFields } from '../../auth/cert-names.js'
 
-export async function onHello(conn: Connection, body: Buffer): Promise<void> {
+export async function onHello(conn: HandshakeConnection, body: Buffer): Promise<void> {
   const hello = decodeHello(body)
   const version = SUPPORTED_VERSIONS.find((v) => hello.versions.includes(v))
   if (version === undefined) {

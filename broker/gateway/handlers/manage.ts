@@ -20,8 +20,7 @@ import {
   encodeOk,
   isDeadLetterTopic,
 } from '../../../protocol/index.js'
-import type { Connection } from '../connection.js'
-import type { GatewayContext } from '../context.js'
+import type { HandlerConnection, HandlerContext } from '../handler-connection.js'
 import type { TopicConfig } from '../../thread-messages.js'
 import { ownerOf } from '../../routing.js'
 import { checkPartitionLimit } from '../../auth/guard.js'
@@ -29,8 +28,8 @@ import { describe, known } from './admin.js'
 import { perPartition } from '../fan-out.js'
 
 /** The subscriptions that are members of `group` on `topic` now, as [connection, subscription id]. */
-function membersOf(ctx: GatewayContext, topic: string, group: string): [Connection, number][] {
-  const out: [Connection, number][] = []
+function membersOf(ctx: HandlerContext, topic: string, group: string): [HandlerConnection, number][] {
+  const out: [HandlerConnection, number][] = []
   for (const c of ctx.connections.values()) for (const [sub, s] of c.subs) if (s.topic === topic && s.group === group && !s.ephemeral) out.push([c, sub])
   return out
 }
@@ -42,19 +41,19 @@ function refuseInUse(topic: string, group: string, members: number, what: string
 }
 
 /** UNKNOWN_GROUP unless some partition of the topic has state for the group. */
-async function requireGroup(ctx: GatewayContext, t: TopicConfig, group: string): Promise<void> {
+async function requireGroup(ctx: HandlerContext, t: TopicConfig, group: string): Promise<void> {
   const parts = await perPartition(ctx, t, (partition) => ({ t: 'group', topic: t.topic, partition, group }))
   if (parts.every((p) => p === null)) throw new SkiffError('UNKNOWN_GROUP', `group ${group} has no state on topic ${t.topic}`, { details: { topic: t.topic, group } })
 }
 
-export async function onGroupDelete(conn: Connection, body: Buffer): Promise<void> {
+export async function onGroupDelete(conn: HandlerConnection, body: Buffer): Promise<void> {
   const req = decodeGroupDelete(body)
   const t = known(conn, req.topic, 'admin')
   conn.send(encodeOk(req.corr, await deleteGroupOf(conn.ctx, t, req.group, req.force === true)))
 }
 
 /** Delete `group` of topic `t` on every partition (the caller checked access): GROUP_DELETE, also the panel's action. */
-export async function deleteGroupOf(ctx: GatewayContext, t: TopicConfig, group: string, force: boolean) {
+export async function deleteGroupOf(ctx: HandlerContext, t: TopicConfig, group: string, force: boolean) {
   const req = { group, force }
   checkName('group', req.group)
   const members = membersOf(ctx, t.topic, req.group)
@@ -72,14 +71,14 @@ export async function deleteGroupOf(ctx: GatewayContext, t: TopicConfig, group: 
   return { topic: t.topic, group: req.group, partitions, endedSubscriptions: members.length }
 }
 
-export async function onGroupReset(conn: Connection, body: Buffer): Promise<void> {
+export async function onGroupReset(conn: HandlerConnection, body: Buffer): Promise<void> {
   const req = decodeGroupReset(body)
   const t = known(conn, req.topic, 'admin')
   conn.send(encodeOk(req.corr, await resetGroupOf(conn.ctx, t, req)))
 }
 
 /** Move `req.group` of topic `t` (the caller checked access): GROUP_RESET, also the panel's action. */
-export async function resetGroupOf(ctx: GatewayContext, t: TopicConfig, req: Omit<ReturnType<typeof decodeGroupReset>, 'corr' | 'topic'>) {
+export async function resetGroupOf(ctx: HandlerContext, t: TopicConfig, req: Omit<ReturnType<typeof decodeGroupReset>, 'corr' | 'topic'>) {
   checkName('group', req.group)
   if (req.partition !== undefined && req.partition >= t.partitions) {
     throw new SkiffError('INVALID_REQUEST', `topic ${t.topic} has no partition ${req.partition} (it has ${t.partitions})`, { details: { topic: t.topic, partitions: t.partitions } })
@@ -104,14 +103,14 @@ export async function resetGroupOf(ctx: GatewayContext, t: TopicConfig, req: Omi
  * topic's dead-letter topic is not purged with it: its dead letters are
  * evidence of their own (purge `<topic>.dlq` by name to drop them).
  */
-export async function onTopicPurge(conn: Connection, body: Buffer): Promise<void> {
+export async function onTopicPurge(conn: HandlerConnection, body: Buffer): Promise<void> {
   const req = decodeTopicPurge(body)
   const t = known(conn, req.topic, 'admin')
   conn.send(encodeOk(req.corr, await purgeTopicOf(conn.ctx, t)))
 }
 
 /** Drop every record of topic `t` (the caller checked access): TOPIC_PURGE, also the panel's action. */
-export async function purgeTopicOf(ctx: GatewayContext, t: TopicConfig) {
+export async function purgeTopicOf(ctx: HandlerContext, t: TopicConfig) {
   const partitions = await perPartition(ctx, t, (partition) => ({ t: 'purge', topic: t.topic, partition }))
   ctx.logger.info({ topic: t.topic, partitions }, 'topic purged')
   return { topic: t.topic, partitions }
@@ -120,7 +119,7 @@ export async function purgeTopicOf(ctx: GatewayContext, t: TopicConfig) {
 /** One TOPIC_ALTER per topic at a time (each reads the config the previous one wrote). */
 const altering = new Map<string, Promise<unknown>>()
 
-export async function onTopicAlter(conn: Connection, body: Buffer): Promise<void> {
+export async function onTopicAlter(conn: HandlerConnection, body: Buffer): Promise<void> {
   const req = decodeTopicAlter(body)
   const t = known(conn, req.topic, 'admin')
   if (req.retentionMs === undefined && req.retentionBytes === undefined && req.partitions === undefined) {
@@ -154,7 +153,7 @@ export async function onTopicAlter(conn: Connection, body: Buffer): Promise<void
  *   partitions at once (their subscribe options are kept for that), so no
  *   consumer has to subscribe again.
  */
-async function alter(ctx: GatewayContext, topic: string, req: ReturnType<typeof decodeTopicAlter>): Promise<void> {
+async function alter(ctx: HandlerContext, topic: string, req: ReturnType<typeof decodeTopicAlter>): Promise<void> {
   const t = ctx.topics.get(topic)
   if (!t) throw new SkiffError('UNKNOWN_TOPIC', `topic ${topic} does not exist`, { details: { topic } })
   const partitions = req.partitions ?? t.partitions
@@ -182,14 +181,14 @@ async function alter(ctx: GatewayContext, topic: string, req: ReturnType<typeof 
   }
 }
 
-async function groupsOf(ctx: GatewayContext, t: TopicConfig): Promise<string[]> {
+async function groupsOf(ctx: HandlerContext, t: TopicConfig): Promise<string[]> {
   const names = new Set<string>()
   for (const list of await perPartition(ctx, t, (partition) => ({ t: 'groups', topic: t.topic, partition }))) for (const g of list) names.add(g)
   return [...names]
 }
 
 /** Subscriptions to `topic` take the partitions it gained, from their beginning. */
-async function joinNewPartitions(ctx: GatewayContext, topic: string, partitions: number): Promise<void> {
+async function joinNewPartitions(ctx: HandlerContext, topic: string, partitions: number): Promise<void> {
   const waits: Promise<unknown>[] = []
   for (const c of ctx.connections.values()) {
     for (const s of c.subs.values()) {

@@ -8,12 +8,12 @@
  * permission on the topic grants, as for TOPIC_LIST).
  */
 import { decodeMetadataRequest, encodeOk, type BrokerInfo, type ClusterMetadata, type TopicPlacement } from '../../../protocol/index.js'
-import type { Connection } from '../connection.js'
+import type { HandlerConnection } from '../handler-connection.js'
 import type { TopicConfig } from '../../thread-messages.js'
 import { mayAccess } from '../../auth/guard.js'
 import { parseAdvertise } from '../../config.js'
 
-export function onMetadata(conn: Connection, body: Buffer): void {
+export function onMetadata(conn: HandlerConnection, body: Buffer): void {
   const req = decodeMetadataRequest(body)
   const { topics, identity } = conn.ctx
   const wanted = req.topics === undefined ? topics.list() : req.topics.flatMap((name) => topics.get(name) ?? [])
@@ -32,11 +32,11 @@ function placement(t: TopicConfig, self: number): TopicPlacement {
   return { topic: t.topic, partitions }
 }
 
-function addressOf(conn: Connection): Omit<BrokerInfo, 'id'> {
+function addressOf(conn: HandlerConnection): Omit<BrokerInfo, 'id'> {
   const advertised = parseAdvertise(conn.ctx.config.advertise)
   if (advertised) return advertised
-  const socket = conn.socket
-  const host = socket.localAddress ?? conn.ctx.config.host
+  const local = conn.local
+  const host = local.host ?? conn.ctx.config.host
   // An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d: the client dialled a.b.c.d.
-  return { host: host.startsWith('::ffff:') ? host.slice(7) : host, port: socket.localPort ?? conn.ctx.config.port }
+  return { host: host.startsWith('::ffff:') ? host.slice(7) : host, port: local.port ?? conn.ctx.config.port }
 }

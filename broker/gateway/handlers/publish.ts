@@ -6,12 +6,12 @@
  */
 import { SkiffError, checkName, decodePublish, encodePublishAck, isDeadLetterTopic } from '../../../protocol/index.js'
 import { requireAccess } from '../../auth/guard.js'
-import type { Connection } from '../connection.js'
+import type { HandlerConnection } from '../handler-connection.js'
 import { ownerOf, splitByPartition, type PartitionPart } from '../../routing.js'
 
 let roundRobin = 0
 
-export async function onPublish(conn: Connection, body: Buffer): Promise<void> {
+export async function onPublish(conn: HandlerConnection, body: Buffer): Promise<void> {
   const received = performance.now()
   const pub = decodePublish(body)
   const { ctx } = conn

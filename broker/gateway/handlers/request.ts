@@ -1,12 +1,12 @@
 /** SERVE, UNSERVE, REQUEST and REPLY: request/reply through the gateway (see responders.ts). */
 import { SkiffError, checkName, decodeReply, decodeRequest, decodeServe, encodeOk, walkRecords } from '../../../protocol/index.js'
-import type { Connection } from '../connection.js'
+import type { HandlerConnection } from '../handler-connection.js'
 import { requireAccess } from '../../auth/guard.js'
 
 /** Topics one connection may serve at once. */
 export const MAX_SERVED_TOPICS = 1000
 
-export function onServe(conn: Connection, body: Buffer): void {
+export function onServe(conn: HandlerConnection, body: Buffer): void {
   const s = decodeServe('SERVE', body)
   checkName('topic', s.topic)
   requireAccess(conn, 'subscribe', s.topic) // serving a topic means receiving what is sent to it
@@ -17,13 +17,13 @@ export function onServe(conn: Connection, body: Buffer): void {
   conn.send(encodeOk(s.corr))
 }
 
-export function onUnserve(conn: Connection, body: Buffer): void {
+export function onUnserve(conn: HandlerConnection, body: Buffer): void {
   const s = decodeServe('UNSERVE', body)
   conn.ctx.responders.unserve(conn, s.topic)
   conn.send(encodeOk(s.corr))
 }
 
-export function onRequest(conn: Connection, body: Buffer): void {
+export function onRequest(conn: HandlerConnection, body: Buffer): void {
   const r = decodeRequest(body)
   checkName('topic', r.topic)
   requireAccess(conn, 'publish', r.topic)
@@ -31,7 +31,7 @@ export function onRequest(conn: Connection, body: Buffer): void {
   conn.ctx.responders.request(conn, r)
 }
 
-export function onReply(conn: Connection, body: Buffer): void {
+export function onReply(conn: HandlerConnection, body: Buffer): void {
   const r = decodeReply(body)
   if (r.record !== undefined) walkRecords(r.record, 1)
   conn.ctx.responders.reply(conn, r.corr, r.record, r.error)

@@ -9,7 +9,7 @@
  * overtakes the OK is still routed.
  */
 import { SkiffError, checkName, decodeSubscribe, decodeUnsubscribe, encodeOk } from '../../../protocol/index.js'
-import type { Connection } from '../connection.js'
+import type { HandlerConnection } from '../handler-connection.js'
 import { ownerOf } from '../../routing.js'
 import { perPartition } from '../fan-out.js'
 import { checkSubscriptionLimit, requireAccess } from '../../auth/guard.js'
@@ -22,15 +22,15 @@ import { checkSubscriptionLimit, requireAccess } from '../../auth/guard.js'
  * `conn.subs`, or is released when the subscribe fails. Kept here, not on the
  * connection: only this handler makes them, and nothing else need know.
  */
-const settingUp = new WeakMap<Connection, Set<number>>()
+const settingUp = new WeakMap<HandlerConnection, Set<number>>()
 
-function reservationsOf(conn: Connection): Set<number> {
+function reservationsOf(conn: HandlerConnection): Set<number> {
   let ids = settingUp.get(conn)
   if (!ids) settingUp.set(conn, (ids = new Set()))
   return ids
 }
 
-export async function onSubscribe(conn: Connection, body: Buffer): Promise<void> {
+export async function onSubscribe(conn: HandlerConnection, body: Buffer): Promise<void> {
   const s = decodeSubscribe(body)
   const { ctx } = conn
   if (ctx.draining) throw new SkiffError('SHUTTING_DOWN')
@@ -81,7 +81,7 @@ export function ephemeralGroup(conn: number, sub: number): string {
   return `~${conn}.${sub}`
 }
 
-export async function onUnsubscribe(conn: Connection, body: Buffer): Promise<void> {
+export async function onUnsubscribe(conn: HandlerConnection, body: Buffer): Promise<void> {
   const u = decodeUnsubscribe(body)
   const sub = conn.subs.get(u.sub)
   if (!sub) throw new SkiffError('UNKNOWN_SUBSCRIPTION', `no subscription ${u.sub} on this connection`)

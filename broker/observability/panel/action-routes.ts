@@ -20,21 +20,21 @@
  */
 import type http from 'node:http'
 import { SkiffError, type ErrorName } from '../../../protocol/index.js'
-import type { GatewayContext } from '../../gateway/context.js'
+import type { BrokerView } from '../broker-view.js'
 import { crossSiteRefusal, type PanelUser } from '../http-access.js'
 import { closeConnectionAction, peekAction, publishAction, type Actor } from './actions.js'
 import { deleteGroup, purgeTopic, resetGroup } from './admin-actions.js'
 import { int, string } from './json-input.js'
 
-type Action = (ctx: GatewayContext, body: Record<string, unknown>, actor: Actor) => unknown
+type Action = (broker: BrokerView, body: Record<string, unknown>, actor: Actor) => unknown
 
 const ACTIONS: Record<string, Action> = {
-  publish: (ctx, body) => publishAction(ctx, body),
-  peek: (ctx, body) => peekAction(ctx, body),
-  'close-connection': (ctx, body, actor) => closeConnectionAction(ctx, body, actor),
-  'purge-topic': (ctx, body) => purgeTopic(ctx, string(body, 'topic')),
-  'delete-group': (ctx, body) => deleteGroup(ctx, { topic: string(body, 'topic'), group: string(body, 'group'), force: body.force === true }),
-  'reset-group': (ctx, body) => resetGroup(ctx, { topic: string(body, 'topic'), group: string(body, 'group'), to: resetTarget(body), force: body.force === true }),
+  publish: (broker, body) => publishAction(broker, body),
+  peek: (broker, body) => peekAction(broker, body),
+  'close-connection': (broker, body, actor) => closeConnectionAction(broker, body, actor),
+  'purge-topic': (broker, body) => purgeTopic(broker, string(body, 'topic')),
+  'delete-group': (broker, body) => deleteGroup(broker, { topic: string(body, 'topic'), group: string(body, 'group'), force: body.force === true }),
+  'reset-group': (broker, body) => resetGroup(broker, { topic: string(body, 'topic'), group: string(body, 'group'), to: resetTarget(body), force: body.force === true }),
 }
 
 export const ACTION_NAMES = Object.keys(ACTIONS)
@@ -73,10 +73,10 @@ function target(body: Record<string, unknown>): Record<string, unknown> {
   return out
 }
 
-export async function runAction(ctx: GatewayContext, name: string, req: http.IncomingMessage, who: PanelUser): Promise<ActionReply> {
+export async function runAction(broker: BrokerView, name: string, req: http.IncomingMessage, who: PanelUser): Promise<ActionReply> {
   const actor: Actor = { user: who.user, from: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}` }
   const audit = (result: string, fields: Record<string, unknown> = {}) =>
-    ctx.logger.info({ audit: 'panel', action: name, user: actor.user, from: actor.from, result, ...fields }, 'panel action')
+    broker.logger.info({ audit: 'panel', action: name, user: actor.user, from: actor.from, result, ...fields }, 'panel action')
   const action = ACTIONS[name]
   if (!action) return failure(404, 'INVALID_REQUEST', `no action ${name}: try ${ACTION_NAMES.join(', ')}`)
   const refusal = crossSiteRefusal(req)
@@ -90,14 +90,14 @@ export async function runAction(ctx: GatewayContext, name: string, req: http.Inc
   }
   let body: Record<string, unknown>
   try {
-    body = await readJson(req, Math.max(64 * 1024, ctx.config.maxFrame))
+    body = await readJson(req, Math.max(64 * 1024, broker.config.maxFrame))
   } catch (err) {
     const e = err as SkiffError
     audit('bad request', { err: e.message })
     return failure(e.codeName === 'OVERLOADED' ? 413 : 400, e.codeName ?? 'INVALID_REQUEST', e.message)
   }
   try {
-    const result = await action(ctx, body, actor)
+    const result = await action(broker, body, actor)
     audit('ok', target(body))
     return { status: 200, body: result }
   } catch (err) {

@@ -24,8 +24,8 @@
  *   client gone for good must stop at its credentials (the auth file).
  */
 import { SkiffError, checkName, decodeRecord, encodeRecord, isDeadLetterTopic, type Headers } from '../../../protocol/index.js'
-import { ownerOf, splitByPartition } from '../../routing.js'
-import type { GatewayContext } from '../../gateway/context.js'
+import { splitByPartition } from '../../routing.js'
+import type { BrokerView } from '../broker-view.js'
 import type { PeekedRecord } from '../../thread-messages.js'
 import { int, optionalString, string } from './json-input.js'
 
@@ -41,19 +41,19 @@ export interface Actor {
 
 let roundRobin = 0
 
-export async function publishAction(ctx: GatewayContext, body: Record<string, unknown>): Promise<{ topic: string; partition: number; offset: number }> {
+export async function publishAction(broker: BrokerView, body: Record<string, unknown>): Promise<{ topic: string; partition: number; offset: number }> {
   const topic = string(body, 'topic')
   const key = optionalString(body, 'key')
   const payload = optionalString(body, 'payload') ?? ''
   const contentType = optionalString(body, 'contentType')
-  if (ctx.draining) throw new SkiffError('SHUTTING_DOWN')
+  if (broker.draining) throw new SkiffError('SHUTTING_DOWN')
   checkName('topic', topic)
   if (isDeadLetterTopic(topic)) throw new SkiffError('INVALID_REQUEST', `${topic} is a dead-letter topic: only the broker writes to it`)
   const headers: Headers | undefined = contentType ? { 'content-type': contentType } : undefined
   const record = encodeRecord({ key: key || undefined, headers, payload: Buffer.from(payload, 'utf8') })
-  const config = ctx.topics.get(topic) ?? (await ctx.topics.ensure(topic, false))
+  const config = broker.topics.get(topic) ?? (await broker.topics.ensure(topic, false))
   const [part] = splitByPartition(record, 1, config.partitions, roundRobin++)
-  const offset = await ctx.pool.request(ownerOf(topic, part!.partition, ctx.pool.size), {
+  const offset = await broker.ask({
     t: 'pub',
     topic,
     partition: part!.partition,
@@ -76,20 +76,19 @@ export interface PeekedMessage {
   truncated: boolean
 }
 
-export async function peekAction(ctx: GatewayContext, body: Record<string, unknown>): Promise<{ topic: string; partition: number; messages: PeekedMessage[] }> {
+export async function peekAction(broker: BrokerView, body: Record<string, unknown>): Promise<{ topic: string; partition: number; messages: PeekedMessage[] }> {
   // Only looked up (dead-letter topics included), never made into a path: no name check needed.
   const topic = string(body, 'topic')
-  const config = ctx.topics.get(topic)
+  const config = broker.topics.get(topic)
   if (!config) throw new SkiffError('UNKNOWN_TOPIC', `topic ${topic} does not exist`, { details: { topic } })
   const partition = int(body, 'partition', 0, config.partitions - 1) ?? 0
   const count = int(body, 'count', 1, MAX_PEEK) ?? 10
-  const owner = ownerOf(topic, partition, ctx.pool.size)
   let offset = int(body, 'offset', 0, Number.MAX_SAFE_INTEGER)
   if (offset === undefined) {
-    const d = await ctx.pool.request(owner, { t: 'describe', topic, partition })
+    const d = await broker.ask({ t: 'describe', topic, partition })
     offset = Math.max(d.startOffset, d.endOffset - count)
   }
-  const records = await ctx.pool.request(owner, { t: 'peek', topic, partition, offset, max: count })
+  const records = await broker.ask({ t: 'peek', topic, partition, offset, max: count })
   return { topic, partition, messages: records.map((r) => shown(partition, r)) }
 }
 
@@ -118,11 +117,11 @@ function shown(partition: number, r: PeekedRecord): PeekedMessage {
   }
 }
 
-export function closeConnectionAction(ctx: GatewayContext, body: Record<string, unknown>, actor: Actor): { id: number; closed: true } {
+export function closeConnectionAction(broker: BrokerView, body: Record<string, unknown>, actor: Actor): { id: number; closed: true } {
   const id = int(body, 'id', 0, Number.MAX_SAFE_INTEGER)
   if (id === undefined) throw new SkiffError('INVALID_REQUEST', 'id: the connection id is required')
   const reason = (optionalString(body, 'reason') ?? '').trim().slice(0, MAX_REASON) || 'no reason given'
-  const conn = ctx.connections.get(id)
+  const conn = broker.connections.get(id)
   if (!conn) throw new SkiffError('INVALID_REQUEST', `no open connection has id ${id}`, { details: { id } })
   conn.fail(new SkiffError('CONNECTION_CLOSED', `closed by ${actor.user} from the panel: ${reason}`, { details: { closedBy: actor.user, reason } }))
   return { id, closed: true }

@@ -13,7 +13,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { VERSION } from '../../version.js'
-import type { GatewayContext } from '../../gateway/context.js'
+import type { BrokerView } from '../broker-view.js'
 
 export interface NodeInfo {
   version: string
@@ -31,8 +31,8 @@ export interface NodeInfo {
   groupCommitMs: number
 }
 
-export async function nodeInfo(ctx: GatewayContext, startedAt: number): Promise<NodeInfo> {
-  const { config } = ctx
+export async function nodeInfo(broker: BrokerView, startedAt: number): Promise<NodeInfo> {
+  const { config } = broker
   const mem = process.memoryUsage()
   const now = Date.now()
   return {
@@ -44,9 +44,9 @@ export async function nodeInfo(ctx: GatewayContext, startedAt: number): Promise<
     memory: { rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal },
     dataDir: path.resolve(config.dataDir),
     disk: await diskUsage(config.dataDir),
-    workers: ctx.pool.size,
-    connections: ctx.connections.size,
-    topics: ctx.topics.list().length,
+    workers: broker.workers,
+    connections: broker.connections.size,
+    topics: broker.topics.list().length,
     fsync: config.fsync,
     groupCommitMs: config.groupCommitMs,
   }

@@ -10,7 +10,7 @@
  *   POST /api/actions/<name>  admin only (action-routes.ts)
  */
 import type http from 'node:http'
-import type { GatewayContext } from '../../gateway/context.js'
+import type { BrokerView } from '../broker-view.js'
 import type { BrokerMetrics } from '../metrics.js'
 import { HttpAccess, type PanelUser } from '../http-access.js'
 import { buildOverview, type Overview, type OverviewPage } from '../overview.js'
@@ -29,12 +29,12 @@ export class PanelApi {
   private readonly sampler: RateSampler
 
   constructor(
-    private readonly ctx: GatewayContext,
+    private readonly broker: BrokerView,
     metrics: BrokerMetrics,
     private readonly startedAt: number,
   ) {
-    this.access = new HttpAccess(ctx.auth, ctx.config.httpAllowedHosts)
-    this.overviews = new OverviewCache((page) => buildOverview(ctx, page))
+    this.access = new HttpAccess(broker.auth, broker.config.httpAllowedHosts)
+    this.overviews = new OverviewCache((page) => buildOverview(broker, page))
     this.sampler = new RateSampler(metrics.registry)
     this.sampler.start()
   }
@@ -52,11 +52,11 @@ export class PanelApi {
   }
 
   node(): Promise<NodeInfo> {
-    return nodeInfo(this.ctx, this.startedAt)
+    return nodeInfo(this.broker, this.startedAt)
   }
 
   action(name: string, req: http.IncomingMessage, who: PanelUser): Promise<ActionReply> {
-    return runAction(this.ctx, name, req, who)
+    return runAction(this.broker, name, req, who)
   }
 
   close(): void {

@@ -1,5 +1,5 @@
 /**
- * What UDP telemetry asks of the auth layer (observability/udp-auth.ts): the
+ * What UDP telemetry asks of the auth layer (auth.ts beside this file): the
  * token a datagram's user signs with, and whether that user may publish to
  * the datagram's topic. Read from the current auth file at each datagram, so
  * a SIGHUP reload applies at once.
@@ -9,8 +9,8 @@
  * user's datagrams are refused too. Without an auth file there is nothing to
  * check (undefined).
  */
-import type { UdpAuth } from '../observability/udp-auth.js'
-import type { Authenticator, Identity } from './authenticator.js'
+import type { Authenticator, Identity } from '../../auth/authenticator.js'
+import type { UdpAuth } from './auth.js'
 
 export function udpAuthOf(auth: Authenticator): UdpAuth | undefined {
   if (!auth.enabled) return undefined

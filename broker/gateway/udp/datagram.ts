@@ -24,8 +24,8 @@
  *   malformed  lengths fit but the content is wrong (count, record structure)
  *   bad_topic  the topic name is not a valid name, or names a dead-letter topic
  */
-import { isDeadLetterTopic, nameProblem } from '../../protocol/names.js'
-import { Op, RECORD_OVERHEAD } from '../../protocol/index.js'
+import { isDeadLetterTopic, nameProblem } from '../../../protocol/names.js'
+import { Op, RECORD_OVERHEAD } from '../../../protocol/index.js'
 
 export const DATAGRAM_MAGIC = Op.TELEMETRY
 export const DATAGRAM_VERSION = 1

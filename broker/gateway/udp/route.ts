@@ -7,12 +7,12 @@
  * owning worker as a `pub` op with confirm false, batched with everything
  * else the gateway sends that worker this turn.
  */
-import { SkiffError } from '../../protocol/errors.js'
-import { ownerOf, splitByPartition } from '../routing.js'
-import type { GatewayContext } from '../gateway/context.js'
-import type { TopicConfig } from '../thread-messages.js'
-import type { StoreDatagram } from './udp-ingest.js'
-import type { UdpResult } from './metrics.js'
+import { SkiffError } from '../../../protocol/errors.js'
+import { ownerOf, splitByPartition } from '../../routing.js'
+import type { GatewayContext } from '../context.js'
+import type { TopicConfig } from '../../thread-messages.js'
+import type { StoreDatagram } from './ingest.js'
+import type { UdpResult } from '../../observability/metrics.js'
 
 export function storeInWorkers(ctx: GatewayContext): StoreDatagram {
   let roundRobin = 0

@@ -10,10 +10,10 @@
  */
 import dgram from 'node:dgram'
 import net from 'node:net'
-import type { Logger } from '../logger.js'
+import type { Logger } from '../../logger.js'
 import { decodeDatagram, type Datagram } from './datagram.js'
-import { checkDatagramAuth, type UdpAuth } from './udp-auth.js'
-import type { BrokerMetrics, UdpResult } from './metrics.js'
+import { checkDatagramAuth, type UdpAuth } from './auth.js'
+import type { BrokerMetrics, UdpResult } from '../../observability/metrics.js'
 
 export const MAX_DATAGRAMS_IN_FLIGHT = 4096
 

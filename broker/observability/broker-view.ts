@@ -1,0 +1,55 @@
+/**
+ * What observability (the panel, its overview, the connection gauges) reads
+ * of the running broker, and the changes the panel may ask of it. Declared
+ * here and implemented by the gateway (gateway/broker-view.ts), which
+ * startBroker hands in: the dependency runs one way, the gateway imports
+ * observability's metrics and observability imports nothing of the gateway.
+ */
+import type { SkiffError } from '../../protocol/index.js'
+import type { ResetTarget } from '../../protocol/index.js'
+import type { Authenticator } from '../auth/authenticator.js'
+import type { BrokerConfig } from '../config.js'
+import type { Logger } from '../logger.js'
+import type { ResultFor, ToWorker, TopicConfig } from '../thread-messages.js'
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+/** A question for the worker that owns one partition: a thread op naming topic and partition, without its reply id. */
+export type PartitionQuestion = DistributiveOmit<Extract<ToWorker, { id: number; topic: string; partition: number }>, 'id'>
+
+/** What the panel shows of a client connection, and the one thing it may do to it. */
+export interface PanelConnection {
+  readonly id: number
+  readonly clientName: string
+  readonly user: { readonly user: string } | undefined
+  readonly socket: { readonly remoteAddress?: string | undefined; readonly remotePort?: number | undefined }
+  readonly subs: { readonly size: number }
+  readonly served: { readonly size: number }
+  /** Send a final ERROR and close. */
+  fail(err: SkiffError): void
+}
+
+export interface BrokerView {
+  readonly config: BrokerConfig
+  readonly logger: Logger
+  readonly auth: Authenticator
+  /** True once shutdown began. */
+  readonly draining: boolean
+  readonly connections: ReadonlyMap<number, PanelConnection>
+  readonly topics: {
+    get(topic: string): TopicConfig | undefined
+    list(): TopicConfig[]
+    /** The topic, auto-created (within maxTopics) as a PUBLISH would. */
+    ensure(topic: string, forSubscribe: boolean): Promise<TopicConfig>
+  }
+  /** Worker threads in the pool. */
+  readonly workers: number
+  /** Ask the owner of `q.partition` of `q.topic`. */
+  ask<Q extends PartitionQuestion>(q: Q): Promise<ResultFor<Q>>
+  /** The same question of every partition of `t`, the answers in partition order. */
+  perPartition<Q extends PartitionQuestion>(t: TopicConfig, question: (partition: number) => Q): Promise<ResultFor<Q>[]>
+  /** TOPIC_PURGE, GROUP_DELETE and GROUP_RESET, run by the same code as over the protocol; the caller checked access. */
+  purgeTopic(t: TopicConfig): Promise<unknown>
+  deleteGroup(t: TopicConfig, group: string, force: boolean): Promise<unknown>
+  resetGroup(t: TopicConfig, req: { group: string; force: boolean; to: ResetTarget; value?: number }): Promise<unknown>
+}
