@@ -26,6 +26,7 @@ import type * as GrpcJs from '@grpc/grpc-js'
 import { fromRawRange, prefixEnd, toBuffer, toNumber, type Bytes, type LeaseId, type RangeResult, type RawHeader, type RawRangeResponse } from './codec.js'
 import { Endpoint, type ServiceName } from './endpoint.js'
 import { EtcdError, GRPC_UNAVAILABLE, isFailover, wrapGrpcError } from './errors.js'
+import { etcdServices } from './proto.js'
 import { fromRawTxn, rawTxn, type RawTxnResponse, type TxnRequest, type TxnResult } from './txn.js'
 
 export interface EtcdClientOptions {
@@ -167,6 +168,24 @@ export class EtcdClient {
     return new Promise<T>((resolve, reject) => {
       fn.call(ep.service(service), req, { deadline } satisfies Partial<GrpcJs.CallOptions>, (err: unknown, res: T) => (err ? reject(err) : resolve(res)))
     })
+  }
+
+  /**
+   * Opens a bidirectional stream (Watch.Watch, Lease.LeaseKeepAlive) on the
+   * current member, with the `hasleader` metadata: a member that has lost its
+   * leader ends the stream with "no leader" instead of keeping it open and
+   * silent, so the caller moves to another member. The caller calls
+   * failedOver(endpoint) when the stream fails.
+   */
+  openStream(service: 'Watch' | 'Lease', method: string): { call: GrpcJs.ClientDuplexStream<unknown, unknown>; endpoint: Endpoint } {
+    const { grpc } = etcdServices()
+    const endpoint = this.endpoint()
+    const metadata = new grpc.Metadata()
+    metadata.set('hasleader', 'true')
+    const fn = endpoint.service(service)[method]
+    if (!fn) throw new Error(`etcd: no method ${service}.${method}`)
+    const call = fn.call(endpoint.service(service), metadata) as GrpcJs.ClientDuplexStream<unknown, unknown>
+    return { call, endpoint }
   }
 
   /** Closes every channel; open streams end with CANCELLED. */
