@@ -7,21 +7,33 @@
  * Teardown SIGKILLs every member by PID and removes the dirs: SIGTERM on the
  * last member of a cluster can hang while it tries to reach its peers.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { promisify } from 'node:util'
 import { EtcdClient } from '../../broker/cluster/etcd/client.js'
 
 export const ETCD_BIN = process.env.SKIFF_ETCD_BIN ?? '/usr/bin/etcd'
+export const ETCDCTL_BIN = process.env.SKIFF_ETCDCTL_BIN ?? '/usr/bin/etcdctl'
 
 /** For `t.test(name, { skip: etcdMissing() }, ...)`: false, or why the test cannot run. */
 export function etcdMissing(): false | string {
   return fs.existsSync(ETCD_BIN) ? false : `${ETCD_BIN} not found: install the Debian package etcd-server (apt-get install etcd-server)`
 }
 
+/** Like etcdMissing, for tests that also need etcdctl (Debian's etcd-client). */
+export function etcdctlMissing(): false | string {
+  return etcdMissing() || (fs.existsSync(ETCDCTL_BIN) ? false : `${ETCDCTL_BIN} not found: install the Debian package etcd-client`)
+}
+
+const execFileP = promisify(execFile)
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+/** A wait to race other promises against; its timer does not keep the process alive. */
+export const timeout = (ms: number) => new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())
 
 /** Poll `check` every 50 ms until it returns a truthy value; undefined after `ms`. */
 export async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, ms: number): Promise<T | undefined> {
@@ -142,6 +154,22 @@ export class EtcdCluster {
       const text = fs.existsSync(m.logFile) ? fs.readFileSync(m.logFile, 'utf8') : ''
       return `--- ${m.name}\n${text.split('\n').slice(-10).join('\n')}`
     }).join('\n')
+  }
+
+  /**
+   * The index of the member that is raft leader now, by `etcdctl endpoint
+   * status` (Debian's etcd-client). Ids are read as strings: they are uint64.
+   */
+  async leaderIndex(): Promise<number> {
+    const { stdout } = await execFileP(ETCDCTL_BIN, ['--endpoints', this.endpoints, '--command-timeout', '3s', 'endpoint', 'status', '-w', 'json'], {
+      env: { ...process.env, ETCDCTL_API: '3' },
+      timeout: 10_000,
+    })
+    const entries = [...stdout.matchAll(/"Endpoint":"([^"]+)".*?"member_id":(\d+).*?"leader":(\d+)/g)]
+    const leader = entries.find(([, , member, lead]) => member === lead)
+    const i = this.members.findIndex((m) => m.clientUrl === leader?.[1])
+    if (i < 0) throw new Error(`no leader in etcdctl endpoint status: ${stdout}`)
+    return i
   }
 
   pid(i: number): number {

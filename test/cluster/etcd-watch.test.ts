@@ -1,11 +1,11 @@
 /**
  * The prefix watcher against a real 3-member etcd: every change seen exactly
  * once and in order while the member the watch is on is SIGKILLed and
- * restarted, and a full resync when the resume point was compacted away while the
+ * restarted, or stalled (SIGSTOP), and a full resync when the resume point was compacted away while the
  * watcher's only member was down.
  */
 import t from 'tap'
-import { EtcdCluster, etcdMissing, until } from './etcd-harness.js'
+import { EtcdCluster, etcdMissing, etcdctlMissing, until } from './etcd-harness.js'
 import { PrefixWatcher, type WatchEvent } from '../../broker/cluster/etcd/watcher.js'
 import type { EtcdClient } from '../../broker/cluster/etcd/client.js'
 
@@ -77,6 +77,48 @@ t.test('three members', { skip }, async (t) => {
     t.not(watcher.endpoint, undefined, 'the watch is open again')
   })
 
+  t.test('a watch on a stalled member moves to another and misses nothing', { skip: etcdctlMissing() }, async (t) => {
+    const leader = await cluster.leaderIndex()
+    const stalled = [0, 1, 2].find((i) => i !== leader)!
+    const others = cluster.members.filter((_, i) => i !== stalled).map((m) => m.clientUrl)
+    const writer = cluster.client(others)
+    const watcher = new PrefixWatcher(cluster.client([cluster.members[stalled]!.clientUrl, ...others]), '/s/', { heartbeatMs: 500 })
+    t.teardown(() => watcher.close())
+    const seen = collect(watcher)
+    t.ok(await until(() => seen.length > 0 && watcher.endpoint, 5000), 'watching')
+    t.equal(watcher.endpoint, cluster.members[stalled]!.clientUrl, 'on the member about to stall')
+    cluster.pause(stalled)
+    try {
+      for (let i = 0; i < 20; i++) await writer.put(`/s/k${i}`, String(i))
+      const last = (await writer.get('/s/none')).revision
+      t.ok(await until(() => watcher.revision >= last, 10_000), 'every change arrived while the member is stalled')
+      t.not(watcher.endpoint, cluster.members[stalled]!.clientUrl, 'the watch moved to another member')
+      t.same(seen.slice(1).map((e) => (e.type === 'resync' ? 'resync' : e.value)), Array.from({ length: 20 }, (_, i) => String(i)), 'each once, in order')
+    } finally {
+      cluster.resume(stalled)
+    }
+  })
+
+  t.test('a member without a leader refuses the watch (hasleader), which resumes once it has one', async (t) => {
+    const errors: string[] = []
+    const watcher = new PrefixWatcher(cluster.client([a]), '/h/', { heartbeatMs: 1000, onError: (err) => errors.push(String((err as Error).message)) })
+    t.teardown(() => watcher.close())
+    const seen = collect(watcher)
+    t.ok(await until(() => seen.length > 0 && watcher.endpoint, 5000), 'watching')
+    cluster.pause(1)
+    cluster.pause(2)
+    try {
+      t.ok(await until(() => errors.some((m) => /no leader/.test(m)), 15_000), 'member A, alone, answered "no leader"')
+    } finally {
+      cluster.resume(1)
+      cluster.resume(2)
+    }
+    await cluster.waitHealthy(15_000)
+    const { revision } = await cluster.client([b, c]).put('/h/after', 'x')
+    t.ok(await until(() => watcher.revision >= revision, 10_000), 'the watch is back on A once it has a leader')
+    t.match(seen.at(-1), { type: 'put', key: '/h/after', value: 'x' })
+  })
+
   t.test('a resume point compacted away gives a full resync, then events again', async (t) => {
     const writer = cluster.client([b, c])
     await writer.put('/c/keep', '1')
@@ -92,6 +134,7 @@ t.test('three members', { skip }, async (t) => {
     // watcher's revision. A restarted has applied all of it before it serves
     // clients again, so the watcher's resume point is gone there.
     await cluster.kill(0)
+    await cluster.waitHealthy(15_000) // B and C have a leader (A may have been it)
     await writer.put('/c/keep', '3')
     await writer.delete('/c/gone')
     const { revision } = await writer.put('/c/new', 'n')
