@@ -49,7 +49,11 @@ export declare interface LeaseKeeper {
 
 export class LeaseKeeper extends EventEmitter {
   readonly ttlSeconds: number
-  /** The lease held now; undefined before grant() and after loss or stop(). */
+  /**
+   * The lease being kept; undefined before grant() and after loss or stop().
+   * Whether to act on it is holds()'s answer, not this: `lost` is a timer and
+   * can run late when the event loop is busy, holds() reads the clock.
+   */
   id: LeaseId | undefined
   /** performance.now() time after which etcd may have expired the lease. */
   deadline = 0

@@ -173,16 +173,21 @@ export class PrefixWatcher implements AsyncIterable<WatchEvent> {
     this.wake?.()
   }
 
+  /** One consumer: leaving the loop (break, throw) closes the watcher. */
   async *[Symbol.asyncIterator](): AsyncIterator<WatchEvent> {
-    while (!this.closed) {
-      const ev = this.queue.shift()
-      if (ev) {
-        if (this.queue.length < QUEUE_HIGH / 2) this.stream?.call.resume()
-        yield ev
-        continue
+    try {
+      while (!this.closed) {
+        const ev = this.queue.shift()
+        if (ev) {
+          if (this.queue.length < QUEUE_HIGH / 2) this.stream?.call.resume()
+          yield ev
+          continue
+        }
+        await new Promise<void>((r) => (this.wake = r))
+        this.wake = undefined
       }
-      await new Promise<void>((r) => (this.wake = r))
-      this.wake = undefined
+    } finally {
+      this.close()
     }
   }
 
