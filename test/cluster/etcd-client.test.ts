@@ -139,4 +139,14 @@ t.test('unary calls fail over past a dead member', { skip }, async (t) => {
   const onlyDead = cluster.client(cluster.members[0]!.clientUrl, { callTimeoutMs: 500 })
   await t.rejects(onlyDead.get('/t/failover'), { name: 'EtcdError', code: 14 }, 'with no member left, UNAVAILABLE')
   await t.rejects(onlyDead.put('/t/failover', 'x'), { name: 'EtcdError', code: 14, ambiguous: false }, 'a write that was never sent is not ambiguous')
+
+  // A stalled member accepts the request and never answers: the outcome of a write is unknown.
+  const stalled = cluster.client(cluster.members[1]!.clientUrl, { callTimeoutMs: 500 })
+  await stalled.get('/t/failover') // connected before the stall
+  cluster.pause(1)
+  try {
+    await t.rejects(stalled.put('/t/failover', 'y'), { name: 'EtcdError', code: 4, ambiguous: true }, 'a write sent to a stalled member is ambiguous')
+  } finally {
+    cluster.resume(1)
+  }
 })
