@@ -74,6 +74,11 @@ export class EtcdCluster {
   static async start(size: 1 | 3 = 1): Promise<EtcdCluster> {
     const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()
     const cluster = new EtcdCluster(fs.mkdtempSync(path.join(base, 'skiff-etcd-')))
+    // A test process that exits without its teardown still takes its members and dirs with it.
+    process.once('exit', () => {
+      cluster.killAllNow()
+      fs.rmSync(cluster.dir, { recursive: true, force: true })
+    })
     const token = path.basename(cluster.dir)
     for (let i = 0; i < size; i++) {
       const [cp, pp] = [await freePort(), await freePort()]
@@ -204,6 +209,18 @@ export class EtcdCluster {
     await this.kill(i)
     this.spawn(this.members[i]!)
     await this.waitHealthy(15_000)
+  }
+
+  private killAllNow(): void {
+    for (const m of this.members) {
+      if (m.proc?.pid && m.proc.exitCode === null && m.proc.signalCode === null) {
+        try {
+          process.kill(m.proc.pid, 'SIGKILL')
+        } catch {
+          // already gone
+        }
+      }
+    }
   }
 
   /** SIGKILLs every member by PID (SIGCONT first, so a paused one dies too), closes clients, removes the dirs. */

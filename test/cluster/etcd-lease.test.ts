@@ -34,7 +34,7 @@ t.test('three members', { skip }, async (t) => {
     await sleep(4500) // longer than the TTL: only keepalives keep the key
     t.equal((await etcd.get('/l/broker')).kvs[0]?.lease, first, 'the key outlived the TTL on keepalives')
     t.ok(keeper.holds(), 'still holds it')
-    t.ok(performance.now() - keeper.lastRenewSentAt < 1500, 'renewed within the last interval')
+    t.ok(performance.now() - keeper.lastRenewSentAt < 2000, 'renewed within the last two keepalive intervals')
 
     const lost: LeaseLost[] = []
     const holdsAfterDeadline: boolean[] = []
