@@ -36,6 +36,8 @@ export interface PrefixWatcherOptions {
   heartbeatMs?: number
   /** Called for each event instead of queueing it for the async iterator. */
   onEvent?: (ev: WatchEvent) => void
+  /** Events queued for the iterator before the watcher stops reading from etcd (10000). */
+  highWater?: number
   /** Told about each failure the watcher recovers from (for logs). */
   onError?: (err: unknown) => void
 }
@@ -49,7 +51,6 @@ interface RawWatchResponse {
   events: { type: 'PUT' | 'DELETE'; kv: RawKeyValue; prev_kv: RawKeyValue | null }[]
 }
 
-const QUEUE_HIGH = 10_000
 
 export class PrefixWatcher implements AsyncIterable<WatchEvent> {
   /** The revision everything delivered so far is consistent with (0 before the first list). */
@@ -62,11 +63,15 @@ export class PrefixWatcher implements AsyncIterable<WatchEvent> {
   private retryTimer: NodeJS.Timeout | undefined
   private readonly queue: WatchEvent[] = []
   private wake: (() => void) | undefined
+  /** Reading paused: the consumer is highWater events behind. */
+  private paused = false
   private readonly heartbeatMs: number
+  private readonly highWater: number
 
   constructor(private readonly client: EtcdClient, readonly prefix: string, private readonly opts: PrefixWatcherOptions = {}) {
     if (!prefix) throw new Error('PrefixWatcher: empty prefix')
     this.heartbeatMs = opts.heartbeatMs ?? 5000
+    this.highWater = opts.highWater ?? 10_000
     this.heartbeat = setInterval(() => this.checkAlive(), this.heartbeatMs)
     this.heartbeat.unref()
     this.relist()
@@ -99,6 +104,7 @@ export class PrefixWatcher implements AsyncIterable<WatchEvent> {
     this.stream = stream
     this.lastHeard = Date.now()
     const { call } = stream
+    if (this.paused) call.pause()
     call.on('data', (res: RawWatchResponse) => {
       if (this.stream !== stream) return
       this.lastHeard = Date.now()
@@ -134,7 +140,7 @@ export class PrefixWatcher implements AsyncIterable<WatchEvent> {
 
   private checkAlive(): void {
     const s = this.stream
-    if (!s || this.closed) return
+    if (!s || this.closed || this.paused) return // silent because we stopped reading
     if (Date.now() - this.lastHeard > 2 * this.heartbeatMs) return this.failed(s, new Error(`etcd watch at ${s.endpoint.url}: silent for ${2 * this.heartbeatMs} ms`))
     s.call.write({ progress_request: {} })
   }
@@ -169,7 +175,10 @@ export class PrefixWatcher implements AsyncIterable<WatchEvent> {
     if (this.closed) return
     if (this.opts.onEvent) return this.opts.onEvent(ev)
     this.queue.push(ev)
-    if (this.queue.length >= QUEUE_HIGH) this.stream?.call.pause() // etcd holds the rest until we read
+    if (this.queue.length >= this.highWater && !this.paused) {
+      this.paused = true
+      this.stream?.call.pause() // etcd holds the rest until we read
+    }
     this.wake?.()
   }
 
@@ -179,7 +188,11 @@ export class PrefixWatcher implements AsyncIterable<WatchEvent> {
       while (!this.closed) {
         const ev = this.queue.shift()
         if (ev) {
-          if (this.queue.length < QUEUE_HIGH / 2) this.stream?.call.resume()
+          if (this.paused && this.queue.length < this.highWater / 2) {
+            this.paused = false
+            this.lastHeard = Date.now()
+            this.stream?.call.resume()
+          }
           yield ev
           continue
         }
