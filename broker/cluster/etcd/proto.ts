@@ -31,6 +31,7 @@ export interface EtcdServices {
   KV: GrpcJs.ServiceClientConstructor
   Watch: GrpcJs.ServiceClientConstructor
   Lease: GrpcJs.ServiceClientConstructor
+  definition: ProtoLoader.PackageDefinition
 }
 
 /** The enum names this client sends, by enum: all must exist upstream. */
@@ -65,8 +66,15 @@ export function etcdServices(): EtcdServices {
   checkSentEnums(definition)
   const root = grpc.loadPackageDefinition(definition) as unknown as { etcdserverpb: Record<string, GrpcJs.ServiceClientConstructor> }
   const { KV, Watch, Lease } = root.etcdserverpb
-  loaded = { grpc, KV: KV!, Watch: Watch!, Lease: Lease! }
+  loaded = { grpc, KV: KV!, Watch: Watch!, Lease: Lease!, definition }
   return loaded
+}
+
+/** One message type's encoder and decoder, as the services use them (for golden-bytes tests). */
+export function etcdMessage(name: string): { serialize(value: unknown): Buffer; deserialize(bytes: Buffer): unknown } {
+  const found = etcdServices().definition[name] as Partial<ProtoLoader.MessageTypeDefinition<unknown, unknown>> | undefined
+  if (!found?.serialize || !found.deserialize) throw new Error(`etcd proto: no message ${name}`)
+  return { serialize: found.serialize, deserialize: found.deserialize }
 }
 
 /** Throws when an enum name we send is not in the loaded proto (it would encode as 0). */
