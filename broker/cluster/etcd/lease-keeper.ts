@@ -58,6 +58,8 @@ export class LeaseKeeper extends EventEmitter {
   /** performance.now() time after which etcd may have expired the lease. */
   deadline = 0
   lastRenewSentAt = 0
+  /** Keepalive period: a third of the TTL etcd granted. */
+  private intervalMs = 1000
   private tick: NodeJS.Timeout | undefined
   private expiry: NodeJS.Timeout | undefined
   private stream: { call: GrpcJs.ClientDuplexStream<unknown, unknown>; endpoint: Endpoint } | undefined
@@ -92,7 +94,9 @@ export class LeaseKeeper extends EventEmitter {
     this.lastRenewSentAt = sentAt
     this.deadline = deadline
     this.armExpiry()
-    this.tick = setInterval(() => this.keepAlive(), (lease.ttl * 1000) / 3)
+    // etcd may grant more than asked (it raises TTLs below its minimum): pace on what it granted.
+    this.intervalMs = (lease.ttl * 1000) / 3
+    this.tick = setInterval(() => this.keepAlive(), this.intervalMs)
     this.tick.unref()
     return lease.id
   }
@@ -108,8 +112,7 @@ export class LeaseKeeper extends EventEmitter {
     const id = this.id
     if (id === undefined) return
     const now = performance.now()
-    const interval = (this.ttlSeconds * 1000) / 3
-    if (this.stream && this.pending.length > 0 && now - this.pending[0]! >= interval) {
+    if (this.stream && this.pending.length > 0 && now - this.pending[0]! >= this.intervalMs) {
       // Unanswered for a whole interval: this member is stalled or cut off.
       this.client.failedOver(this.stream.endpoint)
       this.closeStream()
