@@ -25,6 +25,9 @@ t.test('the client, broker and docs are in', async (t) => {
     'dist/cjs/clients/index.d.ts',
     'dist/cjs/protocol/index.js',
     'dist/cli/skiff.js',
+    // the etcd client of cluster mode loads these at run time, beside its .js
+    'dist/broker/cluster/etcd/rpc.proto',
+    'dist/broker/cluster/etcd/kv.proto',
   ]) {
     t.ok(has.has(f), f)
   }
