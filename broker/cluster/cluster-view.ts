@@ -16,7 +16,7 @@
  */
 import { originTopicOf, isDeadLetterTopic } from '../../protocol/names.js'
 import type { ClusterMetadata, TopicPlacement } from '../../protocol/frames/metadata.js'
-import type { WatchEvent } from './etcd/index.js'
+import type { WatchEvent } from './etcd/watcher.js'
 import { parseKey, type ClusterKeys } from './keys.js'
 import { parseBroker, parsePartition, parseTopic, type BrokerRecord, type PartitionRecord, type TopicRecord } from './records.js'
 
