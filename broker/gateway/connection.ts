@@ -28,6 +28,8 @@ export interface ConnSubscription {
   /** For an ephemeral subscription, the name the broker gave its group. */
   group: string
   partitions: number
+  /** The partitions it covers, when not all of them (a SUBSCRIBE naming partitions; a cluster's share). */
+  only?: ReadonlySet<number>
   ephemeral?: boolean
   /** What each partition's owner was asked (the 'sub' op without routing), so partitions added later (TOPIC_ALTER) can join. */
   spec?: Omit<Extract<ToWorker, { t: 'sub' }>, 't' | 'id' | 'partition'>

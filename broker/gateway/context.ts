@@ -1,4 +1,5 @@
 /** What every connection and handler of the gateway shares. */
+import type { ClusterNode } from '../cluster/cluster-node.js'
 import type { BrokerConfig } from '../config.js'
 import type { Logger } from '../logger.js'
 import type { WorkerPool } from './pool.js'
@@ -31,6 +32,8 @@ export interface GatewayContext {
   readonly auth: Authenticator
   /** Which broker this is, in which cluster (WELCOME and METADATA say so). */
   readonly identity: BrokerIdentity
+  /** This broker as a member of a cluster (cluster/cluster-node.ts); undefined for a single broker. */
+  cluster: ClusterNode | undefined
   /** True once shutdown began: new requests get SHUTTING_DOWN. */
   draining: boolean
 }
