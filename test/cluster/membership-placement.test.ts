@@ -10,6 +10,7 @@ import { connect, type Client } from '../../clients/index.js'
 import { keyHash } from '../../protocol/index.js'
 import { clusterMissing, startCluster } from './broker-cluster.js'
 import { until } from '../reliability/harness.js'
+import { skiff } from '../e2e/cli-run.js'
 
 const missing = clusterMissing()
 if (missing) t.skip(missing)
@@ -77,6 +78,12 @@ else {
     t.ok(gone, 'broker 3 leaves the live set within the lease TTL')
     const key3 = [...Array(1000).keys()].map((i) => `x${i}`).find((k) => led3.includes(keyHash(Buffer.from(k)) % 12))!
     await t.rejects(c1.producer().publish('orders', 'late', { key: key3 }), { code: 'PARTITION_UNAVAILABLE' }, 'a partition of a dead broker is unavailable')
+    const status = await skiff(['cluster', 'status'], { url: cluster.seeds[0] })
+    t.equal(status.code, 0, status.err)
+    t.match(status.out, /cluster test: 2 live brokers/)
+    t.match(status.out, new RegExp(`${led3.length} partitions unavailable`))
+    t.match(status.out, /orders\s+\d+\s+its leader, broker 3, is not live/)
+    await t.rejects(c1.admin.deleteTopic('orders'), { code: 'INVALID_REQUEST', message: /not available in cluster mode/ }, 'a topic-wide change is refused in a cluster')
     const key1 = byBroker.get(1)![0]!
     t.ok(await c1.producer().publish('orders', 'still', { key: key1 }), 'a live broker goes on serving its own')
 
