@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { DEFAULT_MAX_FRAME } from '../protocol/index.js'
 import { observabilityConfigProblem, MAX_UDP_PAYLOAD } from './observability/config-check.js'
 import { securityConfigProblem } from './auth/config-check.js'
+import { clusterConfigProblem } from './cluster/config-check.js'
 
 export type FsyncPolicy = { mode: 'always' } | { mode: 'never' } | { mode: 'interval'; ms: number }
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
@@ -99,6 +100,15 @@ export interface BrokerConfig {
    * container, or when listening on 0.0.0.0 (Kafka's advertised.listeners).
    */
   advertise: string
+  /**
+   * etcd members to form a cluster through: `etcd://h1:2379,h2:2379` (http
+   * URLs too); empty = a single broker, as without it (CLUSTER.md).
+   */
+  cluster: string
+  /** This broker's id in its cluster: distinct per broker, 0-65535. */
+  brokerId: number
+  /** The cluster's name: its keys live under /skiff/<name>/ in etcd, so several clusters can share one etcd. */
+  clusterName: string
 }
 
 export const DEFAULTS: BrokerConfig = {
@@ -153,6 +163,9 @@ export const DEFAULTS: BrokerConfig = {
   tlsUserFields: 'cn',
   httpAllowedHosts: '',
   advertise: '',
+  cluster: '',
+  brokerId: 0,
+  clusterName: 'skiff',
 }
 
 export type ConfigKey = keyof BrokerConfig
@@ -207,6 +220,8 @@ export function resolveConfig(partial: Partial<BrokerConfig>, source = 'config')
   const observabilityProblem = observabilityConfigProblem(c)
   if (observabilityProblem) throw new ConfigError(observabilityProblem)
   if (c.advertise !== '' && parseAdvertise(c.advertise) === undefined) throw new ConfigError(`advertise must be host:port (a port 1-65535), not ${JSON.stringify(c.advertise)}`)
+  const clusterProblem = clusterConfigProblem(c)
+  if (clusterProblem) throw new ConfigError(clusterProblem)
   const securityProblem = securityConfigProblem(c)
   if (securityProblem) throw new ConfigError(securityProblem)
   return c
@@ -314,4 +329,7 @@ export const DESCRIPTIONS: Record<ConfigKey, string> = {
   tlsUserFields: 'fields of a verified client certificate that may name a user, tried in this order: a comma list of cn, dns, email, uri',
   httpAllowedHosts: 'host names (comma list) the panel and /api accept in the Host header besides IP addresses, localhost and *.localhost',
   advertise: 'host:port clients are told to reach this broker at (METADATA); empty = the address each connection reached',
+  cluster: 'etcd members to join a cluster through (etcd://h1:2379,h2:2379); empty = a single broker',
+  brokerId: 'this broker\'s id in its cluster (distinct per broker, 0-65535)',
+  clusterName: 'the cluster\'s name (its keys in etcd live under /skiff/<name>/)',
 }

@@ -16,6 +16,7 @@ import { brokerView } from './gateway/broker-view.js'
 import { Responders } from './gateway/responders.js'
 import type { GatewayContext } from './gateway/context.js'
 import { dataDirId } from './data-dir-id.js'
+import { ClusterNode } from './cluster/cluster-node.js'
 import type { Connection } from './gateway/connection.js'
 import { VERSION } from './version.js'
 import { Observability } from './observability/index.js'
@@ -67,7 +68,7 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
     },
     {
       out: (conn, bytes) => connections.get(conn)?.send(bytes),
-      topic: (c) => topics.add(c),
+      topic: (c) => void topics.add(c).catch((err: unknown) => logger.warn({ topic: c.topic, err: (err as Error).message }, 'dead-letter topic not registered in the cluster')),
       metrics: (op) => obs.onWorkerOp(op),
     },
     logger,
@@ -76,17 +77,27 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
     await obs.close()
     throw err
   })
-  const identity = { brokerId: 0, clusterId: dataDirId(config.dataDir) }
-  const ctx: GatewayContext = { config, logger, pool, topics, connections, responders: new Responders(), metrics: obs.metrics, auth, identity, draining: false }
+  const dirId = dataDirId(config.dataDir)
+  // A single broker is broker 0 of a cluster of one named by its data directory (gateway/context.ts).
+  const identity = config.cluster ? { brokerId: config.brokerId, clusterId: config.clusterName } : { brokerId: 0, clusterId: dirId }
+  const ctx: GatewayContext = { config, logger, pool, topics, connections, responders: new Responders(), metrics: obs.metrics, auth, identity, cluster: undefined, draining: false }
   const gateway = new Gateway(ctx)
   let address
   let udp: UdpTelemetry | undefined
   try {
     address = await gateway.listen()
+    if (config.cluster) {
+      // Set before it starts: until its view is whole, every partition answers PARTITION_UNAVAILABLE (retriable).
+      ctx.cluster = new ClusterNode({ config, port: address.port, dirId, topics, log: (level, msg, fields) => logger[level](fields ?? {}, msg) })
+      topics.coordinator = ctx.cluster
+      await ctx.cluster.start()
+      logger.info({ cluster: config.clusterName, brokerId: config.brokerId, brokers: ctx.cluster.view.brokers.size, topics: ctx.cluster.view.topics.size }, 'joined the cluster')
+    }
     udp = await UdpTelemetry.start(ctx, address)
     obs.attach(brokerView(ctx))
   } catch (err) {
     void gateway.stopAccepting()
+    await ctx.cluster?.stop()
     await udp?.close()
     await pool.stop()
     await obs.close()
@@ -114,6 +125,8 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
       idleRelease.stop()
       process.off('SIGHUP', onHangup)
       ctx.draining = true
+      // Leave the cluster first: the registration goes with its lease at once, not a TTL later.
+      await ctx.cluster?.stop()
       obs.drain()
       const udpClosed = udp?.close()
       const listenerClosed = gateway.stopAccepting()

@@ -1,5 +1,5 @@
 /**
- * The client side of the `skiff` CLI: pub, sub, topics, groups. Each command
+ * The client side of the `skiff` CLI: pub, sub, topics, groups, cluster. Each command
  * lives in commands/; this file only registers them. `io` is the process by
  * default; tests pass their own to run commands in-process.
  */
@@ -9,6 +9,7 @@ import { pubCommand } from './commands/pub.js'
 import { subCommand } from './commands/sub.js'
 import { topicsCommand } from './commands/topics.js'
 import { groupsCommand } from './commands/groups.js'
+import { clusterCommand } from './commands/cluster.js'
 
 export type { CliIO } from './commands/client-common.js'
 
@@ -18,4 +19,5 @@ export function registerClientCommands(y: Argv, io: CliIO = processIO): Argv {
     .command(subCommand(io))
     .command(topicsCommand(io))
     .command(groupsCommand(io))
+    .command(clusterCommand(io))
 }

@@ -58,6 +58,14 @@ const handlers = new Map<number, Handler>([
   [Op.REPLY, onReply],
 ])
 
+/**
+ * Admin requests that change every partition of a topic or group. In a
+ * cluster they would change only the partitions this broker leads and leave
+ * the rest (and the cluster's keys) as they were, so they are refused there
+ * until they go through the cluster (decision for cluster mode's first part).
+ */
+const SINGLE_BROKER_ONLY: ReadonlySet<number> = new Set([Op.TOPIC_DELETE, Op.TOPIC_ALTER, Op.TOPIC_PURGE, Op.GROUP_DELETE, Op.GROUP_RESET])
+
 export function dispatch(conn: DispatchedConnection, frame: Frame): void {
   if (!conn.ready) {
     if (frame.opcode !== Op.HELLO) {
@@ -75,6 +83,11 @@ export function dispatch(conn: DispatchedConnection, frame: Frame): void {
   }
   if (frame.opcode === Op.HELLO) {
     conn.error(new SkiffError('INVALID_REQUEST', 'HELLO was already accepted on this connection'))
+    return
+  }
+  if (conn.ctx.cluster && SINGLE_BROKER_ONLY.has(frame.opcode)) {
+    const what = opcodeName(frame.opcode)
+    conn.error(new SkiffError('INVALID_REQUEST', `${what} is not available in cluster mode yet: it changes every partition, and a broker holds only those it leads`), corrOfUnserved(frame.body))
     return
   }
   const handler = handlers.get(frame.opcode)

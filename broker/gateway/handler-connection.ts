@@ -23,12 +23,15 @@ import type { Authenticator } from '../auth/authenticator.js'
 import type { WorkerPool } from './pool.js'
 import type { TopicRegistry } from './topics.js'
 import type { Responders } from './responders.js'
+import type { ClusterNode } from '../cluster/cluster-node.js'
 
 export interface ConnSubscription {
   topic: string
   /** For an ephemeral subscription, the name the broker gave its group. */
   group: string
   partitions: number
+  /** The partitions it covers, when not all of them (a SUBSCRIBE naming partitions; a cluster's share). */
+  only?: ReadonlySet<number>
   ephemeral?: boolean
   /** What each partition's owner was asked (the 'sub' op without routing), so partitions added later (TOPIC_ALTER) can join. */
   spec?: Omit<Extract<ToWorker, { t: 'sub' }>, 't' | 'id' | 'partition'>
@@ -62,6 +65,8 @@ export interface HandlerContext {
   readonly auth: Authenticator
   /** Which broker this is, in which cluster (WELCOME and METADATA say so). */
   readonly identity: BrokerIdentity
+  /** This broker as a member of a cluster (cluster/cluster-node.ts); undefined for a single broker. */
+  cluster: ClusterNode | undefined
   /** True once shutdown began: new requests get SHUTTING_DOWN. */
   draining: boolean
 }

@@ -21,6 +21,12 @@
  * reading dead letters never creates their origin (a chain of `.dlq` names
  * used to create one topic per link).
  *
+ * In a cluster, a topic is created in etcd first (`coordinator`,
+ * cluster/cluster-node.ts), then here; topics created on other brokers
+ * arrive through learn(). Whoever created it first wins: a TOPIC_CREATE that
+ * loses the race is TOPIC_EXISTS, a publish or subscribe takes the topic as
+ * the winner made it.
+ *
  * A creation is answered once topic.json and its directories are durable
  * (topic-store.ts); on a full disk it fails with STORAGE_FULL (retriable) and
  * leaves nothing behind, and the reservation is released.
@@ -34,9 +40,17 @@ import type { TopicConfig } from '../thread-messages.js'
 import { loadTopicConfigs, topicDir, topicsDir, writeTopicConfigAsync } from '../topic-store.js'
 import { fsyncDirAsync } from '../storage/fs-util.js'
 
+/** Where a new topic is made to exist before this broker writes it (a cluster's etcd). */
+export interface TopicCoordinator {
+  /** The topic as the cluster has it, and whether this call created it. */
+  create(config: TopicConfig): Promise<{ config: TopicConfig; created: boolean }>
+}
+
 export class TopicRegistry {
   private readonly topics = new Map<string, TopicConfig>()
   private readonly creating = new Map<string, Promise<TopicConfig>>()
+  /** Set in a cluster (broker/index.ts). */
+  coordinator: TopicCoordinator | undefined
 
   constructor(private readonly config: BrokerConfig) {}
 
@@ -52,9 +66,15 @@ export class TopicRegistry {
     return [...this.topics.values()].sort((a, b) => a.topic.localeCompare(b.topic))
   }
 
-  /** A topic created elsewhere (a worker's dead-letter topic). */
-  add(config: TopicConfig): void {
+  /**
+   * A topic a worker created (a dead-letter topic). In a cluster it is made
+   * known to the other brokers too (its partitions live with its origin's);
+   * a failure is returned for the caller to log: the dead letters are stored
+   * here either way.
+   */
+  add(config: TopicConfig): Promise<unknown> {
     if (!this.topics.has(config.topic)) this.topics.set(config.topic, config)
+    return this.coordinator?.create(config) ?? Promise.resolve()
   }
 
   /** The topic for a publish or subscribe, created with defaults when allowed (and within maxTopics). */
@@ -79,10 +99,23 @@ export class TopicRegistry {
     if (isDeadLetterTopic(req.topic)) {
       throw new SkiffError('INVALID_REQUEST', `topic names ending in ${DLQ_SUFFIX} are dead-letter topics, created by the broker`)
     }
-    if (this.topics.has(req.topic) || this.creating.has(req.topic)) {
-      throw new SkiffError('TOPIC_EXISTS', `topic ${req.topic} already exists`, { details: { topic: req.topic } })
-    }
-    return this.createOnce(this.withDefaults(req))
+    if (this.topics.has(req.topic) || this.creating.has(req.topic)) throw topicExists(req.topic)
+    const config = this.withDefaults(req)
+    let createdHere = false
+    const made = await this.createOnce(config, (c) => (createdHere = c))
+    if (this.coordinator && !createdHere) throw topicExists(req.topic)
+    return made
+  }
+
+  /**
+   * A topic the cluster has (cluster/cluster-node.ts): written to this
+   * broker's disk, then its table, once; never refused by maxTopics (the
+   * cluster made it already).
+   */
+  learn(config: TopicConfig): Promise<TopicConfig> {
+    const known = this.topics.get(config.topic)
+    if (known) return Promise.resolve(known)
+    return this.creating.get(config.topic) ?? this.write(config, writeTopicConfigAsync(this.config.dataDir, config).then(() => config))
   }
 
   private withDefaults(req: TopicCreate): TopicConfig {
@@ -104,16 +137,32 @@ export class TopicRegistry {
    * starts, with no await in between; the reservation becomes the topic, or
    * is released when the write fails.
    */
-  private createOnce(config: TopicConfig): Promise<TopicConfig> {
+  private createOnce(config: TopicConfig, created: (byThisCall: boolean) => void = () => {}): Promise<TopicConfig> {
     const inflight = this.creating.get(config.topic)
     if (inflight) return inflight
     this.checkTopicLimit(config.topic)
-    const p = writeTopicConfigAsync(this.config.dataDir, config).then(
-      () => {
+    const coordinator = this.coordinator
+    const durable = coordinator
+      ? coordinator.create(config).then(async (r) => {
+          created(r.created)
+          await writeTopicConfigAsync(this.config.dataDir, r.config)
+          return r.config
+        })
+      : writeTopicConfigAsync(this.config.dataDir, config).then(() => {
+          created(true)
+          return config
+        })
+    return this.write(config, durable)
+  }
+
+  /** Reserve `config.topic` while `durable` makes it exist; it becomes the topic, or is released on failure. */
+  private write(config: TopicConfig, durable: Promise<TopicConfig>): Promise<TopicConfig> {
+    const p = durable.then(
+      (made) => {
         // In one step, so the topic is never counted twice (existing and being created).
         this.creating.delete(config.topic)
-        this.topics.set(config.topic, config)
-        return config
+        this.topics.set(config.topic, made)
+        return made
       },
       (err: unknown) => {
         this.creating.delete(config.topic)
@@ -160,6 +209,10 @@ export class TopicRegistry {
     await fs.promises.rm(topicDir(this.config.dataDir, topic), { recursive: true, force: true })
     await fsyncDirAsync(topicsDir(this.config.dataDir)).catch(() => {})
   }
+}
+
+function topicExists(topic: string): SkiffError {
+  return new SkiffError('TOPIC_EXISTS', `topic ${topic} already exists`, { details: { topic } })
 }
 
 function unknownTopic(topic: string, message = `topic ${topic} does not exist`): SkiffError {

@@ -20,6 +20,11 @@
  *                          never redelivered, no dead letters);
  *                          the client still sends ACK frames for what it has taken, and
  *                          the broker reads them only as credits coming back.
+ *   partitions     uint[]? only these partitions of the topic (distinct, each below its
+ *                          partition count). Absent: every partition this broker leads
+ *                          (a single broker: all of them). In a cluster a client
+ *                          subscribes at each partition's leader with the partitions it
+ *                          leads; one it does not lead is NOT_LEADER.
  *
  * UNSUBSCRIBE (0x21), client -> broker: leave; unacked messages are redelivered.
  *   corr  uint
@@ -30,6 +35,7 @@ import { encodeFrame } from '../frame.js'
 import { Fields } from '../fields.js'
 import { MAX_NAME_FIELD } from './limits.js'
 import { SkiffError } from '../errors.js'
+import { MAX_PARTITIONS } from './admin.js'
 
 export const START_POSITIONS = ['earliest', 'latest', 'offset', 'timestamp'] as const
 export type StartPosition = (typeof START_POSITIONS)[number]
@@ -52,6 +58,8 @@ export interface Subscribe {
   maxDeliveries?: number | undefined
   /** Absent means "explicit". */
   ack?: AckMode | undefined
+  /** Only these partitions; absent: every partition this broker leads. */
+  partitions?: number[] | undefined
 }
 
 export interface Unsubscribe {
@@ -74,6 +82,7 @@ export function encodeSubscribe(s: Subscribe): Buffer {
   if (s.ackTimeoutMs !== undefined) body.ackTimeoutMs = s.ackTimeoutMs
   if (s.maxDeliveries !== undefined) body.maxDeliveries = s.maxDeliveries
   if (s.ack !== undefined && s.ack !== 'explicit') body.ack = s.ack
+  if (s.partitions !== undefined) body.partitions = s.partitions
   return encodeFrame(Op.SUBSCRIBE, body)
 }
 
@@ -99,7 +108,14 @@ export function decodeSubscribe(body: Buffer): Subscribe {
     maxDeliveries: f.optUint('maxDeliveries', 1_000_000),
     // Only a non-default mode is spelled out, as encodeSubscribe writes it.
     ...(ack === 'none' ? { ack } : {}),
+    ...(f.has('partitions') ? { partitions: distinct(f.uintArray('partitions', MAX_PARTITIONS)) } : {}),
   }
+}
+
+function distinct(partitions: number[]): number[] {
+  if (partitions.length === 0) throw new SkiffError('INVALID_REQUEST', 'SUBSCRIBE.partitions must name at least one partition')
+  if (new Set(partitions).size !== partitions.length) throw new SkiffError('INVALID_REQUEST', 'SUBSCRIBE.partitions must not name a partition twice')
+  return partitions
 }
 
 export function encodeUnsubscribe(u: Unsubscribe): Buffer {

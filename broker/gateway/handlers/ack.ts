@@ -17,7 +17,7 @@ export function onAck(conn: HandlerConnection, body: Buffer): void {
   if (!sub) return
   const byPartition = new Map<number, number[]>()
   const add = (p: number, first: number, count: number): void => {
-    if (p >= sub.partitions) return
+    if (p >= sub.partitions || (sub.only !== undefined && !sub.only.has(p))) return
     let list = byPartition.get(p)
     if (!list) byPartition.set(p, (list = []))
     const n = list.length

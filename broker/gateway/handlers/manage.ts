@@ -192,7 +192,8 @@ async function joinNewPartitions(ctx: HandlerContext, topic: string, partitions:
   const waits: Promise<unknown>[] = []
   for (const c of ctx.connections.values()) {
     for (const s of c.subs.values()) {
-      if (s.topic !== topic || !s.spec || s.partitions >= partitions) continue
+      // A subscription to chosen partitions keeps to them.
+      if (s.topic !== topic || !s.spec || s.only || s.partitions >= partitions) continue
       for (let p = s.partitions; p < partitions; p++) {
         waits.push(ctx.pool.request(ownerOf(topic, p, ctx.pool.size), { t: 'sub', ...s.spec, start: 'earliest', startValue: undefined, partition: p }))
       }

@@ -4,6 +4,7 @@
  * itself, at epoch 0, with itself as the only replica. Its address is the
  * one --advertise gives or else the one this connection reached: a client
  * that got here can get here again, whatever interface the broker listens on.
+ * In a cluster the answer comes from the broker's view of it instead.
  * Topics are those the user may describe (which publish or subscribe
  * permission on the topic grants, as for TOPIC_LIST).
  */
@@ -15,7 +16,13 @@ import { parseAdvertise } from '../../config.js'
 
 export function onMetadata(conn: HandlerConnection, body: Buffer): void {
   const req = decodeMetadataRequest(body)
-  const { topics, identity } = conn.ctx
+  const { topics, identity, cluster } = conn.ctx
+  if (cluster) {
+    // A cluster's broker answers from its watch of etcd (cluster/cluster-view.ts).
+    const names = req.topics ?? [...cluster.view.topics.keys()].sort()
+    conn.send(encodeOk(req.corr, cluster.metadata(names.filter((t) => mayAccess(conn, 'describe', t)))))
+    return
+  }
   const wanted = req.topics === undefined ? topics.list() : req.topics.flatMap((name) => topics.get(name) ?? [])
   const result: ClusterMetadata = {
     clusterId: identity.clusterId,

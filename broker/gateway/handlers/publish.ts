@@ -8,6 +8,7 @@ import { SkiffError, checkName, decodePublish, encodePublishAck, isDeadLetterTop
 import { requireAccess } from '../../auth/guard.js'
 import type { HandlerConnection } from '../handler-connection.js'
 import { ownerOf, splitByPartition, type PartitionPart } from '../../routing.js'
+import type { ClusterNode } from '../../cluster/cluster-node.js'
 
 let roundRobin = 0
 
@@ -34,6 +35,8 @@ export async function onPublish(conn: HandlerConnection, body: Buffer): Promise<
     // A new topic is counted against maxTopics and reserved before the write starts (topics.ts).
     const topic = existing ?? (await ctx.topics.ensure(pub.topic, false))
     parts = splitByPartition(pub.records, pub.count, topic.partitions, idempotent ? pub.producerId! + pub.sequence! : roundRobin++)
+    // In a cluster every part must be led here, or none is stored: the client resends the batch to the leader.
+    if (ctx.cluster) for (const part of parts) refuseUnlessLed(ctx.cluster, pub.topic, part.partition)
   } catch (err) {
     conn.publishEnded(bytes)
     throw err
@@ -73,6 +76,11 @@ export async function onPublish(conn: HandlerConnection, body: Buffer): Promise<
       },
     )
   })
+}
+
+function refuseUnlessLed(cluster: ClusterNode, topic: string, partition: number): void {
+  const refusal = cluster.refusal(topic, partition)
+  if (refusal) throw refusal
 }
 
 function ack(corr: number, count: number, parts: PartitionPart[], bases: number[]) {

@@ -5,13 +5,13 @@
  * each partition's owner gets the member with a share of the credits
  * (ceil(maxInFlight / partitions), at least 1), so a single-partition topic
  * honours maxInFlight exactly and a wide topic stays within a small multiple.
- * The subscription is registered before the workers answer, so a delivery that
+ * A SUBSCRIBE that names partitions (and, in a cluster, every SUBSCRIBE)
+ * covers only those (`only`). The subscription is registered before the workers answer, so a delivery that
  * overtakes the OK is still routed.
  */
 import { SkiffError, checkName, decodeSubscribe, decodeUnsubscribe, encodeOk } from '../../../protocol/index.js'
 import type { HandlerConnection } from '../handler-connection.js'
 import { ownerOf } from '../../routing.js'
-import { perPartition } from '../fan-out.js'
 import { checkSubscriptionLimit, requireAccess } from '../../auth/guard.js'
 
 /**
@@ -48,6 +48,7 @@ export async function onSubscribe(conn: HandlerConnection, body: Buffer): Promis
     reserved.delete(s.sub) // from here on it is in conn.subs (no await in between), or it failed
   }
   if (conn.closed) return
+  const partitions = partitionsOf(ctx, s.topic, topic.partitions, s.partitions)
   const spec = {
     conn: conn.id,
     sub: s.sub,
@@ -55,21 +56,40 @@ export async function onSubscribe(conn: HandlerConnection, body: Buffer): Promis
     group: s.ephemeral ? ephemeralGroup(conn.id, s.sub) : s.group,
     start: s.start,
     startValue: s.startValue,
-    maxInFlight: Math.max(1, Math.ceil(s.maxInFlight / topic.partitions)),
+    maxInFlight: Math.max(1, Math.ceil(s.maxInFlight / Math.max(1, partitions.length))),
     ackTimeoutMs: s.ackTimeoutMs ?? ctx.config.ackTimeoutMs,
     maxDeliveries: Math.max(1, s.maxDeliveries ?? ctx.config.maxDeliveries),
     ackNone: s.ack === 'none',
     ...(s.ephemeral ? { ephemeral: true } : {}),
   }
-  conn.subs.set(s.sub, { topic: s.topic, group: spec.group, partitions: topic.partitions, ...(s.ephemeral ? { ephemeral: true } : {}), spec })
-  const subscribed = perPartition(ctx, topic, (partition) => ({ t: 'sub', ...spec, partition }))
+  const only = partitions.length === topic.partitions ? undefined : new Set(partitions)
+  conn.subs.set(s.sub, { topic: s.topic, group: spec.group, partitions: topic.partitions, ...(only ? { only } : {}), ...(s.ephemeral ? { ephemeral: true } : {}), spec })
+  const subscribed = Promise.all(partitions.map((partition) => ctx.pool.request(ownerOf(s.topic, partition, ctx.pool.size), { t: 'sub', ...spec, partition })))
   try {
     await subscribed
   } catch (err) {
     conn.subs.delete(s.sub)
     throw err
   }
-  conn.send(encodeOk(s.corr, { partitions: topic.partitions }))
+  conn.send(encodeOk(s.corr, only ? { partitions: topic.partitions, subscribed: partitions } : { partitions: topic.partitions }))
+}
+
+/**
+ * The partitions a SUBSCRIBE covers here: those it names (each must exist,
+ * and in a cluster be led here: NOT_LEADER names the leader), or else every
+ * partition this broker leads (a single broker: all of them).
+ */
+function partitionsOf(ctx: HandlerConnection['ctx'], topic: string, count: number, named: number[] | undefined): number[] {
+  if (named) {
+    for (const p of named) {
+      if (p >= count) throw new SkiffError('INVALID_REQUEST', `topic ${topic} has no partition ${p} (it has ${count})`, { details: { topic, partition: p } })
+      const refusal = ctx.cluster?.refusal(topic, p)
+      if (refusal) throw refusal
+    }
+    return [...named].sort((a, b) => a - b)
+  }
+  if (ctx.cluster) return ctx.cluster.ledHere(topic, count)
+  return Array.from({ length: count }, (_, p) => p)
 }
 
 /**
@@ -89,6 +109,7 @@ export async function onUnsubscribe(conn: HandlerConnection, body: Buffer): Prom
   const { pool } = conn.ctx
   const waits: Promise<unknown>[] = []
   for (let p = 0; p < sub.partitions; p++) {
+    if (sub.only && !sub.only.has(p)) continue
     waits.push(pool.request(ownerOf(sub.topic, p, pool.size), { t: 'unsub', conn: conn.id, sub: u.sub, topic: sub.topic, partition: p, group: sub.group }))
   }
   await Promise.all(waits)

@@ -71,7 +71,7 @@ export async function testGateway(t: Teardown, opts: { users?: object[]; config?
     fs.rmSync(dataDir, { recursive: true, force: true })
   })
   const auth = new Authenticator(authFile, { maxFailedLoginsPerIp: config.maxFailedLoginsPerIp })
-  const ctx: HandlerContext = { config, logger, pool, topics, connections, responders: new Responders(), metrics, auth, identity: { brokerId: 0, clusterId: 'handler-tests' }, draining: false }
+  const ctx: HandlerContext = { config, logger, pool, topics, connections, responders: new Responders(), metrics, auth, identity: { brokerId: 0, clusterId: 'handler-tests' }, cluster: undefined, draining: false }
   const connect = () => new TestConnection(ctx, connections)
   return {
     ctx,

@@ -1,0 +1,254 @@
+/**
+ * This broker as a member of a cluster (CLUSTER.md), part 1: one copy of
+ * each partition, on the broker placement chose.
+ *
+ * At start it registers (membership.ts), lists and watches every key of the
+ * cluster (etcd/watcher.ts into cluster-view.ts), and adds the topics the
+ * cluster has to its own table and disk (TopicRegistry.learn). From then on:
+ * - topic creation on this broker goes through etcd first: the topic and its
+ *   partition keys in one transaction that only succeeds while the topic key
+ *   is absent, so racing creators agree on one placement;
+ * - a publish or subscribe for a partition this broker does not lead is
+ *   refused with NOT_LEADER (naming the leader and its address) when its
+ *   leader is live, PARTITION_UNAVAILABLE when it is not (part 1 has no
+ *   failover: the partition waits for its broker to come back);
+ * - METADATA is answered from the view.
+ *
+ * Serving, and the lease. A partition with one copy can never be given to
+ * another broker (nothing moves it), so its leader goes on serving it while
+ * etcd is unreachable: producers and consumers of existing partitions carry
+ * on through an etcd outage, and only what needs etcd (creating topics)
+ * fails, with a retriable error. Part 2's replicated partitions will be served
+ * only while the lease holds, with a second to spare (CLUSTER.md).
+ */
+import { randomUUID } from 'node:crypto'
+import { SkiffError } from '../../protocol/errors.js'
+import { isDeadLetterTopic } from '../../protocol/names.js'
+import type { ClusterMetadata } from '../../protocol/frames/metadata.js'
+import type { TopicConfig } from '../thread-messages.js'
+import type { BrokerConfig } from '../config.js'
+import { EtcdClient } from './etcd/client.js'
+import { PrefixWatcher, type WatchEvent } from './etcd/watcher.js'
+import type { Op } from './etcd/txn.js'
+import { clusterKeys, type ClusterKeys } from './keys.js'
+import { ClusterView, type ViewChange } from './cluster-view.js'
+import { Membership } from './membership.js'
+import { placePartitions } from './placement.js'
+import { topicConfigOf, type PartitionRecord, type TopicRecord } from './records.js'
+import { etcdEndpoints } from './config-check.js'
+import { parseAdvertise } from '../config.js'
+
+type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void
+
+/** What the node needs of the gateway's table of topics (gateway/topics.ts). */
+export interface TopicTable {
+  /** A topic the cluster has: written to this broker's disk and table, once. */
+  learn(config: TopicConfig): Promise<unknown>
+}
+
+export interface ClusterNodeOptions {
+  config: BrokerConfig
+  /** The port this broker listens on (known once it listens: port 0 picks one). */
+  port: number
+  dirId: string
+  topics: TopicTable
+  log: Log
+}
+
+/** etcd caps one transaction at 128 operations. */
+const MAX_TXN_OPS = 128
+/** How long a creator waits for its own watch to show the topic it wrote. */
+const SEE_OWN_WRITE_MS = 5000
+/** How long the start waits for etcd's first answer. */
+const START_TIMEOUT_MS = 15_000
+
+export class ClusterNode {
+  readonly brokerId: number
+  readonly clusterId: string
+  readonly keys: ClusterKeys
+  readonly view: ClusterView
+  readonly incarnation = randomUUID()
+  private readonly client: EtcdClient
+  private readonly membership: Membership
+  private watcher: PrefixWatcher | undefined
+  private synced!: Promise<void>
+  private readonly seen: { revision: number; resolve: () => void }[] = []
+
+  constructor(private readonly opts: ClusterNodeOptions) {
+    const { config } = opts
+    this.brokerId = config.brokerId
+    this.clusterId = config.clusterName
+    this.keys = clusterKeys(config.clusterName)
+    this.client = new EtcdClient({ endpoints: etcdEndpoints(config.cluster) })
+    this.view = new ClusterView(this.keys, (change) => this.changed(change))
+    const address = parseAdvertise(config.advertise) ?? { host: config.host, port: opts.port }
+    this.membership = new Membership({
+      client: this.client,
+      keys: this.keys,
+      brokerId: this.brokerId,
+      record: { ...address, incarnation: this.incarnation, dirId: opts.dirId },
+      leaseTtlSeconds: 3,
+      log: opts.log,
+    })
+  }
+
+  /** Register, then wait until the view holds the whole cluster; throws when etcd cannot be reached in time. */
+  async start(): Promise<void> {
+    const timeout = new Promise<never>((_, reject) => {
+      const t = setTimeout(() => reject(new Error(`etcd did not answer within ${START_TIMEOUT_MS / 1000} s (${etcdEndpoints(this.opts.config.cluster).join(', ')})`)), START_TIMEOUT_MS)
+      t.unref()
+    })
+    await Promise.race([this.membership.register(), timeout])
+    this.synced = new Promise<void>((resolve) => {
+      this.watcher = new PrefixWatcher(this.client, this.keys.prefix, {
+        onEvent: (ev: WatchEvent) => {
+          this.view.apply(ev)
+          if (ev.type === 'resync') resolve()
+          this.wakeSeen()
+        },
+        onError: (err) => this.opts.log('warn', 'cluster watch interrupted: resuming', { err: (err as Error).message }),
+      })
+    })
+    await Promise.race([this.synced, timeout])
+  }
+
+  private changed(change: ViewChange): void {
+    if (change.kind === 'resync') {
+      for (const [topic, record] of this.view.topics) this.learn(topic, record)
+      return
+    }
+    if (change.kind === 'topic' && change.record) this.learn(change.topic, change.record)
+    if (change.kind === 'broker') this.opts.log('info', change.record ? 'broker joined the cluster' : 'broker left the cluster', { broker: change.id, ...(change.record ? { host: change.record.host, port: change.record.port } : {}) })
+  }
+
+  private learn(topic: string, record: TopicRecord): void {
+    this.opts.topics.learn(topicConfigOf(topic, record)).catch((err: unknown) => {
+      this.opts.log('error', 'topic of the cluster not written to this broker', { topic, err: (err as Error).message })
+    })
+  }
+
+  /** Resolves once the view has caught up with `revision` (or after SEE_OWN_WRITE_MS). */
+  private caughtUp(revision: number): Promise<void> {
+    if (this.view.revision >= revision) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      const entry = { revision, resolve }
+      this.seen.push(entry)
+      setTimeout(resolve, SEE_OWN_WRITE_MS).unref()
+    })
+  }
+
+  private wakeSeen(): void {
+    for (let i = this.seen.length - 1; i >= 0; i--) {
+      if (this.seen[i]!.revision > this.view.revision) continue
+      this.seen[i]!.resolve()
+      this.seen.splice(i, 1)
+    }
+  }
+
+  /**
+   * Why this broker must not serve `topic`/`partition` now (an error to
+   * answer with), or undefined when it may.
+   */
+  refusal(topic: string, partition: number): SkiffError | undefined {
+    const p = this.view.partition(topic, partition)
+    if (p?.leader === this.brokerId) return undefined
+    if (!p) return new SkiffError('PARTITION_UNAVAILABLE', `${topic}/${partition} has no placement in the cluster yet`, { details: { topic, partition } })
+    return this.notHere(topic, partition, p)
+  }
+
+  private notHere(topic: string, partition: number, p: PartitionRecord): SkiffError {
+    const leader = this.view.brokers.get(p.leader)
+    if (!leader) {
+      return new SkiffError('PARTITION_UNAVAILABLE', `${topic}/${partition} is led by broker ${p.leader}, which is not live`, { details: { topic, partition, leader: p.leader } })
+    }
+    return new SkiffError('NOT_LEADER', `broker ${this.brokerId} does not lead ${topic}/${partition}: broker ${p.leader} at ${leader.host}:${leader.port} does`, {
+      details: { topic, partition, leader: p.leader, leaderEpoch: p.leaderEpoch, host: leader.host, port: leader.port },
+    })
+  }
+
+  /** The partitions of `topic` this broker leads, in order. */
+  ledHere(topic: string, partitions: number): number[] {
+    const out: number[] = []
+    for (let p = 0; p < partitions; p++) if (this.view.partition(topic, p)?.leader === this.brokerId) out.push(p)
+    return out
+  }
+
+  metadata(topics: Iterable<string>): ClusterMetadata {
+    return this.view.metadata(this.clusterId, topics)
+  }
+
+  /**
+   * Make a topic exist in the cluster. Resolves with the topic as the cluster
+   * has it, and whether this call created it (false: someone created it
+   * first, maybe with other settings). etcd unreachable: TIMEOUT, retriable.
+   */
+  async create(config: TopicConfig): Promise<{ config: TopicConfig; created: boolean }> {
+    const known = this.view.topics.get(config.topic)
+    if (known) return { config: topicConfigOf(config.topic, known), created: false }
+    const record: TopicRecord = {
+      topicId: randomUUID(),
+      partitions: config.partitions,
+      replicationFactor: 1,
+      minInSync: 1,
+      retentionMs: config.retentionMs,
+      retentionBytes: config.retentionBytes,
+      segmentBytes: config.segmentBytes,
+      createdAt: config.createdAt,
+    }
+    // A dead-letter topic's partitions live with its origin's: only its settings are written.
+    const partitionOps: Op[] = isDeadLetterTopic(config.topic) ? [] : this.placementOps(config)
+    const topicKey = this.keys.topic(config.topic)
+    const absent = { key: topicKey, target: 'createRevision' as const, op: '==' as const, value: 0 }
+    try {
+      // Large topics go in chunks, the topic key last: a reader sees the topic only once every partition is there.
+      for (let i = 0; i < partitionOps.length; i += MAX_TXN_OPS - 1) {
+        if (partitionOps.length + 1 <= MAX_TXN_OPS) break
+        const res = await this.client.txn({ compare: [absent], success: partitionOps.slice(i, i + MAX_TXN_OPS - 1) })
+        if (!res.succeeded) return await this.existing(config.topic)
+      }
+      const last = partitionOps.length + 1 <= MAX_TXN_OPS ? partitionOps : []
+      const res = await this.client.txn({ compare: [absent], success: [...last, { type: 'put', key: topicKey, value: JSON.stringify(record) }] })
+      if (!res.succeeded) return await this.existing(config.topic)
+      await this.caughtUp(res.revision)
+    } catch (err) {
+      if (err instanceof SkiffError) throw err
+      throw new SkiffError('TIMEOUT', `topic ${config.topic} was not created: the cluster's etcd did not answer (${(err as Error).message}); try again`, { details: { topic: config.topic } })
+    }
+    this.opts.log('info', 'topic created in the cluster', { topic: config.topic, partitions: config.partitions })
+    return { config: topicConfigOf(config.topic, record), created: true }
+  }
+
+  private placementOps(config: TopicConfig): Op[] {
+    const live = [...this.view.brokers.keys()]
+    if (!live.includes(this.brokerId) && this.membership.holds(0)) live.push(this.brokerId)
+    let placed: number[][]
+    try {
+      placed = placePartitions({ topic: config.topic, partitions: config.partitions, replicationFactor: 1, brokers: live, leading: this.view.leading() })
+    } catch (err) {
+      throw new SkiffError('PARTITION_UNAVAILABLE', `topic ${config.topic} was not created: ${(err as Error).message}`, { details: { topic: config.topic } })
+    }
+    return placed.map((replicas, partition) => {
+      const value: PartitionRecord = {
+        leader: replicas[0]!,
+        leaderEpoch: 1,
+        replicas,
+        isr: replicas.map((id) => ({ id, incarnation: this.view.brokers.get(id)?.incarnation ?? (id === this.brokerId ? this.incarnation : '') })),
+      }
+      return { type: 'put', key: this.keys.partition(config.topic, partition), value: JSON.stringify(value) }
+    })
+  }
+
+  private async existing(topic: string): Promise<{ config: TopicConfig; created: boolean }> {
+    const got = await this.client.get(this.keys.topic(topic))
+    await this.caughtUp(got.revision)
+    const record = this.view.topics.get(topic)
+    if (!record) throw new SkiffError('TIMEOUT', `topic ${topic} is being created elsewhere in the cluster; try again`, { details: { topic } })
+    return { config: topicConfigOf(topic, record), created: false }
+  }
+
+  async stop(): Promise<void> {
+    this.watcher?.close()
+    await this.membership.stop().catch(() => {})
+    this.client.close()
+  }
+}

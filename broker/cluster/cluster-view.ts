@@ -1,0 +1,147 @@
+/**
+ * A broker's picture of the cluster: every broker, topic and partition key
+ * under the cluster's prefix, as its watch of etcd delivered them
+ * (etcd/watcher.ts: a `resync` snapshot, then each change in revision order).
+ * METADATA is answered from here, routing decisions are made from here, and
+ * the broker's node (cluster-node.ts) learns from `onChange` which
+ * partitions it gained or lost.
+ *
+ * The view is only as fresh as the watch: a broker whose view lags may send
+ * a client to an old leader, which answers NOT_LEADER, and the client asks
+ * again. Safety never rests on it (CLUSTER.md invariant 3): a broker serves a
+ * partition only while its own lease holds (cluster-node.ts).
+ *
+ * A dead-letter topic has no partition keys: each of its partitions lives
+ * with its origin's partition (same leader and epoch).
+ */
+import { originTopicOf, isDeadLetterTopic } from '../../protocol/names.js'
+import type { ClusterMetadata, TopicPlacement } from '../../protocol/frames/metadata.js'
+import type { WatchEvent } from './etcd/watcher.js'
+import { parseKey, type ClusterKeys } from './keys.js'
+import { parseBroker, parsePartition, parseTopic, type BrokerRecord, type PartitionRecord, type TopicRecord } from './records.js'
+
+/** What one applied event changed, for the node to act on. */
+export type ViewChange =
+  | { kind: 'resync' }
+  | { kind: 'broker'; id: number; record: BrokerRecord | undefined }
+  | { kind: 'topic'; topic: string; record: TopicRecord | undefined }
+  | { kind: 'partition'; topic: string; partition: number; record: PartitionRecord | undefined }
+
+export class ClusterView {
+  readonly brokers = new Map<number, BrokerRecord>()
+  readonly topics = new Map<string, TopicRecord>()
+  /** By `<topic>/<partition>`. */
+  private readonly partitions = new Map<string, PartitionRecord>()
+  /** The etcd revision the view is consistent with. */
+  revision = 0
+  /** Keys whose value did not parse, with the revision seen (logged once each by the node). */
+  readonly refused: { key: string; revision: number }[] = []
+
+  constructor(
+    private readonly keys: ClusterKeys,
+    private readonly onChange: (change: ViewChange) => void = () => {},
+  ) {}
+
+  apply(ev: WatchEvent): void {
+    if (ev.type === 'resync') {
+      this.brokers.clear()
+      this.topics.clear()
+      this.partitions.clear()
+      for (const kv of ev.kvs) this.set(kv.key, kv.value, kv.modRevision)
+      this.revision = ev.revision
+      this.onChange({ kind: 'resync' })
+      return
+    }
+    const change = ev.type === 'put' ? this.set(ev.key, ev.value, ev.modRevision) : this.remove(ev.key)
+    this.revision = Math.max(this.revision, ev.modRevision)
+    if (change) this.onChange(change)
+  }
+
+  private set(key: string, value: string, revision: number): ViewChange | undefined {
+    const k = parseKey(this.keys, key)
+    if (!k) return undefined
+    if (k.kind === 'broker') {
+      const record = parseBroker(value)
+      if (!record) return this.refuse(key, revision, () => this.brokers.delete(k.id))
+      this.brokers.set(k.id, record)
+      return { kind: 'broker', id: k.id, record }
+    }
+    if (k.kind === 'topic') {
+      const record = parseTopic(value)
+      if (!record) return this.refuse(key, revision, () => this.topics.delete(k.topic))
+      this.topics.set(k.topic, record)
+      return { kind: 'topic', topic: k.topic, record }
+    }
+    const record = parsePartition(value)
+    if (!record) return this.refuse(key, revision, () => this.partitions.delete(`${k.topic}/${k.partition}`))
+    this.partitions.set(`${k.topic}/${k.partition}`, record)
+    return { kind: 'partition', topic: k.topic, partition: k.partition, record }
+  }
+
+  /** A value that does not parse counts as no value: what was known of the key is forgotten. */
+  private refuse(key: string, revision: number, forget: () => void): undefined {
+    forget()
+    if (this.refused.length < 100) this.refused.push({ key, revision })
+    return undefined
+  }
+
+  private remove(key: string): ViewChange | undefined {
+    const k = parseKey(this.keys, key)
+    if (!k) return undefined
+    if (k.kind === 'broker') {
+      this.brokers.delete(k.id)
+      return { kind: 'broker', id: k.id, record: undefined }
+    }
+    if (k.kind === 'topic') {
+      this.topics.delete(k.topic)
+      return { kind: 'topic', topic: k.topic, record: undefined }
+    }
+    this.partitions.delete(`${k.topic}/${k.partition}`)
+    return { kind: 'partition', topic: k.topic, partition: k.partition, record: undefined }
+  }
+
+  /** Where a partition lives; a dead-letter topic's partition answers as its origin's. */
+  partition(topic: string, partition: number): PartitionRecord | undefined {
+    const origin = isDeadLetterTopic(topic) ? originTopicOf(topic) : topic
+    return this.partitions.get(`${origin}/${partition}`)
+  }
+
+  /** Whether broker `id` is registered now (its lease alive, as far as the watch knows). */
+  isLive(id: number): boolean {
+    return this.brokers.has(id)
+  }
+
+  /** Partitions each live broker leads, for placement (placement.ts). */
+  leading(): Map<number, number> {
+    const out = new Map<number, number>()
+    for (const p of this.partitions.values()) if (this.brokers.has(p.leader)) out.set(p.leader, (out.get(p.leader) ?? 0) + 1)
+    return out
+  }
+
+  /** Every partition (of topics with settings) whose leader is `id`. */
+  *ledBy(id: number): Generator<{ topic: string; partition: number; record: PartitionRecord }> {
+    for (const [topic, t] of this.topics) {
+      for (let partition = 0; partition < t.partitions; partition++) {
+        const record = this.partition(topic, partition)
+        if (record?.leader === id) yield { topic, partition, record }
+      }
+    }
+  }
+
+  /** METADATA's answer for `topics` (names that do not exist are left out), as this view has it. */
+  metadata(clusterId: string, topics: Iterable<string>): ClusterMetadata {
+    const placements: TopicPlacement[] = []
+    for (const topic of topics) {
+      const t = this.topics.get(topic)
+      if (!t) continue
+      const partitions = []
+      for (let partition = 0; partition < t.partitions; partition++) {
+        const p = this.partition(topic, partition)
+        if (p) partitions.push({ partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr.map((m) => m.id) })
+      }
+      placements.push({ topic, partitions })
+    }
+    const brokers = [...this.brokers].sort(([a], [b]) => a - b).map(([id, b]) => ({ id, host: b.host, port: b.port }))
+    return { clusterId, revision: this.revision, brokers, topics: placements }
+  }
+}
