@@ -149,6 +149,12 @@ export const VECTOR_SOURCES: readonly VectorSource[] = [
   },
   {
     frame: 'SUBSCRIBE',
+    variant: 'partitions',
+    note: 'In a cluster: join group "billing" on the partitions of "orders" this broker leads (0 and 3).',
+    value: { corr: 5, sub: 3, topic: 'orders', group: 'billing', start: 'earliest', maxInFlight: 100, partitions: [0, 3] },
+  },
+  {
+    frame: 'SUBSCRIBE',
     variant: 'ephemeral',
     note: 'An ephemeral subscription: no group on the wire (decoded as group ""), a group of its own that is never saved and ends with the subscription.',
     value: { corr: 5, sub: 3, topic: 'orders', group: '', ephemeral: true, start: 'latest', maxInFlight: 100 },
