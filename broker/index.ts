@@ -90,6 +90,8 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
       // Set before it starts: until its view is whole, every partition answers PARTITION_UNAVAILABLE (retriable).
       ctx.cluster = new ClusterNode({ config, port: address.port, dirId, topics, log: (level, msg, fields) => logger[level](fields ?? {}, msg) })
       topics.coordinator = ctx.cluster
+      // Every series names its broker, so one Prometheus can scrape the whole cluster.
+      obs.metrics.registry.setDefaultLabels({ broker: String(config.brokerId) })
       await ctx.cluster.start()
       logger.info({ cluster: config.clusterName, brokerId: config.brokerId, brokers: ctx.cluster.view.brokers.size, topics: ctx.cluster.view.topics.size }, 'joined the cluster')
     }

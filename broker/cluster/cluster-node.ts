@@ -27,6 +27,7 @@ import { isDeadLetterTopic } from '../../protocol/names.js'
 import type { ClusterMetadata } from '../../protocol/frames/metadata.js'
 import type { TopicConfig } from '../thread-messages.js'
 import type { BrokerConfig } from '../config.js'
+import type { ClusterStatus } from '../observability/broker-view.js'
 import { EtcdClient } from './etcd/client.js'
 import { PrefixWatcher, type WatchEvent } from './etcd/watcher.js'
 import type { Op } from './etcd/txn.js'
@@ -171,6 +172,25 @@ export class ClusterNode {
     const out: number[] = []
     for (let p = 0; p < partitions; p++) if (this.view.partition(topic, p)?.leader === this.brokerId) out.push(p)
     return out
+  }
+
+  /**
+   * What the panel, /readyz and the metrics show of the cluster: whether this
+   * broker's registration holds, the live brokers, the partitions it leads
+   * and the partitions of the cluster without a live leader.
+   */
+  status(): ClusterStatus {
+    const brokers = [...this.view.brokers].sort(([a], [b]) => a - b).map(([id, b]) => ({ id, host: b.host, port: b.port }))
+    let leading = 0
+    let unavailable = 0
+    for (const [topic, t] of this.view.topics) {
+      for (let p = 0; p < t.partitions; p++) {
+        const leader = this.view.partition(topic, p)?.leader
+        if (leader === this.brokerId) leading++
+        if (leader === undefined || !this.view.brokers.has(leader)) unavailable++
+      }
+    }
+    return { brokerId: this.brokerId, cluster: this.clusterId, registered: this.membership.holds(0) && this.view.brokers.has(this.brokerId), brokers, leading, unavailable }
   }
 
   metadata(topics: Iterable<string>): ClusterMetadata {

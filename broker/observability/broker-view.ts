@@ -29,6 +29,20 @@ export interface PanelConnection {
   fail(err: SkiffError): void
 }
 
+/** This broker in its cluster (cluster/cluster-node.ts), for the panel, /readyz and the metrics. */
+export interface ClusterStatus {
+  brokerId: number
+  cluster: string
+  /** Its registration in etcd holds now (lease alive, key seen). */
+  registered: boolean
+  /** The live brokers. */
+  brokers: { id: number; host: string; port: number }[]
+  /** Partitions this broker leads. */
+  leading: number
+  /** Partitions of the cluster without a live leader. */
+  unavailable: number
+}
+
 export interface BrokerView {
   readonly config: BrokerConfig
   readonly logger: Logger
@@ -42,6 +56,8 @@ export interface BrokerView {
     /** The topic, auto-created (within maxTopics) as a PUBLISH would. */
     ensure(topic: string, forSubscribe: boolean): Promise<TopicConfig>
   }
+  /** This broker in its cluster; undefined for a single broker. */
+  cluster(): ClusterStatus | undefined
   /** Worker threads in the pool. */
   readonly workers: number
   /** Ask the owner of `q.partition` of `q.topic`. */

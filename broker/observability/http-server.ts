@@ -25,6 +25,8 @@ const ACTIONS = '/api/actions/'
 
 export interface HealthState {
   ready: boolean
+  /** Besides `ready`: in a cluster, whether this broker's registration holds (a broker the others take for gone is not ready). */
+  serving?: () => boolean
 }
 
 export class HttpServer {
@@ -89,7 +91,8 @@ export class HttpServer {
       case '/healthz':
         return this.reply(res, 200, 'ok\n')
       case '/readyz':
-        return this.health.ready ? this.reply(res, 200, 'ready\n') : this.reply(res, 503, 'not ready\n')
+        if (!this.health.ready) return this.reply(res, 503, 'not ready\n')
+        return this.health.serving?.() === false ? this.reply(res, 503, 'not ready: not registered in the cluster\n') : this.reply(res, 200, 'ready\n')
       default:
         return this.reply(res, 404, 'not found: try /, /api/overview, /metrics, /healthz or /readyz\n')
     }

@@ -62,6 +62,8 @@ export class Observability {
     const { config, logger } = this
     this.metrics.connectionCount = () => broker.connections.size
     this.metrics.loginStats = () => broker.auth.stats()
+    this.metrics.clusterStatus = () => broker.cluster()
+    this.health.serving = () => broker.cluster()?.registered !== false
     this.http.panel = new PanelApi(broker, this.metrics, this.http.startedAt)
     if (config.statsd) {
       this.statsd = new StatsdPusher(this.metrics, parseHostPort(config.statsd)!, logger)

@@ -17,6 +17,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric
 import { LabelBudget, OTHER } from './labels.js'
 import type { GaugeSnapshot, MetricDeltas } from './worker-metrics.js'
 import type { LoginStats } from '../auth/authenticator.js'
+import type { ClusterStatus } from './broker-view.js'
 
 /** Why a UDP datagram was accepted or dropped (the `result` label). */
 export const UDP_RESULTS = [
@@ -29,6 +30,7 @@ export const UDP_RESULTS = [
   'forbidden',
   'bad_topic',
   'unknown_topic',
+  'not_leader',
   'overloaded',
   'shutting_down',
   'failed',
@@ -75,6 +77,8 @@ export class BrokerMetrics {
   connectionCount: () => number = () => 0
   /** Where login counts come from (the authenticator, once the gateway is up). */
   loginStats: () => LoginStats | undefined = () => undefined
+  /** This broker in its cluster (undefined for a single broker), read at scrape time. */
+  clusterStatus: () => ClusterStatus | undefined = () => undefined
   /** The gateway's broker-wide budgets (gateway/budgets.ts), once it exists. */
   gatewayBudgets: () => BudgetTotals = () => ({ pendingOutputBytes: 0, partialFrameBytes: 0, unconfirmedPublishBytes: 0 })
 
@@ -133,6 +137,22 @@ export class BrokerMetrics {
         self.bytesSent = 0
       },
     })
+    // Cluster gauges: absent (no sample) on a single broker.
+    const cluster = (name: string, help: string, value: (s: ClusterStatus) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset()
+          const s = self.clusterStatus()
+          if (s) this.set(value(s))
+        },
+      })
+    cluster('skiff_cluster_registered', "1 while this broker's registration in etcd holds, else 0", (s) => (s.registered ? 1 : 0))
+    cluster('skiff_cluster_brokers', 'Live brokers in the cluster, as this broker sees it', (s) => s.brokers.length)
+    cluster('skiff_cluster_partitions_led', 'Partitions this broker leads', (s) => s.leading)
+    cluster('skiff_cluster_partitions_unavailable', 'Partitions of the cluster without a live leader', (s) => s.unavailable)
     new Gauge({
       name: 'skiff_connections',
       help: 'Open client connections (including ones still in the handshake)',

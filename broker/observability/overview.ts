@@ -35,7 +35,7 @@
  * or monitor). It carries topic and group names, user names and addresses,
  * no payloads and no credentials.
  */
-import type { BrokerView } from './broker-view.js'
+import type { BrokerView, ClusterStatus } from './broker-view.js'
 import { DLQ_SUFFIX, isDeadLetterTopic } from '../../protocol/index.js'
 import type { TopicConfig } from '../thread-messages.js'
 
@@ -100,6 +100,8 @@ export interface Overview extends OverviewPage {
   topics: TopicOverview[]
   groups: GroupOverview[]
   connections: ConnectionOverview[]
+  /** This broker in its cluster (absent for a single broker). */
+  cluster?: ClusterStatus
 }
 
 /** The page a query string asks for, or a message saying what is wrong with it. */
@@ -175,6 +177,7 @@ export async function buildOverview(broker: BrokerView, page: OverviewPage): Pro
   const onPage = all.slice(page.offset, page.offset + page.limit)
   const [topics, groups] = await Promise.all([Promise.all(onPage.map((t) => topicOverview(broker, t))), Promise.all(onPage.map((t) => groupsOverview(broker, t)))])
   await markDeadLetters(broker, topics)
+  const cluster = broker.cluster()
   return {
     time: Date.now(),
     ...page,
@@ -183,5 +186,6 @@ export async function buildOverview(broker: BrokerView, page: OverviewPage): Pro
     topics,
     groups: groups.flat(),
     connections: connectionsPage(broker, page.connectionOffset, page.connectionLimit),
+    ...(cluster ? { cluster } : {}),
   }
 }

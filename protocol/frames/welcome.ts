@@ -9,6 +9,9 @@
  *   brokerId       uint?   this broker's id (0 for a single broker)
  *   clusterId      string? the cluster this broker belongs to (a single broker:
  *                          the id of its data directory)
+ *   clustered      bool?   true from a broker of a cluster of several (--cluster): the
+ *                          client asks METADATA and routes each partition to its
+ *                          leader. Absent from a single broker.
  * brokerId and clusterId are absent from brokers that predate them.
  */
 import { Op } from '../opcodes.js'
@@ -25,11 +28,17 @@ export interface Welcome {
   idleTimeoutMs: number
   brokerId?: number | undefined
   clusterId?: string | undefined
+  clustered?: boolean | undefined
 }
 
 export function encodeWelcome(w: Welcome): Buffer {
-  const { brokerId, clusterId, ...always } = w
-  return encodeFrame(Op.WELCOME, { ...always, ...(brokerId === undefined ? {} : { brokerId }), ...(clusterId === undefined ? {} : { clusterId }) })
+  const { brokerId, clusterId, clustered, ...always } = w
+  return encodeFrame(Op.WELCOME, {
+    ...always,
+    ...(brokerId === undefined ? {} : { brokerId }),
+    ...(clusterId === undefined ? {} : { clusterId }),
+    ...(clustered === true ? { clustered } : {}),
+  })
 }
 
 export function decodeWelcome(body: Buffer): Welcome {
@@ -43,5 +52,6 @@ export function decodeWelcome(body: Buffer): Welcome {
     idleTimeoutMs: f.uint('idleTimeoutMs'),
     ...(f.has('brokerId') ? { brokerId: f.uint('brokerId', MAX_BROKER_ID) } : {}),
     ...(f.has('clusterId') ? { clusterId: f.str('clusterId', MAX_CLUSTER_ID) } : {}),
+    ...(f.bool('clustered', false) ? { clustered: true } : {}),
   }
 }

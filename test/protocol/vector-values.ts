@@ -48,7 +48,7 @@ export const VECTOR_SOURCES: readonly VectorSource[] = [
     frame: 'WELCOME',
     variant: 'cluster',
     note: 'From broker 2 of a cluster: brokerId and clusterId name them (a single broker says 0 and its data directory id).',
-    value: { version: 1, server: 'skiffmq/0.1.0', connectionId: 7, maxFrame: 1048576, heartbeatMs: 5000, idleTimeoutMs: 30000, brokerId: 2, clusterId: 'prod-eu' },
+    value: { version: 1, server: 'skiffmq/0.1.0', connectionId: 7, maxFrame: 1048576, heartbeatMs: 5000, idleTimeoutMs: 30000, brokerId: 2, clusterId: 'prod-eu', clustered: true },
   },
   { frame: 'PING', note: 'Body is an empty map.', value: {} },
   { frame: 'PONG', note: 'Body is an empty map.', value: {} },

@@ -64,6 +64,7 @@ export async function onHello(conn: HandshakeConnection, body: Buffer): Promise<
       idleTimeoutMs: config.idleTimeoutMs,
       brokerId: conn.ctx.identity.brokerId,
       clusterId: conn.ctx.identity.clusterId,
+      ...(conn.ctx.cluster ? { clustered: true } : {}),
     }),
   )
   conn.ctx.logger.debug({ conn: conn.id, client: hello.client, user: conn.user.user, via: conn.user.via, remote: conn.remote, version }, 'client connected')

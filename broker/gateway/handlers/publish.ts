@@ -34,7 +34,11 @@ export async function onPublish(conn: HandlerConnection, body: Buffer): Promise<
   try {
     // A new topic is counted against maxTopics and reserved before the write starts (topics.ts).
     const topic = existing ?? (await ctx.topics.ensure(pub.topic, false))
-    parts = splitByPartition(pub.records, pub.count, topic.partitions, idempotent ? pub.producerId! + pub.sequence! : roundRobin++)
+    const turn = idempotent ? pub.producerId! + pub.sequence! : roundRobin++
+    // In a cluster keyless records go to a partition led here (a client sends them to any broker);
+    // keyed ones go where their key hashes, and must be led here.
+    const here = ctx.cluster?.ledHere(pub.topic, topic.partitions)
+    parts = splitByPartition(pub.records, pub.count, topic.partitions, here?.length ? here[turn % here.length]! : turn)
     // In a cluster every part must be led here, or none is stored: the client resends the batch to the leader.
     if (ctx.cluster) for (const part of parts) refuseUnlessLed(ctx.cluster, pub.topic, part.partition)
   } catch (err) {

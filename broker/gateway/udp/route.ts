@@ -29,12 +29,17 @@ export function storeInWorkers(ctx: GatewayContext): StoreDatagram {
     ctx.topics.ensure(d.topic, false).then(send, (err: unknown) => done(topicFailure(err)))
 
     function send(topic: TopicConfig): void {
+      // In a cluster keyless records go to a partition led here, and a keyed one led elsewhere drops the datagram
+      // (not forwarded: PROTOCOL.md, Telemetry datagrams).
+      const here = ctx.cluster?.ledHere(d.topic, topic.partitions)
+      if (here?.length === 0) return done('not_leader')
       let parts
       try {
-        parts = splitByPartition(d.records, d.count, topic.partitions, roundRobin++)
+        parts = splitByPartition(d.records, d.count, topic.partitions, here ? here[roundRobin++ % here.length]! : roundRobin++)
       } catch {
         return done('malformed')
       }
+      if (ctx.cluster && parts.some((p) => ctx.cluster!.refusal(d.topic, p.partition) !== undefined)) return done('not_leader')
       let remaining = parts.length
       let failed = false
       for (const part of parts) {

@@ -13,7 +13,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { VERSION } from '../../version.js'
-import type { BrokerView } from '../broker-view.js'
+import type { BrokerView, ClusterStatus } from '../broker-view.js'
 
 export interface NodeInfo {
   version: string
@@ -29,12 +29,15 @@ export interface NodeInfo {
   topics: number
   fsync: string
   groupCommitMs: number
+  /** This broker in its cluster: absent for a single broker. */
+  cluster?: ClusterStatus
 }
 
 export async function nodeInfo(broker: BrokerView, startedAt: number): Promise<NodeInfo> {
   const { config } = broker
   const mem = process.memoryUsage()
   const now = Date.now()
+  const cluster = broker.cluster()
   return {
     version: VERSION,
     node: process.version,
@@ -49,6 +52,7 @@ export async function nodeInfo(broker: BrokerView, startedAt: number): Promise<N
     topics: broker.topics.list().length,
     fsync: config.fsync,
     groupCommitMs: config.groupCommitMs,
+    ...(cluster ? { cluster } : {}),
   }
 }
 

@@ -97,6 +97,12 @@ function renderNode(n) {
     ['heap', bytes(n.memory.heapUsed) + ' of ' + bytes(n.memory.heapTotal) + ' (gateway)'], ['disk', disk], ['dataDir', n.dataDir],
     ['workers', n.workers], ['connections', n.connections], ['topics', n.topics], ['fsync', n.fsync + ' (group commit ' + n.groupCommitMs + ' ms)'],
   ]
+  const c = n.cluster
+  if (c) {
+    items.push(['cluster', c.cluster + ': broker ' + c.brokerId + (c.registered ? '' : ' (NOT registered)')],
+      ['brokers', c.brokers.map((b) => b.id + ' ' + b.host + ':' + b.port).join(', ')],
+      ['leads', c.leading + ' partitions'], ['unavailable', c.unavailable + ' partitions'])
+  }
   $('#node').innerHTML = items.map(([k, v]) => '<div><dt>' + k + '</dt><dd data-k="' + k + '">' + esc(v) + '</dd></div>').join('')
 }
 
