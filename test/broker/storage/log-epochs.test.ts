@@ -76,7 +76,7 @@ t.test('a magic-1 log opens whole, continues in magic 2, and reopens with both',
   reopened.close()
 })
 
-t.test('damage in a magic-1 log is handled as before: a torn tail is cut, a corrupt batch kept and skipped', async (t) => {
+t.test('damage in a magic-1 log is handled as before: a torn tail is cut, a complete damaged last batch and a damaged middle one kept and skipped', async (t) => {
   const original = t.testdir()
   const old = writeMagic1Log(original, [1, 1, 1, 1, 2, 1, 1, 3], 8)
   const file = join(original, segmentFiles(original)[0]!)
@@ -90,6 +90,18 @@ t.test('damage in a magic-1 log is handled as before: a torn tail is cut, a corr
     const log = open(work)
     if (log.endOffset !== last.baseOffset || log.recovery.tornBatchesCut !== 1) t.fail(`cut at ${cut}: end ${log.endOffset}, ${JSON.stringify(log.recovery)}`)
     if (readAll(log).length !== last.baseOffset) t.fail(`cut at ${cut}: records before the torn batch are not all read`)
+    log.close()
+  }
+  for (let at = last.position; at < last.position + last.size; at++) {
+    copyDir(original, work)
+    flipByte(join(work, segmentFiles(work)[0]!), at)
+    const log = open(work)
+    // Kept as corrupt with exactly its offsets, unless the count field (bytes 20-23) was hit: then more, never fewer.
+    const countHit = at - last.position >= 20 && at - last.position < 24
+    const end = log.endOffset
+    if (countHit ? end < old.length : end !== old.length) t.fail(`flip at ${at}: end ${end}`)
+    if (log.recovery.tornBatchesCut !== 0 || log.recovery.corruptBatches !== 1) t.fail(`flip at ${at}: ${JSON.stringify(log.recovery)}`)
+    if (readAll(log).length !== last.baseOffset) t.fail(`flip at ${at}: the records before it are not all read`)
     log.close()
   }
   const middle = batches[4]!
