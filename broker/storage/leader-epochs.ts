@@ -74,8 +74,8 @@ export class LeaderEpochs {
   static rebuilt(dir: string, entries: EpochEntry[]): LeaderEpochs {
     const problem = entriesProblem(entries)
     if (problem) throw new Error(`rebuilt leader epochs of ${dir}: ${problem}`)
-    const epochs = new LeaderEpochs(dir, entries.map((e) => ({ ...e })), undefined)
-    epochs.save()
+    const epochs = new LeaderEpochs(dir, [], undefined)
+    epochs.replace(entries.map((e) => ({ ...e })))
     return epochs
   }
 
@@ -110,8 +110,7 @@ export class LeaderEpochs {
     const latest = this.entries[this.entries.length - 1]
     if (latest && epoch < latest.epoch) throw new Error(`leader epoch ${epoch} is older than the latest, ${latest.epoch} (from offset ${latest.startOffset})`)
     if (latest && startOffset < latest.startOffset) throw new Error(`leader epoch ${epoch} would start at ${startOffset}, before epoch ${latest.epoch} (from offset ${latest.startOffset})`)
-    this.entries.push({ epoch, startOffset })
-    this.save()
+    this.replace([...this.entries, { epoch, startOffset }])
     return true
   }
 
@@ -145,14 +144,14 @@ export class LeaderEpochs {
     const keep = this.entries.findIndex((e) => e.startOffset >= offset)
     if (keep < 0) return 0
     const dropped = this.entries.length - keep
-    this.entries = this.entries.slice(0, keep)
-    this.save()
+    this.replace(this.entries.slice(0, keep))
     return dropped
   }
 
-  private save(): void {
-    const body = Buffer.allocUnsafe(this.entries.length * ENTRY_BYTES)
-    this.entries.forEach((e, i) => {
+  /** Write `entries` to the file, then use them: a write that fails (a full disk) changes nothing, in memory either. */
+  private replace(entries: EpochEntry[]): void {
+    const body = Buffer.allocUnsafe(entries.length * ENTRY_BYTES)
+    entries.forEach((e, i) => {
       body.writeUInt32BE(e.epoch, i * ENTRY_BYTES)
       body.writeBigUInt64BE(BigInt(e.startOffset), i * ENTRY_BYTES + 4)
     })
@@ -172,6 +171,7 @@ export class LeaderEpochs {
     }
     renameSync(path + '.tmp', path)
     fsyncDir(this.dir)
+    this.entries = entries
   }
 }
 

@@ -13,6 +13,7 @@ import { encodeBatch, readBatchHeader } from '../../../protocol/batch.js'
 import { LEADER_EPOCHS_FILE } from '../../../broker/storage/leader-epochs.js'
 import { segmentFileName } from '../../../broker/storage/segment-files.js'
 import { batchesIn, blob, copyDir, flipByte, logEvents, open, readAll, segmentFiles, tempDir, type Blob } from './helpers.js'
+import { fillUp, mountSmallFs } from '../../reliability/small-fs.js'
 
 /**
  * Write segment files the way the release before the leader epoch did: magic-1
@@ -237,4 +238,26 @@ t.test('an empty log with no epoch file gets one only with its first batch', asy
   log.append(blob('a', 1).records, 1, 1)
   t.ok(existsSync(join(dir, LEADER_EPOCHS_FILE)))
   log.close()
+})
+
+t.test('a full disk when an epoch is first recorded: STORAGE_FULL, nothing recorded or written, and the next append records it', async (t) => {
+  const small = mountSmallFs('epochs-full', '1m')
+  t.teardown(() => small.remove())
+  if (!small.dir) return t.skip(`needs a small file system: ${small.problem}`)
+  const dir = join(small.dir, 'partition')
+  const log = open(dir)
+  const x = blob('full', 1)
+  fillUp(join(small.dir, 'filler'))
+  t.throws(() => log.append(x.records, 1, 1), { code: 'STORAGE_FULL' })
+  t.strictSame(log.leaderEpochs.list(), [], 'the epoch is not taken as recorded')
+  t.equal(log.endOffset, 0)
+  t.strictSame(stored(dir), [], 'and no batch was written')
+  rmSync(join(small.dir, 'filler'))
+  t.equal(log.append(x.records, 1, 2), 0)
+  t.strictSame(log.leaderEpochs.list(), [{ epoch: 0, startOffset: 0 }], 'with space back, the next append records it')
+  log.close()
+  const reopened = open(dir)
+  t.strictSame(reopened.leaderEpochs.list(), [{ epoch: 0, startOffset: 0 }])
+  t.equal(readAll(reopened).length, 1)
+  reopened.close()
 })
