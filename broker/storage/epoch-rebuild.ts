@@ -5,6 +5,9 @@
  * - A file that loads is cut to the log: epochs starting at or after the
  *   log's end lost their batches (a torn tail cut, a write that failed after
  *   the epoch was recorded) and are dropped.
+ * - A file behind the log (the last batch recovery saw carries a newer epoch
+ *   than the file lists: a partition directory restored with an older file)
+ *   is rebuilt like a damaged one. Cheap: recovery read that batch anyway.
  * - A missing or damaged file on a log that holds batches is rebuilt from the
  *   batches' epochs (magic-1 batches, from before the epoch existed, count as
  *   epoch 0): each epoch starts at the first batch that carries it. A missing
@@ -27,18 +30,21 @@ import type { Segment } from './segment.js'
 /** Load the epochs of the partition in `dir` and make them agree with its recovered log ending at `endOffset`. */
 export function openLeaderEpochs(dir: string, segments: readonly Segment[], upperOffsetOf: (i: number) => number, endOffset: number, ctx: SegmentContext): LeaderEpochs {
   const loaded = LeaderEpochs.load(dir)
-  if (!loaded.problem) {
+  const lastEpoch = segments[segments.length - 1]?.lastEpoch ?? -1
+  let problem = loaded.problem
+  if (!problem) {
     const before = loaded.latest()
     const dropped = loaded.truncateFrom(endOffset)
     if (dropped > 0) ctx.log({ level: 'warn', msg: 'leader epochs cut to the log', dir, endOffset, dropped, latestBefore: before?.epoch, latest: loaded.latest()?.epoch })
-    return loaded
+    if (lastEpoch <= (loaded.latestEpoch ?? -1)) return loaded
+    problem = `behind the log: its last batch is of epoch ${lastEpoch}, the file's latest ${loaded.latestEpoch ?? 'none'}`
   }
   const { entries, backwards } = epochsFromLog(segments, upperOffsetOf, ctx)
   if (backwards > 0) ctx.log({ level: 'warn', msg: 'batches with an older leader epoch than the ones before them', dir, batches: backwards })
-  if (entries.length === 0 && loaded.problem === 'missing') return loaded
+  if (entries.length === 0 && problem === 'missing') return loaded
   const rebuilt = LeaderEpochs.rebuilt(dir, entries)
   // A missing file is what a log from before leader epochs has: expected once, after an upgrade.
-  ctx.log({ level: loaded.problem === 'missing' ? 'info' : 'warn', msg: 'leader epochs rebuilt from the log', dir, reason: loaded.problem, entries: entries.length })
+  ctx.log({ level: problem === 'missing' ? 'info' : 'warn', msg: 'leader epochs rebuilt from the log', dir, reason: problem, entries: entries.length })
   return rebuilt
 }
 

@@ -10,7 +10,7 @@ import t from 'tap'
 import { existsSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { encodeBatch, readBatchHeader } from '../../../protocol/batch.js'
-import { LEADER_EPOCHS_FILE } from '../../../broker/storage/leader-epochs.js'
+import { LEADER_EPOCHS_FILE, LeaderEpochs } from '../../../broker/storage/leader-epochs.js'
 import { segmentFileName } from '../../../broker/storage/segment-files.js'
 import { batchesIn, blob, copyDir, flipByte, logEvents, open, readAll, segmentFiles, tempDir, type Blob } from './helpers.js'
 import { fillUp, mountSmallFs } from '../../reliability/small-fs.js'
@@ -191,7 +191,7 @@ t.test('a torn magic-2 tail is cut and the epoch file follows', async (t) => {
   }
 })
 
-t.test('a missing or damaged epoch file is rebuilt from the batches, across segments', async (t) => {
+t.test('a missing, damaged or stale epoch file is rebuilt from the batches, across segments', async (t) => {
   const dir = t.testdir()
   // Old batches first (epoch 0), then a log continued through several epochs, some changing inside a
   // segment, some at a segment's first batch, one segment with none of its own (epoch 2 spans it).
@@ -225,6 +225,15 @@ t.test('a missing or damaged epoch file is rebuilt from the batches, across segm
   reopened = open(dir, { segmentBytes: 400, log: events.log })
   t.strictSame(reopened.leaderEpochs.list(), truth, 'a damaged file is rebuilt as it was')
   t.match(events.events.find((e) => e.msg === 'leader epochs rebuilt from the log'), { level: 'warn', reason: 'CRC mismatch' })
+  reopened.close()
+
+  // A whole, valid file that is older than the log (a partition directory restored from a copy).
+  LeaderEpochs.rebuilt(dir, truth.slice(0, 3))
+  events = logEvents()
+  reopened = open(dir, { segmentBytes: 400, log: events.log })
+  t.strictSame(reopened.leaderEpochs.list(), truth, 'a file behind the log is rebuilt as it was')
+  t.match(events.events.find((e) => e.msg === 'leader epochs rebuilt from the log'), { level: 'warn', reason: /behind the log: its last batch is of epoch 9, the file's latest 5/ })
+  t.equal(reopened.leaderEpoch, 9, 'and new batches continue in the log\'s epoch, not the stale file\'s')
   reopened.close()
 })
 
