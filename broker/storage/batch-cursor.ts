@@ -5,16 +5,19 @@
  * the next position where a batch with a valid CRC and a plausible offset
  * starts. Both recovery (which truncates a damaged tail) and reads (which skip
  * damage in the middle) are built on it, so "what is a good batch" is decided
- * in one place.
+ * in one place. Both batch magics (protocol/batch.ts) are good batches: a
+ * log written before the leader epoch, or one continued in the new layout
+ * after an upgrade, reads, recovers and is damage-checked as one.
  *
  * Buffers handed out are slices of freshly allocated read windows that are
  * never reused, so records sliced from them stay valid for their holders.
  */
-import { BATCH_HEADER_BYTES, BATCH_MAGIC, batchCrc, readBatchHeader, type BatchHeader } from '../../protocol/batch.js'
+import { BATCH_MAGIC, BATCH_MAGIC_V1, batchCrc, batchHeaderBytes, MAX_BATCH_HEADER_BYTES, MIN_BATCH_HEADER_BYTES, readBatchHeader, recordsFill, type BatchHeader } from '../../protocol/batch.js'
+import { RECORD_OVERHEAD } from '../../protocol/records.js'
 import { readAt } from './fs-util.js'
 
 /** Smallest possible record: u32 length, u16 key length, u32 headers length. */
-export const MIN_RECORD_BYTES = 10
+export const MIN_RECORD_BYTES = RECORD_OVERHEAD
 /** How much of the file a resynchronising scan reads at a time. */
 const SCAN_CHUNK_BYTES = 1 << 20
 
@@ -112,10 +115,10 @@ export class BatchCursor {
   /** The batch at `at` when it is good, else what is wrong with it. */
   private check(at: number): { batch: ScannedBatch } | { problem: string } {
     const remaining = this.o.fileSize - at
-    if (remaining < BATCH_HEADER_BYTES) return { problem: `torn header: ${remaining} bytes remain` }
-    const header = readBatchHeader(this.bytesAt(at, BATCH_HEADER_BYTES))
-    // A file that shrank under us reads short: the same thing as a torn header.
-    if (!header) return { problem: 'torn header: the file ends early' }
+    if (remaining < MIN_BATCH_HEADER_BYTES) return { problem: `torn header: ${remaining} bytes remain` }
+    const header = readBatchHeader(this.bytesAt(at, Math.min(MAX_BATCH_HEADER_BYTES, remaining)))
+    // Too short for its magic's header, or a file that shrank under us and reads short: a torn header.
+    if (!header) return { problem: remaining < MAX_BATCH_HEADER_BYTES ? `torn header: ${remaining} bytes remain` : 'torn header: the file ends early' }
     const problem = headerProblem(header, at, this.o.fileSize, this.expectedOffset, this.o.upperOffset)
     if (problem) return { problem }
     const bytes = this.bytesAt(at, header.size)
@@ -136,13 +139,14 @@ export class BatchCursor {
 
   /** First position >= `from` where a good batch starts, scanning in chunks that overlap by a header. */
   private findNextGood(from: number): ScannedBatch | undefined {
-    const last = this.o.fileSize - BATCH_HEADER_BYTES
+    const last = this.o.fileSize - MIN_BATCH_HEADER_BYTES
     for (let chunkStart = from; chunkStart <= last; chunkStart += SCAN_CHUNK_BYTES) {
-      const chunk = readAt(this.o.fd, chunkStart, Math.min(SCAN_CHUNK_BYTES + BATCH_HEADER_BYTES, this.o.fileSize - chunkStart))
-      const stop = Math.min(SCAN_CHUNK_BYTES, chunk.length - BATCH_HEADER_BYTES + 1)
+      const chunk = readAt(this.o.fd, chunkStart, Math.min(SCAN_CHUNK_BYTES + MIN_BATCH_HEADER_BYTES, this.o.fileSize - chunkStart))
+      const stop = Math.min(SCAN_CHUNK_BYTES, chunk.length - MIN_BATCH_HEADER_BYTES + 1)
       for (let i = 0; i < stop; i++) {
         // Cheap filter first: magic, attributes and reserved bytes of a header.
-        if (chunk[i + 16] !== BATCH_MAGIC || chunk[i + 17] !== 0 || chunk[i + 18] !== 0 || chunk[i + 19] !== 0) continue
+        const magic = chunk[i + 16]
+        if ((magic !== BATCH_MAGIC && magic !== BATCH_MAGIC_V1) || chunk[i + 17] !== 0 || chunk[i + 18] !== 0 || chunk[i + 19] !== 0) continue
         const checked = this.check(chunkStart + i)
         if ('batch' in checked) return checked.batch
       }
@@ -169,30 +173,24 @@ export function* goodBatches(cursor: BatchCursor, onDamage: (damage: Damage, exp
 
 /** What makes a header implausible at `position`, or undefined when it could be a batch. */
 export function headerProblem(h: BatchHeader, position: number, fileSize: number, expectedOffset: number, upperOffset: number): string | undefined {
-  if (h.magic !== BATCH_MAGIC) return `bad magic ${h.magic}`
+  const headerBytes = batchHeaderBytes(h.magic)
+  if (headerBytes === 0) return `bad magic ${h.magic}`
   if (h.count < 1) return 'batch of zero records'
-  if (h.size < BATCH_HEADER_BYTES + h.count * MIN_RECORD_BYTES) return `declared size ${h.size} is too small for ${h.count} records`
+  if (h.size < headerBytes + h.count * MIN_RECORD_BYTES) return `declared size ${h.size} is too small for ${h.count} records`
   if (h.baseOffset < expectedOffset) return `base offset ${h.baseOffset} is below the expected ${expectedOffset}`
   if (h.baseOffset + h.count > upperOffset) return `offsets ${h.baseOffset}+${h.count} pass the segment's end ${upperOffset}`
   if (position + h.size > fileSize) return `torn batch: declares ${h.size} bytes, ${fileSize - position} remain`
   return undefined
 }
 
-/** True when the records after the header are exactly `count` length-prefixed records. */
+/** True when the records after the header (of the batch's magic, already checked) are exactly `count` length-prefixed records. */
 export function recordsFit(batch: Buffer, count: number): boolean {
-  let pos = BATCH_HEADER_BYTES
-  for (let i = 0; i < count; i++) {
-    if (batch.length - pos < MIN_RECORD_BYTES) return false
-    const len = batch.readUInt32BE(pos)
-    if (len < MIN_RECORD_BYTES - 4) return false
-    pos += 4 + len
-  }
-  return pos === batch.length
+  return recordsFill(batch, batchHeaderBytes(batch[16]!), count)
 }
 
 /** Call `visit` with each record of a good batch (a view including its u32 length prefix) and its offset. */
 export function forEachRecord(batch: Buffer, baseOffset: number, visit: (offset: number, record: Buffer) => boolean | void): void {
-  let pos = BATCH_HEADER_BYTES
+  let pos = batchHeaderBytes(batch[16]!)
   let offset = baseOffset
   while (pos < batch.length) {
     const end = pos + 4 + batch.readUInt32BE(pos)

@@ -32,15 +32,23 @@
  * - Retention by bytes deletes old segments while the partition is over
  *   retentionBytes (never the active segment), so a partition's size stays
  *   within the limit plus at most the active segment.
+ * - Every batch carries the leader epoch it was appended in (leaderEpoch:
+ *   the latest epoch the partition recorded, 0 when it never was in a
+ *   cluster), and the leader-epochs file (leader-epochs.ts) lists where each
+ *   epoch starts. A new epoch is recorded, durably, before its first batch is
+ *   written, so the file is never behind the log; open() cuts it back to the
+ *   recovered log, or rebuilds it from the batches (epoch-rebuild.ts).
  */
 import { rmSync, statSync } from 'node:fs'
-import { encodeBatch, NO_SEQUENCE } from '../../protocol/batch.js'
+import { encodeBatch, MAX_LEADER_EPOCH, NO_SEQUENCE } from '../../protocol/batch.js'
 import { SkiffError } from '../../protocol/errors.js'
 import { countRecords } from '../../protocol/records.js'
 import { BatchCursor, forEachRecord, goodBatches, type Damage, type ScannedBatch } from './batch-cursor.js'
+import { openLeaderEpochs } from './epoch-rebuild.js'
 import { fsyncDir, mkdirDurable } from './fs-util.js'
 import type { OffsetIndex } from './index-file.js'
 import { distrustIndex, ensureIndex, indexedCursor } from './index-trust.js'
+import { LeaderEpochs } from './leader-epochs.js'
 import { emptyRecoveryReport, type CorruptRange, type LogFn, type PartitionLogOptions, type PartitionLogStats, type ProducerBatch, type RecoveryReport, type SegmentContext } from './log-types.js'
 import { RecentBatches } from './read-cache.js'
 import { RecordCollector, type LogRecord } from './record-collector.js'
@@ -81,6 +89,9 @@ export class PartitionLog {
   private newestTimestamp = 0
   private bytes = 0
   private closed = false
+  private epochs!: LeaderEpochs
+  /** The epoch new batches carry; recorded in `epochs` when its first batch is appended. */
+  private epoch = 0
 
   private constructor(private readonly dir: string, opts: PartitionLogOptions) {
     this.segmentBytes = Math.min(MAX_SEGMENT_BYTES, Math.max(1, opts.segmentBytes || DEFAULT_SEGMENT_BYTES))
@@ -120,6 +131,30 @@ export class PartitionLog {
     return this.synced
   }
 
+  /** The leader epoch new batches are stamped with. */
+  get leaderEpoch(): number {
+    return this.epoch
+  }
+
+  /** Where each leader epoch starts in this log (replication truncates by it). */
+  get leaderEpochs(): LeaderEpochs {
+    return this.epochs
+  }
+
+  /**
+   * Stamp batches appended from now on with `epoch` (a broker that became
+   * leader in it). Recorded in the leader-epochs file with the first batch.
+   * Never goes back: a replica that has seen an epoch does not write in an
+   * older one (CLUSTER.md invariant 3).
+   */
+  setLeaderEpoch(epoch: number): void {
+    this.checkOpen()
+    if (!Number.isInteger(epoch) || epoch < 0 || epoch > MAX_LEADER_EPOCH) throw new RangeError(`leader epoch ${epoch} is not a u32`)
+    const latest = this.epochs.latestEpoch
+    if (epoch < this.epoch || (latest !== undefined && epoch < latest)) throw new Error(`leader epoch ${epoch} is older than ${Math.max(this.epoch, latest ?? 0)}, already in use`)
+    this.epoch = epoch
+  }
+
   /** Bytes of log (segment files, not indexes). */
   get sizeBytes(): number {
     return this.bytes
@@ -136,10 +171,13 @@ export class PartitionLog {
     if (found !== count) throw new SkiffError('INVALID_REQUEST', `the records blob holds ${found} records, not ${count}`)
     const ts = Math.max(Math.floor(timestamp) || 0, this.newestTimestamp)
     const baseOffset = this.next
-    const batch = encodeBatch({ baseOffset, count, timestamp: ts, records, producerId: producerId ?? 0, baseSequence: baseSequence ?? NO_SEQUENCE })
+    const epoch = this.epoch
+    const batch = encodeBatch({ baseOffset, count, timestamp: ts, records, producerId: producerId ?? 0, baseSequence: baseSequence ?? NO_SEQUENCE, leaderEpoch: epoch })
     let active = this.active
     if (active.size > 0 && active.size + batch.length > this.segmentBytes) active = this.roll(baseOffset)
     try {
+      // The epoch's start is durable before its first batch is written (a repeat after a failed write is a no-op).
+      if (this.epochs.latestEpoch !== epoch) this.epochs.assign(epoch, baseOffset)
       active.append(batch, baseOffset, ts, this.ctx.indexIntervalBytes)
     } catch (err) {
       if (isStorageFull(err)) throw new SkiffError('STORAGE_FULL', `cannot append to ${active.logPath}: ${err.code}`, { cause: err })
@@ -337,6 +375,7 @@ export class PartitionLog {
     if (bases.length === 0) {
       this.segments.push(Segment.create(this.dir, 0))
       fsyncDir(this.dir)
+      this.openEpochs()
       return
     }
     // Every segment is listed before any is checked, so damage found while
@@ -358,6 +397,15 @@ export class PartitionLog {
       this.bytes += seg.size
       this.newestTimestamp = Math.max(this.newestTimestamp, seg.lastTimestamp)
     }
+    this.openEpochs()
+  }
+
+  /** Load (cut back, or rebuild) the leader epochs once the log is recovered; new batches continue the latest. */
+  private openEpochs(): void {
+    this.epochs = openLeaderEpochs(this.dir, this.segments, (i) => this.upperOffsetOf(i), this.next, this.ctx)
+    this.epoch = this.epochs.latestEpoch ?? 0
+    // A rebuild may have opened old segments: their handles come back when a read needs them.
+    for (const seg of this.segments) if (seg !== this.active) seg.closeFd()
   }
 
   /** Seal the active segment and start a new one at `baseOffset`. */

@@ -95,6 +95,7 @@ export function recoverActiveSegment(seg: Segment, ctx: SegmentContext): number 
       const { position, header } = step.batch
       if (index.addIfDue(header.baseOffset - seg.base, position, ctx.indexIntervalBytes)) indexChanged = true
       seg.lastTimestamp = Math.max(seg.lastTimestamp, header.timestamp)
+      seg.lastEpoch = header.leaderEpoch
       endOffset = header.baseOffset + header.count
       continue
     }

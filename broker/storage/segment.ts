@@ -23,6 +23,8 @@ export class Segment {
   readonly name: string
   /** Newest batch timestamp in the segment, or -1 when it holds no readable batch. */
   lastTimestamp = -1
+  /** Leader epoch of the last good batch recovery found in it (the active segment at open), or -1. */
+  lastEpoch = -1
   /** Damage found in this file, by position, so it is scanned and reported once. */
   readonly damage = new Map<number, Damage>()
   /** Loaded index, or undefined until someone needs it. */

@@ -35,8 +35,11 @@
  *   records its bytes parse into (a damaged count or a damaged record length
  *   cannot both be wrong);
  * - otherwise, as many as the bytes can hold: a batch of k records takes at
- *   least BATCH_HEADER_BYTES + k * MIN_RECORD_BYTES bytes, so n bytes hold at
- *   most (n - 44) / 10 offsets. That bound caps the other two as well.
+ *   least MIN_BATCH_HEADER_BYTES + k * MIN_RECORD_BYTES bytes, so n bytes hold
+ *   at most (n - 44) / 10 offsets (44: the smaller header, of magic 1, since
+ *   the damage may hide either magic). That bound caps the other two as well.
+ *   When the magic byte itself is the damage, the records are parsed after
+ *   each known header size and the larger count is taken.
  *
  * What the log alone cannot tell: a log that ends exactly at a batch boundary
  * looks complete whether or not batches after it were lost (a power loss
@@ -45,13 +48,13 @@
  * only evidence from outside can: a consumer group's saved position or a
  * producer's sequence beyond the recovered end.
  */
-import { BATCH_HEADER_BYTES, BATCH_MAGIC, readBatchHeader } from '../../protocol/batch.js'
+import { BATCH_HEADER_BYTES, BATCH_V1_HEADER_BYTES, batchHeaderBytes, MAX_BATCH_HEADER_BYTES, MIN_BATCH_HEADER_BYTES, readBatchHeader } from '../../protocol/batch.js'
 import { countRecords } from '../../protocol/records.js'
 import { crc32 } from 'node:zlib'
 import { MIN_RECORD_BYTES } from './batch-cursor.js'
 import { readAt } from './fs-util.js'
 
-export const MIN_BATCH_BYTES = BATCH_HEADER_BYTES + MIN_RECORD_BYTES
+export const MIN_BATCH_BYTES = MIN_BATCH_HEADER_BYTES + MIN_RECORD_BYTES
 const CHUNK_BYTES = 1 << 20
 
 export type TailVerdict =
@@ -64,18 +67,20 @@ export function judgeTail(fd: number, position: number, fileSize: number, expect
   const remaining = fileSize - position
   if (remaining < MIN_BATCH_BYTES) return { kind: 'torn', why: `torn: ${remaining} bytes remain, less than a batch` }
   if (allZero(fd, position, fileSize)) return { kind: 'torn', why: `torn: ${remaining} zero bytes (written size, unwritten data)` }
-  const h = readBatchHeader(readAt(fd, position, BATCH_HEADER_BYTES))!
-  const upperBound = expectedOffset + Math.floor((remaining - BATCH_HEADER_BYTES) / MIN_RECORD_BYTES)
+  const h = readBatchHeader(readAt(fd, position, Math.min(MAX_BATCH_HEADER_BYTES, remaining)))
+  // A magic-2 header cut before its epoch: nothing after it was written.
+  if (!h) return { kind: 'torn', why: `torn: ${remaining} bytes remain, less than a header` }
+  const upperBound = expectedOffset + Math.floor((remaining - MIN_BATCH_HEADER_BYTES) / MIN_RECORD_BYTES)
   const within = (end: number) => (end > expectedOffset && end <= upperBound ? end : upperBound)
   if (h.size !== remaining && crcMatchesWithLength(fd, position, fileSize, h.crc)) {
     // Whole, and intact but for its length field (the CRC says so): the rest of the header is right.
     return { kind: 'corrupt', endOffset: within(h.baseOffset + h.count), why: `length field damaged: declares ${h.size} bytes, the batch has ${remaining}` }
   }
-  if (h.magic === BATCH_MAGIC && h.size > remaining) return { kind: 'torn', why: `torn batch: declares ${h.size} bytes, ${remaining} remain` }
+  if (batchHeaderBytes(h.magic) !== 0 && h.size > remaining) return { kind: 'torn', why: `torn batch: declares ${h.size} bytes, ${remaining} remain` }
   if (h.size === remaining) {
     // Exactly one batch, so it starts at the expected offset (its base field may be the damaged one).
     // Its count, or the records its bytes parse into, whichever is more: one of them is undamaged.
-    const count = Math.max(h.count, recordsIn(fd, position, fileSize))
+    const count = Math.max(h.count, recordsIn(fd, position, fileSize, h.magic))
     return { kind: 'corrupt', endOffset: within(expectedOffset + count), why: 'complete batch fails its checks' }
   }
   return { kind: 'corrupt', endOffset: upperBound, why: 'complete bytes that are not one batch' }
@@ -103,11 +108,22 @@ function crcMatchesWithLength(fd: number, position: number, end: number, stored:
   return crc === stored
 }
 
-/** How many records the bytes after the header parse into, by their own length prefixes; -1 when they do not parse. */
-function recordsIn(fd: number, position: number, end: number): number {
-  try {
-    return countRecords(readAt(fd, position + BATCH_HEADER_BYTES, end - position - BATCH_HEADER_BYTES))
-  } catch {
-    return -1
+/**
+ * How many records the bytes after the header parse into, by their own length
+ * prefixes; -1 when they do not parse. For a magic we do not know (the magic
+ * byte is what was damaged), after each known header size, the larger count.
+ */
+function recordsIn(fd: number, position: number, end: number, magic: number): number {
+  const known = batchHeaderBytes(magic)
+  const sizes = known !== 0 ? [known] : [BATCH_V1_HEADER_BYTES, BATCH_HEADER_BYTES]
+  let most = -1
+  for (const headerBytes of sizes) {
+    if (end - position < headerBytes) continue
+    try {
+      most = Math.max(most, countRecords(readAt(fd, position + headerBytes, end - position - headerBytes)))
+    } catch {
+      // Not records from here: try the other layout.
+    }
   }
+  return most
 }

@@ -64,7 +64,7 @@ import {
   encodeBatch,
   readBatchHeader,
   verifyBatch,
-  BATCH_HEADER_BYTES,
+  batchHeaderBytes,
   type RecordInput,
 } from '../../protocol/index.js'
 
@@ -154,7 +154,7 @@ export const BATCH_CODEC: Codec = {
   encode: encodeBatch,
   decode: (b) => {
     if (!verifyBatch(b)) throw new Error('BATCH vector does not verify')
-    return { ...readBatchHeader(b)!, records: b.subarray(BATCH_HEADER_BYTES) }
+    return { ...readBatchHeader(b)!, records: b.subarray(batchHeaderBytes(b[16]!)) }
   },
 }
 

@@ -5,7 +5,7 @@
  * and it reports which token kinds a body uses so tests can hold the encoder
  * to the wire conventions (no extension types, no floats).
  */
-import { opcodeName, BATCH_HEADER_BYTES } from '../../protocol/index.js'
+import { opcodeName, BATCH_MAGIC, batchHeaderBytes } from '../../protocol/index.js'
 
 export interface Line {
   depth: number
@@ -197,7 +197,7 @@ export function dumpFrame(frame: Buffer): Line[] {
   return lines
 }
 
-/** Annotate a stored batch: the 44-byte header field by field, then its records. */
+/** Annotate a stored batch: the header of its magic (48 bytes, 44 for magic 1) field by field, then its records. */
 export function dumpBatch(batch: Buffer): Line[] {
   const fields: [number, number, string][] = [
     [0, 8, `baseOffset ${batch.readBigUInt64BE(0)}`],
@@ -211,8 +211,9 @@ export function dumpBatch(batch: Buffer): Line[] {
     [32, 40, `producerId ${batch.readBigUInt64BE(32)}${batch.readBigUInt64BE(32) === 0n ? ' (none)' : ''}`],
     [40, 44, `baseSequence ${batch.readUInt32BE(40)}${batch.readUInt32BE(40) === 0xffffffff ? ' (none)' : ''}`],
   ]
+  if (batch[16] === BATCH_MAGIC) fields.push([44, 48, `leaderEpoch ${batch.readUInt32BE(44)}`])
   const lines: Line[] = fields.map(([s, e, note]) => ({ depth: 0, bytes: batch.subarray(s, e), note: `@${s} ${note}` }))
-  lines.push(...(dumpRecords(batch.subarray(BATCH_HEADER_BYTES)) ?? []))
+  lines.push(...(dumpRecords(batch.subarray(batchHeaderBytes(batch[16]!))) ?? []))
   return lines
 }
 

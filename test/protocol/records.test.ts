@@ -22,6 +22,10 @@ import {
   batchCrc,
   pack,
   BATCH_HEADER_BYTES,
+  BATCH_MAGIC,
+  BATCH_MAGIC_V1,
+  BATCH_V1_HEADER_BYTES,
+  batchHeaderBytes,
   NO_SEQUENCE,
   MAX_KEY_BYTES,
   RECORD_OVERHEAD,
@@ -225,11 +229,12 @@ t.test('a batch round-trips through its header', async (t) => {
     baseOffset: 2 ** 40,
     size: BATCH_HEADER_BYTES + twoRecords.length,
     crc: b.readUInt32BE(12),
-    magic: 1,
+    magic: 2,
     count: 2,
     timestamp: 1700000000000,
     producerId: 9,
     baseSequence: 3,
+    leaderEpoch: 0,
   })
   t.equal(b.subarray(BATCH_HEADER_BYTES).toString('hex'), twoRecords.toString('hex'))
   const plain = readBatchHeader(encodeBatch({ baseOffset: 0, count: 2, timestamp: 1, records: twoRecords }))!
@@ -288,8 +293,40 @@ t.test('verifyBatch refuses a wrong size, a zero count and a foreign magic even 
     c.writeUInt32BE(batchCrc(c), 12)
     return c
   }
-  t.notOk(verifyBatch(resealed((c) => (c[16] = 2))), 'magic 2')
+  t.notOk(verifyBatch(resealed((c) => (c[16] = 3))), 'magic 3')
+  t.notOk(verifyBatch(resealed((c) => (c[16] = 1))), 'a magic-2 batch relabelled magic 1: its records do not start where magic 1 says')
   t.notOk(verifyBatch(resealed((c) => c.writeUInt32BE(0, 20))), 'count 0')
   t.notOk(verifyBatch(resealed((c) => c.writeUInt32BE(c.readUInt32BE(8) + 1, 8))), 'length beyond the bytes')
   t.ok(verifyBatch(resealed(() => {})), 'resealing an untouched batch keeps it valid')
+})
+
+t.test('a magic-2 batch carries its leader epoch, under the CRC', async (t) => {
+  const b = encodeBatch({ baseOffset: 3, count: 2, timestamp: 1, records: twoRecords, leaderEpoch: 0xfffffffe })
+  t.equal(b[16], BATCH_MAGIC)
+  t.equal(b.readUInt32BE(44), 0xfffffffe, 'the epoch sits at byte 44')
+  t.equal(b.subarray(BATCH_HEADER_BYTES).toString('hex'), twoRecords.toString('hex'), 'records start at byte 48')
+  t.equal(readBatchHeader(b)!.leaderEpoch, 0xfffffffe)
+  t.ok(verifyBatch(b))
+  const other = Buffer.from(b)
+  other.writeUInt32BE(5, 44)
+  t.notOk(verifyBatch(other), 'another epoch fails the CRC')
+  t.equal(readBatchHeader(b.subarray(0, BATCH_HEADER_BYTES - 1)), null, 'a magic-2 header cut before its epoch reads as null')
+  t.throws(() => encodeBatch({ baseOffset: 0, count: 2, timestamp: 1, records: twoRecords, leaderEpoch: 2 ** 32 }), 'an epoch beyond u32 is refused')
+})
+
+t.test('magic 1, the layout before the leader epoch, still reads and verifies as epoch 0', async (t) => {
+  const old = encodeBatch({ baseOffset: 9, count: 2, timestamp: 5, records: twoRecords, producerId: 4, baseSequence: 1, magic: BATCH_MAGIC_V1 })
+  t.equal(old.length, BATCH_V1_HEADER_BYTES + twoRecords.length)
+  t.equal(old.subarray(BATCH_V1_HEADER_BYTES).toString('hex'), twoRecords.toString('hex'), 'records start at byte 44')
+  t.strictSame(readBatchHeader(old), { baseOffset: 9, size: old.length, crc: old.readUInt32BE(12), magic: 1, count: 2, timestamp: 5, producerId: 4, baseSequence: 1, leaderEpoch: 0 })
+  t.ok(verifyBatch(old))
+  t.equal(batchHeaderBytes(1), BATCH_V1_HEADER_BYTES)
+  t.equal(batchHeaderBytes(2), BATCH_HEADER_BYTES)
+  t.equal(batchHeaderBytes(3), 0, 'an unknown magic has no header size')
+  t.throws(() => encodeBatch({ baseOffset: 0, count: 2, timestamp: 1, records: twoRecords, magic: 1, leaderEpoch: 1 }), 'magic 1 cannot carry an epoch')
+  t.throws(() => encodeBatch({ baseOffset: 0, count: 2, timestamp: 1, records: twoRecords, magic: 3 }), 'nor can an unknown magic be written')
+  const relabelled = Buffer.from(old)
+  relabelled[16] = 2
+  relabelled.writeUInt32BE(batchCrc(relabelled), 12)
+  t.notOk(verifyBatch(relabelled), 'a magic-1 batch relabelled magic 2 does not verify: its first record would be read as the epoch')
 })

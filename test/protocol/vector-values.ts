@@ -25,7 +25,9 @@ const plainRecord: RecordInput = { payload: Buffer.from('hi', 'utf8') }
 const orderBlob = encodeRecord(orderRecord)
 const twoRecords = Buffer.concat([orderBlob, encodeRecord(plainRecord)])
 // producerId 0 and baseSequence 0xFFFFFFFF (the defaults) mean "no idempotent producer"
-const batchInput = { baseOffset: 41, count: 2, timestamp: 1700000000000, records: twoRecords }
+const batchInput = { baseOffset: 41, count: 2, timestamp: 1700000000000, records: twoRecords, magic: 1 }
+// The layout the broker writes: the same records, appended by the leader of epoch 7.
+const epochBatchInput = { ...batchInput, magic: 2, leaderEpoch: 7 }
 
 export const VECTOR_SOURCES: readonly VectorSource[] = [
   {
@@ -216,7 +218,13 @@ export const VECTOR_SOURCES: readonly VectorSource[] = [
   },
   {
     frame: 'BATCH',
-    note: 'A stored batch holding the two records above, base offset 41, no idempotent producer.',
+    note: 'A stored batch in the magic-1 layout (written before the leader epoch) holding the two records above, base offset 41, no idempotent producer.',
     value: { ...readBatchHeader(encodeBatch(batchInput)), records: twoRecords },
+  },
+  {
+    frame: 'BATCH',
+    variant: 'magic2',
+    note: 'The same batch in the magic-2 layout the broker writes, appended by the leader of epoch 7 (a single node writes 0).',
+    value: { ...readBatchHeader(encodeBatch(epochBatchInput)), records: twoRecords },
   },
 ]
