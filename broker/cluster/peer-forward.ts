@@ -63,6 +63,7 @@ export class PeerForwarder {
   private readonly held = new Map<HandlerConnection, number>()
   private readonly counter: Counter<'outcome'>
   private turn = 0
+  private helloOf: { users: readonly unknown[]; hello: PeerHello } | undefined
   private closed = false
 
   constructor(private readonly opts: PeerForwarderOptions) {
@@ -126,6 +127,11 @@ export class PeerForwarder {
         // "Nobody serves it here" names the topic (responders.ts); NO_RESPONDERS because the
         // peer's server disconnected mid-request does not, and must not be retried elsewhere.
         if (code === 'NO_RESPONDERS' && answer.error.details?.topic === req.topic) continue
+        // A broker shutting down refuses before handing anything to a server: the next one may have one.
+        if (code === 'SHUTTING_DOWN') {
+          skipped.push(`broker ${link.peer.id}: shutting down`)
+          continue
+        }
         return { outcome: code === 'TIMEOUT' ? 'timeout' : 'failed', error: answer.error }
       }
       if (answer.kind === 'busy') busy = true
@@ -177,8 +183,13 @@ export class PeerForwarder {
   private hello(): PeerHello {
     const client = `skiff-broker/${this.opts.node.brokerId}`
     if (!this.opts.auth.enabled) return { client }
-    const user = this.opts.auth.users().find((u) => u.broker && u.token !== undefined)
-    return user ? { client, user: user.name, token: user.token } : { client }
+    const users = this.opts.auth.users()
+    // The table is replaced whole on reload: look the broker user up once per table, not per request.
+    if (this.helloOf?.users !== users) {
+      const user = users.find((u) => u.broker && u.token !== undefined)
+      this.helloOf = { users, hello: user ? { client, user: user.name, token: user.token } : { client } }
+    }
+    return this.helloOf.hello
   }
 
   close(): void {

@@ -19,8 +19,11 @@
  * - A request sent on a link that then closes may have reached a server: it
  *   is answered NO_RESPONDERS (retriable, as when a server on this broker
  *   disconnects mid-request) and never sent elsewhere (at most once).
- * - The link PINGs every heartbeatMs the WELCOME gave, as a client does, so
- *   the peer's idle timeout never cuts it.
+ * - The link PINGs every second (or heartbeatMs the WELCOME gave, if
+ *   shorter), so the peer's idle timeout never cuts it, and a peer that
+ *   answers nothing (not even PONG) for SILENT_PEER_MS is taken for gone:
+ *   the link closes and its requests are answered at once instead of each
+ *   waiting out its deadline on a stalled (SIGSTOPped, partitioned) broker.
  */
 import net from 'node:net'
 import tls from 'node:tls'
@@ -70,6 +73,8 @@ export type PeerAnswer =
 export const CONNECT_TIMEOUT_MS = 2000
 const BACKOFF_FIRST_MS = 100
 const BACKOFF_MAX_MS = 5000
+const PING_EVERY_MS = 1000
+const SILENT_PEER_MS = 3000
 
 interface Waiting {
   resolve: (a: PeerAnswer) => void
@@ -83,6 +88,8 @@ export class PeerLink {
   private readonly waiting = new Map<number, Waiting>()
   private heartbeat: NodeJS.Timeout | undefined
   private nextCorr = 1
+  /** When the last frame came from the peer. */
+  private lastSeen = 0
   private backoffMs = BACKOFF_FIRST_MS
   private retryAt = 0
   private lastFailure = ''
@@ -182,6 +189,7 @@ export class PeerLink {
       })
       const onData = (chunk: Buffer) => {
         this.decoder.push(chunk)
+        this.lastSeen = Date.now()
         try {
           for (let f = this.decoder.next(); f; f = this.decoder.next()) {
             if (this.socket === socket) this.frame(f.opcode, f.body)
@@ -190,7 +198,14 @@ export class PeerLink {
               clearTimeout(timer)
               this.decoder.maxFrame = w.maxFrame
               this.socket = socket
-              this.heartbeat = setInterval(() => socket.write(encodePing()), Math.max(100, w.heartbeatMs))
+              this.lastSeen = Date.now()
+              this.heartbeat = setInterval(() => {
+                if (Date.now() - this.lastSeen <= SILENT_PEER_MS) socket.write(encodePing())
+                else {
+                  this.opts.log('warn', 'peer broker silent: link closed', { broker: this.peer.id, silentMs: Date.now() - this.lastSeen })
+                  socket.destroy()
+                }
+              }, Math.max(100, Math.min(PING_EVERY_MS, w.heartbeatMs)))
               this.heartbeat.unref()
               resolve(socket)
             } else if (f.opcode === Op.ERROR) {

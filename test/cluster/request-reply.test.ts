@@ -13,7 +13,7 @@ import path from 'node:path'
 import { connect, type Client, type SkiffError } from '../../clients/index.js'
 import { Op, SUPPORTED_VERSIONS, decodeError, decodeReply, encodeHello, encodeRecord, encodeRequest } from '../../protocol/index.js'
 import { clusterMissing, startCluster } from './broker-cluster.js'
-import { tempDir } from '../reliability/harness.js'
+import { tempDir, until } from '../reliability/harness.js'
 import { RawPeer } from '../broker/raw-peer.js'
 
 const missing = clusterMissing()
@@ -142,5 +142,61 @@ else {
     peer.write(encodeRequest({ corr: 9, topic: 'svc.none', record, timeoutMs: 5000, forwarded: true }))
     const none = await peer.waitFor((f) => f.opcode === Op.ERROR)
     t.match(none && decodeError(none.body), { corr: 9, name: 'NO_RESPONDERS' }, 'and never forwarded again: NO_RESPONDERS without a server there')
+  })
+
+  t.test('forwarded requests are bounded per requester and per peer broker', async (t) => {
+    const cluster = await startCluster(t, { brokers: 2, etcdMembers: 1, args: ['--max-requests-per-connection', '5'] })
+    const [url1, url2] = cluster.seeds as [string, string]
+    const server = await connect(url2, { reconnect: false })
+    const [r1, r2] = await Promise.all([connect(url1, { reconnect: false }), connect(url1, { reconnect: false })])
+    t.teardown(() => Promise.all([server, r1, r2].map((c) => c.close().catch(() => {}))))
+    const held: (() => void)[] = []
+    await server.serve('slow', (req) => new Promise((resolve) => held.push(() => resolve(req.decode()))))
+    const settle = (p: Promise<{ decode(): unknown }>) =>
+      p.then(
+        (r) => ({ reply: r.decode() }),
+        (e: SkiffError) => ({ code: e.code, limit: e.details?.limit }),
+      )
+    const release = async (n: number) => {
+      await until(() => held.length === n, 5000)
+      for (const f of held.splice(0)) f()
+    }
+
+    // One requester: its 6th waiting request is past its maxRequestsPerConnection, forwarded or not.
+    const mine = Array.from({ length: 6 }, (_, i) => settle(r1.request('slow', i, { timeoutMs: 10_000 })))
+    await release(5)
+    const got = await Promise.all(mine)
+    t.same(got.filter((g) => 'reply' in g).length, 5, 'five were answered')
+    t.same(
+      got.filter((g) => !('reply' in g)),
+      [{ code: 'INVALID_REQUEST', limit: 'maxRequestsPerConnection' }],
+      'the sixth was refused',
+    )
+
+    // Two requesters, three each: the link to broker 2 holds at most five; the sixth is OVERLOADED (retriable).
+    const both = [...Array.from({ length: 3 }, (_, i) => settle(r1.request('slow', i, { timeoutMs: 10_000 }))), ...Array.from({ length: 3 }, (_, i) => settle(r2.request('slow', 10 + i, { timeoutMs: 10_000 })))]
+    await release(5)
+    const answers = await Promise.all(both)
+    t.equal(answers.filter((g) => 'reply' in g).length, 5, 'five went to the server')
+    t.same(
+      answers.filter((g) => !('reply' in g)),
+      [{ code: 'OVERLOADED', limit: undefined }],
+      'one found the link to the peer full',
+    )
+    const metrics = await cluster.brokers[0]!.metrics()
+    if (metrics !== undefined) t.match(metrics, /skiff_cluster_forwarded_requests_total\{outcome="overloaded"\} 1\b/, 'counted')
+
+    // Broker 2 stalls (SIGSTOP) with a request on its server: the link notices the silence, the
+    // requester gets a retriable error long before its timeout, and the next request does not hang either.
+    const stalled = settle(r1.request('slow', 'stalled', { timeoutMs: 30_000 }))
+    await until(() => held.length === 1, 5000)
+    const b2 = cluster.brokers[1]!
+    process.kill(b2.pid, 'SIGSTOP')
+    t.teardown(() => {
+      if (b2.running) process.kill(b2.pid, 'SIGCONT')
+    })
+    t.same(await stalled, { code: 'NO_RESPONDERS', limit: undefined }, 'the request waiting on the stalled broker is answered NO_RESPONDERS')
+    t.same(await settle(r1.request('slow', 'next', { timeoutMs: 30_000 })), { code: 'NO_RESPONDERS', limit: undefined }, 'a stalled broker is not waited for')
+    process.kill(b2.pid, 'SIGCONT')
   })
 }
