@@ -15,6 +15,7 @@ import { Op, SUPPORTED_VERSIONS, decodeError, decodeReply, encodeHello, encodeRe
 import { clusterMissing, startCluster } from './broker-cluster.js'
 import { tempDir, until } from '../reliability/harness.js'
 import { RawPeer } from '../broker/raw-peer.js'
+import { haveOpenssl, makePki } from '../security/certificates.js'
 
 const missing = clusterMissing()
 if (missing) t.skip(missing)
@@ -198,5 +199,20 @@ else {
     t.same(await stalled, { code: 'NO_RESPONDERS', limit: undefined }, 'the request waiting on the stalled broker is answered NO_RESPONDERS')
     t.same(await settle(r1.request('slow', 'next', { timeoutMs: 30_000 })), { code: 'NO_RESPONDERS', limit: undefined }, 'a stalled broker is not waited for')
     process.kill(b2.pid, 'SIGCONT')
+  })
+
+  t.test('over TLS, the links to peer brokers speak TLS and trust the configured CA', { skip: haveOpenssl() ? false : 'the openssl command is needed to make test certificates' }, async (t) => {
+    const dir = tempDir(t, 'rr-tls')
+    const pki = makePki(dir)
+    const authFile = path.join(dir, 'users.json')
+    const tokens = { broker: 'broker-token-0123456789', app: 'app-token-0123456789abc' }
+    fs.writeFileSync(authFile, JSON.stringify({ users: [{ name: 'cluster', token: tokens.broker, broker: true }, { name: 'app', token: tokens.app, publish: ['svc.>'], subscribe: ['svc.>'] }] }))
+    const cluster = await startCluster(t, { brokers: 2, etcdMembers: 1, args: ['--auth-file', authFile, '--tls-cert', pki.server.cert, '--tls-key', pki.server.key, '--tls-ca', pki.ca] })
+    const opts = { user: 'app', token: tokens.app, reconnect: false as const, tls: { ca: fs.readFileSync(pki.ca) } }
+    const server = await connect(`skiffs://127.0.0.1:${cluster.brokers[1]!.port}`, opts)
+    const caller = await connect(`skiffs://127.0.0.1:${cluster.brokers[0]!.port}`, opts)
+    t.teardown(() => Promise.all([server, caller].map((c) => c.close().catch(() => {}))))
+    await server.serve('svc.tls', (req) => `secure ${String(req.decode())}`)
+    t.equal((await caller.request('svc.tls', 'hello', { timeoutMs: 5000 })).decode(), 'secure hello', 'the request crossed a TLS link between the brokers')
   })
 }
