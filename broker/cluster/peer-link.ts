@@ -84,7 +84,6 @@ interface Waiting {
 export class PeerLink {
   private socket: net.Socket | undefined
   private connecting: Promise<net.Socket> | undefined
-  private readonly decoder = new FrameDecoder()
   private readonly waiting = new Map<number, Waiting>()
   private heartbeat: NodeJS.Timeout | undefined
   private nextCorr = 1
@@ -161,6 +160,8 @@ export class PeerLink {
 
   private handshake(timeoutMs: number): Promise<net.Socket> {
     return new Promise<net.Socket>((resolve, reject) => {
+      // A decoder per socket: nothing half-read from an earlier connection can leak into this one.
+      const decoder = new FrameDecoder()
       const { host, port } = this.peer
       const t = this.opts.tls
       const socket = t
@@ -183,20 +184,19 @@ export class PeerLink {
         if (this.socket === socket) {
           this.socket = undefined
           clearInterval(this.heartbeat)
-          this.decoder.clear()
           this.lost(`broker ${this.peer.id}, which had the request's server, went away before the reply came`)
         }
       })
       const onData = (chunk: Buffer) => {
-        this.decoder.push(chunk)
+        decoder.push(chunk)
         this.lastSeen = Date.now()
         try {
-          for (let f = this.decoder.next(); f; f = this.decoder.next()) {
+          for (let f = decoder.next(); f; f = decoder.next()) {
             if (this.socket === socket) this.frame(f.opcode, f.body)
             else if (f.opcode === Op.WELCOME) {
               const w = decodeWelcome(f.body)
               clearTimeout(timer)
-              this.decoder.maxFrame = w.maxFrame
+              decoder.maxFrame = w.maxFrame
               this.socket = socket
               this.lastSeen = Date.now()
               this.heartbeat = setInterval(() => {
