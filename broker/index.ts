@@ -17,6 +17,7 @@ import { Responders } from './gateway/responders.js'
 import type { GatewayContext } from './gateway/context.js'
 import { dataDirId } from './data-dir-id.js'
 import { ClusterNode } from './cluster/cluster-node.js'
+import { PeerForwarder } from './cluster/peer-forward.js'
 import type { Connection } from './gateway/connection.js'
 import { VERSION } from './version.js'
 import { Observability } from './observability/index.js'
@@ -93,6 +94,8 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
       // Every series names its broker, so one Prometheus can scrape the whole cluster.
       obs.metrics.registry.setDefaultLabels({ broker: String(config.brokerId) })
       await ctx.cluster.start()
+      const peerTls = tlsEnabled(config) ? { ca: config.tlsCa || undefined, cert: config.tlsCert, key: config.tlsKey } : undefined
+      ctx.responders.forwarder = new PeerForwarder({ node: ctx.cluster, config, auth, registry: obs.metrics.registry, tls: peerTls, log: (level, msg, fields) => logger[level](fields ?? {}, msg) })
       logger.info({ cluster: config.clusterName, brokerId: config.brokerId, brokers: ctx.cluster.view.brokers.size, topics: ctx.cluster.view.topics.size }, 'joined the cluster')
     }
     udp = await UdpTelemetry.start(ctx, address)
@@ -129,6 +132,7 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
       ctx.draining = true
       // Leave the cluster first: the registration goes with its lease at once, not a TTL later.
       await ctx.cluster?.stop()
+      ctx.responders.forwarder?.close()
       obs.drain()
       const udpClosed = udp?.close()
       const listenerClosed = gateway.stopAccepting()

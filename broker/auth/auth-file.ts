@@ -20,6 +20,12 @@
  * - `monitor: true` is read-only: it may see every topic and group (describe
  *   and list over the protocol, the HTTP panel and /api/overview) and nothing
  *   else. It exists so a dashboard login cannot create or delete anything.
+ * - `broker: true` marks the identity the brokers of a cluster use with each
+ *   other (broker/cluster/peer-link.ts): only a connection logged in as such
+ *   a user may hand a broker a request another broker already checked
+ *   (REQUEST.forwarded). A broker logs in to its peers with the first such
+ *   user that has a plain `token`, so every broker of a cluster needs the
+ *   same entry. It grants nothing else by itself.
  * - A user with neither `token` nor `tokenHash` can only log in with a client
  *   certificate whose CN or subjectAltName equals its `name` (mTLS).
  * - Plain tokens must be at least 16 characters: short ones are guessable over
@@ -36,7 +42,7 @@ import { MAX_USER_LENGTH } from '../../protocol/frames/hello.js'
 export const MIN_TOKEN_LENGTH = 16
 /** HELLO.token is at most this long, so a longer one could never log in. */
 export const MAX_TOKEN_LENGTH = 4096
-const USER_KEYS = new Set(['name', 'token', 'tokenHash', 'publish', 'subscribe', 'admin', 'monitor', 'expires'])
+const USER_KEYS = new Set(['name', 'token', 'tokenHash', 'publish', 'subscribe', 'admin', 'monitor', 'broker', 'expires'])
 const NAME = new RegExp(`^[\\x21-\\x7e]{1,${MAX_USER_LENGTH}}$`)
 
 export interface Permission {
@@ -56,6 +62,8 @@ export interface AuthUser {
   readonly admin: boolean
   /** May see every topic and group and the HTTP panel; may change nothing. */
   readonly monitor: boolean
+  /** The identity brokers of a cluster use with each other (may send forwarded requests). */
+  readonly broker: boolean
   /** ms since the epoch; undefined = never. */
   readonly expiresAt?: number
   /**
@@ -138,7 +146,7 @@ function parseUser(entry: unknown, where: string): AuthUser {
       throw new AuthFileError(`${at}: "tokenHash" ${(err as Error).message}`)
     }
   }
-  for (const flag of ['admin', 'monitor'] as const) {
+  for (const flag of ['admin', 'monitor', 'broker'] as const) {
     if (entry[flag] !== undefined && typeof entry[flag] !== 'boolean') throw new AuthFileError(`${at}: "${flag}" must be true or false`)
   }
   let expiresAt: number | undefined
@@ -158,6 +166,7 @@ function parseUser(entry: unknown, where: string): AuthUser {
     subscribe: parsePermission(entry.subscribe, `${at}: "subscribe"`),
     admin: entry.admin === true,
     monitor: entry.monitor === true,
+    broker: entry.broker === true,
     ...(expiresAt !== undefined ? { expiresAt } : {}),
     credentialId,
   }

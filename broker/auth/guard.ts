@@ -7,6 +7,7 @@
  * What each request needs:
  * | request                                   | permission                        |
  * | PUBLISH, REQUEST                          | publish on the topic              |
+ * | REQUEST marked forwarded (cluster)        | a user marked broker (gateway/handlers/request.ts) |
  * | SUBSCRIBE, SERVE                          | subscribe on the topic            |
  * | SUBSCRIBE, SERVE of a dead-letter topic   | subscribe on it and on every topic of its origin chain (`a.dlq.dlq`: also `a.dlq` and `a`) |
  * | TOPIC_CREATE, TOPIC_DELETE                | admin                             |

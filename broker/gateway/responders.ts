@@ -3,10 +3,15 @@
  * which topic, and which requests wait for which server. Nothing touches a
  * worker or the disk; a request lives only until its reply or its timeout.
  * Servers of a topic take requests round-robin.
+ *
+ * In a cluster, a request without a server here goes to the other brokers
+ * (cluster/peer-forward.ts), unless it came forwarded from one of them: then
+ * it is served here or answered NO_RESPONDERS, never forwarded again.
  */
 import { SkiffError, encodeReply, encodeRequest, type RequestFrame } from '../../protocol/index.js'
 import type { HandlerConnection } from './handler-connection.js'
 import { PendingRequests } from './pending-requests.js'
+import type { PeerForwarder } from '../cluster/peer-forward.js'
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 
@@ -15,6 +20,8 @@ export class Responders {
   private readonly turn = new Map<string, number>()
   /** Requests waiting for replies, within maxRequestsPerConnection and maxPendingRequests (pending-requests.ts). */
   private readonly pending = new PendingRequests()
+  /** Set once this broker has joined a cluster (broker/index.ts). */
+  forwarder: PeerForwarder | undefined
 
   serve(conn: HandlerConnection, topic: string): void {
     const list = this.byTopic.get(topic) ?? []
@@ -32,6 +39,8 @@ export class Responders {
 
   request(requester: HandlerConnection, req: RequestFrame): void {
     const servers = this.byTopic.get(req.topic)
+    if ((!servers || servers.length === 0) && this.forwarder && !req.forwarded) return this.forwarder.forward(requester, req, this.pending.heldBy(requester))
+    // details.topic tells a forwarding broker "nobody here": it then asks the next broker (peer-forward.ts).
     if (!servers || servers.length === 0) throw new SkiffError('NO_RESPONDERS', `nobody serves requests on ${req.topic}`, { details: { topic: req.topic } })
     const i = (this.turn.get(req.topic) ?? 0) % servers.length
     const server = servers[i]!

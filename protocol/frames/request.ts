@@ -18,6 +18,11 @@
  *   record     bin    one record in the record encoding (key, headers, payload)
  *   timeoutMs  uint?  how long the requester waits (default 30000); the broker forgets the
  *                     request after it
+ *   forwarded  bool?  broker -> peer broker only (cluster mode): the first broker found no
+ *                     server of its own and already checked the requester's permission; the
+ *                     receiver hands it to a server of its own or answers NO_RESPONDERS, and
+ *                     never forwards it again. Accepted only from a broker's connection
+ *                     (FORBIDDEN otherwise). Omitted (false) by clients.
  *
  * REPLY (0x51), serving client -> broker, and broker -> requester.
  *   corr    uint   the REQUEST's corr as the receiver of that REQUEST saw it
@@ -44,6 +49,8 @@ export interface RequestFrame {
   topic: string
   record: Buffer
   timeoutMs?: number | undefined
+  /** Sent by a broker to a peer broker: serve it locally or answer NO_RESPONDERS, never forward it. */
+  forwarded?: boolean | undefined
 }
 
 export interface Reply {
@@ -66,12 +73,15 @@ export function decodeServe(frame: string, body: Buffer): Serve {
 export function encodeRequest(r: RequestFrame): Buffer {
   const body: Record<string, unknown> = { corr: r.corr, topic: r.topic, record: r.record }
   if (r.timeoutMs !== undefined) body.timeoutMs = r.timeoutMs
+  if (r.forwarded) body.forwarded = true
   return encodeFrame(Op.REQUEST, body)
 }
 
 export function decodeRequest(body: Buffer): RequestFrame {
   const f = new Fields('REQUEST', body)
-  return { corr: f.uint('corr'), topic: f.str('topic', MAX_NAME_FIELD), record: f.bin('record'), timeoutMs: f.optUint('timeoutMs', MAX_REQUEST_TIMEOUT_MS) }
+  const r: RequestFrame = { corr: f.uint('corr'), topic: f.str('topic', MAX_NAME_FIELD), record: f.bin('record'), timeoutMs: f.optUint('timeoutMs', MAX_REQUEST_TIMEOUT_MS) }
+  if (f.bool('forwarded', false)) r.forwarded = true
+  return r
 }
 
 export function encodeReply(r: Reply): Buffer {

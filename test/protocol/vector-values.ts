@@ -210,6 +210,12 @@ export const VECTOR_SOURCES: readonly VectorSource[] = [
     note: 'A request on "greet" carrying one record, waiting at most 5 s for the reply.',
     value: { corr: 12, topic: 'greet', record: encodeRecord(plainRecord), timeoutMs: 5000 },
   },
+  {
+    frame: 'REQUEST',
+    variant: 'forwarded',
+    note: 'In a cluster, broker to peer broker: the first broker has no server of "greet" and 4.2 s of the requester\'s deadline left; the peer serves it locally or answers NO_RESPONDERS, and never forwards it again.',
+    value: { corr: 3, topic: 'greet', record: encodeRecord(plainRecord), timeoutMs: 4200, forwarded: true },
+  },
   { frame: 'REPLY', note: 'The reply to request 12: one record.', value: { corr: 12, record: encodeRecord(plainRecord) } },
   {
     frame: 'RECORDS',

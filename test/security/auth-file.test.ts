@@ -39,6 +39,7 @@ t.test('every problem refuses the file and names the user and key', async (t) =>
     [{ users: [{ name: 'a', subscribe: { allow: [], block: [] } }] }, /unknown key "block"/],
     [{ users: [{ name: 'a', admin: 'yes' }] }, /"admin" must be true or false/],
     [{ users: [{ name: 'a', monitor: 1 }] }, /"monitor" must be true or false/],
+    [{ users: [{ name: 'a', broker: 'yes' }] }, /"broker" must be true or false/],
     [{ users: [{ name: 'a', expires: 'next week' }] }, /"expires" must be an ISO 8601 time/],
     [{ users: [{ name: 'has space' }] }, /"name" must be/],
     [{ users: [{ name: 'a' }, { name: 'a' }] }, /user "a" appears twice/],

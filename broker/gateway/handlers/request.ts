@@ -26,9 +26,25 @@ export function onUnserve(conn: HandlerConnection, body: Buffer): void {
 export function onRequest(conn: HandlerConnection, body: Buffer): void {
   const r = decodeRequest(body)
   checkName('topic', r.topic)
-  requireAccess(conn, 'publish', r.topic)
+  // A forwarded request's requester was checked for publish by the broker it connected to;
+  // only a broker of the cluster may vouch for that (auth-file user marked "broker": true).
+  if (r.forwarded) requireBroker(conn)
+  else requireAccess(conn, 'publish', r.topic)
   walkRecords(r.record, 1)
   conn.ctx.responders.request(conn, r)
+}
+
+/**
+ * Without an auth file there are no identities, and every connection may do
+ * anything anyway, so any connection may forward; with one, only a user
+ * marked "broker": true.
+ */
+function requireBroker(conn: HandlerConnection): void {
+  if (!conn.ctx.auth.enabled || conn.user?.entry?.broker === true) return
+  const user = conn.user?.user ?? 'nobody'
+  throw new SkiffError('FORBIDDEN', `user ${user} may not send forwarded requests: only a broker of the cluster may (an auth-file user marked "broker": true)`, {
+    details: { user, operation: 'forward' },
+  })
 }
 
 export function onReply(conn: HandlerConnection, body: Buffer): void {
