@@ -27,9 +27,9 @@ import { runCampaign } from './crash-replay/campaign.js'
 import { record, straceProblem } from './crash-replay/recorder.js'
 import { describeSegment, segmentsOf } from './crash-replay/report.js'
 /** Cut points of the written view; every cut point of the durable view runs anyway. */
-const WRITTEN_CUTS = 60
+const WRITTEN_CUTS = 40
 /** No broker starts after this; the whole test stays under tap's 240 s. */
-const DEADLINE_MS = 150_000
+const DEADLINE_MS = 170_000
 
 const skip = await straceProblem()
 if (skip) t.plan(0, skip)
