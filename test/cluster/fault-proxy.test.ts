@@ -1,5 +1,6 @@
 /** The fault proxy against a real TCP echo server: bytes flow, cut resets, stall holds and heal delivers, memory stays bounded. */
 import { createHash, randomBytes } from 'node:crypto'
+import http2 from 'node:http2'
 import net from 'node:net'
 import t from 'tap'
 import { FaultProxy } from './fault-proxy.js'
@@ -73,6 +74,50 @@ t.test('bytes flow both ways through many connections, counted', async (t) => {
   t.equal(proxy.bytes.down, 40 * 64 * 1024, 'bytes down counted')
   conns.forEach((c) => c.socket.end())
   await until('the proxy to forget closed connections', () => proxy.connections === 0)
+})
+
+t.test('HTTP/2 (as gRPC to etcd uses it): 200 concurrent streams on one connection, through a stall', async (t) => {
+  const server = http2.createServer((req, res) => {
+    let body = ''
+    req.setEncoding('utf8').on('data', (d) => (body += d)).on('end', () => res.end(`echo ${req.url} ${body}`))
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise((r) => server.close(r)))
+  const proxy = await FaultProxy.start({ target: { port: (server.address() as net.AddressInfo).port } })
+  t.teardown(() => proxy.close())
+  const session = http2.connect(`http://127.0.0.1:${proxy.listenPort}`)
+  t.teardown(() => session.destroy())
+  const ask = (i: number) =>
+    new Promise<string>((resolve, reject) => {
+      const req = session.request({ ':method': 'POST', ':path': `/r${i}` })
+      let answer = ''
+      req.setEncoding('utf8').on('data', (d) => (answer += d)).on('end', () => resolve(answer)).on('error', reject)
+      req.end(`body ${i}`)
+    })
+  const first = await Promise.all(Array.from({ length: 100 }, (_, i) => ask(i)))
+  t.ok(first.every((a, i) => a === `echo /r${i} body ${i}`), '100 streams answered')
+  proxy.stall()
+  let answered = 0
+  const second = Promise.all(Array.from({ length: 100 }, (_, i) => ask(100 + i).then((a) => (answered++, a))))
+  await sleep(300)
+  t.equal(answered, 0, 'nothing answered during the stall')
+  proxy.heal()
+  const got = await second
+  t.ok(got.every((a, i) => a === `echo /r${100 + i} body ${100 + i}`), 'the stalled streams answered after heal, on the same connection')
+  t.equal(proxy.accepted, 1, 'one connection carried them all')
+})
+
+t.test('a target that is down resets the client', async (t) => {
+  const spare = net.createServer()
+  await new Promise<void>((r) => spare.listen(0, '127.0.0.1', r))
+  const port = (spare.address() as net.AddressInfo).port
+  await new Promise((r) => spare.close(r)) // now nobody listens there
+  const proxy = await FaultProxy.start({ target: { port } })
+  t.teardown(() => proxy.close())
+  const a = dial(proxy.listenPort)
+  a.socket.write('anyone?')
+  t.equal(await a.ended, 'ECONNRESET', 'the refused upstream connection resets the client')
+  await until('the proxy to forget it', () => proxy.connections === 0)
 })
 
 t.test('cut resets open connections and refuses new ones until heal', async (t) => {
