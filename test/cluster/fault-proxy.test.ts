@@ -140,6 +140,25 @@ t.test('cut resets open connections and refuses new ones until heal', async (t) 
   c.socket.destroy()
 })
 
+t.test('a cut right after heal closes every socket, even one whose FIN was just queued', async (t) => {
+  const proxy = await proxyTo(t)
+  const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length
+  const a = dial(proxy.listenPort)
+  await a.connected
+  await until('the proxy to accept', () => proxy.connections === 1)
+  proxy.stall()
+  a.socket.end('bye') // a half-close held by the stall
+  await sleep(200)
+  const before = sockets()
+  proxy.heal() // writes 'bye' upstream and queues the FIN there
+  proxy.cut() // in the same turn: that socket has a shutdown pending
+  await a.ended
+  // libuv refuses an RST on a handle with a shutdown pending; had the proxy asked for one, Node 20 would
+  // never close that handle, and a test process using the proxy could not exit.
+  await until('all four sockets (client, the proxy\'s two, the echo server\'s) to close', () => sockets() <= before - 4, 5000)
+  t.pass(`open TCP sockets ${before} -> ${sockets()}`)
+})
+
 t.test('stall moves no byte and keeps connections open; heal delivers everything in order', async (t) => {
   const proxy = await proxyTo(t)
   const a = dial(proxy.listenPort)

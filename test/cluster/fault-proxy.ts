@@ -249,12 +249,19 @@ export class FaultProxy {
     return true
   }
 
-  /** Reset both sockets of a pair (RST, not FIN; one still connecting is reset once connected). */
+  /**
+   * Reset both sockets of a pair (RST, not FIN; one still connecting is reset
+   * once connected). A socket we already ended is only destroyed: libuv
+   * refuses to reset a handle with a shutdown pending (EINVAL), and Node
+   * 20 then never closes that handle, so the process could not exit.
+   */
   private drop(pair: Pair): void {
     if (!this.forget(pair)) return
     for (const s of [pair.client, pair.upstream]) {
       s.on('error', () => {})
-      if (!s.destroyed) s.resetAndDestroy()
+      if (s.destroyed) continue
+      if (s.writableEnded) s.destroy()
+      else s.resetAndDestroy()
     }
   }
 }
