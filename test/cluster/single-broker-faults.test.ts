@@ -9,7 +9,9 @@
  * every confirmed record delivered to the group.
  *
  * Seeded: the seed is printed; SKIFF_FAULT_SEED=<seed> replays the fault
- * plan and the keys.
+ * plan and the keys. Longer runs: SKIFF_FAULT_RUN_MS (default 16000) and
+ * SKIFF_FAULT_COUNT (default 4: the two cuts, the stall and the kill; more
+ * adds faults drawn from the same three kinds).
  */
 import t from 'tap'
 import { BrokerRunner, seededRandom, sleep, tempDir } from '../reliability/harness.js'
@@ -20,7 +22,8 @@ import { readBack } from './read-back.js'
 import { startWorkload } from './workload.js'
 
 const TOPIC = 'faults'
-const RUN_MS = 16_000
+const RUN_MS = Math.max(8000, Number(process.env.SKIFF_FAULT_RUN_MS) || 16_000)
+const FAULT_COUNT = Math.max(4, Number(process.env.SKIFF_FAULT_COUNT) || 4)
 /** A stall shorter than the clients' request timeout and heartbeat silence: they must ride it out. */
 const STALL_MS = 1000
 
@@ -87,13 +90,14 @@ t.test('cuts, a stall and a SIGKILL under load: nothing confirmed is lost, dupli
     },
   }
   const plan = ['cut', 'cut', 'stall', 'kill']
+  while (plan.length < FAULT_COUNT) plan.push(['cut', 'stall', 'kill'][Math.floor(random() * 3)]!)
   for (let i = plan.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1))
     ;[plan[i], plan[j]] = [plan[j]!, plan[i]!]
   }
   const slotMs = (RUN_MS - 2000) / plan.length
   for (const [i, name] of plan.entries()) {
-    const due = started + 1000 + i * slotMs + random() * (slotMs - 2000)
+    const due = started + 1000 + i * slotMs + random() * Math.max(0, slotMs - 2000)
     await sleep(Math.max(0, due - Date.now()))
     t.comment(`${name} at ${at()}`)
     await faults[name]!()
