@@ -16,8 +16,9 @@
  *
  * This is the hottest frame on both sides, so the frames every client sends
  * (an ASCII topic, non-negative safe integers, fields in the order above) are
- * written and read by hand: one pass, the records copied at most once (not at
- * all with publishFrameAround), the bytes exactly those the general
+ * written and read by hand (read with the cursor readers of msgpack-read.ts,
+ * which DELIVER's reader shares): one pass, the records copied at most once
+ * (not at all with publishFrameAround), the bytes exactly those the general
  * MessagePack path (encodeFrame, Fields) gives. Anything else, including
  * every malformed body, goes through the general path, so values and errors
  * are the same either way.
