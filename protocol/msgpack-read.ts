@@ -16,10 +16,17 @@
  * Speed: these run once per field of every PUBLISH the broker receives and
  * every message a consumer receives. Each reader copies `c.buf` and `c.pos`
  * into locals and writes `c.pos` back once; the one-byte forms (positive
- * fixint, fixstr, fixmap, fixarray) are tested first in small functions V8
- * inlines, the wider forms sit in functions of their own; the cursor keeps
- * exactly two fields, set in its constructor, so every reader sees one shape
- * and, once inlined, V8 can keep the cursor in registers.
+ * fixint, fixstr, fixmap, fixarray) are read first, the wider forms' values
+ * in functions that take the bytes and a position, not the cursor. The
+ * cursor keeps exactly two fields, set in its constructor, so every reader
+ * sees one shape. What matters most (measured with callgrind and
+ * --trace-turbo-inlining, bench/README.md): a cursor that V8 sees handed
+ * only to functions it inlines lives in registers; handed once to a call it
+ * does not inline (its inlining budget is ~920 bytecodes per function), it
+ * lives in memory and every reader pays for it. Hence small readers, the
+ * checked/unchecked pair readUint and nextUint, skipUints for a run of
+ * integers, and callers that keep once-per-frame reads on a cursor of their
+ * own (deliver.ts walkDeliver).
  */
 import { u16, u32 } from './bytes.js'
 
