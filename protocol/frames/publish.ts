@@ -16,8 +16,9 @@
  *
  * This is the hottest frame on both sides, so the frames every client sends
  * (an ASCII topic, non-negative safe integers, fields in the order above) are
- * written and read by hand: one pass, the records copied at most once (not at
- * all with publishFrameAround), the bytes exactly those the general
+ * written and read by hand (read with the cursor readers of msgpack-read.ts,
+ * which DELIVER's reader shares): one pass, the records copied at most once
+ * (not at all with publishFrameAround), the bytes exactly those the general
  * MessagePack path (encodeFrame, Fields) gives. Anything else, including
  * every malformed body, goes through the general path, so values and errors
  * are the same either way.
@@ -28,6 +29,7 @@ import { Fields, noteCorr } from '../fields.js'
 import { MAX_TOPIC_NAME } from '../names.js'
 import { MAX_PUBLISH_RECORDS } from './limits.js'
 import { SkiffError } from '../errors.js'
+import { Cursor, readBin, readKeyOf, readMapHeader, readStr, readUint } from '../msgpack-read.js'
 import { binHeaderBytes, strHeaderBytes, uintBytes, writeBinHeader, writeStrHeader, writeUint } from './msgpack-write.js'
 
 export interface Publish {
@@ -216,9 +218,6 @@ const PRODUCER_ID = 5
 const SEQUENCE = 6
 const REQUIRED = (1 << CORR) | (1 << TOPIC) | (1 << COUNT) | (1 << RECORDS)
 
-/** Where the value just read ends (one reader at a time: decoding is synchronous). */
-let at = 0
-
 /**
  * A plain PUBLISH body (see the header comment) read in one pass, or
  * undefined for anything else: unknown, repeated or missing fields, other
@@ -226,9 +225,9 @@ let at = 0
  * The general path then decides (and words the error).
  */
 function readPlain(b: Buffer): Publish | undefined {
-  const end = b.length
-  if (end === 0 || (b[0]! & 0xf0) !== 0x80) return undefined
-  let pos = 1
+  const c = new Cursor(b)
+  let n = readMapHeader(c)
+  if (n < 0) return undefined
   let seen = 0
   let corr = 0
   let topic = ''
@@ -237,30 +236,28 @@ function readPlain(b: Buffer): Publish | undefined {
   let confirm = true
   let producerId: number | undefined
   let sequence: number | undefined
-  for (let n = b[0]! & 0x0f; n > 0; n--) {
-    const field = fieldAt(b, pos)
+  for (; n > 0; n--) {
+    const field = readKeyOf(c, KEYS)
     if (field < 0 || (seen & (1 << field)) !== 0) return undefined
     seen |= 1 << field
-    pos += KEYS[field]!.length
-    if (pos >= end) return undefined
-    const tag = b[pos]!
     if (field === TOPIC) {
-      const s = strAt(b, pos)
-      if (s < 0 || at - s > MAX_TOPIC_NAME) return undefined
-      for (let i = s; i < at; i++) if (b[i]! > 0x7f) return undefined
-      topic = b.toString('latin1', s, at)
+      const s = readStr(c)
+      if (s < 0 || c.pos - s > MAX_TOPIC_NAME) return undefined
+      for (let i = s; i < c.pos; i++) if (b[i]! > 0x7f) return undefined
+      topic = b.toString('latin1', s, c.pos)
     } else if (field === RECORDS) {
-      const s = binAt(b, pos)
+      const s = readBin(c)
       if (s < 0) return undefined
-      records = b.subarray(s, at)
+      records = b.subarray(s, c.pos)
     } else if (field === CONFIRM) {
+      const tag = b[c.pos]
       if (tag === 0xc2) confirm = false
-      else if (tag !== 0xc3 && tag !== 0xc0) return undefined
-      at = pos + 1
-    } else if (tag === 0xc0 && (field === PRODUCER_ID || field === SEQUENCE)) {
-      at = pos + 1 // nil: the optional field is absent
+      else if (tag !== 0xc3 && tag !== 0xc0) return undefined // nil: the default
+      c.pos++
+    } else if (b[c.pos] === 0xc0 && (field === PRODUCER_ID || field === SEQUENCE)) {
+      c.pos++ // nil: the optional field is absent
     } else {
-      const v = uintAt(b, pos)
+      const v = readUint(c)
       if (v < 0) return undefined
       if (field === CORR) corr = v
       else if (field === COUNT) {
@@ -274,69 +271,7 @@ function readPlain(b: Buffer): Publish | undefined {
         sequence = v
       }
     }
-    pos = at
-    if (pos > end) return undefined
   }
-  if (pos !== end || (seen & REQUIRED) !== REQUIRED) return undefined
+  if (c.pos !== b.length || (seen & REQUIRED) !== REQUIRED) return undefined
   return { corr, topic, count, records: records!, confirm, producerId, sequence }
-}
-
-/** Which known key starts at `pos`, or -1. */
-function fieldAt(b: Buffer, pos: number): number {
-  const len = b.length
-  for (let f = 0; f < KEYS.length; f++) {
-    const k = KEYS[f]!
-    if (pos + k.length > len) continue
-    let i = 0
-    while (i < k.length && b[pos + i] === k[i]) i++
-    if (i === k.length) return f
-  }
-  return -1
-}
-
-/** A non-negative integer at `pos` up to MAX_SAFE_INTEGER (sets `at`), or -1 for any other value or a truncated one. */
-function uintAt(b: Buffer, pos: number): number {
-  const tag = b[pos]!
-  const end = b.length
-  if (tag < 0x80) {
-    at = pos + 1
-    return tag
-  }
-  const size = tag === 0xcc ? 1 : tag === 0xcd ? 2 : tag === 0xce ? 4 : tag === 0xcf || tag === 0xd3 ? 8 : 0
-  if (size === 0 || pos + 1 + size > end) return -1
-  at = pos + 1 + size
-  if (size === 1) return b[pos + 1]!
-  if (size === 2) return b.readUInt16BE(pos + 1)
-  if (size === 4) return b.readUInt32BE(pos + 1)
-  // 64 bits: the high word must keep the value a safe integer (and, for int64, non-negative).
-  const hi = b.readUInt32BE(pos + 1)
-  if (hi > 0x1fffff) return -1
-  return hi * 0x100000000 + b.readUInt32BE(pos + 5)
-}
-
-/** A string at `pos`: the start of its bytes (the end in `at`), or -1. */
-function strAt(b: Buffer, pos: number): number {
-  const tag = b[pos]!
-  if ((tag & 0xe0) !== 0xa0) return sizedAt(b, pos, 0xd9) // str8, str16, str32
-  at = pos + 1 + (tag & 0x1f)
-  return at <= b.length ? pos + 1 : -1
-}
-
-/** A bin at `pos`: the start of its bytes (the end in `at`), or -1. */
-function binAt(b: Buffer, pos: number): number {
-  return sizedAt(b, pos, 0xc4) // bin8, bin16, bin32
-}
-
-/**
- * A value with an 8, 16 or 32-bit length at `pos`, its type bytes tag8,
- * tag8 + 1 and tag8 + 2: the start of its bytes (the end in `at`), or -1.
- */
-function sizedAt(b: Buffer, pos: number, tag8: number): number {
-  const w = b[pos]! - tag8 // 0, 1, 2: a length of 1, 2 or 4 bytes
-  if (w < 0 || w > 2) return -1
-  const s = pos + 1 + (1 << w)
-  if (s > b.length) return -1
-  const n = w === 0 ? b[pos + 1]! : w === 1 ? b.readUInt16BE(pos + 1) : b.readUInt32BE(pos + 1)
-  at = s + n
-  return at <= b.length ? s : -1
 }
