@@ -32,6 +32,8 @@ export async function onPublish(conn: HandlerConnection, body: Buffer): Promise<
   const idempotent = pub.producerId !== undefined && pub.sequence !== undefined
   let parts: PartitionPart[]
   try {
+    // Records that cannot be stored never create their topic (as for UDP telemetry): checked first.
+    if (!existing) splitByPartition(pub.records, pub.count, 1, 0)
     // A new topic is counted against maxTopics and reserved before the write starts (topics.ts).
     const topic = existing ?? (await ctx.topics.ensure(pub.topic, false))
     const turn = idempotent ? pub.producerId! + pub.sequence! : roundRobin++

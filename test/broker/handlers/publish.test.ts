@@ -53,6 +53,7 @@ t.test('bad publishes are ERROR frames with their stable codes and their corr', 
   )
   t.notOk(c.closed, 'the connection stays open')
   t.equal(c.pendingPublishBytes, 0, 'no publish budget is held by a refused publish')
+  t.equal(gw.ctx.topics.get('v'), undefined, 'records that cannot be stored did not create their topic')
   const ok = await c.exchange(encodePublish({ corr: 15, topic: 'v', count: 1, records: record('good'), confirm: true }))
   t.same(decodePublishAck(ok.body), { corr: 15, partition: 0, offset: 0 }, 'a good publish after them is at offset 0: nothing refused was stored')
 })
