@@ -10,9 +10,13 @@
  *                       (< 2^32 - 1). A batch re-sent with the same producerId and sequence
  *                       within the dedup window (>= 2 minutes, across broker restarts) is
  *                       confirmed with its original offsets and not stored again.
- * The broker picks each record's partition: the key's FNV-1a hash modulo the
- * partition count; records without a key all go to one partition, round-robin
- * per batch, or (producerId + sequence) modulo the count for an idempotent batch.
+ *   partition   uint?   every record of the batch goes to this partition, whatever its key
+ *                       (a client that routes by itself; in a cluster it must be led by
+ *                       the broker sent to, else NOT_LEADER).
+ * Without `partition` the broker picks each record's partition: the key's FNV-1a hash
+ * modulo the partition count; records without a key all go to one partition, round-robin
+ * per batch, or (producerId + sequence) modulo the count for an idempotent batch (in a
+ * cluster: one of the partitions the receiving broker leads).
  *
  * This is the hottest frame on both sides, so the frames every client sends
  * (an ASCII topic, non-negative safe integers, fields in the order above) are
@@ -40,6 +44,8 @@ export interface Publish {
   confirm: boolean
   producerId?: number | undefined
   sequence?: number | undefined
+  /** All records to this partition, whatever their keys. */
+  partition?: number | undefined
 }
 
 /** Every PUBLISH field but the records. */
@@ -47,6 +53,8 @@ export type PublishFields = Omit<Publish, 'records'>
 
 const MAX_PRODUCER_ID = 2 ** 48 - 1
 const MAX_SEQUENCE = 0xfffffffe
+/** Partitions are numbered below MAX_PARTITIONS (frames/admin.ts). */
+const MAX_PARTITION = 1023
 
 /** Map keys as MessagePack fixstr bytes. */
 const KEY_CORR = key('corr')
@@ -56,6 +64,7 @@ const KEY_RECORDS = key('records')
 const KEY_CONFIRM = key('confirm')
 const KEY_PRODUCER_ID = key('producerId')
 const KEY_SEQUENCE = key('sequence')
+const KEY_PARTITION = key('partition')
 
 function key(name: string): Buffer {
   return Buffer.concat([Buffer.of(0xa0 | name.length), Buffer.from(name, 'latin1')])
@@ -112,6 +121,7 @@ function encodeGeneral(p: Publish): Buffer {
   if (!p.confirm) body.confirm = false
   if (p.producerId !== undefined) body.producerId = p.producerId
   if (p.sequence !== undefined) body.sequence = p.sequence
+  if (p.partition !== undefined) body.partition = p.partition
   return encodeFrame(Op.PUBLISH, body)
 }
 
@@ -125,6 +135,7 @@ function decodeGeneral(body: Buffer): Publish {
     confirm: f.bool('confirm', true),
     producerId: f.optUint('producerId', MAX_PRODUCER_ID),
     sequence: f.optUint('sequence', MAX_SEQUENCE),
+    ...(f.has('partition') ? { partition: f.uint('partition', MAX_PARTITION) } : {}),
   }
 }
 
@@ -138,6 +149,7 @@ function isPlain(p: PublishFields): boolean {
     typeof p.confirm === 'boolean' &&
     (p.producerId === undefined || isUint(p.producerId)) &&
     (p.sequence === undefined || isUint(p.sequence)) &&
+    (p.partition === undefined || isUint(p.partition)) &&
     typeof p.topic === 'string' &&
     isAscii(p.topic)
   )
@@ -154,7 +166,7 @@ function isAscii(s: string): boolean {
 
 /** How msgpackr writes a non-negative safe integer (past 32 bits as int64, see wireIntegers in codec.ts). */
 function fieldCount(p: PublishFields): number {
-  return 4 + (p.confirm ? 0 : 1) + (p.producerId === undefined ? 0 : 1) + (p.sequence === undefined ? 0 : 1)
+  return 4 + (p.confirm ? 0 : 1) + (p.producerId === undefined ? 0 : 1) + (p.sequence === undefined ? 0 : 1) + (p.partition === undefined ? 0 : 1)
 }
 
 function headBytes(p: PublishFields, recordsLength: number): number {
@@ -168,6 +180,7 @@ function tailBytes(p: PublishFields): number {
   let n = p.confirm ? 0 : KEY_CONFIRM.length + 1
   if (p.producerId !== undefined) n += KEY_PRODUCER_ID.length + uintBytes(p.producerId)
   if (p.sequence !== undefined) n += KEY_SEQUENCE.length + uintBytes(p.sequence)
+  if (p.partition !== undefined) n += KEY_PARTITION.length + uintBytes(p.partition)
   return n
 }
 
@@ -189,7 +202,7 @@ function writeHead(out: Buffer, pos: number, p: PublishFields, recordsLength: nu
   return writeBinHeader(out, pos, recordsLength)
 }
 
-/** confirm (only when false), producerId and sequence (when set), from `pos`. */
+/** confirm (only when false), producerId, sequence and partition (when set), from `pos`. */
 function writeTail(out: Buffer, pos: number, p: PublishFields): number {
   if (!p.confirm) {
     pos += KEY_CONFIRM.copy(out, pos)
@@ -203,12 +216,16 @@ function writeTail(out: Buffer, pos: number, p: PublishFields): number {
     pos += KEY_SEQUENCE.copy(out, pos)
     pos = writeUint(out, pos, p.sequence)
   }
+  if (p.partition !== undefined) {
+    pos += KEY_PARTITION.copy(out, pos)
+    pos = writeUint(out, pos, p.partition)
+  }
   return pos
 }
 
 // ---- the hand-written decoding ----------------------------------------------
 
-const KEYS = [KEY_CORR, KEY_TOPIC, KEY_COUNT, KEY_RECORDS, KEY_CONFIRM, KEY_PRODUCER_ID, KEY_SEQUENCE]
+const KEYS = [KEY_CORR, KEY_TOPIC, KEY_COUNT, KEY_RECORDS, KEY_CONFIRM, KEY_PRODUCER_ID, KEY_SEQUENCE, KEY_PARTITION]
 const CORR = 0
 const TOPIC = 1
 const COUNT = 2
@@ -216,6 +233,7 @@ const RECORDS = 3
 const CONFIRM = 4
 const PRODUCER_ID = 5
 const SEQUENCE = 6
+const PARTITION = 7
 const REQUIRED = (1 << CORR) | (1 << TOPIC) | (1 << COUNT) | (1 << RECORDS)
 
 /**
@@ -236,6 +254,7 @@ function readPlain(b: Buffer): Publish | undefined {
   let confirm = true
   let producerId: number | undefined
   let sequence: number | undefined
+  let partition: number | undefined
   for (; n > 0; n--) {
     const field = readKeyOf(c, KEYS)
     if (field < 0 || (seen & (1 << field)) !== 0) return undefined
@@ -266,6 +285,9 @@ function readPlain(b: Buffer): Publish | undefined {
       } else if (field === PRODUCER_ID) {
         if (v > MAX_PRODUCER_ID) return undefined
         producerId = v
+      } else if (field === PARTITION) {
+        if (v > MAX_PARTITION) return undefined
+        partition = v
       } else {
         if (v > MAX_SEQUENCE) return undefined
         sequence = v
@@ -273,5 +295,5 @@ function readPlain(b: Buffer): Publish | undefined {
     }
   }
   if (c.pos !== b.length || (seen & REQUIRED) !== REQUIRED) return undefined
-  return { corr, topic, count, records: records!, confirm, producerId, sequence }
+  return partition === undefined ? { corr, topic, count, records: records!, confirm, producerId, sequence } : { corr, topic, count, records: records!, confirm, producerId, sequence, partition }
 }

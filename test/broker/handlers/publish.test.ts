@@ -68,3 +68,16 @@ t.test('a user without publish permission on the topic gets FORBIDDEN', async (t
   const ok = await c.exchange(encodePublish({ corr: 22, topic: 'app.events', count: 1, records: record('x'), confirm: true }))
   t.same(decodePublishAck(ok.body), { corr: 22, partition: 0, offset: 0 }, 'a topic within its patterns is accepted')
 })
+
+t.test('a PUBLISH naming its partition stores every record there, whatever its key', async (t) => {
+  const gw = await testGateway(t)
+  const c = await gw.login()
+  await gw.ctx.topics.create({ corr: 0, topic: 'routed', partitions: 3 })
+  const two = Buffer.concat([record('a', 'k1'), record('b', 'k2')])
+  const ok = await c.exchange(encodePublish({ corr: 31, topic: 'routed', count: 2, records: two, confirm: true, partition: 2 }))
+  t.same(decodePublishAck(ok.body), { corr: 31, partition: 2, offset: 0 }, 'both records in partition 2, one after the other')
+  const e = errorOf(await c.exchange(encodePublish({ corr: 32, topic: 'routed', count: 1, records: record('c'), confirm: true, partition: 3 })))
+  t.match(e, { name: 'INVALID_REQUEST', corr: 32, message: /has no partition 3/ })
+  const bad = errorOf(await c.exchange(encodePublish({ corr: 33, topic: 'routed', count: 2, records: record('d'), confirm: true, partition: 1 })))
+  t.equal(bad.name, 'INVALID_REQUEST', 'the records are checked as without a partition')
+})
