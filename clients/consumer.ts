@@ -25,20 +25,11 @@
  *   loop is nacked if it was not settled, since its loop body has ended.
  */
 import { EventEmitter } from 'node:events'
-import {
-  type AckMode,
-  type DeliverFrame,
-  MAX_ACKS_PER_FRAME,
-  SkiffError,
-  encodeAck,
-  encodeUnsubscribe,
-  type DeliverSink,
-  type StartPosition,
-  type Subscribe,
-} from '../protocol/index.js'
+import { type AckMode, type DeliverFrame, DeliveryView, SkiffError, encodeUnsubscribe, type StartPosition, type Subscribe } from '../protocol/index.js'
 import { HandlerRunner, type MessageHandler } from './consumer-handlers.js'
 import type { ConnectionSource } from './link.js'
 import { Message, type SettleKind } from './message.js'
+import { PendingSettlements, earlyAckAt } from './settlements.js'
 
 /** A 'message' handler (see consumer-handlers.ts). */
 export type { MessageHandler } from './consumer-handlers.js'
@@ -123,18 +114,6 @@ export interface ConsumerHost extends ConnectionSource {
 /** The SUBSCRIBE fields a consumer is (re)subscribed with. @internal */
 export type Subscription = Omit<Subscribe, 'corr'>
 
-interface PendingAcks {
-  kind: SettleKind
-  delayMs: number | undefined
-  /** [partition, firstOffset, count] triples, as ACK.ranges carries them. */
-  ranges: number[]
-}
-
-/** Bytes a [partition, firstOffset, count] triple takes at most in ACK.ranges (three int64). */
-const RANGE_BYTES = 27
-/** The smallest half window for which settlements go out before the turn ends (see settle). */
-const MIN_EARLY_ACKS = 1024
-
 interface Reader {
   resolve(r: IteratorResult<Message>): void
   reject(err: unknown): void
@@ -172,10 +151,9 @@ export class Consumer extends EventEmitter<ConsumerEvents> implements AsyncItera
   private buffer: Message[] = []
   private head = 0
   private readers: Reader[] = []
-  private readonly acks = new Map<string, PendingAcks>()
-  private ackScheduled = false
   /** Settlements recorded since the last ACK frames went out. */
-  private unsent = 0
+  private readonly unsent = new PendingSettlements()
+  private ackScheduled = false
   private state: 'open' | 'closing' | 'closed' = 'open'
   private failure: SkiffError | undefined
   private closing: Promise<void> | undefined
@@ -186,13 +164,10 @@ export class Consumer extends EventEmitter<ConsumerEvents> implements AsyncItera
   private handlers: HandlerRunner | undefined
   /** close()/client.close() waiting for settlements; each returns true once it is done. */
   private idleWaiters: ((force: boolean) => boolean)[] = []
-  /** Turns a DELIVER's messages into Messages in the buffer. */
-  private readonly sink: DeliverSink = {
-    message: (partition, offset, timestamp, deliveryCount, bytes, keyStart, keyEnd, headers, payloadStart, payloadEnd) => {
-      const payload = bytes.subarray(payloadStart, payloadEnd)
-      this.buffer.push(new Message(this, this.topic, partition, offset, timestamp, deliveryCount, payload, bytes, keyStart, keyEnd, headers, this.generation))
-    },
-  }
+  /** The DELIVER reader fills this with each message in turn (deliver()). */
+  private readonly view = new DeliveryView()
+  /** Turns the message in the view into a Message in the buffer. */
+  private readonly bufferMessage = (v: DeliveryView): void => void this.buffer.push(new Message(this, this.topic, v, this.generation))
 
   /** Use {@link Client.subscribe}. @internal */
   constructor(
@@ -335,7 +310,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> implements AsyncItera
   deliver(frame: DeliverFrame): void {
     if (this.state !== 'open') return // released by UNSUBSCRIBE or the connection's end; the broker redelivers them
     // Readers wait only on an empty buffer, so buffering first keeps the order.
-    frame.forEach(this.sink)
+    frame.forEachView(this.view, this.bufferMessage)
     while (this.readers.length > 0) {
       const msg = this.take()
       if (!msg) break
@@ -349,8 +324,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> implements AsyncItera
   interrupted(): void {
     this.generation++
     this.dropBuffer()
-    this.acks.clear()
-    this.unsent = 0
+    this.unsent.clear()
     this.outstanding = 0
     this.current = undefined
     this.wakeIdle()
@@ -359,7 +333,7 @@ export class Consumer extends EventEmitter<ConsumerEvents> implements AsyncItera
   /** @internal The client gave up on the connection (err) or closed (undefined). */
   connectionLost(err: SkiffError | undefined): void {
     if (this.state === 'closed') return
-    this.acks.clear() // the client flushed them before a clean close; after a loss they cannot be sent
+    this.unsent.clear() // the client flushed them before a clean close; after a loss they cannot be sent
     this.end(err)
   }
 
@@ -375,25 +349,9 @@ export class Consumer extends EventEmitter<ConsumerEvents> implements AsyncItera
       this.outstanding--
       this.wakeIdle()
     }
-    const key = delayMs === undefined ? kind : `${kind}:${delayMs}`
-    let pending = this.acks.get(key)
-    if (!pending) {
-      pending = { kind, delayMs, ranges: [] }
-      this.acks.set(key, pending)
-    }
-    // Messages are mostly settled in offset order: extend the last range when this one follows it.
-    const r = pending.ranges
-    const n = r.length
-    if (n > 0 && r[n - 3] === msg.partition && r[n - 2]! + r[n - 1]! === msg.offset && r[n - 1]! < MAX_ACKS_PER_FRAME) r[n - 1]!++
-    else r.push(msg.partition, msg.offset, 1)
-    // Large windows give credits back at half a window, not only at the end of
-    // the turn: while the rest of a big DELIVER frame is handled here, the
-    // broker already sends the next messages (with one frame per window the two
-    // sides would take turns). Measured (bench S2, 10,000 credits): 416-431k ->
-    // 503-556k msgs/s. Small windows wait for the turn's end: with 1,000 credits
-    // (S1, S3) the extra ACK frames and the half-size DELIVERs they cause cost
-    // more CPU than the overlap saves (S1 255-288k -> 240-253k msgs/s).
-    if (++this.unsent >= this.earlyAckAt()) return this.flushAcks()
+    this.unsent.record(kind, delayMs, msg.partition, msg.offset)
+    // Large windows send before the turn ends (see earlyAckAt: measured both ways).
+    if (this.unsent.size >= earlyAckAt(this.maxInFlight, this.partitions.length)) return this.flushAcks()
     if (!this.ackScheduled) {
       this.ackScheduled = true
       setImmediate(() => this.flushAcks())
@@ -403,40 +361,14 @@ export class Consumer extends EventEmitter<ConsumerEvents> implements AsyncItera
   /**
    * @internal Send the settlements collected so far as ranges, one ACK frame
    * per kind, split only to respect maxFrame and MAX_ACKS_PER_FRAME messages
-   * per frame (a range never exceeds that on its own: settle() starts a new one).
+   * per frame.
    */
   flushAcks(): void {
     this.ackScheduled = false
-    this.unsent = 0
-    if (this.acks.size === 0) return
+    if (this.unsent.size === 0) return
     const conn = this.host.current
-    const all = [...this.acks.values()]
-    this.acks.clear()
-    if (!conn?.isOpen) return // unsettled messages are redelivered by the broker
-    const rangesPerFrame = Math.max(1, Math.min(MAX_ACKS_PER_FRAME, Math.floor((conn.maxFrame - 128) / RANGE_BYTES)))
-    for (const a of all) {
-      const r = a.ranges
-      for (let start = 0; start < r.length; ) {
-        let end = start
-        let messages = 0
-        while (end < r.length && (end - start) / 3 < rangesPerFrame && messages + r[end + 2]! <= MAX_ACKS_PER_FRAME) {
-          messages += r[end + 2]!
-          end += 3
-        }
-        conn.send(encodeAck({ sub: this.sub, kind: a.kind, ranges: start === 0 && end === r.length ? r : r.slice(start, end), delayMs: a.delayMs }))
-        start = end
-      }
-    }
-  }
-
-  /**
-   * Settlements after which ACK frames go out before the turn ends: half of
-   * one partition's credits (the broker splits maxInFlight over the
-   * partitions), for windows of at least 2 * MIN_EARLY_ACKS; never otherwise.
-   */
-  private earlyAckAt(): number {
-    const half = Math.floor(Math.ceil(this.maxInFlight / Math.max(1, this.partitions.length)) / 2)
-    return half >= MIN_EARLY_ACKS ? half : Infinity
+    if (!conn?.isOpen) return this.unsent.clear() // unsettled messages are redelivered by the broker
+    for (const frame of this.unsent.drain(this.sub, conn.maxFrame)) conn.send(frame)
   }
 
   /** Hand the next buffered message out (counted as taken), or undefined. */

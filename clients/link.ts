@@ -28,6 +28,7 @@ import {
   type DeliverFrame,
   type RequestFrame,
   type Welcome,
+  AUTH_TIMEOUT,
 } from '../protocol/index.js'
 import { backoffDelay, type ReconnectPolicy } from './backoff.js'
 import { Connection, type ConnectionHooks, type ConnectionOptions } from './connection.js'
@@ -95,6 +96,15 @@ interface ReadyWaiter {
 
 const FINAL_HANDSHAKE_ERRORS = new Set(['UNAUTHORIZED', 'UNSUPPORTED_VERSION'])
 
+/**
+ * Refused credentials and no common version end the client; an UNAUTHORIZED
+ * for a HELLO that came too late (the network stalled past the broker's auth
+ * timeout: details.reason AUTH_TIMEOUT) is tried again like any lost link.
+ */
+function isFinal(err: SkiffError): boolean {
+  return FINAL_HANDSHAKE_ERRORS.has(err.code) && err.details?.reason !== AUTH_TIMEOUT
+}
+
 /** Keeps one open connection to one of the addresses, reconnecting by the policy. */
 export class Link implements ConnectionSource {
   status: ClientStatus = 'connecting'
@@ -134,7 +144,7 @@ export class Link implements ConnectionSource {
       } catch (err) {
         this.lastError = asSkiffError(err)
         failures.push(`${formatAddress(this.addresses[i]!)}: ${this.lastError.message}`)
-        if (FINAL_HANDSHAKE_ERRORS.has(this.lastError.code)) break
+        if (isFinal(this.lastError)) break
       }
     }
     this.status = 'closed'
@@ -244,7 +254,7 @@ export class Link implements ConnectionSource {
     } catch (err) {
       if (this.closing) return
       this.lastError = asSkiffError(err)
-      if (FINAL_HANDSHAKE_ERRORS.has(this.lastError.code)) return this.end(this.lastError)
+      if (isFinal(this.lastError)) return this.end(this.lastError)
       return this.scheduleAttempt()
     }
     if (this.closing) {

@@ -13,7 +13,7 @@
  * is not sent (the call still returns true: the decision was taken, the
  * redelivered copy gets its own).
  */
-import type { Headers } from '../protocol/index.js'
+import type { DeliveryView, Headers } from '../protocol/index.js'
 import { decodePayload } from './payload.js'
 
 /** The settlements of a message, as sent in ACK frames. */
@@ -44,30 +44,45 @@ export class Message {
   private keyText: string | undefined = undefined
   private headerMap: Headers | undefined
 
-  /** Made by the consumer. @internal */
+  /** The topic it was published to. */
+  readonly topic: string
+  /** The partition of the topic that holds it. */
+  readonly partition: number
+  /** Its offset in that partition. */
+  readonly offset: number
+  /** Broker append time, ms since the epoch. */
+  readonly timestamp: number
+  /** 1 on the first delivery, 2 on the first redelivery, ... */
+  readonly deliveryCount: number
+  /** The payload bytes as published. */
+  readonly payload: Buffer
+  /** Bytes holding the key, in [keyStart, keyEnd) (empty: no key). */
+  private readonly keyBytes: Buffer
+  private readonly keyStart: number
+  private readonly keyEnd: number
+
+  /**
+   * Made by the consumer from the frame's view of one delivered message,
+   * whose fields it copies (the view is filled again for the next message).
+   * @internal
+   */
   constructor(
     private readonly settler: Settler,
-    /** The topic it was published to. */
-    readonly topic: string,
-    /** The partition of the topic that holds it. */
-    readonly partition: number,
-    /** Its offset in that partition. */
-    readonly offset: number,
-    /** Broker append time, ms since the epoch. */
-    readonly timestamp: number,
-    /** 1 on the first delivery, 2 on the first redelivery, ... */
-    readonly deliveryCount: number,
-    /** The payload bytes as published. */
-    readonly payload: Buffer,
-    /** Bytes holding the key, in [keyStart, keyEnd) (empty: no key). */
-    private readonly keyBytes: Buffer,
-    private readonly keyStart: number,
-    private readonly keyEnd: number,
-    headers: Headers | undefined,
+    topic: string,
+    d: DeliveryView,
     /** Which connection of its consumer it came on. @internal */
     readonly generation = 0,
   ) {
-    this.headerMap = headers
+    this.topic = topic
+    this.partition = d.partition
+    this.offset = d.offset
+    this.timestamp = d.timestamp
+    this.deliveryCount = d.deliveryCount
+    this.payload = d.bytes.subarray(d.payloadStart, d.payloadEnd)
+    this.keyBytes = d.bytes
+    this.keyStart = d.keyStart
+    this.keyEnd = d.keyEnd
+    this.headerMap = d.headers
   }
 
   /** The key it was published with, if any. */

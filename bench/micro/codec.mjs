@@ -44,6 +44,17 @@ const publishFrame = P.encodePublish({ corr: 7, topic: 'bench', count: BATCH, re
 const now = Date.now()
 const deliveries = Array.from({ length: BATCH }, (_, i) => [0, 1_000_000 + i, now, 1, record])
 const deliverFrame = P.encodeDeliver({ sub: 1, messages: deliveries })
+/** What a consumer takes from each message: its numbers and where its payload lies. */
+let deliverSum = 0
+const deliverSink = {
+  message(partition, offset, timestamp, deliveryCount, bytes, keyStart, keyEnd, headers, payloadStart, payloadEnd) {
+    deliverSum += offset + deliveryCount + payloadEnd - payloadStart
+  },
+}
+const deliveryView = P.DeliveryView ? new P.DeliveryView() : undefined
+const visitDelivery = (v) => {
+  deliverSum += v.offset + v.deliveryCount + v.payloadEnd - v.payloadStart
+}
 const offsets = Array.from({ length: BATCH }, (_, i) => 1_000_000 + i)
 const partitions = new Array(BATCH).fill(0)
 const ackFrame = P.encodeAck({ sub: 1, kind: 'ack', partitions, offsets })
@@ -88,6 +99,13 @@ const CASES = [
   ],
   ['encodeDeliver (1,000 messages)', BATCH, () => P.encodeDeliver({ sub: 1, messages: deliveries })],
   ['decodeDeliver (1,000 messages)', BATCH, () => P.decodeDeliver(body(deliverFrame))],
+  ['readDeliver + forEach (1,000 messages)', BATCH, () => P.readDeliver(body(deliverFrame)).forEach(deliverSink)],
+  // What the client's consumer calls: forEachView with one reused view (builds before it had none: forEach).
+  [
+    'readDeliver + consumer walk (1,000 messages)',
+    BATCH,
+    P.DeliverFrame.prototype.forEachView ? () => P.readDeliver(body(deliverFrame)).forEachView(deliveryView, visitDelivery) : () => P.readDeliver(body(deliverFrame)).forEach(deliverSink),
+  ],
   ['encodeAck (1,000 offsets)', BATCH, () => P.encodeAck({ sub: 1, kind: 'ack', partitions, offsets })],
   ['decodeAck (1,000 offsets)', BATCH, () => P.decodeAck(body(ackFrame))],
   ['readAck (one range)', 1, () => P.readAck(body(rangeAckFrame))],

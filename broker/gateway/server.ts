@@ -16,6 +16,7 @@
  * kernel caps it at net.core.somaxconn), and each connection has a timer of
  * its own until HELLO, firing at its deadline.
  */
+import { AUTH_TIMEOUT } from '../../protocol/frames/hello.js'
 import net from 'node:net'
 import type tls from 'node:tls'
 import { SkiffError, encodeError } from '../../protocol/index.js'
@@ -102,7 +103,7 @@ export class Gateway {
     const { authTimeoutMs } = this.ctx.config
     const timer = setTimeout(
       () => {
-        if (!conn.ready && !conn.closed) conn.fail(new SkiffError('UNAUTHORIZED', `no valid HELLO within ${authTimeoutMs} ms`))
+        if (!conn.ready && !conn.closed) conn.fail(new SkiffError('UNAUTHORIZED', `no valid HELLO within ${authTimeoutMs} ms`, { details: { reason: AUTH_TIMEOUT } }))
       },
       Math.max(0, conn.connectedAt + authTimeoutMs - Date.now()),
     )

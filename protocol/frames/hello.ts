@@ -13,6 +13,14 @@ import { Op } from '../opcodes.js'
 import { encodeFrame } from '../frame.js'
 import { Fields } from '../fields.js'
 
+/**
+ * `details.reason` of the UNAUTHORIZED a broker closes a connection with when
+ * no valid HELLO came within its auth timeout: the credentials were never
+ * judged (a slow or stalled network), so a client tries again rather than
+ * giving up as on refused credentials.
+ */
+export const AUTH_TIMEOUT = 'auth-timeout'
+
 /** Auth-file user names are 1-256 printable characters (broker/auth/auth-file.ts). */
 export const MAX_USER_LENGTH = 256
 

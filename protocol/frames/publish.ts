@@ -10,14 +10,19 @@
  *                       (< 2^32 - 1). A batch re-sent with the same producerId and sequence
  *                       within the dedup window (>= 2 minutes, across broker restarts) is
  *                       confirmed with its original offsets and not stored again.
- * The broker picks each record's partition: the key's FNV-1a hash modulo the
- * partition count; records without a key all go to one partition, round-robin
- * per batch, or (producerId + sequence) modulo the count for an idempotent batch.
+ *   partition   uint?   every record of the batch goes to this partition, whatever its key
+ *                       (a client that routes by itself; in a cluster it must be led by
+ *                       the broker sent to, else NOT_LEADER).
+ * Without `partition` the broker picks each record's partition: the key's FNV-1a hash
+ * modulo the partition count; records without a key all go to one partition, round-robin
+ * per batch, or (producerId + sequence) modulo the count for an idempotent batch (in a
+ * cluster: one of the partitions the receiving broker leads).
  *
  * This is the hottest frame on both sides, so the frames every client sends
  * (an ASCII topic, non-negative safe integers, fields in the order above) are
- * written and read by hand: one pass, the records copied at most once (not at
- * all with publishFrameAround), the bytes exactly those the general
+ * written and read by hand (read with the cursor readers of msgpack-read.ts,
+ * which DELIVER's reader shares): one pass, the records copied at most once
+ * (not at all with publishFrameAround), the bytes exactly those the general
  * MessagePack path (encodeFrame, Fields) gives. Anything else, including
  * every malformed body, goes through the general path, so values and errors
  * are the same either way.
@@ -28,6 +33,7 @@ import { Fields, noteCorr } from '../fields.js'
 import { MAX_TOPIC_NAME } from '../names.js'
 import { MAX_PUBLISH_RECORDS } from './limits.js'
 import { SkiffError } from '../errors.js'
+import { Cursor, readBin, readKeyOf, readMapHeader, readStr, readUint } from '../msgpack-read.js'
 import { binHeaderBytes, strHeaderBytes, uintBytes, writeBinHeader, writeStrHeader, writeUint } from './msgpack-write.js'
 
 export interface Publish {
@@ -38,6 +44,8 @@ export interface Publish {
   confirm: boolean
   producerId?: number | undefined
   sequence?: number | undefined
+  /** All records to this partition, whatever their keys. */
+  partition?: number | undefined
 }
 
 /** Every PUBLISH field but the records. */
@@ -45,6 +53,8 @@ export type PublishFields = Omit<Publish, 'records'>
 
 const MAX_PRODUCER_ID = 2 ** 48 - 1
 const MAX_SEQUENCE = 0xfffffffe
+/** Partitions are numbered below MAX_PARTITIONS (frames/admin.ts). */
+const MAX_PARTITION = 1023
 
 /** Map keys as MessagePack fixstr bytes. */
 const KEY_CORR = key('corr')
@@ -54,6 +64,7 @@ const KEY_RECORDS = key('records')
 const KEY_CONFIRM = key('confirm')
 const KEY_PRODUCER_ID = key('producerId')
 const KEY_SEQUENCE = key('sequence')
+const KEY_PARTITION = key('partition')
 
 function key(name: string): Buffer {
   return Buffer.concat([Buffer.of(0xa0 | name.length), Buffer.from(name, 'latin1')])
@@ -110,6 +121,7 @@ function encodeGeneral(p: Publish): Buffer {
   if (!p.confirm) body.confirm = false
   if (p.producerId !== undefined) body.producerId = p.producerId
   if (p.sequence !== undefined) body.sequence = p.sequence
+  if (p.partition !== undefined) body.partition = p.partition
   return encodeFrame(Op.PUBLISH, body)
 }
 
@@ -123,6 +135,7 @@ function decodeGeneral(body: Buffer): Publish {
     confirm: f.bool('confirm', true),
     producerId: f.optUint('producerId', MAX_PRODUCER_ID),
     sequence: f.optUint('sequence', MAX_SEQUENCE),
+    ...(f.has('partition') ? { partition: f.uint('partition', MAX_PARTITION) } : {}),
   }
 }
 
@@ -136,6 +149,7 @@ function isPlain(p: PublishFields): boolean {
     typeof p.confirm === 'boolean' &&
     (p.producerId === undefined || isUint(p.producerId)) &&
     (p.sequence === undefined || isUint(p.sequence)) &&
+    (p.partition === undefined || isUint(p.partition)) &&
     typeof p.topic === 'string' &&
     isAscii(p.topic)
   )
@@ -152,7 +166,7 @@ function isAscii(s: string): boolean {
 
 /** How msgpackr writes a non-negative safe integer (past 32 bits as int64, see wireIntegers in codec.ts). */
 function fieldCount(p: PublishFields): number {
-  return 4 + (p.confirm ? 0 : 1) + (p.producerId === undefined ? 0 : 1) + (p.sequence === undefined ? 0 : 1)
+  return 4 + (p.confirm ? 0 : 1) + (p.producerId === undefined ? 0 : 1) + (p.sequence === undefined ? 0 : 1) + (p.partition === undefined ? 0 : 1)
 }
 
 function headBytes(p: PublishFields, recordsLength: number): number {
@@ -166,6 +180,7 @@ function tailBytes(p: PublishFields): number {
   let n = p.confirm ? 0 : KEY_CONFIRM.length + 1
   if (p.producerId !== undefined) n += KEY_PRODUCER_ID.length + uintBytes(p.producerId)
   if (p.sequence !== undefined) n += KEY_SEQUENCE.length + uintBytes(p.sequence)
+  if (p.partition !== undefined) n += KEY_PARTITION.length + uintBytes(p.partition)
   return n
 }
 
@@ -187,7 +202,7 @@ function writeHead(out: Buffer, pos: number, p: PublishFields, recordsLength: nu
   return writeBinHeader(out, pos, recordsLength)
 }
 
-/** confirm (only when false), producerId and sequence (when set), from `pos`. */
+/** confirm (only when false), producerId, sequence and partition (when set), from `pos`. */
 function writeTail(out: Buffer, pos: number, p: PublishFields): number {
   if (!p.confirm) {
     pos += KEY_CONFIRM.copy(out, pos)
@@ -201,12 +216,16 @@ function writeTail(out: Buffer, pos: number, p: PublishFields): number {
     pos += KEY_SEQUENCE.copy(out, pos)
     pos = writeUint(out, pos, p.sequence)
   }
+  if (p.partition !== undefined) {
+    pos += KEY_PARTITION.copy(out, pos)
+    pos = writeUint(out, pos, p.partition)
+  }
   return pos
 }
 
 // ---- the hand-written decoding ----------------------------------------------
 
-const KEYS = [KEY_CORR, KEY_TOPIC, KEY_COUNT, KEY_RECORDS, KEY_CONFIRM, KEY_PRODUCER_ID, KEY_SEQUENCE]
+const KEYS = [KEY_CORR, KEY_TOPIC, KEY_COUNT, KEY_RECORDS, KEY_CONFIRM, KEY_PRODUCER_ID, KEY_SEQUENCE, KEY_PARTITION]
 const CORR = 0
 const TOPIC = 1
 const COUNT = 2
@@ -214,10 +233,8 @@ const RECORDS = 3
 const CONFIRM = 4
 const PRODUCER_ID = 5
 const SEQUENCE = 6
+const PARTITION = 7
 const REQUIRED = (1 << CORR) | (1 << TOPIC) | (1 << COUNT) | (1 << RECORDS)
-
-/** Where the value just read ends (one reader at a time: decoding is synchronous). */
-let at = 0
 
 /**
  * A plain PUBLISH body (see the header comment) read in one pass, or
@@ -226,9 +243,9 @@ let at = 0
  * The general path then decides (and words the error).
  */
 function readPlain(b: Buffer): Publish | undefined {
-  const end = b.length
-  if (end === 0 || (b[0]! & 0xf0) !== 0x80) return undefined
-  let pos = 1
+  const c = new Cursor(b)
+  let n = readMapHeader(c)
+  if (n < 0) return undefined
   let seen = 0
   let corr = 0
   let topic = ''
@@ -237,30 +254,29 @@ function readPlain(b: Buffer): Publish | undefined {
   let confirm = true
   let producerId: number | undefined
   let sequence: number | undefined
-  for (let n = b[0]! & 0x0f; n > 0; n--) {
-    const field = fieldAt(b, pos)
+  let partition: number | undefined
+  for (; n > 0; n--) {
+    const field = readKeyOf(c, KEYS)
     if (field < 0 || (seen & (1 << field)) !== 0) return undefined
     seen |= 1 << field
-    pos += KEYS[field]!.length
-    if (pos >= end) return undefined
-    const tag = b[pos]!
     if (field === TOPIC) {
-      const s = strAt(b, pos)
-      if (s < 0 || at - s > MAX_TOPIC_NAME) return undefined
-      for (let i = s; i < at; i++) if (b[i]! > 0x7f) return undefined
-      topic = b.toString('latin1', s, at)
+      const s = readStr(c)
+      if (s < 0 || c.pos - s > MAX_TOPIC_NAME) return undefined
+      for (let i = s; i < c.pos; i++) if (b[i]! > 0x7f) return undefined
+      topic = b.toString('latin1', s, c.pos)
     } else if (field === RECORDS) {
-      const s = binAt(b, pos)
+      const s = readBin(c)
       if (s < 0) return undefined
-      records = b.subarray(s, at)
+      records = b.subarray(s, c.pos)
     } else if (field === CONFIRM) {
+      const tag = b[c.pos]
       if (tag === 0xc2) confirm = false
-      else if (tag !== 0xc3 && tag !== 0xc0) return undefined
-      at = pos + 1
-    } else if (tag === 0xc0 && (field === PRODUCER_ID || field === SEQUENCE)) {
-      at = pos + 1 // nil: the optional field is absent
+      else if (tag !== 0xc3 && tag !== 0xc0) return undefined // nil: the default
+      c.pos++
+    } else if (b[c.pos] === 0xc0 && (field === PRODUCER_ID || field === SEQUENCE)) {
+      c.pos++ // nil: the optional field is absent
     } else {
-      const v = uintAt(b, pos)
+      const v = readUint(c)
       if (v < 0) return undefined
       if (field === CORR) corr = v
       else if (field === COUNT) {
@@ -269,74 +285,15 @@ function readPlain(b: Buffer): Publish | undefined {
       } else if (field === PRODUCER_ID) {
         if (v > MAX_PRODUCER_ID) return undefined
         producerId = v
+      } else if (field === PARTITION) {
+        if (v > MAX_PARTITION) return undefined
+        partition = v
       } else {
         if (v > MAX_SEQUENCE) return undefined
         sequence = v
       }
     }
-    pos = at
-    if (pos > end) return undefined
   }
-  if (pos !== end || (seen & REQUIRED) !== REQUIRED) return undefined
-  return { corr, topic, count, records: records!, confirm, producerId, sequence }
-}
-
-/** Which known key starts at `pos`, or -1. */
-function fieldAt(b: Buffer, pos: number): number {
-  const len = b.length
-  for (let f = 0; f < KEYS.length; f++) {
-    const k = KEYS[f]!
-    if (pos + k.length > len) continue
-    let i = 0
-    while (i < k.length && b[pos + i] === k[i]) i++
-    if (i === k.length) return f
-  }
-  return -1
-}
-
-/** A non-negative integer at `pos` up to MAX_SAFE_INTEGER (sets `at`), or -1 for any other value or a truncated one. */
-function uintAt(b: Buffer, pos: number): number {
-  const tag = b[pos]!
-  const end = b.length
-  if (tag < 0x80) {
-    at = pos + 1
-    return tag
-  }
-  const size = tag === 0xcc ? 1 : tag === 0xcd ? 2 : tag === 0xce ? 4 : tag === 0xcf || tag === 0xd3 ? 8 : 0
-  if (size === 0 || pos + 1 + size > end) return -1
-  at = pos + 1 + size
-  if (size === 1) return b[pos + 1]!
-  if (size === 2) return b.readUInt16BE(pos + 1)
-  if (size === 4) return b.readUInt32BE(pos + 1)
-  // 64 bits: the high word must keep the value a safe integer (and, for int64, non-negative).
-  const hi = b.readUInt32BE(pos + 1)
-  if (hi > 0x1fffff) return -1
-  return hi * 0x100000000 + b.readUInt32BE(pos + 5)
-}
-
-/** A string at `pos`: the start of its bytes (the end in `at`), or -1. */
-function strAt(b: Buffer, pos: number): number {
-  const tag = b[pos]!
-  if ((tag & 0xe0) !== 0xa0) return sizedAt(b, pos, 0xd9) // str8, str16, str32
-  at = pos + 1 + (tag & 0x1f)
-  return at <= b.length ? pos + 1 : -1
-}
-
-/** A bin at `pos`: the start of its bytes (the end in `at`), or -1. */
-function binAt(b: Buffer, pos: number): number {
-  return sizedAt(b, pos, 0xc4) // bin8, bin16, bin32
-}
-
-/**
- * A value with an 8, 16 or 32-bit length at `pos`, its type bytes tag8,
- * tag8 + 1 and tag8 + 2: the start of its bytes (the end in `at`), or -1.
- */
-function sizedAt(b: Buffer, pos: number, tag8: number): number {
-  const w = b[pos]! - tag8 // 0, 1, 2: a length of 1, 2 or 4 bytes
-  if (w < 0 || w > 2) return -1
-  const s = pos + 1 + (1 << w)
-  if (s > b.length) return -1
-  const n = w === 0 ? b[pos + 1]! : w === 1 ? b.readUInt16BE(pos + 1) : b.readUInt32BE(pos + 1)
-  at = s + n
-  return at <= b.length ? s : -1
+  if (c.pos !== b.length || (seen & REQUIRED) !== REQUIRED) return undefined
+  return partition === undefined ? { corr, topic, count, records: records!, confirm, producerId, sequence } : { corr, topic, count, records: records!, confirm, producerId, sequence, partition }
 }

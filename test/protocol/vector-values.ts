@@ -119,6 +119,12 @@ export const VECTOR_SOURCES: readonly VectorSource[] = [
     value: { corr: 9, topic: 'metrics', count: 1, records: encodeRecord(plainRecord), confirm: false },
   },
   {
+    frame: 'PUBLISH',
+    variant: 'partition',
+    note: 'Both records to partition 2, whatever their keys (a client that routes by itself).',
+    value: { corr: 10, topic: 'orders', count: 2, records: twoRecords, confirm: true, partition: 2 },
+  },
+  {
     frame: 'PUBLISH_ACK',
     note: 'Compact form: both records of PUBLISH 1 went to partition 2, at offsets 41 and 42.',
     value: { corr: 1, partition: 2, offset: 41 },

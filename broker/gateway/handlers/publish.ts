@@ -32,13 +32,21 @@ export async function onPublish(conn: HandlerConnection, body: Buffer): Promise<
   const idempotent = pub.producerId !== undefined && pub.sequence !== undefined
   let parts: PartitionPart[]
   try {
+    // Records that cannot be stored never create their topic (as for UDP telemetry): checked first.
+    if (!existing) splitByPartition(pub.records, pub.count, 1, 0)
     // A new topic is counted against maxTopics and reserved before the write starts (topics.ts).
     const topic = existing ?? (await ctx.topics.ensure(pub.topic, false))
     const turn = idempotent ? pub.producerId! + pub.sequence! : roundRobin++
     // In a cluster keyless records go to a partition led here (a client sends them to any broker);
     // keyed ones go where their key hashes, and must be led here.
-    const here = ctx.cluster?.ledHere(pub.topic, topic.partitions)
-    parts = splitByPartition(pub.records, pub.count, topic.partitions, here?.length ? here[turn % here.length]! : turn)
+    if (pub.partition !== undefined) {
+      // Named by the client: every record goes there, whatever its key (checked all the same).
+      if (pub.partition >= topic.partitions) throw new SkiffError('INVALID_REQUEST', `topic ${pub.topic} has no partition ${pub.partition} (it has ${topic.partitions})`, { details: { topic: pub.topic, partition: pub.partition } })
+      parts = [{ ...splitByPartition(pub.records, pub.count, 1, 0)[0]!, partition: pub.partition }]
+    } else {
+      const here = ctx.cluster?.ledHere(pub.topic, topic.partitions)
+      parts = splitByPartition(pub.records, pub.count, topic.partitions, here?.length ? here[turn % here.length]! : turn)
+    }
     // In a cluster every part must be led here, or none is stored: the client resends the batch to the leader.
     if (ctx.cluster) for (const part of parts) refuseUnlessLed(ctx.cluster, pub.topic, part.partition)
   } catch (err) {
