@@ -19,7 +19,7 @@
  */
 import t from 'tap'
 import { Op, encodeAck, encodePublish, encodeRecord, encodeSubscribe } from '../../protocol/index.js'
-import { GroupCursor, type Member } from '../../broker/worker/group-cursor.js'
+import { GroupCursor, type Assignment, type Member } from '../../broker/worker/group-cursor.js'
 import { WorkerContext } from '../../broker/worker/context.js'
 import { Outbox } from '../../broker/worker/outbox.js'
 import { WorkerMetrics } from '../../broker/observability/worker-metrics.js'
@@ -60,13 +60,15 @@ function countSlots(cursor: GroupCursor): CountingMap<number, unknown> {
 
 const member = (conn: number, maxInFlight: number): Member => ({ conn, sub: 1, maxInFlight, inFlight: 0, ackTimeoutMs: 30_000, maxDeliveries: 5, ackNone: false })
 const HOSTILE = [0, 100_000]
+/** Where assign() writes whom it chose (the pump reuses one too). */
+const assigned: Assignment = { member: undefined, count: 0 }
 
 /** A cursor whose one member holds `offsets` (delivered as the pump would), `next` just past the last. */
 function holding(offsets: number[], at: number): { cursor: GroupCursor; m: Member } {
   const cursor = new GroupCursor('g', 0)
   const m = member(9, 10)
   cursor.addMember(m)
-  for (const o of offsets) cursor.assign(o, at)
+  for (const o of offsets) cursor.assign(o, at, assigned)
   cursor.next = offsets[offsets.length - 1]! + 1
   return { cursor, m }
 }
@@ -79,7 +81,7 @@ t.test('the cursor: work per ACK is bounded by what is outstanding', async (t) =
   cursor.addMember(attacker)
   cursor.addMember(other)
   // The attacker takes offset 0 (its one credit), the other member 1..999: as the pump would.
-  for (let o = 0; o < 1_000; o++) cursor.assign(o, now)
+  for (let o = 0; o < 1_000; o++) cursor.assign(o, now, assigned)
   cursor.next = 1_000
   t.equal(attacker.inFlight, 1)
   t.equal(other.inFlight, 999)
