@@ -1,0 +1,194 @@
+/**
+ * A producer in a cluster: the same API as Producer, each record routed to
+ * the broker that must store it (cluster-router.ts), through one ordinary
+ * Producer per broker link. Those inner producers batch, bound, time out and
+ * re-send after a reconnect (same producer id and sequence) as they do
+ * against a single broker.
+ *
+ * Decisions written down here:
+ * - A keyed record goes to the leader of `keyHash(key) % partitions`, as
+ *   the broker computes it; a keyless one to a broker leading a partition of
+ *   the topic (round-robin over those that are up), which stores it in a
+ *   partition it leads. Routing is decided synchronously when metadata knows
+ *   the topic, so one key's records reach their broker in call order.
+ * - NOT_LEADER and PARTITION_UNAVAILABLE mean nothing was stored: the
+ *   publish is made again (a new batch) after a metadata refresh, with
+ *   backoff, until its requestTimeoutMs from the call; then the last such
+ *   error is the rejection. Any other error goes to the caller as is.
+ * - A publish whose broker is down waits on that broker's link (its
+ *   partitions wait for it in this cluster mode) and completes once it is
+ *   back, or rejects with TIMEOUT after requestTimeoutMs (outcome unknown).
+ * - A topic metadata does not know is asked for once; if still unknown the
+ *   record goes to any live broker (the broker creates the topic), and the
+ *   next refresh routes by its placement.
+ * - send() (fire-and-forget) is routed the same way but never retried: a
+ *   refusal is the client's 'error', as for a single broker.
+ * - maxInFlight and maxBufferedBytes apply per broker link. `producerId` is
+ *   this producer's own id; each broker link's batches carry the id of the
+ *   inner producer for that broker.
+ */
+import { SkiffError, isSkiffError } from '../protocol/index.js'
+import type { Client } from './client.js'
+import type { ClusterRouter } from './cluster-router.js'
+import { Producer, type ProducerOptions, type ProducerStats, type PublishOptions, type PublishResult, type SendResult, type WhenFull } from './producer.js'
+
+const ROUTING_ERRORS = new Set(['NOT_LEADER', 'PARTITION_UNAVAILABLE'])
+const FIRST_BACKOFF_MS = 25
+const MAX_BACKOFF_MS = 1000
+
+/** A Producer that routes by the cluster's metadata (see the header comment). */
+export class RoutedProducer<M extends WhenFull = 'drop'> extends Producer<M> {
+  private readonly inner = new Map<number, { client: Client; producer: Producer<M> }>()
+  private readonly pending = new Set<Promise<unknown>>()
+  private readonly routed = { confirmed: 0, failed: 0, retried: 0 }
+  private closedReason: SkiffError | undefined
+
+  /** @internal */
+  constructor(
+    seed: Client,
+    private readonly router: ClusterRouter,
+    private readonly producerOpts: ProducerOptions<M>,
+  ) {
+    super(seed, producerOpts)
+  }
+
+  override get unconfirmed(): number {
+    let n = 0
+    for (const { producer } of this.inner.values()) n += producer.unconfirmed
+    return n
+  }
+
+  /** The sums over the broker links; `confirmed` and `failed` count publish() calls once each, retries included. */
+  override get stats(): ProducerStats {
+    const s: ProducerStats = { confirmed: this.routed.confirmed, failed: this.routed.failed, sent: 0, dropped: { full: 0, timeout: 0, closed: 0 }, resentBatches: 0 }
+    for (const { producer } of this.inner.values()) {
+      const p = producer.stats
+      s.sent += p.sent
+      s.dropped.full += p.dropped.full
+      s.dropped.timeout += p.dropped.timeout
+      s.dropped.closed += p.dropped.closed
+      s.resentBatches += p.resentBatches
+    }
+    return s
+  }
+
+  override publish(topic: string, payload: unknown, opts?: PublishOptions): Promise<PublishResult> {
+    if (this.closedReason) return Promise.reject(new SkiffError('CONNECTION_CLOSED', `cannot publish: ${this.closedReason.message}`, { cause: this.closedReason }))
+    // A retry may come after the caller reused its buffer.
+    const data = payload instanceof Uint8Array ? Buffer.from(payload) : payload
+    const promise = this.run(topic, data, opts, Date.now() + this.router.requestTimeoutMs).then(
+      (r) => {
+        this.routed.confirmed++
+        return r
+      },
+      (err: unknown) => {
+        this.routed.failed++
+        throw err
+      },
+    )
+    const tracked: Promise<unknown> = promise.then(
+      (): unknown => this.pending.delete(tracked),
+      (): unknown => this.pending.delete(tracked),
+    )
+    this.pending.add(tracked)
+    return promise
+  }
+
+  override send(topic: string, payload: unknown, opts?: PublishOptions): SendResult<M> {
+    if (this.closedReason) return (this.producerOpts.whenFull === 'wait' ? Promise.resolve(false) : false) as SendResult<M>
+    const id = this.target(topic, opts?.key)
+    const p = id === undefined ? this.anyProducer() : this.producerFor(id)
+    if (!p) {
+      this.router.refreshSoon()
+      // Nothing to write to yet: counted as dropped for lack of a connection, like a send that timed out.
+      return (this.producerOpts.whenFull === 'wait' ? Promise.resolve(false) : false) as SendResult<M>
+    }
+    return p.send(topic, payload, opts)
+  }
+
+  override async flush(): Promise<void> {
+    await Promise.all([...this.pending, ...[...this.inner.values()].map(({ producer }) => producer.flush())])
+  }
+
+  /** @internal */
+  override connectionLost(err: SkiffError): void {
+    this.closedReason ??= err
+    super.connectionLost(err)
+  }
+
+  private async run(topic: string, payload: unknown, opts: PublishOptions | undefined, deadline: number): Promise<PublishResult> {
+    let backoff = FIRST_BACKOFF_MS
+    let refusal: SkiffError | undefined
+    for (let attempt = 0; ; attempt++) {
+      const id = this.target(topic, opts?.key)
+      const producer = id === undefined ? undefined : this.producerFor(id)
+      if (producer) {
+        try {
+          const p = producer.publish(topic, payload, opts)
+          // The inner producer times the first attempt out by itself; later ones get what is left.
+          return await (attempt === 0 ? p : withDeadline(p, deadline, topic))
+        } catch (err) {
+          if (!isSkiffError(err) || !ROUTING_ERRORS.has(err.code)) throw err
+          refusal = err
+          this.routed.retried++
+        }
+      }
+      if (this.closedReason) throw new SkiffError('CONNECTION_CLOSED', `cannot publish: ${this.closedReason.message}`, { cause: this.closedReason })
+      if (Date.now() + backoff >= deadline) {
+        throw (
+          refusal ??
+          new SkiffError('PARTITION_UNAVAILABLE', `no broker to publish to ${topic} on within ${this.router.requestTimeoutMs} ms`, { details: { topic } })
+        )
+      }
+      await Promise.all([this.prepare(topic, id), sleep(backoff)])
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)
+    }
+  }
+
+  /** Make routing possible next time: learn the topic's placement, connect the target's link. */
+  private async prepare(topic: string, id: number | undefined): Promise<void> {
+    try {
+      if (!this.router.placement(topic)) await this.router.learn(topic)
+      else await this.router.refresh()
+      if (id !== undefined) await this.router.link(id)
+    } catch {
+      // Unreachable for now: the loop tries again until the publish's deadline.
+    }
+  }
+
+  /** The broker a record goes to, or undefined when metadata cannot tell yet. */
+  private target(topic: string, key: string | undefined): number | undefined {
+    const t = this.router.placement(topic)
+    if (!t) return this.router.isAbsent(topic) ? this.router.keylessTarget(undefined) : undefined
+    return key === undefined ? this.router.keylessTarget(t) : this.router.leaderOfKey(t, key)
+  }
+
+  /** This producer's inner producer on broker `id`'s link, when that link is made. */
+  private producerFor(id: number): Producer<M> | undefined {
+    const client = this.router.linkNow(id)
+    if (!client) return undefined
+    const known = this.inner.get(id)
+    if (known?.client === client) return known.producer
+    const producer = client.producer<M>(this.producerOpts)
+    this.inner.set(id, { client, producer })
+    return producer
+  }
+
+  private anyProducer(): Producer<M> | undefined {
+    for (const { client, producer } of this.inner.values()) if (client.status === 'connected') return producer
+    return undefined
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref())
+}
+
+/** `p`, or TIMEOUT at `deadline` (the publish may still be stored: its outcome is unknown). */
+function withDeadline<T>(p: Promise<T>, deadline: number, topic: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new SkiffError('TIMEOUT', `publish to ${topic} not confirmed in time (outcome unknown)`, { details: { topic } })), Math.max(0, deadline - Date.now()))
+  })
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
+}
