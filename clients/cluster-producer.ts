@@ -116,44 +116,65 @@ export class RoutedProducer<M extends WhenFull = 'drop'> extends Producer<M> {
     super.connectionLost(err)
   }
 
+  /**
+   * Route and publish, again after each refusal. Waiting for metadata or for
+   * a link to open is on promises shared by every call that waits for the
+   * same thing, so those calls go on in call order and a key's records keep
+   * it; a refusal waits a backoff too.
+   */
   private async run(topic: string, payload: unknown, opts: PublishOptions | undefined, deadline: number): Promise<PublishResult> {
     let backoff = FIRST_BACKOFF_MS
     let refusal: SkiffError | undefined
     for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) this.checkTime(topic, deadline, refusal)
+      if (!this.router.placement(topic) && !this.router.isAbsent(topic)) {
+        if (!(await this.waitFor(this.router.learn(topic)))) backoff = await this.pause(backoff, topic, deadline, refusal)
+        continue
+      }
       const id = this.target(topic, opts?.key)
-      const producer = id === undefined ? undefined : this.producerFor(id)
-      if (producer) {
-        try {
-          const p = producer.publish(topic, payload, opts)
-          // The inner producer times the first attempt out by itself; later ones get what is left.
-          return await (attempt === 0 ? p : withDeadline(p, deadline, topic))
-        } catch (err) {
-          if (!isSkiffError(err) || !ROUTING_ERRORS.has(err.code)) throw err
-          refusal = err
-          this.routed.retried++
-        }
+      if (id === undefined) {
+        // No broker known for it: a broker left metadata and its address was never seen.
+        backoff = await this.pause(backoff, topic, deadline, refusal, true)
+        continue
       }
-      if (this.closedReason) throw new SkiffError('CONNECTION_CLOSED', `cannot publish: ${this.closedReason.message}`, { cause: this.closedReason })
-      if (Date.now() + backoff >= deadline) {
-        throw (
-          refusal ??
-          new SkiffError('PARTITION_UNAVAILABLE', `no broker to publish to ${topic} on within ${this.router.requestTimeoutMs} ms`, { details: { topic } })
-        )
+      const producer = this.producerFor(id)
+      if (!producer) {
+        if (!(await this.waitFor(this.router.link(id)))) backoff = await this.pause(backoff, topic, deadline, refusal)
+        continue
       }
-      await Promise.all([this.prepare(topic, id), sleep(backoff)])
-      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)
+      try {
+        const p = producer.publish(topic, payload, opts)
+        // The inner producer times the first attempt out by itself; later ones get what is left.
+        return await (attempt === 0 ? p : withDeadline(p, deadline, topic))
+      } catch (err) {
+        if (!isSkiffError(err) || !ROUTING_ERRORS.has(err.code)) throw err
+        refusal = err
+        this.routed.retried++
+      }
+      backoff = await this.pause(backoff, topic, deadline, refusal, true)
     }
   }
 
-  /** Make routing possible next time: learn the topic's placement, connect the target's link. */
-  private async prepare(topic: string, id: number | undefined): Promise<void> {
-    try {
-      if (!this.router.placement(topic)) await this.router.learn(topic)
-      else await this.router.refresh()
-      if (id !== undefined) await this.router.link(id)
-    } catch {
-      // Unreachable for now: the loop tries again until the publish's deadline.
-    }
+  /** True once `p` resolved; false when it failed (the caller backs off). */
+  private waitFor(p: Promise<unknown>): Promise<boolean> {
+    return p.then(
+      () => true,
+      () => false,
+    )
+  }
+
+  /** Wait a backoff (refreshing metadata meanwhile when `refresh`); returns the next backoff. */
+  private async pause(backoff: number, topic: string, deadline: number, refusal: SkiffError | undefined, refresh = false): Promise<number> {
+    if (Date.now() + backoff >= deadline) this.checkTime(topic, Date.now(), refusal)
+    await Promise.all([refresh ? this.router.refresh().catch(() => undefined) : undefined, sleep(backoff)])
+    return Math.min(backoff * 2, MAX_BACKOFF_MS)
+  }
+
+  /** Throw when the publish is out of time: the last refusal, else PARTITION_UNAVAILABLE. */
+  private checkTime(topic: string, deadline: number, refusal: SkiffError | undefined): void {
+    if (this.closedReason) throw new SkiffError('CONNECTION_CLOSED', `cannot publish: ${this.closedReason.message}`, { cause: this.closedReason })
+    if (Date.now() < deadline) return
+    throw refusal ?? new SkiffError('PARTITION_UNAVAILABLE', `no broker to publish to ${topic} on within ${this.router.requestTimeoutMs} ms`, { details: { topic } })
   }
 
   /** The broker a record goes to, or undefined when metadata cannot tell yet. */

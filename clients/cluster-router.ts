@@ -52,6 +52,8 @@ export class ClusterRouter {
   private readonly links = new Map<number, BrokerLink>()
   /** Topics METADATA did not know when asked: published to any broker (it creates them) until metadata has them. */
   private readonly absent = new Set<string>()
+  /** Topics being asked for, shared by every caller waiting on one. */
+  private readonly learning = new Map<string, Promise<void>>()
   private refreshing: Promise<void> | undefined
   private lastRefresh = 0
   private timer: NodeJS.Timeout | undefined
@@ -103,22 +105,27 @@ export class ClusterRouter {
     this.refresh().catch((err: unknown) => this.seed.report(err as Error))
   }
 
-  private async fetch(): Promise<void> {
+  /** METADATA of every topic, or of `topics` only (merged into what is known). */
+  private async fetch(topics?: string[]): Promise<void> {
     const open = [this.seed, ...[...this.links.values()].map((l) => l.client)].filter((c): c is Client => c?.current?.isOpen === true)
     let meta: ClusterMetadata | undefined
     let failure: unknown
     for (const c of open) {
       try {
-        meta = await c.admin.metadata()
+        meta = await c.admin.metadata(topics)
         break
       } catch (err) {
         failure = err
       }
     }
     // Nothing open: wait for the seed to reconnect (bounded by requestTimeoutMs).
-    if (!meta && open.length === 0) meta = await this.seed.admin.metadata()
+    if (!meta && open.length === 0) meta = await this.seed.admin.metadata(topics)
     if (!meta) throw failure
     if (this.meta && meta.revision < this.meta.revision) return // an answer from a broker whose cache lags
+    if (topics && this.meta) {
+      const named = new Set(meta.topics.map((t) => t.topic))
+      meta = { ...meta, topics: [...this.meta.topics.filter((t) => !named.has(t.topic)), ...meta.topics] }
+    }
     this.meta = meta
     for (const b of meta.brokers) this.addresses.set(b.id, { transport: this.transport(), host: b.host, port: b.port })
     for (const t of meta.topics) this.absent.delete(t.topic)
@@ -140,10 +147,22 @@ export class ClusterRouter {
     return this.absent.has(topic)
   }
 
-  /** Refresh, and remember `topic` as absent when metadata still does not have it. */
-  async learn(topic: string): Promise<void> {
-    await this.refresh()
-    if (!this.placement(topic)) this.absent.add(topic)
+  /**
+   * Ask METADATA for `topic` now (not shared with a refresh that may have
+   * started before the topic was made), and remember it as absent when
+   * metadata does not have it.
+   */
+  learn(topic: string): Promise<void> {
+    let p = this.learning.get(topic)
+    if (!p) {
+      p = this.fetch([topic])
+        .then(() => {
+          if (!this.placement(topic)) this.absent.add(topic)
+        })
+        .finally(() => this.learning.delete(topic))
+      this.learning.set(topic, p)
+    }
+    return p
   }
 
   /** Is `id` among the live brokers of the last metadata? */
