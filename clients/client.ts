@@ -39,6 +39,14 @@
  * 'error' is emitted only when someone listens, so a client without an
  * 'error' listener never crashes the process; the failures still reach
  * every pending call as rejections.
+ *
+ * In a cluster (the first WELCOME says `clustered: true`), all of the above
+ * describes the seed connection, the one connect() made, which admin calls
+ * and request/serve keep using. Producers and consumers go through one
+ * internal client per broker instead (cluster-router.ts), each of which
+ * reconnects, re-sends and re-subscribes by these same steps on its own;
+ * their losses are not events of this client, and what belongs to no call
+ * reaches its 'error'. `status` and `welcome` are the seed connection's.
  */
 import { EventEmitter } from 'node:events'
 import type tls from 'node:tls'
