@@ -22,7 +22,12 @@
  *   record goes to any live broker (the broker creates the topic), and the
  *   next refresh routes by its placement.
  * - send() (fire-and-forget) is routed the same way but never retried: a
- *   refusal is the client's 'error', as for a single broker.
+ *   refusal is the client's 'error', as for a single broker. A send() that
+ *   finds no open route (its topic or its broker's connection not known
+ *   yet) is dropped and counted in `stats.dropped.timeout` with whenFull
+ *   'drop'; with 'wait' it waits for the route, at most requestTimeoutMs.
+ *   Links to every live broker are opened when a producer is made, so this
+ *   is rare past the first moments.
  * - maxInFlight and maxBufferedBytes apply per broker link. `producerId` is
  *   this producer's own id; each broker link's batches carry the id of the
  *   inner producer for that broker.
@@ -42,6 +47,8 @@ export class RoutedProducer<M extends WhenFull = 'drop'> extends Producer<M> {
   private readonly pending = new Set<Promise<unknown>>()
   private readonly routed = { confirmed: 0, failed: 0, retried: 0 }
   private closedReason: SkiffError | undefined
+  /** send() records dropped because no broker connection could take them (counted in stats.dropped.timeout). */
+  private noRoute = 0
 
   /** @internal */
   constructor(
@@ -50,6 +57,8 @@ export class RoutedProducer<M extends WhenFull = 'drop'> extends Producer<M> {
     private readonly producerOpts: ProducerOptions<M>,
   ) {
     super(seed, producerOpts)
+    // Connect to the brokers now, so the first records find their broker's connection open.
+    router.warmUp()
   }
 
   override get unconfirmed(): number {
@@ -60,7 +69,7 @@ export class RoutedProducer<M extends WhenFull = 'drop'> extends Producer<M> {
 
   /** The sums over the broker links; `confirmed` and `failed` count publish() calls once each, retries included. */
   override get stats(): ProducerStats {
-    const s: ProducerStats = { confirmed: this.routed.confirmed, failed: this.routed.failed, sent: 0, dropped: { full: 0, timeout: 0, closed: 0 }, resentBatches: 0 }
+    const s: ProducerStats = { confirmed: this.routed.confirmed, failed: this.routed.failed, sent: 0, dropped: { full: 0, timeout: this.noRoute, closed: 0 }, resentBatches: 0 }
     for (const { producer } of this.inner.values()) {
       const p = producer.stats
       s.sent += p.sent
@@ -95,15 +104,43 @@ export class RoutedProducer<M extends WhenFull = 'drop'> extends Producer<M> {
   }
 
   override send(topic: string, payload: unknown, opts?: PublishOptions): SendResult<M> {
-    if (this.closedReason) return (this.producerOpts.whenFull === 'wait' ? Promise.resolve(false) : false) as SendResult<M>
-    const id = this.target(topic, opts?.key)
-    const p = id === undefined ? this.anyProducer() : this.producerFor(id)
-    if (!p) {
-      this.router.refreshSoon()
-      // Nothing to write to yet: counted as dropped for lack of a connection, like a send that timed out.
-      return (this.producerOpts.whenFull === 'wait' ? Promise.resolve(false) : false) as SendResult<M>
+    const wait = this.producerOpts.whenFull === 'wait'
+    if (this.closedReason) return (wait ? Promise.resolve(false) : false) as SendResult<M>
+    const p = this.sendTarget(topic, opts?.key)
+    if (p) return p.send(topic, payload, opts)
+    if (!wait) {
+      this.noRoute++
+      return false as SendResult<M>
     }
-    return p.send(topic, payload, opts)
+    return this.sendLater(topic, payload instanceof Uint8Array ? Buffer.from(payload) : payload, opts) as SendResult<M>
+  }
+
+  /** The inner producer a send() goes to now, or undefined (metadata or the link is not there yet: asked for). */
+  private sendTarget(topic: string, key: string | undefined): Producer<M> | undefined {
+    if (!this.router.placement(topic) && !this.router.isAbsent(topic)) {
+      this.router.learn(topic).catch(() => undefined)
+      // A keyless record may go to any broker (it stores it in a partition it leads); a keyed one waits for the placement.
+      return key === undefined ? this.anyProducer() : undefined
+    }
+    const id = this.target(topic, key)
+    return id === undefined ? undefined : this.producerFor(id)
+  }
+
+  /** send() with whenFull 'wait' and no route yet: wait for one (at most requestTimeoutMs), then send. */
+  private async sendLater(topic: string, payload: unknown, opts: PublishOptions | undefined): Promise<boolean> {
+    const deadline = Date.now() + this.router.requestTimeoutMs
+    let backoff = FIRST_BACKOFF_MS
+    while (Date.now() + backoff < deadline && !this.closedReason) {
+      if (!this.router.placement(topic) && !this.router.isAbsent(topic)) await this.waitFor(this.router.learn(topic))
+      const id = this.target(topic, opts?.key)
+      const p = id === undefined ? undefined : this.producerFor(id)
+      if (p) return p.send(topic, payload, opts) as Promise<boolean>
+      if (id !== undefined && (await this.waitFor(this.router.link(id)))) continue
+      await sleep(backoff)
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)
+    }
+    this.noRoute++
+    return false
   }
 
   override async flush(): Promise<void> {

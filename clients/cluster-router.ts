@@ -198,6 +198,11 @@ export class ClusterRouter {
     return pool[this.rr % pool.length]
   }
 
+  /** Start a link to every live broker (for a producer, which will likely need them all). */
+  warmUp(): void {
+    for (const b of this.meta?.brokers ?? []) this.linkNow(b.id)
+  }
+
   /** The link to broker `id` if it is made (it may be reconnecting); starts making it otherwise. */
   linkNow(id: number): Client | undefined {
     const l = this.links.get(id)
