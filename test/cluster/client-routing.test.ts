@@ -5,7 +5,9 @@
  * broker's partitions. A broker SIGKILLed and started again: publishes for
  * its partitions wait for it and complete, the rest go on, the same consumer
  * goes on receiving, and reading the topic back finds every confirmed record
- * once.
+ * once. Publishing to a topic nobody made: it is created where the first
+ * records land, and keyed records that broker does not lead are refused
+ * (NOT_LEADER) and sent again to their leader.
  */
 import t from 'tap'
 import { Consumer, connect, type Message, type PublishResult } from '../../clients/index.js'
@@ -33,7 +35,7 @@ const missing = clusterMissing()
 if (missing) t.skip(missing)
 else {
   t.test('the client routes publishes and subscriptions over the cluster by itself', async (t) => {
-    const cluster = await startCluster(t, { brokers: 3 })
+    const cluster = await startCluster(t, { brokers: 3, args: ['--default-partitions', '6'] })
     const b2 = cluster.brokers[1]!
     // One seed only: the other two brokers are found through METADATA.
     const client = await connect(cluster.seeds[0]!, { name: 'routing', requestTimeoutMs: 30_000, reconnect: { initialDelayMs: 100, maxDelayMs: 500 } })
@@ -154,19 +156,23 @@ else {
     t.ok(checker.closed)
     await consumer.close()
 
-    // A topic nobody made: the first publish goes to any broker, which creates it; then keys route by its placement.
+    // A topic nobody made: the first publishes go to any one broker, which creates it over the three
+    // brokers; the keyed records whose partition it does not lead are refused with NOT_LEADER
+    // (nothing stored) and sent again to their leader once metadata has the placement.
     const fresh: Promise<PublishResult>[] = []
     for (let i = 0; i < 40; i++) fresh.push(producer.publish('fresh', { i }, { key: `f${i}` }))
     for (let i = 0; i < 10; i++) fresh.push(producer.publish('fresh', { i }))
     const results = await Promise.all(fresh)
     const placed = (await client.admin.metadata(['fresh'])).topics[0]!
     const n = placed.partitions.length
-    t.ok(n > 0, 'the topic was created by publishing to it')
+    t.equal(n, 6, 'the topic was created by publishing to it')
+    t.same(new Set(placed.partitions.map((p) => p.leader)).size, 3, 'its partitions are led by the three brokers')
     t.same(
       results.slice(0, 40).filter((r, i) => r.partition !== keyHash(Buffer.from(`f${i}`)) % n),
       [],
       "keyed records to a new topic are in their key's partition",
     )
+
     t.equal(client.status, 'connected', 'status tells the seed connection')
   })
 }
