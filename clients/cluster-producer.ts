@@ -15,6 +15,12 @@
  *   publish is made again (a new batch) after a metadata refresh, with
  *   backoff, until its requestTimeoutMs from the call; then the last such
  *   error is the rejection. Any other error goes to the caller as is.
+ *   A publish sent again this way may land after a later publish of the
+ *   same key that was not refused (as with Kafka's retries and more than one
+ *   request in flight); publish one key's records one at a time when that
+ *   matters. A broker that has just restarted refuses with
+ *   PARTITION_UNAVAILABLE until it serves its partitions again, so the
+ *   batches its link re-sends may be among them.
  * - A publish whose broker is down waits on that broker's link (its
  *   partitions wait for it in this cluster mode) and completes once it is
  *   back, or rejects with TIMEOUT after requestTimeoutMs (outcome unknown).
