@@ -31,7 +31,7 @@
  *   metadata refresh) is subscribed then. An inner subscription that fails
  *   for good (UNKNOWN_TOPIC after a delete) ends this consumer with it.
  */
-import { SkiffError } from '../protocol/index.js'
+import { SkiffError, type TopicPlacement } from '../protocol/index.js'
 import type { Client } from './client.js'
 import type { ClusterRouter } from './cluster-router.js'
 import { HandlerRunner, type MessageHandler } from './consumer-handlers.js'
@@ -84,10 +84,10 @@ export class MergedConsumer extends Consumer {
     let t = this.router.placement(this.topic)
     if (!t) {
       await this.router.learn(this.topic)
-      t = this.router.placement(this.topic)
+      t = this.router.placement(this.topic) ?? (await this.create())
+      if (!t) return // kept as made: subscribed where the topic was created
     }
-    const brokers = t ? this.router.leaders(t) : [this.router.keylessTarget(undefined)].filter((id): id is number => id !== undefined)
-    if (brokers.length === 0) throw new SkiffError('PARTITION_UNAVAILABLE', `no broker serves ${this.topic}`)
+    const brokers = this.router.leaders(t)
     const outcomes = await Promise.allSettled(brokers.map((id) => this.attach(id)))
     const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected')
     // A broker that is down now is subscribed at the next refresh; one refusal for good ends it all.
@@ -96,7 +96,28 @@ export class MergedConsumer extends Consumer {
       await this.close({ timeoutMs: 1 })
       throw failed[0]!.reason
     }
-    if (!t) void this.router.refresh().catch(() => undefined)
+  }
+
+  /**
+   * A topic nobody made: a subscription at one broker creates it (when the
+   * brokers auto-create topics). Once metadata has its placement, that
+   * subscription is replaced by the named ones: a subscription without
+   * partition names covers what its broker leads at the time it is made,
+   * which is nothing while a restarted broker has not taken its partitions
+   * back yet, so the named form is the one that survives a restart.
+   */
+  private async create(): Promise<TopicPlacement | undefined> {
+    const id = this.router.keylessTarget(undefined)
+    if (id === undefined) throw new SkiffError('PARTITION_UNAVAILABLE', `no broker to subscribe to ${this.topic} at`)
+    await this.attach(id)
+    await this.router.learn(this.topic)
+    const t = this.router.placement(this.topic)
+    const first = this.sources.get(id)
+    if (!t || !first) return undefined
+    this.sources.delete(id)
+    this.interruptedAt(id) // its messages come again on the named subscription
+    await first.close({ timeoutMs: 1 })
+    return t
   }
 
   /** @internal Metadata changed: subscribe at brokers newly leading a partition of the topic. */
@@ -164,7 +185,8 @@ export class MergedConsumer extends Consumer {
       for (;;) {
         const r = await inner.next()
         if (r.done) break
-        this.push(r.value, id)
+        // A subscription replaced meanwhile: its broker redelivers what it had sent.
+        if (this.sources.get(id) === inner) this.push(r.value, id)
       }
     } catch (err) {
       this.endWith(err instanceof SkiffError ? err : new SkiffError('INTERNAL', String(err), { cause: err }))

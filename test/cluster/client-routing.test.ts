@@ -173,6 +173,19 @@ else {
       "keyed records to a new topic are in their key's partition",
     )
 
+    // Subscribing to a topic nobody made: created by the subscription, then subscribed at each of its leaders.
+    const unmade: string[] = []
+    const late = await client.subscribe('unmade', { group: 'g', from: 'earliest' }, (msg: Message) => {
+      unmade.push(msg.decode<string>())
+      msg.ack()
+    })
+    await Promise.all(Array.from({ length: 30 }, (_, i) => producer.publish('unmade', `u${i}`, { key: `u${i}` })))
+    await until(() => unmade.length >= 30, 10_000)
+    await sleep(300)
+    t.same([...unmade].sort(), Array.from({ length: 30 }, (_, i) => `u${i}`).sort(), 'a consumer of a topic it made receives from all its brokers, each record once')
+    t.same(late.partitions, [0, 1, 2, 3, 4, 5])
+    await late.close()
+
     t.equal(client.status, 'connected', 'status tells the seed connection')
   })
 }
