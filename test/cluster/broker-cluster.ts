@@ -6,6 +6,7 @@
  * at teardown.
  */
 import path from 'node:path'
+import { Client, parseBrokerUrls, type ConnectOptions } from '../../clients/index.js'
 import { BrokerRunner, tempDir } from '../reliability/harness.js'
 import { EtcdCluster, etcdMissing } from './etcd-harness.js'
 
@@ -40,4 +41,15 @@ export async function startCluster(t: Teardown, opts: { brokers: number; etcdMem
   }
   await Promise.all(brokers.map((b) => b.start()))
   return { etcd, brokers, seeds: brokers.map((b) => b.url) }
+}
+
+/**
+ * A client of exactly the broker at `url`, as a client of a single broker is:
+ * it does not route by METADATA. For tests that address one broker on
+ * purpose, to see it refuse what it does not lead; connect() routes.
+ */
+export async function connectDirect(url: string, opts: ConnectOptions): Promise<Client> {
+  const client = new Client(parseBrokerUrls(url), opts, false)
+  await client.start()
+  return client
 }
