@@ -50,7 +50,8 @@ const MAX_BACKOFF_MS = 1000
 /** A Producer that routes by the cluster's metadata (see the header comment). */
 export class RoutedProducer<M extends WhenFull = 'drop'> extends Producer<M> {
   private readonly inner = new Map<number, { client: Client; producer: Producer<M> }>()
-  private readonly pending = new Set<Promise<unknown>>()
+  /** Publishes between a refusal (or no route) and their next attempt's outcome. */
+  private readonly retrying = new Set<Promise<PublishResult>>()
   private readonly routed = { confirmed: 0, failed: 0, retried: 0 }
   private closedReason: SkiffError | undefined
   /** send() records dropped because no broker connection could take them (counted in stats.dropped.timeout). */
@@ -91,22 +92,38 @@ export class RoutedProducer<M extends WhenFull = 'drop'> extends Producer<M> {
     if (this.closedReason) return Promise.reject(new SkiffError('CONNECTION_CLOSED', `cannot publish: ${this.closedReason.message}`, { cause: this.closedReason }))
     // A retry may come after the caller reused its buffer.
     const data = payload instanceof Uint8Array ? Buffer.from(payload) : payload
-    const promise = this.run(topic, data, opts, Date.now() + this.router.requestTimeoutMs).then(
-      (r) => {
-        this.routed.confirmed++
-        return r
-      },
-      (err: unknown) => {
-        this.routed.failed++
-        throw err
-      },
-    )
-    const tracked: Promise<unknown> = promise.then(
-      (): unknown => this.pending.delete(tracked),
-      (): unknown => this.pending.delete(tracked),
-    )
-    this.pending.add(tracked)
-    return promise
+    const deadline = Date.now() + this.router.requestTimeoutMs
+    // The common case, routable now: straight to the broker's producer; the retry loop only after a refusal.
+    const id = this.router.placement(topic) ? this.target(topic, opts?.key) : undefined
+    const producer = id === undefined ? undefined : this.producerFor(id)
+    const call = producer
+      ? producer.publish(topic, data, opts).catch((err: unknown) => {
+          if (!isSkiffError(err) || !ROUTING_ERRORS.has(err.code)) throw err
+          this.routed.retried++
+          return this.track(this.run(topic, data, opts, deadline, err))
+        })
+      : this.track(this.run(topic, data, opts, deadline, undefined))
+    return call.then(this.confirmedOne, this.failedOne)
+  }
+
+  private readonly confirmedOne = (r: PublishResult): PublishResult => {
+    this.routed.confirmed++
+    return r
+  }
+
+  private readonly failedOne = (err: unknown): never => {
+    this.routed.failed++
+    throw err
+  }
+
+  /** Keep `p` in `retrying` until it settles (for flush()). */
+  private track(p: Promise<PublishResult>): Promise<PublishResult> {
+    this.retrying.add(p)
+    const forget = (): void => {
+      this.retrying.delete(p)
+    }
+    p.then(forget, forget)
+    return p
   }
 
   override send(topic: string, payload: unknown, opts?: PublishOptions): SendResult<M> {
@@ -149,8 +166,18 @@ export class RoutedProducer<M extends WhenFull = 'drop'> extends Producer<M> {
     return false
   }
 
+  /**
+   * Every publish made before is settled: the broker producers' calls, then
+   * (after a turn, so that refusals they just got have gone back to routing)
+   * the publishes being routed again, then what those handed to a producer.
+   */
   override async flush(): Promise<void> {
-    await Promise.all([...this.pending, ...[...this.inner.values()].map(({ producer }) => producer.flush())])
+    const inner = (): Promise<unknown> => Promise.all([...this.inner.values()].map(({ producer }) => producer.flush()))
+    await inner()
+    await new Promise((resolve) => setImmediate(resolve))
+    if (this.retrying.size === 0) return
+    await Promise.allSettled([...this.retrying])
+    await inner()
   }
 
   /** @internal */
@@ -165,10 +192,11 @@ export class RoutedProducer<M extends WhenFull = 'drop'> extends Producer<M> {
    * same thing, so those calls go on in call order and a key's records keep
    * it; a refusal waits a backoff too.
    */
-  private async run(topic: string, payload: unknown, opts: PublishOptions | undefined, deadline: number): Promise<PublishResult> {
+  private async run(topic: string, payload: unknown, opts: PublishOptions | undefined, deadline: number, refused: SkiffError | undefined): Promise<PublishResult> {
     let backoff = FIRST_BACKOFF_MS
-    let refusal: SkiffError | undefined
-    for (let attempt = 0; ; attempt++) {
+    let refusal = refused
+    if (refused) backoff = await this.pause(backoff, topic, deadline, refusal, true)
+    for (let attempt = refused ? 1 : 0; ; attempt++) {
       if (attempt > 0) this.checkTime(topic, deadline, refusal)
       if (!this.router.placement(topic) && !this.router.isAbsent(topic)) {
         if (!(await this.waitFor(this.router.learn(topic)))) backoff = await this.pause(backoff, topic, deadline, refusal)

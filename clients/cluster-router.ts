@@ -48,6 +48,10 @@ interface BrokerLink {
 /** The cluster's metadata and the per-broker links of one client. */
 export class ClusterRouter {
   private meta: ClusterMetadata | undefined
+  /** Indexes of `meta`, rebuilt with it: the per-record routing looks here. */
+  private byTopic = new Map<string, TopicPlacement>()
+  private live = new Set<number>()
+  private readonly leaderCache = new WeakMap<TopicPlacement, number[]>()
   private readonly addresses = new Map<number, BrokerAddress>()
   private readonly links = new Map<number, BrokerLink>()
   /** Topics METADATA did not know when asked: published to any broker (it creates them) until metadata has them. */
@@ -127,6 +131,8 @@ export class ClusterRouter {
       meta = { ...meta, topics: [...this.meta.topics.filter((t) => !named.has(t.topic)), ...meta.topics] }
     }
     this.meta = meta
+    this.byTopic = new Map(meta.topics.map((t) => [t.topic, t]))
+    this.live = new Set(meta.brokers.map((b) => b.id))
     for (const b of meta.brokers) this.addresses.set(b.id, { transport: this.transport(), host: b.host, port: b.port })
     for (const t of meta.topics) this.absent.delete(t.topic)
     for (const c of this.consumers) c.sync()
@@ -139,7 +145,7 @@ export class ClusterRouter {
 
   /** The placement of `topic` as last seen, if metadata has it. */
   placement(topic: string): TopicPlacement | undefined {
-    return this.meta?.topics.find((t) => t.topic === topic)
+    return this.byTopic.get(topic)
   }
 
   /** True when `topic` was asked for and is not in metadata (a publish creates it). */
@@ -167,12 +173,17 @@ export class ClusterRouter {
 
   /** Is `id` among the live brokers of the last metadata? */
   isLive(id: number): boolean {
-    return this.meta?.brokers.some((b) => b.id === id) ?? false
+    return this.live.has(id)
   }
 
   /** The brokers leading a partition of the topic (each once, in partition order). */
   leaders(t: TopicPlacement): number[] {
-    return [...new Set(t.partitions.map((p) => p.leader))]
+    let ids = this.leaderCache.get(t)
+    if (!ids) {
+      ids = [...new Set(t.partitions.map((p) => p.leader))]
+      this.leaderCache.set(t, ids)
+    }
+    return ids
   }
 
   /** The leader of the partition a keyed record goes to (the broker's own hash). */
@@ -180,7 +191,8 @@ export class ClusterRouter {
     const n = t.partitions.length
     if (n === 0) return undefined
     const partition = keyHash(Buffer.from(key, 'utf8')) % n
-    return t.partitions.find((p) => p.partition === partition)?.leader
+    const at = t.partitions[partition]
+    return at?.partition === partition ? at.leader : t.partitions.find((p) => p.partition === partition)?.leader
   }
 
   /**
@@ -189,13 +201,31 @@ export class ClusterRouter {
    * ones, else any leader whose address is known.
    */
   keylessTarget(t: TopicPlacement | undefined): number | undefined {
-    const leaders = t ? this.leaders(t).filter((id) => this.addresses.has(id)) : [...this.addresses.keys()].filter((id) => this.isLive(id))
-    const live = leaders.filter((id) => this.isLive(id))
-    const up = live.filter((id) => this.links.get(id)?.client?.status === 'connected')
-    const pool = up.length > 0 ? up : live.length > 0 ? live : leaders
-    if (pool.length === 0) return undefined
+    const leaders = t ? this.leaders(t) : [...this.live]
+    // Per record, so counted first and picked second rather than filtered into new arrays.
+    let up = 0
+    let live = 0
+    let known = 0
+    for (const id of leaders) {
+      if (!this.addresses.has(id)) continue
+      known++
+      if (!this.live.has(id)) continue
+      live++
+      if (this.isUp(id)) up++
+    }
+    const level = up > 0 ? 2 : live > 0 ? 1 : known > 0 ? 0 : -1
+    if (level < 0) return undefined
     this.rr = (this.rr + 1) % 0x7fffffff
-    return pool[this.rr % pool.length]
+    let pick = this.rr % (level === 2 ? up : level === 1 ? live : known)
+    for (const id of leaders) {
+      if (!this.addresses.has(id) || (level >= 1 && !this.live.has(id)) || (level === 2 && !this.isUp(id))) continue
+      if (pick-- === 0) return id
+    }
+    return undefined
+  }
+
+  private isUp(id: number): boolean {
+    return this.links.get(id)?.client?.status === 'connected'
   }
 
   /** Start a link to every live broker (for a producer, which will likely need them all). */
