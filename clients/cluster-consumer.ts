@@ -87,8 +87,12 @@ export class MergedConsumer extends Consumer {
       t = this.router.placement(this.topic) ?? (await this.create())
       if (!t) return // kept as made: subscribed where the topic was created
     }
-    const brokers = this.router.leaders(t)
-    const outcomes = await Promise.allSettled(brokers.map((id) => this.attach(id)))
+    // A broker that is down now is subscribed when it is back, in the background: subscribe()
+    // resolves with the others rather than waiting requestTimeoutMs for it.
+    const [up, down] = partition(this.router.leaders(t), (id) => !this.router.isDown(id))
+    for (const id of down) this.attach(id).catch((err: unknown) => this.attachFailed(err))
+    if (up.length === 0) return
+    const outcomes = await Promise.allSettled(up.map((id) => this.attach(id)))
     const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected')
     // A broker that is down now is subscribed at the next refresh; one refusal for good ends it all.
     const fatal = failed.find((o) => !(o.reason instanceof SkiffError) || !o.reason.retriable)
@@ -331,4 +335,11 @@ export class MergedConsumer extends Consumer {
     })
     this.runner.run()
   }
+}
+
+function partition<T>(items: T[], test: (item: T) => boolean): [T[], T[]] {
+  const yes: T[] = []
+  const no: T[] = []
+  for (const item of items) (test(item) ? yes : no).push(item)
+  return [yes, no]
 }

@@ -224,6 +224,13 @@ export class ClusterRouter {
     return undefined
   }
 
+  /** Known to be down: not in metadata, or its link is made and not connected. */
+  isDown(id: number): boolean {
+    if (!this.live.has(id)) return true
+    const client = this.links.get(id)?.client
+    return client !== undefined && client.status !== 'connected'
+  }
+
   private isUp(id: number): boolean {
     return this.links.get(id)?.client?.status === 'connected'
   }
@@ -277,6 +284,10 @@ export class ClusterRouter {
       this.refreshSoon()
     })
     client.on('error', (err) => this.seed.report(err))
+    // A subscription that could not be made while the broker was away is made now.
+    client.on('connect', () => {
+      for (const c of this.consumers) c.sync()
+    })
     client.on('close', () => {
       const l = this.links.get(id)
       if (l?.client === client) this.links.delete(id)

@@ -86,6 +86,12 @@ else {
     // Broker 2 SIGKILLed; publishing goes on while it is away.
     await b2.kill()
     await sleep(500)
+    // A consumer made while broker 2 is down: subscribed at the others now, at broker 2 once it is back.
+    const duringIds = new Set<string>()
+    const duringConsumer = await client.subscribe('orders', { group: 'during', from: 'earliest' }, (msg: Message) => {
+      duringIds.add(msg.decode<Body>().id)
+      msg.ack()
+    })
     const outage = new Map<string, { body: Body; done: boolean }>()
     const second: Promise<PublishResult>[] = []
     const during = (body: Body): void => {
@@ -125,6 +131,13 @@ else {
     t.same(notReceived, [], 'the same consumer goes on receiving, with no new subscribe')
     t.same(keyOrderBreaks(seen), [], 'key order holds across the restart (first deliveries)')
     t.notOk(consumer.closed)
+    await until(() => duringIds.size >= 1080, 20_000)
+    t.same(
+      [...confirmed.keys()].filter((id) => !duringIds.has(id)),
+      [],
+      'a consumer subscribed while a broker was down reads its partitions too once it is back',
+    )
+    await duringConsumer.close()
 
     // The checker: a new group from the start, iterated, reads every confirmed record once, where it was confirmed.
     const check = new Map<string, Set<string>>()
