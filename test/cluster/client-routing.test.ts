@@ -7,7 +7,8 @@
  * goes on receiving, and reading the topic back finds every confirmed record
  * once. Publishing to a topic nobody made: it is created where the first
  * records land, and keyed records that broker does not lead are refused
- * (NOT_LEADER) and sent again to their leader.
+ * (NOT_LEADER) and sent again to their leader. The seed's broker restarting:
+ * the client's events tell of the seed connection, routing goes on.
  */
 import t from 'tap'
 import { Consumer, connect, type Message, type PublishResult } from '../../clients/index.js'
@@ -200,6 +201,49 @@ else {
     await late.close()
 
     t.equal(client.status, 'connected', 'status tells the seed connection')
+  })
+}
+
+if (!missing) {
+  t.test('the seed broker restarting: events tell the seed connection, routing goes on', async (t) => {
+    const cluster = await startCluster(t, { brokers: 3 })
+    const b1 = cluster.brokers[0]!
+    // Every broker as a seed, the killed one first: the seed connection is to broker 1.
+    const client = await connect(cluster.seeds, { name: 'routing-seed', requestTimeoutMs: 30_000, reconnect: { initialDelayMs: 100, maxDelayMs: 500 } })
+    t.teardown(() => client.close().catch(() => {}))
+    t.equal(client.welcome.brokerId, 1)
+    const events: string[] = []
+    client.on('disconnect', () => events.push('disconnect'))
+    client.on('reconnect', (info) => events.push(`reconnect ${info.welcome.brokerId}`))
+    await client.admin.createTopic('seeded', { partitions: 6 })
+    const received = new Set<string>()
+    await client.subscribe('seeded', { group: 'g', from: 'earliest' }, (msg: Message) => {
+      received.add(msg.decode<string>())
+      msg.ack()
+    })
+    const producer = client.producer()
+    await Promise.all(Array.from({ length: 30 }, (_, i) => producer.publish('seeded', `a${i}`)))
+
+    await b1.kill()
+    t.ok(await until(() => events.includes('disconnect'), 5000), "the seed connection's loss is the client's 'disconnect'")
+    // Keyless records go to the brokers still up while the seed's broker is away.
+    const outage = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => producer.publish('seeded', `b${i}`)))
+    t.same(
+      outage.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason)),
+      [],
+      'keyless publishes go on during the outage',
+    )
+    await b1.start()
+    t.ok(await until(() => events.some((e) => e.startsWith('reconnect')), 20_000), "the seed connection back is the client's 'reconnect'")
+    t.equal(client.status, 'connected')
+    await Promise.all(Array.from({ length: 30 }, (_, i) => producer.publish('seeded', `c${i}`, { key: `c${i}` })))
+    await until(() => received.size >= 90, 20_000)
+    const all = ['a', 'b', 'c'].flatMap((p) => Array.from({ length: 30 }, (_, i) => `${p}${i}`))
+    t.same(
+      all.filter((id) => !received.has(id)),
+      [],
+      'the consumer received everything, before, during and after',
+    )
   })
 }
 
