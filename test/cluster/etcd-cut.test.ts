@@ -8,9 +8,9 @@
  */
 import path from 'node:path'
 import t from 'tap'
-import { connect, type Client } from '../../clients/index.js'
+import type { Client } from '../../clients/index.js'
 import { keyHash } from '../../protocol/index.js'
-import { clusterMissing, startCluster } from './broker-cluster.js'
+import { clusterMissing, connectDirect, startCluster } from './broker-cluster.js'
 import { FaultProxy } from './fault-proxy.js'
 import { BrokerRunner, httpGet, metricValue, tempDir, until } from '../reliability/harness.js'
 
@@ -32,8 +32,9 @@ else {
 
     const clients: Client[] = []
     t.teardown(() => Promise.all(clients.map((c) => c.close().catch(() => {}))))
-    const c1 = await connect(cluster.seeds[0]!, { name: 'cut', requestTimeoutMs: 5000 })
-    const c3 = await connect(b3.url, { name: 'cut', requestTimeoutMs: 5000 })
+    // Clients of one broker each (no routing): to see what each broker itself answers.
+    const c1 = await connectDirect(cluster.seeds[0]!, { name: 'cut', requestTimeoutMs: 5000 })
+    const c3 = await connectDirect(b3.url, { name: 'cut', requestTimeoutMs: 5000 })
     clients.push(c1, c3)
     await c3.admin.createTopic('cut', { partitions: 6 })
     const leaders = (await c1.admin.metadata(['cut'])).topics[0]!.partitions.map((p) => p.leader)
