@@ -28,11 +28,13 @@
  *   use, so a broker that is down when first needed is retried, with backoff,
  *   by whoever needs it.
  */
-import { SkiffError, keyHash, type ClusterMetadata, type TopicPlacement } from '../protocol/index.js'
+import { SkiffError, isSkiffError, keyHash, type ClusterMetadata, type TopicPlacement } from '../protocol/index.js'
 import type { Client, ConnectOptions } from './client.js'
 import type { MergedConsumer } from './cluster-consumer.js'
 import type { BrokerAddress } from './url.js'
 
+/** How long the first METADATA is retried while the seed broker is still joining its cluster. */
+const START_RETRY_MS = 10_000
 /** Metadata is refreshed at least this often. */
 export const REFRESH_MS = 30_000
 /** Refreshes asked for within this of the last one share its answer. */
@@ -85,9 +87,22 @@ export class ClusterRouter {
     this.seed.report(err)
   }
 
-  /** The first METADATA, then the periodic refresh. */
+  /**
+   * The first METADATA, then the periodic refresh. A broker still joining its
+   * cluster answers PARTITION_UNAVAILABLE (retriable): asked again for up to
+   * START_RETRY_MS before connect() fails with it.
+   */
   async start(): Promise<void> {
-    await this.refresh(true)
+    const deadline = Date.now() + START_RETRY_MS
+    for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
+      try {
+        await this.refresh(true)
+        break
+      } catch (err) {
+        if (!isSkiffError(err) || !err.retriable || Date.now() + delay > deadline) throw err
+        await new Promise((r) => setTimeout(r, delay))
+      }
+    }
     this.timer = setInterval(() => this.refreshSoon(), REFRESH_MS)
     this.timer.unref()
   }
