@@ -24,10 +24,10 @@ import { BENCH_DIR, requireBuild, ROOT_DIR } from './lib/paths.mjs'
 import { runWorkload } from './lib/workload.mjs'
 import { createProgress } from './lib/progress.mjs'
 import { textTable } from './lib/format.mjs'
-import { TABLE_HEADER, tableRow, timerLatenessLines } from './lib/summary.mjs'
+import { TABLE_HEADER, cpuPerMessage, headlineValue, tableRow, timerLatenessLines } from './lib/summary.mjs'
 import { QUICK_SET, SCENARIOS, findScenario } from './scenarios.mjs'
 
-const USAGE = `usage: skiff bench [S1..S9 | all] [--full] [--json] [--repeat N] [--record] [--cold] [--profile DIR]
+const USAGE = `usage: skiff bench [S1..S9 | all] [--full] [--json] [--repeat N] [--record] [--cold] [--profile DIR] [--cluster N]
 scenarios: ${SCENARIOS.map((s) => `${s.id} ${s.name}`).join(', ')}
 default: ${QUICK_SET.join(' ')} in quick mode`
 
@@ -42,6 +42,7 @@ function parse(argv) {
       record: { type: 'boolean', default: false },
       profile: { type: 'string' },
       cold: { type: 'boolean', default: false },
+      cluster: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -53,7 +54,10 @@ function parse(argv) {
   })
   const repeat = values.repeat === undefined ? undefined : Number(values.repeat)
   if (repeat !== undefined && !(Number.isInteger(repeat) && repeat >= 1 && repeat <= 20)) throw new Error('--repeat must be an integer from 1 to 20')
-  return { ...values, repeat, scenarios }
+  const cluster = values.cluster === undefined ? undefined : Number(values.cluster)
+  if (cluster !== undefined && !(Number.isInteger(cluster) && cluster >= 2 && cluster <= 5)) throw new Error('--cluster must be an integer from 2 to 5')
+  if (cluster !== undefined && values.record) throw new Error('--cluster runs are not recorded into RESULTS.md: run them without --record')
+  return { ...values, repeat, scenarios, cluster }
 }
 
 /** Run a bench/micro script with --json; its records, or none if it failed (reported on stderr). */
@@ -69,6 +73,42 @@ function runMicro(script, args) {
     process.stderr.write(`micro/${script} failed: ${err.message}\n`)
     return []
   }
+}
+
+/**
+ * `--cluster N`: each run twice, on one broker and on N brokers of a cluster,
+ * alternating, with 2N partitions in both (a cluster spreads partitions, so
+ * a single partition would measure one broker of the N). The records say
+ * which (`cluster`), and the table the ratio's two sides.
+ */
+function clusterRuns(runs, size) {
+  return runs.flatMap((run) => {
+    const partitions = Math.max(run.workload.broker.partitions ?? 1, 2 * size)
+    const workload = { ...run.workload, broker: { ...run.workload.broker, partitions } }
+    return [
+      { ...run, variant: `${run.variant}, ${partitions} partitions, 1 broker`, workload },
+      { ...run, variant: `${run.variant}, ${partitions} partitions, cluster of ${size}`, workload, cluster: size },
+    ]
+  })
+}
+
+/** Per scenario: the medians on one broker and on the cluster, their ratio, and broker CPU per message on each side. */
+function clusterComparison(records, size) {
+  const median = (xs) => {
+    const s = xs.filter((x) => typeof x === 'number').sort((a, b) => a - b)
+    return s.length === 0 ? null : s[Math.floor((s.length - 1) / 2)]
+  }
+  const lines = [`One broker against a cluster of ${size} on this machine (the brokers share its cores: compare the ratio and the CPU per message, not the absolute figures):`]
+  for (const scenario of [...new Set(records.map((r) => r.scenario))]) {
+    const side = (cluster) => records.filter((r) => r.scenario === scenario && r.outcome === 'complete' && Boolean(r.cluster) === cluster)
+    const [one, many] = [side(false), side(true)]
+    const figure = (rs) => median(rs.map(headlineValue))
+    const cpu = (rs) => median(rs.map((r) => cpuPerMessage(r).broker))
+    const [a, b] = [figure(one), figure(many)]
+    const ratio = a && b ? (b / a).toFixed(2) : 'n/a'
+    lines.push(`  ${scenario}: 1 broker ${a === null ? 'n/a' : Math.round(a).toLocaleString('en-US')}, cluster ${b === null ? 'n/a' : Math.round(b).toLocaleString('en-US')} (x${ratio}); broker CPU per message ${cpu(one)?.toFixed(2) ?? 'n/a'} µs against ${cpu(many)?.toFixed(2) ?? 'n/a'} µs for the whole cluster`)
+  }
+  return lines
 }
 
 const slug = (s) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')
@@ -111,7 +151,7 @@ async function main() {
   const began = Date.now()
   let failed = false
   for (const s of opts.scenarios) {
-    const runs = s.runs(opts.full)
+    const runs = opts.cluster ? clusterRuns(s.runs(opts.full), opts.cluster) : s.runs(opts.full)
     const repeat = opts.repeat ?? (opts.full ? (s.repeatFull ?? 1) : 1)
     for (const run of runs) {
       for (let i = 0; i < repeat; i++) {
@@ -122,8 +162,8 @@ async function main() {
         let record
         try {
           const profileDir = opts.profile ? path.join(opts.profile, slug(`${s.id}-${run.variant}-${i + 1}`)) : undefined
-          const result = await runWorkload(run.workload, { label, progress, profileDir, warmup: !opts.cold })
-          record = { ...base, ...result }
+          const result = await runWorkload(run.workload, { label, progress, profileDir, warmup: !opts.cold, cluster: run.cluster })
+          record = { ...base, ...result, ...(run.cluster ? { cluster: run.cluster } : {}) }
         } catch (err) {
           failed = true
           record = { ...base, outcome: 'failed', error: err?.message ?? String(err) }
@@ -139,6 +179,7 @@ async function main() {
   // The machine's scheduling noise during the runs, so a noisy machine is not read as a slow broker.
   const noise = timerLatenessLines(records)
   ;(opts.json ? process.stderr : process.stdout).write(`\n${table}\n${noise.length ? `\n${noise.join('\n')}\n` : ''}\n${footer}\n`)
+  if (opts.cluster) process.stdout.write(`\n${clusterComparison(records, opts.cluster).join('\n')}\n`)
   for (const r of records.filter((r) => r.error)) process.stderr.write(`\n${r.scenario} ${r.variant} failed:\n${r.error}\n`)
   if (opts.record) {
     const { writeResults } = await import('./lib/results.mjs')

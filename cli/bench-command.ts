@@ -33,7 +33,8 @@ export function registerBenchCommand(y: Argv): Argv {
         .option('json', { type: 'boolean', default: false, describe: 'one JSON object per run on stdout' })
         .option('repeat', { type: 'number', describe: 'run each scenario N times' })
         .option('record', { type: 'boolean', default: false, describe: 'write bench/RESULTS.md, bench/results.jsonl and the charts' })
-        .option('profile', { type: 'string', describe: 'node --cpu-prof every process into this folder' }),
+        .option('profile', { type: 'string', describe: 'node --cpu-prof every process into this folder' })
+        .option('cluster', { type: 'number', describe: 'also run each scenario on a cluster of N brokers on one etcd (2-5), beside one broker' }),
     async (argv) => {
       const script = findBenchScript()
       if (!script) {
@@ -46,6 +47,7 @@ export function registerBenchCommand(y: Argv): Argv {
       if (argv.record) args.push('--record')
       if (argv.repeat !== undefined) args.push('--repeat', String(argv.repeat))
       if (argv.profile !== undefined) args.push('--profile', String(argv.profile))
+      if (argv.cluster !== undefined) args.push('--cluster', String(argv.cluster))
       const child = spawn(process.execPath, args, { stdio: 'inherit' })
       // Ctrl-C reaches the bench through the terminal's process group; the bench stops its own children.
       const code = await new Promise<number>((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))))

@@ -39,12 +39,23 @@
  * 'error' is emitted only when someone listens, so a client without an
  * 'error' listener never crashes the process; the failures still reach
  * every pending call as rejections.
+ *
+ * In a cluster (the first WELCOME says `clustered: true`), all of the above
+ * describes the seed connection, the one connect() made, which admin calls
+ * and request/serve keep using. Producers and consumers go through one
+ * internal client per broker instead (cluster-router.ts), each of which
+ * reconnects, re-sends and re-subscribes by these same steps on its own;
+ * their losses are not events of this client, and what belongs to no call
+ * reaches its 'error'. `status` and `welcome` are the seed connection's.
  */
 import { EventEmitter } from 'node:events'
 import type tls from 'node:tls'
 import { MAX_IN_FLIGHT_LIMIT, SkiffError, checkName, decodeOk, encodeSubscribe, type Welcome } from '../protocol/index.js'
 import { Admin } from './admin.js'
 import { reconnectPolicy, type ReconnectOptions } from './backoff.js'
+import { MergedConsumer } from './cluster-consumer.js'
+import { RoutedProducer } from './cluster-producer.js'
+import { ClusterRouter } from './cluster-router.js'
 import type { Connection } from './connection.js'
 import { Consumer, startPosition, type MessageHandler, type SubscribeOptions } from './consumer.js'
 import { Link, type ClientStatus, type RetryInfo } from './link.js'
@@ -133,9 +144,15 @@ export class Client extends EventEmitter<ClientEvents> {
   private nextSub = 0
   private readonly services: Services
   private closing: Promise<void> | undefined
+  /** Set when the first WELCOME says clustered (see cluster-router.ts). */
+  private router: ClusterRouter | undefined
 
-  /** Use {@link connect}. @internal */
-  constructor(addresses: readonly BrokerAddress[], opts: ConnectOptions) {
+  /** Use {@link connect}. @internal `routes`: false for a cluster's per-broker links, which never route themselves. */
+  constructor(
+    private readonly addresses: readonly BrokerAddress[],
+    private readonly opts: ConnectOptions,
+    private readonly routes = true,
+  ) {
     super()
     this.requestTimeoutMs = positiveMs('requestTimeoutMs', opts.requestTimeoutMs ?? 30_000)
     this.drainTimeoutMs = positiveMs('drainTimeoutMs', opts.drainTimeoutMs ?? 10_000)
@@ -184,9 +201,24 @@ export class Client extends EventEmitter<ClientEvents> {
     else if (consumer.listenerCount('message') > 0) this.report(err)
   }
 
-  /** @internal The first connect. */
-  start(): Promise<void> {
-    return this.link.start()
+  /**
+   * @internal The first connect. When the broker is one of a cluster, the
+   * cluster's METADATA is asked too and publishes and subscriptions are
+   * routed by it from then on (cluster-router.ts). Decision: when that
+   * METADATA is refused (say, the user may not describe topics), the client
+   * stays a single-broker client on the seed connection, as an older client
+   * would be, rather than failing connect().
+   */
+  async start(): Promise<void> {
+    await this.link.start()
+    if (!this.routes || this.link.welcome?.clustered !== true) return
+    const router = new ClusterRouter(this, this.opts, (address) => new Client([address], this.opts, false), this.addresses[0]!.transport)
+    try {
+      await router.start()
+      this.router = router
+    } catch {
+      await router.close()
+    }
   }
 
   /** 'connecting', 'connected', 'reconnecting' or 'closed' (from the moment close() is called). */
@@ -234,7 +266,7 @@ export class Client extends EventEmitter<ClientEvents> {
   /** A new producer sharing this connection; each has its own maxInFlight and its own idempotence id. */
   producer<M extends WhenFull = 'drop'>(opts: ProducerOptions<M> = {}): Producer<M> {
     this.checkUsable()
-    const p = new Producer<M>(this, opts)
+    const p = this.router ? new RoutedProducer<M>(this, this.router, opts) : new Producer<M>(this, opts)
     this.producers.add(p)
     return p
   }
@@ -245,7 +277,12 @@ export class Client extends EventEmitter<ClientEvents> {
    * `consumer.on('message', handler)`); without, iterate the consumer.
    * While the client reconnects, waits for the connection (requestTimeoutMs).
    */
-  async subscribe(topic: string, opts: SubscribeOptions, handler?: MessageHandler): Promise<Consumer> {
+  subscribe(topic: string, opts: SubscribeOptions, handler?: MessageHandler): Promise<Consumer> {
+    return this.subscribeTo(topic, opts, handler, undefined)
+  }
+
+  /** @internal subscribe() to the named `partitions` only (a cluster's per-broker links name those their broker leads). */
+  async subscribeTo(topic: string, opts: SubscribeOptions, handler: MessageHandler | undefined, partitions: number[] | undefined): Promise<Consumer> {
     this.checkUsable()
     checkName('topic', topic)
     const ephemeral = opts?.group === undefined
@@ -262,12 +299,15 @@ export class Client extends EventEmitter<ClientEvents> {
     const { start, startValue } = startPosition(opts.from)
     this.nextSub = this.nextSub >= 0xffffffff ? 1 : this.nextSub + 1
     const sub = this.nextSub
-    const consumer = new Consumer(
-      this,
-      { sub, topic, group: opts.group ?? '', ...(ephemeral ? { ephemeral } : {}), start, startValue, maxInFlight, ackTimeoutMs: opts.ackTimeoutMs, maxDeliveries: opts.maxDeliveries, ack },
-      opts.autoAck ?? false,
-      concurrency,
-    )
+    const subscription = { sub, topic, group: opts.group ?? '', ...(ephemeral ? { ephemeral } : {}), start, startValue, maxInFlight, ackTimeoutMs: opts.ackTimeoutMs, maxDeliveries: opts.maxDeliveries, ack, ...(partitions ? { partitions } : {}) }
+    if (this.router) {
+      const merged = new MergedConsumer(this, subscription, this.router, opts, opts.autoAck ?? false, concurrency)
+      await merged.open()
+      this.router.consumers.add(merged)
+      if (handler) merged.on('message', handler)
+      return merged
+    }
+    const consumer = new Consumer(this, subscription, opts.autoAck ?? false, concurrency)
     // Registered before asking, so a DELIVER right behind the OK finds its consumer.
     this.consumers.set(sub, consumer)
     try {
@@ -322,7 +362,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   private async doClose(): Promise<void> {
     if (this.link.status === 'closed') return
-    const consumers = [...this.consumers.values()]
+    const consumers = [...this.consumers.values(), ...(this.router?.consumers ?? [])]
     if (this.link.current) {
       for (const c of consumers) c.beginClose()
       let timer: NodeJS.Timeout | undefined
@@ -335,6 +375,8 @@ export class Client extends EventEmitter<ClientEvents> {
       clearTimeout(timer)
       for (const c of consumers) c.flushAcks()
     }
+    // Each broker link drains what it holds (its producers' batches, its consumers' settlements) within drainTimeoutMs.
+    await this.router?.close()
     await this.link.close()
     this.finish(new SkiffError('CONNECTION_CLOSED', 'the client is closed'), undefined)
     this.emit('close', undefined)
@@ -420,8 +462,9 @@ export class Client extends EventEmitter<ClientEvents> {
   /** Fail whatever is left: producers with `err`, consumers end (throwing `consumerErr` once, if given). */
   private finish(err: SkiffError, consumerErr: SkiffError | undefined): void {
     for (const p of this.producers) p.connectionLost(err)
-    for (const c of [...this.consumers.values()]) c.connectionLost(consumerErr)
+    for (const c of [...this.consumers.values(), ...(this.router?.consumers ?? [])]) c.connectionLost(consumerErr)
     this.consumers.clear()
+    void this.router?.close()
   }
 }
 

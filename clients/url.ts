@@ -59,11 +59,14 @@ export function formatAddress(a: BrokerAddress): string {
 }
 
 /**
- * One URL or a list of them (brokers to rotate through when reconnecting).
+ * One URL or a list of them (brokers to rotate through when reconnecting;
+ * seeds of a cluster). A string may hold several, comma-separated, as
+ * SKIFF_URL and --url do: `skiff://a:7600,skiff://b:7600`, or with the
+ * scheme once, `skiff://a:7600,b:7600` (the others take the first one's).
  * Every entry must be a skiff:// or skiffs:// address; an empty list is refused.
  */
 export function parseBrokerUrls(input: string | readonly string[]): BrokerAddress[] {
-  const list = typeof input === 'string' ? [input] : [...input]
+  const list = (typeof input === 'string' ? [input] : [...input]).flatMap(splitSeeds)
   if (list.length === 0) throw new SkiffError('INVALID_REQUEST', 'no broker URL given')
   return list.map((u) => {
     const a = parseUrl(u)
@@ -72,4 +75,12 @@ export function parseBrokerUrls(input: string | readonly string[]): BrokerAddres
     }
     return a
   })
+}
+
+/** `skiff://a:1,b:2` -> ['skiff://a:1', 'skiff://b:2']; a string without a comma as it is. */
+function splitSeeds(input: string): string[] {
+  if (!input.includes(',')) return [input]
+  const parts = input.split(',').map((p) => p.trim())
+  const scheme = /^[a-z]+:\/\//.exec(parts[0]!)?.[0] ?? ''
+  return parts.map((p) => (p === '' || /^[a-z]+:\/\//.test(p) ? p : scheme + p))
 }

@@ -34,6 +34,7 @@
 import path from 'node:path'
 import fs from 'node:fs'
 import { startBrokerProcess } from './broker-process.mjs'
+import { startClusterProcesses } from './cluster-process.mjs'
 import { startRole } from './role-process.mjs'
 import { latencySummary, mergeHistograms } from './histogram.mjs'
 import { num } from './format.mjs'
@@ -67,7 +68,8 @@ const withTimeout = (p, ms, what) =>
  */
 export async function runWorkload(w, opts) {
   const warmup = opts.warmup !== false ? warmupPlan(w) : null
-  const broker = await startBrokerProcess({ ...w.broker, execArgv: profileArgs(opts.profileDir, 'broker') })
+  const brokerOpts = { ...w.broker, execArgv: profileArgs(opts.profileDir, 'broker') }
+  const broker = opts.cluster ? await startClusterProcesses(opts.cluster, brokerOpts) : await startBrokerProcess(brokerOpts)
   const roles = []
   try {
     const url = broker.url

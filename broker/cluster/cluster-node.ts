@@ -73,6 +73,8 @@ export class ClusterNode {
   private readonly membership: Membership
   private watcher: PrefixWatcher | undefined
   private synced!: Promise<void>
+  /** True once the view holds the whole cluster (the watch's first snapshot is in). */
+  joined = false
   private readonly seen: { revision: number; resolve: () => void }[] = []
 
   constructor(private readonly opts: ClusterNodeOptions) {
@@ -104,7 +106,10 @@ export class ClusterNode {
       this.watcher = new PrefixWatcher(this.client, this.keys.prefix, {
         onEvent: (ev: WatchEvent) => {
           this.view.apply(ev)
-          if (ev.type === 'resync') resolve()
+          if (ev.type === 'resync') {
+            this.joined = true
+            resolve()
+          }
           this.wakeSeen()
         },
         onError: (err) => this.opts.log('warn', 'cluster watch interrupted: resuming', { err: (err as Error).message }),
@@ -165,6 +170,15 @@ export class ClusterNode {
     return new SkiffError('NOT_LEADER', `broker ${this.brokerId} does not lead ${topic}/${partition}: broker ${p.leader} at ${leader.host}:${leader.port} does`, {
       details: { topic, partition, leader: p.leader, leaderEpoch: p.leaderEpoch, host: leader.host, port: leader.port },
     })
+  }
+
+  /**
+   * While the broker is still joining (its view not yet whole), what it
+   * would say of any partition could be wrong: SUBSCRIBE and METADATA are
+   * answered with this retriable error instead.
+   */
+  joiningError(): SkiffError | undefined {
+    return this.joined ? undefined : new SkiffError('PARTITION_UNAVAILABLE', `broker ${this.brokerId} is still joining its cluster; try again`)
   }
 
   /** The partitions of `topic` this broker leads, in order. */

@@ -33,14 +33,14 @@
  * snapshot is always in it; rebuilt from the state files when it is missing
  * (a data dir from before it existed) or damaged.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
+import { existsSync, readdirSync, renameSync, unlinkSync } from 'node:fs'
 import { promises as fsp } from 'node:fs'
 import { join } from 'node:path'
-import { crc32 } from 'node:zlib'
 import { pack, unpack } from '../../protocol/codec.js'
 import { SkiffError } from '../../protocol/errors.js'
 import { nameProblem } from '../../protocol/names.js'
-import { fsyncDir, fsyncDirAsync, mkdirDurable, writeFully } from './fs-util.js'
+import { fsyncDir, fsyncDirAsync, mkdirDurable } from './fs-util.js'
+import { encodeChecked, readChecked, writeSynced } from './checked-file.js'
 
 export interface GroupSnapshot {
   /** Next never-delivered offset. */
@@ -58,8 +58,6 @@ export interface GroupSnapshot {
 const MAGIC = Buffer.from('SKGS', 'latin1')
 const MANIFEST_MAGIC = Buffer.from('SKGM', 'latin1')
 const MANIFEST = 'groups.manifest'
-const VERSION = 1
-const HEADER_BYTES = 16
 const CURRENT = '.state'
 const PREVIOUS = '.state.prev'
 const TEMPORARY = '.state.tmp'
@@ -82,18 +80,7 @@ type LogFn = (e: Record<string, unknown>) => void
 function encodeStateFile(s: GroupSnapshot): Buffer {
   const body: Record<string, unknown> = { next: s.next, floor: s.floor, acked: s.acked, deliveries: s.deliveries }
   if (s.journal !== undefined) body.journal = s.journal
-  return encodeFile(MAGIC, pack(body))
-}
-
-/** Header (magic, version, length, CRC) and body. */
-function encodeFile(magic: Buffer, body: Buffer): Buffer {
-  const file = Buffer.allocUnsafe(HEADER_BYTES + body.length)
-  magic.copy(file, 0)
-  file.writeUInt32BE(VERSION << 24, 4)
-  file.writeUInt32BE(body.length, 8)
-  file.writeUInt32BE(crc32(body), 12)
-  body.copy(file, HEADER_BYTES)
-  return file
+  return encodeChecked(MAGIC, pack(body))
 }
 
 export function saveGroupState(dir: string, group: string, s: GroupSnapshot): void {
@@ -104,16 +91,6 @@ export function saveGroupState(dir: string, group: string, s: GroupSnapshot): vo
   if (existsSync(base + CURRENT)) renameSync(base + CURRENT, base + PREVIOUS)
   renameSync(base + TEMPORARY, base + CURRENT)
   fsyncDir(dir)
-}
-
-function writeSynced(path: string, file: Buffer): void {
-  const fd = openSync(path, 'w')
-  try {
-    writeFully(fd, file, 0)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
 }
 
 /**
@@ -149,7 +126,7 @@ async function writeSyncedAsync(path: string, file: Buffer): Promise<void> {
 export function saveGroupManifest(dir: string, groups: Iterable<string>): void {
   mkdirDurable(dir)
   const path = join(dir, MANIFEST)
-  writeSynced(path + '.tmp', encodeFile(MANIFEST_MAGIC, pack([...groups].sort())))
+  writeSynced(path + '.tmp', encodeChecked(MANIFEST_MAGIC, pack([...groups].sort())))
   renameSync(path + '.tmp', path)
   fsyncDir(dir)
 }
@@ -208,26 +185,6 @@ export function deleteGroupState(dir: string, group: string): void {
     }
   }
   if (removed) fsyncDir(dir)
-}
-
-/** The body of a file with our header, or what is wrong with it. Only fs errors other than ENOENT throw. */
-function readChecked(path: string, magic: Buffer): { body?: Buffer; problem?: string } {
-  let file: Buffer
-  try {
-    file = readFileSync(path)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { problem: 'missing' }
-    throw err
-  }
-  if (file.length < HEADER_BYTES) return { problem: `torn: ${file.length} bytes` }
-  if (!file.subarray(0, 4).equals(magic)) return { problem: 'bad magic' }
-  if (file[4] !== VERSION) return { problem: `unknown version ${file[4]}` }
-  if (file[5] !== 0 || file[6] !== 0 || file[7] !== 0) return { problem: 'reserved header bytes are not zero' }
-  const length = file.readUInt32BE(8)
-  if (file.length !== HEADER_BYTES + length) return { problem: `torn: body of ${file.length - HEADER_BYTES} bytes, header says ${length}` }
-  const body = file.subarray(HEADER_BYTES)
-  if (crc32(body) !== file.readUInt32BE(12)) return { problem: 'CRC mismatch' }
-  return { body }
 }
 
 /** The MessagePack value in the checked file `path`, or what is wrong with it. Only fs errors other than ENOENT throw. */

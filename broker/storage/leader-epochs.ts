@@ -29,16 +29,14 @@
  * loads as `problem`, and the partition log rebuilds it from its batches
  * (epoch-rebuild.ts).
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync } from 'node:fs'
+import { renameSync } from 'node:fs'
 import { join } from 'node:path'
-import { crc32 } from 'node:zlib'
 import { MAX_LEADER_EPOCH } from '../../protocol/batch.js'
-import { fsyncDir, writeFully } from './fs-util.js'
+import { fsyncDir } from './fs-util.js'
+import { encodeChecked, readChecked, writeSynced } from './checked-file.js'
 
 export const LEADER_EPOCHS_FILE = 'leader-epochs'
 const MAGIC = Buffer.from('SKLE', 'latin1')
-const VERSION = 1
-const HEADER_BYTES = 16
 const ENTRY_BYTES = 12
 
 export interface EpochEntry {
@@ -155,20 +153,8 @@ export class LeaderEpochs {
       body.writeUInt32BE(e.epoch, i * ENTRY_BYTES)
       body.writeBigUInt64BE(BigInt(e.startOffset), i * ENTRY_BYTES + 4)
     })
-    const file = Buffer.allocUnsafe(HEADER_BYTES + body.length)
-    MAGIC.copy(file, 0)
-    file.writeUInt32BE(VERSION << 24, 4)
-    file.writeUInt32BE(body.length, 8)
-    file.writeUInt32BE(crc32(body), 12)
-    body.copy(file, HEADER_BYTES)
     const path = join(this.dir, LEADER_EPOCHS_FILE)
-    const fd = openSync(path + '.tmp', 'w')
-    try {
-      writeFully(fd, file, 0)
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
+    writeSynced(path + '.tmp', encodeChecked(MAGIC, body))
     renameSync(path + '.tmp', path)
     fsyncDir(this.dir)
     this.entries = entries
@@ -177,22 +163,9 @@ export class LeaderEpochs {
 
 /** The entries in `path`, or what is wrong with the file. Only fs errors other than ENOENT throw. */
 function readEntries(path: string): { entries?: EpochEntry[]; problem?: string } {
-  let file: Buffer
-  try {
-    file = readFileSync(path)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { problem: 'missing' }
-    throw err
-  }
-  if (file.length < HEADER_BYTES) return { problem: `torn: ${file.length} bytes` }
-  if (!file.subarray(0, 4).equals(MAGIC)) return { problem: 'bad magic' }
-  if (file[4] !== VERSION) return { problem: `unknown version ${file[4]}` }
-  if (file[5] !== 0 || file[6] !== 0 || file[7] !== 0) return { problem: 'reserved header bytes are not zero' }
-  const length = file.readUInt32BE(8)
-  if (file.length !== HEADER_BYTES + length) return { problem: `torn: body of ${file.length - HEADER_BYTES} bytes, header says ${length}` }
-  if (length % ENTRY_BYTES !== 0) return { problem: `body of ${length} bytes is not whole entries` }
-  const body = file.subarray(HEADER_BYTES)
-  if (crc32(body) !== file.readUInt32BE(12)) return { problem: 'CRC mismatch' }
+  const read = readChecked(path, MAGIC, ENTRY_BYTES)
+  const body = read.body
+  if (!body) return { problem: read.problem }
   const entries: EpochEntry[] = []
   for (let at = 0; at < body.length; at += ENTRY_BYTES) {
     entries.push({ epoch: body.readUInt32BE(at), startOffset: Number(body.readBigUInt64BE(at + 4)) })

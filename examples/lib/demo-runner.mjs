@@ -92,7 +92,7 @@ class Part {
  * part(name, script, args, env) } and returns the summary line. Exits the
  * process (0 on success, 1 on failure or timeout).
  */
-export async function runExample(title, main, { timeoutMs = 60_000, brokerArgs = [], quiet = () => false } = {}) {
+export async function runExample(title, main, { timeoutMs = 60_000, brokerArgs = [], quiet = () => false, broker: withBroker = true } = {}) {
   const started = Date.now()
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-example-'))
   const parts = []
@@ -118,15 +118,21 @@ export async function runExample(title, main, { timeoutMs = 60_000, brokerArgs =
   process.once('SIGTERM', interrupted)
   try {
     console.log(`== ${title}`)
-    const broker = new Part(
-      'broker',
-      spawn(process.execPath, [SKIFF, 'broker', '--port', '0', '--http-port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'info', ...brokerArgs], { stdio: ['ignore', 'pipe', 'pipe'] }),
-      (line) => /"level":"(warn|error|fatal)"/.test(line),
-    )
-    parts.push(broker)
-    const listening = JSON.parse(await broker.waitFor(/"msg":"listening"/, 15_000))
-    const url = `skiff://127.0.0.1:${listening.port}`
-    console.log(`broker listening on ${url} (http ${listening.httpPort}, udp ${listening.udpPort})`)
+    // An example that brings its own brokers (the cluster) passes `broker: false`: its parts get SKIFF_URL from it.
+    let listening = {}
+    let url
+    let broker
+    if (withBroker) {
+      broker = new Part(
+        'broker',
+        spawn(process.execPath, [SKIFF, 'broker', '--port', '0', '--http-port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'info', ...brokerArgs], { stdio: ['ignore', 'pipe', 'pipe'] }),
+        (line) => /"level":"(warn|error|fatal)"/.test(line),
+      )
+      parts.push(broker)
+      listening = JSON.parse(await broker.waitFor(/"msg":"listening"/, 15_000))
+      url = `skiff://127.0.0.1:${listening.port}`
+      console.log(`broker listening on ${url} (http ${listening.httpPort}, udp ${listening.udpPort})`)
+    }
     const ctx = {
       url,
       port: listening.port,

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { parseUrl, formatAddress, DEFAULT_URL } from '../../clients/url.js'
+import { parseUrl, parseBrokerUrls, formatAddress, DEFAULT_URL } from '../../clients/url.js'
 import { isSkiffError } from '../../protocol/index.js'
 
 t.test('parses the three schemes with and without a port', async (t) => {
@@ -37,4 +37,13 @@ t.test('refuses what is not a broker URL, naming the problem', async (t) => {
       t.match((err as Error).message, why, `${JSON.stringify(input)}: ${(err as Error).message}`)
     }
   }
+})
+
+t.test('seeds: a list, or a comma list in one string with the scheme on each or on the first only', async (t) => {
+  const ports = (input: string | string[]) => parseBrokerUrls(input).map((a) => `${a.transport} ${a.host}:${a.port}`)
+  t.same(ports(['skiff://a:7600', 'skiff://b:7601']), ['tcp a:7600', 'tcp b:7601'])
+  t.same(ports('skiff://a:7600,skiff://b:7601'), ['tcp a:7600', 'tcp b:7601'])
+  t.same(ports('skiffs://a:7600, b:7601,c:7602'), ['tls a:7600', 'tls b:7601', 'tls c:7602'], 'the first scheme for those without one')
+  t.throws(() => parseBrokerUrls('skiff://a:7600,'), /empty/, 'an empty entry is refused')
+  t.throws(() => parseBrokerUrls('skiff://a:7600,udp://b:7601'), /telemetry address/)
 })

@@ -6,7 +6,8 @@
  * at teardown.
  */
 import path from 'node:path'
-import { BrokerRunner, tempDir } from '../reliability/harness.js'
+import { Client, parseBrokerUrls, type ConnectOptions } from '../../clients/index.js'
+import { BrokerRunner, tempDir, until } from '../reliability/harness.js'
 import { EtcdCluster, etcdMissing } from './etcd-harness.js'
 
 interface Teardown {
@@ -39,5 +40,27 @@ export async function startCluster(t: Teardown, opts: { brokers: number; etcdMem
     brokers.push(b)
   }
   await Promise.all(brokers.map((b) => b.start()))
+  // Started together, a broker may not have seen the others register yet: a topic it placed
+  // then would skip them. Ready when every broker's METADATA lists them all.
+  for (const b of brokers) {
+    const client = await connectDirect(b.url, { name: 'cluster-harness', reconnect: false })
+    try {
+      const all = await until(async () => ((await client.admin.metadata([])).brokers.length === brokers.length ? true : undefined), 10_000)
+      if (!all) throw new Error(`broker at ${b.url} did not see all ${brokers.length} brokers within 10 s`)
+    } finally {
+      await client.close()
+    }
+  }
   return { etcd, brokers, seeds: brokers.map((b) => b.url) }
+}
+
+/**
+ * A client of exactly the broker at `url`, as a client of a single broker is:
+ * it does not route by METADATA. For tests that address one broker on
+ * purpose, to see it refuse what it does not lead; connect() routes.
+ */
+export async function connectDirect(url: string, opts: ConnectOptions): Promise<Client> {
+  const client = new Client(parseBrokerUrls(url), opts, false)
+  await client.start()
+  return client
 }

@@ -9,11 +9,11 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { EtcdClient } from '../../broker/cluster/etcd/client.js'
+import { freePort, sleep, until } from '../reliability/harness.js'
 
 export const ETCD_BIN = process.env.SKIFF_ETCD_BIN ?? '/usr/bin/etcd'
 export const ETCDCTL_BIN = process.env.SKIFF_ETCDCTL_BIN ?? '/usr/bin/etcdctl'
@@ -30,29 +30,9 @@ export function etcdctlMissing(): false | string {
 
 const execFileP = promisify(execFile)
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
-
-/** A wait to race other promises against; its timer does not keep the process alive. */
+// The waits and the free port of the reliability harness; `timeout` here resolves with undefined, to race a value against.
+export { sleep, until } from '../reliability/harness.js'
 export const timeout = (ms: number) => new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())
-
-/** Poll `check` every 50 ms until it returns a truthy value; undefined after `ms`. */
-export async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, ms: number): Promise<T | undefined> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await check()
-    if (v) return v
-    if (Date.now() > deadline) return undefined
-    await sleep(50)
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise((r) => server.close(r))
-  return port
-}
 
 export interface Member {
   name: string

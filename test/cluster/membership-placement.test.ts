@@ -6,9 +6,9 @@
  * PARTITION_UNAVAILABLE until it is back, and nothing it confirmed is lost.
  */
 import t from 'tap'
-import { connect, type Client } from '../../clients/index.js'
+import { type Client } from '../../clients/index.js'
 import { keyHash } from '../../protocol/index.js'
-import { clusterMissing, startCluster } from './broker-cluster.js'
+import { clusterMissing, connectDirect, startCluster } from './broker-cluster.js'
 import { until } from '../reliability/harness.js'
 import { skiff } from '../e2e/cli-run.js'
 
@@ -19,7 +19,7 @@ else {
     const cluster = await startCluster(t, { brokers: 3 })
     const clients: Client[] = []
     t.teardown(() => Promise.all(clients.map((c) => c.close().catch(() => {}))))
-    for (const url of cluster.seeds) clients.push(await connect(url, { name: 'cluster-test', requestTimeoutMs: 5000, reconnect: false }))
+    for (const url of cluster.seeds) clients.push(await connectDirect(url, { name: 'cluster-test', requestTimeoutMs: 5000, reconnect: false }))
     const [c1, c2, c3] = clients as [Client, Client, Client]
     t.same([c1, c2, c3].map((c) => c.welcome.brokerId), [1, 2, 3], 'each broker names itself')
     t.same([c1, c2, c3].map((c) => c.welcome.clusterId), ['test', 'test', 'test'])
@@ -88,7 +88,7 @@ else {
     t.ok(await c1.producer().publish('orders', 'still', { key: key1 }), 'a live broker goes on serving its own')
 
     await cluster.brokers[2]!.start()
-    const back = await connect(cluster.brokers[2]!.url, { name: 'cluster-test', requestTimeoutMs: 5000, reconnect: false })
+    const back = await connectDirect(cluster.brokers[2]!.url, { name: 'cluster-test', requestTimeoutMs: 5000, reconnect: false })
     clients.push(back)
     t.equal(back.welcome.brokerId, 3)
     const consumer = await back.subscribe('orders', { group: 'audit', from: 'earliest' })

@@ -10,9 +10,9 @@
  *   and UDP telemetry stored only in partitions led where it arrives.
  */
 import t from 'tap'
-import { connect, telemetry, type Client } from '../../clients/index.js'
+import { telemetry, type Client } from '../../clients/index.js'
 import { keyHash } from '../../protocol/index.js'
-import { clusterMissing, startCluster } from './broker-cluster.js'
+import { clusterMissing, connectDirect, startCluster } from './broker-cluster.js'
 import { httpGet, metricValue, sleep, until } from '../reliability/harness.js'
 
 const missing = clusterMissing()
@@ -24,7 +24,7 @@ else {
     const clients: Client[] = []
     t.teardown(() => Promise.all(clients.map((c) => c.close().catch(() => {}))))
     const open = async (url: string) => {
-      const c = await connect(url, { name: 'faults', requestTimeoutMs: 5000, reconnect: { initialDelayMs: 100, maxDelayMs: 500 } })
+      const c = await connectDirect(url, { name: 'faults', requestTimeoutMs: 5000, reconnect: { initialDelayMs: 100, maxDelayMs: 500 } })
       clients.push(c)
       return c
     }

@@ -12,6 +12,8 @@ export interface FaultyLink {
   url: string
   /** Every PUBLISH the client sent through the link, in order. */
   publishes: Publish[]
+  /** The opcode of every frame the client sent through the link, in order. */
+  sent: number[]
   /** Connections made through the link so far. */
   connections: number
   /** Cut every connection now. */
@@ -27,6 +29,7 @@ export async function startFaultyLink(brokerPort: number): Promise<FaultyLink> {
   const link: FaultyLink = {
     url: '',
     publishes: [],
+    sent: [],
     connections: 0,
     cutAll: () => {
       for (const [a, b] of pairs) {
@@ -57,7 +60,10 @@ export async function startFaultyLink(brokerPort: number): Promise<FaultyLink> {
     const up = new FrameDecoder(16 * 1024 * 1024)
     client.on('data', (chunk: Buffer) => {
       up.push(chunk)
-      for (let f = up.next(); f; f = up.next()) if (f.opcode === Op.PUBLISH) link.publishes.push(decodePublish(f.body))
+      for (let f = up.next(); f; f = up.next()) {
+        link.sent.push(f.opcode)
+        if (f.opcode === Op.PUBLISH) link.publishes.push(decodePublish(f.body))
+      }
       broker.write(chunk)
     })
     const down = new FrameDecoder(16 * 1024 * 1024)

@@ -18,6 +18,8 @@ export function onMetadata(conn: HandlerConnection, body: Buffer): void {
   const req = decodeMetadataRequest(body)
   const { topics, identity, cluster } = conn.ctx
   if (cluster) {
+    const joining = cluster.joiningError()
+    if (joining) throw joining
     // A cluster's broker answers from its watch of etcd (cluster/cluster-view.ts).
     const names = req.topics ?? [...cluster.view.topics.keys()].sort()
     conn.send(encodeOk(req.corr, cluster.metadata(names.filter((t) => mayAccess(conn, 'describe', t)))))

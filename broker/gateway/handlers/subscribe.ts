@@ -80,6 +80,8 @@ export async function onSubscribe(conn: HandlerConnection, body: Buffer): Promis
  * partition this broker leads (a single broker: all of them).
  */
 function partitionsOf(ctx: HandlerConnection['ctx'], topic: string, count: number, named: number[] | undefined): number[] {
+  const joining = ctx.cluster?.joiningError()
+  if (joining) throw joining
   if (named) {
     for (const p of named) {
       if (p >= count) throw new SkiffError('INVALID_REQUEST', `topic ${topic} has no partition ${p} (it has ${count})`, { details: { topic, partition: p } })
