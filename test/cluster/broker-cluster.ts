@@ -7,7 +7,7 @@
  */
 import path from 'node:path'
 import { Client, parseBrokerUrls, type ConnectOptions } from '../../clients/index.js'
-import { BrokerRunner, tempDir, until } from '../reliability/harness.js'
+import { BrokerRunner, metricValue, tempDir, until } from '../reliability/harness.js'
 import { EtcdCluster, etcdMissing } from './etcd-harness.js'
 
 interface Teardown {
@@ -41,15 +41,14 @@ export async function startCluster(t: Teardown, opts: { brokers: number; etcdMem
   }
   await Promise.all(brokers.map((b) => b.start()))
   // Started together, a broker may not have seen the others register yet: a topic it placed
-  // then would skip them. Ready when every broker's METADATA lists them all.
-  for (const b of brokers) {
-    const client = await connectDirect(b.url, { name: 'cluster-harness', reconnect: false })
-    try {
-      const all = await until(async () => ((await client.admin.metadata([])).brokers.length === brokers.length ? true : undefined), 10_000)
-      if (!all) throw new Error(`broker at ${b.url} did not see all ${brokers.length} brokers within 10 s`)
-    } finally {
-      await client.close()
+  // then would skip them. Ready when every broker counts them all (its metrics need no login,
+  // whatever auth or TLS the cluster runs with).
+  for (const [i, b] of brokers.entries()) {
+    const seen = async () => {
+      const text = await b.metrics()
+      return text !== undefined && metricValue(text, 'skiff_cluster_brokers', { broker: String(i + 1) }) === brokers.length
     }
+    if (!(await until(seen, 10_000))) throw new Error(`broker ${i + 1} did not see all ${brokers.length} brokers within 10 s`)
   }
   return { etcd, brokers, seeds: brokers.map((b) => b.url) }
 }
