@@ -33,7 +33,7 @@ import type { Client, ConnectOptions } from './client.js'
 import type { MergedConsumer } from './cluster-consumer.js'
 import type { BrokerAddress } from './url.js'
 
-/** How long the first METADATA is retried while the seed broker is still joining its cluster. */
+/** How long the first METADATA is retried after a retriable refusal. */
 const START_RETRY_MS = 10_000
 /** Metadata is refreshed at least this often. */
 export const REFRESH_MS = 30_000
@@ -88,9 +88,10 @@ export class ClusterRouter {
   }
 
   /**
-   * The first METADATA, then the periodic refresh. A broker still joining its
-   * cluster answers PARTITION_UNAVAILABLE (retriable): asked again for up to
-   * START_RETRY_MS before connect() fails with it.
+   * The first METADATA, then the periodic refresh. A retriable refusal (a
+   * broker shutting down, overloaded, or whose cluster lost its partition's
+   * leader) is asked again for up to START_RETRY_MS before connect() fails
+   * with it.
    */
   async start(): Promise<void> {
     const deadline = Date.now() + START_RETRY_MS

@@ -72,9 +72,16 @@ export class ClusterNode {
   private readonly client: EtcdClient
   private readonly membership: Membership
   private watcher: PrefixWatcher | undefined
-  private synced!: Promise<void>
   /** True once the view holds the whole cluster (the watch's first snapshot is in). */
   joined = false
+  private markJoined!: () => void
+  /**
+   * Resolves once joined. The broker listens before it joins (its port goes
+   * into its registration): a publish or subscribe that arrives meanwhile
+   * waits for this rather than being refused, so a client reconnecting to a
+   * restarted broker is not sent into a retry that could reorder its batches.
+   */
+  readonly whenJoined = new Promise<void>((resolve) => (this.markJoined = resolve))
   private readonly seen: { revision: number; resolve: () => void }[] = []
 
   constructor(private readonly opts: ClusterNodeOptions) {
@@ -102,12 +109,13 @@ export class ClusterNode {
       t.unref()
     })
     await Promise.race([this.membership.register(), timeout])
-    this.synced = new Promise<void>((resolve) => {
+    const synced = new Promise<void>((resolve) => {
       this.watcher = new PrefixWatcher(this.client, this.keys.prefix, {
         onEvent: (ev: WatchEvent) => {
           this.view.apply(ev)
           if (ev.type === 'resync') {
             this.joined = true
+            this.markJoined()
             resolve()
           }
           this.wakeSeen()
@@ -115,7 +123,7 @@ export class ClusterNode {
         onError: (err) => this.opts.log('warn', 'cluster watch interrupted: resuming', { err: (err as Error).message }),
       })
     })
-    await Promise.race([this.synced, timeout])
+    await Promise.race([synced, timeout])
   }
 
   private changed(change: ViewChange): void {
@@ -170,15 +178,6 @@ export class ClusterNode {
     return new SkiffError('NOT_LEADER', `broker ${this.brokerId} does not lead ${topic}/${partition}: broker ${p.leader} at ${leader.host}:${leader.port} does`, {
       details: { topic, partition, leader: p.leader, leaderEpoch: p.leaderEpoch, host: leader.host, port: leader.port },
     })
-  }
-
-  /**
-   * While the broker is still joining (its view not yet whole), what it
-   * would say of any partition could be wrong: SUBSCRIBE and METADATA are
-   * answered with this retriable error instead.
-   */
-  joiningError(): SkiffError | undefined {
-    return this.joined ? undefined : new SkiffError('PARTITION_UNAVAILABLE', `broker ${this.brokerId} is still joining its cluster; try again`)
   }
 
   /** The partitions of `topic` this broker leads, in order. */

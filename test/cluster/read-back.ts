@@ -16,7 +16,7 @@
  * (minus the ranges recovery reported corrupt) has come, or at the deadline,
  * and then says which offsets never came.
  */
-import { connect, type ConnectOptions, type Message, type PartitionInfo } from '../../clients/index.js'
+import { connect, type Client, type ConnectOptions, type Message, type PartitionInfo } from '../../clients/index.js'
 import type { Stored } from './checker.js'
 
 export const ID_HEADER = 'msg-id'
@@ -30,6 +30,8 @@ export interface ReadBackOptions {
   /** The message id of a record. Default: its `msg-id` header, else `?<partition>:<offset>`. */
   idOf?: (msg: Message) => string
   connect?: ConnectOptions
+  /** How to reach the broker (default connect(); a cluster's test reads each broker through a client of that broker only). */
+  open?: (url: string | string[], opts: ConnectOptions) => Promise<Client>
 }
 
 export interface ReadBackResult {
@@ -46,13 +48,14 @@ const defaultId = (msg: Message) => msg.headers[ID_HEADER] ?? `?${msg.partition}
 export async function readBack(opts: ReadBackOptions): Promise<ReadBackResult> {
   const deadline = Date.now() + (opts.timeoutMs ?? 20_000)
   const idOf = opts.idOf ?? defaultId
-  const client = await connect(opts.url, { name: 'read-back', requestTimeoutMs: 10_000, ...opts.connect })
+  const client = await (opts.open ?? connect)(opts.url, { name: 'read-back', requestTimeoutMs: 10_000, ...opts.connect })
   client.on('error', () => {}) // failures reach the calls; a stray one must not crash the test
   try {
     const { partitionInfo } = await client.admin.describeTopic(opts.topic)
-    const expected = partitionInfo.map((p) => expectedOffsets(p))
-    const want = expected.reduce((n, e) => n + e.count, 0)
-    const seen = partitionInfo.map(() => new Map<number, string>())
+    // By partition number: a cluster's broker describes only the partitions it leads.
+    const expected = new Map(partitionInfo.map((p) => [p.partition, expectedOffsets(p)]))
+    const want = [...expected.values()].reduce((n, e) => n + e.count, 0)
+    const seen = new Map(partitionInfo.map((p) => [p.partition, new Map<number, string>()]))
     let got = 0
     const records: Stored[] = []
     if (want > 0) {
@@ -70,16 +73,16 @@ export async function readBack(opts: ReadBackOptions): Promise<ReadBackResult> {
         pending = undefined
         if (r.done) break
         const msg = r.value
-        const byOffset = seen[msg.partition]
+        const byOffset = seen.get(msg.partition)
         if (!byOffset || byOffset.has(msg.offset)) continue
         const id = idOf(msg)
         byOffset.set(msg.offset, id)
         records.push({ partition: msg.partition, offset: msg.offset, id })
-        if (expected[msg.partition]!.includes(msg.offset)) got++
+        if (expected.get(msg.partition)!.includes(msg.offset)) got++
       }
       await consumer.close({ timeoutMs: 1000 }).catch(() => {})
     }
-    const missing = partitionInfo.flatMap((p, i) => missingRanges(p.partition, expected[i]!, seen[i]!))
+    const missing = partitionInfo.flatMap((p) => missingRanges(p.partition, expected.get(p.partition)!, seen.get(p.partition)!))
     return { records, complete: missing.length === 0, missing, partitions: partitionInfo }
   } finally {
     await client.close().catch(() => {})

@@ -14,12 +14,11 @@ import type { TopicConfig } from '../../thread-messages.js'
 import { mayAccess } from '../../auth/guard.js'
 import { parseAdvertise } from '../../config.js'
 
-export function onMetadata(conn: HandlerConnection, body: Buffer): void {
+export async function onMetadata(conn: HandlerConnection, body: Buffer): Promise<void> {
   const req = decodeMetadataRequest(body)
   const { topics, identity, cluster } = conn.ctx
   if (cluster) {
-    const joining = cluster.joiningError()
-    if (joining) throw joining
+    if (!cluster.joined) await cluster.whenJoined
     // A cluster's broker answers from its watch of etcd (cluster/cluster-view.ts).
     const names = req.topics ?? [...cluster.view.topics.keys()].sort()
     conn.send(encodeOk(req.corr, cluster.metadata(names.filter((t) => mayAccess(conn, 'describe', t)))))

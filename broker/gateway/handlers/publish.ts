@@ -34,6 +34,8 @@ export async function onPublish(conn: HandlerConnection, body: Buffer): Promise<
   try {
     // Records that cannot be stored never create their topic (as for UDP telemetry): checked first.
     if (!existing) splitByPartition(pub.records, pub.count, 1, 0)
+    // A broker still joining its cluster answers once it knows where partitions live (cluster-node.ts).
+    if (ctx.cluster && !ctx.cluster.joined) await ctx.cluster.whenJoined
     // A new topic is counted against maxTopics and reserved before the write starts (topics.ts).
     const topic = existing ?? (await ctx.topics.ensure(pub.topic, false))
     const turn = idempotent ? pub.producerId! + pub.sequence! : roundRobin++

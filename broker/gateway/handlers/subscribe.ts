@@ -43,6 +43,8 @@ export async function onSubscribe(conn: HandlerConnection, body: Buffer): Promis
   reserved.add(s.sub)
   let topic
   try {
+    // A broker still joining its cluster answers once it knows which partitions it leads (cluster-node.ts).
+    if (ctx.cluster && !ctx.cluster.joined) await ctx.cluster.whenJoined
     topic = await ctx.topics.ensure(s.topic, true)
   } finally {
     reserved.delete(s.sub) // from here on it is in conn.subs (no await in between), or it failed
@@ -80,8 +82,6 @@ export async function onSubscribe(conn: HandlerConnection, body: Buffer): Promis
  * partition this broker leads (a single broker: all of them).
  */
 function partitionsOf(ctx: HandlerConnection['ctx'], topic: string, count: number, named: number[] | undefined): number[] {
-  const joining = ctx.cluster?.joiningError()
-  if (joining) throw joining
   if (named) {
     for (const p of named) {
       if (p >= count) throw new SkiffError('INVALID_REQUEST', `topic ${topic} has no partition ${p} (it has ${count})`, { details: { topic, partition: p } })
