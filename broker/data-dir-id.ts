@@ -14,7 +14,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { randomUUID } from 'node:crypto'
-import { fsyncDir } from './storage/fs-util.js'
+import { fsyncDir, writeSynced } from './storage/fs-util.js'
 
 const FILE = 'dir-id'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -32,15 +32,8 @@ export function dataDirId(dataDir: string): string {
     return text
   }
   const id = randomUUID()
-  const tmp = `${file}.tmp`
-  const fd = fs.openSync(tmp, 'w')
-  try {
-    fs.writeFileSync(fd, id + '\n')
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-  fs.renameSync(tmp, file)
+  writeSynced(`${file}.tmp`, Buffer.from(id + '\n'))
+  fs.renameSync(`${file}.tmp`, file)
   fsyncDir(dataDir)
   return id
 }

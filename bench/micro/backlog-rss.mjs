@@ -18,12 +18,12 @@
  */
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import readline from 'node:readline'
 import { parseArgs } from 'node:util'
 import { ROOT_DIR } from '../lib/paths.mjs'
+import { freePort } from '../lib/free-port.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -51,14 +51,6 @@ const rss = (pid) => {
   } catch {
     return NaN
   }
-}
-
-async function freePort() {
-  const server = net.createServer()
-  await new Promise((r) => server.listen(0, '127.0.0.1', r))
-  const { port } = server.address()
-  await new Promise((r) => server.close(r))
-  return port
 }
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-backlog-rss-'))

@@ -7,7 +7,6 @@
  */
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import readline from 'node:readline'
 import { SKIFF_BIN } from '../lib/paths.mjs'
 
@@ -15,13 +14,7 @@ const START_TIMEOUT_MS = 60_000
 /** Log messages worth counting in the summary. */
 const NOTABLE = /repaired|corrupt|fell back|unreadable|lost|failed|not saved|not written/
 
-export async function freePort() {
-  const server = net.createServer()
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address()
-  await new Promise((r) => server.close(r))
-  return port
-}
+export { freePort } from '../lib/free-port.mjs'
 
 /** VmRSS of a process in bytes, or null when it is gone (Linux /proc). */
 export function rssBytes(pid) {

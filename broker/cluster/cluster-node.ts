@@ -90,7 +90,12 @@ export class ClusterNode {
     this.clusterId = config.clusterName
     this.keys = clusterKeys(config.clusterName)
     this.client = new EtcdClient({ endpoints: etcdEndpoints(config.cluster) })
-    this.view = new ClusterView(this.keys, (change) => this.changed(change))
+    this.view = new ClusterView(
+      this.keys,
+      this.brokerId,
+      (change) => this.changed(change),
+      (key, revision) => opts.log('warn', 'cluster key with a value that does not parse: taken as absent', { key, revision }),
+    )
     const address = parseAdvertise(config.advertise) ?? { host: config.host, port: opts.port }
     this.membership = new Membership({
       client: this.client,
@@ -180,11 +185,9 @@ export class ClusterNode {
     })
   }
 
-  /** The partitions of `topic` this broker leads, in order. */
-  ledHere(topic: string, partitions: number): number[] {
-    const out: number[] = []
-    for (let p = 0; p < partitions; p++) if (this.view.partition(topic, p)?.leader === this.brokerId) out.push(p)
-    return out
+  /** The partitions of `topic` this broker leads, in order (worked out once per change of the view). */
+  ledHere(topic: string, partitions: number): readonly number[] {
+    return this.view.ledHere(topic, partitions)
   }
 
   /**
@@ -193,16 +196,7 @@ export class ClusterNode {
    * and the partitions of the cluster without a live leader.
    */
   status(): ClusterStatus {
-    const brokers = [...this.view.brokers].sort(([a], [b]) => a - b).map(([id, b]) => ({ id, host: b.host, port: b.port }))
-    let leading = 0
-    let unavailable = 0
-    for (const [topic, t] of this.view.topics) {
-      for (let p = 0; p < t.partitions; p++) {
-        const leader = this.view.partition(topic, p)?.leader
-        if (leader === this.brokerId) leading++
-        if (leader === undefined || !this.view.brokers.has(leader)) unavailable++
-      }
-    }
+    const { brokers, leading, unavailable } = this.view.summary()
     return { brokerId: this.brokerId, cluster: this.clusterId, registered: this.membership.holds(0) && this.view.brokers.has(this.brokerId), brokers, leading, unavailable }
   }
 

@@ -27,6 +27,12 @@ export type ViewChange =
   | { kind: 'topic'; topic: string; record: TopicRecord | undefined }
   | { kind: 'partition'; topic: string; partition: number; record: PartitionRecord | undefined }
 
+export interface ViewSummary {
+  brokers: { id: number; host: string; port: number }[]
+  leading: number
+  unavailable: number
+}
+
 export class ClusterView {
   readonly brokers = new Map<number, BrokerRecord>()
   readonly topics = new Map<string, TopicRecord>()
@@ -34,15 +40,26 @@ export class ClusterView {
   private readonly partitions = new Map<string, PartitionRecord>()
   /** The etcd revision the view is consistent with. */
   revision = 0
-  /** Keys whose value did not parse, with the revision seen (logged once each by the node). */
-  readonly refused: { key: string; revision: number }[] = []
+  /**
+   * The partitions of each topic led by `self`, worked out once per change of
+   * the view rather than on every publish (every event clears it).
+   */
+  private readonly ledBySelf = new Map<string, readonly number[]>()
+  /** The live brokers and partition counts the metrics and /readyz read on every scrape, likewise kept until the next event. */
+  private summaryOf: ViewSummary | undefined
 
   constructor(
     private readonly keys: ClusterKeys,
+    /** The broker this view belongs to (ledHere). */
+    private readonly self: number,
     private readonly onChange: (change: ViewChange) => void = () => {},
+    /** Told of a key whose value does not parse (it counts as absent). */
+    private readonly onRefused: (key: string, revision: number) => void = () => {},
   ) {}
 
   apply(ev: WatchEvent): void {
+    this.ledBySelf.clear()
+    this.summaryOf = undefined
     if (ev.type === 'resync') {
       this.brokers.clear()
       this.topics.clear()
@@ -81,7 +98,7 @@ export class ClusterView {
   /** A value that does not parse counts as no value: what was known of the key is forgotten. */
   private refuse(key: string, revision: number, forget: () => void): undefined {
     forget()
-    if (this.refused.length < 100) this.refused.push({ key, revision })
+    this.onRefused(key, revision)
     return undefined
   }
 
@@ -106,9 +123,20 @@ export class ClusterView {
     return this.partitions.get(`${origin}/${partition}`)
   }
 
-  /** Whether broker `id` is registered now (its lease alive, as far as the watch knows). */
-  isLive(id: number): boolean {
-    return this.brokers.has(id)
+  /** The live brokers in id order, the partitions this view's broker leads, and those without a live leader. */
+  summary(): ViewSummary {
+    if (this.summaryOf) return this.summaryOf
+    const brokers = [...this.brokers].sort(([a], [b]) => a - b).map(([id, b]) => ({ id, host: b.host, port: b.port }))
+    let leading = 0
+    let unavailable = 0
+    for (const [topic, t] of this.topics) {
+      for (let p = 0; p < t.partitions; p++) {
+        const leader = this.partition(topic, p)?.leader
+        if (leader === this.self) leading++
+        if (leader === undefined || !this.brokers.has(leader)) unavailable++
+      }
+    }
+    return (this.summaryOf = { brokers, leading, unavailable })
   }
 
   /** Partitions each live broker leads, for placement (placement.ts). */
@@ -118,14 +146,17 @@ export class ClusterView {
     return out
   }
 
-  /** Every partition (of topics with settings) whose leader is `id`. */
-  *ledBy(id: number): Generator<{ topic: string; partition: number; record: PartitionRecord }> {
-    for (const [topic, t] of this.topics) {
-      for (let partition = 0; partition < t.partitions; partition++) {
-        const record = this.partition(topic, partition)
-        if (record?.leader === id) yield { topic, partition, record }
-      }
-    }
+  /**
+   * The partitions of `topic` (of its `partitions`) this view's broker leads,
+   * in order. Shared: callers must not change the array.
+   */
+  ledHere(topic: string, partitions: number): readonly number[] {
+    const known = this.ledBySelf.get(topic)
+    if (known) return known
+    const led: number[] = []
+    for (let p = 0; p < partitions; p++) if (this.partition(topic, p)?.leader === this.self) led.push(p)
+    this.ledBySelf.set(topic, led)
+    return led
   }
 
   /** METADATA's answer for `topics` (names that do not exist are left out), as this view has it. */
@@ -141,7 +172,6 @@ export class ClusterView {
       }
       placements.push({ topic, partitions })
     }
-    const brokers = [...this.brokers].sort(([a], [b]) => a - b).map(([id, b]) => ({ id, host: b.host, port: b.port }))
-    return { clusterId, revision: this.revision, brokers, topics: placements }
+    return { clusterId, revision: this.revision, brokers: this.summary().brokers, topics: placements }
   }
 }

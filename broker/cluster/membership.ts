@@ -13,9 +13,8 @@
  * the deadline, or etcd expired it), it registers again with a new lease,
  * retrying until it succeeds or the broker stops.
  */
-import { EventEmitter } from 'node:events'
 import type { EtcdClient } from './etcd/client.js'
-import { LeaseKeeper, type LeaseLost } from './etcd/lease-keeper.js'
+import { LeaseKeeper } from './etcd/lease-keeper.js'
 import type { ClusterKeys } from './keys.js'
 import { parseBroker, type BrokerRecord } from './records.js'
 
@@ -33,23 +32,16 @@ export class BrokerIdTaken extends Error {}
 
 const RETRY_MS = 500
 
-export declare interface Membership {
-  on(event: 'lost', listener: (info: LeaseLost) => void): this
-  on(event: 'registered', listener: () => void): this
-}
-
-export class Membership extends EventEmitter {
+export class Membership {
   readonly lease: LeaseKeeper
   private stopped = false
   private retry: NodeJS.Timeout | undefined
 
   constructor(private readonly opts: MembershipOptions) {
-    super()
     this.lease = new LeaseKeeper(opts.client, { ttlSeconds: opts.leaseTtlSeconds })
     this.lease.on('lost', (info) => {
       if (this.stopped) return
       opts.log('warn', 'cluster lease lost: registering again', { reason: info.reason, lease: info.id })
-      this.emit('lost', info)
       this.reregister()
     })
   }
@@ -66,10 +58,10 @@ export class Membership extends EventEmitter {
         success: [{ type: 'put', key, value, lease }],
         failure: [{ type: 'range', key }],
       })
-      if (res.succeeded) return this.registered()
+      if (res.succeeded) return
       const held = res.responses[0]?.type === 'range' ? res.responses[0].kvs[0] : undefined
       if (!held) continue // gone meanwhile: try again
-      if (held.lease === lease) return this.registered() // written by a retry whose answer was lost
+      if (held.lease === lease) return // written by a retry whose answer was lost
       const holder = parseBroker(held.value)
       if (holder?.dirId !== record.dirId) {
         await this.lease.stop()
@@ -83,13 +75,9 @@ export class Membership extends EventEmitter {
         compare: [{ key, target: 'modRevision', op: '==', value: held.modRevision }],
         success: [{ type: 'put', key, value, lease }],
       })
-      if (taken.succeeded) return this.registered()
+      if (taken.succeeded) return
     }
     throw new Error(`broker id ${brokerId}: its registration kept changing under five attempts to write it`)
-  }
-
-  private registered(): void {
-    this.emit('registered')
   }
 
   private reregister(): void {

@@ -8,13 +8,12 @@
  *   8   u32      body length
  *   12  u32      CRC-32 of the body
  *
- * A file is written whole to a temporary name, fsynced and renamed (by the
- * callers), so a reader sees either the old file or the new one; the header
+ * A file is written whole to a temporary name (fs-util.ts writeSynced),
+ * fsynced and renamed by the callers, so a reader sees either the old file or the new one; the header
  * tells a torn or damaged file from a good one, and says what is wrong.
  */
-import { openSync, closeSync, fsyncSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { crc32 } from 'node:zlib'
-import { writeFully } from './fs-util.js'
 
 const VERSION = 1
 export const CHECKED_HEADER_BYTES = 16
@@ -53,15 +52,4 @@ export function readChecked(path: string, magic: Buffer, entryBytes = 1): { body
   const body = file.subarray(CHECKED_HEADER_BYTES)
   if (crc32(body) !== file.readUInt32BE(12)) return { problem: 'CRC mismatch' }
   return { body }
-}
-
-/** Write `file` to `path` and fsync it (the caller renames it into place and fsyncs the directory). */
-export function writeSynced(path: string, file: Buffer): void {
-  const fd = openSync(path, 'w')
-  try {
-    writeFully(fd, file, 0)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
 }

@@ -105,3 +105,14 @@ export function readAt(fd: number, position: number, length: number): Buffer {
   }
   return got === length ? buf : buf.subarray(0, got)
 }
+
+/** Write `file` to `path` whole and fsync it (the caller renames it into place and fsyncs the directory). */
+export function writeSynced(path: string, file: Uint8Array): void {
+  const fd = openSync(path, 'w')
+  try {
+    writeFully(fd, file, 0)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}

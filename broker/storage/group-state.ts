@@ -39,8 +39,8 @@ import { join } from 'node:path'
 import { pack, unpack } from '../../protocol/codec.js'
 import { SkiffError } from '../../protocol/errors.js'
 import { nameProblem } from '../../protocol/names.js'
-import { fsyncDir, fsyncDirAsync, mkdirDurable } from './fs-util.js'
-import { encodeChecked, readChecked, writeSynced } from './checked-file.js'
+import { fsyncDir, fsyncDirAsync, mkdirDurable, writeSynced } from './fs-util.js'
+import { encodeChecked, readChecked } from './checked-file.js'
 
 export interface GroupSnapshot {
   /** Next never-delivered offset. */

@@ -32,8 +32,8 @@
 import { renameSync } from 'node:fs'
 import { join } from 'node:path'
 import { MAX_LEADER_EPOCH } from '../../protocol/batch.js'
-import { fsyncDir } from './fs-util.js'
-import { encodeChecked, readChecked, writeSynced } from './checked-file.js'
+import { fsyncDir, writeSynced } from './fs-util.js'
+import { encodeChecked, readChecked } from './checked-file.js'
 
 export const LEADER_EPOCHS_FILE = 'leader-epochs'
 const MAGIC = Buffer.from('SKLE', 'latin1')

@@ -214,8 +214,17 @@ export class DeliverFrame implements Deliver {
   forEachView(view: DeliveryView, visit: (view: DeliveryView) => void): void {
     if (this.decoded) {
       for (const m of this.decoded) {
-        const [p, o, t, n] = m.delivery
-        fill(view, p, o, t, n, m.bytes, m.view.keyStart, m.view.keyEnd, m.headers, m.view.headersEnd, m.view.end)
+        const [partition, offset, timestamp, deliveryCount] = m.delivery
+        view.partition = partition
+        view.offset = offset
+        view.timestamp = timestamp
+        view.deliveryCount = deliveryCount
+        view.bytes = m.bytes
+        view.keyStart = m.view.keyStart
+        view.keyEnd = m.view.keyEnd
+        view.headers = m.headers
+        view.payloadStart = m.view.headersEnd
+        view.payloadEnd = m.view.end
         visit(view)
       }
       return
@@ -243,31 +252,6 @@ export class DeliverFrame implements Deliver {
       visit(view)
     }
   }
-}
-
-function fill(
-  v: DeliveryView,
-  partition: number,
-  offset: number,
-  timestamp: number,
-  deliveryCount: number,
-  bytes: Buffer,
-  keyStart: number,
-  keyEnd: number,
-  headers: Headers | undefined,
-  payloadStart: number,
-  payloadEnd: number,
-): void {
-  v.partition = partition
-  v.offset = offset
-  v.timestamp = timestamp
-  v.deliveryCount = deliveryCount
-  v.bytes = bytes
-  v.keyStart = keyStart
-  v.keyEnd = keyEnd
-  v.headers = headers
-  v.payloadStart = payloadStart
-  v.payloadEnd = payloadEnd
 }
 
 /**

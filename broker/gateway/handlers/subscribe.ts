@@ -81,7 +81,7 @@ export async function onSubscribe(conn: HandlerConnection, body: Buffer): Promis
  * and in a cluster be led here: NOT_LEADER names the leader), or else every
  * partition this broker leads (a single broker: all of them).
  */
-function partitionsOf(ctx: HandlerConnection['ctx'], topic: string, count: number, named: number[] | undefined): number[] {
+function partitionsOf(ctx: HandlerConnection['ctx'], topic: string, count: number, named: number[] | undefined): readonly number[] {
   if (named) {
     for (const p of named) {
       if (p >= count) throw new SkiffError('INVALID_REQUEST', `topic ${topic} has no partition ${p} (it has ${count})`, { details: { topic, partition: p } })
