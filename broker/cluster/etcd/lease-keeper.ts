@@ -62,6 +62,8 @@ export class LeaseKeeper extends EventEmitter {
   private intervalMs = 1000
   private tick: NodeJS.Timeout | undefined
   private expiry: NodeJS.Timeout | undefined
+  /** Fires half an interval after a keepalive is sent: still unanswered, its member is taken for stalled. */
+  private answerCheck: NodeJS.Timeout | undefined
   private stream: { call: GrpcJs.ClientDuplexStream<unknown, unknown>; endpoint: Endpoint } | undefined
   /** Send times of the keepalives on the current stream not yet answered, oldest first. */
   private pending: number[] = []
@@ -120,6 +122,7 @@ export class LeaseKeeper extends EventEmitter {
     try {
       if (!this.stream) this.openStream()
       this.pending.push(now)
+      this.checkAnswered(now, this.intervalMs / 2)
       this.stream!.call.write({ ID: id })
     } catch {
       this.closeStream() // the client is closed, or the write failed: the deadline decides
@@ -188,10 +191,30 @@ export class LeaseKeeper extends EventEmitter {
   }
 
   /** Forgets the current lease: no more keepalives, no more expiry checks. */
+  /**
+   * A keepalive etcd answers takes milliseconds. One still unanswered after
+   * `afterMs` means its member is stalled or cut off: the stream moves to the
+   * next member and a keepalive goes out there at once, rather than at the
+   * next tick, which would leave a third of the TTL for the new member to
+   * answer in.
+   */
+  private checkAnswered(sentAt: number, afterMs: number): void {
+    clearTimeout(this.answerCheck)
+    this.answerCheck = setTimeout(() => {
+      const stream = this.stream
+      if (!stream || !this.pending.includes(sentAt)) return // answered, or the stream was replaced
+      this.client.failedOver(stream.endpoint)
+      this.closeStream()
+      this.keepAlive()
+    }, afterMs)
+    this.answerCheck.unref()
+  }
+
   private drop(): void {
     this.id = undefined
     this.deadline = 0
     clearInterval(this.tick)
+    clearTimeout(this.answerCheck)
     clearTimeout(this.expiry)
     this.tick = undefined
     this.expiry = undefined
