@@ -38,6 +38,11 @@ import { placePartitions } from './placement.js'
 import { topicConfigOf, type PartitionRecord, type TopicRecord } from './records.js'
 import { etcdEndpoints } from './config-check.js'
 import { parseAdvertise } from '../config.js'
+import { ReplicationStats } from './replication-stats.js'
+import { Replicator } from './replicator.js'
+import { leaderIsLive } from './replica-roles.js'
+import type { WorkerPool } from '../gateway/pool.js'
+import type { PeerLink } from './peer-link.js'
 
 type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void
 
@@ -83,6 +88,9 @@ export class ClusterNode {
    */
   readonly whenJoined = new Promise<void>((resolve) => (this.markJoined = resolve))
   private readonly seen: { revision: number; resolve: () => void }[] = []
+  readonly replication = new ReplicationStats()
+  /** Replicated partitions: roles, fetchers, in-sync sets, elections (replicator.ts). */
+  readonly replicator: Replicator
 
   constructor(private readonly opts: ClusterNodeOptions) {
     const { config } = opts
@@ -105,6 +113,21 @@ export class ClusterNode {
       leaseTtlSeconds: 3,
       log: opts.log,
     })
+    this.replicator = new Replicator({
+      self: { id: this.brokerId, incarnation: this.incarnation, dirId: opts.dirId },
+      view: this.view,
+      keys: this.keys,
+      client: this.client,
+      stats: this.replication,
+      // A broker stops acting as a leader a second before its lease could lapse (CLUSTER.md).
+      holdsLease: () => this.membership.holds(1000),
+      log: (level, msg, fields) => opts.log(level, msg, fields),
+    })
+  }
+
+  /** Start replicating: the workers and the links to the other brokers are there now. */
+  startReplication(pool: WorkerPool, links: (id: number) => PeerLink | undefined): void {
+    this.replicator.start(pool, links)
   }
 
   /** Register, then wait until the view holds the whole cluster; throws when etcd cannot be reached in time. */
@@ -132,6 +155,7 @@ export class ClusterNode {
   }
 
   private changed(change: ViewChange): void {
+    this.replicator.changed()
     if (change.kind === 'resync') {
       for (const [topic, record] of this.view.topics) this.learn(topic, record)
       return
@@ -170,8 +194,25 @@ export class ClusterNode {
    */
   refusal(topic: string, partition: number): SkiffError | undefined {
     const p = this.view.partition(topic, partition)
+    if (p && p.replicas.length > 1) return this.replicatedRefusal(topic, partition, p)
     if (p?.leader === this.brokerId) return undefined
     if (!p) return new SkiffError('PARTITION_UNAVAILABLE', `${topic}/${partition} has no placement in the cluster yet`, { details: { topic, partition } })
+    return this.notHere(topic, partition, p)
+  }
+
+  /**
+   * A replicated partition is served by its leader only while the leader is
+   * live in the incarnation its in-sync entry names and its lease holds,
+   * with a second to spare (the worker checks the role again on the data
+   * path: safety never rests on this).
+   */
+  private replicatedRefusal(topic: string, partition: number, p: PartitionRecord): SkiffError | undefined {
+    const live = leaderIsLive(p, this.view.brokers)
+    if (live && p.leader === this.brokerId) {
+      if (this.membership.holds(1000)) return undefined
+      return new SkiffError('PARTITION_UNAVAILABLE', `broker ${this.brokerId} leads ${topic}/${partition} but its registration in etcd is about to lapse`, { details: { topic, partition, leader: p.leader } })
+    }
+    if (!live) return new SkiffError('PARTITION_UNAVAILABLE', `${topic}/${partition} has no live leader (broker ${p.leader} is gone): an election is under way`, { details: { topic, partition, leader: p.leader } })
     return this.notHere(topic, partition, p)
   }
 
@@ -274,6 +315,7 @@ export class ClusterNode {
   }
 
   async stop(): Promise<void> {
+    this.replicator.stop()
     this.watcher?.close()
     await this.membership.stop().catch(() => {})
     this.client.close()
