@@ -23,7 +23,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { SkiffError } from '../../protocol/errors.js'
-import { isDeadLetterTopic } from '../../protocol/names.js'
+import { isDeadLetterTopic, originTopicOf } from '../../protocol/names.js'
 import type { ClusterMetadata } from '../../protocol/frames/metadata.js'
 import type { TopicConfig } from '../thread-messages.js'
 import type { BrokerConfig } from '../config.js'
@@ -35,7 +35,8 @@ import { clusterKeys, type ClusterKeys } from './keys.js'
 import { ClusterView, type ViewChange } from './cluster-view.js'
 import { Membership } from './membership.js'
 import { placePartitions } from './placement.js'
-import { topicConfigOf, type PartitionRecord, type TopicRecord } from './records.js'
+import { topicConfigOf, type IsrMember, type PartitionRecord, type TopicRecord } from './records.js'
+import { clusterReplication, type ReplicationRequest } from './replication-settings.js'
 import { etcdEndpoints } from './config-check.js'
 import { parseAdvertise } from '../config.js'
 import { ReplicationStats } from './replication-stats.js'
@@ -249,22 +250,31 @@ export class ClusterNode {
    * Make a topic exist in the cluster. Resolves with the topic as the cluster
    * has it, and whether this call created it (false: someone created it
    * first, maybe with other settings). etcd unreachable: TIMEOUT, retriable.
+   * `requested` is TOPIC_CREATE's replicationFactor and minInSync, defaulted
+   * and checked against the live brokers (replication-settings.ts); a
+   * dead-letter topic takes its origin's, as its partitions live with the
+   * origin's.
    */
-  async create(config: TopicConfig): Promise<{ config: TopicConfig; created: boolean }> {
+  async create(config: TopicConfig, requested: ReplicationRequest = {}): Promise<{ config: TopicConfig; created: boolean }> {
     const known = this.view.topics.get(config.topic)
     if (known) return { config: topicConfigOf(config.topic, known), created: false }
+    const live = [...this.view.brokers.keys()]
+    if (!live.includes(this.brokerId) && this.membership.holds(0)) live.push(this.brokerId)
+    const dead = isDeadLetterTopic(config.topic)
+    const origin = dead ? this.view.topics.get(originTopicOf(config.topic)) : undefined
+    const { replicationFactor, minInSync } = origin ?? clusterReplication(config.topic, requested, live.length)
     const record: TopicRecord = {
       topicId: randomUUID(),
       partitions: config.partitions,
-      replicationFactor: 1,
-      minInSync: 1,
+      replicationFactor,
+      minInSync,
       retentionMs: config.retentionMs,
       retentionBytes: config.retentionBytes,
       segmentBytes: config.segmentBytes,
       createdAt: config.createdAt,
     }
     // A dead-letter topic's partitions live with its origin's: only its settings are written.
-    const partitionOps: Op[] = isDeadLetterTopic(config.topic) ? [] : this.placementOps(config)
+    const partitionOps: Op[] = dead ? [] : this.placementOps(config, replicationFactor, live)
     const topicKey = this.keys.topic(config.topic)
     const absent = { key: topicKey, target: 'createRevision' as const, op: '==' as const, value: 0 }
     try {
@@ -282,26 +292,30 @@ export class ClusterNode {
       if (err instanceof SkiffError) throw err
       throw new SkiffError('TIMEOUT', `topic ${config.topic} was not created: the cluster's etcd did not answer (${(err as Error).message}); try again`, { details: { topic: config.topic } })
     }
-    this.opts.log('info', 'topic created in the cluster', { topic: config.topic, partitions: config.partitions })
+    this.opts.log('info', 'topic created in the cluster', { topic: config.topic, partitions: config.partitions, replicationFactor, minInSync })
     return { config: topicConfigOf(config.topic, record), created: true }
   }
 
-  private placementOps(config: TopicConfig): Op[] {
-    const live = [...this.view.brokers.keys()]
-    if (!live.includes(this.brokerId) && this.membership.holds(0)) live.push(this.brokerId)
+  /**
+   * The partition keys of a new topic: `replicationFactor` distinct live
+   * brokers each (placement.ts), all of them in the in-sync set from the
+   * start (nothing has been written yet, so every replica is caught up),
+   * each with the incarnation and data directory it is live with now.
+   */
+  private placementOps(config: TopicConfig, replicationFactor: number, live: number[]): Op[] {
     let placed: number[][]
     try {
-      placed = placePartitions({ topic: config.topic, partitions: config.partitions, replicationFactor: 1, brokers: live, leading: this.view.leading() })
+      placed = placePartitions({ topic: config.topic, partitions: config.partitions, replicationFactor, brokers: live, leading: this.view.leading() })
     } catch (err) {
       throw new SkiffError('PARTITION_UNAVAILABLE', `topic ${config.topic} was not created: ${(err as Error).message}`, { details: { topic: config.topic } })
     }
+    const member = (id: number): IsrMember => {
+      const broker = this.view.brokers.get(id)
+      const dirId = id === this.brokerId ? this.opts.dirId : broker?.dirId
+      return { id, incarnation: broker?.incarnation ?? (id === this.brokerId ? this.incarnation : ''), ...(dirId !== undefined && { dirId }) }
+    }
     return placed.map((replicas, partition) => {
-      const value: PartitionRecord = {
-        leader: replicas[0]!,
-        leaderEpoch: 1,
-        replicas,
-        isr: replicas.map((id) => ({ id, incarnation: this.view.brokers.get(id)?.incarnation ?? (id === this.brokerId ? this.incarnation : '') })),
-      }
+      const value: PartitionRecord = { leader: replicas[0]!, leaderEpoch: 1, replicas, isr: replicas.map(member) }
       return { type: 'put', key: this.keys.partition(config.topic, partition), value: JSON.stringify(value) }
     })
   }
