@@ -37,6 +37,7 @@ import { Membership } from './membership.js'
 import { placePartitions } from './placement.js'
 import { topicConfigOf, type PartitionRecord, type TopicRecord } from './records.js'
 import { etcdEndpoints } from './config-check.js'
+import { ReplicationStats } from './replication-stats.js'
 import { parseAdvertise } from '../config.js'
 
 type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void
@@ -69,6 +70,7 @@ export class ClusterNode {
   readonly keys: ClusterKeys
   readonly view: ClusterView
   readonly incarnation = randomUUID()
+  readonly replication = new ReplicationStats()
   private readonly client: EtcdClient
   private readonly membership: Membership
   private watcher: PrefixWatcher | undefined
@@ -192,12 +194,19 @@ export class ClusterNode {
 
   /**
    * What the panel, /readyz and the metrics show of the cluster: whether this
-   * broker's registration holds, the live brokers, the partitions it leads
-   * and the partitions of the cluster without a live leader.
+   * broker's registration holds, the live brokers, the partitions it leads,
+   * the partitions of the cluster that are unavailable or under-replicated
+   * (worked out once per change of the view), and the replication counters.
    */
   status(): ClusterStatus {
-    const { brokers, leading, unavailable } = this.view.summary()
-    return { brokerId: this.brokerId, cluster: this.clusterId, registered: this.membership.holds(0) && this.view.brokers.has(this.brokerId), brokers, leading, unavailable }
+    const { elections, isrShrinks, isrExpands, handovers } = this.replication
+    return {
+      brokerId: this.brokerId,
+      cluster: this.clusterId,
+      registered: this.membership.holds(0) && this.view.brokers.has(this.brokerId),
+      ...this.view.summary(),
+      replication: { elections, isrShrinks, isrExpands, handovers },
+    }
   }
 
   metadata(topics: Iterable<string>): ClusterMetadata {
