@@ -3,10 +3,14 @@
  * cluster would leave them (an in-sync set missing a live broker, a replica
  * whose broker is gone, a member restarted since it was taken in, a leader
  * that is gone): `skiff cluster status` names each partition and why, every
- * broker's /metrics counts them, the panel lists them, and /readyz turns 503
+ * broker's /metrics counts them, the panel lists them (in headless Chromium
+ * where it is installed), and /readyz turns 503
  * on the broker that leads a partition below its topic's minInSync.
  */
 import t from 'tap'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -16,6 +20,7 @@ import { clusterMissing, connectDirect, startCluster } from './broker-cluster.js
 
 const cli = fileURLToPath(new URL('../../dist/cli/skiff.js', import.meta.url))
 const keys = clusterKeys('test')
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
 const missing = clusterMissing()
 if (missing) t.skip(missing)
@@ -71,6 +76,30 @@ else {
     t.same(node.cluster.underReplicated.map((u) => [u.partition, u.isr]), [[0, [1, 2]], [1, [2, 3, 4]], [2, [3, 1, 2]]])
     t.same(node.cluster.leaderless, [{ topic: 'audit', partition: 0, leader: 5, reason: 'leader 5 not live, no in-sync replica live' }])
     t.same(Object.keys(node.cluster.replication).sort(), ['elections', 'handovers', 'isrExpands', 'isrShrinks'])
+
+    if (fs.existsSync(CHROMIUM)) {
+      const { chromium } = await import('playwright-core')
+      const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-chromium-'))
+      const browser = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+        timeout: 30_000,
+      })
+      try {
+        const page = await browser.newPage()
+        await page.goto(`http://127.0.0.1:${cluster.brokers[0]!.httpPort}/`, { timeout: 15_000 })
+        const row = '#cluster-partitions tr[data-kind="under-replicated"][data-topic="orders"][data-partition="0"]'
+        await page.waitForSelector(`${row} td:text-is("broker 3 out of sync")`, { timeout: 15_000 })
+        t.pass('the panel lists orders/0 as under-replicated, with the reason')
+        t.match(await page.textContent('#cluster-partitions tr[data-kind="unavailable"][data-topic="audit"]'), /leader 5 not live/)
+        t.equal(await page.textContent('#cluster-count'), '4 of 4 partitions needing attention shown')
+        t.equal(await page.textContent('#node dd[data-k="under-replicated"]'), '3 partitions')
+      } finally {
+        await browser.close()
+        fs.rmSync(profile, { recursive: true, force: true })
+      }
+    } else t.comment(`${CHROMIUM} not found: the panel is not checked in a browser`)
 
     // Ready while every partition has at least its topic's minInSync (1) in sync.
     for (const b of cluster.brokers) t.equal((await httpGet(b.httpPort!, '/readyz'))?.status, 200)
