@@ -12,6 +12,7 @@ import type { WatchEvent } from '../../broker/cluster/etcd/watcher.js'
 import { clusterUnready } from '../../broker/observability/cluster-readiness.js'
 import type { ClusterStatus } from '../../broker/observability/broker-view.js'
 import { clusterReport } from '../../cli/commands/cluster.js'
+import { isClusterMetadata, MAX_PLACEMENT_REASON } from '../../protocol/frames/metadata.js'
 
 const keys = clusterKeys('test')
 const SELF = 1
@@ -185,4 +186,13 @@ t.test('cluster status lists what METADATA says, and works out what an older bro
   )
   t.same(r.unavailable, [{ topic: 'orders', partition: 3, leader: 3, reason: 'leader 3 not live' }])
   t.same([...r.leading], [[1, 3], [2, 1]])
+})
+
+t.test('a client checks the reasons METADATA carries before it shows them', async (t) => {
+  const md = (extra: Record<string, unknown>) => ({ clusterId: 'c', revision: 1, brokers: [], topics: [{ topic: 'o', partitions: [{ partition: 0, leader: 1, leaderEpoch: 1, replicas: [1], isr: [1], ...extra }] }] })
+  t.ok(isClusterMetadata(md({})), 'no reason: a healthy partition')
+  t.ok(isClusterMetadata(md({ underReplicated: 'broker 3 out of sync' })))
+  t.ok(isClusterMetadata(md({ unavailable: 'leader 1 not live' })))
+  t.notOk(isClusterMetadata(md({ underReplicated: 3 })), 'a reason that is not text')
+  t.notOk(isClusterMetadata(md({ unavailable: 'x'.repeat(MAX_PLACEMENT_REASON + 1) })), 'a reason longer than any broker writes')
 })
