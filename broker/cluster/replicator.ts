@@ -19,7 +19,8 @@ import { IsrKeeper } from './isr-keeper.js'
 import type { PeerLink } from './peer-link.js'
 import { ReplicaFetcher, type Followed } from './replica-fetcher.js'
 import { leaderIsLive } from './replica-roles.js'
-import { topicConfigOf, type IsrMember } from './records.js'
+import { topicConfigOf, type IsrMember, type PartitionRecord } from './records.js'
+import { deadLetterTopicOf } from '../../protocol/names.js'
 import type { ReplicationStats } from './replication-stats.js'
 
 const TICK_MS = 250
@@ -119,7 +120,13 @@ export class Replicator {
     const { view, self } = this.opts
     const followed = new Map<number, Followed[]>()
     const seen = new Set<string>()
+    // A topic's dead-letter partitions are replicated with their origin's (same replicas, leader and epoch).
+    const all: [string, number, PartitionRecord][] = []
     for (const [topic, partition, rec] of view.allPartitions()) {
+      all.push([topic, partition, rec])
+      if (view.topics.has(deadLetterTopicOf(topic))) all.push([deadLetterTopicOf(topic), partition, rec])
+    }
+    for (const [topic, partition, rec] of all) {
       const t = view.topics.get(topic)
       if (!t || rec.replicas.length < 2 || !rec.replicas.includes(self.id)) continue
       const key = `${topic}/${partition}`

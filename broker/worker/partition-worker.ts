@@ -290,7 +290,7 @@ export class PartitionWorker {
         this.fetches.wake(op.session)
         return
       case 'replAppend':
-        appendFromLeader(ctx.partition(op.topic, op.partition), op.id, op.epoch, op.hw, op.batches, op.diverging ?? undefined)
+        appendFromLeader(ctx.partition(op.topic, op.partition), op.id, op.epoch, op.hw, op.batches, op.diverging ?? undefined, op.groups)
         outbox.schedule()
         return
       case 'isrCheck': {

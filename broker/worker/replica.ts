@@ -52,6 +52,8 @@ export class Replica {
   /** Each follower's leader end at the last answer to it (it is caught up when its next fetch reaches that). */
   private readonly endAtAnswer = new Map<number, number>()
   private waiting: WaitingConfirm[] = []
+  /** When each follower was last sent the group state. */
+  private readonly groupsSent = new Map<number, number>()
 
   constructor(readonly self: number) {}
 
@@ -69,6 +71,7 @@ export class Replica {
     if (!newTerm) return []
     this.acked.clear()
     this.endAtAnswer.clear()
+    this.groupsSent.clear()
     const left = this.waiting
     this.waiting = []
     return role === 'leader' ? [] : left
@@ -98,6 +101,13 @@ export class Replica {
     const caughtUp = offset >= (this.endAtAnswer.get(follower) ?? leaderEnd)
     this.endAtAnswer.set(follower, leaderEnd)
     return caughtUp
+  }
+
+  /** True when `follower` is due the group state again (every `everyMs`). */
+  groupsDue(follower: number, now: number, everyMs: number): boolean {
+    if (now - (this.groupsSent.get(follower) ?? 0) < everyMs) return false
+    this.groupsSent.set(follower, now)
+    return true
   }
 
   ackedBy(follower: number): number | undefined {

@@ -64,5 +64,5 @@ export async function onReplFetch(conn: HandlerConnection, body: Buffer): Promis
 }
 
 function strip(a: FetchAnswer): FetchedPartition {
-  return { topic: a.topic, partition: a.partition, hw: a.hw, leaderEnd: a.leaderEnd, batches: a.batches, divergingEpoch: a.divergingEpoch, error: a.error }
+  return { topic: a.topic, partition: a.partition, hw: a.hw, leaderEnd: a.leaderEnd, batches: a.batches, divergingEpoch: a.divergingEpoch, error: a.error, groups: a.groups }
 }
