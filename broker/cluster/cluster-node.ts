@@ -336,6 +336,8 @@ export class ClusterNode {
   }
 
   async stop(): Promise<void> {
+    // Leadership of replicated partitions moves before the registration goes (a rolling restart waits for no election).
+    if (this.joined) await this.replicator.handOver(2000).catch(() => undefined)
     this.replicator.stop()
     this.watcher?.close()
     await this.membership.stop().catch(() => {})
