@@ -273,7 +273,12 @@ export class PartitionLog {
   truncateTo(offset: number): number {
     this.checkOpen()
     let to = Math.max(offset, this.startOffset)
-    if (to >= this.next) return 0
+    if (to >= this.next) {
+      // No batch to cut, but an epoch recorded at the end with none of its own (a leadership that wrote
+      // nothing) goes: left listed, it would make every fetch of this follower diverge again.
+      this.epochs.truncateFrom(to)
+      return 0
+    }
     const i = this.segmentIndexFor(to)
     while (this.segments.length > i + 1) {
       const seg = this.segments.pop()!

@@ -305,6 +305,33 @@ t.test('a follower with an extra tail of an older epoch is told divergingEpoch a
   t.strictSame(past.divergingEpoch, { epoch: 3, endOffset: 13 })
 })
 
+t.test('a follower that led an epoch without writing in it follows the next leader (its empty epoch is dropped, no endless divergence)', async (t) => {
+  const [a, b] = brokers(t, 1, 2)
+  a!.role('leader', 1, [1, 2], 1)
+  b!.role('follower', 1, [1, 2], 1)
+  let pos = b!.learn(1)
+  for (let i = 0; i < 5; i++) a!.publish([`e1-${2 * i}`, `e1-${2 * i + 1}`])
+  pos = catchUp(a!, b!, 1, pos)
+  // Broker 2 is elected in epoch 2 and loses it before any publish reaches it.
+  b!.role('leader', 2, [2], 1)
+  a!.role('leader', 3, [1, 2], 1)
+  a!.publish(['e3-10', 'e3-11'])
+  b!.role('follower', 3, [1, 2], 1)
+  pos = b!.learn(3)
+  t.strictSame(pos, { endOffset: 10, lastEpoch: 2 }, 'it reports epoch 2, recorded when it became leader')
+  let rounds = 0
+  let diverged = 0
+  for (; rounds < 10 && pos.endOffset < a!.log.endOffset; rounds++) {
+    const r = round(a!, b!, 3, pos)
+    if (r.answer.divergingEpoch) diverged++
+    pos = r.pos
+  }
+  t.equal(diverged, 1, 'told once that its epoch 2 diverges')
+  t.strictSame(pos, { endOffset: 12, lastEpoch: 3 }, `caught up in ${rounds} rounds`)
+  t.strictSame(b!.log.leaderEpochs.list(), a!.log.leaderEpochs.list(), 'with the leader\'s epochs')
+  t.ok(all(b!.log).equals(all(a!.log)), 'and its log')
+})
+
 t.test('stale epochs are fenced: a fetch in an older epoch gets FENCED_LEADER_EPOCH, an append of an older epoch is refused', async (t) => {
   const [leader, follower] = brokers(t, 1, 2)
   leader!.role('leader', 3, [1, 2], 1)

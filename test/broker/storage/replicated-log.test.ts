@@ -250,3 +250,20 @@ t.test('truncateTo then a local append (a follower made leader at the cut) write
   t.strictSame(readAll(reopened, epoch2).map((r) => r.record), b.encoded, 'the new records follow the prefix')
   reopened.close()
 })
+
+t.test('truncateTo at the end drops an epoch recorded there with no batch of its own, and keeps the log', async (t) => {
+  const dir = t.testdir()
+  const log = leaderLog(dir, 10, new Map([[0, 1]]))
+  const end = log.endOffset
+  const before = Buffer.concat(log.readBatches(0, 1 << 30))
+  log.leaderEpochs.assign(2, end) // became leader in epoch 2, wrote nothing
+  t.equal(log.truncateTo(end), 0, 'nothing dropped from the log')
+  t.strictSame(log.leaderEpochs.list(), [{ epoch: 1, startOffset: 0 }], 'epoch 2 is gone')
+  t.equal(log.truncateTo(end + 5), 0)
+  t.ok(Buffer.concat(log.readBatches(0, 1 << 30)).equals(before), 'the log is untouched')
+  log.close()
+  const reopened = open(dir, { segmentBytes: SEGMENT_BYTES })
+  t.strictSame(reopened.leaderEpochs.list(), [{ epoch: 1, startOffset: 0 }], 'durably')
+  t.equal(reopened.endOffset, end)
+  reopened.close()
+})
