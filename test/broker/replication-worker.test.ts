@@ -332,6 +332,28 @@ t.test('a follower that led an epoch without writing in it follows the next lead
   t.ok(all(b!.log).equals(all(a!.log)), 'and its log')
 })
 
+t.test('a leader deposed with confirms waiting answers them NOT_LEADER; a follower takes no publish and delivers nothing', async (t) => {
+  const [a, b] = brokers(t, 1, 2)
+  a!.role('leader', 1, [1, 2], 2)
+  b!.role('follower', 1, [1, 2], 2)
+  const pos = b!.learn(1)
+  a!.subscribe('g')
+  const waiting = a!.publish(['w'], { producerId: 5, sequence: 0 })
+  t.equal(round(a!, b!, 1, pos).pos.endOffset, 1, 'copied, but the leader is deposed before a fetch acknowledges it')
+  a!.role('follower', 2, [1, 2], 2)
+  t.match(a!.reply(waiting), { t: 'fail', code: 'NOT_LEADER', message: /resend it with the same sequence/ }, 'the waiting confirm')
+  const refused = a!.publish(['x'])
+  t.match(a!.reply(refused), { t: 'fail', code: 'NOT_LEADER' }, 'a publish to the follower it became')
+  t.equal(a!.log.endOffset, 1, 'stored nothing')
+  a!.subscribe('h', 2, 8)
+  t.strictSame(a!.deliveries(), [], 'and no consumer was handed the unconfirmed record, before or after')
+  // The new leader confirms the producer's resend with the offset the batch already has.
+  b!.role('leader', 2, [2], 1)
+  const resend = b!.publish(['w'], { producerId: 5, sequence: 0 })
+  t.strictSame(b!.reply(resend), { t: 'done', id: resend, result: 0 })
+  t.equal(b!.log.endOffset, 1)
+})
+
 t.test('stale epochs are fenced: a fetch in an older epoch gets FENCED_LEADER_EPOCH, an append of an older epoch is refused', async (t) => {
   const [leader, follower] = brokers(t, 1, 2)
   leader!.role('leader', 3, [1, 2], 1)

@@ -9,7 +9,7 @@
  * leader epochs cut too, and takes appends at the cut.
  */
 import t from 'tap'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { encodeBatch, readBatchHeader } from '../../../protocol/batch.js'
 import type { PartitionLog } from '../../../broker/storage/partition-log.js'
@@ -18,7 +18,7 @@ import { blob, open, readAll, segmentFiles } from './helpers.js'
 const SEGMENT_BYTES = 1200
 
 /** A leader log of `batches` batches (1 to 4 records each, 40-byte payloads) whose epoch changes at the given batch numbers. */
-function leaderLog(dir: string, batches: number, epochAt: Map<number, number>, opts: { cacheBytes?: number } = {}): PartitionLog {
+function leaderLog(dir: string, batches: number, epochAt: Map<number, number>, opts: { cacheBytes?: number; indexIntervalBytes?: number } = {}): PartitionLog {
   const log = open(dir, { segmentBytes: SEGMENT_BYTES, ...opts })
   for (let i = 0; i < batches; i++) {
     const epoch = epochAt.get(i)
@@ -50,6 +50,11 @@ function replicate(leader: PartitionLog, follower: PartitionLog, maxBytes: numbe
 /** Every segment file of a partition directory: name and bytes. */
 function files(dir: string): [string, Buffer][] {
   return segmentFiles(dir).map((f) => [f, readFileSync(join(dir, f))])
+}
+
+/** Every index file of a partition directory: name and bytes. */
+function indexFiles(dir: string): [string, Buffer][] {
+  return readdirSync(dir).filter((n) => n.endsWith('.idx')).sort().map((f) => [f, readFileSync(join(dir, f))])
 }
 
 t.test('batches read by readBatches and appended with appendReplicated give a byte-identical log, across rolls and a reopen', async (t) => {
@@ -182,7 +187,8 @@ t.test('an overlapping batch or one of an older epoch is refused; a gap and a ne
 
 t.test('truncateTo in the active segment and back into older ones leaves exactly the prefix, durably, epochs cut, appends taken at the cut', async (t) => {
   const root = t.testdir({ leader: {} })
-  const leader = leaderLog(join(root, 'leader'), 60, new Map([[0, 1], [20, 2], [35, 5], [50, 7]]), { cacheBytes: 0 })
+  // A dense index (an entry every 100 bytes), so cutting it is exercised too.
+  const leader = leaderLog(join(root, 'leader'), 60, new Map([[0, 1], [20, 2], [35, 5], [50, 7]]), { cacheBytes: 0, indexIntervalBytes: 100 })
   const batches = leader.readBatches(0, 1 << 30)
   const heads = batches.map((b) => readBatchHeader(b)!)
   const segBases = segmentFiles(join(root, 'leader')).map((f) => Number.parseInt(f, 10))
@@ -198,7 +204,7 @@ t.test('truncateTo in the active segment and back into older ones leaves exactly
   let n = 0
   for (const cut of cuts) {
     const dir = join(root, `f${n++}`)
-    const f = open(dir, { segmentBytes: SEGMENT_BYTES })
+    const f = open(dir, { segmentBytes: SEGMENT_BYTES, indexIntervalBytes: 100 })
     for (const b of batches) f.appendReplicated(b)
     f.sync()
     const expectedEnd = heads.filter((h) => h.baseOffset + h.count <= cut).reduce((end, h) => h.baseOffset + h.count, 0)
@@ -220,9 +226,9 @@ t.test('truncateTo in the active segment and back into older ones leaves exactly
     }
     check(f, 'at once')
     f.close()
-    const g = open(dir, { segmentBytes: SEGMENT_BYTES })
+    const g = open(dir, { segmentBytes: SEGMENT_BYTES, indexIntervalBytes: 100 })
     t.equal(g.endOffset, expectedEnd, `cut at ${cut}: a reopen ends at the cut`)
-    t.equal(g.recovery.tornBatchesCut + g.recovery.corruptBatches, 0, `cut at ${cut}: the reopen found nothing torn or corrupt`)
+    t.match(g.recovery, { tornBatchesCut: 0, corruptBatches: 0, indexesRebuilt: 0, indexEntriesDistrusted: 0 }, `cut at ${cut}: the reopen found nothing torn or corrupt, and the cut index whole`)
     check(g, 'after a reopen')
     // The follower fetches again from the cut and becomes the leader's copy again.
     replicate(leader, g, 500)
@@ -230,6 +236,8 @@ t.test('truncateTo in the active segment and back into older ones leaves exactly
     t.strictSame(g.leaderEpochs.list(), leader.leaderEpochs.list(), `cut at ${cut}: with the leader's epochs`)
     t.ok(files(dir).every(([name, bytes], i) => name === files(join(root, 'leader'))[i]![0] && bytes.equals(files(join(root, 'leader'))[i]![1])), `cut at ${cut}: files byte-identical to the leader's`)
     g.close()
+    const leaderIndexes = indexFiles(join(root, 'leader'))
+    t.ok(leaderIndexes.length > 0 && indexFiles(dir).length === leaderIndexes.length && indexFiles(dir).every(([name, bytes], i) => name === leaderIndexes[i]![0] && bytes.equals(leaderIndexes[i]![1])), `cut at ${cut}: index files identical to the leader's`)
   }
   leader.close()
 })
