@@ -354,6 +354,20 @@ t.test('a leader deposed with confirms waiting answers them NOT_LEADER; a follow
   t.equal(b!.log.endOffset, 1)
 })
 
+t.test('a leader re-elected in a new epoch keeps its waiting confirms and gives them once the follower acknowledges in the new epoch', async (t) => {
+  const [a, b] = brokers(t, 1, 2)
+  a!.role('leader', 1, [1, 2], 2)
+  b!.role('follower', 1, [1, 2], 2)
+  let pos = b!.learn(1)
+  const waiting = a!.publish(['w0', 'w1'])
+  a!.role('leader', 2, [1, 2], 2)
+  t.equal(a!.reply(waiting), undefined, 'not answered yet: not replicated')
+  b!.role('follower', 2, [1, 2], 2)
+  pos = catchUp(a!, b!, 2, pos)
+  t.strictSame(a!.reply(waiting), { t: 'done', id: waiting, result: 0 }, 'confirmed once the follower acknowledged it in epoch 2')
+  t.strictSame(pos, { endOffset: 2, lastEpoch: 1 }, 'the batch is of epoch 1, when it was written')
+})
+
 t.test('stale epochs are fenced: a fetch in an older epoch gets FENCED_LEADER_EPOCH, an append of an older epoch is refused', async (t) => {
   const [leader, follower] = brokers(t, 1, 2)
   leader!.role('leader', 3, [1, 2], 1)
