@@ -180,6 +180,8 @@ export class PeerLink {
       const socket = t
         ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ...(t.ca ? { ca: fs.readFileSync(t.ca) } : {}), ...(t.cert && t.key ? { cert: fs.readFileSync(t.cert), key: fs.readFileSync(t.key) } : {}) })
         : net.connect({ host, port })
+      // Frames are written whole: Nagle's algorithm would hold a small REPL_FETCH for the peer's delayed ACK (up to 40 ms a round).
+      socket.setNoDelay(true)
       const fail = (err: Error) => {
         clearTimeout(timer)
         socket.destroy()

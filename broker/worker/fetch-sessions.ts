@@ -20,6 +20,8 @@ const MAX_HELD = 1024
 
 export class FetchSessions {
   private readonly held = new Map<number, { op: FetchOp; deadline: number }>()
+  /** A fetch was answered this turn: its answer should leave before the turn's fsync (partition-worker.ts). */
+  answered = false
 
   constructor(
     private readonly ctx: WorkerContext,
@@ -30,6 +32,7 @@ export class FetchSessions {
     const answers = this.answer(op)
     if (op.maxWaitMs === 0 || this.held.size >= MAX_HELD || answers.some((a) => a.batches.length > 0 || a.divergingEpoch || a.error)) {
       this.outbox.answer(op, answers)
+      this.answered = true
       return
     }
     this.held.set(op.session, { op, deadline: now + op.maxWaitMs })
@@ -42,13 +45,19 @@ export class FetchSessions {
     this.outbox.answer(h.op, this.answer(h.op))
   }
 
-  /** End of turn: answer the held fetches that have something new now. */
+  /**
+   * End of turn, before the fsync: answer the held fetches that have
+   * something new now. The followers get this turn's appends while the
+   * leader syncs them (the HW waits for both anyway), as Kafka's followers
+   * do: the two fsyncs overlap instead of following each other.
+   */
   afterTurn(): void {
     if (this.held.size === 0) return
     for (const [session, h] of this.held) {
       if (!h.op.fetch.some((req) => (this.ctx.existing(req.topic, req.partition)?.log.endOffset ?? 0) > req.fetchOffset)) continue
       this.held.delete(session)
       this.outbox.answer(h.op, this.answer(h.op))
+      this.answered = true
     }
   }
 

@@ -176,13 +176,15 @@ export class PartitionWorker {
   /** The outbox's end-of-turn work, before it sends the turn's message. */
   private finishTurn(): void {
     const { ctx, outbox } = this
+    // Followers' fetches leave before this turn's fsync (fetch-sessions.ts).
+    this.fetches.afterTurn()
+    if (this.fetches.answered) outbox.sendReplies()
+    this.fetches.answered = false
     let pumping = false
     for (const p of ctx.partitions.values()) {
       this.guarded('commit', () => p.commit())
       pumping ||= p.needsPump
     }
-    // Followers waiting on what this turn appended get it in this turn's message.
-    this.fetches.afterTurn()
     // Confirms leave before the delivery work, when there is any (see sendReplies).
     if (pumping) outbox.sendReplies()
     const now = this.clock()

@@ -73,7 +73,8 @@ export function answerFetch(p: Partition | undefined, req: FetchPartition, follo
   if (!p || !replica || replica.role !== 'leader') return { ...base, hw: 0, leaderEnd: 0, error: 'NOT_LEADER' }
   const log = p.log
   const leaderEnd = log.endOffset
-  if (req.leaderEpoch !== replica.epoch) return { ...base, hw: replica.hw, leaderEnd, error: req.leaderEpoch < replica.epoch ? 'FENCED_LEADER_EPOCH' : 'UNKNOWN_LEADER_EPOCH' }
+  // Another epoch than this leader's: an older one is a follower behind on etcd, a newer one means this broker is; either way nothing is counted.
+  if (req.leaderEpoch !== replica.epoch) return { ...base, hw: replica.hw, leaderEnd, error: 'NOT_LEADER' }
   const diverging = divergence(p, req)
   if (diverging) return { ...base, hw: replica.hw, leaderEnd, divergingEpoch: diverging }
   const caughtUp = replica.acknowledge(follower, req.fetchOffset, leaderEnd)

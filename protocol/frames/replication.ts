@@ -24,7 +24,7 @@
  *                 follower's log diverges, it truncates to endOffset (or its own
  *                 end of that epoch, whichever is lower) and fetches again;
  *                 error: an error name (NOT_LEADER when this broker does not
- *                 lead the partition in the follower's epoch), batches empty;
+ *                 lead the partition in the epoch the fetch named), batches empty;
  *                 groups: the partition's consumer-group state (MessagePack
  *                 array of [group, {next, floor, acked, deliveries}]), sent
  *                 now and then so a new leader resumes every group where the

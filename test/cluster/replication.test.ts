@@ -114,6 +114,27 @@ else {
     t.ok(rest.length <= 60, `redelivered at most what was in flight (${rest.length} delivered)`)
   })
 
+  t.test('SIGTERM hands leadership over before the broker exits', async (t) => {
+    const cluster = await startCluster(t, { brokers: 3, args: ['--no-udp'] })
+    const admin = await connectDirect(cluster.seeds[2]!, { name: 'repl-admin' })
+    t.teardown(() => admin.close())
+    await admin.admin.createTopic(TOPIC, { partitions: 3, replicationFactor: 3, minInSync: 2 })
+    const before = await placement(admin, TOPIC)
+    const led = before.filter((p) => p.leader === 1)
+    t.ok(led.length > 0, 'broker 1 leads a partition')
+    const started = Date.now()
+    t.equal(await cluster.brokers[0]!.stop(), 0, 'broker 1 exits cleanly on SIGTERM')
+    const handed = cluster.brokers[0]!.logged('leadership handed over')
+    t.equal(handed.length, led.length, 'every partition it led was handed over')
+    const after = await placement(admin, TOPIC)
+    for (const p of led) {
+      const now = after.find((q) => q.partition === p.partition)!
+      t.ok(now.leader !== 1 && now.leaderEpoch === p.leaderEpoch + 1, `partition ${p.partition} moved to broker ${now.leader} in epoch ${now.leaderEpoch}`)
+    }
+    t.comment(`stopped in ${Date.now() - started} ms`)
+    t.equal(cluster.brokers[1]!.logged('elected leader').length + cluster.brokers[2]!.logged('elected leader').length, 0, 'no election was needed')
+  })
+
   t.test('below minInSync a publish is refused, and nothing unconfirmed is delivered', async (t) => {
     const cluster = await startCluster(t, { brokers: 3, args: ['--no-udp'] })
     const admin = await connectDirect(cluster.seeds[0]!, { name: 'repl-admin' })
