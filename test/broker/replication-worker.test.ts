@@ -8,7 +8,7 @@
  * What a user relies on: a confirm only once the in-sync follower has the
  * batch, consumers only below the high watermark, NOT_ENOUGH_REPLICAS below
  * minInSync, a diverging follower cut back by leader epoch, stale epochs
- * fenced both ways, a new leader that does not store a resend twice and
+ * fenced both ways (NOT_LEADER for a fetch in another epoch), a new leader that does not store a resend twice and
  * resumes each consumer group where the old leader left it.
  */
 import t from 'tap'
@@ -368,17 +368,19 @@ t.test('a leader re-elected in a new epoch keeps its waiting confirms and gives 
   t.strictSame(pos, { endOffset: 2, lastEpoch: 1 }, 'the batch is of epoch 1, when it was written')
 })
 
-t.test('stale epochs are fenced: a fetch in an older epoch gets FENCED_LEADER_EPOCH, an append of an older epoch is refused', async (t) => {
+t.test('stale epochs are fenced: a fetch in another epoch than the leader\'s is refused NOT_LEADER and counts nothing, an append of an older epoch is refused', async (t) => {
   const [leader, follower] = brokers(t, 1, 2)
   leader!.role('leader', 3, [1, 2], 1)
   follower!.role('follower', 3, [1, 2], 1)
   let pos = follower!.learn(3)
   leader!.publish(['a'])
   const stale = leader!.fetch(2, { leaderEpoch: 2, fetchOffset: 0 }).answer!
-  t.equal(stale.error, 'FENCED_LEADER_EPOCH')
+  t.equal(stale.error, 'NOT_LEADER', 'a follower behind on etcd is told this broker does not lead in its epoch')
   t.equal(stale.batches.length, 0, 'with no data')
   t.equal(leader!.worker.ctx.existing(TOPIC, 0)!.replica!.ackedBy(2), undefined, 'and no acknowledgement counted')
-  t.equal(leader!.fetch(2, { leaderEpoch: 4, fetchOffset: 0 }).answer!.error, 'UNKNOWN_LEADER_EPOCH', 'a newer epoch than the leader knows')
+  const ahead = leader!.fetch(2, { leaderEpoch: 4, fetchOffset: 1, lastFetchedEpoch: 3 }).answer!
+  t.equal(ahead.error, 'NOT_LEADER', 'a newer epoch than the leader knows: this broker is the one behind')
+  t.equal(leader!.worker.ctx.existing(TOPIC, 0)!.replica!.ackedBy(2), undefined, 'nor is that fetch\'s offset counted')
   t.equal(follower!.fetch(1, { leaderEpoch: 3, fetchOffset: 0 }).answer!.error, 'NOT_LEADER', 'a fetch from a follower')
 
   const good = leader!.fetch(2, { leaderEpoch: 3, fetchOffset: 0 }).answer!
