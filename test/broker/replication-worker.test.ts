@@ -305,6 +305,51 @@ t.test('a follower with an extra tail of an older epoch is told divergingEpoch a
   t.strictSame(past.divergingEpoch, { epoch: 3, endOffset: 13 })
 })
 
+t.test('the follower cuts at its own end of the epoch the leader names when that comes sooner (KIP-279), then copies the rest', async (t) => {
+  const [a, b] = brokers(t, 1, 2)
+  a!.role('leader', 1, [1, 2], 1)
+  b!.role('follower', 1, [1, 2], 1)
+  let pos = b!.learn(1)
+  for (let i = 0; i < 5; i++) a!.publish([`e1-${i}`])
+  pos = catchUp(a!, b!, 1, pos) // broker 2 has 0-4 of epoch 1
+  for (let i = 5; i < 10; i++) a!.publish([`e1-${i}`]) // broker 1 goes on to 9, not copied
+  b!.role('leader', 2, [2], 1)
+  b!.publish(['e2-5', 'e2-6', 'e2-7'])
+  a!.role('leader', 4, [1, 2], 1)
+  a!.publish(['e4-10', 'e4-11'])
+  b!.role('follower', 4, [1, 2], 1)
+  pos = b!.learn(4)
+  t.strictSame(pos, { endOffset: 8, lastEpoch: 2 })
+  const { answer } = a!.fetch(2, { leaderEpoch: 4, fetchOffset: 8, lastFetchedEpoch: 2 })
+  t.strictSame(answer!.divergingEpoch, { epoch: 1, endOffset: 10 }, 'the leader\'s epoch 1 ends at 10')
+  t.match(b!.append(4, answer!), { t: 'done', result: { endOffset: 5, lastEpoch: 1 } }, 'but the follower\'s ends at 5: it cuts there, not at 10')
+  pos = catchUp(a!, b!, 4, { endOffset: 5, lastEpoch: 1 })
+  t.strictSame(pos, { endOffset: 12, lastEpoch: 4 })
+  t.ok(all(b!.log).equals(all(a!.log)), 'then it holds the leader\'s log byte for byte')
+  t.strictSame(b!.log.read(0, 100, 1 << 20).map((x) => decodeRecord(x.record).payload.toString()), [...Array.from({ length: 10 }, (_, i) => `e1-${i}`), 'e4-10', 'e4-11'])
+})
+
+t.test('a follower restarted mid-copy learns its position from its log and goes on where it was', async (t) => {
+  const [a, b] = brokers(t, 1, 2)
+  a!.role('leader', 1, [1, 2], 2)
+  b!.role('follower', 1, [1, 2], 2)
+  let pos = b!.learn(1)
+  const first = a!.publish(['a', 'b', 'c'])
+  pos = catchUp(a!, b!, 1, pos)
+  t.match(a!.reply(first), { t: 'done', result: 0 })
+  const second = a!.publish(['d', 'e'])
+  await b!.worker.stop()
+  const restarted = new Broker(2, b!.dir)
+  restarted.role('follower', 1, [1, 2], 2)
+  pos = restarted.learn(1)
+  t.strictSame(pos, { endOffset: 3, lastEpoch: 1 }, 'its end and epoch, from its files')
+  t.equal(a!.reply(second), undefined)
+  pos = catchUp(a!, restarted, 1, pos)
+  t.match(a!.reply(second), { t: 'done', result: 3 }, 'the next publish is confirmed once the restarted follower has it')
+  t.ok(all(restarted.log).equals(all(a!.log)))
+  await restarted.worker.stop() // before the data dir is removed
+})
+
 t.test('a follower that led an epoch without writing in it follows the next leader (its empty epoch is dropped, no endless divergence)', async (t) => {
   const [a, b] = brokers(t, 1, 2)
   a!.role('leader', 1, [1, 2], 1)
