@@ -72,9 +72,12 @@ export class Replica {
     this.acked.clear()
     this.endAtAnswer.clear()
     this.groupsSent.clear()
+    // Still leader in a new epoch (re-elected): the waiting batches are in this log, which stays the
+    // partition's; they are confirmed when the HW of the new epoch passes them, as before.
+    if (role === 'leader') return []
     const left = this.waiting
     this.waiting = []
-    return role === 'leader' ? [] : left
+    return left
   }
 
   /** Refuse a publish this copy must not store (the data-path check behind the gateway's). */
