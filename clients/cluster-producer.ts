@@ -84,7 +84,7 @@ interface Waiting {
 
 /** The producer's view of the cluster: limits from the seed, the last reason a batch was held. */
 class RoutedSource implements ConnectionSource {
-  readonly waitLabel = "waiting for its partition's leader, last"
+  readonly waitLabel = "held for its partition's leader"
   constructor(
     private readonly seed: Client,
     private readonly routes: PartitionRoutes,
@@ -102,8 +102,9 @@ class RoutedSource implements ConnectionSource {
     return this.seed.requestTimeoutMs
   }
 
+  /** Why a batch was last held, if that was within the last requestTimeoutMs (what a publish timing out now waited on). */
   get lastError(): SkiffError | undefined {
-    return this.routes.lastReason
+    return this.routes.reasonSince(Date.now() - this.seed.requestTimeoutMs)
   }
 
   ready(timeoutMs: number, what: string): Promise<Connection> {
@@ -132,6 +133,7 @@ export class RoutedProducer<M extends WhenFull = 'drop'> extends Producer<M> {
     super(new RoutedSource(seed, routes), producerOpts, routes)
     this.routes = routes
     routes.retry = () => this.retryHeld()
+    routes.oldestInFlightMs = (now) => this.oldestInFlightMs(now)
     router.producers.add(routes)
     // Connect to the brokers now, so the first records find their leader's connection open.
     router.warmUp()

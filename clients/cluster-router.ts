@@ -15,10 +15,13 @@
  *   Its events ('connect', 'disconnect', ...) and `client.status` describe it.
  *   A per-broker link's failures reach the client's 'error' event.
  * - Metadata is fetched whole (every topic this user may describe) and is
- *   refreshed on NOT_LEADER / PARTITION_UNAVAILABLE, when any per-broker
- *   link is lost, and every REFRESH_MS; concurrent refreshes share one call.
- *   It is asked on the seed connection, or on any open per-broker link while
- *   the seed is down.
+ *   refreshed when a producer holds a batch (a refusal, a lost connection,
+ *   no route) or waits long for an answer, when any per-broker link is lost,
+ *   when a subscription is refused retriably, and every REFRESH_MS;
+ *   concurrent refreshes share one call. It is asked on every open
+ *   connection at once (the seed and the per-broker links) and the first
+ *   answer is taken, an older revision than the one held being ignored; with
+ *   none open, on the seed once it reconnects.
  * - Partitions are replicated: when a leader dies, an in-sync follower
  *   leads its partitions in a new epoch (about the lease TTL, 3 s, later),
  *   and METADATA names it. So routing never waits on a link to a broker that
@@ -135,19 +138,19 @@ export class ClusterRouter {
   /** METADATA of every topic, or of `topics` only (merged into what is known). */
   private async fetch(topics?: string[]): Promise<void> {
     const open = [this.seed, ...[...this.links.values()].map((l) => l.client)].filter((c): c is Client => c?.current?.isOpen === true)
-    let meta: ClusterMetadata | undefined
-    let failure: unknown
-    for (const c of open) {
+    let meta: ClusterMetadata
+    if (open.length > 0) {
+      // Asked of every open connection at once, the first answer taken: a broker that is paused
+      // keeps its connection open and would hold a refresh for requestTimeoutMs.
       try {
-        meta = await c.admin.metadata(topics)
-        break
+        meta = await Promise.any(open.map((c) => c.admin.metadata(topics)))
       } catch (err) {
-        failure = err
+        throw (err as AggregateError).errors[0]
       }
+    } else {
+      // Nothing open: wait for the seed to reconnect (bounded by requestTimeoutMs).
+      meta = await this.seed.admin.metadata(topics)
     }
-    // Nothing open: wait for the seed to reconnect (bounded by requestTimeoutMs).
-    if (!meta && open.length === 0) meta = await this.seed.admin.metadata(topics)
-    if (!meta) throw failure
     if (this.meta && meta.revision < this.meta.revision) return // an answer from a broker whose cache lags
     if (topics && this.meta) {
       const named = new Set(meta.topics.map((t) => t.topic))

@@ -122,6 +122,8 @@ export interface Batch {
   corr: number
   /** When it was first written, among its outbox's batches (held batches go back in this order). */
   order: number
+  /** When it was last written (Date.now()). */
+  sentAt: number
 }
 
 /** What the outbox reports to its producer. */
@@ -185,6 +187,12 @@ export class Outbox {
     this.routed = owner.route !== undefined
   }
 
+  /** How long the oldest batch in flight has awaited its answer (0 when none). */
+  oldestInFlightMs(now: number): number {
+    for (const b of this.inFlight) return now - b.sentAt
+    return 0
+  }
+
   /** Batches held for a route (a cluster's producer). */
   get heldBatches(): number {
     return this.held.length
@@ -237,9 +245,25 @@ export class Outbox {
     void this.pump()
   }
 
-  /** Routes may have changed: the held batches go back to the front of the queue, in the order they were first written. */
+  /**
+   * Routes may have changed: batches in flight to a broker that no longer
+   * leads their partition are taken back (their answer is no longer
+   * awaited: that broker can no longer confirm them, the new leader will,
+   * or acknowledge them if they reached it), then the held batches go back to
+   * the front of the queue, in the order they were first written.
+   */
   retry(): void {
-    if (this.held.length === 0 || this.stopped) return
+    if (this.stopped) return
+    if (this.routed) {
+      for (const b of this.inFlight) {
+        if (b.partition === undefined || this.owner.route!(b) === b.conn) continue
+        this.inFlight.delete(b)
+        b.conn?.cancel(b.corr)
+        b.conn = undefined
+        this.hold(b, undefined)
+      }
+    }
+    if (this.held.length === 0) return
     // Stable: batches never written keep their order, after every written one.
     const again = this.held.sort((a, b) => a.order - b.order)
     this.held = []
@@ -332,6 +356,7 @@ export class Outbox {
       conn: undefined,
       corr: 0,
       order: Number.MAX_SAFE_INTEGER,
+      sentAt: 0,
     }
     if (partition === undefined) (confirm ? this.openConfirmed : this.openFireAndForget).set(topic, batch)
     else {
@@ -426,6 +451,7 @@ export class Outbox {
     }
     batch.conn = conn
     batch.corr = corr
+    if (this.routed) batch.sentAt = Date.now()
     this.inFlight.add(batch)
     // No request timer: every entry carries its own deadline (see the producer).
     conn.request(corr, frame, `PUBLISH to ${batch.topic}`, 0).then(
@@ -537,6 +563,6 @@ const TAIL_ROOM = PUBLISH_TAIL_ROOM + PARTITION_ROOM
 /** The error a publish gets when its deadline passes. */
 export function publishTimeout(entry: Entry, timeoutMs: number, source: ConnectionSource): SkiffError {
   const waiting = source.waitLabel ?? 'not connected'
-  const offline = source.current ? '' : source.lastError ? ` (${waiting}: ${source.lastError.message})` : ` (${waiting})`
+  const offline = source.current ? '' : source.lastError ? ` (${waiting}: ${source.lastError.message})` : source.waitLabel ? '' : ' (not connected)'
   return new SkiffError('TIMEOUT', `publish to ${entry.topic} not confirmed within ${timeoutMs} ms${offline}`, source.current || !source.lastError ? {} : { cause: source.lastError })
 }

@@ -16,6 +16,12 @@
  *   metadata refresh (shared with every other refresh of the client). So a
  *   leader's death costs the election (the lease TTL, about 3 s) plus at
  *   most about half a second, not a reconnect timeout.
+ * - A leader that stops answering without its connection closing (paused,
+ *   or cut off from etcd and fenced) is noticed by its silence: while a
+ *   batch has awaited its answer for more than SLOW_MS, metadata is
+ *   refreshed every second; when it names another leader, the batches in
+ *   flight to the old one are taken back and sent to the new one (outbox.ts
+ *   retry()), with the same producer id and sequence.
  * - Nothing here decides when to give up: every publish keeps its own
  *   deadline (requestTimeoutMs from the call) and times out with the last
  *   reason its batch was held.
@@ -29,6 +35,9 @@ const FIRST_BACKOFF_MS = 25
 const MAX_BACKOFF_MS = 500
 /** A hold this long after the previous one starts the backoff over. */
 const QUIET_MS = 5000
+/** A batch unanswered this long makes the producer look at metadata again (every WATCH_MS). */
+const SLOW_MS = 2000
+const WATCH_MS = 1000
 
 export class PartitionRoutes {
   /** Why the last batch was held (a publish that times out names it). */
@@ -36,11 +45,19 @@ export class PartitionRoutes {
   private backoff = FIRST_BACKOFF_MS
   private lastHeld = 0
   private timer: NodeJS.Timeout | undefined
+  private readonly watch: NodeJS.Timeout
   private closed = false
   /** Sends the held batches again (the producer's, set once it exists). */
   retry: () => void = () => undefined
+  /** How long the producer's oldest batch in flight has waited for its answer (set with retry). */
+  oldestInFlightMs: (now: number) => number = () => 0
 
-  constructor(private readonly router: ClusterRouter) {}
+  constructor(private readonly router: ClusterRouter) {
+    this.watch = setInterval(() => {
+      if (this.oldestInFlightMs(Date.now()) > SLOW_MS) this.router.refreshSoon()
+    }, WATCH_MS)
+    this.watch.unref()
+  }
 
   /** The open connection to `batch`'s partition's leader, or undefined (the batch is held). */
   readonly route = (batch: Batch): Connection | undefined => {
@@ -72,6 +89,11 @@ export class PartitionRoutes {
     this.timer.unref()
   }
 
+  /** The last reason a batch was held, if it was held at `since` or later. */
+  reasonSince(since: number): SkiffError | undefined {
+    return this.lastHeld >= since ? this.lastReason : undefined
+  }
+
   /** Metadata changed or a link connected: try the held batches now. */
   changed(): void {
     if (!this.closed) this.retry()
@@ -79,6 +101,7 @@ export class PartitionRoutes {
 
   close(): void {
     this.closed = true
+    clearInterval(this.watch)
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
   }

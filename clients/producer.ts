@@ -246,6 +246,11 @@ export class Producer<M extends WhenFull = 'drop'> {
     this.outbox.retry()
   }
 
+  /** @internal In a cluster: how long the oldest batch in flight has waited for its answer. */
+  oldestInFlightMs(now: number): number {
+    return this.outbox.oldestInFlightMs(now)
+  }
+
   /** @internal In a cluster: batches waiting for a route. */
   get heldBatches(): number {
     return this.outbox.heldBatches
