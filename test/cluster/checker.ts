@@ -31,6 +31,9 @@ export interface Confirmed {
   key?: string
   partition: number
   offset: number
+  /** When it was handed to the client and when its confirm came (ms since the epoch), where the workload logs them. */
+  sentAt?: number
+  at?: number
 }
 
 /** A record read back from a partition. */
