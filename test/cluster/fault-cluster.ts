@@ -37,6 +37,13 @@ export interface ClusterBroker {
   etcdLinks: FaultProxy[]
 }
 
+export interface Placement {
+  leader: number
+  leaderEpoch: number
+  replicas: number[]
+  isr: number[]
+}
+
 export class FaultCluster {
   readonly brokers: ClusterBroker[] = []
   private admin: { client: Client; id: number } | undefined
@@ -116,10 +123,10 @@ export class FaultCluster {
     return new Map((md?.topics.find((x) => x.topic === topic)?.partitions ?? []).map((p) => [p.partition, p.leader]))
   }
 
-  /** partition -> its leader and replicas, as some broker sees it now. */
-  async placement(topic: string): Promise<Map<number, { leader: number; replicas: number[] }>> {
-    const md = await this.metadata([topic])
-    return new Map((md?.topics.find((x) => x.topic === topic)?.partitions ?? []).map((p) => [p.partition, { leader: p.leader, replicas: p.replicas }]))
+  /** partition -> its leader, epoch, replicas and in-sync set, as some broker other than `except` sees it now. */
+  async placement(topic: string, except: number[] = []): Promise<Map<number, Placement>> {
+    const md = await this.metadata([topic], except)
+    return new Map((md?.topics.find((x) => x.topic === topic)?.partitions ?? []).map((p) => [p.partition, { leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr }]))
   }
 
   /** Wait until some broker's METADATA lists every broker (all registered, seen by the watch). */
