@@ -95,7 +95,9 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
       obs.metrics.registry.setDefaultLabels({ broker: String(config.brokerId) })
       await ctx.cluster.start()
       const peerTls = tlsEnabled(config) ? { ca: config.tlsCa || undefined, cert: config.tlsCert, key: config.tlsKey } : undefined
-      ctx.responders.forwarder = new PeerForwarder({ node: ctx.cluster, config, auth, registry: obs.metrics.registry, tls: peerTls, log: (level, msg, fields) => logger[level](fields ?? {}, msg) })
+      const forwarder = new PeerForwarder({ node: ctx.cluster, config, auth, registry: obs.metrics.registry, tls: peerTls, log: (level, msg, fields) => logger[level](fields ?? {}, msg) })
+      ctx.responders.forwarder = forwarder
+      ctx.cluster.startReplication(pool, (id) => forwarder.linkTo(id))
       logger.info({ cluster: config.clusterName, brokerId: config.brokerId, brokers: ctx.cluster.view.brokers.size, topics: ctx.cluster.view.topics.size }, 'joined the cluster')
     }
     udp = await UdpTelemetry.start(ctx, address)

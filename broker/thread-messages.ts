@@ -18,6 +18,8 @@ import type { GaugeSnapshot, MetricDeltas } from './observability/worker-metrics
 import type { PartitionLogStats } from './storage/log-types.js'
 import type { GroupRecovery } from './worker/group-cursor.js'
 import type { ResetOutcome } from './worker/partition-admin.js'
+import type { FetchPartition } from '../protocol/frames/replication.js'
+import type { FetchAnswer } from './worker/replication.js'
 
 export interface TopicConfig {
   topic: string
@@ -85,6 +87,21 @@ export type ToWorker =
    */
   | { t: 'alter'; id: number; config: TopicConfig; partition: number; groups: string[] }
   | { t: 'stop'; id: number }
+  /**
+   * Cluster mode: the replication role of a partition this broker holds a
+   * copy of (worker/replica.ts), as etcd has it: `isr` the brokers whose
+   * acknowledgements count (etcd's set plus additions in flight). 'none': no
+   * longer replicated here.
+   */
+  | { t: 'role'; config: TopicConfig; partition: number; self: number; role: string; epoch: number; isr: number[]; minInSync: number }
+  /** Leader: a follower's fetch of partitions of this worker (REPL_FETCH), held up to maxWaitMs while nothing is new. Answered with FetchAnswer[]. */
+  | { t: 'replFetch'; id: number; session: number; follower: number; maxWaitMs: number; fetch: FetchPartition[] }
+  /** Answer the held fetch of `session` now (another worker had data for it). */
+  | { t: 'replWake'; session: number }
+  /** Follower: the leader's answer for one partition; answered after the sync with { endOffset, lastEpoch }. */
+  | { t: 'replAppend'; id: number; topic: string; partition: number; epoch: number; hw: number; batches: Uint8Array; diverging: { epoch: number; endOffset: number } | undefined }
+  /** Leader: before the gateway writes `follower` into the in-sync set: is its acknowledgement at the high watermark? */
+  | { t: 'isrCheck'; id: number; topic: string; partition: number; follower: number }
 
 /** Worker -> gateway. */
 export type FromWorker =
@@ -181,6 +198,11 @@ const TO_WORKER_FIELDS = {
   purge: { id: 'f64', topic: 'str', partition: 'u32' },
   alter: { id: 'f64', config: 'value', partition: 'u32', groups: 'value' },
   stop: { id: 'f64' },
+  role: { config: 'value', partition: 'u32', self: 'u32', role: 'str', epoch: 'f64', isr: 'f64[]', minInSync: 'u32' },
+  replFetch: { id: 'f64', session: 'f64', follower: 'u32', maxWaitMs: 'f64', fetch: 'value' },
+  replWake: { session: 'f64' },
+  replAppend: { id: 'f64', topic: 'str', partition: 'u32', epoch: 'f64', hw: 'f64', batches: 'bin', diverging: 'value' },
+  isrCheck: { id: 'f64', topic: 'str', partition: 'u32', follower: 'u32' },
 } as const satisfies Declaration<ToWorker>
 
 const FROM_WORKER_FIELDS = {
@@ -236,6 +258,9 @@ export interface Results {
   purge: { partition: number; startOffset: number; purged: number }
   alter: null
   stop: null
+  replFetch: FetchAnswer[]
+  replAppend: { endOffset: number; lastEpoch: number }
+  isrCheck: boolean
 }
 // Results answers every request and nothing else (a compile error names the odd one out).
 const resultsCoverRequests: Record<Exclude<RequestOp['t'], keyof Results> | Exclude<keyof Results, RequestOp['t']>, never> = {}

@@ -20,6 +20,7 @@ import {
   encodeMetadataRequest,
   isClusterMetadata,
   type ClusterMetadata,
+  type PartitionPlacement,
   type ResetTarget,
 } from '../protocol/index.js'
 import type { ConnectionSource } from './link.js'
@@ -34,6 +35,17 @@ export interface TopicOptions {
   retentionBytes?: number
   /** Size of each segment file. Default: the broker's. */
   segmentBytes?: number
+  /**
+   * Copies of each partition, on distinct brokers (1-64). Default in a
+   * cluster: 3, or the number of live brokers when fewer. A single broker
+   * takes only 1. More than the live brokers is PARTITION_UNAVAILABLE.
+   */
+  replicationFactor?: number
+  /**
+   * How many copies must hold a publish before it is confirmed (1 to
+   * replicationFactor). Default: 2, or 1 when replicationFactor is 1.
+   */
+  minInSync?: number
 }
 
 /** A damaged stretch of a partition log that recovery skipped. */
@@ -61,7 +73,14 @@ export interface TopicDescription {
   retentionMs: number
   retentionBytes: number
   segmentBytes: number
+  /** Copies of each partition (1 on a single broker). Absent from brokers that predate it. */
+  replicationFactor?: number
+  /** Copies that must hold a publish before it is confirmed (1 on a single broker). Absent from brokers that predate it. */
+  minInSync?: number
+  /** Offsets and sizes: of every partition on a single broker; in a cluster, of the partitions the answering broker leads. */
   partitionInfo: PartitionInfo[]
+  /** In a cluster: every partition's leader, replicas and in-sync replicas. */
+  placement?: PartitionPlacement[]
 }
 
 /** A topic in {@link Admin.listTopics}. */

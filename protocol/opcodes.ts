@@ -37,6 +37,8 @@ export const Op = {
   TOPIC_PURGE: 0x38,
   TOPIC_ALTER: 0x39,
   METADATA: 0x3a,
+  REPL_FETCH: 0x3b,
+  REPL_DATA: 0x3c,
 
   TELEMETRY: 0x40, // reserved: UDP telemetry datagram
   REQUEST: 0x50,

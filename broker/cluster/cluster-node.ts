@@ -23,7 +23,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { SkiffError } from '../../protocol/errors.js'
-import { isDeadLetterTopic } from '../../protocol/names.js'
+import { isDeadLetterTopic, originTopicOf } from '../../protocol/names.js'
 import type { ClusterMetadata } from '../../protocol/frames/metadata.js'
 import type { TopicConfig } from '../thread-messages.js'
 import type { BrokerConfig } from '../config.js'
@@ -35,9 +35,15 @@ import { clusterKeys, type ClusterKeys } from './keys.js'
 import { ClusterView, type ViewChange } from './cluster-view.js'
 import { Membership } from './membership.js'
 import { placePartitions } from './placement.js'
-import { topicConfigOf, type PartitionRecord, type TopicRecord } from './records.js'
+import { topicConfigOf, type IsrMember, type PartitionRecord, type TopicRecord } from './records.js'
+import { clusterReplication, type ReplicationRequest } from './replication-settings.js'
 import { etcdEndpoints } from './config-check.js'
 import { parseAdvertise } from '../config.js'
+import { ReplicationStats } from './replication-stats.js'
+import { Replicator } from './replicator.js'
+import { leaderIsLive } from './replica-roles.js'
+import type { WorkerPool } from '../gateway/pool.js'
+import type { PeerLink } from './peer-link.js'
 
 type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void
 
@@ -83,6 +89,9 @@ export class ClusterNode {
    */
   readonly whenJoined = new Promise<void>((resolve) => (this.markJoined = resolve))
   private readonly seen: { revision: number; resolve: () => void }[] = []
+  readonly replication = new ReplicationStats()
+  /** Replicated partitions: roles, fetchers, in-sync sets, elections (replicator.ts). */
+  readonly replicator: Replicator
 
   constructor(private readonly opts: ClusterNodeOptions) {
     const { config } = opts
@@ -105,6 +114,21 @@ export class ClusterNode {
       leaseTtlSeconds: 3,
       log: opts.log,
     })
+    this.replicator = new Replicator({
+      self: { id: this.brokerId, incarnation: this.incarnation, dirId: opts.dirId },
+      view: this.view,
+      keys: this.keys,
+      client: this.client,
+      stats: this.replication,
+      // A broker stops acting as a leader a second before its lease could lapse (CLUSTER.md).
+      holdsLease: () => this.membership.holds(1000),
+      log: (level, msg, fields) => opts.log(level, msg, fields),
+    })
+  }
+
+  /** Start replicating: the workers and the links to the other brokers are there now. */
+  startReplication(pool: WorkerPool, links: (id: number) => PeerLink | undefined): void {
+    this.replicator.start(pool, links)
   }
 
   /** Register, then wait until the view holds the whole cluster; throws when etcd cannot be reached in time. */
@@ -132,6 +156,7 @@ export class ClusterNode {
   }
 
   private changed(change: ViewChange): void {
+    this.replicator.changed()
     if (change.kind === 'resync') {
       for (const [topic, record] of this.view.topics) this.learn(topic, record)
       return
@@ -170,8 +195,25 @@ export class ClusterNode {
    */
   refusal(topic: string, partition: number): SkiffError | undefined {
     const p = this.view.partition(topic, partition)
+    if (p && p.replicas.length > 1) return this.replicatedRefusal(topic, partition, p)
     if (p?.leader === this.brokerId) return undefined
     if (!p) return new SkiffError('PARTITION_UNAVAILABLE', `${topic}/${partition} has no placement in the cluster yet`, { details: { topic, partition } })
+    return this.notHere(topic, partition, p)
+  }
+
+  /**
+   * A replicated partition is served by its leader only while the leader is
+   * live in the incarnation its in-sync entry names and its lease holds,
+   * with a second to spare (the worker checks the role again on the data
+   * path: safety never rests on this).
+   */
+  private replicatedRefusal(topic: string, partition: number, p: PartitionRecord): SkiffError | undefined {
+    const live = leaderIsLive(p, this.view.brokers)
+    if (live && p.leader === this.brokerId) {
+      if (this.membership.holds(1000)) return undefined
+      return new SkiffError('PARTITION_UNAVAILABLE', `broker ${this.brokerId} leads ${topic}/${partition} but its registration in etcd is about to lapse`, { details: { topic, partition, leader: p.leader } })
+    }
+    if (!live) return new SkiffError('PARTITION_UNAVAILABLE', `${topic}/${partition} has no live leader (broker ${p.leader} is gone): an election is under way`, { details: { topic, partition, leader: p.leader } })
     return this.notHere(topic, partition, p)
   }
 
@@ -208,22 +250,31 @@ export class ClusterNode {
    * Make a topic exist in the cluster. Resolves with the topic as the cluster
    * has it, and whether this call created it (false: someone created it
    * first, maybe with other settings). etcd unreachable: TIMEOUT, retriable.
+   * `requested` is TOPIC_CREATE's replicationFactor and minInSync, defaulted
+   * and checked against the live brokers (replication-settings.ts); a
+   * dead-letter topic takes its origin's, as its partitions live with the
+   * origin's.
    */
-  async create(config: TopicConfig): Promise<{ config: TopicConfig; created: boolean }> {
+  async create(config: TopicConfig, requested: ReplicationRequest = {}): Promise<{ config: TopicConfig; created: boolean }> {
     const known = this.view.topics.get(config.topic)
     if (known) return { config: topicConfigOf(config.topic, known), created: false }
+    const live = [...this.view.brokers.keys()]
+    if (!live.includes(this.brokerId) && this.membership.holds(0)) live.push(this.brokerId)
+    const dead = isDeadLetterTopic(config.topic)
+    const origin = dead ? this.view.topics.get(originTopicOf(config.topic)) : undefined
+    const { replicationFactor, minInSync } = origin ?? clusterReplication(config.topic, requested, live.length)
     const record: TopicRecord = {
       topicId: randomUUID(),
       partitions: config.partitions,
-      replicationFactor: 1,
-      minInSync: 1,
+      replicationFactor,
+      minInSync,
       retentionMs: config.retentionMs,
       retentionBytes: config.retentionBytes,
       segmentBytes: config.segmentBytes,
       createdAt: config.createdAt,
     }
     // A dead-letter topic's partitions live with its origin's: only its settings are written.
-    const partitionOps: Op[] = isDeadLetterTopic(config.topic) ? [] : this.placementOps(config)
+    const partitionOps: Op[] = dead ? [] : this.placementOps(config, replicationFactor, live)
     const topicKey = this.keys.topic(config.topic)
     const absent = { key: topicKey, target: 'createRevision' as const, op: '==' as const, value: 0 }
     try {
@@ -241,26 +292,30 @@ export class ClusterNode {
       if (err instanceof SkiffError) throw err
       throw new SkiffError('TIMEOUT', `topic ${config.topic} was not created: the cluster's etcd did not answer (${(err as Error).message}); try again`, { details: { topic: config.topic } })
     }
-    this.opts.log('info', 'topic created in the cluster', { topic: config.topic, partitions: config.partitions })
+    this.opts.log('info', 'topic created in the cluster', { topic: config.topic, partitions: config.partitions, replicationFactor, minInSync })
     return { config: topicConfigOf(config.topic, record), created: true }
   }
 
-  private placementOps(config: TopicConfig): Op[] {
-    const live = [...this.view.brokers.keys()]
-    if (!live.includes(this.brokerId) && this.membership.holds(0)) live.push(this.brokerId)
+  /**
+   * The partition keys of a new topic: `replicationFactor` distinct live
+   * brokers each (placement.ts), all of them in the in-sync set from the
+   * start (nothing has been written yet, so every replica is caught up),
+   * each with the incarnation and data directory it is live with now.
+   */
+  private placementOps(config: TopicConfig, replicationFactor: number, live: number[]): Op[] {
     let placed: number[][]
     try {
-      placed = placePartitions({ topic: config.topic, partitions: config.partitions, replicationFactor: 1, brokers: live, leading: this.view.leading() })
+      placed = placePartitions({ topic: config.topic, partitions: config.partitions, replicationFactor, brokers: live, leading: this.view.leading() })
     } catch (err) {
       throw new SkiffError('PARTITION_UNAVAILABLE', `topic ${config.topic} was not created: ${(err as Error).message}`, { details: { topic: config.topic } })
     }
+    const member = (id: number): IsrMember => {
+      const broker = this.view.brokers.get(id)
+      const dirId = id === this.brokerId ? this.opts.dirId : broker?.dirId
+      return { id, incarnation: broker?.incarnation ?? (id === this.brokerId ? this.incarnation : ''), ...(dirId !== undefined && { dirId }) }
+    }
     return placed.map((replicas, partition) => {
-      const value: PartitionRecord = {
-        leader: replicas[0]!,
-        leaderEpoch: 1,
-        replicas,
-        isr: replicas.map((id) => ({ id, incarnation: this.view.brokers.get(id)?.incarnation ?? (id === this.brokerId ? this.incarnation : '') })),
-      }
+      const value: PartitionRecord = { leader: replicas[0]!, leaderEpoch: 1, replicas, isr: replicas.map(member) }
       return { type: 'put', key: this.keys.partition(config.topic, partition), value: JSON.stringify(value) }
     })
   }
@@ -274,6 +329,7 @@ export class ClusterNode {
   }
 
   async stop(): Promise<void> {
+    this.replicator.stop()
     this.watcher?.close()
     await this.membership.stop().catch(() => {})
     this.client.close()

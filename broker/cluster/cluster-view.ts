@@ -38,6 +38,8 @@ export class ClusterView {
   readonly topics = new Map<string, TopicRecord>()
   /** By `<topic>/<partition>`. */
   private readonly partitions = new Map<string, PartitionRecord>()
+  /** Each partition key's mod revision, by `<topic>/<partition>`: what a CAS on it compares (elections, in-sync set changes). */
+  private readonly partitionRevisions = new Map<string, number>()
   /** The etcd revision the view is consistent with. */
   revision = 0
   /**
@@ -64,6 +66,7 @@ export class ClusterView {
       this.brokers.clear()
       this.topics.clear()
       this.partitions.clear()
+      this.partitionRevisions.clear()
       for (const kv of ev.kvs) this.set(kv.key, kv.value, kv.modRevision)
       this.revision = ev.revision
       this.onChange({ kind: 'resync' })
@@ -92,6 +95,7 @@ export class ClusterView {
     const record = parsePartition(value)
     if (!record) return this.refuse(key, revision, () => this.partitions.delete(`${k.topic}/${k.partition}`))
     this.partitions.set(`${k.topic}/${k.partition}`, record)
+    this.partitionRevisions.set(`${k.topic}/${k.partition}`, revision)
     return { kind: 'partition', topic: k.topic, partition: k.partition, record }
   }
 
@@ -114,6 +118,7 @@ export class ClusterView {
       return { kind: 'topic', topic: k.topic, record: undefined }
     }
     this.partitions.delete(`${k.topic}/${k.partition}`)
+    this.partitionRevisions.delete(`${k.topic}/${k.partition}`)
     return { kind: 'partition', topic: k.topic, partition: k.partition, record: undefined }
   }
 
@@ -121,6 +126,19 @@ export class ClusterView {
   partition(topic: string, partition: number): PartitionRecord | undefined {
     const origin = isDeadLetterTopic(topic) ? originTopicOf(topic) : topic
     return this.partitions.get(`${origin}/${partition}`)
+  }
+
+  /** The mod revision of a partition's key as this view last saw it (0: no key). */
+  partitionRevision(topic: string, partition: number): number {
+    return this.partitionRevisions.get(`${topic}/${partition}`) ?? 0
+  }
+
+  /** Every partition key, as `[topic, partition, record]`. */
+  *allPartitions(): Generator<[string, number, PartitionRecord]> {
+    for (const [key, record] of this.partitions) {
+      const at = key.lastIndexOf('/')
+      yield [key.slice(0, at), Number(key.slice(at + 1)), record]
+    }
   }
 
   /** The live brokers in id order, the partitions this view's broker leads, and those without a live leader. */

@@ -134,6 +134,7 @@ export class PeerForwarder {
         }
         return { outcome: code === 'TIMEOUT' ? 'timeout' : 'failed', error: answer.error }
       }
+      if (answer.kind === 'data') return { outcome: 'failed', error: new SkiffError('INTERNAL', `broker ${link.peer.id} answered a request with replication data`) }
       if (answer.kind === 'busy') busy = true
       skipped.push(`broker ${link.peer.id}: ${answer.reason}`)
     }
@@ -145,6 +146,11 @@ export class PeerForwarder {
       outcome: 'no_responders',
       error: new SkiffError('NO_RESPONDERS', `nobody serves requests on ${req.topic} on any broker of the cluster${also}`, { details: { topic: req.topic } }),
     }
+  }
+
+  /** The link to broker `id` when it is live (shared by forwarded requests and replication fetches). */
+  linkTo(id: number): PeerLink | undefined {
+    return this.peers().find((l) => l.peer.id === id)
   }
 
   /** A link per live peer; links of brokers that left or restarted are closed. */

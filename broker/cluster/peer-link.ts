@@ -2,7 +2,9 @@
  * One connection from this broker to a peer broker of its cluster, over the
  * normal skiff protocol: HELLO as the cluster's broker identity, then
  * REQUESTs marked `forwarded`, each answered by REPLY or ERROR under the
- * link's own corr (peer-forward.ts decides what to ask whom).
+ * link's own corr (peer-forward.ts decides what to ask whom), and the
+ * replication fetches of the partitions the peer leads and this broker
+ * follows (cluster/replica-fetcher.ts): one connection per pair of brokers.
  *
  * Decisions written down here:
  * - Connected on first use, not at once: a cluster where nobody makes
@@ -28,7 +30,7 @@
 import net from 'node:net'
 import tls from 'node:tls'
 import fs from 'node:fs'
-import { FrameDecoder, Op, SUPPORTED_VERSIONS, SkiffError, decodeError, decodeReply, decodeWelcome, encodeHello, encodePing, encodeRequest, errorByCode, type Reply } from '../../protocol/index.js'
+import { FrameDecoder, Op, SUPPORTED_VERSIONS, SkiffError, decodeError, decodeReplData, decodeReply, decodeWelcome, encodeHello, encodePing, encodeRequest, errorByCode, type Reply, type ReplData } from '../../protocol/index.js'
 import type { ErrorName } from '../../protocol/errors.js'
 
 export interface PeerAddress {
@@ -63,6 +65,8 @@ export interface PeerLinkOptions {
 
 export type PeerAnswer =
   | { kind: 'reply'; reply: Reply }
+  /** The answer to a replication fetch. */
+  | { kind: 'data'; data: ReplData }
   /** An answer to relay as it is (the peer's ERROR, or this link's TIMEOUT / NO_RESPONDERS after the request left). */
   | { kind: 'error'; error: SkiffError }
   /** The link closed after the request left: it may have reached a server (answered NO_RESPONDERS, never sent elsewhere). */
@@ -105,15 +109,24 @@ export class PeerLink {
   }
 
   /** Ask the peer to hand one request to a server of its own; resolves, never rejects. */
-  async request(topic: string, record: Buffer, timeoutMs: number): Promise<PeerAnswer> {
-    if (this.waiting.size >= this.opts.maxInFlight) return { kind: 'busy', reason: `${this.waiting.size} forwarded requests already wait on broker ${this.peer.id}` }
+  request(topic: string, record: Buffer, timeoutMs: number): Promise<PeerAnswer> {
+    return this.call((corr) => encodeRequest({ corr, topic, record, timeoutMs, forwarded: true }), timeoutMs)
+  }
+
+  /**
+   * Send the frame `encode` makes under a corr of this link's, and resolve
+   * with the peer's answer under that corr (REPLY, REPL_DATA or ERROR);
+   * never rejects.
+   */
+  async call(encode: (corr: number) => Buffer, timeoutMs: number): Promise<PeerAnswer> {
+    if (this.waiting.size >= this.opts.maxInFlight) return { kind: 'busy', reason: `${this.waiting.size} requests already wait on broker ${this.peer.id}` }
     let socket: net.Socket
     try {
       socket = this.socket ?? (await this.connect(Math.min(CONNECT_TIMEOUT_MS, timeoutMs)))
     } catch (err) {
       return { kind: 'unreachable', reason: (err as Error).message }
     }
-    if (this.waiting.size >= this.opts.maxInFlight) return { kind: 'busy', reason: `${this.waiting.size} forwarded requests already wait on broker ${this.peer.id}` }
+    if (this.waiting.size >= this.opts.maxInFlight) return { kind: 'busy', reason: `${this.waiting.size} requests already wait on broker ${this.peer.id}` }
     const corr = this.nextCorr++
     return new Promise<PeerAnswer>((resolve) => {
       const timer = setTimeout(() => {
@@ -122,7 +135,7 @@ export class PeerLink {
       }, timeoutMs)
       timer.unref()
       this.waiting.set(corr, { resolve, timer })
-      socket.write(encodeRequest({ corr, topic, record, timeoutMs, forwarded: true }))
+      socket.write(encode(corr))
     })
   }
 
@@ -147,7 +160,7 @@ export class PeerLink {
         this.lastFailure = (err as Error).message
         this.retryAt = Date.now() + this.backoffMs
         this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2)
-        this.opts.log('warn', 'peer broker unreachable for forwarded requests', { broker: this.peer.id, address: this.where, err: this.lastFailure })
+        this.opts.log('warn', 'peer broker unreachable', { broker: this.peer.id, address: this.where, err: this.lastFailure })
         throw err
       },
     )
@@ -226,6 +239,9 @@ export class PeerLink {
     if (opcode === Op.REPLY) {
       const reply = decodeReply(body)
       this.settle(reply.corr, { kind: 'reply', reply })
+    } else if (opcode === Op.REPL_DATA) {
+      const data = decodeReplData(body)
+      this.settle(data.corr, { kind: 'data', data })
     } else if (opcode === Op.ERROR) {
       const e = decodeError(body)
       const name = (errorByCode(e.code)?.name ?? 'INTERNAL') as ErrorName

@@ -35,6 +35,8 @@ export interface TopicRecord {
 export interface IsrMember {
   id: number
   incarnation: string
+  /** The data directory it had when it joined the set (absent in keys written before it was recorded). */
+  dirId?: string
 }
 
 /** `partitions/<topic>/<p>`: where a partition lives. */
@@ -79,9 +81,9 @@ export function parsePartition(text: string): PartitionRecord | undefined {
   const isr: IsrMember[] = []
   for (const m of v.isr as unknown[]) {
     if (m === null || typeof m !== 'object') return undefined
-    const { id, incarnation } = m as Record<string, unknown>
-    if (!isId(id) || !isText(incarnation)) return undefined
-    isr.push({ id, incarnation })
+    const { id, incarnation, dirId } = m as Record<string, unknown>
+    if (!isId(id) || !isText(incarnation) || (dirId !== undefined && !isText(dirId))) return undefined
+    isr.push(dirId === undefined ? { id, incarnation } : { id, incarnation, dirId })
   }
   return { leader: v.leader, leaderEpoch: v.leaderEpoch, replicas: v.replicas as number[], isr }
 }

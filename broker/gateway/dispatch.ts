@@ -26,6 +26,7 @@ import { onServe, onUnserve, onRequest, onReply } from './handlers/request.js'
 import { onTopicCreate, onTopicDescribe, onTopicList, onTopicDelete, onGroupList, onGroupDescribe } from './handlers/admin.js'
 import { onGroupDelete, onGroupReset, onTopicAlter, onTopicPurge } from './handlers/manage.js'
 import { onMetadata } from './handlers/metadata.js'
+import { onReplFetch } from './handlers/replication.js'
 
 type Handler = (conn: HandlerConnection, body: Buffer) => void | Promise<void>
 
@@ -52,6 +53,7 @@ const handlers = new Map<number, Handler>([
   [Op.TOPIC_PURGE, onTopicPurge],
   [Op.TOPIC_ALTER, onTopicAlter],
   [Op.METADATA, onMetadata],
+  [Op.REPL_FETCH, onReplFetch],
   [Op.SERVE, onServe],
   [Op.UNSERVE, onUnserve],
   [Op.REQUEST, onRequest],

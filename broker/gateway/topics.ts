@@ -39,11 +39,12 @@ import type { BrokerConfig } from '../config.js'
 import type { TopicConfig } from '../thread-messages.js'
 import { loadTopicConfigs, topicDir, topicsDir, writeTopicConfigAsync } from '../topic-store.js'
 import { fsyncDirAsync } from '../storage/fs-util.js'
+import { checkReplicationRequest, singleBrokerReplication, type ReplicationRequest } from '../cluster/replication-settings.js'
 
 /** Where a new topic is made to exist before this broker writes it (a cluster's etcd). */
 export interface TopicCoordinator {
-  /** The topic as the cluster has it, and whether this call created it. */
-  create(config: TopicConfig): Promise<{ config: TopicConfig; created: boolean }>
+  /** The topic as the cluster has it, and whether this call created it; `replication` as TOPIC_CREATE asked (defaults: the cluster's). */
+  create(config: TopicConfig, replication?: ReplicationRequest): Promise<{ config: TopicConfig; created: boolean }>
 }
 
 export class TopicRegistry {
@@ -99,10 +100,14 @@ export class TopicRegistry {
     if (isDeadLetterTopic(req.topic)) {
       throw new SkiffError('INVALID_REQUEST', `topic names ending in ${DLQ_SUFFIX} are dead-letter topics, created by the broker`)
     }
+    const replication = { replicationFactor: req.replicationFactor, minInSync: req.minInSync }
+    // Values no broker takes are refused first; a single broker takes only one copy. A cluster fills in its defaults (cluster-node.ts).
+    if (this.coordinator) checkReplicationRequest(replication)
+    else singleBrokerReplication(replication)
     if (this.topics.has(req.topic) || this.creating.has(req.topic)) throw topicExists(req.topic)
     const config = this.withDefaults(req)
     let createdHere = false
-    const made = await this.createOnce(config, (c) => (createdHere = c))
+    const made = await this.createOnce(config, (c) => (createdHere = c), replication)
     if (this.coordinator && !createdHere) throw topicExists(req.topic)
     return made
   }
@@ -137,13 +142,13 @@ export class TopicRegistry {
    * starts, with no await in between; the reservation becomes the topic, or
    * is released when the write fails.
    */
-  private createOnce(config: TopicConfig, created: (byThisCall: boolean) => void = () => {}): Promise<TopicConfig> {
+  private createOnce(config: TopicConfig, created: (byThisCall: boolean) => void = () => {}, replication: ReplicationRequest = {}): Promise<TopicConfig> {
     const inflight = this.creating.get(config.topic)
     if (inflight) return inflight
     this.checkTopicLimit(config.topic)
     const coordinator = this.coordinator
     const durable = coordinator
-      ? coordinator.create(config).then(async (r) => {
+      ? coordinator.create(config, replication).then(async (r) => {
           created(r.created)
           await writeTopicConfigAsync(this.config.dataDir, r.config)
           return r.config

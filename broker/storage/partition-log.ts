@@ -40,7 +40,7 @@
  *   recovered log, or rebuilds it from the batches (epoch-rebuild.ts).
  */
 import { rmSync, statSync } from 'node:fs'
-import { encodeBatch, MAX_LEADER_EPOCH, NO_SEQUENCE } from '../../protocol/batch.js'
+import { encodeBatch, MAX_LEADER_EPOCH, NO_SEQUENCE, readBatchHeader, verifyBatch } from '../../protocol/batch.js'
 import { SkiffError } from '../../protocol/errors.js'
 import { countRecords } from '../../protocol/records.js'
 import { BatchCursor, forEachRecord, goodBatches, type Damage, type ScannedBatch } from './batch-cursor.js'
@@ -195,6 +195,119 @@ export class PartitionLog {
     this.checkOpen()
     this.active.sync()
     this.synced = this.next
+  }
+
+  /**
+   * Whole batches as stored, from the one holding `fromOffset` on, at most
+   * `maxBytes` after the first: what a leader hands a follower to append
+   * verbatim (appendReplicated). Damaged batches are skipped, leaving a gap
+   * in offsets that the follower's log keeps too.
+   */
+  readBatches(fromOffset: number, maxBytes: number): Buffer[] {
+    this.checkOpen()
+    const from = Math.max(fromOffset, this.startOffset)
+    const out: Buffer[] = []
+    if (from >= this.next) return out
+    let bytes = 0
+    const take = (b: Buffer): boolean => {
+      out.push(b)
+      bytes += b.length
+      return bytes < maxBytes
+    }
+    const cached = this.cache.firstOffset
+    if (cached !== undefined && from >= cached) {
+      this.cache.batchesFrom(from, take)
+      return out
+    }
+    const windowBytes = Math.min(MAX_READ_WINDOW, Math.max(MIN_READ_WINDOW, maxBytes + 8192))
+    for (const { header, bytes: batch } of this.diskBatches(from, windowBytes)) {
+      const cachedNow = this.cache.firstOffset
+      if (cachedNow !== undefined && header.baseOffset >= cachedNow) {
+        this.cache.batchesFrom(header.baseOffset, take)
+        return out
+      }
+      if (!take(batch)) break
+    }
+    return out
+  }
+
+  /**
+   * Append a batch a leader stored, byte for byte (a follower copying it).
+   * Refused (INVALID_REQUEST) unless it is one whole batch whose CRC and
+   * records check, starting at or after this log's end, of an epoch no older
+   * than the latest here; a newer epoch is recorded, durably, before it.
+   * Returns the new end offset. Written, not synced.
+   */
+  appendReplicated(batch: Buffer): number {
+    this.checkOpen()
+    const h = readBatchHeader(batch)
+    if (!h || !verifyBatch(batch)) throw new SkiffError('INVALID_REQUEST', `replicated batch at ${h?.baseOffset ?? '?'} fails its check (size, CRC or records)`)
+    if (h.baseOffset < this.next) throw new SkiffError('INVALID_REQUEST', `replicated batch at ${h.baseOffset} overlaps this log, which ends at ${this.next}`)
+    const latest = this.epochs.latestEpoch
+    if (latest !== undefined && h.leaderEpoch < latest) throw new SkiffError('INVALID_REQUEST', `replicated batch at ${h.baseOffset} is of epoch ${h.leaderEpoch}, older than ${latest}`)
+    let active = this.active
+    if (active.size > 0 && active.size + batch.length > this.segmentBytes) active = this.roll(h.baseOffset)
+    try {
+      if (latest !== h.leaderEpoch) this.epochs.assign(h.leaderEpoch, h.baseOffset)
+      active.append(batch, h.baseOffset, h.timestamp, this.ctx.indexIntervalBytes)
+    } catch (err) {
+      if (isStorageFull(err)) throw new SkiffError('STORAGE_FULL', `cannot append to ${active.logPath}: ${err.code}`, { cause: err })
+      throw err
+    }
+    this.epoch = Math.max(this.epoch, h.leaderEpoch)
+    this.bytes += batch.length
+    this.next = h.baseOffset + h.count
+    this.newestTimestamp = Math.max(this.newestTimestamp, h.timestamp)
+    this.cache.add(h.baseOffset, h.count, h.timestamp, batch)
+    return this.next
+  }
+
+  /**
+   * Cut the log so it ends at `offset` (a follower whose tail diverges from
+   * its leader's: replication truncates by leader epoch, never to the high
+   * watermark). `offset` is a batch boundary in practice (an epoch's start);
+   * inside a batch, the whole batch goes. Segments past it are deleted, the
+   * one holding it is cut and synced, the leader epochs that start at or
+   * after it are dropped. Returns how many offsets were dropped.
+   */
+  truncateTo(offset: number): number {
+    this.checkOpen()
+    const to = Math.max(offset, this.startOffset)
+    if (to >= this.next) return 0
+    const dropped = this.next - to
+    const i = this.segmentIndexFor(to)
+    while (this.segments.length > i + 1) {
+      const seg = this.segments.pop()!
+      const open = this.openOld.indexOf(seg)
+      if (open >= 0) this.openOld.splice(open, 1)
+      this.bytes -= seg.size
+      seg.delete()
+    }
+    const seg = this.active
+    const open = this.openOld.indexOf(seg)
+    if (open >= 0) this.openOld.splice(open, 1)
+    const index = this.indexOf(seg, i)
+    let position = seg.size
+    for (const { position: at, header } of goodBatches(this.cursorFor(seg, i, to, MIN_READ_WINDOW), (damage, from) => this.recordDamage(seg, damage, from))) {
+      if (header.baseOffset + header.count > to) {
+        position = at
+        break
+      }
+    }
+    seg.reopenWritable()
+    index.truncate(index.floorEntry(Math.max(0, to - seg.base - 1)) + 1)
+    while (index.length > 0 && index.positionAt(index.length - 1) >= position) index.truncate(index.length - 1)
+    index.rewrite()
+    this.bytes -= seg.size - position
+    seg.truncate(position)
+    fsyncDir(this.dir)
+    this.epochs.truncateFrom(to)
+    this.next = to
+    this.synced = Math.min(this.synced, to)
+    this.cache.clear()
+    for (let r = this.corruptRanges.length - 1; r >= 0; r--) if (this.corruptRanges[r]!.fromOffset >= to) this.corruptRanges.splice(r, 1)
+    this.logFn({ level: 'warn', msg: 'log truncated to the leader', endOffset: to, dropped })
+    return dropped
   }
 
   /**

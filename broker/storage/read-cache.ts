@@ -106,6 +106,16 @@ export class RecentBatches {
     }
   }
 
+  /** Hand whole batches from the one holding `from` on to `take` until it answers false or the cache ends. */
+  batchesFrom(from: number, take: (batch: Buffer) => boolean): void {
+    this.touch()
+    for (let i = this.find(from); i < this.batches.length; i++) {
+      const b = this.batches[i]!
+      if (b.baseOffset + b.count <= from) continue
+      if (!take(b.bytes)) return
+    }
+  }
+
   /** Mark as the most recently used. */
   private touch(): void {
     if (this.bytes === 0) return

@@ -119,6 +119,13 @@ export class Segment {
     this.writable = false
   }
 
+  /** Make a sealed segment the one written to again (a follower truncating back into it). */
+  reopenWritable(): void {
+    if (this.writable) return
+    this.closeFd()
+    this.writable = true
+  }
+
   /** Cut the file at `position` (recovery of a damaged tail). */
   truncate(position: number): void {
     ftruncateSync(this.fd, position)

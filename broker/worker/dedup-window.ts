@@ -46,6 +46,11 @@ export class DedupWindow {
     this.prune(at)
   }
 
+  /** Forget everything (a copy that becomes leader refills from its own log). */
+  clear(): void {
+    this.entries.clear()
+  }
+
   /** Refill from stored batch headers (oldest first). */
   restore(batches: ProducerBatch[], now: number): void {
     for (const b of batches) {

@@ -16,6 +16,9 @@ import { Outbox, toBack } from './outbox.js'
 import { WorkerContext } from './context.js'
 import { WorkerMetrics } from '../observability/worker-metrics.js'
 import { deleteGroup, purge, reconfigure, resetGroup, startGroups } from './partition-admin.js'
+import { appendFromLeader, applyRole } from './replication.js'
+import { FetchSessions } from './fetch-sessions.js'
+import type { ReplicaRole } from './replica.js'
 
 /** How often ack deadlines and delayed redeliveries are checked. */
 export const TICK_MS = 50
@@ -47,6 +50,8 @@ export class PartitionWorker {
   private readonly outbox: Outbox
   private readonly metrics: WorkerMetrics
   private readonly clock: () => number
+  /** Followers' fetches waiting for data (fetch-sessions.ts). */
+  private readonly fetches: FetchSessions
   private readonly onStop: () => void
   /** When each guarded task last logged a failure. */
   private readonly lastLogged = new Map<string, number>()
@@ -59,6 +64,7 @@ export class PartitionWorker {
     this.outbox = new Outbox(opts.post, opts.data.maxFrame, () => this.finishTurn())
     this.metrics = new WorkerMetrics(opts.data.workerId, () => this.outbox.schedule())
     this.ctx = new WorkerContext(opts.data.dataDir, this.fsync, this.outbox, this.metrics)
+    this.fetches = new FetchSessions(this.ctx, this.outbox)
   }
 
   /** The periodic work, for the owner to run on real timers (retention and the interval sync only when configured). */
@@ -129,6 +135,7 @@ export class PartitionWorker {
 
   /** Check ack deadlines and delayed redeliveries (every TICK_MS). */
   tickAcks(now = this.clock()): void {
+    this.fetches.expire(now)
     let any = false
     for (const p of this.ctx.partitions.values()) {
       this.guarded('ack deadlines', () => p.expire(now))
@@ -174,6 +181,8 @@ export class PartitionWorker {
       this.guarded('commit', () => p.commit())
       pumping ||= p.needsPump
     }
+    // Followers waiting on what this turn appended get it in this turn's message.
+    this.fetches.afterTurn()
     // Confirms leave before the delivery work, when there is any (see sendReplies).
     if (pumping) outbox.sendReplies()
     const now = this.clock()
@@ -268,6 +277,25 @@ export class PartitionWorker {
           startGroups(ctx.open(op.config, op.partition), op.groups)
         }
         outbox.answer(op, null)
+        return
+      }
+      case 'role':
+        applyRole(ctx.open(op.config, op.partition), outbox, op.self, op.role as ReplicaRole | 'none', op.epoch, op.isr, op.minInSync)
+        outbox.schedule()
+        return
+      case 'replFetch':
+        this.fetches.fetch(op, this.clock())
+        return
+      case 'replWake':
+        this.fetches.wake(op.session)
+        return
+      case 'replAppend':
+        appendFromLeader(ctx.partition(op.topic, op.partition), op.id, op.epoch, op.hw, op.batches, op.diverging ?? undefined)
+        outbox.schedule()
+        return
+      case 'isrCheck': {
+        const r = ctx.existing(op.topic, op.partition)?.replica
+        outbox.answer(op, r !== undefined && r.role === 'leader' && (r.ackedBy(op.follower) ?? -1) >= r.hw)
         return
       }
       case 'stop':

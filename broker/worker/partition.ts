@@ -27,6 +27,7 @@ import { storageError } from '../storage/storage-error.js'
 import { GroupSaver } from './group-saver.js'
 import { DeliveryTally } from './delivery-tally.js'
 import { toBack } from './outbox.js'
+import type { Replica } from './replica.js'
 import type { WorkerContext } from './context.js'
 import type { PartitionCounters } from '../observability/worker-metrics.js'
 
@@ -44,7 +45,11 @@ export class Partition {
   readonly cursors = new Map<string, GroupCursor>()
   private readonly groupsPath: string
   /** Reply ids of appends waiting for the sync that covers them. */
-  private confirms: { id: number; baseOffset: number }[] = []
+  private confirms: { id: number; baseOffset: number; end: number }[] = []
+  /** Cluster mode, a partition with copies on other brokers: its role here (replica.ts); undefined otherwise. */
+  replica: Replica | undefined
+  /** Follower: appends of the leader's batches waiting for the sync that covers them (answered with the new end). */
+  replicated: number[] = []
   private unsynced = false
   /** What the pumped group was handed this pump (delivery-tally.ts). */
   private readonly tally = new DeliveryTally()
@@ -54,7 +59,7 @@ export class Partition {
   private readonly journal: DeliveryJournal
   /** A failed journal write is logged once per streak. */
   private journalFailing = false
-  private readonly dedup = new DedupWindow()
+  readonly dedup = new DedupWindow()
   /** Metric counts of this partition's events (observability/worker-metrics.ts). */
   private readonly counters: PartitionCounters
   private readonly deadLetters: DeadLetterer
@@ -98,6 +103,7 @@ export class Partition {
    * the same sync as a new append, in case the original is not yet durable).
    */
   append(id: number, records: Uint8Array, count: number, confirm: boolean, producerId?: number, sequence?: number): void {
+    this.replica?.checkWritable(this.topic, this.partition)
     const idempotent = producerId !== undefined && producerId > 0 && sequence !== undefined
     const prior = idempotent ? this.dedup.get(producerId, sequence) : undefined
     let baseOffset: number
@@ -115,7 +121,8 @@ export class Partition {
       this.needsPump = true
     }
     if (!confirm) return
-    if (this.ctx.fsync.mode === 'always' && (this.unsynced || this.confirms.length > 0)) this.confirms.push({ id, baseOffset })
+    // A replicated partition confirms at the end of the turn too, once the high watermark passes the batch.
+    if (this.replica || (this.ctx.fsync.mode === 'always' && (this.unsynced || this.confirms.length > 0))) this.confirms.push({ id, baseOffset, end: baseOffset + count })
     else this.ctx.outbox.done(id, baseOffset)
   }
 
@@ -126,7 +133,10 @@ export class Partition {
    * turn tries again, and nothing is delivered until a sync covers it (pump).
    */
   commit(): void {
-    if (this.ctx.fsync.mode !== 'always') return
+    if (this.ctx.fsync.mode !== 'always') {
+      if (this.replica) this.settleReplicated()
+      return
+    }
     if (this.unsynced) {
       try {
         this.timedSync()
@@ -134,13 +144,63 @@ export class Partition {
         const e = storageError(err)
         for (const c of this.confirms) this.ctx.outbox.fail(c.id, e.codeName, e.message)
         this.confirms = []
+        for (const id of this.replicated) this.ctx.outbox.fail(id, e.codeName, e.message)
+        this.replicated = []
         this.ctx.outbox.log({ level: 'error', msg: 'log sync failed', topic: this.topic, partition: this.partition, code: e.codeName, err: e.message })
         return
       }
       this.unsynced = false
     }
+    if (this.replica) {
+      this.settleReplicated()
+      return
+    }
     for (const c of this.confirms) this.ctx.outbox.done(c.id, c.baseOffset)
     this.confirms = []
+  }
+
+  /**
+   * Replicated partition, end of turn: this turn's confirms join those waiting
+   * for the high watermark, which moves as far as the local sync and the
+   * followers allow (replica.ts); a follower's appends are answered with its
+   * new end, its acknowledgement to the leader.
+   */
+  private settleReplicated(): void {
+    const replica = this.replica!
+    const { outbox } = this.ctx
+    for (const c of this.confirms) replica.wait(c.id, c.baseOffset, c.end)
+    this.confirms = []
+    this.advanceHw()
+    if (this.replicated.length === 0) return
+    const answer = { endOffset: this.log.endOffset, lastEpoch: this.log.leaderEpochs.latestEpoch ?? -1 }
+    for (const id of this.replicated) outbox.done(id, answer)
+    this.replicated = []
+  }
+
+  /** Move the high watermark (a sync, or a follower's acknowledgement): confirm what it passed, wake the consumers. */
+  advanceHw(): void {
+    const replica = this.replica
+    if (!replica) return
+    const before = replica.hw
+    const durable = this.ctx.fsync.mode === 'always' ? this.log.durableOffset : this.log.endOffset
+    const { confirmed, refused } = replica.advance(durable)
+    for (const c of confirmed) this.ctx.outbox.done(c.id, c.baseOffset)
+    for (const c of refused) {
+      this.ctx.outbox.fail(c.id, 'NOT_ENOUGH_REPLICAS', `${this.topic}/${this.partition} lost in-sync replicas before the publish was replicated (in sync: ${replica.inSync}, minInSync ${replica.minInSync}); it may be stored: resend it with the same sequence`)
+    }
+    if (replica.hw > before) this.needsPump = true
+  }
+
+  /** Offsets below this may be handed to consumers: the high watermark of a replicated partition, else the end of the log. */
+  get readableEnd(): number {
+    const replica = this.replica
+    if (!replica) return this.log.endOffset
+    return replica.role === 'leader' ? Math.min(replica.hw, this.log.endOffset) : this.log.startOffset
+  }
+
+  /** Something was written that the end of the turn must sync (a follower's appends). */
+  markUnsynced(): void {
+    this.unsynced = true
   }
 
   /** For the interval and never policies: sync whatever was written. */
@@ -319,15 +379,16 @@ export class Partition {
       // and a deep backlog is served over several turns, so one turn never holds
       // more than a few MiB of deliveries in memory.
       let reads = 0
-      while (credits > 0 && cursor.hasFresh(this.log.endOffset)) {
+      const end = this.readableEnd
+      while (credits > 0 && cursor.hasFresh(end)) {
         if (reads++ === PUMP_READS || this.ctx.outbox.turnFull) {
           this.needsPump = true
           budgetHit = true
           break
         }
-        const recs = this.log.read(cursor.next, credits, READ_BYTES)
+        const recs = this.log.read(cursor.next, Math.min(credits, end - cursor.next), READ_BYTES)
         if (recs.length === 0) {
-          cursor.settleUnreadable(this.log.endOffset)
+          cursor.settleUnreadable(end)
           break
         }
         for (const rec of recs) {

@@ -4,7 +4,7 @@
  */
 import readline from 'node:readline'
 import type { Argv, CommandModule } from 'yargs'
-import type { AlterTopicOptions, TopicDescription } from '../../clients/index.js'
+import type { AlterTopicOptions, PartitionInfo, TopicDescription } from '../../clients/index.js'
 import { CliFailure, clientCommand, commandGroup, printJson, table, type CliIO, type ClientArgs } from './client-common.js'
 import { formatBytes, formatDuration, parseBytes, parseDuration } from './units.js'
 
@@ -14,6 +14,8 @@ interface TopicArgs extends ClientArgs {
   retentionMs?: number | undefined
   retentionBytes?: number | undefined
   segmentBytes?: number | undefined
+  replicationFactor?: number | undefined
+  minInSync?: number | undefined
   yes?: boolean | undefined
   retention?: string | undefined
 }
@@ -38,21 +40,29 @@ export function topicsCommand(io: CliIO): CommandModule {
         .option('partitions', { alias: 'p', type: 'number', describe: 'partition count (fixed at creation)' })
         .option('retention-ms', { type: 'number', describe: 'delete segments older than this (0 = forever)' })
         .option('retention-bytes', { type: 'number', describe: 'keep about this many bytes per partition (0 = all)' })
-        .option('segment-bytes', { type: 'number', describe: 'segment file size' }) as unknown as Argv<TopicArgs>,
+        .option('segment-bytes', { type: 'number', describe: 'segment file size' })
+        .option('replication-factor', { type: 'number', describe: 'copies of each partition, on distinct brokers (cluster default: 3, or the live brokers when fewer; a single broker: 1)' })
+        .option('min-in-sync', { type: 'number', describe: 'copies that must hold a publish before it is confirmed (default: 2, or 1 with one copy)' }) as unknown as Argv<TopicArgs>,
     run: async (client, argv) => {
+      for (const [flag, v] of [['--replication-factor', argv.replicationFactor], ['--min-in-sync', argv.minInSync]] as const) {
+        if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new CliFailure(`${flag} must be a positive integer, got ${v}`)
+      }
       const d = await client.admin.createTopic(argv.topic, {
+        ...(argv.replicationFactor !== undefined && { replicationFactor: argv.replicationFactor }),
+        ...(argv.minInSync !== undefined && { minInSync: argv.minInSync }),
         ...(argv.partitions !== undefined && { partitions: argv.partitions }),
         ...(argv.retentionMs !== undefined && { retentionMs: argv.retentionMs }),
         ...(argv.retentionBytes !== undefined && { retentionBytes: argv.retentionBytes }),
         ...(argv.segmentBytes !== undefined && { segmentBytes: argv.segmentBytes }),
       })
       if (argv.json) return printJson(io, d)
-      io.stdout.write(`created topic ${d.topic} with ${d.partitions} partition${d.partitions === 1 ? '' : 's'}\n`)
+      const copies = d.replicationFactor !== undefined && d.replicationFactor > 1 ? `, ${d.replicationFactor} copies each (${d.minInSync} in sync to confirm)` : ''
+      io.stdout.write(`created topic ${d.topic} with ${d.partitions} partition${d.partitions === 1 ? '' : 's'}${copies}\n`)
     },
   })
   const describe = clientCommand<TopicArgs>(io, 'topics describe', {
     command: 'describe <topic>',
-    describe: 'show a topic: settings, and offsets, size and corrupt ranges per partition',
+    describe: 'show a topic: settings, and offsets, size and corrupt ranges per partition (in a cluster also its leader, replicas and in-sync replicas)',
     options: (b) => b.positional('topic', { type: 'string', demandOption: true }) as unknown as Argv<TopicArgs>,
     run: async (client, argv) => {
       const d = await client.admin.describeTopic(argv.topic)
@@ -140,14 +150,33 @@ export function describeText(d: TopicDescription): string {
     `topic ${d.topic}\n` +
     `  partitions       ${d.partitions}\n` +
     `  retention        ${forever(d.retentionMs, 'ms')}, ${!d.retentionBytes ? 'no byte limit' : `${formatBytes(d.retentionBytes)} per partition`}\n` +
-    `  segment size     ${formatBytes(d.segmentBytes)}\n`
+    `  segment size     ${formatBytes(d.segmentBytes)}\n` +
+    (d.replicationFactor === undefined ? '' : `  replication      ${d.replicationFactor} cop${d.replicationFactor === 1 ? 'y' : 'ies'} per partition, ${d.minInSync ?? '?'} in sync to confirm a publish\n`)
   const info = d.partitionInfo ?? []
-  const rows = info.map((p) => [p.partition, p.startOffset, p.endOffset, p.endOffset - p.startOffset, formatBytes(p.bytes), p.segments, p.corrupt?.length ?? 0])
-  let text = head + '\n' + table([['PARTITION', 'START', 'END', 'MESSAGES', 'SIZE', 'SEGMENTS', 'CORRUPT'], ...rows])
+  let text = head + '\n' + (d.placement ? clusterTable(d) : table([['PARTITION', 'START', 'END', 'MESSAGES', 'SIZE', 'SEGMENTS', 'CORRUPT'], ...info.map(offsetCells)]))
   for (const p of info) {
     for (const c of p.corrupt ?? []) {
       text += `  partition ${p.partition}: corrupt batch at position ${c.position} (offsets ${c.fromOffset}-${c.toOffset}): ${c.reason}\n`
     }
   }
   return text
+}
+
+function offsetCells(p: PartitionInfo): (string | number)[] {
+  return [p.partition, p.startOffset, p.endOffset, p.endOffset - p.startOffset, formatBytes(p.bytes), p.segments, p.corrupt?.length ?? 0]
+}
+
+/**
+ * In a cluster: a line per partition with where it lives; the offsets and
+ * sizes are known for the partitions the answering broker leads, the others
+ * show '-' (ask their leader, or use `skiff cluster status`).
+ */
+function clusterTable(d: TopicDescription): string {
+  const info = new Map((d.partitionInfo ?? []).map((p) => [p.partition, p]))
+  const ids = (list: number[]) => list.join(',')
+  const rows = (d.placement ?? []).map((p) => {
+    const i = info.get(p.partition)
+    return [p.partition, p.leader, ids(p.replicas), ids(p.isr), ...(i ? offsetCells(i).slice(1) : ['-', '-', '-', '-', '-', '-'])]
+  })
+  return table([['PARTITION', 'LEADER', 'REPLICAS', 'ISR', 'START', 'END', 'MESSAGES', 'SIZE', 'SEGMENTS', 'CORRUPT'], ...rows])
 }

@@ -1,12 +1,19 @@
 /**
  * Admin requests, client -> broker, each answered by OK { corr, result } or ERROR.
  *
- * TOPIC_CREATE (0x30)   corr, topic, partitions?(1), retentionMs?, retentionBytes?, segmentBytes?
+ * TOPIC_CREATE (0x30)   corr, topic, partitions?(1), retentionMs?, retentionBytes?, segmentBytes?,
+ *                       replicationFactor?, minInSync?  (copies of each partition, and how many
+ *                       must hold a publish before it is confirmed: a cluster's defaults are
+ *                       min(3, live brokers) and min(2, replicationFactor); a single broker takes only 1)
  *                       result: the topic's description (see TOPIC_DESCRIBE)
  * TOPIC_DESCRIBE (0x31) corr, topic
  *                       result: { topic, partitions, retentionMs, retentionBytes, segmentBytes,
+ *                                 replicationFactor, minInSync,
  *                                 partitionInfo: [{ partition, startOffset, endOffset, bytes,
- *                                 segments, corrupt: [{ fromOffset, toOffset, position, reason }] }] }
+ *                                 segments, corrupt: [{ fromOffset, toOffset, position, reason }] }],
+ *                                 placement?: [{ partition, leader, leaderEpoch, replicas, isr }] }
+ *                       (placement in a cluster only, every partition; partitionInfo there
+ *                       covers the partitions the answering broker leads)
  * TOPIC_LIST (0x32)     corr             result: [{ topic, partitions }]
  * TOPIC_DELETE (0x33)   corr, topic      result: { topic }
  * GROUP_LIST (0x34)     corr, topic?     result: [{ topic, group }]
@@ -27,6 +34,10 @@ export interface TopicCreate {
   retentionMs?: number | undefined
   retentionBytes?: number | undefined
   segmentBytes?: number | undefined
+  /** Copies of each partition (1-64). */
+  replicationFactor?: number | undefined
+  /** Copies that must hold a publish before it is confirmed (1-replicationFactor). */
+  minInSync?: number | undefined
 }
 
 export interface TopicRef {
@@ -66,6 +77,9 @@ export function decodeTopicCreate(body: Buffer): TopicCreate {
     retentionMs: f.optUint('retentionMs'),
     retentionBytes: f.optUint('retentionBytes'),
     segmentBytes: f.optUint('segmentBytes', MAX_TOPIC_SEGMENT_BYTES),
+    // Ranges (1-64, minInSync at most replicationFactor) are checked by the broker, with messages that say which.
+    replicationFactor: f.optUint('replicationFactor'),
+    minInSync: f.optUint('minInSync'),
   }
 }
 

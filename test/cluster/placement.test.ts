@@ -77,4 +77,8 @@ t.test('values: a value of the wrong shape is refused whole', async (t) => {
   t.equal(parsePartition(JSON.stringify({ ...part, replicas: [] })), undefined)
   t.equal(parsePartition(JSON.stringify({ ...part, isr: [{ id: 1 }] })), undefined)
   t.equal(parsePartition(JSON.stringify({ ...part, leader: 1.5 })), undefined)
+  const withDir = { ...part, isr: [{ id: 1, incarnation: 'i', dirId: 'd1' }, { id: 2, incarnation: 'j' }] }
+  t.same(parsePartition(JSON.stringify(withDir)), withDir, 'an isr member may name its data directory')
+  t.equal(parsePartition(JSON.stringify({ ...part, isr: [{ id: 1, incarnation: 'i', dirId: 7 }] })), undefined, 'a dirId that is not a string')
+  t.equal(parsePartition(JSON.stringify({ ...part, isr: [{ id: 1, incarnation: 'i', dirId: '' }] })), undefined, 'an empty dirId')
 })

@@ -195,6 +195,12 @@ export const VECTOR_SOURCES: readonly VectorSource[] = [
     note: 'Create "orders" with 3 partitions, keeping 7 days or 1 GiB per partition.',
     value: { corr: 4, topic: 'orders', partitions: 3, retentionMs: 604800000, retentionBytes: 1073741824 },
   },
+  {
+    frame: 'TOPIC_CREATE',
+    variant: 'replicated',
+    note: 'In a cluster: "payments" with 6 partitions, 3 copies of each, a publish confirmed once 2 of them hold it.',
+    value: { corr: 4, topic: 'payments', partitions: 6, replicationFactor: 3, minInSync: 2 },
+  },
   { frame: 'TOPIC_DESCRIBE', note: 'Describe "orders".', value: { corr: 5, topic: 'orders' } },
   { frame: 'TOPIC_LIST', note: 'List all topics.', value: { corr: 6 } },
   { frame: 'TOPIC_DELETE', note: 'Delete "orders".', value: { corr: 7, topic: 'orders' } },

@@ -15,6 +15,7 @@ import {
   decodeTopicRef,
   encodeOk,
   checkName,
+  type PartitionPlacement,
 } from '../../../protocol/index.js'
 import type { HandlerConnection, HandlerContext } from '../handler-connection.js'
 import type { TopicConfig } from '../../thread-messages.js'
@@ -31,9 +32,25 @@ export function known(conn: HandlerConnection, topic: string, op: Operation): To
   return t
 }
 
-export async function describe(ctx: HandlerContext, t: TopicConfig) {
+/**
+ * A topic's settings and its partitions' facts. A single broker keeps one
+ * copy of each partition (1/1). In a cluster the settings come from the
+ * cluster's topic key, `partitionInfo` covers the partitions this broker
+ * leads (the others' facts are on their leaders), and `placement` says where
+ * every partition lives: leader, replicas and in-sync replicas, as METADATA
+ * does.
+ */
+export async function describe(ctx: Pick<HandlerContext, 'pool' | 'cluster'>, t: TopicConfig) {
   const partitionInfo = await perPartition(ctx, t, (partition) => ({ t: 'describe', topic: t.topic, partition }))
-  return { ...t, partitionInfo }
+  const cluster = ctx.cluster
+  if (!cluster) return { ...t, replicationFactor: 1, minInSync: 1, partitionInfo }
+  const record = cluster.view.topics.get(t.topic)
+  const placement: PartitionPlacement[] = []
+  for (let partition = 0; partition < t.partitions; partition++) {
+    const p = cluster.view.partition(t.topic, partition)
+    if (p) placement.push({ partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr.map((m) => m.id) })
+  }
+  return { ...t, ...(record && { replicationFactor: record.replicationFactor, minInSync: record.minInSync }), partitionInfo, placement }
 }
 
 export async function onTopicCreate(conn: HandlerConnection, body: Buffer): Promise<void> {

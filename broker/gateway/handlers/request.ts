@@ -39,11 +39,11 @@ export function onRequest(conn: HandlerConnection, body: Buffer): void {
  * anything anyway, so any connection may forward; with one, only a user
  * marked "broker": true.
  */
-function requireBroker(conn: HandlerConnection): void {
+export function requireBroker(conn: HandlerConnection, what = 'send forwarded requests', operation = 'forward'): void {
   if (!conn.ctx.auth.enabled || conn.user?.entry?.broker === true) return
   const user = conn.user?.user ?? 'nobody'
-  throw new SkiffError('FORBIDDEN', `user ${user} may not send forwarded requests: only a broker of the cluster may (an auth-file user marked "broker": true)`, {
-    details: { user, operation: 'forward' },
+  throw new SkiffError('FORBIDDEN', `user ${user} may not ${what}: only a broker of the cluster may (an auth-file user marked "broker": true)`, {
+    details: { user, operation },
   })
 }
 

@@ -1,0 +1,67 @@
+/**
+ * Followers' fetches held by a leader's worker while they have nothing new
+ * (Kafka's fetch.max.wait): a fetch that finds no batch, no divergence and
+ * no error waits until one of its partitions is appended to (checked at the
+ * end of each turn, after the appends of the turn), until the gateway wakes
+ * it (another worker answered the same fetch with data), or until its
+ * maxWaitMs passes (checked on the worker's 50 ms tick). So an idle cluster
+ * costs a fetch per follower per maxWaitMs, and a busy one answers within
+ * the turn that appended.
+ */
+import type { ToWorker } from '../thread-messages.js'
+import type { WorkerContext } from './context.js'
+import type { Outbox } from './outbox.js'
+import { answerFetch, type FetchAnswer } from './replication.js'
+
+type FetchOp = Extract<ToWorker, { t: 'replFetch' }>
+
+/** Sessions one worker may hold (a follower has one fetch in flight per leader; the gateway bounds followers). */
+const MAX_HELD = 1024
+
+export class FetchSessions {
+  private readonly held = new Map<number, { op: FetchOp; deadline: number }>()
+
+  constructor(
+    private readonly ctx: WorkerContext,
+    private readonly outbox: Outbox,
+  ) {}
+
+  fetch(op: FetchOp, now: number): void {
+    const answers = this.answer(op)
+    if (op.maxWaitMs === 0 || this.held.size >= MAX_HELD || answers.some((a) => a.batches.length > 0 || a.divergingEpoch || a.error)) {
+      this.outbox.answer(op, answers)
+      return
+    }
+    this.held.set(op.session, { op, deadline: now + op.maxWaitMs })
+  }
+
+  wake(session: number): void {
+    const h = this.held.get(session)
+    if (!h) return
+    this.held.delete(session)
+    this.outbox.answer(h.op, this.answer(h.op))
+  }
+
+  /** End of turn: answer the held fetches that have something new now. */
+  afterTurn(): void {
+    if (this.held.size === 0) return
+    for (const [session, h] of this.held) {
+      if (!h.op.fetch.some((req) => (this.ctx.existing(req.topic, req.partition)?.log.endOffset ?? 0) > req.fetchOffset)) continue
+      this.held.delete(session)
+      this.outbox.answer(h.op, this.answer(h.op))
+    }
+  }
+
+  /** Answer the fetches whose wait is over. */
+  expire(now: number): void {
+    for (const [session, h] of this.held) {
+      if (h.deadline > now) continue
+      this.held.delete(session)
+      this.outbox.answer(h.op, this.answer(h.op))
+    }
+  }
+
+  private answer(op: FetchOp): FetchAnswer[] {
+    return op.fetch.map((req) => answerFetch(this.ctx.existing(req.topic, req.partition), req, op.follower))
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The replication ops on one partition, for the worker that owns it: taking
+ * a role, answering a follower's fetch (leader), and appending what the
+ * leader sent (follower). replica.ts holds the state and says what each
+ * role may do; CLUSTER.md "Data path with replication" is the contract.
+ */
+import { SkiffError } from '../../protocol/errors.js'
+import { readBatchHeader } from '../../protocol/batch.js'
+import type { FetchPartition, FetchedPartition } from '../../protocol/frames/replication.js'
+import { Replica, type ReplicaRole } from './replica.js'
+import { DEDUP_WINDOW_MS } from './dedup-window.js'
+import type { Partition } from './partition.js'
+import type { Outbox } from './outbox.js'
+
+/** Bytes of batches one fetch answer carries per partition (at least one whole batch). */
+export const FETCH_BYTES_PER_PARTITION = 1024 * 1024
+
+/** What a fetch answers for one partition, plus whether the follower counts as caught up (for the in-sync set). */
+export type FetchAnswer = FetchedPartition & { caughtUp: boolean; acked: number }
+
+/**
+ * Take the role etcd gives this copy. Becoming leader in a new epoch: the
+ * epoch is recorded in the log at its end before any batch of it (so a
+ * follower diverging there is told where the old epoch ended), and the
+ * idempotent producer's window is rebuilt from the log tail, which holds
+ * every batch the old leader replicated here. Confirms left waiting by a
+ * lost leadership are answered NOT_LEADER: the client resends them to the
+ * new leader with the same sequence.
+ */
+export function applyRole(p: Partition, outbox: Outbox, self: number, role: ReplicaRole | 'none', epoch: number, isr: number[], minInSync: number): void {
+  if (role === 'none') {
+    if (!p.replica) return
+    failWaiting(p, outbox, p.replica.update('follower', epoch, isr, minInSync))
+    p.replica = undefined
+    return
+  }
+  const replica = (p.replica ??= new Replica(self))
+  const wasLeader = replica.role === 'leader' && replica.epoch === epoch
+  if (role === 'leader' && !wasLeader) {
+    const log = p.log
+    if (epoch > (log.leaderEpochs.latestEpoch ?? -1)) log.leaderEpochs.assign(epoch, log.endOffset)
+    if (epoch > log.leaderEpoch) log.setLeaderEpoch(epoch)
+    const now = Date.now()
+    p.dedup.clear()
+    p.dedup.restore(log.producerBatches(log.offsetForTimestamp(now - DEDUP_WINDOW_MS)), now)
+    replica.hw = Math.min(replica.hw, log.endOffset)
+  }
+  failWaiting(p, outbox, replica.update(role, epoch, isr, minInSync))
+  p.advanceHw()
+}
+
+function failWaiting(p: Partition, outbox: Outbox, left: { id: number }[]): void {
+  for (const c of left) outbox.fail(c.id, 'NOT_LEADER', `leadership of ${p.topic}/${p.partition} moved before the publish was replicated; it may be stored: resend it with the same sequence`)
+}
+
+/**
+ * Leader: answer one partition of a follower's fetch. The fetch offset is
+ * the follower's acknowledgement, counted only in this epoch and only when
+ * its log agrees with this one up to there (else it is told where its last
+ * epoch ends here, Kafka's divergingEpoch, and truncates).
+ */
+export function answerFetch(p: Partition | undefined, req: FetchPartition, follower: number): FetchAnswer {
+  const base = { topic: req.topic, partition: req.partition, batches: EMPTY, caughtUp: false, acked: req.fetchOffset }
+  const replica = p?.replica
+  if (!p || !replica || replica.role !== 'leader') return { ...base, hw: 0, leaderEnd: 0, error: 'NOT_LEADER' }
+  const log = p.log
+  const leaderEnd = log.endOffset
+  if (req.leaderEpoch !== replica.epoch) return { ...base, hw: replica.hw, leaderEnd, error: req.leaderEpoch < replica.epoch ? 'FENCED_LEADER_EPOCH' : 'UNKNOWN_LEADER_EPOCH' }
+  const diverging = divergence(p, req)
+  if (diverging) return { ...base, hw: replica.hw, leaderEnd, divergingEpoch: diverging }
+  const caughtUp = replica.acknowledge(follower, req.fetchOffset, leaderEnd)
+  p.advanceHw()
+  const batches = log.readBatches(req.fetchOffset, FETCH_BYTES_PER_PARTITION)
+  return { ...base, hw: replica.hw, leaderEnd, batches: batches.length === 1 ? batches[0]! : Buffer.concat(batches), caughtUp }
+}
+
+const EMPTY = new Uint8Array(0)
+
+function divergence(p: Partition, req: FetchPartition): { epoch: number; endOffset: number } | undefined {
+  const log = p.log
+  const epochs = log.leaderEpochs
+  if (req.lastFetchedEpoch !== undefined) {
+    const end = epochs.endOffsetFor(req.lastFetchedEpoch, log.endOffset)
+    if (!end) {
+      const latest = epochs.latest()
+      return { epoch: latest?.epoch ?? 0, endOffset: log.endOffset }
+    }
+    if (end.epoch !== req.lastFetchedEpoch || end.endOffset < req.fetchOffset) return end
+  }
+  if (req.fetchOffset > log.endOffset) return { epoch: epochs.latestEpoch ?? 0, endOffset: log.endOffset }
+  return undefined
+}
+
+/**
+ * Follower: truncate where the leader said, then append its batches
+ * verbatim (Kafka's rule for the cut: truncationPoint). Refused when this copy now follows a newer epoch than the fetch
+ * was made in (the answer comes from a deposed leader) or leads. The answer
+ * ({endOffset, lastEpoch}) goes out after the sync that covers the appends.
+ */
+export function appendFromLeader(p: Partition, id: number, epoch: number, hw: number, batches: Uint8Array, diverging: { epoch: number; endOffset: number } | undefined): void {
+  const replica = p.replica
+  if (!replica || replica.role !== 'follower') throw new SkiffError('NOT_LEADER', `${p.topic}/${p.partition} is not followed here`)
+  if (epoch < replica.epoch) throw new SkiffError('INVALID_REQUEST', `data of epoch ${epoch} for ${p.topic}/${p.partition}, which follows epoch ${replica.epoch} now: refused`)
+  const log = p.log
+  if (diverging) log.truncateTo(truncationPoint(p, diverging))
+  const buf = Buffer.from(batches.buffer, batches.byteOffset, batches.byteLength)
+  for (let at = 0; at < buf.length; ) {
+    const h = readBatchHeader(buf, at)
+    if (!h || at + h.size > buf.length) throw new SkiffError('INVALID_REQUEST', `replicated data for ${p.topic}/${p.partition} ends inside a batch at byte ${at}`)
+    // An overlap is what a fetch answered twice gives (a retry after a lost answer): skip what is here already.
+    if (h.baseOffset + h.count > log.endOffset) log.appendReplicated(Buffer.from(buf.subarray(at, at + h.size)))
+    at += h.size
+  }
+  replica.hw = Math.max(replica.hw, Math.min(hw, log.endOffset))
+  p.markUnsynced()
+  p.replicated.push(id)
+}
+
+/** Where a follower cuts its log when the leader says its epoch `epoch` ends at `endOffset`: there, or where that epoch ends here if sooner. */
+export function truncationPoint(p: Partition, diverging: { epoch: number; endOffset: number }): number {
+  const log = p.log
+  const local = log.leaderEpochs.endOffsetFor(diverging.epoch, log.endOffset)
+  return local ? Math.min(diverging.endOffset, local.endOffset) : Math.min(diverging.endOffset, log.endOffset)
+}

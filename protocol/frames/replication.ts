@@ -1,0 +1,148 @@
+/**
+ * Broker to broker replication (CLUSTER.md "Data path with replication"):
+ * a follower pulls each partition it holds a copy of from that partition's
+ * leader, over one connection per pair of brokers, logged in as the
+ * cluster's broker user.
+ *
+ * REPL_FETCH (0x3b), follower -> leader:
+ *   corr          uint
+ *   brokerId      uint     the follower
+ *   incarnation   string   the follower's process (a restarted broker is a new one)
+ *   maxWaitMs     uint     how long the leader may hold the fetch while it has nothing new
+ *   partitions    [{ topic, partition, leaderEpoch, fetchOffset, lastFetchedEpoch? }]
+ *                 leaderEpoch: the epoch the follower believes the leader is in;
+ *                 fetchOffset: the follower's end offset, everything below it
+ *                 fsynced (this is its acknowledgement); lastFetchedEpoch: the
+ *                 epoch of its last batch (absent when its log is empty)
+ *
+ * REPL_DATA (0x3c), leader -> follower, the answer under the same corr:
+ *   corr          uint
+ *   partitions    [{ topic, partition, hw, leaderEnd, batches, divergingEpoch?, error? }]
+ *                 hw: the high watermark; leaderEnd: the leader's end offset;
+ *                 batches: whole stored batches from fetchOffset on, end to end
+ *                 (possibly empty); divergingEpoch { epoch, endOffset }: the
+ *                 follower's log diverges, it truncates to endOffset (or its own
+ *                 end of that epoch, whichever is lower) and fetches again;
+ *                 error: an error name (NOT_LEADER when this broker does not
+ *                 lead the partition in the follower's epoch), batches empty
+ *
+ * A fetch from a broker that is not logged in as the broker user is
+ * FORBIDDEN; a fetch to a broker not in a cluster is INVALID_REQUEST.
+ */
+import { Op } from '../opcodes.js'
+import { encodeFrame } from '../frame.js'
+import { Fields } from '../fields.js'
+import { SkiffError } from '../errors.js'
+import { MAX_NAME_FIELD } from './limits.js'
+import { MAX_BROKER_ID } from './metadata.js'
+
+/** Most partitions one fetch may name. */
+export const MAX_FETCH_PARTITIONS = 10_000
+export const MAX_FETCH_WAIT_MS = 10_000
+const MAX_EPOCH = 0xffffffff
+
+export interface FetchPartition {
+  topic: string
+  partition: number
+  leaderEpoch: number
+  fetchOffset: number
+  lastFetchedEpoch?: number | undefined
+}
+
+export interface ReplFetch {
+  corr: number
+  brokerId: number
+  incarnation: string
+  maxWaitMs: number
+  partitions: FetchPartition[]
+}
+
+export interface FetchedPartition {
+  topic: string
+  partition: number
+  hw: number
+  leaderEnd: number
+  batches: Uint8Array
+  divergingEpoch?: { epoch: number; endOffset: number } | undefined
+  error?: string | undefined
+}
+
+export interface ReplData {
+  corr: number
+  partitions: FetchedPartition[]
+}
+
+export function encodeReplFetch(f: ReplFetch): Buffer {
+  return encodeFrame(Op.REPL_FETCH, {
+    corr: f.corr,
+    brokerId: f.brokerId,
+    incarnation: f.incarnation,
+    maxWaitMs: f.maxWaitMs,
+    partitions: f.partitions.map((p) => (p.lastFetchedEpoch === undefined ? { topic: p.topic, partition: p.partition, leaderEpoch: p.leaderEpoch, fetchOffset: p.fetchOffset } : p)),
+  })
+}
+
+const isUint = (v: unknown, max = Number.MAX_SAFE_INTEGER): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array)
+
+export function decodeReplFetch(body: Buffer): ReplFetch {
+  const f = new Fields('REPL_FETCH', body)
+  const corr = f.uint('corr')
+  const brokerId = f.uint('brokerId', MAX_BROKER_ID)
+  const incarnation = f.str('incarnation', 256)
+  const maxWaitMs = f.uint('maxWaitMs', MAX_FETCH_WAIT_MS)
+  const raw = f.raw('partitions')
+  if (!Array.isArray(raw) || raw.length > MAX_FETCH_PARTITIONS) throw new SkiffError('INVALID_REQUEST', `REPL_FETCH.partitions must be an array of at most ${MAX_FETCH_PARTITIONS}`)
+  const partitions = raw.map((p, i): FetchPartition => {
+    const ok =
+      isObject(p) &&
+      typeof p.topic === 'string' &&
+      p.topic.length > 0 &&
+      p.topic.length <= MAX_NAME_FIELD &&
+      isUint(p.partition, 0xffffffff) &&
+      isUint(p.leaderEpoch, MAX_EPOCH) &&
+      isUint(p.fetchOffset) &&
+      (p.lastFetchedEpoch === undefined || p.lastFetchedEpoch === null || isUint(p.lastFetchedEpoch, MAX_EPOCH))
+    if (!ok) throw new SkiffError('INVALID_REQUEST', `REPL_FETCH.partitions[${i}] must be { topic, partition, leaderEpoch, fetchOffset, lastFetchedEpoch? }`)
+    const q = p as { topic: string; partition: number; leaderEpoch: number; fetchOffset: number; lastFetchedEpoch?: number | null }
+    return { topic: q.topic, partition: q.partition, leaderEpoch: q.leaderEpoch, fetchOffset: q.fetchOffset, lastFetchedEpoch: q.lastFetchedEpoch ?? undefined }
+  })
+  return { corr, brokerId, incarnation, maxWaitMs, partitions }
+}
+
+export function encodeReplData(d: ReplData): Buffer {
+  return encodeFrame(Op.REPL_DATA, {
+    corr: d.corr,
+    partitions: d.partitions.map((p) => {
+      const out: Record<string, unknown> = { topic: p.topic, partition: p.partition, hw: p.hw, leaderEnd: p.leaderEnd, batches: p.batches }
+      if (p.divergingEpoch) out.divergingEpoch = p.divergingEpoch
+      if (p.error) out.error = p.error
+      return out
+    }),
+  })
+}
+
+export function decodeReplData(body: Buffer): ReplData {
+  const f = new Fields('REPL_DATA', body)
+  const corr = f.uint('corr')
+  const raw = f.raw('partitions')
+  if (!Array.isArray(raw) || raw.length > MAX_FETCH_PARTITIONS) throw new SkiffError('INVALID_REQUEST', 'REPL_DATA.partitions must be an array')
+  const partitions = raw.map((p, i): FetchedPartition => {
+    const d = isObject(p) ? p.divergingEpoch : undefined
+    const ok =
+      isObject(p) &&
+      typeof p.topic === 'string' &&
+      p.topic.length <= MAX_NAME_FIELD &&
+      isUint(p.partition, 0xffffffff) &&
+      isUint(p.hw) &&
+      isUint(p.leaderEnd) &&
+      p.batches instanceof Uint8Array &&
+      (d === undefined || d === null || (isObject(d) && isUint(d.epoch, MAX_EPOCH) && isUint(d.endOffset))) &&
+      (p.error === undefined || p.error === null || (typeof p.error === 'string' && p.error.length <= 64))
+    if (!ok) throw new SkiffError('INVALID_REQUEST', `REPL_DATA.partitions[${i}] is not { topic, partition, hw, leaderEnd, batches, divergingEpoch?, error? }`)
+    const q = p as Record<string, unknown>
+    const diverging = isObject(d) ? { epoch: d.epoch as number, endOffset: d.endOffset as number } : undefined
+    return { topic: q.topic as string, partition: q.partition as number, hw: q.hw as number, leaderEnd: q.leaderEnd as number, batches: q.batches as Uint8Array, divergingEpoch: diverging, error: (q.error as string | null) ?? undefined }
+  })
+  return { corr, partitions }
+}
