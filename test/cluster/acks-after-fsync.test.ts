@@ -16,7 +16,6 @@
  * SKIFF_FAULT_SEED=<seed> replays the moment of the kill and the keys.
  */
 import t from 'tap'
-import type { TopicOptions } from '../../clients/index.js'
 import { seededRandom, sleep } from '../reliability/harness.js'
 import { clusterMissing, connectDirect } from './broker-cluster.js'
 import { check } from './checker.js'
@@ -42,8 +41,7 @@ else {
     const cluster = await FaultCluster.start({ args: ['--group-commit-ms', '5', '--no-udp'] })
     t.teardown(() => cluster.close())
     const admin = await connectDirect(cluster.brokers[0]!.runner.url, { name: 'synced' })
-    const topicOptions: TopicOptions = { partitions: PARTITIONS, ...{ replicationFactor: 3, minInSync: 2 } }
-    await admin.admin.createTopic(TOPIC, topicOptions)
+    await admin.admin.createTopic(TOPIC, { partitions: PARTITIONS, replicationFactor: 3, minInSync: 2 })
     await admin.close()
 
     const w = await startWorkload({

@@ -47,6 +47,7 @@ export interface Placement {
 export class FaultCluster {
   readonly brokers: ClusterBroker[] = []
   private admin: { client: Client; id: number } | undefined
+  private readonly proxies: FaultProxy[] = []
 
   private constructor(readonly etcd: EtcdCluster, readonly dir: string) {}
 
@@ -54,21 +55,23 @@ export class FaultCluster {
     const etcd = await EtcdCluster.start(3)
     const cluster = new FaultCluster(etcd, fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-faults-')))
     try {
-      for (let id = 1; id <= (opts.brokers ?? 3); id++) {
+      const n = opts.brokers ?? 3
+      // Every proxy first, each on a port of its own (port 0); the brokers' ports are picked
+      // after, so no proxy can take one of them between its pick and the broker's start.
+      const links = await Promise.all(Array.from({ length: n }, () => Promise.all(etcd.members.map((m) => FaultProxy.start({ target: { port: Number(new URL(m.clientUrl).port) } })))))
+      const targets = Array.from({ length: n }, () => ({ port: 0 }))
+      const fronts = await Promise.all(targets.map((target) => FaultProxy.start({ target })))
+      cluster.proxies.push(...links.flat(), ...fronts)
+      for (let i = 0; i < n; i++) {
+        const id = i + 1
         const dataDir = path.join(cluster.dir, `b${id}`)
-        const etcdLinks = await Promise.all(etcd.members.map((m) => FaultProxy.start({ target: { port: Number(new URL(m.clientUrl).port) } })))
-        // The port is picked first, so the proxy in front of it exists before the broker that advertises it.
-        const port = await freePort()
-        const advertised = await FaultProxy.start({ target: { port } })
+        const etcdLinks = links[i]!
+        const advertised = fronts[i]!
         const endpoints = etcdLinks.map((p) => `127.0.0.1:${p.listenPort}`).join(',')
-        const runner = await BrokerRunner.create({
-          dataDir,
-          port,
-          args: ['--data-dir', dataDir, '--cluster', `etcd://${endpoints}`, '--broker-id', String(id), '--cluster-name', 'faults', '--advertise', `127.0.0.1:${advertised.listenPort}`, '--workers', '1', ...(opts.args ?? [])],
-        })
+        const args = ['--data-dir', dataDir, '--cluster', `etcd://${endpoints}`, '--broker-id', String(id), '--cluster-name', 'faults', '--advertise', `127.0.0.1:${advertised.listenPort}`, '--workers', '1', ...(opts.args ?? [])]
+        const runner = await startOnFreePort(dataDir, args, targets[i]!)
         cluster.brokers.push({ id, runner, dataDir, advertised, etcdLinks })
       }
-      await Promise.all(cluster.brokers.map((b) => b.runner.start()))
       if (!(await cluster.waitAllRegistered(15_000))) throw new Error('the brokers did not all register within 15 s')
     } catch (err) {
       await cluster.close()
@@ -209,8 +212,29 @@ export class FaultCluster {
     await this.dropAdmin()
     this.resumeAll()
     await Promise.all(this.brokers.map((b) => b.runner.kill()))
-    await Promise.all(this.brokers.flatMap((b) => [b.advertised, ...b.etcdLinks]).map((p) => p.close()))
+    await Promise.all(this.proxies.map((p) => p.close()))
     await this.etcd.stop()
     fs.rmSync(this.dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * A broker started on a port picked now, which its advertised proxy then
+ * forwards to. A free port can be taken by another process between the pick
+ * and the broker's bind (an HTTP port 0, an outgoing connection): the start
+ * is tried again on another port then. Restarts keep the port.
+ */
+async function startOnFreePort(dataDir: string, args: string[], target: { port: number }): Promise<BrokerRunner> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort()
+    target.port = port
+    const runner = await BrokerRunner.create({ dataDir, port, args })
+    try {
+      await runner.start()
+      return runner
+    } catch (err) {
+      await runner.kill()
+      if (attempt >= 4 || !/already in use/.test(String(err))) throw err
+    }
   }
 }

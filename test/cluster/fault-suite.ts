@@ -22,7 +22,6 @@
  * leaders of the moment, durations) and the same keys. Used by
  * fault-suite.test.ts (short) and bench/cluster-faults/run.mjs (long).
  */
-import type { TopicOptions } from '../../clients/index.js'
 import { seededRandom, sleep } from '../reliability/harness.js'
 import { check, type CheckReport } from './checker.js'
 import { connectDirect } from './broker-cluster.js'
@@ -63,6 +62,8 @@ export interface SuiteResult {
   attempted: number
   confirmed: number
   failed: number
+  /** Why publishes failed: each distinct error (digits masked) with its count, most frequent first. */
+  failureKinds: { error: string; count: number }[]
   reconnects: { producers: number; consumers: number }
   /** Every confirmed record reached the group before the deadline. */
   drained: boolean
@@ -90,10 +91,7 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
   const clock = () => `${((Date.now() - began) / 1000).toFixed(1).padStart(6)} s`
   try {
     const admin = await connectDirect(cluster.brokers[0]!.runner.url, { name: 'fault-suite' })
-    // Replication factor 3, minInSync 2: passed as the cluster's settings; a client
-    // that does not know these fields yet leaves them to the cluster's defaults.
-    const topicOptions: TopicOptions = { partitions, ...{ replicationFactor: 3, minInSync: 2 } }
-    await admin.admin.createTopic(TOPIC, topicOptions)
+    await admin.admin.createTopic(TOPIC, { partitions, replicationFactor: 3, minInSync: 2 })
     const placed = (await admin.admin.metadata([TOPIC])).topics[0]?.partitions ?? []
     await admin.close()
     const replicationFactor = Math.min(...placed.map((p) => p.replicas.length))
@@ -157,6 +155,7 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
         attempted: w.attempted.length,
         confirmed: w.confirmed.length,
         failed: w.failures.length,
+        failureKinds: kindsOf(w.failures.map((f) => f.error)),
         reconnects: { ...w.reconnects },
         drained,
         check: report,
@@ -188,6 +187,7 @@ export function summaryTable(r: SuiteResult): string {
     ['copies per partition', String(r.replicationFactor), r.skipped.length ? `left out: ${r.skipped.map((s) => s.name).join(', ')}` : ''],
     ['faults', String(r.faults.length), summarizeFaults(r.faults)],
     ['published', String(r.attempted), `${r.confirmed} confirmed, ${r.failed} failed`],
+    ...r.failureKinds.slice(0, 3).map((k): [string, string, string] => ['failed with', String(k.count), k.error]),
     ['confirmed lost', String(c.lost.count), first(c.lost)],
     ['stored twice', String(c.duplicated.count), first(c.duplicated)],
     ['order broken', String(c.reordered.count), first(c.reordered)],
@@ -207,6 +207,15 @@ export function summaryTable(r: SuiteResult): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
   const line = (cells: string[]) => cells.map((cell, i) => (i === 1 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd()
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
+}
+
+function kindsOf(errors: readonly string[]): { error: string; count: number }[] {
+  const counts = new Map<string, number>()
+  for (const e of errors) {
+    const k = e.replace(/\d+/g, '#').slice(0, 140)
+    counts.set(k, (counts.get(k) ?? 0) + 1)
+  }
+  return [...counts].map(([error, count]) => ({ error, count })).sort((a, b) => b.count - a.count)
 }
 
 function first(f: { count: number; examples: unknown[] }): string {
@@ -234,6 +243,7 @@ function toJson(r: SuiteResult, opts: SuiteOptions): Record<string, unknown> {
     attempted: r.attempted,
     confirmed: r.confirmed,
     failed: r.failed,
+    failureKinds: r.failureKinds.slice(0, 10),
     reconnects: r.reconnects,
     lost: c.lost.count,
     duplicated: c.duplicated.count,
