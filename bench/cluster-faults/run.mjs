@@ -42,11 +42,13 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '100' },
     partitions: { type: 'string', default: '6' },
     results: { type: 'string', default: path.join(here, 'results.jsonl') },
+    logs: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 })
 if (values.help) {
-  console.log(`usage: node bench/cluster-faults/run.mjs [--minutes 5] [--seed N] [--interval 4000] [--faults a,b] [--rate 100] [--partitions 6] [--results file]
+  console.log(`usage: node bench/cluster-faults/run.mjs [--minutes 5] [--seed N] [--interval 4000] [--faults a,b] [--rate 100] [--partitions 6] [--results file] [--logs dir]
+--logs dir: write each broker's warnings and errors (broker-<id>.jsonl) and the failed publishes (failures.jsonl) there
 faults: kill-leader, pause-leader, cut-leader-etcd, cut-leader-peers, kill-all, pause-etcd-leader, wipe-restart (default: all;
 wipe-restart is left out while partitions have one copy unless named)`)
   process.exit(0)
@@ -98,6 +100,12 @@ const result = await runFaultSuite({
   log: (line) => console.log(line),
 })
 console.log(`\n${result.table()}\n`)
+if (values.logs) {
+  fs.mkdirSync(values.logs, { recursive: true })
+  for (const [id, lines] of result.brokerLogs) fs.writeFileSync(path.join(values.logs, `broker-${id}.jsonl`), lines.map((l) => JSON.stringify(l)).join('\n') + '\n')
+  fs.writeFileSync(path.join(values.logs, 'failures.jsonl'), result.failures.map((f) => JSON.stringify(f)).join('\n') + '\n')
+  console.log(`broker warnings and failed publishes in ${values.logs}`)
+}
 fs.appendFileSync(values.results, JSON.stringify({ ...result.json(), minutes }) + '\n')
 console.log(`appended to ${path.relative(process.cwd(), values.results)}`)
 process.exit(result.json().ok ? 0 : 1)

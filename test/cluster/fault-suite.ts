@@ -74,6 +74,10 @@ export interface SuiteResult {
   failover: Failover[]
   failoverStats: FailoverStats[]
   durationMs: number
+  /** What each broker logged at warn or above, over all its runs (for a report of what went wrong). */
+  brokerLogs: Map<number, Record<string, unknown>[]>
+  /** The workload's own log: every failure, and the confirms of ids the check found wrong. */
+  failures: { id: string; error: string }[]
   /** The summary table, as printed. */
   table(): string
   /** A JSON-able record of the run (bench/cluster-faults/results.jsonl). */
@@ -164,6 +168,8 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
         failover,
         failoverStats: failoverStats(failover),
         durationMs: Date.now() - began,
+        brokerLogs: new Map(cluster.brokers.map((b) => [b.id, b.runner.lines.filter((l) => l.level === 'warn' || l.level === 'error' || l.level === 'fatal' || (typeof l.level === 'number' && l.level >= 40))])),
+        failures: [...w.failures],
         table: () => summaryTable(result),
         json: () => toJson(result, opts),
       }
