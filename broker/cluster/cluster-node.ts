@@ -75,6 +75,7 @@ export class ClusterNode {
   readonly keys: ClusterKeys
   readonly view: ClusterView
   readonly incarnation = randomUUID()
+  readonly replication = new ReplicationStats()
   private readonly client: EtcdClient
   private readonly membership: Membership
   private watcher: PrefixWatcher | undefined
@@ -89,7 +90,6 @@ export class ClusterNode {
    */
   readonly whenJoined = new Promise<void>((resolve) => (this.markJoined = resolve))
   private readonly seen: { revision: number; resolve: () => void }[] = []
-  readonly replication = new ReplicationStats()
   /** Replicated partitions: roles, fetchers, in-sync sets, elections (replicator.ts). */
   readonly replicator: Replicator
 
@@ -234,12 +234,19 @@ export class ClusterNode {
 
   /**
    * What the panel, /readyz and the metrics show of the cluster: whether this
-   * broker's registration holds, the live brokers, the partitions it leads
-   * and the partitions of the cluster without a live leader.
+   * broker's registration holds, the live brokers, the partitions it leads,
+   * the partitions of the cluster that are unavailable or under-replicated
+   * (worked out once per change of the view), and the replication counters.
    */
   status(): ClusterStatus {
-    const { brokers, leading, unavailable } = this.view.summary()
-    return { brokerId: this.brokerId, cluster: this.clusterId, registered: this.membership.holds(0) && this.view.brokers.has(this.brokerId), brokers, leading, unavailable }
+    const { elections, isrShrinks, isrExpands, handovers } = this.replication
+    return {
+      brokerId: this.brokerId,
+      cluster: this.clusterId,
+      registered: this.membership.holds(0) && this.view.brokers.has(this.brokerId),
+      ...this.view.summary(),
+      replication: { elections, isrShrinks, isrExpands, handovers },
+    }
   }
 
   metadata(topics: Iterable<string>): ClusterMetadata {

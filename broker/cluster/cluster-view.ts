@@ -19,6 +19,8 @@ import type { ClusterMetadata, TopicPlacement } from '../../protocol/frames/meta
 import type { WatchEvent } from './etcd/watcher.js'
 import { parseKey, type ClusterKeys } from './keys.js'
 import { parseBroker, parsePartition, parseTopic, type BrokerRecord, type PartitionRecord, type TopicRecord } from './records.js'
+import { partitionHealth, type PartitionHealth } from './partition-health.js'
+import { MAX_LISTED_PARTITIONS, type BelowMinInSync, type LeaderlessPartition, type UnderReplicatedPartition } from '../observability/broker-view.js'
 
 /** What one applied event changed, for the node to act on. */
 export type ViewChange =
@@ -27,10 +29,16 @@ export type ViewChange =
   | { kind: 'topic'; topic: string; record: TopicRecord | undefined }
   | { kind: 'partition'; topic: string; partition: number; record: PartitionRecord | undefined }
 
+/** What the metrics, the panel, /readyz and `skiff cluster status` read of the view (ClusterStatus has the field docs). */
 export interface ViewSummary {
   brokers: { id: number; host: string; port: number }[]
   leading: number
   unavailable: number
+  leaderless: LeaderlessPartition[]
+  underReplicatedCount: number
+  underReplicated: UnderReplicatedPartition[]
+  belowMinInSyncCount: number
+  belowMinInSync: BelowMinInSync[]
 }
 
 export class ClusterView {
@@ -49,6 +57,8 @@ export class ClusterView {
   private readonly ledBySelf = new Map<string, readonly number[]>()
   /** The live brokers and partition counts the metrics and /readyz read on every scrape, likewise kept until the next event. */
   private summaryOf: ViewSummary | undefined
+  /** By `<topic>/<partition>`: the partitions that are unavailable or under-replicated, worked out with the summary (METADATA carries the reasons). */
+  private readonly problems = new Map<string, PartitionHealth>()
 
   constructor(
     private readonly keys: ClusterKeys,
@@ -141,20 +151,42 @@ export class ClusterView {
     }
   }
 
-  /** The live brokers in id order, the partitions this view's broker leads, and those without a live leader. */
+  /**
+   * The live brokers in id order, the partitions this view's broker leads,
+   * and the partitions that are unavailable or under-replicated, each with
+   * its reason (partition-health.ts). Listed in topic name, then partition
+   * order, the first MAX_LISTED_PARTITIONS of each kind; the counts are whole.
+   * A dead-letter topic's partitions are counted as a topic of their own, as
+   * METADATA lists them, though they share their origin's placement.
+   */
   summary(): ViewSummary {
     if (this.summaryOf) return this.summaryOf
     const brokers = [...this.brokers].sort(([a], [b]) => a - b).map(([id, b]) => ({ id, host: b.host, port: b.port }))
-    let leading = 0
-    let unavailable = 0
-    for (const [topic, t] of this.topics) {
-      for (let p = 0; p < t.partitions; p++) {
-        const leader = this.partition(topic, p)?.leader
-        if (leader === this.self) leading++
-        if (leader === undefined || !this.brokers.has(leader)) unavailable++
+    const s: ViewSummary = { brokers, leading: 0, unavailable: 0, leaderless: [], underReplicatedCount: 0, underReplicated: [], belowMinInSyncCount: 0, belowMinInSync: [] }
+    this.problems.clear()
+    for (const topic of [...this.topics.keys()].sort()) {
+      const t = this.topics.get(topic)!
+      for (let partition = 0; partition < t.partitions; partition++) {
+        const p = this.partition(topic, partition)
+        if (p?.leader === this.self) {
+          s.leading++
+          // minInSync is the origin's: a dead-letter partition lives in its origin's replication unit.
+          if (!isDeadLetterTopic(topic) && p.isr.length < t.minInSync && s.belowMinInSyncCount++ < MAX_LISTED_PARTITIONS) {
+            s.belowMinInSync.push({ topic, partition, isr: p.isr.length, minInSync: t.minInSync })
+          }
+        }
+        const health = partitionHealth(p, this.brokers)
+        if (health.unavailable !== undefined) {
+          if (s.unavailable++ < MAX_LISTED_PARTITIONS) s.leaderless.push({ topic, partition, ...(p ? { leader: p.leader } : {}), reason: health.unavailable })
+        } else if (health.underReplicated !== undefined && p) {
+          if (s.underReplicatedCount++ < MAX_LISTED_PARTITIONS) {
+            s.underReplicated.push({ topic, partition, leader: p.leader, replicas: p.replicas, isr: p.isr.map((m) => m.id), reason: health.underReplicated })
+          }
+        } else continue
+        this.problems.set(`${topic}/${partition}`, health)
       }
     }
-    return (this.summaryOf = { brokers, leading, unavailable })
+    return (this.summaryOf = s)
   }
 
   /** Partitions each live broker leads, for placement (placement.ts). */
@@ -177,8 +209,14 @@ export class ClusterView {
     return led
   }
 
-  /** METADATA's answer for `topics` (names that do not exist are left out), as this view has it. */
+  /**
+   * METADATA's answer for `topics` (names that do not exist are left out), as
+   * this view has it; a partition that is unavailable or under-replicated
+   * carries the reason (partition-health.ts).
+   */
   metadata(clusterId: string, topics: Iterable<string>): ClusterMetadata {
+    // First: the summary works out the problems read below.
+    const { brokers } = this.summary()
     const placements: TopicPlacement[] = []
     for (const topic of topics) {
       const t = this.topics.get(topic)
@@ -186,10 +224,12 @@ export class ClusterView {
       const partitions = []
       for (let partition = 0; partition < t.partitions; partition++) {
         const p = this.partition(topic, partition)
-        if (p) partitions.push({ partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr.map((m) => m.id) })
+        if (!p) continue
+        const problem = this.problems.get(`${topic}/${partition}`)
+        partitions.push({ partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr.map((m) => m.id), ...problem })
       }
       placements.push({ topic, partitions })
     }
-    return { clusterId, revision: this.revision, brokers: this.summary().brokers, topics: placements }
+    return { clusterId, revision: this.revision, brokers, topics: placements }
   }
 }

@@ -20,6 +20,7 @@ export function brokerView(ctx: GatewayContext): BrokerView {
     connections: ctx.connections,
     topics: ctx.topics,
     cluster: () => ctx.cluster?.status(),
+    replication: () => ctx.cluster?.replication,
     workers: ctx.pool.size,
     ask: (q) => ctx.pool.request(ownerOf(q.topic, q.partition, ctx.pool.size), q),
     perPartition: (t, question) => perPartition(ctx, t, question),

@@ -11,6 +11,7 @@ import type { Authenticator } from '../auth/authenticator.js'
 import type { BrokerConfig } from '../config.js'
 import type { Logger } from '../logger.js'
 import type { ResultFor, ToWorker, TopicConfig } from '../thread-messages.js'
+import type { ReplicationStats } from '../cluster/replication-stats.js'
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 
@@ -29,6 +30,36 @@ export interface PanelConnection {
   fail(err: SkiffError): void
 }
 
+/** A partition with fewer live, in-sync copies than replicas (cluster/partition-health.ts says why). */
+export interface UnderReplicatedPartition {
+  topic: string
+  partition: number
+  leader: number
+  replicas: number[]
+  /** Broker ids of the in-sync set as etcd has it. */
+  isr: number[]
+  reason: string
+}
+
+/** A partition without a live leader; `leader` is absent when it has no placement yet. */
+export interface LeaderlessPartition {
+  topic: string
+  partition: number
+  leader?: number
+  reason: string
+}
+
+/** A partition this broker leads whose in-sync set is smaller than its topic's minInSync. */
+export interface BelowMinInSync {
+  topic: string
+  partition: number
+  isr: number
+  minInSync: number
+}
+
+/** How many of each list a status carries: the counts are always whole. */
+export const MAX_LISTED_PARTITIONS = 100
+
 /** This broker in its cluster (cluster/cluster-node.ts), for the panel, /readyz and the metrics. */
 export interface ClusterStatus {
   brokerId: number
@@ -41,6 +72,18 @@ export interface ClusterStatus {
   leading: number
   /** Partitions of the cluster without a live leader. */
   unavailable: number
+  /** The first MAX_LISTED_PARTITIONS of them (topic, then partition order), with the reason. */
+  leaderless: LeaderlessPartition[]
+  /** Partitions of the cluster with a live leader and fewer live, in-sync copies than replicas. */
+  underReplicatedCount: number
+  /** The first MAX_LISTED_PARTITIONS of them, with the reason. */
+  underReplicated: UnderReplicatedPartition[]
+  /** Partitions this broker leads below their topic's minInSync: /readyz is 503 while there is one. */
+  belowMinInSyncCount: number
+  /** The first MAX_LISTED_PARTITIONS of them. */
+  belowMinInSync: BelowMinInSync[]
+  /** What this broker's replication counted since it started (cluster/replication-stats.ts). */
+  replication: { elections: number; isrShrinks: number; isrExpands: number; handovers: number }
 }
 
 export interface BrokerView {
@@ -58,6 +101,8 @@ export interface BrokerView {
   }
   /** This broker in its cluster; undefined for a single broker. */
   cluster(): ClusterStatus | undefined
+  /** The replicas this broker holds and its replication counters; undefined for a single broker. */
+  replication(): ReplicationStats | undefined
   /** Worker threads in the pool. */
   readonly workers: number
   /** Ask the owner of `q.partition` of `q.topic`. */

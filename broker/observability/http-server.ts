@@ -2,7 +2,9 @@
  * The HTTP port: `/metrics` (Prometheus text format), `/healthz` (200 while
  * the process can answer at all) and `/readyz` (200 only while the broker is
  * ready: recovery done and every port listening; 503 while starting and once
- * shutdown begins, so a load balancer stops sending before connections drop).
+ * shutdown begins, so a load balancer stops sending before connections drop;
+ * in a cluster also while the broker is not registered or leads a partition
+ * below its minInSync, the reason in the body: cluster-readiness.ts).
  * `/` is the broker's web page (panel/page.ts) and `/api/*` the JSON it uses
  * (panel/panel-api.ts lists them). GET and HEAD everywhere, POST only for
  * `/api/actions/*`; any other method is 405, unknown paths 404.
@@ -25,8 +27,8 @@ const ACTIONS = '/api/actions/'
 
 export interface HealthState {
   ready: boolean
-  /** Besides `ready`: in a cluster, whether this broker's registration holds (a broker the others take for gone is not ready). */
-  serving?: () => boolean
+  /** Besides `ready`: in a cluster, why this broker is not ready now (cluster-readiness.ts), or undefined when it is. */
+  unready?: () => string | undefined
 }
 
 export class HttpServer {
@@ -92,7 +94,8 @@ export class HttpServer {
         return this.reply(res, 200, 'ok\n')
       case '/readyz':
         if (!this.health.ready) return this.reply(res, 503, 'not ready\n')
-        return this.health.serving?.() === false ? this.reply(res, 503, 'not ready: not registered in the cluster\n') : this.reply(res, 200, 'ready\n')
+        const unready = this.health.unready?.()
+        return unready === undefined ? this.reply(res, 200, 'ready\n') : this.reply(res, 503, `not ready: ${unready}\n`)
       default:
         return this.reply(res, 404, 'not found: try /, /api/overview, /metrics, /healthz or /readyz\n')
     }

@@ -18,6 +18,7 @@ import { HttpServer, type HealthState } from './http-server.js'
 import { PanelApi } from './panel/panel-api.js'
 import { StatsdPusher } from './statsd.js'
 import { parseHostPort } from './config-check.js'
+import { clusterUnready } from './cluster-readiness.js'
 import type { GaugeSnapshot, MetricDeltas } from './worker-metrics.js'
 
 export { BrokerMetrics } from './metrics.js'
@@ -63,7 +64,8 @@ export class Observability {
     this.metrics.connectionCount = () => broker.connections.size
     this.metrics.loginStats = () => broker.auth.stats()
     this.metrics.clusterStatus = () => broker.cluster()
-    this.health.serving = () => broker.cluster()?.registered !== false
+    this.metrics.replication = () => broker.replication()
+    this.health.unready = () => clusterUnready(broker.cluster())
     this.http.panel = new PanelApi(broker, this.metrics, this.http.startedAt)
     if (config.statsd) {
       this.statsd = new StatsdPusher(this.metrics, parseHostPort(config.statsd)!, logger)

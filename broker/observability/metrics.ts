@@ -18,6 +18,7 @@ import { LabelBudget, OTHER } from './labels.js'
 import type { GaugeSnapshot, MetricDeltas } from './worker-metrics.js'
 import type { LoginStats } from '../auth/authenticator.js'
 import type { ClusterStatus } from './broker-view.js'
+import type { FollowerLag, ReplicationStats } from '../cluster/replication-stats.js'
 
 /** Why a UDP datagram was accepted or dropped (the `result` label). */
 export const UDP_RESULTS = [
@@ -79,6 +80,8 @@ export class BrokerMetrics {
   loginStats: () => LoginStats | undefined = () => undefined
   /** This broker in its cluster (undefined for a single broker), read at scrape time. */
   clusterStatus: () => ClusterStatus | undefined = () => undefined
+  /** Its replication counters and replicas (undefined for a single broker), read at scrape time. */
+  replication: () => ReplicationStats | undefined = () => undefined
   /** The gateway's broker-wide budgets (gateway/budgets.ts), once it exists. */
   gatewayBudgets: () => BudgetTotals = () => ({ pendingOutputBytes: 0, partialFrameBytes: 0, unconfirmedPublishBytes: 0 })
 
@@ -153,6 +156,55 @@ export class BrokerMetrics {
     cluster('skiff_cluster_brokers', 'Live brokers in the cluster, as this broker sees it', (s) => s.brokers.length)
     cluster('skiff_cluster_partitions_led', 'Partitions this broker leads', (s) => s.leading)
     cluster('skiff_cluster_partitions_unavailable', 'Partitions of the cluster without a live leader', (s) => s.unavailable)
+    cluster(
+      'skiff_cluster_under_replicated_partitions',
+      'Partitions of the cluster with a live leader and fewer live, in-sync copies than replicas (skiff cluster status says why)',
+      (s) => s.underReplicatedCount,
+    )
+    // Totals kept by the replication code (cluster/replication-stats.ts), copied at scrape time.
+    const replicationCounter = (name: string, help: string, read: (r: ReplicationStats) => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset()
+          const r = self.replication()
+          if (r) this.inc(read(r))
+        },
+      })
+    replicationCounter('skiff_cluster_elections_total', 'Elections this broker won: it became the leader of a partition in a new epoch', (r) => r.elections)
+    replicationCounter('skiff_cluster_isr_shrinks_total', 'In-sync set shrinks this broker wrote as leader (a follower taken out)', (r) => r.isrShrinks)
+    replicationCounter('skiff_cluster_isr_expands_total', 'In-sync set expands this broker wrote as leader (a caught-up follower taken back in)', (r) => r.isrExpands)
+    replicationCounter('skiff_cluster_leader_handovers_total', 'Partitions whose leadership this broker handed over before it stopped (SIGTERM)', (r) => r.handovers)
+    // Per partition led here, per follower: topics pass the topic label budget like every per-topic metric.
+    const replicaGauge = (name: string, help: string, labelNames: ('topic' | 'partition' | 'follower')[], fold: (into: Map<string, ReplicaSample>) => void) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset()
+          const samples = new Map<string, ReplicaSample>()
+          fold(samples)
+          for (const { labels, v } of samples.values()) this.set(labels, v)
+        },
+      })
+    const cardinality = 'One series per partition led here (and per follower); topics beyond --max-metric-topics are folded into topic="_other", partition="_other"'
+    replicaGauge('skiff_replica_follower_lag_records', `Records a follower's last fetch was behind the leader's end, per partition led here (folded: summed). ${cardinality}`, ['topic', 'partition', 'follower'], (into) =>
+      this.foldFollowers(into, (f) => f.records, (a, b) => a + b),
+    )
+    replicaGauge('skiff_replica_follower_lag_seconds', `Seconds since a follower was last caught up with the leader's end, per partition led here (0 while it is; folded: the largest). ${cardinality}`, ['topic', 'partition', 'follower'], (into) =>
+      this.foldFollowers(into, (f) => f.ms / 1000, Math.max),
+    )
+    replicaGauge('skiff_replica_high_watermark', `High watermark (offsets below it are confirmed on every in-sync replica) of each partition led here (folded: summed). ${cardinality}`, ['topic', 'partition'], (into) => {
+      for (const r of self.replication()?.replicas.values() ?? []) {
+        if (r.role !== 'leader') continue
+        const labels = this.partitionLabels(r.topic, r.partition)
+        fold(into, `${labels.topic}\u0000${labels.partition}`, labels, r.hw, (a, b) => a + b)
+      }
+    })
     new Gauge({
       name: 'skiff_connections',
       help: 'Open client connections (including ones still in the handshake)',
@@ -299,6 +351,24 @@ export class BrokerMetrics {
     return this.registry.contentType
   }
 
+  /** A partition's labels under the topic budget: a folded topic folds its partitions too. */
+  private partitionLabels(topic: string, partition: number): { topic: string; partition: string } {
+    const t = this.topics.label(topic)
+    return { topic: t, partition: t === OTHER ? OTHER : String(partition) }
+  }
+
+  /** One sample per follower of each partition led here, folded by `combine` where topics share a label. */
+  private foldFollowers(into: Map<string, ReplicaSample>, value: (f: FollowerLag) => number, combine: (a: number, b: number) => number): void {
+    for (const r of this.replication()?.replicas.values() ?? []) {
+      if (r.role !== 'leader') continue
+      const labels = this.partitionLabels(r.topic, r.partition)
+      for (const f of r.followers) {
+        const follower = String(f.broker)
+        fold(into, `${labels.topic}\u0000${labels.partition}\u0000${follower}`, { ...labels, follower }, value(f), combine)
+      }
+    }
+  }
+
   private foldedLag(): Map<{ topic: string; group: string; partition: string }, number> {
     const sums = new Map<string, { labels: { topic: string; group: string; partition: string }; v: number }>()
     for (const s of this.snapshots.values()) {
@@ -324,6 +394,14 @@ export class BrokerMetrics {
     }
     return new Map([...sums.values()].map((e) => [e.labels, e.v]))
   }
+}
+
+type ReplicaSample = { labels: Partial<Record<'topic' | 'partition' | 'follower', string>>; v: number }
+
+function fold(into: Map<string, ReplicaSample>, key: string, labels: ReplicaSample['labels'], v: number, combine: (a: number, b: number) => number): void {
+  const e = into.get(key)
+  if (e) e.v = combine(e.v, v)
+  else into.set(key, { labels, v })
 }
 
 function add<L>(sums: Map<string, { labels: L; v: number }>, key: string, labels: L, v: number): void {

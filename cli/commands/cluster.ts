@@ -1,10 +1,14 @@
 /**
  * `skiff cluster status`: the brokers of the cluster and their addresses,
  * how many partitions each leads, and every partition that cannot be served
- * now, with the reason. Asked of any broker (METADATA); a single broker shows
- * itself leading everything.
+ * now or is under-replicated, with the reason. Asked of any broker
+ * (METADATA); a single broker shows itself leading everything.
+ *
+ * The reasons are the broker's (METADATA carries them, worked out from the
+ * in-sync set and each member's incarnation, which only the broker sees). A
+ * broker that sends none (an earlier build) gets the reasons its ids allow.
  */
-import type { ClusterMetadata } from '../../clients/index.js'
+import type { ClusterMetadata, PartitionPlacement } from '../../clients/index.js'
 import { clientCommand, commandGroup, printJson, table, type CliIO, type ClientArgs } from './client-common.js'
 
 /** A partition that cannot be served now, and why. */
@@ -15,32 +19,68 @@ export interface Unavailable {
   reason: string
 }
 
-export function clusterReport(md: ClusterMetadata): { leading: Map<number, number>; unavailable: Unavailable[] } {
+/** A partition with a live leader and fewer live, in-sync copies than replicas, and why. */
+export interface UnderReplicated {
+  topic: string
+  partition: number
+  leader: number
+  replicas: number[]
+  isr: number[]
+  reason: string
+}
+
+/** The reasons a partition's ids allow, for a broker that does not send its own. */
+function reasonsFromIds(p: PartitionPlacement, live: Set<number>): { unavailable?: string; underReplicated?: string } {
+  if (!live.has(p.leader)) return { unavailable: `leader ${p.leader} not live` }
+  const why = p.replicas.flatMap((id) => (!live.has(id) ? [`broker ${id} not live`] : p.isr.includes(id) ? [] : [`broker ${id} out of sync`]))
+  return why.length ? { underReplicated: why.join('; ') } : {}
+}
+
+export function clusterReport(md: ClusterMetadata): { leading: Map<number, number>; unavailable: Unavailable[]; underReplicated: UnderReplicated[] } {
   const live = new Set(md.brokers.map((b) => b.id))
   const leading = new Map<number, number>(md.brokers.map((b) => [b.id, 0]))
   const unavailable: Unavailable[] = []
+  const underReplicated: UnderReplicated[] = []
   for (const t of md.topics) {
     for (const p of t.partitions) {
       if (live.has(p.leader)) leading.set(p.leader, leading.get(p.leader)! + 1)
-      else unavailable.push({ topic: t.topic, partition: p.partition, leader: p.leader, reason: `its leader, broker ${p.leader}, is not live` })
+      const health = p.unavailable !== undefined || p.underReplicated !== undefined ? p : reasonsFromIds(p, live)
+      if (health.unavailable !== undefined) unavailable.push({ topic: t.topic, partition: p.partition, leader: p.leader, reason: health.unavailable })
+      else if (health.underReplicated !== undefined) {
+        underReplicated.push({ topic: t.topic, partition: p.partition, leader: p.leader, replicas: p.replicas, isr: p.isr, reason: health.underReplicated })
+      }
     }
   }
-  return { leading, unavailable }
+  return { leading, unavailable, underReplicated }
 }
+
+const partitions = (n: number) => `${n} partition${n === 1 ? '' : 's'}`
 
 export function clusterCommand(io: CliIO) {
   const status = clientCommand<ClientArgs>(io, 'cluster status', {
     command: 'status',
-    describe: 'brokers, their addresses and the partitions each leads, and every partition that cannot be served now, with the reason',
+    describe: 'brokers, their addresses and the partitions each leads, and every partition that cannot be served now or is under-replicated, with the reason',
     run: async (client, argv) => {
       const md = await client.admin.metadata()
-      const { leading, unavailable } = clusterReport(md)
-      if (argv.json) return printJson(io, { clusterId: md.clusterId, revision: md.revision, brokers: md.brokers.map((b) => ({ ...b, live: true, leads: leading.get(b.id) })), unavailable })
+      const { leading, unavailable, underReplicated } = clusterReport(md)
+      if (argv.json) {
+        return printJson(io, { clusterId: md.clusterId, revision: md.revision, brokers: md.brokers.map((b) => ({ ...b, live: true, leads: leading.get(b.id) })), unavailable, underReplicated })
+      }
       io.stdout.write(`cluster ${md.clusterId}: ${md.brokers.length} live broker${md.brokers.length === 1 ? '' : 's'}\n`)
       io.stdout.write(table([['BROKER', 'ADDRESS', 'LEADS'], ...md.brokers.map((b) => [String(b.id), `${b.host}:${b.port}`, String(leading.get(b.id))])]))
-      if (unavailable.length === 0) return void io.stdout.write('every partition has a live leader\n')
-      io.stdout.write(`${unavailable.length} partition${unavailable.length === 1 ? '' : 's'} unavailable:\n`)
-      io.stdout.write(table([['TOPIC', 'PARTITION', 'REASON'], ...unavailable.map((u) => [u.topic, String(u.partition), u.reason])]))
+      if (unavailable.length === 0) io.stdout.write('every partition has a live leader\n')
+      else {
+        io.stdout.write(`${partitions(unavailable.length)} unavailable:\n`)
+        io.stdout.write(table([['TOPIC', 'PARTITION', 'LEADER', 'REASON'], ...unavailable.map((u) => [u.topic, String(u.partition), String(u.leader), u.reason])]))
+      }
+      if (underReplicated.length === 0) return void io.stdout.write('every partition with a live leader is fully replicated\n')
+      io.stdout.write(`${partitions(underReplicated.length)} under-replicated:\n`)
+      io.stdout.write(
+        table([
+          ['TOPIC', 'PARTITION', 'LEADER', 'REPLICAS', 'ISR', 'REASON'],
+          ...underReplicated.map((u) => [u.topic, String(u.partition), String(u.leader), u.replicas.join(','), u.isr.join(','), u.reason]),
+        ]),
+      )
     },
   })
   return commandGroup(io, 'cluster', "the cluster's brokers and partitions", [status], 'name a cluster command: status')

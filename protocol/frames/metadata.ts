@@ -17,7 +17,10 @@
  *                       advertises (a single broker without --advertise: the
  *                       address this connection reached)
  *   topics     [{ topic, partitions: [{ partition, leader, leaderEpoch,
- *                 replicas, isr }] }]
+ *                 replicas, isr, unavailable?, underReplicated? }] }]
+ *              `unavailable` (no live leader) and `underReplicated` (a live
+ *              leader, fewer live in-sync copies than replicas) are present
+ *              only when so, each a reason naming the brokers
  * A topic named in `topics` that does not exist, or that the user may not
  * use, is left out: not an error, as with TOPIC_LIST. A partition whose
  * `leader` is not among `brokers` has no live leader: sends to it wait and
@@ -57,6 +60,10 @@ export interface PartitionPlacement {
   replicas: number[]
   /** The replicas that are caught up with the leader. */
   isr: number[]
+  /** Present when the partition has no live leader: why ("leader 2 not live"). */
+  unavailable?: string
+  /** Present when it has a live leader but fewer live, in-sync copies than replicas: why ("broker 3 out of sync"). */
+  underReplicated?: string
 }
 
 export interface TopicPlacement {
@@ -87,8 +94,12 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 const isString = (v: unknown, max: number): boolean => typeof v === 'string' && v.length <= max
 const isIdList = (v: unknown): boolean => Array.isArray(v) && v.length <= 64 && v.every((x) => isUint(x, MAX_BROKER_ID))
 
+/** Longest reason a partition's placement may carry (one clause per replica, at most 64 replicas). */
+export const MAX_PLACEMENT_REASON = 4096
+const isReason = (v: unknown): boolean => v === undefined || isString(v, MAX_PLACEMENT_REASON)
+
 function isPartitionPlacement(v: unknown): boolean {
-  return isObject(v) && isUint(v.partition) && isUint(v.leader, MAX_BROKER_ID) && isUint(v.leaderEpoch) && isIdList(v.replicas) && isIdList(v.isr)
+  return isObject(v) && isUint(v.partition) && isUint(v.leader, MAX_BROKER_ID) && isUint(v.leaderEpoch) && isIdList(v.replicas) && isIdList(v.isr) && isReason(v.unavailable) && isReason(v.underReplicated)
 }
 
 /**

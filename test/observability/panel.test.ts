@@ -68,6 +68,8 @@ t.test('the panel in headless Chromium: a topic appears after a publish, lag fal
   await page.goto(`http://127.0.0.1:${broker.httpPort}/`, { timeout: 15_000 })
   t.equal(await page.title(), 'skiffmq panel')
   await page.waitForSelector('#status:text("updated")', { timeout: 10_000 })
+  await page.waitForSelector('#node dd[data-k="fsync"]', { timeout: 10_000 })
+  t.equal(await page.isHidden('#cluster'), true, 'a single broker has no cluster section')
 
   const producer = client.producer()
   for (let i = 0; i < 5; i++) await producer.publish('panel-orders', { n: i })

@@ -101,9 +101,24 @@ function renderNode(n) {
   if (c) {
     items.push(['cluster', c.cluster + ': broker ' + c.brokerId + (c.registered ? '' : ' (NOT registered)')],
       ['brokers', c.brokers.map((b) => b.id + ' ' + b.host + ':' + b.port).join(', ')],
-      ['leads', c.leading + ' partitions'], ['unavailable', c.unavailable + ' partitions'])
+      ['leads', c.leading + ' partitions'], ['unavailable', c.unavailable + ' partitions'], ['under-replicated', c.underReplicatedCount + ' partitions'],
+      ['elections won', c.replication.elections], ['ISR shrinks / expands', c.replication.isrShrinks + ' / ' + c.replication.isrExpands],
+      ['leader handovers', c.replication.handovers])
   }
   $('#node').innerHTML = items.map(([k, v]) => '<div><dt>' + k + '</dt><dd data-k="' + k + '">' + esc(v) + '</dd></div>').join('')
+  renderCluster(c)
+}
+
+// Partitions of the cluster that need attention: unavailable first, then under-replicated, each with the reason.
+function renderCluster(c) {
+  $('#cluster').hidden = !c
+  if (!c) return
+  const row = (kind, p) => '<tr data-kind="' + kind + '" data-topic="' + esc(p.topic) + '" data-partition="' + p.partition + '"><td>' + kind + '</td><td>' + esc(p.topic) + '</td>' + num(p.partition) +
+    num(p.leader ?? '–') + '<td>' + esc((p.replicas ?? []).join(', ')) + '</td><td>' + esc((p.isr ?? []).join(', ')) + '</td><td>' + esc(p.reason) + '</td></tr>'
+  fill('cluster-partitions', c.leaderless.map((p) => row('unavailable', p)).concat(c.underReplicated.map((p) => row('under-replicated', p))), 7)
+  const shown = c.leaderless.length + c.underReplicated.length
+  const total = c.unavailable + c.underReplicatedCount
+  $('#cluster-count').textContent = total === 0 ? 'every partition has a live leader and every replica in sync' : shown + ' of ' + total + ' partitions needing attention shown'
 }
 
 function turn(by) {

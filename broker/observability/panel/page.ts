@@ -5,7 +5,8 @@
  * the page works offline, and its sparklines are SVG it draws itself.
  *
  * What it shows: the node (version, uptime, memory, disk, workers,
- * connections, fsync), one page of topics (messages, bytes, publish rate and
+ * connections, fsync; in a cluster the brokers, replication counters and
+ * the partitions that are unavailable or under-replicated), one page of topics (messages, bytes, publish rate and
  * a sparkline of publish/deliver/ack rates over the last 15 minutes; a
  * dead-letter topic is marked and listed under its origin, whose row shows
  * the DLQ's depth), the groups of those topics and a page of connections.
@@ -62,6 +63,11 @@ export const PANEL_HTML = `<!doctype html>
 <div id="status">loading…</div>
 <h2>Node</h2>
 <dl id="node"></dl>
+<section id="cluster" hidden>
+<h2>Cluster partitions</h2>
+<div id="cluster-count" class="pager"></div>
+<table id="cluster-partitions"><thead><tr><th>state</th><th>topic</th><th>partition</th><th>leader</th><th>replicas</th><th>in sync</th><th>reason</th></tr></thead><tbody></tbody></table>
+</section>
 <h2>Topics</h2>
 <div class="pager"><button id="prev" type="button">&larr; previous</button> <span id="page"></span> <button id="next" type="button">next &rarr;</button></div>
 <div class="legend">last 15 minutes, per second: <span class="p">&#9644; publish</span><span class="d">&#9644; deliver</span><span class="a">&#9644; ack</span> <span id="rates-note"></span></div>
