@@ -23,7 +23,7 @@
  * fault-suite.test.ts (short) and bench/cluster-faults/run.mjs (long).
  */
 import { seededRandom, sleep } from '../reliability/harness.js'
-import { check, type CheckReport } from './checker.js'
+import { check, confirmedOrderBroken, type CheckReport, type Finding, type Reordering } from './checker.js'
 import { connectDirect } from './broker-cluster.js'
 import { failoverStats, failoverTimes, type Failover, type FailoverStats } from './failover.js'
 import { FaultCluster } from './fault-cluster.js'
@@ -68,6 +68,8 @@ export interface SuiteResult {
   /** Every confirmed record reached the group before the deadline. */
   drained: boolean
   check: CheckReport
+  /** Of `check.reordered`: records stored after a record of the same producer and key that was sent only once they were confirmed (what retries cannot excuse). */
+  orderBrokenAfterConfirm: Finding<Reordering>
   /** Delivered to the group but never confirmed to its producer (allowed: a publish can time out after it was stored). */
   deliveredUnconfirmed: number
   replicas: Omit<ReplicaReport, 'stored' | 'reference'>
@@ -164,6 +166,7 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
         drained,
         check: report,
         deliveredUnconfirmed,
+        orderBrokenAfterConfirm: confirmedOrderBroken(w.confirmed, replicaReport.stored),
         replicas,
         failover,
         failoverStats: failoverStats(failover),
@@ -197,6 +200,7 @@ export function summaryTable(r: SuiteResult): string {
     ['confirmed lost', String(c.lost.count), first(c.lost)],
     ['stored twice', String(c.duplicated.count), first(c.duplicated)],
     ['order broken', String(c.reordered.count), first(c.reordered)],
+    ['  of which after a confirm', String(r.orderBrokenAfterConfirm.count), `stored behind a record sent after its confirm; ${first(r.orderBrokenAfterConfirm)}`],
     ['acked at another offset', String(c.offsetMismatch.count), first(c.offsetMismatch)],
     ['stored, never published', String(c.unconfirmedSeen.count), first(c.unconfirmedSeen)],
     ['replica offsets differing', String(r.replicas.divergent.count), `${r.replicas.replicas} replicas of ${r.replicas.partitions} partitions; ${first(r.replicas.divergent)}`],
@@ -254,6 +258,7 @@ function toJson(r: SuiteResult, opts: SuiteOptions): Record<string, unknown> {
     lost: c.lost.count,
     duplicated: c.duplicated.count,
     reordered: c.reordered.count,
+    orderBrokenAfterConfirm: r.orderBrokenAfterConfirm.count,
     offsetMismatch: c.offsetMismatch.count,
     unconfirmedSeen: c.unconfirmedSeen.count,
     phantoms: c.phantoms.count,
