@@ -18,10 +18,12 @@ export interface Failover {
   ms: number | undefined
 }
 
+/** One per injected fault (those not injected are left out). */
 export function failoverTimes(faults: readonly FaultRecord[], confirmed: readonly Confirmed[]): Failover[] {
   const timed = confirmed.filter((c) => c.sentAt !== undefined && c.at !== undefined).sort((a, b) => a.sentAt! - b.sentAt!)
-  return faults.map((fault, i) => {
-    const until = faults[i + 1]?.startedAt ?? Infinity
+  const injected = faults.filter((f) => !f.skipped)
+  return injected.map((fault, i) => {
+    const until = injected[i + 1]?.startedAt ?? Infinity
     const hit = new Set(fault.affected)
     let lo = 0
     let hi = timed.length

@@ -26,7 +26,7 @@ import { seededRandom, sleep } from '../reliability/harness.js'
 import { check, confirmedOrderBroken, type CheckReport, type Finding, type Reordering } from './checker.js'
 import { connectDirect } from './broker-cluster.js'
 import { failoverStats, failoverTimes, type Failover, type FailoverStats } from './failover.js'
-import { FaultCluster } from './fault-cluster.js'
+import { FaultCluster, type Placement } from './fault-cluster.js'
 import { FAULT_NAMES, inject, NEEDS_REPLICAS, type FaultName, type FaultRecord } from './faults.js'
 import { compareReplicas, readReplicas, type ReplicaReport } from './replicas.js'
 import { startWorkload } from './workload.js'
@@ -130,7 +130,9 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
         const f = await inject(name, { cluster, topic: TOPIC, partitions, random })
         faults.push(f)
         const settled = f.settledAt === undefined ? 'NOT all registered within 30 s' : `all registered after ${((f.settledAt - f.healedAt) / 1000).toFixed(1)} s`
-        log(`${clock()}  ${name} on ${f.target}: struck at ${rel(f.startedAt, began)}, healed at ${rel(f.healedAt, began)}, ${settled}${f.error ? `; ERROR ${f.error}` : ''}`)
+        if (f.skipped) log(`${clock()}  ${name} on ${f.target} ${f.skipped}`)
+        else log(`${clock()}  ${name} on ${f.target}: struck at ${rel(f.startedAt, began)}, healed at ${rel(f.healedAt, began)}, ${settled}${f.error ? `; ERROR ${f.error}` : ''}`)
+        log(`${clock()}  partitions: ${describePlacement(await cluster.placement(TOPIC))}`)
       }
 
       cluster.healLinks()
@@ -185,6 +187,12 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
   }
 }
 
+/** `p0 2 (isr 2,1,3)` per partition: who leads and who is in sync, as METADATA says now. */
+function describePlacement(placement: Map<number, Placement>): string {
+  if (placement.size === 0) return 'no answer'
+  return [...placement].sort((a, b) => a[0] - b[0]).map(([p, x]) => `p${p} ${x.leader} (isr ${x.isr.join(',')})`).join(', ')
+}
+
 const rel = (t: number, began: number) => `${((t - began) / 1000).toFixed(1)} s`
 const msText = (v: number | undefined) => (v === undefined ? 'n/a' : v.toLocaleString('en-US', { maximumFractionDigits: 0 }))
 
@@ -194,7 +202,7 @@ export function summaryTable(r: SuiteResult): string {
   const rows: [string, string, string][] = [
     ['seed', String(r.seed), `SKIFF_FAULT_SEED=${r.seed} replays the plan and the keys`],
     ['copies per partition', String(r.replicationFactor), r.skipped.length ? `left out: ${r.skipped.map((s) => s.name).join(', ')}` : ''],
-    ['faults', String(r.faults.length), summarizeFaults(r.faults)],
+    ['faults', String(r.faults.filter((f) => !f.skipped).length), summarizeFaults(r.faults)],
     ['published', String(r.attempted), `${r.confirmed} confirmed, ${r.failed} failed`],
     ...r.failureKinds.slice(0, 3).map((k): [string, string, string] => ['failed with', String(k.count), k.error]),
     ['confirmed lost', String(c.lost.count), first(c.lost)],
@@ -234,9 +242,10 @@ function first(f: { count: number; examples: unknown[] }): string {
 
 function summarizeFaults(faults: readonly FaultRecord[]): string {
   const counts = new Map<string, number>()
-  for (const f of faults) counts.set(f.name, (counts.get(f.name) ?? 0) + 1)
+  for (const f of faults) if (!f.skipped) counts.set(f.name, (counts.get(f.name) ?? 0) + 1)
   const errors = faults.filter((f) => f.error).length
-  return [...counts].map(([n, k]) => `${n} ×${k}`).join(', ') + (errors ? `; ${errors} failed to inject` : '')
+  const skipped = faults.filter((f) => f.skipped).length
+  return [...counts].map(([n, k]) => `${n} ×${k}`).join(', ') + (errors ? `; ${errors} failed to inject` : '') + (skipped ? `; ${skipped} not injected (see the log)` : '')
 }
 
 function toJson(r: SuiteResult, opts: SuiteOptions): Record<string, unknown> {
@@ -249,7 +258,7 @@ function toJson(r: SuiteResult, opts: SuiteOptions): Record<string, unknown> {
     durationMs: r.durationMs,
     replicationFactor: r.replicationFactor,
     skipped: r.skipped,
-    faults: r.faults.map((f) => ({ name: f.name, target: f.target, affected: f.affected, downMs: f.healedAt - f.startedAt, settledMs: f.settledAt === undefined ? null : f.settledAt - f.healedAt, error: f.error ?? null })),
+    faults: r.faults.map((f) => ({ name: f.name, target: f.target, affected: f.affected, downMs: f.healedAt - f.startedAt, settledMs: f.settledAt === undefined ? null : f.settledAt - f.healedAt, skipped: f.skipped ?? null, error: f.error ?? null })),
     attempted: r.attempted,
     confirmed: r.confirmed,
     failed: r.failed,

@@ -16,9 +16,13 @@
  *   status), SIGCONT.
  * - wipe-restart: SIGKILL a broker, remove its data directory, start it
  *   again as a new, empty replica (waiting for its old registration to
- *   expire, which the broker requires of a new data directory).
+ *   expire, which the broker requires of a new data directory). Only once
+ *   every partition's in-sync set holds all its replicas (waiting up to 20 s
+ *   for it), else it is not injected and says so: wiping a second copy
+ *   before the first has caught up is the loss of two machines, more than
+ *   minInSync 2 promises to survive.
  */
-import { sleep } from '../reliability/harness.js'
+import { sleep, until } from '../reliability/harness.js'
 import type { FaultCluster } from './fault-cluster.js'
 
 export const FAULT_NAMES = ['kill-leader', 'pause-leader', 'cut-leader-etcd', 'cut-leader-peers', 'kill-all', 'pause-etcd-leader', 'wipe-restart'] as const
@@ -42,6 +46,8 @@ export interface FaultRecord {
   healedAt: number
   /** When every broker was registered again after healing; undefined if that did not happen within 30 s. */
   settledAt: number | undefined
+  /** Why it was not injected (nothing was broken). */
+  skipped?: string
   error?: string
 }
 
@@ -78,6 +84,7 @@ export async function inject(name: FaultName, ctx: FaultContext): Promise<FaultR
   let affected: number[] = []
   let startedAt = Date.now()
   let error: string | undefined
+  let skipped: string | undefined
   try {
     switch (name) {
       case 'kill-leader': {
@@ -135,6 +142,15 @@ export async function inject(name: FaultName, ctx: FaultContext): Promise<FaultR
       }
       case 'wipe-restart': {
         const id = pick(random, cluster.brokers.map((b) => b.id))
+        const full = await until(async () => {
+          const placement = await cluster.placement(ctx.topic)
+          return placement.size > 0 && [...placement.values()].every((p) => p.isr.length >= p.replicas.length)
+        }, 20_000)
+        if (!full) {
+          target = `broker ${id}`
+          skipped = 'not injected: an in-sync set stayed short of its replicas for 20 s, and a second lost copy is more than minInSync 2 promises to survive'
+          break
+        }
         const leaders = await cluster.leaders(ctx.topic)
         ;[target, affected] = [`broker ${id}`, [...leaders].filter(([, l]) => l === id).map(([p]) => p)]
         await cluster.kill(id)
@@ -152,5 +168,5 @@ export async function inject(name: FaultName, ctx: FaultContext): Promise<FaultR
   }
   const healedAt = Date.now()
   const settled = await cluster.waitAllRegistered(30_000)
-  return { name, target, affected, startedAt, healedAt, settledAt: settled ? Date.now() : undefined, ...(error ? { error } : {}) }
+  return { name, target, affected, startedAt, healedAt, settledAt: settled ? Date.now() : undefined, ...(skipped ? { skipped } : {}), ...(error ? { error } : {}) }
 }

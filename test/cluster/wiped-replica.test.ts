@@ -11,9 +11,14 @@
  * the old leader comes back, and every confirmed record must be stored, once,
  * in order, identical on every replica, and delivered to the group.
  *
+ * And a wiped replica that has megabytes to fetch catches up and is taken
+ * back into the in-sync set (the catch-up crosses the peer link in
+ * answers that the link must be able to carry).
+ *
  * Seeded: SKIFF_FAULT_SEED=<seed> replays the keys and the moments.
  */
 import t from 'tap'
+import { connect } from '../../clients/index.js'
 import { seededRandom, sleep, until } from '../reliability/harness.js'
 import { clusterMissing, connectDirect } from './broker-cluster.js'
 import { check } from './checker.js'
@@ -95,5 +100,27 @@ else {
     t.ok(w.confirmed.length > 3000, `the workload went on (${w.confirmed.length} confirmed, ${w.failures.length} failed)`)
     expectClean(t, report, seed, drained)
     t.equal(replicas.divergent.count, 0, `the replicas agree offset by offset: ${JSON.stringify(replicas.divergent.examples[0] ?? null)}`)
+  })
+
+  t.test('a wiped replica with megabytes to fetch catches up and is back in sync', async (t) => {
+    const cluster = await FaultCluster.start({ args: ['--group-commit-ms', '5', '--no-udp'] })
+    t.teardown(() => cluster.close())
+    const client = await connect(cluster.seeds, { name: 'catch-up', requestTimeoutMs: 30_000 })
+    t.teardown(() => client.close())
+    await client.admin.createTopic('catch-up', { partitions: 6, replicationFactor: 3, minInSync: 2 })
+    const producer = client.producer({ maxInFlight: 500 })
+    // 4,000 records of 1 KiB over six partitions: about 4 MiB, some 680 KiB per partition.
+    const payload = Buffer.alloc(1024, 'x')
+    await Promise.all(Array.from({ length: 4000 }, (_, i) => producer.publish('catch-up', payload, { key: `k${i % 60}` })))
+    const full = async () => {
+      const placement = await cluster.placement('catch-up')
+      return placement.size === 6 && [...placement.values()].every((p) => p.isr.length === p.replicas.length) ? placement : undefined
+    }
+    t.ok(await until(full, 20_000), 'every replica in sync before the wipe')
+    await cluster.restart(3, { wipe: true })
+    t.ok(await cluster.waitAllRegistered(15_000), 'the wiped broker registers again')
+    const back = await until(full, 30_000)
+    const now = await cluster.placement('catch-up')
+    t.ok(back, `within 30 s every partition has all three replicas in sync again (now: ${[...now].map(([p, x]) => `p${p} isr ${x.isr.join(',')}`).join('; ')})`)
   })
 }
