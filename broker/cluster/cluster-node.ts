@@ -1,6 +1,5 @@
 /**
- * This broker as a member of a cluster (CLUSTER.md), part 1: one copy of
- * each partition, on the broker placement chose.
+ * This broker as a member of a cluster (CLUSTER.md).
  *
  * At start it registers (membership.ts), lists and watches every key of the
  * cluster (etcd/watcher.ts into cluster-view.ts), and adds the topics the
@@ -10,16 +9,20 @@
  *   is absent, so racing creators agree on one placement;
  * - a publish or subscribe for a partition this broker does not lead is
  *   refused with NOT_LEADER (naming the leader and its address) when its
- *   leader is live, PARTITION_UNAVAILABLE when it is not (part 1 has no
- *   failover: the partition waits for its broker to come back);
- * - METADATA is answered from the view.
+ *   leader is live, PARTITION_UNAVAILABLE when it is not (a replicated
+ *   partition gets a new leader by election, replicator.ts; a single-copy one
+ *   waits for its broker to come back);
+ * - METADATA is answered from the view;
+ * - replicated partitions are copied, confirmed below the high watermark,
+ *   and moved between their replicas by the replicator (replicator.ts).
  *
  * Serving, and the lease. A partition with one copy can never be given to
  * another broker (nothing moves it), so its leader goes on serving it while
  * etcd is unreachable: producers and consumers of existing partitions carry
  * on through an etcd outage, and only what needs etcd (creating topics)
- * fails, with a retriable error. Part 2's replicated partitions will be served
- * only while the lease holds, with a second to spare (CLUSTER.md).
+ * fails, with a retriable error. A replicated partition is served only while
+ * the lease holds, with a second to spare (CLUSTER.md): past that, another
+ * broker may be elected, and this one cannot tell.
  */
 import { randomUUID } from 'node:crypto'
 import { SkiffError } from '../../protocol/errors.js'
@@ -40,7 +43,7 @@ import { clusterReplication, type ReplicationRequest } from './replication-setti
 import { etcdEndpoints } from './config-check.js'
 import { parseAdvertise } from '../config.js'
 import { ReplicationStats } from './replication-stats.js'
-import { Replicator } from './replicator.js'
+import { Replicator, replicated } from './replicator.js'
 import { leaderIsLive } from './replica-roles.js'
 import type { WorkerPool } from '../gateway/pool.js'
 import type { PeerLink } from './peer-link.js'
@@ -195,7 +198,8 @@ export class ClusterNode {
    */
   refusal(topic: string, partition: number): SkiffError | undefined {
     const p = this.view.partition(topic, partition)
-    if (p && p.replicas.length > 1) return this.replicatedRefusal(topic, partition, p)
+    const t = this.view.topics.get(isDeadLetterTopic(topic) ? originTopicOf(topic) : topic)
+    if (p && t && replicated(t, p)) return this.replicatedRefusal(topic, partition, p)
     if (p?.leader === this.brokerId) return undefined
     if (!p) return new SkiffError('PARTITION_UNAVAILABLE', `${topic}/${partition} has no placement in the cluster yet`, { details: { topic, partition } })
     return this.notHere(topic, partition, p)
@@ -336,6 +340,8 @@ export class ClusterNode {
   }
 
   async stop(): Promise<void> {
+    // Leadership of replicated partitions moves before the registration goes (a rolling restart waits for no election).
+    if (this.joined) await this.replicator.handOver(2000).catch(() => undefined)
     this.replicator.stop()
     this.watcher?.close()
     await this.membership.stop().catch(() => {})

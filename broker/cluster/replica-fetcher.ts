@@ -128,7 +128,7 @@ export class ReplicaFetcher {
         useful = true
         const pos = this.positions.get(key(r))
         if (!pos || pos.epoch !== epoch) return
-        if (r.batches.length === 0 && !r.divergingEpoch && r.hw <= pos.hw) return
+        if (r.batches.length === 0 && !r.divergingEpoch && !r.groups && r.hw <= pos.hw) return
         await this.append(pos, r)
       }),
     )
@@ -145,7 +145,7 @@ export class ReplicaFetcher {
   private async append(pos: Position, r: FetchedPartition): Promise<void> {
     const worker = ownerOf(pos.topic, pos.partition, this.opts.pool.size)
     try {
-      const res = await this.opts.pool.request(worker, { t: 'replAppend', topic: pos.topic, partition: pos.partition, epoch: pos.epoch, hw: r.hw, batches: r.batches, diverging: r.divergingEpoch })
+      const res = await this.opts.pool.request(worker, { t: 'replAppend', topic: pos.topic, partition: pos.partition, epoch: pos.epoch, hw: r.hw, batches: r.batches, diverging: r.divergingEpoch, groups: r.groups ?? EMPTY })
       pos.fetchOffset = res.endOffset
       pos.lastEpoch = res.lastEpoch
       pos.hw = Math.max(pos.hw, r.hw)

@@ -18,8 +18,10 @@ import { Elections } from './elections.js'
 import { IsrKeeper } from './isr-keeper.js'
 import type { PeerLink } from './peer-link.js'
 import { ReplicaFetcher, type Followed } from './replica-fetcher.js'
-import { leaderIsLive } from './replica-roles.js'
-import { topicConfigOf, type IsrMember } from './records.js'
+import { isCurrent, leaderIsLive } from './replica-roles.js'
+import { casPartition } from './partition-cas.js'
+import { topicConfigOf, type IsrMember, type PartitionRecord, type TopicRecord } from './records.js'
+import { deadLetterTopicOf } from '../../protocol/names.js'
 import type { ReplicationStats } from './replication-stats.js'
 
 const TICK_MS = 250
@@ -53,6 +55,8 @@ export class Replicator {
   private readonly elections: Elections
   private timer: NodeJS.Timeout | undefined
   private scheduled = false
+  /** Set by handOver(): this broker leads nothing from then on. */
+  private leaving = false
 
   constructor(private readonly opts: ReplicatorOptions) {
     this.isr = new IsrKeeper({
@@ -107,7 +111,8 @@ export class Replicator {
     this.elections.check(now)
     const { view, self } = this.opts
     for (const [topic, partition, rec] of view.allPartitions()) {
-      if (rec.replicas.length < 2 || rec.leader !== self.id || !leaderIsLive(rec, view.brokers)) continue
+      const t = view.topics.get(topic)
+      if (!t || !replicated(t, rec) || rec.leader !== self.id || !leaderIsLive(rec, view.brokers)) continue
       this.isr.check(topic, partition, rec, now)
     }
   }
@@ -119,13 +124,19 @@ export class Replicator {
     const { view, self } = this.opts
     const followed = new Map<number, Followed[]>()
     const seen = new Set<string>()
+    // A topic's dead-letter partitions are replicated with their origin's (same replicas, leader and epoch).
+    const all: [string, number, PartitionRecord][] = []
     for (const [topic, partition, rec] of view.allPartitions()) {
+      all.push([topic, partition, rec])
+      if (view.topics.has(deadLetterTopicOf(topic))) all.push([deadLetterTopicOf(topic), partition, rec])
+    }
+    for (const [topic, partition, rec] of all) {
       const t = view.topics.get(topic)
-      if (!t || rec.replicas.length < 2 || !rec.replicas.includes(self.id)) continue
+      if (!t || !replicated(t, rec) || !rec.replicas.includes(self.id)) continue
       const key = `${topic}/${partition}`
       seen.add(key)
       const live = leaderIsLive(rec, view.brokers)
-      const role = live && rec.leader === self.id ? 'leader' : 'follower'
+      const role = live && rec.leader === self.id && !this.leaving ? 'leader' : 'follower'
       const counted = new Set(rec.isr.map((m) => m.id))
       for (const id of this.isr.counting(key) ?? []) counted.add(id)
       const isr = [...counted].sort((a, b) => a - b)
@@ -167,9 +178,58 @@ export class Replicator {
     }
   }
 
+  /**
+   * SIGTERM: give every partition led here to an in-sync follower before the
+   * broker leaves, so nothing waits for an election. First the workers stop
+   * leading (confirms still waiting are answered NOT_LEADER: the client sends
+   * them again, same sequence, to the new leader, which stores them once);
+   * then each partition's key is rewritten by CAS to {leader: the first
+   * in-sync member live in its incarnation, epoch + 1, the set without this
+   * broker}. A partition with no such member is left to its followers'
+   * election once this broker's key is gone. Bounded by `timeoutMs`.
+   */
+  async handOver(timeoutMs: number): Promise<void> {
+    this.leaving = true
+    this.sync()
+    const { view, self } = this.opts
+    const moves: Promise<void>[] = []
+    for (const [topic, partition, rec] of view.allPartitions()) {
+      const t = view.topics.get(topic)
+      if (!t || !replicated(t, rec) || rec.leader !== self.id || !leaderIsLive(rec, view.brokers)) continue
+      const next = rec.isr.find((m) => m.id !== self.id && isCurrent(m, view.brokers))
+      if (!next) continue
+      const record: PartitionRecord = { leader: next.id, leaderEpoch: rec.leaderEpoch + 1, replicas: rec.replicas, isr: rec.isr.filter((m) => m.id !== self.id) }
+      const revision = view.partitionRevision(topic, partition)
+      moves.push(
+        casPartition(this.opts.client, this.opts.keys, topic, partition, revision, record).then(
+          (done) => {
+            if (!done) return
+            this.opts.stats.handovers++
+            this.opts.log('info', 'leadership handed over', { topic, partition, to: next.id, leaderEpoch: record.leaderEpoch })
+          },
+          (err: unknown) => this.opts.log('warn', 'leadership not handed over: its followers elect a leader once this broker is gone', { topic, partition, err: (err as Error).message }),
+        ),
+      )
+    }
+    if (moves.length === 0) return
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([Promise.all(moves), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))])
+    clearTimeout(timer)
+  }
+
   stop(): void {
     clearInterval(this.timer)
     for (const f of this.fetchers.values()) f.close()
     this.fetchers.clear()
   }
+}
+
+/**
+ * A partition this broker replicates: its topic asks for more than one copy
+ * and its key names more than one replica. A topic created with one copy is
+ * never acted on, whatever its keys say (it waits for its broker, as a
+ * single copy must).
+ */
+export function replicated(t: TopicRecord, rec: PartitionRecord): boolean {
+  return t.replicationFactor > 1 && rec.replicas.length > 1
 }

@@ -272,9 +272,13 @@ export class PartitionLog {
    */
   truncateTo(offset: number): number {
     this.checkOpen()
-    const to = Math.max(offset, this.startOffset)
-    if (to >= this.next) return 0
-    const dropped = this.next - to
+    let to = Math.max(offset, this.startOffset)
+    if (to >= this.next) {
+      // No batch to cut, but an epoch recorded at the end with none of its own (a leadership that wrote
+      // nothing) goes: left listed, it would make every fetch of this follower diverge again.
+      this.epochs.truncateFrom(to)
+      return 0
+    }
     const i = this.segmentIndexFor(to)
     while (this.segments.length > i + 1) {
       const seg = this.segments.pop()!
@@ -291,9 +295,12 @@ export class PartitionLog {
     for (const { position: at, header } of goodBatches(this.cursorFor(seg, i, to, MIN_READ_WINDOW), (damage, from) => this.recordDamage(seg, damage, from))) {
       if (header.baseOffset + header.count > to) {
         position = at
+        // A cut inside a batch takes the whole batch: the log ends where it began.
+        to = Math.min(to, header.baseOffset)
         break
       }
     }
+    const dropped = this.next - to
     seg.reopenWritable()
     index.truncate(index.floorEntry(Math.max(0, to - seg.base - 1)) + 1)
     while (index.length > 0 && index.positionAt(index.length - 1) >= position) index.truncate(index.length - 1)

@@ -11,7 +11,7 @@
 import type { ToWorker } from '../thread-messages.js'
 import type { WorkerContext } from './context.js'
 import type { Outbox } from './outbox.js'
-import { answerFetch, type FetchAnswer } from './replication.js'
+import { answerFetch, FETCH_BYTES_PER_PARTITION, type FetchAnswer } from './replication.js'
 
 type FetchOp = Extract<ToWorker, { t: 'replFetch' }>
 
@@ -20,6 +20,8 @@ const MAX_HELD = 1024
 
 export class FetchSessions {
   private readonly held = new Map<number, { op: FetchOp; deadline: number }>()
+  /** A fetch was answered this turn: its answer should leave before the turn's fsync (partition-worker.ts). */
+  answered = false
 
   constructor(
     private readonly ctx: WorkerContext,
@@ -30,6 +32,7 @@ export class FetchSessions {
     const answers = this.answer(op)
     if (op.maxWaitMs === 0 || this.held.size >= MAX_HELD || answers.some((a) => a.batches.length > 0 || a.divergingEpoch || a.error)) {
       this.outbox.answer(op, answers)
+      this.answered = true
       return
     }
     this.held.set(op.session, { op, deadline: now + op.maxWaitMs })
@@ -42,13 +45,19 @@ export class FetchSessions {
     this.outbox.answer(h.op, this.answer(h.op))
   }
 
-  /** End of turn: answer the held fetches that have something new now. */
+  /**
+   * End of turn, before the fsync: answer the held fetches that have
+   * something new now. The followers get this turn's appends while the
+   * leader syncs them (the HW waits for both anyway), as Kafka's followers
+   * do: the two fsyncs overlap instead of following each other.
+   */
   afterTurn(): void {
     if (this.held.size === 0) return
     for (const [session, h] of this.held) {
       if (!h.op.fetch.some((req) => (this.ctx.existing(req.topic, req.partition)?.log.endOffset ?? 0) > req.fetchOffset)) continue
       this.held.delete(session)
       this.outbox.answer(h.op, this.answer(h.op))
+      this.answered = true
     }
   }
 
@@ -61,7 +70,13 @@ export class FetchSessions {
     }
   }
 
+  /** Each partition's answer, the batches within the op's byte budget (a partition past it is acknowledged, its data left for the next fetch). */
   private answer(op: FetchOp): FetchAnswer[] {
-    return op.fetch.map((req) => answerFetch(this.ctx.existing(req.topic, req.partition), req, op.follower))
+    let left = op.maxBytes
+    return op.fetch.map((req) => {
+      const a = answerFetch(this.ctx.existing(req.topic, req.partition), req, op.follower, Math.min(left, FETCH_BYTES_PER_PARTITION))
+      left -= a.batches.length
+      return a
+    })
   }
 }

@@ -176,13 +176,15 @@ export class PartitionWorker {
   /** The outbox's end-of-turn work, before it sends the turn's message. */
   private finishTurn(): void {
     const { ctx, outbox } = this
+    // Followers' fetches leave before this turn's fsync (fetch-sessions.ts).
+    this.fetches.afterTurn()
+    if (this.fetches.answered) outbox.sendReplies()
+    this.fetches.answered = false
     let pumping = false
     for (const p of ctx.partitions.values()) {
       this.guarded('commit', () => p.commit())
       pumping ||= p.needsPump
     }
-    // Followers waiting on what this turn appended get it in this turn's message.
-    this.fetches.afterTurn()
     // Confirms leave before the delivery work, when there is any (see sendReplies).
     if (pumping) outbox.sendReplies()
     const now = this.clock()
@@ -290,7 +292,7 @@ export class PartitionWorker {
         this.fetches.wake(op.session)
         return
       case 'replAppend':
-        appendFromLeader(ctx.partition(op.topic, op.partition), op.id, op.epoch, op.hw, op.batches, op.diverging ?? undefined)
+        appendFromLeader(ctx.partition(op.topic, op.partition), op.id, op.epoch, op.hw, op.batches, op.diverging ?? undefined, op.groups)
         outbox.schedule()
         return
       case 'isrCheck': {

@@ -52,6 +52,8 @@ export class Replica {
   /** Each follower's leader end at the last answer to it (it is caught up when its next fetch reaches that). */
   private readonly endAtAnswer = new Map<number, number>()
   private waiting: WaitingConfirm[] = []
+  /** When each follower was last sent the group state. */
+  private readonly groupsSent = new Map<number, number>()
 
   constructor(readonly self: number) {}
 
@@ -69,9 +71,13 @@ export class Replica {
     if (!newTerm) return []
     this.acked.clear()
     this.endAtAnswer.clear()
+    this.groupsSent.clear()
+    // Still leader in a new epoch (re-elected): the waiting batches are in this log, which stays the
+    // partition's; they are confirmed when the HW of the new epoch passes them, as before.
+    if (role === 'leader') return []
     const left = this.waiting
     this.waiting = []
-    return role === 'leader' ? [] : left
+    return left
   }
 
   /** Refuse a publish this copy must not store (the data-path check behind the gateway's). */
@@ -98,6 +104,13 @@ export class Replica {
     const caughtUp = offset >= (this.endAtAnswer.get(follower) ?? leaderEnd)
     this.endAtAnswer.set(follower, leaderEnd)
     return caughtUp
+  }
+
+  /** True when `follower` is due the group state again (every `everyMs`). */
+  groupsDue(follower: number, now: number, everyMs: number): boolean {
+    if (now - (this.groupsSent.get(follower) ?? 0) < everyMs) return false
+    this.groupsSent.set(follower, now)
+    return true
   }
 
   ackedBy(follower: number): number | undefined {

@@ -11,6 +11,14 @@ import { Replica, type ReplicaRole } from './replica.js'
 import { DEDUP_WINDOW_MS } from './dedup-window.js'
 import type { Partition } from './partition.js'
 import type { Outbox } from './outbox.js'
+import { GroupCursor } from './group-cursor.js'
+import type { GroupSnapshot } from '../storage/group-state.js'
+import { pack, unpack } from '../../protocol/codec.js'
+
+/** How often a follower is sent the partition's consumer-group state. */
+export const GROUPS_EVERY_MS = 200
+/** Groups one answer carries per partition (a topic rarely has more; the rest go in later answers). */
+const MAX_GROUPS_SENT = 1000
 
 /** Bytes of batches one fetch answer carries per partition (at least one whole batch). */
 export const FETCH_BYTES_PER_PARTITION = 1024 * 1024
@@ -59,19 +67,60 @@ function failWaiting(p: Partition, outbox: Outbox, left: { id: number }[]): void
  * its log agrees with this one up to there (else it is told where its last
  * epoch ends here, Kafka's divergingEpoch, and truncates).
  */
-export function answerFetch(p: Partition | undefined, req: FetchPartition, follower: number): FetchAnswer {
+export function answerFetch(p: Partition | undefined, req: FetchPartition, follower: number, maxBytes = FETCH_BYTES_PER_PARTITION): FetchAnswer {
   const base = { topic: req.topic, partition: req.partition, batches: EMPTY, caughtUp: false, acked: req.fetchOffset }
   const replica = p?.replica
   if (!p || !replica || replica.role !== 'leader') return { ...base, hw: 0, leaderEnd: 0, error: 'NOT_LEADER' }
   const log = p.log
   const leaderEnd = log.endOffset
-  if (req.leaderEpoch !== replica.epoch) return { ...base, hw: replica.hw, leaderEnd, error: req.leaderEpoch < replica.epoch ? 'FENCED_LEADER_EPOCH' : 'UNKNOWN_LEADER_EPOCH' }
+  // Another epoch than this leader's: an older one is a follower behind on etcd, a newer one means this broker is; either way nothing is counted.
+  if (req.leaderEpoch !== replica.epoch) return { ...base, hw: replica.hw, leaderEnd, error: 'NOT_LEADER' }
   const diverging = divergence(p, req)
   if (diverging) return { ...base, hw: replica.hw, leaderEnd, divergingEpoch: diverging }
   const caughtUp = replica.acknowledge(follower, req.fetchOffset, leaderEnd)
   p.advanceHw()
-  const batches = log.readBatches(req.fetchOffset, FETCH_BYTES_PER_PARTITION)
-  return { ...base, hw: replica.hw, leaderEnd, batches: batches.length === 1 ? batches[0]! : Buffer.concat(batches), caughtUp }
+  const batches = maxBytes > 0 ? log.readBatches(req.fetchOffset, maxBytes) : []
+  const groups = replica.groupsDue(follower, Date.now(), GROUPS_EVERY_MS) ? groupState(p) : undefined
+  return { ...base, hw: replica.hw, leaderEnd, batches: batches.length === 1 ? batches[0]! : Buffer.concat(batches), caughtUp, groups }
+}
+
+/**
+ * The partition's consumer groups as a follower keeps them (CLUSTER.md:
+ * group state is replicated with its partition): each durable group's
+ * snapshot, as its saver writes it. A follower's copy is at most
+ * GROUPS_EVERY_MS (plus a fetch) behind, so a new leader redelivers what
+ * was acked in that window (at-least-once), and never skips anything: a
+ * position only moves forward once its records were acked here.
+ */
+function groupState(p: Partition): Uint8Array | undefined {
+  const out: [string, GroupSnapshot][] = []
+  for (const c of p.cursors.values()) {
+    if (c.ephemeral) continue
+    out.push([c.group, c.snapshot()])
+    if (out.length === MAX_GROUPS_SENT) break
+  }
+  return out.length === 0 ? undefined : pack(out)
+}
+
+/** Follower: take the leader's group state (see groupState); a group new here is made durable at once, a known one saved on the next round. */
+export function applyGroupState(p: Partition, bytes: Uint8Array): void {
+  const list = unpack(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as unknown
+  if (!Array.isArray(list)) throw new SkiffError('INVALID_REQUEST', `group state for ${p.topic}/${p.partition} is not a list`)
+  for (const entry of list) {
+    if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !isSnapshot(entry[1])) continue
+    const [group, snapshot] = entry as [string, GroupSnapshot]
+    const known = p.cursors.has(group)
+    const cursor = new GroupCursor(group, 0, snapshot)
+    p.cursors.set(group, cursor)
+    if (known) cursor.dirty = true
+    else p.saver.create(cursor)
+  }
+}
+
+function isSnapshot(v: unknown): v is GroupSnapshot {
+  if (v === null || typeof v !== 'object') return false
+  const s = v as Record<string, unknown>
+  return Number.isSafeInteger(s.next) && Number.isSafeInteger(s.floor) && Array.isArray(s.acked) && Array.isArray(s.deliveries)
 }
 
 const EMPTY = new Uint8Array(0)
@@ -97,7 +146,7 @@ function divergence(p: Partition, req: FetchPartition): { epoch: number; endOffs
  * was made in (the answer comes from a deposed leader) or leads. The answer
  * ({endOffset, lastEpoch}) goes out after the sync that covers the appends.
  */
-export function appendFromLeader(p: Partition, id: number, epoch: number, hw: number, batches: Uint8Array, diverging: { epoch: number; endOffset: number } | undefined): void {
+export function appendFromLeader(p: Partition, id: number, epoch: number, hw: number, batches: Uint8Array, diverging: { epoch: number; endOffset: number } | undefined, groups: Uint8Array): void {
   const replica = p.replica
   if (!replica || replica.role !== 'follower') throw new SkiffError('NOT_LEADER', `${p.topic}/${p.partition} is not followed here`)
   if (epoch < replica.epoch) throw new SkiffError('INVALID_REQUEST', `data of epoch ${epoch} for ${p.topic}/${p.partition}, which follows epoch ${replica.epoch} now: refused`)
@@ -111,6 +160,7 @@ export function appendFromLeader(p: Partition, id: number, epoch: number, hw: nu
     if (h.baseOffset + h.count > log.endOffset) log.appendReplicated(Buffer.from(buf.subarray(at, at + h.size)))
     at += h.size
   }
+  if (groups.length > 0) applyGroupState(p, groups)
   replica.hw = Math.max(replica.hw, Math.min(hw, log.endOffset))
   p.markUnsynced()
   p.replicated.push(id)

@@ -24,7 +24,11 @@
  *                 follower's log diverges, it truncates to endOffset (or its own
  *                 end of that epoch, whichever is lower) and fetches again;
  *                 error: an error name (NOT_LEADER when this broker does not
- *                 lead the partition in the follower's epoch), batches empty
+ *                 lead the partition in the epoch the fetch named), batches empty;
+ *                 groups: the partition's consumer-group state (MessagePack
+ *                 array of [group, {next, floor, acked, deliveries}]), sent
+ *                 now and then so a new leader resumes every group where the
+ *                 old one left off
  *
  * A fetch from a broker that is not logged in as the broker user is
  * FORBIDDEN; a fetch to a broker not in a cluster is INVALID_REQUEST.
@@ -35,6 +39,18 @@ import { Fields } from '../fields.js'
 import { SkiffError } from '../errors.js'
 import { MAX_NAME_FIELD } from './limits.js'
 import { MAX_BROKER_ID } from './metadata.js'
+
+/**
+ * Batch bytes one REPL_DATA carries at most, besides the first batch of each
+ * partition while under it (a stored batch may be as large as a PUBLISH,
+ * maxFrame). A follower reads REPL_DATA frames up to replDataFrameLimit.
+ */
+export const REPL_DATA_BYTES = 4 * 1024 * 1024
+
+/** The largest REPL_DATA a follower accepts from a leader whose frames are at most `maxFrame`. */
+export function replDataFrameLimit(maxFrame: number): number {
+  return Math.max(maxFrame, REPL_DATA_BYTES + 2 * maxFrame)
+}
 
 /** Most partitions one fetch may name. */
 export const MAX_FETCH_PARTITIONS = 10_000
@@ -65,6 +81,7 @@ export interface FetchedPartition {
   batches: Uint8Array
   divergingEpoch?: { epoch: number; endOffset: number } | undefined
   error?: string | undefined
+  groups?: Uint8Array | undefined
 }
 
 export interface ReplData {
@@ -117,6 +134,7 @@ export function encodeReplData(d: ReplData): Buffer {
       const out: Record<string, unknown> = { topic: p.topic, partition: p.partition, hw: p.hw, leaderEnd: p.leaderEnd, batches: p.batches }
       if (p.divergingEpoch) out.divergingEpoch = p.divergingEpoch
       if (p.error) out.error = p.error
+      if (p.groups) out.groups = p.groups
       return out
     }),
   })
@@ -138,11 +156,12 @@ export function decodeReplData(body: Buffer): ReplData {
       isUint(p.leaderEnd) &&
       p.batches instanceof Uint8Array &&
       (d === undefined || d === null || (isObject(d) && isUint(d.epoch, MAX_EPOCH) && isUint(d.endOffset))) &&
-      (p.error === undefined || p.error === null || (typeof p.error === 'string' && p.error.length <= 64))
+      (p.error === undefined || p.error === null || (typeof p.error === 'string' && p.error.length <= 64)) &&
+      (p.groups === undefined || p.groups === null || p.groups instanceof Uint8Array)
     if (!ok) throw new SkiffError('INVALID_REQUEST', `REPL_DATA.partitions[${i}] is not { topic, partition, hw, leaderEnd, batches, divergingEpoch?, error? }`)
     const q = p as Record<string, unknown>
     const diverging = isObject(d) ? { epoch: d.epoch as number, endOffset: d.endOffset as number } : undefined
-    return { topic: q.topic as string, partition: q.partition as number, hw: q.hw as number, leaderEnd: q.leaderEnd as number, batches: q.batches as Uint8Array, divergingEpoch: diverging, error: (q.error as string | null) ?? undefined }
+    return { topic: q.topic as string, partition: q.partition as number, hw: q.hw as number, leaderEnd: q.leaderEnd as number, batches: q.batches as Uint8Array, divergingEpoch: diverging, error: (q.error as string | null) ?? undefined, groups: (q.groups as Uint8Array | null) ?? undefined }
   })
   return { corr, partitions }
 }

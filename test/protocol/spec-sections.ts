@@ -41,6 +41,8 @@ export const OPCODE_DOC: Record<keyof typeof Op, { dir: Direction; purpose: stri
   TOPIC_PURGE: { dir: 'C->B', purpose: 'drop every record of a topic; offsets go on' },
   TOPIC_ALTER: { dir: 'C->B', purpose: "change a topic's retention or add partitions" },
   METADATA: { dir: 'C->B', purpose: 'which broker leads each partition, and where each broker is' },
+  REPL_FETCH: { dir: 'C->B', purpose: 'replication: a follower broker pulls the partitions it copies from their leader' },
+  REPL_DATA: { dir: 'B->C', purpose: 'replication: the leader\'s answer to REPL_FETCH, stored batches verbatim' },
   TELEMETRY: { dir: 'C->B', purpose: 'reserved: the UDP telemetry datagram' },
   REQUEST: { dir: 'both', purpose: 'a request for whoever serves a topic (request/reply, no disk)' },
   REPLY: { dir: 'both', purpose: 'the answer to a REQUEST' },

@@ -215,6 +215,16 @@ export const VECTOR_SOURCES: readonly VectorSource[] = [
   { frame: 'TOPIC_PURGE', note: 'Drop every message of "orders".', value: { corr: 14, topic: 'orders' } },
   { frame: 'TOPIC_ALTER', note: 'Keep "orders" for 3 days and grow it to 6 partitions.', value: { corr: 15, topic: 'orders', retentionMs: 259200000, partitions: 6 } },
   { frame: 'METADATA', note: 'Where the partitions of "orders" live (omit topics for every topic the user may describe).', value: { corr: 16, topics: ['orders'] } },
+  {
+    frame: 'REPL_FETCH',
+    note: 'Broker 2 (this process\'s incarnation) fetches orders/0 from its leader, which it believes is in epoch 3: it holds offsets 0-41, its last batch of epoch 3; the leader may hold the fetch 500 ms while it has nothing new.',
+    value: { corr: 17, brokerId: 2, incarnation: '5f0c', maxWaitMs: 500, partitions: [{ topic: 'orders', partition: 0, leaderEpoch: 3, fetchOffset: 42, lastFetchedEpoch: 3 }] },
+  },
+  {
+    frame: 'REPL_DATA',
+    note: 'The leader of orders/0 answers fetch 17: high watermark 42, its end 44, the one stored batch after offset 41 (two records, epoch 3) byte for byte.',
+    value: { corr: 17, partitions: [{ topic: 'orders', partition: 0, hw: 42, leaderEnd: 44, batches: encodeBatch({ baseOffset: 42, count: 2, timestamp: 1767225600000, records: twoRecords, leaderEpoch: 3 }) }] },
+  },
   { frame: 'SERVE', note: 'Answer requests on "greet".', value: { corr: 10, topic: 'greet' } },
   { frame: 'UNSERVE', note: 'Stop answering requests on "greet".', value: { corr: 11, topic: 'greet' } },
   {
