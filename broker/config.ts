@@ -109,6 +109,8 @@ export interface BrokerConfig {
   brokerId: number
   /** The cluster's name: its keys live under /skiff/<name>/ in etcd, so several clusters can share one etcd. */
   clusterName: string
+  /** A follower not caught up with its leader for this long is written out of the in-sync set (Kafka's replica.lag.time.max.ms). */
+  replicaLagMs: number
 }
 
 export const DEFAULTS: BrokerConfig = {
@@ -166,6 +168,7 @@ export const DEFAULTS: BrokerConfig = {
   cluster: '',
   brokerId: 0,
   clusterName: 'skiff',
+  replicaLagMs: 10_000,
 }
 
 export type ConfigKey = keyof BrokerConfig
@@ -332,4 +335,5 @@ export const DESCRIPTIONS: Record<ConfigKey, string> = {
   cluster: 'etcd members to join a cluster through (etcd://h1:2379,h2:2379); empty = a single broker',
   brokerId: 'this broker\'s id in its cluster (distinct per broker, 0-65535)',
   clusterName: 'the cluster\'s name (its keys in etcd live under /skiff/<name>/)',
+  replicaLagMs: 'a follower behind its leader for longer than this leaves the in-sync set',
 }

@@ -125,6 +125,7 @@ export class ClusterNode {
       stats: this.replication,
       // A broker stops acting as a leader a second before its lease could lapse (CLUSTER.md).
       holdsLease: () => this.membership.holds(1000),
+      replicaLagMs: config.replicaLagMs,
       log: (level, msg, fields) => opts.log(level, msg, fields),
     })
   }

@@ -15,6 +15,7 @@ export function etcdEndpoints(cluster: string): string[] {
 export function clusterConfigProblem(c: BrokerConfig): string | undefined {
   if (!Number.isInteger(c.brokerId) || c.brokerId > MAX_BROKER_ID) return `brokerId must be an integer 0-${MAX_BROKER_ID}, not ${c.brokerId}`
   if (!CLUSTER_NAME.test(c.clusterName)) return `clusterName must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit, not ${JSON.stringify(c.clusterName)}`
+  if (!Number.isInteger(c.replicaLagMs) || c.replicaLagMs < 1000 || c.replicaLagMs > 600_000) return `replicaLagMs must be an integer 1000-600000, not ${c.replicaLagMs}`
   if (c.cluster === '') return undefined
   if (!/^(etcd|https?):\/\//.test(c.cluster)) return `cluster must be etcd://host:port[,host:port...], not ${JSON.stringify(c.cluster)}`
   for (const url of etcdEndpoints(c.cluster)) {
