@@ -13,7 +13,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { encodeBatch, readBatchHeader } from '../../../protocol/batch.js'
 import type { PartitionLog } from '../../../broker/storage/partition-log.js'
-import { blob, open, readAll, segmentFiles } from './helpers.js'
+import { blob, flipByte, open, readAll, segmentFiles } from './helpers.js'
 
 const SEGMENT_BYTES = 1200
 
@@ -274,4 +274,38 @@ t.test('truncateTo at the end drops an epoch recorded there with no batch of its
   t.strictSame(reopened.leaderEpochs.list(), [{ epoch: 1, startOffset: 0 }], 'durably')
   t.equal(reopened.endOffset, end)
   reopened.close()
+})
+
+t.test('truncateTo at or before a damaged batch cuts the damage too: appends at the cut read at once and recover whole after a reopen', async (t) => {
+  const root = t.testdir({ leader: {} })
+  const leader = leaderLog(join(root, 'leader'), 12, new Map([[0, 1], [6, 2]]))
+  const batches = leader.readBatches(0, 1 << 30)
+  const heads = batches.map((b) => readBatchHeader(b)!)
+  // The damaged batch on the follower's disk: the first one cut (the first of epoch 2), or one after it.
+  for (const { damaged, cutAt } of [{ damaged: 6, cutAt: 6 }, { damaged: 9, cutAt: 6 }]) {
+    const fDir = join(root, `follower-${damaged}`)
+    const f = open(fDir, { segmentBytes: 1 << 20 })
+    for (const b of batches) f.appendReplicated(b)
+    f.close()
+    const position = batches.slice(0, damaged).reduce((n, b) => n + b.length, 0)
+    flipByte(join(fDir, segmentFiles(fDir)[0]!), position + 60)
+    const g = open(fDir, { segmentBytes: 1 << 20 })
+    t.equal(g.recovery.corruptBatches, 1, `damage at batch ${damaged}: found at open`)
+    const cut = heads[cutAt]!.baseOffset
+    g.truncateTo(cut)
+    t.equal(g.endOffset, cut)
+    t.strictSame(g.stats().corrupt, [], 'the damage went with the cut')
+    t.ok(Buffer.concat(g.readBatches(0, 1 << 30)).equals(Buffer.concat(batches.slice(0, cutAt))), 'the prefix reads')
+    for (const b of batches.slice(cutAt)) g.appendReplicated(b)
+    g.sync()
+    t.ok(Buffer.concat(g.readBatches(0, 1 << 30)).equals(Buffer.concat(batches)), `damage at batch ${damaged}: the batches appended at the cut read back at once (where the damage was is not skipped)`)
+    t.equal(readAll(g).length, leader.endOffset, 'every record reads')
+    g.close()
+    const h = open(fDir, { segmentBytes: 1 << 20 })
+    t.match(h.recovery, { corruptBatches: 0, tornBatchesCut: 0 }, `damage at batch ${damaged}: a reopen finds nothing damaged`)
+    t.equal(h.endOffset, leader.endOffset)
+    t.ok(Buffer.concat(h.readBatches(0, 1 << 30)).equals(Buffer.concat(batches)), 'and the log is the leader\'s again')
+    h.close()
+  }
+  leader.close()
 })
