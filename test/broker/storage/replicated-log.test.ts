@@ -58,7 +58,8 @@ function indexFiles(dir: string): [string, Buffer][] {
 }
 
 t.test('batches read by readBatches and appended with appendReplicated give a byte-identical log, across rolls and a reopen', async (t) => {
-  for (const cacheBytes of [0, 4 * 1024 * 1024]) {
+  // No cache (every read from disk), a small one (reads start on disk and go on from the cache), a large one.
+  for (const cacheBytes of [0, 1500, 4 * 1024 * 1024]) {
     const leaderDir = t.testdir({ leader: {}, follower: {} })
     const lDir = join(leaderDir, 'leader')
     const fDir = join(leaderDir, 'follower')
@@ -127,6 +128,15 @@ t.test('readBatches: whole batches from the one holding fromOffset, at least one
   t.ok(Buffer.concat(fromDisk.slice(0, 30)).equals(Buffer.concat(disk)), 'the old ones as they were')
   t.equal(readBatchHeader(cached.readBatches(end + 1, 1 << 30)[0]!)!.baseOffset, end, 'from the cache: the batch holding the offset')
   cached.close()
+  // A cache smaller than the tail: a read starts on disk and goes on from the cache, each batch once.
+  const small = open(dir, { segmentBytes: SEGMENT_BYTES, cacheBytes: 700 })
+  for (let i = 0; i < 6; i++) small.append(b.records, 2, Date.now())
+  const mixed = small.readBatches(0, 1 << 30)
+  const offsets = mixed.map((x) => readBatchHeader(x)!.baseOffset)
+  t.equal(mixed.length, 38, 'every batch once')
+  t.ok(offsets.every((o, i) => i === 0 || o > offsets[i - 1]!), 'in order')
+  t.ok(Buffer.concat(mixed.slice(0, 32)).equals(Buffer.concat(fromDisk)), 'the same bytes as before')
+  small.close()
 })
 
 t.test('a damaged batch is refused, whichever byte is flipped, and the follower is left as it was', async (t) => {
