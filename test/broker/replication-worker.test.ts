@@ -487,6 +487,21 @@ t.test('a follower made leader rebuilds the dedup window: a resend of a replicat
   t.strictSame(b!.log.read(0, 100, 1 << 20).map((r) => decodeRecord(r.record).payload.toString()), ['x0', 'x1', 'p0', 'p1', 'p2', 'p3'])
 })
 
+t.test('a resend while the original still waits for the HW is stored once, and both confirms come with the follower\'s acknowledgement', async (t) => {
+  const [a, b] = brokers(t, 1, 2)
+  a!.role('leader', 1, [1, 2], 2)
+  b!.role('follower', 1, [1, 2], 2)
+  const pos = b!.learn(1)
+  const original = a!.publish(['r0', 'r1'], { producerId: 9, sequence: 0 })
+  const resend = a!.publish(['r0', 'r1'], { producerId: 9, sequence: 0 })
+  t.equal(a!.log.endOffset, 2, 'stored once')
+  t.equal(a!.reply(original), undefined)
+  t.equal(a!.reply(resend), undefined, 'the resend waits for the HW too: the batch is not replicated yet')
+  catchUp(a!, b!, 1, pos)
+  t.strictSame([a!.reply(original), a!.reply(resend)], [{ t: 'done', id: original, result: 0 }, { t: 'done', id: resend, result: 0 }])
+  t.equal(b!.log.endOffset, 2, 'and the follower has it once')
+})
+
 t.test('group state sent in a fetch answer is taken by the follower, and a new leader resumes the group where the old one left it', async (t) => {
   const [a, b] = brokers(t, 1, 2)
   a!.role('leader', 1, [1, 2], 2)
