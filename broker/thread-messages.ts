@@ -95,7 +95,7 @@ export type ToWorker =
    */
   | { t: 'role'; config: TopicConfig; partition: number; self: number; role: string; epoch: number; isr: number[]; minInSync: number }
   /** Leader: a follower's fetch of partitions of this worker (REPL_FETCH), held up to maxWaitMs while nothing is new. Answered with FetchAnswer[]. */
-  | { t: 'replFetch'; id: number; session: number; follower: number; maxWaitMs: number; fetch: FetchPartition[] }
+  | { t: 'replFetch'; id: number; session: number; follower: number; maxWaitMs: number; maxBytes: number; fetch: FetchPartition[] }
   /** Answer the held fetch of `session` now (another worker had data for it). */
   | { t: 'replWake'; session: number }
   /** Follower: the leader's answer for one partition; answered after the sync with { endOffset, lastEpoch }. */
@@ -199,7 +199,7 @@ const TO_WORKER_FIELDS = {
   alter: { id: 'f64', config: 'value', partition: 'u32', groups: 'value' },
   stop: { id: 'f64' },
   role: { config: 'value', partition: 'u32', self: 'u32', role: 'str', epoch: 'f64', isr: 'f64[]', minInSync: 'u32' },
-  replFetch: { id: 'f64', session: 'f64', follower: 'u32', maxWaitMs: 'f64', fetch: 'value' },
+  replFetch: { id: 'f64', session: 'f64', follower: 'u32', maxWaitMs: 'f64', maxBytes: 'f64', fetch: 'value' },
   replWake: { session: 'f64' },
   replAppend: { id: 'f64', topic: 'str', partition: 'u32', epoch: 'f64', hw: 'f64', batches: 'bin', diverging: 'value', groups: 'bin' },
   isrCheck: { id: 'f64', topic: 'str', partition: 'u32', follower: 'u32' },

@@ -27,9 +27,29 @@
  *   it once the subscription ends anyway), waits for the handlers, then
  *   closes every inner consumer (each waits for its taken messages to be
  *   settled, sends the settlements and unsubscribes).
- * - A broker that starts leading a partition of the topic later (seen in a
- *   metadata refresh) is subscribed then. An inner subscription that fails
- *   for good (UNKNOWN_TOPIC after a delete) ends this consumer with it.
+ * - Each inner subscription names the partitions its broker leads. On every
+ *   metadata change (a refresh, periodic or after a link was lost or a
+ *   refusal, and a link connecting), when the partitions a broker leads
+ *   differ from those its subscription named, that subscription is
+ *   replaced: the new set is subscribed first, then the old subscription is
+ *   closed (in the background, within drainTimeoutMs: the acks of messages
+ *   already taken from it are sent first). A broker newly leading a
+ *   partition is subscribed; a subscription at a broker that leads none of
+ *   the topic's partitions any more is closed. The user's consumer goes on
+ *   through a leader's death without subscribing again: its partitions are
+ *   read from the new leader once metadata names it (the election, about
+ *   the lease TTL), from the group's position as replicated with the
+ *   partition.
+ * - At-least-once across a move: a message taken from a replaced
+ *   subscription is settled on the connection it came on (its Message
+ *   settles through the consumer that made it), and a broker that no longer
+ *   leads its partition may refuse or ignore that ack; the new leader then
+ *   delivers it again. Messages a replaced subscription delivers after it
+ *   was replaced are nacked, not handed out (the group gets them again).
+ * - A subscription refused retriably (a new leader not serving yet) is
+ *   tried again after a metadata refresh, with backoff (250 ms doubling to
+ *   2 s). An inner subscription that fails for good (UNKNOWN_TOPIC after a
+ *   delete) ends this consumer with it.
  */
 import { SkiffError, type TopicPlacement } from '../protocol/index.js'
 import type { Client } from './client.js'
@@ -43,6 +63,15 @@ interface Queued {
   broker: number
 }
 
+/** One broker's inner subscription and the partitions it named ('' when it named none). */
+interface Source {
+  consumer: Consumer
+  partitions: string
+}
+
+const FIRST_RETRY_MS = 250
+const MAX_RETRY_MS = 2000
+
 interface Waiter {
   resolve(r: IteratorResult<Message>): void
   reject(err: unknown): void
@@ -52,8 +81,11 @@ const DONE: IteratorResult<Message> = { done: true, value: undefined }
 
 /** A Consumer over one subscription per broker (see the header comment). */
 export class MergedConsumer extends Consumer {
-  private readonly sources = new Map<number, Consumer>()
-  private readonly attaching = new Set<number>()
+  private readonly sources = new Map<number, Source>()
+  /** Subscriptions being made, by broker: the partitions they name. */
+  private readonly attaching = new Map<number, string>()
+  private retryTimer: NodeJS.Timeout | undefined
+  private retryMs = FIRST_RETRY_MS
   private queue: Queued[] = []
   private waiting: Waiter[] = []
   private runner: HandlerRunner | undefined
@@ -87,12 +119,13 @@ export class MergedConsumer extends Consumer {
       t = this.router.placement(this.topic) ?? (await this.create())
       if (!t) return // kept as made: subscribed where the topic was created
     }
-    // A broker that is down now is subscribed when it is back, in the background: subscribe()
-    // resolves with the others rather than waiting requestTimeoutMs for it.
-    const [up, down] = partition(this.router.leaders(t), (id) => !this.router.isDown(id))
-    for (const id of down) this.attach(id).catch((err: unknown) => this.attachFailed(err))
+    // A broker that is down now is subscribed when it is back (or when another leads its partitions),
+    // in the background: subscribe() resolves with the others rather than waiting requestTimeoutMs for it.
+    const want = ledByBroker(t)
+    const [up, down] = partition([...want.keys()], (id) => !this.router.isDown(id))
+    for (const id of down) this.attach(id, want.get(id)!).catch((err: unknown) => this.attachFailed(err))
     if (up.length === 0) return
-    const outcomes = await Promise.allSettled(up.map((id) => this.attach(id)))
+    const outcomes = await Promise.allSettled(up.map((id) => this.attach(id, want.get(id)!)))
     const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected')
     // A broker that is down now is subscribed at the next refresh; one refusal for good ends it all.
     const fatal = failed.find((o) => !(o.reason instanceof SkiffError) || !o.reason.retriable)
@@ -113,24 +146,37 @@ export class MergedConsumer extends Consumer {
   private async create(): Promise<TopicPlacement | undefined> {
     const id = this.router.keylessTarget(undefined)
     if (id === undefined) throw new SkiffError('PARTITION_UNAVAILABLE', `no broker to subscribe to ${this.topic} at`)
-    await this.attach(id)
+    await this.attach(id, undefined)
     await this.router.learn(this.topic)
     const t = this.router.placement(this.topic)
     const first = this.sources.get(id)
     if (!t || !first) return undefined
     this.sources.delete(id)
     this.interruptedAt(id) // its messages come again on the named subscription
-    await first.close({ timeoutMs: 1 })
+    await first.consumer.close({ timeoutMs: 1 })
     return t
   }
 
-  /** @internal Metadata changed: subscribe at brokers newly leading a partition of the topic. */
+  /**
+   * @internal Metadata or a link changed: make each broker's subscription
+   * name the partitions it leads now (see the header comment).
+   */
   sync(): void {
     if (this.phase !== 'open') return
     const t = this.router.placement(this.topic)
     if (!t) return
-    for (const id of this.router.leaders(t)) {
-      if (!this.sources.has(id) && !this.attaching.has(id)) this.attach(id).catch((err: unknown) => this.attachFailed(err))
+    const want = ledByBroker(t)
+    for (const [id, parts] of want) {
+      const key = parts.join(',')
+      // One subscription being made per broker: when it is in, sync() runs again.
+      if (this.attaching.has(id) || this.sources.get(id)?.partitions === key) continue
+      this.attach(id, parts).catch((err: unknown) => this.attachFailed(err))
+    }
+    for (const [id, source] of this.sources) {
+      if (want.has(id) || this.attaching.has(id)) continue
+      // Leads none of the topic's partitions now: its messages come from their new leaders.
+      this.sources.delete(id)
+      void source.consumer.close({ timeoutMs: this.router.drainTimeoutMs }).catch(() => undefined)
     }
   }
 
@@ -139,48 +185,64 @@ export class MergedConsumer extends Consumer {
     if (this.queue.some((q) => q.broker === id)) this.queue = this.queue.filter((q) => q.broker !== id)
   }
 
-  private async attach(id: number): Promise<void> {
-    this.attaching.add(id)
+  /**
+   * Subscribe at broker `id` to `parts` (named in its SUBSCRIBE: a broker
+   * that has just become leader may not serve them yet, and is then asked
+   * again; undefined only for the subscription that creates the topic),
+   * replacing the subscription it had there.
+   */
+  private async attach(id: number, parts: number[] | undefined): Promise<void> {
+    const key = parts?.join(',') ?? ''
+    this.attaching.set(id, key)
+    let made = false
     try {
       const client = await this.router.link(id)
-      const opts: SubscribeOptions = { ...this.userOpts, autoAck: false, maxInFlight: this.shareOf(id) }
-      const inner = await client.subscribeTo(this.topic, opts, undefined, this.ledBy(id))
+      const opts: SubscribeOptions = { ...this.userOpts, autoAck: false, maxInFlight: this.shareOf(parts?.length) }
+      const inner = await client.subscribeTo(this.topic, opts, undefined, parts)
       if (this.phase !== 'open') {
         await inner.close({ timeoutMs: 1 })
         return
       }
-      this.sources.set(id, inner)
+      const old = this.sources.get(id)
+      this.sources.set(id, { consumer: inner, partitions: key })
       this.partitions = this.router.placement(this.topic)?.partitions.map((p) => p.partition) ?? inner.partitions
       void this.pump(id, inner)
+      // Replaced: closed once the acks of what was taken from it are sent (within drainTimeoutMs).
+      if (old) void old.consumer.close({ timeoutMs: this.router.drainTimeoutMs }).catch(() => undefined)
+      made = true
+      this.retryMs = FIRST_RETRY_MS
     } finally {
-      this.attaching.delete(id)
+      if (this.attaching.get(id) === key) this.attaching.delete(id)
     }
+    // Metadata may have moved on while this was being made.
+    if (made) this.sync()
   }
 
   private attachFailed(err: unknown): void {
-    if (err instanceof SkiffError && err.retriable) return // tried again at the next refresh
+    if (err instanceof SkiffError && err.retriable) return this.retryLater()
     this.endWith(err instanceof SkiffError ? err : new SkiffError('INTERNAL', String(err), { cause: err }))
   }
 
-  /**
-   * The partitions broker `id` leads, named in its SUBSCRIBE: a broker that
-   * has just restarted may not know yet that it leads them, and a
-   * subscription without names would then cover none; with names it is
-   * refused (retriable) and subscribed again until the broker serves them.
-   * Undefined (the broker's own partitions) when metadata has no placement.
-   */
-  private ledBy(id: number): number[] | undefined {
-    const t = this.router.placement(this.topic)
-    const led = t?.partitions.filter((p) => p.leader === id).map((p) => p.partition)
-    return led && led.length > 0 ? led : undefined
+  /** A subscription refused retriably: refresh metadata after a backoff (the refresh syncs again). */
+  private retryLater(): void {
+    if (this.retryTimer || this.phase !== 'open') return
+    const wait = this.retryMs
+    this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS)
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined
+      this.router.refresh().then(
+        () => this.sync(),
+        () => this.retryLater(),
+      )
+    }, wait)
+    this.retryTimer.unref()
   }
 
-  /** maxInFlight split by the broker's share of the topic's partitions. */
-  private shareOf(id: number): number {
+  /** maxInFlight split by the broker's share (`led` partitions) of the topic's partitions. */
+  private shareOf(led: number | undefined): number {
     const t = this.router.placement(this.topic)
     const total = this.subscription.maxInFlight
-    if (!t || t.partitions.length === 0) return total
-    const led = t.partitions.filter((p) => p.leader === id).length
+    if (!t || t.partitions.length === 0 || led === undefined) return total
     return Math.max(1, Math.round((total * led) / t.partitions.length))
   }
 
@@ -189,13 +251,15 @@ export class MergedConsumer extends Consumer {
       for (;;) {
         const r = await inner.next()
         if (r.done) break
-        // A subscription replaced meanwhile: its broker redelivers what it had sent.
-        if (this.sources.get(id) === inner) this.push(r.value, id)
+        // A subscription replaced meanwhile: given back, the group delivers it again.
+        if (this.sources.get(id)?.consumer === inner) this.push(r.value, id)
+        else r.value.nack()
       }
     } catch (err) {
-      this.endWith(err instanceof SkiffError ? err : new SkiffError('INTERNAL', String(err), { cause: err }))
+      // A replaced subscription's end is not this consumer's.
+      if (this.sources.get(id)?.consumer === inner) this.endWith(err instanceof SkiffError ? err : new SkiffError('INTERNAL', String(err), { cause: err }))
     } finally {
-      if (this.sources.get(id) === inner) this.sources.delete(id)
+      if (this.sources.get(id)?.consumer === inner) this.sources.delete(id)
     }
   }
 
@@ -260,7 +324,7 @@ export class MergedConsumer extends Consumer {
   private async closeAll(timeoutMs: number): Promise<void> {
     this.beginClose()
     await this.idle(timeoutMs)
-    await Promise.all([...this.sources.values()].map((c) => c.close({ timeoutMs })))
+    await Promise.all([...this.sources.values()].map((s) => s.consumer.close({ timeoutMs })))
     this.finish(undefined)
   }
 
@@ -299,7 +363,7 @@ export class MergedConsumer extends Consumer {
   private endWith(err: SkiffError): void {
     if (this.phase === 'closed') return
     this.beginClose()
-    for (const c of this.sources.values()) void c.close({ timeoutMs: 1 })
+    for (const s of this.sources.values()) void s.consumer.close({ timeoutMs: 1 })
     this.finish(err)
     if (this.listenerCount('error') > 0) this.emit('error', err)
     else if (this.listenerCount('message') > 0) this.router.report(err)
@@ -309,6 +373,8 @@ export class MergedConsumer extends Consumer {
     if (this.phase === 'closed') return
     this.beginClose()
     this.phase = 'closed'
+    if (this.retryTimer) clearTimeout(this.retryTimer)
+    this.retryTimer = undefined
     this.router.consumers.delete(this)
     const readers = this.waiting.splice(0)
     if (err && readers.length > 0) readers.shift()!.reject(err)
@@ -335,6 +401,17 @@ export class MergedConsumer extends Consumer {
     })
     this.runner.run()
   }
+}
+
+/** The partitions each broker leads, by broker, in partition order. */
+function ledByBroker(t: TopicPlacement): Map<number, number[]> {
+  const led = new Map<number, number[]>()
+  for (const p of t.partitions) {
+    const parts = led.get(p.leader)
+    if (parts) parts.push(p.partition)
+    else led.set(p.leader, [p.partition])
+  }
+  return led
 }
 
 function partition<T>(items: T[], test: (item: T) => boolean): [T[], T[]] {

@@ -1,60 +1,126 @@
 /**
- * A producer in a cluster: the same API as Producer, each record routed to
- * the broker that must store it (cluster-router.ts), through one ordinary
- * Producer per broker link. Those inner producers batch, bound, time out and
- * re-send after a reconnect (same producer id and sequence) as they do
- * against a single broker.
+ * A producer in a cluster: the same API as Producer, each record sent to the
+ * leader of the partition that must store it. It is one Producer (one
+ * outbox, one maxInFlight, one producer id and ONE sequence space) whose
+ * batches are per (topic, partition) and name their partition; each batch is
+ * written to the connection of its partition's leader (partition-routes.ts,
+ * cluster-router.ts), so (producerId, sequence) is unique across the
+ * cluster whichever broker a batch reaches.
  *
  * Decisions written down here:
- * - A keyed record goes to the leader of `keyHash(key) % partitions`, as
- *   the broker computes it; a keyless one to a broker leading a partition of
- *   the topic (round-robin over those that are up), which stores it in a
- *   partition it leads. Routing is decided synchronously when metadata knows
- *   the topic, so one key's records reach their broker in call order.
- * - NOT_LEADER and PARTITION_UNAVAILABLE mean nothing was stored: the
- *   publish is made again (a new batch) after a metadata refresh, with
- *   backoff, until its requestTimeoutMs from the call; then the last such
- *   error is the rejection. Any other error goes to the caller as is.
- *   A publish sent again this way may land after a later publish of the
- *   same key that was not refused (as with Kafka's retries and more than one
- *   request in flight); publish one key's records one at a time when that
- *   matters. A broker that has just restarted refuses with
- *   PARTITION_UNAVAILABLE until it serves its partitions again, so the
- *   batches its link re-sends may be among them.
- * - A publish whose broker is down waits on that broker's link (its
- *   partitions wait for it in this cluster mode) and completes once it is
- *   back, or rejects with TIMEOUT after requestTimeoutMs (outcome unknown).
- * - A topic metadata does not know is asked for once; if still unknown the
- *   record goes to any live broker (the broker creates the topic), and the
- *   next refresh routes by its placement.
- * - send() (fire-and-forget) is routed the same way but never retried: a
- *   refusal is the client's 'error', as for a single broker. A send() that
- *   finds no open route (its topic or its broker's connection not known
- *   yet) is dropped and counted in `stats.dropped.timeout` with whenFull
- *   'drop'; with 'wait' it waits for the route, at most requestTimeoutMs.
- *   Links to every live broker are opened when a producer is made, so this
- *   is rare past the first moments.
- * - maxInFlight and maxBufferedBytes apply per broker link. `producerId` is
- *   this producer's own id; each broker link's batches carry the id of the
- *   inner producer for that broker.
+ * - The client picks every record's partition and sends it in the PUBLISH
+ *   (`partition`), so a batch sent again lands in the same partition on
+ *   whichever broker leads it then. A keyed record goes to
+ *   `keyHash(key) % partitions`, as the broker computes it. Keyless records
+ *   stick to one partition for STICKY_RECORDS records, then move on,
+ *   round-robin over the partitions whose leader is connected (else live,
+ *   else any): batches stay full, and the load is spread over the brokers.
+ * - A batch that is refused with NOT_LEADER, PARTITION_UNAVAILABLE or
+ *   NOT_ENOUGH_REPLICAS (nothing stored, or "may be stored: resend it with
+ *   the same sequence"), or whose broker's connection is lost, or whose
+ *   partition's leader has no open connection when it is due, is held and
+ *   sent again after a metadata refresh (with backoff), to the partition's
+ *   leader then, with the SAME producer id, sequence, partition and records:
+ *   never as a new batch, which a broker that already stored the first
+ *   attempt would store a second time. The leader rebuilds its dedup window
+ *   from its log when it takes over, so it acknowledges a batch it already
+ *   has with the original offsets.
+ * - Order: the batches of one partition are written in order, and when one
+ *   is held the later ones of its partition are held behind it and go again
+ *   after it, in first-written order. So one key's records keep publish
+ *   order across a leader move, as they do across a reconnect to a single
+ *   broker. Not covered (the broker does not check that a producer's
+ *   sequences arrive in order): a refusal for batch n while batch n+1 of
+ *   the same partition, already on the wire, is accepted, which takes a
+ *   leader that refuses and then accepts within one round trip (the in-sync
+ *   set growing back to minInSync, or a follower elected in between). Publish
+ *   one key's records one at a time when that matters.
+ * - Every publish keeps its deadline (requestTimeoutMs from the call),
+ *   through any number of re-sends; then it rejects with TIMEOUT, outcome
+ *   unknown, naming the last reason its batch was held. A leader's death
+ *   costs the election (about the lease TTL, 3 s) and a refresh.
+ * - Any other refusal goes to the caller as is.
+ * - A topic metadata does not know is asked for; meanwhile its publishes
+ *   wait, in call order (each within its deadline). If metadata still does
+ *   not have it, the first publish goes without a partition to any broker,
+ *   which creates the topic (auto-creation) and places the record; the rest
+ *   wait for the placement. A keyed first record the creating broker does
+ *   not lead is refused there with NOT_LEADER before anything is stored, and
+ *   is then published again to its leader.
+ * - send() (fire-and-forget) is routed the same way; its batches are held
+ *   and sent like confirmed ones but never acknowledged (at-most-once: a
+ *   refusal is the client's 'error'). A keyed send() to a topic metadata
+ *   does not know yet is dropped (`stats.dropped.timeout`) with whenFull
+ *   'drop' and waits for the placement with 'wait'.
+ * - maxInFlight and maxBufferedBytes apply to the producer as a whole, as
+ *   against a single broker.
  */
-import { SkiffError, isSkiffError } from '../protocol/index.js'
+import { SkiffError, isSkiffError, type TopicPlacement } from '../protocol/index.js'
 import type { Client } from './client.js'
 import type { ClusterRouter } from './cluster-router.js'
+import type { Connection } from './connection.js'
+import type { ConnectionSource } from './link.js'
+import { PartitionRoutes } from './partition-routes.js'
 import { Producer, type ProducerOptions, type ProducerStats, type PublishOptions, type PublishResult, type SendResult, type WhenFull } from './producer.js'
 
-const ROUTING_ERRORS = new Set(['NOT_LEADER', 'PARTITION_UNAVAILABLE'])
-const FIRST_BACKOFF_MS = 25
-const MAX_BACKOFF_MS = 1000
+/** Keyless records sent to one partition before moving on to the next. */
+const STICKY_RECORDS = 50
+/** Refusals after which the topic-creating publish is made again to the partition's leader: nothing was stored. */
+const NOT_STORED_HERE = new Set(['NOT_LEADER', 'PARTITION_UNAVAILABLE'])
+/** How often metadata is asked again for a topic just created, before giving up on its placement. */
+const PLACEMENT_TRIES = 10
+
+/** A call waiting for its topic's placement. */
+interface Waiting {
+  payload: unknown
+  opts: PublishOptions | undefined
+  deadline: number
+  /** publish(): settles the call. */
+  resolve?: (r: PublishResult) => void
+  reject?: (err: unknown) => void
+  /** send() with whenFull 'wait': told whether it was queued. */
+  admitted?: (ok: boolean) => void
+}
+
+/** The producer's view of the cluster: limits from the seed, the last reason a batch was held. */
+class RoutedSource implements ConnectionSource {
+  readonly waitLabel = "held for its partition's leader"
+  constructor(
+    private readonly seed: Client,
+    private readonly routes: PartitionRoutes,
+  ) {}
+
+  get current(): Connection | undefined {
+    return undefined
+  }
+
+  get maxFrame(): number {
+    return this.seed.maxFrame
+  }
+
+  get requestTimeoutMs(): number {
+    return this.seed.requestTimeoutMs
+  }
+
+  /** Why a batch was last held, if that was within the last requestTimeoutMs (what a publish timing out now waited on). */
+  get lastError(): SkiffError | undefined {
+    return this.routes.reasonSince(Date.now() - this.seed.requestTimeoutMs)
+  }
+
+  ready(timeoutMs: number, what: string): Promise<Connection> {
+    return this.seed.ready(timeoutMs, what)
+  }
+}
 
 /** A Producer that routes by the cluster's metadata (see the header comment). */
 export class RoutedProducer<M extends WhenFull = 'drop'> extends Producer<M> {
-  private readonly inner = new Map<number, { client: Client; producer: Producer<M> }>()
-  /** Publishes between a refusal (or no route) and their next attempt's outcome. */
-  private readonly retrying = new Set<Promise<PublishResult>>()
-  private readonly routed = { confirmed: 0, failed: 0, retried: 0 }
+  private readonly routes: PartitionRoutes
+  /** Calls waiting for their topic's placement, in call order. */
+  private readonly waiting = new Map<string, Waiting[]>()
+  private readonly placing = new Map<string, Promise<void>>()
+  private readonly sticky = new Map<string, { partition: number; left: number }>()
   private closedReason: SkiffError | undefined
-  /** send() records dropped because no broker connection could take them (counted in stats.dropped.timeout). */
+  /** send() records dropped because their topic's placement was not known (counted in stats.dropped.timeout). */
   private noRoute = 0
 
   /** @internal */
@@ -63,224 +129,187 @@ export class RoutedProducer<M extends WhenFull = 'drop'> extends Producer<M> {
     private readonly router: ClusterRouter,
     private readonly producerOpts: ProducerOptions<M>,
   ) {
-    super(seed, producerOpts)
-    // Connect to the brokers now, so the first records find their broker's connection open.
+    const routes = new PartitionRoutes(router)
+    super(new RoutedSource(seed, routes), producerOpts, routes)
+    this.routes = routes
+    routes.retry = () => this.retryHeld()
+    routes.oldestInFlightMs = (now) => this.oldestInFlightMs(now)
+    router.producers.add(routes)
+    // Connect to the brokers now, so the first records find their leader's connection open.
     router.warmUp()
   }
 
   override get unconfirmed(): number {
-    let n = 0
-    for (const { producer } of this.inner.values()) n += producer.unconfirmed
+    let n = super.unconfirmed
+    for (const calls of this.waiting.values()) n += calls.filter((c) => c.resolve).length
     return n
   }
 
-  /** The sums over the broker links; `confirmed` and `failed` count publish() calls once each, retries included. */
   override get stats(): ProducerStats {
-    const s: ProducerStats = { confirmed: this.routed.confirmed, failed: this.routed.failed, sent: 0, dropped: { full: 0, timeout: this.noRoute, closed: 0 }, resentBatches: 0 }
-    for (const { producer } of this.inner.values()) {
-      const p = producer.stats
-      s.sent += p.sent
-      s.dropped.full += p.dropped.full
-      s.dropped.timeout += p.dropped.timeout
-      s.dropped.closed += p.dropped.closed
-      s.resentBatches += p.resentBatches
-    }
+    const s = super.stats
+    s.dropped.timeout += this.noRoute
     return s
   }
 
   override publish(topic: string, payload: unknown, opts?: PublishOptions): Promise<PublishResult> {
-    if (this.closedReason) return Promise.reject(new SkiffError('CONNECTION_CLOSED', `cannot publish: ${this.closedReason.message}`, { cause: this.closedReason }))
+    if (this.closedReason) return Promise.reject(this.closedError())
+    const t = this.router.placement(topic)
+    if (t && !this.waiting.has(topic)) return this.publishAt(topic, this.partitionFor(t, opts?.key), payload, opts, undefined)
     // A retry may come after the caller reused its buffer.
     const data = payload instanceof Uint8Array ? Buffer.from(payload) : payload
     const deadline = Date.now() + this.router.requestTimeoutMs
-    // The common case, routable now: straight to the broker's producer; the retry loop only after a refusal.
-    const id = this.router.placement(topic) ? this.target(topic, opts?.key) : undefined
-    const producer = id === undefined ? undefined : this.producerFor(id)
-    const call = producer
-      ? producer.publish(topic, data, opts).catch((err: unknown) => {
-          if (!isSkiffError(err) || !ROUTING_ERRORS.has(err.code)) throw err
-          this.routed.retried++
-          return this.track(this.run(topic, data, opts, deadline, err))
-        })
-      : this.track(this.run(topic, data, opts, deadline, undefined))
-    return call.then(this.confirmedOne, this.failedOne)
-  }
-
-  private readonly confirmedOne = (r: PublishResult): PublishResult => {
-    this.routed.confirmed++
-    return r
-  }
-
-  private readonly failedOne = (err: unknown): never => {
-    this.routed.failed++
-    throw err
-  }
-
-  /** Keep `p` in `retrying` until it settles (for flush()). */
-  private track(p: Promise<PublishResult>): Promise<PublishResult> {
-    this.retrying.add(p)
-    const forget = (): void => {
-      this.retrying.delete(p)
-    }
-    p.then(forget, forget)
-    return p
+    return new Promise((resolve, reject) => this.whenPlaced(topic, { payload: data, opts, deadline, resolve, reject }))
   }
 
   override send(topic: string, payload: unknown, opts?: PublishOptions): SendResult<M> {
     const wait = this.producerOpts.whenFull === 'wait'
-    if (this.closedReason) return (wait ? Promise.resolve(false) : false) as SendResult<M>
-    const p = this.sendTarget(topic, opts?.key)
-    if (p) return p.send(topic, payload, opts)
+    if (this.closedReason) return this.sendAt(topic, undefined, payload, opts) // counted as dropped (closed)
+    const t = this.router.placement(topic)
+    if (t && !this.waiting.has(topic)) return this.sendAt(topic, this.partitionFor(t, opts?.key), payload, opts)
+    // Keyless: any broker takes it (and creates the topic); keyed: its partition is not known yet.
+    if (opts?.key === undefined && !this.waiting.has(topic)) {
+      this.router.learn(topic).catch(() => undefined)
+      return this.sendAt(topic, undefined, payload, opts)
+    }
     if (!wait) {
+      this.router.learn(topic).catch(() => undefined)
       this.noRoute++
       return false as SendResult<M>
     }
-    return this.sendLater(topic, payload instanceof Uint8Array ? Buffer.from(payload) : payload, opts) as SendResult<M>
-  }
-
-  /** The inner producer a send() goes to now, or undefined (metadata or the link is not there yet: asked for). */
-  private sendTarget(topic: string, key: string | undefined): Producer<M> | undefined {
-    if (!this.router.placement(topic) && !this.router.isAbsent(topic)) {
-      this.router.learn(topic).catch(() => undefined)
-      // A keyless record may go to any broker (it stores it in a partition it leads); a keyed one waits for the placement.
-      return key === undefined ? this.anyProducer() : undefined
-    }
-    const id = this.target(topic, key)
-    return id === undefined ? undefined : this.producerFor(id)
-  }
-
-  /** send() with whenFull 'wait' and no route yet: wait for one (at most requestTimeoutMs), then send. */
-  private async sendLater(topic: string, payload: unknown, opts: PublishOptions | undefined): Promise<boolean> {
+    const data = payload instanceof Uint8Array ? Buffer.from(payload) : payload
     const deadline = Date.now() + this.router.requestTimeoutMs
-    let backoff = FIRST_BACKOFF_MS
-    while (Date.now() + backoff < deadline && !this.closedReason) {
-      if (!this.router.placement(topic) && !this.router.isAbsent(topic)) await this.waitFor(this.router.learn(topic))
-      const id = this.target(topic, opts?.key)
-      const p = id === undefined ? undefined : this.producerFor(id)
-      if (p) return p.send(topic, payload, opts) as Promise<boolean>
-      if (id !== undefined && (await this.waitFor(this.router.link(id)))) continue
-      await sleep(backoff)
-      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)
-    }
-    this.noRoute++
-    return false
+    return new Promise<boolean>((admitted) => this.whenPlaced(topic, { payload: data, opts, deadline, admitted })) as SendResult<M>
   }
 
-  /**
-   * Every publish made before is settled: the broker producers' calls, then
-   * (after a turn, so that refusals they just got have gone back to routing)
-   * the publishes being routed again, then what those handed to a producer.
-   */
+  /** Every publish made before is settled, those waiting for their topic's placement included. */
   override async flush(): Promise<void> {
-    const inner = (): Promise<unknown> => Promise.all([...this.inner.values()].map(({ producer }) => producer.flush()))
-    await inner()
-    await new Promise((resolve) => setImmediate(resolve))
-    if (this.retrying.size === 0) return
-    await Promise.allSettled([...this.retrying])
-    await inner()
+    while (this.placing.size > 0) await Promise.allSettled([...this.placing.values()])
+    await super.flush()
+  }
+
+  /** @internal The seed connection is lost: nothing of this producer is on it. */
+  override interrupted(): void {}
+
+  /** @internal The seed connection is back: a chance to send what is held. */
+  override resumed(): void {
+    this.retryHeld()
   }
 
   /** @internal */
   override connectionLost(err: SkiffError): void {
     this.closedReason ??= err
+    this.routes.close()
+    this.router.producers.delete(this.routes)
+    const waiting = [...this.waiting.values()].flat()
+    this.waiting.clear()
+    for (const w of waiting) {
+      w.reject?.(this.closedError())
+      w.admitted?.(false)
+    }
     super.connectionLost(err)
   }
 
-  /**
-   * Route and publish, again after each refusal. Waiting for metadata or for
-   * a link to open is on promises shared by every call that waits for the
-   * same thing, so those calls go on in call order and a key's records keep
-   * it; a refusal waits a backoff too.
-   */
-  private async run(topic: string, payload: unknown, opts: PublishOptions | undefined, deadline: number, refused: SkiffError | undefined): Promise<PublishResult> {
-    let backoff = FIRST_BACKOFF_MS
-    let refusal = refused
-    if (refused) backoff = await this.pause(backoff, topic, deadline, refusal, true)
-    for (let attempt = refused ? 1 : 0; ; attempt++) {
-      if (attempt > 0) this.checkTime(topic, deadline, refusal)
-      if (!this.router.placement(topic) && !this.router.isAbsent(topic)) {
-        if (!(await this.waitFor(this.router.learn(topic)))) backoff = await this.pause(backoff, topic, deadline, refusal)
-        continue
-      }
-      const id = this.target(topic, opts?.key)
-      if (id === undefined) {
-        // No broker known for it: a broker left metadata and its address was never seen.
-        backoff = await this.pause(backoff, topic, deadline, refusal, true)
-        continue
-      }
-      const producer = this.producerFor(id)
-      if (!producer) {
-        if (!(await this.waitFor(this.router.link(id)))) backoff = await this.pause(backoff, topic, deadline, refusal)
-        continue
-      }
-      try {
-        const p = producer.publish(topic, payload, opts)
-        // The inner producer times the first attempt out by itself; later ones get what is left.
-        return await (attempt === 0 ? p : withDeadline(p, deadline, topic))
-      } catch (err) {
-        if (!isSkiffError(err) || !ROUTING_ERRORS.has(err.code)) throw err
-        refusal = err
-        this.routed.retried++
-      }
-      backoff = await this.pause(backoff, topic, deadline, refusal, true)
+  private closedError(): SkiffError {
+    const why = this.closedReason!
+    return new SkiffError('CONNECTION_CLOSED', `cannot publish: ${why.message}`, { cause: why })
+  }
+
+  /** The partition a record goes to (see the header comment); undefined for a topic without partitions. */
+  private partitionFor(t: TopicPlacement, key: string | undefined): number | undefined {
+    if (key !== undefined) return this.router.partitionOfKey(t, key)
+    const s = this.sticky.get(t.topic)
+    if (s && s.left > 0 && s.partition < t.partitions.length) {
+      s.left--
+      return s.partition
+    }
+    const partition = this.router.keylessPartition(t)
+    if (partition === undefined) return undefined
+    if (s) {
+      s.partition = partition
+      s.left = STICKY_RECORDS - 1
+    } else {
+      if (this.sticky.size >= 1024) this.sticky.clear()
+      this.sticky.set(t.topic, { partition, left: STICKY_RECORDS - 1 })
+    }
+    return partition
+  }
+
+  /** Queue `call` until `topic` has a placement (or is known to have none). */
+  private whenPlaced(topic: string, call: Waiting): void {
+    const calls = this.waiting.get(topic)
+    if (calls) {
+      calls.push(call)
+      return
+    }
+    this.waiting.set(topic, [call])
+    const done = this.place(topic).finally(() => this.placing.delete(topic))
+    this.placing.set(topic, done)
+  }
+
+  /** Learn the topic's placement (creating the topic with its first record when nobody made it), then release its calls in order. */
+  private async place(topic: string): Promise<void> {
+    let failure: unknown
+    try {
+      await this.router.learn(topic)
+      if (!this.router.placement(topic) && this.router.isAbsent(topic)) await this.create(topic)
+    } catch (err) {
+      failure = err
+    }
+    const calls = this.waiting.get(topic) ?? []
+    this.waiting.delete(topic)
+    const t = this.router.placement(topic)
+    for (const c of calls) {
+      if (Date.now() >= c.deadline) this.expire(topic, c)
+      else if (!t && failure !== undefined) this.fail(c, failure)
+      else this.release(topic, t, c)
     }
   }
 
-  /** True once `p` resolved; false when it failed (the caller backs off). */
-  private waitFor(p: Promise<unknown>): Promise<boolean> {
-    return p.then(
-      () => true,
-      () => false,
-    )
+  /**
+   * The topic is not in metadata: its first call goes to any broker without
+   * a partition (it creates the topic), then metadata is asked until it has
+   * the placement. That call is released with the others when its broker
+   * refused it for a partition it does not lead (nothing stored).
+   */
+  private async create(topic: string): Promise<void> {
+    const calls = this.waiting.get(topic)!
+    const first = calls[0]!
+    if (first.resolve) {
+      try {
+        const r = await this.publishAt(topic, undefined, first.payload, first.opts, first.deadline)
+        calls.shift()
+        first.resolve(r)
+      } catch (err) {
+        if (!isSkiffError(err) || !NOT_STORED_HERE.has(err.code)) {
+          calls.shift()
+          first.reject!(err)
+        }
+      }
+    } else {
+      calls.shift()
+      first.admitted!((await this.sendAt(topic, undefined, first.payload, first.opts)) as boolean)
+    }
+    for (let i = 0; i < PLACEMENT_TRIES && !this.router.placement(topic); i++) {
+      await this.router.learn(topic)
+      if (!this.router.placement(topic)) await new Promise((r) => setTimeout(r, 100 * (i + 1)).unref())
+    }
   }
 
-  /** Wait a backoff (refreshing metadata meanwhile when `refresh`); returns the next backoff. */
-  private async pause(backoff: number, topic: string, deadline: number, refusal: SkiffError | undefined, refresh = false): Promise<number> {
-    if (Date.now() + backoff >= deadline) this.checkTime(topic, Date.now(), refusal)
-    await Promise.all([refresh ? this.router.refresh().catch(() => undefined) : undefined, sleep(backoff)])
-    return Math.min(backoff * 2, MAX_BACKOFF_MS)
+  private release(topic: string, t: TopicPlacement | undefined, c: Waiting): void {
+    const partition = t ? this.partitionFor(t, c.opts?.key) : undefined
+    if (c.resolve) this.publishAt(topic, partition, c.payload, c.opts, c.deadline).then(c.resolve, c.reject)
+    else void Promise.resolve(this.sendAt(topic, partition, c.payload, c.opts)).then(c.admitted)
   }
 
-  /** Throw when the publish is out of time: the last refusal, else PARTITION_UNAVAILABLE. */
-  private checkTime(topic: string, deadline: number, refusal: SkiffError | undefined): void {
-    if (this.closedReason) throw new SkiffError('CONNECTION_CLOSED', `cannot publish: ${this.closedReason.message}`, { cause: this.closedReason })
-    if (Date.now() < deadline) return
-    throw refusal ?? new SkiffError('PARTITION_UNAVAILABLE', `no broker to publish to ${topic} on within ${this.router.requestTimeoutMs} ms`, { details: { topic } })
+  private expire(topic: string, c: Waiting): void {
+    this.fail(c, new SkiffError('TIMEOUT', `publish to ${topic} not confirmed within ${this.router.requestTimeoutMs} ms (its topic's placement was not known)`, { details: { topic } }))
   }
 
-  /** The broker a record goes to, or undefined when metadata cannot tell yet. */
-  private target(topic: string, key: string | undefined): number | undefined {
-    const t = this.router.placement(topic)
-    if (!t) return this.router.isAbsent(topic) ? this.router.keylessTarget(undefined) : undefined
-    return key === undefined ? this.router.keylessTarget(t) : this.router.leaderOfKey(t, key)
+  private fail(c: Waiting, err: unknown): void {
+    c.reject?.(err)
+    if (c.admitted) {
+      this.noRoute++
+      c.admitted(false)
+    }
   }
-
-  /** This producer's inner producer on broker `id`'s link, when that link is made. */
-  private producerFor(id: number): Producer<M> | undefined {
-    const client = this.router.linkNow(id)
-    if (!client) return undefined
-    const known = this.inner.get(id)
-    if (known?.client === client) return known.producer
-    const producer = client.producer<M>(this.producerOpts)
-    this.inner.set(id, { client, producer })
-    return producer
-  }
-
-  private anyProducer(): Producer<M> | undefined {
-    for (const { client, producer } of this.inner.values()) if (client.status === 'connected') return producer
-    return undefined
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref())
-}
-
-/** `p`, or TIMEOUT at `deadline` (the publish may still be stored: its outcome is unknown). */
-function withDeadline<T>(p: Promise<T>, deadline: number, topic: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new SkiffError('TIMEOUT', `publish to ${topic} not confirmed in time (outcome unknown)`, { details: { topic } })), Math.max(0, deadline - Date.now()))
-  })
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
 }

@@ -15,15 +15,23 @@
  *   Its events ('connect', 'disconnect', ...) and `client.status` describe it.
  *   A per-broker link's failures reach the client's 'error' event.
  * - Metadata is fetched whole (every topic this user may describe) and is
- *   refreshed on NOT_LEADER / PARTITION_UNAVAILABLE, when any per-broker
- *   link is lost, and every REFRESH_MS; concurrent refreshes share one call.
- *   It is asked on the seed connection, or on any open per-broker link while
- *   the seed is down.
- * - A broker's address is remembered after it leaves the metadata (its lease
- *   expired): in this cluster mode its partitions wait for it, so the link
- *   keeps trying the address it last advertised. A broker that comes back at
- *   another address is reached once the old link is closed (not done today:
- *   the link keeps its first address).
+ *   refreshed when a producer holds a batch (a refusal, a lost connection,
+ *   no route) or waits long for an answer, when any per-broker link is lost,
+ *   when a subscription is refused retriably, and every REFRESH_MS;
+ *   concurrent refreshes share one call. It is asked on every open
+ *   connection at once (the seed and the per-broker links) and the first
+ *   answer is taken, an older revision than the one held being ignored; with
+ *   none open, on the seed once it reconnects.
+ * - Partitions are replicated: when a leader dies, an in-sync follower
+ *   leads its partitions in a new epoch (about the lease TTL, 3 s, later),
+ *   and METADATA names it. So routing never waits on a link to a broker that
+ *   is down: the producer holds what it cannot send now and sends it to
+ *   whoever leads after the next refresh (partition-routes.ts), the consumer
+ *   follows the leaders (cluster-consumer.ts). A link to a dead broker keeps
+ *   reconnecting by itself at the address it last advertised, and is used
+ *   again only once metadata names it leader of something.
+ * - Every refresh and every link (re)connecting is told to the producers and
+ *   consumers of this client (`producers`, `consumers`).
  * - A link whose first connect fails is dropped and made again on the next
  *   use, so a broker that is down when first needed is retried, with backoff,
  *   by whoever needs it.
@@ -35,8 +43,8 @@ import type { BrokerAddress } from './url.js'
 
 /** How long the first METADATA is retried after a retriable refusal. */
 const START_RETRY_MS = 10_000
-/** Metadata is refreshed at least this often. */
-export const REFRESH_MS = 30_000
+/** Metadata is refreshed at least this often (a leader moved without any link lost is seen by then at the latest). */
+export const REFRESH_MS = 10_000
 /** Refreshes asked for within this of the last one share its answer. */
 const MIN_REFRESH_GAP_MS = 100
 
@@ -66,6 +74,8 @@ export class ClusterRouter {
   private closed = false
   private rr = 0
   readonly consumers = new Set<MergedConsumer>()
+  /** Producers' routes, told when metadata or a link changes. */
+  readonly producers = new Set<{ changed(): void }>()
 
   constructor(
     private readonly seed: Client,
@@ -128,19 +138,19 @@ export class ClusterRouter {
   /** METADATA of every topic, or of `topics` only (merged into what is known). */
   private async fetch(topics?: string[]): Promise<void> {
     const open = [this.seed, ...[...this.links.values()].map((l) => l.client)].filter((c): c is Client => c?.current?.isOpen === true)
-    let meta: ClusterMetadata | undefined
-    let failure: unknown
-    for (const c of open) {
+    let meta: ClusterMetadata
+    if (open.length > 0) {
+      // Asked of every open connection at once, the first answer taken: a broker that is paused
+      // keeps its connection open and would hold a refresh for requestTimeoutMs.
       try {
-        meta = await c.admin.metadata(topics)
-        break
+        meta = await Promise.any(open.map((c) => c.admin.metadata(topics)))
       } catch (err) {
-        failure = err
+        throw (err as AggregateError).errors[0]
       }
+    } else {
+      // Nothing open: wait for the seed to reconnect (bounded by requestTimeoutMs).
+      meta = await this.seed.admin.metadata(topics)
     }
-    // Nothing open: wait for the seed to reconnect (bounded by requestTimeoutMs).
-    if (!meta && open.length === 0) meta = await this.seed.admin.metadata(topics)
-    if (!meta) throw failure
     if (this.meta && meta.revision < this.meta.revision) return // an answer from a broker whose cache lags
     if (topics && this.meta) {
       const named = new Set(meta.topics.map((t) => t.topic))
@@ -151,7 +161,13 @@ export class ClusterRouter {
     this.live = new Set(meta.brokers.map((b) => b.id))
     for (const b of meta.brokers) this.addresses.set(b.id, { transport: this.transport(), host: b.host, port: b.port })
     for (const t of meta.topics) this.absent.delete(t.topic)
+    this.changed()
+  }
+
+  /** Tell consumers and producers that metadata or a link changed. */
+  private changed(): void {
     for (const c of this.consumers) c.sync()
+    for (const p of this.producers) p.changed()
   }
 
   /** Brokers are reached as the seed was (skiffs:// stays TLS). */
@@ -202,13 +218,46 @@ export class ClusterRouter {
     return ids
   }
 
-  /** The leader of the partition a keyed record goes to (the broker's own hash). */
-  leaderOfKey(t: TopicPlacement, key: string): number | undefined {
+  /** The partition a keyed record goes to (the broker's own hash), undefined for a topic without partitions. */
+  partitionOfKey(t: TopicPlacement, key: string): number | undefined {
     const n = t.partitions.length
-    if (n === 0) return undefined
-    const partition = keyHash(Buffer.from(key, 'utf8')) % n
+    return n === 0 ? undefined : keyHash(Buffer.from(key, 'utf8')) % n
+  }
+
+  /** The leader of `partition` of `t` as last seen. */
+  leaderOf(t: TopicPlacement, partition: number): number | undefined {
     const at = t.partitions[partition]
     return at?.partition === partition ? at.leader : t.partitions.find((p) => p.partition === partition)?.leader
+  }
+
+  /**
+   * The broker a batch goes to: its partition's leader, or for a batch that
+   * names no partition (its topic not in metadata yet) any broker, which
+   * creates the topic.
+   */
+  brokerFor(topic: string, partition: number | undefined): number | undefined {
+    const t = this.byTopic.get(topic)
+    if (partition === undefined) return this.keylessTarget(t)
+    return t ? this.leaderOf(t, partition) : undefined
+  }
+
+  /**
+   * A partition for keyless records, round-robin over the topic's partitions
+   * whose leader's link is up, else whose leader is live, else all of them.
+   */
+  keylessPartition(t: TopicPlacement): number | undefined {
+    const n = t.partitions.length
+    if (n === 0) return undefined
+    const start = (this.rr = (this.rr + 1) % 0x7fffffff)
+    for (const level of [2, 1, 0]) {
+      for (let i = 0; i < n; i++) {
+        const p = t.partitions[(start + i) % n]!
+        if (level === 2 && !this.isUp(p.leader)) continue
+        if (level === 1 && !this.live.has(p.leader)) continue
+        return p.partition
+      }
+    }
+    return undefined
   }
 
   /**
@@ -247,7 +296,8 @@ export class ClusterRouter {
     return client !== undefined && client.status !== 'connected'
   }
 
-  private isUp(id: number): boolean {
+  /** Broker `id`'s link is made and connected. */
+  isUp(id: number): boolean {
     return this.links.get(id)?.client?.status === 'connected'
   }
 
@@ -283,6 +333,8 @@ export class ClusterRouter {
         }
         entry.client = client
         this.watch(id, client)
+        // A producer holding batches for this broker sends them now.
+        for (const p of this.producers) p.changed()
         return client
       },
       (err: unknown) => {
@@ -300,10 +352,8 @@ export class ClusterRouter {
       this.refreshSoon()
     })
     client.on('error', (err) => this.seed.report(err))
-    // A subscription that could not be made while the broker was away is made now.
-    client.on('connect', () => {
-      for (const c of this.consumers) c.sync()
-    })
+    // A subscription that could not be made while the broker was away is made now; held batches may go.
+    client.on('connect', () => this.changed())
     client.on('close', () => {
       const l = this.links.get(id)
       if (l?.client === client) this.links.delete(id)

@@ -51,6 +51,8 @@ export interface ConnectionSource {
   readonly requestTimeoutMs: number
   /** Why the last connection (or connection attempt) failed, if one did. */
   readonly lastError: SkiffError | undefined
+  /** What a publish that times out without `current` was waiting for (default "not connected"). */
+  readonly waitLabel?: string
   /**
    * The open connection, waiting up to `timeoutMs` for a reconnect: rejects
    * with TIMEOUT when none comes in time, CONNECTION_CLOSED once the client

@@ -32,6 +32,19 @@
  *
  * Fire-and-forget batches carry no producer id or sequence: they are
  * at-most-once, written once and forgotten.
+ *
+ * In a cluster (an owner with `route`, see partition-routes.ts) a record
+ * names its partition, batches are per (topic, partition) and carry it, and
+ * each batch is written to the connection `route` names for it (its
+ * partition's leader). A batch with no route now, or one answered by a
+ * refusal that means "not stored here, or maybe stored: send it again"
+ * (REROUTED below), or whose connection was lost, is held: never numbered
+ * again, never merged, it keeps its producer id, sequence, partition and
+ * records. The owner refreshes its routes and calls retry(), which puts the
+ * held batches back at the front of the queue in the order they were first
+ * written, before anything newer. While a batch of a partition is held, the
+ * later batches of that partition are held behind it, so one key's records
+ * keep their order.
  */
 import { randomInt } from 'node:crypto'
 import { PUBLISH_TAIL_ROOM, SkiffError, decodePublishAck, encodePublish, expandPublishAck, isSkiffError, publishFrameAround, publishHeadRoom, type RecordWriter } from '../protocol/index.js'
@@ -48,6 +61,17 @@ const PUBLISH_OVERHEAD = 512
 const SIZE_HINTS_MAX = 1024
 /** The broker stores sequences in 32 bits; 0xFFFFFFFF means "none". */
 const MAX_SEQUENCE = 0xfffffffe
+/** Room after the records for a `partition` field (PUBLISH_TAIL_ROOM leaves it out): its key and a uint below 1024. */
+const PARTITION_ROOM = 1 + 'partition'.length + 3
+/**
+ * Answers after which a routed batch is held and sent again, with the same
+ * producer id and sequence, wherever its partition is led by then: nothing
+ * was stored (a follower, a leader below minInSync, no leader), or it may
+ * have been (leadership moved or the in-sync set shrank while it was being
+ * replicated), or its connection is gone. The broker's dedup window makes
+ * the second attempt of a stored batch an acknowledgement of the first.
+ */
+const REROUTED = new Set(['NOT_LEADER', 'PARTITION_UNAVAILABLE', 'NOT_ENOUGH_REPLICAS', 'CONNECTION_CLOSED', 'SHUTTING_DOWN'])
 
 /** Where a publish landed. */
 export interface PublishResult {
@@ -58,6 +82,8 @@ export interface PublishResult {
 /** One publish()/send() call on its way. */
 export interface Entry {
   readonly topic: string
+  /** The partition the record must go to (a cluster's producer routes by itself), or undefined: the broker picks it. */
+  readonly partition: number | undefined
   /** When (ms since the epoch) the call gives up: publish rejects with TIMEOUT, send drops. */
   readonly deadline: number
   /** The call's place among its producer's calls (see calls.ts). */
@@ -81,6 +107,8 @@ interface Frozen {
 /** Records for one topic going out in one PUBLISH frame. */
 export interface Batch {
   readonly topic: string
+  /** Every record goes to this partition (sent as PUBLISH's `partition`), or undefined: the broker picks. */
+  readonly partition: number | undefined
   readonly confirm: boolean
   /** The records at [recordsAt, recordsAt + bytes), room for the frame's fields before and after them. */
   buf: Buffer
@@ -92,6 +120,10 @@ export interface Batch {
   /** The connection the batch is in flight on, while it awaits its answer there. */
   conn: Connection | undefined
   corr: number
+  /** When it was first written, among its outbox's batches (held batches go back in this order). */
+  order: number
+  /** When it was last written (Date.now()). */
+  sentAt: number
 }
 
 /** What the outbox reports to its producer. */
@@ -103,6 +135,14 @@ export interface OutboxOwner {
   leftOut(entries: Entry[]): void
   /** Bytes waiting for their first write went down. */
   bytesFreed(): void
+  /**
+   * In a cluster: the open connection to write `batch` to (its partition's
+   * leader), or undefined when there is none now (the batch is held).
+   * Without it every batch goes to `source.current`.
+   */
+  route?(batch: Batch): Connection | undefined
+  /** In a cluster: a batch was held (`reason`: the refusal or loss, undefined when no route); retry() is the owner's to call. */
+  held?(reason: SkiffError | undefined): void
 }
 
 /** A random non-zero producer id below 2^48 (the broker's limit). */
@@ -114,13 +154,16 @@ export function newProducerId(): number {
 export class Outbox {
   /** Bytes of records not yet written once (send()'s bound). */
   queuedBytes = 0
-  /** Batches put back for re-sending after a reconnect, over the producer's life. */
+  /** Batches put back for re-sending after a reconnect (in a cluster: each re-send of a held batch), over the producer's life. */
   resent = 0
   producerId = newProducerId()
   private sequence = 0
   /** Open batches by topic, one map per kind (no key string built per record). */
   private readonly openConfirmed = new Map<string, Batch>()
   private readonly openFireAndForget = new Map<string, Batch>()
+  /** The same for records that name their partition: per topic, indexed by partition. */
+  private readonly openConfirmedParts = new Map<string, (Batch | undefined)[]>()
+  private readonly openFireAndForgetParts = new Map<string, (Batch | undefined)[]>()
   /** Open batches in the order they opened: closeAll closes them in that order. */
   private openOrder: Batch[] = []
   /**
@@ -134,8 +177,26 @@ export class Outbox {
   private scheduled = false
   private pumping = false
   private stopped = false
+  private written = 0
+  /** Routed batches waiting for retry(), and how many per `topic/partition` (the later ones of a partition wait behind). */
+  private held: Batch[] = []
+  private readonly heldParts = new Map<string, number>()
+  private readonly routed: boolean
 
-  constructor(private readonly owner: OutboxOwner) {}
+  constructor(private readonly owner: OutboxOwner) {
+    this.routed = owner.route !== undefined
+  }
+
+  /** How long the oldest batch in flight has awaited its answer (0 when none). */
+  oldestInFlightMs(now: number): number {
+    for (const b of this.inFlight) return now - b.sentAt
+    return 0
+  }
+
+  /** Batches held for a route (a cluster's producer). */
+  get heldBatches(): number {
+    return this.held.length
+  }
 
   /** The largest records blob a batch may carry under the broker's maxFrame. */
   get batchBytesLimit(): number {
@@ -150,17 +211,17 @@ export class Outbox {
   add(topic: string, confirm: boolean, record: RecordWriter | Buffer, entry: Entry): void {
     const size = record.length
     const limit = this.batchBytesLimit
-    const open = confirm ? this.openConfirmed : this.openFireAndForget
-    let batch = open.get(topic)
+    const partition = entry.partition
+    let batch = this.openOf(topic, confirm, partition)
     // Closing writes, and a write can admit a waiting send() that opens the
     // topic's next batch: look again rather than assume there is none.
     while (batch !== undefined && batch.bytes + size > limit) {
       this.closeBatch(batch)
-      batch = open.get(topic)
+      batch = this.openOf(topic, confirm, partition)
     }
-    if (batch === undefined) batch = this.openBatch(open, topic, confirm, size)
+    if (batch === undefined) batch = this.openBatch(topic, partition, confirm, size)
     let at = batch.recordsAt + batch.bytes
-    if (at + size + PUBLISH_TAIL_ROOM > batch.buf.length) {
+    if (at + size + TAIL_ROOM > batch.buf.length) {
       this.grow(batch, size)
       at = batch.recordsAt + batch.bytes
     }
@@ -181,6 +242,33 @@ export class Outbox {
 
   /** A connection is open: write what waits. */
   resume(): void {
+    void this.pump()
+  }
+
+  /**
+   * Routes may have changed: batches in flight to a broker that no longer
+   * leads their partition are taken back (their answer is no longer
+   * awaited: that broker can no longer confirm them, the new leader will,
+   * or acknowledge them if they reached it), then the held batches go back to
+   * the front of the queue, in the order they were first written.
+   */
+  retry(): void {
+    if (this.stopped) return
+    if (this.routed) {
+      for (const b of this.inFlight) {
+        if (b.partition === undefined || this.owner.route!(b) === b.conn) continue
+        this.inFlight.delete(b)
+        b.conn?.cancel(b.corr)
+        b.conn = undefined
+        this.hold(b, undefined)
+      }
+    }
+    if (this.held.length === 0) return
+    // Stable: batches never written keep their order, after every written one.
+    const again = this.held.sort((a, b) => a.order - b.order)
+    this.held = []
+    this.heldParts.clear()
+    this.ready = again.concat(this.ready)
     void this.pump()
   }
 
@@ -207,7 +295,9 @@ export class Outbox {
       batch.conn = undefined
     } else {
       const i = this.ready.indexOf(batch)
+      const h = i >= 0 ? -1 : this.held.indexOf(batch)
       if (i >= 0) this.ready.splice(i, 1)
+      else if (h >= 0) this.unhold(h)
       else if (!this.forgetOpen(batch)) return
       if (!batch.frozen) {
         this.queuedBytes -= batch.bytes
@@ -220,13 +310,17 @@ export class Outbox {
   /** Stop for good; every batch not yet done is handed back. */
   takeAll(): Batch[] {
     this.stopped = true
-    const all = [...this.openOrder, ...this.ready, ...this.inFlight]
+    const all = [...this.openOrder, ...this.held, ...this.ready, ...this.inFlight]
     for (const b of this.inFlight) b.conn?.cancel(b.corr)
     for (const b of all) b.conn = undefined
     this.openConfirmed.clear()
     this.openFireAndForget.clear()
+    this.openConfirmedParts.clear()
+    this.openFireAndForgetParts.clear()
     this.openOrder = []
     this.ready = []
+    this.held = []
+    this.heldParts.clear()
     this.inFlight.clear()
     this.queuedBytes = 0
     return all
@@ -241,21 +335,36 @@ export class Outbox {
     })
   }
 
-  private openBatch(open: Map<string, Batch>, topic: string, confirm: boolean, first: number): Batch {
+  /** The open batch for (topic, confirm[, partition]). */
+  private openOf(topic: string, confirm: boolean, partition: number | undefined): Batch | undefined {
+    if (partition === undefined) return (confirm ? this.openConfirmed : this.openFireAndForget).get(topic)
+    return (confirm ? this.openConfirmedParts : this.openFireAndForgetParts).get(topic)?.[partition]
+  }
+
+  private openBatch(topic: string, partition: number | undefined, confirm: boolean, first: number): Batch {
     const recordsAt = publishHeadRoom(topic)
     const want = Math.min(this.batchBytesLimit, Math.max(first, this.lastBatchBytes.get(topic) ?? 0))
     const batch: Batch = {
       topic,
+      partition,
       confirm,
-      buf: Buffer.allocUnsafe(recordsAt + want + PUBLISH_TAIL_ROOM),
+      buf: Buffer.allocUnsafe(recordsAt + want + TAIL_ROOM),
       recordsAt,
       bytes: 0,
       entries: [],
       frozen: undefined,
       conn: undefined,
       corr: 0,
+      order: Number.MAX_SAFE_INTEGER,
+      sentAt: 0,
     }
-    open.set(topic, batch)
+    if (partition === undefined) (confirm ? this.openConfirmed : this.openFireAndForget).set(topic, batch)
+    else {
+      const parts = confirm ? this.openConfirmedParts : this.openFireAndForgetParts
+      let byPartition = parts.get(topic)
+      if (!byPartition) parts.set(topic, (byPartition = []))
+      byPartition[partition] = batch
+    }
     this.openOrder.push(batch)
     return batch
   }
@@ -263,7 +372,7 @@ export class Outbox {
   /** Room for `size` more record bytes: double the buffer (at least), never past the batch limit. */
   private grow(batch: Batch, size: number): void {
     const want = Math.max(batch.bytes + size, Math.min(this.batchBytesLimit, batch.bytes * 2))
-    const buf = Buffer.allocUnsafe(batch.recordsAt + want + PUBLISH_TAIL_ROOM)
+    const buf = Buffer.allocUnsafe(batch.recordsAt + want + TAIL_ROOM)
     batch.buf.copy(buf, batch.recordsAt, batch.recordsAt, batch.recordsAt + batch.bytes)
     batch.buf = buf
   }
@@ -273,8 +382,13 @@ export class Outbox {
     const i = this.openOrder.indexOf(batch)
     if (i < 0) return false
     this.openOrder.splice(i, 1)
-    const open = batch.confirm ? this.openConfirmed : this.openFireAndForget
-    if (open.get(batch.topic) === batch) open.delete(batch.topic)
+    if (batch.partition === undefined) {
+      const open = batch.confirm ? this.openConfirmed : this.openFireAndForget
+      if (open.get(batch.topic) === batch) open.delete(batch.topic)
+    } else {
+      const byPartition = (batch.confirm ? this.openConfirmedParts : this.openFireAndForgetParts).get(batch.topic)
+      if (byPartition?.[batch.partition] === batch) byPartition[batch.partition] = undefined
+    }
     return true
   }
 
@@ -290,8 +404,19 @@ export class Outbox {
     this.pumping = true
     try {
       while (this.ready.length > 0 && !this.stopped) {
-        const conn = this.owner.source.current
-        if (!conn?.isOpen) return // resume() runs the pump again on the next connection
+        let conn: Connection | undefined
+        if (this.routed) {
+          const batch = this.ready[0]!
+          conn = this.heldParts.has(partKey(batch)) ? undefined : this.owner.route!(batch)
+          if (!conn?.isOpen) {
+            this.ready.shift()
+            this.hold(batch, undefined)
+            continue
+          }
+        } else {
+          conn = this.owner.source.current
+          if (!conn?.isOpen) return // resume() runs the pump again on the next connection
+        }
         if (conn.needsDrain) {
           await conn.drained()
           continue
@@ -307,8 +432,9 @@ export class Outbox {
     const first = batch.frozen === undefined
     const frozen = batch.frozen ?? this.freeze(batch)
     if (!frozen) return
+    if (this.routed && !first) this.resent++
     const corr = conn.nextCorr()
-    const fields = { corr, topic: batch.topic, count: frozen.count, confirm: batch.confirm, producerId: frozen.producerId, sequence: frozen.sequence }
+    const fields = { corr, topic: batch.topic, count: frozen.count, confirm: batch.confirm, producerId: frozen.producerId, sequence: frozen.sequence, partition: batch.partition }
     // The first write frames the records where they lie; a re-send copies them
     // into a new frame, so the bytes handed to the old socket never change.
     const frame =
@@ -325,6 +451,7 @@ export class Outbox {
     }
     batch.conn = conn
     batch.corr = corr
+    if (this.routed) batch.sentAt = Date.now()
     this.inFlight.add(batch)
     // No request timer: every entry carries its own deadline (see the producer).
     conn.request(corr, frame, `PUBLISH to ${batch.topic}`, 0).then(
@@ -342,6 +469,13 @@ export class Outbox {
       },
       (err: unknown) => {
         if (batch.conn !== conn) return
+        // Routed: sent again wherever its partition is led by then (a batch without a partition only after a loss:
+        // its broker picked where its records went, another broker could pick otherwise).
+        if (this.routed && isSkiffError(err) && REROUTED.has(err.code) && (batch.partition !== undefined || err.code === 'CONNECTION_CLOSED' || err.code === 'SHUTTING_DOWN')) {
+          this.inFlight.delete(batch)
+          batch.conn = undefined
+          return this.hold(batch, err)
+        }
         // The connection went away, or the broker is shutting down and will
         // close it: the batch stays in flight and is re-sent on the next
         // connection (or failed by the producer when there is none).
@@ -364,6 +498,7 @@ export class Outbox {
     if (this.lastBatchBytes.size >= SIZE_HINTS_MAX && !this.lastBatchBytes.has(batch.topic)) this.lastBatchBytes.clear()
     this.lastBatchBytes.set(batch.topic, batch.bytes)
     const frozen: Frozen = { records: batch.buf.subarray(batch.recordsAt, batch.recordsAt + batch.bytes), count: batch.entries.length, producerId: undefined, sequence: undefined }
+    batch.order = this.written++
     if (batch.confirm) {
       if (this.sequence > MAX_SEQUENCE) {
         // 2^32 - 1 batches from one id: continue as a new producer rather than reuse a sequence.
@@ -375,6 +510,23 @@ export class Outbox {
     }
     batch.frozen = frozen
     return frozen
+  }
+
+  /** Keep a routed batch until retry(); later batches of its partition wait behind it. */
+  private hold(batch: Batch, reason: SkiffError | undefined): void {
+    // A batch whose callers all gave up is abandoned by the producer's sweep, here as anywhere.
+    this.held.push(batch)
+    const key = partKey(batch)
+    this.heldParts.set(key, (this.heldParts.get(key) ?? 0) + 1)
+    this.owner.held!(reason)
+  }
+
+  private unhold(i: number): void {
+    const key = partKey(this.held[i]!)
+    this.held.splice(i, 1)
+    const n = (this.heldParts.get(key) ?? 1) - 1
+    if (n > 0) this.heldParts.set(key, n)
+    else this.heldParts.delete(key)
   }
 
   /** Remove the records of settled entries from an unwritten batch, in place (each record starts with its length). */
@@ -400,8 +552,17 @@ export class Outbox {
   }
 }
 
+/** Names a batch's partition among held ones (once per batch held, not per record). */
+function partKey(batch: Batch): string {
+  return batch.partition === undefined ? batch.topic : `${batch.topic}\u0000${batch.partition}`
+}
+
+/** Room left after the records: the PUBLISH fields that follow them, `partition` included. */
+const TAIL_ROOM = PUBLISH_TAIL_ROOM + PARTITION_ROOM
+
 /** The error a publish gets when its deadline passes. */
 export function publishTimeout(entry: Entry, timeoutMs: number, source: ConnectionSource): SkiffError {
-  const offline = source.current ? '' : source.lastError ? ` (not connected: ${source.lastError.message})` : ' (not connected)'
+  const waiting = source.waitLabel ?? 'not connected'
+  const offline = source.current ? '' : source.lastError ? ` (${waiting}: ${source.lastError.message})` : source.waitLabel ? '' : ' (not connected)'
   return new SkiffError('TIMEOUT', `publish to ${entry.topic} not confirmed within ${timeoutMs} ms${offline}`, source.current || !source.lastError ? {} : { cause: source.lastError })
 }

@@ -36,7 +36,7 @@
 import { RecordWriter, SkiffError, checkName, type Headers } from '../protocol/index.js'
 import type { ConnectionSource } from './link.js'
 import { CallQueue } from './calls.js'
-import { Outbox, publishTimeout, type Batch, type Entry, type PublishResult } from './outbox.js'
+import { Outbox, publishTimeout, type Batch, type Entry, type OutboxOwner, type PublishResult } from './outbox.js'
 import { encodePayload } from './payload.js'
 
 export { MAX_BATCH_BYTES, MAX_BATCH_RECORDS, type PublishResult } from './outbox.js'
@@ -124,14 +124,19 @@ export class Producer<M extends WhenFull = 'drop'> {
   /** The topic of the last call, known to be a good name. */
   private lastTopic: string | undefined
   private inFlight = 0
+  private lastDeadline = 0
   private closedWith: SkiffError | undefined
   private sweepTimer: NodeJS.Timeout | undefined
   private readonly counters = { confirmed: 0, failed: 0, sent: 0, full: 0, timeout: 0, closed: 0 }
 
-  /** Use {@link Client.producer}. @internal */
+  /**
+   * Use {@link Client.producer}. @internal `routing`: in a cluster, where
+   * each batch goes (outbox.ts, partition-routes.ts).
+   */
   constructor(
     private readonly source: ConnectionSource,
     opts: ProducerOptions<M> = {},
+    routing?: Pick<OutboxOwner, 'route' | 'held'>,
   ) {
     this.maxInFlight = positiveInt('maxInFlight', opts.maxInFlight ?? 1000)
     this.maxBufferedBytes = positiveInt('maxBufferedBytes', opts.maxBufferedBytes ?? 8 * 1024 * 1024)
@@ -143,6 +148,7 @@ export class Producer<M extends WhenFull = 'drop'> {
       done: (batch, err, results) => this.batchDone(batch, err, results),
       leftOut: (entries) => this.freeSlots(entries),
       bytesFreed: () => this.admitSends(),
+      ...(routing ? { route: routing.route, held: routing.held } : {}),
     })
   }
 
@@ -169,12 +175,17 @@ export class Producer<M extends WhenFull = 'drop'> {
    * confirm came within requestTimeoutMs of this call.
    */
   publish(topic: string, payload: unknown, opts?: PublishOptions): Promise<PublishResult> {
+    return this.publishAt(topic, undefined, payload, opts, undefined)
+  }
+
+  /** @internal publish() to `partition` (undefined: the broker picks), giving up at `deadline` (default requestTimeoutMs from now). */
+  protected publishAt(topic: string, partition: number | undefined, payload: unknown, opts: PublishOptions | undefined, deadline: number | undefined): Promise<PublishResult> {
     try {
       this.measure(topic, payload, opts)
     } catch (err) {
       return Promise.reject(err)
     }
-    const entry = this.newEntry(topic)
+    const entry = this.newEntry(topic, partition, deadline)
     binding = entry
     const promise = new Promise<PublishResult>(bindEntry)
     binding = undefined
@@ -190,20 +201,25 @@ export class Producer<M extends WhenFull = 'drop'> {
    * Throws only for bad input (a bad topic name, an unencodable value).
    */
   send(topic: string, payload: unknown, opts?: PublishOptions): SendResult<M> {
+    return this.sendAt(topic, undefined, payload, opts)
+  }
+
+  /** @internal send() to `partition` (undefined: the broker picks). */
+  protected sendAt(topic: string, partition: number | undefined, payload: unknown, opts: PublishOptions | undefined): SendResult<M> {
     if (this.closedWith) {
       this.counters.closed++
       return this.sendResult(false)
     }
     const size = this.measure(topic, payload, opts)
     if (this.sendWaiters.length === 0 && this.hasRoom(size)) {
-      this.admit(this.newEntry(topic), this.record, false)
+      this.admit(this.newEntry(topic, partition, undefined), this.record, false)
       return this.sendResult(true)
     }
     if (this.whenFull === 'drop') {
       this.counters.full++
       return this.sendResult(false)
     }
-    const entry = this.newEntry(topic)
+    const entry = this.newEntry(topic, partition, undefined)
     const record = this.record.toBuffer()
     return new Promise<boolean>((admitted) => this.sendWaiters.push({ entry, record, admitted })) as SendResult<M>
   }
@@ -223,6 +239,21 @@ export class Producer<M extends WhenFull = 'drop'> {
   /** @internal A connection is open: re-send, then write what waits. */
   resumed(): void {
     this.outbox.resume()
+  }
+
+  /** @internal In a cluster: routes may have changed, send the held batches again. */
+  retryHeld(): void {
+    this.outbox.retry()
+  }
+
+  /** @internal In a cluster: how long the oldest batch in flight has waited for its answer. */
+  oldestInFlightMs(now: number): number {
+    return this.outbox.oldestInFlightMs(now)
+  }
+
+  /** @internal In a cluster: batches waiting for a route. */
+  get heldBatches(): number {
+    return this.outbox.heldBatches
   }
 
   /** @internal No connection will come again: everything not yet done fails with `err`; later calls fail at once. */
@@ -266,10 +297,13 @@ export class Producer<M extends WhenFull = 'drop'> {
     return size
   }
 
-  private newEntry(topic: string): Entry {
+  private newEntry(topic: string, partition: number | undefined, deadline: number | undefined): Entry {
     const entry: Entry = {
       topic,
-      deadline: Date.now() + this.source.requestTimeoutMs,
+      partition,
+      // Deadlines must not decrease in call order (calls.ts): one given earlier (a call that waited
+      // for its topic's placement) is raised to the newest.
+      deadline: (this.lastDeadline = Math.max(this.lastDeadline, deadline ?? Date.now() + this.source.requestTimeoutMs)),
       serial: this.calls.nextSerial(),
       settled: false,
       holdsSlot: false,

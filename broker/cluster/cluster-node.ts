@@ -43,7 +43,7 @@ import { clusterReplication, type ReplicationRequest } from './replication-setti
 import { etcdEndpoints } from './config-check.js'
 import { parseAdvertise } from '../config.js'
 import { ReplicationStats } from './replication-stats.js'
-import { Replicator } from './replicator.js'
+import { Replicator, replicated } from './replicator.js'
 import { leaderIsLive } from './replica-roles.js'
 import type { WorkerPool } from '../gateway/pool.js'
 import type { PeerLink } from './peer-link.js'
@@ -198,7 +198,8 @@ export class ClusterNode {
    */
   refusal(topic: string, partition: number): SkiffError | undefined {
     const p = this.view.partition(topic, partition)
-    if (p && p.replicas.length > 1) return this.replicatedRefusal(topic, partition, p)
+    const t = this.view.topics.get(isDeadLetterTopic(topic) ? originTopicOf(topic) : topic)
+    if (p && t && replicated(t, p)) return this.replicatedRefusal(topic, partition, p)
     if (p?.leader === this.brokerId) return undefined
     if (!p) return new SkiffError('PARTITION_UNAVAILABLE', `${topic}/${partition} has no placement in the cluster yet`, { details: { topic, partition } })
     return this.notHere(topic, partition, p)

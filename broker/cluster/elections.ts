@@ -42,7 +42,8 @@ export class Elections {
     const { view, self } = this.opts
     const seen = new Set<string>()
     for (const [topic, partition, rec] of view.allPartitions()) {
-      if (rec.replicas.length < 2 || !rec.replicas.includes(self.id) || leaderIsLive(rec, view.brokers)) continue
+      const t = view.topics.get(topic)
+      if (!t || t.replicationFactor < 2 || rec.replicas.length < 2 || !rec.replicas.includes(self.id) || leaderIsLive(rec, view.brokers)) continue
       if (!this.opts.holdsLease() || !view.brokers.has(self.id)) continue
       const { mode, members } = electable(rec, view.brokers)
       const rank = members.findIndex((m) => m.id === self.id && (mode === 'recovered' || m.incarnation === self.incarnation))

@@ -30,7 +30,7 @@
 import net from 'node:net'
 import tls from 'node:tls'
 import fs from 'node:fs'
-import { FrameDecoder, Op, SUPPORTED_VERSIONS, SkiffError, decodeError, decodeReplData, decodeReply, decodeWelcome, encodeHello, encodePing, encodeRequest, errorByCode, type Reply, type ReplData } from '../../protocol/index.js'
+import { FrameDecoder, Op, SUPPORTED_VERSIONS, SkiffError, decodeError, decodeReplData, decodeReply, decodeWelcome, encodeHello, encodePing, encodeRequest, errorByCode, replDataFrameLimit, type Reply, type ReplData } from '../../protocol/index.js'
 import type { ErrorName } from '../../protocol/errors.js'
 
 export interface PeerAddress {
@@ -211,7 +211,8 @@ export class PeerLink {
             else if (f.opcode === Op.WELCOME) {
               const w = decodeWelcome(f.body)
               clearTimeout(timer)
-              decoder.maxFrame = w.maxFrame
+              // REPL_DATA may be larger than a client's frames: a whole batch past the answer's budget (protocol/frames/replication.ts).
+              decoder.maxFrame = replDataFrameLimit(w.maxFrame)
               this.socket = socket
               this.lastSeen = Date.now()
               this.heartbeat = setInterval(() => {

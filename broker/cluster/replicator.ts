@@ -20,7 +20,7 @@ import type { PeerLink } from './peer-link.js'
 import { ReplicaFetcher, type Followed } from './replica-fetcher.js'
 import { isCurrent, leaderIsLive } from './replica-roles.js'
 import { casPartition } from './partition-cas.js'
-import { topicConfigOf, type IsrMember, type PartitionRecord } from './records.js'
+import { topicConfigOf, type IsrMember, type PartitionRecord, type TopicRecord } from './records.js'
 import { deadLetterTopicOf } from '../../protocol/names.js'
 import type { ReplicationStats } from './replication-stats.js'
 
@@ -111,7 +111,8 @@ export class Replicator {
     this.elections.check(now)
     const { view, self } = this.opts
     for (const [topic, partition, rec] of view.allPartitions()) {
-      if (rec.replicas.length < 2 || rec.leader !== self.id || !leaderIsLive(rec, view.brokers)) continue
+      const t = view.topics.get(topic)
+      if (!t || !replicated(t, rec) || rec.leader !== self.id || !leaderIsLive(rec, view.brokers)) continue
       this.isr.check(topic, partition, rec, now)
     }
   }
@@ -131,7 +132,7 @@ export class Replicator {
     }
     for (const [topic, partition, rec] of all) {
       const t = view.topics.get(topic)
-      if (!t || rec.replicas.length < 2 || !rec.replicas.includes(self.id)) continue
+      if (!t || !replicated(t, rec) || !rec.replicas.includes(self.id)) continue
       const key = `${topic}/${partition}`
       seen.add(key)
       const live = leaderIsLive(rec, view.brokers)
@@ -193,7 +194,8 @@ export class Replicator {
     const { view, self } = this.opts
     const moves: Promise<void>[] = []
     for (const [topic, partition, rec] of view.allPartitions()) {
-      if (rec.replicas.length < 2 || rec.leader !== self.id || !leaderIsLive(rec, view.brokers)) continue
+      const t = view.topics.get(topic)
+      if (!t || !replicated(t, rec) || rec.leader !== self.id || !leaderIsLive(rec, view.brokers)) continue
       const next = rec.isr.find((m) => m.id !== self.id && isCurrent(m, view.brokers))
       if (!next) continue
       const record: PartitionRecord = { leader: next.id, leaderEpoch: rec.leaderEpoch + 1, replicas: rec.replicas, isr: rec.isr.filter((m) => m.id !== self.id) }
@@ -220,4 +222,14 @@ export class Replicator {
     for (const f of this.fetchers.values()) f.close()
     this.fetchers.clear()
   }
+}
+
+/**
+ * A partition this broker replicates: its topic asks for more than one copy
+ * and its key names more than one replica. A topic created with one copy is
+ * never acted on, whatever its keys say (it waits for its broker, as a
+ * single copy must).
+ */
+export function replicated(t: TopicRecord, rec: PartitionRecord): boolean {
+  return t.replicationFactor > 1 && rec.replicas.length > 1
 }

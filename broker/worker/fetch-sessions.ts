@@ -11,7 +11,7 @@
 import type { ToWorker } from '../thread-messages.js'
 import type { WorkerContext } from './context.js'
 import type { Outbox } from './outbox.js'
-import { answerFetch, type FetchAnswer } from './replication.js'
+import { answerFetch, FETCH_BYTES_PER_PARTITION, type FetchAnswer } from './replication.js'
 
 type FetchOp = Extract<ToWorker, { t: 'replFetch' }>
 
@@ -70,7 +70,13 @@ export class FetchSessions {
     }
   }
 
+  /** Each partition's answer, the batches within the op's byte budget (a partition past it is acknowledged, its data left for the next fetch). */
   private answer(op: FetchOp): FetchAnswer[] {
-    return op.fetch.map((req) => answerFetch(this.ctx.existing(req.topic, req.partition), req, op.follower))
+    let left = op.maxBytes
+    return op.fetch.map((req) => {
+      const a = answerFetch(this.ctx.existing(req.topic, req.partition), req, op.follower, Math.min(left, FETCH_BYTES_PER_PARTITION))
+      left -= a.batches.length
+      return a
+    })
   }
 }

@@ -67,7 +67,7 @@ function failWaiting(p: Partition, outbox: Outbox, left: { id: number }[]): void
  * its log agrees with this one up to there (else it is told where its last
  * epoch ends here, Kafka's divergingEpoch, and truncates).
  */
-export function answerFetch(p: Partition | undefined, req: FetchPartition, follower: number): FetchAnswer {
+export function answerFetch(p: Partition | undefined, req: FetchPartition, follower: number, maxBytes = FETCH_BYTES_PER_PARTITION): FetchAnswer {
   const base = { topic: req.topic, partition: req.partition, batches: EMPTY, caughtUp: false, acked: req.fetchOffset }
   const replica = p?.replica
   if (!p || !replica || replica.role !== 'leader') return { ...base, hw: 0, leaderEnd: 0, error: 'NOT_LEADER' }
@@ -79,7 +79,7 @@ export function answerFetch(p: Partition | undefined, req: FetchPartition, follo
   if (diverging) return { ...base, hw: replica.hw, leaderEnd, divergingEpoch: diverging }
   const caughtUp = replica.acknowledge(follower, req.fetchOffset, leaderEnd)
   p.advanceHw()
-  const batches = log.readBatches(req.fetchOffset, FETCH_BYTES_PER_PARTITION)
+  const batches = maxBytes > 0 ? log.readBatches(req.fetchOffset, maxBytes) : []
   const groups = replica.groupsDue(follower, Date.now(), GROUPS_EVERY_MS) ? groupState(p) : undefined
   return { ...base, hw: replica.hw, leaderEnd, batches: batches.length === 1 ? batches[0]! : Buffer.concat(batches), caughtUp, groups }
 }

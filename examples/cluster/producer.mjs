@@ -1,9 +1,10 @@
 /**
  * Publishes orders keyed by customer, with confirm, at a steady rate for a
  * fixed count, to a cluster given as seeds in SKIFF_URL (a comma list). The
- * client routes each order to the broker that leads its partition; while a
- * broker is down, the orders for its partitions wait and go out when it is
- * back (the publish calls resolve then). Reports every confirmed id.
+ * client routes each order to the broker that leads its partition; when a
+ * broker dies, the orders for its partitions wait until a follower leads
+ * them (about 3 s) and go there (the publish calls resolve then). Reports
+ * every confirmed id.
  */
 import { connect } from 'skiffmq'
 

@@ -1,9 +1,9 @@
 /**
  * Cluster: three etcd members and three brokers; a producer and a consumer
  * connected with the three brokers as seeds. Broker 2 is killed while they
- * run and started again: the producer's orders for its partitions wait for
- * it, the consumer carries on without re-subscribing, and every confirmed
- * order is consumed.
+ * run and started again: the producer's orders for its partitions go to the
+ * followers elected in its place, the consumer carries on without
+ * re-subscribing, and every confirmed order is consumed.
  */
 // Demo scaffolding: a throwaway cluster on this machine (lib/cluster-runner.mjs); in production
 // etcd and each broker run as services (docs/cluster.md), and these parts get the brokers in SKIFF_URL.

@@ -40,6 +40,18 @@ import { SkiffError } from '../errors.js'
 import { MAX_NAME_FIELD } from './limits.js'
 import { MAX_BROKER_ID } from './metadata.js'
 
+/**
+ * Batch bytes one REPL_DATA carries at most, besides the first batch of each
+ * partition while under it (a stored batch may be as large as a PUBLISH,
+ * maxFrame). A follower reads REPL_DATA frames up to replDataFrameLimit.
+ */
+export const REPL_DATA_BYTES = 4 * 1024 * 1024
+
+/** The largest REPL_DATA a follower accepts from a leader whose frames are at most `maxFrame`. */
+export function replDataFrameLimit(maxFrame: number): number {
+  return Math.max(maxFrame, REPL_DATA_BYTES + 2 * maxFrame)
+}
+
 /** Most partitions one fetch may name. */
 export const MAX_FETCH_PARTITIONS = 10_000
 export const MAX_FETCH_WAIT_MS = 10_000

@@ -87,7 +87,7 @@ class Broker {
   /** Leader: a follower's fetch of the partition; the answer, or undefined while the fetch is held. */
   fetch(follower: number, req: { leaderEpoch: number; fetchOffset: number; lastFetchedEpoch?: number | undefined }, maxWaitMs = 0): { id: number; answer: FetchAnswer | undefined } {
     const id = ++nextId
-    this.turn({ t: 'replFetch', id, session: id, follower, maxWaitMs, fetch: [{ topic: TOPIC, partition: 0, ...req }] })
+    this.turn({ t: 'replFetch', id, session: id, follower, maxWaitMs, maxBytes: 4 * 1024 * 1024, fetch: [{ topic: TOPIC, partition: 0, ...req }] })
     return { id, answer: this.fetchAnswer(id) }
   }
 

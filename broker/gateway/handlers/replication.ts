@@ -10,7 +10,7 @@
  * more); a second is INVALID_REQUEST, so a connection costs at most one
  * held fetch per worker.
  */
-import { SkiffError, decodeReplFetch, encodeReplData, type FetchPartition, type FetchedPartition } from '../../../protocol/index.js'
+import { REPL_DATA_BYTES, SkiffError, decodeReplFetch, encodeReplData, type FetchPartition, type FetchedPartition } from '../../../protocol/index.js'
 import type { HandlerConnection } from '../handler-connection.js'
 import { ownerOf } from '../../routing.js'
 import { requireBroker } from './request.js'
@@ -44,7 +44,9 @@ export async function onReplFetch(conn: HandlerConnection, body: Buffer): Promis
   const waiting = new Set(byWorker.keys())
   let failed = false
   for (const [worker, fetch] of byWorker) {
-    ctx.pool.call(worker, { t: 'replFetch', session, follower: req.brokerId, maxWaitMs: req.maxWaitMs, fetch }, (err, answers) => {
+    // The answer's batches stay within REPL_DATA_BYTES over all workers (a follower reads frames up to replDataFrameLimit).
+    const maxBytes = Math.floor(REPL_DATA_BYTES / byWorker.size)
+    ctx.pool.call(worker, { t: 'replFetch', session, follower: req.brokerId, maxWaitMs: req.maxWaitMs, maxBytes, fetch }, (err, answers) => {
       waiting.delete(worker)
       if (err) {
         if (!failed) conn.error(err, req.corr)
