@@ -19,7 +19,7 @@ import { PartitionWorker } from '../../broker/worker/partition-worker.js'
 import type { FromWorker, ToWorker, TopicConfig, WorkerData } from '../../broker/thread-messages.js'
 import { ThreadCodec } from '../../broker/thread-codec.js'
 import { writeTopicConfig } from '../../broker/topic-store.js'
-import { decodeDeliver, decodeRecord, encodeRecord, Op } from '../../protocol/index.js'
+import { decodeDeliver, decodeRecord, encodeRecord, encodeReplData, FrameDecoder, Op, replDataFrameLimit } from '../../protocol/index.js'
 import type { FetchAnswer } from '../../broker/worker/replication.js'
 import type { PartitionLog } from '../../broker/storage/partition-log.js'
 
@@ -92,10 +92,15 @@ class Broker {
   }
 
   fetchAnswer(id: number): FetchAnswer | undefined {
+    return this.fetchAnswers(id)[0]
+  }
+
+  /** Every partition's answer to fetch `id` ([] while it is held). */
+  fetchAnswers(id: number): FetchAnswer[] {
     const r = this.reply(id)
-    if (!r) return undefined
+    if (!r) return []
     if (r.t !== 'done') throw new Error(`fetch failed: ${JSON.stringify(r)}`)
-    return (r.result as FetchAnswer[])[0]
+    return r.result as FetchAnswer[]
   }
 
   /** Follower: the leader's answer appended; what it answers (after its sync), or the failure. */
@@ -525,4 +530,50 @@ t.test('group state sent in a fetch answer is taken by the follower, and a new l
   b!.role('leader', 2, [2], 1)
   b!.subscribe('g', 5, 9)
   t.strictSame(b!.deliveries(), [[3, 2, 'm3']], 'the new leader delivers only 3 (4 was acked), as its second delivery')
+})
+
+t.test('a fetch of several lagging partitions carries at most its maxBytes of batches (besides one whole batch), and the follower still catches up on every partition', async (t) => {
+  const config: TopicConfig = { ...CONFIG, topic: 'wide', partitions: 3 }
+  const [a, b] = brokers(t, 1, 2)
+  for (const x of [a!, b!]) writeTopicConfig(x.dir, config)
+  for (let p = 0; p < 3; p++) {
+    a!.turn({ t: 'role', config, partition: p, self: 1, role: 'leader', epoch: 1, isr: [1, 2], minInSync: 1 })
+    b!.turn({ t: 'role', config, partition: p, self: 2, role: 'follower', epoch: 1, isr: [1, 2], minInSync: 1 })
+  }
+  // 20 batches of about 50 KiB on each partition: 1 MiB each, 3 MiB in all.
+  const payload = 'x'.repeat(50 * 1024)
+  for (let p = 0; p < 3; p++) {
+    for (let i = 0; i < 20; i++) a!.turn({ t: 'pub', id: ++nextId, topic: 'wide', partition: p, count: 1, records: encodeRecord({ payload: Buffer.from(`${p}:${i}:${payload}`) }), confirm: false })
+  }
+  const maxBytes = 256 * 1024
+  const pos = [0, 1, 2].map(() => ({ endOffset: 0, lastEpoch: -1 }))
+  let rounds = 0
+  let largest = 0
+  while (pos.some((x) => x.endOffset < 20) && rounds < 50) {
+    rounds++
+    const id = ++nextId
+    a!.turn({ t: 'replFetch', id, session: id, follower: 2, maxWaitMs: 0, maxBytes, fetch: pos.map((x, p) => ({ topic: 'wide', partition: p, leaderEpoch: 1, fetchOffset: x.endOffset, lastFetchedEpoch: x.lastEpoch >= 0 ? x.lastEpoch : undefined })) })
+    const answers = a!.fetchAnswers(id)
+    const total = answers.reduce((n, x) => n + x.batches.length, 0)
+    largest = Math.max(largest, total)
+    if (total > maxBytes + 60 * 1024) t.fail(`round ${rounds}: ${total} bytes of batches for a budget of ${maxBytes}`)
+    const frame = encodeReplData({ corr: 1, partitions: answers })
+    const decoder = new FrameDecoder(replDataFrameLimit(1024 * 1024))
+    decoder.push(frame)
+    if (!decoder.next()) t.fail(`round ${rounds}: the follower cannot read the REPL_DATA frame`)
+    answers.forEach((x, p) => {
+      const appendId = ++nextId
+      b!.turn({ t: 'replAppend', id: appendId, topic: 'wide', partition: p, epoch: 1, hw: x.hw, batches: x.batches, diverging: x.divergingEpoch, groups: new Uint8Array(0) })
+      pos[p] = (b!.reply(appendId) as { result: FollowerPosition }).result
+    })
+  }
+  t.ok(largest > 0 && largest <= maxBytes + 60 * 1024, `at most ${largest} bytes of batches per answer, for a budget of ${maxBytes}`)
+  const stored = [0, 1, 2].reduce((n, p) => n + all(a!.worker.ctx.existing('wide', p)!.log).length, 0)
+  t.ok(rounds >= Math.ceil(stored / (maxBytes + 60 * 1024)), `${rounds} fetches for ${stored} bytes`)
+  t.strictSame(pos.map((x) => x.endOffset), [20, 20, 20], 'every partition caught up')
+  for (let p = 0; p < 3; p++) {
+    const la = a!.worker.ctx.existing('wide', p)!.log
+    const lb = b!.worker.ctx.existing('wide', p)!.log
+    t.ok(all(lb).equals(all(la)), `partition ${p}: the follower's log is the leader's`)
+  }
 })
