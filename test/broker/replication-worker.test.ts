@@ -19,7 +19,9 @@ import { PartitionWorker } from '../../broker/worker/partition-worker.js'
 import type { FromWorker, ToWorker, TopicConfig, WorkerData } from '../../broker/thread-messages.js'
 import { ThreadCodec } from '../../broker/thread-codec.js'
 import { writeTopicConfig } from '../../broker/topic-store.js'
-import { decodeDeliver, decodeRecord, encodeRecord, encodeReplData, FrameDecoder, Op, replDataFrameLimit } from '../../protocol/index.js'
+import { decodeDeliver, decodeRecord, encodeRecord, encodeReplData, FrameDecoder, Op, REPL_DATA_BYTES, replDataFrameLimit } from '../../protocol/index.js'
+import { ownerOf } from '../../broker/routing.js'
+import { fitFrame } from '../../broker/gateway/handlers/replication.js'
 import type { FetchAnswer } from '../../broker/worker/replication.js'
 import type { PartitionLog } from '../../broker/storage/partition-log.js'
 
@@ -576,4 +578,59 @@ t.test('a fetch of several lagging partitions carries at most its maxBytes of ba
     const lb = b!.worker.ctx.existing('wide', p)!.log
     t.ok(all(lb).equals(all(la)), `partition ${p}: the follower's log is the leader's`)
   }
+})
+
+t.test('a REPL_DATA answer from several workers, each past its share by a batch nearly maxFrame, is cut to what the follower reads', async (t) => {
+  // The leader's gateway splits REPL_DATA_BYTES between the workers a fetch names (gateway/handlers/replication.ts)
+  // and sends their answers in one frame: played here with four workers on one data dir.
+  const workers = 4
+  const maxFrame = 1024 * 1024
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-repl-wide-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const config: TopicConfig = { ...CONFIG, topic: 'big', partitions: 16 }
+  writeTopicConfig(dir, config)
+  const codec = new ThreadCodec()
+  const pool = Array.from({ length: workers }, (_, workerId) => {
+    const ops: FromWorker[] = []
+    const data: WorkerData = { workerId, workers, dataDir: dir, fsync: 'always', groupCommitMs: 1000, retentionCheckMs: 0, maxFrame }
+    const worker = new PartitionWorker({ data, post: (o) => ops.push(...(codec.unpack(codec.pack(o)) as FromWorker[])) })
+    worker.start()
+    const turn = (...o: ToWorker[]) => {
+      worker.handle(codec.unpack(codec.pack(o)) as ToWorker[])
+      worker.endTurn()
+    }
+    return { worker, ops, turn }
+  })
+  t.teardown(() => Promise.all(pool.map((w) => w.worker.stop())))
+  // One partition per worker, each with two batches of one record just under maxFrame (the largest a PUBLISH carries).
+  const chosen = new Map<number, number>()
+  for (let p = 0; p < config.partitions && chosen.size < workers; p++) if (!chosen.has(ownerOf('big', p, workers))) chosen.set(ownerOf('big', p, workers), p)
+  const big = encodeRecord({ payload: Buffer.alloc(maxFrame - 200, 'b') })
+  for (const [w, p] of chosen) {
+    pool[w]!.turn({ t: 'role', config, partition: p, self: 1, role: 'leader', epoch: 1, isr: [1], minInSync: 1 })
+    for (let i = 0; i < 2; i++) pool[w]!.turn({ t: 'pub', id: ++nextId, topic: 'big', partition: p, count: 1, records: big, confirm: false })
+  }
+  const answers: FetchAnswer[] = []
+  for (const [w, p] of chosen) {
+    const id = ++nextId
+    pool[w]!.turn({ t: 'replFetch', id, session: id, follower: 2, maxWaitMs: 0, maxBytes: Math.floor(REPL_DATA_BYTES / workers), fetch: [{ topic: 'big', partition: p, leaderEpoch: 1, fetchOffset: 0 }] })
+    const r = pool[w]!.ops.find((o) => o.t === 'done' && o.id === id) as { result: FetchAnswer[] }
+    answers.push(...r.result)
+  }
+  const total = answers.reduce((n, a) => n + a.batches.length, 0)
+  t.ok(total > replDataFrameLimit(maxFrame), `the workers answered ${total} bytes of batches together, more than a follower reads in a frame`)
+  const partitions = fitFrame(answers, maxFrame)
+  const frame = encodeReplData({ corr: 1, partitions })
+  const decoder = new FrameDecoder(replDataFrameLimit(maxFrame))
+  decoder.push(frame)
+  let read = false
+  try {
+    read = decoder.next() !== null
+  } catch (err) {
+    t.comment(`the follower refuses it: ${(err as Error).message}`)
+  }
+  t.ok(read, `the REPL_DATA frame the gateway sends (${frame.length} bytes) is read by a follower whose limit is ${replDataFrameLimit(maxFrame)}`)
+  t.ok(partitions[0]!.batches.length > 0, 'the first partition keeps its batches: the follower makes progress')
+  t.ok(partitions.some((p) => p.batches.length === 0), 'later ones are left for the next fetch')
+  t.strictSame(partitions.map((p) => p.hw), answers.map((a) => a.hw), 'every partition is still answered (its HW, its acknowledgement counted)')
 })
