@@ -31,6 +31,9 @@ export interface Confirmed {
   key?: string
   partition: number
   offset: number
+  /** When it was handed to the client and when its confirm came (ms since the epoch), where the workload logs them. */
+  sentAt?: number
+  at?: number
 }
 
 /** A record read back from a partition. */
@@ -202,4 +205,31 @@ function summarize(r: CheckReport): string {
   const counts = KINDS.map((k) => `${k} ${r[k].count}`).join(', ')
   const firsts = KINDS.filter((k) => r[k].count > 0).map((k) => `first ${k}: ${JSON.stringify(r[k].examples[0])}`)
   return [`${r.ok ? 'OK' : 'FAILED'}: confirmed ${r.confirmed}, stored ${r.stored}, delivered ${r.delivered}; ${counts}`, ...firsts].join('; ')
+}
+
+/**
+ * The order a producer can rely on even when it has many publishes in
+ * flight and retries them (clients/cluster-producer.ts allows a refused
+ * publish, sent again, to land after a later one): a record whose confirm
+ * came before another record of the same producer and key was *sent* must be
+ * stored before it. Counts the records stored after one that was sent only
+ * once they were confirmed, per (producer, key, partition), on the first copy
+ * of each id. Needs `sentAt` and `at` on the confirms; a subset of `reordered`.
+ */
+export function confirmedOrderBroken(confirmed: readonly Confirmed[], stored: readonly Stored[], keep = 5): Finding<Reordering> {
+  const out = new Collector<Reordering>(keep)
+  const byId = new Map(confirmed.map((c) => [c.id, c]))
+  const seen = new Set<string>()
+  const latestSent = new Map<string, { id: string; seq: number; offset: number; sentAt: number }>()
+  const inLogOrder = [...stored].sort((a, b) => a.partition - b.partition || a.offset - b.offset)
+  for (const s of inLogOrder) {
+    const c = byId.get(s.id)
+    if (!c || c.sentAt === undefined || c.at === undefined || seen.has(s.id)) continue
+    seen.add(s.id)
+    const group = JSON.stringify([c.producer, c.key ?? null, s.partition])
+    const top = latestSent.get(group)
+    if (top && c.at < top.sentAt) out.add({ producer: c.producer, key: c.key, partition: s.partition, storedFirst: { id: top.id, seq: top.seq, offset: top.offset }, storedAfter: { id: s.id, seq: c.seq, offset: s.offset } })
+    if (!top || c.sentAt > top.sentAt) latestSent.set(group, { id: s.id, seq: c.seq, offset: s.offset, sentAt: c.sentAt })
+  }
+  return out.result()
 }

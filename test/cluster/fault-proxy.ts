@@ -27,7 +27,7 @@
 import net from 'node:net'
 
 export interface FaultProxyOptions {
-  /** Where connections go. */
+  /** Where connections go; read at each new connection, so a test may change the port before any. */
   target: { host?: string; port: number }
   /** Bytes one direction of one connection may hold while stalled or delayed. Default 256 KiB. */
   maxHeldBytes?: number

@@ -24,7 +24,7 @@ else {
     t.same([c1, c2, c3].map((c) => c.welcome.brokerId), [1, 2, 3], 'each broker names itself')
     t.same([c1, c2, c3].map((c) => c.welcome.clusterId), ['test', 'test', 'test'])
 
-    await c2.admin.createTopic('orders', { partitions: 12 })
+    await c2.admin.createTopic('orders', { partitions: 12, replicationFactor: 1 }) // one copy: its partitions wait for their broker
     await t.rejects(c3.admin.createTopic('orders', { partitions: 3 }), { code: 'TOPIC_EXISTS' }, 'made once, whichever broker is asked')
 
     const md = await until(async () => {

@@ -29,7 +29,7 @@ else {
       return c
     }
     const c1 = await open(b1.url)
-    await c1.admin.createTopic('tele', { partitions: 6 })
+    await c1.admin.createTopic('tele', { partitions: 6, replicationFactor: 1 }) // one copy: its partitions wait for their broker
     const md = await c1.admin.metadata(['tele'])
     const leaders = md.topics[0]!.partitions.map((p) => p.leader)
     const keyFor = (broker: number, salt = ''): string => {

@@ -7,7 +7,8 @@
  *   rate, until a count or a time is reached or stopProducing() is called.
  *   Each message carries its id (`p<i>-<seq>`) in the `msg-id` header and in
  *   the payload. Every attempt is logged; every confirm with the partition
- *   and offset the PUBLISH_ACK named; every failure with its error.
+ *   and offset the PUBLISH_ACK named, and when it was sent and confirmed;
+ *   every failure with its error.
  * - M consumers, each on its own client, in one group from `earliest`, ack
  *   each message and log the delivery (id, partition, offset) in the order
  *   each consumer received it.
@@ -117,8 +118,9 @@ export async function startWorkload(opts: WorkloadOptions): Promise<Workload> {
         const key = `k${Math.floor(keyStreams[index]!() * opts.keys)}`
         attempted.push(id)
         outstanding++
+        const sentAt = Date.now()
         producer.publish(opts.topic, JSON.stringify({ id, key }), { key, headers: { [ID_HEADER]: id } }).then(
-          (r) => void confirmed.push({ id, producer: name, seq: s, key, partition: r.partition, offset: r.offset }),
+          (r) => void confirmed.push({ id, producer: name, seq: s, key, partition: r.partition, offset: r.offset, sentAt, at: Date.now() }),
           (err: Error) => void failures.push({ id, error: String(err) }),
         ).finally(() => {
           if (--outstanding === 0) allSettled?.()

@@ -155,6 +155,8 @@ export interface RunnerOptions {
   env?: NodeJS.ProcessEnv
   /** How long a start may take before it counts as a failure. Default 20 s. */
   startTimeoutMs?: number
+  /** The port to listen on (default: a free one), for a test that must name it before the broker starts. */
+  port?: number
 }
 
 /** One broker process at a time on a fixed port and data dir; start, kill, start again. */
@@ -174,7 +176,7 @@ export class BrokerRunner {
   ) {}
 
   static async create(opts: RunnerOptions): Promise<BrokerRunner> {
-    return new BrokerRunner(await freePort(), opts)
+    return new BrokerRunner(opts.port ?? (await freePort()), opts)
   }
 
   get url(): string {

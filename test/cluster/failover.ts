@@ -1,0 +1,69 @@
+/**
+ * Failover time per fault: from the moment the fault struck to the first
+ * confirm of a publish that was *sent* at or after that moment to one of the
+ * partitions the fault hit (its leader's, or all for whole-cluster faults).
+ * A publish sent before the fault may be confirmed by a leader that fsynced
+ * it just before dying, which would say nothing about recovery; one sent
+ * after can only be confirmed once the partition is served again.
+ *
+ * Measured from the workload's log (Confirmed.sentAt / .at), so it includes
+ * the client's refresh and retry: what an application waits.
+ */
+import type { Confirmed } from './checker.js'
+import type { FaultName, FaultRecord } from './faults.js'
+
+export interface Failover {
+  fault: FaultRecord
+  /** ms, or undefined when no such confirm came before the next fault (or the end). */
+  ms: number | undefined
+}
+
+/** One per injected fault (those not injected are left out). */
+export function failoverTimes(faults: readonly FaultRecord[], confirmed: readonly Confirmed[]): Failover[] {
+  const timed = confirmed.filter((c) => c.sentAt !== undefined && c.at !== undefined).sort((a, b) => a.sentAt! - b.sentAt!)
+  const injected = faults.filter((f) => !f.skipped)
+  return injected.map((fault, i) => {
+    const until = injected[i + 1]?.startedAt ?? Infinity
+    const hit = new Set(fault.affected)
+    let lo = 0
+    let hi = timed.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (timed[mid]!.sentAt! < fault.startedAt) lo = mid + 1
+      else hi = mid
+    }
+    let first: number | undefined
+    for (let j = lo; j < timed.length && timed[j]!.sentAt! < until; j++) {
+      const c = timed[j]!
+      if (hit.size > 0 && !hit.has(c.partition)) continue
+      if (first === undefined || c.at! < first) first = c.at!
+    }
+    return { fault, ms: first === undefined ? undefined : first - fault.startedAt }
+  })
+}
+
+/** Nearest-rank percentile of sorted numbers. */
+export function percentile(sorted: readonly number[], p: number): number | undefined {
+  if (sorted.length === 0) return undefined
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]
+}
+
+export interface FailoverStats {
+  name: FaultName | 'all'
+  faults: number
+  /** Faults after which no confirm on their partitions came before the next fault. */
+  unrecovered: number
+  p50: number | undefined
+  p99: number | undefined
+  max: number | undefined
+}
+
+/** Per fault kind (in first-seen order), then over all faults. */
+export function failoverStats(times: readonly Failover[]): FailoverStats[] {
+  const stat = (name: FailoverStats['name'], list: readonly Failover[]): FailoverStats => {
+    const ms = list.flatMap((f) => (f.ms === undefined ? [] : [f.ms])).sort((a, b) => a - b)
+    return { name, faults: list.length, unrecovered: list.length - ms.length, p50: percentile(ms, 50), p99: percentile(ms, 99), max: ms[ms.length - 1] }
+  }
+  const names = [...new Set(times.map((t) => t.fault.name))]
+  return [...names.map((n) => stat(n, times.filter((t) => t.fault.name === n))), stat('all', times)]
+}

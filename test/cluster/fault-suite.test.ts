@@ -1,0 +1,41 @@
+/**
+ * A short seeded run of the cluster fault suite (fault-suite.ts): about 45 s
+ * of faults drawn from every kind (leaders killed, paused past their lease,
+ * cut from etcd and from their peers, every broker killed at once, the etcd
+ * leader paused, a broker restarted on a wiped disk once partitions have
+ * more than one copy), then every replica read from disk. Nothing confirmed
+ * may be lost, stored twice or reordered; replicas may not differ; every
+ * confirmed record reaches the group.
+ *
+ * SKIFF_FAULT_SEED=<seed> replays a run; SKIFF_FAULT_RUN_MS makes it longer
+ * (bench/cluster-faults/run.mjs is the long run).
+ */
+import t from 'tap'
+import { clusterMissing } from './broker-cluster.js'
+import { etcdctlMissing } from './etcd-harness.js'
+import { expectClean } from './expect-clean.js'
+import { runFaultSuite } from './fault-suite.js'
+
+function seedOf(): number {
+  const s = Number(process.env.SKIFF_FAULT_SEED)
+  return Number.isInteger(s) && s > 0 ? s : 1 + (Date.now() % 1_000_000_007)
+}
+
+const missing = clusterMissing() || etcdctlMissing()
+if (missing) t.skip(missing)
+else {
+  t.test('seeded faults against a three-broker cluster: nothing confirmed lost, duplicated or reordered, replicas identical', async (t) => {
+    const seed = seedOf()
+    t.comment(`seed ${seed} (SKIFF_FAULT_SEED=${seed} replays this run)`)
+    const runMs = Number(process.env.SKIFF_FAULT_RUN_MS) || 45_000
+    const r = await runFaultSuite({ seed, runMs, intervalMs: 3000, log: (line) => t.comment(line) })
+    t.comment(`\n${r.table()}`)
+    const injected = r.faults.filter((f) => !f.skipped)
+    t.ok(injected.length >= 4, `a handful of faults were injected (${injected.length})`)
+    t.same(r.faults.filter((f) => f.error).map((f) => `${f.name}: ${f.error}`), [], 'every fault was injected and healed')
+    t.ok(r.faults.every((f) => f.settledAt !== undefined), 'every broker registered again after each fault')
+    t.ok(r.confirmed > 1000, `the workload got far past the faults (${r.confirmed} confirmed)`)
+    expectClean(t, r.check, seed, r.drained)
+    t.equal(r.replicas.divergent.count, 0, `no offset differs between replicas (seed ${seed})`)
+  })
+}
