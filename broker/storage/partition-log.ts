@@ -291,16 +291,29 @@ export class PartitionLog {
     const open = this.openOld.indexOf(seg)
     if (open >= 0) this.openOld.splice(open, 1)
     const index = this.indexOf(seg, i)
+    // The cut is at the first good batch, or damaged stretch, that holds offsets at or past `to`: a cut
+    // inside a batch takes the whole batch (the log ends where it began), and damage past the cut goes
+    // with it (left in the file, it would lie before the next append and be reported at every open).
     let position = seg.size
-    for (const { position: at, header } of goodBatches(this.cursorFor(seg, i, to, MIN_READ_WINDOW), (damage, from) => this.recordDamage(seg, damage, from))) {
-      if (header.baseOffset + header.count > to) {
+    const cursor = this.cursorFor(seg, i, to, MIN_READ_WINDOW)
+    for (let step = cursor.next(); step.kind !== 'end'; step = cursor.next()) {
+      if (step.kind === 'batch') {
+        const { position: at, header } = step.batch
+        if (header.baseOffset + header.count <= to) continue
         position = at
-        // A cut inside a batch takes the whole batch: the log ends where it began.
         to = Math.min(to, header.baseOffset)
         break
       }
+      const from = cursor.expectedOffset
+      if (!step.known) this.recordDamage(seg, step.damage, from)
+      if (step.damage.resumeOffset !== undefined && step.damage.resumeOffset <= to) continue
+      position = step.damage.position
+      to = Math.max(this.startOffset, Math.min(to, from))
+      break
     }
     const dropped = this.next - to
+    // Damage known past the cut is gone with it: new batches will be written where it was.
+    for (const at of seg.damage.keys()) if (at >= position) seg.damage.delete(at)
     seg.reopenWritable()
     index.truncate(index.floorEntry(Math.max(0, to - seg.base - 1)) + 1)
     while (index.length > 0 && index.positionAt(index.length - 1) >= position) index.truncate(index.length - 1)

@@ -19,7 +19,9 @@ import { PartitionWorker } from '../../broker/worker/partition-worker.js'
 import type { FromWorker, ToWorker, TopicConfig, WorkerData } from '../../broker/thread-messages.js'
 import { ThreadCodec } from '../../broker/thread-codec.js'
 import { writeTopicConfig } from '../../broker/topic-store.js'
-import { decodeDeliver, decodeRecord, encodeRecord, Op } from '../../protocol/index.js'
+import { decodeDeliver, decodeRecord, encodeRecord, encodeReplData, FrameDecoder, Op, REPL_DATA_BYTES, replDataFrameLimit } from '../../protocol/index.js'
+import { ownerOf } from '../../broker/routing.js'
+import { fitFrame } from '../../broker/gateway/handlers/replication.js'
 import type { FetchAnswer } from '../../broker/worker/replication.js'
 import type { PartitionLog } from '../../broker/storage/partition-log.js'
 
@@ -92,10 +94,15 @@ class Broker {
   }
 
   fetchAnswer(id: number): FetchAnswer | undefined {
+    return this.fetchAnswers(id)[0]
+  }
+
+  /** Every partition's answer to fetch `id` ([] while it is held). */
+  fetchAnswers(id: number): FetchAnswer[] {
     const r = this.reply(id)
-    if (!r) return undefined
+    if (!r) return []
     if (r.t !== 'done') throw new Error(`fetch failed: ${JSON.stringify(r)}`)
-    return (r.result as FetchAnswer[])[0]
+    return r.result as FetchAnswer[]
   }
 
   /** Follower: the leader's answer appended; what it answers (after its sync), or the failure. */
@@ -487,6 +494,21 @@ t.test('a follower made leader rebuilds the dedup window: a resend of a replicat
   t.strictSame(b!.log.read(0, 100, 1 << 20).map((r) => decodeRecord(r.record).payload.toString()), ['x0', 'x1', 'p0', 'p1', 'p2', 'p3'])
 })
 
+t.test('a resend while the original still waits for the HW is stored once, and both confirms come with the follower\'s acknowledgement', async (t) => {
+  const [a, b] = brokers(t, 1, 2)
+  a!.role('leader', 1, [1, 2], 2)
+  b!.role('follower', 1, [1, 2], 2)
+  const pos = b!.learn(1)
+  const original = a!.publish(['r0', 'r1'], { producerId: 9, sequence: 0 })
+  const resend = a!.publish(['r0', 'r1'], { producerId: 9, sequence: 0 })
+  t.equal(a!.log.endOffset, 2, 'stored once')
+  t.equal(a!.reply(original), undefined)
+  t.equal(a!.reply(resend), undefined, 'the resend waits for the HW too: the batch is not replicated yet')
+  catchUp(a!, b!, 1, pos)
+  t.strictSame([a!.reply(original), a!.reply(resend)], [{ t: 'done', id: original, result: 0 }, { t: 'done', id: resend, result: 0 }])
+  t.equal(b!.log.endOffset, 2, 'and the follower has it once')
+})
+
 t.test('group state sent in a fetch answer is taken by the follower, and a new leader resumes the group where the old one left it', async (t) => {
   const [a, b] = brokers(t, 1, 2)
   a!.role('leader', 1, [1, 2], 2)
@@ -510,4 +532,105 @@ t.test('group state sent in a fetch answer is taken by the follower, and a new l
   b!.role('leader', 2, [2], 1)
   b!.subscribe('g', 5, 9)
   t.strictSame(b!.deliveries(), [[3, 2, 'm3']], 'the new leader delivers only 3 (4 was acked), as its second delivery')
+})
+
+t.test('a fetch of several lagging partitions carries at most its maxBytes of batches (besides one whole batch), and the follower still catches up on every partition', async (t) => {
+  const config: TopicConfig = { ...CONFIG, topic: 'wide', partitions: 3 }
+  const [a, b] = brokers(t, 1, 2)
+  for (const x of [a!, b!]) writeTopicConfig(x.dir, config)
+  for (let p = 0; p < 3; p++) {
+    a!.turn({ t: 'role', config, partition: p, self: 1, role: 'leader', epoch: 1, isr: [1, 2], minInSync: 1 })
+    b!.turn({ t: 'role', config, partition: p, self: 2, role: 'follower', epoch: 1, isr: [1, 2], minInSync: 1 })
+  }
+  // 20 batches of about 50 KiB on each partition: 1 MiB each, 3 MiB in all.
+  const payload = 'x'.repeat(50 * 1024)
+  for (let p = 0; p < 3; p++) {
+    for (let i = 0; i < 20; i++) a!.turn({ t: 'pub', id: ++nextId, topic: 'wide', partition: p, count: 1, records: encodeRecord({ payload: Buffer.from(`${p}:${i}:${payload}`) }), confirm: false })
+  }
+  const maxBytes = 256 * 1024
+  const pos = [0, 1, 2].map(() => ({ endOffset: 0, lastEpoch: -1 }))
+  let rounds = 0
+  let largest = 0
+  while (pos.some((x) => x.endOffset < 20) && rounds < 50) {
+    rounds++
+    const id = ++nextId
+    a!.turn({ t: 'replFetch', id, session: id, follower: 2, maxWaitMs: 0, maxBytes, fetch: pos.map((x, p) => ({ topic: 'wide', partition: p, leaderEpoch: 1, fetchOffset: x.endOffset, lastFetchedEpoch: x.lastEpoch >= 0 ? x.lastEpoch : undefined })) })
+    const answers = a!.fetchAnswers(id)
+    const total = answers.reduce((n, x) => n + x.batches.length, 0)
+    largest = Math.max(largest, total)
+    if (total > maxBytes + 60 * 1024) t.fail(`round ${rounds}: ${total} bytes of batches for a budget of ${maxBytes}`)
+    const frame = encodeReplData({ corr: 1, partitions: answers })
+    const decoder = new FrameDecoder(replDataFrameLimit(1024 * 1024))
+    decoder.push(frame)
+    if (!decoder.next()) t.fail(`round ${rounds}: the follower cannot read the REPL_DATA frame`)
+    answers.forEach((x, p) => {
+      const appendId = ++nextId
+      b!.turn({ t: 'replAppend', id: appendId, topic: 'wide', partition: p, epoch: 1, hw: x.hw, batches: x.batches, diverging: x.divergingEpoch, groups: new Uint8Array(0) })
+      pos[p] = (b!.reply(appendId) as { result: FollowerPosition }).result
+    })
+  }
+  t.ok(largest > 0 && largest <= maxBytes + 60 * 1024, `at most ${largest} bytes of batches per answer, for a budget of ${maxBytes}`)
+  const stored = [0, 1, 2].reduce((n, p) => n + all(a!.worker.ctx.existing('wide', p)!.log).length, 0)
+  t.ok(rounds >= Math.ceil(stored / (maxBytes + 60 * 1024)), `${rounds} fetches for ${stored} bytes`)
+  t.strictSame(pos.map((x) => x.endOffset), [20, 20, 20], 'every partition caught up')
+  for (let p = 0; p < 3; p++) {
+    const la = a!.worker.ctx.existing('wide', p)!.log
+    const lb = b!.worker.ctx.existing('wide', p)!.log
+    t.ok(all(lb).equals(all(la)), `partition ${p}: the follower's log is the leader's`)
+  }
+})
+
+t.test('a REPL_DATA answer from several workers, each past its share by a batch nearly maxFrame, is cut to what the follower reads', async (t) => {
+  // The leader's gateway splits REPL_DATA_BYTES between the workers a fetch names (gateway/handlers/replication.ts)
+  // and sends their answers in one frame: played here with four workers on one data dir.
+  const workers = 4
+  const maxFrame = 1024 * 1024
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-repl-wide-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const config: TopicConfig = { ...CONFIG, topic: 'big', partitions: 16 }
+  writeTopicConfig(dir, config)
+  const codec = new ThreadCodec()
+  const pool = Array.from({ length: workers }, (_, workerId) => {
+    const ops: FromWorker[] = []
+    const data: WorkerData = { workerId, workers, dataDir: dir, fsync: 'always', groupCommitMs: 1000, retentionCheckMs: 0, maxFrame }
+    const worker = new PartitionWorker({ data, post: (o) => ops.push(...(codec.unpack(codec.pack(o)) as FromWorker[])) })
+    worker.start()
+    const turn = (...o: ToWorker[]) => {
+      worker.handle(codec.unpack(codec.pack(o)) as ToWorker[])
+      worker.endTurn()
+    }
+    return { worker, ops, turn }
+  })
+  t.teardown(() => Promise.all(pool.map((w) => w.worker.stop())))
+  // One partition per worker, each with two batches of one record just under maxFrame (the largest a PUBLISH carries).
+  const chosen = new Map<number, number>()
+  for (let p = 0; p < config.partitions && chosen.size < workers; p++) if (!chosen.has(ownerOf('big', p, workers))) chosen.set(ownerOf('big', p, workers), p)
+  const big = encodeRecord({ payload: Buffer.alloc(maxFrame - 200, 'b') })
+  for (const [w, p] of chosen) {
+    pool[w]!.turn({ t: 'role', config, partition: p, self: 1, role: 'leader', epoch: 1, isr: [1], minInSync: 1 })
+    for (let i = 0; i < 2; i++) pool[w]!.turn({ t: 'pub', id: ++nextId, topic: 'big', partition: p, count: 1, records: big, confirm: false })
+  }
+  const answers: FetchAnswer[] = []
+  for (const [w, p] of chosen) {
+    const id = ++nextId
+    pool[w]!.turn({ t: 'replFetch', id, session: id, follower: 2, maxWaitMs: 0, maxBytes: Math.floor(REPL_DATA_BYTES / workers), fetch: [{ topic: 'big', partition: p, leaderEpoch: 1, fetchOffset: 0 }] })
+    const r = pool[w]!.ops.find((o) => o.t === 'done' && o.id === id) as { result: FetchAnswer[] }
+    answers.push(...r.result)
+  }
+  const total = answers.reduce((n, a) => n + a.batches.length, 0)
+  t.ok(total > replDataFrameLimit(maxFrame), `the workers answered ${total} bytes of batches together, more than a follower reads in a frame`)
+  const partitions = fitFrame(answers, maxFrame)
+  const frame = encodeReplData({ corr: 1, partitions })
+  const decoder = new FrameDecoder(replDataFrameLimit(maxFrame))
+  decoder.push(frame)
+  let read = false
+  try {
+    read = decoder.next() !== null
+  } catch (err) {
+    t.comment(`the follower refuses it: ${(err as Error).message}`)
+  }
+  t.ok(read, `the REPL_DATA frame the gateway sends (${frame.length} bytes) is read by a follower whose limit is ${replDataFrameLimit(maxFrame)}`)
+  t.ok(partitions[0]!.batches.length > 0, 'the first partition keeps its batches: the follower makes progress')
+  t.ok(partitions.some((p) => p.batches.length === 0), 'later ones are left for the next fetch')
+  t.strictSame(partitions.map((p) => p.hw), answers.map((a) => a.hw), 'every partition is still answered (its HW, its acknowledgement counted)')
 })

@@ -60,10 +60,30 @@ export async function onReplFetch(conn: HandlerConnection, body: Buffer): Promis
       fetching.delete(conn)
       if (failed) return
       cluster.replicator.fetched(req.brokerId, req.incarnation, out)
-      conn.send(encodeReplData({ corr: req.corr, partitions: out.map(strip) }))
+      conn.send(encodeReplData({ corr: req.corr, partitions: fitFrame(out, ctx.config.maxFrame) }))
     })
   }
 }
+
+/**
+ * The workers' answers as REPL_DATA partitions, within what a follower reads. Each worker keeps to
+ * its share of REPL_DATA_BYTES but may pass it by one whole batch (of up to about maxFrame), so
+ * several workers together could pass replDataFrameLimit, and the follower would close the link
+ * and fetch the same again for ever. Past REPL_DATA_BYTES + maxFrame, a partition's batches are
+ * left for the next fetch (its acknowledgement is counted already); the first partition with
+ * batches keeps them, so the follower always makes progress.
+ */
+export function fitFrame(answers: FetchAnswer[], maxFrame: number): FetchedPartition[] {
+  let bytes = 0
+  return answers.map((a) => {
+    const p = strip(a)
+    if (bytes > 0 && bytes + p.batches.length > REPL_DATA_BYTES + maxFrame) p.batches = NO_BATCHES
+    bytes += p.batches.length
+    return p
+  })
+}
+
+const NO_BATCHES = new Uint8Array(0)
 
 function strip(a: FetchAnswer): FetchedPartition {
   return { topic: a.topic, partition: a.partition, hw: a.hw, leaderEnd: a.leaderEnd, batches: a.batches, divergingEpoch: a.divergingEpoch, error: a.error, groups: a.groups }

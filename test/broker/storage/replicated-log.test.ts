@@ -13,7 +13,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { encodeBatch, readBatchHeader } from '../../../protocol/batch.js'
 import type { PartitionLog } from '../../../broker/storage/partition-log.js'
-import { blob, open, readAll, segmentFiles } from './helpers.js'
+import { blob, flipByte, open, readAll, segmentFiles } from './helpers.js'
 
 const SEGMENT_BYTES = 1200
 
@@ -58,7 +58,8 @@ function indexFiles(dir: string): [string, Buffer][] {
 }
 
 t.test('batches read by readBatches and appended with appendReplicated give a byte-identical log, across rolls and a reopen', async (t) => {
-  for (const cacheBytes of [0, 4 * 1024 * 1024]) {
+  // No cache (every read from disk), a small one (reads start on disk and go on from the cache), a large one.
+  for (const cacheBytes of [0, 1500, 4 * 1024 * 1024]) {
     const leaderDir = t.testdir({ leader: {}, follower: {} })
     const lDir = join(leaderDir, 'leader')
     const fDir = join(leaderDir, 'follower')
@@ -127,6 +128,15 @@ t.test('readBatches: whole batches from the one holding fromOffset, at least one
   t.ok(Buffer.concat(fromDisk.slice(0, 30)).equals(Buffer.concat(disk)), 'the old ones as they were')
   t.equal(readBatchHeader(cached.readBatches(end + 1, 1 << 30)[0]!)!.baseOffset, end, 'from the cache: the batch holding the offset')
   cached.close()
+  // A cache smaller than the tail: a read starts on disk and goes on from the cache, each batch once.
+  const small = open(dir, { segmentBytes: SEGMENT_BYTES, cacheBytes: 700 })
+  for (let i = 0; i < 6; i++) small.append(b.records, 2, Date.now())
+  const mixed = small.readBatches(0, 1 << 30)
+  const offsets = mixed.map((x) => readBatchHeader(x)!.baseOffset)
+  t.equal(mixed.length, 38, 'every batch once')
+  t.ok(offsets.every((o, i) => i === 0 || o > offsets[i - 1]!), 'in order')
+  t.ok(Buffer.concat(mixed.slice(0, 32)).equals(Buffer.concat(fromDisk)), 'the same bytes as before')
+  small.close()
 })
 
 t.test('a damaged batch is refused, whichever byte is flipped, and the follower is left as it was', async (t) => {
@@ -274,4 +284,38 @@ t.test('truncateTo at the end drops an epoch recorded there with no batch of its
   t.strictSame(reopened.leaderEpochs.list(), [{ epoch: 1, startOffset: 0 }], 'durably')
   t.equal(reopened.endOffset, end)
   reopened.close()
+})
+
+t.test('truncateTo at or before a damaged batch cuts the damage too: appends at the cut read at once and recover whole after a reopen', async (t) => {
+  const root = t.testdir({ leader: {} })
+  const leader = leaderLog(join(root, 'leader'), 12, new Map([[0, 1], [6, 2]]))
+  const batches = leader.readBatches(0, 1 << 30)
+  const heads = batches.map((b) => readBatchHeader(b)!)
+  // The damaged batch on the follower's disk: the first one cut (the first of epoch 2), or one after it.
+  for (const { damaged, cutAt } of [{ damaged: 6, cutAt: 6 }, { damaged: 9, cutAt: 6 }]) {
+    const fDir = join(root, `follower-${damaged}`)
+    const f = open(fDir, { segmentBytes: 1 << 20 })
+    for (const b of batches) f.appendReplicated(b)
+    f.close()
+    const position = batches.slice(0, damaged).reduce((n, b) => n + b.length, 0)
+    flipByte(join(fDir, segmentFiles(fDir)[0]!), position + 60)
+    const g = open(fDir, { segmentBytes: 1 << 20 })
+    t.equal(g.recovery.corruptBatches, 1, `damage at batch ${damaged}: found at open`)
+    const cut = heads[cutAt]!.baseOffset
+    g.truncateTo(cut)
+    t.equal(g.endOffset, cut)
+    t.strictSame(g.stats().corrupt, [], 'the damage went with the cut')
+    t.ok(Buffer.concat(g.readBatches(0, 1 << 30)).equals(Buffer.concat(batches.slice(0, cutAt))), 'the prefix reads')
+    for (const b of batches.slice(cutAt)) g.appendReplicated(b)
+    g.sync()
+    t.ok(Buffer.concat(g.readBatches(0, 1 << 30)).equals(Buffer.concat(batches)), `damage at batch ${damaged}: the batches appended at the cut read back at once (where the damage was is not skipped)`)
+    t.equal(readAll(g).length, leader.endOffset, 'every record reads')
+    g.close()
+    const h = open(fDir, { segmentBytes: 1 << 20 })
+    t.match(h.recovery, { corruptBatches: 0, tornBatchesCut: 0 }, `damage at batch ${damaged}: a reopen finds nothing damaged`)
+    t.equal(h.endOffset, leader.endOffset)
+    t.ok(Buffer.concat(h.readBatches(0, 1 << 30)).equals(Buffer.concat(batches)), 'and the log is the leader\'s again')
+    h.close()
+  }
+  leader.close()
 })
