@@ -46,10 +46,12 @@ import { MAX_BROKER_ID } from './metadata.js'
  * maxFrame). A follower reads REPL_DATA frames up to replDataFrameLimit.
  */
 export const REPL_DATA_BYTES = 4 * 1024 * 1024
+/** Bytes of consumer-group state one REPL_DATA carries at most (the rest goes with later answers). */
+export const REPL_GROUP_BYTES = 1024 * 1024
 
 /** The largest REPL_DATA a follower accepts from a leader whose frames are at most `maxFrame`. */
 export function replDataFrameLimit(maxFrame: number): number {
-  return Math.max(maxFrame, REPL_DATA_BYTES + 2 * maxFrame)
+  return Math.max(maxFrame, REPL_DATA_BYTES + REPL_GROUP_BYTES + 2 * maxFrame)
 }
 
 /** Most partitions one fetch may name. */

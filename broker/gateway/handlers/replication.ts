@@ -10,7 +10,7 @@
  * more); a second is INVALID_REQUEST, so a connection costs at most one
  * held fetch per worker.
  */
-import { REPL_DATA_BYTES, SkiffError, decodeReplFetch, encodeReplData, type FetchPartition, type FetchedPartition } from '../../../protocol/index.js'
+import { REPL_DATA_BYTES, REPL_GROUP_BYTES, SkiffError, decodeReplFetch, encodeReplData, type FetchPartition, type FetchedPartition } from '../../../protocol/index.js'
 import type { HandlerConnection } from '../handler-connection.js'
 import { ownerOf } from '../../routing.js'
 import { requireBroker } from './request.js'
@@ -75,10 +75,14 @@ export async function onReplFetch(conn: HandlerConnection, body: Buffer): Promis
  */
 export function fitFrame(answers: FetchAnswer[], maxFrame: number): FetchedPartition[] {
   let bytes = 0
+  let groupBytes = 0
   return answers.map((a) => {
     const p = strip(a)
     if (bytes > 0 && bytes + p.batches.length > REPL_DATA_BYTES + maxFrame) p.batches = NO_BATCHES
     bytes += p.batches.length
+    // Group state has its own share (REPL_GROUP_BYTES): past it, a partition's groups go with a later answer.
+    if (p.groups && groupBytes + p.groups.length > REPL_GROUP_BYTES) p.groups = undefined
+    groupBytes += p.groups?.length ?? 0
     return p
   })
 }
