@@ -9,7 +9,7 @@
 import t from 'tap'
 import { clusterMissing, connectDirect, startCluster } from './broker-cluster.js'
 import { connect, SkiffError, type Client } from '../../clients/index.js'
-import { sleep, until } from '../reliability/harness.js'
+import { metricValue, sleep, until } from '../reliability/harness.js'
 import { ID_HEADER, readBack } from './read-back.js'
 
 const TOPIC = 'replicated'
@@ -112,6 +112,10 @@ else {
       t.comment(JSON.stringify(m.topics[0]))
       for (const [i, b] of cluster.brokers.entries()) for (const l of b.lines.slice(-40)) if (!/connection/.test(String(l.msg))) t.comment(`${i + 1} ${JSON.stringify(l).slice(0, 250)}`)
     }
+    // The new leader's metrics: the election it won, and the high watermark past every record.
+    const leaderMetrics = (await cluster.brokers[now!.leader - 1]!.metrics()) ?? ''
+    t.equal(metricValue(leaderMetrics, 'skiff_cluster_elections_total'), 1, 'the new leader counts the election it won')
+    t.ok(await until(async () => metricValue((await cluster.brokers[now!.leader - 1]!.metrics()) ?? '', 'skiff_replica_high_watermark', { topic: TOPIC, partition: '0' }) === 60, 10_000), 'its high watermark is past all 60 records')
     const expected = Array.from({ length: 20 }, (_, i) => `m${40 + i}`)
     t.same(expected.filter((m) => !rest.includes(m)), [], `every message not acked before the failover is delivered by the new leader (got ${rest.join(',')})`)
     t.ok(rest.length <= 60, `redelivered at most what was in flight (${rest.length} delivered)`)
@@ -138,7 +142,7 @@ else {
     t.equal(cluster.brokers[1]!.logged('elected leader').length + cluster.brokers[2]!.logged('elected leader').length, 0, 'no election was needed')
   })
 
-  t.test('below minInSync a publish is refused, and nothing unconfirmed is delivered', async (t) => {
+  t.test('below minInSync a publish is refused with NOT_ENOUGH_REPLICAS', async (t) => {
     const cluster = await startCluster(t, { brokers: 3, args: ['--no-udp'] })
     const admin = await connectDirect(cluster.seeds[0]!, { name: 'repl-admin' })
     await admin.admin.createTopic(TOPIC, { partitions: 1, replicationFactor: 3, minInSync: 3 })
