@@ -28,6 +28,7 @@ import { GroupSaver } from './group-saver.js'
 import { DeliveryTally } from './delivery-tally.js'
 import { toBack } from './outbox.js'
 import type { Replica } from './replica.js'
+import { advanceHw, readableEnd, settleReplicated, type PendingConfirm } from './replication.js'
 import type { WorkerContext } from './context.js'
 import type { PartitionCounters } from '../observability/worker-metrics.js'
 
@@ -45,7 +46,7 @@ export class Partition {
   readonly cursors = new Map<string, GroupCursor>()
   private readonly groupsPath: string
   /** Reply ids of appends waiting for the sync that covers them. */
-  private confirms: { id: number; baseOffset: number; end: number }[] = []
+  private confirms: PendingConfirm[] = []
   /** Cluster mode, a partition with copies on other brokers: its role here (replica.ts); undefined otherwise. */
   replica: Replica | undefined
   /** Follower: appends of the leader's batches waiting for the sync that covers them (answered with the new end). */
@@ -159,43 +160,21 @@ export class Partition {
     this.confirms = []
   }
 
-  /**
-   * Replicated partition, end of turn: this turn's confirms join those waiting
-   * for the high watermark, which moves as far as the local sync and the
-   * followers allow (replica.ts); a follower's appends are answered with its
-   * new end, its acknowledgement to the leader.
-   */
+  /** Replicated partition, end of turn: this turn's confirms wait for the high watermark (replication.ts settleReplicated). */
   private settleReplicated(): void {
-    const replica = this.replica!
-    const { outbox } = this.ctx
-    for (const c of this.confirms) replica.wait(c.id, c.baseOffset, c.end)
+    const confirms = this.confirms
     this.confirms = []
-    this.advanceHw()
-    if (this.replicated.length === 0) return
-    const answer = { endOffset: this.log.endOffset, lastEpoch: this.log.leaderEpochs.latestEpoch ?? -1 }
-    for (const id of this.replicated) outbox.done(id, answer)
-    this.replicated = []
+    settleReplicated(this, confirms, this.ctx.outbox, this.ctx.fsync.mode === 'always')
   }
 
-  /** Move the high watermark (a sync, or a follower's acknowledgement): confirm what it passed, wake the consumers. */
+  /** Move the high watermark (a sync, or a follower's acknowledgement): replication.ts advanceHw. */
   advanceHw(): void {
-    const replica = this.replica
-    if (!replica) return
-    const before = replica.hw
-    const durable = this.ctx.fsync.mode === 'always' ? this.log.durableOffset : this.log.endOffset
-    const { confirmed, refused } = replica.advance(durable)
-    for (const c of confirmed) this.ctx.outbox.done(c.id, c.baseOffset)
-    for (const c of refused) {
-      this.ctx.outbox.fail(c.id, 'NOT_ENOUGH_REPLICAS', `${this.topic}/${this.partition} lost in-sync replicas before the publish was replicated (in sync: ${replica.inSync}, minInSync ${replica.minInSync}); it may be stored: resend it with the same sequence`)
-    }
-    if (replica.hw > before) this.needsPump = true
+    advanceHw(this, this.ctx.outbox, this.ctx.fsync.mode === 'always')
   }
 
-  /** Offsets below this may be handed to consumers: the high watermark of a replicated partition, else the end of the log. */
+  /** Offsets below this may be handed to consumers (replication.ts readableEnd). */
   get readableEnd(): number {
-    const replica = this.replica
-    if (!replica) return this.log.endOffset
-    return replica.role === 'leader' ? Math.min(replica.hw, this.log.endOffset) : this.log.startOffset
+    return readableEnd(this)
   }
 
   /** Something was written that the end of the turn must sync (a follower's appends). */

@@ -1,8 +1,10 @@
 /**
  * The replication ops on one partition, for the worker that owns it: taking
- * a role, answering a follower's fetch (leader), and appending what the
- * leader sent (follower). replica.ts holds the state and says what each
- * role may do; CLUSTER.md "Data path with replication" is the contract.
+ * a role, answering a follower's fetch (leader), appending what the leader
+ * sent (follower), and at the end of a turn moving the high watermark and
+ * settling what waited for it (partition.ts commit). replica.ts holds the
+ * state and says what each role may do; CLUSTER.md "Data path with
+ * replication" is the contract.
  */
 import { SkiffError } from '../../protocol/errors.js'
 import { readBatchHeader } from '../../protocol/batch.js'
@@ -25,6 +27,50 @@ export const FETCH_BYTES_PER_PARTITION = 1024 * 1024
 
 /** What a fetch answers for one partition, plus whether the follower counts as caught up (for the in-sync set). */
 export type FetchAnswer = FetchedPartition & { caughtUp: boolean; acked: number }
+
+/** An append waiting for the sync (replicated: the high watermark) that covers it; `end` is the offset after its batch. */
+export type PendingConfirm = { id: number; baseOffset: number; end: number }
+
+/**
+ * Replicated partition, end of turn: this turn's confirms join those waiting
+ * for the high watermark, which moves as far as the local sync and the
+ * followers allow (replica.ts); a follower's appends are answered with its
+ * new end, its acknowledgement to the leader.
+ */
+export function settleReplicated(p: Partition, confirms: PendingConfirm[], outbox: Outbox, fsyncAlways: boolean): void {
+  const replica = p.replica!
+  for (const c of confirms) replica.wait(c.id, c.baseOffset, c.end)
+  advanceHw(p, outbox, fsyncAlways)
+  if (p.replicated.length === 0) return
+  const answer = { endOffset: p.log.endOffset, lastEpoch: p.log.leaderEpochs.latestEpoch ?? -1 }
+  for (const id of p.replicated) outbox.done(id, answer)
+  p.replicated = []
+}
+
+/**
+ * Move the high watermark (a sync, or a follower's acknowledgement): confirm
+ * what it passed, wake the consumers. With fsync 'always' only what a sync
+ * covered counts as stored here; otherwise what was written.
+ */
+export function advanceHw(p: Partition, outbox: Outbox, fsyncAlways: boolean): void {
+  const replica = p.replica
+  if (!replica) return
+  const before = replica.hw
+  const durable = fsyncAlways ? p.log.durableOffset : p.log.endOffset
+  const { confirmed, refused } = replica.advance(durable)
+  for (const c of confirmed) outbox.done(c.id, c.baseOffset)
+  for (const c of refused) {
+    outbox.fail(c.id, 'NOT_ENOUGH_REPLICAS', `${p.topic}/${p.partition} lost in-sync replicas before the publish was replicated (in sync: ${replica.inSync}, minInSync ${replica.minInSync}); it may be stored: resend it with the same sequence`)
+  }
+  if (replica.hw > before) p.needsPump = true
+}
+
+/** Offsets below this may be handed to consumers: the high watermark of a replicated partition, else the end of the log. */
+export function readableEnd(p: Partition): number {
+  const replica = p.replica
+  if (!replica) return p.log.endOffset
+  return replica.role === 'leader' ? Math.min(replica.hw, p.log.endOffset) : p.log.startOffset
+}
 
 /**
  * Take the role etcd gives this copy. Becoming leader in a new epoch: the

@@ -62,8 +62,8 @@ t.test('the read caches of a thread stay within its budget, least recently used 
   readAll(logs[0]!) // logs[0] is now more recently used than logs[1]
   fill(logs[2]!, 9)
   t.ok(readCacheBytes() - before <= 3000, 'a third cache keeps the thread within its budget')
-  t.comment(`cache sizes: ${logs.map((l) => (l as unknown as { cache: RecentBatches }).cache.sizeBytes).join(', ')}`)
-  const sizes = logs.map((l) => (l as unknown as { cache: RecentBatches }).cache.sizeBytes)
+  t.comment(`cache sizes: ${logs.map((l) => (l as unknown as { s: { cache: RecentBatches } }).s.cache.sizeBytes).join(', ')}`)
+  const sizes = logs.map((l) => (l as unknown as { s: { cache: RecentBatches } }).s.cache.sizeBytes)
   t.equal(sizes[1], 0, 'the least recently used cache was emptied')
   t.ok(sizes[0]! > 0 && sizes[2]! > 0, 'the others kept theirs')
   t.equal(readAll(logs[1]!).length, 9, 'its records are still read, from the file')
