@@ -40,9 +40,10 @@
  * refusal that means "not stored here, or maybe stored: send it again"
  * (REROUTED below), or whose connection was lost, is held: never numbered
  * again, never merged, it keeps its producer id, sequence, partition and
- * records. The owner refreshes its routes and calls retry(), which puts the
- * held batches back at the front of the queue in the order they were first
- * written, before anything newer. While a batch of a partition is held, the
+ * records. The owner refreshes its routes and calls retry(), which sends the
+ * earliest held batch of each partition again (once nothing of that
+ * partition awaits an answer), and the rest of the partition, in order,
+ * once that one is confirmed. While a batch of a partition is held, the
  * later batches of that partition are held behind it, so one key's records
  * keep their order.
  */
