@@ -147,12 +147,15 @@ export class MergedConsumer extends Consumer {
     const id = this.router.keylessTarget(undefined)
     if (id === undefined) throw new SkiffError('PARTITION_UNAVAILABLE', `no broker to subscribe to ${this.topic} at`)
     await this.attach(id, undefined)
+    const first = this.sources.get(id)
     await this.router.learn(this.topic)
     const t = this.router.placement(this.topic)
-    const first = this.sources.get(id)
     if (!t || !first) return undefined
-    this.sources.delete(id)
-    this.interruptedAt(id) // its messages come again on the named subscription
+    // A refresh meanwhile may have replaced it with the named subscription already.
+    if (this.sources.get(id) === first) {
+      this.sources.delete(id)
+      this.interruptedAt(id) // its messages come again on the named subscription
+    }
     await first.consumer.close({ timeoutMs: 1 })
     return t
   }
