@@ -44,9 +44,10 @@
  * describes the seed connection, the one connect() made, which admin calls
  * and request/serve keep using. Producers and consumers go through one
  * internal client per broker instead (cluster-router.ts), each of which
- * reconnects, re-sends and re-subscribes by these same steps on its own;
- * their losses are not events of this client, and what belongs to no call
- * reaches its 'error'. `status` and `welcome` are the seed connection's.
+ * reconnects and re-subscribes by these same steps on its own; a producer's
+ * batches follow their partition's leader instead of waiting for a link
+ * (cluster-producer.ts, partition-routes.ts). Those links' losses are not
+ * events of this client, and what belongs to no call reaches its 'error'. `status` and `welcome` are the seed connection's.
  */
 import { EventEmitter } from 'node:events'
 import type tls from 'node:tls'
@@ -263,7 +264,7 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.link.ready(timeoutMs, what)
   }
 
-  /** A new producer sharing this connection; each has its own maxInFlight and its own idempotence id. */
+  /** A new producer sharing this connection (in a cluster, the client's broker links); each has its own maxInFlight and its own idempotence id. */
   producer<M extends WhenFull = 'drop'>(opts: ProducerOptions<M> = {}): Producer<M> {
     this.checkUsable()
     const p = this.router ? new RoutedProducer<M>(this, this.router, opts) : new Producer<M>(this, opts)

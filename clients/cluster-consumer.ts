@@ -29,13 +29,17 @@
  *   settled, sends the settlements and unsubscribes).
  * - Each inner subscription names the partitions its broker leads. On every
  *   metadata change (a refresh, periodic or after a link was lost or a
- *   refusal, and a link connecting), when the partitions a broker leads
- *   differ from those its subscription named, that subscription is
- *   replaced: the new set is subscribed first, then the old subscription is
- *   closed (in the background, within drainTimeoutMs: the acks of messages
- *   already taken from it are sent first). A broker newly leading a
- *   partition is subscribed; a subscription at a broker that leads none of
- *   the topic's partitions any more is closed. The user's consumer goes on
+ *   refusal, and a link connecting), each broker's subscriptions are made to
+ *   name what it leads now: a broker that lost a partition has its
+ *   subscriptions replaced (the new set subscribed first, then the old ones
+ *   closed, in the background, within drainTimeoutMs: the acks of messages
+ *   already taken from them are sent first); a broker whose share only grew
+ *   (it took over a dead leader's partitions) gets one more subscription
+ *   naming just the new ones, so the partitions it already served are never
+ *   under two subscriptions of the group at once (they would compete, and
+ *   what the closing one held would come again after newer messages). A
+ *   broker newly leading a partition is subscribed; the subscriptions at a
+ *   broker that leads none of the topic's partitions any more are closed. The user's consumer goes on
  *   through a leader's death without subscribing again: its partitions are
  *   read from the new leader once metadata names it (the election, about
  *   the lease TTL), from the group's position as replicated with the
@@ -44,8 +48,8 @@
  *   subscription is settled on the connection it came on (its Message
  *   settles through the consumer that made it), and a broker that no longer
  *   leads its partition may refuse or ignore that ack; the new leader then
- *   delivers it again. Messages a replaced subscription delivers after it
- *   was replaced are nacked, not handed out (the group gets them again).
+ *   delivers it again. What a replaced subscription delivers until it
+ *   closes is handed out, in the order its connection brought it.
  * - A subscription refused retriably (a new leader not serving yet) is
  *   tried again after a metadata refresh, with backoff (250 ms doubling to
  *   2 s). An inner subscription that fails for good (UNKNOWN_TOPIC after a
@@ -61,12 +65,13 @@ import type { Message } from './message.js'
 interface Queued {
   msg: Message
   broker: number
+  from: Consumer
 }
 
-/** One broker's inner subscription and the partitions it named ('' when it named none). */
+/** An inner subscription at one broker and the partitions it named (undefined: none, the broker's own). */
 interface Source {
   consumer: Consumer
-  partitions: string
+  partitions: number[] | undefined
 }
 
 const FIRST_RETRY_MS = 250
@@ -81,7 +86,8 @@ const DONE: IteratorResult<Message> = { done: true, value: undefined }
 
 /** A Consumer over one subscription per broker (see the header comment). */
 export class MergedConsumer extends Consumer {
-  private readonly sources = new Map<number, Source>()
+  /** Inner subscriptions by broker: usually one; more while a broker's share only grew (see sync()). */
+  private readonly sources = new Map<number, Source[]>()
   /** Subscriptions being made, by broker: the partitions they name. */
   private readonly attaching = new Map<number, string>()
   private retryTimer: NodeJS.Timeout | undefined
@@ -123,9 +129,9 @@ export class MergedConsumer extends Consumer {
     // in the background: subscribe() resolves with the others rather than waiting requestTimeoutMs for it.
     const want = ledByBroker(t)
     const [up, down] = partition([...want.keys()], (id) => !this.router.isDown(id))
-    for (const id of down) this.attach(id, want.get(id)!).catch((err: unknown) => this.attachFailed(err))
+    for (const id of down) this.attach(id, want.get(id)!, true).catch((err: unknown) => this.attachFailed(err))
     if (up.length === 0) return
-    const outcomes = await Promise.allSettled(up.map((id) => this.attach(id, want.get(id)!)))
+    const outcomes = await Promise.allSettled(up.map((id) => this.attach(id, want.get(id)!, true)))
     const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected')
     // A broker that is down now is subscribed at the next refresh; one refusal for good ends it all.
     const fatal = failed.find((o) => !(o.reason instanceof SkiffError) || !o.reason.retriable)
@@ -146,20 +152,26 @@ export class MergedConsumer extends Consumer {
   private async create(): Promise<TopicPlacement | undefined> {
     const id = this.router.keylessTarget(undefined)
     if (id === undefined) throw new SkiffError('PARTITION_UNAVAILABLE', `no broker to subscribe to ${this.topic} at`)
-    await this.attach(id, undefined)
+    await this.attach(id, undefined, true)
+    const first = this.sources.get(id)?.[0]
     await this.router.learn(this.topic)
     const t = this.router.placement(this.topic)
-    const first = this.sources.get(id)
     if (!t || !first) return undefined
-    this.sources.delete(id)
-    this.interruptedAt(id) // its messages come again on the named subscription
+    // A refresh meanwhile may have added or put the named subscriptions in its place already.
+    this.forgetSource(id, first.consumer)
+    this.dropFrom(first.consumer) // its messages come again on the named subscription
     await first.consumer.close({ timeoutMs: 1 })
     return t
   }
 
   /**
-   * @internal Metadata or a link changed: make each broker's subscription
-   * name the partitions it leads now (see the header comment).
+   * @internal Metadata or a link changed: make each broker's subscriptions
+   * name the partitions it leads now (see the header comment). A broker
+   * whose share only grew gets one more subscription naming the new
+   * partitions, so the partitions it already served are not subscribed
+   * twice (two subscriptions of one group compete for a partition's
+   * messages, and what the closing one held would come again after newer
+   * ones); one that lost a partition gets its subscriptions replaced.
    */
   sync(): void {
     if (this.phase !== 'open') return
@@ -167,16 +179,19 @@ export class MergedConsumer extends Consumer {
     if (!t) return
     const want = ledByBroker(t)
     for (const [id, parts] of want) {
-      const key = parts.join(',')
       // One subscription being made per broker: when it is in, sync() runs again.
-      if (this.attaching.has(id) || this.sources.get(id)?.partitions === key) continue
-      this.attach(id, parts).catch((err: unknown) => this.attachFailed(err))
+      if (this.attaching.has(id)) continue
+      const covered = new Set((this.sources.get(id) ?? []).flatMap((s) => s.partitions ?? []))
+      const gained = parts.filter((p) => !covered.has(p))
+      const lost = [...covered].some((p) => !parts.includes(p))
+      if (lost) this.attach(id, parts, true).catch((err: unknown) => this.attachFailed(err))
+      else if (gained.length > 0) this.attach(id, gained, false).catch((err: unknown) => this.attachFailed(err))
     }
-    for (const [id, source] of this.sources) {
+    for (const [id, sources] of this.sources) {
       if (want.has(id) || this.attaching.has(id)) continue
       // Leads none of the topic's partitions now: its messages come from their new leaders.
       this.sources.delete(id)
-      void source.consumer.close({ timeoutMs: this.router.drainTimeoutMs }).catch(() => undefined)
+      for (const s of sources) void s.consumer.close({ timeoutMs: this.router.drainTimeoutMs }).catch(() => undefined)
     }
   }
 
@@ -185,13 +200,29 @@ export class MergedConsumer extends Consumer {
     if (this.queue.some((q) => q.broker === id)) this.queue = this.queue.filter((q) => q.broker !== id)
   }
 
+  /** Drop what `inner` delivered and is still queued here (it is closed without settling them: redelivered). */
+  private dropFrom(inner: Consumer): void {
+    if (this.queue.some((q) => q.from === inner)) this.queue = this.queue.filter((q) => q.from !== inner)
+  }
+
+  private isSource(id: number, inner: Consumer): boolean {
+    return this.sources.get(id)?.some((s) => s.consumer === inner) ?? false
+  }
+
+  private forgetSource(id: number, inner: Consumer): void {
+    const left = this.sources.get(id)?.filter((s) => s.consumer !== inner)
+    if (!left) return
+    if (left.length > 0) this.sources.set(id, left)
+    else this.sources.delete(id)
+  }
+
   /**
    * Subscribe at broker `id` to `parts` (named in its SUBSCRIBE: a broker
    * that has just become leader may not serve them yet, and is then asked
    * again; undefined only for the subscription that creates the topic),
-   * replacing the subscription it had there.
+   * replacing the subscriptions it had there (`replace`) or beside them.
    */
-  private async attach(id: number, parts: number[] | undefined): Promise<void> {
+  private async attach(id: number, parts: number[] | undefined, replace: boolean): Promise<void> {
     const key = parts?.join(',') ?? ''
     this.attaching.set(id, key)
     let made = false
@@ -203,12 +234,13 @@ export class MergedConsumer extends Consumer {
         await inner.close({ timeoutMs: 1 })
         return
       }
-      const old = this.sources.get(id)
-      this.sources.set(id, { consumer: inner, partitions: key })
+      const had = this.sources.get(id) ?? []
+      const source: Source = { consumer: inner, partitions: parts }
+      this.sources.set(id, replace ? [source] : [...had, source])
       this.partitions = this.router.placement(this.topic)?.partitions.map((p) => p.partition) ?? inner.partitions
       void this.pump(id, inner)
-      // Replaced: closed once the acks of what was taken from it are sent (within drainTimeoutMs).
-      if (old) void old.consumer.close({ timeoutMs: this.router.drainTimeoutMs }).catch(() => undefined)
+      // Replaced: closed once the acks of what was taken from them are sent (within drainTimeoutMs).
+      if (replace) for (const old of had) void old.consumer.close({ timeoutMs: this.router.drainTimeoutMs }).catch(() => undefined)
       made = true
       this.retryMs = FIRST_RETRY_MS
     } finally {
@@ -251,19 +283,18 @@ export class MergedConsumer extends Consumer {
       for (;;) {
         const r = await inner.next()
         if (r.done) break
-        // A subscription replaced meanwhile: given back, the group delivers it again.
-        if (this.sources.get(id)?.consumer === inner) this.push(r.value, id)
-        else r.value.nack()
+        // From a replaced subscription too, until it closes: handed out in the order its connection brought it.
+        this.push(r.value, id, inner)
       }
     } catch (err) {
       // A replaced subscription's end is not this consumer's.
-      if (this.sources.get(id)?.consumer === inner) this.endWith(err instanceof SkiffError ? err : new SkiffError('INTERNAL', String(err), { cause: err }))
+      if (this.isSource(id, inner)) this.endWith(err instanceof SkiffError ? err : new SkiffError('INTERNAL', String(err), { cause: err }))
     } finally {
-      if (this.sources.get(id)?.consumer === inner) this.sources.delete(id)
+      this.forgetSource(id, inner)
     }
   }
 
-  private push(msg: Message, broker: number): void {
+  private push(msg: Message, broker: number, from: Consumer): void {
     if (this.phase !== 'open') {
       msg.nack()
       return
@@ -274,7 +305,7 @@ export class MergedConsumer extends Consumer {
       reader.resolve({ done: false, value: msg })
       return
     }
-    this.queue.push({ msg, broker })
+    this.queue.push({ msg, broker, from })
     this.runner?.run()
   }
 
@@ -324,7 +355,7 @@ export class MergedConsumer extends Consumer {
   private async closeAll(timeoutMs: number): Promise<void> {
     this.beginClose()
     await this.idle(timeoutMs)
-    await Promise.all([...this.sources.values()].map((s) => s.consumer.close({ timeoutMs })))
+    await Promise.all([...this.sources.values()].flat().map((s) => s.consumer.close({ timeoutMs })))
     this.finish(undefined)
   }
 
@@ -363,7 +394,7 @@ export class MergedConsumer extends Consumer {
   private endWith(err: SkiffError): void {
     if (this.phase === 'closed') return
     this.beginClose()
-    for (const s of this.sources.values()) void s.consumer.close({ timeoutMs: 1 })
+    for (const s of [...this.sources.values()].flat()) void s.consumer.close({ timeoutMs: 1 })
     this.finish(err)
     if (this.listenerCount('error') > 0) this.emit('error', err)
     else if (this.listenerCount('message') > 0) this.router.report(err)

@@ -26,8 +26,11 @@
  *   from its log when it takes over, so it acknowledges a batch it already
  *   has with the original offsets.
  * - Order: the batches of one partition are written in order, and when one
- *   is held the later ones of its partition are held behind it and go again
- *   after it, in first-written order. So one key's records keep publish
+ *   is held the later ones of its partition are held behind it. Once routes
+ *   may have changed, the earliest held batch of the partition is sent again
+ *   alone (and only when nothing of the partition awaits an answer), then,
+ *   once it is confirmed, the rest in order: a partition refused for a while
+ *   is not sent its whole backlog at every retry. So one key's records keep publish
  *   order across a leader move, as they do across a reconnect to a single
  *   broker. Not covered (the broker does not check that a producer's
  *   sequences arrive in order): a refusal for batch n while batch n+1 of

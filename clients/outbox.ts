@@ -40,9 +40,10 @@
  * refusal that means "not stored here, or maybe stored: send it again"
  * (REROUTED below), or whose connection was lost, is held: never numbered
  * again, never merged, it keeps its producer id, sequence, partition and
- * records. The owner refreshes its routes and calls retry(), which puts the
- * held batches back at the front of the queue in the order they were first
- * written, before anything newer. While a batch of a partition is held, the
+ * records. The owner refreshes its routes and calls retry(), which sends the
+ * earliest held batch of each partition again (once nothing of that
+ * partition awaits an answer), and the rest of the partition, in order,
+ * once that one is confirmed. While a batch of a partition is held, the
  * later batches of that partition are held behind it, so one key's records
  * keep their order.
  */
@@ -120,10 +121,16 @@ export interface Batch {
   /** The connection the batch is in flight on, while it awaits its answer there. */
   conn: Connection | undefined
   corr: number
-  /** When it was first written, among its outbox's batches (held batches go back in this order). */
+  /**
+   * Its place among its outbox's batches, given when it closed (the order
+   * they are first written in): held batches go back in this order, those
+   * never written yet included.
+   */
   order: number
   /** When it was last written (Date.now()). */
   sentAt: number
+  /** Sent ahead of the held batches of its partition (see retry()). */
+  probe: boolean
 }
 
 /** What the outbox reports to its producer. */
@@ -177,10 +184,12 @@ export class Outbox {
   private scheduled = false
   private pumping = false
   private stopped = false
-  private written = 0
+  private closed = 0
   /** Routed batches waiting for retry(), and how many per `topic/partition` (the later ones of a partition wait behind). */
   private held: Batch[] = []
   private readonly heldParts = new Map<string, number>()
+  /** Routed batches awaiting their answer, per `topic/partition`. */
+  private readonly inFlightParts = new Map<string, number>()
   private readonly routed: boolean
 
   constructor(private readonly owner: OutboxOwner) {
@@ -249,25 +258,52 @@ export class Outbox {
    * Routes may have changed: batches in flight to a broker that no longer
    * leads their partition are taken back (their answer is no longer
    * awaited: that broker can no longer confirm them, the new leader will,
-   * or acknowledge them if they reached it), then the held batches go back to
-   * the front of the queue, in the order they were first written.
+   * or acknowledge them if they reached it). Then the first held batch of
+   * each partition goes back to the front of the queue (a probe); the rest
+   * of its partition follow, in the order they were first written, once it
+   * is confirmed (release()), so a partition refused for a while is not sent
+   * its whole backlog again at every retry.
    */
   retry(): void {
     if (this.stopped) return
     if (this.routed) {
       for (const b of this.inFlight) {
         if (b.partition === undefined || this.owner.route!(b) === b.conn) continue
-        this.inFlight.delete(b)
+        this.untrack(b)
         b.conn?.cancel(b.corr)
         b.conn = undefined
         this.hold(b, undefined)
       }
     }
     if (this.held.length === 0) return
-    // Stable: batches never written keep their order, after every written one.
-    const again = this.held.sort((a, b) => a.order - b.order)
-    this.held = []
+    const sorted = this.held.sort((a, b) => a.order - b.order)
+    const probes: Batch[] = []
+    const rest: Batch[] = []
+    const probed = new Set<string>()
+    for (const b of sorted) {
+      const key = partKey(b)
+      // While a batch of the partition awaits its answer, nothing of it goes ahead of that answer
+      // (a refusal of the earlier one and an acceptance of this one would reorder them).
+      if (probed.has(key) || this.inFlightParts.has(key)) rest.push(b)
+      else {
+        probed.add(key)
+        b.probe = true
+        probes.push(b)
+      }
+    }
+    this.held = rest
     this.heldParts.clear()
+    for (const b of rest) this.countHeld(b)
+    this.ready = probes.concat(this.ready)
+    void this.pump()
+  }
+
+  /** A batch of `batch`'s partition was confirmed: once none of it awaits an answer, the held ones go, in order. */
+  private release(batch: Batch): void {
+    const key = partKey(batch)
+    if (this.inFlightParts.has(key) || !this.heldParts.delete(key)) return
+    const again = this.held.filter((b) => partKey(b) === key).sort((a, b) => a.order - b.order)
+    this.held = this.held.filter((b) => partKey(b) !== key)
     this.ready = again.concat(this.ready)
     void this.pump()
   }
@@ -284,15 +320,18 @@ export class Outbox {
       else this.owner.done(b) // everyone gave up on it: do not re-send
     }
     this.inFlight.clear()
+    this.inFlightParts.clear()
     this.resent += again.length
     this.ready = again.concat(this.ready)
   }
 
   /** A batch whose callers all gave up: drop it wherever it waits, and stop waiting for its answer. */
   abandon(batch: Batch): void {
-    if (this.inFlight.delete(batch)) {
+    if (this.untrack(batch)) {
       batch.conn?.cancel(batch.corr)
       batch.conn = undefined
+      // Batches held behind it would wait for its answer: a retry sends the next of them.
+      if (this.routed && this.heldParts.has(partKey(batch))) this.owner.held!(undefined)
     } else {
       const i = this.ready.indexOf(batch)
       const h = i >= 0 ? -1 : this.held.indexOf(batch)
@@ -322,6 +361,7 @@ export class Outbox {
     this.held = []
     this.heldParts.clear()
     this.inFlight.clear()
+    this.inFlightParts.clear()
     this.queuedBytes = 0
     return all
   }
@@ -357,6 +397,7 @@ export class Outbox {
       corr: 0,
       order: Number.MAX_SAFE_INTEGER,
       sentAt: 0,
+      probe: false,
     }
     if (partition === undefined) (confirm ? this.openConfirmed : this.openFireAndForget).set(topic, batch)
     else {
@@ -394,6 +435,7 @@ export class Outbox {
 
   private closeBatch(batch: Batch): void {
     if (this.stopped || !this.forgetOpen(batch)) return // stopped, or already closed
+    batch.order = this.closed++
     this.ready.push(batch)
     void this.pump()
   }
@@ -407,7 +449,9 @@ export class Outbox {
         let conn: Connection | undefined
         if (this.routed) {
           const batch = this.ready[0]!
-          conn = this.heldParts.has(partKey(batch)) ? undefined : this.owner.route!(batch)
+          // A probe goes ahead of its partition's held batches; anything else waits behind them.
+          conn = !batch.probe && this.heldParts.has(partKey(batch)) ? undefined : this.owner.route!(batch)
+          batch.probe = false
           if (!conn?.isOpen) {
             this.ready.shift()
             this.hold(batch, undefined)
@@ -453,11 +497,12 @@ export class Outbox {
     batch.corr = corr
     if (this.routed) batch.sentAt = Date.now()
     this.inFlight.add(batch)
+    if (this.routed) this.inFlightParts.set(partKey(batch), (this.inFlightParts.get(partKey(batch)) ?? 0) + 1)
     // No request timer: every entry carries its own deadline (see the producer).
     conn.request(corr, frame, `PUBLISH to ${batch.topic}`, 0).then(
       (answer) => {
         if (batch.conn !== conn) return
-        this.inFlight.delete(batch)
+        this.untrack(batch)
         batch.conn = undefined
         let results: PublishResult[]
         try {
@@ -466,13 +511,15 @@ export class Outbox {
           return this.owner.done(batch, err)
         }
         this.owner.done(batch, undefined, results)
+        // Its partition takes publishes again: what is held behind it goes now.
+        if (this.routed && this.heldParts.size > 0) this.release(batch)
       },
       (err: unknown) => {
         if (batch.conn !== conn) return
         // Routed: sent again wherever its partition is led by then (a batch without a partition only after a loss:
         // its broker picked where its records went, another broker could pick otherwise).
         if (this.routed && isSkiffError(err) && REROUTED.has(err.code) && (batch.partition !== undefined || err.code === 'CONNECTION_CLOSED' || err.code === 'SHUTTING_DOWN')) {
-          this.inFlight.delete(batch)
+          this.untrack(batch)
           batch.conn = undefined
           return this.hold(batch, err)
         }
@@ -480,9 +527,11 @@ export class Outbox {
         // close it: the batch stays in flight and is re-sent on the next
         // connection (or failed by the producer when there is none).
         if (isSkiffError(err, 'CONNECTION_CLOSED') || isSkiffError(err, 'SHUTTING_DOWN')) return
-        this.inFlight.delete(batch)
+        this.untrack(batch)
         batch.conn = undefined
         this.owner.done(batch, err)
+        // Batches held behind it waited for its answer: a retry sends the next of them.
+        if (this.routed && this.heldParts.has(partKey(batch))) this.owner.held!(undefined)
       },
     )
   }
@@ -498,7 +547,6 @@ export class Outbox {
     if (this.lastBatchBytes.size >= SIZE_HINTS_MAX && !this.lastBatchBytes.has(batch.topic)) this.lastBatchBytes.clear()
     this.lastBatchBytes.set(batch.topic, batch.bytes)
     const frozen: Frozen = { records: batch.buf.subarray(batch.recordsAt, batch.recordsAt + batch.bytes), count: batch.entries.length, producerId: undefined, sequence: undefined }
-    batch.order = this.written++
     if (batch.confirm) {
       if (this.sequence > MAX_SEQUENCE) {
         // 2^32 - 1 batches from one id: continue as a new producer rather than reuse a sequence.
@@ -516,9 +564,25 @@ export class Outbox {
   private hold(batch: Batch, reason: SkiffError | undefined): void {
     // A batch whose callers all gave up is abandoned by the producer's sweep, here as anywhere.
     this.held.push(batch)
+    this.countHeld(batch)
+    this.owner.held!(reason)
+  }
+
+  /** Take a batch out of `inFlight`; false when it was not there. */
+  private untrack(batch: Batch): boolean {
+    if (!this.inFlight.delete(batch)) return false
+    if (this.routed) {
+      const key = partKey(batch)
+      const n = (this.inFlightParts.get(key) ?? 1) - 1
+      if (n > 0) this.inFlightParts.set(key, n)
+      else this.inFlightParts.delete(key)
+    }
+    return true
+  }
+
+  private countHeld(batch: Batch): void {
     const key = partKey(batch)
     this.heldParts.set(key, (this.heldParts.get(key) ?? 0) + 1)
-    this.owner.held!(reason)
   }
 
   private unhold(i: number): void {
