@@ -36,7 +36,7 @@ else {
     const c1 = await connectDirect(cluster.seeds[0]!, { name: 'cut', requestTimeoutMs: 5000 })
     const c3 = await connectDirect(b3.url, { name: 'cut', requestTimeoutMs: 5000 })
     clients.push(c1, c3)
-    await c3.admin.createTopic('cut', { partitions: 6 })
+    await c3.admin.createTopic('cut', { partitions: 6, replicationFactor: 1 }) // one copy: its leader serves it through an etcd cut
     const leaders = (await c1.admin.metadata(['cut'])).topics[0]!.partitions.map((p) => p.leader)
     t.same([1, 2, 3].map((b) => leaders.filter((l) => l === b).length), [2, 2, 2], 'placed over the three brokers')
     let key = ''
