@@ -155,12 +155,23 @@ export function applyGroupState(p: Partition, bytes: Uint8Array): void {
   for (const entry of list) {
     if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !isSnapshot(entry[1])) continue
     const [group, snapshot] = entry as [string, GroupSnapshot]
-    const known = p.cursors.has(group)
+    const known = p.cursors.get(group)
+    // An idle group comes every few hundred milliseconds unchanged: saving it again would be a write and an fsync for nothing.
+    if (known && sameSnapshot(known.snapshot(), snapshot)) continue
     const cursor = new GroupCursor(group, 0, snapshot)
     p.cursors.set(group, cursor)
     if (known) cursor.dirty = true
     else p.saver.create(cursor)
   }
+}
+
+function sameSnapshot(a: GroupSnapshot, b: GroupSnapshot): boolean {
+  // `next` is not compared: a cursor made from a snapshot starts at its floor (group-cursor.ts), whatever the leader's next.
+  if (a.floor !== b.floor || a.acked.length !== b.acked.length || a.deliveries.length !== b.deliveries.length) return false
+  const acked = new Set(a.acked)
+  if (!b.acked.every((o) => acked.has(o))) return false
+  const counts = new Map(a.deliveries)
+  return b.deliveries.every(([o, c]) => counts.get(o) === c)
 }
 
 function isSnapshot(v: unknown): v is GroupSnapshot {
