@@ -33,7 +33,7 @@ if (!process.execArgv.some((a) => a.includes('@tapjs/typescript'))) {
   process.exit(r.status ?? 1)
 }
 
-const { values } = parseArgs({
+const { values } = parseOrExit({
   options: {
     minutes: { type: 'string', default: '5' },
     seed: { type: 'string' },
@@ -46,6 +46,15 @@ const { values } = parseArgs({
     help: { type: 'boolean', short: 'h' },
   },
 })
+function parseOrExit(config) {
+  try {
+    return parseArgs(config)
+  } catch (err) {
+    console.error(`${err.message} (--help lists the options)`)
+    process.exit(2)
+  }
+}
+
 if (values.help) {
   console.log(`usage: node bench/cluster-faults/run.mjs [--minutes 5] [--seed N] [--interval 4000] [--faults a,b] [--rate 100] [--partitions 6] [--results file] [--logs dir]
 --logs dir: write each broker's warnings and errors (broker-<id>.jsonl) and the failed publishes (failures.jsonl) there
@@ -106,6 +115,9 @@ if (values.logs) {
   fs.writeFileSync(path.join(values.logs, 'failures.jsonl'), result.failures.map((f) => JSON.stringify(f)).join('\n') + '\n')
   console.log(`broker warnings and failed publishes in ${values.logs}`)
 }
-fs.appendFileSync(values.results, JSON.stringify({ ...result.json(), minutes }) + '\n')
+// Which build ran, so a line can be read against the code it measured.
+const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' })
+const commit = head.status === 0 ? head.stdout.trim() : null
+fs.appendFileSync(values.results, JSON.stringify({ ...result.json(), minutes, commit }) + '\n')
 console.log(`appended to ${path.relative(process.cwd(), values.results)}`)
 process.exit(result.json().ok ? 0 : 1)
