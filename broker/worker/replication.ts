@@ -159,9 +159,17 @@ export function applyGroupState(p: Partition, bytes: Uint8Array): void {
     // An idle group comes every few hundred milliseconds unchanged: saving it again would be a write and an fsync for nothing.
     if (known && sameSnapshot(known.snapshot(), snapshot)) continue
     const cursor = new GroupCursor(group, 0, snapshot)
+    if (known) {
+      // Members subscribed while this broker led the partition keep their place: when it leads
+      // again they are served, without their clients having to notice and subscribe again.
+      // What they held is in the snapshot's deliveries, redelivered from there (at-least-once).
+      for (const m of known.members) {
+        m.inFlight = 0
+        cursor.addMember(m)
+      }
+      cursor.dirty = true
+    } else p.saver.create(cursor)
     p.cursors.set(group, cursor)
-    if (known) cursor.dirty = true
-    else p.saver.create(cursor)
   }
 }
 
