@@ -184,6 +184,16 @@ export class EtcdCluster {
     this.signal(i, 'SIGCONT')
   }
 
+  /** Resolves once member i's process is stopped (SIGSTOP is delivered, not acted on, by kill()). At most `ms`. */
+  async stopped(i: number, ms = 2000): Promise<void> {
+    const deadline = Date.now() + ms
+    while (Date.now() < deadline) {
+      const stat = fs.readFileSync(`/proc/${this.pid(i)}/stat`, 'utf8')
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('T')) return
+      await new Promise((r) => setTimeout(r, 5))
+    }
+  }
+
   /** Starts a killed member again on its ports and data dir; waits until every running member is healthy. */
   async restart(i: number): Promise<void> {
     await this.kill(i)
