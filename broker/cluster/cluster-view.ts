@@ -20,7 +20,7 @@ import type { WatchEvent } from './etcd/watcher.js'
 import { parseKey, type ClusterKeys } from './keys.js'
 import { parseBroker, parsePartition, parseTopic, type BrokerRecord, type PartitionRecord, type TopicRecord } from './records.js'
 import { partitionHealth, type PartitionHealth } from './partition-health.js'
-import { MAX_LISTED_PARTITIONS, type BelowMinInSync, type LeaderlessPartition, type UnderReplicatedPartition } from '../observability/broker-view.js'
+import { MAX_LISTED_PARTITIONS, type BelowMinInSync, type ClusterStatus, type LeaderlessPartition, type UnderReplicatedPartition } from '../observability/broker-view.js'
 
 /** What one applied event changed, for the node to act on. */
 export type ViewChange =
@@ -30,16 +30,7 @@ export type ViewChange =
   | { kind: 'partition'; topic: string; partition: number; record: PartitionRecord | undefined }
 
 /** What the metrics, the panel, /readyz and `skiff cluster status` read of the view (ClusterStatus has the field docs). */
-export interface ViewSummary {
-  brokers: { id: number; host: string; port: number }[]
-  leading: number
-  unavailable: number
-  leaderless: LeaderlessPartition[]
-  underReplicatedCount: number
-  underReplicated: UnderReplicatedPartition[]
-  belowMinInSyncCount: number
-  belowMinInSync: BelowMinInSync[]
-}
+export type ViewSummary = Omit<ClusterStatus, 'brokerId' | 'cluster' | 'registered' | 'replication'>
 
 export class ClusterView {
   readonly brokers = new Map<number, BrokerRecord>()

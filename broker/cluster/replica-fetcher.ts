@@ -49,6 +49,7 @@ export interface FetcherOptions {
 
 export class ReplicaFetcher {
   private followed = new Map<string, Followed>()
+  private signature = ''
   private readonly positions = new Map<string, Position>()
   private closed = false
   private running = false
@@ -59,6 +60,10 @@ export class ReplicaFetcher {
 
   /** Replace the partitions followed at this leader (and their epochs). */
   set(list: Followed[]): void {
+    // The replicator gives the list on every tick: the same list changes nothing and wakes nobody.
+    const signature = list.map((f) => `${f.topic}/${f.partition}@${f.epoch}`).join(' ')
+    if (signature === this.signature && this.running) return
+    this.signature = signature
     const next = new Map<string, Followed>()
     for (const f of list) next.set(`${f.topic}/${f.partition}`, f)
     for (const [key, pos] of this.positions) {

@@ -16,7 +16,8 @@
  * SKIFF_FAULT_SEED=<seed> replays the moment of the kill and the keys.
  */
 import t from 'tap'
-import { seededRandom, sleep } from '../reliability/harness.js'
+import { faultSeed } from './fault-seed.js'
+import { sleep } from '../reliability/harness.js'
 import { clusterMissing, connectDirect } from './broker-cluster.js'
 import { check } from './checker.js'
 import { FaultCluster } from './fault-cluster.js'
@@ -26,18 +27,12 @@ import { startWorkload } from './workload.js'
 const TOPIC = 'synced'
 const PARTITIONS = 3
 
-function seedOf(): number {
-  const s = Number(process.env.SKIFF_FAULT_SEED)
-  return Number.isInteger(s) && s > 0 ? s : 1 + (Date.now() % 1_000_000_007)
-}
 
 const missing = clusterMissing()
 if (missing) t.skip(missing)
 else {
   t.test('acks only after the record is stored: every broker SIGKILLed while confirms stream in, every confirmed record is back', async (t) => {
-    const seed = seedOf()
-    const random = seededRandom(seed)
-    t.comment(`seed ${seed} (SKIFF_FAULT_SEED=${seed} replays this run)`)
+    const { seed, random } = faultSeed(t)
     const cluster = await FaultCluster.start({ args: ['--group-commit-ms', '5', '--no-udp'] })
     t.teardown(() => cluster.close())
     const admin = await connectDirect(cluster.brokers[0]!.runner.url, { name: 'synced' })

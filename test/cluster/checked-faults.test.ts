@@ -12,7 +12,8 @@
  * Seeded: SKIFF_FAULT_SEED=<seed> replays the plan and the keys.
  */
 import t from 'tap'
-import { seededRandom, sleep } from '../reliability/harness.js'
+import { faultSeed } from './fault-seed.js'
+import { sleep } from '../reliability/harness.js'
 import { check } from './checker.js'
 import { expectClean } from './expect-clean.js'
 import { readBack } from './read-back.js'
@@ -25,18 +26,12 @@ const RUN_MS = 15_000
 /** Longer than the 3 s lease TTL: the paused broker drops out of the cluster. */
 const PAUSE_MS = 4500
 
-function seedOf(): number {
-  const s = Number(process.env.SKIFF_FAULT_SEED)
-  return Number.isInteger(s) && s > 0 ? s : 1 + (Date.now() % 1_000_000_007)
-}
 
 const missing = clusterMissing()
 if (missing) t.skip(missing)
 else {
   t.test('a broker killed, a broker paused past its lease, etcd without quorum: nothing confirmed lost, duplicated or reordered', async (t) => {
-    const seed = seedOf()
-    const random = seededRandom(seed)
-    t.comment(`seed ${seed} (SKIFF_FAULT_SEED=${seed} replays this run)`)
+    const { seed, random } = faultSeed(t)
     const cluster = await startCluster(t, { brokers: 3, args: ['--group-commit-ms', '20', '--no-udp'] })
     const admin = await connectDirect(cluster.seeds[0]!, { name: 'checked' })
     await admin.admin.createTopic(TOPIC, { partitions: 6 })

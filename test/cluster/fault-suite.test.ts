@@ -11,22 +11,18 @@
  * (bench/cluster-faults/run.mjs is the long run).
  */
 import t from 'tap'
+import { faultSeed } from './fault-seed.js'
 import { clusterMissing } from './broker-cluster.js'
 import { etcdctlMissing } from './etcd-harness.js'
 import { expectClean } from './expect-clean.js'
 import { runFaultSuite } from './fault-suite.js'
 
-function seedOf(): number {
-  const s = Number(process.env.SKIFF_FAULT_SEED)
-  return Number.isInteger(s) && s > 0 ? s : 1 + (Date.now() % 1_000_000_007)
-}
 
 const missing = clusterMissing() || etcdctlMissing()
 if (missing) t.skip(missing)
 else {
   t.test('seeded faults against a three-broker cluster: nothing confirmed lost, duplicated or reordered, replicas identical', async (t) => {
-    const seed = seedOf()
-    t.comment(`seed ${seed} (SKIFF_FAULT_SEED=${seed} replays this run)`)
+    const { seed } = faultSeed(t)
     const runMs = Number(process.env.SKIFF_FAULT_RUN_MS) || 45_000
     const r = await runFaultSuite({ seed, runMs, intervalMs: 3000, log: (line) => t.comment(line) })
     t.comment(`\n${r.table()}`)

@@ -14,7 +14,8 @@
  * Seeded: SKIFF_FAULT_SEED=<seed> replays the pause length.
  */
 import t from 'tap'
-import { seededRandom, sleep, until } from '../reliability/harness.js'
+import { faultSeed } from './fault-seed.js'
+import { sleep, until } from '../reliability/harness.js'
 import { clusterMissing, connectDirect } from './broker-cluster.js'
 import { check, type Confirmed } from './checker.js'
 import { FaultCluster } from './fault-cluster.js'
@@ -24,18 +25,12 @@ import { compareReplicas, readReplicas } from './replicas.js'
 
 const TOPIC = 'paused'
 
-function seedOf(): number {
-  const s = Number(process.env.SKIFF_FAULT_SEED)
-  return Number.isInteger(s) && s > 0 ? s : 1 + (Date.now() % 1_000_000_007)
-}
 
 const missing = clusterMissing()
 if (missing) t.skip(missing)
 else {
   t.test('a paused old leader does not confirm after a new one is elected', async (t) => {
-    const seed = seedOf()
-    const random = seededRandom(seed)
-    t.comment(`seed ${seed} (SKIFF_FAULT_SEED=${seed} replays this run)`)
+    const { seed, random } = faultSeed(t)
     const cluster = await FaultCluster.start({ args: ['--group-commit-ms', '5', '--no-udp'] })
     t.teardown(() => cluster.close())
     const admin = await connectDirect(cluster.brokers[0]!.runner.url, { name: 'paused' })

@@ -10,7 +10,8 @@
  * Seeded: SKIFF_FAULT_SEED=<seed> replays the keys.
  */
 import t from 'tap'
-import { seededRandom, sleep, until } from '../reliability/harness.js'
+import { faultSeed } from './fault-seed.js'
+import { sleep, until } from '../reliability/harness.js'
 import { check, type Stored } from './checker.js'
 import { expectClean } from './expect-clean.js'
 import { readBack } from './read-back.js'
@@ -23,10 +24,7 @@ const missing = clusterMissing()
 if (missing) t.skip(missing)
 else {
   t.test('a rolling restart of every broker under load loses, duplicates and refuses nothing', async (t) => {
-    const envSeed = Number(process.env.SKIFF_FAULT_SEED)
-    const seed = Number.isInteger(envSeed) && envSeed > 0 ? envSeed : 1 + (Date.now() % 1_000_000_007)
-    seededRandom(seed)
-    t.comment(`seed ${seed}`)
+    const { seed } = faultSeed(t)
     const cluster = await startCluster(t, { brokers: 3, args: ['--group-commit-ms', '20', '--no-udp'] })
     const admin = await connectDirect(cluster.seeds[0]!, { name: 'rolling' })
     await admin.admin.createTopic(TOPIC, { partitions: 6, replicationFactor: 3, minInSync: 2 })

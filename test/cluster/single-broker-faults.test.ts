@@ -14,7 +14,8 @@
  * adds faults drawn from the same three kinds).
  */
 import t from 'tap'
-import { BrokerRunner, seededRandom, sleep, tempDir } from '../reliability/harness.js'
+import { faultSeed } from './fault-seed.js'
+import { BrokerRunner, sleep, tempDir } from '../reliability/harness.js'
 import { connect } from '../../clients/index.js'
 import { check } from './checker.js'
 import { expectClean } from './expect-clean.js'
@@ -28,10 +29,6 @@ const FAULT_COUNT = Math.max(4, Number(process.env.SKIFF_FAULT_COUNT) || 4)
 /** A stall shorter than the clients' request timeout and heartbeat silence: they must ride it out. */
 const STALL_MS = 1000
 
-function seedOf(): number {
-  const s = Number(process.env.SKIFF_FAULT_SEED)
-  return Number.isInteger(s) && s > 0 ? s : 1 + (Date.now() % 1_000_000_007)
-}
 
 async function within<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined
@@ -44,9 +41,7 @@ async function within<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
 }
 
 t.test('cuts, a stall and a SIGKILL under load: nothing confirmed is lost, duplicated or reordered', async (t) => {
-  const seed = seedOf()
-  const random = seededRandom(seed)
-  t.comment(`seed ${seed} (SKIFF_FAULT_SEED=${seed} replays this run)`)
+  const { seed, random } = faultSeed(t)
   const dataDir = tempDir(t, 'cluster-faults')
   const broker = await BrokerRunner.create({ dataDir, args: ['--data-dir', dataDir, '--workers', '2', '--no-udp', '--group-commit-ms', '20'] })
   t.teardown(() => broker.kill())

@@ -18,8 +18,9 @@
  * Seeded: SKIFF_FAULT_SEED=<seed> replays the keys and the moments.
  */
 import t from 'tap'
+import { faultSeed } from './fault-seed.js'
 import { connect } from '../../clients/index.js'
-import { seededRandom, sleep, until } from '../reliability/harness.js'
+import { sleep, until } from '../reliability/harness.js'
 import { clusterMissing, connectDirect } from './broker-cluster.js'
 import { check } from './checker.js'
 import { expectClean } from './expect-clean.js'
@@ -29,18 +30,12 @@ import { startWorkload } from './workload.js'
 
 const TOPIC = 'wiped'
 
-function seedOf(): number {
-  const s = Number(process.env.SKIFF_FAULT_SEED)
-  return Number.isInteger(s) && s > 0 ? s : 1 + (Date.now() % 1_000_000_007)
-}
 
 const missing = clusterMissing()
 if (missing) t.skip(missing)
 else {
   t.test('a replica that lost its data does not become leader and erase confirmed records', async (t) => {
-    const seed = seedOf()
-    const random = seededRandom(seed)
-    t.comment(`seed ${seed} (SKIFF_FAULT_SEED=${seed} replays this run)`)
+    const { seed, random } = faultSeed(t)
     const cluster = await FaultCluster.start({ args: ['--group-commit-ms', '5', '--no-udp'] })
     t.teardown(() => cluster.close())
     const admin = await connectDirect(cluster.brokers[0]!.runner.url, { name: 'wiped' })
