@@ -145,6 +145,7 @@ export function truncateTo(s: LogState, offset: number): number {
   s.epochs.truncateFrom(to)
   s.next = to
   s.synced = Math.min(s.synced, to)
+  if (s.syncInFlight && s.syncInFlight.target > to) s.syncInFlight.target = to
   s.cache.clear()
   for (let r = s.corruptRanges.length - 1; r >= 0; r--) if (s.corruptRanges[r]!.fromOffset >= to) s.corruptRanges.splice(r, 1)
   s.logFn({ level: 'warn', msg: 'log truncated to the leader', endOffset: to, dropped })

@@ -50,6 +50,12 @@ export class LogState {
   next = 0
   /** Offsets below this are covered by an fdatasync. */
   synced = 0
+  /**
+   * The fdatasync running on the pool (PartitionLog.syncAsync) and the offset
+   * it covers up to once it ends; a truncation lowers `target` (what it cut
+   * and wrote again after the sync began is not covered).
+   */
+  syncInFlight: { target: number } | undefined
   newestTimestamp = 0
   /** Bytes of log (segment files, not indexes). */
   bytes = 0

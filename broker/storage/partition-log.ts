@@ -4,9 +4,11 @@
  * partition, read by its consumers, trimmed by retention.
  *
  * Design decisions:
- * - Synchronous fs calls. The owning worker may block on disk; group commit
- *   comes from the worker appending everything that arrived in one event-loop
- *   turn and then calling sync() once, so one fdatasync covers many batches.
+ * - Synchronous fs calls, except the fdatasync of fsync 'always' (syncAsync),
+ *   which runs on the libuv pool while the worker goes on appending: group
+ *   commit comes from one sync at a time covering everything appended before
+ *   it began, the next starting when it ends. Writes are small and land in
+ *   the page cache; the fdatasync is the call that waits for the disk.
  * - append() only writes (the OS has the bytes, a crash of the process loses
  *   nothing); sync() makes them durable. `durableOffset` tells which offsets a
  *   sync has covered, for callers that must not expose anything less.
@@ -165,6 +167,26 @@ export class PartitionLog {
     s.checkOpen()
     s.active.sync()
     s.synced = s.next
+  }
+
+  /**
+   * fdatasync what was appended so far on the libuv pool; `done` runs on this
+   * thread when it ended, with durableOffset moved past it (or with the
+   * error, and durableOffset where it was). One at a time: the caller starts
+   * the next when this one is done (group commit: everything appended
+   * meanwhile is covered by the next).
+   */
+  syncAsync(done: (err: Error | null) => void): void {
+    const s = this.s
+    s.checkOpen()
+    if (s.syncInFlight) throw new Error(`a sync of ${s.dir} is already running`)
+    const op = { target: s.next }
+    s.syncInFlight = op
+    s.active.syncAsync((err) => {
+      s.syncInFlight = undefined
+      if (!err) s.synced = Math.max(s.synced, Math.min(op.target, s.next))
+      done(err)
+    })
   }
 
   /** Whole batches as stored from `fromOffset` on, for a follower (log-replication.ts readBatches). */

@@ -9,7 +9,7 @@
  * dropped again when the partition log closes the handle, so a partition with
  * many segments holds only a few handles and index tables at a time.
  */
-import { closeSync, constants, fdatasyncSync, ftruncateSync, openSync, statSync, unlinkSync } from 'node:fs'
+import { closeSync, constants, fdatasync, fdatasyncSync, ftruncateSync, openSync, statSync, unlinkSync } from 'node:fs'
 import { basename } from 'node:path'
 import type { Damage } from './batch-cursor.js'
 import { writeFully } from './fs-util.js'
@@ -31,6 +31,14 @@ export class Segment {
   index: OffsetIndex | undefined
   private handle: number | undefined
   private dirty = false
+  /** fdatasyncs running on the libuv pool (syncAsync). */
+  private syncsInFlight = 0
+  /**
+   * Handles closed while an fdatasync on them was still running: they are
+   * closed when the last one ends, so the number is never reused (and the
+   * sync aimed at another file) while the pool still holds it.
+   */
+  private closeAfterSyncs: number[] = []
 
   constructor(
     dir: string,
@@ -99,7 +107,8 @@ export class Segment {
 
   /** Make the appended batches durable: write new index entries, fdatasync the log. */
   sync(force = false): void {
-    if (!this.dirty && !force) return
+    // A sync still running on the pool has not made anything durable yet: this one waits for the disk itself.
+    if (!this.dirty && !force && this.syncsInFlight === 0) return
     try {
       this.index?.flush()
     } catch {
@@ -109,6 +118,40 @@ export class Segment {
     }
     fdatasyncSync(this.fd)
     this.dirty = false
+  }
+
+  /**
+   * The same as sync(), with the fdatasync on the libuv pool: the worker's
+   * event loop goes on (appending, delivering, answering) while the disk
+   * works. What is appended after this call is not covered; the caller keeps
+   * track of which offsets a completed sync covers (PartitionLog.syncAsync).
+   * A failed sync leaves the segment marked dirty, so the next one tries again.
+   */
+  syncAsync(done: (err: NodeJS.ErrnoException | null) => void): void {
+    try {
+      this.index?.flush()
+    } catch {
+      // A hint, as in sync().
+    }
+    const fd = this.fd
+    this.dirty = false
+    this.syncsInFlight++
+    fdatasync(fd, (err) => {
+      this.syncsInFlight--
+      if (this.syncsInFlight === 0) this.closeOrphans()
+      if (err) this.dirty = true
+      done(err)
+    })
+  }
+
+  private closeOrphans(): void {
+    for (const fd of this.closeAfterSyncs.splice(0)) {
+      try {
+        closeSync(fd)
+      } catch {
+        // Nothing is waiting on this handle any more; a failed close loses nothing.
+      }
+    }
   }
 
   /** Stop writing to this segment: sync it, fsync its index, and reopen read-only when next needed. */
@@ -136,7 +179,8 @@ export class Segment {
   closeFd(): void {
     this.index?.closeFd()
     if (this.handle === undefined) return
-    closeSync(this.handle)
+    if (this.syncsInFlight > 0) this.closeAfterSyncs.push(this.handle)
+    else closeSync(this.handle)
     this.handle = undefined
   }
 

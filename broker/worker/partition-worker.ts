@@ -133,6 +133,20 @@ export class PartitionWorker {
     this.outbox.flush()
   }
 
+  /**
+   * For callers that drive turns by hand (tests, bench/micro): wait until no
+   * partition has a sync running, ending a turn after each one ends (which
+   * confirms what it covered and may start the next).
+   */
+  async syncsDone(): Promise<void> {
+    for (;;) {
+      const running = [...this.ctx.partitions.values()].flatMap((p) => (p.syncRunning ? [p.syncRunning] : []))
+      if (running.length === 0) return
+      await Promise.all(running)
+      this.endTurn()
+    }
+  }
+
   /** Check ack deadlines and delayed redeliveries (every TICK_MS). */
   tickAcks(now = this.clock()): void {
     this.fetches.expire(now)

@@ -1,10 +1,13 @@
 /**
  * A partition as its owning worker sees it: the log, and every consumer
- * group's cursor on it. Appends are written at once and confirmed at the end
- * of the turn after one fsync for the whole turn (group commit); deliveries go
- * out after that sync, so a consumer never sees a record that could be lost,
- * and after their delivery-journal entry is written, so their counts survive
- * a crash (storage/delivery-journal.ts).
+ * group's cursor on it. Appends are written at once and, with fsync 'always',
+ * confirmed once an fdatasync covers them. The fdatasync runs on the libuv
+ * pool (one at a time per partition, started at the end of a turn) while the
+ * worker goes on taking appends, acks and fetches; everything appended while
+ * one runs is covered by the next (group commit). Deliveries read only below
+ * what a sync covered, so a consumer never sees a record that could be lost,
+ * and go out after their delivery-journal entry is written, so their counts
+ * survive a crash (storage/delivery-journal.ts).
  *
  * Opening a partition recovers it: the log (storage), then every group that
  * has state on disk (group-recovery.ts), reported in one line and in metrics
@@ -49,9 +52,12 @@ export class Partition {
   private confirms: PendingConfirm[] = []
   /** Cluster mode, a partition with copies on other brokers: its role here (replica.ts); undefined otherwise. */
   replica: Replica | undefined
-  /** Follower: appends of the leader's batches waiting for the sync that covers them (answered with the new end). */
-  replicated: number[] = []
+  /** Follower: appends of the leader's batches waiting for the sync that covers them (answered with the new durable end). */
+  replicated: { id: number; end: number }[] = []
+  /** Written since the last sync began. */
   private unsynced = false
+  /** The fdatasync running on the pool (fsync 'always'); settles when it ends. */
+  private syncing: Promise<void> | undefined
   /** What the pumped group was handed this pump (delivery-tally.ts). */
   private readonly tally = new DeliveryTally()
   /** Saves the groups' positions (group-saver.ts). */
@@ -122,42 +128,75 @@ export class Partition {
       this.needsPump = true
     }
     if (!confirm) return
-    // A replicated partition confirms at the end of the turn too, once the high watermark passes the batch.
-    if (this.replica || (this.ctx.fsync.mode === 'always' && (this.unsynced || this.confirms.length > 0))) this.confirms.push({ id, baseOffset, end: baseOffset + count })
+    const end = baseOffset + count
+    // With fsync 'always' a batch is confirmed once a sync covers it (a resent one may be
+    // covered already; it still waits behind earlier confirms, so replies keep their order).
+    // A replicated partition confirms once the high watermark passes it.
+    if (this.replica || (this.ctx.fsync.mode === 'always' && (end > this.log.durableOffset || this.confirms.length > 0))) this.confirms.push({ id, baseOffset, end })
     else this.ctx.outbox.done(id, baseOffset)
   }
 
   /**
-   * End of turn: one fsync for everything appended this turn, then the confirms.
-   * A failed fsync (a full or failing disk) fails this turn's confirms instead of
-   * the worker: the batches stay in the log, `unsynced` stays set so the next
-   * turn tries again, and nothing is delivered until a sync covers it (pump).
+   * End of turn: start the sync of what was appended (fsync 'always', unless
+   * one is running: what it does not cover waits for the next), and confirm
+   * what the syncs done so far cover. A sync's end schedules another turn.
    */
   commit(): void {
-    if (this.ctx.fsync.mode !== 'always') {
-      if (this.replica) this.settleReplicated()
-      return
-    }
-    if (this.unsynced) {
-      try {
-        this.timedSync()
-      } catch (err) {
-        const e = storageError(err)
-        for (const c of this.confirms) this.ctx.outbox.fail(c.id, e.codeName, e.message)
-        this.confirms = []
-        for (const id of this.replicated) this.ctx.outbox.fail(id, e.codeName, e.message)
-        this.replicated = []
-        this.ctx.outbox.log({ level: 'error', msg: 'log sync failed', topic: this.topic, partition: this.partition, code: e.codeName, err: e.message })
-        return
-      }
-      this.unsynced = false
-    }
+    const always = this.ctx.fsync.mode === 'always'
+    if (always && this.unsynced && !this.syncing) this.startSync()
     if (this.replica) {
       this.settleReplicated()
       return
     }
-    for (const c of this.confirms) this.ctx.outbox.done(c.id, c.baseOffset)
+    if (!always || this.confirms.length === 0) return
+    const durable = this.log.durableOffset
+    const waiting: PendingConfirm[] = []
+    for (const c of this.confirms) {
+      if (c.end <= durable) this.ctx.outbox.done(c.id, c.baseOffset)
+      else waiting.push(c)
+    }
+    this.confirms = waiting
+  }
+
+  private startSync(): void {
+    this.unsynced = false
+    const started = performance.now()
+    const ended = (err: Error | null) => {
+      this.syncing = undefined
+      this.ctx.metrics.fsync((performance.now() - started) / 1000)
+      if (err) this.syncFailed(err)
+      // What it covered may now be confirmed and delivered.
+      this.needsPump = true
+      this.ctx.outbox.schedule()
+    }
+    this.syncing = new Promise<void>((resolve) => {
+      try {
+        this.log.syncAsync((err) => {
+          ended(err)
+          resolve()
+        })
+      } catch (err) {
+        // Could not even start (no file handle left, a closed log): the same as a failed sync.
+        resolve()
+        queueMicrotask(() => ended(err as Error))
+      }
+    })
+  }
+
+  /**
+   * A failed fsync (a full or failing disk) fails the confirms waiting for it
+   * instead of the worker: the batches stay in the log, `unsynced` is set so
+   * the next turn tries again, and nothing past durableOffset is delivered
+   * until a sync covers it (readableEnd).
+   */
+  private syncFailed(err: Error): void {
+    const e = storageError(err)
+    this.unsynced = true
+    for (const c of this.confirms) this.ctx.outbox.fail(c.id, e.codeName, e.message)
     this.confirms = []
+    for (const r of this.replicated) this.ctx.outbox.fail(r.id, e.codeName, e.message)
+    this.replicated = []
+    this.ctx.outbox.log({ level: 'error', msg: 'log sync failed', topic: this.topic, partition: this.partition, code: e.codeName, err: e.message })
   }
 
   /** Replicated partition, end of turn: this turn's confirms wait for the high watermark (replication.ts settleReplicated). */
@@ -174,7 +213,7 @@ export class Partition {
 
   /** Offsets below this may be handed to consumers (replication.ts readableEnd). */
   get readableEnd(): number {
-    return readableEnd(this)
+    return readableEnd(this, this.ctx.fsync.mode === 'always')
   }
 
   /** Something was written that the end of the turn must sync (a follower's appends). */
@@ -311,8 +350,6 @@ export class Partition {
    * delivery journal when it returns (the turn's message is posted after).
    */
   pump(now: number): boolean {
-    // After a failed fsync (commit), what the log holds may not be durable: deliver nothing until a sync succeeds.
-    if (this.unsynced && this.ctx.fsync.mode === 'always') return false
     this.needsPump = false
     try {
       return this.pumpGroups(now)
@@ -467,9 +504,14 @@ export class Partition {
     this.saver.saveAsync(this.cursors)
   }
 
-  /** Saves still in flight (they must finish before close() saves synchronously). */
+  /** The fdatasync running on the pool, if one is (fsync 'always'). */
+  get syncRunning(): Promise<void> | undefined {
+    return this.syncing
+  }
+
+  /** Saves and the log sync still in flight (they must finish before close() saves and syncs synchronously). */
   savesInFlight(): Promise<unknown> {
-    return this.saver.inFlight()
+    return Promise.all([this.saver.inFlight(), this.syncing])
   }
 
   /** Lag of every group here, for the metrics gauges (partition-views.ts). */

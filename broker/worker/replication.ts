@@ -42,9 +42,15 @@ export function settleReplicated(p: Partition, confirms: PendingConfirm[], outbo
   for (const c of confirms) replica.wait(c.id, c.baseOffset, c.end)
   advanceHw(p, outbox, fsyncAlways)
   if (p.replicated.length === 0) return
-  const answer = { endOffset: p.log.endOffset, lastEpoch: p.log.leaderEpochs.latestEpoch ?? -1 }
-  for (const id of p.replicated) outbox.done(id, answer)
-  p.replicated = []
+  // The acknowledgement is what is stored here: with fsync 'always', what a sync covered.
+  const stored = fsyncAlways ? p.log.durableOffset : p.log.endOffset
+  const answer = { endOffset: stored, lastEpoch: p.log.leaderEpochs.latestEpoch ?? -1 }
+  const waiting: { id: number; end: number }[] = []
+  for (const r of p.replicated) {
+    if (r.end <= stored) outbox.done(r.id, answer)
+    else waiting.push(r)
+  }
+  p.replicated = waiting
 }
 
 /**
@@ -65,10 +71,14 @@ export function advanceHw(p: Partition, outbox: Outbox, fsyncAlways: boolean): v
   if (replica.hw > before) p.needsPump = true
 }
 
-/** Offsets below this may be handed to consumers: the high watermark of a replicated partition, else the end of the log. */
-export function readableEnd(p: Partition): number {
+/**
+ * Offsets below this may be handed to consumers: the high watermark of a
+ * replicated partition; else, with fsync 'always', what a sync covered, and
+ * the end of the log with the other policies.
+ */
+export function readableEnd(p: Partition, fsyncAlways: boolean): number {
   const replica = p.replica
-  if (!replica) return p.log.endOffset
+  if (!replica) return fsyncAlways ? p.log.durableOffset : p.log.endOffset
   return replica.role === 'leader' ? Math.min(replica.hw, p.log.endOffset) : p.log.startOffset
 }
 
@@ -228,7 +238,7 @@ export function appendFromLeader(p: Partition, id: number, epoch: number, hw: nu
   if (groups.length > 0) applyGroupState(p, groups)
   replica.hw = Math.max(replica.hw, Math.min(hw, log.endOffset))
   p.markUnsynced()
-  p.replicated.push(id)
+  p.replicated.push({ id, end: log.endOffset })
 }
 
 /** Where a follower cuts its log when the leader says its epoch `epoch` ends at `endOffset`: there, or where that epoch ends here if sooner. */

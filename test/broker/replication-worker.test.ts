@@ -56,40 +56,42 @@ class Broker {
   }
 
   /** One turn: the ops as the gateway packs them, then the end of the turn (sync, confirms, deliveries). */
-  turn(...ops: ToWorker[]): void {
+  async turn(...ops: ToWorker[]): Promise<void> {
     this.worker.handle(this.codec.unpack(this.codec.pack(ops)) as ToWorker[])
     this.worker.endTurn()
+    // The turns that follow its sync (on the libuv pool with fsync 'always'), until none is running.
+    await this.worker.syncsDone()
   }
 
   reply(id: number): FromWorker | undefined {
     return this.ops.find((o) => (o.t === 'done' || o.t === 'fail') && o.id === id)
   }
 
-  role(role: Role, epoch: number, isr: number[], minInSync: number): void {
-    this.turn({ t: 'role', config: CONFIG, partition: 0, self: this.self, role, epoch, isr, minInSync })
+  async role(role: Role, epoch: number, isr: number[], minInSync: number): Promise<void> {
+    await this.turn({ t: 'role', config: CONFIG, partition: 0, self: this.self, role, epoch, isr, minInSync })
   }
 
-  publish(payloads: string[], opts: { producerId?: number; sequence?: number } = {}): number {
+  async publish(payloads: string[], opts: { producerId?: number; sequence?: number } = {}): Promise<number> {
     const id = ++nextId
     const records = Buffer.concat(payloads.map((p) => encodeRecord({ payload: Buffer.from(p) })))
-    this.turn({ t: 'pub', id, topic: TOPIC, partition: 0, count: payloads.length, records, confirm: true, producerId: opts.producerId, sequence: opts.sequence })
+    await this.turn({ t: 'pub', id, topic: TOPIC, partition: 0, count: payloads.length, records, confirm: true, producerId: opts.producerId, sequence: opts.sequence })
     return id
   }
 
-  subscribe(group: string, conn = 1, sub = 7): void {
+  async subscribe(group: string, conn = 1, sub = 7): Promise<void> {
     const id = ++nextId
-    this.turn({ t: 'sub', id, conn, sub, topic: TOPIC, partition: 0, group, start: 'earliest', startValue: undefined, maxInFlight: 100, ackTimeoutMs: 30_000, maxDeliveries: 5, ackNone: false })
+    await this.turn({ t: 'sub', id, conn, sub, topic: TOPIC, partition: 0, group, start: 'earliest', startValue: undefined, maxInFlight: 100, ackTimeoutMs: 30_000, maxDeliveries: 5, ackNone: false })
     if (this.reply(id)?.t !== 'done') throw new Error(`subscribe failed: ${JSON.stringify(this.reply(id))}`)
   }
 
-  ack(group: string, first: number, count: number, conn = 1, sub = 7): void {
-    this.turn({ t: 'settle', conn, sub, topic: TOPIC, partition: 0, group, kind: 'ack', ranges: [first, count], delayMs: 0 })
+  async ack(group: string, first: number, count: number, conn = 1, sub = 7): Promise<void> {
+    await this.turn({ t: 'settle', conn, sub, topic: TOPIC, partition: 0, group, kind: 'ack', ranges: [first, count], delayMs: 0 })
   }
 
   /** Leader: a follower's fetch of the partition; the answer, or undefined while the fetch is held. */
-  fetch(follower: number, req: { leaderEpoch: number; fetchOffset: number; lastFetchedEpoch?: number | undefined }, maxWaitMs = 0): { id: number; answer: FetchAnswer | undefined } {
+  async fetch(follower: number, req: { leaderEpoch: number; fetchOffset: number; lastFetchedEpoch?: number | undefined }, maxWaitMs = 0): Promise<{ id: number; answer: FetchAnswer | undefined }> {
     const id = ++nextId
-    this.turn({ t: 'replFetch', id, session: id, follower, maxWaitMs, maxBytes: 4 * 1024 * 1024, fetch: [{ topic: TOPIC, partition: 0, ...req }] })
+    await this.turn({ t: 'replFetch', id, session: id, follower, maxWaitMs, maxBytes: 4 * 1024 * 1024, fetch: [{ topic: TOPIC, partition: 0, ...req }] })
     return { id, answer: this.fetchAnswer(id) }
   }
 
@@ -106,17 +108,17 @@ class Broker {
   }
 
   /** Follower: the leader's answer appended; what it answers (after its sync), or the failure. */
-  append(epoch: number, a: Pick<FetchAnswer, 'hw' | 'batches' | 'divergingEpoch' | 'groups'>): FromWorker {
+  async append(epoch: number, a: Pick<FetchAnswer, 'hw' | 'batches' | 'divergingEpoch' | 'groups'>): Promise<FromWorker> {
     const id = ++nextId
-    this.turn({ t: 'replAppend', id, topic: TOPIC, partition: 0, epoch, hw: a.hw, batches: a.batches, diverging: a.divergingEpoch, groups: a.groups ?? new Uint8Array(0) })
+    await this.turn({ t: 'replAppend', id, topic: TOPIC, partition: 0, epoch, hw: a.hw, batches: a.batches, diverging: a.divergingEpoch, groups: a.groups ?? new Uint8Array(0) })
     const r = this.reply(id)
     if (!r) throw new Error('replAppend not answered in its turn')
     return r
   }
 
   /** The follower's position as the replica fetcher learns it at start: an empty append. */
-  learn(epoch: number): FollowerPosition {
-    const r = this.append(epoch, { hw: 0, batches: new Uint8Array(0), divergingEpoch: undefined, groups: undefined })
+  async learn(epoch: number): Promise<FollowerPosition> {
+    const r = await this.append(epoch, { hw: 0, batches: new Uint8Array(0), divergingEpoch: undefined, groups: undefined })
     if (r.t !== 'done') throw new Error(`learn failed: ${JSON.stringify(r)}`)
     return r.result as FollowerPosition
   }
@@ -157,19 +159,19 @@ function brokers(t: { teardown(fn: () => unknown): void }, ...ids: number[]): Br
 }
 
 /** One fetch round of `follower` from `leader` in `epoch`: fetch at its position, append the answer; the new position. */
-function round(leader: Broker, follower: Broker, epoch: number, pos: FollowerPosition): { answer: FetchAnswer; pos: FollowerPosition } {
-  const { answer } = leader.fetch(follower.self, { leaderEpoch: epoch, fetchOffset: pos.endOffset, lastFetchedEpoch: pos.lastEpoch >= 0 ? pos.lastEpoch : undefined })
+async function round(leader: Broker, follower: Broker, epoch: number, pos: FollowerPosition): Promise<{ answer: FetchAnswer; pos: FollowerPosition }> {
+  const { answer } = await leader.fetch(follower.self, { leaderEpoch: epoch, fetchOffset: pos.endOffset, lastFetchedEpoch: pos.lastEpoch >= 0 ? pos.lastEpoch : undefined })
   if (!answer) throw new Error('fetch held')
   if (answer.error) return { answer, pos }
-  const r = follower.append(epoch, answer)
+  const r = await follower.append(epoch, answer)
   if (r.t !== 'done') throw new Error(`append failed: ${JSON.stringify(r)}`)
   return { answer, pos: r.result as FollowerPosition }
 }
 
 /** Rounds until the follower's fetch brings nothing new and no divergence (its last fetch acknowledged everything). */
-function catchUp(leader: Broker, follower: Broker, epoch: number, pos: FollowerPosition): FollowerPosition {
+async function catchUp(leader: Broker, follower: Broker, epoch: number, pos: FollowerPosition): Promise<FollowerPosition> {
   for (let i = 0; i < 20; i++) {
-    const r = round(leader, follower, epoch, pos)
+    const r = await round(leader, follower, epoch, pos)
     if (r.answer.error) throw new Error(`fetch refused: ${r.answer.error}`)
     if (r.answer.batches.length === 0 && !r.answer.divergingEpoch) return r.pos
     pos = r.pos
@@ -181,48 +183,48 @@ const all = (log: PartitionLog) => Buffer.concat(log.readBatches(0, 1 << 30))
 
 t.test('a confirm waits for the in-sync follower to fetch past the batch; consumers get nothing above the high watermark', async (t) => {
   const [leader, follower] = brokers(t, 1, 2)
-  leader!.role('leader', 1, [1, 2], 2)
-  follower!.role('follower', 1, [1, 2], 2)
-  let pos = follower!.learn(1)
+  await leader!.role('leader', 1, [1, 2], 2)
+  await follower!.role('follower', 1, [1, 2], 2)
+  let pos = await follower!.learn(1)
   t.strictSame(pos, { endOffset: 0, lastEpoch: -1 }, 'an empty follower starts at 0 with no epoch')
 
-  leader!.subscribe('g')
-  const pub = leader!.publish(['a', 'b', 'c'])
+  await leader!.subscribe('g')
+  const pub = await leader!.publish(['a', 'b', 'c'])
   t.equal(leader!.reply(pub), undefined, 'not confirmed on the leader\'s own fsync')
   t.equal(leader!.log.endOffset, 3, 'but stored')
   t.strictSame(leader!.deliveries(), [], 'and not delivered')
 
-  const first = leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 0 })
+  const first = await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 0 })
   t.equal(first.answer!.hw, 0, 'the first fetch acknowledges nothing: HW 0')
   t.ok(first.answer!.batches.length > 0, 'and carries the batch')
   t.equal(leader!.reply(pub), undefined, 'still not confirmed while the follower has not acknowledged it')
-  const appended = follower!.append(1, first.answer!)
+  const appended = await follower!.append(1, first.answer!)
   t.strictSame(appended, { t: 'done', id: (appended as { id: number }).id, result: { endOffset: 3, lastEpoch: 1 } }, 'the follower answers its new end after its sync')
   t.equal(leader!.reply(pub), undefined, 'the follower\'s append alone tells the leader nothing')
   t.strictSame(leader!.deliveries(), [])
   pos = (appended as { result: FollowerPosition }).result
 
-  const second = leader!.fetch(2, { leaderEpoch: 1, fetchOffset: pos.endOffset, lastFetchedEpoch: pos.lastEpoch })
+  const second = await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: pos.endOffset, lastFetchedEpoch: pos.lastEpoch })
   t.strictSame(leader!.reply(pub), { t: 'done', id: pub, result: 0 }, 'the next fetch from 3 acknowledges it: confirmed with its offset')
   t.equal(second.answer!.hw, 3, 'the answer carries the new HW')
   t.strictSame(leader!.deliveries().map((d) => d[0]), [0, 1, 2], 'and the consumer gets the records')
   t.ok(all(follower!.log).equals(all(leader!.log)), 'the follower\'s log is the leader\'s byte for byte')
 
   // Two publishes, the follower acknowledging only the first: the HW is the smaller of the two ends.
-  const p1 = leader!.publish(['d'])
-  const p2 = leader!.publish(['e', 'f'])
-  leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 4, lastFetchedEpoch: 1 })
+  const p1 = await leader!.publish(['d'])
+  const p2 = await leader!.publish(['e', 'f'])
+  await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 4, lastFetchedEpoch: 1 })
   t.strictSame(leader!.reply(p1), { t: 'done', id: p1, result: 3 }, 'an ack of 4 confirms the batch ending at 4')
   t.equal(leader!.reply(p2), undefined, 'not the one after it')
   t.strictSame(leader!.deliveries().map((d) => d[0]), [0, 1, 2, 3], 'the consumer gets offset 3, not 4 and 5')
-  const check = (follower: number) => {
+  const check = async (follower: number) => {
     const id = ++nextId
-    leader!.turn({ t: 'isrCheck', id, topic: TOPIC, partition: 0, follower })
+    await leader!.turn({ t: 'isrCheck', id, topic: TOPIC, partition: 0, follower })
     return (leader!.reply(id) as { result: boolean }).result
   }
-  t.equal(check(2), true, 'isrCheck: follower 2 is at the HW')
-  t.equal(check(3), false, 'isrCheck: a broker that never fetched is not')
-  pos = catchUp(leader!, follower!, 1, pos)
+  t.equal(await check(2), true, 'isrCheck: follower 2 is at the HW')
+  t.equal(await check(3), false, 'isrCheck: a broker that never fetched is not')
+  pos = await catchUp(leader!, follower!, 1, pos)
   t.strictSame(leader!.reply(p2), { t: 'done', id: p2, result: 4 })
   t.strictSame(leader!.deliveries().map((d) => d[0]), [0, 1, 2, 3, 4, 5])
   t.strictSame(pos, { endOffset: 6, lastEpoch: 1 })
@@ -231,42 +233,42 @@ t.test('a confirm waits for the in-sync follower to fetch past the batch; consum
 
 t.test('the caught-up rule: a follower is caught up when its fetch reaches the leader end its previous answer saw', async (t) => {
   const [leader, follower] = brokers(t, 1, 2)
-  leader!.role('leader', 1, [1], 1)
-  follower!.role('follower', 1, [1], 1)
-  leader!.publish(['a', 'b'])
-  const a1 = leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 0 }).answer!
+  await leader!.role('leader', 1, [1], 1)
+  await follower!.role('follower', 1, [1], 1)
+  await leader!.publish(['a', 'b'])
+  const a1 = (await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 0 })).answer!
   t.equal(a1.caughtUp, false, 'behind the leader end at its first fetch')
-  const pos = (follower!.append(1, a1) as { result: FollowerPosition }).result
-  leader!.publish(['c']) // the leader moves on meanwhile
-  const a2 = leader!.fetch(2, { leaderEpoch: 1, fetchOffset: pos.endOffset, lastFetchedEpoch: 1 }).answer!
+  const pos = ((await follower!.append(1, a1)) as { result: FollowerPosition }).result
+  await leader!.publish(['c']) // the leader moves on meanwhile
+  const a2 = (await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: pos.endOffset, lastFetchedEpoch: 1 })).answer!
   t.equal(a2.caughtUp, true, 'reaching the end of the previous answer (2) counts, though the leader is at 3 now')
   t.equal(a2.leaderEnd, 3)
 })
 
 t.test('below minInSync: waiting confirms fail NOT_ENOUGH_REPLICAS, publishes are refused and store nothing, reads below the HW go on', async (t) => {
   const [leader, follower] = brokers(t, 1, 2)
-  leader!.role('leader', 1, [1, 2], 2)
-  follower!.role('follower', 1, [1, 2], 2)
-  let pos = follower!.learn(1)
-  const first = leader!.publish(['a', 'b'])
-  pos = catchUp(leader!, follower!, 1, pos)
+  await leader!.role('leader', 1, [1, 2], 2)
+  await follower!.role('follower', 1, [1, 2], 2)
+  let pos = await follower!.learn(1)
+  const first = await leader!.publish(['a', 'b'])
+  pos = await catchUp(leader!, follower!, 1, pos)
   t.match(leader!.reply(first), { t: 'done', result: 0 })
-  const waiting = leader!.publish(['c'])
+  const waiting = await leader!.publish(['c'])
   t.equal(leader!.reply(waiting), undefined)
 
-  leader!.role('leader', 1, [1], 2) // the follower was shrunk out
+  await leader!.role('leader', 1, [1], 2) // the follower was shrunk out
   t.match(leader!.reply(waiting), { t: 'fail', code: 'NOT_ENOUGH_REPLICAS' }, 'the confirm waiting fails')
   const end = leader!.log.endOffset
-  const refused = leader!.publish(['d'])
+  const refused = await leader!.publish(['d'])
   t.match(leader!.reply(refused), { t: 'fail', code: 'NOT_ENOUGH_REPLICAS', message: /1 in-sync replica\(s\), fewer than its minInSync 2/ }, 'a new publish is refused')
   t.equal(leader!.log.endOffset, end, 'and nothing was stored')
-  leader!.subscribe('g')
+  await leader!.subscribe('g')
   t.strictSame(leader!.deliveries().map((d) => d[0]), [0, 1], 'a consumer still reads what is below the HW, not the unconfirmed record at 2')
 
-  leader!.role('leader', 1, [1, 2], 2) // back in
-  const again = leader!.publish(['e'])
+  await leader!.role('leader', 1, [1, 2], 2) // back in
+  const again = await leader!.publish(['e'])
   t.equal(leader!.reply(again), undefined, 'publishes are taken again, waiting for the follower')
-  pos = catchUp(leader!, follower!, 1, pos)
+  pos = await catchUp(leader!, follower!, 1, pos)
   t.match(leader!.reply(again), { t: 'done', result: 3 })
   t.strictSame(leader!.deliveries().map((d) => d[0]), [0, 1, 2, 3])
 })
@@ -274,63 +276,63 @@ t.test('below minInSync: waiting confirms fail NOT_ENOUGH_REPLICAS, publishes ar
 t.test('a follower with an extra tail of an older epoch is told divergingEpoch and truncates where that epoch ended on the leader (KIP-101)', async (t) => {
   const [a, b] = brokers(t, 1, 2)
   // Epoch 1: broker 1 leads, writes 0-9, broker 2 copies them.
-  a!.role('leader', 1, [1, 2], 1)
-  b!.role('follower', 1, [1, 2], 1)
-  let pos = b!.learn(1)
-  for (let i = 0; i < 5; i++) a!.publish([`e1-${2 * i}`, `e1-${2 * i + 1}`])
-  pos = catchUp(a!, b!, 1, pos)
+  await a!.role('leader', 1, [1, 2], 1)
+  await b!.role('follower', 1, [1, 2], 1)
+  let pos = await b!.learn(1)
+  for (let i = 0; i < 5; i++) await a!.publish([`e1-${2 * i}`, `e1-${2 * i + 1}`])
+  pos = await catchUp(a!, b!, 1, pos)
   t.strictSame(pos, { endOffset: 10, lastEpoch: 1 })
   // Epoch 2: broker 2 leads alone and writes 10-14, which nobody copies.
-  b!.role('leader', 2, [2], 1)
-  b!.publish(['e2-10', 'e2-11', 'e2-12'])
-  b!.publish(['e2-13', 'e2-14'])
+  await b!.role('leader', 2, [2], 1)
+  await b!.publish(['e2-10', 'e2-11', 'e2-12'])
+  await b!.publish(['e2-13', 'e2-14'])
   // Epoch 3: broker 1 leads again (it never saw epoch 2) and writes 10-12.
-  a!.role('leader', 3, [1, 2], 1)
-  a!.publish(['e3-10', 'e3-11'])
-  a!.publish(['e3-12'])
+  await a!.role('leader', 3, [1, 2], 1)
+  await a!.publish(['e3-10', 'e3-11'])
+  await a!.publish(['e3-12'])
   t.strictSame(a!.log.leaderEpochs.list(), [{ epoch: 1, startOffset: 0 }, { epoch: 3, startOffset: 10 }], 'leader epochs [1@0, 3@10]')
   t.strictSame(b!.log.leaderEpochs.list(), [{ epoch: 1, startOffset: 0 }, { epoch: 2, startOffset: 10 }], 'follower epochs [1@0, 2@10]')
 
-  b!.role('follower', 3, [1, 2], 1)
-  pos = b!.learn(3)
+  await b!.role('follower', 3, [1, 2], 1)
+  pos = await b!.learn(3)
   t.strictSame(pos, { endOffset: 15, lastEpoch: 2 })
-  const { answer } = a!.fetch(2, { leaderEpoch: 3, fetchOffset: 15, lastFetchedEpoch: 2 })
+  const { answer } = await a!.fetch(2, { leaderEpoch: 3, fetchOffset: 15, lastFetchedEpoch: 2 })
   t.strictSame(answer!.divergingEpoch, { epoch: 1, endOffset: 10 }, 'the leader says: your epoch 2 is mine 1, ending at 10')
   t.equal(answer!.batches.length, 0, 'with no batches')
   t.equal(a!.worker.ctx.existing(TOPIC, 0)!.replica!.ackedBy(2), undefined, 'and a diverging fetch acknowledges nothing')
-  const r = b!.append(3, answer!)
+  const r = await b!.append(3, answer!)
   t.match(r, { t: 'done', result: { endOffset: 10, lastEpoch: 1 } }, 'the follower cut its tail at 10')
   t.strictSame(b!.log.leaderEpochs.list(), [{ epoch: 1, startOffset: 0 }], 'and its epoch 2')
-  pos = catchUp(a!, b!, 3, (r as { result: FollowerPosition }).result)
+  pos = await catchUp(a!, b!, 3, (r as { result: FollowerPosition }).result)
   t.strictSame(pos, { endOffset: 13, lastEpoch: 3 })
   t.ok(all(b!.log).equals(all(a!.log)), 'then copies the leader: byte for byte')
   t.strictSame(b!.log.leaderEpochs.list(), a!.log.leaderEpochs.list())
   t.strictSame(b!.log.read(10, 10, 1 << 20).map((x) => decodeRecord(x.record).payload.toString()), ['e3-10', 'e3-11', 'e3-12'], 'epoch 2\'s records are gone')
 
   // A follower whose fetch offset is past the leader's end (and names no epoch) is told the leader's end.
-  const past = a!.fetch(2, { leaderEpoch: 3, fetchOffset: 20 }).answer!
+  const past = (await a!.fetch(2, { leaderEpoch: 3, fetchOffset: 20 })).answer!
   t.strictSame(past.divergingEpoch, { epoch: 3, endOffset: 13 })
 })
 
 t.test('the follower cuts at its own end of the epoch the leader names when that comes sooner (KIP-279), then copies the rest', async (t) => {
   const [a, b] = brokers(t, 1, 2)
-  a!.role('leader', 1, [1, 2], 1)
-  b!.role('follower', 1, [1, 2], 1)
-  let pos = b!.learn(1)
-  for (let i = 0; i < 5; i++) a!.publish([`e1-${i}`])
-  pos = catchUp(a!, b!, 1, pos) // broker 2 has 0-4 of epoch 1
-  for (let i = 5; i < 10; i++) a!.publish([`e1-${i}`]) // broker 1 goes on to 9, not copied
-  b!.role('leader', 2, [2], 1)
-  b!.publish(['e2-5', 'e2-6', 'e2-7'])
-  a!.role('leader', 4, [1, 2], 1)
-  a!.publish(['e4-10', 'e4-11'])
-  b!.role('follower', 4, [1, 2], 1)
-  pos = b!.learn(4)
+  await a!.role('leader', 1, [1, 2], 1)
+  await b!.role('follower', 1, [1, 2], 1)
+  let pos = await b!.learn(1)
+  for (let i = 0; i < 5; i++) await a!.publish([`e1-${i}`])
+  pos = await catchUp(a!, b!, 1, pos) // broker 2 has 0-4 of epoch 1
+  for (let i = 5; i < 10; i++) await a!.publish([`e1-${i}`]) // broker 1 goes on to 9, not copied
+  await b!.role('leader', 2, [2], 1)
+  await b!.publish(['e2-5', 'e2-6', 'e2-7'])
+  await a!.role('leader', 4, [1, 2], 1)
+  await a!.publish(['e4-10', 'e4-11'])
+  await b!.role('follower', 4, [1, 2], 1)
+  pos = await b!.learn(4)
   t.strictSame(pos, { endOffset: 8, lastEpoch: 2 })
-  const { answer } = a!.fetch(2, { leaderEpoch: 4, fetchOffset: 8, lastFetchedEpoch: 2 })
+  const { answer } = await a!.fetch(2, { leaderEpoch: 4, fetchOffset: 8, lastFetchedEpoch: 2 })
   t.strictSame(answer!.divergingEpoch, { epoch: 1, endOffset: 10 }, 'the leader\'s epoch 1 ends at 10')
-  t.match(b!.append(4, answer!), { t: 'done', result: { endOffset: 5, lastEpoch: 1 } }, 'but the follower\'s ends at 5: it cuts there, not at 10')
-  pos = catchUp(a!, b!, 4, { endOffset: 5, lastEpoch: 1 })
+  t.match(await b!.append(4, answer!), { t: 'done', result: { endOffset: 5, lastEpoch: 1 } }, 'but the follower\'s ends at 5: it cuts there, not at 10')
+  pos = await catchUp(a!, b!, 4, { endOffset: 5, lastEpoch: 1 })
   t.strictSame(pos, { endOffset: 12, lastEpoch: 4 })
   t.ok(all(b!.log).equals(all(a!.log)), 'then it holds the leader\'s log byte for byte')
   t.strictSame(b!.log.read(0, 100, 1 << 20).map((x) => decodeRecord(x.record).payload.toString()), [...Array.from({ length: 10 }, (_, i) => `e1-${i}`), 'e4-10', 'e4-11'])
@@ -338,20 +340,20 @@ t.test('the follower cuts at its own end of the epoch the leader names when that
 
 t.test('a follower restarted mid-copy learns its position from its log and goes on where it was', async (t) => {
   const [a, b] = brokers(t, 1, 2)
-  a!.role('leader', 1, [1, 2], 2)
-  b!.role('follower', 1, [1, 2], 2)
-  let pos = b!.learn(1)
-  const first = a!.publish(['a', 'b', 'c'])
-  pos = catchUp(a!, b!, 1, pos)
+  await a!.role('leader', 1, [1, 2], 2)
+  await b!.role('follower', 1, [1, 2], 2)
+  let pos = await b!.learn(1)
+  const first = await a!.publish(['a', 'b', 'c'])
+  pos = await catchUp(a!, b!, 1, pos)
   t.match(a!.reply(first), { t: 'done', result: 0 })
-  const second = a!.publish(['d', 'e'])
+  const second = await a!.publish(['d', 'e'])
   await b!.worker.stop()
   const restarted = new Broker(2, b!.dir)
-  restarted.role('follower', 1, [1, 2], 2)
-  pos = restarted.learn(1)
+  await restarted.role('follower', 1, [1, 2], 2)
+  pos = await restarted.learn(1)
   t.strictSame(pos, { endOffset: 3, lastEpoch: 1 }, 'its end and epoch, from its files')
   t.equal(a!.reply(second), undefined)
-  pos = catchUp(a!, restarted, 1, pos)
+  pos = await catchUp(a!, restarted, 1, pos)
   t.match(a!.reply(second), { t: 'done', result: 3 }, 'the next publish is confirmed once the restarted follower has it')
   t.ok(all(restarted.log).equals(all(a!.log)))
   await restarted.worker.stop() // before the data dir is removed
@@ -359,22 +361,22 @@ t.test('a follower restarted mid-copy learns its position from its log and goes 
 
 t.test('a follower that led an epoch without writing in it follows the next leader (its empty epoch is dropped, no endless divergence)', async (t) => {
   const [a, b] = brokers(t, 1, 2)
-  a!.role('leader', 1, [1, 2], 1)
-  b!.role('follower', 1, [1, 2], 1)
-  let pos = b!.learn(1)
-  for (let i = 0; i < 5; i++) a!.publish([`e1-${2 * i}`, `e1-${2 * i + 1}`])
-  pos = catchUp(a!, b!, 1, pos)
+  await a!.role('leader', 1, [1, 2], 1)
+  await b!.role('follower', 1, [1, 2], 1)
+  let pos = await b!.learn(1)
+  for (let i = 0; i < 5; i++) await a!.publish([`e1-${2 * i}`, `e1-${2 * i + 1}`])
+  pos = await catchUp(a!, b!, 1, pos)
   // Broker 2 is elected in epoch 2 and loses it before any publish reaches it.
-  b!.role('leader', 2, [2], 1)
-  a!.role('leader', 3, [1, 2], 1)
-  a!.publish(['e3-10', 'e3-11'])
-  b!.role('follower', 3, [1, 2], 1)
-  pos = b!.learn(3)
+  await b!.role('leader', 2, [2], 1)
+  await a!.role('leader', 3, [1, 2], 1)
+  await a!.publish(['e3-10', 'e3-11'])
+  await b!.role('follower', 3, [1, 2], 1)
+  pos = await b!.learn(3)
   t.strictSame(pos, { endOffset: 10, lastEpoch: 2 }, 'it reports epoch 2, recorded when it became leader')
   let rounds = 0
   let diverged = 0
   for (; rounds < 10 && pos.endOffset < a!.log.endOffset; rounds++) {
-    const r = round(a!, b!, 3, pos)
+    const r = await round(a!, b!, 3, pos)
     if (r.answer.divergingEpoch) diverged++
     pos = r.pos
   }
@@ -386,76 +388,76 @@ t.test('a follower that led an epoch without writing in it follows the next lead
 
 t.test('a leader deposed with confirms waiting answers them NOT_LEADER; a follower takes no publish and delivers nothing', async (t) => {
   const [a, b] = brokers(t, 1, 2)
-  a!.role('leader', 1, [1, 2], 2)
-  b!.role('follower', 1, [1, 2], 2)
-  const pos = b!.learn(1)
-  a!.subscribe('g')
-  const waiting = a!.publish(['w'], { producerId: 5, sequence: 0 })
-  t.equal(round(a!, b!, 1, pos).pos.endOffset, 1, 'copied, but the leader is deposed before a fetch acknowledges it')
-  a!.role('follower', 2, [1, 2], 2)
+  await a!.role('leader', 1, [1, 2], 2)
+  await b!.role('follower', 1, [1, 2], 2)
+  const pos = await b!.learn(1)
+  await a!.subscribe('g')
+  const waiting = await a!.publish(['w'], { producerId: 5, sequence: 0 })
+  t.equal((await round(a!, b!, 1, pos)).pos.endOffset, 1, 'copied, but the leader is deposed before a fetch acknowledges it')
+  await a!.role('follower', 2, [1, 2], 2)
   t.match(a!.reply(waiting), { t: 'fail', code: 'NOT_LEADER', message: /resend it with the same sequence/ }, 'the waiting confirm')
-  const refused = a!.publish(['x'])
+  const refused = await a!.publish(['x'])
   t.match(a!.reply(refused), { t: 'fail', code: 'NOT_LEADER' }, 'a publish to the follower it became')
   t.equal(a!.log.endOffset, 1, 'stored nothing')
-  a!.subscribe('h', 2, 8)
+  await a!.subscribe('h', 2, 8)
   t.strictSame(a!.deliveries(), [], 'and no consumer was handed the unconfirmed record, before or after')
   // The new leader confirms the producer's resend with the offset the batch already has.
-  b!.role('leader', 2, [2], 1)
-  const resend = b!.publish(['w'], { producerId: 5, sequence: 0 })
+  await b!.role('leader', 2, [2], 1)
+  const resend = await b!.publish(['w'], { producerId: 5, sequence: 0 })
   t.strictSame(b!.reply(resend), { t: 'done', id: resend, result: 0 })
   t.equal(b!.log.endOffset, 1)
 })
 
 t.test('a leader re-elected in a new epoch keeps its waiting confirms and gives them once the follower acknowledges in the new epoch', async (t) => {
   const [a, b] = brokers(t, 1, 2)
-  a!.role('leader', 1, [1, 2], 2)
-  b!.role('follower', 1, [1, 2], 2)
-  let pos = b!.learn(1)
-  const waiting = a!.publish(['w0', 'w1'])
-  a!.role('leader', 2, [1, 2], 2)
+  await a!.role('leader', 1, [1, 2], 2)
+  await b!.role('follower', 1, [1, 2], 2)
+  let pos = await b!.learn(1)
+  const waiting = await a!.publish(['w0', 'w1'])
+  await a!.role('leader', 2, [1, 2], 2)
   t.equal(a!.reply(waiting), undefined, 'not answered yet: not replicated')
-  b!.role('follower', 2, [1, 2], 2)
-  pos = catchUp(a!, b!, 2, pos)
+  await b!.role('follower', 2, [1, 2], 2)
+  pos = await catchUp(a!, b!, 2, pos)
   t.strictSame(a!.reply(waiting), { t: 'done', id: waiting, result: 0 }, 'confirmed once the follower acknowledged it in epoch 2')
   t.strictSame(pos, { endOffset: 2, lastEpoch: 1 }, 'the batch is of epoch 1, when it was written')
 })
 
 t.test('stale epochs are fenced: a fetch in another epoch than the leader\'s is refused NOT_LEADER and counts nothing, an append of an older epoch is refused', async (t) => {
   const [leader, follower] = brokers(t, 1, 2)
-  leader!.role('leader', 3, [1, 2], 1)
-  follower!.role('follower', 3, [1, 2], 1)
-  let pos = follower!.learn(3)
-  leader!.publish(['a'])
-  const stale = leader!.fetch(2, { leaderEpoch: 2, fetchOffset: 0 }).answer!
+  await leader!.role('leader', 3, [1, 2], 1)
+  await follower!.role('follower', 3, [1, 2], 1)
+  let pos = await follower!.learn(3)
+  await leader!.publish(['a'])
+  const stale = (await leader!.fetch(2, { leaderEpoch: 2, fetchOffset: 0 })).answer!
   t.equal(stale.error, 'NOT_LEADER', 'a follower behind on etcd is told this broker does not lead in its epoch')
   t.equal(stale.batches.length, 0, 'with no data')
   t.equal(leader!.worker.ctx.existing(TOPIC, 0)!.replica!.ackedBy(2), undefined, 'and no acknowledgement counted')
-  const ahead = leader!.fetch(2, { leaderEpoch: 4, fetchOffset: 1, lastFetchedEpoch: 3 }).answer!
+  const ahead = (await leader!.fetch(2, { leaderEpoch: 4, fetchOffset: 1, lastFetchedEpoch: 3 })).answer!
   t.equal(ahead.error, 'NOT_LEADER', 'a newer epoch than the leader knows: this broker is the one behind')
   t.equal(leader!.worker.ctx.existing(TOPIC, 0)!.replica!.ackedBy(2), undefined, 'nor is that fetch\'s offset counted')
-  t.equal(follower!.fetch(1, { leaderEpoch: 3, fetchOffset: 0 }).answer!.error, 'NOT_LEADER', 'a fetch from a follower')
+  t.equal((await follower!.fetch(1, { leaderEpoch: 3, fetchOffset: 0 })).answer!.error, 'NOT_LEADER', 'a fetch from a follower')
 
-  const good = leader!.fetch(2, { leaderEpoch: 3, fetchOffset: 0 }).answer!
-  const old = follower!.append(2, good)
+  const good = (await leader!.fetch(2, { leaderEpoch: 3, fetchOffset: 0 })).answer!
+  const old = await follower!.append(2, good)
   t.match(old, { t: 'fail', code: 'INVALID_REQUEST', message: /epoch 2 .* follows epoch 3/ }, 'data fetched in epoch 2 is refused by a follower of epoch 3')
   t.equal(follower!.log.endOffset, 0, 'and nothing of it was appended')
-  t.match(leader!.append(3, good), { t: 'fail', code: 'NOT_LEADER' }, 'a leader appends no one\'s data')
-  pos = catchUp(leader!, follower!, 3, pos)
+  t.match(await leader!.append(3, good), { t: 'fail', code: 'NOT_LEADER' }, 'a leader appends no one\'s data')
+  pos = await catchUp(leader!, follower!, 3, pos)
   t.equal(pos.endOffset, 1, 'the same data in the current epoch is taken')
 })
 
 t.test('held fetches: answered in the turn that appends, on replWake, or when maxWaitMs passes', async (t) => {
   const [leader, follower] = brokers(t, 1, 2)
-  leader!.role('leader', 1, [1, 2], 1)
-  follower!.role('follower', 1, [1, 2], 1)
-  const held = leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 0 }, 5000)
+  await leader!.role('leader', 1, [1, 2], 1)
+  await follower!.role('follower', 1, [1, 2], 1)
+  const held = await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 0 }, 5000)
   t.equal(held.answer, undefined, 'nothing new: held')
-  leader!.publish(['a'])
+  await leader!.publish(['a'])
   const got = leader!.fetchAnswer(held.id)
   t.ok(got && got.batches.length > 0, 'answered with the batch in the turn that appended it')
-  const pos = (follower!.append(1, got!) as { result: FollowerPosition }).result
+  const pos = ((await follower!.append(1, got!)) as { result: FollowerPosition }).result
 
-  const idle = leader!.fetch(2, { leaderEpoch: 1, fetchOffset: pos.endOffset, lastFetchedEpoch: 1 }, 500)
+  const idle = await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: pos.endOffset, lastFetchedEpoch: 1 }, 500)
   t.equal(idle.answer, undefined)
   leader!.clock.now += 400
   leader!.worker.tickAcks()
@@ -467,70 +469,70 @@ t.test('held fetches: answered in the turn that appends, on replWake, or when ma
   t.match(leader!.fetchAnswer(idle.id), { hw: 1, leaderEnd: 1 }, 'answered empty once it passed, with the HW its acknowledgement moved')
   t.equal(leader!.fetchAnswer(idle.id)!.batches.length, 0)
 
-  const woken = leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 1, lastFetchedEpoch: 1 }, 5000)
+  const woken = await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 1, lastFetchedEpoch: 1 }, 5000)
   t.equal(woken.answer, undefined)
-  leader!.turn({ t: 'replWake', session: woken.id })
+  await leader!.turn({ t: 'replWake', session: woken.id })
   t.match(leader!.fetchAnswer(woken.id), { hw: 1 }, 'answered on replWake')
 })
 
 t.test('a follower made leader rebuilds the dedup window: a resend of a replicated idempotent batch is confirmed with its offset, not stored twice', async (t) => {
   const [a, b] = brokers(t, 1, 2)
-  a!.role('leader', 1, [1, 2], 2)
-  b!.role('follower', 1, [1, 2], 2)
-  let pos = b!.learn(1)
-  a!.publish(['x0', 'x1'])
-  const sent = a!.publish(['p0', 'p1', 'p2'], { producerId: 77, sequence: 0 })
-  pos = catchUp(a!, b!, 1, pos)
+  await a!.role('leader', 1, [1, 2], 2)
+  await b!.role('follower', 1, [1, 2], 2)
+  let pos = await b!.learn(1)
+  await a!.publish(['x0', 'x1'])
+  const sent = await a!.publish(['p0', 'p1', 'p2'], { producerId: 77, sequence: 0 })
+  pos = await catchUp(a!, b!, 1, pos)
   t.match(a!.reply(sent), { t: 'done', result: 2 })
 
   // The leader dies; broker 2 takes over in epoch 2 and the producer resends what it has not seen confirmed.
-  b!.role('leader', 2, [2], 1)
+  await b!.role('leader', 2, [2], 1)
   const end = b!.log.endOffset
-  const resend = b!.publish(['p0', 'p1', 'p2'], { producerId: 77, sequence: 0 })
+  const resend = await b!.publish(['p0', 'p1', 'p2'], { producerId: 77, sequence: 0 })
   t.strictSame(b!.reply(resend), { t: 'done', id: resend, result: 2 }, 'confirmed with the offset the old leader gave it')
   t.equal(b!.log.endOffset, end, 'not stored again')
-  const next = b!.publish(['p3'], { producerId: 77, sequence: 3 })
+  const next = await b!.publish(['p3'], { producerId: 77, sequence: 3 })
   t.strictSame(b!.reply(next), { t: 'done', id: next, result: 5 }, 'the next sequence is stored after it')
   t.strictSame(b!.log.read(0, 100, 1 << 20).map((r) => decodeRecord(r.record).payload.toString()), ['x0', 'x1', 'p0', 'p1', 'p2', 'p3'])
 })
 
 t.test('a resend while the original still waits for the HW is stored once, and both confirms come with the follower\'s acknowledgement', async (t) => {
   const [a, b] = brokers(t, 1, 2)
-  a!.role('leader', 1, [1, 2], 2)
-  b!.role('follower', 1, [1, 2], 2)
-  const pos = b!.learn(1)
-  const original = a!.publish(['r0', 'r1'], { producerId: 9, sequence: 0 })
-  const resend = a!.publish(['r0', 'r1'], { producerId: 9, sequence: 0 })
+  await a!.role('leader', 1, [1, 2], 2)
+  await b!.role('follower', 1, [1, 2], 2)
+  const pos = await b!.learn(1)
+  const original = await a!.publish(['r0', 'r1'], { producerId: 9, sequence: 0 })
+  const resend = await a!.publish(['r0', 'r1'], { producerId: 9, sequence: 0 })
   t.equal(a!.log.endOffset, 2, 'stored once')
   t.equal(a!.reply(original), undefined)
   t.equal(a!.reply(resend), undefined, 'the resend waits for the HW too: the batch is not replicated yet')
-  catchUp(a!, b!, 1, pos)
+  await catchUp(a!, b!, 1, pos)
   t.strictSame([a!.reply(original), a!.reply(resend)], [{ t: 'done', id: original, result: 0 }, { t: 'done', id: resend, result: 0 }])
   t.equal(b!.log.endOffset, 2, 'and the follower has it once')
 })
 
 t.test('group state sent in a fetch answer is taken by the follower, and a new leader resumes the group where the old one left it', async (t) => {
   const [a, b] = brokers(t, 1, 2)
-  a!.role('leader', 1, [1, 2], 2)
-  b!.role('follower', 1, [1, 2], 2)
-  let pos = b!.learn(1)
-  a!.publish(['m0', 'm1', 'm2', 'm3', 'm4'])
-  pos = catchUp(a!, b!, 1, pos)
-  a!.subscribe('g')
+  await a!.role('leader', 1, [1, 2], 2)
+  await b!.role('follower', 1, [1, 2], 2)
+  let pos = await b!.learn(1)
+  await a!.publish(['m0', 'm1', 'm2', 'm3', 'm4'])
+  pos = await catchUp(a!, b!, 1, pos)
+  await a!.subscribe('g')
   t.strictSame(a!.deliveries().map((d) => d[0]), [0, 1, 2, 3, 4])
-  a!.ack('g', 0, 3)
-  a!.ack('g', 4, 1) // 3 stays in flight
+  await a!.ack('g', 0, 3)
+  await a!.ack('g', 4, 1) // 3 stays in flight
   // The group state goes to a follower at most every GROUPS_EVERY_MS (200 ms): the first answer of the term carried none (no group yet).
   await new Promise((r) => setTimeout(r, 250))
-  const { answer } = a!.fetch(2, { leaderEpoch: 1, fetchOffset: pos.endOffset, lastFetchedEpoch: pos.lastEpoch })
+  const { answer } = await a!.fetch(2, { leaderEpoch: 1, fetchOffset: pos.endOffset, lastFetchedEpoch: pos.lastEpoch })
   t.ok(answer!.groups && answer!.groups.length > 0, 'the answer carries the group state')
-  t.match(b!.append(1, answer!), { t: 'done' })
+  t.match(await b!.append(1, answer!), { t: 'done' })
   const id = ++nextId
-  b!.turn({ t: 'group', id, topic: TOPIC, partition: 0, group: 'g' })
+  await b!.turn({ t: 'group', id, topic: TOPIC, partition: 0, group: 'g' })
   t.match(b!.reply(id), { t: 'done', result: { committed: 3 } }, 'the follower has the group, committed up to 3')
 
-  b!.role('leader', 2, [2], 1)
-  b!.subscribe('g', 5, 9)
+  await b!.role('leader', 2, [2], 1)
+  await b!.subscribe('g', 5, 9)
   t.strictSame(b!.deliveries(), [[3, 2, 'm3']], 'the new leader delivers only 3 (4 was acked), as its second delivery')
 })
 
@@ -539,13 +541,13 @@ t.test('a fetch of several lagging partitions carries at most its maxBytes of ba
   const [a, b] = brokers(t, 1, 2)
   for (const x of [a!, b!]) writeTopicConfig(x.dir, config)
   for (let p = 0; p < 3; p++) {
-    a!.turn({ t: 'role', config, partition: p, self: 1, role: 'leader', epoch: 1, isr: [1, 2], minInSync: 1 })
-    b!.turn({ t: 'role', config, partition: p, self: 2, role: 'follower', epoch: 1, isr: [1, 2], minInSync: 1 })
+    await a!.turn({ t: 'role', config, partition: p, self: 1, role: 'leader', epoch: 1, isr: [1, 2], minInSync: 1 })
+    await b!.turn({ t: 'role', config, partition: p, self: 2, role: 'follower', epoch: 1, isr: [1, 2], minInSync: 1 })
   }
   // 20 batches of about 50 KiB on each partition: 1 MiB each, 3 MiB in all.
   const payload = 'x'.repeat(50 * 1024)
   for (let p = 0; p < 3; p++) {
-    for (let i = 0; i < 20; i++) a!.turn({ t: 'pub', id: ++nextId, topic: 'wide', partition: p, count: 1, records: encodeRecord({ payload: Buffer.from(`${p}:${i}:${payload}`) }), confirm: false })
+    for (let i = 0; i < 20; i++) await a!.turn({ t: 'pub', id: ++nextId, topic: 'wide', partition: p, count: 1, records: encodeRecord({ payload: Buffer.from(`${p}:${i}:${payload}`) }), confirm: false })
   }
   const maxBytes = 256 * 1024
   const pos = [0, 1, 2].map(() => ({ endOffset: 0, lastEpoch: -1 }))
@@ -554,7 +556,7 @@ t.test('a fetch of several lagging partitions carries at most its maxBytes of ba
   while (pos.some((x) => x.endOffset < 20) && rounds < 50) {
     rounds++
     const id = ++nextId
-    a!.turn({ t: 'replFetch', id, session: id, follower: 2, maxWaitMs: 0, maxBytes, fetch: pos.map((x, p) => ({ topic: 'wide', partition: p, leaderEpoch: 1, fetchOffset: x.endOffset, lastFetchedEpoch: x.lastEpoch >= 0 ? x.lastEpoch : undefined })) })
+    await a!.turn({ t: 'replFetch', id, session: id, follower: 2, maxWaitMs: 0, maxBytes, fetch: pos.map((x, p) => ({ topic: 'wide', partition: p, leaderEpoch: 1, fetchOffset: x.endOffset, lastFetchedEpoch: x.lastEpoch >= 0 ? x.lastEpoch : undefined })) })
     const answers = a!.fetchAnswers(id)
     const total = answers.reduce((n, x) => n + x.batches.length, 0)
     largest = Math.max(largest, total)
@@ -563,11 +565,11 @@ t.test('a fetch of several lagging partitions carries at most its maxBytes of ba
     const decoder = new FrameDecoder(replDataFrameLimit(1024 * 1024))
     decoder.push(frame)
     if (!decoder.next()) t.fail(`round ${rounds}: the follower cannot read the REPL_DATA frame`)
-    answers.forEach((x, p) => {
+    for (const [p, x] of answers.entries()) {
       const appendId = ++nextId
-      b!.turn({ t: 'replAppend', id: appendId, topic: 'wide', partition: p, epoch: 1, hw: x.hw, batches: x.batches, diverging: x.divergingEpoch, groups: new Uint8Array(0) })
+      await b!.turn({ t: 'replAppend', id: appendId, topic: 'wide', partition: p, epoch: 1, hw: x.hw, batches: x.batches, diverging: x.divergingEpoch, groups: new Uint8Array(0) })
       pos[p] = (b!.reply(appendId) as { result: FollowerPosition }).result
-    })
+    }
   }
   t.ok(largest > 0 && largest <= maxBytes + 60 * 1024, `at most ${largest} bytes of batches per answer, for a budget of ${maxBytes}`)
   const stored = [0, 1, 2].reduce((n, p) => n + all(a!.worker.ctx.existing('wide', p)!.log).length, 0)
