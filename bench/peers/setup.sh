@@ -25,8 +25,7 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   $SUDO apt-get update
-  # policy-rc.d exit 101 keeps invoke-rc.d from starting services during the
-  # install where that mechanism is honoured; whatever starts anyway is stopped below.
+  # Whatever service the install starts (where the machine lets it) is stopped below.
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${missing[@]}"
 fi
 
@@ -34,10 +33,10 @@ stop_service() {
   local svc="$1"
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
-  elif command -v service >/dev/null 2>&1; then
-    $SUDO service "$svc" stop >/dev/null 2>&1 || true
-  fi
-  if command -v update-rc.d >/dev/null 2>&1; then
+  elif command -v update-rc.d >/dev/null 2>&1; then
+    # No systemd (a container): keep the init script from starting it at boot.
+    # Not `service ... stop`: RabbitMQ's script runs rabbitmqctl for that, which
+    # itself starts an Erlang node and epmd under the rabbitmq user.
     $SUDO update-rc.d "$svc" disable >/dev/null 2>&1 || true
   fi
 }
@@ -46,9 +45,8 @@ for pkg in nats-server redis-server rabbitmq-server; do
   stop_service "${SERVICE[$pkg]}"
 done
 
-# Without systemd the init scripts may leave a server running under the
-# package's own user (and RabbitMQ's epmd on 4369): end those, by pid, only
-# when they run as the package's service user (never a server the bench started).
+# Whatever still runs under a package's own service user was started by the
+# package (the bench runs its servers as the invoking user): end it by pid.
 for pair in 'redis:redis-server' 'nats:nats-server' 'rabbitmq:beam.smp' 'rabbitmq:epmd' 'rabbitmq:erl_child_setup'; do
   user="${pair%%:*}"; proc="${pair#*:}"
   if id "$user" >/dev/null 2>&1; then

@@ -24,8 +24,8 @@
  * Fire-and-forget (S2, confirm false): core NATS publish/subscribe, no
  * JetStream (the server runs without it). At most once: a subscriber that
  * falls more than the server's max_pending (64 MB) behind is cut as a slow
- * consumer. Each group is one subscription, so every group receives every
- * message; ack 'none'.
+ * consumer. Each group is a queue group, so every group receives every
+ * message and the consumers of one group share them; ack 'none'.
  *
  * Partitions: one stream (or subject) per topic; NATS has no partitions.
  */
@@ -159,7 +159,9 @@ export async function consumer(connectInfo, { topic, group, maxInFlight, ack }, 
   const toBuffer = (data) => Buffer.from(data.buffer, data.byteOffset, data.byteLength)
 
   if (connectInfo.mode === 'core') {
-    nc.subscribe(topic, { callback: (err, m) => err === null && onMessage(toBuffer(m.data)) })
+    // A queue group per workload group: every group gets every message, the
+    // subscribers of one group share them (competing consumers, as S4 has).
+    nc.subscribe(topic, { queue: group, callback: (err, m) => err === null && onMessage(toBuffer(m.data)) })
     // The SUB has reached the server once a PING after it is answered.
     await nc.flush()
     return { close: () => nc.close() }
