@@ -6,7 +6,7 @@
  * same through send() in each broker's fire-and-forget mode. stop() must leave
  * no server process behind.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import crypto from 'node:crypto'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -41,7 +41,7 @@ function alive(pid: number): boolean {
   }
 }
 
-async function roundTrip(t: Tap.Test, name: string, confirm: boolean) {
+async function roundTrip(t: Test, name: string, confirm: boolean) {
   const adapter = await loadAdapter(name)
   const topic = 'roundtrip'
   const workload = {
