@@ -93,10 +93,20 @@ export async function startServerProcess(opts) {
     hasExited = true
   })
 
+  // Descendants are collected before the kill: once the server is gone they
+  // are reparented and can no longer be found from its pid. (RabbitMQ's
+  // erl_child_setup starts its own session, out of the VM's process group.)
+  let killed = []
   const killAll = () => {
+    killed = child.pid === undefined ? [] : descendantsOf(child.pid)
     for (const c of companions) killQuietly(c.pid)
     if (opts.processGroup === true && child.pid !== undefined) killQuietly(-child.pid)
     killQuietly(child.pid)
+    for (const pid of killed) killQuietly(pid)
+  }
+  const descendantsGone = async () => {
+    const until = Date.now() + STOP_TIMEOUT_MS
+    while (killed.some(isRunning) && Date.now() < until) await sleep(20)
   }
   const removeDir = () => fs.rmSync(dir, { recursive: true, force: true })
   const onExit = () => {
@@ -138,7 +148,9 @@ export async function startServerProcess(opts) {
       (stopping ??= (async () => {
         killAll()
         await Promise.race([exited, sleep(STOP_TIMEOUT_MS)])
-        await Promise.all(companions.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)))))
+        const companionsExited = Promise.all(companions.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)))))
+        await Promise.race([companionsExited, sleep(STOP_TIMEOUT_MS)])
+        await descendantsGone()
         live.delete(onExit)
         removeDir()
       })()),
@@ -158,6 +170,49 @@ function killQuietly(pid) {
     process.kill(pid, 'SIGKILL')
   } catch {
     // already gone
+  }
+}
+
+/** Every process below `pid`, from the parent pids in /proc (Linux; elsewhere none). */
+export function descendantsOf(pid) {
+  const children = new Map()
+  let entries
+  try {
+    entries = fs.readdirSync('/proc')
+  } catch {
+    return []
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue
+    let stat
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8')
+    } catch {
+      continue
+    }
+    // Fields after the command name (in parentheses, which may hold spaces): state, ppid, ...
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    if (!children.has(ppid)) children.set(ppid, [])
+    children.get(ppid).push(Number(entry))
+  }
+  const found = []
+  const stack = [pid]
+  while (stack.length > 0) {
+    for (const c of children.get(stack.pop()) ?? []) {
+      found.push(c)
+      stack.push(c)
+    }
+  }
+  return found
+}
+
+/** True while the pid exists and is not a zombie. */
+export function isRunning(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return false
   }
 }
 
