@@ -141,6 +141,11 @@ async function pubAcks(nc) {
       waiter.resolve()
     },
   })
+  // A lost connection fails what is still waiting instead of leaving it unsettled.
+  nc.closed().then((err) => {
+    for (const waiter of pending.values()) waiter.reject(err ?? new Error('NATS connection closed before the PubAck'))
+    pending.clear()
+  })
   // The SUB is at the server before the first publish can ask for a reply.
   await nc.flush()
   return {

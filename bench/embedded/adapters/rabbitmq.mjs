@@ -47,10 +47,15 @@ export async function startServer(workload) {
   return { connectInfo: { port: server.port, mode: durable ? 'quorum' : 'transient' }, pid: server.pid, stop: server.stop }
 }
 
-function open(connectInfo) {
+async function open(connectInfo) {
   // Heartbeats off: a 2-core machine busy with a bench can miss them, and a
   // run has no idle connection for them to find.
-  return amqp.connect({ protocol: 'amqp', hostname: '127.0.0.1', port: connectInfo.port, username: 'guest', password: 'guest', heartbeat: 0 })
+  const conn = await amqp.connect({ protocol: 'amqp', hostname: '127.0.0.1', port: connectInfo.port, username: 'guest', password: 'guest', heartbeat: 0 })
+  // An unhandled 'error' event would throw in the process that holds every
+  // client of the run; the operations waiting on the connection fail instead
+  // (amqplib rejects them when it closes), and the reason is logged here.
+  conn.on('error', (err) => console.error(`rabbitmq connection: ${err.message}`))
+  return conn
 }
 
 function queueName(topic, group) {
