@@ -14,6 +14,9 @@ export const PEER_BROKERS = ['nats', 'redis', 'rabbitmq']
 /** UDP telemetry needs skiffmq's UDP ingest, which the other brokers lack: no embedded form. */
 export const EMBEDDED_SKIPS = new Set(['S7'])
 
+/** Pool scaling and fsync policy vary skiffmq's own --workers and --fsync: nothing to compare on another broker. */
+const SKIFFMQ_ONLY = new Set(['S8', 'S9'])
+
 /**
  * @param {{ scenarios: object[], full: boolean, repeat?: number, warm: boolean, against: string[] }} opts
  * @param {{ base(s, run, repeat): object, keep(record): void, progress?: object, adapterDir?: string }} io
@@ -27,7 +30,7 @@ export async function runEmbeddedScenarios(opts, io) {
     const repeat = opts.repeat ?? (opts.full ? (s.repeatFull ?? 1) : 1)
     for (const run of s.runs(opts.full)) {
       for (let i = 0; i < repeat; i++) {
-        for (const broker of brokers) {
+        for (const broker of SKIFFMQ_ONLY.has(s.id) ? ['skiffmq'] : brokers) {
           if (unavailable.has(broker)) continue
           const label = `${s.id} ${s.name} on ${broker} (${run.variant}${repeat > 1 ? `, run ${i + 1}/${repeat}` : ''})`
           const base = io.base(s, run, i + 1)
