@@ -28,6 +28,8 @@ const written = writeResults(records, {
   mode: full ? 'full' : runs[0]?.mode,
   commit: runs[0]?.commit,
   command: runs[0]?.command ?? `node bench/run.mjs (rebuilt by node bench/report.mjs)`,
+  // When the runs were taken, where the records say (older records do not: then now).
+  date: runs[0]?.recordedAt ? new Date(runs[0].recordedAt) : undefined,
   // Only embedded runs in the file: rebuild that section and leave the multi-process part of the page as it is.
   topology: runs.length === 0 ? 'embedded' : 'processes',
 })

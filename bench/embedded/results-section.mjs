@@ -15,6 +15,11 @@ export const TITLE = '# skiffmq bench results'
 export const BEGIN = '<!-- embedded topology: begin -->'
 export const END = '<!-- embedded topology: end -->'
 
+const loadRange = (loads) => {
+  const [lo, hi] = [num(Math.min(...loads), 1), num(Math.max(...loads), 1)]
+  return lo === hi ? lo : `${lo}–${hi}`
+}
+
 /** The section's Markdown, markers included, from the embedded records of one recorded run. */
 export function embeddedSection(records, { machine, date } = {}) {
   const first = records[0] ?? {}
@@ -24,13 +29,13 @@ export function embeddedSection(records, { machine, date } = {}) {
   const loads = records.map((r) => r.loadBefore).filter((v) => typeof v === 'number')
   const out = [BEGIN, '## Embedded topology: one application process per run', '']
   out.push(
-    `Recorded ${when} UTC by \`${first.command ?? 'node bench/run.mjs --topology embedded --record'}\` (${first.mode ?? 'quick'} mode, ${warm ? 'after a warm-up' : 'cold'}), commit ${first.commit ?? 'unknown'}, Node ${first.node ?? process.version}${machine ? `, ${machine.cpu}, ${machine.cores} cores` : ''}${loads.length ? `; 1-minute load average before the runs ${num(Math.min(...loads), 1)}–${num(Math.max(...loads), 1)}` : ''}.`,
+    `Recorded ${when} UTC by \`${first.command ?? 'node bench/run.mjs --topology embedded --record'}\` (${first.mode ?? 'quick'} mode, ${warm ? 'after a warm-up' : 'cold'}), commit ${first.commit ?? 'unknown'}, Node ${first.node ?? process.version}${machine ? `, ${machine.cpu}, ${machine.cores} cores` : ''}${loads.length ? `; 1-minute load average before the runs ${loadRange(loads)}` : ''}.`,
     '',
     `Each run starts a fresh server of the broker named, then one application process that holds every client of the scenario: the consumers on its main thread, every producer connection in one worker thread, each broker spoken to through its own Node client (${brokers.join(', ')}). The scenarios and their sizes are those of the multi-process topology below, with their processes collapsed into the one application process. "Durability" says what a confirm means in the mode each broker ran; skiffmq / best other divides skiffmq's figure by the best other broker's of the same run (for p99, lower is better). RSS and CPU are the server process's. Definitions and commands: [README.md](README.md#embedded-topology).`,
     '',
     markdownTable(EMBEDDED_HEADER, embeddedRows(records)),
     '',
-    'The sections below are the multi-process topology (every client connection group its own process).',
+    'The sections below are the multi-process topology (producers and consumers in processes of their own).',
     END,
   )
   return out.join('\n')

@@ -291,7 +291,7 @@ export function resultsMarkdown(allRecords, { mode, commit, command, machine = m
  * other topology rewrites the multi-process part and the charts, and the
  * embedded section from the embedded records given, or as it stands when none.
  */
-export function writeResults(records, { mode, commit, command, dir = BENCH_DIR, topology = 'processes' }) {
+export function writeResults(records, { mode, commit, command, dir = BENCH_DIR, topology = 'processes', date }) {
   const file = path.join(dir, 'RESULTS.md')
   const existing = splitResults(fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '')
   const embeddedRecords = records.filter(isEmbedded)
@@ -306,7 +306,7 @@ export function writeResults(records, { mode, commit, command, dir = BENCH_DIR, 
   const reps = groupRuns(processRecords.filter((r) => !r.micro)).map(representative)
   const chartsDir = path.join(dir, 'charts')
   fs.mkdirSync(chartsDir, { recursive: true })
-  const processes = splitResults(resultsMarkdown(processRecords, { mode, commit, command, machine })).processes
+  const processes = splitResults(resultsMarkdown(processRecords, { mode, commit, command, machine, date })).processes
   const files = {
     [file]: composeResults({ embedded, processes }),
     [path.join(chartsDir, 'throughput.svg')]: throughputChart(reps),
