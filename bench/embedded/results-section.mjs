@@ -9,6 +9,7 @@
  *   (the multi-process part, as lib/results.mjs writes it)
  */
 import { markdownTable, num } from '../lib/format.mjs'
+import { timerLatenessLines } from '../lib/summary.mjs'
 import { EMBEDDED_HEADER, embeddedRows } from './table.mjs'
 
 export const TITLE = '# skiffmq bench results'
@@ -35,6 +36,8 @@ export function embeddedSection(records, { machine, date } = {}) {
     '',
     markdownTable(EMBEDDED_HEADER, embeddedRows(records)),
     '',
+    // The machine's scheduling noise beside the latency runs, as the multi-process part has it.
+    ...timerLatenessLines(records).flatMap((l) => [l, '']),
     'The sections below are the multi-process topology (producers and consumers in processes of their own).',
     END,
   )

@@ -25,6 +25,8 @@ import { ADAPTER_EXPORTS } from './adapter.mjs'
 import { startConsumers } from './consumers.mjs'
 import { embeddedSummary, warmupPlan } from './summary.mjs'
 import { sampleProcess } from '../lib/proc-stats.mjs'
+import { startRole } from '../lib/role-process.mjs'
+import { latencySummary, mergeHistograms } from '../lib/histogram.mjs'
 import { num } from '../lib/format.mjs'
 
 const ADAPTERS_DIR = path.join(path.dirname(new URL(import.meta.url).pathname), 'adapters')
@@ -114,6 +116,7 @@ export async function runEmbedded(w, opts) {
   }
   let thread
   let consumers
+  let observer
   try {
     const warmup = opts.warm ? warmupPlan(w) : null
     const groups = (w.consumers ?? []).map((g) => g.group)
@@ -152,11 +155,16 @@ export async function runEmbedded(w, opts) {
       await awaitWarmupRead(consumers.counts, sent * groups.length, opts.progress, label)
     }
 
+    // As in the multi-process topology: how late a 1 ms timer fires in an idle process meanwhile (the machine's noise).
+    observer = startRole('observer', { timeLimitMs: w.timeLimitMs }, { execArgv: [] })
+    await observer.ready
+
     const atGo = sampleProcess(server.pid)
     const cpuAtGo = process.cpuUsage()
     const goAt = Date.now()
     const result = thread.next('result')
     thread.worker.postMessage({ t: 'go' })
+    observer.send({ t: 'go' })
     void consumers.closeWarmup()
     let produced
     result.then((r) => (produced = r), () => {})
@@ -188,6 +196,7 @@ export async function runEmbedded(w, opts) {
     }
     const atEnd = sampleProcess(server.pid)
     const cpu = process.cpuUsage(cpuAtGo)
+    observer.send({ t: 'stop' })
     opts.progress?.done()
     // After a time limit the thread may still be sending: its counts so far are what it sent.
     const sendResult = produced ?? (await withTimeout(result, 20_000, 'producer thread').catch(() => ({ sent: sentSoFar, dropped: 0, confirmed: 0 })))
@@ -196,11 +205,13 @@ export async function runEmbedded(w, opts) {
       ...embeddedSummary(w, { outcome, groups: groups.length, sendResult, consumers, atGo, atEnd, applicationCpuSeconds: (cpu.user + cpu.system) / 1e6 }),
       connections: { producers: producerConnections, consumers: consumers.connections },
       warmup: warmup && { topic: warmup.topic, messages: warmup.total },
+      timerLateness: await withTimeout(observer.result, 20_000, 'observer').then((o) => latencySummary(mergeHistograms([o.histogram])), () => null),
     }
   } catch (err) {
     opts.progress?.done()
     throw err
   } finally {
+    observer?.kill()
     await thread?.worker.terminate()
     await consumers?.close()
     await server.stop()

@@ -46,6 +46,7 @@ t.test('skiffmq through the embedded runner: every group gets every message once
   t.same(r.connections, { producers: 1, consumers: 2 })
   t.equal(r.warmup, null, 'cold by default')
   if (process.platform === 'linux') t.ok(r.server.peakRssMiB > 0 && r.server.cpuSeconds >= 0, 'the server process measured')
+  t.ok(r.timerLateness.count > 0, "the observer process measured the machine's timer lateness")
 })
 
 t.test('--warm: a warm-up topic read first, none of it counted', { skip }, async (t) => {
