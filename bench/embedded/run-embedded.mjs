@@ -148,11 +148,12 @@ export async function runEmbedded(w, opts) {
       },
     )
     await withTimeout(thread.next('ready'), STEP_TIMEOUT_MS, 'producer connections')
+    let warmSent = 0
     if (warmup) {
       const warmed = thread.next('warm')
       thread.worker.postMessage({ t: 'warmup', topic: warmup.topic, perConnection: Math.ceil(warmup.total / producerConnections) })
-      const { sent } = await withTimeout(warmed, STEP_TIMEOUT_MS, 'warm-up')
-      await awaitWarmupRead(consumers.counts, sent * groups.length, opts.progress, label)
+      warmSent = (await withTimeout(warmed, STEP_TIMEOUT_MS, 'warm-up')).sent
+      await awaitWarmupRead(consumers.counts, warmSent * groups.length, opts.progress, label)
     }
 
     // As in the multi-process topology: how late a 1 ms timer fires in an idle process meanwhile (the machine's noise).
@@ -204,7 +205,7 @@ export async function runEmbedded(w, opts) {
       ...base,
       ...embeddedSummary(w, { outcome, groups: groups.length, sendResult, consumers, atGo, atEnd, applicationCpuSeconds: (cpu.user + cpu.system) / 1e6 }),
       connections: { producers: producerConnections, consumers: consumers.connections },
-      warmup: warmup && { topic: warmup.topic, messages: warmup.total },
+      warmup: warmup && { topic: warmup.topic, messages: warmSent },
       timerLateness: await withTimeout(observer.result, 20_000, 'observer').then((o) => latencySummary(mergeHistograms([o.histogram])), () => null),
     }
   } catch (err) {
