@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * The bench runner: `node bench/run.mjs [S1 ... S9 | all] [--full] [--json]
- * [--repeat N] [--record] [--profile DIR]`, also `skiff bench` and `npm run
- * bench` (S1-S7, quick). Runs the built code in dist/ (`npm run build` first).
+ * [--repeat N] [--record] [--profile DIR] [--topology embedded [--warm]
+ * [--against nats,redis,rabbitmq]]`, also `skiff bench` and `npm run bench`
+ * (S1-S7, quick). Runs the built code in dist/ (`npm run build` first).
  *
  *   --full        the sizes bench/README.md defines (default: quick sizes, same shapes)
  *   --json        one JSON object per run on stdout; the table goes to stderr
@@ -11,6 +12,11 @@
  *   --cold        no warm-up phase: measure from cold processes (see lib/workload.mjs)
  *   --profile DIR node --cpu-prof for the broker and every role process, into DIR
  *                 (summarise with `node bench/profile-summary.mjs DIR`)
+ *   --topology    processes (default: the clients in processes of their own) or
+ *                 embedded (one application process per run: bench/embedded/)
+ *   --warm        embedded only: a warm-up phase before go (default cold)
+ *   --against L   embedded only: also run each scenario on these brokers
+ *                 (nats, redis, rabbitmq), taking turns with skiffmq
  *
  * Exit code 1 when a run failed (a role crashed, the broker did not start);
  * a missed target is a result, not a failure.
@@ -26,10 +32,15 @@ import { createProgress } from './lib/progress.mjs'
 import { textTable } from './lib/format.mjs'
 import { TABLE_HEADER, cpuPerMessage, headlineValue, tableRow, timerLatenessLines } from './lib/summary.mjs'
 import { QUICK_SET, SCENARIOS, findScenario } from './scenarios.mjs'
+import { EMBEDDED_SKIPS, PEER_BROKERS, runEmbeddedScenarios } from './embedded/scenario-runs.mjs'
+import { EMBEDDED_HEADER, embeddedRow, embeddedRows } from './embedded/table.mjs'
 
 const USAGE = `usage: skiff bench [S1..S9 | all] [--full] [--json] [--repeat N] [--record] [--cold] [--profile DIR] [--cluster N]
+       skiff bench [S1..S9 | all] --topology embedded [--warm] [--against ${PEER_BROKERS.join(',')}] [--full] [--json] [--repeat N] [--record]
 scenarios: ${SCENARIOS.map((s) => `${s.id} ${s.name}`).join(', ')}
-default: ${QUICK_SET.join(' ')} in quick mode`
+default: ${QUICK_SET.join(' ')} in quick mode
+--topology embedded: one application process per run (consumers on its main thread, producers in one
+worker thread), cold unless --warm; ${[...EMBEDDED_SKIPS].join(', ')} (UDP telemetry) is left out of it`
 
 function parse(argv) {
   const { values, positionals } = parseArgs({
@@ -43,21 +54,47 @@ function parse(argv) {
       profile: { type: 'string' },
       cold: { type: 'boolean', default: false },
       cluster: { type: 'string' },
+      topology: { type: 'string', default: 'processes' },
+      warm: { type: 'boolean', default: false },
+      against: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
   const names = positionals.length === 0 ? QUICK_SET : positionals.flatMap((p) => (p.toLowerCase() === 'all' ? SCENARIOS.map((s) => s.id) : [p]))
-  const scenarios = names.map((n) => {
+  let scenarios = names.map((n) => {
     const s = findScenario(n)
     if (!s) throw new Error(`unknown scenario ${JSON.stringify(n)}\n${USAGE}`)
     return s
   })
+  const embedded = parseTopology(values)
+  const skipped = embedded ? scenarios.filter((s) => EMBEDDED_SKIPS.has(s.id)) : []
+  if (embedded) scenarios = scenarios.filter((s) => !EMBEDDED_SKIPS.has(s.id))
+  if (embedded && scenarios.length === 0) throw new Error(`${skipped.map((s) => s.id).join(', ')} has no embedded form: choose other scenarios`)
   const repeat = values.repeat === undefined ? undefined : Number(values.repeat)
   if (repeat !== undefined && !(Number.isInteger(repeat) && repeat >= 1 && repeat <= 20)) throw new Error('--repeat must be an integer from 1 to 20')
   const cluster = values.cluster === undefined ? undefined : Number(values.cluster)
   if (cluster !== undefined && !(Number.isInteger(cluster) && cluster >= 2 && cluster <= 5)) throw new Error('--cluster must be an integer from 2 to 5')
   if (cluster !== undefined && values.record) throw new Error('--cluster runs are not recorded into RESULTS.md: run them without --record')
-  return { ...values, repeat, scenarios, cluster }
+  return { ...values, repeat, scenarios, cluster, embedded: embedded !== null, against: embedded?.against ?? [], skipped }
+}
+
+/** --topology, --warm and --against checked together: null for the multi-process topology, else the brokers to run against. */
+function parseTopology(values) {
+  if (!['processes', 'embedded'].includes(values.topology)) throw new Error(`--topology must be processes or embedded, not ${JSON.stringify(values.topology)}`)
+  if (values.topology === 'processes') {
+    if (values.against !== undefined) throw new Error('--against compares brokers in the embedded topology only: add --topology embedded')
+    if (values.warm) throw new Error('--warm is for --topology embedded (the multi-process topology warms up unless --cold)')
+    return null
+  }
+  for (const [flag, given] of [['--cold', values.cold], ['--cluster', values.cluster !== undefined], ['--profile', values.profile !== undefined]]) {
+    if (given) throw new Error(`${flag} is not available with --topology embedded${flag === '--cold' ? ' (it runs cold unless --warm)' : ''}`)
+  }
+  if (values.against === undefined) return { against: [] }
+  const against = values.against.split(',').map((b) => b.trim().toLowerCase())
+  if (against.includes('')) throw new Error(`--against needs a comma-separated list of brokers from ${PEER_BROKERS.join(', ')}`)
+  const unknown = against.filter((b) => !PEER_BROKERS.includes(b))
+  if (unknown.length > 0) throw new Error(`--against: unknown broker${unknown.length > 1 ? 's' : ''} ${unknown.map((b) => JSON.stringify(b)).join(', ')} (known: ${PEER_BROKERS.join(', ')})`)
+  return { against: [...new Set(against)] }
 }
 
 /** Run a bench/micro script with --json; its records, or none if it failed (reported on stderr). */
@@ -122,6 +159,41 @@ export function gitCommit() {
   }
 }
 
+/** The multi-process topology: every run of every scenario through lib/workload.mjs. Resolves to whether a run failed. */
+async function runProcessScenarios(opts, { base, keep, progress }) {
+  let failed = false
+  for (const s of opts.scenarios) {
+    const runs = opts.cluster ? clusterRuns(s.runs(opts.full), opts.cluster) : s.runs(opts.full)
+    const repeat = opts.repeat ?? (opts.full ? (s.repeatFull ?? 1) : 1)
+    for (const run of runs) {
+      for (let i = 0; i < repeat; i++) {
+        const label = `${s.id} ${s.name} (${run.variant}${repeat > 1 ? `, run ${i + 1}/${repeat}` : ''})`
+        const b = base(s, run, i + 1)
+        let record
+        try {
+          const profileDir = opts.profile ? path.join(opts.profile, slug(`${s.id}-${run.variant}-${i + 1}`)) : undefined
+          const result = await runWorkload(run.workload, { label, progress, profileDir, warmup: !opts.cold, cluster: run.cluster })
+          record = { ...b, ...result, ...(run.cluster ? { cluster: run.cluster } : {}) }
+        } catch (err) {
+          failed = true
+          record = { ...b, outcome: 'failed', error: err?.message ?? String(err) }
+        }
+        keep(record, label)
+      }
+    }
+  }
+  return failed
+}
+
+const readRecords = (file) =>
+  fs.existsSync(file)
+    ? fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l))
+    : []
+
 async function main() {
   let opts
   try {
@@ -138,55 +210,57 @@ async function main() {
   const mode = opts.full ? 'full' : 'quick'
   const commit = gitCommit()
   const command = ['node bench/run.mjs', ...process.argv.slice(2)].join(' ')
+  const topology = opts.embedded ? 'embedded' : 'processes'
   const progress = createProgress()
   const records = []
   // With --record every run is appended to results.jsonl as soon as it ends, so a long run
-  // survives a failure after it (the page and charts can be rebuilt with report.mjs).
+  // survives a failure after it (the page and charts can be rebuilt with report.mjs). The file
+  // holds both topologies: a recording replaces the lines of its own and keeps the other's.
   const jsonl = path.join(BENCH_DIR, 'results.jsonl')
-  if (opts.record) fs.writeFileSync(jsonl, '')
-  const keep = (record) => {
+  if (opts.record) {
+    const other = readRecords(jsonl).filter((r) => (r.topology === 'embedded') !== opts.embedded)
+    fs.writeFileSync(jsonl, other.map((r) => JSON.stringify(r) + '\n').join(''))
+  }
+  const row = (r) => (opts.embedded ? embeddedRow(r, records) : tableRow(r))
+  const keep = (record, label) => {
     records.push(record)
     if (opts.record) fs.appendFileSync(jsonl, JSON.stringify(record) + '\n')
+    if (!label) return
+    if (opts.json) process.stdout.write(JSON.stringify(record) + '\n')
+    else process.stderr.write(`${label}: ${record.outcome === 'not available' && record.unavailable ? `not available: ${record.unavailable}` : `${row(record)[opts.embedded ? 4 : 2]} (${record.outcome})`}\n`)
   }
+  const base = (s, run, repeat) => ({
+    topology,
+    scenario: s.id,
+    name: s.name,
+    variant: run.variant,
+    mode,
+    metric: run.metric ?? s.metric,
+    target: s.target,
+    repeat,
+    node: process.version,
+    commit,
+    command,
+    recordedAt: new Date().toISOString(),
+    // The 1-minute load average before the run: on a shared machine it says how much to trust the figure.
+    loadBefore: Math.round(os.loadavg()[0] * 100) / 100,
+  })
+  for (const s of opts.skipped) process.stderr.write(`${s.id} ${s.name}: no embedded form (UDP telemetry), left out\n`)
   const began = Date.now()
-  let failed = false
-  for (const s of opts.scenarios) {
-    const runs = opts.cluster ? clusterRuns(s.runs(opts.full), opts.cluster) : s.runs(opts.full)
-    const repeat = opts.repeat ?? (opts.full ? (s.repeatFull ?? 1) : 1)
-    for (const run of runs) {
-      for (let i = 0; i < repeat; i++) {
-        const label = `${s.id} ${s.name} (${run.variant}${repeat > 1 ? `, run ${i + 1}/${repeat}` : ''})`
-        const base = { scenario: s.id, name: s.name, variant: run.variant, mode, metric: run.metric ?? s.metric, target: s.target, repeat: i + 1, node: process.version, commit, command }
-        // The 1-minute load average before the run: on a shared machine it says how much to trust the figure.
-        base.loadBefore = Math.round(os.loadavg()[0] * 100) / 100
-        let record
-        try {
-          const profileDir = opts.profile ? path.join(opts.profile, slug(`${s.id}-${run.variant}-${i + 1}`)) : undefined
-          const result = await runWorkload(run.workload, { label, progress, profileDir, warmup: !opts.cold, cluster: run.cluster })
-          record = { ...base, ...result, ...(run.cluster ? { cluster: run.cluster } : {}) }
-        } catch (err) {
-          failed = true
-          record = { ...base, outcome: 'failed', error: err?.message ?? String(err) }
-        }
-        keep(record)
-        if (opts.json) process.stdout.write(JSON.stringify(record) + '\n')
-        else process.stderr.write(`${label}: ${tableRow(record)[2]} (${record.outcome})\n`)
-      }
-    }
-  }
-  const table = textTable(TABLE_HEADER, records.map(tableRow))
-  const footer = `${mode} mode, ${((Date.now() - began) / 1000).toFixed(1)} s, node ${process.version}, commit ${commit}`
+  const failed = opts.embedded ? await runEmbeddedScenarios(opts, { base, keep, progress }) : await runProcessScenarios(opts, { base, keep, progress })
+  const table = opts.embedded ? textTable(EMBEDDED_HEADER, embeddedRows(records)) : textTable(TABLE_HEADER, records.map(tableRow))
+  const footer = `${topology} topology${opts.embedded ? (opts.warm ? ', warm' : ', cold') : ''}, ${mode} mode, ${((Date.now() - began) / 1000).toFixed(1)} s, node ${process.version}, commit ${commit}`
   // The machine's scheduling noise during the runs, so a noisy machine is not read as a slow broker.
   const noise = timerLatenessLines(records)
   ;(opts.json ? process.stderr : process.stdout).write(`\n${table}\n${noise.length ? `\n${noise.join('\n')}\n` : ''}\n${footer}\n`)
   if (opts.cluster) process.stdout.write(`\n${clusterComparison(records, opts.cluster).join('\n')}\n`)
-  for (const r of records.filter((r) => r.error)) process.stderr.write(`\n${r.scenario} ${r.variant} failed:\n${r.error}\n`)
+  for (const r of records.filter((r) => r.error)) process.stderr.write(`\n${r.scenario} ${r.variant}${r.topology === 'embedded' ? ` on ${r.broker}` : ''} failed:\n${r.error}\n`)
   if (opts.record) {
     const { writeResults } = await import('./lib/results.mjs')
-    // The micro-benchmarks go into the record too: the per-step codec costs and the disk's fsync
-    // latency explain the end-to-end figures beside them.
-    for (const r of [...runMicro('codec.mjs', ['--ms', opts.full ? '1000' : '300']), ...runMicro('fsync.mjs', [])]) keep(r)
-    const files = [path.relative(process.cwd(), jsonl), ...writeResults(records, { mode, commit, command })]
+    // The micro-benchmarks go into the multi-process record too: the per-step codec costs and the
+    // disk's fsync latency explain the end-to-end figures beside them.
+    if (!opts.embedded) for (const r of [...runMicro('codec.mjs', ['--ms', opts.full ? '1000' : '300']), ...runMicro('fsync.mjs', [])]) keep(r)
+    const files = [path.relative(process.cwd(), jsonl), ...writeResults(records, { mode, commit, command, topology })]
     process.stderr.write(`wrote ${files.join(', ')}\n`)
   }
   if (failed) process.exitCode = 1

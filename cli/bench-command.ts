@@ -1,6 +1,7 @@
 /**
  * `skiff bench [scenario..] [--full] [--json] [--repeat N] [--record]
- * [--profile DIR]`: runs the bench (bench/run.mjs) in a child process. The
+ * [--profile DIR] [--cold] [--cluster N] [--topology embedded [--warm]
+ * [--against nats,redis,rabbitmq]]`: runs the bench (bench/run.mjs) in a child process. The
  * bench starts its own broker and client processes from the built code, so
  * this command only finds the script and passes the arguments through; the
  * scenarios are defined in bench/README.md.
@@ -25,7 +26,7 @@ export function findBenchScript(from = path.dirname(fileURLToPath(import.meta.ur
 export function registerBenchCommand(y: Argv): Argv {
   return y.command(
     'bench [scenarios..]',
-    'run the benchmark scenarios (S1-S9, or "all"; default S1-S7 in quick mode) against a broker it starts itself',
+    'run the benchmark scenarios (S1-S9, or "all"; default S1-S7 in quick mode) against a broker it starts itself; --topology embedded runs each in one application process, --against compares NATS, Redis and RabbitMQ',
     (b) =>
       b
         .positional('scenarios', { type: 'string', array: true, describe: 'S1 ... S9, a scenario name (durable-ack, ...) or all' })
@@ -34,7 +35,14 @@ export function registerBenchCommand(y: Argv): Argv {
         .option('repeat', { type: 'number', describe: 'run each scenario N times' })
         .option('record', { type: 'boolean', default: false, describe: 'write bench/RESULTS.md, bench/results.jsonl and the charts' })
         .option('profile', { type: 'string', describe: 'node --cpu-prof every process into this folder' })
-        .option('cluster', { type: 'number', describe: 'also run each scenario on a cluster of N brokers on one etcd (2-5), beside one broker' }),
+        .option('cluster', { type: 'number', describe: 'also run each scenario on a cluster of N brokers on one etcd (2-5), beside one broker' })
+        .option('cold', { type: 'boolean', default: false, describe: 'no warm-up phase: measure from cold processes' })
+        .option('topology', {
+          type: 'string',
+          describe: 'processes (default: the clients in processes of their own) or embedded (one application process per run: consumers on its main thread, producers in one worker thread)',
+        })
+        .option('warm', { type: 'boolean', default: false, describe: 'with --topology embedded: a warm-up phase before the measured one (default cold)' })
+        .option('against', { type: 'string', describe: 'with --topology embedded: also run each scenario on these brokers, taking turns with skiffmq (nats,redis,rabbitmq; install them with bench/peers/setup.sh)' }),
     async (argv) => {
       const script = findBenchScript()
       if (!script) {
@@ -48,6 +56,10 @@ export function registerBenchCommand(y: Argv): Argv {
       if (argv.repeat !== undefined) args.push('--repeat', String(argv.repeat))
       if (argv.profile !== undefined) args.push('--profile', String(argv.profile))
       if (argv.cluster !== undefined) args.push('--cluster', String(argv.cluster))
+      if (argv.cold) args.push('--cold')
+      if (argv.topology !== undefined) args.push('--topology', String(argv.topology))
+      if (argv.warm) args.push('--warm')
+      if (argv.against !== undefined) args.push('--against', String(argv.against))
       const child = spawn(process.execPath, args, { stdio: 'inherit' })
       // Ctrl-C reaches the bench through the terminal's process group; the bench stops its own children.
       const code = await new Promise<number>((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))))

@@ -11,6 +11,7 @@ import { BENCH_DIR } from './paths.mjs'
 import { markdownTable, ms, num } from './format.mjs'
 import { TABLE_HEADER, TIMER_LATENESS_NOTE, cpuPerMessage, headlineText, headlineValue, spread, tableRow, targetStatus } from './summary.mjs'
 import { barChart, lineChart } from './svg.mjs'
+import { composeResults, embeddedSection, splitResults } from '../embedded/results-section.mjs'
 
 export function machineHeader() {
   const cpus = os.cpus()
@@ -127,9 +128,12 @@ export function schedulingNoiseSection(reps) {
   ]
 }
 
-/** RESULTS.md's text. */
+/** Runs of the embedded topology (bench/embedded/), which have a section of their own. */
+export const isEmbedded = (r) => r.topology === 'embedded'
+
+/** RESULTS.md's text for the multi-process topology (embedded runs are left out: see writeResults). */
 export function resultsMarkdown(allRecords, { mode, commit, command, machine = machineHeader(), date = new Date() }) {
-  const records = allRecords.filter((r) => !r.micro)
+  const records = allRecords.filter((r) => !r.micro && !isEmbedded(r))
   const micro = allRecords.filter((r) => r.micro)
   const groups = groupRuns(records)
   const reps = groups.map(representative)
@@ -279,18 +283,37 @@ export function resultsMarkdown(allRecords, { mode, commit, command, machine = m
 /**
  * Write RESULTS.md and the charts into `dir` (default bench/); returns the paths
  * written. results.jsonl is the caller's: run.mjs appends each run as it ends.
+ *
+ * RESULTS.md holds both topologies, the embedded one first (its own section,
+ * bench/embedded/results-section.mjs). `topology: 'embedded'` rewrites only
+ * that section from the embedded records and keeps the multi-process part of
+ * the existing page as it was recorded (its date, machine and commit); any
+ * other topology rewrites the multi-process part and the charts, and the
+ * embedded section from the embedded records given, or as it stands when none.
  */
-export function writeResults(records, { mode, commit, command, dir = BENCH_DIR }) {
-  const reps = groupRuns(records.filter((r) => !r.micro)).map(representative)
+export function writeResults(records, { mode, commit, command, dir = BENCH_DIR, topology = 'processes', date }) {
+  const file = path.join(dir, 'RESULTS.md')
+  const existing = splitResults(fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '')
+  const embeddedRecords = records.filter(isEmbedded)
+  const machine = machineHeader()
+  const embedded = embeddedRecords.length > 0 ? embeddedSection(embeddedRecords, { machine }) : existing.embedded
+  if (topology === 'embedded') {
+    fs.mkdirSync(dir, { recursive: true })
+    fs.writeFileSync(file, composeResults({ embedded, processes: existing.processes }))
+    return [path.relative(process.cwd(), file)]
+  }
+  const processRecords = records.filter((r) => !isEmbedded(r))
+  const reps = groupRuns(processRecords.filter((r) => !r.micro)).map(representative)
   const chartsDir = path.join(dir, 'charts')
   fs.mkdirSync(chartsDir, { recursive: true })
+  const processes = splitResults(resultsMarkdown(processRecords, { mode, commit, command, machine, date })).processes
   const files = {
-    [path.join(dir, 'RESULTS.md')]: resultsMarkdown(records, { mode, commit, command }),
+    [file]: composeResults({ embedded, processes }),
     [path.join(chartsDir, 'throughput.svg')]: throughputChart(reps),
     [path.join(chartsDir, 'latency.svg')]: latencyChart(reps),
   }
   if (reps.some((r) => r.scenario === 'S8')) files[path.join(chartsDir, 'pool-scaling.svg')] = poolScalingChart(reps)
   if (reps.some((r) => r.scenario === 'S9')) files[path.join(chartsDir, 'fsync.svg')] = fsyncChart(reps)
-  for (const [file, body] of Object.entries(files)) fs.writeFileSync(file, body)
+  for (const [f, body] of Object.entries(files)) fs.writeFileSync(f, body)
   return Object.keys(files).map((f) => path.relative(process.cwd(), f))
 }

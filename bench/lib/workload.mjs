@@ -44,7 +44,7 @@ const IDLE_MS = 2_000
 const RESULT_TIMEOUT_MS = 20_000
 /** Warm-up records per producer process, and at most this many bytes of them. */
 export const WARMUP_MESSAGES = 50_000
-const WARMUP_BYTES = 64 * 1024 * 1024
+export const WARMUP_BYTES = 64 * 1024 * 1024
 const WARMUP_QUIET_MS = 2_000
 const WARMUP_LIMIT_MS = 60_000
 

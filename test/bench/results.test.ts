@@ -134,3 +134,62 @@ t.test('RESULTS.md says how many runs started after a warm-up', async (t) => {
   t.match(md, /1 of 2 runs started after a warm-up phase/)
   t.match(resultsMarkdown([s1(1, 1)], { mode: 'full', commit: 'x', command: 'c', machine }), /No run had a warm-up phase/)
 })
+
+/** An embedded run (bench/embedded/): `broker` is the broker's name, its server's figures under `server`. */
+const embedded = (broker: string, extra: object = {}) => ({
+  ...s1(1, 100_000),
+  mode: 'quick',
+  variant: '50,000 x 128 B',
+  topology: 'embedded',
+  broker,
+  durability: broker === 'skiffmq' ? 'fsync before confirm' : 'confirm before fsync',
+  command: 'node bench/run.mjs S1 --topology embedded --against nats,redis --record',
+  commit: 'def456',
+  recordedAt: '2026-02-03T04:05:06Z',
+  server: { peakRssMiB: 140, cpuSeconds: 1 },
+  ...extra,
+})
+
+t.test('the embedded section comes first and the multi-process part stays as it was recorded', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-bench-results-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const file = path.join(dir, 'RESULTS.md')
+  writeResults([s1(1, 90_000)], { mode: 'full', commit: 'abc', command: 'node bench/run.mjs all --full --record', dir })
+  const before = fs.readFileSync(file, 'utf8')
+  const processesPart = before.slice(before.indexOf('Recorded '))
+
+  const runs = [embedded('skiffmq', { msgsPerSec: 120_000 }), embedded('nats', { msgsPerSec: 80_000 }), embedded('redis', { msgsPerSec: 100_000 })]
+  const written = writeResults(runs, { mode: 'quick', commit: 'def456', command: 'x', dir, topology: 'embedded' })
+  t.same(written.map((f: string) => path.basename(f)), ['RESULTS.md'], 'the charts are the multi-process ones: untouched')
+  const page = fs.readFileSync(file, 'utf8')
+  t.ok(page.startsWith('# skiffmq bench results\n\n<!-- embedded topology: begin -->\n## Embedded topology'), 'first under the title')
+  t.ok(page.endsWith(processesPart), 'the multi-process part is byte for byte what was recorded')
+  t.match(page, /Recorded 2026-02-03 04:05 UTC by `node bench\/run.mjs S1 --topology embedded --against nats,redis --record` \(quick mode, cold\), commit def456/)
+  t.match(page, /\| S1 durable-ack \| 50,000 x 128 B \| skiffmq \| fsync before confirm \| 120,000 msgs\/s \| x1\.20 vs redis \|/)
+  t.match(page, /\| S1 durable-ack \| 50,000 x 128 B \| nats \| confirm before fsync \| 80,000 msgs\/s \|  \|/, "no ratio on another broker's row")
+
+  writeResults([embedded('skiffmq', { msgsPerSec: 1_000 })], { mode: 'quick', commit: 'x', command: 'x', dir, topology: 'embedded' })
+  const again = fs.readFileSync(file, 'utf8')
+  t.equal(again.split('<!-- embedded topology: begin -->').length, 2, 'recording again replaces the section')
+  t.match(again, /1,000 msgs\/s/)
+  t.notMatch(again, /120,000 msgs\/s/)
+  t.ok(again.endsWith(processesPart))
+
+  const section = again.slice(again.indexOf('<!-- embedded'), again.indexOf('embedded topology: end -->'))
+  writeResults([s1(1, 70_000)], { mode: 'full', commit: 'ghi', command: 'node bench/run.mjs all --full --record', dir })
+  const after = fs.readFileSync(file, 'utf8')
+  t.ok(after.includes(section), 'a multi-process recording keeps the embedded section as it was')
+  t.match(after, /70,000 msgs\/s/)
+  t.notMatch(after, /90,000 msgs\/s/)
+})
+
+t.test('for a latency scenario the ratio is of p99, lower being better; the multi-process tables leave embedded runs out', async (t) => {
+  const s5 = (broker: string, p99: number) => embedded(broker, { scenario: 'S5', name: 'fixed-rate-latency', metric: 'p99', target: { value: 2, text: 'p99 < 2 ms', below: true }, latency: { p50: 1, p90: 2, p99, p999: p99, max: p99, mean: 1 } })
+  const md = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-bench-results-'))
+  t.teardown(() => fs.rmSync(md, { recursive: true, force: true }))
+  writeResults([s5('skiffmq', 4), s5('nats', 2), s5('rabbitmq', 8)], { mode: 'quick', commit: 'x', command: 'x', dir: md, topology: 'embedded' })
+  t.match(fs.readFileSync(path.join(md, 'RESULTS.md'), 'utf8'), /\| skiffmq \| fsync before confirm \| p99 4\.00 ms \| x2\.00 vs nats \(p99: lower is better\) \|/)
+  const processes = resultsMarkdown([s1(1, 90_000), embedded('skiffmq', { msgsPerSec: 5 })], { mode: 'full', commit: 'x', command: 'c', machine })
+  t.notMatch(processes, /\| 5 msgs\/s/)
+  t.notMatch(processes, /Embedded topology/)
+})

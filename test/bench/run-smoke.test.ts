@@ -52,3 +52,21 @@ t.test('--cold: no warm-up, the same counts', { skip: !built && 'needs npm run b
   t.equal(s1.received, 50_000)
   t.equal(s1.latency.count, 50_000)
 })
+
+t.test('--topology embedded: S1 in one application process, every message counted once', { skip: !built && 'needs npm run build' }, async (t) => {
+  const res = spawnSync(process.execPath, [path.join(root, 'bench/run.mjs'), 'S1', '--topology', 'embedded', '--json'], { encoding: 'utf8', timeout: 150_000 })
+  t.equal(res.status, 0, res.stderr)
+  const [s1] = res.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l))
+  t.equal(s1.topology, 'embedded')
+  t.equal(s1.broker, 'skiffmq')
+  t.equal(s1.durability, 'fsync before confirm')
+  t.equal(s1.outcome, 'complete')
+  t.equal(s1.sent, 50_000)
+  t.equal(s1.received, 50_000)
+  t.equal(s1.latency.count, 50_000)
+  t.equal(s1.warmup, null, 'cold unless --warm')
+  t.match(res.stderr, /Scenario\s+Run\s+Broker\s+Durability\s+Result/, 'the embedded table, on stderr with --json')
+})

@@ -68,6 +68,9 @@ t.test('the bench that skiff bench runs is whole', async (t) => {
   const bench = files.filter((f) => f.startsWith('bench/') && f.endsWith('.mjs'))
   t.ok(has.has('bench/run.mjs') && has.has('bench/scenarios.mjs'), 'the runner and its scenarios')
   for (const role of ['producer', 'consumer', 'observer', 'telemetry']) t.ok(has.has(`bench/roles/${role}.mjs`), `role ${role}`)
+  // --topology embedded: its runner, the producer thread and skiffmq's adapter. The other brokers'
+  // adapters need their npm clients and servers (bench/peers/setup.sh), so they stay in the repository.
+  for (const f of ['run-embedded', 'producer-thread', 'adapter', 'adapters/skiffmq']) t.ok(has.has(`bench/embedded/${f}.mjs`), `embedded ${f}`)
   for (const f of bench) {
     const text = fs.readFileSync(path.join(ROOT, f), 'utf8')
     const specifiers = [...text.matchAll(/(?:from\s*|import\(\s*)'(\.[^']+)'/g)].map((m) => m[1]!)
