@@ -28,16 +28,21 @@ export function durability(workload) {
 
 export async function startServer(workload) {
   const b = workload.broker ?? {}
-  const broker = await startBrokerProcess({ workers: b.workers, fsync: b.fsync, partitions: b.partitions })
+  // BENCH_NODE_FLAGS reaches the broker here as in the multi-process topology (e.g. '--cpu-prof --cpu-prof-dir=DIR').
+  const execArgv = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)
+  const broker = await startBrokerProcess({ workers: b.workers, fsync: b.fsync, partitions: b.partitions, execArgv })
   return {
     connectInfo: { url: broker.url },
     pid: broker.pid,
     async stop() {
       // The contract: SIGKILL (no graceful shutdown inside the bench's time), then stop() waits for the exit and removes the dir.
-      try {
-        process.kill(broker.pid, 'SIGKILL')
-      } catch {
-        // already gone
+      // A profiled broker (BENCH_NODE_FLAGS with --cpu-prof) stops gracefully instead: the profile is written at exit.
+      if (!execArgv.includes('--cpu-prof')) {
+        try {
+          process.kill(broker.pid, 'SIGKILL')
+        } catch {
+          // already gone
+        }
       }
       await broker.stop()
     },
