@@ -11,6 +11,7 @@
 import { markdownTable, num } from '../lib/format.mjs'
 import { timerLatenessLines } from '../lib/summary.mjs'
 import { EMBEDDED_HEADER, embeddedRows } from './table.mjs'
+import { LATENCY_SVG, THROUGHPUT_SVG } from './charts.mjs'
 
 export const TITLE = '# skiffmq bench results'
 export const BEGIN = '<!-- embedded topology: begin -->'
@@ -33,6 +34,10 @@ export function embeddedSection(records, { machine, date } = {}) {
     `Recorded ${when} UTC by \`${first.command ?? 'node bench/run.mjs --topology embedded --record'}\` (${first.mode ?? 'quick'} mode, ${warm ? 'after a warm-up' : 'cold'}), commit ${first.commit ?? 'unknown'}, Node ${first.node ?? process.version}${machine ? `, ${machine.cpu}, ${machine.cores} cores` : ''}${loads.length ? `; 1-minute load average before the runs ${loadRange(loads)}` : ''}.`,
     '',
     `Each run starts a fresh server of the broker named, then one application process that holds every client of the scenario: the consumers on its main thread, every producer connection in one worker thread, each broker spoken to through its own Node client (${brokers.join(', ')}). The scenarios and their sizes are those of the multi-process topology below, with their processes collapsed into the one application process. "Durability" says what a confirm means in the mode each broker ran; skiffmq / best other divides skiffmq's figure by the best other broker's of the same run (for p99, lower is better). RSS and CPU are the server process's. Definitions and commands: [README.md](README.md#embedded-topology).`,
+    '',
+    `![embedded throughput](charts/${THROUGHPUT_SVG})`,
+    '',
+    `![embedded p99 latency](charts/${LATENCY_SVG})`,
     '',
     markdownTable(EMBEDDED_HEADER, embeddedRows(records)),
     '',

@@ -12,6 +12,7 @@ import { markdownTable, ms, num } from './format.mjs'
 import { TABLE_HEADER, TIMER_LATENESS_NOTE, cpuPerMessage, headlineText, headlineValue, spread, tableRow, targetStatus } from './summary.mjs'
 import { barChart, lineChart } from './svg.mjs'
 import { composeResults, embeddedSection, splitResults } from '../embedded/results-section.mjs'
+import { embeddedLatencyChart, embeddedThroughputChart, LATENCY_SVG, THROUGHPUT_SVG } from '../embedded/charts.mjs'
 
 export function machineHeader() {
   const cpus = os.cpus()
@@ -298,9 +299,15 @@ export function writeResults(records, { mode, commit, command, dir = BENCH_DIR, 
   const machine = machineHeader()
   const embedded = embeddedRecords.length > 0 ? embeddedSection(embeddedRecords, { machine }) : existing.embedded
   if (topology === 'embedded') {
-    fs.mkdirSync(dir, { recursive: true })
-    fs.writeFileSync(file, composeResults({ embedded, processes: existing.processes }))
-    return [path.relative(process.cwd(), file)]
+    const chartsDir = path.join(dir, 'charts')
+    fs.mkdirSync(chartsDir, { recursive: true })
+    const files = {
+      [file]: composeResults({ embedded, processes: existing.processes }),
+      [path.join(chartsDir, THROUGHPUT_SVG)]: embeddedThroughputChart(embeddedRecords),
+      [path.join(chartsDir, LATENCY_SVG)]: embeddedLatencyChart(embeddedRecords),
+    }
+    for (const [f, body] of Object.entries(files)) fs.writeFileSync(f, body)
+    return Object.keys(files).map((f) => path.relative(process.cwd(), f))
   }
   const processRecords = records.filter((r) => !isEmbedded(r))
   const reps = groupRuns(processRecords.filter((r) => !r.micro)).map(representative)

@@ -160,8 +160,12 @@ t.test('the embedded section comes first and the multi-process part stays as it 
 
   const runs = [embedded('skiffmq', { msgsPerSec: 120_000 }), embedded('nats', { msgsPerSec: 80_000 }), embedded('redis', { msgsPerSec: 100_000 })]
   const written = writeResults(runs, { mode: 'quick', commit: 'def456', command: 'x', dir, topology: 'embedded' })
-  t.same(written.map((f: string) => path.basename(f)), ['RESULTS.md'], 'the charts are the multi-process ones: untouched')
+  t.same(written.map((f: string) => path.basename(f)), ['RESULTS.md', 'embedded-throughput.svg', 'embedded-latency.svg'], 'the page and the embedded charts; the multi-process charts untouched')
+  const throughput = fs.readFileSync(path.join(dir, 'charts', 'embedded-throughput.svg'), 'utf8')
+  for (const broker of ['skiffmq', 'nats', 'redis']) t.ok(throughput.includes(broker), `the throughput chart has a bar for ${broker}`)
+  t.match(throughput, /120k|120,000|1\.2e5|120000/, "skiffmq's figure is on the chart")
   const page = fs.readFileSync(file, 'utf8')
+  t.match(page, /!\[embedded throughput\]\(charts\/embedded-throughput\.svg\)/, 'the section shows its charts')
   t.ok(page.startsWith('# skiffmq bench results\n\n<!-- embedded topology: begin -->\n## Embedded topology'), 'first under the title')
   t.ok(page.endsWith(processesPart), 'the multi-process part is byte for byte what was recorded')
   t.match(page, /Recorded 2026-02-03 04:05 UTC by `node bench\/run.mjs S1 --topology embedded --against nats,redis --record` \(quick mode, cold\), commit def456/)
