@@ -7,6 +7,7 @@
  */
 import { WARMUP_BYTES, WARMUP_MESSAGES } from '../lib/workload.mjs'
 import { latencySummary } from '../lib/histogram.mjs'
+import { rateFigures } from '../lib/summary.mjs'
 
 /**
  * What the multi-process warm-up would send in all, to `<topic>-warmup`: per
@@ -45,14 +46,7 @@ export function embeddedSummary(w, { outcome, groups, sendResult, consumers, atG
     confirmed,
     received,
     groups,
-    // Of what the producers tried to send: a record the client refused (dropped) counts as lost.
-    receivedFraction: sent + dropped > 0 && groups > 0 ? unique / (sent + dropped) : null,
-    seconds,
-    msgsPerSec: seconds ? unique / seconds : null,
-    deliveriesPerSec: seconds ? received / seconds : null,
-    mbPerSec: seconds ? (received * size) / seconds / 1e6 : null,
-    sendSeconds,
-    sentPerSec: sendSeconds ? sent / sendSeconds : null,
+    ...rateFigures({ unique, received, groups, size, seconds, sent, dropped, sendSeconds }),
     latency: latencySummary(consumers.histogram),
     server: {
       peakRssMiB: atEnd.peakRssMiB,

@@ -13,6 +13,25 @@ const UNITS = {
   receivedFraction: (v) => `${num(v * 100, 1)}% received`,
 }
 
+/**
+ * A run's rates from its counts: `unique` records reached each of `groups`
+ * groups (`received` deliveries in all) over `seconds` from the first send to
+ * the last receive; `sendSeconds` is the senders' own time. A record the
+ * client refused (dropped) counts as lost in receivedFraction. Shared by both
+ * topologies (workload.mjs, embedded/summary.mjs).
+ */
+export function rateFigures({ unique, received, groups, size, seconds, sent, dropped, sendSeconds }) {
+  return {
+    receivedFraction: sent + dropped > 0 && groups > 0 ? unique / (sent + dropped) : null,
+    seconds,
+    msgsPerSec: seconds ? unique / seconds : null,
+    deliveriesPerSec: seconds ? received / seconds : null,
+    mbPerSec: seconds ? (received * size) / seconds / 1e6 : null,
+    sendSeconds,
+    sentPerSec: sendSeconds ? sent / sendSeconds : null,
+  }
+}
+
 /** The number a run is judged by. */
 export function headlineValue(r) {
   if (r.metric === 'p99') return r.latency?.p99 ?? null

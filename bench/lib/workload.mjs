@@ -38,6 +38,7 @@ import { startClusterProcesses } from './cluster-process.mjs'
 import { startRole } from './role-process.mjs'
 import { latencySummary, mergeHistograms } from './histogram.mjs'
 import { num } from './format.mjs'
+import { rateFigures } from './summary.mjs'
 
 const POLL_MS = 100
 const IDLE_MS = 2_000
@@ -268,14 +269,7 @@ function summarise(w, { outcome, groups, sendResults, consumerResults, atGo, bro
     confirmed: sum(sendResults, 'confirmed'),
     received,
     groups,
-    // Of what the senders tried to send: a record the client refused (dropped) counts as lost.
-    receivedFraction: sent + dropped > 0 && groups > 0 ? unique / (sent + dropped) : null,
-    seconds,
-    msgsPerSec: seconds ? unique / seconds : null,
-    deliveriesPerSec: seconds ? received / seconds : null,
-    mbPerSec: seconds ? (received * size) / seconds / 1e6 : null,
-    sendSeconds,
-    sentPerSec: sendSeconds ? sent / sendSeconds : null,
+    ...rateFigures({ unique, received, groups, size, seconds, sent, dropped, sendSeconds }),
     datagrams: w.telemetry ? datagrams : undefined,
     datagramsPerSec: w.telemetry && sendSeconds ? datagrams / sendSeconds : undefined,
     latency,

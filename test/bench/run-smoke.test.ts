@@ -14,13 +14,20 @@ import { fileURLToPath } from 'node:url'
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const built = fs.existsSync(path.join(root, 'dist/cli/skiff.js')) && fs.existsSync(path.join(root, 'dist/clients/index.js'))
 
-t.test('S1 and S7 through bench/run.mjs --json', { skip: !built && 'needs npm run build' }, async (t) => {
-  const res = spawnSync(process.execPath, [path.join(root, 'bench/run.mjs'), 'S1', 'S7', '--json'], { encoding: 'utf8', timeout: 150_000 })
-  t.equal(res.status, 0, res.stderr)
+/** bench/run.mjs with `args` and --json: its exit status, stderr and the JSON records it printed. */
+function runBench(...args: string[]) {
+  const res = spawnSync(process.execPath, [path.join(root, 'bench/run.mjs'), ...args, '--json'], { encoding: 'utf8', timeout: 150_000 })
   const records = res.stdout
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l))
+  return { status: res.status, stderr: res.stderr, records }
+}
+
+t.test('S1 and S7 through bench/run.mjs --json', { skip: !built && 'needs npm run build' }, async (t) => {
+  const res = runBench('S1', 'S7')
+  t.equal(res.status, 0, res.stderr)
+  const records = res.records
   t.equal(records.length, 2)
   const [s1, s7] = records
   t.equal(s1.scenario, 'S1')
@@ -41,12 +48,9 @@ t.test('S1 and S7 through bench/run.mjs --json', { skip: !built && 'needs npm ru
 })
 
 t.test('--cold: no warm-up, the same counts', { skip: !built && 'needs npm run build' }, async (t) => {
-  const res = spawnSync(process.execPath, [path.join(root, 'bench/run.mjs'), 'S1', '--cold', '--json'], { encoding: 'utf8', timeout: 150_000 })
+  const res = runBench('S1', '--cold')
   t.equal(res.status, 0, res.stderr)
-  const [s1] = res.stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l))
+  const [s1] = res.records
   t.equal(s1.outcome, 'complete')
   t.equal(s1.warmup, null)
   t.equal(s1.received, 50_000)
@@ -54,12 +58,9 @@ t.test('--cold: no warm-up, the same counts', { skip: !built && 'needs npm run b
 })
 
 t.test('--topology embedded: S1 in one application process, every message counted once', { skip: !built && 'needs npm run build' }, async (t) => {
-  const res = spawnSync(process.execPath, [path.join(root, 'bench/run.mjs'), 'S1', '--topology', 'embedded', '--json'], { encoding: 'utf8', timeout: 150_000 })
+  const res = runBench('S1', '--topology', 'embedded')
   t.equal(res.status, 0, res.stderr)
-  const [s1] = res.stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l))
+  const [s1] = res.records
   t.equal(s1.topology, 'embedded')
   t.equal(s1.broker, 'skiffmq')
   t.equal(s1.durability, 'fsync before confirm')
