@@ -20,7 +20,7 @@ import type { WatchEvent } from './etcd/watcher.js'
 import { parseKey, type ClusterKeys } from './keys.js'
 import { parseBroker, parsePartition, parseTopic, type BrokerRecord, type PartitionRecord, type TopicRecord } from './records.js'
 import { partitionHealth, type PartitionHealth } from './partition-health.js'
-import { MAX_LISTED_PARTITIONS, type BelowMinInSync, type ClusterStatus, type LeaderlessPartition, type UnderReplicatedPartition } from '../observability/broker-view.js'
+import { MAX_LISTED_PARTITIONS, type ClusterStatus } from '../observability/broker-view.js'
 
 /** What one applied event changed, for the node to act on. */
 export type ViewChange =

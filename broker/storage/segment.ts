@@ -109,13 +109,7 @@ export class Segment {
   sync(force = false): void {
     // A sync still running on the pool has not made anything durable yet: this one waits for the disk itself.
     if (!this.dirty && !force && this.syncsInFlight === 0) return
-    try {
-      this.index?.flush()
-    } catch {
-      // The index is a hint (see index-file.ts): entries not written stay in memory and are
-      // written by a later flush; recovery rebuilds a short or torn index file. A full disk
-      // must not keep the log's own fdatasync, the one durability depends on, from running.
-    }
+    this.flushIndex()
     fdatasyncSync(this.fd)
     this.dirty = false
   }
@@ -128,11 +122,7 @@ export class Segment {
    * A failed sync leaves the segment marked dirty, so the next one tries again.
    */
   syncAsync(done: (err: NodeJS.ErrnoException | null) => void): void {
-    try {
-      this.index?.flush()
-    } catch {
-      // A hint, as in sync().
-    }
+    this.flushIndex()
     const fd = this.fd
     this.dirty = false
     this.syncsInFlight++
@@ -142,6 +132,16 @@ export class Segment {
       if (err) this.dirty = true
       done(err)
     })
+  }
+
+  private flushIndex(): void {
+    try {
+      this.index?.flush()
+    } catch {
+      // The index is a hint (see index-file.ts): entries not written stay in memory and are
+      // written by a later flush; recovery rebuilds a short or torn index file. A full disk
+      // must not keep the log's own fdatasync, the one durability depends on, from running.
+    }
   }
 
   private closeOrphans(): void {

@@ -140,7 +140,7 @@ export class PartitionWorker {
    */
   async syncsDone(): Promise<void> {
     for (;;) {
-      const running = [...this.ctx.partitions.values()].flatMap((p) => (p.syncRunning ? [p.syncRunning] : []))
+      const running = [...this.ctx.partitions.values()].flatMap((p) => (p.syncer.running ? [p.syncer.running] : []))
       if (running.length === 0) return
       await Promise.all(running)
       this.endTurn()

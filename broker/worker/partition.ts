@@ -1,13 +1,11 @@
 /**
  * A partition as its owning worker sees it: the log, and every consumer
- * group's cursor on it. Appends are written at once and, with fsync 'always',
- * confirmed once an fdatasync covers them. The fdatasync runs on the libuv
- * pool (one at a time per partition, started at the end of a turn) while the
- * worker goes on taking appends, acks and fetches; everything appended while
- * one runs is covered by the next (group commit). Deliveries read only below
- * what a sync covered, so a consumer never sees a record that could be lost,
- * and go out after their delivery-journal entry is written, so their counts
- * survive a crash (storage/delivery-journal.ts).
+ * group's cursor on it. Appends are written at once and confirmed once they
+ * are stored: with fsync 'always', once an fdatasync covers them, run on the
+ * libuv pool while the worker goes on (group commit: log-syncer.ts).
+ * Deliveries read only below what is stored, so a consumer never sees a
+ * record that could be lost, and go out after their delivery-journal entry is
+ * written, so their counts survive a crash (storage/delivery-journal.ts).
  *
  * Opening a partition recovers it: the log (storage), then every group that
  * has state on disk (group-recovery.ts), reported in one line and in metrics
@@ -31,7 +29,8 @@ import { GroupSaver } from './group-saver.js'
 import { DeliveryTally } from './delivery-tally.js'
 import { toBack } from './outbox.js'
 import type { Replica } from './replica.js'
-import { advanceHw, readableEnd, settleReplicated, type PendingConfirm } from './replication.js'
+import { advanceHw, readableEnd, settleReplicated } from './replication.js'
+import { LogSyncer } from './log-syncer.js'
 import type { WorkerContext } from './context.js'
 import type { PartitionCounters } from '../observability/worker-metrics.js'
 
@@ -48,16 +47,10 @@ export class Partition {
   /** Every group's cursor here, by name (partition-admin.ts changes them too). */
   readonly cursors = new Map<string, GroupCursor>()
   private readonly groupsPath: string
-  /** Reply ids of appends waiting for the sync that covers them. */
-  private confirms: PendingConfirm[] = []
+  /** Syncs of the log and the replies waiting for them (log-syncer.ts). */
+  readonly syncer: LogSyncer
   /** Cluster mode, a partition with copies on other brokers: its role here (replica.ts); undefined otherwise. */
   replica: Replica | undefined
-  /** Follower: appends of the leader's batches waiting for the sync that covers them (answered with the new durable end). */
-  replicated: { id: number; end: number }[] = []
-  /** Written since the last sync began. */
-  private unsynced = false
-  /** The fdatasync running on the pool (fsync 'always'); settles when it ends. */
-  private syncing: Promise<void> | undefined
   /** What the pumped group was handed this pump (delivery-tally.ts). */
   private readonly tally = new DeliveryTally()
   /** Saves the groups' positions (group-saver.ts). */
@@ -88,6 +81,10 @@ export class Partition {
     this.counters = ctx.metrics.partition(config.topic)
     this.deadLetters = new DeadLetterer(this, ctx, this.counters)
     this.log = PartitionLog.open({ dir, segmentBytes: config.segmentBytes, retentionMs: config.retentionMs, retentionBytes: config.retentionBytes, log: emit })
+    this.syncer = new LogSyncer(this.log, ctx, { topic: config.topic, partition }, () => {
+      this.needsPump = true
+      ctx.outbox.schedule()
+    })
     const now = Date.now()
     this.dedup.restore(this.log.producerBatches(this.log.offsetForTimestamp(now - DEDUP_WINDOW_MS)), now)
     const groups = recoverGroups(this.groupsPath, this.log, emit)
@@ -124,114 +121,39 @@ export class Partition {
       baseOffset = this.log.append(records, count, now, producerId, sequence)
       this.counters.appended(count)
       if (idempotent) this.dedup.add(producerId, sequence, baseOffset, count, now)
-      this.unsynced = true
+      this.syncer.markUnsynced()
       this.needsPump = true
     }
     if (!confirm) return
     const end = baseOffset + count
-    // With fsync 'always' a batch is confirmed once a sync covers it (a resent one may be
-    // covered already; it still waits behind earlier confirms, so replies keep their order).
-    // A replicated partition confirms once the high watermark passes it.
-    if (this.replica || (this.ctx.fsync.mode === 'always' && (end > this.log.durableOffset || this.confirms.length > 0))) this.confirms.push({ id, baseOffset, end })
-    else this.ctx.outbox.done(id, baseOffset)
+    // A replicated partition confirms once the high watermark passes the batch; otherwise once it is stored (log-syncer.ts).
+    if (this.replica) this.syncer.confirms.push({ id, baseOffset, end })
+    else if (!this.syncer.confirmWaits(id, baseOffset, end)) this.ctx.outbox.done(id, baseOffset)
   }
 
   /**
-   * End of turn: start the sync of what was appended (fsync 'always', unless
-   * one is running: what it does not cover waits for the next), and confirm
-   * what the syncs done so far cover. A sync's end schedules another turn.
+   * End of turn: start the sync of what was appended (log-syncer.ts), and
+   * give the confirms what is stored covers (replicated: the high watermark).
    */
   commit(): void {
-    const always = this.ctx.fsync.mode === 'always'
-    if (always && this.unsynced && !this.syncing) this.startSync()
-    if (this.replica) {
-      this.settleReplicated()
-      return
-    }
-    if (!always || this.confirms.length === 0) return
-    const durable = this.log.durableOffset
-    const waiting: PendingConfirm[] = []
-    for (const c of this.confirms) {
-      if (c.end <= durable) this.ctx.outbox.done(c.id, c.baseOffset)
-      else waiting.push(c)
-    }
-    this.confirms = waiting
-  }
-
-  private startSync(): void {
-    this.unsynced = false
-    const started = performance.now()
-    const ended = (err: Error | null) => {
-      this.syncing = undefined
-      this.ctx.metrics.fsync((performance.now() - started) / 1000)
-      if (err) this.syncFailed(err)
-      // What it covered may now be confirmed and delivered.
-      this.needsPump = true
-      this.ctx.outbox.schedule()
-    }
-    this.syncing = new Promise<void>((resolve) => {
-      try {
-        this.log.syncAsync((err) => {
-          ended(err)
-          resolve()
-        })
-      } catch (err) {
-        // Could not even start (no file handle left, a closed log): the same as a failed sync.
-        resolve()
-        queueMicrotask(() => ended(err as Error))
-      }
-    })
-  }
-
-  /**
-   * A failed fsync (a full or failing disk) fails the confirms waiting for it
-   * instead of the worker: the batches stay in the log, `unsynced` is set so
-   * the next turn tries again, and nothing past durableOffset is delivered
-   * until a sync covers it (readableEnd).
-   */
-  private syncFailed(err: Error): void {
-    const e = storageError(err)
-    this.unsynced = true
-    for (const c of this.confirms) this.ctx.outbox.fail(c.id, e.codeName, e.message)
-    this.confirms = []
-    for (const r of this.replicated) this.ctx.outbox.fail(r.id, e.codeName, e.message)
-    this.replicated = []
-    this.ctx.outbox.log({ level: 'error', msg: 'log sync failed', topic: this.topic, partition: this.partition, code: e.codeName, err: e.message })
-  }
-
-  /** Replicated partition, end of turn: this turn's confirms wait for the high watermark (replication.ts settleReplicated). */
-  private settleReplicated(): void {
-    const confirms = this.confirms
-    this.confirms = []
-    settleReplicated(this, confirms, this.ctx.outbox, this.ctx.fsync.mode === 'always')
+    this.syncer.startIfDue()
+    if (this.replica) settleReplicated(this, this.syncer.takeConfirms(), this.ctx.outbox)
+    else this.syncer.confirmStored()
   }
 
   /** Move the high watermark (a sync, or a follower's acknowledgement): replication.ts advanceHw. */
   advanceHw(): void {
-    advanceHw(this, this.ctx.outbox, this.ctx.fsync.mode === 'always')
+    advanceHw(this, this.ctx.outbox)
   }
 
   /** Offsets below this may be handed to consumers (replication.ts readableEnd). */
   get readableEnd(): number {
-    return readableEnd(this, this.ctx.fsync.mode === 'always')
-  }
-
-  /** Something was written that the end of the turn must sync (a follower's appends). */
-  markUnsynced(): void {
-    this.unsynced = true
+    return readableEnd(this)
   }
 
   /** For the interval and never policies: sync whatever was written. */
   syncNow(): void {
-    if (!this.unsynced) return
-    this.timedSync()
-    this.unsynced = false
-  }
-
-  private timedSync(): void {
-    const started = performance.now()
-    this.log.sync()
-    this.ctx.metrics.fsync((performance.now() - started) / 1000)
+    this.syncer.syncNow()
   }
 
   subscribe(s: SubscribeSpec): void {
@@ -504,14 +426,9 @@ export class Partition {
     this.saver.saveAsync(this.cursors)
   }
 
-  /** The fdatasync running on the pool, if one is (fsync 'always'). */
-  get syncRunning(): Promise<void> | undefined {
-    return this.syncing
-  }
-
   /** Saves and the log sync still in flight (they must finish before close() saves and syncs synchronously). */
   savesInFlight(): Promise<unknown> {
-    return Promise.all([this.saver.inFlight(), this.syncing])
+    return Promise.all([this.saver.inFlight(), this.syncer.running])
   }
 
   /** Lag of every group here, for the metrics gauges (partition-views.ts). */

@@ -12,6 +12,7 @@ import type { FetchPartition, FetchedPartition } from '../../protocol/frames/rep
 import { Replica, type ReplicaRole } from './replica.js'
 import { DEDUP_WINDOW_MS } from './dedup-window.js'
 import type { Partition } from './partition.js'
+import type { PendingAppend, PendingConfirm } from './log-syncer.js'
 import type { Outbox } from './outbox.js'
 import { GroupCursor } from './group-cursor.js'
 import type { GroupSnapshot } from '../storage/group-state.js'
@@ -28,29 +29,27 @@ export const FETCH_BYTES_PER_PARTITION = 1024 * 1024
 /** What a fetch answers for one partition, plus whether the follower counts as caught up (for the in-sync set). */
 export type FetchAnswer = FetchedPartition & { caughtUp: boolean; acked: number }
 
-/** An append waiting for the sync (replicated: the high watermark) that covers it; `end` is the offset after its batch. */
-export type PendingConfirm = { id: number; baseOffset: number; end: number }
-
 /**
  * Replicated partition, end of turn: this turn's confirms join those waiting
  * for the high watermark, which moves as far as the local sync and the
  * followers allow (replica.ts); a follower's appends are answered with its
  * new end, its acknowledgement to the leader.
  */
-export function settleReplicated(p: Partition, confirms: PendingConfirm[], outbox: Outbox, fsyncAlways: boolean): void {
+export function settleReplicated(p: Partition, confirms: PendingConfirm[], outbox: Outbox): void {
   const replica = p.replica!
   for (const c of confirms) replica.wait(c.id, c.baseOffset, c.end)
-  advanceHw(p, outbox, fsyncAlways)
-  if (p.replicated.length === 0) return
-  // The acknowledgement is what is stored here: with fsync 'always', what a sync covered.
-  const stored = fsyncAlways ? p.log.durableOffset : p.log.endOffset
+  advanceHw(p, outbox)
+  const syncer = p.syncer
+  if (syncer.appends.length === 0) return
+  // The acknowledgement is what is stored here (with fsync 'always', what a sync covered).
+  const stored = syncer.storedEnd
   const answer = { endOffset: stored, lastEpoch: p.log.leaderEpochs.latestEpoch ?? -1 }
-  const waiting: { id: number; end: number }[] = []
-  for (const r of p.replicated) {
-    if (r.end <= stored) outbox.done(r.id, answer)
-    else waiting.push(r)
+  const waiting: PendingAppend[] = []
+  for (const a of syncer.appends) {
+    if (a.end <= stored) outbox.done(a.id, answer)
+    else waiting.push(a)
   }
-  p.replicated = waiting
+  syncer.appends = waiting
 }
 
 /**
@@ -58,12 +57,11 @@ export function settleReplicated(p: Partition, confirms: PendingConfirm[], outbo
  * what it passed, wake the consumers. With fsync 'always' only what a sync
  * covered counts as stored here; otherwise what was written.
  */
-export function advanceHw(p: Partition, outbox: Outbox, fsyncAlways: boolean): void {
+export function advanceHw(p: Partition, outbox: Outbox): void {
   const replica = p.replica
   if (!replica) return
   const before = replica.hw
-  const durable = fsyncAlways ? p.log.durableOffset : p.log.endOffset
-  const { confirmed, refused } = replica.advance(durable)
+  const { confirmed, refused } = replica.advance(p.syncer.storedEnd)
   for (const c of confirmed) outbox.done(c.id, c.baseOffset)
   for (const c of refused) {
     outbox.fail(c.id, 'NOT_ENOUGH_REPLICAS', `${p.topic}/${p.partition} lost in-sync replicas before the publish was replicated (in sync: ${replica.inSync}, minInSync ${replica.minInSync}); it may be stored: resend it with the same sequence`)
@@ -76,9 +74,9 @@ export function advanceHw(p: Partition, outbox: Outbox, fsyncAlways: boolean): v
  * replicated partition; else, with fsync 'always', what a sync covered, and
  * the end of the log with the other policies.
  */
-export function readableEnd(p: Partition, fsyncAlways: boolean): number {
+export function readableEnd(p: Partition): number {
   const replica = p.replica
-  if (!replica) return fsyncAlways ? p.log.durableOffset : p.log.endOffset
+  if (!replica) return p.syncer.storedEnd
   return replica.role === 'leader' ? Math.min(replica.hw, p.log.endOffset) : p.log.startOffset
 }
 
@@ -237,8 +235,8 @@ export function appendFromLeader(p: Partition, id: number, epoch: number, hw: nu
   }
   if (groups.length > 0) applyGroupState(p, groups)
   replica.hw = Math.max(replica.hw, Math.min(hw, log.endOffset))
-  p.markUnsynced()
-  p.replicated.push({ id, end: log.endOffset })
+  p.syncer.markUnsynced()
+  p.syncer.appends.push({ id, end: log.endOffset })
 }
 
 /** Where a follower cuts its log when the leader says its epoch `epoch` ends at `endOffset`: there, or where that epoch ends here if sooner. */

@@ -190,19 +190,19 @@ t.test('fsync always: the sync runs beside the turn; a confirm waits for the syn
     return id
   }
   const a = publishNoWait('a')
-  const running = p.syncRunning
+  const running = p.syncer.running
   t.ok(running, 'the turn ended with a sync running')
   t.equal(w.gateway.reply(a), undefined, 'no confirm before the sync ends')
   t.equal(p.log.durableOffset, 0, 'nothing durable yet')
   t.same(w.gateway.deliveries(), [], 'nothing delivered before it is durable')
   const b = publishNoWait('b')
-  t.equal(p.syncRunning, running, 'no second sync starts while one runs')
+  t.equal(p.syncer.running, running, 'no second sync starts while one runs')
   t.equal(w.gateway.reply(b), undefined)
   await running
   w.worker.endTurn()
   t.same(w.gateway.reply(a), { t: 'done', id: a, result: 0 }, 'the first sync confirms the batch it covered')
   t.equal(w.gateway.reply(b), undefined, 'but not the one appended while it ran')
-  t.ok(p.syncRunning && p.syncRunning !== running, 'the next sync started at the end of that turn')
+  t.ok(p.syncer.running && p.syncer.running !== running, 'the next sync started at the end of that turn')
   await w.worker.syncsDone()
   t.same(w.gateway.reply(b), { t: 'done', id: b, result: 1 })
   t.equal(p.log.durableOffset, 2, 'both durable')

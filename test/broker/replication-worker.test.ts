@@ -19,167 +19,11 @@ import { PartitionWorker } from '../../broker/worker/partition-worker.js'
 import type { FromWorker, ToWorker, TopicConfig, WorkerData } from '../../broker/thread-messages.js'
 import { ThreadCodec } from '../../broker/thread-codec.js'
 import { writeTopicConfig } from '../../broker/topic-store.js'
-import { decodeDeliver, decodeRecord, encodeRecord, encodeReplData, FrameDecoder, Op, REPL_DATA_BYTES, replDataFrameLimit } from '../../protocol/index.js'
+import { decodeRecord, encodeRecord, encodeReplData, FrameDecoder, REPL_DATA_BYTES, replDataFrameLimit } from '../../protocol/index.js'
 import { ownerOf } from '../../broker/routing.js'
 import { fitFrame } from '../../broker/gateway/handlers/replication.js'
 import type { FetchAnswer } from '../../broker/worker/replication.js'
-import type { PartitionLog } from '../../broker/storage/partition-log.js'
-
-const TOPIC = 'orders'
-const CONFIG: TopicConfig = { topic: TOPIC, partitions: 1, retentionMs: 0, retentionBytes: 0, segmentBytes: 1024 * 1024, createdAt: 1 }
-
-type Role = 'leader' | 'follower' | 'none'
-
-/** What the follower tells its leader in its next fetch: its end (acknowledgement) and the epoch of its last batch. */
-interface FollowerPosition {
-  endOffset: number
-  lastEpoch: number
-}
-
-let nextId = 1000
-
-/** One broker's worker: the gateway side played by the test, every op both ways through the thread codec. */
-class Broker {
-  readonly ops: FromWorker[] = []
-  readonly worker: PartitionWorker
-  readonly clock = { now: Date.now() }
-  private readonly codec = new ThreadCodec()
-
-  constructor(
-    readonly self: number,
-    readonly dir: string,
-  ) {
-    writeTopicConfig(dir, CONFIG)
-    const data: WorkerData = { workerId: 0, workers: 1, dataDir: dir, fsync: 'always', groupCommitMs: 1000, retentionCheckMs: 0, maxFrame: 1024 * 1024 }
-    this.worker = new PartitionWorker({ data, post: (ops) => this.ops.push(...(this.codec.unpack(this.codec.pack(ops)) as FromWorker[])), clock: () => this.clock.now })
-    this.worker.start()
-  }
-
-  /** One turn: the ops as the gateway packs them, then the end of the turn (sync, confirms, deliveries). */
-  async turn(...ops: ToWorker[]): Promise<void> {
-    this.worker.handle(this.codec.unpack(this.codec.pack(ops)) as ToWorker[])
-    this.worker.endTurn()
-    // The turns that follow its sync (on the libuv pool with fsync 'always'), until none is running.
-    await this.worker.syncsDone()
-  }
-
-  reply(id: number): FromWorker | undefined {
-    return this.ops.find((o) => (o.t === 'done' || o.t === 'fail') && o.id === id)
-  }
-
-  async role(role: Role, epoch: number, isr: number[], minInSync: number): Promise<void> {
-    await this.turn({ t: 'role', config: CONFIG, partition: 0, self: this.self, role, epoch, isr, minInSync })
-  }
-
-  async publish(payloads: string[], opts: { producerId?: number; sequence?: number } = {}): Promise<number> {
-    const id = ++nextId
-    const records = Buffer.concat(payloads.map((p) => encodeRecord({ payload: Buffer.from(p) })))
-    await this.turn({ t: 'pub', id, topic: TOPIC, partition: 0, count: payloads.length, records, confirm: true, producerId: opts.producerId, sequence: opts.sequence })
-    return id
-  }
-
-  async subscribe(group: string, conn = 1, sub = 7): Promise<void> {
-    const id = ++nextId
-    await this.turn({ t: 'sub', id, conn, sub, topic: TOPIC, partition: 0, group, start: 'earliest', startValue: undefined, maxInFlight: 100, ackTimeoutMs: 30_000, maxDeliveries: 5, ackNone: false })
-    if (this.reply(id)?.t !== 'done') throw new Error(`subscribe failed: ${JSON.stringify(this.reply(id))}`)
-  }
-
-  async ack(group: string, first: number, count: number, conn = 1, sub = 7): Promise<void> {
-    await this.turn({ t: 'settle', conn, sub, topic: TOPIC, partition: 0, group, kind: 'ack', ranges: [first, count], delayMs: 0 })
-  }
-
-  /** Leader: a follower's fetch of the partition; the answer, or undefined while the fetch is held. */
-  async fetch(follower: number, req: { leaderEpoch: number; fetchOffset: number; lastFetchedEpoch?: number | undefined }, maxWaitMs = 0): Promise<{ id: number; answer: FetchAnswer | undefined }> {
-    const id = ++nextId
-    await this.turn({ t: 'replFetch', id, session: id, follower, maxWaitMs, maxBytes: 4 * 1024 * 1024, fetch: [{ topic: TOPIC, partition: 0, ...req }] })
-    return { id, answer: this.fetchAnswer(id) }
-  }
-
-  fetchAnswer(id: number): FetchAnswer | undefined {
-    return this.fetchAnswers(id)[0]
-  }
-
-  /** Every partition's answer to fetch `id` ([] while it is held). */
-  fetchAnswers(id: number): FetchAnswer[] {
-    const r = this.reply(id)
-    if (!r) return []
-    if (r.t !== 'done') throw new Error(`fetch failed: ${JSON.stringify(r)}`)
-    return r.result as FetchAnswer[]
-  }
-
-  /** Follower: the leader's answer appended; what it answers (after its sync), or the failure. */
-  async append(epoch: number, a: Pick<FetchAnswer, 'hw' | 'batches' | 'divergingEpoch' | 'groups'>): Promise<FromWorker> {
-    const id = ++nextId
-    await this.turn({ t: 'replAppend', id, topic: TOPIC, partition: 0, epoch, hw: a.hw, batches: a.batches, diverging: a.divergingEpoch, groups: a.groups ?? new Uint8Array(0) })
-    const r = this.reply(id)
-    if (!r) throw new Error('replAppend not answered in its turn')
-    return r
-  }
-
-  /** The follower's position as the replica fetcher learns it at start: an empty append. */
-  async learn(epoch: number): Promise<FollowerPosition> {
-    const r = await this.append(epoch, { hw: 0, batches: new Uint8Array(0), divergingEpoch: undefined, groups: undefined })
-    if (r.t !== 'done') throw new Error(`learn failed: ${JSON.stringify(r)}`)
-    return r.result as FollowerPosition
-  }
-
-  get log(): PartitionLog {
-    return this.worker.ctx.existing(TOPIC, 0)!.log
-  }
-
-  /** Every message delivered so far: [offset, deliveryCount, payload]. */
-  deliveries(): [number, number, string][] {
-    const out: [number, number, string][] = []
-    for (const op of this.ops) {
-      if (op.t !== 'out') continue
-      const bytes = Buffer.from(op.bytes)
-      for (let pos = 0; pos < bytes.length; ) {
-        const len = bytes.readUInt32BE(pos)
-        if (bytes[pos + 4] === Op.DELIVER) {
-          const d = decodeDeliver(bytes.subarray(pos + 5, pos + 4 + len))
-          for (const [, offset, , count, record] of d.messages) out.push([offset, count, decodeRecord(record).payload.toString()])
-        }
-        pos += 4 + len
-      }
-    }
-    return out
-  }
-}
-
-function brokers(t: { teardown(fn: () => unknown): void }, ...ids: number[]): Broker[] {
-  return ids.map((id) => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `skiff-repl-${id}-`))
-    const b = new Broker(id, dir)
-    t.teardown(async () => {
-      await b.worker.stop()
-      fs.rmSync(dir, { recursive: true, force: true })
-    })
-    return b
-  })
-}
-
-/** One fetch round of `follower` from `leader` in `epoch`: fetch at its position, append the answer; the new position. */
-async function round(leader: Broker, follower: Broker, epoch: number, pos: FollowerPosition): Promise<{ answer: FetchAnswer; pos: FollowerPosition }> {
-  const { answer } = await leader.fetch(follower.self, { leaderEpoch: epoch, fetchOffset: pos.endOffset, lastFetchedEpoch: pos.lastEpoch >= 0 ? pos.lastEpoch : undefined })
-  if (!answer) throw new Error('fetch held')
-  if (answer.error) return { answer, pos }
-  const r = await follower.append(epoch, answer)
-  if (r.t !== 'done') throw new Error(`append failed: ${JSON.stringify(r)}`)
-  return { answer, pos: r.result as FollowerPosition }
-}
-
-/** Rounds until the follower's fetch brings nothing new and no divergence (its last fetch acknowledged everything). */
-async function catchUp(leader: Broker, follower: Broker, epoch: number, pos: FollowerPosition): Promise<FollowerPosition> {
-  for (let i = 0; i < 20; i++) {
-    const r = await round(leader, follower, epoch, pos)
-    if (r.answer.error) throw new Error(`fetch refused: ${r.answer.error}`)
-    if (r.answer.batches.length === 0 && !r.answer.divergingEpoch) return r.pos
-    pos = r.pos
-  }
-  throw new Error('no catch-up in 20 rounds')
-}
-
-const all = (log: PartitionLog) => Buffer.concat(log.readBatches(0, 1 << 30))
+import { all, Broker, brokers, catchUp, CONFIG, newId, round, TOPIC, type FollowerPosition } from './replica-workers.js'
 
 t.test('a confirm waits for the in-sync follower to fetch past the batch; consumers get nothing above the high watermark', async (t) => {
   const [leader, follower] = brokers(t, 1, 2)
@@ -218,7 +62,7 @@ t.test('a confirm waits for the in-sync follower to fetch past the batch; consum
   t.equal(leader!.reply(p2), undefined, 'not the one after it')
   t.strictSame(leader!.deliveries().map((d) => d[0]), [0, 1, 2, 3], 'the consumer gets offset 3, not 4 and 5')
   const check = async (follower: number) => {
-    const id = ++nextId
+    const id = newId()
     await leader!.turn({ t: 'isrCheck', id, topic: TOPIC, partition: 0, follower })
     return (leader!.reply(id) as { result: boolean }).result
   }
@@ -527,7 +371,7 @@ t.test('group state sent in a fetch answer is taken by the follower, and a new l
   const { answer } = await a!.fetch(2, { leaderEpoch: 1, fetchOffset: pos.endOffset, lastFetchedEpoch: pos.lastEpoch })
   t.ok(answer!.groups && answer!.groups.length > 0, 'the answer carries the group state')
   t.match(await b!.append(1, answer!), { t: 'done' })
-  const id = ++nextId
+  const id = newId()
   await b!.turn({ t: 'group', id, topic: TOPIC, partition: 0, group: 'g' })
   t.match(b!.reply(id), { t: 'done', result: { committed: 3 } }, 'the follower has the group, committed up to 3')
 
@@ -547,7 +391,7 @@ t.test('a fetch of several lagging partitions carries at most its maxBytes of ba
   // 20 batches of about 50 KiB on each partition: 1 MiB each, 3 MiB in all.
   const payload = 'x'.repeat(50 * 1024)
   for (let p = 0; p < 3; p++) {
-    for (let i = 0; i < 20; i++) await a!.turn({ t: 'pub', id: ++nextId, topic: 'wide', partition: p, count: 1, records: encodeRecord({ payload: Buffer.from(`${p}:${i}:${payload}`) }), confirm: false })
+    for (let i = 0; i < 20; i++) await a!.turn({ t: 'pub', id: newId(), topic: 'wide', partition: p, count: 1, records: encodeRecord({ payload: Buffer.from(`${p}:${i}:${payload}`) }), confirm: false })
   }
   const maxBytes = 256 * 1024
   const pos = [0, 1, 2].map(() => ({ endOffset: 0, lastEpoch: -1 }))
@@ -555,7 +399,7 @@ t.test('a fetch of several lagging partitions carries at most its maxBytes of ba
   let largest = 0
   while (pos.some((x) => x.endOffset < 20) && rounds < 50) {
     rounds++
-    const id = ++nextId
+    const id = newId()
     await a!.turn({ t: 'replFetch', id, session: id, follower: 2, maxWaitMs: 0, maxBytes, fetch: pos.map((x, p) => ({ topic: 'wide', partition: p, leaderEpoch: 1, fetchOffset: x.endOffset, lastFetchedEpoch: x.lastEpoch >= 0 ? x.lastEpoch : undefined })) })
     const answers = a!.fetchAnswers(id)
     const total = answers.reduce((n, x) => n + x.batches.length, 0)
@@ -566,7 +410,7 @@ t.test('a fetch of several lagging partitions carries at most its maxBytes of ba
     decoder.push(frame)
     if (!decoder.next()) t.fail(`round ${rounds}: the follower cannot read the REPL_DATA frame`)
     for (const [p, x] of answers.entries()) {
-      const appendId = ++nextId
+      const appendId = newId()
       await b!.turn({ t: 'replAppend', id: appendId, topic: 'wide', partition: p, epoch: 1, hw: x.hw, batches: x.batches, diverging: x.divergingEpoch, groups: new Uint8Array(0) })
       pos[p] = (b!.reply(appendId) as { result: FollowerPosition }).result
     }
@@ -610,11 +454,11 @@ t.test('a REPL_DATA answer from several workers, each past its share by a batch 
   const big = encodeRecord({ payload: Buffer.alloc(maxFrame - 200, 'b') })
   for (const [w, p] of chosen) {
     pool[w]!.turn({ t: 'role', config, partition: p, self: 1, role: 'leader', epoch: 1, isr: [1], minInSync: 1 })
-    for (let i = 0; i < 2; i++) pool[w]!.turn({ t: 'pub', id: ++nextId, topic: 'big', partition: p, count: 1, records: big, confirm: false })
+    for (let i = 0; i < 2; i++) pool[w]!.turn({ t: 'pub', id: newId(), topic: 'big', partition: p, count: 1, records: big, confirm: false })
   }
   const answers: FetchAnswer[] = []
   for (const [w, p] of chosen) {
-    const id = ++nextId
+    const id = newId()
     pool[w]!.turn({ t: 'replFetch', id, session: id, follower: 2, maxWaitMs: 0, maxBytes: Math.floor(REPL_DATA_BYTES / workers), fetch: [{ topic: 'big', partition: p, leaderEpoch: 1, fetchOffset: 0 }] })
     const r = pool[w]!.ops.find((o) => o.t === 'done' && o.id === id) as { result: FetchAnswer[] }
     answers.push(...r.result)
