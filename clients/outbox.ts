@@ -51,6 +51,7 @@ import { randomInt } from 'node:crypto'
 import { PUBLISH_TAIL_ROOM, SkiffError, decodePublishAck, encodePublish, expandPublishAck, isSkiffError, publishFrameAround, publishHeadRoom, type RecordWriter } from '../protocol/index.js'
 import type { Connection } from './connection.js'
 import type { ConnectionSource } from './link.js'
+import { HeldBatches, PartitionCounts } from './held-batches.js'
 
 /** Most records in one PUBLISH frame. */
 export const MAX_BATCH_RECORDS = 1000
@@ -186,10 +187,10 @@ export class Outbox {
   private stopped = false
   private closed = 0
   /** Routed batches waiting for retry(), and how many per `topic/partition` (the later ones of a partition wait behind). */
-  private held: Batch[] = []
-  private readonly heldParts = new Map<string, number>()
+  /** In a cluster: batches held for a route (held-batches.ts). */
+  private readonly held = new HeldBatches()
   /** Routed batches awaiting their answer, per `topic/partition`. */
-  private readonly inFlightParts = new Map<string, number>()
+  private readonly inFlightParts = new PartitionCounts()
   private readonly routed: boolean
 
   constructor(private readonly owner: OutboxOwner) {
@@ -276,34 +277,14 @@ export class Outbox {
       }
     }
     if (this.held.length === 0) return
-    const sorted = this.held.sort((a, b) => a.order - b.order)
-    const probes: Batch[] = []
-    const rest: Batch[] = []
-    const probed = new Set<string>()
-    for (const b of sorted) {
-      const key = partKey(b)
-      // While a batch of the partition awaits its answer, nothing of it goes ahead of that answer
-      // (a refusal of the earlier one and an acceptance of this one would reorder them).
-      if (probed.has(key) || this.inFlightParts.has(key)) rest.push(b)
-      else {
-        probed.add(key)
-        b.probe = true
-        probes.push(b)
-      }
-    }
-    this.held = rest
-    this.heldParts.clear()
-    for (const b of rest) this.countHeld(b)
-    this.ready = probes.concat(this.ready)
+    this.ready = this.held.takeProbes(this.inFlightParts).concat(this.ready)
     void this.pump()
   }
 
   /** A batch of `batch`'s partition was confirmed: once none of it awaits an answer, the held ones go, in order. */
   private release(batch: Batch): void {
-    const key = partKey(batch)
-    if (this.inFlightParts.has(key) || !this.heldParts.delete(key)) return
-    const again = this.held.filter((b) => partKey(b) === key).sort((a, b) => a.order - b.order)
-    this.held = this.held.filter((b) => partKey(b) !== key)
+    const again = this.held.takePartition(batch, this.inFlightParts)
+    if (again.length === 0) return
     this.ready = again.concat(this.ready)
     void this.pump()
   }
@@ -331,13 +312,11 @@ export class Outbox {
       batch.conn?.cancel(batch.corr)
       batch.conn = undefined
       // Batches held behind it would wait for its answer: a retry sends the next of them.
-      if (this.routed && this.heldParts.has(partKey(batch))) this.owner.held!(undefined)
+      if (this.routed && this.held.holds(batch)) this.owner.held!(undefined)
     } else {
       const i = this.ready.indexOf(batch)
-      const h = i >= 0 ? -1 : this.held.indexOf(batch)
       if (i >= 0) this.ready.splice(i, 1)
-      else if (h >= 0) this.unhold(h)
-      else if (!this.forgetOpen(batch)) return
+      else if (!this.held.remove(batch) && !this.forgetOpen(batch)) return
       if (!batch.frozen) {
         this.queuedBytes -= batch.bytes
         this.owner.bytesFreed()
@@ -349,7 +328,7 @@ export class Outbox {
   /** Stop for good; every batch not yet done is handed back. */
   takeAll(): Batch[] {
     this.stopped = true
-    const all = [...this.openOrder, ...this.held, ...this.ready, ...this.inFlight]
+    const all = [...this.openOrder, ...this.held.takeAll(), ...this.ready, ...this.inFlight]
     for (const b of this.inFlight) b.conn?.cancel(b.corr)
     for (const b of all) b.conn = undefined
     this.openConfirmed.clear()
@@ -358,8 +337,6 @@ export class Outbox {
     this.openFireAndForgetParts.clear()
     this.openOrder = []
     this.ready = []
-    this.held = []
-    this.heldParts.clear()
     this.inFlight.clear()
     this.inFlightParts.clear()
     this.queuedBytes = 0
@@ -450,7 +427,7 @@ export class Outbox {
         if (this.routed) {
           const batch = this.ready[0]!
           // A probe goes ahead of its partition's held batches; anything else waits behind them.
-          conn = !batch.probe && this.heldParts.has(partKey(batch)) ? undefined : this.owner.route!(batch)
+          conn = !batch.probe && this.held.holds(batch) ? undefined : this.owner.route!(batch)
           batch.probe = false
           if (!conn?.isOpen) {
             this.ready.shift()
@@ -497,7 +474,7 @@ export class Outbox {
     batch.corr = corr
     if (this.routed) batch.sentAt = Date.now()
     this.inFlight.add(batch)
-    if (this.routed) this.inFlightParts.set(partKey(batch), (this.inFlightParts.get(partKey(batch)) ?? 0) + 1)
+    if (this.routed) this.inFlightParts.add(batch)
     // No request timer: every entry carries its own deadline (see the producer).
     conn.request(corr, frame, `PUBLISH to ${batch.topic}`, 0).then(
       (answer) => {
@@ -512,7 +489,7 @@ export class Outbox {
         }
         this.owner.done(batch, undefined, results)
         // Its partition takes publishes again: what is held behind it goes now.
-        if (this.routed && this.heldParts.size > 0) this.release(batch)
+        if (this.routed && this.held.any) this.release(batch)
       },
       (err: unknown) => {
         if (batch.conn !== conn) return
@@ -531,7 +508,7 @@ export class Outbox {
         batch.conn = undefined
         this.owner.done(batch, err)
         // Batches held behind it waited for its answer: a retry sends the next of them.
-        if (this.routed && this.heldParts.has(partKey(batch))) this.owner.held!(undefined)
+        if (this.routed && this.held.holds(batch)) this.owner.held!(undefined)
       },
     )
   }
@@ -563,34 +540,15 @@ export class Outbox {
   /** Keep a routed batch until retry(); later batches of its partition wait behind it. */
   private hold(batch: Batch, reason: SkiffError | undefined): void {
     // A batch whose callers all gave up is abandoned by the producer's sweep, here as anywhere.
-    this.held.push(batch)
-    this.countHeld(batch)
+    this.held.add(batch)
     this.owner.held!(reason)
   }
 
   /** Take a batch out of `inFlight`; false when it was not there. */
   private untrack(batch: Batch): boolean {
     if (!this.inFlight.delete(batch)) return false
-    if (this.routed) {
-      const key = partKey(batch)
-      const n = (this.inFlightParts.get(key) ?? 1) - 1
-      if (n > 0) this.inFlightParts.set(key, n)
-      else this.inFlightParts.delete(key)
-    }
+    if (this.routed) this.inFlightParts.remove(batch)
     return true
-  }
-
-  private countHeld(batch: Batch): void {
-    const key = partKey(batch)
-    this.heldParts.set(key, (this.heldParts.get(key) ?? 0) + 1)
-  }
-
-  private unhold(i: number): void {
-    const key = partKey(this.held[i]!)
-    this.held.splice(i, 1)
-    const n = (this.heldParts.get(key) ?? 1) - 1
-    if (n > 0) this.heldParts.set(key, n)
-    else this.heldParts.delete(key)
   }
 
   /** Remove the records of settled entries from an unwritten batch, in place (each record starts with its length). */
@@ -614,11 +572,6 @@ export class Outbox {
     batch.bytes = to - batch.recordsAt
     this.owner.leftOut(left)
   }
-}
-
-/** Names a batch's partition among held ones (once per batch held, not per record). */
-function partKey(batch: Batch): string {
-  return batch.partition === undefined ? batch.topic : `${batch.topic}\u0000${batch.partition}`
 }
 
 /** Room left after the records: the PUBLISH fields that follow them, `partition` included. */
