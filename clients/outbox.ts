@@ -48,10 +48,11 @@
  * keep their order.
  */
 import { randomInt } from 'node:crypto'
-import { PUBLISH_TAIL_ROOM, SkiffError, decodePublishAck, encodePublish, expandPublishAck, isSkiffError, publishFrameAround, publishHeadRoom, type RecordWriter } from '../protocol/index.js'
+import { SkiffError, decodePublishAck, encodePublish, expandPublishAck, isSkiffError, publishFrameAround, type RecordWriter } from '../protocol/index.js'
 import type { Connection } from './connection.js'
 import type { ConnectionSource } from './link.js'
 import { HeldBatches, PartitionCounts } from './held-batches.js'
+import { OpenBatches, TAIL_ROOM } from './open-batches.js'
 
 /** Most records in one PUBLISH frame. */
 export const MAX_BATCH_RECORDS = 1000
@@ -59,12 +60,8 @@ export const MAX_BATCH_RECORDS = 1000
 export const MAX_BATCH_BYTES = 256 * 1024
 /** Room for the PUBLISH fields around the records (corr, a 249-character topic, count, ids). */
 const PUBLISH_OVERHEAD = 512
-/** Topics whose last batch size the outbox remembers. */
-const SIZE_HINTS_MAX = 1024
 /** The broker stores sequences in 32 bits; 0xFFFFFFFF means "none". */
 const MAX_SEQUENCE = 0xfffffffe
-/** Room after the records for a `partition` field (PUBLISH_TAIL_ROOM leaves it out): its key and a uint below 1024. */
-const PARTITION_ROOM = 1 + 'partition'.length + 3
 /**
  * Answers after which a routed batch is held and sent again, with the same
  * producer id and sequence, wherever its partition is led by then: nothing
@@ -166,27 +163,14 @@ export class Outbox {
   resent = 0
   producerId = newProducerId()
   private sequence = 0
-  /** Open batches by topic, one map per kind (no key string built per record). */
-  private readonly openConfirmed = new Map<string, Batch>()
-  private readonly openFireAndForget = new Map<string, Batch>()
-  /** The same for records that name their partition: per topic, indexed by partition. */
-  private readonly openConfirmedParts = new Map<string, (Batch | undefined)[]>()
-  private readonly openFireAndForgetParts = new Map<string, (Batch | undefined)[]>()
-  /** Open batches in the order they opened: closeAll closes them in that order. */
-  private openOrder: Batch[] = []
-  /**
-   * Record bytes of the last batch frozen, per topic: the first size of that
-   * topic's next buffer (per topic, so one topic's big batches do not size
-   * another's small ones). Bounded: cleared when it names too many topics.
-   */
-  private readonly lastBatchBytes = new Map<string, number>()
+  /** The batches records are being written into (open-batches.ts). */
+  private readonly open = new OpenBatches()
   private ready: Batch[] = []
   private readonly inFlight = new Set<Batch>()
   private scheduled = false
   private pumping = false
   private stopped = false
   private closed = 0
-  /** Routed batches waiting for retry(), and how many per `topic/partition` (the later ones of a partition wait behind). */
   /** In a cluster: batches held for a route (held-batches.ts). */
   private readonly held = new HeldBatches()
   /** Routed batches awaiting their answer, per `topic/partition`. */
@@ -222,17 +206,17 @@ export class Outbox {
     const size = record.length
     const limit = this.batchBytesLimit
     const partition = entry.partition
-    let batch = this.openOf(topic, confirm, partition)
+    let batch = this.open.get(topic, confirm, partition)
     // Closing writes, and a write can admit a waiting send() that opens the
     // topic's next batch: look again rather than assume there is none.
     while (batch !== undefined && batch.bytes + size > limit) {
       this.closeBatch(batch)
-      batch = this.openOf(topic, confirm, partition)
+      batch = this.open.get(topic, confirm, partition)
     }
-    if (batch === undefined) batch = this.openBatch(topic, partition, confirm, size)
+    if (batch === undefined) batch = this.open.open(topic, partition, confirm, size, limit)
     let at = batch.recordsAt + batch.bytes
     if (at + size + TAIL_ROOM > batch.buf.length) {
-      this.grow(batch, size)
+      this.open.grow(batch, size, limit)
       at = batch.recordsAt + batch.bytes
     }
     if (record instanceof Uint8Array) batch.buf.set(record, at)
@@ -247,7 +231,7 @@ export class Outbox {
 
   /** Close every open batch now (flush). */
   closeAll(): void {
-    for (const batch of this.openOrder.slice()) this.closeBatch(batch)
+    for (const batch of this.open.all()) this.closeBatch(batch)
   }
 
   /** A connection is open: write what waits. */
@@ -316,7 +300,7 @@ export class Outbox {
     } else {
       const i = this.ready.indexOf(batch)
       if (i >= 0) this.ready.splice(i, 1)
-      else if (!this.held.remove(batch) && !this.forgetOpen(batch)) return
+      else if (!this.held.remove(batch) && !this.open.forget(batch)) return
       if (!batch.frozen) {
         this.queuedBytes -= batch.bytes
         this.owner.bytesFreed()
@@ -328,14 +312,9 @@ export class Outbox {
   /** Stop for good; every batch not yet done is handed back. */
   takeAll(): Batch[] {
     this.stopped = true
-    const all = [...this.openOrder, ...this.held.takeAll(), ...this.ready, ...this.inFlight]
+    const all = [...this.open.takeAll(), ...this.held.takeAll(), ...this.ready, ...this.inFlight]
     for (const b of this.inFlight) b.conn?.cancel(b.corr)
     for (const b of all) b.conn = undefined
-    this.openConfirmed.clear()
-    this.openFireAndForget.clear()
-    this.openConfirmedParts.clear()
-    this.openFireAndForgetParts.clear()
-    this.openOrder = []
     this.ready = []
     this.inFlight.clear()
     this.inFlightParts.clear()
@@ -352,66 +331,8 @@ export class Outbox {
     })
   }
 
-  /** The open batch for (topic, confirm[, partition]). */
-  private openOf(topic: string, confirm: boolean, partition: number | undefined): Batch | undefined {
-    if (partition === undefined) return (confirm ? this.openConfirmed : this.openFireAndForget).get(topic)
-    return (confirm ? this.openConfirmedParts : this.openFireAndForgetParts).get(topic)?.[partition]
-  }
-
-  private openBatch(topic: string, partition: number | undefined, confirm: boolean, first: number): Batch {
-    const recordsAt = publishHeadRoom(topic)
-    const want = Math.min(this.batchBytesLimit, Math.max(first, this.lastBatchBytes.get(topic) ?? 0))
-    const batch: Batch = {
-      topic,
-      partition,
-      confirm,
-      buf: Buffer.allocUnsafe(recordsAt + want + TAIL_ROOM),
-      recordsAt,
-      bytes: 0,
-      entries: [],
-      frozen: undefined,
-      conn: undefined,
-      corr: 0,
-      order: Number.MAX_SAFE_INTEGER,
-      sentAt: 0,
-      probe: false,
-    }
-    if (partition === undefined) (confirm ? this.openConfirmed : this.openFireAndForget).set(topic, batch)
-    else {
-      const parts = confirm ? this.openConfirmedParts : this.openFireAndForgetParts
-      let byPartition = parts.get(topic)
-      if (!byPartition) parts.set(topic, (byPartition = []))
-      byPartition[partition] = batch
-    }
-    this.openOrder.push(batch)
-    return batch
-  }
-
-  /** Room for `size` more record bytes: double the buffer (at least), never past the batch limit. */
-  private grow(batch: Batch, size: number): void {
-    const want = Math.max(batch.bytes + size, Math.min(this.batchBytesLimit, batch.bytes * 2))
-    const buf = Buffer.allocUnsafe(batch.recordsAt + want + TAIL_ROOM)
-    batch.buf.copy(buf, batch.recordsAt, batch.recordsAt, batch.recordsAt + batch.bytes)
-    batch.buf = buf
-  }
-
-  /** Take an open batch out of the open maps; false when it was not open. */
-  private forgetOpen(batch: Batch): boolean {
-    const i = this.openOrder.indexOf(batch)
-    if (i < 0) return false
-    this.openOrder.splice(i, 1)
-    if (batch.partition === undefined) {
-      const open = batch.confirm ? this.openConfirmed : this.openFireAndForget
-      if (open.get(batch.topic) === batch) open.delete(batch.topic)
-    } else {
-      const byPartition = (batch.confirm ? this.openConfirmedParts : this.openFireAndForgetParts).get(batch.topic)
-      if (byPartition?.[batch.partition] === batch) byPartition[batch.partition] = undefined
-    }
-    return true
-  }
-
   private closeBatch(batch: Batch): void {
-    if (this.stopped || !this.forgetOpen(batch)) return // stopped, or already closed
+    if (this.stopped || !this.open.forget(batch)) return // stopped, or already closed
     batch.order = this.closed++
     this.ready.push(batch)
     void this.pump()
@@ -521,8 +442,7 @@ export class Outbox {
       this.leaveOut(batch)
       if (batch.entries.length === 0) return undefined
     }
-    if (this.lastBatchBytes.size >= SIZE_HINTS_MAX && !this.lastBatchBytes.has(batch.topic)) this.lastBatchBytes.clear()
-    this.lastBatchBytes.set(batch.topic, batch.bytes)
+    this.open.rememberSize(batch.topic, batch.bytes)
     const frozen: Frozen = { records: batch.buf.subarray(batch.recordsAt, batch.recordsAt + batch.bytes), count: batch.entries.length, producerId: undefined, sequence: undefined }
     if (batch.confirm) {
       if (this.sequence > MAX_SEQUENCE) {
@@ -573,9 +493,6 @@ export class Outbox {
     this.owner.leftOut(left)
   }
 }
-
-/** Room left after the records: the PUBLISH fields that follow them, `partition` included. */
-const TAIL_ROOM = PUBLISH_TAIL_ROOM + PARTITION_ROOM
 
 /** The error a publish gets when its deadline passes. */
 export function publishTimeout(entry: Entry, timeoutMs: number, source: ConnectionSource): SkiffError {
