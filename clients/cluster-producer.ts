@@ -12,9 +12,10 @@
  *   (`partition`), so a batch sent again lands in the same partition on
  *   whichever broker leads it then. A keyed record goes to
  *   `keyHash(key) % partitions`, as the broker computes it. Keyless records
- *   stick to one partition for STICKY_RECORDS records, then move on,
- *   round-robin over the partitions whose leader is connected (else live,
- *   else any): batches stay full, and the load is spread over the brokers.
+ *   stick to one partition for a batch, then move on, round-robin over the
+ *   partitions whose leader is connected (else live, else any): batches
+ *   stay whole, and the load is spread over the brokers batch by batch
+ *   (sticky-partitions.ts).
  * - A batch that is refused with NOT_LEADER, PARTITION_UNAVAILABLE or
  *   NOT_ENOUGH_REPLICAS (nothing stored, or "may be stored: resend it with
  *   the same sequence"), or whose broker's connection is lost, or whose
@@ -64,10 +65,9 @@ import type { ClusterRouter } from './cluster-router.js'
 import type { Connection } from './connection.js'
 import type { ConnectionSource } from './link.js'
 import { PartitionRoutes } from './partition-routes.js'
+import { StickyPartitions } from './sticky-partitions.js'
 import { Producer, type ProducerOptions, type ProducerStats, type PublishOptions, type PublishResult, type SendResult, type WhenFull } from './producer.js'
 
-/** Keyless records sent to one partition before moving on to the next. */
-const STICKY_RECORDS = 50
 /** Refusals after which the topic-creating publish is made again to the partition's leader: nothing was stored. */
 const NOT_STORED_HERE = new Set(['NOT_LEADER', 'PARTITION_UNAVAILABLE'])
 /** How often metadata is asked again for a topic just created, before giving up on its placement. */
@@ -121,7 +121,7 @@ export class RoutedProducer<M extends WhenFull = 'drop'> extends Producer<M> {
   /** Calls waiting for their topic's placement, in call order. */
   private readonly waiting = new Map<string, Waiting[]>()
   private readonly placing = new Map<string, Promise<void>>()
-  private readonly sticky = new Map<string, { partition: number; left: number }>()
+  private readonly sticky: StickyPartitions
   private closedReason: SkiffError | undefined
   /** send() records dropped because their topic's placement was not known (counted in stats.dropped.timeout). */
   private noRoute = 0
@@ -135,6 +135,7 @@ export class RoutedProducer<M extends WhenFull = 'drop'> extends Producer<M> {
     const routes = new PartitionRoutes(router)
     super(new RoutedSource(seed, routes), producerOpts, routes)
     this.routes = routes
+    this.sticky = new StickyPartitions({ openBatch: (topic, confirm, partition) => this.openBatch(topic, confirm, partition), next: (t) => router.keylessPartition(t) })
     routes.retry = () => this.retryHeld()
     routes.oldestInFlightMs = (now) => this.oldestInFlightMs(now)
     router.producers.add(routes)
@@ -157,7 +158,7 @@ export class RoutedProducer<M extends WhenFull = 'drop'> extends Producer<M> {
   override publish(topic: string, payload: unknown, opts?: PublishOptions): Promise<PublishResult> {
     if (this.closedReason) return Promise.reject(this.closedError())
     const t = this.router.placement(topic)
-    if (t && !this.waiting.has(topic)) return this.publishAt(topic, this.partitionFor(t, opts?.key), payload, opts, undefined)
+    if (t && !this.waiting.has(topic)) return this.publishAt(topic, this.partitionFor(t, opts?.key, true), payload, opts, undefined)
     // A retry may come after the caller reused its buffer.
     const data = payload instanceof Uint8Array ? Buffer.from(payload) : payload
     const deadline = Date.now() + this.router.requestTimeoutMs
@@ -168,7 +169,7 @@ export class RoutedProducer<M extends WhenFull = 'drop'> extends Producer<M> {
     const wait = this.producerOpts.whenFull === 'wait'
     if (this.closedReason) return this.sendAt(topic, undefined, payload, opts) // counted as dropped (closed)
     const t = this.router.placement(topic)
-    if (t && !this.waiting.has(topic)) return this.sendAt(topic, this.partitionFor(t, opts?.key), payload, opts)
+    if (t && !this.waiting.has(topic)) return this.sendAt(topic, this.partitionFor(t, opts?.key, false), payload, opts)
     // Keyless: any broker takes it (and creates the topic); keyed: its partition is not known yet.
     if (opts?.key === undefined && !this.waiting.has(topic)) {
       this.router.learn(topic).catch(() => undefined)
@@ -218,23 +219,9 @@ export class RoutedProducer<M extends WhenFull = 'drop'> extends Producer<M> {
   }
 
   /** The partition a record goes to (see the header comment); undefined for a topic without partitions. */
-  private partitionFor(t: TopicPlacement, key: string | undefined): number | undefined {
+  private partitionFor(t: TopicPlacement, key: string | undefined, confirm: boolean): number | undefined {
     if (key !== undefined) return this.router.partitionOfKey(t, key)
-    const s = this.sticky.get(t.topic)
-    if (s && s.left > 0 && s.partition < t.partitions.length) {
-      s.left--
-      return s.partition
-    }
-    const partition = this.router.keylessPartition(t)
-    if (partition === undefined) return undefined
-    if (s) {
-      s.partition = partition
-      s.left = STICKY_RECORDS - 1
-    } else {
-      if (this.sticky.size >= 1024) this.sticky.clear()
-      this.sticky.set(t.topic, { partition, left: STICKY_RECORDS - 1 })
-    }
-    return partition
+    return this.sticky.pick(t, confirm)
   }
 
   /** Queue `call` until `topic` has a placement (or is known to have none). */
@@ -299,7 +286,7 @@ export class RoutedProducer<M extends WhenFull = 'drop'> extends Producer<M> {
   }
 
   private release(topic: string, t: TopicPlacement | undefined, c: Waiting): void {
-    const partition = t ? this.partitionFor(t, c.opts?.key) : undefined
+    const partition = t ? this.partitionFor(t, c.opts?.key, c.resolve !== undefined) : undefined
     if (c.resolve) this.publishAt(topic, partition, c.payload, c.opts, c.deadline).then(c.resolve, c.reject)
     else void Promise.resolve(this.sendAt(topic, partition, c.payload, c.opts)).then(c.admitted)
   }

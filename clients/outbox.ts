@@ -229,6 +229,11 @@ export class Outbox {
     else this.schedule()
   }
 
+  /** The batch (topic, confirm, partition) is filling now, if any. */
+  openBatch(topic: string, confirm: boolean, partition: number): Batch | undefined {
+    return this.open.get(topic, confirm, partition)
+  }
+
   /** Close every open batch now (flush). */
   closeAll(): void {
     for (const batch of this.open.all()) this.closeBatch(batch)

@@ -251,6 +251,11 @@ export class Producer<M extends WhenFull = 'drop'> {
     return this.outbox.oldestInFlightMs(now)
   }
 
+  /** @internal In a cluster: the batch (topic, confirm, partition) is filling now, if any (keyless records stick to it). */
+  protected openBatch(topic: string, confirm: boolean, partition: number): object | undefined {
+    return this.outbox.openBatch(topic, confirm, partition)
+  }
+
   /** @internal In a cluster: batches waiting for a route. */
   get heldBatches(): number {
     return this.outbox.heldBatches

@@ -69,12 +69,22 @@ else {
       })
     const keyed = (round: number, i: number): Body => ({ id: `k${round}-${i}`, key: `key${i % KEYS}`, seq: round * 1000 + Math.floor(i / KEYS) })
 
-    // 600 keyed and 300 keyless, all with confirm.
+    // 600 keyed and 300 keyless, all with confirm. The keyless ones in 12 turns of 25: each turn's
+    // batch goes to one partition, the next turn's to the next (sticky-partitions.ts).
     const first: Promise<PublishResult>[] = []
     for (let i = 0; i < 600; i++) first.push(publish(keyed(0, i)))
-    for (let i = 0; i < 300; i++) first.push(publish({ id: `n0-${i}` }))
+    for (let turn = 0; turn < 12; turn++) {
+      for (let i = 0; i < 25; i++) first.push(publish({ id: `n0-${turn * 25 + i}` }))
+      await new Promise((resolve) => setImmediate(resolve))
+    }
     await Promise.all(first)
     t.equal(confirmed.size, 900, 'every publish confirmed')
+    const keylessBatches = [...confirmed].filter(([id]) => id.startsWith('n')).map(([id, r]) => [Math.floor(Number(id.split('-')[1]) / 25), r.partition])
+    t.same(
+      [...new Set(keylessBatches.map(([turn, partition]) => `${turn}:${partition}`))].length,
+      12,
+      "a turn's keyless records stay together in one partition",
+    )
     const misplaced = [...confirmed].filter(([id]) => id.startsWith('k')).filter(([id, r]) => r.partition !== keyHash(Buffer.from(`key${Number(id.split('-')[1]) % KEYS}`)) % PARTITIONS)
     t.equal(misplaced.length, 0, "each keyed record is in its key's partition")
     const keylessBrokers = new Set([...confirmed].filter(([id]) => id.startsWith('n')).map(([, r]) => leaders[r.partition]))
