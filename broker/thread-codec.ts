@@ -21,6 +21,13 @@
  *
  * The layout of each hot op is in thread-layout.ts.
  *
+ * Attachments: an `out` op's bytes of at least ATTACH_MIN_BYTES whose
+ * ArrayBuffer its maker gave up (transferOnPost: DELIVER frames the worker
+ * encoded, each in a buffer of its own) are not copied at all: that
+ * ArrayBuffer travels beside the ops' own in the same postMessage, and the
+ * op names it. Copying a turn's deliveries into the ops' buffer was the
+ * worker's largest copy of 64 KiB records (bench/README.md, S6).
+ *
  * An op of a hot kind whose fields do not fit its layout (a partition that is
  * not a u32, a string past 64 KiB, an unknown ack kind, ...) goes as GENERIC:
  * whatever is sent comes back as msgpackr gave it before, never truncated.
@@ -39,7 +46,7 @@
 import { Packr, Unpackr } from 'msgpackr'
 import { ACK_KINDS, type AckKind } from '../protocol/frames/ack.js'
 import { OP_FIELDS, type FieldKind, type Op } from './thread-messages.js'
-import { CONFIRM, DONE_NULL, DONE_NUMBER, DONE_UNDEF, GENERIC, HAS_PRODUCER_ID, HAS_SEQUENCE, OUT, PUB, SETTLE, isOptionalNumber, isU32, numbersOnly, stringBytes, SHORT_STRING, type AnyOp, type Complete } from './thread-layout.js'
+import { CONFIRM, DONE_NULL, DONE_NUMBER, DONE_UNDEF, GENERIC, HAS_PRODUCER_ID, HAS_SEQUENCE, OUT, OUT_ATTACHED, PUB, SETTLE, isOptionalNumber, isU32, numbersOnly, stringBytes, SHORT_STRING, type AnyOp, type Complete } from './thread-layout.js'
 
 // Short strings read before, by a hash of their bytes (see readString).
 const CACHED_STRING_BYTES = 32
@@ -58,6 +65,24 @@ function declaredFields(): Record<string, Record<string, FieldKind>> {
 
 const EMPTY_AB = new ArrayBuffer(0)
 const EMPTY = Buffer.from(EMPTY_AB)
+const NO_ATTACHMENTS: readonly ArrayBuffer[] = []
+
+/** `out` bytes from this size on travel as an attachment when their ArrayBuffer may be transferred. */
+export const ATTACH_MIN_BYTES = 32 * 1024
+
+/** ArrayBuffers their owners gave up to the next pack() (see transferOnPost). */
+const transferable = new WeakSet<ArrayBufferLike>()
+
+/**
+ * `bytes` own their ArrayBuffer (nothing else views it) and the caller will
+ * not touch them again once they are packed: pack() may transfer that
+ * ArrayBuffer instead of copying it (it is detached here afterwards). For
+ * buffers of at least ATTACH_MIN_BYTES from Buffer.allocUnsafe, which never
+ * come from the shared pool at that size.
+ */
+export function transferOnPost(bytes: Uint8Array): void {
+  if (bytes.length >= ATTACH_MIN_BYTES) transferable.add(bytes.buffer)
+}
 
 export class ThreadCodec {
   // Between our own threads no other MessagePack reader is involved, so the
@@ -81,6 +106,11 @@ export class ThreadCodec {
   // The ArrayBuffer being written, and where (dropped after the call).
   private buf: Buffer = EMPTY
   private pos = 0
+  /** The last pack()'s attachments, to transfer with its ArrayBuffer in this order (see the header). */
+  attachments: ArrayBuffer[] = []
+
+  // The attachments of the message being read.
+  private received: readonly ArrayBuffer[] = NO_ATTACHMENTS
 
   // The ArrayBuffer being read, and where.
   private ab = EMPTY_AB
@@ -99,6 +129,7 @@ export class ThreadCodec {
    * Throws on an op that is not declared, or that has a field not declared for it.
    */
   pack(ops: readonly Op[]): ArrayBuffer {
+    this.attachments = []
     const n = ops.length
     if (this.tags.length < n) this.tags = new Uint8Array(Math.max(n, this.tags.length * 2))
     const tags = this.tags
@@ -189,8 +220,12 @@ export class ThreadCodec {
       case 'out': {
         const { bytes } = op
         if (typeof op.conn !== 'number' || !(bytes instanceof Uint8Array)) return -1
-        this.tags[i] = OUT
         this.hotKeys = 3
+        if (bytes.length >= ATTACH_MIN_BYTES && transferable.has(bytes.buffer)) {
+          this.tags[i] = OUT_ATTACHED
+          return 1 + 8 + 4 + 4 + 4
+        }
+        this.tags[i] = OUT
         return 1 + 8 + 4 + bytes.length
       }
       case 'done': {
@@ -296,6 +331,18 @@ export class ThreadCodec {
         this.writeF64(op.conn as number)
         this.writeBytes(op.bytes as Uint8Array)
         return
+      case OUT_ATTACHED: {
+        const bytes = op.bytes as Uint8Array
+        const ab = bytes.buffer as ArrayBuffer
+        transferable.delete(ab)
+        let index = this.attachments.indexOf(ab)
+        if (index < 0) index = this.attachments.push(ab) - 1
+        this.writeF64(op.conn as number)
+        this.writeU32(index)
+        this.writeU32(bytes.byteOffset)
+        this.writeU32(bytes.length)
+        return
+      }
       case DONE_NUMBER:
         this.writeF64(op.id as number)
         this.writeF64(op.result as number)
@@ -311,7 +358,8 @@ export class ThreadCodec {
    * Decode what pack encoded. Byte fields (`pub` records, `out` bytes) are
    * Buffer views of `buffer`, not copies: it must not be written to afterwards.
    */
-  unpack(buffer: ArrayBuffer): Op[] {
+  unpack(buffer: ArrayBuffer, attachments: readonly ArrayBuffer[] = NO_ATTACHMENTS): Op[] {
+    this.received = attachments
     this.ab = buffer
     const src = (this.src = Buffer.from(buffer))
     this.at = 0
@@ -353,6 +401,16 @@ export class ThreadCodec {
           ops.push(op)
           break
         }
+        case OUT_ATTACHED: {
+          const conn = this.readF64()
+          const attachment = this.received[this.readU32()]
+          const at = this.readU32()
+          const length = this.readU32()
+          if (attachment === undefined || at + length > attachment.byteLength) throw new Error('thread ops: an attachment the message does not carry')
+          const op: Complete<'out'> = { t: 'out', conn, bytes: Buffer.from(attachment, at, length) }
+          ops.push(op)
+          break
+        }
         case DONE_NUMBER: {
           const id = this.readF64()
           const op: Complete<'done'> = { t: 'done', id, result: this.readF64() }
@@ -377,6 +435,7 @@ export class ThreadCodec {
     }
     this.ab = EMPTY_AB
     this.src = EMPTY
+    this.received = NO_ATTACHMENTS
     return ops
   }
 

@@ -19,6 +19,9 @@
  *   SETTLE       f64 conn, f64 sub, str topic, u32 partition, str group,
  *                u8 kind (index in ACK_KINDS), f64 delayMs, u32 n, n x f64 ranges
  *   OUT          f64 conn, bin bytes
+ *   OUT_ATTACHED f64 conn, u32 attachment, u32 byte offset, u32 length: the
+ *                bytes are a view of the message's attachment (an ArrayBuffer
+ *                transferred beside the ops' own, see thread-codec.ts)
  *   DONE_NUMBER  f64 id, f64 result
  *   DONE_NULL    f64 id
  *   DONE_UNDEF   f64 id
@@ -33,6 +36,7 @@ export const OUT = 3
 export const DONE_NUMBER = 4
 export const DONE_NULL = 5
 export const DONE_UNDEF = 6
+export const OUT_ATTACHED = 7
 
 /** PUB flags. */
 export const CONFIRM = 1

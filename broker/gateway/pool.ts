@@ -72,8 +72,10 @@ export class WorkerPool {
       // before it carries what recovery logged and counted, so that is out before "listening".
       ready.push(
         new Promise((resolve, reject) => {
-          w.on('message', (m: ArrayBuffer | Ready) => {
-            if (!('t' in m)) return this.receive(m)
+          w.on('message', (m: ArrayBuffer | ArrayBuffer[] | Ready) => {
+            if (m instanceof ArrayBuffer) return this.receive(m)
+            // The ops and, after them, the ArrayBuffers of DELIVER frames they name (thread-codec.ts).
+            if (Array.isArray(m)) return this.receive(m[0]!, m.slice(1))
             this.workerFile = fileURLToPath(m.module)
             resolve()
           })
@@ -130,8 +132,8 @@ export class WorkerPool {
     }
   }
 
-  private receive(ab: ArrayBuffer): void {
-    for (const op of this.codec.unpack(ab) as FromWorker[]) {
+  private receive(ab: ArrayBuffer, attachments?: ArrayBuffer[]): void {
+    for (const op of this.codec.unpack(ab, attachments) as FromWorker[]) {
       switch (op.t) {
         case 'done':
         case 'fail': {

@@ -22,7 +22,11 @@ const worker = new PartitionWorker({
   data: workerData as WorkerData,
   post: (ops: FromWorker[]) => {
     const ab = codec.pack(ops)
-    port.postMessage(ab, [ab])
+    const { attachments } = codec
+    if (attachments.length === 0) return port.postMessage(ab, [ab])
+    // DELIVER frames transferred rather than copied (thread-codec.ts).
+    const message = [ab, ...attachments]
+    port.postMessage(message, message)
   },
   // The 'stop' op: no timer runs while (and after) the partitions close.
   onStop: () => {

@@ -2,9 +2,11 @@
  * Everything a worker sends the gateway in one event-loop turn: replies,
  * logs, and deliveries grouped per group member, so each member gets one
  * DELIVER frame per turn (split only to stay under the frame limit) and each
- * connection one `out` op carrying all its frames.
+ * connection one `out` op carrying its small frames, and one per large frame
+ * (transferred to the gateway rather than copied: see out()).
  */
 import { encodeDeliverRecords, type StoredRecord } from '../../protocol/index.js'
+import { ATTACH_MIN_BYTES, transferOnPost } from '../thread-codec.js'
 import type { FromWorker, RequestOp, Results } from '../thread-messages.js'
 import type { ErrorName } from '../../protocol/errors.js'
 
@@ -146,6 +148,26 @@ export class Outbox {
     this.post(ops)
   }
 
+  /**
+   * A connection's DELIVER frames of this turn, in order: a large frame is
+   * its own `out` op and its ArrayBuffer is transferred to the gateway, not
+   * copied (thread-codec.ts); the small ones between are joined into one.
+   */
+  private out(conn: number, frames: Buffer[]): void {
+    let small: Buffer[] = []
+    for (const frame of frames) {
+      if (frame.length < ATTACH_MIN_BYTES) {
+        small.push(frame)
+        continue
+      }
+      if (small.length > 0) this.ops.push({ t: 'out', conn, bytes: small.length === 1 ? small[0]! : Buffer.concat(small) })
+      small = []
+      transferOnPost(frame)
+      this.ops.push({ t: 'out', conn, bytes: frame })
+    }
+    if (small.length > 0) this.ops.push({ t: 'out', conn, bytes: small.length === 1 ? small[0]! : Buffer.concat(small) })
+  }
+
   /** Run the owner's end-of-turn work (sync, confirm, deliver), then send one message. */
   flush(): void {
     // Still marked scheduled while the owner works, so what it adds joins this message.
@@ -154,9 +176,7 @@ export class Outbox {
     for (const b of this.subs.values()) this.sealSub(b)
     this.subs.clear()
     this.turnBytes = 0
-    for (const [conn, list] of this.frames) {
-      this.ops.push({ t: 'out', conn, bytes: list.length === 1 ? list[0]! : Buffer.concat(list) })
-    }
+    for (const [conn, list] of this.frames) this.out(conn, list)
     this.frames.clear()
     if (this.ops.length === 0) return
     const ops = this.ops

@@ -60,7 +60,9 @@ export interface StoredRecord {
 export function encodeDeliverRecords(sub: number, partition: number, records: readonly StoredRecord[], counts?: readonly number[]): Buffer {
   let size = DELIVER_HEAD_MAX
   for (const r of records) size += MESSAGE_HEAD_MAX + r.record.length
-  const out = Buffer.allocUnsafe(size)
+  // A frame past a pool slice gets an ArrayBuffer of its own, never the shared pool's, whatever
+  // Buffer.poolSize is: the broker's worker transfers such a frame to the gateway instead of copying it.
+  const out = size >= POOLED_MAX ? Buffer.allocUnsafeSlow(size) : Buffer.allocUnsafe(size)
   let pos = writeDeliverHead(out, sub, records.length)
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!
@@ -68,6 +70,9 @@ export function encodeDeliverRecords(sub: number, partition: number, records: re
   }
   return finishDeliver(out, pos)
 }
+
+/** Frames smaller than this come from Buffer's shared pool (its default slice limit). */
+const POOLED_MAX = 4096
 
 /** Most bytes before the messages: frame header, map of 2, "sub", its value, "messages", the array header. */
 const DELIVER_HEAD_MAX = 5 + 1 + 4 + 9 + 9 + 5

@@ -22,7 +22,7 @@ class FakeGateway {
   ops: FromWorker[] = []
   private readonly codec = new ThreadCodec()
   post = (ops: FromWorker[]): void => {
-    this.ops.push(...(this.codec.unpack(this.codec.pack(ops)) as FromWorker[]))
+    this.ops.push(...(this.codec.unpack(this.codec.pack(ops), this.codec.attachments) as FromWorker[]))
   }
 
   /** The answer to reply token `id`. */

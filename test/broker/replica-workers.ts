@@ -44,13 +44,13 @@ export class Broker {
   ) {
     writeTopicConfig(dir, CONFIG)
     const data: WorkerData = { workerId: 0, workers: 1, dataDir: dir, fsync: 'always', groupCommitMs: 1000, retentionCheckMs: 0, maxFrame: 1024 * 1024 }
-    this.worker = new PartitionWorker({ data, post: (ops) => this.ops.push(...(this.codec.unpack(this.codec.pack(ops)) as FromWorker[])), clock: () => this.clock.now })
+    this.worker = new PartitionWorker({ data, post: (ops) => this.ops.push(...(this.codec.unpack(this.codec.pack(ops), this.codec.attachments) as FromWorker[])), clock: () => this.clock.now })
     this.worker.start()
   }
 
   /** One turn: the ops as the gateway packs them, then the end of the turn (sync, confirms, deliveries). */
   async turn(...ops: ToWorker[]): Promise<void> {
-    this.worker.handle(this.codec.unpack(this.codec.pack(ops)) as ToWorker[])
+    this.worker.handle(this.codec.unpack(this.codec.pack(ops), this.codec.attachments) as ToWorker[])
     this.worker.endTurn()
     // The turns that follow its sync (on the libuv pool with fsync 'always'), until none is running.
     await this.worker.syncsDone()

@@ -439,10 +439,10 @@ t.test('a REPL_DATA answer from several workers, each past its share by a batch 
   const pool = Array.from({ length: workers }, (_, workerId) => {
     const ops: FromWorker[] = []
     const data: WorkerData = { workerId, workers, dataDir: dir, fsync: 'always', groupCommitMs: 1000, retentionCheckMs: 0, maxFrame }
-    const worker = new PartitionWorker({ data, post: (o) => ops.push(...(codec.unpack(codec.pack(o)) as FromWorker[])) })
+    const worker = new PartitionWorker({ data, post: (o) => ops.push(...(codec.unpack(codec.pack(o), codec.attachments) as FromWorker[])) })
     worker.start()
     const turn = (...o: ToWorker[]) => {
-      worker.handle(codec.unpack(codec.pack(o)) as ToWorker[])
+      worker.handle(codec.unpack(codec.pack(o), codec.attachments) as ToWorker[])
       worker.endTurn()
     }
     return { worker, ops, turn }

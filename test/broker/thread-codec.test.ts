@@ -5,7 +5,9 @@
  * apart from present, multi-byte UTF-8 names, empty and 1 MiB byte fields,
  * mixed hot and MessagePack ops in their order); the hot ops take their
  * binary layout (the packed size is the layout's, not MessagePack's) and
- * their byte fields are views of the received ArrayBuffer; a hot kind whose
+ * their byte fields are views of the received ArrayBuffer (a large `out`
+ * frame given up with transferOnPost, of its own transferred ArrayBuffer,
+ * never copied); a hot kind whose
  * fields do not fit the layout still comes back exactly. The property tests
  * check random turns against the MessagePack round trip that was used
  * before, one with every op kind generated from its declared fields
@@ -17,7 +19,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { Packr, Unpackr } from 'msgpackr'
 import { OP_FIELDS, type FieldKind, type Op } from '../../broker/thread-messages.js'
-import { ThreadCodec } from '../../broker/thread-codec.js'
+import { ATTACH_MIN_BYTES, ThreadCodec, transferOnPost } from '../../broker/thread-codec.js'
 import { ACK_KINDS } from '../../protocol/index.js'
 
 const codec = new ThreadCodec()
@@ -175,6 +177,51 @@ t.test('out: connection ids past 2^32, 0 bytes, 140 KB and 1 MiB of frames as vi
   const back = unpackOps<{ bytes: Buffer }>(ab)
   assert.deepStrictEqual(back, ops)
   for (const op of back) t.equal(op.bytes.buffer, ab)
+})
+
+t.test('out: a large frame given up with transferOnPost travels as an attachment, not a copy', async (t) => {
+  const frame = Buffer.allocUnsafeSlow(100_000).fill(0x33)
+  const view = frame.subarray(0, 90_000) // a frame is a view of the buffer it was encoded in
+  const small = Buffer.alloc(100, 0x44)
+  const notGiven = Buffer.alloc(ATTACH_MIN_BYTES, 0x55) // large, not given up: copied
+  transferOnPost(view)
+  const ops = [
+    { t: 'out', conn: 1, bytes: small },
+    { t: 'out', conn: 1, bytes: view },
+    { t: 'out', conn: 2, bytes: notGiven },
+  ]
+  const ab = packOps(ops)
+  const attachments = codec.attachments
+  t.equal(attachments.length, 1, 'one attachment')
+  t.equal(attachments[0], frame.buffer, "the frame's own ArrayBuffer")
+  t.equal(ab.byteLength, 1 + 8 + 4 + 100 + (1 + 8 + 4 + 4 + 4) + 1 + 8 + 4 + ATTACH_MIN_BYTES, 'the large frame takes 21 bytes in the ops, not 90,000')
+  // Posted as the worker posts it: the attachment is transferred (detached here).
+  const { port1, port2 } = new MessageChannel()
+  const received = new Promise<ArrayBuffer[]>((resolve) => port2.once('message', resolve))
+  port1.postMessage([ab, ...attachments], [ab, ...attachments])
+  const [gotOps, ...gotAttachments] = await received
+  port1.close()
+  t.equal(frame.buffer.byteLength, 0, "the worker's frame is detached: nothing was copied")
+  const back = codec.unpack(gotOps!, gotAttachments) as { conn: number; bytes: Buffer }[]
+  t.same(
+    back.map((o) => [o.conn, o.bytes.length, o.bytes[0]]),
+    [
+      [1, 100, 0x44],
+      [1, 90_000, 0x33],
+      [2, ATTACH_MIN_BYTES, 0x55],
+    ],
+    'every frame back, in order, with its bytes',
+  )
+  t.equal(back[1]!.bytes.buffer, gotAttachments[0], 'the large frame is a view of its attachment')
+  t.equal(back[0]!.bytes.buffer, gotOps, 'the small one a view of the ops')
+})
+
+t.test('a message naming an attachment it does not carry throws rather than reading past it', async (t) => {
+  const frame = Buffer.allocUnsafeSlow(ATTACH_MIN_BYTES)
+  transferOnPost(frame)
+  const ab = packOps([{ t: 'out', conn: 1, bytes: frame }])
+  t.equal(codec.attachments.length, 1)
+  t.throws(() => codec.unpack(ab), /attachment the message does not carry/)
 })
 
 t.test('done: a number, null and undefined stay apart; an object result goes as MessagePack', async (t) => {
