@@ -16,6 +16,8 @@ import { brokerView } from './gateway/broker-view.js'
 import { Responders } from './gateway/responders.js'
 import type { GatewayContext } from './gateway/context.js'
 import { dataDirId } from './data-dir-id.js'
+import { ClusterNode } from './cluster/cluster-node.js'
+import { PeerForwarder } from './cluster/peer-forward.js'
 import type { Connection } from './gateway/connection.js'
 import { VERSION } from './version.js'
 import { Observability } from './observability/index.js'
@@ -86,9 +88,11 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
   try {
     address = await gateway.listen()
     if (config.cluster) {
-      // Loaded only in a cluster: the etcd client (gRPC, protobuf) is several MiB of a single broker's idle memory.
-      const [{ ClusterNode }, { PeerForwarder }] = await Promise.all([import('./cluster/cluster-node.js'), import('./cluster/peer-forward.js')])
-      // Set before it starts: until its view is whole, every partition answers PARTITION_UNAVAILABLE (retriable).
+      // Set before it starts, with nothing awaited between listen() and here: a connection
+      // accepted while ctx.cluster is unset is served as a single broker's, whose publishes are
+      // confirmed without replication (a lazy import() of the cluster modules here lost confirmed
+      // records across kill-all in the fault suite, seed 20261209). Until its view is whole,
+      // every partition answers PARTITION_UNAVAILABLE (retriable).
       ctx.cluster = new ClusterNode({ config, port: address.port, dirId, topics, log: (level, msg, fields) => logger[level](fields ?? {}, msg) })
       topics.coordinator = ctx.cluster
       // Every series names its broker, so one Prometheus can scrape the whole cluster.
