@@ -9,6 +9,7 @@ import { startTestBroker } from '../e2e/helpers.js'
 import { check } from './checker.js'
 import { readBack } from './read-back.js'
 import { startWorkload } from './workload.js'
+import { until } from '../reliability/harness.js'
 
 t.test('a bounded workload, read back: every confirmed record stored once, in order, delivered', async (t) => {
   const tb = await startTestBroker(t, 2)
@@ -21,7 +22,14 @@ t.test('a bounded workload, read back: every confirmed record stored once, in or
   t.equal(w.confirmed.length, 900, 'every publish confirmed')
   t.same(w.failures, [])
   t.ok(await w.deliveredAll(15_000), 'the group received every confirmed message')
-  const before = await admin.admin.describeGroup('orders', 'billing')
+  // The group's last acks may still be on their way when the last message has arrived: take the
+  // positions the read-back must not move once every message is acked (900 over the partitions).
+  const before = await until(async () => {
+    const g = await admin.admin.describeGroup('orders', 'billing')
+    return g.partitions.reduce((n, p) => n + p.committed, 0) === 900 ? g : undefined
+  }, 10_000)
+  t.ok(before, 'the group acked every message')
+  if (!before) return
 
   const back = await readBack({ url: tb.url, topic: 'orders' })
   t.equal(back.complete, true, 'every stored offset was read')

@@ -53,8 +53,9 @@ const ascii = fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => 
 
 const recordArb = fc.record({
   key: fc.option(fc.string({ minLength: 1, maxLength: 40 }), { nil: undefined }),
+  // "__proto__" is left out: skiffmq's decoder renames that one key (PROTOCOL.md; fuzz.test.ts covers it).
   headers: fc.option(
-    fc.dictionary(fc.string({ minLength: 1, maxLength: 10 }), fc.string({ maxLength: 20 }), { maxKeys: 3 }).map((h) => ({ ...h })),
+    fc.dictionary(fc.string({ minLength: 1, maxLength: 10 }).filter((k) => k !== '__proto__'), fc.string({ maxLength: 20 }), { maxKeys: 3 }).map((h) => ({ ...h })),
     { nil: undefined },
   ),
   payload: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
