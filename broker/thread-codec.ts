@@ -74,14 +74,15 @@ export const ATTACH_MIN_BYTES = 32 * 1024
 const transferable = new WeakSet<ArrayBufferLike>()
 
 /**
- * `bytes` own their ArrayBuffer (nothing else views it) and the caller will
- * not touch them again once they are packed: pack() may transfer that
- * ArrayBuffer instead of copying it (it is detached here afterwards). For
- * buffers of at least ATTACH_MIN_BYTES from Buffer.allocUnsafe, which never
- * come from the shared pool at that size.
+ * `bytes` own their ArrayBuffer (nothing else views it: allocated with
+ * Buffer.allocUnsafeSlow, never the shared pool) and the caller will not
+ * touch them again once they are packed: pack() may transfer that
+ * ArrayBuffer instead of copying it (it is detached here afterwards). Only
+ * bytes of at least ATTACH_MIN_BYTES are transferred (hotSize); smaller
+ * ones are copied whatever this says.
  */
 export function transferOnPost(bytes: Uint8Array): void {
-  if (bytes.length >= ATTACH_MIN_BYTES) transferable.add(bytes.buffer)
+  transferable.add(bytes.buffer)
 }
 
 export class ThreadCodec {

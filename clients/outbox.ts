@@ -498,10 +498,3 @@ export class Outbox {
     this.owner.leftOut(left)
   }
 }
-
-/** The error a publish gets when its deadline passes. */
-export function publishTimeout(entry: Entry, timeoutMs: number, source: ConnectionSource): SkiffError {
-  const waiting = source.waitLabel ?? 'not connected'
-  const offline = source.current ? '' : source.lastError ? ` (${waiting}: ${source.lastError.message})` : source.waitLabel ? '' : ' (not connected)'
-  return new SkiffError('TIMEOUT', `publish to ${entry.topic} not confirmed within ${timeoutMs} ms${offline}`, source.current || !source.lastError ? {} : { cause: source.lastError })
-}

@@ -36,7 +36,7 @@
 import { RecordWriter, SkiffError, checkName, type Headers } from '../protocol/index.js'
 import type { ConnectionSource } from './link.js'
 import { CallQueue } from './calls.js'
-import { Outbox, publishTimeout, type Batch, type Entry, type OutboxOwner, type PublishResult } from './outbox.js'
+import { Outbox, type Batch, type Entry, type OutboxOwner, type PublishResult } from './outbox.js'
 import { encodePayload } from './payload.js'
 
 export { MAX_BATCH_BYTES, MAX_BATCH_RECORDS, type PublishResult } from './outbox.js'
@@ -432,4 +432,11 @@ export class Producer<M extends WhenFull = 'drop'> {
 function positiveInt(name: string, v: number): number {
   if (!Number.isInteger(v) || v < 1) throw new SkiffError('INVALID_REQUEST', `producer ${name} must be a positive integer, got ${v}`)
   return v
+}
+
+/** The error a publish gets when its deadline passes. */
+function publishTimeout(entry: Entry, timeoutMs: number, source: ConnectionSource): SkiffError {
+  const waiting = source.waitLabel ?? 'not connected'
+  const offline = source.current ? '' : source.lastError ? ` (${waiting}: ${source.lastError.message})` : source.waitLabel ? '' : ' (not connected)'
+  return new SkiffError('TIMEOUT', `publish to ${entry.topic} not confirmed within ${timeoutMs} ms${offline}`, source.current || !source.lastError ? {} : { cause: source.lastError })
 }

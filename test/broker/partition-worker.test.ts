@@ -13,7 +13,8 @@ import { PartitionWorker } from '../../broker/worker/partition-worker.js'
 import type { FromWorker, ToWorker, WorkerData } from '../../broker/thread-messages.js'
 import { ThreadCodec } from '../../broker/thread-codec.js'
 import { writeTopicConfig } from '../../broker/topic-store.js'
-import { decodeDeliver, decodeRecord, encodeRecord, Op } from '../../protocol/index.js'
+import { decodeRecord, encodeRecord } from '../../protocol/index.js'
+import { delivered, type Delivered } from './delivered.js'
 
 const TOPIC = 'orders'
 
@@ -31,21 +32,8 @@ class FakeGateway {
   }
 
   /** Every message delivered so far, in order: [sub, offset, deliveryCount, payload]. */
-  deliveries(): { sub: number; offset: number; count: number; payload: string }[] {
-    const out: { sub: number; offset: number; count: number; payload: string }[] = []
-    for (const op of this.ops) {
-      if (op.t !== 'out') continue
-      const bytes = Buffer.from(op.bytes)
-      for (let pos = 0; pos < bytes.length; ) {
-        const len = bytes.readUInt32BE(pos)
-        if (bytes[pos + 4] === Op.DELIVER) {
-          const d = decodeDeliver(bytes.subarray(pos + 5, pos + 4 + len))
-          for (const [, offset, , count, record] of d.messages) out.push({ sub: d.sub, offset, count, payload: decodeRecord(record).payload.toString() })
-        }
-        pos += 4 + len
-      }
-    }
-    return out
+  deliveries(): Delivered[] {
+    return delivered(this.ops)
   }
 }
 

@@ -12,7 +12,8 @@ import { PartitionWorker } from '../../broker/worker/partition-worker.js'
 import type { FromWorker, ToWorker, TopicConfig, WorkerData } from '../../broker/thread-messages.js'
 import { ThreadCodec } from '../../broker/thread-codec.js'
 import { writeTopicConfig } from '../../broker/topic-store.js'
-import { decodeDeliver, decodeRecord, encodeRecord, Op } from '../../protocol/index.js'
+import { encodeRecord } from '../../protocol/index.js'
+import { delivered } from './delivered.js'
 import type { FetchAnswer } from '../../broker/worker/replication.js'
 import type { PartitionLog } from '../../broker/storage/partition-log.js'
 
@@ -122,20 +123,7 @@ export class Broker {
 
   /** Every message delivered so far: [offset, deliveryCount, payload]. */
   deliveries(): [number, number, string][] {
-    const out: [number, number, string][] = []
-    for (const op of this.ops) {
-      if (op.t !== 'out') continue
-      const bytes = Buffer.from(op.bytes)
-      for (let pos = 0; pos < bytes.length; ) {
-        const len = bytes.readUInt32BE(pos)
-        if (bytes[pos + 4] === Op.DELIVER) {
-          const d = decodeDeliver(bytes.subarray(pos + 5, pos + 4 + len))
-          for (const [, offset, , count, record] of d.messages) out.push([offset, count, decodeRecord(record).payload.toString()])
-        }
-        pos += 4 + len
-      }
-    }
-    return out
+    return delivered(this.ops).map((d) => [d.offset, d.count, d.payload])
   }
 }
 
