@@ -65,5 +65,5 @@ EXPOSE 7600/tcp 7600/udp 9600/tcp
 VOLUME ["/data"]
 USER skiff:skiff
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 CMD ["node", "/app/healthcheck.mjs"]
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/cli/skiff.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--initial-old-space-size=64", "/app/dist/cli/skiff.js"]
 CMD ["broker"]

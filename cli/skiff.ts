@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 /**
  * The `skiff` command: the broker daemon and the client commands.
  *
@@ -7,6 +7,9 @@
  * the whole help text, never a stack trace unless asked for with --debug or
  * SKIFF_DEBUG=1. A reader of our output that goes away is not a failure
  * (reader-gone.ts).
+ *
+ * The shebang gives node the broker's heap setting (broker/heap-settings.ts):
+ * only node's command line reaches the main thread's isolate.
  */
 import yargs, { type Argv } from 'yargs'
 import { hideBin } from 'yargs/helpers'

@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import readline from 'node:readline'
-import { SKIFF_BIN } from './paths.mjs'
+import { SKIFF_BIN, brokerNodeFlags } from './paths.mjs'
 import { sampleProcess } from './proc-stats.mjs'
 
 /** Brokers still running, so an interrupted bench (Ctrl-C) leaves no broker or temp dir behind. */
@@ -29,7 +29,7 @@ const KEEP_LOG_LINES = 40
  */
 export async function startBrokerProcess(opts = {}) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-bench-'))
-  const args = [...(opts.execArgv ?? []), SKIFF_BIN, 'broker', '--port', '0', '--data-dir', dataDir, '--log-level', 'info']
+  const args = [...brokerNodeFlags(), ...(opts.execArgv ?? []), SKIFF_BIN, 'broker', '--port', '0', '--data-dir', dataDir, '--log-level', 'info']
   if (opts.workers !== undefined) args.push('--workers', String(opts.workers))
   if (opts.fsync !== undefined) args.push('--fsync', opts.fsync)
   if (opts.partitions !== undefined) args.push('--default-partitions', String(opts.partitions))

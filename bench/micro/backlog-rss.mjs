@@ -22,7 +22,7 @@ import os from 'node:os'
 import path from 'node:path'
 import readline from 'node:readline'
 import { parseArgs } from 'node:util'
-import { ROOT_DIR } from '../lib/paths.mjs'
+import { ROOT_DIR, brokerNodeFlags } from '../lib/paths.mjs'
 import { freePort } from '../lib/free-port.mjs'
 
 const { values } = parseArgs({
@@ -57,7 +57,7 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-backlog-rss-'))
 const port = await freePort()
 const child = spawn(
   process.execPath,
-  [path.join(dist, 'cli/skiff.js'), 'broker', '--port', String(port), '--http-port', '0', '--data-dir', dataDir, '--workers', values.workers, '--fsync', values.fsync],
+  [...brokerNodeFlags(path.join(dist, 'cli/skiff.js')), path.join(dist, 'cli/skiff.js'), 'broker', '--port', String(port), '--http-port', '0', '--data-dir', dataDir, '--workers', values.workers, '--fsync', values.fsync],
   { stdio: ['ignore', 'pipe', 'inherit'] },
 )
 const cleanup = () => {

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import readline from 'node:readline'
-import { SKIFF_BIN } from '../lib/paths.mjs'
+import { SKIFF_BIN, brokerNodeFlags } from '../lib/paths.mjs'
 
 const START_TIMEOUT_MS = 60_000
 /** Log messages worth counting in the summary. */
@@ -59,7 +59,7 @@ export class BrokerRunner {
     const started = performance.now()
     const child = spawn(
       process.execPath,
-      [SKIFF_BIN, 'broker', '--port', String(this.port), '--http-port', '0', '--data-dir', this.dataDir, '--log-level', 'info', ...this.args],
+      [...brokerNodeFlags(), SKIFF_BIN, 'broker', '--port', String(this.port), '--http-port', '0', '--data-dir', this.dataDir, '--log-level', 'info', ...this.args],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     )
     this.child = child

@@ -12,6 +12,7 @@ import { ThreadCodec } from '../thread-codec.js'
 import type { FromWorker, ResultFor, ToWorker, TopicConfig, WorkerData } from '../thread-messages.js'
 import type { Logger } from '../logger.js'
 import { logEvent } from '../logger.js'
+import { setWorkerHeapFlag } from '../heap-settings.js'
 
 /**
  * A worker's young generation: 96 MiB (two 32 MiB semi-spaces) instead of
@@ -66,6 +67,8 @@ export class WorkerPool {
     const ready: Promise<void>[] = []
     const { url, warning } = workerModule()
     if (warning) this.logger.warn({ workerFile: fileURLToPath(url) }, warning)
+    // The workers' isolates start their old generation as the main thread's does (heap-settings.ts).
+    setWorkerHeapFlag()
     for (let i = 0; i < this.size; i++) {
       const w = new Worker(url, { workerData: { ...this.data, workerId: i, workers: this.size } satisfies WorkerData, resourceLimits: WORKER_LIMITS })
       // 'ready' says the worker is loaded and has opened (recovered) its partitions; the batch
