@@ -86,15 +86,19 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
   let address
   let udp: UdpTelemetry | undefined
   try {
-    address = await gateway.listen()
     if (config.cluster) {
-      // Set before it starts, with nothing awaited between listen() and here: a connection
-      // accepted while ctx.cluster is unset is served as a single broker's, whose publishes are
-      // confirmed without replication (a lazy import() of the cluster modules here lost confirmed
-      // records across kill-all in the fault suite, seed 20261209). Until its view is whole,
-      // every partition answers PARTITION_UNAVAILABLE (retriable).
-      ctx.cluster = new ClusterNode({ config, port: address.port, dirId, topics, log: (level, msg, fields) => logger[level](fields ?? {}, msg) })
-      topics.coordinator = ctx.cluster
+      // The cluster node exists before the gateway accepts anything: a connection accepted while
+      // ctx.cluster was unset would be served as a single broker's, whose publishes are confirmed
+      // without replication (when the node was made after listen() with an await in between, that
+      // lost confirmed records across kill-all in the fault suite, seed 20261209). Until its view
+      // is whole, publishes and subscribes wait for it and every partition answers
+      // PARTITION_UNAVAILABLE (retriable). Its port goes into its registration, at start().
+      const node = new ClusterNode({ config, port: () => address!.port, dirId, topics, log: (level, msg, fields) => logger[level](fields ?? {}, msg) })
+      ctx.cluster = node
+      topics.coordinator = node
+    }
+    address = await gateway.listen()
+    if (ctx.cluster) {
       // Every series names its broker, so one Prometheus can scrape the whole cluster.
       obs.metrics.registry.setDefaultLabels({ broker: String(config.brokerId) })
       await ctx.cluster.start()

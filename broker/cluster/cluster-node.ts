@@ -58,8 +58,8 @@ export interface TopicTable {
 
 export interface ClusterNodeOptions {
   config: BrokerConfig
-  /** The port this broker listens on (known once it listens: port 0 picks one). */
-  port: number
+  /** The port this broker listens on, read when it registers (start): known once it listens, port 0 picks one. */
+  port: () => number
   dirId: string
   topics: TopicTable
   log: Log
@@ -108,12 +108,11 @@ export class ClusterNode {
       (change) => this.changed(change),
       (key, revision) => opts.log('warn', 'cluster key with a value that does not parse: taken as absent', { key, revision }),
     )
-    const address = parseAdvertise(config.advertise) ?? { host: config.host, port: opts.port }
     this.membership = new Membership({
       client: this.client,
       keys: this.keys,
       brokerId: this.brokerId,
-      record: { ...address, incarnation: this.incarnation, dirId: opts.dirId },
+      record: () => ({ ...(parseAdvertise(config.advertise) ?? { host: config.host, port: opts.port() }), incarnation: this.incarnation, dirId: opts.dirId }),
       leaseTtlSeconds: 3,
       log: opts.log,
     })

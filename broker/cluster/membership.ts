@@ -22,7 +22,8 @@ export interface MembershipOptions {
   client: EtcdClient
   keys: ClusterKeys
   brokerId: number
-  record: BrokerRecord
+  /** What the broker key says, read at each registration (the broker's port is known once it listens). */
+  record: () => BrokerRecord
   leaseTtlSeconds: number
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void
 }
@@ -48,7 +49,8 @@ export class Membership {
 
   /** Register once; throws BrokerIdTaken, or the etcd error when etcd cannot be reached. */
   async register(): Promise<void> {
-    const { client, keys, brokerId, record } = this.opts
+    const { client, keys, brokerId } = this.opts
+    const record = this.opts.record()
     const key = keys.broker(brokerId)
     const value = JSON.stringify(record)
     const lease = await this.lease.grant()
