@@ -18,11 +18,14 @@
  * and an idle broker allocates nothing, so it is unchanged.
  *
  * Where it is set: V8 reads it when an isolate is created, so for the main
- * thread it has to be on node's command line: the `skiff` command's shebang,
- * `npm start` and the Dockerfile carry HEAP_FLAG (test/package/heap-flag.test.ts
- * keeps them in step). The worker threads get it from setWorkerHeapFlag() when
- * the command line did not give it, so a broker started as plain
- * `node dist/cli/skiff.js broker` still has it in its workers.
+ * thread it has to be on node's command line (NODE_OPTIONS does not take it):
+ * `npm start`, the Dockerfile and the systemd unit (deploy/ and the EC2
+ * stack) give HEAP_FLAG to node, and test/package/heap-flag.test.ts keeps
+ * them in step. Not the `skiff` command's shebang: `env -S`, which a shebang
+ * needs to pass a flag, is missing from busybox (Alpine), where it would break
+ * every command. The worker threads get it from setWorkerHeapFlag() when the
+ * command line did not give it, so a broker started as plain `skiff broker`
+ * still has it in its workers.
  */
 import v8 from 'node:v8'
 

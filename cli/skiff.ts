@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --initial-old-space-size=64
+#!/usr/bin/env node
 /**
  * The `skiff` command: the broker daemon and the client commands.
  *
@@ -8,8 +8,9 @@
  * SKIFF_DEBUG=1. A reader of our output that goes away is not a failure
  * (reader-gone.ts).
  *
- * The shebang gives node the broker's heap setting (broker/heap-settings.ts):
- * only node's command line reaches the main thread's isolate.
+ * The shebang is plain `env node`: busybox's env (Alpine) has no -S, so a
+ * shebang with node flags would break every command there. The broker's heap
+ * flag (broker/heap-settings.ts) is given by what starts a broker instead.
  */
 import yargs, { type Argv } from 'yargs'
 import { hideBin } from 'yargs/helpers'

@@ -29,7 +29,7 @@ const KEEP_LOG_LINES = 40
  */
 export async function startBrokerProcess(opts = {}) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-bench-'))
-  const args = [...brokerNodeFlags(), ...(opts.execArgv ?? []), SKIFF_BIN, 'broker', '--port', '0', '--data-dir', dataDir, '--log-level', 'info']
+  const args = [...(await brokerNodeFlags()), ...(opts.execArgv ?? []), SKIFF_BIN, 'broker', '--port', '0', '--data-dir', dataDir, '--log-level', 'info']
   if (opts.workers !== undefined) args.push('--workers', String(opts.workers))
   if (opts.fsync !== undefined) args.push('--fsync', opts.fsync)
   if (opts.partitions !== undefined) args.push('--default-partitions', String(opts.partitions))

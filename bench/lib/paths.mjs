@@ -1,7 +1,7 @@
 /** Where the bench finds the built broker and client (it always runs the built code in dist/). */
 import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 export const ROOT_DIR = path.resolve(BENCH_DIR, '..')
@@ -10,15 +10,15 @@ export const CLIENT_MODULE = path.join(ROOT_DIR, 'dist/clients/index.js')
 export const PROTOCOL_MODULE = path.join(ROOT_DIR, 'dist/protocol/index.js')
 
 /**
- * The node flags the `skiff` command runs with (its shebang, `#!/usr/bin/env -S node <flags>`),
- * so a bench that starts `node dist/cli/skiff.js broker` runs the broker as `skiff broker` does.
- * BENCH_BROKER_FLAGS adds flags after them (a later flag wins: `--initial-old-space-size=0`
- * gives V8's default back, for comparing).
+ * The node flags a broker is started with (broker/heap-settings.ts: `npm start`, the Docker image
+ * and the systemd unit give node HEAP_FLAG), read from the build being run, so a bench broker runs
+ * as a deployed one does. BENCH_BROKER_FLAGS adds flags after them (a later flag wins:
+ * `--initial-old-space-size=0` gives V8's default back, for comparing).
  */
-export function brokerNodeFlags(bin = SKIFF_BIN) {
-  const first = fs.readFileSync(bin, 'utf8').split('\n', 1)[0]
-  const shebang = /^#!\/usr\/bin\/env -S node(?:\s+(.*))?$/.exec(first)
-  return [...(shebang?.[1]?.split(/\s+/) ?? []), ...(process.env.BENCH_BROKER_FLAGS ?? '').split(/\s+/)].filter(Boolean)
+export async function brokerNodeFlags(dist = path.join(ROOT_DIR, 'dist')) {
+  const settings = path.join(dist, 'broker/heap-settings.js')
+  const { HEAP_FLAG } = fs.existsSync(settings) ? await import(pathToFileURL(settings).href) : {}
+  return [HEAP_FLAG, ...(process.env.BENCH_BROKER_FLAGS ?? '').split(/\s+/)].filter(Boolean)
 }
 
 /** Fail early, in one line, when the build is missing. */

@@ -57,7 +57,7 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-backlog-rss-'))
 const port = await freePort()
 const child = spawn(
   process.execPath,
-  [...brokerNodeFlags(path.join(dist, 'cli/skiff.js')), path.join(dist, 'cli/skiff.js'), 'broker', '--port', String(port), '--http-port', '0', '--data-dir', dataDir, '--workers', values.workers, '--fsync', values.fsync],
+  [...(await brokerNodeFlags(dist)), path.join(dist, 'cli/skiff.js'), 'broker', '--port', String(port), '--http-port', '0', '--data-dir', dataDir, '--workers', values.workers, '--fsync', values.fsync],
   { stdio: ['ignore', 'pipe', 'inherit'] },
 )
 const cleanup = () => {

@@ -59,7 +59,7 @@ export class BrokerRunner {
     const started = performance.now()
     const child = spawn(
       process.execPath,
-      [...brokerNodeFlags(), SKIFF_BIN, 'broker', '--port', String(this.port), '--http-port', '0', '--data-dir', this.dataDir, '--log-level', 'info', ...this.args],
+      [...(await brokerNodeFlags()), SKIFF_BIN, 'broker', '--port', String(this.port), '--http-port', '0', '--data-dir', this.dataDir, '--log-level', 'info', ...this.args],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     )
     this.child = child
