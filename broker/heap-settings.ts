@@ -14,8 +14,9 @@
  * brokers' CPU. Starting at 64 MiB: 2 per broker, and the cluster's broker
  * CPU per message fell from 19.7 to 14.7 µs (bench/README.md, "Round 7").
  * Cost: up to 64 MiB of the old generation may fill before the first
- * mark-compact; peak RSS moved by less than 10 MiB per broker in those runs,
- * and an idle broker allocates nothing, so it is unchanged.
+ * mark-compact; peak RSS moved by -18 to +18 MiB in the embedded S1-S3 and S6
+ * runs (more where records are 64 KiB), and an idle broker allocates nothing,
+ * so it is unchanged. 128 MiB gained a little more for more memory.
  *
  * Where it is set: V8 reads it when an isolate is created, so for the main
  * thread it has to be on node's command line (NODE_OPTIONS does not take it):
