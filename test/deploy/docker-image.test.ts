@@ -14,6 +14,7 @@ import path from 'node:path'
 import readline from 'node:readline'
 import t from 'tap'
 import { copies, dockerignore, loadDockerfile, repoRoot, stageEnv, type Stage } from './dockerfile.js'
+import { HEAP_FLAG } from '../../broker/heap-settings.js'
 
 const { args, stages } = loadDockerfile()
 const build = stages[0]!
@@ -63,7 +64,8 @@ t.test('ports, volume, 0.0.0.0, health check, tini at PID 1', async (t) => {
   t.equal(env.SKIFF_HTTP_HOST, '0.0.0.0', 'HTTP beyond the container loopback, for -p 9600 and a Prometheus elsewhere')
   t.match(one(runtime, 'HEALTHCHECK').args, /CMD \["node", "\/app\/healthcheck\.mjs"\]$/)
   t.ok(copies(runtime).some((c) => c.sources.includes('deploy/healthcheck.mjs') && c.dest === './healthcheck.mjs'), 'the health check script is in the image')
-  t.same(one(runtime, 'ENTRYPOINT').exec, ['/usr/bin/tini', '--', 'node', '/app/dist/cli/skiff.js'])
+  // node gets the broker's heap flag on its command line, the only way to its main thread (broker/heap-settings.ts).
+  t.same(one(runtime, 'ENTRYPOINT').exec, ['/usr/bin/tini', '--', 'node', HEAP_FLAG, '/app/dist/cli/skiff.js'])
   t.same(one(runtime, 'CMD').exec, ['broker'])
   t.match(ops(runtime, 'RUN')[0]!.args, /apt-get install -y --no-install-recommends tini/)
   t.equal(one(runtime, 'WORKDIR').args, '/app')
