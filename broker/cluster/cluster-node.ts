@@ -108,11 +108,12 @@ export class ClusterNode {
       (change) => this.changed(change),
       (key, revision) => opts.log('warn', 'cluster key with a value that does not parse: taken as absent', { key, revision }),
     )
+    const advertised = parseAdvertise(config.advertise)
     this.membership = new Membership({
       client: this.client,
       keys: this.keys,
       brokerId: this.brokerId,
-      record: () => ({ ...(parseAdvertise(config.advertise) ?? { host: config.host, port: opts.port() }), incarnation: this.incarnation, dirId: opts.dirId }),
+      record: () => ({ ...(advertised ?? { host: config.host, port: opts.port() }), incarnation: this.incarnation, dirId: opts.dirId }),
       leaseTtlSeconds: 3,
       log: opts.log,
     })

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { initFiles, loadTemplate } from './cfn-template.js'
 import { missing, run, SYSTEMD_ANALYZE } from './tools.js'
+import { HEAP_FLAG } from '../../broker/heap-settings.js'
 
 const unitPath = fileURLToPath(new URL('../../deploy/skiff-broker.service', import.meta.url))
 const unit = fs.readFileSync(unitPath, 'utf8')
@@ -100,4 +101,18 @@ t.test('the settings the deployment relies on', async (t) => {
   t.equal(one('ExecReload'), '/bin/kill -HUP $MAINPID', 'reload re-reads the auth file')
   t.match(one('ExecStart'), / broker --config \/etc\/skiff\/skiff\.json$/)
   t.notOk(s.some(([k]) => k === 'MemoryDenyWriteExecute'), 'not set: V8 needs W+X pages')
+})
+
+t.test('both broker units give node the heap flag', async (t) => {
+  // broker/heap-settings.ts: only node's command line reaches the main thread's isolate.
+  const expected = `/usr/bin/env node ${HEAP_FLAG} /opt/skiffmq/current/node_modules/.bin/skiff broker --config /etc/skiff/skiff.json`
+  for (const [name, text] of [['deploy/skiff-broker.service', unit], ['the unit the EC2 stack writes', carriedUnits['skiff-broker.service']!]] as const) {
+    t.same(
+      settings(text)
+        .filter(([k]) => k === 'ExecStart')
+        .map(([, v]) => v),
+      [expected],
+      name,
+    )
+  }
 })
