@@ -9,6 +9,9 @@
  *   worker -> gateway  `out` (DELIVER frames for one connection) and `done`
  *                      with a number (a publish confirm's base offset) or
  *                      null/undefined (every other reply without a result)
+ *   cluster mode       `replAppend` (a follower's batches from its leader,
+ *                      gateway -> worker) and `done` with a fetch's answers
+ *                      (a leader's batches for a follower, worker -> gateway)
  *
  * Why not MessagePack for them: msgpackr writes each op as a map (a key string
  * per field) into its own buffer, copying a `pub`'s records or an `out`'s
@@ -21,9 +24,10 @@
  *
  * The layout of each hot op is in thread-layout.ts.
  *
- * Attachments: an `out` op's bytes of at least ATTACH_MIN_BYTES whose
- * ArrayBuffer its maker gave up (transferOnPost: DELIVER frames the worker
- * encoded, each in a buffer of its own) are not copied at all: that
+ * Attachments: an `out` op's bytes, or a fetch answer's batches, of at least
+ * ATTACH_MIN_BYTES whose ArrayBuffer its maker gave up (transferOnPost:
+ * DELIVER frames the worker encoded, batches it read from several places of
+ * a log, each in a buffer of its own) are not copied at all: that
  * ArrayBuffer travels beside the ops' own in the same postMessage, and the
  * op names it. Copying a turn's deliveries into the ops' buffer was the
  * worker's largest copy of 64 KiB records (bench/README.md, S6).
@@ -46,7 +50,38 @@
 import { Packr, Unpackr } from 'msgpackr'
 import { ACK_KINDS, type AckKind } from '../protocol/frames/ack.js'
 import { OP_FIELDS, type FieldKind, type Op } from './thread-messages.js'
-import { CONFIRM, DONE_NULL, DONE_NUMBER, DONE_UNDEF, GENERIC, HAS_PRODUCER_ID, HAS_SEQUENCE, OUT, OUT_ATTACHED, PUB, SETTLE, isOptionalNumber, isU32, numbersOnly, stringBytes, SHORT_STRING, type AnyOp, type Complete } from './thread-layout.js'
+import {
+  BATCHES_ATTACHED,
+  CONFIRM,
+  DONE_FETCHED,
+  DONE_NULL,
+  DONE_NUMBER,
+  DONE_UNDEF,
+  FETCHED_ATTACHED,
+  FETCHED_CAUGHT_UP,
+  FETCHED_DIVERGING,
+  FETCHED_ERROR,
+  FETCHED_GROUPS,
+  GENERIC,
+  HAS_DIVERGING,
+  HAS_PRODUCER_ID,
+  HAS_SEQUENCE,
+  OUT,
+  OUT_ATTACHED,
+  PUB,
+  REPL_APPEND,
+  SETTLE,
+  fetchedSize,
+  isDiverging,
+  isOptionalNumber,
+  isU32,
+  numbersOnly,
+  stringBytes,
+  SHORT_STRING,
+  type AnyOp,
+  type Complete,
+} from './thread-layout.js'
+import type { FetchAnswer } from './worker/replication.js'
 
 // Short strings read before, by a hash of their bytes (see readString).
 const CACHED_STRING_BYTES = 32
@@ -83,6 +118,19 @@ const transferable = new WeakSet<ArrayBufferLike>()
  */
 export function transferOnPost(bytes: Uint8Array): void {
   transferable.add(bytes.buffer)
+}
+
+/** A copy of `bytes` in an ArrayBuffer of its own, given up to the pack that made it. */
+function ownCopy(bytes: Uint8Array): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.length)
+  copy.set(bytes)
+  transferable.add(copy.buffer)
+  return copy
+}
+
+/** Bytes that travel as an attachment rather than a copy (see transferOnPost). */
+function isAttachable(bytes: Uint8Array): boolean {
+  return bytes.length >= ATTACH_MIN_BYTES && transferable.has(bytes.buffer)
 }
 
 export class ThreadCodec {
@@ -241,7 +289,20 @@ export class ThreadCodec {
           this.tags[i] = result === null ? DONE_NULL : DONE_UNDEF
           return 1 + 8
         }
-        return -1
+        const fetched = fetchedSize(result, isAttachable)
+        if (fetched < 0) return -1
+        this.tags[i] = DONE_FETCHED
+        return 1 + 8 + fetched
+      }
+      case 'replAppend': {
+        const { topic, batches, groups, diverging } = op
+        if (typeof op.id !== 'number' || typeof topic !== 'string' || !isU32(op.partition) || typeof op.epoch !== 'number' || typeof op.hw !== 'number') return -1
+        if (!(batches instanceof Uint8Array) || !(groups instanceof Uint8Array) || (diverging !== undefined && !isDiverging(diverging))) return -1
+        const topicBytes = stringBytes(topic)
+        if (topicBytes < 0) return -1
+        this.tags[i] = REPL_APPEND
+        this.hotKeys = 'diverging' in op ? 9 : 8
+        return 1 + 8 + 2 + topicBytes + 4 + 8 + 8 + 1 + (diverging === undefined ? 0 : 16) + (batches.length >= ATTACH_MIN_BYTES ? 12 : 4 + batches.length) + 4 + groups.length
       }
     }
     return -1
@@ -332,18 +393,10 @@ export class ThreadCodec {
         this.writeF64(op.conn as number)
         this.writeBytes(op.bytes as Uint8Array)
         return
-      case OUT_ATTACHED: {
-        const bytes = op.bytes as Uint8Array
-        const ab = bytes.buffer as ArrayBuffer
-        transferable.delete(ab)
-        let index = this.attachments.indexOf(ab)
-        if (index < 0) index = this.attachments.push(ab) - 1
+      case OUT_ATTACHED:
         this.writeF64(op.conn as number)
-        this.writeU32(index)
-        this.writeU32(bytes.byteOffset)
-        this.writeU32(bytes.length)
+        this.writeAttachment(op.bytes as Uint8Array)
         return
-      }
       case DONE_NUMBER:
         this.writeF64(op.id as number)
         this.writeF64(op.result as number)
@@ -352,7 +405,65 @@ export class ThreadCodec {
       case DONE_UNDEF:
         this.writeF64(op.id as number)
         return
+      case DONE_FETCHED: {
+        const answers = op.result as FetchAnswer[]
+        this.writeF64(op.id as number)
+        this.writeU32(answers.length)
+        for (const a of answers) this.writeFetchAnswer(a)
+        return
+      }
+      case REPL_APPEND: {
+        const diverging = op.diverging as { epoch: number; endOffset: number } | undefined
+        this.writeF64(op.id as number)
+        this.writeString(op.topic as string)
+        this.writeU32(op.partition as number)
+        this.writeF64(op.epoch as number)
+        this.writeF64(op.hw as number)
+        const batches = op.batches as Uint8Array
+        const attached = batches.length >= ATTACH_MIN_BYTES
+        this.buf[this.pos++] = (diverging === undefined ? 0 : HAS_DIVERGING) | (attached ? BATCHES_ATTACHED : 0)
+        if (diverging !== undefined) {
+          this.writeF64(diverging.epoch)
+          this.writeF64(diverging.endOffset)
+        }
+        if (!attached) this.writeBytes(batches)
+        // Copied once, into an ArrayBuffer of their own (unless given up already): see thread-layout.ts.
+        else this.writeAttachment(isAttachable(batches) ? batches : ownCopy(batches))
+        this.writeBytes(op.groups as Uint8Array)
+        return
+      }
     }
+  }
+
+  private writeFetchAnswer(a: FetchAnswer): void {
+    const { batches, divergingEpoch, error, groups } = a
+    const attached = isAttachable(batches) || (batches.length >= ATTACH_MIN_BYTES && this.attachments.indexOf(batches.buffer as ArrayBuffer) >= 0)
+    this.writeString(a.topic)
+    this.writeU32(a.partition)
+    this.writeF64(a.hw)
+    this.writeF64(a.leaderEnd)
+    this.writeF64(a.acked)
+    this.buf[this.pos++] =
+      (a.caughtUp ? FETCHED_CAUGHT_UP : 0) | (divergingEpoch === undefined ? 0 : FETCHED_DIVERGING) | (error === undefined ? 0 : FETCHED_ERROR) | (groups === undefined ? 0 : FETCHED_GROUPS) | (attached ? FETCHED_ATTACHED : 0)
+    if (divergingEpoch !== undefined) {
+      this.writeF64(divergingEpoch.epoch)
+      this.writeF64(divergingEpoch.endOffset)
+    }
+    if (error !== undefined) this.writeString(error)
+    if (groups !== undefined) this.writeBytes(groups)
+    if (!attached) return this.writeBytes(batches)
+    this.writeAttachment(batches)
+  }
+
+  /** Name `bytes` as a view of an attachment: their ArrayBuffer goes beside the ops' own, transferred. */
+  private writeAttachment(bytes: Uint8Array): void {
+    const ab = bytes.buffer as ArrayBuffer
+    transferable.delete(ab)
+    let index = this.attachments.indexOf(ab)
+    if (index < 0) index = this.attachments.push(ab) - 1
+    this.writeU32(index)
+    this.writeU32(bytes.byteOffset)
+    this.writeU32(bytes.length)
   }
 
   /**
@@ -404,11 +515,28 @@ export class ThreadCodec {
         }
         case OUT_ATTACHED: {
           const conn = this.readF64()
-          const attachment = this.received[this.readU32()]
-          const at = this.readU32()
-          const length = this.readU32()
-          if (attachment === undefined || at + length > attachment.byteLength) throw new Error('thread ops: an attachment the message does not carry')
-          const op: Complete<'out'> = { t: 'out', conn, bytes: Buffer.from(attachment, at, length) }
+          const op: Complete<'out'> = { t: 'out', conn, bytes: this.readAttachment() }
+          ops.push(op)
+          break
+        }
+        case DONE_FETCHED: {
+          const id = this.readF64()
+          const answers: FetchAnswer[] = new Array(this.readU32())
+          for (let i = 0; i < answers.length; i++) answers[i] = this.readFetchAnswer()
+          const op: Complete<'done'> = { t: 'done', id, result: answers }
+          ops.push(op)
+          break
+        }
+        case REPL_APPEND: {
+          const id = this.readF64()
+          const topic = this.readString()
+          const partition = this.readU32()
+          const epoch = this.readF64()
+          const hw = this.readF64()
+          const flags = src[this.at++]!
+          const diverging = flags & HAS_DIVERGING ? { epoch: this.readF64(), endOffset: this.readF64() } : undefined
+          const batches = flags & BATCHES_ATTACHED ? this.readAttachment() : this.readBytes()
+          const op: Complete<'replAppend'> = { t: 'replAppend', id, topic, partition, epoch, hw, batches, diverging, groups: this.readBytes() }
           ops.push(op)
           break
         }
@@ -485,6 +613,29 @@ export class ThreadCodec {
     this.cachedBytes[slot] = Uint8Array.prototype.slice.call(b, start, end)
     this.cachedStrings[slot] = s
     return s
+  }
+
+  private readFetchAnswer(): FetchAnswer {
+    const topic = this.readString()
+    const partition = this.readU32()
+    const hw = this.readF64()
+    const leaderEnd = this.readF64()
+    const acked = this.readF64()
+    const flags = this.src[this.at++]!
+    const divergingEpoch = flags & FETCHED_DIVERGING ? { epoch: this.readF64(), endOffset: this.readF64() } : undefined
+    const error = flags & FETCHED_ERROR ? this.readString() : undefined
+    const groups = flags & FETCHED_GROUPS ? this.readBytes() : undefined
+    const batches = flags & FETCHED_ATTACHED ? this.readAttachment() : this.readBytes()
+    return { topic, partition, hw, leaderEnd, batches, divergingEpoch, error, groups, caughtUp: (flags & FETCHED_CAUGHT_UP) !== 0, acked }
+  }
+
+  /** The bytes an attachment entry names: a view of an ArrayBuffer transferred with the message. */
+  private readAttachment(): Buffer {
+    const attachment = this.received[this.readU32()]
+    const at = this.readU32()
+    const length = this.readU32()
+    if (attachment === undefined || at + length > attachment.byteLength) throw new Error('thread ops: an attachment the message does not carry')
+    return Buffer.from(attachment, at, length)
   }
 
   /** A view of the next byte field: the caller keeps it, so the ArrayBuffer stays alive with it. */

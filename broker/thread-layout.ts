@@ -25,6 +25,27 @@
  *   DONE_NUMBER  f64 id, f64 result
  *   DONE_NULL    f64 id
  *   DONE_UNDEF   f64 id
+ *   REPL_APPEND  f64 id, str topic, u32 partition, f64 epoch, f64 hw,
+ *                u8 flags (1 diverging present, 2 batches attached),
+ *                [f64 diverging epoch, f64 diverging endOffset], the
+ *                batches: u32 attachment, u32 byte offset, u32 length when
+ *                attached, else bin; bin groups
+ *   DONE_FETCHED f64 id, u32 n, n x answer: a `done` whose result is a
+ *                fetch's answers (worker/replication.ts FetchAnswer):
+ *                str topic, u32 partition, f64 hw, f64 leaderEnd, f64 acked,
+ *                u8 flags (FETCHED_*), [f64 diverging epoch, f64 diverging
+ *                endOffset], [str error], [bin groups], then the batches:
+ *                u32 attachment, u32 byte offset, u32 length when
+ *                FETCHED_ATTACHED, else bin
+ *
+ * Why the replication ops have a layout: as MessagePack, a follower's
+ * batches were copied into msgpackr's scratch (which grows to four times
+ * the largest op, in a fresh buffer) and again into the ArrayBuffer
+ * transferred, on both brokers of every fetch; here they are copied once,
+ * or not at all when the leader's worker gave up their ArrayBuffer. A
+ * follower's batches of ATTACH_MIN_BYTES or more are copied into an
+ * ArrayBuffer of their own and attached, so its worker can keep them in its
+ * read cache as they came, without a copy of its own (worker/replication.ts).
  */
 import type { Op } from './thread-messages.js'
 
@@ -37,6 +58,19 @@ export const DONE_NUMBER = 4
 export const DONE_NULL = 5
 export const DONE_UNDEF = 6
 export const OUT_ATTACHED = 7
+export const REPL_APPEND = 8
+export const DONE_FETCHED = 9
+
+/** REPL_APPEND flags. */
+export const HAS_DIVERGING = 1
+export const BATCHES_ATTACHED = 2
+
+/** DONE_FETCHED flags, one byte per answer. */
+export const FETCHED_CAUGHT_UP = 1
+export const FETCHED_DIVERGING = 2
+export const FETCHED_ERROR = 4
+export const FETCHED_GROUPS = 8
+export const FETCHED_ATTACHED = 16
 
 /** PUB flags. */
 export const CONFIRM = 1
@@ -67,6 +101,11 @@ export interface AnyOp {
   delayMs?: unknown
   bytes?: unknown
   result?: unknown
+  epoch?: unknown
+  hw?: unknown
+  batches?: unknown
+  diverging?: unknown
+  groups?: unknown
 }
 
 /** An op of kind K with every field of its type present (an optional one may be undefined). */
@@ -92,3 +131,43 @@ export function numbersOnly(a: unknown[]): boolean {
   return true
 }
 
+
+/** `{ epoch, endOffset }` and nothing else, both numbers: a leader's "your log diverges here". */
+export function isDiverging(v: unknown): v is { epoch: number; endOffset: number } {
+  if (v === null || typeof v !== 'object') return false
+  const d = v as { epoch?: unknown; endOffset?: unknown }
+  if (typeof d.epoch !== 'number' || typeof d.endOffset !== 'number') return false
+  let keys = 0
+  for (const _ in d) keys++
+  return keys === 2
+}
+
+const FETCH_ANSWER_KEYS = new Set(['topic', 'partition', 'hw', 'leaderEnd', 'batches', 'divergingEpoch', 'error', 'groups', 'caughtUp', 'acked'])
+
+/**
+ * Bytes of a `done` result in the DONE_FETCHED layout (after the id), or -1
+ * when it is not a non-empty list of fetch answers with only their fields,
+ * each fitting the layout (then it goes as MessagePack, as any result).
+ * `attachable` says which batches travel as an attachment (12 bytes here).
+ */
+export function fetchedSize(result: unknown, attachable: (bytes: Uint8Array) => boolean): number {
+  if (!Array.isArray(result) || result.length === 0) return -1
+  let size = 4
+  for (const a of result as unknown[]) {
+    if (a === null || typeof a !== 'object') return -1
+    const { topic, partition, hw, leaderEnd, acked, caughtUp, batches, divergingEpoch, error, groups } = a as Record<string, unknown>
+    if (typeof topic !== 'string' || !isU32(partition) || typeof hw !== 'number' || typeof leaderEnd !== 'number' || typeof acked !== 'number' || typeof caughtUp !== 'boolean') return -1
+    if (!(batches instanceof Uint8Array) || (groups !== undefined && !(groups instanceof Uint8Array))) return -1
+    if ((divergingEpoch !== undefined && !isDiverging(divergingEpoch)) || (error !== undefined && typeof error !== 'string')) return -1
+    for (const k in a) if (!FETCH_ANSWER_KEYS.has(k)) return -1
+    const topicBytes = stringBytes(topic)
+    const errorBytes = error === undefined ? 0 : stringBytes(error)
+    if (topicBytes < 0 || errorBytes < 0) return -1
+    size += 2 + topicBytes + 4 + 8 + 8 + 8 + 1
+    if (divergingEpoch !== undefined) size += 16
+    if (error !== undefined) size += 2 + errorBytes
+    if (groups !== undefined) size += 4 + groups.length
+    size += attachable(batches) ? 12 : 4 + batches.length
+  }
+  return size
+}

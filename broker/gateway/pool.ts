@@ -131,7 +131,13 @@ export class WorkerPool {
       if (q.length === 0) continue
       this.queues[i] = []
       const ab = this.codec.pack(q)
-      this.workers[i]!.postMessage(ab, [ab])
+      const { attachments } = this.codec
+      if (attachments.length === 0) this.workers[i]!.postMessage(ab, [ab])
+      else {
+        // A follower's batches in an ArrayBuffer of their own (thread-layout.ts REPL_APPEND).
+        const message = [ab, ...attachments]
+        this.workers[i]!.postMessage(message, message)
+      }
     }
   }
 

@@ -35,7 +35,8 @@ const worker = new PartitionWorker({
   },
 })
 
-port.on('message', (ab: ArrayBuffer) => worker.handle(codec.unpack(ab) as ToWorker[]))
+// The ops, or the ops and, after them, the ArrayBuffers they name (thread-codec.ts attachments).
+port.on('message', (m: ArrayBuffer | ArrayBuffer[]) => worker.handle((Array.isArray(m) ? codec.unpack(m[0]!, m.slice(1)) : codec.unpack(m)) as ToWorker[]))
 
 for (const timer of worker.timers()) intervals.push(setInterval(timer.tick, timer.ms))
 

@@ -17,6 +17,7 @@ import type { Outbox } from './outbox.js'
 import { GroupCursor } from './group-cursor.js'
 import type { GroupSnapshot } from '../storage/group-state.js'
 import { pack, unpack } from '../../protocol/codec.js'
+import { transferOnPost } from '../thread-codec.js'
 
 /** How often a follower is sent the partition's consumer-group state. */
 export const GROUPS_EVERY_MS = 200
@@ -135,7 +136,21 @@ export function answerFetch(p: Partition | undefined, req: FetchPartition, follo
   p.advanceHw()
   const batches = maxBytes > 0 ? log.readBatches(req.fetchOffset, maxBytes) : []
   const groups = replica.groupsDue(follower, Date.now(), GROUPS_EVERY_MS) ? groupState(p) : undefined
-  return { ...base, hw: replica.hw, leaderEnd, batches: batches.length === 1 ? batches[0]! : Buffer.concat(batches), caughtUp, groups }
+  return { ...base, hw: replica.hw, leaderEnd, batches: joined(batches), caughtUp, groups }
+}
+
+/**
+ * A fetch answer's batches as one byte range. One batch is the log's own
+ * (a view of its read cache, copied once into the thread hop); several are
+ * joined into a buffer of their own, which the hop transfers to the gateway
+ * instead of copying (thread-codec.ts: transferOnPost).
+ */
+function joined(batches: Buffer[]): Uint8Array {
+  if (batches.length === 0) return EMPTY
+  if (batches.length === 1) return batches[0]!
+  const out = Buffer.concat(batches)
+  if (out.byteOffset === 0 && out.buffer.byteLength === out.length) transferOnPost(out)
+  return out
 }
 
 /**
@@ -226,11 +241,18 @@ export function appendFromLeader(p: Partition, id: number, epoch: number, hw: nu
   const log = p.log
   if (diverging) log.truncateTo(truncationPoint(p, diverging))
   const buf = Buffer.from(batches.buffer, batches.byteOffset, batches.byteLength)
+  // Batches that came in an ArrayBuffer of their own (thread-layout.ts REPL_APPEND) are kept as they
+  // came: the read cache holds views of it, and it lives until the last of them leaves the cache. Any
+  // others are a view of the turn's ops, which must not stay alive for them: each batch is copied.
+  const own = batches.byteOffset === 0 && batches.buffer.byteLength === batches.byteLength
   for (let at = 0; at < buf.length; ) {
     const h = readBatchHeader(buf, at)
     if (!h || at + h.size > buf.length) throw new SkiffError('INVALID_REQUEST', `replicated data for ${p.topic}/${p.partition} ends inside a batch at byte ${at}`)
     // An overlap is what a fetch answered twice gives (a retry after a lost answer): skip what is here already.
-    if (h.baseOffset + h.count > log.endOffset) log.appendReplicated(Buffer.from(buf.subarray(at, at + h.size)))
+    if (h.baseOffset + h.count > log.endOffset) {
+      const batch = buf.subarray(at, at + h.size)
+      log.appendReplicated(own ? batch : Buffer.from(batch))
+    }
     at += h.size
   }
   if (groups.length > 0) applyGroupState(p, groups)

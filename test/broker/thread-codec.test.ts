@@ -6,9 +6,10 @@
  * mixed hot and MessagePack ops in their order); the hot ops take their
  * binary layout (the packed size is the layout's, not MessagePack's) and
  * their byte fields are views of the received ArrayBuffer (a large `out`
- * frame given up with transferOnPost, of its own transferred ArrayBuffer,
- * never copied); a hot kind whose
- * fields do not fit the layout still comes back exactly. The property tests
+ * frame, or a fetch answer's batches the worker joined, given up with
+ * transferOnPost, travel in their own transferred ArrayBuffer, never
+ * copied); a hot kind whose fields do not fit the layout still comes back
+ * exactly. The property tests
  * check random turns against the MessagePack round trip that was used
  * before, one with every op kind generated from its declared fields
  * (OP_FIELDS); an op with a field not declared for it, or an unknown op,
@@ -39,7 +40,28 @@ const isU32 = (v: unknown) => typeof v === 'number' && v >>> 0 === v
 const isNum = (v: unknown) => typeof v === 'number'
 
 /** The ops with a binary layout of their own (thread-codec.ts); every other op goes as MessagePack. */
-const HOT = new Set(['pub', 'settle', 'out', 'done'])
+const HOT = new Set(['pub', 'settle', 'out', 'done', 'replAppend'])
+
+const str16 = (v: unknown) => typeof v === 'string' && utf8(v) <= 0xffff
+/** A leader's "diverges at": exactly { epoch, endOffset }, both numbers. */
+const isDiverging = (v: unknown) =>
+  v !== null && typeof v === 'object' && Object.keys(v).length === 2 && isNum((v as { epoch?: unknown }).epoch) && isNum((v as { endOffset?: unknown }).endOffset)
+
+/** Bytes after a DONE_FETCHED entry's id: a non-empty list of fetch answers with their fields only (none attached here). */
+function fetchedSize(result: unknown): number | undefined {
+  if (!Array.isArray(result) || result.length === 0) return undefined
+  const keys = new Set(['topic', 'partition', 'hw', 'leaderEnd', 'batches', 'divergingEpoch', 'error', 'groups', 'caughtUp', 'acked'])
+  let size = 4
+  for (const a of result) {
+    if (a === null || typeof a !== 'object' || !Object.keys(a).every((k) => keys.has(k))) return undefined
+    const { topic, partition, hw, leaderEnd, acked, caughtUp, batches, divergingEpoch: d, error, groups } = a as Record<string, unknown>
+    if (!str16(topic) || !isU32(partition) || !isNum(hw) || !isNum(leaderEnd) || !isNum(acked) || typeof caughtUp !== 'boolean' || !(batches instanceof Uint8Array)) return undefined
+    if ((d !== undefined && !isDiverging(d)) || (error !== undefined && !str16(error)) || (groups !== undefined && !(groups instanceof Uint8Array))) return undefined
+    size += 2 + utf8(topic as string) + 4 + 8 + 8 + 8 + 1 + (d === undefined ? 0 : 16) + (error === undefined ? 0 : 2 + utf8(error as string))
+    size += (groups === undefined ? 0 : 4 + groups.length) + 4 + batches.length
+  }
+  return size
+}
 
 /**
  * A declared field's bytes in the binary layout, or undefined when the value
@@ -77,7 +99,17 @@ function hotSize(op: Record<string, unknown>): number | undefined {
     // done's result is a value: a number takes 8 bytes, null and undefined a tag of their own.
     if (!isNum(op.id)) return undefined
     if (isNum(op.result)) return 1 + 8 + 8
-    return op.result === null || op.result === undefined ? 1 + 8 : undefined
+    if (op.result === null || op.result === undefined) return 1 + 8
+    const fetched = fetchedSize(op.result)
+    return fetched === undefined ? undefined : 1 + 8 + fetched
+  }
+  if (op.t === 'replAppend') {
+    // diverging is a value: absent, or { epoch, endOffset } behind a flags byte.
+    const { id, topic, partition, epoch, hw, batches, diverging, groups } = op
+    if (!isNum(id) || !str16(topic) || !isU32(partition) || !isNum(epoch) || !isNum(hw) || !(batches instanceof Uint8Array) || !(groups instanceof Uint8Array)) return undefined
+    if (diverging !== undefined && !isDiverging(diverging)) return undefined
+    // Batches of ATTACH_MIN_BYTES or more go in an ArrayBuffer of their own, named in 12 bytes.
+    return 1 + 8 + 2 + utf8(topic as string) + 4 + 8 + 8 + 1 + (diverging === undefined ? 0 : 16) + (batches.length >= ATTACH_MIN_BYTES ? 12 : 4 + batches.length) + 4 + groups.length
   }
   let size = 1
   let flags = false
@@ -239,6 +271,68 @@ t.test('done: a number, null and undefined stay apart; an object result goes as 
   t.equal(back[3]!.result, null)
   t.ok('result' in back[4]! && back[4]!.result === undefined)
   t.equal(packOps(ops.slice(0, 5)).byteLength, expectedSize(ops.slice(0, 5)))
+})
+
+t.test('replAppend: large batches in an ArrayBuffer of their own, small ones and group state as views; diverging kept or absent', async (t) => {
+  const small = Buffer.alloc(ATTACH_MIN_BYTES - 1, 0x21)
+  const ops = [
+    { t: 'replAppend', id: 1, topic: 'orders', partition: 3, epoch: 7, hw: 2 ** 40, batches: records1M.subarray(5), diverging: undefined, groups: Buffer.from('gs') },
+    { t: 'replAppend', id: 2 ** 45, topic: 'zahlungen-ü', partition: 0, epoch: 0, hw: 0, batches: Buffer.alloc(0), diverging: { epoch: 6, endOffset: 2 ** 33 }, groups: Buffer.alloc(0) },
+    { t: 'replAppend', id: 3, topic: 'orders', partition: 1, epoch: 7, hw: 5, batches: small, diverging: undefined, groups: Buffer.alloc(0) },
+  ]
+  const ab = packOps(ops)
+  t.equal(ab.byteLength, expectedSize(ops), 'the layout, not MessagePack')
+  const attachments = codec.attachments
+  t.equal(attachments.length, 1, 'the large batches travel beside the ops')
+  t.equal(attachments[0]!.byteLength, records1M.length - 5, 'in an ArrayBuffer of exactly their size (a copy: the frame they came in stays)')
+  t.equal(records1M.buffer.byteLength, records1M.length, 'the source is not detached')
+  const back = codec.unpack(ab, attachments) as unknown as { batches: Buffer; groups: Buffer }[]
+  assert.deepStrictEqual(back, ops)
+  t.equal(back[0]!.batches.buffer, attachments[0], 'large batches are the whole of their attachment')
+  t.equal(back[0]!.batches.byteOffset, 0)
+  t.equal(back[2]!.batches.buffer, ab, 'small ones a view of the ops')
+  t.equal(back[0]!.groups.buffer, ab)
+  const odd = [{ t: 'replAppend', id: 3, topic: 't', partition: 0, epoch: 1, hw: 1, batches: Buffer.from('b'), diverging: { epoch: 1, endOffset: 2, note: 'x' }, groups: Buffer.alloc(0) }]
+  assert.deepStrictEqual(normal(roundTrip(odd)), normal(odd.map(viaMsgpack)))
+  t.equal(packOps(odd).byteLength, expectedSize(odd), 'as MessagePack')
+})
+
+t.test("done with a fetch's answers: every field back, batches joined by the worker travel as an attachment", async (t) => {
+  const joined = Buffer.concat([records1M.subarray(0, 40_000), records1M.subarray(40_000, 90_000)])
+  transferOnPost(joined)
+  const cacheView = records1M.subarray(100, 50_100) // one batch of the log's cache: not given up, copied
+  const answers = [
+    { topic: 'orders', partition: 1, hw: 2 ** 36, leaderEnd: 2 ** 36 + 5, batches: joined, caughtUp: true, acked: 2 ** 36, groups: Buffer.from('state') },
+    { topic: 'orders', partition: 2, hw: 4, leaderEnd: 9, batches: cacheView, caughtUp: false, acked: 4 },
+    { topic: 'ü', partition: 3, hw: 0, leaderEnd: 0, batches: Buffer.alloc(0), caughtUp: false, acked: 7, divergingEpoch: { epoch: 2, endOffset: 5 } },
+    { topic: 'orders', partition: 4, hw: 0, leaderEnd: 0, batches: Buffer.alloc(0), caughtUp: false, acked: 0, error: 'NOT_LEADER' },
+  ]
+  const op = { t: 'done', id: 42, result: answers }
+  const ab = packOps([op])
+  const attachments = codec.attachments
+  t.equal(attachments.length, 1, 'one attachment: the joined batches')
+  t.equal(attachments[0], joined.buffer)
+  t.equal(ab.byteLength, (expectedSize([op]) ?? 0) - (4 + joined.length) + 12, 'the joined batches take 12 bytes in the ops, the cache view its length')
+  const { port1, port2 } = new MessageChannel()
+  const received = new Promise<ArrayBuffer[]>((resolve) => port2.once('message', resolve))
+  port1.postMessage([ab, ...attachments], [ab, ...attachments])
+  const [gotOps, ...gotAttachments] = await received
+  port1.close()
+  t.equal(joined.buffer.byteLength, 0, "the worker's joined batches are detached: nothing was copied")
+  const [back] = codec.unpack(gotOps!, gotAttachments) as { t: string; id: number; result: Record<string, unknown>[] }[]
+  t.equal(back!.t, 'done')
+  t.equal(back!.id, 42)
+  t.equal((back!.result[0]!.batches as Buffer).buffer, gotAttachments[0], 'a view of the attachment')
+  t.equal(Buffer.compare(back!.result[0]!.batches as Buffer, records1M.subarray(0, 90_000)), 0, 'with the bytes joined')
+  t.equal((back!.result[1]!.batches as Buffer).buffer, gotOps, 'the copied one a view of the ops')
+  assert.deepStrictEqual(normal(back!.result.map((a) => ({ ...a, batches: undefined }))), normal(answers.map((a) => ({ ...a, batches: undefined }))))
+  t.equal(Buffer.compare(back!.result[1]!.batches as Buffer, cacheView), 0)
+  // Not a list of answers (an unknown field, a partition past u32, an empty list): MessagePack, as any result.
+  for (const result of [[{ ...answers[1], extra: 1 }], [{ ...answers[1], partition: -1 }], []]) {
+    const other = [{ t: 'done', id: 1, result }]
+    assert.deepStrictEqual(normal(roundTrip(other)), normal(other.map(viaMsgpack)))
+    t.equal(packOps(other).byteLength, expectedSize(other))
+  }
 })
 
 t.test('names read back right however many there are and however they repeat (short ones are cached)', async () => {
