@@ -17,6 +17,11 @@
  *   --warm        embedded only: a warm-up phase before go (default cold)
  *   --against L   embedded only: also run each scenario on these brokers
  *                 (nats, redis, rabbitmq), taking turns with skiffmq
+ *   --cluster N   each run on one broker and on a cluster of N, taking turns
+ *   --replication-factor R
+ *                 with --cluster: the cluster's topics made with R copies
+ *                 (default: the cluster's own default, 3); R 1 spreads the
+ *                 partitions without replicating them
  *
  * Exit code 1 when a run failed (a role crashed, the broker did not start);
  * a missed target is a result, not a failure.
@@ -35,7 +40,7 @@ import { QUICK_SET, SCENARIOS, findScenario } from './scenarios.mjs'
 import { EMBEDDED_SKIPS, PEER_BROKERS, runEmbeddedScenarios } from './embedded/scenario-runs.mjs'
 import { EMBEDDED_HEADER, embeddedRow, embeddedRows } from './embedded/table.mjs'
 
-const USAGE = `usage: skiff bench [S1..S9 | all] [--full] [--json] [--repeat N] [--record] [--cold] [--profile DIR] [--cluster N]
+const USAGE = `usage: skiff bench [S1..S9 | all] [--full] [--json] [--repeat N] [--record] [--cold] [--profile DIR] [--cluster N [--replication-factor R]]
        skiff bench [S1..S9 | all] --topology embedded [--warm] [--against ${PEER_BROKERS.join(',')}] [--full] [--json] [--repeat N] [--record]
 scenarios: ${SCENARIOS.map((s) => `${s.id} ${s.name}`).join(', ')}
 default: ${QUICK_SET.join(' ')} in quick mode
@@ -54,6 +59,7 @@ function parse(argv) {
       profile: { type: 'string' },
       cold: { type: 'boolean', default: false },
       cluster: { type: 'string' },
+      'replication-factor': { type: 'string' },
       topology: { type: 'string', default: 'processes' },
       warm: { type: 'boolean', default: false },
       against: { type: 'string' },
@@ -75,7 +81,11 @@ function parse(argv) {
   const cluster = values.cluster === undefined ? undefined : Number(values.cluster)
   if (cluster !== undefined && !(Number.isInteger(cluster) && cluster >= 2 && cluster <= 5)) throw new Error('--cluster must be an integer from 2 to 5')
   if (cluster !== undefined && values.record) throw new Error('--cluster runs are not recorded into RESULTS.md: run them without --record')
-  return { ...values, repeat, scenarios, cluster, embedded: embedded !== null, against: embedded?.against ?? [], skipped }
+  const rf = values['replication-factor']
+  const replicationFactor = rf === undefined ? undefined : Number(rf)
+  if (replicationFactor !== undefined && cluster === undefined) throw new Error('--replication-factor is for --cluster runs')
+  if (replicationFactor !== undefined && !(Number.isInteger(replicationFactor) && replicationFactor >= 1 && replicationFactor <= cluster)) throw new Error(`--replication-factor must be an integer from 1 to the cluster's ${cluster} brokers`)
+  return { ...values, repeat, scenarios, cluster, replicationFactor, embedded: embedded !== null, against: embedded?.against ?? [], skipped }
 }
 
 /** --topology, --warm and --against checked together: null for the multi-process topology, else the brokers to run against. */
@@ -116,26 +126,30 @@ function runMicro(script, args) {
  * `--cluster N`: each run twice, on one broker and on N brokers of a cluster,
  * alternating, with 2N partitions in both (a cluster spreads partitions, so
  * a single partition would measure one broker of the N). The records say
- * which (`cluster`), and the table the ratio's two sides.
+ * which (`cluster`), and the table the ratio's two sides. With a
+ * replication factor, the cluster's topics are made with that many copies
+ * before the run (lib/workload.mjs); without, they take the cluster's default.
  */
-function clusterRuns(runs, size) {
+function clusterRuns(runs, size, replicationFactor) {
   return runs.flatMap((run) => {
     const partitions = Math.max(run.workload.broker.partitions ?? 1, 2 * size)
     const workload = { ...run.workload, broker: { ...run.workload.broker, partitions } }
+    const copies = replicationFactor === undefined ? '' : `, ${replicationFactor} cop${replicationFactor === 1 ? 'y' : 'ies'}`
     return [
       { ...run, variant: `${run.variant}, ${partitions} partitions, 1 broker`, workload },
-      { ...run, variant: `${run.variant}, ${partitions} partitions, cluster of ${size}`, workload, cluster: size },
+      { ...run, variant: `${run.variant}, ${partitions} partitions, cluster of ${size}${copies}`, workload: replicationFactor === undefined ? workload : { ...workload, replicationFactor }, cluster: size },
     ]
   })
 }
 
 /** Per scenario: the medians on one broker and on the cluster, their ratio, and broker CPU per message on each side. */
-function clusterComparison(records, size) {
+function clusterComparison(records, size, replicationFactor) {
   const median = (xs) => {
     const s = xs.filter((x) => typeof x === 'number').sort((a, b) => a - b)
     return s.length === 0 ? null : s[Math.floor((s.length - 1) / 2)]
   }
-  const lines = [`One broker against a cluster of ${size} on this machine (the brokers share its cores: compare the ratio and the CPU per message, not the absolute figures):`]
+  const copies = replicationFactor === undefined ? '' : `, its topics with ${replicationFactor} cop${replicationFactor === 1 ? 'y' : 'ies'} of each partition`
+  const lines = [`One broker against a cluster of ${size}${copies} on this machine (the brokers share its cores: compare the ratio and the CPU per message, not the absolute figures):`]
   for (const scenario of [...new Set(records.map((r) => r.scenario))]) {
     const side = (cluster) => records.filter((r) => r.scenario === scenario && r.outcome === 'complete' && Boolean(r.cluster) === cluster)
     const [one, many] = [side(false), side(true)]
@@ -163,7 +177,7 @@ export function gitCommit() {
 async function runProcessScenarios(opts, { base, keep, progress }) {
   let failed = false
   for (const s of opts.scenarios) {
-    const runs = opts.cluster ? clusterRuns(s.runs(opts.full), opts.cluster) : s.runs(opts.full)
+    const runs = opts.cluster ? clusterRuns(s.runs(opts.full), opts.cluster, opts.replicationFactor) : s.runs(opts.full)
     const repeat = opts.repeat ?? (opts.full ? (s.repeatFull ?? 1) : 1)
     for (const run of runs) {
       for (let i = 0; i < repeat; i++) {
@@ -253,7 +267,7 @@ async function main() {
   // The machine's scheduling noise during the runs, so a noisy machine is not read as a slow broker.
   const noise = timerLatenessLines(records)
   ;(opts.json ? process.stderr : process.stdout).write(`\n${table}\n${noise.length ? `\n${noise.join('\n')}\n` : ''}\n${footer}\n`)
-  if (opts.cluster) process.stdout.write(`\n${clusterComparison(records, opts.cluster).join('\n')}\n`)
+  if (opts.cluster) process.stdout.write(`\n${clusterComparison(records, opts.cluster, opts.replicationFactor).join('\n')}\n`)
   for (const r of records.filter((r) => r.error)) process.stderr.write(`\n${r.scenario} ${r.variant}${r.topology === 'embedded' ? ` on ${r.broker}` : ''} failed:\n${r.error}\n`)
   if (opts.record) {
     const { writeResults } = await import('./lib/results.mjs')

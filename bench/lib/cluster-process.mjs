@@ -11,6 +11,7 @@
  */
 import { startBrokerProcess } from './broker-process.mjs'
 import { startEtcd } from './etcd-process.mjs'
+import { CLIENT_MODULE } from './paths.mjs'
 
 export async function startClusterProcesses(size, opts = {}) {
   const etcd = await startEtcd(1)
@@ -41,5 +42,23 @@ export async function startClusterProcesses(size, opts = {}) {
       await Promise.all(brokers.map((b) => b.stop()))
       etcd.stop()
     },
+  }
+}
+
+/**
+ * Make `topics` on the cluster at `url` with these partitions and copies
+ * (`skiff bench --cluster N --replication-factor R`), before anything
+ * publishes to them. Resolves to what the cluster says it made:
+ * { replicationFactor, minInSync } of the first topic.
+ */
+export async function createClusterTopics(url, topics, { partitions, replicationFactor }) {
+  const { connect } = await import(CLIENT_MODULE)
+  const client = await connect(url.split(','))
+  try {
+    const made = []
+    for (const topic of topics) made.push(await client.admin.createTopic(topic, { partitions, replicationFactor }))
+    return { replicationFactor: made[0].replicationFactor, minInSync: made[0].minInSync }
+  } finally {
+    await client.close()
   }
 }

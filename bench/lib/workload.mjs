@@ -13,6 +13,8 @@
  *   telemetry  { rate, durationMs, size }        instead of producers (UDP)
  *   consumers  [{ group, processes, connections, maxInFlight }]  every group gets every message
  *   timeLimitMs  hard bound on the measured phase
+ *   replicationFactor  (a cluster run only) the topics are made with this many copies before
+ *              anything connects; without it they are made on first use with the cluster's default
  *
  * Warm-up (unless opts.warmup is false): before go, the producers publish
  * the same way to a second topic, `<topic>-warmup` (WARMUP_MESSAGES per
@@ -34,7 +36,7 @@
 import path from 'node:path'
 import fs from 'node:fs'
 import { startBrokerProcess } from './broker-process.mjs'
-import { startClusterProcesses } from './cluster-process.mjs'
+import { createClusterTopics, startClusterProcesses } from './cluster-process.mjs'
 import { startRole } from './role-process.mjs'
 import { latencySummary, mergeHistograms } from './histogram.mjs'
 import { num } from './format.mjs'
@@ -74,6 +76,8 @@ export async function runWorkload(w, opts) {
   const roles = []
   try {
     const url = broker.url
+    const topics = [w.topic, ...(warmup ? [warmup.topic] : [])]
+    const replication = opts.cluster && w.replicationFactor ? await createClusterTopics(url, topics, { partitions: w.broker.partitions ?? 1, replicationFactor: w.replicationFactor }) : undefined
     const consumers = []
     for (const g of w.consumers ?? []) {
       for (let i = 0; i < (g.processes ?? 1); i++) {
@@ -165,6 +169,7 @@ export async function runWorkload(w, opts) {
       ...summarise(w, { outcome, groups, sendResults, consumerResults, atGo, brokerAtEnd }),
       udpDatagramsByResult: udp,
       warmup: warmup && { topic: warmup.topic, messagesPerProcess: warmup.perConnection * (w.producers.connections ?? 1) },
+      ...(replication ? { replication } : {}),
       // How late a 1 ms timer fired in an idle process during the run (ms): the machine's scheduling noise.
       timerLateness: latencySummary(mergeHistograms([observed.histogram])),
     }

@@ -72,3 +72,15 @@ t.test('the built skiff bench passes --topology, --warm and --against through', 
   t.match(help.stdout, /--topology/)
   t.match(help.stdout, /--warm/)
 })
+
+t.test('--replication-factor goes with --cluster, from 1 to the cluster\'s size', async (t) => {
+  const alone = runBench('S1', '--replication-factor', '1')
+  t.equal(alone.status, 2)
+  t.match(alone.stderr, /--replication-factor is for --cluster runs/)
+  for (const bad of ['0', '4', '1.5', 'three']) {
+    const res = runBench('S1', '--cluster', '3', '--replication-factor', bad)
+    t.equal(res.status, 2, bad)
+    t.match(res.stderr, /--replication-factor must be an integer from 1 to the cluster's 3 brokers/, bad)
+  }
+  t.match(runBench('--help').stdout, /--cluster N \[--replication-factor R\]/)
+})

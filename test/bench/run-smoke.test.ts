@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const built = fs.existsSync(path.join(root, 'dist/cli/skiff.js')) && fs.existsSync(path.join(root, 'dist/clients/index.js'))
+const etcd = process.env.SKIFF_ETCD_BIN ?? '/usr/bin/etcd'
 
 /** bench/run.mjs with `args` and --json: its exit status, stderr and the JSON records it printed. */
 function runBench(...args: string[]) {
@@ -21,7 +22,7 @@ function runBench(...args: string[]) {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l))
-  return { status: res.status, stderr: res.stderr, records }
+  return { status: res.status, stdout: res.stdout, stderr: res.stderr, records }
 }
 
 t.test('S1 and S7 through bench/run.mjs --json', { skip: !built && 'needs npm run build' }, async (t) => {
@@ -70,4 +71,21 @@ t.test('--topology embedded: S1 in one application process, every message counte
   t.equal(s1.latency.count, 50_000)
   t.equal(s1.warmup, null, 'cold unless --warm')
   t.match(res.stderr, /Scenario\s+Run\s+Broker\s+Durability\s+Result/, 'the embedded table, on stderr with --json')
+})
+
+t.test('--cluster 2 --replication-factor 1: the cluster\'s topics are made with one copy, every message counted once', { skip: (!built && 'needs npm run build') || (!fs.existsSync(etcd) && `needs etcd at ${etcd} (Debian: apt-get install etcd-server)`) }, async (t) => {
+  const res = runBench('S1', '--cluster', '2', '--replication-factor', '1', '--repeat', '1')
+  t.equal(res.status, 0, res.stderr)
+  const [one, cluster] = res.records
+  t.equal(one.variant, '50,000 x 128 B, 4 partitions, 1 broker')
+  t.equal(one.replication, undefined, 'a single broker takes its default')
+  t.equal(cluster.variant, '50,000 x 128 B, 4 partitions, cluster of 2, 1 copy')
+  t.equal(cluster.cluster, 2)
+  t.same(cluster.replication, { replicationFactor: 1, minInSync: 1 }, 'what the cluster says it made')
+  for (const r of [one, cluster]) {
+    t.equal(r.outcome, 'complete')
+    t.equal(r.confirmed, 50_000)
+    t.equal(r.received, 50_000)
+  }
+  t.match(res.stdout, /One broker against a cluster of 2, its topics with 1 copy of each partition/)
 })
