@@ -1,6 +1,6 @@
 /**
  * `skiff bench [scenario..] [--full] [--json] [--repeat N] [--record]
- * [--profile DIR] [--cold] [--cluster N] [--topology embedded [--warm]
+ * [--profile DIR] [--cold] [--cluster N [--replication-factor R]] [--topology embedded [--warm]
  * [--against nats,redis,rabbitmq]]`: runs the bench (bench/run.mjs) in a child process. The
  * bench starts its own broker and client processes from the built code, so
  * this command only finds the script and passes the arguments through; the
