@@ -130,11 +130,14 @@ function runMicro(script, args) {
  * replication factor, the cluster's topics are made with that many copies
  * before the run (lib/workload.mjs); without, they take the cluster's default.
  */
+/** "1 copy", "3 copies". */
+const copiesOf = (replicationFactor) => `${replicationFactor} cop${replicationFactor === 1 ? 'y' : 'ies'}`
+
 function clusterRuns(runs, size, replicationFactor) {
   return runs.flatMap((run) => {
     const partitions = Math.max(run.workload.broker.partitions ?? 1, 2 * size)
     const workload = { ...run.workload, broker: { ...run.workload.broker, partitions } }
-    const copies = replicationFactor === undefined ? '' : `, ${replicationFactor} cop${replicationFactor === 1 ? 'y' : 'ies'}`
+    const copies = replicationFactor === undefined ? '' : `, ${copiesOf(replicationFactor)}`
     return [
       { ...run, variant: `${run.variant}, ${partitions} partitions, 1 broker`, workload },
       { ...run, variant: `${run.variant}, ${partitions} partitions, cluster of ${size}${copies}`, workload: replicationFactor === undefined ? workload : { ...workload, replicationFactor }, cluster: size },
@@ -148,7 +151,7 @@ function clusterComparison(records, size, replicationFactor) {
     const s = xs.filter((x) => typeof x === 'number').sort((a, b) => a - b)
     return s.length === 0 ? null : s[Math.floor((s.length - 1) / 2)]
   }
-  const copies = replicationFactor === undefined ? '' : `, its topics with ${replicationFactor} cop${replicationFactor === 1 ? 'y' : 'ies'} of each partition`
+  const copies = replicationFactor === undefined ? '' : `, its topics with ${copiesOf(replicationFactor)} of each partition`
   const lines = [`One broker against a cluster of ${size}${copies} on this machine (the brokers share its cores: compare the ratio and the CPU per message, not the absolute figures):`]
   for (const scenario of [...new Set(records.map((r) => r.scenario))]) {
     const side = (cluster) => records.filter((r) => r.scenario === scenario && r.outcome === 'complete' && Boolean(r.cluster) === cluster)

@@ -22,9 +22,10 @@
  * thread it has to be on node's command line (NODE_OPTIONS does not take it):
  * `npm start`, the Dockerfile and the systemd unit (deploy/ and the EC2
  * stack) give HEAP_FLAG to node (test/package/heap-flag.test.ts,
- * test/deploy/docker-image.test.ts and systemd-unit.test.ts check each). Not the `skiff` command's shebang: `env -S`, which a shebang
- * needs to pass a flag, is missing from busybox (Alpine), where it would break
- * every command. The worker threads get it from setWorkerHeapFlag() when the
+ * test/deploy/docker-image.test.ts and systemd-unit.test.ts check each).
+ * Not the `skiff` command's shebang: `env -S`, which a shebang needs to pass
+ * a flag, is missing from busybox (Alpine), where it would break every
+ * command. The worker threads get it from setWorkerHeapFlag() when the
  * command line did not give it, so a broker started as plain `skiff broker`
  * still has it in its workers.
  */

@@ -108,6 +108,9 @@ export const ATTACH_MIN_BYTES = 32 * 1024
 /** ArrayBuffers their owners gave up to the next pack() (see transferOnPost). */
 const transferable = new WeakSet<ArrayBufferLike>()
 
+/** What one postMessage between the pool and a worker carries (ThreadCodec.packMessage). */
+export type ThreadMessage = ArrayBuffer | ArrayBuffer[]
+
 /**
  * `bytes` own their ArrayBuffer (nothing else views it: allocated with
  * Buffer.allocUnsafeSlow, never the shared pool) and the caller will not
@@ -120,11 +123,10 @@ export function transferOnPost(bytes: Uint8Array): void {
   transferable.add(bytes.buffer)
 }
 
-/** A copy of `bytes` in an ArrayBuffer of its own, given up to the pack that made it. */
+/** A copy of `bytes` in an ArrayBuffer of its own, which nothing else holds: the pack that made it may attach it. */
 function ownCopy(bytes: Uint8Array): Buffer {
   const copy = Buffer.allocUnsafeSlow(bytes.length)
   copy.set(bytes)
-  transferable.add(copy.buffer)
   return copy
 }
 
@@ -225,8 +227,24 @@ export class ThreadCodec {
       generic[g++] = EMPTY
     }
     this.buf = EMPTY
+    // Given up once: dropped here, after both passes, so the write pass sees what the size pass saw.
+    for (const ab of this.attachments) transferable.delete(ab)
     if (this.pos !== size) throw new Error(`thread ops: wrote ${this.pos} bytes, sized ${size}`)
     return ab
+  }
+
+  /**
+   * pack() as a postMessage payload: the ops' ArrayBuffer alone, or followed by
+   * the attachments it names. Post it as its own transfer list; unpackMessage()
+   * reads it on the other thread.
+   */
+  packMessage(ops: readonly Op[]): ThreadMessage {
+    const ab = this.pack(ops)
+    return this.attachments.length === 0 ? ab : [ab, ...this.attachments]
+  }
+
+  unpackMessage(m: ThreadMessage): Op[] {
+    return Array.isArray(m) ? this.unpack(m[0]!, m.slice(1)) : this.unpack(m)
   }
 
   /** Throw unless `op` is a declared op with only declared fields: a field no layout knows would be lost. */
@@ -437,7 +455,7 @@ export class ThreadCodec {
 
   private writeFetchAnswer(a: FetchAnswer): void {
     const { batches, divergingEpoch, error, groups } = a
-    const attached = isAttachable(batches) || (batches.length >= ATTACH_MIN_BYTES && this.attachments.indexOf(batches.buffer as ArrayBuffer) >= 0)
+    const attached = isAttachable(batches)
     this.writeString(a.topic)
     this.writeU32(a.partition)
     this.writeF64(a.hw)
@@ -458,7 +476,6 @@ export class ThreadCodec {
   /** Name `bytes` as a view of an attachment: their ArrayBuffer goes beside the ops' own, transferred. */
   private writeAttachment(bytes: Uint8Array): void {
     const ab = bytes.buffer as ArrayBuffer
-    transferable.delete(ab)
     let index = this.attachments.indexOf(ab)
     if (index < 0) index = this.attachments.push(ab) - 1
     this.writeU32(index)

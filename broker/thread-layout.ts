@@ -131,7 +131,6 @@ export function numbersOnly(a: unknown[]): boolean {
   return true
 }
 
-
 /** `{ epoch, endOffset }` and nothing else, both numbers: a leader's "your log diverges here". */
 export function isDiverging(v: unknown): v is { epoch: number; endOffset: number } {
   if (v === null || typeof v !== 'object') return false

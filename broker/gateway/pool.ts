@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads'
 import { fileURLToPath } from 'node:url'
 import { workerModule } from './worker-module.js'
 import { SkiffError, type ErrorName } from '../../protocol/errors.js'
-import { ThreadCodec } from '../thread-codec.js'
+import { ThreadCodec, type ThreadMessage } from '../thread-codec.js'
 import type { FromWorker, ResultFor, ToWorker, TopicConfig, WorkerData } from '../thread-messages.js'
 import type { Logger } from '../logger.js'
 import { logEvent } from '../logger.js'
@@ -75,10 +75,8 @@ export class WorkerPool {
       // before it carries what recovery logged and counted, so that is out before "listening".
       ready.push(
         new Promise((resolve, reject) => {
-          w.on('message', (m: ArrayBuffer | ArrayBuffer[] | Ready) => {
-            if (m instanceof ArrayBuffer) return this.receive(m)
-            // The ops and, after them, the ArrayBuffers of DELIVER frames they name (thread-codec.ts).
-            if (Array.isArray(m)) return this.receive(m[0]!, m.slice(1))
+          w.on('message', (m: ThreadMessage | Ready) => {
+            if (m instanceof ArrayBuffer || Array.isArray(m)) return this.receive(m)
             this.workerFile = fileURLToPath(m.module)
             resolve()
           })
@@ -130,19 +128,13 @@ export class WorkerPool {
       const q = this.queues[i]!
       if (q.length === 0) continue
       this.queues[i] = []
-      const ab = this.codec.pack(q)
-      const { attachments } = this.codec
-      if (attachments.length === 0) this.workers[i]!.postMessage(ab, [ab])
-      else {
-        // A follower's batches in an ArrayBuffer of their own (thread-layout.ts REPL_APPEND).
-        const message = [ab, ...attachments]
-        this.workers[i]!.postMessage(message, message)
-      }
+      const m = this.codec.packMessage(q)
+      this.workers[i]!.postMessage(m, Array.isArray(m) ? m : [m])
     }
   }
 
-  private receive(ab: ArrayBuffer, attachments?: ArrayBuffer[]): void {
-    for (const op of this.codec.unpack(ab, attachments) as FromWorker[]) {
+  private receive(m: ThreadMessage): void {
+    for (const op of this.codec.unpackMessage(m) as FromWorker[]) {
       switch (op.t) {
         case 'done':
         case 'fail': {

@@ -8,7 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import type { FromWorker, ToWorker, WorkerData } from '../thread-messages.js'
-import { ThreadCodec } from '../thread-codec.js'
+import { ThreadCodec, type ThreadMessage } from '../thread-codec.js'
 import { releaseWhenIdle } from '../memory/idle-release.js'
 import { releaseReadCaches } from '../storage/read-cache.js'
 import { PartitionWorker } from './partition-worker.js'
@@ -21,12 +21,9 @@ const intervals: NodeJS.Timeout[] = []
 const worker = new PartitionWorker({
   data: workerData as WorkerData,
   post: (ops: FromWorker[]) => {
-    const ab = codec.pack(ops)
-    const { attachments } = codec
-    if (attachments.length === 0) return port.postMessage(ab, [ab])
-    // DELIVER frames transferred rather than copied (thread-codec.ts).
-    const message = [ab, ...attachments]
-    port.postMessage(message, message)
+    // DELIVER frames and fetched batches transferred rather than copied (thread-codec.ts).
+    const m = codec.packMessage(ops)
+    port.postMessage(m, Array.isArray(m) ? m : [m])
   },
   // The 'stop' op: no timer runs while (and after) the partitions close.
   onStop: () => {
@@ -35,8 +32,7 @@ const worker = new PartitionWorker({
   },
 })
 
-// The ops, or the ops and, after them, the ArrayBuffers they name (thread-codec.ts attachments).
-port.on('message', (m: ArrayBuffer | ArrayBuffer[]) => worker.handle((Array.isArray(m) ? codec.unpack(m[0]!, m.slice(1)) : codec.unpack(m)) as ToWorker[]))
+port.on('message', (m: ThreadMessage) => worker.handle(codec.unpackMessage(m) as ToWorker[]))
 
 for (const timer of worker.timers()) intervals.push(setInterval(timer.tick, timer.ms))
 

@@ -149,8 +149,13 @@ function joined(batches: Buffer[]): Uint8Array {
   if (batches.length === 0) return EMPTY
   if (batches.length === 1) return batches[0]!
   const out = Buffer.concat(batches)
-  if (out.byteOffset === 0 && out.buffer.byteLength === out.length) transferOnPost(out)
+  if (ownsItsBuffer(out)) transferOnPost(out)
   return out
+}
+
+/** Bytes that are the whole of their ArrayBuffer: nothing else can be in it. */
+function ownsItsBuffer(bytes: Uint8Array): boolean {
+  return bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength
 }
 
 /**
@@ -244,7 +249,7 @@ export function appendFromLeader(p: Partition, id: number, epoch: number, hw: nu
   // Batches that came in an ArrayBuffer of their own (thread-layout.ts REPL_APPEND) are kept as they
   // came: the read cache holds views of it, and it lives until the last of them leaves the cache. Any
   // others are a view of the turn's ops, which must not stay alive for them: each batch is copied.
-  const own = batches.byteOffset === 0 && batches.buffer.byteLength === batches.byteLength
+  const own = ownsItsBuffer(batches)
   for (let at = 0; at < buf.length; ) {
     const h = readBatchHeader(buf, at)
     if (!h || at + h.size > buf.length) throw new SkiffError('INVALID_REQUEST', `replicated data for ${p.topic}/${p.partition} ends inside a batch at byte ${at}`)
