@@ -7,39 +7,41 @@
  * deadline was checked by a sweep every quarter of the timeout. Now the
  * backlog follows maxConnections and each connection has its own auth timer.
  *
- * 800 sockets are opened in one event-loop turn (so the broker, in this
- * process, cannot accept any before all have connected) with the default
- * 2 s auth timeout; each must be told UNAUTHORIZED and closed within 2.5 s
- * of its connect() call (the broker's own work for the burst, ~200 ms here,
- * counts against that). The victim's p99 stays within 250 ms (250, not 100: CI
+ * 800 sockets are opened in one event-loop turn by an attacker process of
+ * their own (silent-burst-attacker.mjs) with the default 2 s auth timeout;
+ * each must be told UNAUTHORIZED and closed within 2.5 s of its connect()
+ * call (the broker's own work for the burst counts against that). The
+ * attacker is not in this process: when it was, its own work for 800
+ * sockets (creating them, then handling 800 closes) ran on the broker's
+ * event loop and counted against the broker, and a loaded CI machine saw
+ * 2,507 ms. The victim's p99 stays within 250 ms (250, not 100: CI
  * runs two test files at once on 2 cores; the soak in bench/ holds the
  * 100 ms line).
  */
 import t from 'tap'
 import fs from 'node:fs'
-import net from 'node:net'
-import { FrameDecoder, Op, decodeError } from '../../protocol/index.js'
-import { TOKENS, authBroker, rssMiB, until } from './helpers.js'
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { TOKENS, authBroker, rssMiB } from './helpers.js'
 import { assertServed, startVictim } from './victim.js'
 
-interface Silent {
-  socket: net.Socket
-  startedAt: number
-  closedAt: number | undefined
-  error: string | undefined
+const attacker = fileURLToPath(new URL('./silent-burst-attacker.mjs', import.meta.url))
+
+interface Burst {
+  /** Per socket, ms from its connect() call to its close; null if it never closed. */
+  lifetimes: (number | null)[]
+  /** Per socket, the name of the ERROR it was told, if any. */
+  errors: (string | null)[]
 }
 
-/** A socket that connects and sends nothing; records when it closed and the ERROR it was sent. */
-function silent(port: number): Silent {
-  const s: Silent = { socket: net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' }), startedAt: Date.now(), closedAt: undefined, error: undefined }
-  const decoder = new FrameDecoder()
-  s.socket.on('data', (chunk: Buffer) => {
-    decoder.push(chunk)
-    for (let f = decoder.next(); f; f = decoder.next()) if (f.opcode === Op.ERROR) s.error ??= decodeError(f.body).name
+/** Runs the attacker process against `port`; resolves with what it saw. */
+function silentBurst(port: number, burst: number, giveUpMs: number): Promise<Burst> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [attacker, String(port), String(burst), '127.0.0.2', String(giveUpMs)], { timeout: giveUpMs + 10_000 }, (err, stdout) => {
+      if (err) reject(err)
+      else resolve(JSON.parse(stdout) as Burst)
+    })
   })
-  s.socket.on('close', () => (s.closedAt = Date.now()))
-  s.socket.on('error', () => {})
-  return s
 }
 
 /** The kernel caps the listen backlog at net.core.somaxconn; a burst deeper than that loses SYNs whatever the broker asks. */
@@ -58,17 +60,14 @@ t.test('800 silent sockets opened at once are each closed within 1.25 x the auth
   const burst = Math.min(800, somaxconn() - 64)
   if (burst < 800) t.comment(`net.core.somaxconn is ${somaxconn()}: a burst of ${burst}`)
   const rssBefore = rssMiB()
-  const sockets: Silent[] = []
-  for (let i = 0; i < burst; i++) sockets.push(silent(broker.port))
-  t.teardown(() => sockets.forEach((s) => s.socket.destroy()))
-  await until(() => sockets.every((s) => s.closedAt !== undefined), authTimeoutMs * 4)
+  const seen = await silentBurst(broker.port, burst, authTimeoutMs * 4)
   const stats = await victim.stop()
 
-  const lifetimes = sockets.map((s) => (s.closedAt ?? Infinity) - s.startedAt).sort((a, b) => a - b)
+  const lifetimes = seen.lifetimes.map((l) => l ?? Infinity).sort((a, b) => a - b)
   const p50 = lifetimes[lifetimes.length >> 1]!
   const max = lifetimes[lifetimes.length - 1]!
-  t.equal(sockets.filter((s) => s.closedAt !== undefined).length, burst, `all ${burst} were closed`)
-  t.equal(sockets.filter((s) => s.error === 'UNAUTHORIZED').length, burst, 'each was told UNAUTHORIZED')
+  t.equal(seen.lifetimes.filter((l) => l !== null).length, burst, `all ${burst} were closed`)
+  t.equal(seen.errors.filter((e) => e === 'UNAUTHORIZED').length, burst, 'each was told UNAUTHORIZED')
   t.ok(max <= authTimeoutMs * 1.25, `from connect() to close: p50 ${p50} ms, max ${max} ms (bound ${authTimeoutMs * 1.25} ms)`)
   t.ok(lifetimes[0]! >= authTimeoutMs - 50, `none was closed before its timeout (min ${lifetimes[0]} ms)`)
   assertServed(t, stats, { p99Ms: 250 })
