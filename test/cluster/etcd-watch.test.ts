@@ -22,15 +22,17 @@ function collect(watcher: PrefixWatcher): WatchEvent[] {
 
 /** A write that may have to be resent after an ambiguous failure (the member died mid-call), applied exactly once by its compare. */
 async function once(etcd: EtcdClient, step: () => Promise<unknown>): Promise<void> {
+  let last: unknown
   for (let attempt = 0; attempt < 40; attempt++) {
     try {
       await step()
       return
-    } catch {
+    } catch (err) {
+      last = err
       await new Promise((r) => setTimeout(r, 100))
     }
   }
-  throw new Error('a write failed 40 times in a row')
+  throw new Error(`a write failed 40 times in a row (last: ${(last as Error).message})`, { cause: last })
 }
 
 t.test('three members', { skip }, async (t) => {
