@@ -10,7 +10,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { freePort } from './free-port.mjs'
+import { freePorts } from './free-port.mjs'
 
 export const ETCD_BIN = process.env.SKIFF_ETCD_BIN ?? '/usr/bin/etcd'
 
@@ -20,7 +20,8 @@ export async function startEtcd(size = 1) {
   const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()
   const dir = fs.mkdtempSync(path.join(base, 'skiff-etcd-'))
   const members = []
-  for (let i = 0; i < size; i++) members.push({ name: `etcd${i}`, client: await freePort(), peer: await freePort() })
+  const ports = await freePorts(2 * size)
+  for (let i = 0; i < size; i++) members.push({ name: `etcd${i}`, client: ports[2 * i], peer: ports[2 * i + 1] })
   const initial = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',')
   const children = members.map((m) =>
     spawn(ETCD_BIN, ['--name', m.name, '--data-dir', path.join(dir, m.name), '--listen-client-urls', `http://127.0.0.1:${m.client}`, '--advertise-client-urls', `http://127.0.0.1:${m.client}`,

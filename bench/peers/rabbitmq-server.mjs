@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { freePort } from '../lib/free-port.mjs'
+import { freePorts } from '../lib/free-port.mjs'
 import { findBinary, makeTempDir, requireBinary, spawnCompanion, startServerProcess, tcpProbe } from './server-process.mjs'
 
 // Debian's /usr/sbin/rabbitmq-server is a wrapper that switches to the
@@ -20,7 +20,7 @@ const READY_TIMEOUT_MS = 60_000
 export async function startRabbitmqServer() {
   const binary = findBinary(DEBIAN_SCRIPT) ?? requireBinary('rabbitmq-server')
   const epmdBinary = requireBinary('epmd')
-  const [port, distPort, epmdPort] = await distinctFreePorts(3)
+  const [port, distPort, epmdPort] = await freePorts(3)
   const dir = makeTempDir('rabbitmq')
   const logDir = path.join(dir, 'log')
   fs.mkdirSync(logDir)
@@ -88,11 +88,4 @@ export async function startRabbitmqServer() {
     throw err
   }
   return { port, ...server }
-}
-
-/** n free ports, all different (freePort() may hand the same one out twice once it is closed). */
-async function distinctFreePorts(n) {
-  const ports = new Set()
-  while (ports.size < n) ports.add(await freePort())
-  return [...ports]
 }

@@ -13,7 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { EtcdClient } from '../../broker/cluster/etcd/client.js'
-import { freePort, sleep, until } from '../reliability/harness.js'
+import { freePorts, sleep, until } from '../reliability/harness.js'
 
 export const ETCD_BIN = process.env.SKIFF_ETCD_BIN ?? '/usr/bin/etcd'
 export const ETCDCTL_BIN = process.env.SKIFF_ETCDCTL_BIN ?? '/usr/bin/etcdctl'
@@ -34,6 +34,9 @@ const execFileP = promisify(execFile)
 export { sleep, until } from '../reliability/harness.js'
 export const timeout = (ms: number) => new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())
 
+/** A member's process ended while the cluster was starting or restarting it (most often: its port was taken). */
+class MemberExited extends Error {}
+
 export interface Member {
   name: string
   clientUrl: string
@@ -50,8 +53,23 @@ export class EtcdCluster {
 
   private constructor(readonly dir: string) {}
 
-  /** Starts `size` members and waits until the cluster answers a linearizable read. */
+  /**
+   * Starts `size` members and waits until the cluster answers a linearizable
+   * read. Their ports are picked free, all different; a member that exits
+   * while starting (another process took its port in between) makes the
+   * start try again on new ports, at most three times.
+   */
   static async start(size: 1 | 3 = 1): Promise<EtcdCluster> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await EtcdCluster.startOnce(size)
+      } catch (err) {
+        if (attempt >= 3 || !(err instanceof MemberExited)) throw err
+      }
+    }
+  }
+
+  private static async startOnce(size: 1 | 3): Promise<EtcdCluster> {
     const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()
     const cluster = new EtcdCluster(fs.mkdtempSync(path.join(base, 'skiff-etcd-')))
     // A test process that exits without its teardown still takes its members and dirs with it.
@@ -60,13 +78,13 @@ export class EtcdCluster {
       fs.rmSync(cluster.dir, { recursive: true, force: true })
     })
     const token = path.basename(cluster.dir)
+    const ports = await freePorts(2 * size)
     for (let i = 0; i < size; i++) {
-      const [cp, pp] = [await freePort(), await freePort()]
       const name = `m${i}`
       cluster.members.push({
         name,
-        clientUrl: `http://127.0.0.1:${cp}`,
-        peerUrl: `http://127.0.0.1:${pp}`,
+        clientUrl: `http://127.0.0.1:${ports[2 * i]}`,
+        peerUrl: `http://127.0.0.1:${ports[2 * i + 1]}`,
         dataDir: path.join(cluster.dir, name),
         proc: undefined,
         logFile: path.join(cluster.dir, `${name}.log`),
@@ -119,12 +137,14 @@ export class EtcdCluster {
     return c
   }
 
-  /** Waits until every running member answers a linearizable read (which needs a leader). */
+  /** Waits until every running member answers a linearizable read (which needs a leader); fails at once if one of them exits. */
   async waitHealthy(ms: number): Promise<void> {
     const running = this.members.filter((m) => m.proc && m.proc.exitCode === null && m.proc.signalCode === null)
     const probes = running.map((m) => new EtcdClient({ endpoints: m.clientUrl, callTimeoutMs: 500 }))
     try {
       const ok = await until(async () => {
+        const gone = running.find((m) => m.proc!.exitCode !== null || m.proc!.signalCode !== null)
+        if (gone) throw new MemberExited(`etcd member ${gone.name} exited while starting; logs in ${this.dir}:\n${this.tailLogs()}`)
         const answers = await Promise.all(probes.map((p) => p.get('/health').then(() => true, () => false)))
         return answers.every(Boolean)
       }, ms)

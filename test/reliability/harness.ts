@@ -29,11 +29,26 @@ export const timeout = (ms: number) => new Promise<void>((r) => setTimeout(r, ms
 
 /** A TCP port nobody listens on right now. */
 export async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise((r) => server.close(r))
-  return port
+  return (await freePorts(1))[0]!
+}
+
+/**
+ * `n` ports nobody listens on right now, all different: each is held open
+ * until all are picked. Picked one by one and closed at once, the kernel may
+ * hand the same port out twice, and two etcd members then share one.
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: net.Server[] = []
+  try {
+    for (let i = 0; i < n; i++) {
+      const server = net.createServer()
+      servers.push(server)
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    }
+    return servers.map((s) => (s.address() as net.AddressInfo).port)
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
+  }
 }
 
 /** A fresh temp dir, removed by `t.teardown`. */
