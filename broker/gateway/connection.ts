@@ -180,15 +180,38 @@ export class Connection implements Budgeted, HandshakeConnection {
   }
 
   send(bytes: Uint8Array): void {
-    if (this.closed) return
-    if (this.socket.writableLength > this.ctx.config.maxPendingBytes) {
-      this.ctx.logger.warn({ conn: this.id, client: this.clientName, pending: this.socket.writableLength }, 'slow consumer disconnected')
-      this.fail(new SkiffError('SLOW_CONSUMER', `more than ${this.ctx.config.maxPendingBytes} bytes waiting to be written`))
-      return
-    }
-    this.ctx.metrics.bytesSent += bytes.length
+    if (!this.mayWrite()) return
     this.socket.write(writable(bytes, this.socket.writableLength))
-    this.budgets.outputWritten(bytes.length)
+    this.written(bytes.length)
+  }
+
+  sendChunks(chunks: readonly Uint8Array[]): void {
+    if (!this.mayWrite()) return
+    let length = 0
+    // What was queued before this frame: its own earlier pieces are no backlog a piece should be copied for.
+    const queued = this.socket.writableLength
+    // Corked, the pieces leave in one writev, as one frame would.
+    this.socket.cork()
+    for (const c of chunks) {
+      this.socket.write(writable(c, queued))
+      length += c.length
+    }
+    this.socket.uncork()
+    this.written(length)
+  }
+
+  /** False (and the connection failed) when a slow reader already has more than maxPendingBytes queued. */
+  private mayWrite(): boolean {
+    if (this.closed) return false
+    if (this.socket.writableLength <= this.ctx.config.maxPendingBytes) return true
+    this.ctx.logger.warn({ conn: this.id, client: this.clientName, pending: this.socket.writableLength }, 'slow consumer disconnected')
+    this.fail(new SkiffError('SLOW_CONSUMER', `more than ${this.ctx.config.maxPendingBytes} bytes waiting to be written`))
+    return false
+  }
+
+  private written(bytes: number): void {
+    this.ctx.metrics.bytesSent += bytes
+    this.budgets.outputWritten(bytes)
     if (!this.congested && this.subs.size > 0 && this.socket.writableLength > Math.min(CONGESTED_BYTES, this.ctx.config.maxPendingBytes / 4)) this.congest()
   }
 

@@ -86,6 +86,8 @@ export interface HandlerConnection extends GuardedConnection {
   readonly local: { host: string | undefined; port: number | undefined }
   /** Write one encoded frame. */
   send(bytes: Uint8Array): void
+  /** Write one encoded frame given in pieces (one vectored write; the pieces are not copied unless a view would pin a much larger buffer). */
+  sendChunks(chunks: readonly Uint8Array[]): void
   /** Answer with an ERROR frame (corr when it answers a request); a fatal error also closes. */
   error(err: SkiffError, corr?: number): void
   /** Publish backpressure: `bytes` went to the workers, and came back answered. */

@@ -39,6 +39,7 @@ import { Fields } from '../fields.js'
 import { SkiffError } from '../errors.js'
 import { MAX_NAME_FIELD } from './limits.js'
 import { MAX_BROKER_ID } from './metadata.js'
+import { writeArrayHeader, writeBin, writeBinHeader, writeStrHeader, writeUint } from './msgpack-write.js'
 
 /**
  * Batch bytes one REPL_DATA carries at most, besides the first batch of each
@@ -140,6 +141,100 @@ export function encodeReplData(d: ReplData): Buffer {
       return out
     }),
   })
+}
+
+/**
+ * The bytes of encodeReplData(d), in pieces for one vectored socket write:
+ * each partition's batches of BATCHES_INLINE_MAX bytes or more are a piece
+ * of their own, the caller's bytes as they are, and everything between them
+ * is written by hand into one small buffer (the same MessagePack the generic
+ * packer writes: test/protocol/repl-data-chunks.test.ts holds them to that).
+ * Through the generic packer, every batch was copied twice on the leader's
+ * event loop (into the packer's buffer, grown afresh for each large answer,
+ * then into the frame), which was most of what replication cost it there.
+ */
+export function encodeReplDataChunks(d: ReplData): Uint8Array[] {
+  let size = REPL_DATA_HEAD_MAX
+  for (const p of d.partitions) {
+    size += PARTITION_HEAD_MAX + Buffer.byteLength(p.topic)
+    if (p.batches.length < BATCHES_INLINE_MAX) size += p.batches.length
+    if (p.divergingEpoch) size += DIVERGING_MAX
+    if (p.error) size += ERROR_HEAD_MAX + Buffer.byteLength(p.error)
+    if (p.groups) size += GROUPS_HEAD_MAX + p.groups.length
+  }
+  const head = Buffer.allocUnsafe(size)
+  const chunks: Uint8Array[] = []
+  let pos = 5
+  head[pos++] = 0x82 // map of 2
+  pos = writeKey(head, pos, 'corr')
+  pos = writeUint(head, pos, d.corr)
+  pos = writeKey(head, pos, 'partitions')
+  pos = writeArrayHeader(head, pos, d.partitions.length)
+  let from = 0
+  let length = 0
+  for (const p of d.partitions) {
+    head[pos++] = 0x80 | (5 + (p.divergingEpoch ? 1 : 0) + (p.error ? 1 : 0) + (p.groups ? 1 : 0)) // a map of up to 8
+    pos = writeKey(head, pos, 'topic')
+    pos = writeStr(head, pos, p.topic)
+    pos = writeKey(head, pos, 'partition')
+    pos = writeUint(head, pos, p.partition)
+    pos = writeKey(head, pos, 'hw')
+    pos = writeUint(head, pos, p.hw)
+    pos = writeKey(head, pos, 'leaderEnd')
+    pos = writeUint(head, pos, p.leaderEnd)
+    pos = writeKey(head, pos, 'batches')
+    if (p.batches.length < BATCHES_INLINE_MAX) pos = writeBin(head, pos, p.batches)
+    else {
+      pos = writeBinHeader(head, pos, p.batches.length)
+      chunks.push(head.subarray(from, pos), p.batches)
+      length += pos - from + p.batches.length
+      from = pos
+    }
+    if (p.divergingEpoch) {
+      pos = writeKey(head, pos, 'divergingEpoch')
+      head[pos++] = 0x82 // map of 2
+      pos = writeKey(head, pos, 'epoch')
+      pos = writeUint(head, pos, p.divergingEpoch.epoch)
+      pos = writeKey(head, pos, 'endOffset')
+      pos = writeUint(head, pos, p.divergingEpoch.endOffset)
+    }
+    if (p.error) {
+      pos = writeKey(head, pos, 'error')
+      pos = writeStr(head, pos, p.error)
+    }
+    if (p.groups) {
+      pos = writeKey(head, pos, 'groups')
+      pos = writeBin(head, pos, p.groups)
+    }
+  }
+  chunks.push(head.subarray(from, pos))
+  length += pos - from
+  head.writeUInt32BE(length - 4, 0)
+  head[4] = Op.REPL_DATA
+  return chunks
+}
+
+/** Batches shorter than this are copied into the head: a piece of their own would cost more than the copy. */
+const BATCHES_INLINE_MAX = 4096
+/** Frame header, map of 2, "corr" and a uint, "partitions" and an array header. */
+const REPL_DATA_HEAD_MAX = 5 + 1 + 5 + 9 + 11 + 5
+/** A partition's map header, its keys, the topic's string header, three uints and the batches' bin header. */
+const PARTITION_HEAD_MAX = 1 + 6 + 5 + 10 + 9 + 3 + 9 + 10 + 9 + 8 + 5
+/** "divergingEpoch", a map of 2, "epoch" and "endOffset" with their uints. */
+const DIVERGING_MAX = 15 + 1 + 6 + 9 + 10 + 9
+const ERROR_HEAD_MAX = 6 + 5
+const GROUPS_HEAD_MAX = 7 + 5
+
+/** A key of the REPL_DATA maps (each shorter than 32 bytes, so a fixstr). */
+function writeKey(out: Buffer, pos: number, key: string): number {
+  out[pos++] = 0xa0 | key.length
+  return pos + out.write(key, pos, 'latin1')
+}
+
+function writeStr(out: Buffer, pos: number, s: string): number {
+  const n = Buffer.byteLength(s)
+  pos = writeStrHeader(out, pos, n)
+  return pos + out.write(s, pos, 'utf8')
 }
 
 export function decodeReplData(body: Buffer): ReplData {

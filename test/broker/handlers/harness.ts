@@ -161,6 +161,10 @@ export class TestConnection implements DispatchedConnection {
     for (const wake of w) wake()
   }
 
+  sendChunks(chunks: readonly Uint8Array[]): void {
+    this.send(Buffer.concat(chunks))
+  }
+
   error(err: SkiffError, corr?: number): void {
     if (err.fatal) return this.fail(err, corr)
     this.send(encodeError(err, corr))
