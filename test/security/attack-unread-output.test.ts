@@ -21,8 +21,9 @@
  * bench/ holds the 100 ms line). Which holder is cut first is the budget's
  * unit test (test/broker/budgets.test.ts).
  *
- * Then: a subscriber that stopped reading and reads again gets everything
- * it is owed (the congestion lifts when its socket drains).
+ * Then: a subscriber that stopped reading is held far below what it is owed
+ * (64 MiB) and below maxPendingBytes, so it is not cut; reading again, it
+ * gets everything (the congestion lifts when its socket drains).
  */
 import t from 'tap'
 import { Op, encodeSubscribe, readDeliver } from '../../protocol/index.js'
@@ -125,7 +126,11 @@ t.test('a subscriber that stops reading is held at a few MiB, and gets all it is
   const reader = await silentSubscriber(broker.port, 'late', 1024)
   await until(() => false, 1500)
   const held = value(await scrape(broker.httpPort), 'skiff_gateway_pending_output_bytes')
-  t.ok(held <= 12 * MiB, `while it does not read the broker holds ${(held / MiB).toFixed(1)} MiB for it of the 64 MiB owed (congested past 4 MiB)`)
+  // What it may hold: the 4 MiB past which its connection is congested, plus what the worker hands
+  // out before the congested op reaches it, a turn of one group's reads (4 x 1 MiB, partition.ts) at a
+  // time: the turn whose write crossed the line and, on a loaded machine, up to two more. Clean-clone
+  // runs of the whole suite held 4.7, 8.4 and 12.2 MiB, one turn apart.
+  t.ok(held <= 4 * MiB + 3 * 4.25 * MiB, `while it does not read the broker holds ${(held / MiB).toFixed(1)} MiB for it of the 64 MiB owed (congested past 4 MiB, three turns in flight at most)`)
   t.notOk(reader.closed, 'and it is not cut: it is under maxPendingBytes')
   reader.socket.resume()
   const delivered = () => reader.frames.filter((f) => f.opcode === Op.DELIVER).reduce((n, f) => n + countRecordsIn(f.body), 0)
