@@ -71,6 +71,12 @@ export function writeStrHeader(out: Buffer, pos: number, n: number): number {
   return writeLength(out, pos, n, 0xd9) // str8, str16, str32
 }
 
+/** A string: header and UTF-8 bytes. */
+export function writeStr(out: Buffer, pos: number, s: string): number {
+  pos = writeStrHeader(out, pos, Buffer.byteLength(s))
+  return pos + out.write(s, pos, 'utf8')
+}
+
 export const binHeaderBytes = lengthBytes
 
 /** The header of a bin of `n` bytes (the bytes follow). */

@@ -39,7 +39,7 @@ import { Fields } from '../fields.js'
 import { SkiffError } from '../errors.js'
 import { MAX_NAME_FIELD } from './limits.js'
 import { MAX_BROKER_ID } from './metadata.js'
-import { writeArrayHeader, writeBin, writeBinHeader, writeStrHeader, writeUint } from './msgpack-write.js'
+import { writeArrayHeader, writeBin, writeBinHeader, writeStr, writeUint } from './msgpack-write.js'
 
 /**
  * Batch bytes one REPL_DATA carries at most, besides the first batch of each
@@ -229,12 +229,6 @@ const GROUPS_HEAD_MAX = 7 + 5
 function writeKey(out: Buffer, pos: number, key: string): number {
   out[pos++] = 0xa0 | key.length
   return pos + out.write(key, pos, 'latin1')
-}
-
-function writeStr(out: Buffer, pos: number, s: string): number {
-  const n = Buffer.byteLength(s)
-  pos = writeStrHeader(out, pos, n)
-  return pos + out.write(s, pos, 'utf8')
 }
 
 export function decodeReplData(body: Buffer): ReplData {

@@ -11,12 +11,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import http from 'node:http'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { DEFAULTS } from '../../broker/config.js'
+import { freePort, freePorts } from '../../bench/lib/free-port.mjs'
 
 const cli = fileURLToPath(new URL('../../dist/cli/skiff.js', import.meta.url))
 
@@ -27,29 +27,8 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 /** A wait to race other promises against: its timer does not keep the process alive once the rest is done. */
 export const timeout = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref())
 
-/** A TCP port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  return (await freePorts(1))[0]!
-}
-
-/**
- * `n` ports nobody listens on right now, all different: each is held open
- * until all are picked. Picked one by one and closed at once, the kernel may
- * hand the same port out twice, and two etcd members then share one.
- */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers: net.Server[] = []
-  try {
-    for (let i = 0; i < n; i++) {
-      const server = net.createServer()
-      servers.push(server)
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    }
-    return servers.map((s) => (s.address() as net.AddressInfo).port)
-  } finally {
-    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
-  }
-}
+// Free ports (each held open until all of a call's are picked, so they differ): the bench's own.
+export { freePort, freePorts }
 
 /** A fresh temp dir, removed by `t.teardown`. */
 export function tempDir(t: { teardown(fn: () => unknown): void }, prefix: string): string {

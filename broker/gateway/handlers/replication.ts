@@ -10,7 +10,7 @@
  * more); a second is INVALID_REQUEST, so a connection costs at most one
  * held fetch per worker.
  */
-import { REPL_DATA_BYTES, REPL_GROUP_BYTES, SkiffError, decodeReplFetch, encodeReplData, encodeReplDataChunks, type FetchPartition, type FetchedPartition } from '../../../protocol/index.js'
+import { REPL_DATA_BYTES, REPL_GROUP_BYTES, SkiffError, decodeReplFetch, encodeReplDataChunks, type FetchPartition, type FetchedPartition } from '../../../protocol/index.js'
 import type { HandlerConnection } from '../handler-connection.js'
 import { ownerOf } from '../../routing.js'
 import { requireBroker } from './request.js'
@@ -35,7 +35,7 @@ export async function onReplFetch(conn: HandlerConnection, body: Buffer): Promis
     list.push(p)
   }
   if (byWorker.size === 0) {
-    conn.send(encodeReplData({ corr: req.corr, partitions: [] }))
+    conn.sendChunks(encodeReplDataChunks({ corr: req.corr, partitions: [] }))
     return
   }
   fetching.add(conn)
