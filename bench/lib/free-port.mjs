@@ -1,23 +1,65 @@
-/** TCP ports nobody listens on right now (bench and demo scaffolding). */
+/**
+ * TCP ports nobody listens on right now, for a server that must be started
+ * (and restarted) on a port named in advance (bench and test scaffolding).
+ *
+ * Decision: the ports come from below the kernel's ephemeral range, picked at
+ * random and checked by binding them. A port the kernel hands out (listen on
+ * port 0) lies inside that range, and so does the local port of every
+ * outgoing connection: a port picked that way and closed can be taken again by
+ * any connection on the machine before its server binds it, or while that
+ * server is down for a restart, and a client reconnecting to a stopped server
+ * on such a port can even connect to itself (TCP self-connect) and hold it. A
+ * port outside the range is taken only by another explicit bind.
+ */
+import fs from 'node:fs'
 import net from 'node:net'
+
+/** The lowest port picked: above the ports servers are commonly configured on. */
+const LOWEST = 10_000
+/** Ports picked in this process: never handed out twice. */
+const handedOut = new Set()
+
+/** Ports outside the kernel's ephemeral range, [from, to]; undefined when there is no room. */
+function pickRange() {
+  let low = 32_768
+  let high = 60_999
+  try {
+    const [l, h] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
+    if (Number.isInteger(l) && Number.isInteger(h) && l <= h) [low, high] = [l, h]
+  } catch {
+    // Not Linux: the usual range.
+  }
+  if (low - LOWEST >= 1000) return [LOWEST, low - 1]
+  if (65_535 - high >= 1000) return [high + 1, 65_535]
+  return undefined
+}
+const range = pickRange()
 
 export async function freePort() {
   return (await freePorts(1))[0]
 }
 
 /**
- * `n` such ports, all different: each is held open until all are picked
- * (picked one by one and closed at once, the kernel may hand one out twice).
+ * `n` such ports, all different: each is held open until all are picked.
+ * Where the ephemeral range leaves no room outside it, the kernel picks them.
  */
 export async function freePorts(n) {
   const servers = []
   try {
-    for (let i = 0; i < n; i++) {
+    for (let tries = 0; servers.length < n; tries++) {
+      if (tries > 1000) throw new Error(`no free port found in ${tries} tries`)
+      const port = range === undefined ? 0 : range[0] + Math.floor(Math.random() * (range[1] - range[0] + 1))
+      if (handedOut.has(port)) continue
       const server = net.createServer()
-      servers.push(server)
-      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+      const bound = await new Promise((resolve) => {
+        server.once('error', () => resolve(false))
+        server.listen({ port, host: '127.0.0.1', exclusive: true }, () => resolve(true))
+      })
+      if (bound) servers.push(server)
     }
-    return servers.map((s) => s.address().port)
+    const ports = servers.map((s) => s.address().port)
+    for (const p of ports) handedOut.add(p)
+    return ports
   } finally {
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))))
   }

@@ -21,6 +21,7 @@ import t, { type Test } from 'tap'
 import { haveOpenssl, makePki } from '../security/certificates.js'
 import { initFiles, loadTemplate, resolveSub, SAMPLE_VALUES, type JsonObject } from './cfn-template.js'
 import { repoRoot } from './dockerfile.js'
+import { freePort } from '../../bench/lib/free-port.mjs'
 
 const TOKEN = 'app-token-0123456789abcdef'
 const USERS = JSON.stringify({ users: [{ name: 'app', token: TOKEN, publish: ['>'], subscribe: ['>'] }] })
@@ -30,15 +31,6 @@ const skip = !fs.existsSync(path.join(repoRoot, 'dist/cli/skiff.js'))
   : !haveOpenssl()
     ? 'openssl is not installed (it makes the test CA for the HTTPS download)'
     : undefined
-
-/** A free TCP port on loopback (closed again; the broker binds it next). */
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise((r) => server.close(r))
-  return port
-}
 
 const STUBS: Record<string, string> = {
   rpm: 'exit 0',

@@ -10,11 +10,11 @@
  * - the consumer goes on and sees every message (at least once).
  */
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { connect, type Client, type PublishResult } from '../../clients/index.js'
 import { spawnBroker, type BrokerProcess } from '../broker/broker-process.js'
+import { freePort } from '../../bench/lib/free-port.mjs'
 
 export const MESSAGES = 20_000
 
@@ -24,15 +24,6 @@ interface Tap {
   equal(a: unknown, b: unknown, msg?: string): void
   same(a: unknown, b: unknown, msg?: string): void
   comment(...args: unknown[]): void
-}
-
-/** A port that was free a moment ago (listen on 0, read it, close). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 async function within<T>(what: string, ms: number, p: Promise<T>): Promise<T> {

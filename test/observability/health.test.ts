@@ -5,21 +5,13 @@
  */
 import t from 'tap'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { startBroker } from '../../broker/index.js'
 import { Observability } from '../../broker/observability/index.js'
 import { resolveConfig } from '../../broker/config.js'
 import { createLogger } from '../../broker/logger.js'
-
-async function freePort(): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  return port
-}
+import { freePort } from '../../bench/lib/free-port.mjs'
 
 async function status(port: number, p: string, method = 'GET'): Promise<number | string> {
   try {

@@ -5,10 +5,10 @@
  */
 import t from 'tap'
 import fs from 'node:fs'
-import net from 'node:net'
 import path from 'node:path'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { startTestBroker } from '../e2e/helpers.js'
+import { freePort } from '../../bench/lib/free-port.mjs'
 
 function findBinary(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter).concat('/usr/bin', '/usr/local/bin')) {
@@ -19,14 +19,6 @@ function findBinary(name: string): string | undefined {
     } catch {}
   }
   return undefined
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  return port
 }
 
 interface QueryResult {
