@@ -1,0 +1,3 @@
+/** Types of free-port.mjs, for the TypeScript that imports it (test harnesses, the fault suite). */
+export function freePort(): Promise<number>
+export function freePorts(n: number): Promise<number[]>
