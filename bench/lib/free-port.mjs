@@ -53,7 +53,7 @@ export async function freePorts(n) {
       const server = net.createServer()
       const bound = await new Promise((resolve) => {
         server.once('error', () => resolve(false))
-        server.listen({ port, host: '127.0.0.1', exclusive: true }, () => resolve(true))
+        server.listen(port, '127.0.0.1', () => resolve(true))
       })
       if (bound) servers.push(server)
     }

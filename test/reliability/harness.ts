@@ -27,7 +27,7 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 /** A wait to race other promises against: its timer does not keep the process alive once the rest is done. */
 export const timeout = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref())
 
-// Free ports (each held open until all of a call's are picked, so they differ): the bench's own.
+// Ports for brokers that restart on the same address (below the kernel's ephemeral range): the bench's picker.
 export { freePort, freePorts }
 
 /** A fresh temp dir, removed by `t.teardown`. */
