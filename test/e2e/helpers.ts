@@ -30,8 +30,16 @@ export async function startTestBroker(t: Teardown, workers: number, opts: Partia
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-e2e-'))
   const config = { port: 0, host: '127.0.0.1', workers, logLevel: 'silent' as const, ...opts, dataDir }
   const clients: Client[] = []
+  let broker: RunningBroker
+  try {
+    broker = await startBroker(config)
+  } catch (err) {
+    // A test of a start that fails (bad options, a port in use) leaves no directory behind.
+    fs.rmSync(dataDir, { recursive: true, force: true })
+    throw err
+  }
   const tb: TestBroker = {
-    broker: await startBroker(config),
+    broker,
     dataDir,
     get url() {
       return `skiff://127.0.0.1:${this.broker.port}`
