@@ -18,8 +18,9 @@
  * @tapjs/typescript/import` when it was started without it. It spawns the
  * built broker (dist/): `npm run build` first (the npm script does).
  */
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -28,9 +29,24 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.resolve(here, '../..')
 const LOADER = '@tapjs/typescript/import'
 
-if (!process.execArgv.some((a) => a.includes('@tapjs/typescript'))) {
-  const r = spawnSync(process.execPath, ['--import', LOADER, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', cwd: root })
-  process.exit(r.status ?? 1)
+if (!process.execArgv.some((a) => a.includes('@tapjs/typescript'))) process.exit(await underLoader())
+
+/** This script again, under the TypeScript loader; resolves to its exit status. */
+function underLoader() {
+  const child = spawn(process.execPath, ['--import', LOADER, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', cwd: root })
+  // A signal for this process is the run's too (Ctrl-C reaches both, a SIGTERM may reach only this one).
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal))
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? 128 + (os.constants.signals[signal] ?? 0))))
+}
+
+// Interrupted: exit through the harness's 'exit' hooks, which SIGKILL the etcd members and the
+// brokers (paused ones too) and remove their data directories. The handlers stay installed, so a
+// second signal during that cleanup does not cut it short.
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+  process.on(signal, () => {
+    console.error(`${signal}: stopping the cluster and removing its data`)
+    process.exit(code)
+  })
 }
 
 const { values } = parseOrExit({

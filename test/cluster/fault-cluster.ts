@@ -44,6 +44,12 @@ export interface Placement {
   isr: number[]
 }
 
+/** Data directories of clusters not closed yet: removed if this process exits first (its brokers are SIGKILLed by the harness). */
+const openDirs = new Set<string>()
+process.once('exit', () => {
+  for (const dir of openDirs) fs.rmSync(dir, { recursive: true, force: true })
+})
+
 export class FaultCluster {
   readonly brokers: ClusterBroker[] = []
   private admin: { client: Client; id: number } | undefined
@@ -54,6 +60,7 @@ export class FaultCluster {
   static async start(opts: FaultClusterOptions = {}): Promise<FaultCluster> {
     const etcd = await EtcdCluster.start(3)
     const cluster = new FaultCluster(etcd, fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-faults-')))
+    openDirs.add(cluster.dir)
     try {
       const n = opts.brokers ?? 3
       // Every proxy first, each on a port of its own (port 0); the brokers' ports are picked
@@ -215,6 +222,7 @@ export class FaultCluster {
     await Promise.all(this.proxies.map((p) => p.close()))
     await this.etcd.stop()
     fs.rmSync(this.dir, { recursive: true, force: true })
+    openDirs.delete(this.dir)
   }
 }
 

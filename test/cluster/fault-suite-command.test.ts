@@ -3,11 +3,16 @@
  * fault-suite TypeScript outside tap, through its TypeScript loader, which
  * type-checks what it loads (tap's own runs do not): an import that type-checks
  * only under tap would break the command. Bad options are refused before any
- * etcd or broker starts, after the whole runner has been loaded.
+ * etcd or broker starts, after the whole runner has been loaded. Interrupted
+ * in the middle of a fault, it leaves nothing behind: no process (a paused
+ * broker would otherwise stay stopped for ever) and no data directory.
  */
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import fs from 'node:fs'
 import path from 'node:path'
+import readline from 'node:readline'
 import t from 'tap'
+import { until } from '../reliability/harness.js'
 import { repoRoot } from '../deploy/dockerfile.js'
 import { etcdctlMissing } from './etcd-harness.js'
 
@@ -36,4 +41,82 @@ else {
     t.equal(r.code, 2)
     t.match(r.stderr, '--minutes must be a positive number, not "soon"')
   })
+
+  t.test('SIGTERM in the middle of a pause stops every process it started and removes their data', async (t) => {
+    const child = spawn(process.execPath, [script, '--minutes', '2', '--interval', '1000', '--faults', 'pause-leader', '--seed', '7', '--results', '/dev/null'], { cwd: repoRoot, env: userEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    t.teardown(() => child.kill('SIGKILL'))
+    let stderr = ''
+    child.stderr!.on('data', (d) => (stderr += d))
+    const pausing = new Promise<boolean>((resolve) => {
+      readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+        if (/pause-leader \.\.\./.test(line)) resolve(true)
+      })
+      void exited.then(() => resolve(false))
+    })
+    t.ok(await Promise.race([pausing, new Promise<boolean>((r) => setTimeout(() => r(false), 90_000).unref())]), `a pause began: ${stderr}`)
+    // Its processes (the runner under the loader, etcd members, brokers), once one of them is stopped.
+    const stopped = await until(() => {
+      const tree = descendants(child.pid!)
+      return tree.some((p) => p.state === 'T') && tree
+    }, 10_000)
+    t.ok(stopped, 'a broker is paused (SIGSTOP) when the signal comes')
+    const tree = stopped || []
+    const dataDirs = tree.flatMap((p) => argAfter(p.args, '--data-dir'))
+    t.ok(tree.some((p) => p.args.some((a) => a.endsWith('/etcd'))) && dataDirs.length >= 6, `etcd members and brokers, each with a data dir: ${dataDirs.join(' ')}`)
+
+    child.kill('SIGTERM')
+    t.equal(await exited, 143, 'the command exits as a process ended by SIGTERM')
+    t.match(stderr, 'SIGTERM: stopping the cluster and removing its data')
+    const gone = await until(() => tree.every((p) => !alive(p.pid)), 5000)
+    t.ok(gone, `no process left: ${tree.filter((p) => alive(p.pid)).map((p) => `${p.pid} ${p.args.slice(0, 2).join(' ')}`).join(', ')}`)
+    t.same(dataDirs.filter((d) => fs.existsSync(d)), [], 'every data directory removed')
+  })
+}
+
+interface Proc {
+  pid: number
+  state: string
+  args: string[]
+}
+
+/** Every process below `root`, from /proc. */
+function descendants(root: number): Proc[] {
+  const all = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((d) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8')
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      return [{ pid: Number(d), ppid: Number(ppid), state: state!, args: fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').filter(Boolean) }]
+    } catch {
+      return [] // exited meanwhile
+    }
+  })
+  const found: Proc[] = []
+  const parents = new Set([root])
+  for (let grew = true; grew; ) {
+    grew = false
+    for (const p of all) {
+      if (parents.has(p.ppid) && !parents.has(p.pid)) {
+        parents.add(p.pid)
+        found.push(p)
+        grew = true
+      }
+    }
+  }
+  return found
+}
+
+/** Running or stopped: a zombie (exited, not yet reaped by whoever adopted it) is gone. */
+function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+  } catch {
+    return false
+  }
+}
+
+function argAfter(args: string[], flag: string): string[] {
+  const i = args.indexOf(flag)
+  return i >= 0 && i + 1 < args.length ? [args[i + 1]!] : []
 }

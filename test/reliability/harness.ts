@@ -153,6 +153,16 @@ export interface RunnerOptions {
   port?: number
 }
 
+/**
+ * Broker processes still running, SIGKILLed when this process exits without
+ * its teardown (a runner interrupted, a test cut off): SIGKILL works on a
+ * broker a test paused with SIGSTOP, which nothing else would ever end.
+ */
+const liveBrokers = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of liveBrokers) child.kill('SIGKILL')
+})
+
 /** One broker process at a time on a fixed port and data dir; start, kill, start again. */
 export class BrokerRunner {
   child: ChildProcess | undefined
@@ -200,7 +210,13 @@ export class BrokerRunner {
     this.child = child
     this.runLines = []
     this.stderr = ''
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()))
+    liveBrokers.add(child)
+    this.exited = new Promise((resolve) =>
+      child.once('exit', () => {
+        liveBrokers.delete(child)
+        resolve()
+      }),
+    )
     child.stderr!.on('data', (d) => (this.stderr = (this.stderr + d).slice(-4000)))
     const timeoutMs = this.opts.startTimeoutMs ?? 20_000
     await new Promise<void>((resolve, reject) => {
