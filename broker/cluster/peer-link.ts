@@ -12,8 +12,14 @@
  *   this broker's listener speaks TLS, and the HELLO/WELCOME handshake) has
  *   CONNECT_TIMEOUT_MS, less when the request has less time left. After a
  *   failed connect the link refuses at once ("unreachable") until a backoff
- *   (100 ms doubling to 5 s) has passed, so a peer that is down (still in the
- *   view until its lease expires) costs the next requests nothing.
+ *   (100 ms doubling to 1 s) has passed, so a peer that is down (still in the
+ *   view until its lease expires) costs the next requests nothing. The cap is
+ *   Kafka's reconnect.backoff.max.ms: replication from a peer resumes within
+ *   a second of the network healing (with 5 s, a cut of a few seconds left
+ *   confirms stalled for up to 5 s more), and a connect attempt a second to
+ *   a peer that is down costs nothing worth saving. The warning is logged
+ *   once when a peer becomes unreachable (again every UNREACHABLE_LOG_MS
+ *   while it stays so), and its return once.
  * - At most `maxInFlight` requests wait on one link; past it the link says
  *   "busy" without sending. Each waits at most its own timeoutMs (the
  *   requester's deadline, carried across the hop), then is forgotten. So a
@@ -76,7 +82,8 @@ export type PeerAnswer =
 
 export const CONNECT_TIMEOUT_MS = 2000
 const BACKOFF_FIRST_MS = 100
-const BACKOFF_MAX_MS = 5000
+export const BACKOFF_MAX_MS = 1000
+const UNREACHABLE_LOG_MS = 30_000
 const PING_EVERY_MS = 1000
 const SILENT_PEER_MS = 3000
 
@@ -96,6 +103,8 @@ export class PeerLink {
   private backoffMs = BACKOFF_FIRST_MS
   private retryAt = 0
   private lastFailure = ''
+  /** The current run of failed connects: when it began, how many, when it was last logged. */
+  private failing: { since: number; attempts: number; loggedAt: number } | undefined
   private closed = false
 
   constructor(private readonly opts: PeerLinkOptions) {}
@@ -153,14 +162,23 @@ export class PeerLink {
       (socket) => {
         this.connecting = undefined
         this.backoffMs = BACKOFF_FIRST_MS
+        const f = this.failing
+        if (f) this.opts.log('info', 'peer broker reachable again', { broker: this.peer.id, address: this.where, unreachableMs: Date.now() - f.since, attempts: f.attempts })
+        this.failing = undefined
         return socket
       },
       (err: unknown) => {
         this.connecting = undefined
         this.lastFailure = (err as Error).message
-        this.retryAt = Date.now() + this.backoffMs
+        const now = Date.now()
+        this.retryAt = now + this.backoffMs
         this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2)
-        this.opts.log('warn', 'peer broker unreachable', { broker: this.peer.id, address: this.where, err: this.lastFailure })
+        const f = (this.failing ??= { since: now, attempts: 0, loggedAt: 0 })
+        f.attempts++
+        if (now - f.loggedAt >= UNREACHABLE_LOG_MS) {
+          f.loggedAt = now
+          this.opts.log('warn', 'peer broker unreachable', { broker: this.peer.id, address: this.where, err: this.lastFailure, attempts: f.attempts })
+        }
         throw err
       },
     )
