@@ -11,12 +11,7 @@ import path from 'node:path'
 import readline from 'node:readline'
 import { SKIFF_BIN, brokerNodeFlags } from './paths.mjs'
 import { sampleProcess } from './proc-stats.mjs'
-
-/** Brokers still running, so an interrupted bench (Ctrl-C) leaves no broker or temp dir behind. */
-const live = new Set()
-process.once('exit', () => {
-  for (const b of live) b()
-})
+import { atExit } from './at-exit.mjs'
 
 const START_TIMEOUT_MS = 15_000
 const STOP_TIMEOUT_MS = 10_000
@@ -44,11 +39,11 @@ export async function startBrokerProcess(opts = {}) {
   readline.createInterface({ input: child.stderr }).on('line', keep)
 
   const cleanup = () => fs.rmSync(dataDir, { recursive: true, force: true })
-  const onExit = () => {
+  // An interrupted bench (Ctrl-C) leaves no broker or temp dir behind.
+  const forget = atExit(() => {
     child.kill('SIGKILL')
     cleanup()
-  }
-  live.add(onExit)
+  })
   let port
   let httpPort
   let udpPort
@@ -75,7 +70,7 @@ export async function startBrokerProcess(opts = {}) {
       })
     })
   } catch (err) {
-    live.delete(onExit)
+    forget()
     child.kill('SIGKILL')
     cleanup()
     err.message += '\n' + tail.join('\n')
@@ -103,7 +98,7 @@ export async function startBrokerProcess(opts = {}) {
           await exited
           clearTimeout(timer)
         }
-        live.delete(onExit)
+        forget()
         cleanup()
       })()),
   }

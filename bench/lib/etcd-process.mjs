@@ -11,6 +11,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { freePorts } from './free-port.mjs'
+import { atExit } from './at-exit.mjs'
 
 export const ETCD_BIN = process.env.SKIFF_ETCD_BIN ?? '/usr/bin/etcd'
 
@@ -29,10 +30,11 @@ export async function startEtcd(size = 1) {
       '--initial-cluster-state', 'new', '--log-level', 'error', '--logger', 'zap'], { stdio: 'ignore' }),
   )
   const stop = () => {
+    forget()
     for (const c of children) c.kill('SIGKILL')
     fs.rmSync(dir, { recursive: true, force: true })
   }
-  process.once('exit', stop)
+  const forget = atExit(stop)
   // Ready when a client port accepts connections (the brokers retry their first calls anyway).
   for (let i = 0; i < 100; i++) {
     const up = await new Promise((resolve) => {

@@ -13,6 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { EtcdClient } from '../../broker/cluster/etcd/client.js'
+import { atExit } from '../../bench/lib/at-exit.mjs'
 import { freePorts, sleep, until } from '../reliability/harness.js'
 
 export const ETCD_BIN = process.env.SKIFF_ETCD_BIN ?? '/usr/bin/etcd'
@@ -50,6 +51,8 @@ export interface Member {
 export class EtcdCluster {
   readonly members: Member[] = []
   private readonly clients: EtcdClient[] = []
+  /** Takes back the exit-time SIGKILL and removal once stop() has done them. */
+  private forgetAtExit = () => {}
 
   private constructor(readonly dir: string) {}
 
@@ -73,7 +76,7 @@ export class EtcdCluster {
     const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir()
     const cluster = new EtcdCluster(fs.mkdtempSync(path.join(base, 'skiff-etcd-')))
     // A test process that exits without its teardown still takes its members and dirs with it.
-    process.once('exit', () => {
+    cluster.forgetAtExit = atExit(() => {
       cluster.killAllNow()
       fs.rmSync(cluster.dir, { recursive: true, force: true })
     })
@@ -248,5 +251,6 @@ export class EtcdCluster {
       await this.kill(i)
     }
     fs.rmSync(this.dir, { recursive: true, force: true })
+    this.forgetAtExit()
   }
 }

@@ -15,6 +15,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { Client, ClusterMetadata } from '../../clients/index.js'
+import { atExit } from '../../bench/lib/at-exit.mjs'
 import { BrokerRunner, freePort, sleep, until } from '../reliability/harness.js'
 import { connectDirect } from './broker-cluster.js'
 import { EtcdCluster } from './etcd-harness.js'
@@ -44,23 +45,19 @@ export interface Placement {
   isr: number[]
 }
 
-/** Data directories of clusters not closed yet: removed if this process exits first (its brokers are SIGKILLed by the harness). */
-const openDirs = new Set<string>()
-process.once('exit', () => {
-  for (const dir of openDirs) fs.rmSync(dir, { recursive: true, force: true })
-})
-
 export class FaultCluster {
   readonly brokers: ClusterBroker[] = []
   private admin: { client: Client; id: number } | undefined
   private readonly proxies: FaultProxy[] = []
+  /** Takes back the removal of `dir` at exit (registered before the brokers, so run after their SIGKILLs). */
+  private forgetDir = () => {}
 
   private constructor(readonly etcd: EtcdCluster, readonly dir: string) {}
 
   static async start(opts: FaultClusterOptions = {}): Promise<FaultCluster> {
     const etcd = await EtcdCluster.start(3)
     const cluster = new FaultCluster(etcd, fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-faults-')))
-    openDirs.add(cluster.dir)
+    cluster.forgetDir = atExit(() => fs.rmSync(cluster.dir, { recursive: true, force: true }))
     try {
       const n = opts.brokers ?? 3
       // Every proxy first, each on a port of its own (port 0); the brokers' ports are picked
@@ -222,7 +219,7 @@ export class FaultCluster {
     await Promise.all(this.proxies.map((p) => p.close()))
     await this.etcd.stop()
     fs.rmSync(this.dir, { recursive: true, force: true })
-    openDirs.delete(this.dir)
+    this.forgetDir()
   }
 }
 

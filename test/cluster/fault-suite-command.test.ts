@@ -80,39 +80,44 @@ interface Proc {
   args: string[]
 }
 
-/** Every process below `root`, from /proc. */
+/** Every process below `root`, through /proc's children lists; one that exits meanwhile is left out. */
 function descendants(root: number): Proc[] {
-  const all = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((d) => {
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8')
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      return [{ pid: Number(d), ppid: Number(ppid), state: state!, args: fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').filter(Boolean) }]
-    } catch {
-      return [] // exited meanwhile
-    }
-  })
   const found: Proc[] = []
-  const parents = new Set([root])
-  for (let grew = true; grew; ) {
-    grew = false
-    for (const p of all) {
-      if (parents.has(p.ppid) && !parents.has(p.pid)) {
-        parents.add(p.pid)
-        found.push(p)
-        grew = true
-      }
-    }
+  for (const pid of childrenOf(root)) {
+    const state = stateOf(pid)
+    if (state === undefined) continue
+    found.push({ pid, state, args: readOr(`/proc/${pid}/cmdline`, '').split('\0').filter(Boolean) }, ...descendants(pid))
   }
   return found
 }
 
+function childrenOf(pid: number): number[] {
+  let tids: string[] = []
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return [] // exited
+  }
+  return tids.flatMap((tid) => readOr(`/proc/${pid}/task/${tid}/children`, '').split(' ').filter(Boolean).map(Number))
+}
+
+/** The one-letter state of /proc/<pid>/stat, undefined once the process is gone. */
+function stateOf(pid: number): string | undefined {
+  const stat = readOr(`/proc/${pid}/stat`, '')
+  return stat ? stat[stat.lastIndexOf(')') + 2] : undefined
+}
+
 /** Running or stopped: a zombie (exited, not yet reaped by whoever adopted it) is gone. */
 function alive(pid: number): boolean {
+  const state = stateOf(pid)
+  return state !== undefined && state !== 'Z'
+}
+
+function readOr(file: string, fallback: string): string {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+    return fs.readFileSync(file, 'utf8')
   } catch {
-    return false
+    return fallback
   }
 }
 

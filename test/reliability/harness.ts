@@ -17,6 +17,7 @@ import readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { DEFAULTS } from '../../broker/config.js'
 import { freePort, freePorts } from '../../bench/lib/free-port.mjs'
+import { atExit } from '../../bench/lib/at-exit.mjs'
 
 const cli = fileURLToPath(new URL('../../dist/cli/skiff.js', import.meta.url))
 
@@ -153,16 +154,6 @@ export interface RunnerOptions {
   port?: number
 }
 
-/**
- * Broker processes still running, SIGKILLed when this process exits without
- * its teardown (a runner interrupted, a test cut off): SIGKILL works on a
- * broker a test paused with SIGSTOP, which nothing else would ever end.
- */
-const liveBrokers = new Set<ChildProcess>()
-process.once('exit', () => {
-  for (const child of liveBrokers) child.kill('SIGKILL')
-})
-
 /** One broker process at a time on a fixed port and data dir; start, kill, start again. */
 export class BrokerRunner {
   child: ChildProcess | undefined
@@ -210,10 +201,12 @@ export class BrokerRunner {
     this.child = child
     this.runLines = []
     this.stderr = ''
-    liveBrokers.add(child)
+    // SIGKILLed if this process exits without its teardown (a runner interrupted, a test cut off):
+    // SIGKILL also ends a broker a test paused with SIGSTOP, which nothing else would.
+    const forget = atExit(() => child.kill('SIGKILL'))
     this.exited = new Promise((resolve) =>
       child.once('exit', () => {
-        liveBrokers.delete(child)
+        forget()
         resolve()
       }),
     )
