@@ -95,6 +95,7 @@ export class ClusterNode {
   private readonly seen: { revision: number; resolve: () => void }[] = []
   /** Replicated partitions: roles, fetchers, in-sync sets, elections (replicator.ts). */
   readonly replicator: Replicator
+  private links: ((id: number) => PeerLink | undefined) | undefined
 
   constructor(private readonly opts: ClusterNodeOptions) {
     const { config } = opts
@@ -132,7 +133,13 @@ export class ClusterNode {
 
   /** Start replicating: the workers and the links to the other brokers are there now. */
   startReplication(pool: WorkerPool, links: (id: number) => PeerLink | undefined): void {
+    this.links = links
     this.replicator.start(pool, links)
+  }
+
+  /** The link to live broker `id` (undefined before replication started, or when it is not live). */
+  linkTo(id: number): PeerLink | undefined {
+    return this.links?.(id)
   }
 
   /** Register, then wait until the view holds the whole cluster; throws when etcd cannot be reached in time. */

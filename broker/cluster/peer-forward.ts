@@ -134,7 +134,7 @@ export class PeerForwarder {
         }
         return { outcome: code === 'TIMEOUT' ? 'timeout' : 'failed', error: answer.error }
       }
-      if (answer.kind === 'data') return { outcome: 'failed', error: new SkiffError('INTERNAL', `broker ${link.peer.id} answered a request with replication data`) }
+      if (answer.kind === 'data' || answer.kind === 'ok') return { outcome: 'failed', error: new SkiffError('INTERNAL', `broker ${link.peer.id} answered a request with ${answer.kind === 'ok' ? 'OK' : 'replication data'}`) }
       if (answer.kind === 'busy') busy = true
       skipped.push(`broker ${link.peer.id}: ${answer.reason}`)
     }

@@ -2,7 +2,8 @@
  * One connection from this broker to a peer broker of its cluster, over the
  * normal skiff protocol: HELLO as the cluster's broker identity, then
  * REQUESTs marked `forwarded`, each answered by REPLY or ERROR under the
- * link's own corr (peer-forward.ts decides what to ask whom), and the
+ * link's own corr (peer-forward.ts decides what to ask whom), the group
+ * admin requests a partition's leader answers (group-admin.ts), and the
  * replication fetches of the partitions the peer leads and this broker
  * follows (cluster/replica-fetcher.ts): one connection per pair of brokers.
  *
@@ -36,7 +37,7 @@
 import net from 'node:net'
 import tls from 'node:tls'
 import fs from 'node:fs'
-import { FrameDecoder, Op, SUPPORTED_VERSIONS, SkiffError, decodeError, decodeReplData, decodeReply, decodeWelcome, encodeHello, encodePing, encodeRequest, errorByCode, replDataFrameLimit, type Reply, type ReplData } from '../../protocol/index.js'
+import { FrameDecoder, Op, SUPPORTED_VERSIONS, SkiffError, decodeError, decodeOk, decodeReplData, decodeReply, decodeWelcome, encodeHello, encodePing, encodeRequest, errorByCode, replDataFrameLimit, type Reply, type ReplData } from '../../protocol/index.js'
 import type { ErrorName } from '../../protocol/errors.js'
 
 export interface PeerAddress {
@@ -73,6 +74,8 @@ export type PeerAnswer =
   | { kind: 'reply'; reply: Reply }
   /** The answer to a replication fetch. */
   | { kind: 'data'; data: ReplData }
+  /** The answer to a forwarded admin request (cluster/group-admin.ts). */
+  | { kind: 'ok'; result: unknown }
   /** An answer to relay as it is (the peer's ERROR, or this link's TIMEOUT / NO_RESPONDERS after the request left). */
   | { kind: 'error'; error: SkiffError }
   /** The link closed after the request left: it may have reached a server (answered NO_RESPONDERS, never sent elsewhere). */
@@ -263,6 +266,9 @@ export class PeerLink {
     } else if (opcode === Op.REPL_DATA) {
       const data = decodeReplData(body)
       this.settle(data.corr, { kind: 'data', data })
+    } else if (opcode === Op.OK) {
+      const ok = decodeOk(body)
+      this.settle(ok.corr, { kind: 'ok', result: ok.result })
     } else if (opcode === Op.ERROR) {
       const e = decodeError(body)
       const name = (errorByCode(e.code)?.name ?? 'INTERNAL') as ErrorName

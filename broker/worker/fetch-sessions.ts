@@ -1,8 +1,9 @@
 /**
  * Followers' fetches held by a leader's worker while they have nothing new
  * (Kafka's fetch.max.wait): a fetch that finds no batch, no divergence and
- * no error waits until one of its partitions is appended to (checked at the
- * end of each turn, after the appends of the turn), until the gateway wakes
+ * no error waits until one of its partitions is appended to or has a group
+ * reset or deleted (checked at the end of each turn, after the appends of
+ * the turn), until the gateway wakes
  * it (another worker answered the same fetch with data), or until its
  * maxWaitMs passes (checked on the worker's 50 ms tick). So an idle cluster
  * costs a fetch per follower per maxWaitMs, and a busy one answers within
@@ -12,6 +13,7 @@ import type { ToWorker } from '../thread-messages.js'
 import type { WorkerContext } from './context.js'
 import type { Outbox } from './outbox.js'
 import { answerFetch, FETCH_BYTES_PER_PARTITION, type FetchAnswer } from './replication.js'
+import type { Replica } from './replica.js'
 
 type FetchOp = Extract<ToWorker, { t: 'replFetch' }>
 
@@ -30,7 +32,9 @@ export class FetchSessions {
 
   fetch(op: FetchOp, now: number): void {
     const answers = this.answer(op)
-    if (op.maxWaitMs === 0 || this.held.size >= MAX_HELD || answers.some((a) => a.batches.length > 0 || a.divergingEpoch || a.error)) {
+    // An answer that carries the group state goes now: holding it would drop that state (the next
+    // answer would find it sent), and it is due only every GROUPS_EVERY_MS or after a change.
+    if (op.maxWaitMs === 0 || this.held.size >= MAX_HELD || answers.some((a) => a.batches.length > 0 || a.divergingEpoch || a.error || a.groups)) {
       this.outbox.answer(op, answers)
       this.answered = true
       return
@@ -53,12 +57,25 @@ export class FetchSessions {
    */
   afterTurn(): void {
     if (this.held.size === 0) return
+    const urgent: Replica[] = []
     for (const [session, h] of this.held) {
-      if (!h.op.fetch.some((req) => (this.ctx.existing(req.topic, req.partition)?.log.endOffset ?? 0) > req.fetchOffset)) continue
+      if (!h.op.fetch.some((req) => this.hasNews(req, urgent))) continue
       this.held.delete(session)
       this.outbox.answer(h.op, this.answer(h.op))
       this.answered = true
     }
+    for (const r of urgent) r.groupsUrgent = false
+  }
+
+  /** New batches for this fetch, or a group reset or deleted since (noted in `urgent`, cleared once every held fetch was looked at). */
+  private hasNews(req: FetchOp['fetch'][number], urgent: Replica[]): boolean {
+    const p = this.ctx.existing(req.topic, req.partition)
+    if (!p) return false
+    if (p.replica?.groupsUrgent) {
+      urgent.push(p.replica)
+      return true
+    }
+    return p.log.endOffset > req.fetchOffset
   }
 
   /** Answer the fetches whose wait is over. */

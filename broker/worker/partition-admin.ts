@@ -24,13 +24,16 @@ export interface ResetOutcome {
  * the group in flight, which would otherwise land after the delete and bring
  * it back. False when the group had no state here.
  */
-export async function deleteGroup(p: Partition, group: string): Promise<boolean> {
+export async function deleteGroup(p: Partition, group: string, only?: GroupCursor): Promise<boolean> {
   await p.saver.savingOf(group)?.catch(() => {})
   const c = p.cursors.get(group)
   if (c?.ephemeral) return false
+  // A follower dropping a group the leader deleted (replication.ts): not one made again meanwhile.
+  if (only && c !== only) return false
   p.saver.remove(group)
   if (!c) return false
   p.cursors.delete(group)
+  p.replica?.groupsChanged()
   return true
 }
 
@@ -58,6 +61,7 @@ export async function resetGroup(p: Partition, group: string, to: ResetTarget, v
   }
   p.cursors.set(group, fresh)
   p.needsPump = true
+  p.replica?.groupsChanged()
   return outcome
 }
 

@@ -54,6 +54,10 @@ export class Replica {
   private waiting: WaitingConfirm[] = []
   /** When each follower was last sent the group state. */
   private readonly groupsSent = new Map<number, number>()
+  /** When each follower was last sent an empty group state (no durable group here). */
+  private readonly emptyGroupsSent = new Map<number, number>()
+  /** A group was reset or deleted here: held fetches are answered at the end of the turn, with the state (fetch-sessions.ts). */
+  groupsUrgent = false
 
   constructor(readonly self: number) {}
 
@@ -72,6 +76,7 @@ export class Replica {
     this.acked.clear()
     this.endAtAnswer.clear()
     this.groupsSent.clear()
+    this.emptyGroupsSent.clear()
     // Still leader in a new epoch (re-elected): the waiting batches are in this log, which stays the
     // partition's; they are confirmed when the HW of the new epoch passes them, as before.
     if (role === 'leader') return []
@@ -111,6 +116,20 @@ export class Replica {
     if (now - (this.groupsSent.get(follower) ?? 0) < everyMs) return false
     this.groupsSent.set(follower, now)
     return true
+  }
+
+  /** True when `follower` is due an empty group state (every `everyMs`), so that it drops groups deleted here. */
+  emptyGroupsDue(follower: number, now: number, everyMs: number): boolean {
+    if (now - (this.emptyGroupsSent.get(follower) ?? 0) < everyMs) return false
+    this.emptyGroupsSent.set(follower, now)
+    return true
+  }
+
+  /** A group was reset or deleted: every follower is due the group state at once. */
+  groupsChanged(): void {
+    this.groupsSent.clear()
+    this.emptyGroupsSent.clear()
+    this.groupsUrgent = true
   }
 
   ackedBy(follower: number): number | undefined {

@@ -15,6 +15,7 @@ import type { Partition } from './partition.js'
 import type { PendingAppend, PendingConfirm } from './log-syncer.js'
 import type { Outbox } from './outbox.js'
 import { GroupCursor } from './group-cursor.js'
+import { deleteGroup } from './partition-admin.js'
 import type { GroupSnapshot } from '../storage/group-state.js'
 import { pack, unpack } from '../../protocol/codec.js'
 import { transferOnPost } from '../thread-codec.js'
@@ -22,7 +23,14 @@ import { transferOnPost } from '../thread-codec.js'
 /** How often a follower is sent the partition's consumer-group state. */
 export const GROUPS_EVERY_MS = 200
 /** Groups one answer carries per partition (a topic rarely has more; the rest go in later answers). */
-const MAX_GROUPS_SENT = 1000
+export const MAX_GROUPS_SENT = 1000
+/**
+ * How often a follower is sent an empty group state when the partition has
+ * no durable group: that is how it learns that the last one was deleted (at
+ * once after a delete, and every EMPTY_GROUPS_EVERY_MS for a follower that
+ * was away then), without an answer per 200 ms per idle partition.
+ */
+export const EMPTY_GROUPS_EVERY_MS = 5000
 
 /** Bytes of batches one fetch answer carries per partition (at least one whole batch). */
 export const FETCH_BYTES_PER_PARTITION = 1024 * 1024
@@ -135,7 +143,8 @@ export function answerFetch(p: Partition | undefined, req: FetchPartition, follo
   const caughtUp = replica.acknowledge(follower, req.fetchOffset, leaderEnd)
   p.advanceHw()
   const batches = maxBytes > 0 ? log.readBatches(req.fetchOffset, maxBytes) : []
-  const groups = replica.groupsDue(follower, Date.now(), GROUPS_EVERY_MS) ? groupState(p) : undefined
+  const now = Date.now()
+  const groups = replica.groupsDue(follower, now, GROUPS_EVERY_MS) ? groupState(p, replica, follower, now) : undefined
   return { ...base, hw: replica.hw, leaderEnd, batches: joined(batches), caughtUp, groups }
 }
 
@@ -164,25 +173,31 @@ function ownsItsBuffer(bytes: Uint8Array): boolean {
  * snapshot, as its saver writes it. A follower's copy is at most
  * GROUPS_EVERY_MS (plus a fetch) behind, so a new leader redelivers what
  * was acked in that window (at-least-once), and never skips anything: a
- * position only moves forward once its records were acked here.
+ * position only moves forward once its records were acked here. A reset
+ * or a delete is sent at once (Replica.groupsChanged). A list of fewer than
+ * MAX_GROUPS_SENT is the whole set: the follower drops the groups it lacks
+ * (deleted here), so a new leader does not bring a deleted group back.
  */
-function groupState(p: Partition): Uint8Array | undefined {
+function groupState(p: Partition, replica: Replica, follower: number, now: number): Uint8Array | undefined {
   const out: [string, GroupSnapshot][] = []
   for (const c of p.cursors.values()) {
     if (c.ephemeral) continue
     out.push([c.group, c.snapshot()])
     if (out.length === MAX_GROUPS_SENT) break
   }
-  return out.length === 0 ? undefined : pack(out)
+  if (out.length === 0 && !replica.emptyGroupsDue(follower, now, EMPTY_GROUPS_EVERY_MS)) return undefined
+  return pack(out)
 }
 
 /** Follower: take the leader's group state (see groupState); a group new here is made durable at once, a known one saved on the next round. */
 export function applyGroupState(p: Partition, bytes: Uint8Array): void {
   const list = unpack(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as unknown
   if (!Array.isArray(list)) throw new SkiffError('INVALID_REQUEST', `group state for ${p.topic}/${p.partition} is not a list`)
+  const named = new Set<string>()
   for (const entry of list) {
     if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !isSnapshot(entry[1])) continue
     const [group, snapshot] = entry as [string, GroupSnapshot]
+    named.add(group)
     const known = p.cursors.get(group)
     // An idle group comes every few hundred milliseconds unchanged: saving it again would be a write and an fsync for nothing.
     if (known && sameSnapshot(known.snapshot(), snapshot)) continue
@@ -198,6 +213,21 @@ export function applyGroupState(p: Partition, bytes: Uint8Array): void {
       cursor.dirty = true
     } else p.saver.create(cursor)
     p.cursors.set(group, cursor)
+  }
+  if (list.length < MAX_GROUPS_SENT) dropGroupsNotIn(p, named)
+}
+
+/**
+ * Follower: drop the durable groups the leader's whole list lacks (deleted
+ * there), as GROUP_DELETE does on the leader. A group with members
+ * subscribed here is kept: they subscribed while this broker led the
+ * partition, and a delete refuses a group in use (or, forced, ended those
+ * subscriptions on the leader that had them).
+ */
+function dropGroupsNotIn(p: Partition, named: ReadonlySet<string>): void {
+  for (const [group, c] of p.cursors) {
+    if (c.ephemeral || named.has(group) || c.members.length > 0) continue
+    void deleteGroup(p, group, c).catch(() => {})
   }
 }
 

@@ -17,7 +17,7 @@
  * TOPIC_LIST (0x32)     corr             result: [{ topic, partitions }]
  * TOPIC_DELETE (0x33)   corr, topic      result: { topic }
  * GROUP_LIST (0x34)     corr, topic?     result: [{ topic, group }]
- * GROUP_DESCRIBE (0x35) corr, topic, group
+ * GROUP_DESCRIBE (0x35) corr, topic, group, forwarded?(false: see manage.ts)
  *                       result: { topic, group, members, partitions: [{ partition, committed,
  *                                 next, endOffset, lag, inFlight }] }
  * Retention 0 (or absent) means "keep forever" for that dimension.
@@ -54,6 +54,8 @@ export interface GroupRef {
   corr: number
   topic: string
   group: string
+  /** GROUP_DESCRIBE only: broker -> peer broker in a cluster (see manage.ts), the partitions it leads. */
+  forwarded?: boolean | undefined
 }
 
 export const MAX_PARTITIONS = 1024
@@ -110,10 +112,13 @@ export function decodeGroupList(body: Buffer): GroupList {
 }
 
 export function encodeGroupDescribe(g: GroupRef): Buffer {
-  return encodeFrame(Op.GROUP_DESCRIBE, g)
+  const { forwarded, ...rest } = g
+  return encodeFrame(Op.GROUP_DESCRIBE, forwarded ? { ...rest, forwarded } : rest)
 }
 
 export function decodeGroupDescribe(body: Buffer): GroupRef {
   const f = new Fields('GROUP_DESCRIBE', body)
-  return { corr: f.uint('corr'), topic: f.str('topic', MAX_NAME_FIELD), group: f.str('group', MAX_NAME_FIELD) }
+  const out: GroupRef = { corr: f.uint('corr'), topic: f.str('topic', MAX_NAME_FIELD), group: f.str('group', MAX_NAME_FIELD) }
+  if (f.bool('forwarded', false)) out.forwarded = true
+  return out
 }

@@ -3,7 +3,7 @@
  * broker, each answered by OK { corr, result } or ERROR. All need the admin
  * permission (see broker/auth/guard.ts).
  *
- * GROUP_DELETE (0x36)  corr, topic, group, force?(false)
+ * GROUP_DELETE (0x36)  corr, topic, group, force?(false), forwarded?(false)
  *                      result: { topic, group, partitions, endedSubscriptions }
  *                      GROUP_IN_USE while members are subscribed, unless force:
  *                      then their subscriptions end with an ERROR UNKNOWN_GROUP
@@ -11,9 +11,16 @@
  * GROUP_RESET (0x37)   corr, topic, group, to ("earliest" | "latest" | "offset" | "timestamp"),
  *                      value? (the offset or ms timestamp, required for those two),
  *                      partition? (only that one; default every partition),
- *                      force?(false), dryRun?(false)
+ *                      force?(false), dryRun?(false), forwarded?(false)
  *                      result: { topic, group, dryRun, partitions: [{ partition, from, to }] }
  *                      (from: the committed offset before, to: the new position)
+ *
+ * `forwarded` (GROUP_DELETE, GROUP_RESET and GROUP_DESCRIBE, cluster mode):
+ * broker -> peer broker only. The broker a client asked checked its
+ * permission and asks each partition's leader for its share: the receiver
+ * acts on the partitions it leads (GROUP_RESET: the one named in `partition`,
+ * NOT_LEADER when it does not lead it) and never forwards again. Accepted
+ * only from a broker's connection (FORBIDDEN otherwise). Omitted by clients.
  * TOPIC_PURGE (0x38)   corr, topic
  *                      result: { topic, partitions: [{ partition, startOffset, purged }] }
  * TOPIC_ALTER (0x39)   corr, topic, retentionMs?, retentionBytes?, partitions?
@@ -30,6 +37,7 @@ export interface GroupDelete {
   topic: string
   group: string
   force?: boolean | undefined
+  forwarded?: boolean | undefined
 }
 
 export const RESET_TARGETS = ['earliest', 'latest', 'offset', 'timestamp'] as const
@@ -44,6 +52,7 @@ export interface GroupReset {
   partition?: number | undefined
   force?: boolean | undefined
   dryRun?: boolean | undefined
+  forwarded?: boolean | undefined
 }
 
 export interface TopicPurge {
@@ -72,6 +81,7 @@ export function decodeGroupDelete(body: Buffer): GroupDelete {
   const f = new Fields('GROUP_DELETE', body)
   const out: GroupDelete = { corr: f.uint('corr'), topic: f.str('topic', MAX_NAME_FIELD), group: f.str('group', MAX_NAME_FIELD) }
   if (f.bool('force', false)) out.force = true
+  if (f.bool('forwarded', false)) out.forwarded = true
   return out
 }
 
@@ -88,6 +98,7 @@ export function decodeGroupReset(body: Buffer): GroupReset {
   if (partition !== undefined) out.partition = partition
   if (f.bool('force', false)) out.force = true
   if (f.bool('dryRun', false)) out.dryRun = true
+  if (f.bool('forwarded', false)) out.forwarded = true
   return out
 }
 

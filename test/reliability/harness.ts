@@ -182,6 +182,11 @@ export class BrokerRunner {
     return this.child!.pid!
   }
 
+  /** The broker's data directory. */
+  get dataDir(): string {
+    return this.opts.dataDir
+  }
+
   get running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null
   }

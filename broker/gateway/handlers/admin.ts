@@ -22,6 +22,8 @@ import type { TopicConfig } from '../../thread-messages.js'
 import { perPartition } from '../fan-out.js'
 import { checkPartitionLimit, mayAccess, requireAccess } from '../../auth/guard.js'
 import type { Operation } from '../../auth/authenticator.js'
+import { groupHere, groupState } from './group-state.js'
+import { requireBroker } from './request.js'
 
 /** The topic, once the name is valid and the user may `op` it (checked before existence, so a refusal reveals nothing). */
 export function known(conn: HandlerConnection, topic: string, op: Operation): TopicConfig {
@@ -121,11 +123,27 @@ export async function onGroupList(conn: HandlerConnection, body: Buffer): Promis
 export async function onGroupDescribe(conn: HandlerConnection, body: Buffer): Promise<void> {
   const req = decodeGroupDescribe(body)
   const { ctx } = conn
-  const t = known(conn, req.topic, 'describe')
   checkName('group', req.group)
-  const parts = (await perPartition(ctx, t, (partition) => ({ t: 'group', topic: t.topic, partition, group: req.group }))).filter((p) => p !== null)
-  if (parts.length === 0) throw new SkiffError('UNKNOWN_GROUP', `group ${req.group} has no state on topic ${req.topic}`)
-  let members = 0
-  for (const c of ctx.connections.values()) for (const s of c.subs.values()) if (s.topic === req.topic && s.group === req.group) members++
-  conn.send(encodeOk(req.corr, { topic: req.topic, group: req.group, members, partitions: parts }))
+  if (req.forwarded) {
+    // Another broker of the cluster asks for the partitions this one leads (group-state.ts).
+    conn.send(encodeOk(req.corr, await groupHere(ctx, forwardedTopic(conn, req.topic), req.group)))
+    return
+  }
+  const t = known(conn, req.topic, 'describe')
+  const state = await groupState(ctx, t, req.group)
+  if (state.partitions.length === 0) throw new SkiffError('UNKNOWN_GROUP', `group ${req.group} has no state on topic ${req.topic}`)
+  conn.send(encodeOk(req.corr, { topic: req.topic, group: req.group, members: state.members, partitions: state.partitions }))
+}
+
+/**
+ * The topic of an admin request another broker forwarded: that broker
+ * checked the requester's permission, and only a broker of the cluster may
+ * vouch for it (as for a forwarded REQUEST).
+ */
+export function forwardedTopic(conn: HandlerConnection, topic: string): TopicConfig {
+  requireBroker(conn, 'send forwarded admin requests')
+  checkName('topic', topic)
+  const t = conn.ctx.topics.get(topic)
+  if (!t) throw new SkiffError('UNKNOWN_TOPIC', `topic ${topic} does not exist`, { details: { topic } })
+  return t
 }

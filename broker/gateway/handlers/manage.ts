@@ -17,6 +17,8 @@ import {
   decodeGroupReset,
   decodeTopicAlter,
   decodeTopicPurge,
+  encodeGroupDelete,
+  encodeGroupReset,
   encodeOk,
   isDeadLetterTopic,
 } from '../../../protocol/index.js'
@@ -24,8 +26,11 @@ import type { HandlerConnection, HandlerContext } from '../handler-connection.js
 import type { TopicConfig } from '../../thread-messages.js'
 import { ownerOf } from '../../routing.js'
 import { checkPartitionLimit } from '../../auth/guard.js'
-import { describe, known } from './admin.js'
+import { describe, forwardedTopic, known } from './admin.js'
 import { perPartition } from '../fan-out.js'
+import { groupState } from './group-state.js'
+import { askLeader, leadersOf } from '../../cluster/leader-requests.js'
+import type { ResetOutcome } from '../../worker/partition-admin.js'
 
 /** The subscriptions that are members of `group` on `topic` now, as [connection, subscription id]. */
 function membersOf(ctx: HandlerContext, topic: string, group: string): [HandlerConnection, number][] {
@@ -40,62 +45,148 @@ function refuseInUse(topic: string, group: string, members: number, what: string
   })
 }
 
-/** UNKNOWN_GROUP unless some partition of the topic has state for the group. */
-async function requireGroup(ctx: HandlerContext, t: TopicConfig, group: string): Promise<void> {
-  const parts = await perPartition(ctx, t, (partition) => ({ t: 'group', topic: t.topic, partition, group }))
-  if (parts.every((p) => p === null)) throw new SkiffError('UNKNOWN_GROUP', `group ${group} has no state on topic ${t.topic}`, { details: { topic: t.topic, group } })
-}
-
 export async function onGroupDelete(conn: HandlerConnection, body: Buffer): Promise<void> {
   const req = decodeGroupDelete(body)
+  if (req.forwarded) {
+    // Another broker of the cluster deletes the group everywhere: this one does its share.
+    checkName('group', req.group)
+    const t = forwardedTopic(conn, req.topic)
+    conn.send(encodeOk(req.corr, { topic: t.topic, group: req.group, ...(await deleteHere(conn.ctx, t, req.group, req.force === true)) }))
+    return
+  }
   const t = known(conn, req.topic, 'admin')
   conn.send(encodeOk(req.corr, await deleteGroupOf(conn.ctx, t, req.group, req.force === true)))
 }
 
-/** Delete `group` of topic `t` on every partition (the caller checked access): GROUP_DELETE, also the panel's action. */
+/**
+ * Delete `group` of topic `t` on every partition (the caller checked access): GROUP_DELETE, also
+ * the panel's action. In a cluster each partition's leader deletes it (and its followers drop their
+ * copy with the next group state it sends them: worker/replication.ts); the group's subscriptions
+ * are counted on every leader first, so a group in use anywhere is refused before anything changes.
+ */
 export async function deleteGroupOf(ctx: HandlerContext, t: TopicConfig, group: string, force: boolean) {
-  const req = { group, force }
-  checkName('group', req.group)
-  const members = membersOf(ctx, t.topic, req.group)
-  if (members.length > 0 && !req.force) throw refuseInUse(t.topic, req.group, members.length, 'delete it')
+  checkName('group', group)
+  const node = ctx.cluster
+  let done: { partitions: number; endedSubscriptions: number }
+  if (!node) done = await deleteHere(ctx, t, group, force)
+  else {
+    const { members } = await groupState(ctx, t, group)
+    if (members > 0 && !force) throw refuseInUse(t.topic, group, members, 'delete it')
+    const leaders = leadersOf(node, t.topic, Array.from({ length: t.partitions }, (_, p) => p))
+    const shares = await Promise.all(
+      [...leaders.keys()].map(async (id) => {
+        if (id === node.brokerId) return deleteHere(ctx, t, group, force)
+        return asDeleted(await askLeader(node, id, `deleting group ${group} of ${t.topic}`, (corr) => encodeGroupDelete({ corr, topic: t.topic, group, force, forwarded: true })), id)
+      }),
+    )
+    done = { partitions: 0, endedSubscriptions: 0 }
+    for (const s of shares) {
+      done.partitions += s.partitions
+      done.endedSubscriptions += s.endedSubscriptions
+    }
+  }
+  if (done.partitions === 0 && done.endedSubscriptions === 0) throw new SkiffError('UNKNOWN_GROUP', `group ${group} has no state on topic ${t.topic}`, { details: { topic: t.topic, group } })
+  ctx.logger.info({ topic: t.topic, group, ...done }, 'group deleted')
+  return { topic: t.topic, group, ...done }
+}
+
+/** Delete `group` on the partitions this broker holds (all on a single broker, those it leads in a cluster), ending its subscriptions here. */
+async function deleteHere(ctx: HandlerContext, t: TopicConfig, group: string, force: boolean): Promise<{ partitions: number; endedSubscriptions: number }> {
+  const members = membersOf(ctx, t.topic, group)
+  if (members.length > 0 && !force) throw refuseInUse(t.topic, group, members.length, 'delete it')
   // Forced: the members' subscriptions end first, told so the way a deleted topic tells them
   // (an ERROR without corr naming the subscription), so no delivery of the old group is routed after.
   for (const [c, sub] of members) {
     c.subs.delete(sub)
-    c.error(new SkiffError('UNKNOWN_GROUP', `group ${req.group} of topic ${t.topic} was deleted: subscription ${sub} ended`, { details: { sub, topic: t.topic, group: req.group } }))
+    c.error(new SkiffError('UNKNOWN_GROUP', `group ${group} of topic ${t.topic} was deleted: subscription ${sub} ended`, { details: { sub, topic: t.topic, group } }))
   }
-  const had = await perPartition(ctx, t, (partition) => ({ t: 'groupDelete', topic: t.topic, partition, group: req.group }))
-  const partitions = had.filter((x) => x === true).length
-  if (partitions === 0 && members.length === 0) throw new SkiffError('UNKNOWN_GROUP', `group ${req.group} has no state on topic ${t.topic}`, { details: { topic: t.topic, group: req.group } })
-  ctx.logger.info({ topic: t.topic, group: req.group, partitions, endedSubscriptions: members.length }, 'group deleted')
-  return { topic: t.topic, group: req.group, partitions, endedSubscriptions: members.length }
+  const had = await perPartition(ctx, t, (partition) => ({ t: 'groupDelete', topic: t.topic, partition, group }))
+  return { partitions: had.filter((x) => x === true).length, endedSubscriptions: members.length }
+}
+
+function asDeleted(v: unknown, broker: number): { partitions: number; endedSubscriptions: number } {
+  const o = v as { partitions?: unknown; endedSubscriptions?: unknown } | null
+  if (o && Number.isSafeInteger(o.partitions) && Number.isSafeInteger(o.endedSubscriptions)) return { partitions: o.partitions as number, endedSubscriptions: o.endedSubscriptions as number }
+  throw new SkiffError('INTERNAL', `broker ${broker} answered a group deletion that could not be read`)
 }
 
 export async function onGroupReset(conn: HandlerConnection, body: Buffer): Promise<void> {
   const req = decodeGroupReset(body)
+  if (req.forwarded) {
+    conn.send(encodeOk(req.corr, await resetForwarded(conn, req)))
+    return
+  }
   const t = known(conn, req.topic, 'admin')
   conn.send(encodeOk(req.corr, await resetGroupOf(conn.ctx, t, req)))
 }
 
+type ResetRequest = Omit<ReturnType<typeof decodeGroupReset>, 'corr' | 'topic'>
+
 /** Move `req.group` of topic `t` (the caller checked access): GROUP_RESET, also the panel's action. */
-export async function resetGroupOf(ctx: HandlerContext, t: TopicConfig, req: Omit<ReturnType<typeof decodeGroupReset>, 'corr' | 'topic'>) {
+export async function resetGroupOf(ctx: HandlerContext, t: TopicConfig, req: ResetRequest) {
   checkName('group', req.group)
   if (req.partition !== undefined && req.partition >= t.partitions) {
     throw new SkiffError('INVALID_REQUEST', `topic ${t.topic} has no partition ${req.partition} (it has ${t.partitions})`, { details: { topic: t.topic, partitions: t.partitions } })
   }
   const dryRun = req.dryRun === true
-  // A dry run changes nothing, so it may look at a group in use.
-  const members = membersOf(ctx, t.topic, req.group).length
-  if (members > 0 && !req.force && !dryRun) throw refuseInUse(t.topic, req.group, members, 'reset it')
-  await requireGroup(ctx, t, req.group)
+  // Subscriptions and state are counted on every partition's leader first: in use anywhere, or
+  // unknown everywhere, is refused before anything changes. A dry run changes nothing, so it may
+  // look at a group in use.
+  const state = await groupState(ctx, t, req.group)
+  if (state.members > 0 && !req.force && !dryRun) throw refuseInUse(t.topic, req.group, state.members, 'reset it')
+  if (state.partitions.length === 0) throw new SkiffError('UNKNOWN_GROUP', `group ${req.group} has no state on topic ${t.topic}`, { details: { topic: t.topic, group: req.group } })
   const targets = req.partition === undefined ? Array.from({ length: t.partitions }, (_, p) => p) : [req.partition]
-  const partitions = await Promise.all(
-    targets.map((partition) =>
-      ctx.pool.request(ownerOf(t.topic, partition, ctx.pool.size), { t: 'groupReset', topic: t.topic, partition, group: req.group, to: req.to, value: req.value, dryRun }),
-    ),
-  )
+  const node = ctx.cluster
+  const here = (partition: number) => resetHere(ctx, t, req, partition)
+  const partitions = !node
+    ? await Promise.all(targets.map(here))
+    : (
+        await Promise.all(
+          [...leadersOf(node, t.topic, targets)].map(([id, led]) =>
+            Promise.all(
+              led.map(async (partition) => {
+                if (id === node.brokerId) return here(partition)
+                const result = await askLeader(node, id, `resetting group ${req.group} of ${t.topic}`, (corr) => encodeGroupReset({ ...req, corr, topic: t.topic, partition, forwarded: true }))
+                return asReset(result, id, partition)
+              }),
+            ),
+          ),
+        )
+      )
+        .flat()
+        .sort((a, b) => a.partition - b.partition)
   if (!dryRun) ctx.logger.info({ topic: t.topic, group: req.group, to: req.to, value: req.value, partitions }, 'group reset')
   return { topic: t.topic, group: req.group, dryRun, partitions }
+}
+
+/** One partition on its owning worker; a partition where the group has no state yet (one added after it was made) gets it. */
+function resetHere(ctx: HandlerContext, t: TopicConfig, req: ResetRequest, partition: number): Promise<ResetOutcome> {
+  return ctx.pool.request(ownerOf(t.topic, partition, ctx.pool.size), { t: 'groupReset', topic: t.topic, partition, group: req.group, to: req.to, value: req.value, dryRun: req.dryRun === true }) as Promise<ResetOutcome>
+}
+
+/**
+ * Another broker of the cluster resets the group everywhere and asks this one, the leader of
+ * `req.partition`, for that partition (NOT_LEADER when it does not lead it: leadership moved).
+ * Its own subscriptions of the group are checked again here: one made since the asking broker
+ * counted them refuses the change as on one broker.
+ */
+async function resetForwarded(conn: HandlerConnection, req: ReturnType<typeof decodeGroupReset>) {
+  const { ctx } = conn
+  checkName('group', req.group)
+  const t = forwardedTopic(conn, req.topic)
+  if (req.partition === undefined || req.partition >= t.partitions) throw new SkiffError('INVALID_REQUEST', `a forwarded GROUP_RESET names one partition of ${t.topic}`)
+  const refusal = ctx.cluster?.refusal(t.topic, req.partition)
+  if (refusal) throw refusal
+  const members = membersOf(ctx, t.topic, req.group).length
+  if (members > 0 && !req.force && !req.dryRun) throw refuseInUse(t.topic, req.group, members, 'reset it')
+  return { topic: t.topic, group: req.group, dryRun: req.dryRun === true, partitions: [await resetHere(ctx, t, req, req.partition)] }
+}
+
+function asReset(v: unknown, broker: number, partition: number): ResetOutcome {
+  const o = (v as { partitions?: unknown } | null)?.partitions
+  const first = Array.isArray(o) ? (o[0] as ResetOutcome | undefined) : undefined
+  if (first && first.partition === partition && Number.isSafeInteger(first.from) && Number.isSafeInteger(first.to)) return first
+  throw new SkiffError('INTERNAL', `broker ${broker} answered a reset of partition ${partition} that could not be read`)
 }
 
 /**
