@@ -48,6 +48,8 @@ export interface TopicRef {
 export interface GroupList {
   corr: number
   topic?: string | undefined
+  /** Broker -> peer broker in a cluster (see manage.ts): the groups of the partitions it leads. */
+  forwarded?: boolean | undefined
 }
 
 export interface GroupRef {
@@ -108,7 +110,9 @@ export function encodeGroupList(g: GroupList): Buffer {
 
 export function decodeGroupList(body: Buffer): GroupList {
   const f = new Fields('GROUP_LIST', body)
-  return { corr: f.uint('corr'), topic: f.optStr('topic', MAX_NAME_FIELD) }
+  const out: GroupList = { corr: f.uint('corr'), topic: f.optStr('topic', MAX_NAME_FIELD) }
+  if (f.bool('forwarded', false)) out.forwarded = true
+  return out
 }
 
 export function encodeGroupDescribe(g: GroupRef): Buffer {

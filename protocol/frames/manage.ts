@@ -15,7 +15,7 @@
  *                      result: { topic, group, dryRun, partitions: [{ partition, from, to }] }
  *                      (from: the committed offset before, to: the new position)
  *
- * `forwarded` (GROUP_DELETE, GROUP_RESET and GROUP_DESCRIBE, cluster mode):
+ * `forwarded` (GROUP_DELETE, GROUP_RESET, and GROUP_LIST and GROUP_DESCRIBE in admin.ts; cluster mode):
  * broker -> peer broker only. The broker a client asked checked its
  * permission and asks each partition's leader for its share: the receiver
  * acts on the partitions it leads (GROUP_RESET: the one named in `partition`,

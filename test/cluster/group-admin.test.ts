@@ -121,6 +121,17 @@ else {
     again.on('message', (msg) => got.add(String(msg.payload)))
     t.ok(await until(async () => got.size === RECORDS, 20_000), `every record is delivered again (${got.size} of ${RECORDS})`)
     await again.close()
+
+    // A group with state on one partition only, led by broker 2: broker 1 lists it by asking.
+    const q = (await placement(admin)).find((p) => p.leader === 2)!.partition
+    const side = await second.subscribeTo(TOPIC, { group: 'side', from: 'earliest' }, undefined, [q])
+    await side.close()
+    t.same(await admin.admin.listGroups(TOPIC), [
+      { topic: TOPIC, group: GROUP },
+      { topic: TOPIC, group: 'side' },
+    ], 'broker 1 lists the groups of every leader')
+    t.same(await admin.admin.listGroups(), await second.admin.listGroups(), 'and so does broker 2, for every topic')
+    t.same((await admin.admin.describeGroup(TOPIC, 'side')).partitions.map((p) => p.partition), [q], `it describes the group broker 2 holds on partition ${q}`)
   })
 
   t.test('a delete removes the group from every leader and its followers; forwarded requests need the broker user', async (t) => {

@@ -13,6 +13,7 @@ import {
   decodeGroupList,
   decodeTopicCreate,
   decodeTopicRef,
+  encodeGroupList,
   encodeOk,
   checkName,
   type PartitionPlacement,
@@ -24,6 +25,7 @@ import { checkPartitionLimit, mayAccess, requireAccess } from '../../auth/guard.
 import type { Operation } from '../../auth/authenticator.js'
 import { groupHere, groupState } from './group-state.js'
 import { requireBroker } from './request.js'
+import { askLeader, leadersOf } from '../../cluster/leader-requests.js'
 
 /** The topic, once the name is valid and the user may `op` it (checked before existence, so a refusal reveals nothing). */
 export function known(conn: HandlerConnection, topic: string, op: Operation): TopicConfig {
@@ -108,16 +110,47 @@ function endSubscriptions(ctx: HandlerContext, topic: string): void {
 export async function onGroupList(conn: HandlerConnection, body: Buffer): Promise<void> {
   const req = decodeGroupList(body)
   const { ctx } = conn
+  if (req.forwarded) {
+    // Another broker of the cluster lists the groups everywhere: these are of the partitions this one leads.
+    if (req.topic === undefined) requireBroker(conn, 'send forwarded admin requests')
+    const topics = req.topic === undefined ? ctx.topics.list() : [forwardedTopic(conn, req.topic)]
+    conn.send(encodeOk(req.corr, await groupsHere(ctx, topics)))
+    return
+  }
   const topics = req.topic === undefined ? ctx.topics.list().filter((t) => mayAccess(conn, 'describe', t.topic)) : [known(conn, req.topic, 'describe')]
+  const found = await groupsHere(ctx, topics)
+  const node = ctx.cluster
+  if (node) {
+    // Every other leader of these topics' partitions (all live brokers for a list of every topic).
+    const peers = req.topic === undefined ? [...node.view.brokers.keys()] : [...leadersOf(node, req.topic, Array.from({ length: topics[0]!.partitions }, (_, p) => p)).keys()]
+    const asked = await Promise.all(
+      peers
+        .filter((id) => id !== node.brokerId)
+        .map(async (id) => asGroupList(await askLeader(node, id, 'listing groups', (corr) => encodeGroupList({ corr, topic: req.topic, forwarded: true })), id)),
+    )
+    for (const list of asked) found.push(...list)
+  }
+  const byTopic = new Map<string, Set<string>>(topics.map((t) => [t.topic, new Set()]))
+  for (const { topic, group } of found) byTopic.get(topic)?.add(group)
+  const out: { topic: string; group: string }[] = []
+  for (const [topic, groups] of byTopic) for (const group of [...groups].sort()) out.push({ topic, group })
+  conn.send(encodeOk(req.corr, out))
+}
+
+/** The groups with state on the partitions of `topics` this broker holds (all on a single broker, those it leads in a cluster). */
+async function groupsHere(ctx: HandlerContext, topics: readonly TopicConfig[]): Promise<{ topic: string; group: string }[]> {
   const out: { topic: string; group: string }[] = []
   for (const t of topics) {
     const names = new Set<string>()
-    for (const list of await perPartition(ctx, t, (partition) => ({ t: 'groups', topic: t.topic, partition }))) {
-      for (const g of list) names.add(g)
-    }
-    for (const group of [...names].sort()) out.push({ topic: t.topic, group })
+    for (const list of await perPartition(ctx, t, (partition) => ({ t: 'groups', topic: t.topic, partition }))) for (const g of list) names.add(g)
+    for (const group of names) out.push({ topic: t.topic, group })
   }
-  conn.send(encodeOk(req.corr, out))
+  return out
+}
+
+function asGroupList(v: unknown, broker: number): { topic: string; group: string }[] {
+  if (Array.isArray(v) && v.every((e) => typeof e?.topic === 'string' && typeof e?.group === 'string')) return v as { topic: string; group: string }[]
+  throw new SkiffError('INTERNAL', `broker ${broker} answered a group list that could not be read`)
 }
 
 export async function onGroupDescribe(conn: HandlerConnection, body: Buffer): Promise<void> {
