@@ -17,6 +17,7 @@ import { Responders } from './gateway/responders.js'
 import type { GatewayContext } from './gateway/context.js'
 import { dataDirId } from './data-dir-id.js'
 import { ClusterNode } from './cluster/cluster-node.js'
+import { ClusterTopics } from './gateway/cluster-topics.js'
 import { PeerForwarder } from './cluster/peer-forward.js'
 import type { Connection } from './gateway/connection.js'
 import { VERSION } from './version.js'
@@ -96,6 +97,7 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
       const node = new ClusterNode({ config, port: () => address!.port, dirId, topics, log: (level, msg, fields) => logger[level](fields ?? {}, msg) })
       ctx.cluster = node
       topics.coordinator = node
+      node.topicSink = new ClusterTopics(ctx)
     }
     address = await gateway.listen()
     if (ctx.cluster) {

@@ -26,7 +26,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { SkiffError } from '../../protocol/errors.js'
-import { isDeadLetterTopic, originTopicOf } from '../../protocol/names.js'
+import { deadLetterTopicOf, isDeadLetterTopic, originTopicOf } from '../../protocol/names.js'
 import type { ClusterMetadata } from '../../protocol/frames/metadata.js'
 import type { TopicConfig } from '../thread-messages.js'
 import type { BrokerConfig } from '../config.js'
@@ -54,6 +54,25 @@ type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<strin
 export interface TopicTable {
   /** A topic the cluster has: written to this broker's disk and table, once. */
   learn(config: TopicConfig): Promise<unknown>
+  /** The topic as this broker's table has it. */
+  get(topic: string): TopicConfig | undefined
+}
+
+/**
+ * What a broker does with its own copies of the cluster's topics
+ * (gateway/cluster-topics.ts): write a topic it learns, replacing an older
+ * topic of the same name it still holds; remove one the cluster deleted;
+ * and after a full read of etcd, see which of its topics the cluster no
+ * longer has.
+ */
+export interface ClusterTopicSink {
+  learn(config: TopicConfig): Promise<unknown>
+  deleted(topic: string): void
+  resynced(topics: ReadonlySet<string>): void
+  /** Resolves once every change of `topic` queued so far is applied here. */
+  settled(topic: string): Promise<void>
+  /** True while this broker removes its copy of `topic`'s chain. */
+  removing(topic: string): boolean
 }
 
 export interface ClusterNodeOptions {
@@ -96,6 +115,8 @@ export class ClusterNode {
   /** Replicated partitions: roles, fetchers, in-sync sets, elections (replicator.ts). */
   readonly replicator: Replicator
   private links: ((id: number) => PeerLink | undefined) | undefined
+  /** What this broker does with its copies of topics as the cluster's change (gateway/cluster-topics.ts); without it, new topics are only written. */
+  topicSink: ClusterTopicSink | undefined
 
   constructor(private readonly opts: ClusterNodeOptions) {
     const { config } = opts
@@ -127,6 +148,14 @@ export class ClusterNode {
       // A broker stops acting as a leader a second before its lease could lapse (CLUSTER.md).
       holdsLease: () => this.membership.holds(1000),
       replicaLagMs: config.replicaLagMs,
+      // A partition is replicated here only while this broker's copy of its topic is the cluster's
+      // or not written yet, never an older topic's of that name or one being removed: the roles
+      // would open it. The removal's end calls changed() again (learn below).
+      localCopyCurrent: (topic, createdAt) => {
+        if (this.topicSink?.removing(topic)) return false
+        const held = opts.topics.get(topic)
+        return held === undefined || held.createdAt === createdAt
+      },
       log: (level, msg, fields) => opts.log(level, msg, fields),
     })
   }
@@ -170,14 +199,17 @@ export class ClusterNode {
     this.replicator.changed()
     if (change.kind === 'resync') {
       for (const [topic, record] of this.view.topics) this.learn(topic, record)
+      this.topicSink?.resynced(new Set(this.view.topics.keys()))
       return
     }
     if (change.kind === 'topic' && change.record) this.learn(change.topic, change.record)
+    if (change.kind === 'topic' && !change.record) this.topicSink?.deleted(change.topic)
     if (change.kind === 'broker') this.opts.log('info', change.record ? 'broker joined the cluster' : 'broker left the cluster', { broker: change.id, ...(change.record ? { host: change.record.host, port: change.record.port } : {}) })
   }
 
   private learn(topic: string, record: TopicRecord): void {
-    this.opts.topics.learn(topicConfigOf(topic, record)).catch((err: unknown) => {
+    const config = topicConfigOf(topic, record)
+    ;(this.topicSink ? this.topicSink.learn(config) : this.opts.topics.learn(config)).then(() => this.replicator.changed()).catch((err: unknown) => {
       this.opts.log('error', 'topic of the cluster not written to this broker', { topic, err: (err as Error).message })
     })
   }
@@ -337,6 +369,33 @@ export class ClusterNode {
       const value: PartitionRecord = { leader: replicas[0]!, leaderEpoch: 1, replicas, isr: replicas.map(member) }
       return { type: 'put', key: this.keys.partition(config.topic, partition), value: JSON.stringify(value) }
     })
+  }
+
+  /**
+   * Delete `topic` from the cluster: its key, its partitions' keys and its
+   * dead-letter chain's keys, in one transaction (a reader never sees part
+   * of it gone). Every broker removes its copies when its watch sees the
+   * keys go (topicSink.deleted). A `.dlq` topic named on its own loses only
+   * its key and its own chain's: its partitions live in its origin's keys.
+   * UNKNOWN_TOPIC when the cluster does not have it; TIMEOUT (retriable)
+   * when etcd does not answer.
+   */
+  async deleteTopic(topic: string): Promise<void> {
+    if (!this.view.topics.has(topic)) throw new SkiffError('UNKNOWN_TOPIC', `topic ${topic} does not exist in the cluster`, { details: { topic } })
+    const chain: string[] = []
+    for (let t = topic; this.view.topics.has(t); t = deadLetterTopicOf(t)) chain.push(t)
+    const topicKey = this.keys.topic(topic)
+    const ops: Op[] = isDeadLetterTopic(topic) ? [] : [{ type: 'delete', key: this.keys.partitionsOf(topic), prefix: true }]
+    for (const t of chain) ops.push({ type: 'delete', key: this.keys.topic(t) })
+    let res
+    try {
+      res = await this.client.txn({ compare: [{ key: topicKey, target: 'createRevision', op: '>', value: 0 }], success: ops })
+    } catch (err) {
+      throw new SkiffError('TIMEOUT', `topic ${topic} was not deleted: the cluster's etcd did not answer (${(err as Error).message}); try again`, { details: { topic } })
+    }
+    if (!res.succeeded) throw new SkiffError('UNKNOWN_TOPIC', `topic ${topic} does not exist in the cluster`, { details: { topic } })
+    await this.caughtUp(res.revision)
+    this.opts.log('info', 'topic deleted from the cluster', { topic, with: chain.slice(1) })
   }
 
   private async existing(topic: string): Promise<{ config: TopicConfig; created: boolean }> {

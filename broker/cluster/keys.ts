@@ -21,6 +21,8 @@ export interface ClusterKeys {
   broker(id: number): string
   topic(topic: string): string
   partition(topic: string, partition: number): string
+  /** The prefix of every partition key of `topic` (not of `<topic>.dlq`'s: the slash ends the name). */
+  partitionsOf(topic: string): string
 }
 
 /** Cluster names are what a user types into --cluster-name: kept to a safe alphabet, so a key can never climb out of its prefix. */
@@ -37,6 +39,7 @@ export function clusterKeys(cluster: string): ClusterKeys {
     broker: (id) => `${prefix}brokers/${id}`,
     topic: (topic) => `${prefix}topics/${topic}`,
     partition: (topic, partition) => `${prefix}partitions/${topic}/${partition}`,
+    partitionsOf: (topic) => `${prefix}partitions/${topic}/`,
   }
 }
 

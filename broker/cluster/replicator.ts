@@ -37,6 +37,8 @@ export interface ReplicatorOptions {
   stats: ReplicationStats
   holdsLease: () => boolean
   replicaLagMs?: number
+  /** Whether this broker's copy of `topic` is the cluster's topic made at `createdAt` (written here, not an older one of that name). */
+  localCopyCurrent?: (topic: string, createdAt: number) => boolean
   log: Log
 }
 
@@ -126,7 +128,12 @@ export class Replicator {
     const seen = new Set<string>()
     // A topic's dead-letter partitions are replicated with their origin's (same replicas, leader and epoch).
     const all: [string, number, PartitionRecord][] = []
+    const current = this.opts.localCopyCurrent ?? (() => true)
     for (const [topic, partition, rec] of view.allPartitions()) {
+      // Not before this broker's copy of the topic is the cluster's (the roles would open an older
+      // topic's partition, or one being removed): the copy's write calls changed() again.
+      const t = view.topics.get(topic)
+      if (t && !current(topic, t.createdAt)) continue
       all.push([topic, partition, rec])
       if (view.topics.has(deadLetterTopicOf(topic))) all.push([deadLetterTopicOf(topic), partition, rec])
     }

@@ -64,10 +64,11 @@ const handlers = new Map<number, Handler>([
  * Admin requests that change every partition of a topic. In a cluster they
  * would change only the partitions this broker leads and leave the rest (and
  * the cluster's keys) as they were, so they are refused there until they go
- * through the cluster. GROUP_DELETE and GROUP_RESET do: the broker asked has
- * each partition's leader act on its share (handlers/manage.ts).
+ * through the cluster. TOPIC_DELETE does (etcd, handlers/admin.ts), and so do
+ * GROUP_DELETE and GROUP_RESET: the broker asked has each partition's leader
+ * act on its share (handlers/manage.ts).
  */
-const SINGLE_BROKER_ONLY: ReadonlySet<number> = new Set([Op.TOPIC_DELETE, Op.TOPIC_ALTER, Op.TOPIC_PURGE])
+const SINGLE_BROKER_ONLY: ReadonlySet<number> = new Set([Op.TOPIC_ALTER, Op.TOPIC_PURGE])
 
 export function dispatch(conn: DispatchedConnection, frame: Frame): void {
   if (!conn.ready) {

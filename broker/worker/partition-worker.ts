@@ -295,10 +295,14 @@ export class PartitionWorker {
         outbox.answer(op, null)
         return
       }
-      case 'role':
-        applyRole(ctx.open(op.config, op.partition), outbox, op.self, op.role as ReplicaRole | 'none', op.epoch, op.isr, op.minInSync)
+      case 'role': {
+        // 'none' (the partition left this broker's replicas, or its topic was deleted) opens nothing:
+        // after a topic's deletion that would make its directory again.
+        const p = op.role === 'none' ? ctx.existing(op.config.topic, op.partition) : ctx.open(op.config, op.partition)
+        if (p) applyRole(p, outbox, op.self, op.role as ReplicaRole | 'none', op.epoch, op.isr, op.minInSync)
         outbox.schedule()
         return
+      }
       case 'replFetch':
         this.fetches.fetch(op, this.clock())
         return

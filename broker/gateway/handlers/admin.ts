@@ -74,14 +74,27 @@ export async function onTopicDescribe(conn: HandlerConnection, body: Buffer): Pr
 
 export function onTopicList(conn: HandlerConnection, body: Buffer): void {
   const { corr } = decodeCorrOnly('TOPIC_LIST', body)
-  conn.send(encodeOk(corr, conn.ctx.topics.list().filter((t) => mayAccess(conn, 'describe', t.topic)).map((t) => ({ topic: t.topic, partitions: t.partitions }))))
+  // In a cluster, the cluster's topics: not a copy this broker still holds of one deleted while it was away.
+  const view = conn.ctx.cluster?.view
+  const topics = conn.ctx.topics.list().filter((t) => (!view || view.topics.has(t.topic)) && mayAccess(conn, 'describe', t.topic))
+  conn.send(encodeOk(corr, topics.map((t) => ({ topic: t.topic, partitions: t.partitions }))))
 }
 
-/** Deleting a topic deletes its dead-letter chain too: they share partitions' owners and lifetimes. */
+/**
+ * Deleting a topic deletes its dead-letter chain too: they share partitions' owners and lifetimes.
+ * In a cluster the topic's keys go from etcd in one transaction, and every broker removes its
+ * copies as its watch sees that (cluster-topics.ts); the answer waits for this broker's.
+ */
 export async function onTopicDelete(conn: HandlerConnection, body: Buffer): Promise<void> {
   const req = decodeTopicRef('TOPIC_DELETE', body)
   const { ctx } = conn
   known(conn, req.topic, 'admin')
+  if (ctx.cluster) {
+    await ctx.cluster.deleteTopic(req.topic)
+    await ctx.cluster.topicSink?.settled(req.topic)
+    conn.send(encodeOk(req.corr, { topic: req.topic }))
+    return
+  }
   for (const t of ctx.topics.chain(req.topic).reverse()) {
     await perPartition(ctx, t, (partition) => ({ t: 'drop', topic: t.topic, partition }))
     await ctx.topics.remove(t.topic)
@@ -97,7 +110,7 @@ export async function onTopicDelete(conn: HandlerConnection, body: Buffer): Prom
  * (the client ends that consumer with the error). A topic created again under
  * the same name is a new topic: old subscriptions do not come back to it.
  */
-function endSubscriptions(ctx: HandlerContext, topic: string): void {
+export function endSubscriptions(ctx: HandlerContext, topic: string): void {
   for (const c of ctx.connections.values()) {
     for (const [sub, s] of c.subs) {
       if (s.topic !== topic) continue
