@@ -86,6 +86,8 @@ export type ToWorker =
    * at its beginning; an existing one takes the new retention.
    */
   | { t: 'alter'; id: number; config: TopicConfig; partition: number; groups: string[] }
+  /** New retention for a partition if it is open here (an unopened one reads topic.json when it opens). */
+  | { t: 'reconfigure'; id: number; config: TopicConfig; partition: number }
   | { t: 'stop'; id: number }
   /**
    * Cluster mode: the replication role of a partition this broker holds a
@@ -197,6 +199,7 @@ const TO_WORKER_FIELDS = {
   groupReset: { id: 'f64', topic: 'str', partition: 'u32', group: 'str', to: 'str', value: 'f64?', dryRun: 'bool' },
   purge: { id: 'f64', topic: 'str', partition: 'u32' },
   alter: { id: 'f64', config: 'value', partition: 'u32', groups: 'value' },
+  reconfigure: { id: 'f64', config: 'value', partition: 'u32' },
   stop: { id: 'f64' },
   role: { config: 'value', partition: 'u32', self: 'u32', role: 'str', epoch: 'f64', isr: 'f64[]', minInSync: 'u32' },
   replFetch: { id: 'f64', session: 'f64', follower: 'u32', maxWaitMs: 'f64', maxBytes: 'f64', fetch: 'value' },
@@ -257,6 +260,7 @@ export interface Results {
   groupReset: ResetOutcome | null
   purge: { partition: number; startOffset: number; purged: number }
   alter: null
+  reconfigure: null
   stop: null
   replFetch: FetchAnswer[]
   replAppend: { endOffset: number; lastEpoch: number }

@@ -38,7 +38,7 @@ import { clusterKeys, type ClusterKeys } from './keys.js'
 import { ClusterView, type ViewChange } from './cluster-view.js'
 import { Membership } from './membership.js'
 import { placePartitions } from './placement.js'
-import { topicConfigOf, type IsrMember, type PartitionRecord, type TopicRecord } from './records.js'
+import { parseTopic, topicConfigOf, type IsrMember, type PartitionRecord, type TopicRecord } from './records.js'
 import { clusterReplication, type ReplicationRequest } from './replication-settings.js'
 import { etcdEndpoints } from './config-check.js'
 import { parseAdvertise } from '../config.js'
@@ -396,6 +396,35 @@ export class ClusterNode {
     if (!res.succeeded) throw new SkiffError('UNKNOWN_TOPIC', `topic ${topic} does not exist in the cluster`, { details: { topic } })
     await this.caughtUp(res.revision)
     this.opts.log('info', 'topic deleted from the cluster', { topic, with: chain.slice(1) })
+  }
+
+  /**
+   * Change a topic's retention in the cluster: its key is rewritten by CAS
+   * (read, compare its mod revision, write; again when another change came
+   * in between), and every broker applies the new settings to its copies as
+   * its watch sees the key change (topicSink.learn). Returns the topic as
+   * the cluster now has it. UNKNOWN_TOPIC, or TIMEOUT (retriable) when etcd
+   * does not answer or keeps changing under it.
+   */
+  async alterTopic(topic: string, change: { retentionMs?: number | undefined; retentionBytes?: number | undefined }): Promise<TopicConfig> {
+    const key = this.keys.topic(topic)
+    try {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const kv = (await this.client.get(key)).kvs[0]
+        const record = kv && parseTopic(kv.value)
+        if (!kv || !record) throw new SkiffError('UNKNOWN_TOPIC', `topic ${topic} does not exist in the cluster`, { details: { topic } })
+        const next: TopicRecord = { ...record, retentionMs: change.retentionMs ?? record.retentionMs, retentionBytes: change.retentionBytes ?? record.retentionBytes }
+        const res = await this.client.txn({ compare: [{ key, target: 'modRevision', op: '==', value: kv.modRevision }], success: [{ type: 'put', key, value: JSON.stringify(next) }] })
+        if (!res.succeeded) continue
+        await this.caughtUp(res.revision)
+        this.opts.log('info', 'topic altered in the cluster', { topic, retentionMs: next.retentionMs, retentionBytes: next.retentionBytes })
+        return topicConfigOf(topic, next)
+      }
+    } catch (err) {
+      if (err instanceof SkiffError) throw err
+      throw new SkiffError('TIMEOUT', `topic ${topic} was not altered: the cluster's etcd did not answer (${(err as Error).message}); try again`, { details: { topic } })
+    }
+    throw new SkiffError('TIMEOUT', `topic ${topic} was not altered: its settings kept changing meanwhile; try again`, { details: { topic } })
   }
 
   private async existing(topic: string): Promise<{ config: TopicConfig; created: boolean }> {

@@ -1,9 +1,10 @@
 /**
  * This broker's own copies of the cluster's topics, kept in line with etcd
  * (cluster/cluster-node.ts calls it as its view changes): a topic the
- * cluster created is written here; one it deleted (TOPIC_DELETE asked of
- * any broker) is removed here, with every partition this broker held a copy
- * of, led or followed, and the subscriptions to it end as on one broker.
+ * cluster created is written here; a new retention (TOPIC_ALTER) is applied
+ * to every copy held here; a topic the cluster deleted (TOPIC_DELETE asked
+ * of any broker) is removed here, with every partition this broker held a
+ * copy of, led or followed, and the subscriptions to it end as on one broker.
  * Changes of one topic and its dead-letter chain are applied one after
  * another, in the order the cluster made them.
  *
@@ -47,6 +48,17 @@ export class ClusterTopics implements ClusterTopicSink {
           this.ctx.logger.warn({ topic: config.topic, createdAt: held.createdAt, now: config.createdAt }, 'copy of an older topic of the same name removed')
           await this.removeChain(config.topic)
         }
+      }
+      const known = this.ctx.topics.get(config.topic)
+      if (known && known.createdAt === config.createdAt && (known.retentionMs !== config.retentionMs || known.retentionBytes !== config.retentionBytes)) {
+        // TOPIC_ALTER in the cluster: the new retention, on every copy held here (the next retention check applies it).
+        const next = { ...known, retentionMs: config.retentionMs, retentionBytes: config.retentionBytes }
+        const { pool } = this.ctx
+        await this.ctx.topics.alter(next, async () => {
+          await Promise.all(Array.from({ length: next.partitions }, (_, partition) => pool.request(ownerOf(next.topic, partition, pool.size), { t: 'reconfigure', config: next, partition })))
+        })
+        this.ctx.logger.info({ topic: next.topic, retentionMs: next.retentionMs, retentionBytes: next.retentionBytes }, 'topic altered')
+        return next
       }
       return this.ctx.topics.learn(config)
     })

@@ -61,14 +61,14 @@ const handlers = new Map<number, Handler>([
 ])
 
 /**
- * Admin requests that change every partition of a topic. In a cluster they
- * would change only the partitions this broker leads and leave the rest (and
- * the cluster's keys) as they were, so they are refused there until they go
- * through the cluster. TOPIC_DELETE does (etcd, handlers/admin.ts), and so do
- * GROUP_DELETE and GROUP_RESET: the broker asked has each partition's leader
- * act on its share (handlers/manage.ts).
+ * Admin requests that change every partition of a topic. In a cluster
+ * TOPIC_PURGE would change only the partitions this broker leads (and not
+ * their followers), so it is refused there until it goes through the
+ * cluster. TOPIC_DELETE and TOPIC_ALTER do (etcd: handlers/admin.ts and
+ * manage.ts), and so do GROUP_DELETE and GROUP_RESET: the broker asked has
+ * each partition's leader act on its share (handlers/manage.ts).
  */
-const SINGLE_BROKER_ONLY: ReadonlySet<number> = new Set([Op.TOPIC_ALTER, Op.TOPIC_PURGE])
+const SINGLE_BROKER_ONLY: ReadonlySet<number> = new Set([Op.TOPIC_PURGE])
 
 export function dispatch(conn: DispatchedConnection, frame: Frame): void {
   if (!conn.ready) {

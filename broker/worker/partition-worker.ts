@@ -295,6 +295,12 @@ export class PartitionWorker {
         outbox.answer(op, null)
         return
       }
+      case 'reconfigure': {
+        const open = ctx.existing(op.config.topic, op.partition)
+        if (open) reconfigure(open, op.config)
+        outbox.answer(op, null)
+        return
+      }
       case 'role': {
         // 'none' (the partition left this broker's replicas, or its topic was deleted) opens nothing:
         // after a topic's deletion that would make its directory again.

@@ -217,6 +217,21 @@ export async function onTopicAlter(conn: HandlerConnection, body: Buffer): Promi
     throw new SkiffError('INVALID_REQUEST', 'TOPIC_ALTER names nothing to change: give retentionMs, retentionBytes or partitions')
   }
   if (req.partitions !== undefined) checkPartitionLimit(conn, req.partitions)
+  const node = conn.ctx.cluster
+  if (node) {
+    // In a cluster the retention is changed in the topic's key and every broker applies it to its
+    // copies (cluster-topics.ts). Adding partitions would also need their placement, and the
+    // topic's groups started on them at every new leader: not done yet.
+    if (req.partitions !== undefined && req.partitions !== t.partitions) {
+      throw new SkiffError('INVALID_REQUEST', `topic ${t.topic} is in a cluster, where its partition count cannot be changed yet (it has ${t.partitions}); retentionMs and retentionBytes can be`, {
+        details: { topic: t.topic, partitions: t.partitions },
+      })
+    }
+    await node.alterTopic(t.topic, { retentionMs: req.retentionMs, retentionBytes: req.retentionBytes })
+    await node.topicSink?.settled(t.topic)
+    conn.send(encodeOk(req.corr, await describe(conn.ctx, conn.ctx.topics.get(t.topic) ?? t)))
+    return
+  }
   const previous = altering.get(t.topic) ?? Promise.resolve()
   const run = previous.catch(() => {}).then(() => alter(conn.ctx, t.topic, req))
   altering.set(t.topic, run)
