@@ -77,7 +77,7 @@ export interface TopicDescription {
   replicationFactor?: number
   /** Copies that must hold a publish before it is confirmed (1 on a single broker). Absent from brokers that predate it. */
   minInSync?: number
-  /** Offsets and sizes: of every partition on a single broker; in a cluster, of the partitions the answering broker leads. */
+  /** Offsets and sizes of every partition; in a cluster, each as its leader has it (a partition whose leader cannot be asked now is left out). */
   partitionInfo: PartitionInfo[]
   /** In a cluster: every partition's leader, replicas and in-sync replicas. */
   placement?: PartitionPlacement[]

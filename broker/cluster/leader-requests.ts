@@ -23,12 +23,17 @@ import type { ClusterNode } from './cluster-node.js'
 
 export const ADMIN_TIMEOUT_MS = 10_000
 
-/** `targets` of `topic` grouped by their leader's broker id; PARTITION_UNAVAILABLE for a partition without a live leader. */
-export function leadersOf(node: ClusterNode, topic: string, targets: readonly number[]): Map<number, number[]> {
+/**
+ * `targets` of `topic` grouped by their leader's broker id; a partition
+ * without a live leader is PARTITION_UNAVAILABLE, or left out when
+ * `skipUnavailable` (a description that does without it).
+ */
+export function leadersOf(node: ClusterNode, topic: string, targets: readonly number[], skipUnavailable = false): Map<number, number[]> {
   const out = new Map<number, number[]>()
   for (const partition of targets) {
     const leader = node.view.partition(topic, partition)?.leader
     if (leader === undefined || !node.view.brokers.has(leader)) {
+      if (skipUnavailable) continue
       throw new SkiffError('PARTITION_UNAVAILABLE', `${topic}/${partition} has no live leader now (an election may be under way): nothing was changed, try again`, {
         details: { topic, partition },
       })

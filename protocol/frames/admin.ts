@@ -6,7 +6,7 @@
  *                       must hold a publish before it is confirmed: a cluster's defaults are
  *                       min(3, live brokers) and min(2, replicationFactor); a single broker takes only 1)
  *                       result: the topic's description (see TOPIC_DESCRIBE)
- * TOPIC_DESCRIBE (0x31) corr, topic
+ * TOPIC_DESCRIBE (0x31) corr, topic, forwarded?(false: see manage.ts)
  *                       result: { topic, partitions, retentionMs, retentionBytes, segmentBytes,
  *                                 replicationFactor, minInSync,
  *                                 partitionInfo: [{ partition, startOffset, endOffset, bytes,
@@ -43,6 +43,8 @@ export interface TopicCreate {
 export interface TopicRef {
   corr: number
   topic: string
+  /** TOPIC_DESCRIBE only: broker -> peer broker in a cluster (see manage.ts), the facts of the partitions it leads. */
+  forwarded?: boolean | undefined
 }
 
 export interface GroupList {
@@ -88,12 +90,14 @@ export function decodeTopicCreate(body: Buffer): TopicCreate {
 }
 
 export function encodeTopicRef(op: typeof Op.TOPIC_DESCRIBE | typeof Op.TOPIC_DELETE, t: TopicRef): Buffer {
-  return encodeFrame(op, t)
+  return encodeFrame(op, compact(t))
 }
 
 export function decodeTopicRef(frame: string, body: Buffer): TopicRef {
   const f = new Fields(frame, body)
-  return { corr: f.uint('corr'), topic: f.str('topic', MAX_NAME_FIELD) }
+  const out: TopicRef = { corr: f.uint('corr'), topic: f.str('topic', MAX_NAME_FIELD) }
+  if (f.bool('forwarded', false)) out.forwarded = true
+  return out
 }
 
 export function encodeTopicList(corr: number): Buffer {

@@ -81,6 +81,11 @@ else {
     t.ok(acked, 'broker 1 describes the group on all three partitions, everything acked, nobody subscribed')
     const ends = (await admin.admin.describeGroup(TOPIC, GROUP)).partitions.map((p) => p.endOffset)
     t.equal(ends.reduce((a, b) => a + b, 0), RECORDS, `the three partitions hold every record (${ends.join(', ')})`)
+    t.same(
+      (await admin.admin.describeTopic(TOPIC)).partitionInfo.map((p) => p.endOffset),
+      ends,
+      'broker 1 describes the topic with the offsets of every leader',
+    )
 
     const dry = await admin.admin.resetGroup(TOPIC, GROUP, 'earliest', { dryRun: true })
     t.same(dry.partitions, ends.map((end, partition) => ({ partition, from: end, to: 0 })), 'a dry run says what each leader would do')

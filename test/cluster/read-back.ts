@@ -51,8 +51,11 @@ export async function readBack(opts: ReadBackOptions): Promise<ReadBackResult> {
   const client = await (opts.open ?? connect)(opts.url, { name: 'read-back', requestTimeoutMs: 10_000, ...opts.connect })
   client.on('error', () => {}) // failures reach the calls; a stray one must not crash the test
   try {
-    const { partitionInfo } = await client.admin.describeTopic(opts.topic)
-    // By partition number: a cluster's broker describes only the partitions it leads.
+    const described = await client.admin.describeTopic(opts.topic)
+    // A cluster's broker describes every partition, and serves the partitions it leads: those are read here.
+    const self = client.welcome.brokerId
+    const leads = (partition: number) => described.placement?.find((q) => q.partition === partition)?.leader === self
+    const partitionInfo = described.placement ? described.partitionInfo.filter((p) => leads(p.partition)) : described.partitionInfo
     const expected = new Map(partitionInfo.map((p) => [p.partition, expectedOffsets(p)]))
     const want = [...expected.values()].reduce((n, e) => n + e.count, 0)
     const seen = new Map(partitionInfo.map((p) => [p.partition, new Map<number, string>()]))

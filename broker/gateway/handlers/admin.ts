@@ -15,11 +15,14 @@ import {
   decodeTopicRef,
   encodeGroupList,
   encodeOk,
+  encodeTopicRef,
+  Op,
   checkName,
   type PartitionPlacement,
 } from '../../../protocol/index.js'
 import type { HandlerConnection, HandlerContext } from '../handler-connection.js'
-import type { TopicConfig } from '../../thread-messages.js'
+import type { PartitionDescription, TopicConfig } from '../../thread-messages.js'
+import type { ClusterNode } from '../../cluster/cluster-node.js'
 import { perPartition } from '../fan-out.js'
 import { checkPartitionLimit, mayAccess, requireAccess } from '../../auth/guard.js'
 import type { Operation } from '../../auth/authenticator.js'
@@ -39,14 +42,19 @@ export function known(conn: HandlerConnection, topic: string, op: Operation): To
 /**
  * A topic's settings and its partitions' facts. A single broker keeps one
  * copy of each partition (1/1). In a cluster the settings come from the
- * cluster's topic key, `partitionInfo` covers the partitions this broker
- * leads (the others' facts are on their leaders), and `placement` says where
- * every partition lives: leader, replicas and in-sync replicas, as METADATA
- * does.
+ * cluster's topic key, `placement` says where every partition lives:
+ * leader, replicas and in-sync replicas, as METADATA does, and
+ * `partitionInfo` covers the partitions this broker leads, and with
+ * `everyLeader` (TOPIC_DESCRIBE) those of every other leader, asked for
+ * their share. A leader that cannot be asked, or a partition without a live
+ * leader, leaves its partitions out of `partitionInfo` rather than failing
+ * the description (their placement says why).
  */
-export async function describe(ctx: Pick<HandlerContext, 'pool' | 'cluster'>, t: TopicConfig) {
+export async function describe(ctx: Pick<HandlerContext, 'pool' | 'cluster'>, t: TopicConfig, everyLeader = false) {
   const partitionInfo = await perPartition(ctx, t, (partition) => ({ t: 'describe', topic: t.topic, partition }))
   const cluster = ctx.cluster
+  if (cluster && everyLeader) partitionInfo.push(...(await describedElsewhere(cluster, t)))
+  partitionInfo.sort((a, b) => a.partition - b.partition)
   if (!cluster) return { ...t, replicationFactor: 1, minInSync: 1, partitionInfo }
   const record = cluster.view.topics.get(t.topic)
   const placement: PartitionPlacement[] = []
@@ -67,9 +75,33 @@ export async function onTopicCreate(conn: HandlerConnection, body: Buffer): Prom
   conn.send(encodeOk(req.corr, await describe(conn.ctx, t)))
 }
 
+/** The facts of `t`'s partitions led by other brokers, each asked for its share. */
+async function describedElsewhere(node: ClusterNode, t: TopicConfig): Promise<PartitionDescription[]> {
+  const leaders = leadersOf(node, t.topic, Array.from({ length: t.partitions }, (_, p) => p), true)
+  leaders.delete(node.brokerId)
+  const shares = await Promise.all(
+    [...leaders].map(async ([id, asked]) => {
+      try {
+        const result = (await askLeader(node, id, `describing topic ${t.topic}`, (corr) => encodeTopicRef(Op.TOPIC_DESCRIBE, { corr, topic: t.topic, forwarded: true }))) as { partitionInfo?: unknown }
+        const list = Array.isArray(result?.partitionInfo) ? (result.partitionInfo as PartitionDescription[]) : []
+        return list.filter((p) => asked.includes(p?.partition))
+      } catch {
+        return []
+      }
+    }),
+  )
+  return shares.flat()
+}
+
 export async function onTopicDescribe(conn: HandlerConnection, body: Buffer): Promise<void> {
   const req = decodeTopicRef('TOPIC_DESCRIBE', body)
-  conn.send(encodeOk(req.corr, await describe(conn.ctx, known(conn, req.topic, 'describe'))))
+  if (req.forwarded) {
+    // Another broker of the cluster describes the topic: the facts of the partitions this one leads.
+    const t = forwardedTopic(conn, req.topic)
+    conn.send(encodeOk(req.corr, { partitionInfo: await perPartition(conn.ctx, t, (partition) => ({ t: 'describe', topic: t.topic, partition })) }))
+    return
+  }
+  conn.send(encodeOk(req.corr, await describe(conn.ctx, known(conn, req.topic, 'describe'), true)))
 }
 
 export function onTopicList(conn: HandlerConnection, body: Buffer): void {
