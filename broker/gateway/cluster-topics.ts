@@ -50,7 +50,7 @@ export class ClusterTopics implements ClusterTopicSink {
         }
       }
       const known = this.ctx.topics.get(config.topic)
-      if (known && known.createdAt === config.createdAt && (known.retentionMs !== config.retentionMs || known.retentionBytes !== config.retentionBytes)) {
+      if (known && (known.retentionMs !== config.retentionMs || known.retentionBytes !== config.retentionBytes)) {
         // TOPIC_ALTER in the cluster: the new retention, on every copy held here (the next retention check applies it).
         const next = { ...known, retentionMs: config.retentionMs, retentionBytes: config.retentionBytes }
         const { pool } = this.ctx

@@ -109,7 +109,7 @@ else {
     await admin.admin.resetGroup(TOPIC, GROUP, 'earliest', { partition: 2 })
 
     // The reset reached the followers: the leader of a partition dies, and its new leader has the group at 0.
-    await sleep(500)
+    await sleep(1500)
     const moved = await notLedByOne(admin)
     await failOver(t, cluster, admin, moved)
     const after = await until(async () => {
@@ -183,7 +183,7 @@ else {
     await t.rejects(admin.admin.deleteGroup(TOPIC, GROUP), { code: 'UNKNOWN_GROUP' }, 'deleting it again: UNKNOWN_GROUP')
 
     // The followers dropped their copies: a new leader does not bring the group back.
-    t.ok(await until(async () => stateFiles().length === 0, 5_000), `no replica keeps the group's state (${stateFiles().join(', ')})`)
+    t.ok(await until(async () => stateFiles().length === 0, 10_000), `no replica keeps the group's state (${stateFiles().join(', ')})`)
     const moved = await notLedByOne(admin)
     await failOver(t, cluster, admin, moved)
     await sleep(500)

@@ -86,6 +86,7 @@ else {
     await away.kill()
     await until(async () => (await admin.admin.metadata([TOPIC])).topics[0]!.partitions.every((p) => p.leader !== 3), 15_000)
     await admin.admin.deleteTopic(TOPIC)
+    await until(async () => holders(cluster, TOPIC).length === 1, 10_000)
     t.same(holders(cluster, TOPIC), [3], 'only the broker that was down still holds a copy')
 
     await away.start()
