@@ -21,6 +21,7 @@ import { ThreadCodec } from '../../broker/thread-codec.js'
 import { writeTopicConfig } from '../../broker/topic-store.js'
 import { decodeRecord, encodeRecord, encodeReplData, FrameDecoder, REPL_DATA_BYTES, replDataFrameLimit } from '../../protocol/index.js'
 import { ownerOf } from '../../broker/routing.js'
+import { unpack } from '../../protocol/codec.js'
 import { fitFrame } from '../../broker/gateway/handlers/replication.js'
 import type { FetchAnswer } from '../../broker/worker/replication.js'
 import { all, Broker, brokers, catchUp, CONFIG, newId, round, TOPIC, type FollowerPosition } from './replica-workers.js'
@@ -294,6 +295,10 @@ t.test('held fetches: answered in the turn that appends, on replWake, or when ma
   const [leader, follower] = brokers(t, 1, 2)
   await leader!.role('leader', 1, [1, 2], 1)
   await follower!.role('follower', 1, [1, 2], 1)
+  // A follower's first fetch in an epoch carries the partition's group state, even an empty one (so a
+  // follower that was away drops the groups deleted meanwhile): it is answered at once.
+  const first = await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 0 }, 5000)
+  t.same(first.answer?.groups && unpack(Buffer.from(first.answer.groups)), [], 'the first fetch is answered at once, with the group state: no group')
   const held = await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 0 }, 5000)
   t.equal(held.answer, undefined, 'nothing new: held')
   await leader!.publish(['a'])
