@@ -94,10 +94,9 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
       // lost confirmed records across kill-all in the fault suite, seed 20261209). Until its view
       // is whole, publishes and subscribes wait for it and every partition answers
       // PARTITION_UNAVAILABLE (retriable). Its port goes into its registration, at start().
-      const node = new ClusterNode({ config, port: () => address!.port, dirId, topics, log: (level, msg, fields) => logger[level](fields ?? {}, msg) })
+      const node = new ClusterNode({ config, port: () => address!.port, dirId, topics: new ClusterTopics(ctx), log: (level, msg, fields) => logger[level](fields ?? {}, msg) })
       ctx.cluster = node
       topics.coordinator = node
-      node.topicSink = new ClusterTopics(ctx)
     }
     address = await gateway.listen()
     if (ctx.cluster) {

@@ -50,20 +50,12 @@ import type { PeerLink } from './peer-link.js'
 
 type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void
 
-/** What the node needs of the gateway's table of topics (gateway/topics.ts). */
-export interface TopicTable {
-  /** A topic the cluster has: written to this broker's disk and table, once. */
-  learn(config: TopicConfig): Promise<unknown>
-  /** The topic as this broker's table has it. */
-  get(topic: string): TopicConfig | undefined
-}
-
 /**
- * What a broker does with its own copies of the cluster's topics
- * (gateway/cluster-topics.ts): write a topic it learns, replacing an older
- * topic of the same name it still holds; remove one the cluster deleted;
- * and after a full read of etcd, see which of its topics the cluster no
- * longer has.
+ * This broker's own copies of the cluster's topics, kept in line with the
+ * view (gateway/cluster-topics.ts): write a topic it learns, replacing an
+ * older topic of the same name it still holds, or take its new retention;
+ * remove one the cluster deleted; after a full read of etcd, see which of
+ * its topics the cluster no longer has.
  */
 export interface ClusterTopicSink {
   learn(config: TopicConfig): Promise<unknown>
@@ -71,8 +63,13 @@ export interface ClusterTopicSink {
   resynced(topics: ReadonlySet<string>): void
   /** Resolves once every change of `topic` queued so far is applied here. */
   settled(topic: string): Promise<void>
-  /** True while this broker removes its copy of `topic`'s chain. */
-  removing(topic: string): boolean
+  /**
+   * Whether this broker may give `topic`'s partitions a replica role: its
+   * copy is the cluster's topic made at `createdAt` or not written yet, not
+   * an older topic's of that name nor one being removed (the roles would
+   * open its partitions).
+   */
+  current(topic: string, createdAt: number): boolean
 }
 
 export interface ClusterNodeOptions {
@@ -80,7 +77,7 @@ export interface ClusterNodeOptions {
   /** The port this broker listens on, read when it registers (start): known once it listens, port 0 picks one. */
   port: () => number
   dirId: string
-  topics: TopicTable
+  topics: ClusterTopicSink
   log: Log
 }
 
@@ -115,8 +112,6 @@ export class ClusterNode {
   /** Replicated partitions: roles, fetchers, in-sync sets, elections (replicator.ts). */
   readonly replicator: Replicator
   private links: ((id: number) => PeerLink | undefined) | undefined
-  /** What this broker does with its copies of topics as the cluster's change (gateway/cluster-topics.ts); without it, new topics are only written. */
-  topicSink: ClusterTopicSink | undefined
 
   constructor(private readonly opts: ClusterNodeOptions) {
     const { config } = opts
@@ -148,14 +143,8 @@ export class ClusterNode {
       // A broker stops acting as a leader a second before its lease could lapse (CLUSTER.md).
       holdsLease: () => this.membership.holds(1000),
       replicaLagMs: config.replicaLagMs,
-      // A partition is replicated here only while this broker's copy of its topic is the cluster's
-      // or not written yet, never an older topic's of that name or one being removed: the roles
-      // would open it. The removal's end calls changed() again (learn below).
-      localCopyCurrent: (topic, createdAt) => {
-        if (this.topicSink?.removing(topic)) return false
-        const held = opts.topics.get(topic)
-        return held === undefined || held.createdAt === createdAt
-      },
+      // The copy's write, once done, calls changed() again (learn below).
+      localCopyCurrent: (topic, createdAt) => opts.topics.current(topic, createdAt),
       log: (level, msg, fields) => opts.log(level, msg, fields),
     })
   }
@@ -199,17 +188,17 @@ export class ClusterNode {
     this.replicator.changed()
     if (change.kind === 'resync') {
       for (const [topic, record] of this.view.topics) this.learn(topic, record)
-      this.topicSink?.resynced(new Set(this.view.topics.keys()))
+      this.opts.topics.resynced(new Set(this.view.topics.keys()))
       return
     }
     if (change.kind === 'topic' && change.record) this.learn(change.topic, change.record)
-    if (change.kind === 'topic' && !change.record) this.topicSink?.deleted(change.topic)
+    if (change.kind === 'topic' && !change.record) this.opts.topics.deleted(change.topic)
     if (change.kind === 'broker') this.opts.log('info', change.record ? 'broker joined the cluster' : 'broker left the cluster', { broker: change.id, ...(change.record ? { host: change.record.host, port: change.record.port } : {}) })
   }
 
   private learn(topic: string, record: TopicRecord): void {
     const config = topicConfigOf(topic, record)
-    ;(this.topicSink ? this.topicSink.learn(config) : this.opts.topics.learn(config)).then(() => this.replicator.changed()).catch((err: unknown) => {
+    this.opts.topics.learn(config).then(() => this.replicator.changed()).catch((err: unknown) => {
       this.opts.log('error', 'topic of the cluster not written to this broker', { topic, err: (err as Error).message })
     })
   }
@@ -375,7 +364,7 @@ export class ClusterNode {
    * Delete `topic` from the cluster: its key, its partitions' keys and its
    * dead-letter chain's keys, in one transaction (a reader never sees part
    * of it gone). Every broker removes its copies when its watch sees the
-   * keys go (topicSink.deleted). A `.dlq` topic named on its own loses only
+   * keys go (topics.deleted); this resolves once this broker's are gone. A `.dlq` topic named on its own loses only
    * its key and its own chain's: its partitions live in its origin's keys.
    * UNKNOWN_TOPIC when the cluster does not have it; TIMEOUT (retriable)
    * when etcd does not answer.
@@ -395,6 +384,7 @@ export class ClusterNode {
     }
     if (!res.succeeded) throw new SkiffError('UNKNOWN_TOPIC', `topic ${topic} does not exist in the cluster`, { details: { topic } })
     await this.caughtUp(res.revision)
+    await this.opts.topics.settled(topic)
     this.opts.log('info', 'topic deleted from the cluster', { topic, with: chain.slice(1) })
   }
 
@@ -402,8 +392,8 @@ export class ClusterNode {
    * Change a topic's retention in the cluster: its key is rewritten by CAS
    * (read, compare its mod revision, write; again when another change came
    * in between), and every broker applies the new settings to its copies as
-   * its watch sees the key change (topicSink.learn). Returns the topic as
-   * the cluster now has it. UNKNOWN_TOPIC, or TIMEOUT (retriable) when etcd
+   * its watch sees the key change (topics.learn). Returns the topic as the
+   * cluster now has it, once this broker's copies have it. UNKNOWN_TOPIC, or TIMEOUT (retriable) when etcd
    * does not answer or keeps changing under it.
    */
   async alterTopic(topic: string, change: { retentionMs?: number | undefined; retentionBytes?: number | undefined }): Promise<TopicConfig> {
@@ -417,6 +407,7 @@ export class ClusterNode {
         const res = await this.client.txn({ compare: [{ key, target: 'modRevision', op: '==', value: kv.modRevision }], success: [{ type: 'put', key, value: JSON.stringify(next) }] })
         if (!res.succeeded) continue
         await this.caughtUp(res.revision)
+        await this.opts.topics.settled(topic)
         this.opts.log('info', 'topic altered in the cluster', { topic, retentionMs: next.retentionMs, retentionBytes: next.retentionBytes })
         return topicConfigOf(topic, next)
       }

@@ -45,6 +45,28 @@ export function leadersOf(node: ClusterNode, topic: string, targets: readonly nu
   return out
 }
 
+/**
+ * Each leader's share of `targets`, at once: `here` for the partitions this
+ * broker leads, `there` for another leader's (which asks it); the shares'
+ * results, in no particular order. Throws as leadersOf, or the first share
+ * that fails.
+ */
+export function perLeader<T>(
+  node: ClusterNode,
+  topic: string,
+  targets: readonly number[],
+  share: { here: (partitions: number[]) => Promise<T>; there: (id: number, partitions: number[]) => Promise<T> },
+  skipUnavailable = false,
+): Promise<T[]> {
+  const leaders = leadersOf(node, topic, targets, skipUnavailable)
+  return Promise.all([...leaders].map(([id, partitions]) => (id === node.brokerId ? share.here(partitions) : share.there(id, partitions))))
+}
+
+/** Every partition of a topic of `partitions`. */
+export function partitionNumbers(partitions: number): number[] {
+  return Array.from({ length: partitions }, (_, p) => p)
+}
+
 /** Send the frame `encode` makes to broker `id` and return its OK's result; its ERROR, or the link's failure, is thrown. */
 export async function askLeader(node: ClusterNode, id: number, what: string, encode: (corr: number) => Buffer): Promise<unknown> {
   const link = node.linkTo(id)

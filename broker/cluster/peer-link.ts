@@ -2,8 +2,8 @@
  * One connection from this broker to a peer broker of its cluster, over the
  * normal skiff protocol: HELLO as the cluster's broker identity, then
  * REQUESTs marked `forwarded`, each answered by REPLY or ERROR under the
- * link's own corr (peer-forward.ts decides what to ask whom), the group
- * admin requests a partition's leader answers (group-admin.ts), and the
+ * link's own corr (peer-forward.ts decides what to ask whom), the admin
+ * requests forwarded to a partition's leader (leader-requests.ts), and the
  * replication fetches of the partitions the peer leads and this broker
  * follows (cluster/replica-fetcher.ts): one connection per pair of brokers.
  *
@@ -74,7 +74,7 @@ export type PeerAnswer =
   | { kind: 'reply'; reply: Reply }
   /** The answer to a replication fetch. */
   | { kind: 'data'; data: ReplData }
-  /** The answer to a forwarded admin request (cluster/group-admin.ts). */
+  /** The answer to a forwarded admin request (leader-requests.ts). */
   | { kind: 'ok'; result: unknown }
   /** An answer to relay as it is (the peer's ERROR, or this link's TIMEOUT / NO_RESPONDERS after the request left). */
   | { kind: 'error'; error: SkiffError }

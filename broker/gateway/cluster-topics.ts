@@ -90,8 +90,10 @@ export class ClusterTopics implements ClusterTopicSink {
     )
   }
 
-  removing(topic: string): boolean {
-    return this.removals.has(originTopicOf(topic))
+  current(topic: string, createdAt: number): boolean {
+    if (this.removals.has(originTopicOf(topic))) return false
+    const held = this.ctx.topics.get(topic)
+    return held === undefined || held.createdAt === createdAt
   }
 
   /** The topic and its dead-letter chain, the last first: partitions dropped, files removed, subscriptions ended. */

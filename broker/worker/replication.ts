@@ -144,7 +144,7 @@ export function answerFetch(p: Partition | undefined, req: FetchPartition, follo
   p.advanceHw()
   const batches = maxBytes > 0 ? log.readBatches(req.fetchOffset, maxBytes) : []
   const now = Date.now()
-  const groups = replica.groupsDue(follower, now, GROUPS_EVERY_MS) ? groupState(p, replica, follower, now) : undefined
+  const groups = replica.groupsDue(follower, now, GROUPS_EVERY_MS) ? groupState(p, follower, now) : undefined
   return { ...base, hw: replica.hw, leaderEnd, batches: joined(batches), caughtUp, groups }
 }
 
@@ -178,14 +178,14 @@ function ownsItsBuffer(bytes: Uint8Array): boolean {
  * MAX_GROUPS_SENT is the whole set: the follower drops the groups it lacks
  * (deleted here), so a new leader does not bring a deleted group back.
  */
-function groupState(p: Partition, replica: Replica, follower: number, now: number): Uint8Array | undefined {
+function groupState(p: Partition, follower: number, now: number): Uint8Array | undefined {
   const out: [string, GroupSnapshot][] = []
   for (const c of p.cursors.values()) {
     if (c.ephemeral) continue
     out.push([c.group, c.snapshot()])
     if (out.length === MAX_GROUPS_SENT) break
   }
-  if (out.length === 0 && !replica.emptyGroupsDue(follower, now, EMPTY_GROUPS_EVERY_MS)) return undefined
+  if (out.length === 0 && !p.replica!.emptyGroupsDue(follower, now, EMPTY_GROUPS_EVERY_MS)) return undefined
   return pack(out)
 }
 

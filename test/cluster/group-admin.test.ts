@@ -14,6 +14,7 @@ import { Op, SUPPORTED_VERSIONS, decodeError, decodeOk, encodeGroupReset, encode
 import { clusterMissing, connectDirect, startCluster, type BrokerCluster } from './broker-cluster.js'
 import { sleep, tempDir, until } from '../reliability/harness.js'
 import { RawPeer } from '../broker/raw-peer.js'
+import { writeAuthFile } from '../security/helpers.js'
 
 const TOPIC = 'ledger'
 const GROUP = 'audit'
@@ -143,16 +144,11 @@ else {
     const dir = tempDir(t, 'group-admin-auth')
     const tokens = { broker: 'broker-token-0123456789', ops: 'ops-token-0123456789', app: 'app-token-0123456789' }
     const authFile = path.join(dir, 'users.json')
-    fs.writeFileSync(
-      authFile,
-      JSON.stringify({
-        users: [
-          { name: 'cluster', token: tokens.broker, broker: true },
-          { name: 'ops', token: tokens.ops, admin: true },
-          { name: 'app', token: tokens.app, publish: ['>'], subscribe: ['>'] },
-        ],
-      }),
-    )
+    writeAuthFile(authFile, [
+      { name: 'cluster', token: tokens.broker, broker: true },
+      { name: 'ops', token: tokens.ops, admin: true },
+      { name: 'app', token: tokens.app, publish: ['>'], subscribe: ['>'] },
+    ])
     const cluster = await startCluster(t, { brokers: 3, args: ['--no-udp', '--auth-file', authFile] })
     const admin = await connectDirect(cluster.seeds[0]!, { name: 'ops', user: 'ops', token: tokens.ops, requestTimeoutMs: 20_000 })
     t.teardown(() => admin.close())

@@ -15,6 +15,7 @@ import { Op, SUPPORTED_VERSIONS, decodeError, decodeReply, encodeHello, encodeRe
 import { clusterMissing, startCluster } from './broker-cluster.js'
 import { metricValue, tempDir, until } from '../reliability/harness.js'
 import { RawPeer } from '../broker/raw-peer.js'
+import { writeAuthFile } from '../security/helpers.js'
 import { haveOpenssl, makePki } from '../security/certificates.js'
 
 const missing = clusterMissing()
@@ -99,17 +100,12 @@ else {
     const dir = tempDir(t, 'rr-auth')
     const tokens = { broker: 'broker-token-0123456789', server: 'server-token-0123456789', caller: 'caller-token-0123456789', outsider: 'outsider-token-0123456789' }
     const authFile = path.join(dir, 'users.json')
-    fs.writeFileSync(
-      authFile,
-      JSON.stringify({
-        users: [
-          { name: 'cluster', token: tokens.broker, broker: true },
-          { name: 'server', token: tokens.server, subscribe: ['svc.>'] },
-          { name: 'caller', token: tokens.caller, publish: ['svc.>'] },
-          { name: 'outsider', token: tokens.outsider, publish: ['other.>'] },
-        ],
-      }),
-    )
+    writeAuthFile(authFile, [
+      { name: 'cluster', token: tokens.broker, broker: true },
+      { name: 'server', token: tokens.server, subscribe: ['svc.>'] },
+      { name: 'caller', token: tokens.caller, publish: ['svc.>'] },
+      { name: 'outsider', token: tokens.outsider, publish: ['other.>'] },
+    ])
     const cluster = await startCluster(t, { brokers: 2, etcdMembers: 1, args: ['--auth-file', authFile] })
     const [url1, url2] = cluster.seeds as [string, string]
     const server = await connect(url2, { user: 'server', token: tokens.server, reconnect: false })
@@ -207,7 +203,7 @@ else {
     const pki = makePki(dir)
     const authFile = path.join(dir, 'users.json')
     const tokens = { broker: 'broker-token-0123456789', app: 'app-token-0123456789abc' }
-    fs.writeFileSync(authFile, JSON.stringify({ users: [{ name: 'cluster', token: tokens.broker, broker: true }, { name: 'app', token: tokens.app, publish: ['svc.>'], subscribe: ['svc.>'] }] }))
+    writeAuthFile(authFile, [{ name: 'cluster', token: tokens.broker, broker: true }, { name: 'app', token: tokens.app, publish: ['svc.>'], subscribe: ['svc.>'] }])
     const cluster = await startCluster(t, { brokers: 2, etcdMembers: 1, args: ['--auth-file', authFile, '--tls-cert', pki.server.cert, '--tls-key', pki.server.key, '--tls-ca', pki.ca] })
     const opts = { user: 'app', token: tokens.app, reconnect: false as const, tls: { ca: fs.readFileSync(pki.ca) } }
     const server = await connect(`skiffs://127.0.0.1:${cluster.brokers[1]!.port}`, opts)

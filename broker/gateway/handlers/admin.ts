@@ -28,7 +28,7 @@ import { checkPartitionLimit, mayAccess, requireAccess } from '../../auth/guard.
 import type { Operation } from '../../auth/authenticator.js'
 import { groupHere, groupState } from './group-state.js'
 import { requireBroker } from './request.js'
-import { askLeader, leadersOf } from '../../cluster/leader-requests.js'
+import { askLeader, leadersOf, partitionNumbers, perLeader } from '../../cluster/leader-requests.js'
 
 /** The topic, once the name is valid and the user may `op` it (checked before existence, so a refusal reveals nothing). */
 export function known(conn: HandlerConnection, topic: string, op: Operation): TopicConfig {
@@ -51,9 +51,8 @@ export function known(conn: HandlerConnection, topic: string, op: Operation): To
  * the description (their placement says why).
  */
 export async function describe(ctx: Pick<HandlerContext, 'pool' | 'cluster'>, t: TopicConfig, everyLeader = false) {
-  const partitionInfo = await perPartition(ctx, t, (partition) => ({ t: 'describe', topic: t.topic, partition }))
   const cluster = ctx.cluster
-  if (cluster && everyLeader) partitionInfo.push(...(await describedElsewhere(cluster, t)))
+  const partitionInfo = cluster && everyLeader ? await describedByLeaders(ctx, cluster, t) : await partitionFacts(ctx, t)
   partitionInfo.sort((a, b) => a.partition - b.partition)
   if (!cluster) return { ...t, replicationFactor: 1, minInSync: 1, partitionInfo }
   const record = cluster.view.topics.get(t.topic)
@@ -75,22 +74,32 @@ export async function onTopicCreate(conn: HandlerConnection, body: Buffer): Prom
   conn.send(encodeOk(req.corr, await describe(conn.ctx, t)))
 }
 
-/** The facts of `t`'s partitions led by other brokers, each asked for its share. */
-async function describedElsewhere(node: ClusterNode, t: TopicConfig): Promise<PartitionDescription[]> {
-  const leaders = leadersOf(node, t.topic, Array.from({ length: t.partitions }, (_, p) => p), true)
-  leaders.delete(node.brokerId)
-  const shares = await Promise.all(
-    [...leaders].map(async ([id, asked]) => {
-      try {
-        const result = (await askLeader(node, id, `describing topic ${t.topic}`, (corr) => encodeTopicRef(Op.TOPIC_DESCRIBE, { corr, topic: t.topic, forwarded: true }))) as { partitionInfo?: unknown }
-        const list = Array.isArray(result?.partitionInfo) ? (result.partitionInfo as PartitionDescription[]) : []
-        return list.filter((p) => asked.includes(p?.partition))
-      } catch {
-        return []
-      }
-    }),
+/** The facts of every partition of `t`, each from its leader (this broker's own, and each other leader asked for its share). */
+async function describedByLeaders(ctx: Pick<HandlerContext, 'pool' | 'cluster'>, node: ClusterNode, t: TopicConfig): Promise<PartitionDescription[]> {
+  const shares = await perLeader(
+    node,
+    t.topic,
+    partitionNumbers(t.partitions),
+    {
+      here: () => partitionFacts(ctx, t),
+      there: async (id, asked) => {
+        try {
+          const result = (await askLeader(node, id, `describing topic ${t.topic}`, (corr) => encodeTopicRef(Op.TOPIC_DESCRIBE, { corr, topic: t.topic, forwarded: true }))) as { partitionInfo?: unknown }
+          const list = Array.isArray(result?.partitionInfo) ? (result.partitionInfo as PartitionDescription[]) : []
+          return list.filter((p) => asked.includes(p?.partition))
+        } catch {
+          return []
+        }
+      },
+    },
+    true,
   )
   return shares.flat()
+}
+
+/** The facts of the partitions of `t` this broker holds (all on a single broker, those it leads in a cluster). */
+function partitionFacts(ctx: Pick<HandlerContext, 'pool' | 'cluster'>, t: TopicConfig): Promise<PartitionDescription[]> {
+  return perPartition(ctx, t, (partition) => ({ t: 'describe', topic: t.topic, partition }))
 }
 
 export async function onTopicDescribe(conn: HandlerConnection, body: Buffer): Promise<void> {
@@ -98,7 +107,7 @@ export async function onTopicDescribe(conn: HandlerConnection, body: Buffer): Pr
   if (req.forwarded) {
     // Another broker of the cluster describes the topic: the facts of the partitions this one leads.
     const t = forwardedTopic(conn, req.topic)
-    conn.send(encodeOk(req.corr, { partitionInfo: await perPartition(conn.ctx, t, (partition) => ({ t: 'describe', topic: t.topic, partition })) }))
+    conn.send(encodeOk(req.corr, { partitionInfo: await partitionFacts(conn.ctx, t) }))
     return
   }
   conn.send(encodeOk(req.corr, await describe(conn.ctx, known(conn, req.topic, 'describe'), true)))
@@ -123,7 +132,6 @@ export async function onTopicDelete(conn: HandlerConnection, body: Buffer): Prom
   known(conn, req.topic, 'admin')
   if (ctx.cluster) {
     await ctx.cluster.deleteTopic(req.topic)
-    await ctx.cluster.topicSink?.settled(req.topic)
     conn.send(encodeOk(req.corr, { topic: req.topic }))
     return
   }
@@ -167,7 +175,7 @@ export async function onGroupList(conn: HandlerConnection, body: Buffer): Promis
   const node = ctx.cluster
   if (node) {
     // Every other leader of these topics' partitions (all live brokers for a list of every topic).
-    const peers = req.topic === undefined ? [...node.view.brokers.keys()] : [...leadersOf(node, req.topic, Array.from({ length: topics[0]!.partitions }, (_, p) => p)).keys()]
+    const peers = req.topic === undefined ? [...node.view.brokers.keys()] : [...leadersOf(node, req.topic, partitionNumbers(topics[0]!.partitions)).keys()]
     const asked = await Promise.all(
       peers
         .filter((id) => id !== node.brokerId)

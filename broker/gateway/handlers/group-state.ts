@@ -13,42 +13,40 @@
  */
 import { SkiffError, encodeGroupDescribe } from '../../../protocol/index.js'
 import type { GroupPosition, TopicConfig } from '../../thread-messages.js'
-import type { HandlerContext } from '../handler-connection.js'
+import type { HandlerConnection, HandlerContext } from '../handler-connection.js'
 import { perPartition } from '../fan-out.js'
-import { askLeader, leadersOf } from '../../cluster/leader-requests.js'
+import { askLeader, partitionNumbers, perLeader } from '../../cluster/leader-requests.js'
 
 export interface GroupState {
   members: number
   partitions: GroupPosition[]
 }
 
-/** Subscriptions of `group` to `topic` on this broker. */
-export function localMembers(ctx: Pick<HandlerContext, 'connections'>, topic: string, group: string): number {
-  let members = 0
-  for (const c of ctx.connections.values()) for (const s of c.subs.values()) if (s.topic === topic && s.group === group && !s.ephemeral) members++
-  return members
+/** The subscriptions that are members of `group` on `topic` on this broker now, as [connection, subscription id]. */
+export function membersOf(ctx: Pick<HandlerContext, 'connections'>, topic: string, group: string): [HandlerConnection, number][] {
+  const out: [HandlerConnection, number][] = []
+  for (const c of ctx.connections.values()) for (const [sub, s] of c.subs) if (s.topic === topic && s.group === group && !s.ephemeral) out.push([c, sub])
+  return out
 }
 
 /** The group on the partitions this broker holds (all of them on a single broker, those it leads in a cluster). */
 export async function groupHere(ctx: Pick<HandlerContext, 'pool' | 'cluster' | 'connections'>, t: TopicConfig, group: string): Promise<GroupState> {
   const parts = (await perPartition(ctx, t, (partition) => ({ t: 'group', topic: t.topic, partition, group }))).filter((p) => p !== null)
-  return { members: localMembers(ctx, t.topic, group), partitions: parts }
+  return { members: membersOf(ctx, t.topic, group).length, partitions: parts }
 }
 
 /** The group on every partition of the topic (asking the other leaders in a cluster), in partition order; no partitions when it has no state. */
 export async function groupState(ctx: Pick<HandlerContext, 'pool' | 'cluster' | 'connections'>, t: TopicConfig, group: string): Promise<GroupState> {
   const node = ctx.cluster
   if (!node) return groupHere(ctx, t, group)
-  const leaders = leadersOf(node, t.topic, Array.from({ length: t.partitions }, (_, p) => p))
-  const shares = await Promise.all(
-    [...leaders].map(async ([id, partitions]) => {
-      if (id === node.brokerId) return groupHere(ctx, t, group)
-      const result = await askLeader(node, id, `describing group ${group} of ${t.topic}`, (corr) => encodeGroupDescribe({ corr, topic: t.topic, group, forwarded: true }))
-      const share = asGroupState(result, id)
+  const shares = await perLeader(node, t.topic, partitionNumbers(t.partitions), {
+    here: () => groupHere(ctx, t, group),
+    there: async (id, partitions) => {
+      const share = asGroupState(await askLeader(node, id, `describing group ${group} of ${t.topic}`, (corr) => encodeGroupDescribe({ corr, topic: t.topic, group, forwarded: true })), id)
       // Only the partitions asked of it: a leader whose view is behind may still count others.
       return { members: share.members, partitions: share.partitions.filter((p) => partitions.includes(p.partition)) }
-    }),
-  )
+    },
+  })
   const out: GroupState = { members: 0, partitions: [] }
   for (const s of shares) {
     out.members += s.members

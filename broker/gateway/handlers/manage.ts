@@ -28,16 +28,9 @@ import { ownerOf } from '../../routing.js'
 import { checkPartitionLimit } from '../../auth/guard.js'
 import { describe, forwardedTopic, known } from './admin.js'
 import { perPartition } from '../fan-out.js'
-import { groupState } from './group-state.js'
-import { askLeader, leadersOf } from '../../cluster/leader-requests.js'
+import { groupState, membersOf } from './group-state.js'
+import { askLeader, partitionNumbers, perLeader } from '../../cluster/leader-requests.js'
 import type { ResetOutcome } from '../../worker/partition-admin.js'
-
-/** The subscriptions that are members of `group` on `topic` now, as [connection, subscription id]. */
-function membersOf(ctx: HandlerContext, topic: string, group: string): [HandlerConnection, number][] {
-  const out: [HandlerConnection, number][] = []
-  for (const c of ctx.connections.values()) for (const [sub, s] of c.subs) if (s.topic === topic && s.group === group && !s.ephemeral) out.push([c, sub])
-  return out
-}
 
 function refuseInUse(topic: string, group: string, members: number, what: string): SkiffError {
   return new SkiffError('GROUP_IN_USE', `group ${group} of topic ${topic} has ${members} subscribed member${members === 1 ? '' : 's'}: stop ${members === 1 ? 'it' : 'them'} first, or ${what} with force`, {
@@ -72,13 +65,10 @@ export async function deleteGroupOf(ctx: HandlerContext, t: TopicConfig, group: 
   else {
     const { members } = await groupState(ctx, t, group)
     if (members > 0 && !force) throw refuseInUse(t.topic, group, members, 'delete it')
-    const leaders = leadersOf(node, t.topic, Array.from({ length: t.partitions }, (_, p) => p))
-    const shares = await Promise.all(
-      [...leaders.keys()].map(async (id) => {
-        if (id === node.brokerId) return deleteHere(ctx, t, group, force)
-        return asDeleted(await askLeader(node, id, `deleting group ${group} of ${t.topic}`, (corr) => encodeGroupDelete({ corr, topic: t.topic, group, force, forwarded: true })), id)
-      }),
-    )
+    const shares = await perLeader(node, t.topic, partitionNumbers(t.partitions), {
+      here: () => deleteHere(ctx, t, group, force),
+      there: async (id) => asDeleted(await askLeader(node, id, `deleting group ${group} of ${t.topic}`, (corr) => encodeGroupDelete({ corr, topic: t.topic, group, force, forwarded: true })), id),
+    })
     done = { partitions: 0, endedSubscriptions: 0 }
     for (const s of shares) {
       done.partitions += s.partitions
@@ -135,26 +125,16 @@ export async function resetGroupOf(ctx: HandlerContext, t: TopicConfig, req: Res
   const state = await groupState(ctx, t, req.group)
   if (state.members > 0 && !req.force && !dryRun) throw refuseInUse(t.topic, req.group, state.members, 'reset it')
   if (state.partitions.length === 0) throw new SkiffError('UNKNOWN_GROUP', `group ${req.group} has no state on topic ${t.topic}`, { details: { topic: t.topic, group: req.group } })
-  const targets = req.partition === undefined ? Array.from({ length: t.partitions }, (_, p) => p) : [req.partition]
+  const targets = req.partition === undefined ? partitionNumbers(t.partitions) : [req.partition]
   const node = ctx.cluster
-  const here = (partition: number) => resetHere(ctx, t, req, partition)
-  const partitions = !node
-    ? await Promise.all(targets.map(here))
-    : (
-        await Promise.all(
-          [...leadersOf(node, t.topic, targets)].map(([id, led]) =>
-            Promise.all(
-              led.map(async (partition) => {
-                if (id === node.brokerId) return here(partition)
-                const result = await askLeader(node, id, `resetting group ${req.group} of ${t.topic}`, (corr) => encodeGroupReset({ ...req, corr, topic: t.topic, partition, forwarded: true }))
-                return asReset(result, id, partition)
-              }),
-            ),
-          ),
-        )
-      )
-        .flat()
-        .sort((a, b) => a.partition - b.partition)
+  const here = (led: number[]) => Promise.all(led.map((partition) => resetHere(ctx, t, req, partition)))
+  const there = (id: number, led: number[]) =>
+    Promise.all(
+      led.map(async (partition) =>
+        asReset(await askLeader(node!, id, `resetting group ${req.group} of ${t.topic}`, (corr) => encodeGroupReset({ ...req, corr, topic: t.topic, partition, forwarded: true })), id, partition),
+      ),
+    )
+  const partitions = !node ? await here(targets) : (await perLeader(node, t.topic, targets, { here, there })).flat().sort((a, b) => a.partition - b.partition)
   if (!dryRun) ctx.logger.info({ topic: t.topic, group: req.group, to: req.to, value: req.value, partitions }, 'group reset')
   return { topic: t.topic, group: req.group, dryRun, partitions }
 }
@@ -228,7 +208,6 @@ export async function onTopicAlter(conn: HandlerConnection, body: Buffer): Promi
       })
     }
     await node.alterTopic(t.topic, { retentionMs: req.retentionMs, retentionBytes: req.retentionBytes })
-    await node.topicSink?.settled(t.topic)
     conn.send(encodeOk(req.corr, await describe(conn.ctx, conn.ctx.topics.get(t.topic) ?? t)))
     return
   }
