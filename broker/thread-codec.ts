@@ -62,6 +62,7 @@ import {
   FETCHED_DIVERGING,
   FETCHED_ERROR,
   FETCHED_GROUPS,
+  FETCHED_LOG_START,
   GENERIC,
   HAS_DIVERGING,
   HAS_PRODUCER_ID,
@@ -314,13 +315,13 @@ export class ThreadCodec {
       }
       case 'replAppend': {
         const { topic, batches, groups, diverging } = op
-        if (typeof op.id !== 'number' || typeof topic !== 'string' || !isU32(op.partition) || typeof op.epoch !== 'number' || typeof op.hw !== 'number') return -1
+        if (typeof op.id !== 'number' || typeof topic !== 'string' || !isU32(op.partition) || typeof op.epoch !== 'number' || typeof op.hw !== 'number' || typeof op.logStart !== 'number') return -1
         if (!(batches instanceof Uint8Array) || !(groups instanceof Uint8Array) || (diverging !== undefined && !isDiverging(diverging))) return -1
         const topicBytes = stringBytes(topic)
         if (topicBytes < 0) return -1
         this.tags[i] = REPL_APPEND
-        this.hotKeys = 'diverging' in op ? 9 : 8
-        return 1 + 8 + 2 + topicBytes + 4 + 8 + 8 + 1 + (diverging === undefined ? 0 : 16) + (batches.length >= ATTACH_MIN_BYTES ? 12 : 4 + batches.length) + 4 + groups.length
+        this.hotKeys = 'diverging' in op ? 10 : 9
+        return 1 + 8 + 2 + topicBytes + 4 + 8 + 8 + 8 + 1 + (diverging === undefined ? 0 : 16) + (batches.length >= ATTACH_MIN_BYTES ? 12 : 4 + batches.length) + 4 + groups.length
       }
     }
     return -1
@@ -437,6 +438,7 @@ export class ThreadCodec {
         this.writeU32(op.partition as number)
         this.writeF64(op.epoch as number)
         this.writeF64(op.hw as number)
+        this.writeF64(op.logStart as number)
         const batches = op.batches as Uint8Array
         const attached = batches.length >= ATTACH_MIN_BYTES
         this.buf[this.pos++] = (diverging === undefined ? 0 : HAS_DIVERGING) | (attached ? BATCHES_ATTACHED : 0)
@@ -454,7 +456,7 @@ export class ThreadCodec {
   }
 
   private writeFetchAnswer(a: FetchAnswer): void {
-    const { batches, divergingEpoch, error, groups } = a
+    const { batches, divergingEpoch, error, groups, logStart } = a
     const attached = isAttachable(batches)
     this.writeString(a.topic)
     this.writeU32(a.partition)
@@ -462,13 +464,14 @@ export class ThreadCodec {
     this.writeF64(a.leaderEnd)
     this.writeF64(a.acked)
     this.buf[this.pos++] =
-      (a.caughtUp ? FETCHED_CAUGHT_UP : 0) | (divergingEpoch === undefined ? 0 : FETCHED_DIVERGING) | (error === undefined ? 0 : FETCHED_ERROR) | (groups === undefined ? 0 : FETCHED_GROUPS) | (attached ? FETCHED_ATTACHED : 0)
+      (a.caughtUp ? FETCHED_CAUGHT_UP : 0) | (divergingEpoch === undefined ? 0 : FETCHED_DIVERGING) | (error === undefined ? 0 : FETCHED_ERROR) | (groups === undefined ? 0 : FETCHED_GROUPS) | (attached ? FETCHED_ATTACHED : 0) | (logStart === undefined ? 0 : FETCHED_LOG_START)
     if (divergingEpoch !== undefined) {
       this.writeF64(divergingEpoch.epoch)
       this.writeF64(divergingEpoch.endOffset)
     }
     if (error !== undefined) this.writeString(error)
     if (groups !== undefined) this.writeBytes(groups)
+    if (logStart !== undefined) this.writeF64(logStart)
     if (!attached) return this.writeBytes(batches)
     this.writeAttachment(batches)
   }
@@ -550,10 +553,11 @@ export class ThreadCodec {
           const partition = this.readU32()
           const epoch = this.readF64()
           const hw = this.readF64()
+          const logStart = this.readF64()
           const flags = src[this.at++]!
           const diverging = flags & HAS_DIVERGING ? { epoch: this.readF64(), endOffset: this.readF64() } : undefined
           const batches = flags & BATCHES_ATTACHED ? this.readAttachment() : this.readBytes()
-          const op: Complete<'replAppend'> = { t: 'replAppend', id, topic, partition, epoch, hw, batches, diverging, groups: this.readBytes() }
+          const op: Complete<'replAppend'> = { t: 'replAppend', id, topic, partition, epoch, hw, logStart, batches, diverging, groups: this.readBytes() }
           ops.push(op)
           break
         }
@@ -642,8 +646,11 @@ export class ThreadCodec {
     const divergingEpoch = flags & FETCHED_DIVERGING ? { epoch: this.readF64(), endOffset: this.readF64() } : undefined
     const error = flags & FETCHED_ERROR ? this.readString() : undefined
     const groups = flags & FETCHED_GROUPS ? this.readBytes() : undefined
+    const logStart = flags & FETCHED_LOG_START ? this.readF64() : undefined
     const batches = flags & FETCHED_ATTACHED ? this.readAttachment() : this.readBytes()
-    return { topic, partition, hw, leaderEnd, batches, divergingEpoch, error, groups, caughtUp: (flags & FETCHED_CAUGHT_UP) !== 0, acked }
+    const answer: FetchAnswer = { topic, partition, hw, leaderEnd, batches, divergingEpoch, error, groups, caughtUp: (flags & FETCHED_CAUGHT_UP) !== 0, acked }
+    if (logStart !== undefined) answer.logStart = logStart
+    return answer
   }
 
   /** The bytes an attachment entry names: a view of an ArrayBuffer transferred with the message. */

@@ -26,7 +26,7 @@
  *   DONE_NULL    f64 id
  *   DONE_UNDEF   f64 id
  *   REPL_APPEND  f64 id, str topic, u32 partition, f64 epoch, f64 hw,
- *                u8 flags (1 diverging present, 2 batches attached),
+ *                f64 logStart, u8 flags (1 diverging present, 2 batches attached),
  *                [f64 diverging epoch, f64 diverging endOffset], the
  *                batches: u32 attachment, u32 byte offset, u32 length when
  *                attached, else bin; bin groups
@@ -34,7 +34,7 @@
  *                fetch's answers (worker/replication.ts FetchAnswer):
  *                str topic, u32 partition, f64 hw, f64 leaderEnd, f64 acked,
  *                u8 flags (FETCHED_*), [f64 diverging epoch, f64 diverging
- *                endOffset], [str error], [bin groups], then the batches:
+ *                endOffset], [str error], [bin groups], [f64 logStart], then the batches:
  *                u32 attachment, u32 byte offset, u32 length when
  *                FETCHED_ATTACHED, else bin
  *
@@ -71,6 +71,7 @@ export const FETCHED_DIVERGING = 2
 export const FETCHED_ERROR = 4
 export const FETCHED_GROUPS = 8
 export const FETCHED_ATTACHED = 16
+export const FETCHED_LOG_START = 32
 
 /** PUB flags. */
 export const CONFIRM = 1
@@ -106,6 +107,7 @@ export interface AnyOp {
   batches?: unknown
   diverging?: unknown
   groups?: unknown
+  logStart?: unknown
 }
 
 /** An op of kind K with every field of its type present (an optional one may be undefined). */
@@ -141,7 +143,7 @@ export function isDiverging(v: unknown): v is { epoch: number; endOffset: number
   return keys === 2
 }
 
-const FETCH_ANSWER_KEYS = new Set(['topic', 'partition', 'hw', 'leaderEnd', 'batches', 'divergingEpoch', 'error', 'groups', 'caughtUp', 'acked'])
+const FETCH_ANSWER_KEYS = new Set(['topic', 'partition', 'hw', 'leaderEnd', 'batches', 'divergingEpoch', 'error', 'groups', 'caughtUp', 'acked', 'logStart'])
 
 /**
  * Bytes of a `done` result in the DONE_FETCHED layout (after the id), or -1
@@ -154,10 +156,10 @@ export function fetchedSize(result: unknown, attachable: (bytes: Uint8Array) => 
   let size = 4
   for (const a of result as unknown[]) {
     if (a === null || typeof a !== 'object') return -1
-    const { topic, partition, hw, leaderEnd, acked, caughtUp, batches, divergingEpoch, error, groups } = a as Record<string, unknown>
+    const { topic, partition, hw, leaderEnd, acked, caughtUp, batches, divergingEpoch, error, groups, logStart } = a as Record<string, unknown>
     if (typeof topic !== 'string' || !isU32(partition) || typeof hw !== 'number' || typeof leaderEnd !== 'number' || typeof acked !== 'number' || typeof caughtUp !== 'boolean') return -1
     if (!(batches instanceof Uint8Array) || (groups !== undefined && !(groups instanceof Uint8Array))) return -1
-    if ((divergingEpoch !== undefined && !isDiverging(divergingEpoch)) || (error !== undefined && typeof error !== 'string')) return -1
+    if ((divergingEpoch !== undefined && !isDiverging(divergingEpoch)) || (error !== undefined && typeof error !== 'string') || (logStart !== undefined && typeof logStart !== 'number')) return -1
     for (const k in a) if (!FETCH_ANSWER_KEYS.has(k)) return -1
     const topicBytes = stringBytes(topic)
     const errorBytes = error === undefined ? 0 : stringBytes(error)
@@ -166,6 +168,7 @@ export function fetchedSize(result: unknown, attachable: (bytes: Uint8Array) => 
     if (divergingEpoch !== undefined) size += 16
     if (error !== undefined) size += 2 + errorBytes
     if (groups !== undefined) size += 4 + groups.length
+    if (logStart !== undefined) size += 8
     size += attachable(batches) ? 12 : 4 + batches.length
   }
   return size

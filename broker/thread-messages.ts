@@ -101,7 +101,7 @@ export type ToWorker =
   /** Answer the held fetch of `session` now (another worker had data for it). */
   | { t: 'replWake'; session: number }
   /** Follower: the leader's answer for one partition; answered after the sync with { endOffset, lastEpoch }. */
-  | { t: 'replAppend'; id: number; topic: string; partition: number; epoch: number; hw: number; batches: Uint8Array; diverging: { epoch: number; endOffset: number } | undefined; groups: Uint8Array }
+  | { t: 'replAppend'; id: number; topic: string; partition: number; epoch: number; hw: number; logStart: number; batches: Uint8Array; diverging: { epoch: number; endOffset: number } | undefined; groups: Uint8Array }
   /** Leader: before the gateway writes `follower` into the in-sync set: is its acknowledgement at the high watermark? */
   | { t: 'isrCheck'; id: number; topic: string; partition: number; follower: number }
 
@@ -204,7 +204,7 @@ const TO_WORKER_FIELDS = {
   role: { config: 'value', partition: 'u32', self: 'u32', role: 'str', epoch: 'f64', isr: 'f64[]', minInSync: 'u32' },
   replFetch: { id: 'f64', session: 'f64', follower: 'u32', maxWaitMs: 'f64', maxBytes: 'f64', fetch: 'value' },
   replWake: { session: 'f64' },
-  replAppend: { id: 'f64', topic: 'str', partition: 'u32', epoch: 'f64', hw: 'f64', batches: 'bin', diverging: 'value', groups: 'bin' },
+  replAppend: { id: 'f64', topic: 'str', partition: 'u32', epoch: 'f64', hw: 'f64', logStart: 'f64', batches: 'bin', diverging: 'value', groups: 'bin' },
   isrCheck: { id: 'f64', topic: 'str', partition: 'u32', follower: 'u32' },
 } as const satisfies Declaration<ToWorker>
 
@@ -263,7 +263,7 @@ export interface Results {
   reconfigure: null
   stop: null
   replFetch: FetchAnswer[]
-  replAppend: { endOffset: number; lastEpoch: number }
+  replAppend: { endOffset: number; lastEpoch: number; startOffset: number }
   isrCheck: boolean
 }
 // Results answers every request and nothing else (a compile error names the odd one out).

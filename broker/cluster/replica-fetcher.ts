@@ -35,6 +35,8 @@ interface Position extends Followed {
   fetchOffset: number
   lastEpoch: number
   hw: number
+  /** This copy's first offset: the leader answers a purge once its followers' have moved up. */
+  logStart: number
 }
 
 export interface FetcherOptions {
@@ -118,7 +120,7 @@ export class ReplicaFetcher {
     if (!link) return false
     const sent = [...this.positions.values()].filter((p) => this.followed.get(key(p))?.epoch === p.epoch)
     if (sent.length === 0) return false
-    const partitions: FetchPartition[] = sent.map((p) => ({ topic: p.topic, partition: p.partition, leaderEpoch: p.epoch, fetchOffset: p.fetchOffset, lastFetchedEpoch: p.lastEpoch >= 0 ? p.lastEpoch : undefined }))
+    const partitions: FetchPartition[] = sent.map((p) => ({ topic: p.topic, partition: p.partition, leaderEpoch: p.epoch, fetchOffset: p.fetchOffset, lastFetchedEpoch: p.lastEpoch >= 0 ? p.lastEpoch : undefined, logStart: p.logStart }))
     const answer = await link.call((corr) => encodeReplFetch({ corr, brokerId: this.opts.self, incarnation: this.opts.incarnation, maxWaitMs: FETCH_MAX_WAIT_MS, partitions }), FETCH_MAX_WAIT_MS + 5000)
     if (answer.kind !== 'data') {
       this.warn('replication fetch failed', { kind: answer.kind, err: 'error' in answer ? answer.error.message : 'reason' in answer ? answer.reason : undefined })
@@ -133,7 +135,7 @@ export class ReplicaFetcher {
         useful = true
         const pos = this.positions.get(key(r))
         if (!pos || pos.epoch !== epoch) return
-        if (r.batches.length === 0 && !r.divergingEpoch && !r.groups && r.hw <= pos.hw) return
+        if (r.batches.length === 0 && !r.divergingEpoch && !r.groups && !r.logStart && r.hw <= pos.hw) return
         await this.append(pos, r)
       }),
     )
@@ -142,7 +144,7 @@ export class ReplicaFetcher {
   }
 
   private async learn(f: Followed): Promise<void> {
-    const pos: Position = { ...f, fetchOffset: 0, lastEpoch: -1, hw: 0 }
+    const pos: Position = { ...f, fetchOffset: 0, lastEpoch: -1, hw: 0, logStart: 0 }
     await this.append(pos, { topic: f.topic, partition: f.partition, hw: 0, leaderEnd: 0, batches: EMPTY })
     if (this.followed.get(key(f))?.epoch === f.epoch) this.positions.set(key(f), pos)
   }
@@ -150,9 +152,10 @@ export class ReplicaFetcher {
   private async append(pos: Position, r: FetchedPartition): Promise<void> {
     const worker = ownerOf(pos.topic, pos.partition, this.opts.pool.size)
     try {
-      const res = await this.opts.pool.request(worker, { t: 'replAppend', topic: pos.topic, partition: pos.partition, epoch: pos.epoch, hw: r.hw, batches: r.batches, diverging: r.divergingEpoch, groups: r.groups ?? EMPTY })
+      const res = await this.opts.pool.request(worker, { t: 'replAppend', topic: pos.topic, partition: pos.partition, epoch: pos.epoch, hw: r.hw, logStart: r.logStart ?? 0, batches: r.batches, diverging: r.divergingEpoch, groups: r.groups ?? EMPTY })
       pos.fetchOffset = res.endOffset
       pos.lastEpoch = res.lastEpoch
+      pos.logStart = res.startOffset
       pos.hw = Math.max(pos.hw, r.hw)
       this.opts.stats.set({ topic: pos.topic, partition: pos.partition, role: 'follower', leaderEpoch: pos.epoch, hw: pos.hw, endOffset: res.endOffset, followers: [] })
     } catch (err) {

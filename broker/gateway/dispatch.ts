@@ -60,16 +60,6 @@ const handlers = new Map<number, Handler>([
   [Op.REPLY, onReply],
 ])
 
-/**
- * Admin requests that change every partition of a topic. In a cluster
- * TOPIC_PURGE would change only the partitions this broker leads (and not
- * their followers), so it is refused there until it goes through the
- * cluster. TOPIC_DELETE and TOPIC_ALTER do (etcd: handlers/admin.ts and
- * manage.ts), and so do GROUP_DELETE and GROUP_RESET: the broker asked has
- * each partition's leader act on its share (handlers/manage.ts).
- */
-const SINGLE_BROKER_ONLY: ReadonlySet<number> = new Set([Op.TOPIC_PURGE])
-
 export function dispatch(conn: DispatchedConnection, frame: Frame): void {
   if (!conn.ready) {
     if (frame.opcode !== Op.HELLO) {
@@ -87,11 +77,6 @@ export function dispatch(conn: DispatchedConnection, frame: Frame): void {
   }
   if (frame.opcode === Op.HELLO) {
     conn.error(new SkiffError('INVALID_REQUEST', 'HELLO was already accepted on this connection'))
-    return
-  }
-  if (conn.ctx.cluster && SINGLE_BROKER_ONLY.has(frame.opcode)) {
-    const what = opcodeName(frame.opcode)
-    conn.error(new SkiffError('INVALID_REQUEST', `${what} is not available in cluster mode yet: it changes every partition, and a broker holds only those it leads`), corrOfUnserved(frame.body))
     return
   }
   const handler = handlers.get(frame.opcode)

@@ -51,7 +51,7 @@ import { fsyncDir, mkdirDurable } from './fs-util.js'
 import { distrustIndex } from './index-trust.js'
 import type { LeaderEpochs } from './leader-epochs.js'
 import { appendReplicated, readBatches, truncateTo } from './log-replication.js'
-import { applyRetention, purge, setRetention } from './log-retention.js'
+import { applyRetention, dropBefore, purge, setRetention } from './log-retention.js'
 import { LogState, MAX_READ_WINDOW, MIN_READ_WINDOW } from './log-state.js'
 import { emptyRecoveryReport, type PartitionLogOptions, type PartitionLogStats, type ProducerBatch, type RecoveryReport } from './log-types.js'
 import { RecordCollector, type LogRecord } from './record-collector.js'
@@ -275,6 +275,11 @@ export class PartitionLog {
   /** Drop every record (TOPIC_PURGE); returns how many (log-retention.ts purge). */
   purge(): number {
     return purge(this.s)
+  }
+
+  /** A follower's copy drops what lies below its leader's start (log-retention.ts dropBefore). */
+  dropBefore(offset: number): number {
+    return dropBefore(this.s, offset)
   }
 
   stats(): PartitionLogStats {

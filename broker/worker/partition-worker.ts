@@ -15,8 +15,8 @@ import type { FromWorker, RequestOp, Results, ToWorker, WorkerData } from '../th
 import { Outbox, toBack } from './outbox.js'
 import { WorkerContext } from './context.js'
 import { WorkerMetrics } from '../observability/worker-metrics.js'
-import { deleteGroup, purge, reconfigure, resetGroup, startGroups } from './partition-admin.js'
-import { appendFromLeader, applyRole } from './replication.js'
+import { deleteGroup, reconfigure, resetGroup, startGroups } from './partition-admin.js'
+import { appendFromLeader, applyRole, purgePartition } from './replication.js'
 import { FetchSessions } from './fetch-sessions.js'
 import type { ReplicaRole } from './replica.js'
 
@@ -282,7 +282,8 @@ export class PartitionWorker {
         this.answerLater(op, resetGroup(ctx.partition(op.topic, op.partition), op.group, op.to, op.value, op.dryRun, true))
         return
       case 'purge':
-        outbox.answer(op, purge(ctx.partition(op.topic, op.partition)))
+        purgePartition(ctx.partition(op.topic, op.partition), op.id, outbox)
+        outbox.schedule()
         return
       case 'alter': {
         const open = ctx.existing(op.config.topic, op.partition)
@@ -316,7 +317,7 @@ export class PartitionWorker {
         this.fetches.wake(op.session)
         return
       case 'replAppend':
-        appendFromLeader(ctx.partition(op.topic, op.partition), op.id, op.epoch, op.hw, op.batches, op.diverging ?? undefined, op.groups)
+        appendFromLeader(ctx.partition(op.topic, op.partition), op.id, op.epoch, op.hw, op.logStart, op.batches, op.diverging ?? undefined, op.groups)
         outbox.schedule()
         return
       case 'isrCheck': {

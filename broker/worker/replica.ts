@@ -15,7 +15,11 @@
  *   records below the HW;
  * - when the in-sync set it counts falls below minInSync, the confirms
  *   still waiting fail with NOT_ENOUGH_REPLICAS (retriable: an idempotent
- *   resend is stored once), and the HW stops.
+ *   resend is stored once), and the HW stops;
+ * - answers a purge once every counted follower's log starts where the
+ *   purge left this one (its fetches say where theirs starts), so a new
+ *   leader elected from the in-sync set never brings purged records back;
+ *   a purge waiting when leadership moves is answered NOT_LEADER.
  *
  * The set it counts is the one the gateway gives, which is etcd's set plus
  * any follower whose addition is in flight (an expansion counts the
@@ -40,6 +44,13 @@ interface WaitingConfirm {
   end: number
 }
 
+/** A purge answered once every counted follower's log starts at `start`; `result` is its answer. */
+interface WaitingPurge<R = unknown> {
+  id: number
+  start: number
+  result: R
+}
+
 export class Replica {
   role: ReplicaRole = 'follower'
   epoch = 0
@@ -49,6 +60,9 @@ export class Replica {
   hw = 0
   /** Each follower's acknowledged offset in this epoch. */
   private readonly acked = new Map<number, number>()
+  /** Each follower's log start as its last fetch in this epoch gave it. */
+  private readonly startAcked = new Map<number, number>()
+  private purges: WaitingPurge[] = []
   /** Each follower's leader end at the last answer to it (it is caught up when its next fetch reaches that). */
   private readonly endAtAnswer = new Map<number, number>()
   private waiting: WaitingConfirm[] = []
@@ -74,6 +88,7 @@ export class Replica {
     this.minInSync = minInSync
     if (!newTerm) return []
     this.acked.clear()
+    this.startAcked.clear()
     this.endAtAnswer.clear()
     this.groupsSent.clear()
     this.emptyGroupsSent.clear()
@@ -85,9 +100,14 @@ export class Replica {
     return left
   }
 
+  /** Refuse what only the leader may do (a publish, a purge). */
+  checkLeads(topic: string, partition: number): void {
+    if (this.role !== 'leader') throw new SkiffError('NOT_LEADER', `broker ${this.self} does not lead ${topic}/${partition} (epoch ${this.epoch})`, { details: { topic, partition, leaderEpoch: this.epoch } })
+  }
+
   /** Refuse a publish this copy must not store (the data-path check behind the gateway's). */
   checkWritable(topic: string, partition: number): void {
-    if (this.role !== 'leader') throw new SkiffError('NOT_LEADER', `broker ${this.self} does not lead ${topic}/${partition} (epoch ${this.epoch})`, { details: { topic, partition, leaderEpoch: this.epoch } })
+    this.checkLeads(topic, partition)
     if (this.counted.length < this.minInSync) {
       throw new SkiffError('NOT_ENOUGH_REPLICAS', `${topic}/${partition} has ${this.counted.length} in-sync replica(s), fewer than its minInSync ${this.minInSync}`, { details: { topic, partition, inSync: this.counted.length, minInSync: this.minInSync } })
     }
@@ -109,6 +129,35 @@ export class Replica {
     const caughtUp = offset >= (this.endAtAnswer.get(follower) ?? leaderEnd)
     this.endAtAnswer.set(follower, leaderEnd)
     return caughtUp
+  }
+
+  /** Where `follower`'s log starts, as its fetch in this epoch says. */
+  acknowledgeStart(follower: number, start: number): void {
+    this.startAcked.set(follower, start)
+  }
+
+  /** Answer `id` with `result` once every counted follower's log starts at `start` or later (purgesReplicated). */
+  waitPurge<R>(id: number, start: number, result: R): void {
+    this.purges.push({ id, start, result })
+  }
+
+  /** The waiting purges every counted follower has applied (each then answered by the caller). */
+  purgesReplicated(): WaitingPurge[] {
+    if (this.purges.length === 0 || this.role !== 'leader') return []
+    const done: WaitingPurge[] = []
+    this.purges = this.purges.filter((w) => {
+      const everywhere = this.counted.every((id) => id === this.self || (this.startAcked.get(id) ?? 0) >= w.start)
+      if (everywhere) done.push(w)
+      return !everywhere
+    })
+    return done
+  }
+
+  /** Leadership moved: the purges still waiting (answered NOT_LEADER by the caller). */
+  takePurges(): WaitingPurge[] {
+    const left = this.purges
+    this.purges = []
+    return left
   }
 
   /** True when `follower` is due the group state again (every `everyMs`). */

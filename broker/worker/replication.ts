@@ -15,10 +15,11 @@ import type { Partition } from './partition.js'
 import type { PendingAppend, PendingConfirm } from './log-syncer.js'
 import type { Outbox } from './outbox.js'
 import { GroupCursor } from './group-cursor.js'
-import { deleteGroup } from './partition-admin.js'
+import { deleteGroup, purge } from './partition-admin.js'
 import type { GroupSnapshot } from '../storage/group-state.js'
 import { pack, unpack } from '../../protocol/codec.js'
 import { transferOnPost } from '../thread-codec.js'
+import type { Results } from '../thread-messages.js'
 
 /** How often a follower is sent the partition's consumer-group state. */
 export const GROUPS_EVERY_MS = 200
@@ -52,7 +53,7 @@ export function settleReplicated(p: Partition, confirms: PendingConfirm[], outbo
   if (syncer.appends.length === 0) return
   // The acknowledgement is what is stored here (with fsync 'always', what a sync covered).
   const stored = syncer.storedEnd
-  const answer = { endOffset: stored, lastEpoch: p.log.leaderEpochs.latestEpoch ?? -1 }
+  const answer = { endOffset: stored, lastEpoch: p.log.leaderEpochs.latestEpoch ?? -1, startOffset: p.log.startOffset }
   const waiting: PendingAppend[] = []
   for (const a of syncer.appends) {
     if (a.end <= stored) outbox.done(a.id, answer)
@@ -75,6 +76,7 @@ export function advanceHw(p: Partition, outbox: Outbox): void {
   for (const c of refused) {
     outbox.fail(c.id, 'NOT_ENOUGH_REPLICAS', `${p.topic}/${p.partition} lost in-sync replicas before the publish was replicated (in sync: ${replica.inSync}, minInSync ${replica.minInSync}); it may be stored: resend it with the same sequence`)
   }
+  for (const w of replica.purgesReplicated()) outbox.done(w.id, w.result as Results['purge'])
   if (replica.hw > before) p.needsPump = true
 }
 
@@ -102,6 +104,7 @@ export function applyRole(p: Partition, outbox: Outbox, self: number, role: Repl
   if (role === 'none') {
     if (!p.replica) return
     failWaiting(p, outbox, p.replica.update('follower', epoch, isr, minInSync))
+    failPurges(p, outbox)
     p.replica = undefined
     return
   }
@@ -117,11 +120,34 @@ export function applyRole(p: Partition, outbox: Outbox, self: number, role: Repl
     replica.hw = Math.min(replica.hw, log.endOffset)
   }
   failWaiting(p, outbox, replica.update(role, epoch, isr, minInSync))
+  if (role !== 'leader') failPurges(p, outbox)
   p.advanceHw()
 }
 
 function failWaiting(p: Partition, outbox: Outbox, left: { id: number }[]): void {
   for (const c of left) outbox.fail(c.id, 'NOT_LEADER', `leadership of ${p.topic}/${p.partition} moved before the publish was replicated; it may be stored: resend it with the same sequence`)
+}
+
+function failPurges(p: Partition, outbox: Outbox): void {
+  for (const w of p.replica!.takePurges()) {
+    outbox.fail(w.id, 'NOT_LEADER', `leadership of ${p.topic}/${p.partition} moved before every in-sync replica had dropped the purged records; purge the topic again`)
+  }
+}
+
+/**
+ * TOPIC_PURGE on one partition: on a replicated one only its leader purges,
+ * and answers once every in-sync follower has dropped the records too
+ * (Replica.waitPurge): a follower learns the new start from the next answer
+ * to its fetch, which the purge sends at once (held fetches are woken).
+ */
+export function purgePartition(p: Partition, id: number, outbox: Outbox): void {
+  const replica = p.replica
+  if (replica) replica.checkLeads(p.topic, p.partition)
+  const result = purge(p)
+  if (!replica) return outbox.done(id, result)
+  replica.waitPurge(id, result.startOffset, result)
+  replica.groupsChanged() // the group positions moved up to the new start, and held fetches are answered now
+  p.advanceHw()
 }
 
 /**
@@ -141,11 +167,15 @@ export function answerFetch(p: Partition | undefined, req: FetchPartition, follo
   const diverging = divergence(p, req)
   if (diverging) return { ...base, hw: replica.hw, leaderEnd, divergingEpoch: diverging }
   const caughtUp = replica.acknowledge(follower, req.fetchOffset, leaderEnd)
+  const followerStart = req.logStart ?? 0
+  replica.acknowledgeStart(follower, followerStart)
   p.advanceHw()
   const batches = maxBytes > 0 ? log.readBatches(req.fetchOffset, maxBytes) : []
   const now = Date.now()
   const groups = replica.groupsDue(follower, now, GROUPS_EVERY_MS) ? groupState(p, follower, now) : undefined
-  return { ...base, hw: replica.hw, leaderEnd, batches: joined(batches), caughtUp, groups }
+  const answer: FetchAnswer = { ...base, hw: replica.hw, leaderEnd, batches: joined(batches), caughtUp, groups }
+  if (followerStart < log.startOffset) answer.logStart = log.startOffset
+  return answer
 }
 
 /**
@@ -264,17 +294,22 @@ function divergence(p: Partition, req: FetchPartition): { epoch: number; endOffs
 }
 
 /**
- * Follower: truncate where the leader said, then append its batches
- * verbatim (Kafka's rule for the cut: truncationPoint). Refused when this copy now follows a newer epoch than the fetch
- * was made in (the answer comes from a deposed leader) or leads. The answer
- * ({endOffset, lastEpoch}) goes out after the sync that covers the appends.
+ * Follower: truncate where the leader said, drop what lies below the
+ * leader's start (a purge there), then append its batches verbatim (Kafka's
+ * rule for the cut: truncationPoint). Refused when this copy now follows a
+ * newer epoch than the fetch was made in (the answer comes from a deposed
+ * leader) or leads. The answer ({endOffset, lastEpoch, startOffset}) goes
+ * out after the sync that covers the appends.
  */
-export function appendFromLeader(p: Partition, id: number, epoch: number, hw: number, batches: Uint8Array, diverging: { epoch: number; endOffset: number } | undefined, groups: Uint8Array): void {
+export function appendFromLeader(p: Partition, id: number, epoch: number, hw: number, logStart: number, batches: Uint8Array, diverging: { epoch: number; endOffset: number } | undefined, groups: Uint8Array): void {
   const replica = p.replica
   if (!replica || replica.role !== 'follower') throw new SkiffError('NOT_LEADER', `${p.topic}/${p.partition} is not followed here`)
   if (epoch < replica.epoch) throw new SkiffError('INVALID_REQUEST', `data of epoch ${epoch} for ${p.topic}/${p.partition}, which follows epoch ${replica.epoch} now: refused`)
   const log = p.log
   if (diverging) log.truncateTo(truncationPoint(p, diverging))
+  if (logStart > log.startOffset && log.dropBefore(logStart) > 0) {
+    for (const c of p.cursors.values()) c.truncateTo(log.startOffset)
+  }
   const buf = Buffer.from(batches.buffer, batches.byteOffset, batches.byteLength)
   // Batches that came in an ArrayBuffer of their own (thread-layout.ts REPL_APPEND) are kept as they
   // came: the read cache holds views of it, and it lives until the last of them leaves the cache. Any

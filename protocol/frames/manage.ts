@@ -15,14 +15,16 @@
  *                      result: { topic, group, dryRun, partitions: [{ partition, from, to }] }
  *                      (from: the committed offset before, to: the new position)
  *
- * `forwarded` (GROUP_DELETE, GROUP_RESET, and GROUP_LIST and GROUP_DESCRIBE in admin.ts; cluster mode):
+ * `forwarded` (GROUP_DELETE, GROUP_RESET, TOPIC_PURGE, and GROUP_LIST and GROUP_DESCRIBE in admin.ts; cluster mode):
  * broker -> peer broker only. The broker a client asked checked its
  * permission and asks each partition's leader for its share: the receiver
  * acts on the partitions it leads (GROUP_RESET: the one named in `partition`,
  * NOT_LEADER when it does not lead it) and never forwards again. Accepted
  * only from a broker's connection (FORBIDDEN otherwise). Omitted by clients.
- * TOPIC_PURGE (0x38)   corr, topic
+ * TOPIC_PURGE (0x38)   corr, topic, forwarded?(false)
  *                      result: { topic, partitions: [{ partition, startOffset, purged }] }
+ *                      In a cluster each partition's leader purges it and answers
+ *                      once every in-sync replica has dropped the records too.
  * TOPIC_ALTER (0x39)   corr, topic, retentionMs?, retentionBytes?, partitions?
  *                      result: the topic's description (see TOPIC_DESCRIBE)
  */
@@ -58,6 +60,7 @@ export interface GroupReset {
 export interface TopicPurge {
   corr: number
   topic: string
+  forwarded?: boolean | undefined
 }
 
 export interface TopicAlter {
@@ -103,12 +106,14 @@ export function decodeGroupReset(body: Buffer): GroupReset {
 }
 
 export function encodeTopicPurge(t: TopicPurge): Buffer {
-  return encodeFrame(Op.TOPIC_PURGE, t)
+  return encodeFrame(Op.TOPIC_PURGE, compact(t))
 }
 
 export function decodeTopicPurge(body: Buffer): TopicPurge {
   const f = new Fields('TOPIC_PURGE', body)
-  return { corr: f.uint('corr'), topic: f.str('topic', MAX_NAME_FIELD) }
+  const out: TopicPurge = { corr: f.uint('corr'), topic: f.str('topic', MAX_NAME_FIELD) }
+  if (f.bool('forwarded', false)) out.forwarded = true
+  return out
 }
 
 export function encodeTopicAlter(t: TopicAlter): Buffer {

@@ -9,15 +9,17 @@
  *   brokerId      uint     the follower
  *   incarnation   string   the follower's process (a restarted broker is a new one)
  *   maxWaitMs     uint     how long the leader may hold the fetch while it has nothing new
- *   partitions    [{ topic, partition, leaderEpoch, fetchOffset, lastFetchedEpoch? }]
+ *   partitions    [{ topic, partition, leaderEpoch, fetchOffset, lastFetchedEpoch?, logStart? }]
  *                 leaderEpoch: the epoch the follower believes the leader is in;
  *                 fetchOffset: the follower's end offset, everything below it
  *                 fsynced (this is its acknowledgement); lastFetchedEpoch: the
- *                 epoch of its last batch (absent when its log is empty)
+ *                 epoch of its last batch (absent when its log is empty);
+ *                 logStart: the follower's first offset (absent when 0), so
+ *                 the leader knows when a purge has reached it
  *
  * REPL_DATA (0x3c), leader -> follower, the answer under the same corr:
  *   corr          uint
- *   partitions    [{ topic, partition, hw, leaderEnd, batches, divergingEpoch?, error? }]
+ *   partitions    [{ topic, partition, hw, leaderEnd, batches, divergingEpoch?, error?, groups?, logStart? }]
  *                 hw: the high watermark; leaderEnd: the leader's end offset;
  *                 batches: whole stored batches from fetchOffset on, end to end
  *                 (possibly empty); divergingEpoch { epoch, endOffset }: the
@@ -28,7 +30,10 @@
  *                 groups: the partition's consumer-group state (MessagePack
  *                 array of [group, {next, floor, acked, deliveries}]), sent
  *                 now and then so a new leader resumes every group where the
- *                 old one left off
+ *                 old one left off; logStart: the leader's first offset, sent
+ *                 when the fetch's logStart is below it (a purge, or retention
+ *                 ahead of the follower's): the follower drops what it holds
+ *                 below it before appending the batches
  *
  * A fetch from a broker that is not logged in as the broker user is
  * FORBIDDEN; a fetch to a broker not in a cluster is INVALID_REQUEST.
@@ -66,6 +71,7 @@ export interface FetchPartition {
   leaderEpoch: number
   fetchOffset: number
   lastFetchedEpoch?: number | undefined
+  logStart?: number | undefined
 }
 
 export interface ReplFetch {
@@ -85,6 +91,7 @@ export interface FetchedPartition {
   divergingEpoch?: { epoch: number; endOffset: number } | undefined
   error?: string | undefined
   groups?: Uint8Array | undefined
+  logStart?: number | undefined
 }
 
 export interface ReplData {
@@ -98,7 +105,12 @@ export function encodeReplFetch(f: ReplFetch): Buffer {
     brokerId: f.brokerId,
     incarnation: f.incarnation,
     maxWaitMs: f.maxWaitMs,
-    partitions: f.partitions.map((p) => (p.lastFetchedEpoch === undefined ? { topic: p.topic, partition: p.partition, leaderEpoch: p.leaderEpoch, fetchOffset: p.fetchOffset } : p)),
+    partitions: f.partitions.map((p) => {
+      const out: Record<string, unknown> = { topic: p.topic, partition: p.partition, leaderEpoch: p.leaderEpoch, fetchOffset: p.fetchOffset }
+      if (p.lastFetchedEpoch !== undefined) out.lastFetchedEpoch = p.lastFetchedEpoch
+      if (p.logStart) out.logStart = p.logStart
+      return out
+    }),
   })
 }
 
@@ -122,10 +134,13 @@ export function decodeReplFetch(body: Buffer): ReplFetch {
       isUint(p.partition, 0xffffffff) &&
       isUint(p.leaderEpoch, MAX_EPOCH) &&
       isUint(p.fetchOffset) &&
-      (p.lastFetchedEpoch === undefined || p.lastFetchedEpoch === null || isUint(p.lastFetchedEpoch, MAX_EPOCH))
-    if (!ok) throw new SkiffError('INVALID_REQUEST', `REPL_FETCH.partitions[${i}] must be { topic, partition, leaderEpoch, fetchOffset, lastFetchedEpoch? }`)
-    const q = p as { topic: string; partition: number; leaderEpoch: number; fetchOffset: number; lastFetchedEpoch?: number | null }
-    return { topic: q.topic, partition: q.partition, leaderEpoch: q.leaderEpoch, fetchOffset: q.fetchOffset, lastFetchedEpoch: q.lastFetchedEpoch ?? undefined }
+      (p.lastFetchedEpoch === undefined || p.lastFetchedEpoch === null || isUint(p.lastFetchedEpoch, MAX_EPOCH)) &&
+      (p.logStart === undefined || p.logStart === null || isUint(p.logStart))
+    if (!ok) throw new SkiffError('INVALID_REQUEST', `REPL_FETCH.partitions[${i}] must be { topic, partition, leaderEpoch, fetchOffset, lastFetchedEpoch?, logStart? }`)
+    const q = p as { topic: string; partition: number; leaderEpoch: number; fetchOffset: number; lastFetchedEpoch?: number | null; logStart?: number | null }
+    const out: FetchPartition = { topic: q.topic, partition: q.partition, leaderEpoch: q.leaderEpoch, fetchOffset: q.fetchOffset, lastFetchedEpoch: q.lastFetchedEpoch ?? undefined }
+    if (q.logStart) out.logStart = q.logStart
+    return out
   })
   return { corr, brokerId, incarnation, maxWaitMs, partitions }
 }
@@ -138,6 +153,7 @@ export function encodeReplData(d: ReplData): Buffer {
       if (p.divergingEpoch) out.divergingEpoch = p.divergingEpoch
       if (p.error) out.error = p.error
       if (p.groups) out.groups = p.groups
+      if (p.logStart) out.logStart = p.logStart
       return out
     }),
   })
@@ -161,6 +177,7 @@ export function encodeReplDataChunks(d: ReplData): Uint8Array[] {
     if (p.divergingEpoch) size += DIVERGING_MAX
     if (p.error) size += ERROR_HEAD_MAX + Buffer.byteLength(p.error)
     if (p.groups) size += GROUPS_HEAD_MAX + p.groups.length
+    if (p.logStart) size += LOG_START_MAX
   }
   const head = Buffer.allocUnsafe(size)
   const chunks: Uint8Array[] = []
@@ -173,7 +190,7 @@ export function encodeReplDataChunks(d: ReplData): Uint8Array[] {
   let from = 0
   let length = 0
   for (const p of d.partitions) {
-    head[pos++] = 0x80 | (5 + (p.divergingEpoch ? 1 : 0) + (p.error ? 1 : 0) + (p.groups ? 1 : 0)) // a map of up to 8
+    head[pos++] = 0x80 | (5 + (p.divergingEpoch ? 1 : 0) + (p.error ? 1 : 0) + (p.groups ? 1 : 0) + (p.logStart ? 1 : 0)) // a map of up to 9
     pos = writeKey(head, pos, 'topic')
     pos = writeStr(head, pos, p.topic)
     pos = writeKey(head, pos, 'partition')
@@ -206,6 +223,10 @@ export function encodeReplDataChunks(d: ReplData): Uint8Array[] {
       pos = writeKey(head, pos, 'groups')
       pos = writeBin(head, pos, p.groups)
     }
+    if (p.logStart) {
+      pos = writeKey(head, pos, 'logStart')
+      pos = writeUint(head, pos, p.logStart)
+    }
   }
   chunks.push(head.subarray(from, pos))
   length += pos - from
@@ -224,6 +245,7 @@ const PARTITION_HEAD_MAX = 1 + 6 + 5 + 10 + 9 + 3 + 9 + 10 + 9 + 8 + 5
 const DIVERGING_MAX = 15 + 1 + 6 + 9 + 10 + 9
 const ERROR_HEAD_MAX = 6 + 5
 const GROUPS_HEAD_MAX = 7 + 5
+const LOG_START_MAX = 9 + 9
 
 /** A key of the REPL_DATA maps (each shorter than 32 bytes, so a fixstr). */
 function writeKey(out: Buffer, pos: number, key: string): number {
@@ -248,11 +270,14 @@ export function decodeReplData(body: Buffer): ReplData {
       p.batches instanceof Uint8Array &&
       (d === undefined || d === null || (isObject(d) && isUint(d.epoch, MAX_EPOCH) && isUint(d.endOffset))) &&
       (p.error === undefined || p.error === null || (typeof p.error === 'string' && p.error.length <= 64)) &&
-      (p.groups === undefined || p.groups === null || p.groups instanceof Uint8Array)
-    if (!ok) throw new SkiffError('INVALID_REQUEST', `REPL_DATA.partitions[${i}] is not { topic, partition, hw, leaderEnd, batches, divergingEpoch?, error? }`)
+      (p.groups === undefined || p.groups === null || p.groups instanceof Uint8Array) &&
+      (p.logStart === undefined || p.logStart === null || isUint(p.logStart))
+    if (!ok) throw new SkiffError('INVALID_REQUEST', `REPL_DATA.partitions[${i}] is not { topic, partition, hw, leaderEnd, batches, divergingEpoch?, error?, groups?, logStart? }`)
     const q = p as Record<string, unknown>
     const diverging = isObject(d) ? { epoch: d.epoch as number, endOffset: d.endOffset as number } : undefined
-    return { topic: q.topic as string, partition: q.partition as number, hw: q.hw as number, leaderEnd: q.leaderEnd as number, batches: q.batches as Uint8Array, divergingEpoch: diverging, error: (q.error as string | null) ?? undefined, groups: (q.groups as Uint8Array | null) ?? undefined }
+    const out: FetchedPartition = { topic: q.topic as string, partition: q.partition as number, hw: q.hw as number, leaderEnd: q.leaderEnd as number, batches: q.batches as Uint8Array, divergingEpoch: diverging, error: (q.error as string | null) ?? undefined, groups: (q.groups as Uint8Array | null) ?? undefined }
+    if (q.logStart) out.logStart = q.logStart as number
+    return out
   })
   return { corr, partitions }
 }

@@ -22,10 +22,11 @@ export const CONFIG: TopicConfig = { topic: TOPIC, partitions: 1, retentionMs: 0
 
 type Role = 'leader' | 'follower' | 'none'
 
-/** What the follower tells its leader in its next fetch: its end (acknowledgement) and the epoch of its last batch. */
+/** What the follower tells its leader in its next fetch: its end (acknowledgement), the epoch of its last batch, and where its log starts. */
 export interface FollowerPosition {
   endOffset: number
   lastEpoch: number
+  startOffset: number
 }
 
 let nextId = 1000
@@ -83,7 +84,7 @@ export class Broker {
   }
 
   /** Leader: a follower's fetch of the partition; the answer, or undefined while the fetch is held. */
-  async fetch(follower: number, req: { leaderEpoch: number; fetchOffset: number; lastFetchedEpoch?: number | undefined }, maxWaitMs = 0): Promise<{ id: number; answer: FetchAnswer | undefined }> {
+  async fetch(follower: number, req: { leaderEpoch: number; fetchOffset: number; lastFetchedEpoch?: number | undefined; logStart?: number | undefined }, maxWaitMs = 0): Promise<{ id: number; answer: FetchAnswer | undefined }> {
     const id = ++nextId
     await this.turn({ t: 'replFetch', id, session: id, follower, maxWaitMs, maxBytes: 4 * 1024 * 1024, fetch: [{ topic: TOPIC, partition: 0, ...req }] })
     return { id, answer: this.fetchAnswer(id) }
@@ -102,9 +103,9 @@ export class Broker {
   }
 
   /** Follower: the leader's answer appended; what it answers (after its sync), or the failure. */
-  async append(epoch: number, a: Pick<FetchAnswer, 'hw' | 'batches' | 'divergingEpoch' | 'groups'>): Promise<FromWorker> {
+  async append(epoch: number, a: Pick<FetchAnswer, 'hw' | 'batches' | 'divergingEpoch' | 'groups' | 'logStart'>): Promise<FromWorker> {
     const id = ++nextId
-    await this.turn({ t: 'replAppend', id, topic: TOPIC, partition: 0, epoch, hw: a.hw, batches: a.batches, diverging: a.divergingEpoch, groups: a.groups ?? new Uint8Array(0) })
+    await this.turn({ t: 'replAppend', id, topic: TOPIC, partition: 0, epoch, hw: a.hw, logStart: a.logStart ?? 0, batches: a.batches, diverging: a.divergingEpoch, groups: a.groups ?? new Uint8Array(0) })
     const r = this.reply(id)
     if (!r) throw new Error('replAppend not answered in its turn')
     return r
@@ -141,7 +142,7 @@ export function brokers(t: { teardown(fn: () => unknown): void }, ...ids: number
 
 /** One fetch round of `follower` from `leader` in `epoch`: fetch at its position, append the answer; the new position. */
 export async function round(leader: Broker, follower: Broker, epoch: number, pos: FollowerPosition): Promise<{ answer: FetchAnswer; pos: FollowerPosition }> {
-  const { answer } = await leader.fetch(follower.self, { leaderEpoch: epoch, fetchOffset: pos.endOffset, lastFetchedEpoch: pos.lastEpoch >= 0 ? pos.lastEpoch : undefined })
+  const { answer } = await leader.fetch(follower.self, { leaderEpoch: epoch, fetchOffset: pos.endOffset, lastFetchedEpoch: pos.lastEpoch >= 0 ? pos.lastEpoch : undefined, logStart: pos.startOffset })
   if (!answer) throw new Error('fetch held')
   if (answer.error) return { answer, pos }
   const r = await follower.append(epoch, answer)

@@ -31,7 +31,7 @@ t.test('a confirm waits for the in-sync follower to fetch past the batch; consum
   await leader!.role('leader', 1, [1, 2], 2)
   await follower!.role('follower', 1, [1, 2], 2)
   let pos = await follower!.learn(1)
-  t.strictSame(pos, { endOffset: 0, lastEpoch: -1 }, 'an empty follower starts at 0 with no epoch')
+  t.strictSame(pos, { endOffset: 0, lastEpoch: -1, startOffset: 0 }, 'an empty follower starts at 0 with no epoch')
 
   await leader!.subscribe('g')
   const pub = await leader!.publish(['a', 'b', 'c'])
@@ -44,7 +44,7 @@ t.test('a confirm waits for the in-sync follower to fetch past the batch; consum
   t.ok(first.answer!.batches.length > 0, 'and carries the batch')
   t.equal(leader!.reply(pub), undefined, 'still not confirmed while the follower has not acknowledged it')
   const appended = await follower!.append(1, first.answer!)
-  t.strictSame(appended, { t: 'done', id: (appended as { id: number }).id, result: { endOffset: 3, lastEpoch: 1 } }, 'the follower answers its new end after its sync')
+  t.strictSame(appended, { t: 'done', id: (appended as { id: number }).id, result: { endOffset: 3, lastEpoch: 1, startOffset: 0 } }, 'the follower answers its new end after its sync')
   t.equal(leader!.reply(pub), undefined, 'the follower\'s append alone tells the leader nothing')
   t.strictSame(leader!.deliveries(), [])
   pos = (appended as { result: FollowerPosition }).result
@@ -72,7 +72,7 @@ t.test('a confirm waits for the in-sync follower to fetch past the batch; consum
   pos = await catchUp(leader!, follower!, 1, pos)
   t.strictSame(leader!.reply(p2), { t: 'done', id: p2, result: 4 })
   t.strictSame(leader!.deliveries().map((d) => d[0]), [0, 1, 2, 3, 4, 5])
-  t.strictSame(pos, { endOffset: 6, lastEpoch: 1 })
+  t.strictSame(pos, { endOffset: 6, lastEpoch: 1, startOffset: 0 })
   t.ok(all(follower!.log).equals(all(leader!.log)))
 })
 
@@ -126,7 +126,7 @@ t.test('a follower with an extra tail of an older epoch is told divergingEpoch a
   let pos = await b!.learn(1)
   for (let i = 0; i < 5; i++) await a!.publish([`e1-${2 * i}`, `e1-${2 * i + 1}`])
   pos = await catchUp(a!, b!, 1, pos)
-  t.strictSame(pos, { endOffset: 10, lastEpoch: 1 })
+  t.strictSame(pos, { endOffset: 10, lastEpoch: 1, startOffset: 0 })
   // Epoch 2: broker 2 leads alone and writes 10-14, which nobody copies.
   await b!.role('leader', 2, [2], 1)
   await b!.publish(['e2-10', 'e2-11', 'e2-12'])
@@ -140,16 +140,16 @@ t.test('a follower with an extra tail of an older epoch is told divergingEpoch a
 
   await b!.role('follower', 3, [1, 2], 1)
   pos = await b!.learn(3)
-  t.strictSame(pos, { endOffset: 15, lastEpoch: 2 })
+  t.strictSame(pos, { endOffset: 15, lastEpoch: 2, startOffset: 0 })
   const { answer } = await a!.fetch(2, { leaderEpoch: 3, fetchOffset: 15, lastFetchedEpoch: 2 })
   t.strictSame(answer!.divergingEpoch, { epoch: 1, endOffset: 10 }, 'the leader says: your epoch 2 is mine 1, ending at 10')
   t.equal(answer!.batches.length, 0, 'with no batches')
   t.equal(a!.worker.ctx.existing(TOPIC, 0)!.replica!.ackedBy(2), undefined, 'and a diverging fetch acknowledges nothing')
   const r = await b!.append(3, answer!)
-  t.match(r, { t: 'done', result: { endOffset: 10, lastEpoch: 1 } }, 'the follower cut its tail at 10')
+  t.match(r, { t: 'done', result: { endOffset: 10, lastEpoch: 1, startOffset: 0 } }, 'the follower cut its tail at 10')
   t.strictSame(b!.log.leaderEpochs.list(), [{ epoch: 1, startOffset: 0 }], 'and its epoch 2')
   pos = await catchUp(a!, b!, 3, (r as { result: FollowerPosition }).result)
-  t.strictSame(pos, { endOffset: 13, lastEpoch: 3 })
+  t.strictSame(pos, { endOffset: 13, lastEpoch: 3, startOffset: 0 })
   t.ok(all(b!.log).equals(all(a!.log)), 'then copies the leader: byte for byte')
   t.strictSame(b!.log.leaderEpochs.list(), a!.log.leaderEpochs.list())
   t.strictSame(b!.log.read(10, 10, 1 << 20).map((x) => decodeRecord(x.record).payload.toString()), ['e3-10', 'e3-11', 'e3-12'], 'epoch 2\'s records are gone')
@@ -173,12 +173,12 @@ t.test('the follower cuts at its own end of the epoch the leader names when that
   await a!.publish(['e4-10', 'e4-11'])
   await b!.role('follower', 4, [1, 2], 1)
   pos = await b!.learn(4)
-  t.strictSame(pos, { endOffset: 8, lastEpoch: 2 })
+  t.strictSame(pos, { endOffset: 8, lastEpoch: 2, startOffset: 0 })
   const { answer } = await a!.fetch(2, { leaderEpoch: 4, fetchOffset: 8, lastFetchedEpoch: 2 })
   t.strictSame(answer!.divergingEpoch, { epoch: 1, endOffset: 10 }, 'the leader\'s epoch 1 ends at 10')
-  t.match(await b!.append(4, answer!), { t: 'done', result: { endOffset: 5, lastEpoch: 1 } }, 'but the follower\'s ends at 5: it cuts there, not at 10')
-  pos = await catchUp(a!, b!, 4, { endOffset: 5, lastEpoch: 1 })
-  t.strictSame(pos, { endOffset: 12, lastEpoch: 4 })
+  t.match(await b!.append(4, answer!), { t: 'done', result: { endOffset: 5, lastEpoch: 1, startOffset: 0 } }, 'but the follower\'s ends at 5: it cuts there, not at 10')
+  pos = await catchUp(a!, b!, 4, { endOffset: 5, lastEpoch: 1, startOffset: 0 })
+  t.strictSame(pos, { endOffset: 12, lastEpoch: 4, startOffset: 0 })
   t.ok(all(b!.log).equals(all(a!.log)), 'then it holds the leader\'s log byte for byte')
   t.strictSame(b!.log.read(0, 100, 1 << 20).map((x) => decodeRecord(x.record).payload.toString()), [...Array.from({ length: 10 }, (_, i) => `e1-${i}`), 'e4-10', 'e4-11'])
 })
@@ -196,7 +196,7 @@ t.test('a follower restarted mid-copy learns its position from its log and goes 
   const restarted = new Broker(2, b!.dir)
   await restarted.role('follower', 1, [1, 2], 2)
   pos = await restarted.learn(1)
-  t.strictSame(pos, { endOffset: 3, lastEpoch: 1 }, 'its end and epoch, from its files')
+  t.strictSame(pos, { endOffset: 3, lastEpoch: 1, startOffset: 0 }, 'its end and epoch, from its files')
   t.equal(a!.reply(second), undefined)
   pos = await catchUp(a!, restarted, 1, pos)
   t.match(a!.reply(second), { t: 'done', result: 3 }, 'the next publish is confirmed once the restarted follower has it')
@@ -217,7 +217,7 @@ t.test('a follower that led an epoch without writing in it follows the next lead
   await a!.publish(['e3-10', 'e3-11'])
   await b!.role('follower', 3, [1, 2], 1)
   pos = await b!.learn(3)
-  t.strictSame(pos, { endOffset: 10, lastEpoch: 2 }, 'it reports epoch 2, recorded when it became leader')
+  t.strictSame(pos, { endOffset: 10, lastEpoch: 2, startOffset: 0 }, 'it reports epoch 2, recorded when it became leader')
   let rounds = 0
   let diverged = 0
   for (; rounds < 10 && pos.endOffset < a!.log.endOffset; rounds++) {
@@ -226,7 +226,7 @@ t.test('a follower that led an epoch without writing in it follows the next lead
     pos = r.pos
   }
   t.equal(diverged, 1, 'told once that its epoch 2 diverges')
-  t.strictSame(pos, { endOffset: 12, lastEpoch: 3 }, `caught up in ${rounds} rounds`)
+  t.strictSame(pos, { endOffset: 12, lastEpoch: 3, startOffset: 0 }, `caught up in ${rounds} rounds`)
   t.strictSame(b!.log.leaderEpochs.list(), a!.log.leaderEpochs.list(), 'with the leader\'s epochs')
   t.ok(all(b!.log).equals(all(a!.log)), 'and its log')
 })
@@ -264,7 +264,7 @@ t.test('a leader re-elected in a new epoch keeps its waiting confirms and gives 
   await b!.role('follower', 2, [1, 2], 2)
   pos = await catchUp(a!, b!, 2, pos)
   t.strictSame(a!.reply(waiting), { t: 'done', id: waiting, result: 0 }, 'confirmed once the follower acknowledged it in epoch 2')
-  t.strictSame(pos, { endOffset: 2, lastEpoch: 1 }, 'the batch is of epoch 1, when it was written')
+  t.strictSame(pos, { endOffset: 2, lastEpoch: 1, startOffset: 0 }, 'the batch is of epoch 1, when it was written')
 })
 
 t.test('stale epochs are fenced: a fetch in another epoch than the leader\'s is refused NOT_LEADER and counts nothing, an append of an older epoch is refused', async (t) => {
@@ -399,7 +399,7 @@ t.test('a fetch of several lagging partitions carries at most its maxBytes of ba
     for (let i = 0; i < 20; i++) await a!.turn({ t: 'pub', id: newId(), topic: 'wide', partition: p, count: 1, records: encodeRecord({ payload: Buffer.from(`${p}:${i}:${payload}`) }), confirm: false })
   }
   const maxBytes = 256 * 1024
-  const pos = [0, 1, 2].map(() => ({ endOffset: 0, lastEpoch: -1 }))
+  const pos = [0, 1, 2].map(() => ({ endOffset: 0, lastEpoch: -1, startOffset: 0 }))
   let rounds = 0
   let largest = 0
   while (pos.some((x) => x.endOffset < 20) && rounds < 50) {
@@ -484,4 +484,81 @@ t.test('a REPL_DATA answer from several workers, each past its share by a batch 
   t.ok(partitions[0]!.batches.length > 0, 'the first partition keeps its batches: the follower makes progress')
   t.ok(partitions.some((p) => p.batches.length === 0), 'later ones are left for the next fetch')
   t.strictSame(partitions.map((p) => p.hw), answers.map((a) => a.hw), 'every partition is still answered (its HW, its acknowledgement counted)')
+})
+
+t.test('a purge on the leader is answered once every in-sync follower dropped the records; a follower behind starts again at the new start', async (t) => {
+  const [leader, f2, f3] = brokers(t, 1, 2, 3)
+  await leader!.role('leader', 1, [1, 2, 3], 2)
+  await f2!.role('follower', 1, [1, 2, 3], 2)
+  await f3!.role('follower', 1, [1, 2, 3], 2)
+  let pos2 = await f2!.learn(1)
+  let pos3 = await f3!.learn(1)
+  await leader!.publish(['a', 'b', 'c'])
+  await leader!.publish(['d', 'e'])
+  pos2 = await catchUp(leader!, f2!, 1, pos2)
+  pos3 = (await round(leader!, f3!, 1, pos3)).pos
+  t.equal(pos3.endOffset, 5, 'follower 3 has the records too')
+
+  const purgeOp = async (b: Broker) => {
+    const id = newId()
+    await b.turn({ t: 'purge', id, topic: TOPIC, partition: 0 })
+    return id
+  }
+  const refused = await purgeOp(f2!)
+  t.match(f2!.reply(refused), { t: 'fail', code: 'NOT_LEADER' }, 'a follower does not purge its copy on request')
+  t.equal(f2!.log.startOffset, 0)
+
+  const purge = await purgeOp(leader!)
+  t.equal(leader!.log.startOffset, 5, 'the leader dropped its records at once')
+  t.equal(leader!.reply(purge), undefined, 'but answers only once its in-sync followers have too')
+
+  const r2 = await round(leader!, f2!, 1, pos2)
+  t.equal(r2.answer.logStart, 5, "the next answer to a follower carries the leader's start")
+  pos2 = r2.pos
+  t.strictSame(pos2, { endOffset: 5, lastEpoch: 1, startOffset: 5 }, 'follower 2 dropped everything and starts at 5')
+  t.equal(leader!.reply(purge), undefined, 'follower 3 has not fetched yet')
+  // Follower 3 fetches from where it was, at the old end: its records go too.
+  const r3 = await round(leader!, f3!, 1, pos3)
+  pos3 = r3.pos
+  t.equal(pos3.startOffset, 5)
+  t.equal(leader!.reply(purge), undefined, 'acknowledged by the next fetch of each, which says where its log starts')
+  await round(leader!, f2!, 1, pos2)
+  t.equal(leader!.reply(purge), undefined)
+  await round(leader!, f3!, 1, pos3)
+  t.match(leader!.reply(purge), { t: 'done', result: { partition: 0, startOffset: 5, purged: 5 } }, 'answered once both said they start at 5')
+  t.equal(f3!.log.startOffset, 5)
+  t.same([f2!.log.endOffset, f3!.log.endOffset], [5, 5])
+
+  // A follower behind the purge (its end below the new start): emptied, it goes on at the leader's start.
+  const [late] = brokers(t, 4)
+  await leader!.role('leader', 1, [1, 2, 3], 2) // 4 is not in sync: the purge above did not wait for it
+  await late!.role('follower', 1, [1, 2, 3], 2)
+  let pos4 = await late!.learn(1)
+  await leader!.publish(['f', 'g'])
+  pos4 = await catchUp(leader!, late!, 1, pos4)
+  t.strictSame(pos4, { endOffset: 7, lastEpoch: 1, startOffset: 5 }, 'a new copy starts where the leader starts, not at 0')
+  t.ok(all(late!.log).equals(all(leader!.log)), "and holds the leader's records byte for byte")
+})
+
+t.test('a purge waiting for its followers when leadership moves is answered NOT_LEADER', async (t) => {
+  const [leader, follower] = brokers(t, 1, 2)
+  await leader!.role('leader', 1, [1, 2], 2)
+  await follower!.role('follower', 1, [1, 2], 2)
+  let pos = await follower!.learn(1)
+  await leader!.publish(['a'])
+  pos = await catchUp(leader!, follower!, 1, pos)
+  const id = newId()
+  await leader!.turn({ t: 'purge', id, topic: TOPIC, partition: 0 })
+  t.equal(leader!.reply(id), undefined)
+  await leader!.role('follower', 2, [1, 2], 2)
+  t.match(leader!.reply(id), { t: 'fail', code: 'NOT_LEADER' })
+})
+
+t.test('a purge on a leader alone in its in-sync set is answered at once', async (t) => {
+  const [leader] = brokers(t, 1)
+  await leader!.role('leader', 1, [1], 1)
+  await leader!.publish(['a', 'b'])
+  const id = newId()
+  await leader!.turn({ t: 'purge', id, topic: TOPIC, partition: 0 })
+  t.match(leader!.reply(id), { t: 'done', result: { startOffset: 2, purged: 2 } })
 })

@@ -50,15 +50,15 @@ const isDiverging = (v: unknown) =>
 /** Bytes after a DONE_FETCHED entry's id: a non-empty list of fetch answers with their fields only (none attached here). */
 function fetchedSize(result: unknown): number | undefined {
   if (!Array.isArray(result) || result.length === 0) return undefined
-  const keys = new Set(['topic', 'partition', 'hw', 'leaderEnd', 'batches', 'divergingEpoch', 'error', 'groups', 'caughtUp', 'acked'])
+  const keys = new Set(['topic', 'partition', 'hw', 'leaderEnd', 'batches', 'divergingEpoch', 'error', 'groups', 'caughtUp', 'acked', 'logStart'])
   let size = 4
   for (const a of result) {
     if (a === null || typeof a !== 'object' || !Object.keys(a).every((k) => keys.has(k))) return undefined
-    const { topic, partition, hw, leaderEnd, acked, caughtUp, batches, divergingEpoch: d, error, groups } = a as Record<string, unknown>
+    const { topic, partition, hw, leaderEnd, acked, caughtUp, batches, divergingEpoch: d, error, groups, logStart } = a as Record<string, unknown>
     if (!str16(topic) || !isU32(partition) || !isNum(hw) || !isNum(leaderEnd) || !isNum(acked) || typeof caughtUp !== 'boolean' || !(batches instanceof Uint8Array)) return undefined
-    if ((d !== undefined && !isDiverging(d)) || (error !== undefined && !str16(error)) || (groups !== undefined && !(groups instanceof Uint8Array))) return undefined
+    if ((d !== undefined && !isDiverging(d)) || (error !== undefined && !str16(error)) || (groups !== undefined && !(groups instanceof Uint8Array)) || (logStart !== undefined && !isNum(logStart))) return undefined
     size += 2 + utf8(topic as string) + 4 + 8 + 8 + 8 + 1 + (d === undefined ? 0 : 16) + (error === undefined ? 0 : 2 + utf8(error as string))
-    size += (groups === undefined ? 0 : 4 + groups.length) + 4 + batches.length
+    size += (groups === undefined ? 0 : 4 + groups.length) + (logStart === undefined ? 0 : 8) + 4 + batches.length
   }
   return size
 }
@@ -105,11 +105,11 @@ function hotSize(op: Record<string, unknown>): number | undefined {
   }
   if (op.t === 'replAppend') {
     // diverging is a value: absent, or { epoch, endOffset } behind a flags byte.
-    const { id, topic, partition, epoch, hw, batches, diverging, groups } = op
-    if (!isNum(id) || !str16(topic) || !isU32(partition) || !isNum(epoch) || !isNum(hw) || !(batches instanceof Uint8Array) || !(groups instanceof Uint8Array)) return undefined
+    const { id, topic, partition, epoch, hw, logStart, batches, diverging, groups } = op
+    if (!isNum(id) || !str16(topic) || !isU32(partition) || !isNum(epoch) || !isNum(hw) || !isNum(logStart) || !(batches instanceof Uint8Array) || !(groups instanceof Uint8Array)) return undefined
     if (diverging !== undefined && !isDiverging(diverging)) return undefined
     // Batches of ATTACH_MIN_BYTES or more go in an ArrayBuffer of their own, named in 12 bytes.
-    return 1 + 8 + 2 + utf8(topic as string) + 4 + 8 + 8 + 1 + (diverging === undefined ? 0 : 16) + (batches.length >= ATTACH_MIN_BYTES ? 12 : 4 + batches.length) + 4 + groups.length
+    return 1 + 8 + 2 + utf8(topic as string) + 4 + 8 + 8 + 8 + 1 + (diverging === undefined ? 0 : 16) + (batches.length >= ATTACH_MIN_BYTES ? 12 : 4 + batches.length) + 4 + groups.length
   }
   let size = 1
   let flags = false
@@ -276,9 +276,9 @@ t.test('done: a number, null and undefined stay apart; an object result goes as 
 t.test('replAppend: large batches in an ArrayBuffer of their own, small ones and group state as views; diverging kept or absent', async (t) => {
   const small = Buffer.alloc(ATTACH_MIN_BYTES - 1, 0x21)
   const ops = [
-    { t: 'replAppend', id: 1, topic: 'orders', partition: 3, epoch: 7, hw: 2 ** 40, batches: records1M.subarray(5), diverging: undefined, groups: Buffer.from('gs') },
-    { t: 'replAppend', id: 2 ** 45, topic: 'zahlungen-ü', partition: 0, epoch: 0, hw: 0, batches: Buffer.alloc(0), diverging: { epoch: 6, endOffset: 2 ** 33 }, groups: Buffer.alloc(0) },
-    { t: 'replAppend', id: 3, topic: 'orders', partition: 1, epoch: 7, hw: 5, batches: small, diverging: undefined, groups: Buffer.alloc(0) },
+    { t: 'replAppend', id: 1, topic: 'orders', partition: 3, epoch: 7, hw: 2 ** 40, logStart: 2 ** 39, batches: records1M.subarray(5), diverging: undefined, groups: Buffer.from('gs') },
+    { t: 'replAppend', id: 2 ** 45, topic: 'zahlungen-ü', partition: 0, epoch: 0, hw: 0, logStart: 0, batches: Buffer.alloc(0), diverging: { epoch: 6, endOffset: 2 ** 33 }, groups: Buffer.alloc(0) },
+    { t: 'replAppend', id: 3, topic: 'orders', partition: 1, epoch: 7, hw: 5, logStart: 3, batches: small, diverging: undefined, groups: Buffer.alloc(0) },
   ]
   const ab = packOps(ops)
   t.equal(ab.byteLength, expectedSize(ops), 'the layout, not MessagePack')
@@ -292,7 +292,7 @@ t.test('replAppend: large batches in an ArrayBuffer of their own, small ones and
   t.equal(back[0]!.batches.byteOffset, 0)
   t.equal(back[2]!.batches.buffer, ab, 'small ones a view of the ops')
   t.equal(back[0]!.groups.buffer, ab)
-  const odd = [{ t: 'replAppend', id: 3, topic: 't', partition: 0, epoch: 1, hw: 1, batches: Buffer.from('b'), diverging: { epoch: 1, endOffset: 2, note: 'x' }, groups: Buffer.alloc(0) }]
+  const odd = [{ t: 'replAppend', id: 3, topic: 't', partition: 0, epoch: 1, hw: 1, logStart: 0, batches: Buffer.from('b'), diverging: { epoch: 1, endOffset: 2, note: 'x' }, groups: Buffer.alloc(0) }]
   assert.deepStrictEqual(normal(roundTrip(odd)), normal(odd.map(viaMsgpack)))
   t.equal(packOps(odd).byteLength, expectedSize(odd), 'as MessagePack')
 })
@@ -303,7 +303,7 @@ t.test("done with a fetch's answers: every field back, batches joined by the wor
   const cacheView = records1M.subarray(100, 50_100) // one batch of the log's cache: not given up, copied
   const answers = [
     { topic: 'orders', partition: 1, hw: 2 ** 36, leaderEnd: 2 ** 36 + 5, batches: joined, caughtUp: true, acked: 2 ** 36, groups: Buffer.from('state') },
-    { topic: 'orders', partition: 2, hw: 4, leaderEnd: 9, batches: cacheView, caughtUp: false, acked: 4 },
+    { topic: 'orders', partition: 2, hw: 4, leaderEnd: 9, batches: cacheView, caughtUp: false, acked: 4, logStart: 3 },
     { topic: 'ü', partition: 3, hw: 0, leaderEnd: 0, batches: Buffer.alloc(0), caughtUp: false, acked: 7, divergingEpoch: { epoch: 2, endOffset: 5 } },
     { topic: 'orders', partition: 4, hw: 0, leaderEnd: 0, batches: Buffer.alloc(0), caughtUp: false, acked: 0, error: 'NOT_LEADER' },
   ]

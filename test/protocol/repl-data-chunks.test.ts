@@ -29,6 +29,7 @@ const partition: fc.Arbitrary<FetchedPartition> = fc.record(
     divergingEpoch: fc.record({ epoch: fc.integer({ min: 0, max: 0xffffffff }), endOffset: uint }),
     error: fc.constantFrom('NOT_LEADER', 'UNKNOWN_TOPIC_OR_PARTITION'),
     groups: fc.uint8Array({ maxLength: 400 }),
+    logStart: uint,
   },
   { requiredKeys: ['topic', 'partition', 'hw', 'leaderEnd', 'batches'] },
 )

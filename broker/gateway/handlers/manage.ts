@@ -20,6 +20,7 @@ import {
   encodeGroupDelete,
   encodeGroupReset,
   encodeOk,
+  encodeTopicPurge,
   isDeadLetterTopic,
 } from '../../../protocol/index.js'
 import type { HandlerConnection, HandlerContext } from '../handler-connection.js'
@@ -176,15 +177,58 @@ function asReset(v: unknown, broker: number, partition: number): ResetOutcome {
  */
 export async function onTopicPurge(conn: HandlerConnection, body: Buffer): Promise<void> {
   const req = decodeTopicPurge(body)
+  if (req.forwarded) {
+    // Another broker of the cluster purges the topic: this one purges the partitions it leads.
+    const t = forwardedTopic(conn, req.topic)
+    conn.send(encodeOk(req.corr, { topic: t.topic, partitions: await purgeHere(conn.ctx, t) }))
+    return
+  }
   const t = known(conn, req.topic, 'admin')
   conn.send(encodeOk(req.corr, await purgeTopicOf(conn.ctx, t)))
 }
 
-/** Drop every record of topic `t` (the caller checked access): TOPIC_PURGE, also the panel's action. */
+type Purged = { partition: number; startOffset: number; purged: number }
+
+/**
+ * Drop every record of topic `t` (the caller checked access): TOPIC_PURGE, also the panel's
+ * action. In a cluster each partition's leader purges it, and answers once every in-sync
+ * replica has dropped the records too (worker/replication.ts purgePartition), so a failover
+ * after the answer never brings them back. A partition whose leadership moved while it was
+ * asked is PARTITION_UNAVAILABLE: purging again purges it (and what arrived since elsewhere).
+ */
 export async function purgeTopicOf(ctx: HandlerContext, t: TopicConfig) {
-  const partitions = await perPartition(ctx, t, (partition) => ({ t: 'purge', topic: t.topic, partition }))
+  const node = ctx.cluster
+  let partitions: Purged[]
+  if (!node) partitions = await purgeHere(ctx, t)
+  else {
+    const expected = partitionNumbers(t.partitions)
+    const shares = await perLeader(node, t.topic, expected, {
+      here: () => purgeHere(ctx, t),
+      there: async (id) => asPurged(await askLeader(node, id, `purging topic ${t.topic}`, (corr) => encodeTopicPurge({ corr, topic: t.topic, forwarded: true })), id),
+    })
+    const byPartition = new Map(shares.flat().map((p) => [p.partition, p]))
+    const missing = expected.filter((p) => !byPartition.has(p))
+    if (missing.length > 0) {
+      throw new SkiffError('PARTITION_UNAVAILABLE', `leadership of ${t.topic} partition(s) ${missing.join(', ')} moved while the topic was purged; the others were purged: purge it again`, {
+        details: { topic: t.topic, partitions: missing },
+      })
+    }
+    partitions = [...byPartition.values()].sort((a, b) => a.partition - b.partition)
+  }
   ctx.logger.info({ topic: t.topic, partitions }, 'topic purged')
   return { topic: t.topic, partitions }
+}
+
+/** Purge the partitions this broker holds (all on a single broker, those it leads in a cluster). */
+function purgeHere(ctx: HandlerContext, t: TopicConfig): Promise<Purged[]> {
+  return perPartition(ctx, t, (partition) => ({ t: 'purge', topic: t.topic, partition }))
+}
+
+function asPurged(v: unknown, broker: number): Purged[] {
+  const list = (v as { partitions?: unknown } | null)?.partitions
+  const ok = Array.isArray(list) && list.every((p: Partial<Purged> | null) => p && Number.isSafeInteger(p.partition) && Number.isSafeInteger(p.startOffset) && Number.isSafeInteger(p.purged))
+  if (ok) return list as Purged[]
+  throw new SkiffError('INTERNAL', `broker ${broker} answered a purge that could not be read`)
 }
 
 /** One TOPIC_ALTER per topic at a time (each reads the config the previous one wrote). */

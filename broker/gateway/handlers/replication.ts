@@ -90,5 +90,5 @@ export function fitFrame(answers: FetchAnswer[], maxFrame: number): FetchedParti
 const NO_BATCHES = new Uint8Array(0)
 
 function strip(a: FetchAnswer): FetchedPartition {
-  return { topic: a.topic, partition: a.partition, hw: a.hw, leaderEnd: a.leaderEnd, batches: a.batches, divergingEpoch: a.divergingEpoch, error: a.error, groups: a.groups }
+  return { topic: a.topic, partition: a.partition, hw: a.hw, leaderEnd: a.leaderEnd, batches: a.batches, divergingEpoch: a.divergingEpoch, error: a.error, groups: a.groups, logStart: a.logStart }
 }

@@ -92,3 +92,40 @@ t.test('offsetForTimestamp after retention never answers below the start', async
   t.equal(log.offsetForTimestamp(0), log.startOffset)
   log.close()
 })
+
+t.test("dropBefore (a follower taking its leader's start): whole segments below it go; a log wholly below it starts again empty there, durably", async (t) => {
+  const dir = t.testdir()
+  const log = fill(dir)
+  const bases = segmentFiles(dir).map((f) => Number(f.slice(0, 20)))
+  t.ok(bases.length > 4)
+  t.equal(log.dropBefore(0), 0, 'at or below the start: nothing')
+  // Inside the third segment: the first two go, the third keeps its records below the offset.
+  const inside = bases[2]! + 1
+  t.equal(log.dropBefore(inside), bases[2]!, 'offsets dropped: up to the third segment')
+  t.equal(log.startOffset, bases[2])
+  t.equal(readAll(log, 0)[0]!.offset, bases[2], 'its older records stay until their segment goes')
+  t.equal(log.endOffset, 80)
+  // Past the end (a purge on the leader while this copy was behind): empty, starting there.
+  t.equal(log.dropBefore(100), 80 - bases[2]!)
+  t.equal(log.startOffset, 100)
+  t.equal(log.endOffset, 100)
+  t.same(readAll(log, 0), [])
+  t.same(segmentFiles(dir), [`${String(100).padStart(20, '0')}.log`], 'one empty segment, named for the new start')
+  log.append(blob('next', 2).records, 2, 99_000)
+  log.sync()
+  log.close()
+  const reopened = open(dir, { segmentBytes: 700 })
+  t.equal(reopened.startOffset, 100, 'after a reopen too')
+  t.same(readAll(reopened, 0).map((r) => r.offset), [100, 101], 'the next record is at the new start')
+  reopened.close()
+})
+
+t.test('purge then dropBefore at the same offset (the follower of a purged leader) changes nothing more', async (t) => {
+  const dir = t.testdir()
+  const log = fill(dir)
+  t.equal(log.purge(), 80)
+  t.equal(log.dropBefore(80), 0)
+  t.equal(log.startOffset, 80)
+  t.equal(log.endOffset, 80)
+  log.close()
+})
