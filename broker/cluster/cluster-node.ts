@@ -314,7 +314,7 @@ export class ClusterNode {
       createdAt: config.createdAt,
     }
     // A dead-letter topic's partitions live with its origin's: only its settings are written.
-    const partitionOps: Op[] = dead ? [] : this.placementOps(config, replicationFactor, live)
+    const partitionOps: Op[] = dead ? [] : this.placementOps(config.topic, 0, config.partitions, replicationFactor, live)
     const topicKey = this.keys.topic(config.topic)
     const absent = { key: topicKey, target: 'createRevision' as const, op: '==' as const, value: 0 }
     try {
@@ -337,26 +337,27 @@ export class ClusterNode {
   }
 
   /**
-   * The partition keys of a new topic: `replicationFactor` distinct live
-   * brokers each (placement.ts), all of them in the in-sync set from the
-   * start (nothing has been written yet, so every replica is caught up),
-   * each with the incarnation and data directory it is live with now.
+   * The keys of new partitions `first` to `first + count - 1` (a new topic's,
+   * or those added to one): `replicationFactor` distinct live brokers each
+   * (placement.ts), all of them in the in-sync set from the start (nothing
+   * has been written yet, so every replica is caught up), each with the
+   * incarnation and data directory it is live with now.
    */
-  private placementOps(config: TopicConfig, replicationFactor: number, live: number[]): Op[] {
+  private placementOps(topic: string, first: number, count: number, replicationFactor: number, live: number[]): Op[] {
     let placed: number[][]
     try {
-      placed = placePartitions({ topic: config.topic, partitions: config.partitions, replicationFactor, brokers: live, leading: this.view.leading() })
+      placed = placePartitions({ topic, partitions: count, replicationFactor, brokers: live, leading: this.view.leading() })
     } catch (err) {
-      throw new SkiffError('PARTITION_UNAVAILABLE', `topic ${config.topic} was not created: ${(err as Error).message}`, { details: { topic: config.topic } })
+      throw new SkiffError('PARTITION_UNAVAILABLE', `partitions of topic ${topic} were not placed: ${(err as Error).message}`, { details: { topic } })
     }
     const member = (id: number): IsrMember => {
       const broker = this.view.brokers.get(id)
       const dirId = id === this.brokerId ? this.opts.dirId : broker?.dirId
       return { id, incarnation: broker?.incarnation ?? (id === this.brokerId ? this.incarnation : ''), ...(dirId !== undefined && { dirId }) }
     }
-    return placed.map((replicas, partition) => {
+    return placed.map((replicas, i) => {
       const value: PartitionRecord = { leader: replicas[0]!, leaderEpoch: 1, replicas, isr: replicas.map(member) }
-      return { type: 'put', key: this.keys.partition(config.topic, partition), value: JSON.stringify(value) }
+      return { type: 'put', key: this.keys.partition(topic, first + i), value: JSON.stringify(value) }
     })
   }
 
@@ -397,25 +398,79 @@ export class ClusterNode {
    * does not answer or keeps changing under it.
    */
   async alterTopic(topic: string, change: { retentionMs?: number | undefined; retentionBytes?: number | undefined }): Promise<TopicConfig> {
+    const next = await this.rewriteTopic(topic, (record) => ({
+      record: { ...record, retentionMs: change.retentionMs ?? record.retentionMs, retentionBytes: change.retentionBytes ?? record.retentionBytes },
+      ops: [],
+    }))
+    this.opts.log('info', 'topic altered in the cluster', { topic, retentionMs: next.retentionMs, retentionBytes: next.retentionBytes })
+    return next
+  }
+
+  /**
+   * Add partitions to a topic in the cluster (TOPIC_ALTER's `partitions`):
+   * the new partitions' keys, placed on the live brokers as a new topic's
+   * are, and the topic's new count, for it and its dead-letter chain (whose
+   * partitions live with the origin's), in one transaction that compares the
+   * topic key's mod revision: a reader sees all of it or none. Returns the
+   * topic as the cluster now has it, once this broker's copy has it.
+   * INVALID_REQUEST for fewer partitions, or more at once than one
+   * transaction holds; PARTITION_UNAVAILABLE with fewer live brokers than
+   * the replication factor; UNKNOWN_TOPIC; TIMEOUT (retriable).
+   */
+  async addPartitions(topic: string, partitions: number): Promise<TopicConfig> {
+    const chain: string[] = []
+    for (let t = deadLetterTopicOf(topic); this.view.topics.has(t); t = deadLetterTopicOf(t)) chain.push(t)
+    const next = await this.rewriteTopic(topic, (record) => {
+      if (partitions < record.partitions) {
+        throw new SkiffError('INVALID_REQUEST', `topic ${topic} has ${record.partitions} partitions: partitions can only be added, not removed (asked for ${partitions})`, {
+          details: { topic, partitions: record.partitions, requested: partitions },
+        })
+      }
+      const added = partitions - record.partitions
+      if (added + chain.length + 1 > MAX_TXN_OPS) {
+        throw new SkiffError('INVALID_REQUEST', `a cluster adds at most ${MAX_TXN_OPS - chain.length - 1} partitions to ${topic} at a time (asked for ${added}): add them in steps`, { details: { topic } })
+      }
+      const live = [...this.view.brokers.keys()]
+      const ops = added === 0 ? [] : this.placementOps(topic, record.partitions, added, record.replicationFactor, live)
+      for (const t of chain) {
+        const r = this.view.topics.get(t)
+        if (r) ops.push({ type: 'put', key: this.keys.topic(t), value: JSON.stringify({ ...r, partitions }) })
+      }
+      return { record: { ...record, partitions }, ops }
+    })
+    this.opts.log('info', 'partitions added in the cluster', { topic, partitions })
+    return next
+  }
+
+  /**
+   * Rewrite a topic's key by CAS (read, compare its mod revision, write with
+   * `change`'s other ops; again when another change came in between), and
+   * wait until this broker's copy has it (topics.learn).
+   */
+  private async rewriteTopic(topic: string, change: (record: TopicRecord) => { record: TopicRecord; ops: Op[] }): Promise<TopicConfig> {
     const key = this.keys.topic(topic)
     try {
       for (let attempt = 0; attempt < 5; attempt++) {
         const kv = (await this.client.get(key)).kvs[0]
         const record = kv && parseTopic(kv.value)
         if (!kv || !record) throw new SkiffError('UNKNOWN_TOPIC', `topic ${topic} does not exist in the cluster`, { details: { topic } })
-        const next: TopicRecord = { ...record, retentionMs: change.retentionMs ?? record.retentionMs, retentionBytes: change.retentionBytes ?? record.retentionBytes }
-        const res = await this.client.txn({ compare: [{ key, target: 'modRevision', op: '==', value: kv.modRevision }], success: [{ type: 'put', key, value: JSON.stringify(next) }] })
+        const next = change(record)
+        const res = await this.client.txn({ compare: [{ key, target: 'modRevision', op: '==', value: kv.modRevision }], success: [...next.ops, { type: 'put', key, value: JSON.stringify(next.record) }] })
         if (!res.succeeded) continue
         await this.caughtUp(res.revision)
         await this.opts.topics.settled(topic)
-        this.opts.log('info', 'topic altered in the cluster', { topic, retentionMs: next.retentionMs, retentionBytes: next.retentionBytes })
-        return topicConfigOf(topic, next)
+        return topicConfigOf(topic, next.record)
       }
     } catch (err) {
       if (err instanceof SkiffError) throw err
       throw new SkiffError('TIMEOUT', `topic ${topic} was not altered: the cluster's etcd did not answer (${(err as Error).message}); try again`, { details: { topic } })
     }
     throw new SkiffError('TIMEOUT', `topic ${topic} was not altered: its settings kept changing meanwhile; try again`, { details: { topic } })
+  }
+
+  /** Resolves once this broker's copy of `topic` has every change its view has seen (cluster-topics.ts). */
+  topicSettled(topic: string): Promise<void> {
+    return this.opts.topics.settled(topic)
   }
 
   private async existing(topic: string): Promise<{ config: TopicConfig; created: boolean }> {

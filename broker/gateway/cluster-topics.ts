@@ -2,7 +2,8 @@
  * This broker's own copies of the cluster's topics, kept in line with etcd
  * (cluster/cluster-node.ts calls it as its view changes): a topic the
  * cluster created is written here; a new retention (TOPIC_ALTER) is applied
- * to every copy held here; a topic the cluster deleted (TOPIC_DELETE asked
+ * to every copy held here, and a new partition count is taken (the new
+ * partitions' copies are opened by their replica roles, replicator.ts); a topic the cluster deleted (TOPIC_DELETE asked
  * of any broker) is removed here, with every partition this broker held a
  * copy of, led or followed, and the subscriptions to it end as on one broker.
  * Changes of one topic and its dead-letter chain are applied one after
@@ -50,14 +51,14 @@ export class ClusterTopics implements ClusterTopicSink {
         }
       }
       const known = this.ctx.topics.get(config.topic)
-      if (known && (known.retentionMs !== config.retentionMs || known.retentionBytes !== config.retentionBytes)) {
-        // TOPIC_ALTER in the cluster: the new retention, on every copy held here (the next retention check applies it).
-        const next = { ...known, retentionMs: config.retentionMs, retentionBytes: config.retentionBytes }
+      if (known && (known.retentionMs !== config.retentionMs || known.retentionBytes !== config.retentionBytes || known.partitions !== config.partitions)) {
+        // TOPIC_ALTER in the cluster: the new retention, on every copy held here (the next retention check applies it), and the new partition count.
+        const next = { ...known, retentionMs: config.retentionMs, retentionBytes: config.retentionBytes, partitions: config.partitions }
         const { pool } = this.ctx
         await this.ctx.topics.alter(next, async () => {
           await Promise.all(Array.from({ length: next.partitions }, (_, partition) => pool.request(ownerOf(next.topic, partition, pool.size), { t: 'reconfigure', config: next, partition })))
         })
-        this.ctx.logger.info({ topic: next.topic, retentionMs: next.retentionMs, retentionBytes: next.retentionBytes }, 'topic altered')
+        this.ctx.logger.info({ topic: next.topic, partitions: next.partitions, retentionMs: next.retentionMs, retentionBytes: next.retentionBytes }, 'topic altered')
         return next
       }
       return this.ctx.topics.learn(config)

@@ -171,15 +171,24 @@ export async function onGroupList(conn: HandlerConnection, body: Buffer): Promis
     return
   }
   const topics = req.topic === undefined ? ctx.topics.list().filter((t) => mayAccess(conn, 'describe', t.topic)) : [known(conn, req.topic, 'describe')]
+  conn.send(encodeOk(req.corr, await listGroups(ctx, topics, req.topic !== undefined)))
+}
+
+/**
+ * The groups with state on `topics`, sorted by topic then group: of every partition, also in a
+ * cluster, where each other leader of the topic's partitions is asked (every live broker when
+ * the list is of every topic, `one` false).
+ */
+export async function listGroups(ctx: HandlerContext, topics: readonly TopicConfig[], one: boolean): Promise<{ topic: string; group: string }[]> {
   const found = await groupsHere(ctx, topics)
   const node = ctx.cluster
   if (node) {
-    // Every other leader of these topics' partitions (all live brokers for a list of every topic).
-    const peers = req.topic === undefined ? [...node.view.brokers.keys()] : [...leadersOf(node, req.topic, partitionNumbers(topics[0]!.partitions)).keys()]
+    const topic = one ? topics[0]!.topic : undefined
+    const peers = topic === undefined ? [...node.view.brokers.keys()] : [...leadersOf(node, topic, partitionNumbers(topics[0]!.partitions)).keys()]
     const asked = await Promise.all(
       peers
         .filter((id) => id !== node.brokerId)
-        .map(async (id) => asGroupList(await askLeader(node, id, 'listing groups', (corr) => encodeGroupList({ corr, topic: req.topic, forwarded: true })), id)),
+        .map(async (id) => asGroupList(await askLeader(node, id, 'listing groups', (corr) => encodeGroupList({ corr, topic, forwarded: true })), id)),
     )
     for (const list of asked) found.push(...list)
   }
@@ -187,7 +196,7 @@ export async function onGroupList(conn: HandlerConnection, body: Buffer): Promis
   for (const { topic, group } of found) byTopic.get(topic)?.add(group)
   const out: { topic: string; group: string }[] = []
   for (const [topic, groups] of byTopic) for (const group of [...groups].sort()) out.push({ topic, group })
-  conn.send(encodeOk(req.corr, out))
+  return out
 }
 
 /** The groups with state on the partitions of `topics` this broker holds (all on a single broker, those it leads in a cluster). */

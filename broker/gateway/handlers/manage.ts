@@ -27,7 +27,8 @@ import type { HandlerConnection, HandlerContext } from '../handler-connection.js
 import type { TopicConfig } from '../../thread-messages.js'
 import { ownerOf } from '../../routing.js'
 import { checkPartitionLimit } from '../../auth/guard.js'
-import { describe, forwardedTopic, known } from './admin.js'
+import { describe, forwardedTopic, known, listGroups } from './admin.js'
+import { addPartitionsInCluster } from './cluster-partitions.js'
 import { perPartition } from '../fan-out.js'
 import { groupState, membersOf } from './group-state.js'
 import { askLeader, partitionNumbers, perLeader } from '../../cluster/leader-requests.js'
@@ -152,12 +153,25 @@ function resetHere(ctx: HandlerContext, t: TopicConfig, req: ResetRequest, parti
  * counted them refuses the change as on one broker.
  */
 async function resetForwarded(conn: HandlerConnection, req: ReturnType<typeof decodeGroupReset>) {
-  const { ctx } = conn
   checkName('group', req.group)
-  const t = forwardedTopic(conn, req.topic)
-  if (req.partition === undefined || req.partition >= t.partitions) throw new SkiffError('INVALID_REQUEST', `a forwarded GROUP_RESET names one partition of ${t.topic}`)
-  const refusal = ctx.cluster?.refusal(t.topic, req.partition)
+  forwardedTopic(conn, req.topic)
+  return resetLedHere(conn.ctx, req)
+}
+
+/**
+ * Reset `req.group` on `req.partition`, which this broker must lead (NOT_LEADER, or
+ * PARTITION_UNAVAILABLE while the cluster has no placement for it yet). A partition just added
+ * may be in this broker's view before its copy of the topic has the new count: that is waited for.
+ */
+export async function resetLedHere(ctx: HandlerContext, req: Omit<ReturnType<typeof decodeGroupReset>, 'corr'>) {
+  const node = ctx.cluster
+  if (req.partition === undefined) throw new SkiffError('INVALID_REQUEST', `a forwarded GROUP_RESET names one partition of ${req.topic}`)
+  const refusal = node?.refusal(req.topic, req.partition)
   if (refusal) throw refusal
+  if (node && req.partition >= (ctx.topics.get(req.topic)?.partitions ?? 0)) await node.topicSettled(req.topic)
+  const t = ctx.topics.get(req.topic)
+  if (!t) throw new SkiffError('UNKNOWN_TOPIC', `topic ${req.topic} does not exist`, { details: { topic: req.topic } })
+  if (req.partition >= t.partitions) throw new SkiffError('INVALID_REQUEST', `a forwarded GROUP_RESET names one partition of ${t.topic}`)
   const members = membersOf(ctx, t.topic, req.group).length
   if (members > 0 && !req.force && !req.dryRun) throw refuseInUse(t.topic, req.group, members, 'reset it')
   return { topic: t.topic, group: req.group, dryRun: req.dryRun === true, partitions: [await resetHere(ctx, t, req, req.partition)] }
@@ -243,15 +257,10 @@ export async function onTopicAlter(conn: HandlerConnection, body: Buffer): Promi
   if (req.partitions !== undefined) checkPartitionLimit(conn, req.partitions)
   const node = conn.ctx.cluster
   if (node) {
-    // In a cluster the retention is changed in the topic's key and every broker applies it to its
-    // copies (cluster-topics.ts). Adding partitions would also need their placement, and the
-    // topic's groups started on them at every new leader: not done yet.
-    if (req.partitions !== undefined && req.partitions !== t.partitions) {
-      throw new SkiffError('INVALID_REQUEST', `topic ${t.topic} is in a cluster, where its partition count cannot be changed yet (it has ${t.partitions}); retentionMs and retentionBytes can be`, {
-        details: { topic: t.topic, partitions: t.partitions },
-      })
-    }
-    await node.alterTopic(t.topic, { retentionMs: req.retentionMs, retentionBytes: req.retentionBytes })
+    // In a cluster the change goes into the topic's key and every broker applies it to its copies
+    // (cluster-topics.ts); new partitions are placed and the topic's groups started on them (cluster-partitions.ts).
+    if (req.partitions !== undefined && req.partitions !== t.partitions) await addPartitionsInCluster(conn.ctx, node, t, req.partitions)
+    if (req.retentionMs !== undefined || req.retentionBytes !== undefined) await node.alterTopic(t.topic, { retentionMs: req.retentionMs, retentionBytes: req.retentionBytes })
     conn.send(encodeOk(req.corr, await describe(conn.ctx, conn.ctx.topics.get(t.topic) ?? t)))
     return
   }
@@ -286,14 +295,7 @@ async function alter(ctx: HandlerContext, topic: string, req: ReturnType<typeof 
   const t = ctx.topics.get(topic)
   if (!t) throw new SkiffError('UNKNOWN_TOPIC', `topic ${topic} does not exist`, { details: { topic } })
   const partitions = req.partitions ?? t.partitions
-  if (partitions < t.partitions) {
-    throw new SkiffError('INVALID_REQUEST', `topic ${topic} has ${t.partitions} partitions: partitions can only be added, not removed (asked for ${partitions})`, {
-      details: { topic, partitions: t.partitions, requested: partitions },
-    })
-  }
-  if (partitions !== t.partitions && isDeadLetterTopic(topic)) {
-    throw new SkiffError('INVALID_REQUEST', `${topic} is a dead-letter topic: its partitions follow its origin's; add partitions to the origin topic instead`)
-  }
+  checkPartitionCount(t, partitions)
   const chain = partitions === t.partitions ? [t] : ctx.topics.chain(topic)
   for (const old of chain) {
     const next: TopicConfig = { ...old, partitions }
@@ -301,7 +303,7 @@ async function alter(ctx: HandlerContext, topic: string, req: ReturnType<typeof 
       if (req.retentionMs !== undefined) next.retentionMs = req.retentionMs
       if (req.retentionBytes !== undefined) next.retentionBytes = req.retentionBytes
     }
-    const groups = next.partitions > old.partitions ? await groupsOf(ctx, old) : []
+    const groups = next.partitions > old.partitions ? (await listGroups(ctx, [old], true)).map((g) => g.group) : []
     await ctx.topics.alter(next, async () => {
       await perPartition(ctx, next, (partition) => ({ t: 'alter', config: next, partition, groups }))
     })
@@ -310,10 +312,16 @@ async function alter(ctx: HandlerContext, topic: string, req: ReturnType<typeof 
   }
 }
 
-async function groupsOf(ctx: HandlerContext, t: TopicConfig): Promise<string[]> {
-  const names = new Set<string>()
-  for (const list of await perPartition(ctx, t, (partition) => ({ t: 'groups', topic: t.topic, partition }))) for (const g of list) names.add(g)
-  return [...names]
+/** A new partition count for topic `t` may only add partitions, and not to a dead-letter topic (its partitions follow its origin's). */
+export function checkPartitionCount(t: TopicConfig, partitions: number): void {
+  if (partitions < t.partitions) {
+    throw new SkiffError('INVALID_REQUEST', `topic ${t.topic} has ${t.partitions} partitions: partitions can only be added, not removed (asked for ${partitions})`, {
+      details: { topic: t.topic, partitions: t.partitions, requested: partitions },
+    })
+  }
+  if (partitions !== t.partitions && isDeadLetterTopic(t.topic)) {
+    throw new SkiffError('INVALID_REQUEST', `${t.topic} is a dead-letter topic: its partitions follow its origin's; add partitions to the origin topic instead`)
+  }
 }
 
 /** Subscriptions to `topic` take the partitions it gained, from their beginning. */
