@@ -43,7 +43,12 @@
  *   through any number of re-sends; then it rejects with TIMEOUT, outcome
  *   unknown, naming the last reason its batch was held. A leader's death
  *   costs the election (about the lease TTL, 3 s) and a refresh.
- * - Any other refusal goes to the caller as is.
+ * - Any other refusal goes to the caller as is. One for a partition the
+ *   topic does not have (it was deleted and made again with fewer, and
+ *   metadata here still has the old count) also refreshes metadata at once,
+ *   so the next publishes are routed over the new count rather than failing
+ *   until the periodic refresh (Kafka's producer fails that batch the same
+ *   way).
  * - A topic metadata does not know is asked for; meanwhile its publishes
  *   wait, in call order (each within its deadline). If metadata still does
  *   not have it, the first publish goes without a partition to any broker,

@@ -148,6 +148,13 @@ export interface OutboxOwner {
   route?(batch: Batch): Connection | undefined
   /** In a cluster: a batch was held (`reason`: the refusal or loss, undefined when no route); retry() is the owner's to call. */
   held?(reason: SkiffError | undefined): void
+  /**
+   * In a cluster: a batch was refused for a partition its topic does not have (deleted and made
+   * again with fewer): the routes are out of date, and the next publishes should not wait for the
+   * periodic refresh to be routed over the new count. The refused batch itself fails (it named a
+   * partition that is gone; a Kafka producer's batch fails the same way).
+   */
+  stale?(): void
 }
 
 /** A random non-zero producer id below 2^48 (the broker's limit). */
@@ -432,6 +439,7 @@ export class Outbox {
         if (isSkiffError(err, 'CONNECTION_CLOSED') || isSkiffError(err, 'SHUTTING_DOWN')) return
         this.untrack(batch)
         batch.conn = undefined
+        if (this.routed && isSkiffError(err, 'INVALID_REQUEST') && typeof err.details?.partition === 'number') this.owner.stale?.()
         this.owner.done(batch, err)
         // Batches held behind it waited for its answer: a retry sends the next of them.
         if (this.routed && this.held.holds(batch)) this.owner.held!(undefined)

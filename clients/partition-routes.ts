@@ -89,6 +89,11 @@ export class PartitionRoutes {
     this.timer.unref()
   }
 
+  /** A batch was refused for a partition its topic no longer has: metadata now (shared with a refresh in flight). */
+  readonly stale = (): void => {
+    if (!this.closed) void this.router.refresh(true).catch(() => undefined)
+  }
+
   /** The last reason a batch was held, if it was held at `since` or later. */
   reasonSince(since: number): SkiffError | undefined {
     return this.lastHeld >= since ? this.lastReason : undefined

@@ -136,7 +136,7 @@ export class Producer<M extends WhenFull = 'drop'> {
   constructor(
     private readonly source: ConnectionSource,
     opts: ProducerOptions<M> = {},
-    routing?: Pick<OutboxOwner, 'route' | 'held'>,
+    routing?: Pick<OutboxOwner, 'route' | 'held' | 'stale'>,
   ) {
     this.maxInFlight = positiveInt('maxInFlight', opts.maxInFlight ?? 1000)
     this.maxBufferedBytes = positiveInt('maxBufferedBytes', opts.maxBufferedBytes ?? 8 * 1024 * 1024)
@@ -148,7 +148,7 @@ export class Producer<M extends WhenFull = 'drop'> {
       done: (batch, err, results) => this.batchDone(batch, err, results),
       leftOut: (entries) => this.freeSlots(entries),
       bytesFreed: () => this.admitSends(),
-      ...(routing ? { route: routing.route, held: routing.held } : {}),
+      ...(routing ? { route: routing.route, held: routing.held, stale: routing.stale } : {}),
     })
   }
 

@@ -118,4 +118,28 @@ else {
       'and no old one',
     )
   })
+
+  t.test('a producer whose metadata has the old partition count of a topic made again routes over the new count after one refusal', async (t) => {
+    const cluster = await startCluster(t, { brokers: 3, args: ['--no-udp'] })
+    const admin = await connectDirect(cluster.seeds[0]!, { name: 'admin', requestTimeoutMs: 20_000 })
+    t.teardown(() => admin.close())
+    await admin.admin.createTopic(TOPIC, { partitions: 6, replicationFactor: 3, minInSync: 2 })
+    const client = await connect(cluster.seeds, { name: 'app', requestTimeoutMs: 20_000 })
+    t.teardown(() => client.close())
+    const producer = client.producer()
+    let key: string | undefined
+    for (let i = 0; key === undefined && i < 50; i++) if ((await producer.publish(TOPIC, 'old', { key: `k${i}` })).partition >= 2) key = `k${i}`
+    t.ok(key, 'a key that goes to partition 2 or above of 6')
+
+    await admin.admin.deleteTopic(TOPIC)
+    await admin.admin.createTopic(TOPIC, { partitions: 2, replicationFactor: 3, minInSync: 2 })
+    const first = await producer.publish(TOPIC, 'new-1', { key }).then(
+      (r) => r,
+      (err: unknown) => err,
+    )
+    t.match(first, { code: 'INVALID_REQUEST', message: /has no partition/ }, 'the first publish goes to a partition the new topic does not have: refused, nothing stored')
+    await sleep(300)
+    const second = await producer.publish(TOPIC, 'new-2', { key })
+    t.ok(second.partition < 2, `the next goes over the new count at once, not after the periodic refresh (partition ${second.partition})`)
+  })
 }
