@@ -260,6 +260,11 @@ export class ClusterNode {
     })
   }
 
+  /** Whether this broker is one of the partition's replicas (a dead-letter partition's are its origin's). */
+  holdsCopy(topic: string, partition: number): boolean {
+    return this.view.partition(topic, partition)?.replicas.includes(this.brokerId) ?? false
+  }
+
   /** The partitions of `topic` this broker leads, in order (worked out once per change of the view). */
   ledHere(topic: string, partitions: number): readonly number[] {
     return this.view.ledHere(topic, partitions)

@@ -105,6 +105,16 @@ export interface BrokerView {
   replication(): ReplicationStats | undefined
   /** Worker threads in the pool. */
   readonly workers: number
+  /**
+   * The partitions of `t` this broker may publish to: every one on a single
+   * broker, those it leads in a cluster (the others are written on their
+   * leader, and a partition this broker holds no copy of must not be made here).
+   */
+  writable(t: TopicConfig): readonly number[]
+  /** In a cluster, why this broker may not publish to the partition (NOT_LEADER naming its leader, PARTITION_UNAVAILABLE); undefined when it may. */
+  refusal(topic: string, partition: number): SkiffError | undefined
+  /** Whether this broker holds a copy of the partition (always on a single broker; in a cluster, when it is one of its replicas). */
+  holds(topic: string, partition: number): boolean
   /** Ask the owner of `q.partition` of `q.topic`. */
   ask<Q extends PartitionQuestion>(q: Q): Promise<ResultFor<Q>>
   /** The same question of every partition of `t`, the answers in partition order. */

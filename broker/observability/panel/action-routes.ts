@@ -58,6 +58,9 @@ const STATUS: Partial<Record<ErrorName, number>> = {
   FORBIDDEN: 403,
   UNKNOWN_TOPIC: 404,
   UNKNOWN_GROUP: 404,
+  // Asked of a broker that does not lead (or hold) the partition: its leader's panel takes it.
+  NOT_LEADER: 421,
+  PARTITION_UNAVAILABLE: 503,
   TIMEOUT: 504,
 }
 

@@ -11,13 +11,18 @@
  *   partition by the same hash, dead-letter topics are refused, and the answer
  *   comes once the record is durable under the fsync policy. The payload is
  *   text (UTF-8); a content type, when given, is the `content-type` header
- *   the client library reads in msg.decode().
+ *   the client library reads in msg.decode(). In a cluster a record without
+ *   a key goes to a partition this broker leads, and one whose key hashes to
+ *   a partition led elsewhere is refused (NOT_LEADER naming the leader, whose
+ *   panel takes it), as a PUBLISH sent to the wrong broker is.
  * - Peek reads a partition's log directly in its owning worker (the `peek`
  *   op): no group is created or moved, nothing counts as delivered, and a
  *   consumer sees no difference. Without an offset it shows the last `count`
  *   records, as `tail` would. At most MAX_PEEK records and 256 KiB of log per
  *   peek; each payload is shown up to MAX_SHOWN_BYTES, as UTF-8 text when it
- *   is valid UTF-8, base64 otherwise.
+ *   is valid UTF-8, base64 otherwise. In a cluster only a partition this
+ *   broker holds a copy of (led or followed) can be peeked here: asking its
+ *   worker about another would make an empty copy of it.
  * - Closing a connection sends it an ERROR CONNECTION_CLOSED (retriable)
  *   naming who closed it and why, then closes it, as RabbitMQ's "force close"
  *   does: a client library reconnects, which is what an operator who wants a
@@ -52,7 +57,11 @@ export async function publishAction(broker: BrokerView, body: Record<string, unk
   const headers: Headers | undefined = contentType ? { 'content-type': contentType } : undefined
   const record = encodeRecord({ key: key || undefined, headers, payload: Buffer.from(payload, 'utf8') })
   const config = broker.topics.get(topic) ?? (await broker.topics.ensure(topic, false))
-  const [part] = splitByPartition(record, 1, config.partitions, roundRobin++)
+  const writable = broker.writable(config)
+  if (writable.length === 0) throw new SkiffError('NOT_LEADER', `this broker leads no partition of ${topic}: publish from the panel of a broker that does (skiff topics describe ${topic})`, { details: { topic } })
+  const [part] = splitByPartition(record, 1, config.partitions, writable[roundRobin++ % writable.length]!)
+  const refusal = broker.refusal(topic, part!.partition)
+  if (refusal) throw refusal
   const offset = await broker.ask({
     t: 'pub',
     topic,
@@ -82,6 +91,9 @@ export async function peekAction(broker: BrokerView, body: Record<string, unknow
   const config = broker.topics.get(topic)
   if (!config) throw new SkiffError('UNKNOWN_TOPIC', `topic ${topic} does not exist`, { details: { topic } })
   const partition = int(body, 'partition', 0, config.partitions - 1) ?? 0
+  if (!broker.holds(topic, partition)) {
+    throw new SkiffError('NOT_LEADER', `this broker holds no copy of ${topic}/${partition}: peek from the panel of one of its replicas (skiff topics describe ${topic})`, { details: { topic, partition } })
+  }
   const count = int(body, 'count', 1, MAX_PEEK) ?? 10
   let offset = int(body, 'offset', 0, Number.MAX_SAFE_INTEGER)
   if (offset === undefined) {
