@@ -59,3 +59,8 @@ function checkHeaders(records: Buffer, v: RecordView): void {
 export function ownerOf(topic: string, partition: number, workers: number): number {
   return stringHash(`${originTopicOf(topic)}/${partition}`) % workers
 }
+
+/** Every partition of a topic of `partitions`: 0 to partitions - 1. */
+export function partitionNumbers(partitions: number): number[] {
+  return Array.from({ length: partitions }, (_, p) => p)
+}

@@ -648,9 +648,7 @@ export class ThreadCodec {
     const groups = flags & FETCHED_GROUPS ? this.readBytes() : undefined
     const logStart = flags & FETCHED_LOG_START ? this.readF64() : undefined
     const batches = flags & FETCHED_ATTACHED ? this.readAttachment() : this.readBytes()
-    const answer: FetchAnswer = { topic, partition, hw, leaderEnd, batches, divergingEpoch, error, groups, caughtUp: (flags & FETCHED_CAUGHT_UP) !== 0, acked }
-    if (logStart !== undefined) answer.logStart = logStart
-    return answer
+    return { topic, partition, hw, leaderEnd, batches, divergingEpoch, error, groups, logStart, caughtUp: (flags & FETCHED_CAUGHT_UP) !== 0, acked }
   }
 
   /** The bytes an attachment entry names: a view of an ArrayBuffer transferred with the message. */

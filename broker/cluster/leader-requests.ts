@@ -62,11 +62,6 @@ export function perLeader<T>(
   return Promise.all([...leaders].map(([id, partitions]) => (id === node.brokerId ? share.here(partitions) : share.there(id, partitions))))
 }
 
-/** Every partition of a topic of `partitions`. */
-export function partitionNumbers(partitions: number): number[] {
-  return Array.from({ length: partitions }, (_, p) => p)
-}
-
 /** Send the frame `encode` makes to broker `id` and return its OK's result; its ERROR, or the link's failure, is thrown. */
 export async function askLeader(node: ClusterNode, id: number, what: string, encode: (corr: number) => Buffer): Promise<unknown> {
   const link = node.linkTo(id)

@@ -4,7 +4,7 @@
  * from the gateway's context by the same code the protocol's handlers run.
  */
 import type { BrokerView } from '../observability/broker-view.js'
-import { ownerOf } from '../routing.js'
+import { ownerOf, partitionNumbers } from '../routing.js'
 import type { GatewayContext } from './context.js'
 import { perPartition } from './fan-out.js'
 import { deleteGroupOf, purgeTopicOf, resetGroupOf } from './handlers/manage.js'
@@ -22,7 +22,7 @@ export function brokerView(ctx: GatewayContext): BrokerView {
     cluster: () => ctx.cluster?.status(),
     replication: () => ctx.cluster?.replication,
     workers: ctx.pool.size,
-    writable: (t) => ctx.cluster?.ledHere(t.topic, t.partitions) ?? Array.from({ length: t.partitions }, (_, p) => p),
+    writable: (t) => ctx.cluster?.ledHere(t.topic, t.partitions) ?? partitionNumbers(t.partitions),
     refusal: (topic, partition) => ctx.cluster?.refusal(topic, partition),
     holds: (topic, partition) => ctx.cluster?.holdsCopy(topic, partition) ?? true,
     ask: (q) => ctx.pool.request(ownerOf(q.topic, q.partition, ctx.pool.size), q),

@@ -28,7 +28,7 @@
  */
 import { isDeadLetterTopic, originTopicOf } from '../../protocol/names.js'
 import type { ClusterTopicSink } from '../cluster/cluster-node.js'
-import { ownerOf } from '../routing.js'
+import { ownerOf, partitionNumbers } from '../routing.js'
 import type { TopicConfig } from '../thread-messages.js'
 import { readTopicConfig } from '../topic-store.js'
 import type { GatewayContext } from './context.js'
@@ -56,7 +56,7 @@ export class ClusterTopics implements ClusterTopicSink {
         const next = { ...known, retentionMs: config.retentionMs, retentionBytes: config.retentionBytes, partitions: config.partitions }
         const { pool } = this.ctx
         await this.ctx.topics.alter(next, async () => {
-          await Promise.all(Array.from({ length: next.partitions }, (_, partition) => pool.request(ownerOf(next.topic, partition, pool.size), { t: 'reconfigure', config: next, partition })))
+          await Promise.all(partitionNumbers(next.partitions).map((partition) => pool.request(ownerOf(next.topic, partition, pool.size), { t: 'reconfigure', config: next, partition })))
         })
         this.ctx.logger.info({ topic: next.topic, partitions: next.partitions, retentionMs: next.retentionMs, retentionBytes: next.retentionBytes }, 'topic altered')
         return next
@@ -120,7 +120,7 @@ export class ClusterTopics implements ClusterTopicSink {
 
   private dropPartitions(t: TopicConfig): Promise<unknown> {
     const { pool } = this.ctx
-    return Promise.all(Array.from({ length: t.partitions }, (_, partition) => pool.request(ownerOf(t.topic, partition, pool.size), { t: 'drop', topic: t.topic, partition })))
+    return Promise.all(partitionNumbers(t.partitions).map((partition) => pool.request(ownerOf(t.topic, partition, pool.size), { t: 'drop', topic: t.topic, partition })))
   }
 
   /** Run `fn` after every change queued for `topic`'s chain (a `.dlq` topic waits for its origin's). */

@@ -1,5 +1,5 @@
 /** Asking every partition of a topic the same question, each of its owning worker. */
-import { ownerOf } from '../routing.js'
+import { ownerOf, partitionNumbers } from '../routing.js'
 import type { ResultFor, TopicConfig } from '../thread-messages.js'
 import type { WorkerRequest } from './pool.js'
 import type { HandlerContext } from './handler-connection.js'
@@ -15,6 +15,6 @@ export type PoolRequest = WorkerRequest
 export function perPartition<R extends PoolRequest>(ctx: Pick<HandlerContext, 'pool' | 'cluster'>, t: TopicConfig, req: (partition: number) => R): Promise<ResultFor<R>[]> {
   const waits: Promise<ResultFor<R>>[] = []
   const here = ctx.cluster?.ledHere(t.topic, t.partitions)
-  for (const p of here ?? Array.from({ length: t.partitions }, (_, i) => i)) waits.push(ctx.pool.request(ownerOf(t.topic, p, ctx.pool.size), req(p)))
+  for (const p of here ?? partitionNumbers(t.partitions)) waits.push(ctx.pool.request(ownerOf(t.topic, p, ctx.pool.size), req(p)))
   return Promise.all(waits)
 }

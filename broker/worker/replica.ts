@@ -45,10 +45,10 @@ interface WaitingConfirm {
 }
 
 /** A purge answered once every counted follower's log starts at `start`; `result` is its answer. */
-interface WaitingPurge<R = unknown> {
+interface WaitingPurge {
   id: number
   start: number
-  result: R
+  result: { partition: number; startOffset: number; purged: number }
 }
 
 export class Replica {
@@ -137,7 +137,7 @@ export class Replica {
   }
 
   /** Answer `id` with `result` once every counted follower's log starts at `start` or later (purgesReplicated). */
-  waitPurge<R>(id: number, start: number, result: R): void {
+  waitPurge(id: number, start: number, result: WaitingPurge['result']): void {
     this.purges.push({ id, start, result })
   }
 

@@ -19,7 +19,6 @@ import { deleteGroup, purge } from './partition-admin.js'
 import type { GroupSnapshot } from '../storage/group-state.js'
 import { pack, unpack } from '../../protocol/codec.js'
 import { transferOnPost } from '../thread-codec.js'
-import type { Results } from '../thread-messages.js'
 
 /** How often a follower is sent the partition's consumer-group state. */
 export const GROUPS_EVERY_MS = 200
@@ -76,7 +75,7 @@ export function advanceHw(p: Partition, outbox: Outbox): void {
   for (const c of refused) {
     outbox.fail(c.id, 'NOT_ENOUGH_REPLICAS', `${p.topic}/${p.partition} lost in-sync replicas before the publish was replicated (in sync: ${replica.inSync}, minInSync ${replica.minInSync}); it may be stored: resend it with the same sequence`)
   }
-  for (const w of replica.purgesReplicated()) outbox.done(w.id, w.result as Results['purge'])
+  for (const w of replica.purgesReplicated()) outbox.done(w.id, w.result)
   if (replica.hw > before) p.needsPump = true
 }
 
@@ -173,9 +172,8 @@ export function answerFetch(p: Partition | undefined, req: FetchPartition, follo
   const batches = maxBytes > 0 ? log.readBatches(req.fetchOffset, maxBytes) : []
   const now = Date.now()
   const groups = replica.groupsDue(follower, now, GROUPS_EVERY_MS) ? groupState(p, follower, now) : undefined
-  const answer: FetchAnswer = { ...base, hw: replica.hw, leaderEnd, batches: joined(batches), caughtUp, groups }
-  if (followerStart < log.startOffset) answer.logStart = log.startOffset
-  return answer
+  const logStart = followerStart < log.startOffset ? log.startOffset : undefined
+  return { ...base, hw: replica.hw, leaderEnd, batches: joined(batches), caughtUp, groups, logStart }
 }
 
 /**

@@ -28,7 +28,8 @@ import { checkPartitionLimit, mayAccess, requireAccess } from '../../auth/guard.
 import type { Operation } from '../../auth/authenticator.js'
 import { groupHere, groupState } from './group-state.js'
 import { requireBroker } from './request.js'
-import { askLeader, leadersOf, partitionNumbers, perLeader } from '../../cluster/leader-requests.js'
+import { askLeader, leadersOf, perLeader } from '../../cluster/leader-requests.js'
+import { partitionNumbers } from '../../routing.js'
 
 /** The topic, once the name is valid and the user may `op` it (checked before existence, so a refusal reveals nothing). */
 export function known(conn: HandlerConnection, topic: string, op: Operation): TopicConfig {

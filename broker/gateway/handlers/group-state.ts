@@ -15,7 +15,8 @@ import { SkiffError, encodeGroupDescribe } from '../../../protocol/index.js'
 import type { GroupPosition, TopicConfig } from '../../thread-messages.js'
 import type { HandlerConnection, HandlerContext } from '../handler-connection.js'
 import { perPartition } from '../fan-out.js'
-import { askLeader, partitionNumbers, perLeader } from '../../cluster/leader-requests.js'
+import { askLeader, perLeader } from '../../cluster/leader-requests.js'
+import { partitionNumbers } from '../../routing.js'
 
 export interface GroupState {
   members: number

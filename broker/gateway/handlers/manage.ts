@@ -25,13 +25,13 @@ import {
 } from '../../../protocol/index.js'
 import type { HandlerConnection, HandlerContext } from '../handler-connection.js'
 import type { TopicConfig } from '../../thread-messages.js'
-import { ownerOf } from '../../routing.js'
+import { ownerOf, partitionNumbers } from '../../routing.js'
 import { checkPartitionLimit } from '../../auth/guard.js'
 import { describe, forwardedTopic, known, listGroups } from './admin.js'
 import { addPartitionsInCluster } from './cluster-partitions.js'
 import { perPartition } from '../fan-out.js'
 import { groupState, membersOf } from './group-state.js'
-import { askLeader, partitionNumbers, perLeader } from '../../cluster/leader-requests.js'
+import { askLeader, perLeader } from '../../cluster/leader-requests.js'
 import type { ResetOutcome } from '../../worker/partition-admin.js'
 
 function refuseInUse(topic: string, group: string, members: number, what: string): SkiffError {

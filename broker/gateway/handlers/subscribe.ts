@@ -11,7 +11,7 @@
  */
 import { SkiffError, checkName, decodeSubscribe, decodeUnsubscribe, encodeOk } from '../../../protocol/index.js'
 import type { HandlerConnection } from '../handler-connection.js'
-import { ownerOf } from '../../routing.js'
+import { ownerOf, partitionNumbers } from '../../routing.js'
 import { checkSubscriptionLimit, requireAccess } from '../../auth/guard.js'
 
 /**
@@ -91,7 +91,7 @@ function partitionsOf(ctx: HandlerConnection['ctx'], topic: string, count: numbe
     return [...named].sort((a, b) => a - b)
   }
   if (ctx.cluster) return ctx.cluster.ledHere(topic, count)
-  return Array.from({ length: count }, (_, p) => p)
+  return partitionNumbers(count)
 }
 
 /**
