@@ -217,7 +217,7 @@ export class ClusterView {
         const p = this.partition(topic, partition)
         if (!p) continue
         const problem = this.problems.get(`${topic}/${partition}`)
-        partitions.push({ partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr.map((m) => m.id), ...problem })
+        partitions.push({ partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr.map((m) => m.id), ...problem, ...(p.target && { movingTo: p.target }) })
       }
       placements.push({ topic, partitions })
     }

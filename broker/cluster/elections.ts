@@ -66,7 +66,8 @@ export class Elections {
 
   private async stand(topic: string, partition: number, revision: number, rec: PartitionRecord, isr: IsrMember[], mode: string): Promise<void> {
     const { self } = this.opts
-    const next: PartitionRecord = { leader: self.id, leaderEpoch: rec.leaderEpoch + 1, replicas: rec.replicas, isr }
+    // A move under way (`target`) goes on under the new leader.
+    const next: PartitionRecord = { ...rec, leader: self.id, leaderEpoch: rec.leaderEpoch + 1, isr }
     try {
       if (!(await casPartition(this.opts.client, this.opts.keys, topic, partition, revision, next, self.id))) return
     } catch (err) {

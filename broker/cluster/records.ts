@@ -45,6 +45,13 @@ export interface PartitionRecord {
   leaderEpoch: number
   replicas: number[]
   isr: IsrMember[]
+  /**
+   * A move under way (TOPIC_ALTER moves, partition-moves.ts): the replica set
+   * the partition is moving to. `replicas` holds these and the old ones
+   * until every one of them is in sync; then the leader writes `replicas`
+   * as this and drops the field.
+   */
+  target?: number[]
 }
 
 const isUint = (v: unknown, max = Number.MAX_SAFE_INTEGER): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max
@@ -85,7 +92,12 @@ export function parsePartition(text: string): PartitionRecord | undefined {
     if (!isId(id) || !isText(incarnation) || (dirId !== undefined && !isText(dirId))) return undefined
     isr.push(dirId === undefined ? { id, incarnation } : { id, incarnation, dirId })
   }
-  return { leader: v.leader, leaderEpoch: v.leaderEpoch, replicas: v.replicas as number[], isr }
+  const rec: PartitionRecord = { leader: v.leader, leaderEpoch: v.leaderEpoch, replicas: v.replicas as number[], isr }
+  if (v.target !== undefined) {
+    if (!Array.isArray(v.target) || v.target.length === 0 || v.target.length > 64 || !v.target.every(isId)) return undefined
+    rec.target = v.target as number[]
+  }
+  return rec
 }
 
 /** The topic as a broker's storage and workers know it (topic-store.ts). */

@@ -4,8 +4,10 @@
  * (replica-roles.ts), tells the owning worker ('role' op, only when
  * something changed), runs one fetcher per leader it follows
  * (replica-fetcher.ts), keeps the in-sync sets of the partitions it leads
- * (isr-keeper.ts) and stands in elections (elections.ts). Partitions with a
- * single copy are left exactly as part 1 serves them.
+ * (isr-keeper.ts), finishes the moves of the partitions it leads
+ * (partition-moves.ts), drops its copy of a partition moved off it, and
+ * stands in elections (elections.ts). Partitions with a single copy are left
+ * exactly as part 1 serves them.
  */
 import type { WorkerPool } from '../gateway/pool.js'
 import { ownerOf } from '../routing.js'
@@ -15,13 +17,15 @@ import type { ClusterView } from './cluster-view.js'
 import type { EtcdClient } from './etcd/client.js'
 import type { ClusterKeys } from './keys.js'
 import { Elections } from './elections.js'
+import { PartitionMoves } from './partition-moves.js'
+import type { PartitionMove } from '../../protocol/index.js'
 import { IsrKeeper } from './isr-keeper.js'
 import type { PeerLink } from './peer-link.js'
 import { ReplicaFetcher, type Followed } from './replica-fetcher.js'
 import { isCurrent, leaderIsLive } from './replica-roles.js'
 import { casPartition } from './partition-cas.js'
 import { topicConfigOf, type IsrMember, type PartitionRecord, type TopicRecord } from './records.js'
-import { deadLetterTopicOf } from '../../protocol/names.js'
+import { deadLetterTopicOf, originTopicOf } from '../../protocol/names.js'
 import type { ReplicationStats } from './replication-stats.js'
 
 const TICK_MS = 250
@@ -59,6 +63,9 @@ export class Replicator {
   private scheduled = false
   /** Set by handOver(): this broker leads nothing from then on. */
   private leaving = false
+  /** Partitions led here that stop being led here while a move hands them to another broker. */
+  private readonly steppingDown = new Set<string>()
+  private readonly moves: PartitionMoves
 
   constructor(private readonly opts: ReplicatorOptions) {
     this.isr = new IsrKeeper({
@@ -70,6 +77,18 @@ export class Replicator {
       replicaLagMs: opts.replicaLagMs ?? REPLICA_LAG_MS,
       caughtUp: (topic, partition, follower) => this.pool!.request(ownerOf(topic, partition, this.pool!.size), { t: 'isrCheck', topic, partition, follower }),
       recount: () => this.sync(),
+      log: opts.log,
+    })
+    this.moves = new PartitionMoves({
+      self: opts.self,
+      view: opts.view,
+      keys: opts.keys,
+      client: opts.client,
+      stepDown: (key, on) => {
+        if (on) this.steppingDown.add(key)
+        else this.steppingDown.delete(key)
+        this.sync()
+      },
       log: opts.log,
     })
     this.elections = new Elections({ self: opts.self, view: opts.view, keys: opts.keys, client: opts.client, stats: opts.stats, holdsLease: opts.holdsLease, log: opts.log })
@@ -95,6 +114,11 @@ export class Replicator {
     })
   }
 
+  /** Start a move of a partition led here (TOPIC_ALTER moves): NOT_LEADER when it is led elsewhere. */
+  startMove(topic: string, move: PartitionMove): Promise<void> {
+    return this.moves.start(topic, move)
+  }
+
   /** A follower's fetch was answered (gateway/handlers/replication.ts). */
   fetched(follower: number, incarnation: string, answers: FetchAnswer[]): void {
     const now = Date.now()
@@ -107,6 +131,19 @@ export class Replicator {
     }
   }
 
+  /**
+   * Whether this broker's copy of a partition is left out of its replicas
+   * while the topic (the same one, made at the same time) goes on: a move
+   * took it off. Not a topic deleted, nor one not yet current here.
+   */
+  private movedOff(topic: string, partition: number): boolean {
+    const { view } = this.opts
+    const t = view.topics.get(topic)
+    const rec = view.partition(originTopicOf(topic), partition)
+    if (!t || !rec || rec.replicas.includes(this.opts.self.id)) return false
+    return (this.opts.localCopyCurrent ?? (() => true))(topic, t.createdAt)
+  }
+
   private tick(): void {
     const now = Date.now()
     this.sync()
@@ -116,6 +153,7 @@ export class Replicator {
       const t = view.topics.get(topic)
       if (!t || !replicated(t, rec) || rec.leader !== self.id || !leaderIsLive(rec, view.brokers)) continue
       this.isr.check(topic, partition, rec, now)
+      this.moves.check(topic, partition, rec)
     }
   }
 
@@ -143,7 +181,8 @@ export class Replicator {
       const key = `${topic}/${partition}`
       seen.add(key)
       const live = leaderIsLive(rec, view.brokers)
-      const role = live && rec.leader === self.id && !this.leaving ? 'leader' : 'follower'
+      if (rec.leader !== self.id) this.steppingDown.delete(key)
+      const role = live && rec.leader === self.id && !this.leaving && !this.steppingDown.has(key) ? 'leader' : 'follower'
       const counted = new Set(rec.isr.map((m) => m.id))
       for (const id of this.isr.counting(key) ?? []) counted.add(id)
       const isr = [...counted].sort((a, b) => a - b)
@@ -155,7 +194,8 @@ export class Replicator {
       }
       if (role === 'leader') continue
       this.isr.forget(key)
-      if (!live) {
+      // Leading no more while its leadership is handed over: nothing to fetch from itself.
+      if (!live || rec.leader === self.id) {
         this.opts.stats.set({ topic, partition, role: 'follower', leaderEpoch: rec.leaderEpoch, hw: this.opts.stats.replicas.get(key)?.hw ?? 0, endOffset: this.opts.stats.replicas.get(key)?.endOffset ?? 0, followers: [] })
         continue
       }
@@ -168,7 +208,15 @@ export class Replicator {
       this.sent.delete(key)
       this.isr.forget(key)
       this.opts.stats.drop(s.config.topic, s.partition)
-      pool.send(ownerOf(s.config.topic, s.partition, pool.size), { t: 'role', config: s.config, partition: s.partition, self: self.id, role: 'none', epoch: 0, isr: [], minInSync: 1 })
+      const worker = ownerOf(s.config.topic, s.partition, pool.size)
+      pool.send(worker, { t: 'role', config: s.config, partition: s.partition, self: self.id, role: 'none', epoch: 0, isr: [], minInSync: 1 })
+      if (this.movedOff(s.config.topic, s.partition)) {
+        // Moved to other brokers (partition-moves.ts): this copy is no replica any more, and would only take disk.
+        pool.request(worker, { t: 'drop', topic: s.config.topic, partition: s.partition }).then(
+          () => this.opts.log('info', 'copy of a partition moved off this broker dropped', { topic: s.config.topic, partition: s.partition }),
+          (err: unknown) => this.opts.log('warn', 'copy of a partition moved off this broker not dropped', { topic: s.config.topic, partition: s.partition, err: (err as Error).message }),
+        )
+      }
     }
     for (const [leader, fetcher] of this.fetchers) {
       if (followed.has(leader) && view.brokers.has(leader)) continue
@@ -205,7 +253,7 @@ export class Replicator {
       if (!t || !replicated(t, rec) || rec.leader !== self.id || !leaderIsLive(rec, view.brokers)) continue
       const next = rec.isr.find((m) => m.id !== self.id && isCurrent(m, view.brokers))
       if (!next) continue
-      const record: PartitionRecord = { leader: next.id, leaderEpoch: rec.leaderEpoch + 1, replicas: rec.replicas, isr: rec.isr.filter((m) => m.id !== self.id) }
+      const record: PartitionRecord = { ...rec, leader: next.id, leaderEpoch: rec.leaderEpoch + 1, isr: rec.isr.filter((m) => m.id !== self.id) }
       const revision = view.partitionRevision(topic, partition)
       moves.push(
         casPartition(this.opts.client, this.opts.keys, topic, partition, revision, record).then(

@@ -25,14 +25,24 @@
  *                      result: { topic, partitions: [{ partition, startOffset, purged }] }
  *                      In a cluster each partition's leader purges it and answers
  *                      once every in-sync replica has dropped the records too.
- * TOPIC_ALTER (0x39)   corr, topic, retentionMs?, retentionBytes?, partitions?
+ * TOPIC_ALTER (0x39)   corr, topic, retentionMs?, retentionBytes?, partitions?,
+ *                      moves? ([{ partition, replicas: [broker ids] }], cluster mode:
+ *                      each partition's replicas become those brokers; answered once
+ *                      each move is under way: describe shows `movingTo` until it ends),
+ *                      forwarded?(false; with moves: asked of the partitions' leader)
  *                      result: the topic's description (see TOPIC_DESCRIBE)
  */
 import { Op } from '../opcodes.js'
+import { SkiffError } from '../errors.js'
 import { encodeFrame } from '../frame.js'
 import { Fields } from '../fields.js'
 import { MAX_NAME_FIELD } from './limits.js'
 import { MAX_PARTITIONS } from './admin.js'
+import { MAX_BROKER_ID } from './metadata.js'
+
+/** Moves one TOPIC_ALTER may ask for, and brokers a partition may be moved to. */
+export const MAX_MOVES = 128
+export const MAX_MOVE_REPLICAS = 64
 
 export interface GroupDelete {
   corr: number
@@ -69,6 +79,14 @@ export interface TopicAlter {
   retentionMs?: number | undefined
   retentionBytes?: number | undefined
   partitions?: number | undefined
+  /** Cluster mode: the brokers each of these partitions moves to (its new replica set). */
+  moves?: PartitionMove[] | undefined
+  forwarded?: boolean | undefined
+}
+
+export interface PartitionMove {
+  partition: number
+  replicas: number[]
 }
 
 /** Only what is set, and booleans only when true (their default is false). */
@@ -129,5 +147,34 @@ export function decodeTopicAlter(body: Buffer): TopicAlter {
   if (retentionMs !== undefined) out.retentionMs = retentionMs
   if (retentionBytes !== undefined) out.retentionBytes = retentionBytes
   if (partitions !== undefined) out.partitions = partitions
+  const moves = decodeMoves(f)
+  if (moves !== undefined) out.moves = moves
+  if (f.bool('forwarded', false)) out.forwarded = true
   return out
+}
+
+/** TOPIC_ALTER.moves: distinct partitions, each to 1..MAX_MOVE_REPLICAS distinct broker ids. */
+function decodeMoves(f: Fields): PartitionMove[] | undefined {
+  if (!f.has('moves')) return undefined
+  const v = f.raw('moves')
+  const bad = (want: string) => new SkiffError('INVALID_REQUEST', `TOPIC_ALTER.moves must be ${want}`)
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_MOVES) throw bad(`an array of 1 to ${MAX_MOVES} moves`)
+  const seen = new Set<number>()
+  return v.map((m: unknown) => {
+    const o = m as { partition?: unknown; replicas?: unknown } | null
+    const partition = o?.partition
+    const replicas = o?.replicas
+    if (o === null || typeof o !== 'object' || !isUint(partition, MAX_PARTITIONS - 1)) throw bad(`maps with a partition in 0..${MAX_PARTITIONS - 1}`)
+    if (seen.has(partition)) throw bad(`maps of distinct partitions: ${partition} is named twice`)
+    seen.add(partition)
+    if (!Array.isArray(replicas) || replicas.length === 0 || replicas.length > MAX_MOVE_REPLICAS || !replicas.every((id) => isUint(id, MAX_BROKER_ID))) {
+      throw bad(`maps whose replicas are 1 to ${MAX_MOVE_REPLICAS} broker ids in 0..${MAX_BROKER_ID}`)
+    }
+    if (new Set(replicas).size !== replicas.length) throw bad(`maps whose replicas are distinct: partition ${partition} names a broker twice`)
+    return { partition, replicas: replicas as number[] }
+  })
+}
+
+function isUint(v: unknown, max: number): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max
 }

@@ -17,10 +17,11 @@
  *                       advertises (a single broker without --advertise: the
  *                       address this connection reached)
  *   topics     [{ topic, partitions: [{ partition, leader, leaderEpoch,
- *                 replicas, isr, unavailable?, underReplicated? }] }]
+ *                 replicas, isr, unavailable?, underReplicated?, movingTo? }] }]
  *              `unavailable` (no live leader) and `underReplicated` (a live
  *              leader, fewer live in-sync copies than replicas) are present
- *              only when so, each a reason naming the brokers
+ *              only when so, each a reason naming the brokers; `movingTo`
+ *              only while the partition moves to those brokers (TOPIC_ALTER)
  * A topic named in `topics` that does not exist, or that the user may not
  * use, is left out: not an error, as with TOPIC_LIST. A partition whose
  * `leader` is not among `brokers` has no live leader: sends to it wait and
@@ -64,6 +65,8 @@ export interface PartitionPlacement {
   unavailable?: string
   /** Present when it has a live leader but fewer live, in-sync copies than replicas: why ("broker 3 out of sync"). */
   underReplicated?: string
+  /** Present while the partition moves (TOPIC_ALTER moves): the brokers it moves to; `replicas` holds them and the old ones until it is done. */
+  movingTo?: number[]
 }
 
 export interface TopicPlacement {
@@ -99,7 +102,7 @@ export const MAX_PLACEMENT_REASON = 4096
 const isReason = (v: unknown): boolean => v === undefined || isString(v, MAX_PLACEMENT_REASON)
 
 function isPartitionPlacement(v: unknown): boolean {
-  return isObject(v) && isUint(v.partition) && isUint(v.leader, MAX_BROKER_ID) && isUint(v.leaderEpoch) && isIdList(v.replicas) && isIdList(v.isr) && isReason(v.unavailable) && isReason(v.underReplicated)
+  return isObject(v) && isUint(v.partition) && isUint(v.leader, MAX_BROKER_ID) && isUint(v.leaderEpoch) && isIdList(v.replicas) && isIdList(v.isr) && isReason(v.unavailable) && isReason(v.underReplicated) && (v.movingTo === undefined || isIdList(v.movingTo))
 }
 
 /**

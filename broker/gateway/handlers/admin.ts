@@ -60,7 +60,7 @@ export async function describe(ctx: Pick<HandlerContext, 'pool' | 'cluster'>, t:
   const placement: PartitionPlacement[] = []
   for (let partition = 0; partition < t.partitions; partition++) {
     const p = cluster.view.partition(t.topic, partition)
-    if (p) placement.push({ partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr.map((m) => m.id) })
+    if (p) placement.push({ partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr.map((m) => m.id), ...(p.target && { movingTo: p.target }) })
   }
   return { ...t, ...(record && { replicationFactor: record.replicationFactor, minInSync: record.minInSync }), partitionInfo, placement }
 }

@@ -29,6 +29,7 @@ import { ownerOf, partitionNumbers } from '../../routing.js'
 import { checkPartitionLimit } from '../../auth/guard.js'
 import { describe, forwardedTopic, known, listGroups } from './admin.js'
 import { addPartitionsInCluster } from './cluster-partitions.js'
+import { moveLedHere, movePartitionsInCluster } from './cluster-moves.js'
 import { perPartition } from '../fan-out.js'
 import { groupState, membersOf } from './group-state.js'
 import { askLeader, perLeader } from '../../cluster/leader-requests.js'
@@ -250,17 +251,29 @@ const altering = new Map<string, Promise<unknown>>()
 
 export async function onTopicAlter(conn: HandlerConnection, body: Buffer): Promise<void> {
   const req = decodeTopicAlter(body)
-  const t = known(conn, req.topic, 'admin')
-  if (req.retentionMs === undefined && req.retentionBytes === undefined && req.partitions === undefined) {
-    throw new SkiffError('INVALID_REQUEST', 'TOPIC_ALTER names nothing to change: give retentionMs, retentionBytes or partitions')
-  }
-  if (req.partitions !== undefined) checkPartitionLimit(conn, req.partitions)
   const node = conn.ctx.cluster
+  if (req.forwarded) {
+    // Another broker of the cluster was asked to move partitions: this one leads them and records the moves.
+    const t = forwardedTopic(conn, req.topic)
+    if (!node || !req.moves || req.retentionMs !== undefined || req.retentionBytes !== undefined || req.partitions !== undefined) {
+      throw new SkiffError('INVALID_REQUEST', 'a forwarded TOPIC_ALTER carries moves only, between brokers of a cluster')
+    }
+    await moveLedHere(node, t.topic, req.moves)
+    conn.send(encodeOk(req.corr, null))
+    return
+  }
+  const t = known(conn, req.topic, 'admin')
+  if (req.retentionMs === undefined && req.retentionBytes === undefined && req.partitions === undefined && req.moves === undefined) {
+    throw new SkiffError('INVALID_REQUEST', 'TOPIC_ALTER names nothing to change: give retentionMs, retentionBytes, partitions or moves')
+  }
+  if (req.moves && !node) throw new SkiffError('INVALID_REQUEST', 'moving partitions is for a cluster: one broker holds every partition')
+  if (req.partitions !== undefined) checkPartitionLimit(conn, req.partitions)
   if (node) {
     // In a cluster the change goes into the topic's key and every broker applies it to its copies
     // (cluster-topics.ts); new partitions are placed and the topic's groups started on them (cluster-partitions.ts).
     if (req.partitions !== undefined && req.partitions !== t.partitions) await addPartitionsInCluster(conn.ctx, node, t, req.partitions)
     if (req.retentionMs !== undefined || req.retentionBytes !== undefined) await node.alterTopic(t.topic, { retentionMs: req.retentionMs, retentionBytes: req.retentionBytes })
+    if (req.moves) await movePartitionsInCluster(node, conn.ctx.topics.get(t.topic) ?? t, req.moves)
     conn.send(encodeOk(req.corr, await describe(conn.ctx, conn.ctx.topics.get(t.topic) ?? t)))
     return
   }
