@@ -71,6 +71,8 @@ export interface ClusterTopicSink {
    * open its partitions).
    */
   current(topic: string, createdAt: number): boolean
+  /** Whether the data dir has a copy of the partition (a move off this broker while it was down leaves one). */
+  holdsCopy(topic: string, partition: number): boolean
 }
 
 export interface ClusterNodeOptions {
@@ -146,6 +148,7 @@ export class ClusterNode {
       replicaLagMs: config.replicaLagMs,
       // The copy's write, once done, calls changed() again (learn below).
       localCopyCurrent: (topic, createdAt) => opts.topics.current(topic, createdAt),
+      holdsCopy: (topic, partition) => opts.topics.holdsCopy(topic, partition),
       log: (level, msg, fields) => opts.log(level, msg, fields),
     })
     this.writes = new ClusterTopicWrites({

@@ -43,6 +43,8 @@ export interface ReplicatorOptions {
   replicaLagMs?: number
   /** Whether this broker's copy of `topic` is the cluster's topic made at `createdAt` (written here, not an older one of that name). */
   localCopyCurrent?: (topic: string, createdAt: number) => boolean
+  /** Whether this broker's data dir has a copy of the partition (cluster-topics.ts). */
+  holdsCopy?: (topic: string, partition: number) => boolean
   log: Log
 }
 
@@ -65,6 +67,8 @@ export class Replicator {
   private leaving = false
   /** Partitions led here that stop being led here while a move hands them to another broker. */
   private readonly steppingDown = new Set<string>()
+  /** Partitions placed elsewhere whose leftover copy here was looked for (once per process). */
+  private readonly lookedForLeftovers = new Set<string>()
   private readonly moves: PartitionMoves
 
   constructor(private readonly opts: ReplicatorOptions) {
@@ -132,6 +136,25 @@ export class Replicator {
   }
 
   /**
+   * A copy of a partition placed elsewhere, found here once after this
+   * process started: the partition was moved off this broker while it was
+   * down (the topic is the same one, made at the same time: `all` holds only
+   * current topics). Dropped as a live move's copy is.
+   */
+  private dropLeftover(pool: WorkerPool, topic: string, partition: number, key: string): void {
+    if (this.lookedForLeftovers.has(key)) return
+    this.lookedForLeftovers.add(key)
+    if (this.opts.holdsCopy?.(topic, partition)) this.drop(pool, topic, partition)
+  }
+
+  private drop(pool: WorkerPool, topic: string, partition: number): void {
+    pool.request(ownerOf(topic, partition, pool.size), { t: 'drop', topic, partition }).then(
+      () => this.opts.log('info', 'copy of a partition moved off this broker dropped', { topic, partition }),
+      (err: unknown) => this.opts.log('warn', 'copy of a partition moved off this broker not dropped', { topic, partition, err: (err as Error).message }),
+    )
+  }
+
+  /**
    * Whether this broker's copy of a partition is left out of its replicas
    * while the topic (the same one, made at the same time) goes on: a move
    * took it off. Not a topic deleted, nor one not yet current here.
@@ -177,8 +200,12 @@ export class Replicator {
     }
     for (const [topic, partition, rec] of all) {
       const t = view.topics.get(topic)
-      if (!t || !replicated(t, rec) || !rec.replicas.includes(self.id)) continue
+      if (!t || !replicated(t, rec)) continue
       const key = `${topic}/${partition}`
+      if (!rec.replicas.includes(self.id)) {
+        if (!this.sent.has(key)) this.dropLeftover(pool, topic, partition, key)
+        continue
+      }
       seen.add(key)
       const live = leaderIsLive(rec, view.brokers)
       if (rec.leader !== self.id) this.steppingDown.delete(key)
@@ -208,15 +235,9 @@ export class Replicator {
       this.sent.delete(key)
       this.isr.forget(key)
       this.opts.stats.drop(s.config.topic, s.partition)
-      const worker = ownerOf(s.config.topic, s.partition, pool.size)
-      pool.send(worker, { t: 'role', config: s.config, partition: s.partition, self: self.id, role: 'none', epoch: 0, isr: [], minInSync: 1 })
-      if (this.movedOff(s.config.topic, s.partition)) {
-        // Moved to other brokers (partition-moves.ts): this copy is no replica any more, and would only take disk.
-        pool.request(worker, { t: 'drop', topic: s.config.topic, partition: s.partition }).then(
-          () => this.opts.log('info', 'copy of a partition moved off this broker dropped', { topic: s.config.topic, partition: s.partition }),
-          (err: unknown) => this.opts.log('warn', 'copy of a partition moved off this broker not dropped', { topic: s.config.topic, partition: s.partition, err: (err as Error).message }),
-        )
-      }
+      pool.send(ownerOf(s.config.topic, s.partition, pool.size), { t: 'role', config: s.config, partition: s.partition, self: self.id, role: 'none', epoch: 0, isr: [], minInSync: 1 })
+      // Moved to other brokers (partition-moves.ts): this copy is no replica any more, and would only take disk.
+      if (this.movedOff(s.config.topic, s.partition)) this.drop(pool, s.config.topic, s.partition)
     }
     for (const [leader, fetcher] of this.fetchers) {
       if (followed.has(leader) && view.brokers.has(leader)) continue

@@ -30,7 +30,8 @@ import { isDeadLetterTopic, originTopicOf } from '../../protocol/names.js'
 import type { ClusterTopicSink } from '../cluster/cluster-node.js'
 import { ownerOf, partitionNumbers } from '../routing.js'
 import type { TopicConfig } from '../thread-messages.js'
-import { readTopicConfig } from '../topic-store.js'
+import { existsSync } from 'node:fs'
+import { partitionDir, readTopicConfig } from '../topic-store.js'
 import type { GatewayContext } from './context.js'
 import { endSubscriptions } from './handlers/admin.js'
 
@@ -89,6 +90,11 @@ export class ClusterTopics implements ClusterTopicSink {
       () => undefined,
       () => undefined,
     )
+  }
+
+  holdsCopy(topic: string, partition: number): boolean {
+    // Only held topics have a directory to look at: one stat for each of their partitions placed elsewhere, once per process.
+    return this.ctx.topics.get(topic) !== undefined && existsSync(partitionDir(this.ctx.config.dataDir, topic, partition))
   }
 
   current(topic: string, createdAt: number): boolean {

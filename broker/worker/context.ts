@@ -3,7 +3,8 @@
  * outbox to the gateway, and the table of partitions this worker owns.
  */
 import { SkiffError } from '../../protocol/errors.js'
-import { readTopicConfig, writeTopicConfig } from '../topic-store.js'
+import { rmSync } from 'node:fs'
+import { partitionDir, readTopicConfig, writeTopicConfig } from '../topic-store.js'
 import type { FsyncPolicy } from '../config.js'
 import type { TopicConfig } from '../thread-messages.js'
 import type { Outbox } from './outbox.js'
@@ -53,6 +54,7 @@ export class WorkerContext {
     return this.partitions.get(`${topic}/${partition}`)
   }
 
+  /** Close the partition and remove its files, open or not (a copy moved off this broker is never opened). */
   drop(topic: string, partition: number): void {
     const key = `${topic}/${partition}`
     const p = this.partitions.get(key)
@@ -61,5 +63,6 @@ export class WorkerContext {
       this.partitions.delete(key)
       this.metrics.forget(topic)
     }
+    rmSync(partitionDir(this.dataDir, topic, partition), { recursive: true, force: true })
   }
 }

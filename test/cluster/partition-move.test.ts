@@ -94,4 +94,38 @@ else {
     const ids = Array.from({ length: 400 }, (_, i) => `r${i}`)
     for (const r of replicas) t.same(r.records.map((x) => x.id), ids, `broker ${r.broker} holds all 400 records, in order`)
   })
+
+  t.test('a broker that was down while a partition moved off it drops its copy when it comes back', async (t) => {
+    const cluster = await startCluster(t, { brokers: 4, etcdMembers: 1, args: ['--no-udp'] })
+    const admin = await connectDirect(cluster.seeds[0]!, { name: 'admin', requestTimeoutMs: 30_000 })
+    t.teardown(() => admin.close())
+    const topic = 'left-behind'
+    await admin.admin.createTopic(topic, { partitions: 1, replicationFactor: 3, minInSync: 2 })
+    const placementOf = async () => (await admin.admin.metadata([topic])).topics[0]!.partitions[0]!
+    const before = await placementOf()
+    const down = before.replicas.find((id) => id !== before.leader && id !== 1)!
+    const outsider = [1, 2, 3, 4].find((id) => !before.replicas.includes(id))!
+    const target = [outsider, ...before.replicas.filter((id) => id !== down)]
+    const client = await connect(cluster.seeds, { name: 'app', requestTimeoutMs: 30_000 })
+    t.teardown(() => client.close())
+    const producer = client.producer()
+    for (let i = 0; i < 50; i++) await producer.publish(topic, `record-${i}`)
+    const broker = cluster.brokers[down - 1]!
+    t.ok(await until(async () => fs.existsSync(partitionDir(broker.dataDir, topic, 0)), 10_000), `broker ${down} has a copy`)
+
+    await broker.kill()
+    t.ok(await until(async () => !(await placementOf()).isr.includes(down), 20_000), `broker ${down} is out of the in-sync set once it is gone`)
+    await admin.admin.alterTopic(topic, { moves: [{ partition: 0, replicas: target }] })
+    t.ok(
+      await until(async () => {
+        const p = await placementOf()
+        return p.movingTo === undefined && !p.replicas.includes(down) && p.isr.length === 3
+      }, 60_000),
+      `the partition moves off broker ${down} while it is down`,
+    )
+    t.ok(fs.existsSync(partitionDir(broker.dataDir, topic, 0)), 'its copy is still on its disk')
+    await broker.start()
+    t.ok(await until(async () => !fs.existsSync(partitionDir(broker.dataDir, topic, 0)), 20_000), 'back, it drops the copy it no longer holds a replica of')
+    t.ok(fs.existsSync(partitionDir(cluster.brokers[outsider - 1]!.dataDir, topic, 0)), `broker ${outsider}, moved onto, keeps its copy`)
+  })
 }
