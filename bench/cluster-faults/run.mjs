@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The cluster fault suite for long runs: three etcd members, three brokers
- * (every link behind a fault proxy), a keyed idempotent workload with a
+ * (--brokers 4: four, and partitions also move between them; every link
+ * behind a fault proxy), a keyed idempotent workload with a
  * consumer group, a seeded fault every few seconds for --minutes, then every
  * replica read from disk and checked (test/cluster/fault-suite.ts is the
  * runner; the short run of the same code is test/cluster/fault-suite.test.ts).
@@ -57,6 +58,7 @@ const { values } = parseOrExit({
     faults: { type: 'string' },
     rate: { type: 'string', default: '100' },
     partitions: { type: 'string', default: '6' },
+    brokers: { type: 'string', default: '3' },
     results: { type: 'string', default: path.join(here, 'results.jsonl') },
     logs: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -72,10 +74,11 @@ function parseOrExit(config) {
 }
 
 if (values.help) {
-  console.log(`usage: node bench/cluster-faults/run.mjs [--minutes 5] [--seed N] [--interval 4000] [--faults a,b] [--rate 100] [--partitions 6] [--results file] [--logs dir]
+  console.log(`usage: node bench/cluster-faults/run.mjs [--minutes 5] [--seed N] [--interval 4000] [--faults a,b] [--rate 100] [--partitions 6] [--brokers 3] [--results file] [--logs dir]
 --logs dir: write each broker's warnings and errors (broker-<id>.jsonl) and the failed publishes (failures.jsonl) there
-faults: kill-leader, pause-leader, cut-leader-etcd, cut-leader-peers, kill-all, pause-etcd-leader, wipe-restart (default: all;
-wipe-restart is left out while partitions have one copy unless named)`)
+faults: kill-leader, pause-leader, cut-leader-etcd, cut-leader-peers, kill-all, pause-etcd-leader, wipe-restart, move-partition
+(default: all; wipe-restart is left out while partitions have one copy, and move-partition while every broker has a copy
+of every partition, i.e. with 3 brokers: give --brokers 4 to move partitions, unless named)`)
   process.exit(0)
 }
 
@@ -121,6 +124,7 @@ const result = await runFaultSuite({
   intervalMs: positive('interval', values.interval),
   rate: positive('rate', values.rate),
   partitions: Math.floor(positive('partitions', values.partitions)),
+  brokers: Math.floor(positive('brokers', values.brokers)),
   ...(faults ? { faults } : {}),
   log: (line) => console.log(line),
 })

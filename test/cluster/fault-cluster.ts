@@ -124,6 +124,19 @@ export class FaultCluster {
     await a?.client.close().catch(() => {})
   }
 
+  /** Ask a running broker to move `partition` of `topic` to `replicas` (TOPIC_ALTER moves); resolves once the move is under way. */
+  async movePartition(topic: string, partition: number, replicas: number[]): Promise<void> {
+    const b = this.brokers.find((x) => x.runner.running)
+    if (!b) throw new Error('no broker is running to ask for a move')
+    const client = await connectDirect(b.runner.url, { name: 'fault-move', requestTimeoutMs: 15_000, reconnect: false })
+    client.on('error', () => {})
+    try {
+      await client.admin.alterTopic(topic, { moves: [{ partition, replicas }] })
+    } finally {
+      await client.close().catch(() => {})
+    }
+  }
+
   /** partition -> leader id, as some broker other than `except` sees it now. */
   async leaders(topic: string, except: number[] = []): Promise<Map<number, number>> {
     const md = await this.metadata([topic], except)

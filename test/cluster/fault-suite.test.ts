@@ -7,6 +7,10 @@
  * may be lost, stored twice or reordered; replicas may not differ; every
  * confirmed record reaches the group.
  *
+ * A second run, on four brokers, moves partitions between them (first a
+ * move, then moves, kills and pauses of leaders drawn by the seed): the same
+ * checks, and no copy may be left on a broker a partition moved off.
+ *
  * SKIFF_FAULT_SEED=<seed> replays a run; SKIFF_FAULT_RUN_MS makes it longer
  * (bench/cluster-faults/run.mjs is the long run).
  */
@@ -33,5 +37,18 @@ else {
     t.ok(r.confirmed > 1000, `the workload got far past the faults (${r.confirmed} confirmed)`)
     expectClean(t, r.check, seed, r.drained)
     t.equal(r.replicas.divergent.count, 0, `no offset differs between replicas (seed ${seed})`)
+  })
+
+  t.test('partitions moved between four brokers under faults: nothing confirmed lost, no copy left off the replicas', async (t) => {
+    const { seed } = faultSeed(t)
+    const runMs = Number(process.env.SKIFF_FAULT_RUN_MS) || 30_000
+    const r = await runFaultSuite({ seed, runMs, intervalMs: 2500, brokers: 4, faults: ['move-partition', 'kill-leader', 'pause-leader'], opening: 'move-partition', log: (line) => t.comment(line) })
+    t.comment(`\n${r.table()}`)
+    const moves = r.faults.filter((f) => f.name === 'move-partition' && !f.skipped)
+    t.ok(moves.length >= 1, `partitions were moved (${moves.length})`)
+    t.same(r.faults.filter((f) => f.error).map((f) => `${f.name}: ${f.error}`), [], 'every move ended, every other fault was healed')
+    expectClean(t, r.check, seed, r.drained)
+    t.equal(r.replicas.divergent.count, 0, `no offset differs between replicas (seed ${seed})`)
+    t.same(r.replicas.strays, [], 'every copy moved off a broker was dropped there')
   })
 }

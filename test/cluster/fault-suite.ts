@@ -1,6 +1,6 @@
 /**
  * The cluster fault suite: a seeded, time-bounded run of faults against
- * three brokers on three etcd members under a keyed, idempotent, confirmed
+ * three brokers (or more: `brokers`) on three etcd members under a keyed, idempotent, confirmed
  * workload with a consumer group acking, then a check of everything:
  *
  * 1. Start a FaultCluster (every broker's links to etcd and its advertised
@@ -27,7 +27,7 @@ import { check, confirmedOrderBroken, type CheckReport, type Finding, type Reord
 import { connectDirect } from './broker-cluster.js'
 import { failoverStats, failoverTimes, type Failover, type FailoverStats } from './failover.js'
 import { FaultCluster, type Placement } from './fault-cluster.js'
-import { FAULT_NAMES, inject, NEEDS_REPLICAS, type FaultName, type FaultRecord } from './faults.js'
+import { FAULT_NAMES, inject, NEEDS_REPLICAS, NEEDS_SPARE_BROKER, type FaultName, type FaultRecord } from './faults.js'
 import { compareReplicas, readReplicas, type ReplicaReport } from './replicas.js'
 import { startWorkload } from './workload.js'
 
@@ -37,9 +37,13 @@ export interface SuiteOptions {
   runMs: number
   /** Mean time between the end of one fault and the start of the next. Default 4 s. */
   intervalMs?: number
-  /** Which faults to draw from. Default: all, but those that need replicas when the topic has one copy. */
+  /** Which faults to draw from. Default: all, but those that need replicas when the topic has one copy, or a spare broker when every broker has one. */
   faults?: readonly FaultName[]
   partitions?: number
+  /** Brokers in the cluster (default 3): more than the 3 copies lets partitions move (move-partition). */
+  brokers?: number
+  /** A fault injected first, before the seeded draws (a short run then has at least one of that kind). */
+  opening?: FaultName
   producers?: number
   consumers?: number
   keys?: number
@@ -93,7 +97,7 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
   const log = opts.log ?? (() => {})
   const random = seededRandom(opts.seed)
   const partitions = opts.partitions ?? 6
-  const cluster = await FaultCluster.start({ args: ['--group-commit-ms', '20', '--no-udp'] })
+  const cluster = await FaultCluster.start({ brokers: opts.brokers ?? 3, args: ['--group-commit-ms', '20', '--no-udp'] })
   const clock = () => `${((Date.now() - began) / 1000).toFixed(1).padStart(6)} s`
   try {
     const admin = await connectDirect(cluster.brokers[0]!.runner.url, { name: 'fault-suite' })
@@ -103,6 +107,9 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
     const replicationFactor = Math.min(...placed.map((p) => p.replicas.length))
     const wanted = opts.faults ?? FAULT_NAMES
     const skipped = replicationFactor > 1 || opts.faults ? [] : wanted.filter((f) => NEEDS_REPLICAS.includes(f)).map((name) => ({ name, why: 'the cluster keeps one copy of each partition: a wiped disk loses what it confirmed' }))
+    if (!opts.faults && cluster.brokers.length <= replicationFactor) {
+      skipped.push(...wanted.filter((f) => NEEDS_SPARE_BROKER.includes(f)).map((name) => ({ name, why: 'every broker holds a copy of every partition: there is nowhere to move one' })))
+    }
     const plan = wanted.filter((f) => !skipped.some((s) => s.name === f))
     log(`${clock()}  seed ${opts.seed}; ${partitions} partitions, ${replicationFactor} cop${replicationFactor === 1 ? 'y' : 'ies'} each; faults: ${plan.join(', ')}`)
     for (const s of skipped) log(`${clock()}  left out ${s.name}: ${s.why}`)
@@ -125,7 +132,7 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
       while (plan.length > 0) {
         await sleep(Math.floor(interval * (0.5 + random())))
         if (Date.now() >= faultsUntil) break
-        const name = plan[Math.floor(random() * plan.length)]!
+        const name = opts.opening !== undefined && faults.length === 0 ? opts.opening : plan[Math.floor(random() * plan.length)]!
         log(`${clock()}  ${name} ...  (${w.confirmed.length} confirmed so far)`)
         const f = await inject(name, { cluster, topic: TOPIC, partitions, random })
         faults.push(f)
@@ -255,6 +262,7 @@ function toJson(r: SuiteResult, opts: SuiteOptions): Record<string, unknown> {
     seed: r.seed,
     runMs: opts.runMs,
     intervalMs: opts.intervalMs ?? 4000,
+    brokers: opts.brokers ?? 3,
     durationMs: r.durationMs,
     replicationFactor: r.replicationFactor,
     skipped: r.skipped,

@@ -21,15 +21,25 @@
  *   for it), else it is not injected and says so: wiping a second copy
  *   before the first has caught up is the loss of two machines, more than
  *   minInSync 2 promises to survive.
+ * - move-partition: move a fully in-sync partition to another set of brokers
+ *   (TOPIC_ALTER moves: one of its replicas, the leader or not, swapped for
+ *   a broker that holds no copy), and wait up to 30 s for the move to end.
+ *   Only in a cluster with more brokers than copies.
  */
 import { sleep, until } from '../reliability/harness.js'
 import type { FaultCluster } from './fault-cluster.js'
 
-export const FAULT_NAMES = ['kill-leader', 'pause-leader', 'cut-leader-etcd', 'cut-leader-peers', 'kill-all', 'pause-etcd-leader', 'wipe-restart'] as const
+export const FAULT_NAMES = ['kill-leader', 'pause-leader', 'cut-leader-etcd', 'cut-leader-peers', 'kill-all', 'pause-etcd-leader', 'wipe-restart', 'move-partition'] as const
 export type FaultName = (typeof FAULT_NAMES)[number]
 
 /** Faults that need a second copy of each partition to keep what was confirmed. */
 export const NEEDS_REPLICAS: readonly FaultName[] = ['wipe-restart']
+
+/** Faults that need a broker without a copy of each partition. */
+export const NEEDS_SPARE_BROKER: readonly FaultName[] = ['move-partition']
+
+/** How long a move may take to end before the fault counts as failed. */
+const MOVE_WITHIN_MS = 30_000
 
 /** The lease TTL the brokers run with (docs/cluster.md): a pause must outlast it. */
 export const LEASE_TTL_MS = 3000
@@ -156,6 +166,28 @@ export async function inject(name: FaultName, ctx: FaultContext): Promise<FaultR
         await cluster.kill(id)
         startedAt = Date.now()
         await cluster.restart(id, { wipe: true })
+        break
+      }
+      case 'move-partition': {
+        const ids = cluster.brokers.map((b) => b.id)
+        const movable = [...(await cluster.placement(ctx.topic))].filter(([, p]) => p.replicas.length < ids.length && p.isr.length >= p.replicas.length).sort((a, b) => a[0] - b[0])
+        if (movable.length === 0) {
+          target = 'a partition'
+          skipped = 'not injected: no partition was fully in sync with a broker outside its replicas'
+          break
+        }
+        const [partition, p] = pick(random, movable)
+        const incoming = pick(random, ids.filter((id) => !p.replicas.includes(id)))
+        const outgoing = pick(random, p.replicas)
+        const replicas = p.replicas.map((id) => (id === outgoing ? incoming : id))
+        ;[target, affected] = [`p${partition}: broker ${outgoing}${outgoing === p.leader ? ' (leader)' : ''} to ${incoming}`, outgoing === p.leader ? [partition] : []]
+        await cluster.movePartition(ctx.topic, partition, replicas)
+        startedAt = Date.now()
+        const moved = await until(async () => {
+          const q = (await cluster.placement(ctx.topic)).get(partition)
+          return q !== undefined && q.replicas.length === replicas.length && replicas.every((id) => q.replicas.includes(id)) && q.isr.length === replicas.length
+        }, MOVE_WITHIN_MS)
+        if (!moved) error = `p${partition} did not end on brokers ${replicas.join(',')}, all in sync, within ${MOVE_WITHIN_MS} ms`
         break
       }
     }
