@@ -79,7 +79,7 @@ export interface TopicDescription {
   minInSync?: number
   /** Offsets and sizes of every partition; in a cluster, each as its leader has it (a partition whose leader cannot be asked now is left out). */
   partitionInfo: PartitionInfo[]
-  /** In a cluster: every partition's leader, replicas and in-sync replicas. */
+  /** In a cluster: every partition's leader, replicas and in-sync replicas, and `movingTo` while it moves ({@link AlterTopicOptions.moves}). */
   placement?: PartitionPlacement[]
 }
 
@@ -171,6 +171,16 @@ export interface AlterTopicOptions {
   retentionBytes?: number
   /** The new partition count: only more than now (its `.dlq` topics grow with it). */
   partitions?: number
+  /**
+   * Cluster mode: move each listed partition to the brokers in `replicas`,
+   * its new replica set (as many distinct broker ids as the topic's
+   * replicationFactor; at most 128 moves). Resolves once the moves are under
+   * way; until each ends, {@link Admin.describeTopic}'s `placement` shows the
+   * partition with `movingTo` (the target) and `replicas` holding both the
+   * old and the new brokers. A single broker refuses moves with
+   * INVALID_REQUEST.
+   */
+  moves?: { partition: number; replicas: number[] }[]
 }
 
 /**
@@ -263,10 +273,18 @@ export class Admin {
     return this.call(`purge topic ${topic}`, (corr) => encodeTopicPurge({ corr, topic }), isObject)
   }
 
-  /** Change a topic's retention or add partitions. Resolves with its new description. */
+  /**
+   * Change a topic's retention, add partitions or (in a cluster) move
+   * partitions to other brokers. Resolves with its new description: with
+   * `moves`, once they are under way (its `placement` shows `movingTo`).
+   */
   async alterTopic(topic: string, opts: AlterTopicOptions): Promise<TopicDescription> {
     checkName('topic', topic)
-    return this.call(`alter topic ${topic}`, (corr) => encodeTopicAlter({ corr, topic, retentionMs: opts.retentionMs, retentionBytes: opts.retentionBytes, partitions: opts.partitions }), isObject)
+    return this.call(
+      `alter topic ${topic}`,
+      (corr) => encodeTopicAlter({ corr, topic, retentionMs: opts.retentionMs, retentionBytes: opts.retentionBytes, partitions: opts.partitions, moves: opts.moves }),
+      isObject,
+    )
   }
 
   private async call<T>(what: string, build: (corr: number) => Buffer, shapeOk: (v: unknown) => boolean): Promise<T> {

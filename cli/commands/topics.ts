@@ -1,10 +1,12 @@
 /**
  * `skiff topics list|create|describe|delete`, `topics purge <topic> [--yes]`
- * and `topics alter <topic> [--retention 7d] [--retention-bytes 1GiB] [--partitions N]`.
+ * and `topics alter <topic> [--retention 7d] [--retention-bytes 1GiB] [--partitions N]
+ * [--move P=ID,ID,... ...]` (in a cluster: partition P's replicas become those brokers).
  */
 import readline from 'node:readline'
 import type { Argv, CommandModule } from 'yargs'
 import type { AlterTopicOptions, PartitionInfo, TopicDescription } from '../../clients/index.js'
+import { MAX_BROKER_ID, MAX_MOVES, MAX_MOVE_REPLICAS, MAX_PARTITIONS } from '../../protocol/index.js'
 import { CliFailure, clientCommand, commandGroup, printJson, table, type CliIO, type ClientArgs } from './client-common.js'
 import { formatBytes, formatDuration, parseBytes, parseDuration } from './units.js'
 
@@ -18,6 +20,13 @@ interface TopicArgs extends ClientArgs {
   minInSync?: number | undefined
   yes?: boolean | undefined
   retention?: string | undefined
+  move?: string | string[] | undefined
+}
+
+/** One `--move`: a partition and the brokers it moves to. */
+export interface MoveArg {
+  partition: number
+  replicas: number[]
 }
 
 export function topicsCommand(io: CliIO): CommandModule {
@@ -62,7 +71,7 @@ export function topicsCommand(io: CliIO): CommandModule {
   })
   const describe = clientCommand<TopicArgs>(io, 'topics describe', {
     command: 'describe <topic>',
-    describe: 'show a topic: settings, and offsets, size and corrupt ranges per partition (in a cluster also its leader, replicas and in-sync replicas)',
+    describe: 'show a topic: settings, and offsets, size and corrupt ranges per partition (in a cluster also its leader, replicas and in-sync replicas, and the brokers a moving partition goes to)',
     options: (b) => b.positional('topic', { type: 'string', demandOption: true }) as unknown as Argv<TopicArgs>,
     run: async (client, argv) => {
       const d = await client.admin.describeTopic(argv.topic)
@@ -97,13 +106,17 @@ export function topicsCommand(io: CliIO): CommandModule {
   })
   const alter = clientCommand<TopicArgs>(io, 'topics alter', {
     command: 'alter <topic>',
-    describe: "change a topic's retention or add partitions",
+    describe: "change a topic's retention, add partitions or (in a cluster) move partitions to other brokers",
     options: (b) =>
       b
         .positional('topic', { type: 'string', demandOption: true })
         .option('retention', { type: 'string', describe: 'delete segments older than this: 7d, 12h, 30m, 500ms... (forever or 0: keep)' })
         .option('retention-bytes', { type: 'string', describe: 'keep about this much per partition: 1GiB, 500MB... (unlimited or 0: keep all)' })
-        .option('partitions', { alias: 'p', type: 'number', describe: 'new partition count: only more than now (the .dlq topic grows too)' }) as unknown as Argv<TopicArgs>,
+        .option('partitions', { alias: 'p', type: 'number', describe: 'new partition count: only more than now (the .dlq topic grows too)' })
+        .option('move', {
+          type: 'string',
+          describe: 'in a cluster: move partition P to brokers ID,ID,... (as many as its replication factor), e.g. --move 0=2,3,4; repeat for more partitions',
+        }) as unknown as Argv<TopicArgs>,
     run: async (client, argv) => {
       const opts: AlterTopicOptions = {}
       if (argv.retention !== undefined) opts.retentionMs = parseDuration('--retention', argv.retention)
@@ -113,18 +126,100 @@ export function topicsCommand(io: CliIO): CommandModule {
         if (!Number.isInteger(argv.partitions) || argv.partitions < 1) throw new CliFailure(`--partitions must be a positive integer, got ${argv.partitions}`)
         opts.partitions = argv.partitions
       }
-      if (Object.keys(opts).length === 0) throw new CliFailure('name something to change: --retention, --retention-bytes or --partitions')
+      if (argv.move !== undefined) opts.moves = parseMoves(([] as string[]).concat(argv.move))
+      if (Object.keys(opts).length === 0) throw new CliFailure('name something to change: --retention, --retention-bytes, --partitions or --move')
       const before = await client.admin.describeTopic(argv.topic)
       const d = await client.admin.alterTopic(argv.topic, opts)
       if (argv.json) return printJson(io, d)
-      const changes: string[] = []
-      if (d.partitions !== before.partitions) changes.push(`partitions ${before.partitions} -> ${d.partitions}`)
-      if (d.retentionMs !== before.retentionMs) changes.push(`retention ${forever(before.retentionMs, 'ms')} -> ${forever(d.retentionMs, 'ms')}`)
-      if (d.retentionBytes !== before.retentionBytes) changes.push(`retention size ${forever(before.retentionBytes, 'bytes')} -> ${forever(d.retentionBytes, 'bytes')}`)
-      io.stdout.write(`altered topic ${d.topic}: ${changes.length > 0 ? changes.join(', ') : 'nothing changed'}\n`)
+      io.stdout.write(alterText(before, d, opts.moves ?? []))
     },
   })
   return commandGroup(io, 'topics', 'list, create, describe, delete, purge and alter topics', [list, create, describe, remove, purge, alter], 'name a topics command: list, create, describe, delete, purge or alter')
+}
+
+/**
+ * What `topics alter` changed, from the descriptions before and after, and
+ * the moves it asked for. A move goes on after the answer, so each is said
+ * as asked, with the brokers the partition was on (or the move it replaces);
+ * one the partition needs not (it is on those brokers, or moving to them
+ * already) is said as such.
+ */
+export function alterText(before: TopicDescription, d: TopicDescription, moves: readonly MoveArg[]): string {
+  const was = new Map((before.placement ?? []).map((p) => [p.partition, p]))
+  const now = new Map((d.placement ?? []).map((p) => [p.partition, p]))
+  const lines: string[] = []
+  let started = 0
+  let moving = 0
+  for (const m of moves) {
+    const to = m.replicas.join(',')
+    const b = was.get(m.partition)
+    const a = now.get(m.partition)
+    if (a && a.movingTo === undefined && sameSet(a.replicas, m.replicas)) {
+      lines.push(`  partition ${m.partition} is on brokers ${to} already`)
+      continue
+    }
+    moving++
+    if (b?.movingTo !== undefined && sameSet(b.movingTo, m.replicas)) {
+      lines.push(`  partition ${m.partition} is moving to brokers ${to} already`)
+      continue
+    }
+    started++
+    if (b?.movingTo !== undefined) lines.push(`  moving partition ${m.partition} to brokers ${to} (instead of ${b.movingTo.join(',')})`)
+    else lines.push(`  moving partition ${m.partition} to brokers ${to}${b ? ` (from ${b.replicas.join(',')})` : ''}`)
+  }
+  const changes: string[] = []
+  if (d.partitions !== before.partitions) changes.push(`partitions ${before.partitions} -> ${d.partitions}`)
+  if (d.retentionMs !== before.retentionMs) changes.push(`retention ${forever(before.retentionMs, 'ms')} -> ${forever(d.retentionMs, 'ms')}`)
+  if (d.retentionBytes !== before.retentionBytes) changes.push(`retention size ${forever(before.retentionBytes, 'bytes')} -> ${forever(d.retentionBytes, 'bytes')}`)
+  if (started > 0) changes.push(`moving ${started} partition${started === 1 ? '' : 's'}`)
+  let text = `altered topic ${d.topic}: ${changes.length > 0 ? changes.join(', ') : 'nothing changed'}\n`
+  for (const line of lines) text += line + '\n'
+  if (moving > 0) text += `the move${moving === 1 ? ' is' : 's are'} under way: skiff topics describe ${d.topic} shows ${moving === 1 ? 'it' : 'each'} as moving until done\n`
+  return text
+}
+
+const sameSet = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((id) => b.includes(id))
+
+/**
+ * The `--move` values, `P=ID,ID,...` each (spaces around the numbers are
+ * allowed): partition P's replicas become those brokers. Strict: every
+ * number a non-negative integer in range, at least one broker, no broker
+ * twice in one move, no partition in two moves.
+ */
+export function parseMoves(values: readonly string[]): MoveArg[] {
+  if (values.length > MAX_MOVES) throw new CliFailure(`at most ${MAX_MOVES} --move options at a time, got ${values.length}`)
+  const moves: MoveArg[] = []
+  const given = new Map<number, string>()
+  for (const value of values) {
+    const at = `--move ${JSON.stringify(value)}`
+    const eq = value.indexOf('=')
+    if (eq < 0) throw new CliFailure(`${at} must be PARTITION=BROKER,BROKER,... like 0=2,3,4 (the partition, then the ids of the brokers it moves to)`)
+    const p = value.slice(0, eq).trim()
+    const partition = asUint(p, MAX_PARTITIONS - 1)
+    if (partition === undefined) throw new CliFailure(`${at}: partition ${JSON.stringify(p)} must be an integer from 0 to ${MAX_PARTITIONS - 1}`)
+    const earlier = given.get(partition)
+    if (earlier !== undefined) throw new CliFailure(`${at}: partition ${partition} is moved by --move ${JSON.stringify(earlier)} already; give each partition once`)
+    given.set(partition, value)
+    const list = value.slice(eq + 1).trim()
+    if (list === '') throw new CliFailure(`${at}: name the brokers partition ${partition} moves to, like ${partition}=2,3,4`)
+    const replicas: number[] = []
+    for (const raw of list.split(',')) {
+      const id = asUint(raw.trim(), MAX_BROKER_ID)
+      if (id === undefined) throw new CliFailure(`${at}: broker id ${JSON.stringify(raw.trim())} must be an integer from 0 to ${MAX_BROKER_ID}`)
+      if (replicas.includes(id)) throw new CliFailure(`${at}: broker ${id} is named twice`)
+      replicas.push(id)
+    }
+    if (replicas.length > MAX_MOVE_REPLICAS) throw new CliFailure(`${at}: at most ${MAX_MOVE_REPLICAS} brokers, got ${replicas.length}`)
+    moves.push({ partition, replicas })
+  }
+  return moves
+}
+
+/** A decimal integer from 0 to max, as typed (no sign, no fraction, no exponent); undefined otherwise. */
+function asUint(s: string, max: number): number | undefined {
+  if (!/^\d{1,15}$/.test(s)) return undefined
+  const n = Number(s)
+  return n <= max ? n : undefined
 }
 
 /**
@@ -154,6 +249,9 @@ export function describeText(d: TopicDescription): string {
     (d.replicationFactor === undefined ? '' : `  replication      ${d.replicationFactor} cop${d.replicationFactor === 1 ? 'y' : 'ies'} per partition, ${d.minInSync ?? '?'} in sync to confirm a publish\n`)
   const info = d.partitionInfo ?? []
   let text = head + '\n' + (d.placement ? clusterTable(d) : table([['PARTITION', 'START', 'END', 'MESSAGES', 'SIZE', 'SEGMENTS', 'CORRUPT'], ...info.map(offsetCells)]))
+  for (const p of d.placement ?? []) {
+    if (p.movingTo !== undefined) text += `  partition ${p.partition}: moving to ${p.movingTo.join(',')}\n`
+  }
   for (const p of info) {
     for (const c of p.corrupt ?? []) {
       text += `  partition ${p.partition}: corrupt batch at position ${c.position} (offsets ${c.fromOffset}-${c.toOffset}): ${c.reason}\n`
@@ -169,7 +267,9 @@ function offsetCells(p: PartitionInfo): (string | number)[] {
 /**
  * In a cluster: a line per partition with where it lives; the offsets and
  * sizes are known for the partitions the answering broker leads, the others
- * show '-' (ask their leader, or use `skiff cluster status`).
+ * show '-' (ask their leader, or use `skiff cluster status`). While a
+ * partition moves its REPLICAS are the old and the new brokers; a line under
+ * the table names the brokers it moves to.
  */
 function clusterTable(d: TopicDescription): string {
   const info = new Map((d.partitionInfo ?? []).map((p) => [p.partition, p]))

@@ -66,7 +66,7 @@ t.test('groups delete and reset, topics purge and alter, sub without a group', a
     r = await skiff(['topics', 'alter', 'cli-m', '--partitions', '2'], { url })
     t.match(r, { code: 1, out: '', err: /^skiff topics alter: topic cli-m has 3 partitions: partitions can only be added, not removed \(asked for 2\) \[INVALID_REQUEST\]\n$/ })
     r = await skiff(['topics', 'alter', 'cli-m'], { url })
-    t.same(r, { code: 1, out: '', err: 'skiff topics alter: name something to change: --retention, --retention-bytes or --partitions\n' })
+    t.same(r, { code: 1, out: '', err: 'skiff topics alter: name something to change: --retention, --retention-bytes, --partitions or --move\n' })
     r = await skiff(['topics', 'alter', 'cli-m', '--retention', 'soon'], { url })
     t.match(r, { code: 1, err: /^skiff topics alter: --retention "soon" must be a duration like 7d or 12h/ })
 
@@ -77,6 +77,29 @@ t.test('groups delete and reset, topics purge and alter, sub without a group', a
     t.equal(r.code, 0, r.err)
     t.equal(lines(r.out)[0], 'purged 6 messages from cli-m')
     t.equal((await client.admin.describeTopic('cli-m')).partitionInfo.reduce((n, p) => n + p.endOffset - p.startOffset, 0), 0)
+  })
+
+  t.test('topics alter --move: bad values are named; a single broker refuses moves', async (t) => {
+    const refused: [string[], string][] = [
+      [['--move', '0'], '--move "0" must be PARTITION=BROKER,BROKER,... like 0=2,3,4 (the partition, then the ids of the brokers it moves to)'],
+      [['--move', 'x=1'], '--move "x=1": partition "x" must be an integer from 0 to 1023'],
+      [['--move', '0='], '--move "0=": name the brokers partition 0 moves to, like 0=2,3,4'],
+      [['--move', '0=1,two'], '--move "0=1,two": broker id "two" must be an integer from 0 to 65535'],
+      [['--move', '0=1,1'], '--move "0=1,1": broker 1 is named twice'],
+      [['--move', '1=1', '--move', '1=2'], '--move "1=2": partition 1 is moved by --move "1=1" already; give each partition once'],
+      [['--move=0=1', '--move', '0=2'], '--move "0=2": partition 0 is moved by --move "0=1" already; give each partition once'],
+    ]
+    for (const [args, message] of refused) {
+      const r = await skiff(['topics', 'alter', 'cli-m', ...args], { url })
+      t.same(r, { code: 1, out: '', err: `skiff topics alter: ${message}\n` }, args.join(' '))
+    }
+    const before = await client.admin.describeTopic('cli-m')
+    const r = await skiff(['topics', 'alter', 'cli-m', '--move', '0=1', '--move', '1=1'], { url })
+    t.match(r, { code: 1, out: '', err: /^skiff topics alter: moving partitions is for a cluster\b.* \[INVALID_REQUEST\]\n$/ }, 'moves are for a cluster: the broker refuses them, and the CLI says so in one line')
+    t.same(await client.admin.describeTopic('cli-m'), before, 'nothing changed')
+    await t.rejects(client.admin.alterTopic('cli-m', { moves: [{ partition: 0, replicas: [1] }] }), { code: 'INVALID_REQUEST', message: /for a cluster/ }, 'so does the client API')
+    const status = await skiff(['cluster', 'status', '--json'], { url })
+    t.same(JSON.parse(status.out).moving, [], 'cluster status: no partition moving')
   })
 
   t.test('sub: unknown topic, --create, and without a group', async (t) => {

@@ -39,7 +39,7 @@ export const OPCODE_DOC: Record<keyof typeof Op, { dir: Direction; purpose: stri
   GROUP_DELETE: { dir: 'C->B', purpose: "delete a consumer group's state on every partition" },
   GROUP_RESET: { dir: 'C->B', purpose: 'move a consumer group to earliest, latest, an offset or a time' },
   TOPIC_PURGE: { dir: 'C->B', purpose: 'drop every record of a topic; offsets go on' },
-  TOPIC_ALTER: { dir: 'C->B', purpose: "change a topic's retention or add partitions" },
+  TOPIC_ALTER: { dir: 'C->B', purpose: "change a topic's retention, add partitions or (in a cluster) move partitions to other brokers" },
   METADATA: { dir: 'C->B', purpose: 'which broker leads each partition, and where each broker is' },
   REPL_FETCH: { dir: 'C->B', purpose: 'replication: a follower broker pulls the partitions it copies from their leader' },
   REPL_DATA: { dir: 'B->C', purpose: 'replication: the leader\'s answer to REPL_FETCH, stored batches verbatim' },

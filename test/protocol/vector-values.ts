@@ -214,6 +214,19 @@ export const VECTOR_SOURCES: readonly VectorSource[] = [
   },
   { frame: 'TOPIC_PURGE', note: 'Drop every message of "orders".', value: { corr: 14, topic: 'orders' } },
   { frame: 'TOPIC_ALTER', note: 'Keep "orders" for 3 days and grow it to 6 partitions.', value: { corr: 15, topic: 'orders', retentionMs: 259200000, partitions: 6 } },
+  {
+    frame: 'TOPIC_ALTER',
+    variant: 'moves',
+    note: 'In a cluster: move partition 0 of "orders" (3 copies) to brokers 2, 3 and 4, and partition 1 to brokers 1, 3 and 4.',
+    value: {
+      corr: 15,
+      topic: 'orders',
+      moves: [
+        { partition: 0, replicas: [2, 3, 4] },
+        { partition: 1, replicas: [1, 3, 4] },
+      ],
+    },
+  },
   { frame: 'METADATA', note: 'Where the partitions of "orders" live (omit topics for every topic the user may describe).', value: { corr: 16, topics: ['orders'] } },
   {
     frame: 'REPL_FETCH',
