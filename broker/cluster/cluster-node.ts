@@ -291,13 +291,13 @@ export class ClusterNode {
    * (worked out once per change of the view), and the replication counters.
    */
   status(): ClusterStatus {
-    const { elections, isrShrinks, isrExpands, handovers } = this.replication
+    const { elections, isrShrinks, isrExpands, handovers, moves } = this.replication
     return {
       brokerId: this.brokerId,
       cluster: this.clusterId,
       registered: this.membership.holds(0) && this.view.brokers.has(this.brokerId),
       ...this.view.summary(),
-      replication: { elections, isrShrinks, isrExpands, handovers },
+      replication: { elections, isrShrinks, isrExpands, handovers, moves },
     }
   }
 

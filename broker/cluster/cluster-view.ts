@@ -153,7 +153,7 @@ export class ClusterView {
   summary(): ViewSummary {
     if (this.summaryOf) return this.summaryOf
     const brokers = [...this.brokers].sort(([a], [b]) => a - b).map(([id, b]) => ({ id, host: b.host, port: b.port }))
-    const s: ViewSummary = { brokers, leading: 0, unavailable: 0, leaderless: [], underReplicatedCount: 0, underReplicated: [], belowMinInSyncCount: 0, belowMinInSync: [] }
+    const s: ViewSummary = { brokers, leading: 0, unavailable: 0, leaderless: [], underReplicatedCount: 0, underReplicated: [], moving: 0, belowMinInSyncCount: 0, belowMinInSync: [] }
     this.problems.clear()
     for (const topic of [...this.topics.keys()].sort()) {
       const t = this.topics.get(topic)!
@@ -166,6 +166,7 @@ export class ClusterView {
             s.belowMinInSync.push({ topic, partition, isr: p.isr.length, minInSync: t.minInSync })
           }
         }
+        if (p?.target && !isDeadLetterTopic(topic)) s.moving++
         const health = partitionHealth(p, this.brokers)
         if (health.unavailable !== undefined) {
           if (s.unavailable++ < MAX_LISTED_PARTITIONS) s.leaderless.push({ topic, partition, ...(p ? { leader: p.leader } : {}), reason: health.unavailable })

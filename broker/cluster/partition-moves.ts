@@ -44,6 +44,7 @@ import type { ClusterKeys } from './keys.js'
 import { casPartition } from './partition-cas.js'
 import { isCurrent, leaderIsLive } from './replica-roles.js'
 import type { IsrMember, PartitionRecord } from './records.js'
+import type { ReplicationStats } from './replication-stats.js'
 
 /** Most replicas a partition's key holds (records.ts): the old ones and the new ones together. */
 const MAX_REPLICAS = 64
@@ -56,6 +57,7 @@ export interface MovesOptions {
   view: ClusterView
   keys: ClusterKeys
   client: EtcdClient
+  stats: ReplicationStats
   /** Stop or resume leading `key` here before the finishing CAS (replicator.ts sends the role). */
   stepDown: (key: string, on: boolean) => void
   log: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void
@@ -124,9 +126,13 @@ export class PartitionMoves {
     if (leader !== self.id) this.opts.stepDown(key, true)
     casPartition(this.opts.client, this.opts.keys, topic, partition, view.partitionRevision(topic, partition), next)
       .then((done) => {
-        if (done) this.opts.log('info', 'partition moved', { topic, partition, from: rec.replicas.filter((id) => !target.includes(id)), replicas: target, leader, leaderEpoch: next.leaderEpoch })
-        // Lost to another change of the key: leading goes on here, and the next tick looks again.
-        else if (leader !== self.id) this.opts.stepDown(key, false)
+        if (done) {
+          this.opts.stats.moves++
+          this.opts.log('info', 'partition moved', { topic, partition, from: rec.replicas.filter((id) => !target.includes(id)), replicas: target, leader, leaderEpoch: next.leaderEpoch })
+        } else if (leader !== self.id) {
+          // Lost to another change of the key: leading goes on here, and the next tick looks again.
+          this.opts.stepDown(key, false)
+        }
       })
       .catch((err: unknown) => {
         if (leader !== self.id) this.opts.stepDown(key, false)

@@ -42,6 +42,8 @@ export class ReplicationStats {
   isrExpands = 0
   /** Partitions whose leadership this broker handed over before it stopped (SIGTERM). */
   handovers = 0
+  /** Partition moves this broker finished as their leader (partition-moves.ts). */
+  moves = 0
   /** By `<topic>/<partition>`. */
   readonly replicas = new Map<string, ReplicaState>()
 

@@ -85,6 +85,7 @@ export class Replicator {
     })
     this.moves = new PartitionMoves({
       self: opts.self,
+      stats: opts.stats,
       view: opts.view,
       keys: opts.keys,
       client: opts.client,

@@ -78,12 +78,14 @@ export interface ClusterStatus {
   underReplicatedCount: number
   /** The first MAX_LISTED_PARTITIONS of them, with the reason. */
   underReplicated: UnderReplicatedPartition[]
+  /** Partitions of the cluster moving to other brokers (TOPIC_ALTER moves; a topic's dead-letter partitions move with it, uncounted). */
+  moving: number
   /** Partitions this broker leads below their topic's minInSync: /readyz is 503 while there is one. */
   belowMinInSyncCount: number
   /** The first MAX_LISTED_PARTITIONS of them. */
   belowMinInSync: BelowMinInSync[]
   /** What this broker's replication counted since it started (cluster/replication-stats.ts). */
-  replication: { elections: number; isrShrinks: number; isrExpands: number; handovers: number }
+  replication: { elections: number; isrShrinks: number; isrExpands: number; handovers: number; moves: number }
 }
 
 export interface BrokerView {

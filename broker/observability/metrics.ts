@@ -161,6 +161,7 @@ export class BrokerMetrics {
       'Partitions of the cluster with a live leader and fewer live, in-sync copies than replicas (skiff cluster status says why)',
       (s) => s.underReplicatedCount,
     )
+    cluster('skiff_cluster_partitions_moving', 'Partitions of the cluster moving to other brokers (skiff topics alter --move), until each move ends', (s) => s.moving)
     // Totals kept by the replication code (cluster/replication-stats.ts), copied at scrape time.
     const replicationCounter = (name: string, help: string, read: (r: ReplicationStats) => number) =>
       new Counter({
@@ -177,6 +178,7 @@ export class BrokerMetrics {
     replicationCounter('skiff_cluster_isr_shrinks_total', 'In-sync set shrinks this broker wrote as leader (a follower taken out)', (r) => r.isrShrinks)
     replicationCounter('skiff_cluster_isr_expands_total', 'In-sync set expands this broker wrote as leader (a caught-up follower taken back in)', (r) => r.isrExpands)
     replicationCounter('skiff_cluster_leader_handovers_total', 'Partitions whose leadership this broker handed over before it stopped (SIGTERM)', (r) => r.handovers)
+    replicationCounter('skiff_cluster_partition_moves_total', 'Partition moves this broker finished as their leader', (r) => r.moves)
     // Per partition led here, per follower: topics pass the topic label budget like every per-topic metric.
     const replicaGauge = (name: string, help: string, labelNames: ('topic' | 'partition' | 'follower')[], fold: (into: Map<string, ReplicaSample>) => void) =>
       new Gauge({

@@ -72,12 +72,13 @@ else {
     )
 
     const node = JSON.parse((await httpGet(cluster.brokers[0]!.httpPort!, '/api/node'))!.body) as {
-      cluster: { underReplicatedCount: number; underReplicated: { partition: number; isr: number[] }[]; leaderless: { topic: string; leader: number; reason: string }[]; replication: Record<string, number> }
+      cluster: { underReplicatedCount: number; moving: number; underReplicated: { partition: number; isr: number[] }[]; leaderless: { topic: string; leader: number; reason: string }[]; replication: Record<string, number> }
     }
     t.equal(node.cluster.underReplicatedCount, 3, 'the panel has the count')
+    t.equal(node.cluster.moving, 0, 'nothing moving')
     t.same(node.cluster.underReplicated.map((u) => [u.partition, u.isr]), [[0, [1, 2]], [1, [2, 3, 4]], [2, [3, 1, 2]]])
     t.same(node.cluster.leaderless, [{ topic: 'audit', partition: 0, leader: 5, reason: 'leader 5 not live, no in-sync replica live' }])
-    t.same(Object.keys(node.cluster.replication).sort(), ['elections', 'handovers', 'isrExpands', 'isrShrinks'])
+    t.same(Object.keys(node.cluster.replication).sort(), ['elections', 'handovers', 'isrExpands', 'isrShrinks', 'moves'])
 
     if (fs.existsSync(CHROMIUM)) {
       const { chromium } = await import('playwright-core')
@@ -97,6 +98,7 @@ else {
         t.match(await page.textContent('#cluster-partitions tr[data-kind="unavailable"][data-topic="audit"]'), /leader 5 not live/)
         t.equal(await page.textContent('#cluster-count'), '4 of 4 partitions needing attention shown')
         t.equal(await page.textContent('#node dd[data-k="under-replicated"]'), '3 partitions')
+        t.equal(await page.textContent('#node dd[data-k="moving"]'), '0 partitions (0 moves finished here)', 'and what is moving')
       } finally {
         await browser.close()
         fs.rmSync(profile, { recursive: true, force: true })

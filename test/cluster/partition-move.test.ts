@@ -11,7 +11,7 @@ import t from 'tap'
 import { connect } from '../../clients/index.js'
 import { partitionDir } from '../../broker/topic-store.js'
 import { clusterMissing, connectDirect, startCluster } from './broker-cluster.js'
-import { until } from '../reliability/harness.js'
+import { metricValue, until } from '../reliability/harness.js'
 import { ID_HEADER } from './read-back.js'
 import { readReplicas } from './replicas.js'
 
@@ -62,6 +62,9 @@ else {
     const after = await placementOf()
     t.ok(target.includes(after.leader), `it is led by a broker of the new set (${after.leader})`)
     t.ok(after.leaderEpoch > before.leaderEpoch, 'in a new leader epoch')
+    const scrape = await cluster.brokers[before.leader - 1]!.metrics()
+    t.equal(metricValue(scrape ?? '', 'skiff_cluster_partition_moves_total', { broker: String(before.leader) }), 1, 'the old leader counts the move it finished')
+    t.equal(metricValue(scrape ?? '', 'skiff_cluster_partitions_moving', { broker: String(before.leader) }), 0, 'and no partition moving any more')
     const left = cluster.brokers[before.leader - 1]!
     t.ok(
       await until(async () => !fs.existsSync(partitionDir(left.dataDir, TOPIC, 0)), 15_000),

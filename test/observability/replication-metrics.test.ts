@@ -20,6 +20,7 @@ t.test('follower lag and high watermark per partition led here, folded past the 
   stats.isrShrinks = 3
   stats.isrExpands = 1
   stats.handovers = 4
+  stats.moves = 5
   const followers = (lag2: number, ms2: number, lag3: number, ms3: number) => [
     { broker: 2, records: lag2, ms: ms2, inSync: true },
     { broker: 3, records: lag3, ms: ms3, inSync: false },
@@ -34,6 +35,7 @@ t.test('follower lag and high watermark per partition led here, folded past the 
   t.equal(metricValue(text, 'skiff_cluster_isr_shrinks_total'), 3)
   t.equal(metricValue(text, 'skiff_cluster_isr_expands_total'), 1)
   t.equal(metricValue(text, 'skiff_cluster_leader_handovers_total'), 4)
+  t.equal(metricValue(text, 'skiff_cluster_partition_moves_total'), 5)
 
   // 'orders' was seen first and keeps its own series; 'audit' is past the budget of 1.
   t.equal(metricValue(text, 'skiff_replica_high_watermark', { topic: 'orders', partition: '0' }), 100)

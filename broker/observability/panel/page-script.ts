@@ -103,7 +103,7 @@ function renderNode(n) {
       ['brokers', c.brokers.map((b) => b.id + ' ' + b.host + ':' + b.port).join(', ')],
       ['leads', c.leading + ' partitions'], ['unavailable', c.unavailable + ' partitions'], ['under-replicated', c.underReplicatedCount + ' partitions'],
       ['elections won', c.replication.elections], ['ISR shrinks / expands', c.replication.isrShrinks + ' / ' + c.replication.isrExpands],
-      ['leader handovers', c.replication.handovers])
+      ['leader handovers', c.replication.handovers], ['moving', c.moving + ' partitions (' + c.replication.moves + ' moves finished here)'])
   }
   $('#node').innerHTML = items.map(([k, v]) => '<div><dt>' + k + '</dt><dd data-k="' + k + '">' + esc(v) + '</dd></div>').join('')
   renderCluster(c)
