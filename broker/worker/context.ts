@@ -9,6 +9,7 @@ import type { FsyncPolicy } from '../config.js'
 import type { TopicConfig } from '../thread-messages.js'
 import type { Outbox } from './outbox.js'
 import { Partition } from './partition.js'
+import { abandonPartition } from './replication.js'
 import type { WorkerMetrics } from '../observability/worker-metrics.js'
 
 export class WorkerContext {
@@ -59,6 +60,7 @@ export class WorkerContext {
     const key = `${topic}/${partition}`
     const p = this.partitions.get(key)
     if (p) {
+      abandonPartition(p, this.outbox)
       p.destroy()
       this.partitions.delete(key)
       this.metrics.forget(topic)

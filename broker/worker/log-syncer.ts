@@ -14,6 +14,7 @@
  */
 import type { PartitionLog } from '../storage/partition-log.js'
 import { storageError } from '../storage/storage-error.js'
+import type { ErrorName } from '../../protocol/errors.js'
 import type { WorkerContext } from './context.js'
 
 /** An append waiting for the sync (replicated: the high watermark) that covers it; `end` is the offset after its batch. */
@@ -124,6 +125,21 @@ export class LogSyncer {
         queueMicrotask(() => ended(err as Error))
       }
     })
+  }
+
+  /**
+   * The partition stops being served here (dropped, or no longer followed):
+   * every reply still waiting for a sync is answered with this error now. A
+   * follower's fetcher waits for its append's answer before it fetches
+   * again, for every partition it follows at that leader: left unanswered,
+   * it would stall them all.
+   */
+  abandon(code: ErrorName, message: string): void {
+    const { outbox } = this.ctx
+    for (const c of this.confirms) outbox.fail(c.id, code, message)
+    for (const a of this.appends) outbox.fail(a.id, code, message)
+    this.confirms = []
+    this.appends = []
   }
 
   /**

@@ -104,6 +104,7 @@ export function applyRole(p: Partition, outbox: Outbox, self: number, role: Repl
     if (!p.replica) return
     failWaiting(p, outbox, p.replica.update('follower', epoch, isr, minInSync))
     failPurges(p, outbox)
+    p.syncer.abandon('NOT_LEADER', `${p.topic}/${p.partition} is no longer replicated on this broker`)
     p.replica = undefined
     return
   }
@@ -121,6 +122,15 @@ export function applyRole(p: Partition, outbox: Outbox, self: number, role: Repl
   failWaiting(p, outbox, replica.update(role, epoch, isr, minInSync))
   if (role !== 'leader') failPurges(p, outbox)
   p.advanceHw()
+}
+
+/**
+ * A partition dropped here (its topic deleted, or moved to other brokers):
+ * every reply still waiting for it is answered now rather than never.
+ */
+export function abandonPartition(p: Partition, outbox: Outbox): void {
+  if (p.replica) applyRole(p, outbox, p.replica.self, 'none', 0, [], 1)
+  p.syncer.abandon('PARTITION_UNAVAILABLE', `${p.topic}/${p.partition} was dropped on this broker (its topic deleted, or moved to other brokers) before its data was synced: try again`)
 }
 
 function failWaiting(p: Partition, outbox: Outbox, left: { id: number }[]): void {

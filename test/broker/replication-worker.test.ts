@@ -562,3 +562,25 @@ t.test('a purge on a leader alone in its in-sync set is answered at once', async
   await leader!.turn({ t: 'purge', id, topic: TOPIC, partition: 0 })
   t.match(leader!.reply(id), { t: 'done', result: { startOffset: 2, purged: 2 } })
 })
+
+t.test('a follower append waiting for its sync is answered when the partition is dropped or stops being followed, never left hanging', async (t) => {
+  // The replica fetcher waits for each append's answer before it fetches again for every partition
+  // it follows at that leader: an append left unanswered stalled them all (found by the fault suite
+  // moving partitions).
+  for (const how of ['drop', 'none'] as const) {
+    const [leader, follower] = brokers(t, 1, 2)
+    await leader!.role('leader', 1, [1, 2], 2)
+    await follower!.role('follower', 1, [1, 2], 2)
+    await follower!.learn(1)
+    await leader!.publish(['a', 'b'])
+    const { answer } = await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 0 })
+    const id = newId()
+    const append: ToWorker = { t: 'replAppend', id, topic: TOPIC, partition: 0, epoch: 1, hw: answer!.hw, logStart: 0, batches: answer!.batches, diverging: undefined, groups: new Uint8Array(0) }
+    // In one turn: the append (answered only after the sync that ends the turn), then the partition goes.
+    const gone: ToWorker = how === 'drop' ? { t: 'drop', id: newId(), topic: TOPIC, partition: 0 } : { t: 'role', config: CONFIG, partition: 0, self: 2, role: 'none', epoch: 0, isr: [], minInSync: 1 }
+    await follower!.turn(append, gone)
+    const reply = follower!.reply(id)
+    t.equal(reply?.t, 'fail', `${how}: the waiting append is answered`)
+    t.equal((reply as { code?: string } | undefined)?.code, 'NOT_LEADER', `${how}: NOT_LEADER, retriable: the fetcher learns the partition again or lets it go`)
+  }
+})
