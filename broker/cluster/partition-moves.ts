@@ -84,8 +84,13 @@ export function checkMoves(view: ClusterView, topic: string, moves: readonly Par
 }
 
 export class PartitionMoves {
-  /** Partitions whose finishing CAS is in flight. */
-  private readonly finishing = new Set<string>()
+  /**
+   * Partitions whose finishing CAS is in flight or done, by the key revision
+   * it compared: looked at again only once the view has moved past it (a
+   * CAS that won shows in the view a little later; acting on the old record
+   * meanwhile would undo the step down).
+   */
+  private readonly finishing = new Map<string, number>()
 
   constructor(private readonly opts: MovesOptions) {}
 
@@ -111,34 +116,45 @@ export class PartitionMoves {
     }
   }
 
+  /** A partition no longer led here. */
+  forget(key: string): void {
+    this.finishing.delete(key)
+  }
+
   /** The leader's tick, for a partition led here: finish its move once every target broker is in sync. */
   check(topic: string, partition: number, rec: PartitionRecord): void {
     const target = rec.target
     const key = `${topic}/${partition}`
-    if (!target || this.finishing.has(key)) return
     const { view, self } = this.opts
+    const revision = view.partitionRevision(topic, partition)
+    if (this.finishing.has(key)) {
+      if (this.finishing.get(key) === revision) return
+      this.finishing.delete(key)
+    }
+    if (!target) return
     const inSync = (id: number) => rec.isr.some((m) => m.id === id && isCurrent(m, view.brokers))
     if (!target.every(inSync)) return
     const isr = rec.isr.filter((m) => target.includes(m.id))
     const leader = target.includes(self.id) ? self.id : target.find(inSync)!
     const next: PartitionRecord = { leader, leaderEpoch: leader === self.id ? rec.leaderEpoch : rec.leaderEpoch + 1, replicas: target, isr }
-    this.finishing.add(key)
+    this.finishing.set(key, revision)
     if (leader !== self.id) this.opts.stepDown(key, true)
-    casPartition(this.opts.client, this.opts.keys, topic, partition, view.partitionRevision(topic, partition), next)
-      .then((done) => {
-        if (done) {
-          this.opts.stats.moves++
-          this.opts.log('info', 'partition moved', { topic, partition, from: rec.replicas.filter((id) => !target.includes(id)), replicas: target, leader, leaderEpoch: next.leaderEpoch })
-        } else if (leader !== self.id) {
-          // Lost to another change of the key: leading goes on here, and the next tick looks again.
-          this.opts.stepDown(key, false)
-        }
-      })
-      .catch((err: unknown) => {
-        if (leader !== self.id) this.opts.stepDown(key, false)
+    const lost = () => {
+      // Leading goes on here, and the next tick looks again (from the new view, if the key moved).
+      this.finishing.delete(key)
+      if (leader !== self.id) this.opts.stepDown(key, false)
+    }
+    casPartition(this.opts.client, this.opts.keys, topic, partition, revision, next).then(
+      (done) => {
+        if (!done) return lost()
+        this.opts.stats.moves++
+        this.opts.log('info', 'partition moved', { topic, partition, from: rec.replicas.filter((id) => !target.includes(id)), replicas: target, leader, leaderEpoch: next.leaderEpoch })
+      },
+      (err: unknown) => {
+        lost()
         this.opts.log('warn', 'partition move not finished: tried again', { topic, partition, err: (err as Error).message })
-      })
-      .finally(() => this.finishing.delete(key))
+      },
+    )
   }
 }
 

@@ -222,6 +222,8 @@ export class Replicator {
       }
       if (role === 'leader') continue
       this.isr.forget(key)
+      // Not while its leadership is being handed over by a move: the finish in flight is remembered until the view shows it.
+      if (rec.leader !== self.id) this.moves.forget(key)
       // Leading no more while its leadership is handed over: nothing to fetch from itself.
       if (!live || rec.leader === self.id) {
         this.opts.stats.set({ topic, partition, role: 'follower', leaderEpoch: rec.leaderEpoch, hw: this.opts.stats.replicas.get(key)?.hw ?? 0, endOffset: this.opts.stats.replicas.get(key)?.endOffset ?? 0, followers: [] })
@@ -235,6 +237,7 @@ export class Replicator {
       if (seen.has(key)) continue
       this.sent.delete(key)
       this.isr.forget(key)
+      this.moves.forget(key)
       this.opts.stats.drop(s.config.topic, s.partition)
       pool.send(ownerOf(s.config.topic, s.partition, pool.size), { t: 'role', config: s.config, partition: s.partition, self: self.id, role: 'none', epoch: 0, isr: [], minInSync: 1 })
       // Moved to other brokers (partition-moves.ts): this copy is no replica any more, and would only take disk.
