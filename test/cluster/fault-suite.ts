@@ -223,7 +223,7 @@ export function summaryTable(r: SuiteResult): string {
     ['partition dirs off replicas', String(r.replicas.strays.length), r.replicas.strays.slice(0, 3).map((g) => `p${g.partition} on ${g.broker}: ${g.records} records`).join(', ')],
     ['delivered, not stored', String(c.phantoms.count), first(c.phantoms)],
     ['delivered, never confirmed', String(r.deliveredUnconfirmed), 'allowed: a publish may time out after it was stored'],
-    ['confirmed, never delivered', String(c.undelivered.count), r.drained ? '' : 'the group did not get everything within 30 s'],
+    ['confirmed, never delivered', String(c.undelivered.count), [r.drained ? '' : 'the group did not get everything within 30 s', byPartition(c.undelivered.examples), first(c.undelivered)].filter(Boolean).join('; ')],
   ]
   for (const s of r.failoverStats) {
     rows.push([`failover ${s.name}`, `p50 ${msText(s.p50)} ms`, `p99 ${msText(s.p99)} ms, max ${msText(s.max)} ms over ${s.faults} fault(s)${s.unrecovered ? `, ${s.unrecovered} with no confirm before the next` : ''}`])
@@ -241,6 +241,14 @@ function kindsOf(errors: readonly string[]): { error: string; count: number }[] 
     counts.set(k, (counts.get(k) ?? 0) + 1)
   }
   return [...counts].map(([error, count]) => ({ error, count })).sort((a, b) => b.count - a.count)
+}
+
+/** `partitions 1 ×40, 3 ×26` among the examples kept: where to look first. */
+function byPartition(examples: readonly { partition: number }[]): string {
+  if (examples.length === 0) return ''
+  const counts = new Map<number, number>()
+  for (const e of examples) counts.set(e.partition, (counts.get(e.partition) ?? 0) + 1)
+  return `partitions ${[...counts].sort((a, b) => a[0] - b[0]).map(([p, n]) => `${p} ×${n}`).join(', ')}`
 }
 
 function first(f: { count: number; examples: unknown[] }): string {
