@@ -76,6 +76,7 @@ function parseOrExit(config) {
 if (values.help) {
   console.log(`usage: node bench/cluster-faults/run.mjs [--minutes 5] [--seed N] [--interval 4000] [--faults a,b] [--rate 100] [--partitions 6] [--brokers 3] [--results file] [--logs dir]
 --logs dir: write each broker's warnings and errors (broker-<id>.jsonl) and the failed publishes (failures.jsonl) there
+(a run whose check finds anything writes them to a new temp dir without it, and says where)
 faults: kill-leader, pause-leader, cut-leader-etcd, cut-leader-peers, kill-all, pause-etcd-leader, wipe-restart, move-partition
 (default: all; wipe-restart is left out while partitions have one copy, and move-partition while every broker has a copy
 of every partition, i.e. with 3 brokers: give --brokers 4 to move partitions, unless named)`)
@@ -129,11 +130,13 @@ const result = await runFaultSuite({
   log: (line) => console.log(line),
 })
 console.log(`\n${result.table()}\n`)
-if (values.logs) {
-  fs.mkdirSync(values.logs, { recursive: true })
-  for (const [id, lines] of result.brokerLogs) fs.writeFileSync(path.join(values.logs, `broker-${id}.jsonl`), lines.map((l) => JSON.stringify(l)).join('\n') + '\n')
-  fs.writeFileSync(path.join(values.logs, 'failures.jsonl'), result.failures.map((f) => JSON.stringify(f)).join('\n') + '\n')
-  console.log(`broker warnings and failed publishes in ${values.logs}`)
+// A run that found something keeps its logs even without --logs: it may not come again with the same seed.
+const logs = values.logs ?? (result.json().ok ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'skiff-faults-logs-')))
+if (logs) {
+  fs.mkdirSync(logs, { recursive: true })
+  for (const [id, lines] of result.brokerLogs) fs.writeFileSync(path.join(logs, `broker-${id}.jsonl`), lines.map((l) => JSON.stringify(l)).join('\n') + '\n')
+  fs.writeFileSync(path.join(logs, 'failures.jsonl'), result.failures.map((f) => JSON.stringify(f)).join('\n') + '\n')
+  console.log(`broker warnings and failed publishes in ${logs}`)
 }
 // Which build ran, so a line can be read against the code it measured.
 const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' })
