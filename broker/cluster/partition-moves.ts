@@ -127,10 +127,8 @@ export class PartitionMoves {
     const key = `${topic}/${partition}`
     const { view, self } = this.opts
     const revision = view.partitionRevision(topic, partition)
-    if (this.finishing.has(key)) {
-      if (this.finishing.get(key) === revision) return
-      this.finishing.delete(key)
-    }
+    if (this.finishing.get(key) === revision) return
+    this.finishing.delete(key)
     if (!target) return
     const inSync = (id: number) => rec.isr.some((m) => m.id === id && isCurrent(m, view.brokers))
     if (!target.every(inSync)) return
@@ -158,7 +156,8 @@ export class PartitionMoves {
   }
 }
 
-function sameSet(a: readonly number[], b: readonly number[]): boolean {
+/** The same brokers, in any order. */
+export function sameSet(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((id) => b.includes(id))
 }
 

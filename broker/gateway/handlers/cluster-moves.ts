@@ -18,7 +18,7 @@
 import { SkiffError, encodeTopicAlter, type PartitionMove } from '../../../protocol/index.js'
 import type { ClusterNode } from '../../cluster/cluster-node.js'
 import { ADMIN_TIMEOUT_MS, askLeader, perLeader } from '../../cluster/leader-requests.js'
-import { checkMoves } from '../../cluster/partition-moves.js'
+import { checkMoves, sameSet } from '../../cluster/partition-moves.js'
 import type { TopicConfig } from '../../thread-messages.js'
 
 const SEEN_POLL_MS = 50
@@ -47,8 +47,7 @@ async function shown(node: ClusterNode, topic: string, moves: readonly Partition
   const deadline = Date.now() + ADMIN_TIMEOUT_MS
   const seen = (m: PartitionMove) => {
     const rec = node.view.partition(topic, m.partition)
-    const placed = rec?.target ?? rec?.replicas ?? []
-    return placed.length === m.replicas.length && m.replicas.every((id) => placed.includes(id))
+    return sameSet(rec?.target ?? rec?.replicas ?? [], m.replicas)
   }
   while (!moves.every(seen)) {
     if (Date.now() >= deadline) throw new SkiffError('TIMEOUT', `the moves of ${topic} were recorded, but this broker's view of the cluster did not show them within ${ADMIN_TIMEOUT_MS} ms`)
