@@ -82,6 +82,12 @@ export interface ConnectOptions {
   requestTimeoutMs?: number
   /** close() waits at most this long for unconfirmed publishes and unsettled messages. Default 10 s. */
   drainTimeoutMs?: number
+  /**
+   * In a cluster: the cluster's metadata is asked again at least this often,
+   * as Kafka's metadata.max.age.ms (besides at once after a refusal, a lost
+   * connection, or a broker saying it no longer leads a partition). Default 10 s.
+   */
+  metadataRefreshMs?: number
   /** TLS options for skiffs:// URLs (ca, cert, key, rejectUnauthorized, ...). */
   tls?: tls.ConnectionOptions
   /** Largest frame accepted from the broker, whatever limit it announces (a guard against a hostile peer). Default 64 MiB. */
@@ -158,6 +164,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.requestTimeoutMs = positiveMs('requestTimeoutMs', opts.requestTimeoutMs ?? 30_000)
     this.drainTimeoutMs = positiveMs('drainTimeoutMs', opts.drainTimeoutMs ?? 10_000)
     const connectTimeoutMs = positiveMs('connectTimeoutMs', opts.connectTimeoutMs ?? 10_000)
+    positiveMs('metadataRefreshMs', opts.metadataRefreshMs ?? 10_000)
     this.link = new Link(
       addresses,
       {
@@ -188,13 +195,19 @@ export class Client extends EventEmitter<ClientEvents> {
   /**
    * An ERROR that answers no request. UNKNOWN_TOPIC or UNKNOWN_GROUP naming a
    * subscription (details.sub) means its topic or group was deleted: that consumer ends with the
-   * error (its iterator throws it, handlers get it as 'error'). Anything else
-   * is the client's 'error' event.
+   * error (its iterator throws it, handlers get it as 'error'). NOT_LEADER naming one means the
+   * broker no longer leads some of its partitions (`details.partitions`): a cluster consumer
+   * follows them, the subscription goes on. Anything else is the client's 'error' event.
    */
   private brokerError(err: SkiffError): void {
     const sub = err.details?.sub
+    const named = typeof sub === 'number' ? this.consumers.get(sub) : undefined
+    if (named && err.code === 'NOT_LEADER' && named.onLeadershipMoved) {
+      const partitions = err.details?.partitions
+      return named.onLeadershipMoved(Array.isArray(partitions) ? partitions.filter((p): p is number => Number.isSafeInteger(p)) : [])
+    }
     const ended = err.code === 'UNKNOWN_TOPIC' || err.code === 'UNKNOWN_GROUP'
-    const consumer = ended && typeof sub === 'number' ? this.consumers.get(sub) : undefined
+    const consumer = ended ? named : undefined
     if (!consumer) return this.report(err)
     this.forget(consumer)
     consumer.fail(err)

@@ -44,6 +44,13 @@
  *   read from the new leader once metadata names it (the election, about
  *   the lease TTL), from the group's position as replicated with the
  *   partition.
+ * - A broker that stops leading partitions a subscription there covers says
+ *   so at once (an unsolicited NOT_LEADER naming the subscription): the
+ *   consumer refreshes metadata and follows them then, not at the periodic
+ *   refresh (see follow()). A connection that stays up while only the
+ *   leadership moves (a partition moved, an election while the old leader
+ *   was cut off from etcd or paused) would otherwise bring nothing of them
+ *   for up to metadataRefreshMs.
  * - At-least-once across a move: a message taken from a replaced
  *   subscription is settled on the connection it came on (its Message
  *   settles through the consumer that made it), and a broker that no longer
@@ -236,6 +243,7 @@ export class MergedConsumer extends Consumer {
       }
       const had = this.sources.get(id) ?? []
       const source: Source = { consumer: inner, partitions: parts }
+      inner.onLeadershipMoved = (moved) => this.follow(id, moved, FIRST_RETRY_MS)
       this.sources.set(id, replace ? [source] : [...had, source])
       this.partitions = this.router.placement(this.topic)?.partitions.map((p) => p.partition) ?? inner.partitions
       void this.pump(id, inner)
@@ -268,6 +276,29 @@ export class MergedConsumer extends Consumer {
       )
     }, wait)
     this.retryTimer.unref()
+  }
+
+  /**
+   * Broker `id` says it no longer leads `moved` (an unsolicited NOT_LEADER):
+   * refresh metadata and sync at once, rather than at the periodic refresh.
+   * The broker may say so a moment before etcd names the new leader (a
+   * leader hands over by stepping down first), and the broker that answers
+   * the refresh may not have seen it yet: while metadata still names `id`,
+   * asked again after 250 ms, doubling, up to 2 s (about 4 s in all; the
+   * periodic refresh does the rest).
+   */
+  private follow(id: number, moved: number[], waitMs: number): void {
+    if (this.phase !== 'open') return
+    this.router.refresh().then(
+      () => {
+        this.sync()
+        const t = this.router.placement(this.topic)
+        const stale = t?.partitions.some((p) => p.leader === id && (moved.length === 0 || moved.includes(p.partition)))
+        if (!stale || waitMs > MAX_RETRY_MS || this.phase !== 'open') return
+        setTimeout(() => this.follow(id, moved, waitMs * 2), waitMs).unref()
+      },
+      () => this.retryLater(),
+    )
   }
 
   /** maxInFlight split by the broker's share (`led` partitions) of the topic's partitions. */

@@ -17,7 +17,9 @@
  * - Metadata is fetched whole (every topic this user may describe) and is
  *   refreshed when a producer holds a batch (a refusal, a lost connection,
  *   no route) or waits long for an answer, when any per-broker link is lost,
- *   when a subscription is refused retriably, and every REFRESH_MS;
+ *   when a subscription is refused retriably, when a broker says it no
+ *   longer leads partitions a subscription there covers (an unsolicited
+ *   NOT_LEADER, cluster-consumer.ts), and every metadataRefreshMs (10 s);
  *   concurrent refreshes share one call. It is asked on every open
  *   connection at once (the seed and the per-broker links) and the first
  *   answer is taken, an older revision than the one held being ignored; with
@@ -43,7 +45,7 @@ import type { BrokerAddress } from './url.js'
 
 /** How long the first METADATA is retried after a retriable refusal. */
 const START_RETRY_MS = 10_000
-/** Metadata is refreshed at least this often (a leader moved without any link lost is seen by then at the latest). */
+/** Metadata is refreshed at least this often by default (ConnectOptions.metadataRefreshMs). */
 export const REFRESH_MS = 10_000
 /** Refreshes asked for within this of the last one share its answer. */
 const MIN_REFRESH_GAP_MS = 100
@@ -114,7 +116,7 @@ export class ClusterRouter {
         await new Promise((r) => setTimeout(r, delay))
       }
     }
-    this.timer = setInterval(() => this.refreshSoon(), REFRESH_MS)
+    this.timer = setInterval(() => this.refreshSoon(), this.opts.metadataRefreshMs ?? REFRESH_MS)
     this.timer.unref()
   }
 

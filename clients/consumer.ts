@@ -147,6 +147,12 @@ export class Consumer extends EventEmitter<ConsumerEvents> implements AsyncItera
   partitions: number[] = []
   /** @internal Accepted by the broker at least once (so it is subscribed again after a reconnect). */
   established = false
+  /**
+   * @internal The broker no longer leads these of the subscription's
+   * partitions (an unsolicited NOT_LEADER naming it): a cluster consumer
+   * follows them to their new leader (cluster-consumer.ts).
+   */
+  onLeadershipMoved: ((partitions: number[]) => void) | undefined
   private generation = 0
   private buffer: Message[] = []
   private head = 0

@@ -73,6 +73,8 @@ export interface ClusterTopicSink {
   current(topic: string, createdAt: number): boolean
   /** Whether the data dir has a copy of the partition (a move off this broker while it was down leaves one). */
   holdsCopy(topic: string, partition: number): boolean
+  /** Partitions led here until now are led elsewhere: their subscribers here are told (gateway/leadership-notices.ts). */
+  leadershipLost(lost: readonly { topic: string; partition: number }[]): void
 }
 
 export interface ClusterNodeOptions {
@@ -149,6 +151,7 @@ export class ClusterNode {
       // The copy's write, once done, calls changed() again (learn below).
       localCopyCurrent: (topic, createdAt) => opts.topics.current(topic, createdAt),
       holdsCopy: (topic, partition) => opts.topics.holdsCopy(topic, partition),
+      leadershipLost: (lost) => opts.topics.leadershipLost(lost),
       log: (level, msg, fields) => opts.log(level, msg, fields),
     })
     this.writes = new ClusterTopicWrites({

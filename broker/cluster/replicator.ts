@@ -45,6 +45,8 @@ export interface ReplicatorOptions {
   localCopyCurrent?: (topic: string, createdAt: number) => boolean
   /** Whether this broker's data dir has a copy of the partition (cluster-topics.ts). */
   holdsCopy?: (topic: string, partition: number) => boolean
+  /** Partitions this broker led until this sync are led elsewhere now (or not replicated here any more). */
+  leadershipLost?: (lost: { topic: string; partition: number }[]) => void
   log: Log
 }
 
@@ -188,6 +190,7 @@ export class Replicator {
     const { view, self } = this.opts
     const followed = new Map<number, Followed[]>()
     const seen = new Set<string>()
+    const lost: { topic: string; partition: number }[] = []
     // A topic's dead-letter partitions are replicated with their origin's (same replicas, leader and epoch).
     const all: [string, number, PartitionRecord][] = []
     const current = this.opts.localCopyCurrent ?? (() => true)
@@ -216,7 +219,9 @@ export class Replicator {
       const isr = [...counted].sort((a, b) => a - b)
       const signature = `${role}|${rec.leaderEpoch}|${isr.join(',')}|${t.minInSync}`
       const config = topicConfigOf(topic, t)
-      if (this.sent.get(key)?.signature !== signature) {
+      const before = this.sent.get(key)?.signature
+      if (before !== signature) {
+        if (before?.startsWith('leader|') && role !== 'leader') lost.push({ topic, partition })
         this.sent.set(key, { config, partition, signature })
         pool.send(ownerOf(topic, partition, pool.size), { t: 'role', config, partition, self: self.id, role, epoch: rec.leaderEpoch, isr, minInSync: t.minInSync })
       }
@@ -235,6 +240,7 @@ export class Replicator {
     }
     for (const [key, s] of this.sent) {
       if (seen.has(key)) continue
+      if (s.signature.startsWith('leader|')) lost.push({ topic: s.config.topic, partition: s.partition })
       this.sent.delete(key)
       this.isr.forget(key)
       this.moves.forget(key)
@@ -243,6 +249,7 @@ export class Replicator {
       // Moved to other brokers (partition-moves.ts): this copy is no replica any more, and would only take disk.
       if (this.movedOff(s.config.topic, s.partition)) this.drop(pool, s.config.topic, s.partition)
     }
+    if (lost.length > 0) this.opts.leadershipLost?.(lost)
     for (const [leader, fetcher] of this.fetchers) {
       if (followed.has(leader) && view.brokers.has(leader)) continue
       fetcher.close()

@@ -34,6 +34,7 @@ import { existsSync } from 'node:fs'
 import { partitionDir, readTopicConfig } from '../topic-store.js'
 import type { GatewayContext } from './context.js'
 import { endSubscriptions } from './handlers/admin.js'
+import { tellLeadershipLost, type LostLeadership } from './leadership-notices.js'
 
 export class ClusterTopics implements ClusterTopicSink {
   private readonly queue = new Map<string, Promise<unknown>>()
@@ -64,6 +65,10 @@ export class ClusterTopics implements ClusterTopicSink {
       }
       return this.ctx.topics.learn(config)
     })
+  }
+
+  leadershipLost(lost: readonly LostLeadership[]): void {
+    tellLeadershipLost(this.ctx, this.ctx.config.brokerId, lost)
   }
 
   deleted(topic: string): void {

@@ -283,3 +283,11 @@ t.test('bad subscribe arguments are refused before anything is sent', async (t) 
   t.throws(() => client.producer({ maxInFlight: 0 }), { name: 'SkiffError', codeName: 'INVALID_REQUEST' })
   t.equal(peer.frames.filter((f) => f.opcode !== Op.HELLO).length, 0)
 })
+
+t.test('a timing option that is not a positive number is refused before any connection, naming it', async (t) => {
+  const peer = await startStandIn()
+  t.teardown(peer.close)
+  await t.rejects(connect(peer.url, { metadataRefreshMs: 0 }), { codeName: 'INVALID_REQUEST', message: /metadataRefreshMs must be a positive number, got 0/ })
+  await t.rejects(connect(peer.url, { requestTimeoutMs: -5 }), { codeName: 'INVALID_REQUEST', message: /requestTimeoutMs must be a positive number, got -5/ })
+  t.equal(peer.frames.length, 0, 'nothing reached the broker')
+})
