@@ -49,6 +49,8 @@ export interface Delivered {
   id: string
   partition: number
   offset: number
+  /** When the consumer got it (ms since the epoch). */
+  at?: number
 }
 
 export interface CheckInput {

@@ -6,11 +6,35 @@
  * it just before dying, which would say nothing about recovery; one sent
  * after can only be confirmed once the partition is served again.
  *
- * Measured from the workload's log (Confirmed.sentAt / .at), so it includes
- * the client's refresh and retry: what an application waits.
+ * The same for consumers (deliveryEvents): to the first delivery to the
+ * group of a record sent at or after the fault to a partition it hit. A
+ * consumer follows a partition's new leader on its own (its client is not
+ * the producers'), so this says how long the application's reading stops.
+ *
+ * Measured from the workload's log (Confirmed.sentAt / .at, Delivered.at),
+ * so it includes the clients' refresh and retry: what an application waits.
  */
-import type { Confirmed } from './checker.js'
+import type { Confirmed, Delivered } from './checker.js'
 import type { FaultName, FaultRecord } from './faults.js'
+
+/** A record's publish (sentAt) and an event of it (at): its confirm, or a delivery. */
+export interface Timed {
+  partition: number
+  sentAt?: number | undefined
+  at?: number | undefined
+}
+
+/** Each delivery of a confirmed record, timed from its publish. */
+export function deliveryEvents(confirmed: readonly Confirmed[], delivered: readonly Delivered[]): Timed[] {
+  const sentAt = new Map<string, number>()
+  for (const c of confirmed) if (c.sentAt !== undefined) sentAt.set(c.id, c.sentAt)
+  const out: Timed[] = []
+  for (const d of delivered) {
+    const sent = sentAt.get(d.id)
+    if (sent !== undefined && d.at !== undefined) out.push({ partition: d.partition, sentAt: sent, at: d.at })
+  }
+  return out
+}
 
 export interface Failover {
   fault: FaultRecord
@@ -18,9 +42,9 @@ export interface Failover {
   ms: number | undefined
 }
 
-/** One per injected fault (those not injected are left out). */
-export function failoverTimes(faults: readonly FaultRecord[], confirmed: readonly Confirmed[]): Failover[] {
-  const timed = confirmed.filter((c) => c.sentAt !== undefined && c.at !== undefined).sort((a, b) => a.sentAt! - b.sentAt!)
+/** One per injected fault (those not injected are left out); `events`: confirms, or deliveryEvents(). */
+export function failoverTimes(faults: readonly FaultRecord[], events: readonly Timed[]): Failover[] {
+  const timed = events.filter((c) => c.sentAt !== undefined && c.at !== undefined).sort((a, b) => a.sentAt! - b.sentAt!)
   const injected = faults.filter((f) => !f.skipped)
   return injected.map((fault, i) => {
     const until = injected[i + 1]?.startedAt ?? Infinity

@@ -16,7 +16,8 @@
  *    the brokers.
  * 4. Read every replica of every partition from the data directories
  *    (replicas.ts), compare them, run the checker (checker.ts) on the
- *    leader's copy, and measure failover per fault (failover.ts).
+ *    leader's copy, and measure per fault how long confirms and the group's
+ *    reading stopped (failover.ts).
  *
  * The same seed replays the same plan (fault kinds, targets among the
  * leaders of the moment, durations) and the same keys. Used by
@@ -25,7 +26,7 @@
 import { seededRandom, sleep } from '../reliability/harness.js'
 import { check, confirmedOrderBroken, type CheckReport, type Finding, type Reordering } from './checker.js'
 import { connectDirect } from './broker-cluster.js'
-import { failoverStats, failoverTimes, type Failover, type FailoverStats } from './failover.js'
+import { deliveryEvents, failoverStats, failoverTimes, type Failover, type FailoverStats } from './failover.js'
 import { FaultCluster, type Placement } from './fault-cluster.js'
 import { FAULT_NAMES, inject, NEEDS_REPLICAS, NEEDS_SPARE_BROKER, type FaultName, type FaultRecord } from './faults.js'
 import { compareReplicas, readReplicas, type ReplicaReport } from './replicas.js'
@@ -79,6 +80,8 @@ export interface SuiteResult {
   replicas: Omit<ReplicaReport, 'stored' | 'reference'>
   failover: Failover[]
   failoverStats: FailoverStats[]
+  /** From each fault to the group's first delivery of a record sent after it to a partition it hit. */
+  deliveryFailoverStats: FailoverStats[]
   durationMs: number
   /** What each broker logged at warn or above, over all its runs (for a report of what went wrong). */
   brokerLogs: Map<number, Record<string, unknown>[]>
@@ -179,6 +182,7 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
         replicas,
         failover,
         failoverStats: failoverStats(failover),
+        deliveryFailoverStats: failoverStats(failoverTimes(faults, deliveryEvents(w.confirmed, w.delivered))),
         durationMs: Date.now() - began,
         brokerLogs: new Map(cluster.brokers.map((b) => [b.id, b.runner.lines.filter((l) => l.level === 'warn' || l.level === 'error' || l.level === 'fatal' || (typeof l.level === 'number' && l.level >= 40))])),
         failures: [...w.failures],
@@ -227,6 +231,9 @@ export function summaryTable(r: SuiteResult): string {
   ]
   for (const s of r.failoverStats) {
     rows.push([`failover ${s.name}`, `p50 ${msText(s.p50)} ms`, `p99 ${msText(s.p99)} ms, max ${msText(s.max)} ms over ${s.faults} fault(s)${s.unrecovered ? `, ${s.unrecovered} with no confirm before the next` : ''}`])
+  }
+  for (const s of r.deliveryFailoverStats) {
+    rows.push([`reading resumed ${s.name}`, `p50 ${msText(s.p50)} ms`, `p99 ${msText(s.p99)} ms, max ${msText(s.max)} ms${s.unrecovered ? `, ${s.unrecovered} fault(s) with no such delivery before the next` : ''}`])
   }
   const header = ['what', 'found', 'notes']
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
@@ -293,6 +300,7 @@ function toJson(r: SuiteResult, opts: SuiteOptions): Record<string, unknown> {
     replicaLengthGaps: r.replicas.lengthGaps,
     strayPartitionDirs: r.replicas.strays,
     failover: r.failoverStats,
+    deliveryFailover: r.deliveryFailoverStats,
     ok: c.ok && r.replicas.divergent.count === 0 && r.drained,
   }
 }

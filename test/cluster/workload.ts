@@ -86,7 +86,7 @@ export async function startWorkload(opts: WorkloadOptions): Promise<Workload> {
     const name = `c${i}`
     const client = await open(`workload-${name}`, 'consumers')
     const consumer = await client.subscribe(opts.topic, { group, from: 'earliest', maxInFlight: 200 }, (msg) => {
-      delivered.push({ consumer: name, id: msg.headers[ID_HEADER] ?? `?${msg.partition}:${msg.offset}`, partition: msg.partition, offset: msg.offset })
+      delivered.push({ consumer: name, id: msg.headers[ID_HEADER] ?? `?${msg.partition}:${msg.offset}`, partition: msg.partition, offset: msg.offset, at: Date.now() })
       msg.ack()
     })
     consumer.on('error', () => {})
