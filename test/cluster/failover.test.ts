@@ -15,7 +15,7 @@ const confirm = (id: string, partition: number, sentAt: number, at: number): Con
 const deliver = (id: string, partition: number, at: number): Delivered => ({ consumer: 'c0', id, partition, offset: 0, at })
 
 t.test('reading resumes at the first delivery of a record sent after the fault to a partition it hit', async (t) => {
-  const faults = [fault('move-partition', 1000, [1]), fault('kill-leader', 5000, [0])]
+  const faults = [fault('pause-leader', 1000, [1]), fault('kill-leader', 5000, [0])]
   const confirmed = [
     confirm('before', 1, 900, 950), // sent before the first fault
     confirm('other', 0, 1100, 1150), // a partition the first fault did not hit
@@ -55,4 +55,20 @@ t.test('a fault after which nothing sent was delivered before the next counts as
   const delivered = [deliver('b', 2, 3700)] // 'a' was never delivered
   const stats = failoverStats(failoverTimes(faults, deliveryEvents(confirmed, delivered)))
   t.match(stats.find((s) => s.name === 'pause-leader'), { faults: 2, unrecovered: 1, max: 700 }, 'one fault unrecovered, the other read again 700 ms after it')
+})
+
+t.test('a move is timed from its end, when the leadership changed hands, not from when it was asked', async (t) => {
+  const faults = [fault('move-partition', 1000, [3])] // healed (the move ended) at 1500
+  const confirmed = [confirm('during', 3, 1200, 1250), confirm('after', 3, 1600, 1700)]
+  const delivered = [deliver('during', 3, 1260), deliver('after', 3, 2500)]
+  t.same(
+    failoverTimes(faults, confirmed).map((f) => f.ms),
+    [200],
+    'the confirm of a record sent once it ended: 1700 - 1500',
+  )
+  t.same(
+    failoverTimes(faults, deliveryEvents(confirmed, delivered)).map((f) => f.ms),
+    [1000],
+    'and its delivery: 2500 - 1500; what the old leader served while the move ran does not count',
+  )
 })

@@ -48,12 +48,13 @@ export function failoverTimes(faults: readonly FaultRecord[], events: readonly T
   const injected = faults.filter((f) => !f.skipped)
   return injected.map((fault, i) => {
     const until = injected[i + 1]?.startedAt ?? Infinity
+    const from = struckAt(fault)
     const hit = new Set(fault.affected)
     let lo = 0
     let hi = timed.length
     while (lo < hi) {
       const mid = (lo + hi) >> 1
-      if (timed[mid]!.sentAt! < fault.startedAt) lo = mid + 1
+      if (timed[mid]!.sentAt! < from) lo = mid + 1
       else hi = mid
     }
     let first: number | undefined
@@ -62,8 +63,18 @@ export function failoverTimes(faults: readonly FaultRecord[], events: readonly T
       if (hit.size > 0 && !hit.has(c.partition)) continue
       if (first === undefined || c.at! < first) first = c.at!
     }
-    return { fault, ms: first === undefined ? undefined : first - fault.startedAt }
+    return { fault, ms: first === undefined ? undefined : first - from }
   })
+}
+
+/**
+ * When the fault took the partitions from their clients. A move is asked at
+ * startedAt, but its partition is served as before while the new broker
+ * catches up; the leadership changes hands when the move ends (healedAt),
+ * so that is when its clients have to follow.
+ */
+function struckAt(fault: FaultRecord): number {
+  return fault.name === 'move-partition' ? fault.healedAt : fault.startedAt
 }
 
 /** Nearest-rank percentile of sorted numbers. */
