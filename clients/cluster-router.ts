@@ -19,7 +19,9 @@
  *   no route) or waits long for an answer, when any per-broker link is lost,
  *   when a subscription is refused retriably, when a broker says it no
  *   longer leads partitions a subscription there covers (an unsolicited
- *   NOT_LEADER, cluster-consumer.ts), and every metadataRefreshMs (10 s);
+ *   NOT_LEADER, cluster-consumer.ts), when a link stops answering even a
+ *   PING for a second (probeLinks: a paused broker says nothing), and every
+ *   metadataRefreshMs (10 s);
  *   concurrent refreshes share one call. It is asked on every open
  *   connection at once (the seed and the per-broker links) and the first
  *   answer is taken, an older revision than the one held being ignored; with
@@ -47,6 +49,8 @@ import type { BrokerAddress } from './url.js'
 const START_RETRY_MS = 10_000
 /** Metadata is refreshed at least this often by default (ConnectOptions.metadataRefreshMs). */
 export const REFRESH_MS = 10_000
+/** A link that answers nothing (not even a PING) for this long has its broker's leadership checked (probeLinks). */
+const UNRESPONSIVE_MS = 1000
 /** Refreshes asked for within this of the last one share its answer. */
 const MIN_REFRESH_GAP_MS = 100
 
@@ -73,6 +77,7 @@ export class ClusterRouter {
   private refreshing: Promise<void> | undefined
   private lastRefresh = 0
   private timer: NodeJS.Timeout | undefined
+  private probeTimer: NodeJS.Timeout | undefined
   private closed = false
   private rr = 0
   readonly consumers = new Set<MergedConsumer>()
@@ -118,6 +123,8 @@ export class ClusterRouter {
     }
     this.timer = setInterval(() => this.refreshSoon(), this.opts.metadataRefreshMs ?? REFRESH_MS)
     this.timer.unref()
+    this.probeTimer = setInterval(() => this.probeLinks(), UNRESPONSIVE_MS / 2)
+    this.probeTimer.unref()
   }
 
   /** Ask METADATA again (shared with a refresh in flight or just made unless `force`). */
@@ -367,11 +374,32 @@ export class ClusterRouter {
     return this.opts
   }
 
+  /**
+   * A broker that stops answering while its connection stays up (paused,
+   * its machine hanging) loses its partitions to an election after the
+   * lease TTL, and nothing on that connection says so: its consumers would
+   * wait for the periodic refresh. So every link that has been silent for
+   * UNRESPONSIVE_MS gets a PING, and one whose PING goes unanswered as long
+   * has metadata asked again (of the brokers that answer), every
+   * UNRESPONSIVE_MS while it lasts: once another broker leads its
+   * partitions, the consumers follow them there (a producer's waiting
+   * publishes do the same on their own, partition-routes.ts).
+   */
+  private probeLinks(): void {
+    const now = Date.now()
+    let refresh = false
+    for (const l of this.links.values()) {
+      if (l.client?.current?.unresponsive(UNRESPONSIVE_MS, now)) refresh = true
+    }
+    if (refresh && now - this.lastRefresh >= UNRESPONSIVE_MS) this.refreshSoon()
+  }
+
   /** Stop refreshing and close every link (each drains its producers and consumers first). */
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
     if (this.timer) clearInterval(this.timer)
+    if (this.probeTimer) clearInterval(this.probeTimer)
     const links = [...this.links.values()]
     await Promise.all(links.map((l) => (l.client ? l.client.close() : l.starting?.then((c) => c.close(), () => undefined))))
     this.links.clear()

@@ -107,6 +107,8 @@ export class Connection {
   private corr = 0
   private lastSent = Date.now()
   private lastReceived = Date.now()
+  /** When unresponsive() sent its PING, while nothing has come since. */
+  private probeSentAt: number | undefined
   private heartbeat: NodeJS.Timeout | undefined
   private closeReason: SkiffError | undefined
   private closedPromise: Promise<void>
@@ -392,6 +394,24 @@ export class Connection {
     this.pending.delete(e.corr)
     if (p.timer) clearTimeout(p.timer)
     p.reject(err)
+  }
+
+  /**
+   * @internal A cheap liveness probe, far quicker than the heartbeat's
+   * IDLE_TIMEOUT: when nothing came from the broker for `ms`, send a PING;
+   * true once such a PING is older than `ms` with nothing at all received
+   * since (the broker is paused, or its machine or link hangs). The
+   * connection is not closed for it: a paused broker comes back.
+   */
+  unresponsive(ms: number, now = Date.now()): boolean {
+    if (this.state !== 'open') return false
+    if (this.probeSentAt !== undefined && this.lastReceived < this.probeSentAt) return now - this.probeSentAt > ms
+    this.probeSentAt = undefined
+    if (now - this.lastReceived >= ms) {
+      this.probeSentAt = now
+      this.writeFrame(encodePing())
+    }
+    return false
   }
 
   private startHeartbeat(): void {

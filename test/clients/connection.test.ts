@@ -291,3 +291,34 @@ t.test('a timing option that is not a positive number is refused before any conn
   await t.rejects(connect(peer.url, { requestTimeoutMs: -5 }), { codeName: 'INVALID_REQUEST', message: /requestTimeoutMs must be a positive number, got -5/ })
   t.equal(peer.frames.length, 0, 'nothing reached the broker')
 })
+
+t.test('the liveness probe: a PING after a quiet spell; unresponsive only once that PING goes unanswered as long', async (t) => {
+  let answering = true
+  const peer = await startStandIn({
+    onFrame: (p, f) => {
+      if (answering) p.reply(f)
+    },
+  })
+  t.teardown(peer.close)
+  const client = await connect(peer.url, { reconnect: false })
+  t.teardown(() => client.close())
+  const conn = client.current!
+  const pings = () => peer.frames.filter((f) => f.opcode === Op.PING).length
+  const start = Date.now()
+  t.equal(conn.unresponsive(150, start), false, 'just connected: nothing to ask')
+  t.equal(pings(), 0, 'and no PING sent')
+  await new Promise((r) => setTimeout(r, 200))
+  t.equal(conn.unresponsive(150), false, 'quiet for longer than 150 ms: a PING goes out, not a verdict yet')
+  await waitFor('the first PING', () => pings() === 1)
+  await new Promise((r) => setTimeout(r, 20)) // its PONG comes back meanwhile
+  t.equal(conn.unresponsive(150), false, 'the broker answered the PING: responsive')
+  t.equal(pings(), 1, 'and heard from lately: no PING')
+  answering = false
+  await new Promise((r) => setTimeout(r, 200))
+  t.equal(conn.unresponsive(150), false, 'quiet again: another PING')
+  await waitFor('the second PING', () => pings() === 2)
+  await new Promise((r) => setTimeout(r, 200))
+  t.equal(conn.unresponsive(150), true, 'that PING unanswered for longer than 150 ms: unresponsive')
+  t.equal(pings(), 2, 'without piling up PINGs')
+  t.equal(client.status, 'connected', 'the connection is kept: a paused broker comes back')
+})

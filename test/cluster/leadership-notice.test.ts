@@ -1,12 +1,14 @@
 /**
- * A broker that stops leading a partition tells the subscriptions there that
- * cover it (an unsolicited NOT_LEADER naming the subscription and the
- * partitions), and a cluster consumer follows the partition to its new
- * leader at once. Here the leadership moves while every connection stays up
- * (a partition move hands it over), so nothing else tells the consumer: its
- * client's periodic metadata refresh is set to 10 minutes, longer than the
- * test, and the consumer is alone in its client (a producer's refusal would
- * refresh the metadata it shares).
+ * A consumer follows its partition to a new leader while the connection to
+ * the old one stays up, without waiting for its client's periodic metadata
+ * refresh (set here to 10 minutes, longer than the tests; each consumer is
+ * alone in its client, as a producer's refusal would refresh the metadata it
+ * shares):
+ * - the old leader, handing the partition over (a move), tells the
+ *   subscriptions there that cover it (an unsolicited NOT_LEADER naming the
+ *   subscription and the partitions);
+ * - an old leader that is paused tells nothing: the client finds its PING
+ *   unanswered and asks the other brokers (cluster-router.ts probeLinks).
  */
 import t from 'tap'
 import { connect } from '../../clients/index.js'
@@ -83,6 +85,52 @@ else {
     t.ok(
       await until(async () => next.every((id) => got.includes(id)), 30_000),
       `the consumer gets the 20 published at the new leader, long before its next periodic refresh (${got.length} so far)`,
+    )
+  })
+
+  t.test('a consumer whose leader is paused follows the partition to the broker elected in its place', async (t) => {
+    const cluster = await startCluster(t, { brokers: 3, etcdMembers: 1, args: ['--no-udp'] })
+    const admin = await connectDirect(cluster.seeds[0]!, { name: 'admin', requestTimeoutMs: 30_000 })
+    t.teardown(() => admin.close())
+    const topic = 'paused-under'
+    await admin.admin.createTopic(topic, { partitions: 1, replicationFactor: 3, minInSync: 2 })
+    const before = (await admin.admin.metadata([topic])).topics[0]!.partitions[0]!
+
+    const reader = await connect(cluster.seeds, { name: 'reader', requestTimeoutMs: 30_000, metadataRefreshMs: 600_000 })
+    reader.on('error', () => {})
+    t.teardown(() => reader.close({ timeoutMs: 1000 }).catch(() => {}))
+    const got: string[] = []
+    const consumer = await reader.subscribe(topic, { group: 'g' }, (msg) => {
+      got.push(String(msg.headers[ID_HEADER]))
+      msg.ack()
+    })
+    consumer.on('error', () => {})
+    const writer = await connect(cluster.seeds.filter((_, i) => i + 1 !== before.leader), { name: 'writer', requestTimeoutMs: 30_000 })
+    writer.on('error', () => {})
+    t.teardown(() => writer.close({ timeoutMs: 1000 }).catch(() => {}))
+    const producer = writer.producer()
+    for (let i = 0; i < 10; i++) await producer.publish(topic, `record-${i}`, { headers: { [ID_HEADER]: `r${i}` } })
+    t.ok(await until(async () => got.length >= 10, 20_000), 'the consumer gets the first 10')
+
+    const paused = cluster.brokers[before.leader - 1]!
+    process.kill(paused.pid, 'SIGSTOP')
+    t.teardown(() => {
+      try {
+        process.kill(paused.pid, 'SIGCONT')
+      } catch {
+        // already gone
+      }
+    })
+    // Confirmed once a broker that is not paused leads the partition (the producer follows on its own).
+    for (let i = 10; i < 20; i++) await producer.publish(topic, `record-${i}`, { headers: { [ID_HEADER]: `r${i}` } })
+    const asker = await connectDirect(cluster.seeds[before.leader % 3]!, { name: 'asker', requestTimeoutMs: 30_000 })
+    t.teardown(() => asker.close())
+    const after = (await asker.admin.metadata([topic])).topics[0]!.partitions[0]!
+    t.not(after.leader, before.leader, `broker ${after.leader} leads the partition while broker ${before.leader} is paused`)
+    const next = Array.from({ length: 10 }, (_, i) => `r${10 + i}`)
+    t.ok(
+      await until(async () => next.every((id) => got.includes(id)), 20_000),
+      `the consumer gets the 10 published at the new leader while the old one is still paused (${got.length} so far)`,
     )
   })
 }
