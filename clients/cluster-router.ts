@@ -375,23 +375,32 @@ export class ClusterRouter {
   }
 
   /**
-   * A broker that stops answering while its connection stays up (paused,
-   * its machine hanging) loses its partitions to an election after the
-   * lease TTL, and nothing on that connection says so: its consumers would
-   * wait for the periodic refresh. So every link that has been silent for
-   * UNRESPONSIVE_MS gets a PING, and one whose PING goes unanswered as long
-   * has metadata asked again (of the brokers that answer), every
-   * UNRESPONSIVE_MS while it lasts: once another broker leads its
-   * partitions, the consumers follow them there (a producer's waiting
-   * publishes do the same on their own, partition-routes.ts).
+   * A leader that stops answering loses its partitions to an election after
+   * the lease TTL, and nothing tells its consumers when: a broker killed
+   * drops the connection (one refresh then, while metadata still names it),
+   * a paused or hung one keeps it up and says nothing. Consumers would wait
+   * for the periodic refresh. So, every UNRESPONSIVE_MS, metadata is asked
+   * again (of the brokers that answer) while it still names as a leader a
+   * broker whose link is down, or has not answered a PING for
+   * UNRESPONSIVE_MS (every link silent that long gets one): once another
+   * broker leads those partitions, the consumers follow them there (a
+   * producer's waiting publishes do the same on their own,
+   * partition-routes.ts). A broker that leads nothing costs no refresh.
    */
   private probeLinks(): void {
     const now = Date.now()
     let refresh = false
-    for (const l of this.links.values()) {
-      if (l.client?.current?.unresponsive(UNRESPONSIVE_MS, now)) refresh = true
+    for (const [id, l] of this.links) {
+      const conn = l.client?.current
+      const lost = conn ? conn.unresponsive(UNRESPONSIVE_MS, now) : l.client?.status === 'reconnecting'
+      if (lost && this.namesLeader(id)) refresh = true
     }
     if (refresh && now - this.lastRefresh >= UNRESPONSIVE_MS) this.refreshSoon()
+  }
+
+  /** Whether the metadata held names broker `id` leader of any partition. */
+  private namesLeader(id: number): boolean {
+    return this.meta?.topics.some((t) => t.partitions.some((p) => p.leader === id)) ?? false
   }
 
   /** Stop refreshing and close every link (each drains its producers and consumers first). */

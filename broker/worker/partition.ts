@@ -416,7 +416,14 @@ export class Partition {
     if (s.ephemeral === true) {
       c.ephemeral = true
       c.dirty = false
-    } else this.saver.create(c)
+    } else {
+      this.saver.create(c)
+      // A new group goes to the followers with the next fetch answer, not after up to
+      // GROUPS_EVERY_MS plus a held fetch: a leader lost meanwhile left a new leader without
+      // it, which made the group again at its start (`latest`: records published between the
+      // failover and the consumer following it were skipped).
+      this.replica?.groupsChanged()
+    }
     this.cursors.set(s.group, c)
     return c
   }

@@ -324,6 +324,25 @@ t.test('held fetches: answered in the turn that appends, on replWake, or when ma
   t.match(leader!.fetchAnswer(woken.id), { hw: 1 }, 'answered on replWake')
 })
 
+t.test('a new group goes to the followers at once: a held fetch is answered in the turn the group is made, carrying it', async (t) => {
+  const [leader, follower] = brokers(t, 1, 2)
+  await leader!.role('leader', 1, [1, 2], 1)
+  await follower!.role('follower', 1, [1, 2], 1)
+  const first = await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 0 }, 5000)
+  t.same(first.answer?.groups && unpack(Buffer.from(first.answer.groups)), [], 'the term\'s first answer: no group yet')
+  const held = await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 0 }, 5000)
+  t.equal(held.answer, undefined, 'nothing new: held')
+  await leader!.subscribe('fresh')
+  const got = leader!.fetchAnswer(held.id)
+  t.ok(got, 'answered in the turn the group was made, not at maxWaitMs (5 s) nor GROUPS_EVERY_MS later')
+  const groups = got?.groups ? (unpack(Buffer.from(got.groups)) as [string, unknown][]) : []
+  t.same(groups.map(([g]) => g), ['fresh'], 'carrying the new group')
+  t.match(await follower!.append(1, got!), { t: 'done' })
+  const id = newId()
+  await follower!.turn({ t: 'group', id, topic: TOPIC, partition: 0, group: 'fresh' })
+  t.match(follower!.reply(id), { t: 'done', result: { committed: 0, members: 0 } }, 'the follower has it (an unknown group is described as null): a leader lost now leaves the group to the next one')
+})
+
 t.test('a follower made leader rebuilds the dedup window: a resend of a replicated idempotent batch is confirmed with its offset, not stored twice', async (t) => {
   const [a, b] = brokers(t, 1, 2)
   await a!.role('leader', 1, [1, 2], 2)

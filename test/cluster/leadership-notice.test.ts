@@ -8,7 +8,9 @@
  *   subscriptions there that cover it (an unsolicited NOT_LEADER naming the
  *   subscription and the partitions);
  * - an old leader that is paused tells nothing: the client finds its PING
- *   unanswered and asks the other brokers (cluster-router.ts probeLinks).
+ *   unanswered and asks the other brokers (cluster-router.ts probeLinks);
+ * - nor does one that is killed: the client asks again every second while
+ *   metadata still names as leader a broker its link cannot reach.
  */
 import t from 'tap'
 import { connect } from '../../clients/index.js'
@@ -131,6 +133,43 @@ else {
     t.ok(
       await until(async () => next.every((id) => got.includes(id)), 20_000),
       `the consumer gets the 10 published at the new leader while the old one is still paused (${got.length} so far)`,
+    )
+  })
+
+  t.test('a consumer whose leader is killed follows the partition once another broker is elected', async (t) => {
+    const cluster = await startCluster(t, { brokers: 3, etcdMembers: 1, args: ['--no-udp'] })
+    const admin = await connectDirect(cluster.seeds[0]!, { name: 'admin', requestTimeoutMs: 30_000 })
+    t.teardown(() => admin.close())
+    const topic = 'killed-under'
+    await admin.admin.createTopic(topic, { partitions: 1, replicationFactor: 3, minInSync: 2 })
+    const before = (await admin.admin.metadata([topic])).topics[0]!.partitions[0]!
+
+    const reader = await connect(cluster.seeds, { name: 'reader', requestTimeoutMs: 30_000, metadataRefreshMs: 600_000, reconnect: { initialDelayMs: 50, maxDelayMs: 500 } })
+    reader.on('error', () => {})
+    t.teardown(() => reader.close({ timeoutMs: 1000 }).catch(() => {}))
+    const got: string[] = []
+    const consumer = await reader.subscribe(topic, { group: 'g' }, (msg) => {
+      got.push(String(msg.headers[ID_HEADER]))
+      msg.ack()
+    })
+    consumer.on('error', () => {})
+    const writer = await connect(cluster.seeds.filter((_, i) => i + 1 !== before.leader), { name: 'writer', requestTimeoutMs: 30_000 })
+    writer.on('error', () => {})
+    t.teardown(() => writer.close({ timeoutMs: 1000 }).catch(() => {}))
+    const producer = writer.producer()
+    for (let i = 0; i < 10; i++) await producer.publish(topic, `record-${i}`, { headers: { [ID_HEADER]: `r${i}` } })
+    t.ok(await until(async () => got.length >= 10, 20_000), 'the consumer gets the first 10')
+
+    await cluster.brokers[before.leader - 1]!.kill()
+    for (let i = 10; i < 20; i++) await producer.publish(topic, `record-${i}`, { headers: { [ID_HEADER]: `r${i}` } })
+    const asker = await connectDirect(cluster.seeds[before.leader % 3]!, { name: 'asker', requestTimeoutMs: 30_000 })
+    t.teardown(() => asker.close())
+    const after = (await asker.admin.metadata([topic])).topics[0]!.partitions[0]!
+    t.not(after.leader, before.leader, `broker ${after.leader} leads the partition once broker ${before.leader} is killed`)
+    const next = Array.from({ length: 10 }, (_, i) => `r${10 + i}`)
+    t.ok(
+      await until(async () => next.every((id) => got.includes(id)), 20_000),
+      `the consumer gets the 10 published at the new leader, its old leader still down (${got.length} so far)`,
     )
   })
 }
