@@ -12,7 +12,7 @@
  * - nor does one that is killed: the client asks again every second while
  *   metadata still names as leader a broker its link cannot reach.
  */
-import t from 'tap'
+import t, { type Test as Tap } from 'tap'
 import { connect } from '../../clients/index.js'
 import { Op, SUPPORTED_VERSIONS, decodeError, encodeHello, encodeSubscribe, stringHash } from '../../protocol/index.js'
 import { RawPeer } from '../broker/raw-peer.js'
@@ -90,31 +90,54 @@ else {
     )
   })
 
-  t.test('a consumer whose leader is paused follows the partition to the broker elected in its place', async (t) => {
-    const cluster = await startCluster(t, { brokers: 3, etcdMembers: 1, args: ['--no-udp'] })
-    const admin = await connectDirect(cluster.seeds[0]!, { name: 'admin', requestTimeoutMs: 30_000 })
-    t.teardown(() => admin.close())
-    const topic = 'paused-under'
-    await admin.admin.createTopic(topic, { partitions: 1, replicationFactor: 3, minInSync: 2 })
-    const before = (await admin.admin.metadata([topic])).topics[0]!.partitions[0]!
+  /**
+   * A one-partition topic on three brokers, a consumer alone in its client and a producer; the
+   * first 10 records read; then `strike` takes the leader away and 10 more are published (confirmed
+   * once another broker leads: the producer follows on its own). The consumer must get them while
+   * the old leader is still away.
+   */
+  const leaderGoes = (name: string, topic: string, away: string, strike: (cluster: Awaited<ReturnType<typeof startCluster>>, leader: number, t: Tap) => Promise<void>) =>
+    t.test(name, async (t) => {
+      const cluster = await startCluster(t, { brokers: 3, etcdMembers: 1, args: ['--no-udp'] })
+      const admin = await connectDirect(cluster.seeds[0]!, { name: 'admin', requestTimeoutMs: 30_000 })
+      t.teardown(() => admin.close())
+      await admin.admin.createTopic(topic, { partitions: 1, replicationFactor: 3, minInSync: 2 })
+      const before = (await admin.admin.metadata([topic])).topics[0]!.partitions[0]!
 
-    const reader = await connect(cluster.seeds, { name: 'reader', requestTimeoutMs: 30_000, metadataRefreshMs: 600_000 })
-    reader.on('error', () => {})
-    t.teardown(() => reader.close({ timeoutMs: 1000 }).catch(() => {}))
-    const got: string[] = []
-    const consumer = await reader.subscribe(topic, { group: 'g' }, (msg) => {
-      got.push(String(msg.headers[ID_HEADER]))
-      msg.ack()
+      const reader = await connect(cluster.seeds, { name: 'reader', requestTimeoutMs: 30_000, metadataRefreshMs: 600_000, reconnect: { initialDelayMs: 50, maxDelayMs: 500 } })
+      reader.on('error', () => {})
+      t.teardown(() => reader.close({ timeoutMs: 1000 }).catch(() => {}))
+      const got: string[] = []
+      const consumer = await reader.subscribe(topic, { group: 'g' }, (msg) => {
+        got.push(String(msg.headers[ID_HEADER]))
+        msg.ack()
+      })
+      consumer.on('error', () => {})
+      const writer = await connect(cluster.seeds.filter((_, i) => i + 1 !== before.leader), { name: 'writer', requestTimeoutMs: 30_000 })
+      writer.on('error', () => {})
+      t.teardown(() => writer.close({ timeoutMs: 1000 }).catch(() => {}))
+      const producer = writer.producer()
+      const publish = async (from: number, to: number) => {
+        for (let i = from; i < to; i++) await producer.publish(topic, `record-${i}`, { headers: { [ID_HEADER]: `r${i}` } })
+      }
+      await publish(0, 10)
+      t.ok(await until(async () => got.length >= 10, 20_000), 'the consumer gets the first 10')
+
+      await strike(cluster, before.leader, t)
+      await publish(10, 20)
+      const asker = await connectDirect(cluster.seeds[before.leader % 3]!, { name: 'asker', requestTimeoutMs: 30_000 })
+      t.teardown(() => asker.close())
+      const after = (await asker.admin.metadata([topic])).topics[0]!.partitions[0]!
+      t.not(after.leader, before.leader, `broker ${after.leader} leads the partition while broker ${before.leader} is ${away}`)
+      const next = Array.from({ length: 10 }, (_, i) => `r${10 + i}`)
+      t.ok(
+        await until(async () => next.every((id) => got.includes(id)), 20_000),
+        `the consumer gets the 10 published at the new leader while the old one is still ${away} (${got.length} so far)`,
+      )
     })
-    consumer.on('error', () => {})
-    const writer = await connect(cluster.seeds.filter((_, i) => i + 1 !== before.leader), { name: 'writer', requestTimeoutMs: 30_000 })
-    writer.on('error', () => {})
-    t.teardown(() => writer.close({ timeoutMs: 1000 }).catch(() => {}))
-    const producer = writer.producer()
-    for (let i = 0; i < 10; i++) await producer.publish(topic, `record-${i}`, { headers: { [ID_HEADER]: `r${i}` } })
-    t.ok(await until(async () => got.length >= 10, 20_000), 'the consumer gets the first 10')
 
-    const paused = cluster.brokers[before.leader - 1]!
+  leaderGoes('a consumer whose leader is paused follows the partition to the broker elected in its place', 'paused-under', 'paused', async (cluster, leader, t) => {
+    const paused = cluster.brokers[leader - 1]!
     process.kill(paused.pid, 'SIGSTOP')
     t.teardown(() => {
       try {
@@ -123,53 +146,9 @@ else {
         // already gone
       }
     })
-    // Confirmed once a broker that is not paused leads the partition (the producer follows on its own).
-    for (let i = 10; i < 20; i++) await producer.publish(topic, `record-${i}`, { headers: { [ID_HEADER]: `r${i}` } })
-    const asker = await connectDirect(cluster.seeds[before.leader % 3]!, { name: 'asker', requestTimeoutMs: 30_000 })
-    t.teardown(() => asker.close())
-    const after = (await asker.admin.metadata([topic])).topics[0]!.partitions[0]!
-    t.not(after.leader, before.leader, `broker ${after.leader} leads the partition while broker ${before.leader} is paused`)
-    const next = Array.from({ length: 10 }, (_, i) => `r${10 + i}`)
-    t.ok(
-      await until(async () => next.every((id) => got.includes(id)), 20_000),
-      `the consumer gets the 10 published at the new leader while the old one is still paused (${got.length} so far)`,
-    )
   })
 
-  t.test('a consumer whose leader is killed follows the partition once another broker is elected', async (t) => {
-    const cluster = await startCluster(t, { brokers: 3, etcdMembers: 1, args: ['--no-udp'] })
-    const admin = await connectDirect(cluster.seeds[0]!, { name: 'admin', requestTimeoutMs: 30_000 })
-    t.teardown(() => admin.close())
-    const topic = 'killed-under'
-    await admin.admin.createTopic(topic, { partitions: 1, replicationFactor: 3, minInSync: 2 })
-    const before = (await admin.admin.metadata([topic])).topics[0]!.partitions[0]!
-
-    const reader = await connect(cluster.seeds, { name: 'reader', requestTimeoutMs: 30_000, metadataRefreshMs: 600_000, reconnect: { initialDelayMs: 50, maxDelayMs: 500 } })
-    reader.on('error', () => {})
-    t.teardown(() => reader.close({ timeoutMs: 1000 }).catch(() => {}))
-    const got: string[] = []
-    const consumer = await reader.subscribe(topic, { group: 'g' }, (msg) => {
-      got.push(String(msg.headers[ID_HEADER]))
-      msg.ack()
-    })
-    consumer.on('error', () => {})
-    const writer = await connect(cluster.seeds.filter((_, i) => i + 1 !== before.leader), { name: 'writer', requestTimeoutMs: 30_000 })
-    writer.on('error', () => {})
-    t.teardown(() => writer.close({ timeoutMs: 1000 }).catch(() => {}))
-    const producer = writer.producer()
-    for (let i = 0; i < 10; i++) await producer.publish(topic, `record-${i}`, { headers: { [ID_HEADER]: `r${i}` } })
-    t.ok(await until(async () => got.length >= 10, 20_000), 'the consumer gets the first 10')
-
-    await cluster.brokers[before.leader - 1]!.kill()
-    for (let i = 10; i < 20; i++) await producer.publish(topic, `record-${i}`, { headers: { [ID_HEADER]: `r${i}` } })
-    const asker = await connectDirect(cluster.seeds[before.leader % 3]!, { name: 'asker', requestTimeoutMs: 30_000 })
-    t.teardown(() => asker.close())
-    const after = (await asker.admin.metadata([topic])).topics[0]!.partitions[0]!
-    t.not(after.leader, before.leader, `broker ${after.leader} leads the partition once broker ${before.leader} is killed`)
-    const next = Array.from({ length: 10 }, (_, i) => `r${10 + i}`)
-    t.ok(
-      await until(async () => next.every((id) => got.includes(id)), 20_000),
-      `the consumer gets the 10 published at the new leader, its old leader still down (${got.length} so far)`,
-    )
+  leaderGoes('a consumer whose leader is killed follows the partition once another broker is elected', 'killed-under', 'down', async (cluster, leader) => {
+    await cluster.brokers[leader - 1]!.kill()
   })
 }
