@@ -56,7 +56,7 @@ import { Admin } from './admin.js'
 import { reconnectPolicy, type ReconnectOptions } from './backoff.js'
 import { MergedConsumer } from './cluster-consumer.js'
 import { RoutedProducer } from './cluster-producer.js'
-import { ClusterRouter } from './cluster-router.js'
+import { ClusterRouter, REFRESH_MS } from './cluster-router.js'
 import type { Connection } from './connection.js'
 import { Consumer, startPosition, type MessageHandler, type SubscribeOptions } from './consumer.js'
 import { Link, type ClientStatus, type RetryInfo } from './link.js'
@@ -143,6 +143,8 @@ export class Client extends EventEmitter<ClientEvents> {
   readonly admin: Admin
   /** See {@link ConnectOptions.requestTimeoutMs}. */
   readonly requestTimeoutMs: number
+  /** @internal See {@link ConnectOptions.metadataRefreshMs} (the cluster router reads it). */
+  readonly metadataRefreshMs: number
   /** See {@link ConnectOptions.drainTimeoutMs}. */
   readonly drainTimeoutMs: number
   private readonly link: Link
@@ -164,7 +166,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.requestTimeoutMs = positiveMs('requestTimeoutMs', opts.requestTimeoutMs ?? 30_000)
     this.drainTimeoutMs = positiveMs('drainTimeoutMs', opts.drainTimeoutMs ?? 10_000)
     const connectTimeoutMs = positiveMs('connectTimeoutMs', opts.connectTimeoutMs ?? 10_000)
-    positiveMs('metadataRefreshMs', opts.metadataRefreshMs ?? 10_000)
+    this.metadataRefreshMs = positiveMs('metadataRefreshMs', opts.metadataRefreshMs ?? REFRESH_MS)
     this.link = new Link(
       addresses,
       {

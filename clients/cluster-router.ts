@@ -121,7 +121,7 @@ export class ClusterRouter {
         await new Promise((r) => setTimeout(r, delay))
       }
     }
-    this.timer = setInterval(() => this.refreshSoon(), this.opts.metadataRefreshMs ?? REFRESH_MS)
+    this.timer = setInterval(() => this.refreshSoon(), this.seed.metadataRefreshMs)
     this.timer.unref()
     this.probeTimer = setInterval(() => this.probeLinks(), UNRESPONSIVE_MS / 2)
     this.probeTimer.unref()

@@ -73,7 +73,7 @@ export interface ClusterTopicSink {
   current(topic: string, createdAt: number): boolean
   /** Whether the data dir has a copy of the partition (a move off this broker while it was down leaves one). */
   holdsCopy(topic: string, partition: number): boolean
-  /** Partitions led here until now are led elsewhere: their subscribers here are told (gateway/leadership-notices.ts). */
+  /** Partitions led here until now are led elsewhere (none: nothing to do): their subscribers here are told (gateway/leadership-notices.ts). */
   leadershipLost(lost: readonly { topic: string; partition: number }[]): void
 }
 

@@ -53,6 +53,7 @@ export interface ReplicatorOptions {
 interface SentRole {
   config: TopicConfig
   partition: number
+  role: 'leader' | 'follower'
   signature: string
 }
 
@@ -219,10 +220,10 @@ export class Replicator {
       const isr = [...counted].sort((a, b) => a - b)
       const signature = `${role}|${rec.leaderEpoch}|${isr.join(',')}|${t.minInSync}`
       const config = topicConfigOf(topic, t)
-      const before = this.sent.get(key)?.signature
-      if (before !== signature) {
-        if (before?.startsWith('leader|') && role !== 'leader') lost.push({ topic, partition })
-        this.sent.set(key, { config, partition, signature })
+      const before = this.sent.get(key)
+      if (before?.signature !== signature) {
+        if (before?.role === 'leader' && role !== 'leader') lost.push({ topic, partition })
+        this.sent.set(key, { config, partition, role, signature })
         pool.send(ownerOf(topic, partition, pool.size), { t: 'role', config, partition, self: self.id, role, epoch: rec.leaderEpoch, isr, minInSync: t.minInSync })
       }
       if (role === 'leader') continue
@@ -240,7 +241,7 @@ export class Replicator {
     }
     for (const [key, s] of this.sent) {
       if (seen.has(key)) continue
-      if (s.signature.startsWith('leader|')) lost.push({ topic: s.config.topic, partition: s.partition })
+      if (s.role === 'leader') lost.push({ topic: s.config.topic, partition: s.partition })
       this.sent.delete(key)
       this.isr.forget(key)
       this.moves.forget(key)
@@ -249,7 +250,7 @@ export class Replicator {
       // Moved to other brokers (partition-moves.ts): this copy is no replica any more, and would only take disk.
       if (this.movedOff(s.config.topic, s.partition)) this.drop(pool, s.config.topic, s.partition)
     }
-    if (lost.length > 0) this.opts.leadershipLost?.(lost)
+    this.opts.leadershipLost?.(lost)
     for (const [leader, fetcher] of this.fetchers) {
       if (followed.has(leader) && view.brokers.has(leader)) continue
       fetcher.close()

@@ -291,15 +291,25 @@ t.test('stale epochs are fenced: a fetch in another epoch than the leader\'s is 
   t.equal(pos.endOffset, 1, 'the same data in the current epoch is taken')
 })
 
-t.test('held fetches: answered in the turn that appends, on replWake, or when maxWaitMs passes', async (t) => {
+/**
+ * A leader (broker 1) and a follower (broker 2) in epoch 1, and the follower's first two fetches
+ * with a 5 s maxWait: the first is answered at once, the second is held (its answer is checked by
+ * the caller).
+ */
+async function withHeldFetch(t: Parameters<typeof brokers>[0]) {
   const [leader, follower] = brokers(t, 1, 2)
   await leader!.role('leader', 1, [1, 2], 1)
   await follower!.role('follower', 1, [1, 2], 1)
+  const first = await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 0 }, 5000)
+  const held = await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 0 }, 5000)
+  return { leader: leader!, follower: follower!, first, held }
+}
+
+t.test('held fetches: answered in the turn that appends, on replWake, or when maxWaitMs passes', async (t) => {
+  const { leader, follower, first, held } = await withHeldFetch(t)
   // A follower's first fetch in an epoch carries the partition's group state, even an empty one (so a
   // follower that was away drops the groups deleted meanwhile): it is answered at once.
-  const first = await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 0 }, 5000)
   t.same(first.answer?.groups && unpack(Buffer.from(first.answer.groups)), [], 'the first fetch is answered at once, with the group state: no group')
-  const held = await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 0 }, 5000)
   t.equal(held.answer, undefined, 'nothing new: held')
   await leader!.publish(['a'])
   const got = leader!.fetchAnswer(held.id)
@@ -325,12 +335,8 @@ t.test('held fetches: answered in the turn that appends, on replWake, or when ma
 })
 
 t.test('a new group goes to the followers at once: a held fetch is answered in the turn the group is made, carrying it', async (t) => {
-  const [leader, follower] = brokers(t, 1, 2)
-  await leader!.role('leader', 1, [1, 2], 1)
-  await follower!.role('follower', 1, [1, 2], 1)
-  const first = await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 0 }, 5000)
+  const { leader, follower, first, held } = await withHeldFetch(t)
   t.same(first.answer?.groups && unpack(Buffer.from(first.answer.groups)), [], 'the term\'s first answer: no group yet')
-  const held = await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: 0 }, 5000)
   t.equal(held.answer, undefined, 'nothing new: held')
   await leader!.subscribe('fresh')
   const got = leader!.fetchAnswer(held.id)

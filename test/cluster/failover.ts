@@ -38,7 +38,7 @@ export function deliveryEvents(confirmed: readonly Confirmed[], delivered: reado
 
 export interface Failover {
   fault: FaultRecord
-  /** ms, or undefined when no such confirm came before the next fault (or the end). */
+  /** ms, or undefined when no such confirm (or delivery) came before the next fault (or the end). */
   ms: number | undefined
 }
 
