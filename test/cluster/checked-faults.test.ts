@@ -5,7 +5,7 @@
  * paused (SIGSTOP) for longer than its lease TTL and resumed, and two of the
  * three etcd members are killed and restarted (order and moments drawn from
  * the seed). Then every partition is read back from the broker that leads
- * it, and the checker must find no confirmed record lost, none stored twice,
+ * it (read again while leadership settles), and the checker must find no confirmed record lost, none stored twice,
  * none out of order, every ack at its stored offset, nothing stored or
  * delivered that was never published, and every confirmed record delivered.
  *
@@ -16,10 +16,9 @@ import { faultSeed } from './fault-seed.js'
 import { sleep } from '../reliability/harness.js'
 import { check } from './checker.js'
 import { expectClean } from './expect-clean.js'
-import { readBack } from './read-back.js'
+import { readBackLeaders } from './read-back.js'
 import { startWorkload } from './workload.js'
 import { clusterMissing, connectDirect, startCluster } from './broker-cluster.js'
-import type { Stored } from './checker.js'
 
 const TOPIC = 'checked'
 const RUN_MS = 15_000
@@ -92,14 +91,10 @@ else {
     const drained = await w.deliveredAll(30_000)
     await w.close()
 
-    // Each broker reads back the partitions it leads.
-    const stored: Stored[] = []
-    for (const b of [b1, b2, b3]) {
-      const back = await readBack({ url: b.url, topic: TOPIC, timeoutMs: 20_000, open: connectDirect })
-      t.ok(back.complete, `broker at ${b.port}: every stored offset read back (missing: ${JSON.stringify(back.missing.slice(0, 5))})`)
-      stored.push(...back.records)
-    }
-    t.equal(new Set(stored.map((s) => s.partition)).size, 6, 'all six partitions were read')
+    // Each partition read back whole from the broker leading it (read-back.ts: leadership may still be settling after etcd's outage).
+    const back = await readBackLeaders({ urls: cluster.seeds, topic: TOPIC, partitions: 6, open: connectDirect })
+    t.strictSame(back.unread, [], `all six partitions were read whole from their leaders (missing: ${JSON.stringify(back.missing.slice(0, 5))})`)
+    const stored = back.records
     const report = check({ confirmed: w.confirmed, stored, attempted: w.attempted, delivered: w.delivered })
     t.comment(report.summary())
     t.ok(w.confirmed.length > 1000, 'the workload got far past the faults')

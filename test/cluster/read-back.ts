@@ -92,6 +92,61 @@ export async function readBack(opts: ReadBackOptions): Promise<ReadBackResult> {
   }
 }
 
+export interface ReadBackLeadersOptions {
+  /** Each broker of the cluster that may lead a partition, read straight (`open`: a client of that broker only). */
+  urls: string[]
+  topic: string
+  /** How many partitions the topic has: each is read whole from one broker. */
+  partitions: number
+  /** Give up after this long. Default 60 s. */
+  timeoutMs?: number
+  open: NonNullable<ReadBackOptions['open']>
+}
+
+export interface ReadBackLeadersResult {
+  records: Stored[]
+  /** Partitions no broker gave whole before the deadline. */
+  unread: number[]
+  /** What the last read of each unread partition was missing. */
+  missing: ReadBackResult['missing']
+}
+
+/** Pause between rounds while some partition is unread (its leader being elected, say). */
+const LEADERS_RETRY_MS = 500
+/** One broker's read in a round: a partition whose leader steps down meanwhile is read again in the next. */
+const LEADER_READ_MS = 15_000
+
+/**
+ * Every partition of a cluster's topic, each read back whole from the
+ * broker that leads it. Leadership may still be moving when a test reads,
+ * even after every fault healed: a leader that lost its etcd session steps
+ * down and leads again once the session is back, and an election takes the
+ * lease TTL. So a partition not read whole from its leader of the moment is
+ * read again, in rounds, from whichever broker leads it then, until the
+ * deadline; each partition's records come from one complete read.
+ */
+export async function readBackLeaders(opts: ReadBackLeadersOptions): Promise<ReadBackLeadersResult> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000)
+  const read = new Map<number, Stored[]>()
+  let missing: ReadBackResult['missing'] = []
+  for (;;) {
+    for (const url of opts.urls) {
+      if (read.size === opts.partitions) break
+      const timeoutMs = Math.max(1000, Math.min(LEADER_READ_MS, deadline - Date.now()))
+      const back = await readBack({ url, topic: opts.topic, timeoutMs, open: opts.open })
+      for (const p of back.partitions) {
+        const gaps = back.missing.filter((m) => m.partition === p.partition)
+        if (gaps.length > 0) missing = [...missing.filter((m) => m.partition !== p.partition), ...gaps]
+        else if (!read.has(p.partition)) read.set(p.partition, back.records.filter((r) => r.partition === p.partition))
+      }
+    }
+    if (read.size === opts.partitions || Date.now() >= deadline) break
+    await new Promise((resolve) => setTimeout(resolve, LEADERS_RETRY_MS))
+  }
+  const unread = Array.from({ length: opts.partitions }, (_, p) => p).filter((p) => !read.has(p))
+  return { records: [...read.values()].flat(), unread, missing: missing.filter((m) => unread.includes(m.partition)) }
+}
+
 interface Expected {
   count: number
   includes(offset: number): boolean
