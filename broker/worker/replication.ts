@@ -122,8 +122,9 @@ export function applyRole(p: Partition, outbox: Outbox, self: number, role: Repl
   failWaiting(p, outbox, replica.update(role, epoch, isr, minInSync))
   if (role !== 'leader') failPurges(p, outbox)
   // A follower hands consumers nothing (readableEnd), so the credits its groups got back meanwhile
-  // wait: leading again (a leader that stepped down while its etcd session was lost, say) must pump
-  // them now, not at the next append or ack, which may never come to a topic no longer written.
+  // wait: leading again must pump them now, not at the next append or ack, which may never come to
+  // a topic no longer written. (A broker whose etcd session lapsed follows every partition until it
+  // is registered again, then leads the same ones in the same epoch: acks in between hit this.)
   if (role === 'leader' && !wasLeader) p.needsPump = true
   p.advanceHw()
 }
