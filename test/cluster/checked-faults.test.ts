@@ -5,9 +5,10 @@
  * paused (SIGSTOP) for longer than its lease TTL and resumed, and two of the
  * three etcd members are killed and restarted (order and moments drawn from
  * the seed). Then every partition is read back from the broker that leads
- * it (read again while leadership settles), and the checker must find no confirmed record lost, none stored twice,
- * none out of order, every ack at its stored offset, nothing stored or
- * delivered that was never published, and every confirmed record delivered.
+ * it (read again while leadership settles), and the checker must find no
+ * confirmed record lost, none stored twice, none out of order, every ack at
+ * its stored offset, nothing stored or delivered that was never published,
+ * and every confirmed record delivered.
  *
  * Seeded: SKIFF_FAULT_SEED=<seed> replays the plan and the keys.
  */
@@ -94,6 +95,7 @@ else {
     // Each partition read back whole from the broker leading it (read-back.ts: leadership may still be settling after etcd's outage).
     const back = await readBackLeaders({ urls: cluster.seeds, topic: TOPIC, partitions: 6, open: connectDirect })
     t.strictSame(back.unread, [], `all six partitions were read whole from their leaders (missing: ${JSON.stringify(back.missing.slice(0, 5))})`)
+    t.comment(`read back in ${back.rounds} round(s) over the brokers`)
     const stored = back.records
     const report = check({ confirmed: w.confirmed, stored, attempted: w.attempted, delivered: w.delivered })
     t.comment(report.summary())

@@ -109,6 +109,8 @@ export interface ReadBackLeadersResult {
   unread: number[]
   /** What the last read of each unread partition was missing. */
   missing: ReadBackResult['missing']
+  /** Rounds over the brokers it took (1: every partition whole at the first read of its leader). */
+  rounds: number
 }
 
 /** Pause between rounds while some partition is unread (its leader being elected, say). */
@@ -129,7 +131,9 @@ export async function readBackLeaders(opts: ReadBackLeadersOptions): Promise<Rea
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000)
   const read = new Map<number, Stored[]>()
   let missing: ReadBackResult['missing'] = []
+  let rounds = 0
   for (;;) {
+    rounds++
     for (const url of opts.urls) {
       if (read.size === opts.partitions) break
       const timeoutMs = Math.max(1000, Math.min(LEADER_READ_MS, deadline - Date.now()))
@@ -144,7 +148,7 @@ export async function readBackLeaders(opts: ReadBackLeadersOptions): Promise<Rea
     await new Promise((resolve) => setTimeout(resolve, LEADERS_RETRY_MS))
   }
   const unread = Array.from({ length: opts.partitions }, (_, p) => p).filter((p) => !read.has(p))
-  return { records: [...read.values()].flat(), unread, missing: missing.filter((m) => unread.includes(m.partition)) }
+  return { records: [...read.values()].flat(), unread, missing: missing.filter((m) => unread.includes(m.partition)), rounds }
 }
 
 interface Expected {
