@@ -23,6 +23,7 @@ import { recoverGroups } from './group-recovery.js'
 import { reportRecovery } from './recovery-report.js'
 import { DeadLetterer, type DeadLetterReason } from './dead-letter.js'
 import { DedupWindow, DEDUP_WINDOW_MS } from './dedup-window.js'
+import { PublishFences } from '../publish-fences.js'
 import { SkiffError } from '../../protocol/errors.js'
 import { storageError } from '../storage/storage-error.js'
 import { GroupSaver } from './group-saver.js'
@@ -60,6 +61,8 @@ export class Partition {
   /** A failed journal write is logged once per streak. */
   private journalFailing = false
   readonly dedup = new DedupWindow()
+  /** A replicated copy's producers whose batch was refused retriably: their later batches wait behind it (publish-fences.ts). */
+  private fences: PublishFences | undefined
   /** Metric counts of this partition's events (observability/worker-metrics.ts). */
   private readonly counters: PartitionCounters
   private readonly deadLetters: DeadLetterer
@@ -107,8 +110,8 @@ export class Partition {
    * the same sync as a new append, in case the original is not yet durable).
    */
   append(id: number, records: Uint8Array, count: number, confirm: boolean, producerId?: number, sequence?: number): void {
-    this.replica?.checkWritable(this.topic, this.partition)
     const idempotent = producerId !== undefined && producerId > 0 && sequence !== undefined
+    if (this.replica) this.checkWritable(idempotent ? producerId : undefined, sequence)
     const prior = idempotent ? this.dedup.get(producerId, sequence) : undefined
     let baseOffset: number
     if (prior) {
@@ -390,6 +393,24 @@ export class Partition {
     }
     if (this.journalFailing) this.ctx.outbox.log({ level: 'info', msg: 'delivery journal written again', topic: this.topic, partition: this.partition })
     this.journalFailing = false
+  }
+
+  /**
+   * A replicated copy takes a batch only while it may (Replica.checkWritable),
+   * and an idempotent producer's batch only once the batch of it refused
+   * before has come again: the gateway holds back what it has not passed on
+   * yet, this what was already on its way here when the refusal was made.
+   */
+  private checkWritable(producerId: number | undefined, sequence: number | undefined): void {
+    if (producerId === undefined || sequence === undefined) return this.replica!.checkWritable(this.topic, this.partition)
+    const behind = this.fences?.check(producerId, sequence, this.topic, this.partition, Date.now())
+    if (behind) throw behind
+    try {
+      this.replica!.checkWritable(this.topic, this.partition)
+    } catch (err) {
+      if (err instanceof SkiffError) (this.fences ??= new PublishFences()).refused(producerId, sequence, this.topic, this.partition, err, Date.now())
+      throw err
+    }
   }
 
   private readOne(offset: number): LogRecord | undefined {

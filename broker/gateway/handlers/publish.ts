@@ -4,13 +4,23 @@
  * fsync that covers it). Fire-and-forget publishes get no answer unless they
  * fail. The connection stops being read while too many bytes await confirms.
  */
-import { SkiffError, checkName, decodePublish, encodePublishAck, isDeadLetterTopic } from '../../../protocol/index.js'
+import { SkiffError, checkName, decodePublish, encodePublishAck, isDeadLetterTopic, type Publish } from '../../../protocol/index.js'
 import { requireAccess } from '../../auth/guard.js'
 import type { HandlerConnection } from '../handler-connection.js'
 import { ownerOf, splitByPartition, type PartitionPart } from '../../routing.js'
 import type { ClusterNode } from '../../cluster/cluster-node.js'
+import { PublishFences } from '../../publish-fences.js'
 
 let roundRobin = 0
+
+/** In a cluster, per connection that had a batch refused retriably: what must wait behind it (publish-fences.ts). */
+const fencesByConn = new WeakMap<HandlerConnection, PublishFences>()
+
+function fencesOf(conn: HandlerConnection): PublishFences {
+  let fences = fencesByConn.get(conn)
+  if (!fences) fencesByConn.set(conn, (fences = new PublishFences()))
+  return fences
+}
 
 export async function onPublish(conn: HandlerConnection, body: Buffer): Promise<void> {
   const received = performance.now()
@@ -50,7 +60,7 @@ export async function onPublish(conn: HandlerConnection, body: Buffer): Promise<
       parts = splitByPartition(pub.records, pub.count, topic.partitions, here?.length ? here[turn % here.length]! : turn)
     }
     // In a cluster every part must be led here, or none is stored: the client resends the batch to the leader.
-    if (ctx.cluster) for (const part of parts) refuseUnlessLed(ctx.cluster, pub.topic, part.partition)
+    if (ctx.cluster) for (const part of parts) refuseUnlessLed(conn, ctx.cluster, pub, part.partition)
   } catch (err) {
     conn.publishEnded(bytes)
     throw err
@@ -77,6 +87,7 @@ export async function onPublish(conn: HandlerConnection, body: Buffer): Promise<
         if (failed) return
         if (err) {
           failed = true
+          if (ctx.cluster && idempotent) fencesOf(conn).refused(pub.producerId!, pub.sequence!, pub.topic, part.partition, err, Date.now())
           conn.publishEnded(bytes)
           conn.error(err, pub.corr)
           return
@@ -92,9 +103,15 @@ export async function onPublish(conn: HandlerConnection, body: Buffer): Promise<
   })
 }
 
-function refuseUnlessLed(cluster: ClusterNode, topic: string, partition: number): void {
-  const refusal = cluster.refusal(topic, partition)
-  if (refusal) throw refusal
+/** Refuse a part this broker may not store now, or one that a refused batch of its producer must precede (publish-fences.ts). */
+function refuseUnlessLed(conn: HandlerConnection, cluster: ClusterNode, pub: Publish, partition: number): void {
+  const idempotent = pub.producerId !== undefined && pub.sequence !== undefined
+  const behind = idempotent ? fencesByConn.get(conn)?.check(pub.producerId!, pub.sequence!, pub.topic, partition, Date.now()) : undefined
+  if (behind) throw behind
+  const refusal = cluster.refusal(pub.topic, partition)
+  if (!refusal) return
+  if (idempotent) fencesOf(conn).refused(pub.producerId!, pub.sequence!, pub.topic, partition, refusal, Date.now())
+  throw refusal
 }
 
 function ack(corr: number, count: number, parts: PartitionPart[], bases: number[]) {
