@@ -18,6 +18,7 @@
  */
 import { connect, type Client, type ConnectOptions, type Message, type PartitionInfo } from '../../clients/index.js'
 import type { Stored } from './checker.js'
+import { sleep } from '../reliability/harness.js'
 
 export const ID_HEADER = 'msg-id'
 
@@ -145,7 +146,7 @@ export async function readBackLeaders(opts: ReadBackLeadersOptions): Promise<Rea
       }
     }
     if (read.size === opts.partitions || Date.now() >= deadline) break
-    await new Promise((resolve) => setTimeout(resolve, LEADERS_RETRY_MS))
+    await sleep(LEADERS_RETRY_MS)
   }
   const unread = Array.from({ length: opts.partitions }, (_, p) => p).filter((p) => !read.has(p))
   return { records: [...read.values()].flat(), unread, missing: missing.filter((m) => unread.includes(m.partition)), rounds }

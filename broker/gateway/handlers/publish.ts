@@ -60,7 +60,7 @@ export async function onPublish(conn: HandlerConnection, body: Buffer): Promise<
       parts = splitByPartition(pub.records, pub.count, topic.partitions, here?.length ? here[turn % here.length]! : turn)
     }
     // In a cluster every part must be led here, or none is stored: the client resends the batch to the leader.
-    if (ctx.cluster) for (const part of parts) refuseUnlessLed(conn, ctx.cluster, pub, part.partition)
+    if (ctx.cluster) for (const part of parts) refuseUnlessLed(conn, ctx.cluster, pub, part.partition, idempotent)
   } catch (err) {
     conn.publishEnded(bytes)
     throw err
@@ -104,8 +104,7 @@ export async function onPublish(conn: HandlerConnection, body: Buffer): Promise<
 }
 
 /** Refuse a part this broker may not store now, or one that a refused batch of its producer must precede (publish-fences.ts). */
-function refuseUnlessLed(conn: HandlerConnection, cluster: ClusterNode, pub: Publish, partition: number): void {
-  const idempotent = pub.producerId !== undefined && pub.sequence !== undefined
+function refuseUnlessLed(conn: HandlerConnection, cluster: ClusterNode, pub: Publish, partition: number, idempotent: boolean): void {
   const behind = idempotent ? fencesByConn.get(conn)?.check(pub.producerId!, pub.sequence!, pub.topic, partition, Date.now()) : undefined
   if (behind) throw behind
   const refusal = cluster.refusal(pub.topic, partition)
