@@ -10,9 +10,8 @@
  * follows only with --debug or SKIFF_DEBUG=1.
  */
 import type { Argv, ArgumentsCamelCase } from 'yargs'
-import { pino } from 'pino'
 import { DEFAULTS, DESCRIPTIONS, envName, loadConfig, ConfigError, type BrokerConfig, type ConfigKey } from '../broker/config.js'
-import { startBroker, type RunningBroker } from '../broker/index.js'
+import type { RunningBroker } from '../broker/index.js'
 import { debugWanted, processIO, reportFailure, usageErrors, type CliIO } from './commands/client-common.js'
 import { checkDataDir, startFailureMessage } from './start-failure.js'
 import { onReaderGone } from './reader-gone.js'
@@ -62,6 +61,9 @@ async function runBroker(io: CliIO, argv: ArgumentsCamelCase<Record<string, unkn
   let broker: RunningBroker
   try {
     checkDataDir(config.dataDir)
+    // Loaded here, not at the top: every other command (topics, pub, --version...) would pay for
+    // compiling the whole broker, about half of their start-up time.
+    const { startBroker } = await import('../broker/index.js')
     broker = await startBroker(config)
   } catch (err) {
     reportFailure(io, 'broker', startFailureMessage(err, config), err, debug)
@@ -89,6 +91,7 @@ async function runBroker(io: CliIO, argv: ArgumentsCamelCase<Record<string, unkn
   // The reader of the logs went away (`skiff broker | head`): stop as on SIGTERM, then exit 0.
   // pino writes through its own stream, which drops lines after EPIPE; its error event tells us.
   onReaderGone(() => stop('stdout closed'))
+  const { pino } = await import('pino')
   const logStream = (broker.logger as unknown as Record<symbol, NodeJS.EventEmitter | undefined>)[pino.symbols.streamSym]
   logStream?.on?.('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE' && !stopping) stop('stdout closed')
