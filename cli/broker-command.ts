@@ -15,30 +15,31 @@ import type { RunningBroker } from '../broker/index.js'
 import { debugWanted, processIO, reportFailure, usageErrors, type CliIO } from './commands/client-common.js'
 import { checkDataDir, startFailureMessage } from './start-failure.js'
 import { onReaderGone } from './reader-gone.js'
-
-const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
+import { kebab, optionType } from './broker-args.js'
 
 export function registerBrokerCommand(y: Argv, io: CliIO = processIO): Argv {
   const usage = usageErrors(io, 'broker')
   return y.command(
     'broker',
     'run the broker daemon',
-    (b) => {
-      usage.on(b)
-      for (const key of Object.keys(DEFAULTS) as ConfigKey[]) {
-        const d = DEFAULTS[key]
-        b.option(kebab(key), {
-          type: typeof d === 'number' ? 'number' : typeof d === 'boolean' ? 'boolean' : 'string',
-          describe: `${DESCRIPTIONS[key]} [default: ${JSON.stringify(d)}] (env ${envName(key)})`,
-        })
-      }
-      return b.option('config', { type: 'string', describe: 'JSON config file (flags and env override it)' })
-    },
+    (b) => brokerOptions(usage.on(b)),
     usage.handler((argv: ArgumentsCamelCase<Record<string, unknown>>) => runBroker(io, argv)),
   )
 }
 
-async function runBroker(io: CliIO, argv: ArgumentsCamelCase<Record<string, unknown>>): Promise<void> {
+/** The broker's options on a yargs command: one per config key, typed as its default is (broker-args.ts reads the same ones). */
+export function brokerOptions(b: Argv): Argv {
+  for (const key of Object.keys(DEFAULTS) as ConfigKey[]) {
+    b.option(kebab(key), {
+      type: optionType(key),
+      describe: `${DESCRIPTIONS[key]} [default: ${JSON.stringify(DEFAULTS[key])}] (env ${envName(key)})`,
+    })
+  }
+  return b.option('config', { type: 'string', describe: 'JSON config file (flags and env override it)' })
+}
+
+/** Start the broker from its parsed command line (yargs' or parseBrokerArgs'), stop it on SIGTERM/SIGINT. */
+export async function runBroker(io: CliIO, argv: Record<string, unknown>): Promise<void> {
   const debug = debugWanted(io, argv)
   const flags: Partial<Record<ConfigKey, unknown>> = {}
   for (const key of Object.keys(DEFAULTS) as ConfigKey[]) {

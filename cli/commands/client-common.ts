@@ -7,8 +7,7 @@
  * in-process and read what they printed.
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
-import { hideBin } from 'yargs/helpers'
-import { connect, type Client } from '../../clients/index.js'
+import type { Client } from '../../clients/index.js'
 import { DEFAULT_URL } from '../../clients/url.js'
 import { SkiffError } from '../../protocol/index.js'
 
@@ -29,7 +28,9 @@ export const processIO: CliIO = {
   stderr: process.stderr,
   stdin: process.stdin,
   env: process.env,
-  args: hideBin(process.argv),
+  // What follows `node skiff.js` (yargs' hideBin does the same for node; this module is loaded
+  // by `skiff broker`, which does not load yargs).
+  args: process.argv.slice(2),
   setExitCode: (code) => {
     process.exitCode = code
   },
@@ -196,6 +197,9 @@ export async function runWithClient(io: CliIO, command: string, args: ClientArgs
   const url = args.url ?? io.env.SKIFF_URL ?? DEFAULT_URL
   let client: Client | undefined
   try {
+    // The client library is loaded by the command that uses it, not by `skiff broker`, whose
+    // process would hold it for nothing.
+    const { connect } = await import('../../clients/index.js')
     client = await connect(url, {
       name: `skiff-cli ${command}`,
       token: args.token ?? io.env.SKIFF_TOKEN,
