@@ -10,8 +10,10 @@ import { DEFAULT_MAX_FRAME } from '../protocol/index.js'
 import { observabilityConfigProblem, MAX_UDP_PAYLOAD } from './observability/config-check.js'
 import { securityConfigProblem } from './auth/config-check.js'
 import { clusterConfigProblem } from './cluster/config-check.js'
+import { ConfigError, parseFsync, type FsyncPolicy } from './fsync-policy.js'
 
-export type FsyncPolicy = { mode: 'always' } | { mode: 'never' } | { mode: 'interval'; ms: number }
+export { ConfigError, parseFsync, type FsyncPolicy }
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
 
 export interface BrokerConfig {
@@ -173,16 +175,6 @@ export const DEFAULTS: BrokerConfig = {
 
 export type ConfigKey = keyof BrokerConfig
 
-export class ConfigError extends Error {
-  override name = 'ConfigError'
-}
-
-export function parseFsync(value: string): FsyncPolicy {
-  if (value === 'always' || value === 'never') return { mode: value }
-  const m = /^interval:(\d+)$/.exec(value)
-  if (m && Number(m[1]) > 0) return { mode: 'interval', ms: Number(m[1]) }
-  throw new ConfigError(`fsync must be always, never or interval:<ms>, not ${JSON.stringify(value)}`)
-}
 
 /** SKIFF_DATA_DIR for dataDir, SKIFF_MAX_FRAME for maxFrame, ... */
 export function envName(key: ConfigKey): string {

@@ -5,7 +5,7 @@
 import { SkiffError } from '../../protocol/errors.js'
 import { rmSync } from 'node:fs'
 import { partitionDir, readTopicConfig, writeTopicConfig } from '../topic-store.js'
-import type { FsyncPolicy } from '../config.js'
+import type { FsyncPolicy } from '../fsync-policy.js'
 import type { TopicConfig } from '../thread-messages.js'
 import type { Outbox } from './outbox.js'
 import { Partition } from './partition.js'

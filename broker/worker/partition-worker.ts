@@ -8,7 +8,7 @@
  */
 import { describeGroup, describePartition, groupsOf, peek } from './partition-views.js'
 import { storageError } from '../storage/storage-error.js'
-import { parseFsync, type FsyncPolicy } from '../config.js'
+import { parseFsync, type FsyncPolicy } from '../fsync-policy.js'
 import { loadTopicConfigs } from '../topic-store.js'
 import { ownerOf } from '../routing.js'
 import type { FromWorker, RequestOp, Results, ToWorker, WorkerData } from '../thread-messages.js'
