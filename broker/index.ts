@@ -29,6 +29,7 @@ import { tlsEnabled } from './auth/tls-acceptor.js'
 import { releaseWhenIdle } from './memory/idle-release.js'
 
 export type { BrokerConfig } from './config.js'
+export { logStream } from './logger.js'
 
 export interface RunningBroker {
   port: number

@@ -17,6 +17,15 @@ export function createLogger(level: LogLevel): Logger {
   })
 }
 
+/**
+ * The stream the logger writes its lines to: its 'error' event is how the
+ * CLI learns that the reader of the logs went away (EPIPE), since pino
+ * writes through a stream of its own, not process.stdout.
+ */
+export function logStream(logger: Logger): NodeJS.EventEmitter | undefined {
+  return (logger as unknown as Record<symbol, NodeJS.EventEmitter | undefined>)[pino.symbols.streamSym]
+}
+
 /** Log an event that came from a worker as `{ level, msg, ...fields }`. */
 export function logEvent(logger: Logger, event: Record<string, unknown>): void {
   const { level, msg, ...rest } = event

@@ -32,12 +32,22 @@ const PLAIN_NUMBER = /^(0|[1-9]\d{0,14})(\.\d{1,15})?$/
 
 /** The arguments after `broker` as yargs would give them to the command, or undefined: let yargs read them. */
 export function parseBrokerArgs(args: readonly string[]): Record<string, unknown> | undefined {
-  const keys = Object.keys(DEFAULTS) as ConfigKey[]
   const options: Record<string, { type: 'string' | 'boolean'; multiple: true }> = {
     config: { type: 'string', multiple: true },
     debug: { type: 'boolean', multiple: true },
   }
-  for (const key of keys) options[kebab(key)] = { type: optionType(key) === 'boolean' ? 'boolean' : 'string', multiple: true }
+  /** Each flag's option name as the broker command reads it (camel case). */
+  const keyOf = new Map<string, string>([
+    ['config', 'config'],
+    ['debug', 'debug'],
+  ])
+  const numbers = new Set<string>()
+  for (const key of Object.keys(DEFAULTS) as ConfigKey[]) {
+    const type = optionType(key)
+    options[kebab(key)] = { type: type === 'boolean' ? 'boolean' : 'string', multiple: true }
+    keyOf.set(kebab(key), key)
+    if (type === 'number') numbers.add(key)
+  }
   let values: Record<string, (string | boolean)[] | undefined>
   try {
     values = parseArgs({ args: [...args], options, strict: true, allowPositionals: false }).values as typeof values
@@ -45,14 +55,13 @@ export function parseBrokerArgs(args: readonly string[]): Record<string, unknown
     return undefined
   }
   const argv: Record<string, unknown> = {}
-  for (const [name, given] of Object.entries(values)) {
+  for (const [flag, given] of Object.entries(values)) {
     const last = given?.[given.length - 1]
     if (last === undefined) continue
-    const key = name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
-    if (keys.includes(key as ConfigKey) && optionType(key as ConfigKey) === 'number') {
-      if (typeof last !== 'string' || !PLAIN_NUMBER.test(last)) return undefined
-      argv[key] = Number(last)
-    } else argv[key] = last
+    const key = keyOf.get(flag)!
+    if (!numbers.has(key)) argv[key] = last
+    else if (typeof last === 'string' && PLAIN_NUMBER.test(last)) argv[key] = Number(last)
+    else return undefined
   }
   return argv
 }

@@ -59,15 +59,13 @@ export async function runBroker(io: CliIO, argv: Record<string, unknown>): Promi
     reportFailure(io, 'broker', startFailureMessage(err, DEFAULTS), err, debug)
     return process.exit(2)
   }
+  // Loaded here, not at the top: every other command (topics, pub, --version...) would pay for
+  // compiling the whole broker, about half of their start-up time. Before the start, so that
+  // nothing awaits between the start and the handlers below (a reader gone meanwhile).
+  const { startBroker, logStream } = await import('../broker/index.js')
   let broker: RunningBroker
-  let pino: typeof import('pino').pino
   try {
     checkDataDir(config.dataDir)
-    // Loaded here, not at the top: every other command (topics, pub, --version...) would pay for
-    // compiling the whole broker, about half of their start-up time. Both before the start, so
-    // that nothing awaits between the start and the handlers below (a reader gone meanwhile).
-    const [{ startBroker }, pinoModule] = await Promise.all([import('../broker/index.js'), import('pino')])
-    pino = pinoModule.pino
     broker = await startBroker(config)
   } catch (err) {
     reportFailure(io, 'broker', startFailureMessage(err, config), err, debug)
@@ -95,8 +93,7 @@ export async function runBroker(io: CliIO, argv: Record<string, unknown>): Promi
   // The reader of the logs went away (`skiff broker | head`): stop as on SIGTERM, then exit 0.
   // pino writes through its own stream, which drops lines after EPIPE; its error event tells us.
   onReaderGone(() => stop('stdout closed'))
-  const logStream = (broker.logger as unknown as Record<symbol, NodeJS.EventEmitter | undefined>)[pino.symbols.streamSym]
-  logStream?.on?.('error', (err: NodeJS.ErrnoException) => {
+  logStream(broker.logger)?.on?.('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE' && !stopping) stop('stdout closed')
   })
 }

@@ -87,7 +87,7 @@ export async function onPublish(conn: HandlerConnection, body: Buffer): Promise<
         if (failed) return
         if (err) {
           failed = true
-          if (ctx.cluster && idempotent) fencesOf(conn).refused(pub.producerId!, pub.sequence!, pub.topic, part.partition, err, Date.now())
+          if (ctx.cluster && idempotent && err.retriable) fencesOf(conn).refused(pub.producerId!, pub.sequence!, pub.topic, part.partition, err, Date.now())
           conn.publishEnded(bytes)
           conn.error(err, pub.corr)
           return
