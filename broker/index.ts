@@ -73,6 +73,7 @@ export async function startBroker(opts: Partial<BrokerConfig> = {}): Promise<Run
       out: (conn, bytes) => connections.get(conn)?.send(bytes),
       topic: (c) => void topics.add(c).catch((err: unknown) => logger.warn({ topic: c.topic, err: (err as Error).message }, 'dead-letter topic not registered in the cluster')),
       metrics: (op) => obs.onWorkerOp(op),
+      followed: (positions) => ctx.cluster?.replicator.followed(positions),
     },
     logger,
   )

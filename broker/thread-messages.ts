@@ -20,6 +20,8 @@ import type { GroupRecovery } from './worker/group-cursor.js'
 import type { ResetOutcome } from './worker/partition-admin.js'
 import type { FetchPartition } from '../protocol/frames/replication.js'
 import type { FetchAnswer } from './worker/replication.js'
+import type { FollowedLeader } from './worker/leader-fetchers.js'
+import type { FollowerPosition } from './worker/replica-fetcher.js'
 
 export interface TopicConfig {
   topic: string
@@ -104,6 +106,12 @@ export type ToWorker =
   | { t: 'replAppend'; id: number; topic: string; partition: number; epoch: number; hw: number; logStart: number; batches: Uint8Array; diverging: { epoch: number; endOffset: number } | undefined; groups: Uint8Array }
   /** Leader: before the gateway writes `follower` into the in-sync set: is its acknowledgement at the high watermark? */
   | { t: 'isrCheck'; id: number; topic: string; partition: number; follower: number }
+  /**
+   * Follower: the leaders this broker follows this worker's partitions at,
+   * and those partitions with their epochs: the whole set, replacing the
+   * last one (worker/leader-fetchers.ts). Sent when it changes.
+   */
+  | { t: 'follow'; self: number; incarnation: string; leaders: FollowedLeader[] }
 
 /** Worker -> gateway. */
 export type FromWorker =
@@ -118,6 +126,8 @@ export type FromWorker =
   | { t: 'metrics'; deltas: MetricDeltas }
   /** The worker's gauge sample (once a second), replacing its previous one. */
   | { t: 'gauges'; gauges: GaugeSnapshot }
+  /** Followed partitions whose copy moved here since the last such op (at most one per turn): for the replication stats. */
+  | { t: 'followed'; positions: FollowerPosition[] }
 
 /** One record as `peek` returns it: the stored record bytes (record encoding, length prefix included). */
 export interface PeekedRecord {
@@ -206,6 +216,7 @@ const TO_WORKER_FIELDS = {
   replWake: { session: 'f64' },
   replAppend: { id: 'f64', topic: 'str', partition: 'u32', epoch: 'f64', hw: 'f64', logStart: 'f64', batches: 'bin', diverging: 'value', groups: 'bin' },
   isrCheck: { id: 'f64', topic: 'str', partition: 'u32', follower: 'u32' },
+  follow: { self: 'u32', incarnation: 'str', leaders: 'value' },
 } as const satisfies Declaration<ToWorker>
 
 const FROM_WORKER_FIELDS = {
@@ -216,6 +227,7 @@ const FROM_WORKER_FIELDS = {
   log: { event: 'value' },
   metrics: { deltas: 'value' },
   gauges: { gauges: 'value' },
+  followed: { positions: 'value' },
 } as const satisfies Declaration<FromWorker>
 
 /** Every op's fields, by op name: the one list the codec and its tests read. */

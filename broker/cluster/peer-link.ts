@@ -3,9 +3,9 @@
  * normal skiff protocol: HELLO as the cluster's broker identity, then
  * REQUESTs marked `forwarded`, each answered by REPLY or ERROR under the
  * link's own corr (peer-forward.ts decides what to ask whom), the admin
- * requests forwarded to a partition's leader (leader-requests.ts), and the
- * replication fetches of the partitions the peer leads and this broker
- * follows (cluster/replica-fetcher.ts): one connection per pair of brokers.
+ * requests forwarded to a partition's leader (leader-requests.ts): one
+ * connection per pair of brokers. Each worker makes its replication fetches
+ * over a link of its own to the peer (worker/leader-fetchers.ts).
  *
  * Decisions written down here:
  * - Connected on first use, not at once: a cluster where nobody makes
@@ -114,6 +114,11 @@ export class PeerLink {
 
   get peer(): PeerAddress {
     return this.opts.peer
+  }
+
+  /** What another link to the same peer is made with (a worker's replica fetches: worker/leader-fetchers.ts). */
+  get connection(): { peer: PeerAddress; hello: PeerHello; tls: PeerTls | undefined } {
+    return { peer: this.opts.peer, hello: this.opts.hello(), tls: this.opts.tls }
   }
 
   get inFlight(): number {

@@ -2,8 +2,9 @@
  * Replication on this broker's gateway thread: from the etcd view it works
  * out the role of every replicated partition it holds a copy of
  * (replica-roles.ts), tells the owning worker ('role' op, only when
- * something changed), runs one fetcher per leader it follows
- * (replica-fetcher.ts), keeps the in-sync sets of the partitions it leads
+ * something changed), tells each worker which leaders to fetch its
+ * followed partitions from ('follow' op: the worker fetches over links of
+ * its own, worker/leader-fetchers.ts), keeps the in-sync sets of the partitions it leads
  * (isr-keeper.ts), finishes the moves of the partitions it leads
  * (partition-moves.ts), drops its copy of a partition moved off it, and
  * stands in elections (elections.ts). Partitions with a single copy are left
@@ -21,7 +22,8 @@ import { PartitionMoves } from './partition-moves.js'
 import type { PartitionMove } from '../../protocol/index.js'
 import { IsrKeeper } from './isr-keeper.js'
 import type { PeerLink } from './peer-link.js'
-import { ReplicaFetcher, type Followed } from './replica-fetcher.js'
+import type { Followed, FollowerPosition } from '../worker/replica-fetcher.js'
+import type { FollowedLeader } from '../worker/leader-fetchers.js'
 import { isCurrent, leaderIsLive } from './replica-roles.js'
 import { casPartition } from './partition-cas.js'
 import { topicConfigOf, type IsrMember, type PartitionRecord, type TopicRecord } from './records.js'
@@ -61,7 +63,8 @@ export class Replicator {
   private pool: WorkerPool | undefined
   private links: ((id: number) => PeerLink | undefined) | undefined
   private readonly sent = new Map<string, SentRole>()
-  private readonly fetchers = new Map<number, ReplicaFetcher>()
+  /** The last 'follow' op sent to each worker, as JSON: the next is sent only when it differs. */
+  private readonly following = new Map<number, string>()
   private readonly isr: IsrKeeper
   private readonly elections: Elections
   private timer: NodeJS.Timeout | undefined
@@ -251,18 +254,48 @@ export class Replicator {
       if (this.movedOff(s.config.topic, s.partition)) this.drop(pool, s.config.topic, s.partition)
     }
     this.opts.leadershipLost?.(lost)
-    for (const [leader, fetcher] of this.fetchers) {
-      if (followed.has(leader) && view.brokers.has(leader)) continue
-      fetcher.close()
-      this.fetchers.delete(leader)
-    }
+    this.follow(pool, followed)
+  }
+
+  /**
+   * Give each worker the leaders it fetches its followed partitions from,
+   * when that changed. A leader this broker has no link to (not live, or no
+   * broker credentials to offer) is left out until it has one: its fetches
+   * would be refused.
+   */
+  private follow(pool: WorkerPool, followed: Map<number, Followed[]>): void {
+    const perWorker: FollowedLeader[][] = Array.from({ length: pool.size }, () => [])
     for (const [leader, list] of followed) {
-      let fetcher = this.fetchers.get(leader)
-      if (!fetcher) {
-        fetcher = new ReplicaFetcher({ leader, self: self.id, incarnation: self.incarnation, link: () => this.links?.(leader), pool, stats: this.opts.stats, log: this.opts.log })
-        this.fetchers.set(leader, fetcher)
+      const link = this.opts.view.brokers.has(leader) ? this.links?.(leader) : undefined
+      if (!link) continue
+      const byWorker = new Map<number, Followed[]>()
+      for (const f of list) {
+        const w = ownerOf(f.topic, f.partition, pool.size)
+        let share = byWorker.get(w)
+        if (!share) byWorker.set(w, (share = []))
+        share.push(f)
       }
-      fetcher.set(list)
+      const { peer, hello, tls } = link.connection
+      for (const [w, partitions] of byWorker) perWorker[w]!.push({ peer, hello, tls, partitions })
+    }
+    const { self } = this.opts
+    for (let w = 0; w < pool.size; w++) {
+      const leaders = perWorker[w]!
+      const signature = JSON.stringify(leaders)
+      if (this.following.get(w) === signature || (leaders.length === 0 && !this.following.has(w))) continue
+      this.following.set(w, signature)
+      pool.send(w, { t: 'follow', self: self.id, incarnation: self.incarnation, leaders })
+    }
+  }
+
+  /** Where the workers' followed copies stand after their appends (the 'followed' op). */
+  followed(positions: FollowerPosition[]): void {
+    for (const p of positions) {
+      const key = `${p.topic}/${p.partition}`
+      // An append that finished after this broker stopped following the partition (or in an older epoch) says nothing now.
+      const sent = this.sent.get(key)
+      if (sent?.role !== 'follower' || !sent.signature.startsWith(`follower|${p.leaderEpoch}|`)) continue
+      this.opts.stats.set({ topic: p.topic, partition: p.partition, role: 'follower', leaderEpoch: p.leaderEpoch, hw: p.hw, endOffset: p.endOffset, followers: [] })
     }
   }
 
@@ -307,8 +340,11 @@ export class Replicator {
 
   stop(): void {
     clearInterval(this.timer)
-    for (const f of this.fetchers.values()) f.close()
-    this.fetchers.clear()
+    const pool = this.pool
+    if (!pool) return
+    // The workers' fetches end now, before the workers stop: nothing is fetched from a broker that is leaving.
+    for (const w of this.following.keys()) pool.send(w, { t: 'follow', self: this.opts.self.id, incarnation: this.opts.self.incarnation, leaders: [] })
+    this.following.clear()
   }
 }
 

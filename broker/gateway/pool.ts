@@ -10,6 +10,7 @@ import { workerModule } from './worker-module.js'
 import { SkiffError, type ErrorName } from '../../protocol/errors.js'
 import { ThreadCodec, type ThreadMessage } from '../thread-codec.js'
 import type { FromWorker, ResultFor, ToWorker, TopicConfig, WorkerData } from '../thread-messages.js'
+import type { FollowerPosition } from '../worker/replica-fetcher.js'
 import type { Logger } from '../logger.js'
 import { logEvent } from '../logger.js'
 import { setWorkerHeapFlag } from '../heap-settings.js'
@@ -31,6 +32,8 @@ export interface PoolEvents {
   topic(config: TopicConfig): void
   /** A worker's metric counts or gauge sample (observability/worker-metrics.ts). */
   metrics(op: Extract<FromWorker, { t: 'metrics' | 'gauges' }>): void
+  /** Where followed partitions stand after a worker's appends (cluster mode). */
+  followed?(positions: FollowerPosition[]): void
 }
 
 interface Waiter {
@@ -157,6 +160,9 @@ export class WorkerPool {
         case 'metrics':
         case 'gauges':
           this.events.metrics(op)
+          break
+        case 'followed':
+          this.events.followed?.(op.positions)
           break
       }
     }

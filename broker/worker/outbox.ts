@@ -8,7 +8,7 @@
 import { encodeDeliverRecords, type StoredRecord } from '../../protocol/index.js'
 import { ATTACH_MIN_BYTES, transferOnPost } from '../thread-codec.js'
 import type { FromWorker, RequestOp, Results } from '../thread-messages.js'
-import type { ErrorName } from '../../protocol/errors.js'
+import { SkiffError, type ErrorName } from '../../protocol/errors.js'
 
 /** Where deliveries go: one subscription on one connection (a group member). */
 export interface Recipient {
@@ -47,6 +47,11 @@ export function toBack<K, V>(map: Map<K, V>, n: number): void {
   }
 }
 
+interface LocalWaiter {
+  resolve: (result: unknown) => void
+  reject: (err: SkiffError) => void
+}
+
 export class Outbox {
   private ops: FromWorker[] = []
   /** Record bytes delivered this turn (TURN_DELIVERY_BYTES). */
@@ -59,6 +64,9 @@ export class Outbox {
   private subs = new Map<Recipient, SubBatch>()
   private frames = new Map<number, Buffer[]>()
   private scheduled = false
+  /** Requests this worker makes of itself (its replica fetchers' appends), by their negative ids: settled here, never posted. */
+  private readonly locals = new Map<number, LocalWaiter>()
+  private nextLocal = -1
 
   constructor(
     private readonly post: (ops: FromWorker[]) => void,
@@ -73,13 +81,33 @@ export class Outbox {
 
   /** Answer request `id` when its op is no longer at hand (a publish confirm after the turn's sync). */
   done(id: number, result: Results[RequestOp['t']]): void {
+    if (id < 0) return this.settleLocal(id, (w) => w.resolve(result))
     this.ops.push({ t: 'done', id, result })
     this.schedule()
   }
 
   fail(id: number, code: ErrorName, message: string): void {
+    if (id < 0) return this.settleLocal(id, (w) => w.reject(new SkiffError(code, message)))
     this.ops.push({ t: 'fail', id, code, message })
     this.schedule()
+  }
+
+  /**
+   * An id for a request this worker makes of itself, and the promise its
+   * answer settles: done() and fail() with it resolve or reject the promise
+   * instead of posting to the gateway. Gateway ids are positive.
+   */
+  local<K extends RequestOp['t']>(): { id: number; answer: Promise<Results[K]> } {
+    const id = this.nextLocal--
+    const answer = new Promise<Results[K]>((resolve, reject) => this.locals.set(id, { resolve: resolve as (r: unknown) => void, reject }))
+    return { id, answer }
+  }
+
+  private settleLocal(id: number, settle: (waiter: LocalWaiter) => void): void {
+    const waiter = this.locals.get(id)
+    if (!waiter) return
+    this.locals.delete(id)
+    settle(waiter)
   }
 
   push(op: FromWorker): void {

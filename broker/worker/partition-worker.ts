@@ -19,6 +19,12 @@ import { deleteGroup, reconfigure, resetGroup, startGroups } from './partition-a
 import { appendFromLeader, applyRole, purgePartition } from './replication.js'
 import { FetchSessions } from './fetch-sessions.js'
 import type { ReplicaRole } from './replica.js'
+import { LeaderFetchers } from './leader-fetchers.js'
+import type { FollowerPosition } from './replica-fetcher.js'
+import type { FetchedPartition } from '../../protocol/index.js'
+import { SkiffError } from '../../protocol/errors.js'
+
+const NO_GROUPS = new Uint8Array(0)
 
 /** How often ack deadlines and delayed redeliveries are checked. */
 export const TICK_MS = 50
@@ -52,6 +58,12 @@ export class PartitionWorker {
   private readonly clock: () => number
   /** Followers' fetches waiting for data (fetch-sessions.ts). */
   private readonly fetches: FetchSessions
+  /** This worker's fetches from the leaders of partitions it follows (leader-fetchers.ts). */
+  private readonly leaders: LeaderFetchers
+  /** Set by stop(): an answer to a fetch still in flight opens no partition again. */
+  private stopping = false
+  /** Followed partitions' positions since the turn's last message, for the gateway's replication stats. */
+  private readonly positions = new Map<string, FollowerPosition>()
   private readonly onStop: () => void
   /** When each guarded task last logged a failure. */
   private readonly lastLogged = new Map<string, number>()
@@ -65,6 +77,14 @@ export class PartitionWorker {
     this.metrics = new WorkerMetrics(opts.data.workerId, () => this.outbox.schedule())
     this.ctx = new WorkerContext(opts.data.dataDir, this.fsync, this.outbox, this.metrics)
     this.fetches = new FetchSessions(this.ctx, this.outbox)
+    this.leaders = new LeaderFetchers({
+      append: (topic, partition, epoch, r) => this.appendFetched(topic, partition, epoch, r),
+      report: (position) => {
+        this.positions.set(`${position.topic}/${position.partition}`, position)
+        this.outbox.schedule()
+      },
+      log: (level, msg, fields) => this.outbox.log({ level, msg, ...fields }),
+    })
   }
 
   /** The periodic work, for the owner to run on real timers (retention and the interval sync only when configured). */
@@ -182,6 +202,8 @@ export class PartitionWorker {
   /** Stop the timers, let group saves in flight finish, then save, sync and close every partition. */
   async stop(): Promise<void> {
     this.onStop()
+    this.stopping = true
+    this.leaders.close()
     await Promise.all([...this.ctx.partitions.values()].map((p) => p.savesInFlight()))
     for (const p of this.ctx.partitions.values()) this.guarded('close', () => p.close())
     this.ctx.partitions.clear()
@@ -225,6 +247,29 @@ export class PartitionWorker {
     // This turn's metric counts join this turn's one message to the gateway.
     const deltas = this.metrics.take()
     if (deltas) outbox.push({ t: 'metrics', deltas })
+    if (this.positions.size > 0) {
+      outbox.push({ t: 'followed', positions: [...this.positions.values()] })
+      this.positions.clear()
+    }
+  }
+
+  /**
+   * A leader's answer for one followed partition, from this worker's own
+   * fetch (leader-fetchers.ts): appended as a gateway's 'replAppend' is, and
+   * answered after the sync that covers it.
+   */
+  private appendFetched(topic: string, partition: number, epoch: number, r: FetchedPartition): Promise<Results['replAppend']> {
+    if (this.stopping) return Promise.reject(new SkiffError('SHUTTING_DOWN', 'the worker is stopping'))
+    const { id, answer } = this.outbox.local<'replAppend'>()
+    try {
+      appendFromLeader(this.ctx.partition(topic, partition), id, epoch, r.hw, r.logStart ?? 0, r.batches, r.divergingEpoch, r.groups ?? NO_GROUPS)
+    } catch (err) {
+      const e = storageError(err)
+      if (e.codeName === 'INTERNAL') this.outbox.log({ level: 'error', msg: 'replicated data not appended', topic, partition, err: (err as Error).stack })
+      this.outbox.fail(id, e.codeName, e.message)
+    }
+    this.outbox.schedule()
+    return answer
   }
 
   private handleOne(op: ToWorker): void {
@@ -319,6 +364,9 @@ export class PartitionWorker {
       case 'replAppend':
         appendFromLeader(ctx.partition(op.topic, op.partition), op.id, op.epoch, op.hw, op.logStart, op.batches, op.diverging ?? undefined, op.groups)
         outbox.schedule()
+        return
+      case 'follow':
+        this.leaders.follow(op.self, op.incarnation, op.leaders)
         return
       case 'isrCheck': {
         const r = ctx.existing(op.topic, op.partition)?.replica

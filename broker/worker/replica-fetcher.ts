@@ -1,25 +1,31 @@
 /**
- * Follower side of replication towards one leader broker: one fetch at a
- * time over the peer link (one connection per pair of brokers), naming every
- * partition this broker follows there. Each answer goes to the workers that
- * own the partitions ('replAppend': truncate where the leader says the log
- * diverges, append the batches verbatim, fsync), and the next fetch carries
- * the new end offsets: the follower's acknowledgement (CLUSTER.md).
+ * Follower side of replication towards one leader broker, run by the worker
+ * that owns the partitions: one fetch at a time over its own link to the
+ * leader, naming every partition of this worker's that this broker follows
+ * there. Each answer is appended here ('append': truncate where the leader
+ * says the log diverges, append the batches verbatim, fsync), and the next
+ * fetch carries the new end offsets: the follower's acknowledgement
+ * (CLUSTER.md).
+ *
+ * Why the worker and not the gateway: a fetch made by the gateway crossed
+ * two more thread hops per round (the answer to the worker, its end offsets
+ * back) and the gateway's event loop read and copied every replicated byte
+ * once more on its way to the worker. Made here, the leader's REPL_DATA is
+ * read by the thread that writes it to the log (bench/README.md, Round 15).
  *
  * A fetch names the epoch this broker believes each partition's leader is
- * in; the leader refuses any other, and the worker refuses an answer made in
- * an older epoch than the one it follows by the time it arrives.
+ * in; the leader refuses any other, and the append refuses an answer made
+ * in an older epoch than the one the partition follows by the time it
+ * arrives.
  *
- * Decisions: the first fetch of a partition learns its position from the
- * worker (an empty append); a link that is down or an answer that is all
+ * Decisions: the first fetch of a partition learns its position from its
+ * log (an empty append); a link that is down or an answer that is all
  * errors (the leader's view of etcd lags ours, or ours lags) is retried
  * after RETRY_MS, so a fetcher never spins.
  */
 import { encodeReplFetch, type FetchPartition, type FetchedPartition } from '../../protocol/index.js'
-import type { WorkerPool } from '../gateway/pool.js'
-import { ownerOf } from '../routing.js'
-import type { PeerLink } from './peer-link.js'
-import type { ReplicationStats } from './replication-stats.js'
+import type { PeerLink } from '../cluster/peer-link.js'
+import type { Results } from '../thread-messages.js'
 
 export const FETCH_MAX_WAIT_MS = 500
 const RETRY_MS = 100
@@ -29,6 +35,15 @@ export interface Followed {
   topic: string
   partition: number
   epoch: number
+}
+
+/** Where a followed partition stands here, for the gateway's replication stats. */
+export interface FollowerPosition {
+  topic: string
+  partition: number
+  leaderEpoch: number
+  hw: number
+  endOffset: number
 }
 
 interface Position extends Followed {
@@ -43,9 +58,10 @@ export interface FetcherOptions {
   leader: number
   self: number
   incarnation: string
-  link: () => PeerLink | undefined
-  pool: WorkerPool
-  stats: ReplicationStats
+  link: PeerLink
+  /** Append one partition's answer here; resolves with the new end once a sync covers it. */
+  append: (topic: string, partition: number, epoch: number, r: FetchedPartition) => Promise<Results['replAppend']>
+  report: (position: FollowerPosition) => void
   log: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void
 }
 
@@ -60,9 +76,12 @@ export class ReplicaFetcher {
 
   constructor(private readonly opts: FetcherOptions) {}
 
+  get link(): PeerLink {
+    return this.opts.link
+  }
+
   /** Replace the partitions followed at this leader (and their epochs). */
   set(list: Followed[]): void {
-    // The replicator gives the list on every tick: the same list changes nothing and wakes nobody.
     const signature = list.map((f) => `${f.topic}/${f.partition}@${f.epoch}`).join(' ')
     if (signature === this.signature && this.running) return
     this.signature = signature
@@ -70,7 +89,7 @@ export class ReplicaFetcher {
     for (const f of list) next.set(`${f.topic}/${f.partition}`, f)
     for (const [key, pos] of this.positions) {
       const f = next.get(key)
-      // A new epoch starts from what the worker has (it may have truncated meanwhile).
+      // A new epoch starts from what the log has (it may have truncated meanwhile).
       if (!f || f.epoch !== pos.epoch) this.positions.delete(key)
     }
     this.followed = next
@@ -78,12 +97,9 @@ export class ReplicaFetcher {
     this.wake?.()
   }
 
-  get size(): number {
-    return this.followed.size
-  }
-
   close(): void {
     this.closed = true
+    this.opts.link.close()
     this.wake?.()
   }
 
@@ -116,12 +132,10 @@ export class ReplicaFetcher {
   /** One fetch and its appends; false when nothing came of it (retry after a pause). */
   private async round(): Promise<boolean> {
     await Promise.all([...this.followed.values()].filter((f) => !this.positions.has(key(f))).map((f) => this.learn(f)))
-    const link = this.opts.link()
-    if (!link) return false
     const sent = [...this.positions.values()].filter((p) => this.followed.get(key(p))?.epoch === p.epoch)
     if (sent.length === 0) return false
     const partitions: FetchPartition[] = sent.map((p) => ({ topic: p.topic, partition: p.partition, leaderEpoch: p.epoch, fetchOffset: p.fetchOffset, lastFetchedEpoch: p.lastEpoch >= 0 ? p.lastEpoch : undefined, logStart: p.logStart }))
-    const answer = await link.call((corr) => encodeReplFetch({ corr, brokerId: this.opts.self, incarnation: this.opts.incarnation, maxWaitMs: FETCH_MAX_WAIT_MS, partitions }), FETCH_MAX_WAIT_MS + 5000)
+    const answer = await this.opts.link.call((corr) => encodeReplFetch({ corr, brokerId: this.opts.self, incarnation: this.opts.incarnation, maxWaitMs: FETCH_MAX_WAIT_MS, partitions }), FETCH_MAX_WAIT_MS + 5000)
     if (answer.kind !== 'data') {
       this.warn('replication fetch failed', { kind: answer.kind, err: 'error' in answer ? answer.error.message : 'reason' in answer ? answer.reason : undefined })
       return false
@@ -150,14 +164,13 @@ export class ReplicaFetcher {
   }
 
   private async append(pos: Position, r: FetchedPartition): Promise<void> {
-    const worker = ownerOf(pos.topic, pos.partition, this.opts.pool.size)
     try {
-      const res = await this.opts.pool.request(worker, { t: 'replAppend', topic: pos.topic, partition: pos.partition, epoch: pos.epoch, hw: r.hw, logStart: r.logStart ?? 0, batches: r.batches, diverging: r.divergingEpoch, groups: r.groups ?? EMPTY })
+      const res = await this.opts.append(pos.topic, pos.partition, pos.epoch, r)
       pos.fetchOffset = res.endOffset
       pos.lastEpoch = res.lastEpoch
       pos.logStart = res.startOffset
       pos.hw = Math.max(pos.hw, r.hw)
-      this.opts.stats.set({ topic: pos.topic, partition: pos.partition, role: 'follower', leaderEpoch: pos.epoch, hw: pos.hw, endOffset: res.endOffset, followers: [] })
+      this.opts.report({ topic: pos.topic, partition: pos.partition, leaderEpoch: pos.epoch, hw: pos.hw, endOffset: res.endOffset })
     } catch (err) {
       this.warn('replicated data not appended', { topic: pos.topic, partition: pos.partition, err: (err as Error).message })
       this.positions.delete(key(pos))
