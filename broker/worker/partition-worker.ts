@@ -19,12 +19,14 @@ import { deleteGroup, reconfigure, resetGroup, startGroups } from './partition-a
 import { appendFromLeader, applyRole, purgePartition } from './replication.js'
 import { FetchSessions } from './fetch-sessions.js'
 import type { ReplicaRole } from './replica.js'
-import { LeaderFetchers } from './leader-fetchers.js'
+import type { LeaderFetchers } from './leader-fetchers.js'
 import type { FollowerPosition } from './replica-fetcher.js'
 import type { FetchedPartition } from '../../protocol/index.js'
 import { SkiffError } from '../../protocol/errors.js'
 
 const NO_GROUPS = new Uint8Array(0)
+
+type FollowOp = Extract<ToWorker, { t: 'follow' }>
 
 /** How often ack deadlines and delayed redeliveries are checked. */
 export const TICK_MS = 50
@@ -58,8 +60,17 @@ export class PartitionWorker {
   private readonly clock: () => number
   /** Followers' fetches waiting for data (fetch-sessions.ts). */
   private readonly fetches: FetchSessions
-  /** This worker's fetches from the leaders of partitions it follows (leader-fetchers.ts). */
-  private readonly leaders: LeaderFetchers
+  /**
+   * This worker's fetches from the leaders of partitions it follows
+   * (leader-fetchers.ts), loaded with the first 'follow' op that names a
+   * leader: a single broker's workers never load the peer links (node:net,
+   * node:tls), as they never load the config's checks (bench/README.md,
+   * Round 14). Until it is loaded, the latest op waits in `pendingFollow`:
+   * each op is the whole set, so the latest is all that counts.
+   */
+  private leaders: LeaderFetchers | undefined
+  private leadersLoading: Promise<void> | undefined
+  private pendingFollow: FollowOp | undefined
   /** Set by stop(): an answer to a fetch still in flight opens no partition again. */
   private stopping = false
   /** Followed partitions' positions since the turn's last message, for the gateway's replication stats. */
@@ -77,14 +88,6 @@ export class PartitionWorker {
     this.metrics = new WorkerMetrics(opts.data.workerId, () => this.outbox.schedule())
     this.ctx = new WorkerContext(opts.data.dataDir, this.fsync, this.outbox, this.metrics)
     this.fetches = new FetchSessions(this.ctx, this.outbox)
-    this.leaders = new LeaderFetchers({
-      append: (topic, partition, epoch, r) => this.appendFetched(topic, partition, epoch, r),
-      report: (position) => {
-        this.positions.set(`${position.topic}/${position.partition}`, position)
-        this.outbox.schedule()
-      },
-      log: (level, msg, fields) => this.outbox.log({ level, msg, ...fields }),
-    })
   }
 
   /** The periodic work, for the owner to run on real timers (retention and the interval sync only when configured). */
@@ -203,7 +206,7 @@ export class PartitionWorker {
   async stop(): Promise<void> {
     this.onStop()
     this.stopping = true
-    this.leaders.close()
+    this.leaders?.close()
     await Promise.all([...this.ctx.partitions.values()].map((p) => p.savesInFlight()))
     for (const p of this.ctx.partitions.values()) this.guarded('close', () => p.close())
     this.ctx.partitions.clear()
@@ -251,6 +254,33 @@ export class PartitionWorker {
       outbox.push({ t: 'followed', positions: [...this.positions.values()] })
       this.positions.clear()
     }
+  }
+
+  /** Fetch from exactly the leaders `op` names (loading the fetchers' code first, once). */
+  private follow(op: FollowOp): void {
+    if (this.leaders) return this.leaders.follow(op.self, op.incarnation, op.leaders)
+    if (op.leaders.length === 0 && !this.pendingFollow) return
+    this.pendingFollow = op
+    this.leadersLoading ??= import('./leader-fetchers.js').then(
+      ({ LeaderFetchers }) => {
+        if (this.stopping) return
+        this.leaders = new LeaderFetchers({
+          append: (topic, partition, epoch, r) => this.appendFetched(topic, partition, epoch, r),
+          report: (position) => {
+            this.positions.set(`${position.topic}/${position.partition}`, position)
+            this.outbox.schedule()
+          },
+          log: (level, msg, fields) => this.outbox.log({ level, msg, ...fields }),
+        })
+        const latest = this.pendingFollow!
+        this.pendingFollow = undefined
+        this.follow(latest)
+      },
+      (err: unknown) => {
+        this.leadersLoading = undefined
+        this.outbox.log({ level: 'error', msg: 'replica fetchers not loaded: this broker fetches nothing until the next change of roles', err: (err as Error)?.stack ?? String(err) })
+      },
+    )
   }
 
   /**
@@ -366,7 +396,7 @@ export class PartitionWorker {
         outbox.schedule()
         return
       case 'follow':
-        this.leaders.follow(op.self, op.incarnation, op.leaders)
+        this.follow(op)
         return
       case 'isrCheck': {
         const r = ctx.existing(op.topic, op.partition)?.replica
