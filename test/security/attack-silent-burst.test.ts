@@ -14,7 +14,12 @@
  * attacker is not in this process: when it was, its own work for 800
  * sockets (creating them, then handling 800 closes) ran on the broker's
  * event loop and counted against the broker, and a loaded CI machine saw
- * 2,507 ms. The victim's p99 stays within 250 ms (250, not 100: CI
+ * 2,507 ms. Out of it, a CI run beside another test file still saw every
+ * close 500 ms late (p50 2,531 ms): on 2 shared cores the attacker itself
+ * may be kept off the CPU as the closes come in, and it then notices them
+ * late. So the attacker reports how late its own event loop ran at worst
+ * (monitorEventLoopDelay), and that much is allowed on top of the bound:
+ * the bound holds the broker, not the process measuring it, to 1.25 x. The victim's p99 stays within 250 ms (250, not 100: CI
  * runs two test files at once on 2 cores; the soak in bench/ holds the
  * 100 ms line).
  */
@@ -32,6 +37,8 @@ interface Burst {
   lifetimes: (number | null)[]
   /** Per socket, the name of the ERROR it was told, if any. */
   errors: (string | null)[]
+  /** How late the attacker's own event loop ran at worst during the burst, in ms. */
+  lagMs: number
 }
 
 /** Runs the attacker process against `port`; resolves with what it saw. */
@@ -68,7 +75,8 @@ t.test('800 silent sockets opened at once are each closed within 1.25 x the auth
   const max = lifetimes[lifetimes.length - 1]!
   t.equal(seen.lifetimes.filter((l) => l !== null).length, burst, `all ${burst} were closed`)
   t.equal(seen.errors.filter((e) => e === 'UNAUTHORIZED').length, burst, 'each was told UNAUTHORIZED')
-  t.ok(max <= authTimeoutMs * 1.25, `from connect() to close: p50 ${p50} ms, max ${max} ms (bound ${authTimeoutMs * 1.25} ms)`)
+  const bound = authTimeoutMs * 1.25 + seen.lagMs
+  t.ok(max <= bound, `from connect() to close: p50 ${p50} ms, max ${max} ms (bound ${authTimeoutMs * 1.25} ms + the attacker's own lag ${seen.lagMs} ms)`)
   t.ok(lifetimes[0]! >= authTimeoutMs - 50, `none was closed before its timeout (min ${lifetimes[0]} ms)`)
   assertServed(t, stats, { p99Ms: 250 })
   const grown = rssMiB() - rssBefore

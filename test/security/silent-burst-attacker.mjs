@@ -4,17 +4,22 @@
  * its own as a real one would be: opens `burst` sockets to the broker in one
  * event-loop turn, sends nothing, and records for each the time from its
  * connect() call to its close and the ERROR it was told. Prints one JSON line
- * ({ lifetimes: number[] | null per socket, errors: (string | null)[] }) and
- * exits, at the latest after `giveUpMs`.
+ * ({ lifetimes: number[] | null per socket, errors: (string | null)[],
+ * lagMs }) and exits, at the latest after `giveUpMs`. `lagMs` is how late
+ * this process's own event loop ran at worst meanwhile: a close it noticed
+ * late by that much was not the broker's doing.
  *
  *   node silent-burst-attacker.mjs <port> <burst> <localAddress> <giveUpMs>
  *
  * It reads the built protocol (dist/), which `npm test` builds first.
  */
 import net from 'node:net'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { FrameDecoder, Op, decodeError } from '../../dist/protocol/index.js'
 
 const [port, burst, localAddress, giveUpMs] = process.argv.slice(2)
+const lag = monitorEventLoopDelay({ resolution: 10 })
+lag.enable()
 const sockets = []
 for (let i = 0; i < Number(burst); i++) {
   const s = { startedAt: Date.now(), closedAt: null, error: null }
@@ -36,6 +41,8 @@ const giveUp = setTimeout(report, Number(giveUpMs))
 function report() {
   clearTimeout(giveUp)
   const lifetimes = sockets.map(({ s }) => (s.closedAt === null ? null : s.closedAt - s.startedAt))
-  process.stdout.write(JSON.stringify({ lifetimes, errors: sockets.map(({ s }) => s.error) }) + '\n', () => process.exit(0))
+  lag.disable()
+  const lagMs = Math.round(lag.max / 1e6)
+  process.stdout.write(JSON.stringify({ lifetimes, errors: sockets.map(({ s }) => s.error), lagMs }) + '\n', () => process.exit(0))
   for (const { socket } of sockets) socket.destroy()
 }
