@@ -266,7 +266,8 @@ export class Replicator {
   private follow(pool: WorkerPool, followed: Map<number, Followed[]>): void {
     const perWorker: FollowedLeader[][] = Array.from({ length: pool.size }, () => [])
     for (const [leader, list] of followed) {
-      const link = this.opts.view.brokers.has(leader) ? this.links?.(leader) : undefined
+      // Links exist only to live brokers (peer-forward.ts).
+      const link = this.links?.(leader)
       if (!link) continue
       const byWorker = new Map<number, Followed[]>()
       for (const f of list) {

@@ -37,8 +37,8 @@ export interface LeaderFetchersOptions {
 const LINK_IN_FLIGHT = 4
 
 export class LeaderFetchers {
-  private readonly fetchers = new Map<number, { fetcher: ReplicaFetcher; connection: string }>()
-  private readonly hellos = new Map<number, PeerHello>()
+  /** By leader id; `setHello` keeps the credentials the gateway sent last, which the link reads at each connect. */
+  private readonly fetchers = new Map<number, { fetcher: ReplicaFetcher; connection: string; setHello: (hello: PeerHello) => void }>()
 
   constructor(private readonly opts: LeaderFetchersOptions) {}
 
@@ -53,17 +53,18 @@ export class LeaderFetchers {
     }
     for (const l of leaders) {
       const id = l.peer.id
-      // Read at each connect: a reloaded auth file's token is used from the link's next connect on.
-      this.hellos.set(id, l.hello)
       let f = this.fetchers.get(id)
       if (!f) {
-        const link = new PeerLink({ peer: l.peer, hello: () => this.hellos.get(id) ?? l.hello, tls: l.tls, maxInFlight: LINK_IN_FLIGHT, log: this.opts.log })
-        f = { fetcher: new ReplicaFetcher({ leader: id, self, incarnation, link, append: this.opts.append, report: this.opts.report, log: this.opts.log }), connection: connectionOf(l) }
+        let hello = l.hello
+        // Read at each connect: a reloaded auth file's token is used from the link's next connect on.
+        const link = new PeerLink({ peer: l.peer, hello: () => hello, tls: l.tls, maxInFlight: LINK_IN_FLIGHT, log: this.opts.log })
+        const fetcher = new ReplicaFetcher({ leader: id, self, incarnation, link, append: this.opts.append, report: this.opts.report, log: this.opts.log })
+        f = { fetcher, connection: connectionOf(l), setHello: (h: PeerHello) => (hello = h) }
         this.fetchers.set(id, f)
       }
+      f.setHello(l.hello)
       f.fetcher.set(l.partitions)
     }
-    for (const id of this.hellos.keys()) if (!wanted.has(id)) this.hellos.delete(id)
   }
 
   close(): void {

@@ -291,14 +291,8 @@ export class PartitionWorker {
   private appendFetched(topic: string, partition: number, epoch: number, r: FetchedPartition): Promise<Results['replAppend']> {
     if (this.stopping) return Promise.reject(new SkiffError('SHUTTING_DOWN', 'the worker is stopping'))
     const { id, answer } = this.outbox.local<'replAppend'>()
-    try {
-      appendFromLeader(this.ctx.partition(topic, partition), id, epoch, r.hw, r.logStart ?? 0, r.batches, r.divergingEpoch, r.groups ?? NO_GROUPS)
-    } catch (err) {
-      const e = storageError(err)
-      if (e.codeName === 'INTERNAL') this.outbox.log({ level: 'error', msg: 'replicated data not appended', topic, partition, err: (err as Error).stack })
-      this.outbox.fail(id, e.codeName, e.message)
-    }
-    this.outbox.schedule()
+    // The gateway's op, made here: the same append, and the same handling of its errors.
+    this.handle([{ t: 'replAppend', id, topic, partition, epoch, hw: r.hw, logStart: r.logStart ?? 0, batches: r.batches, diverging: r.divergingEpoch, groups: r.groups ?? NO_GROUPS }])
     return answer
   }
 
