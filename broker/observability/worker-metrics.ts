@@ -104,6 +104,11 @@ export class WorkerMetrics {
     this.recoveries.push(row)
   }
 
+  /** Something was counted since the last take. */
+  get pending(): boolean {
+    return !this.idle
+  }
+
   /** Nothing counted since the last take. */
   private get idle(): boolean {
     return this.changed.size === 0 && this.fsyncs.length === 0 && this.recoveries.length === 0

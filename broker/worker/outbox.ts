@@ -197,6 +197,11 @@ export class Outbox {
   }
 
   /** Run the owner's end-of-turn work (sync, confirm, deliver), then send one message. */
+  /** Something is going to the gateway at the end of this turn (ops, or deliveries to frame). */
+  get sending(): boolean {
+    return this.ops.length > 0 || this.subs.size > 0 || this.frames.size > 0
+  }
+
   flush(): void {
     // Still marked scheduled while the owner works, so what it adds joins this message.
     this.onFlush()

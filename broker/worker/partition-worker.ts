@@ -75,6 +75,8 @@ export class PartitionWorker {
   private stopping = false
   /** Followed partitions' positions since the turn's last message, for the gateway's replication stats. */
   private readonly positions = new Map<string, FollowerPosition>()
+  /** The tick found counts or positions waiting: the next turn sends them, alone if need be. */
+  private reportDue = false
   private readonly onStop: () => void
   /** When each guarded task last logged a failure. */
   private readonly lastLogged = new Map<string, number>()
@@ -173,7 +175,9 @@ export class PartitionWorker {
   /** Check ack deadlines and delayed redeliveries (every TICK_MS). */
   tickAcks(now = this.clock()): void {
     this.fetches.expire(now)
-    let any = false
+    // Counts and positions no message carried since the last tick go now (see finishTurn).
+    this.reportDue = this.metrics.pending || this.positions.size > 0
+    let any = this.reportDue
     for (const p of this.ctx.partitions.values()) {
       this.guarded('ack deadlines', () => p.expire(now))
       any ||= p.needsPump
@@ -247,11 +251,19 @@ export class PartitionWorker {
     }
     // A pump that stopped at its per-turn budget goes on in the next turn.
     if (more) setImmediate(() => outbox.schedule())
-    // This turn's metric counts join this turn's one message to the gateway.
+    // Metric counts and followed positions join a message this turn sends anyway; alone they wait
+    // for the next tick (TICK_MS) rather than wake the gateway for themselves. On a follower, the
+    // sync that ends each fetch round made such a message every round (bench/README.md, Round 16).
+    if (outbox.sending || this.reportDue) this.report()
+  }
+
+  /** This turn's metric counts and followed positions, into the turn's message. */
+  private report(): void {
+    this.reportDue = false
     const deltas = this.metrics.take()
-    if (deltas) outbox.push({ t: 'metrics', deltas })
+    if (deltas) this.outbox.push({ t: 'metrics', deltas })
     if (this.positions.size > 0) {
-      outbox.push({ t: 'followed', positions: [...this.positions.values()] })
+      this.outbox.push({ t: 'followed', positions: [...this.positions.values()] })
       this.positions.clear()
     }
   }
@@ -266,10 +278,7 @@ export class PartitionWorker {
         if (this.stopping) return
         this.leaders = new LeaderFetchers({
           append: (topic, partition, epoch, r) => this.appendFetched(topic, partition, epoch, r),
-          report: (position) => {
-            this.positions.set(`${position.topic}/${position.partition}`, position)
-            this.outbox.schedule()
-          },
+          report: (position) => this.positions.set(`${position.topic}/${position.partition}`, position),
           log: (level, msg, fields) => this.outbox.log({ level, msg, ...fields }),
         })
         const latest = this.pendingFollow!

@@ -70,8 +70,6 @@ export class Replica {
   private readonly groupsSent = new Map<number, number>()
   /** When each follower was last sent an empty group state (no durable group here). */
   private readonly emptyGroupsSent = new Map<number, number>()
-  /** A group was reset or deleted here: held fetches are answered at the end of the turn, with the state (fetch-sessions.ts). */
-  groupsUrgent = false
 
   constructor(readonly self: number) {}
 
@@ -160,6 +158,11 @@ export class Replica {
     return left
   }
 
+  /** True when `follower` was not sent the group state since a group was reset or deleted (or ever): its fetch is answered at once. */
+  groupsOwed(follower: number): boolean {
+    return !this.groupsSent.has(follower)
+  }
+
   /** True when `follower` is due the group state again (every `everyMs`). */
   groupsDue(follower: number, now: number, everyMs: number): boolean {
     if (now - (this.groupsSent.get(follower) ?? 0) < everyMs) return false
@@ -174,11 +177,10 @@ export class Replica {
     return true
   }
 
-  /** A group was reset or deleted: every follower is due the group state at once. */
+  /** A group was made, reset or deleted: every follower is owed the group state at once (its held fetch is answered, fetch-sessions.ts). */
   groupsChanged(): void {
     this.groupsSent.clear()
     this.emptyGroupsSent.clear()
-    this.groupsUrgent = true
   }
 
   ackedBy(follower: number): number | undefined {

@@ -185,10 +185,21 @@ export function answerFetch(p: Partition | undefined, req: FetchPartition, follo
   replica.acknowledgeStart(follower, followerStart)
   p.advanceHw()
   const batches = maxBytes > 0 ? log.readBatches(req.fetchOffset, maxBytes) : []
-  const now = Date.now()
-  const groups = replica.groupsDue(follower, now, GROUPS_EVERY_MS) ? groupState(p, follower, now) : undefined
   const logStart = followerStart < log.startOffset ? log.startOffset : undefined
-  return { ...base, hw: replica.hw, leaderEnd, batches: joined(batches), caughtUp, groups, logStart }
+  return { ...base, hw: replica.hw, leaderEnd, batches: joined(batches), caughtUp, logStart }
+}
+
+/**
+ * Leader: the partition's group state for `follower` when it is due one
+ * (every GROUPS_EVERY_MS, or at once after a reset or a delete), else
+ * undefined. Asked only for an answer that leaves now (fetch-sessions.ts):
+ * asking marks the state sent.
+ */
+export function dueGroupState(p: Partition | undefined, follower: number): Uint8Array | undefined {
+  const replica = p?.replica
+  if (!p || !replica || replica.role !== 'leader') return undefined
+  const now = Date.now()
+  return replica.groupsDue(follower, now, GROUPS_EVERY_MS) ? groupState(p, follower, now) : undefined
 }
 
 /**
@@ -213,8 +224,10 @@ function ownsItsBuffer(bytes: Uint8Array): boolean {
 /**
  * The partition's consumer groups as a follower keeps them (CLUSTER.md:
  * group state is replicated with its partition): each durable group's
- * snapshot, as its saver writes it. A follower's copy is at most
- * GROUPS_EVERY_MS (plus a fetch) behind, so a new leader redelivers what
+ * snapshot, as its saver writes it. It rides on answers that leave anyway
+ * (fetch-sessions.ts), so a follower's copy is at most GROUPS_EVERY_MS
+ * (plus a fetch) behind while records flow, and at most a held fetch's wait
+ * (FETCH_MAX_WAIT_MS, 500 ms) when none do. A new leader redelivers what
  * was acked in that window (at-least-once), and never skips anything: a
  * position only moves forward once its records were acked here. A reset
  * or a delete is sent at once (Replica.groupsChanged). A list of fewer than

@@ -410,6 +410,48 @@ t.test('group state sent in a fetch answer is taken by the follower, and a new l
   t.strictSame(b!.deliveries(), [[3, 2, 'm3']], 'the new leader delivers only 3 (4 was acked), as its second delivery')
 })
 
+t.test('routine group state does not answer a held fetch early: it rides on the next answer, with records or when the wait ends', async (t) => {
+  const [a, b] = brokers(t, 1, 2)
+  await a!.role('leader', 1, [1, 2], 2)
+  await b!.role('follower', 1, [1, 2], 2)
+  let pos = await b!.learn(1)
+  await a!.publish(['m0', 'm1', 'm2'])
+  await a!.subscribe('g')
+  // The new group goes at once (a follower owed the state is answered at once), with the records.
+  pos = await catchUp(a!, b!, 1, pos)
+  await a!.ack('g', 0, 2)
+  await new Promise((r) => setTimeout(r, 250)) // past GROUPS_EVERY_MS: the follower is due the state again
+
+  const held = await a!.fetch(2, { leaderEpoch: 1, fetchOffset: pos.endOffset, lastFetchedEpoch: pos.lastEpoch }, 5000)
+  t.equal(held.answer, undefined, 'nothing new but routine group state: the fetch is held, not answered for the state alone')
+  await a!.publish(['m3'])
+  const got = a!.fetchAnswer(held.id)
+  t.ok(got && got.batches.length > 0, 'answered in the turn that appended')
+  const groups = got?.groups ? (unpack(Buffer.from(got.groups)) as [string, unknown][]) : []
+  t.same(groups.map(([g]) => g), ['g'], 'and the group state due rides on that answer')
+  t.match(await b!.append(1, got!), { t: 'done' })
+  const id = newId()
+  await b!.turn({ t: 'group', id, topic: TOPIC, partition: 0, group: 'g' })
+  t.match(b!.reply(id), { t: 'done', result: { committed: 2 } }, 'the follower has the acks made before the held fetch')
+
+  // Idle: the state due goes when the wait ends.
+  await a!.ack('g', 2, 1)
+  await new Promise((r) => setTimeout(r, 250))
+  const end = b!.log.endOffset
+  const idle = await a!.fetch(2, { leaderEpoch: 1, fetchOffset: end, lastFetchedEpoch: 1 }, 500)
+  t.equal(idle.answer, undefined, 'held')
+  a!.clock.now += 600
+  a!.worker.tickAcks()
+  a!.worker.endTurn()
+  const late = a!.fetchAnswer(idle.id)
+  t.equal(late?.batches.length, 0, 'answered empty when its wait ended')
+  t.ok(late?.groups && late.groups.length > 0, 'carrying the group state due')
+  t.match(await b!.append(1, late!), { t: 'done' })
+  const id2 = newId()
+  await b!.turn({ t: 'group', id: id2, topic: TOPIC, partition: 0, group: 'g' })
+  t.match(b!.reply(id2), { t: 'done', result: { committed: 3 } }, 'the follower has the last ack too')
+})
+
 t.test('a fetch of several lagging partitions carries at most its maxBytes of batches (besides one whole batch), and the follower still catches up on every partition', async (t) => {
   const config: TopicConfig = { ...CONFIG, topic: 'wide', partitions: 3 }
   const [a, b] = brokers(t, 1, 2)
