@@ -56,7 +56,13 @@ export type ToWorker =
       group: string
       start: StartPosition
       startValue: number | undefined
+      /** This worker's share of the subscription's credits (subscribe.ts workerShares). */
       maxInFlight: number
+      /**
+       * The subscription's credit pool: unique per SUBSCRIBE. Its members on this worker's
+       * partitions are one member object, so they share maxInFlight (partition.ts subscribe).
+       */
+      creditPool: number
       ackTimeoutMs: number
       maxDeliveries: number
       /** ack "none": settled when sent; the member's acks only return credits. */
@@ -191,6 +197,7 @@ const TO_WORKER_FIELDS = {
     start: 'str',
     startValue: 'f64?',
     maxInFlight: 'f64',
+    creditPool: 'f64',
     ackTimeoutMs: 'f64',
     maxDeliveries: 'f64',
     ackNone: 'bool',

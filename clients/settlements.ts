@@ -81,8 +81,11 @@ export class PendingSettlements {
 
 /**
  * Settlements after which ACK frames go out before the turn ends: half of
- * one partition's credits (the broker splits maxInFlight over the
- * partitions), for windows of at least 2 * MIN_EARLY_ACKS; never otherwise.
+ * one partition's even share of the credits, for windows of at least
+ * 2 * MIN_EARLY_ACKS; never otherwise. (The broker splits maxInFlight over
+ * its workers and a busy partition may use its worker's whole share; the
+ * client does not know the workers, so it counts the even share, the
+ * smallest a partition can be held to.)
  *
  * Large windows give credits back at half a window, not only at the end of
  * the turn: while the rest of a big DELIVER frame is handled, the broker

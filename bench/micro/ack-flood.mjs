@@ -51,10 +51,10 @@ function scenario(name) {
       p.pump(Date.now())
       outbox.flush()
     }
-    p.subscribe({ ...SUB, conn: 1, sub: 1, maxInFlight: 1 })
+    p.subscribe({ ...SUB, conn: 1, sub: 1, maxInFlight: 1, creditPool: 1 })
     deliver(name === 'empty' ? 0 : 1)
     if (name === 'crowded') {
-      p.subscribe({ ...SUB, conn: 2, sub: 1, maxInFlight: HELD })
+      p.subscribe({ ...SUB, conn: 2, sub: 1, maxInFlight: HELD, creditPool: 2 })
       deliver(HELD)
     }
     // The attacker holds offset 0 ('one', 'crowded') and names 1..100,000, never its own message:

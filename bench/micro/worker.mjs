@@ -52,7 +52,7 @@ function round() {
         packedBytes += codec.pack(ops).byteLength
       },
     })
-    const sub = { t: 'sub', id: 1, conn: 1, sub: 1, topic, partition: 0, group: 'g1', start: 'earliest', startValue: undefined, maxInFlight: BATCH, ackTimeoutMs: 30_000, maxDeliveries: 5, ackNone: values.ack === 'none' }
+    const sub = { t: 'sub', id: 1, conn: 1, sub: 1, topic, partition: 0, group: 'g1', start: 'earliest', startValue: undefined, maxInFlight: BATCH, creditPool: 1, ackTimeoutMs: 30_000, maxDeliveries: 5, ackNone: values.ack === 'none' }
     worker.handle([sub])
     worker.endTurn()
     const record = encodeRecord({ payload: Buffer.alloc(128, 0x61) })

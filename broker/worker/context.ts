@@ -11,11 +11,20 @@ import type { Outbox } from './outbox.js'
 import { Partition } from './partition.js'
 import { abandonPartition } from './replication.js'
 import type { WorkerMetrics } from '../observability/worker-metrics.js'
+import type { Member } from './group-cursor.js'
 
 export class WorkerContext {
   readonly partitions = new Map<string, Partition>()
   /** Connections whose sockets are backed up (the gateway's 'congested' op): members joining from them start paused too. */
   readonly congested = new Set<number>()
+  /**
+   * Each subscription's member on this worker, by its credit pool (the `sub`
+   * op's creditPool): one object in the cursor of every partition of the
+   * subscription here, so its inFlight and maxInFlight are shared by them
+   * (subscribe.ts workerShares). Only looked up when a partition subscribes;
+   * forgotten at UNSUBSCRIBE and when the connection goes.
+   */
+  readonly members = new Map<number, Member>()
 
   constructor(
     readonly dataDir: string,
@@ -49,6 +58,11 @@ export class WorkerContext {
     let p = this.partitions.get(key)
     if (!p) this.partitions.set(key, (p = new Partition(config, partition, this)))
     return p
+  }
+
+  /** Forget the members of connection `conn` (of its subscription `sub` only, when given). */
+  forgetMembers(conn: number, sub?: number): void {
+    for (const [pool, m] of this.members) if (m.conn === conn && (sub === undefined || m.sub === sub)) this.members.delete(pool)
   }
 
   existing(topic: string, partition: number): Partition | undefined {

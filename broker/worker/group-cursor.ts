@@ -25,6 +25,11 @@
  */
 import type { GroupSnapshot } from '../storage/group-state.js'
 
+/**
+ * A subscription on this worker: one object in the cursor of each of its
+ * partitions here (WorkerContext.members), so `inFlight` counts what it holds
+ * on all of them and `maxInFlight` is their shared window.
+ */
 export interface Member {
   conn: number
   sub: number
@@ -178,6 +183,17 @@ export class GroupCursor {
       }
     }
     return out
+  }
+
+  /**
+   * The members leave this cursor, which is being replaced or dropped (a
+   * reset, a deleted group, the leader's state taking over, the partition
+   * closing): what each held here is given back to its credits, which its
+   * other partitions share, and nothing is held here any more. Returns them.
+   */
+  releaseMembers(): Member[] {
+    if (this.held > 0) for (const slot of this.slots.values()) if (slot.member !== undefined) this.unhold(slot)
+    return this.members.splice(0)
   }
 
   /** Remove every member of a connection; what they held, as removeMember. */

@@ -57,11 +57,15 @@ export class Outbox {
   /** Record bytes delivered this turn (TURN_DELIVERY_BYTES). */
   private turnBytes = 0
   /**
-   * This turn's deliveries, by the member object they go to: no key string per
-   * message. A subscription has one member per partition, so a subscription
-   * fed by several partitions of this worker gets one DELIVER per partition.
+   * This turn's deliveries, by the member object they go to and then by
+   * partition: no key string per message. A member serves every partition of
+   * its subscription on this worker (WorkerContext.members), and a DELIVER
+   * carries one partition, so each gets its own. `last` is the batch the
+   * previous record went to: a pump delivers a partition's records in a row.
    */
-  private subs = new Map<Recipient, SubBatch>()
+  private subs = new Map<Recipient, Map<number, SubBatch>>()
+  private last: SubBatch | undefined
+  private lastTo: Recipient | undefined
   private frames = new Map<number, Buffer[]>()
   private scheduled = false
   /** Requests this worker makes of itself (its replica fetchers' appends), by their negative ids: settled here, never posted. */
@@ -120,10 +124,14 @@ export class Outbox {
   }
 
   deliver(to: Recipient, partition: number, rec: StoredRecord, deliveryCount: number): void {
-    let b = this.subs.get(to)
+    let b = this.lastTo === to && this.last!.partition === partition ? this.last : undefined
     if (!b) {
-      b = { conn: to.conn, sub: to.sub, partition, records: [], counts: undefined, bytes: 0 }
-      this.subs.set(to, b)
+      let byPartition = this.subs.get(to)
+      if (!byPartition) this.subs.set(to, (byPartition = new Map()))
+      b = byPartition.get(partition)
+      if (!b) byPartition.set(partition, (b = { conn: to.conn, sub: to.sub, partition, records: [], counts: undefined, bytes: 0 }))
+      this.last = b
+      this.lastTo = to
     }
     const size = rec.record.length + 32
     // Leave room for the frame and map overhead under the peer's frame limit.
@@ -206,8 +214,9 @@ export class Outbox {
     // Still marked scheduled while the owner works, so what it adds joins this message.
     this.onFlush()
     this.scheduled = false
-    for (const b of this.subs.values()) this.sealSub(b)
+    for (const byPartition of this.subs.values()) for (const b of byPartition.values()) this.sealSub(b)
     this.subs.clear()
+    this.last = this.lastTo = undefined
     this.turnBytes = 0
     for (const [conn, list] of this.frames) this.out(conn, list)
     this.frames.clear()

@@ -32,6 +32,7 @@ export async function deleteGroup(p: Partition, group: string, only?: GroupCurso
   if (only && c !== only) return false
   p.saver.remove(group)
   if (!c) return false
+  c.releaseMembers()
   p.cursors.delete(group)
   p.replica?.groupsChanged()
   return true
@@ -55,10 +56,7 @@ export async function resetGroup(p: Partition, group: string, to: ResetTarget, v
   if (dryRun) return outcome
   const fresh = new GroupCursor(group, target)
   p.saver.create(fresh) // throws (STORAGE_FULL, ...) before anything changes
-  for (const m of old?.members ?? []) {
-    m.inFlight = 0
-    fresh.addMember(m)
-  }
+  for (const m of old?.releaseMembers() ?? []) fresh.addMember(m)
   p.cursors.set(group, fresh)
   p.needsPump = true
   p.replica?.groupsChanged()

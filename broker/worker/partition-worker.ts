@@ -233,7 +233,8 @@ export class PartitionWorker {
     const now = this.clock()
     let more = false
     let visited = 0
-    for (const p of ctx.partitions.values()) {
+    let first: string | undefined
+    for (const [key, p] of ctx.partitions) {
       if (!p.needsPump) {
         visited++
         continue
@@ -243,11 +244,21 @@ export class PartitionWorker {
         // served go to the back, so those left over go first next turn (the loop
         // ends here, so moving the map's keys is safe).
         toBack(ctx.partitions, visited)
+        first = undefined
         more = true
         break
       }
       visited++
+      first ??= key
       this.guarded('deliver', () => (more = p.pump(now) || more))
+    }
+    // The partitions of a subscription here share its credits (WorkerContext.members), and the
+    // first pumped takes what was freed: the first one goes to the back, so partitions with
+    // records take turns at going first and a busy one cannot keep the others waiting.
+    if (first !== undefined) {
+      const p = ctx.partitions.get(first)!
+      ctx.partitions.delete(first)
+      ctx.partitions.set(first, p)
     }
     // A pump that stopped at its per-turn budget goes on in the next turn.
     if (more) setImmediate(() => outbox.schedule())
@@ -318,6 +329,7 @@ export class PartitionWorker {
         return
       case 'unsub':
         ctx.existing(op.topic, op.partition)?.unsubscribe(op.conn, op.sub, op.group)
+        ctx.forgetMembers(op.conn, op.sub)
         outbox.answer(op, null)
         return
       case 'settle':
@@ -327,6 +339,7 @@ export class PartitionWorker {
       case 'gone':
         ctx.congested.delete(op.conn)
         for (const p of ctx.partitions.values()) p.connectionGone(op.conn)
+        ctx.forgetMembers(op.conn)
         outbox.schedule()
         return
       case 'congested':

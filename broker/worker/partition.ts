@@ -159,19 +159,24 @@ export class Partition {
     this.syncer.syncNow()
   }
 
+  /** The subscription's member joins this partition: the one its other partitions on this worker have, sharing their credits (WorkerContext.members). */
   subscribe(s: SubscribeSpec): void {
     const cursor = this.cursor(s)
-    const member: Member = {
-      conn: s.conn,
-      sub: s.sub,
-      maxInFlight: s.maxInFlight,
-      inFlight: 0,
-      ackTimeoutMs: s.ackTimeoutMs,
-      maxDeliveries: s.maxDeliveries,
-      ackNone: s.ackNone,
-      congested: this.ctx.congested.has(s.conn),
+    let member = this.ctx.members.get(s.creditPool)
+    if (!member) {
+      member = {
+        conn: s.conn,
+        sub: s.sub,
+        maxInFlight: s.maxInFlight,
+        inFlight: 0,
+        ackTimeoutMs: s.ackTimeoutMs,
+        maxDeliveries: s.maxDeliveries,
+        ackNone: s.ackNone,
+        congested: this.ctx.congested.has(s.conn),
+      }
+      this.ctx.members.set(s.creditPool, member)
     }
-    cursor.addMember(member)
+    if (!cursor.members.includes(member)) cursor.addMember(member)
     this.needsPump = true
   }
 
@@ -193,7 +198,8 @@ export class Partition {
   setCongested(conn: number, on: boolean): void {
     for (const c of this.cursors.values()) {
       for (const m of c.members) {
-        if (m.conn !== conn || m.congested === on) continue
+        if (m.conn !== conn) continue
+        // A member is shared by the subscription's partitions here: another may have flipped it already.
         m.congested = on
         if (!on) this.needsPump = true
       }
@@ -344,6 +350,11 @@ export class Partition {
           if (credits === 0) break
         }
       }
+      // Out of credits with records left: a subscription's credits are shared by its partitions
+      // here (WorkerContext.members), and an ack on another of them gives them back without a
+      // word to this one. So it stays due, pumped again at the next turn or tick (TICK_MS),
+      // not left until something happens to this partition.
+      if (credits <= 0 && !budgetHit && (cursor.hasFresh(end) || cursor.hasDueRedelivery(now))) this.needsPump = true
       if (tally.delivered > 0) {
         this.counters.delivered(cursor.label, tally.delivered, tally.redelivered)
         const runs = tally.takeRuns()
@@ -479,6 +490,8 @@ export class Partition {
     this.saver.stopped = true
     this.journal.close()
     this.log.destroy()
+    // The members go on at the subscription's other partitions: what they held here is given back.
+    for (const c of this.cursors.values()) c.releaseMembers()
     this.cursors.clear()
   }
 }

@@ -262,10 +262,7 @@ export function applyGroupState(p: Partition, bytes: Uint8Array): void {
       // Members subscribed while this broker led the partition keep their place: when it leads
       // again they are served, without their clients having to notice and subscribe again.
       // What they held is in the snapshot's deliveries, redelivered from there (at-least-once).
-      for (const m of known.members) {
-        m.inFlight = 0
-        cursor.addMember(m)
-      }
+      for (const m of known.releaseMembers()) cursor.addMember(m)
       cursor.dirty = true
     } else p.saver.create(cursor)
     p.cursors.set(group, cursor)

@@ -63,7 +63,7 @@ function setup(t: { teardown(fn: () => unknown): void }, dataDir?: string) {
   }
   const subscribe = async (group: string, opts: { maxDeliveries?: number; ackTimeoutMs?: number } = {}) => {
     const subId = ++id
-    await turn({ t: 'sub', id: subId, conn: 1, sub: 7, topic: TOPIC, partition: 0, group, start: 'earliest', startValue: undefined, maxInFlight: 100, ackTimeoutMs: opts.ackTimeoutMs ?? 30_000, maxDeliveries: opts.maxDeliveries ?? 5, ackNone: false })
+    await turn({ t: 'sub', id: subId, conn: 1, sub: 7, topic: TOPIC, partition: 0, group, start: 'earliest', startValue: undefined, maxInFlight: 100, creditPool: subId, ackTimeoutMs: opts.ackTimeoutMs ?? 30_000, maxDeliveries: opts.maxDeliveries ?? 5, ackNone: false })
     return subId
   }
   const ack = async (group: string, first: number, count: number) => turn({ t: 'settle', conn: 1, sub: 7, topic: TOPIC, partition: 0, group, kind: 'ack', ranges: [first, count], delayMs: 0 })

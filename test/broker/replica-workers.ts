@@ -75,7 +75,7 @@ export class Broker {
 
   async subscribe(group: string, conn = 1, sub = 7, opts: { maxInFlight?: number; ackNone?: boolean } = {}): Promise<void> {
     const id = ++nextId
-    await this.turn({ t: 'sub', id, conn, sub, topic: TOPIC, partition: 0, group, start: 'earliest', startValue: undefined, maxInFlight: opts.maxInFlight ?? 100, ackTimeoutMs: 30_000, maxDeliveries: 5, ackNone: opts.ackNone ?? false })
+    await this.turn({ t: 'sub', id, conn, sub, topic: TOPIC, partition: 0, group, start: 'earliest', startValue: undefined, maxInFlight: opts.maxInFlight ?? 100, creditPool: id, ackTimeoutMs: 30_000, maxDeliveries: 5, ackNone: opts.ackNone ?? false })
     if (this.reply(id)?.t !== 'done') throw new Error(`subscribe failed: ${JSON.stringify(this.reply(id))}`)
   }
 

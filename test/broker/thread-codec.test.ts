@@ -377,7 +377,7 @@ t.test('no ops: an empty buffer and back', async (t) => {
 
 t.test('hot and MessagePack ops mixed keep their order, MessagePack ones as before', async (t) => {
   const ops = [
-    { t: 'sub', id: 1, conn: 2, sub: 3, topic: 'é', partition: 0, group: 'g', start: 'earliest', startValue: undefined, maxInFlight: 100, ackTimeoutMs: 30000, maxDeliveries: 5, ackNone: false },
+    { t: 'sub', id: 1, conn: 2, sub: 3, topic: 'é', partition: 0, group: 'g', start: 'earliest', startValue: undefined, maxInFlight: 100, creditPool: 4, ackTimeoutMs: 30000, maxDeliveries: 5, ackNone: false },
     { t: 'pub', id: 2, topic: 'é', partition: 0, count: 1, records: Buffer.from([9]), confirm: true, producerId: undefined, sequence: undefined },
     { t: 'gone', conn: 2 ** 33 },
     { t: 'settle', conn: 2, sub: 3, topic: 'é', partition: 0, group: 'g', kind: 'ack', ranges: [0, 1], delayMs: 0 },

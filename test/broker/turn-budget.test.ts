@@ -58,7 +58,7 @@ t.test('eight groups reading a 64 KiB-record backlog: each turn stays within the
   const record = encodeRecord({ payload: Buffer.alloc(64 * 1024, 0x62) })
   for (let i = 0; i < 100; i++) p.append(0, record, 1, false)
   for (let g = 0; g < GROUPS; g++) {
-    p.subscribe({ conn: g + 1, sub: 1, group: `g${g}`, start: 'earliest', startValue: undefined, maxInFlight: 1000, ackTimeoutMs: 30_000, maxDeliveries: 5, ackNone: false })
+    p.subscribe({ conn: g + 1, sub: 1, group: `g${g}`, start: 'earliest', startValue: undefined, maxInFlight: 1000, creditPool: g + 1, ackTimeoutMs: 30_000, maxDeliveries: 5, ackNone: false })
   }
   // Without the budget one turn would carry every group's 4 MiB: 32 MiB.
   let more = true

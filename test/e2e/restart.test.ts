@@ -8,8 +8,9 @@ for (const workers of WORKER_COUNTS) {
       let client = await tb.client()
       await client.admin.createTopic('ledger', { partitions: 3 })
       const sent = await publishAll(client, 'ledger', Array.from({ length: 30 }, (_, i) => ({ i })), (i) => `k${i % 5}`)
-      // The broker splits a subscription's credits over the partitions (ceil(maxInFlight / 3) each), and
-      // the keys put 18 of the 30 messages on one partition: 90 lets all 30 be in flight at once.
+      // The broker splits a subscription's credits over its workers by their share of the partitions
+      // (at least ceil(maxInFlight / 3) for one partition), and the keys put 18 of the 30 messages on one
+      // partition: 90 lets all 30 be in flight at once, whatever the split.
       const reader = new Reader(await client.subscribe('ledger', { group: 'books', from: 'earliest', maxInFlight: 90 }))
       const msgs = await reader.take(30)
       const acked = msgs.slice(0, 18)

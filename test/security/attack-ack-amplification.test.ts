@@ -174,7 +174,7 @@ t.test('the partition: hostile ACKs of every kind on real files', async (t) => {
     for (const p of ctx.partitions.values()) p.close()
   })
   const p: Partition = ctx.partition('t', 0)
-  p.subscribe({ conn: 1, sub: 1, group: 'g', start: 'earliest', startValue: undefined, maxInFlight: 10, ackTimeoutMs: 30_000, maxDeliveries: 2, ackNone: false })
+  p.subscribe({ conn: 1, sub: 1, group: 'g', start: 'earliest', startValue: undefined, maxInFlight: 10, creditPool: 1, ackTimeoutMs: 30_000, maxDeliveries: 2, ackNone: false })
   const record = encodeRecord({ payload: Buffer.from('m') })
   p.append(0, Buffer.concat([record, record, record, record]), 4, false)
   p.pump(Date.now())

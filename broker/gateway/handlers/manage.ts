@@ -344,8 +344,11 @@ async function joinNewPartitions(ctx: HandlerContext, topic: string, partitions:
     for (const s of c.subs.values()) {
       // A subscription to chosen partitions keeps to them.
       if (s.topic !== topic || !s.spec || s.only || s.partitions >= partitions) continue
+      // A new partition joins its worker's credit pool when the subscription has one there
+      // (the pool keeps its size); on a worker new to it, it brings a partition's share.
+      const share = Math.max(1, Math.ceil(s.spec.maxInFlight / partitions))
       for (let p = s.partitions; p < partitions; p++) {
-        waits.push(ctx.pool.request(ownerOf(topic, p, ctx.pool.size), { t: 'sub', ...s.spec, start: 'earliest', startValue: undefined, partition: p }))
+        waits.push(ctx.pool.request(ownerOf(topic, p, ctx.pool.size), { t: 'sub', ...s.spec, maxInFlight: share, start: 'earliest', startValue: undefined, partition: p }))
       }
       s.partitions = partitions
     }
