@@ -40,7 +40,7 @@ export class FetchSessions {
    */
   fetch(op: FetchOp, now: number): void {
     const answers = this.answer(op)
-    if (op.maxWaitMs === 0 || this.held.size >= MAX_HELD || answers.some((a) => a.batches.length > 0 || a.divergingEpoch || a.error) || op.fetch.some((req) => this.hasNews(req, op.follower))) {
+    if (op.maxWaitMs === 0 || this.held.size >= MAX_HELD || answers.some((a) => a.divergingEpoch || a.error) || op.fetch.some((req) => this.hasNews(req, op.follower))) {
       this.send(op, answers)
       this.answered = true
       return

@@ -65,7 +65,6 @@ export class Outbox {
    */
   private subs = new Map<Recipient, Map<number, SubBatch>>()
   private last: SubBatch | undefined
-  private lastTo: Recipient | undefined
   private frames = new Map<number, Buffer[]>()
   private scheduled = false
   /** Requests this worker makes of itself (its replica fetchers' appends), by their negative ids: settled here, never posted. */
@@ -124,14 +123,14 @@ export class Outbox {
   }
 
   deliver(to: Recipient, partition: number, rec: StoredRecord, deliveryCount: number): void {
-    let b = this.lastTo === to && this.last!.partition === partition ? this.last : undefined
-    if (!b) {
+    let b = this.last
+    // A member is one (conn, sub) on this worker: those and the partition name the batch.
+    if (b === undefined || b.partition !== partition || b.conn !== to.conn || b.sub !== to.sub) {
       let byPartition = this.subs.get(to)
       if (!byPartition) this.subs.set(to, (byPartition = new Map()))
       b = byPartition.get(partition)
       if (!b) byPartition.set(partition, (b = { conn: to.conn, sub: to.sub, partition, records: [], counts: undefined, bytes: 0 }))
       this.last = b
-      this.lastTo = to
     }
     const size = rec.record.length + 32
     // Leave room for the frame and map overhead under the peer's frame limit.
@@ -204,19 +203,19 @@ export class Outbox {
     if (small.length > 0) this.ops.push({ t: 'out', conn, bytes: small.length === 1 ? small[0]! : Buffer.concat(small) })
   }
 
-  /** Run the owner's end-of-turn work (sync, confirm, deliver), then send one message. */
   /** Something is going to the gateway at the end of this turn (ops, or deliveries to frame). */
   get sending(): boolean {
     return this.ops.length > 0 || this.subs.size > 0 || this.frames.size > 0
   }
 
+  /** Run the owner's end-of-turn work (sync, confirm, deliver), then send one message. */
   flush(): void {
     // Still marked scheduled while the owner works, so what it adds joins this message.
     this.onFlush()
     this.scheduled = false
     for (const byPartition of this.subs.values()) for (const b of byPartition.values()) this.sealSub(b)
     this.subs.clear()
-    this.last = this.lastTo = undefined
+    this.last = undefined
     this.turnBytes = 0
     for (const [conn, list] of this.frames) this.out(conn, list)
     this.frames.clear()

@@ -176,7 +176,7 @@ export class Partition {
       }
       this.ctx.members.set(s.creditPool, member)
     }
-    if (!cursor.members.includes(member)) cursor.addMember(member)
+    cursor.addMember(member)
     this.needsPump = true
   }
 

@@ -32,6 +32,7 @@ import { addPartitionsInCluster } from './cluster-partitions.js'
 import { moveLedHere, movePartitionsInCluster } from './cluster-moves.js'
 import { perPartition } from '../fan-out.js'
 import { groupState, membersOf } from './group-state.js'
+import { creditShare } from './subscribe.js'
 import { askLeader, perLeader } from '../../cluster/leader-requests.js'
 import type { ResetOutcome } from '../../worker/partition-admin.js'
 
@@ -346,7 +347,7 @@ async function joinNewPartitions(ctx: HandlerContext, topic: string, partitions:
       if (s.topic !== topic || !s.spec || s.only || s.partitions >= partitions) continue
       // A new partition joins its worker's credit pool when the subscription has one there
       // (the pool keeps its size); on a worker new to it, it brings a partition's share.
-      const share = Math.max(1, Math.ceil(s.spec.maxInFlight / partitions))
+      const share = creditShare(s.spec.maxInFlight, 1, partitions)
       for (let p = s.partitions; p < partitions; p++) {
         waits.push(ctx.pool.request(ownerOf(topic, p, ctx.pool.size), { t: 'sub', ...s.spec, maxInFlight: share, start: 'earliest', startValue: undefined, partition: p }))
       }

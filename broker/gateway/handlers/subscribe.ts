@@ -45,8 +45,13 @@ export function workerShares(maxInFlight: number, partitions: readonly number[],
   const owned = new Map<number, number>()
   for (const p of partitions) owned.set(owner(p), (owned.get(owner(p)) ?? 0) + 1)
   const shares = new Map<number, number>()
-  for (const [worker, n] of owned) shares.set(worker, Math.max(1, Math.ceil((maxInFlight * n) / partitions.length)))
+  for (const [worker, n] of owned) shares.set(worker, creditShare(maxInFlight, n, partitions.length))
   return shares
+}
+
+/** The credits of `owned` partitions out of `total`: their part of maxInFlight, rounded up, at least 1. */
+export function creditShare(maxInFlight: number, owned: number, total: number): number {
+  return Math.max(1, Math.ceil((maxInFlight * owned) / total))
 }
 
 function reservationsOf(conn: HandlerConnection): Set<number> {
