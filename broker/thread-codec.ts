@@ -24,10 +24,11 @@
  *
  * The layout of each hot op is in thread-layout.ts.
  *
- * Attachments: an `out` op's bytes, or a fetch answer's batches, of at least
- * ATTACH_MIN_BYTES whose ArrayBuffer its maker gave up (transferOnPost:
- * DELIVER frames the worker encoded, batches it read from several places of
- * a log, each in a buffer of its own) are not copied at all: that
+ * Attachments: an `out` op's bytes, a fetch answer's batches, or a `pub`
+ * op's records, of at least ATTACH_MIN_BYTES whose ArrayBuffer its maker
+ * gave up (transferOnPost: DELIVER frames the worker encoded, batches it
+ * read from several places of a log, each in a buffer of its own, a PUBLISH
+ * frame the gateway assembled from several socket reads) are not copied at all: that
  * ArrayBuffer travels beside the ops' own in the same postMessage, and the
  * op names it. Copying a turn's deliveries into the ops' buffer was the
  * worker's largest copy of 64 KiB records (bench/README.md, S6).
@@ -70,6 +71,7 @@ import {
   OUT,
   OUT_ATTACHED,
   PUB,
+  RECORDS_ATTACHED,
   REPL_APPEND,
   SETTLE,
   fetchedSize,
@@ -271,7 +273,7 @@ export class ThreadCodec {
         if (topicBytes < 0) return -1
         this.tags[i] = PUB
         this.hotKeys = 7 + ('producerId' in op ? 1 : 0) + ('sequence' in op ? 1 : 0)
-        return 1 + 8 + 2 + topicBytes + 4 + 4 + 1 + (op.producerId === undefined ? 0 : 8) + (op.sequence === undefined ? 0 : 8) + 4 + records.length
+        return 1 + 8 + 2 + topicBytes + 4 + 4 + 1 + (op.producerId === undefined ? 0 : 8) + (op.sequence === undefined ? 0 : 8) + (isAttachable(records) ? 12 : 4 + records.length)
       }
       case 'settle': {
         const { topic, group, ranges } = op
@@ -385,14 +387,17 @@ export class ThreadCodec {
       case PUB: {
         const producerId = op.producerId as number | undefined
         const sequence = op.sequence as number | undefined
+        const records = op.records as Uint8Array
+        const attached = isAttachable(records)
         this.writeF64(op.id as number)
         this.writeString(op.topic as string)
         this.writeU32(op.partition as number)
         this.writeU32(op.count as number)
-        this.buf[this.pos++] = (op.confirm ? CONFIRM : 0) | (producerId === undefined ? 0 : HAS_PRODUCER_ID) | (sequence === undefined ? 0 : HAS_SEQUENCE)
+        this.buf[this.pos++] = (op.confirm ? CONFIRM : 0) | (producerId === undefined ? 0 : HAS_PRODUCER_ID) | (sequence === undefined ? 0 : HAS_SEQUENCE) | (attached ? RECORDS_ATTACHED : 0)
         if (producerId !== undefined) this.writeF64(producerId)
         if (sequence !== undefined) this.writeF64(sequence)
-        this.writeBytes(op.records as Uint8Array)
+        if (attached) this.writeAttachment(records)
+        else this.writeBytes(records)
         return
       }
       case SETTLE: {
@@ -508,7 +513,7 @@ export class ThreadCodec {
           const flags = src[this.at++]!
           const producerId = flags & HAS_PRODUCER_ID ? this.readF64() : undefined
           const sequence = flags & HAS_SEQUENCE ? this.readF64() : undefined
-          const records = this.readBytes()
+          const records = flags & RECORDS_ATTACHED ? this.readAttachment() : this.readBytes()
           const op: Complete<'pub'> = { t: 'pub', id, topic, partition, count, records, confirm: (flags & CONFIRM) !== 0, producerId, sequence }
           ops.push(op)
           break

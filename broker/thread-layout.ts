@@ -14,8 +14,10 @@
  *
  *   GENERIC      u32 length + msgpackr bytes of the whole op
  *   PUB          f64 id, str topic, u32 partition, u32 count, u8 flags
- *                (1 confirm, 2 producerId present, 4 sequence present),
- *                [f64 producerId], [f64 sequence], bin records
+ *                (1 confirm, 2 producerId present, 4 sequence present,
+ *                8 records attached), [f64 producerId], [f64 sequence], the
+ *                records: u32 attachment, u32 byte offset, u32 length when
+ *                attached, else bin
  *   SETTLE       f64 conn, f64 sub, str topic, u32 partition, str group,
  *                u8 kind (index in ACK_KINDS), f64 delayMs, u32 n, n x f64 ranges
  *   OUT          f64 conn, bin bytes
@@ -77,6 +79,8 @@ export const FETCHED_LOG_START = 32
 export const CONFIRM = 1
 export const HAS_PRODUCER_ID = 2
 export const HAS_SEQUENCE = 4
+/** The records are a view of an attachment: a large PUBLISH whose frame the gateway gave up (handlers/publish.ts). */
+export const RECORDS_ATTACHED = 8
 
 export const MAX_STRING_BYTES = 0xffff
 /** Strings up to this many UTF-16 units are measured and written in JS (topic and group names); longer ones by Buffer. */

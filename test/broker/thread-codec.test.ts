@@ -181,6 +181,40 @@ t.test('pub records of 0 bytes and of 1 MiB, as views of the received ArrayBuffe
   t.same([...one!.records], [1, 2, 3])
 })
 
+t.test('pub: records given up with transferOnPost travel as an attachment; others are copied', async (t) => {
+  // A frame the gateway assembled: its opcode, then the PUBLISH body, the records at its end.
+  const frame = Buffer.allocUnsafeSlow(60_000).fill(0x21)
+  const records = frame.subarray(500)
+  const copied = Buffer.alloc(ATTACH_MIN_BYTES, 0x22) // large, not given up
+  transferOnPost(records)
+  const base = { t: 'pub', topic: 'big', partition: 1, count: 3, confirm: true, producerId: 2 ** 40, sequence: 7 }
+  const ops = [
+    { ...base, id: 1, records },
+    { ...base, id: 2, records: copied, producerId: undefined, sequence: undefined },
+  ]
+  const ab = packOps(ops)
+  const attachments = codec.attachments
+  t.equal(attachments.length, 1, 'one attachment')
+  t.equal(attachments[0], frame.buffer, "the frame's own ArrayBuffer")
+  const { port1, port2 } = new MessageChannel()
+  const received = new Promise<ArrayBuffer[]>((resolve) => port2.once('message', resolve))
+  port1.postMessage([ab, ...attachments], [ab, ...attachments])
+  const [gotOps, ...gotAttachments] = await received
+  port1.close()
+  t.equal(frame.buffer.byteLength, 0, 'the frame is detached: its records were not copied')
+  const back = codec.unpack(gotOps!, gotAttachments) as { id: number; records: Buffer; producerId: number | undefined; sequence: number | undefined }[]
+  t.same(
+    back.map((o) => [o.id, o.records.length, o.records[0], o.producerId, o.sequence]),
+    [
+      [1, 59_500, 0x21, 2 ** 40, 7],
+      [2, ATTACH_MIN_BYTES, 0x22, undefined, undefined],
+    ],
+    'every field back, records whole',
+  )
+  t.equal(back[0]!.records.buffer, gotAttachments[0], 'the given-up records are a view of their attachment')
+  t.equal(back[1]!.records.buffer, gotOps, 'the others a view of the ops')
+})
+
 t.test('settle: every ack kind, empty and long ranges, offsets up to 2^53 - 1, multi-byte names', async (t) => {
   const ops = ACK_KINDS.map((kind, i) => ({
     t: 'settle',
