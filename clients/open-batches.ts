@@ -6,12 +6,22 @@
  * doubling, never past the batch limit; there is room before the records
  * for the PUBLISH fields that precede them and after them (TAIL_ROOM) for
  * those that follow, so the first write frames them where they lie.
+ *
+ * Buffers are reused: one outgrown, or one whose batch the broker confirmed
+ * (outbox.ts: only after a first write that its connection confirmed, so no
+ * socket still reads from it), is kept, up to SPARE_BUFFERS of them, and
+ * the next batch that fits takes it. A fresh buffer costs a page fault per
+ * 4 KiB the first time it is written (large ones are new mappings each
+ * time): filling one took several times as long as filling a reused one,
+ * the largest cost of a producer of 64 KiB records (bench/README.md).
  */
 import { PUBLISH_TAIL_ROOM, publishHeadRoom } from '../protocol/index.js'
 import type { Batch } from './outbox.js'
 
 /** Topics whose last batch size is remembered. */
 const SIZE_HINTS_MAX = 1024
+/** Buffers kept for reuse: at most this many (each at most a batch's limit plus its room: about 2 MiB in all). */
+const SPARE_BUFFERS = 8
 /** Room after the records for a `partition` field (PUBLISH_TAIL_ROOM leaves it out): its key and a uint below 1024. */
 const PARTITION_ROOM = 1 + 'partition'.length + 3
 /** Room left after the records: the PUBLISH fields that follow them, `partition` included. */
@@ -32,6 +42,8 @@ export class OpenBatches {
    * another's small ones). Bounded: cleared when it names too many topics.
    */
   private readonly lastBatchBytes = new Map<string, number>()
+  /** Buffers nothing reads from any more, for the next batches (see the header). */
+  private readonly spare: Buffer[] = []
 
   /** Every open batch, in the order they opened (a copy). */
   all(): Batch[] {
@@ -52,7 +64,7 @@ export class OpenBatches {
       topic,
       partition,
       confirm,
-      buf: Buffer.allocUnsafe(recordsAt + want + TAIL_ROOM),
+      buf: this.buffer(recordsAt + want + TAIL_ROOM),
       recordsAt,
       bytes: 0,
       entries: [],
@@ -77,9 +89,29 @@ export class OpenBatches {
   /** Room for `size` more record bytes in `batch`: its buffer doubled at least, never past `limit`. */
   grow(batch: Batch, size: number, limit: number): void {
     const want = Math.max(batch.bytes + size, Math.min(limit, batch.bytes * 2))
-    const buf = Buffer.allocUnsafe(batch.recordsAt + want + TAIL_ROOM)
+    const buf = this.buffer(batch.recordsAt + want + TAIL_ROOM)
     batch.buf.copy(buf, batch.recordsAt, batch.recordsAt, batch.recordsAt + batch.bytes)
+    // Never written anywhere: the next batch may take it.
+    this.recycle(batch.buf)
     batch.buf = buf
+  }
+
+  /** Keep `buf` for a later batch; the caller guarantees nothing reads or writes it any more. */
+  recycle(buf: Buffer): void {
+    if (this.spare.length < SPARE_BUFFERS && buf.length > 0) this.spare.push(buf)
+  }
+
+  /** A buffer of at least `size` bytes: the last kept one that is large enough, or a new one. */
+  private buffer(size: number): Buffer {
+    const spare = this.spare
+    for (let i = spare.length - 1; i >= 0; i--) {
+      const buf = spare[i]!
+      if (buf.length < size) continue
+      spare[i] = spare[spare.length - 1]!
+      spare.pop()
+      return buf
+    }
+    return Buffer.allocUnsafe(size)
   }
 
   /** Take a batch out of the open ones; false when it was not open. */

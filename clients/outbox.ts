@@ -54,6 +54,8 @@ import type { ConnectionSource } from './link.js'
 import { HeldBatches, PartitionCounts } from './held-batches.js'
 import { OpenBatches, TAIL_ROOM } from './open-batches.js'
 
+const NO_BYTES = Buffer.alloc(0)
+
 /** Most records in one PUBLISH frame. */
 export const MAX_BATCH_RECORDS = 1000
 /** Most record bytes in one PUBLISH frame (less when the broker's maxFrame is smaller). */
@@ -420,6 +422,9 @@ export class Outbox {
         } catch (err) {
           return this.owner.done(batch, err)
         }
+        // Written once, to this connection, which has read all of it (it answered): no socket
+        // reads from the buffer any more, and the next batch may take it (open-batches.ts).
+        if (first) this.reuse(batch)
         this.owner.done(batch, undefined, results)
         // Its partition takes publishes again: what is held behind it goes now.
         if (this.routed && this.held.any) this.release(batch)
@@ -468,6 +473,13 @@ export class Outbox {
     }
     batch.frozen = frozen
     return frozen
+  }
+
+  /** Give a confirmed batch's buffer to the batches to come; the batch keeps none of it. */
+  private reuse(batch: Batch): void {
+    this.open.recycle(batch.buf)
+    batch.buf = NO_BYTES
+    batch.frozen = { ...batch.frozen!, records: NO_BYTES }
   }
 
   /** Keep a routed batch until retry(); later batches of its partition wait behind it. */

@@ -125,3 +125,39 @@ t.test('flush() waits for exactly the calls made before it, when they settle out
   t.ok(again, 'a flush with nothing pending resolves')
   t.match(producer.stats, { confirmed: 4501, failed: 0 })
 })
+
+t.test("a confirmed batch's buffer is reused, and every frame still carries its own records, re-sends after a lost connection included", async (t) => {
+  const { peer, held } = await startHoldingStandIn()
+  t.teardown(peer.close)
+  const client = await connect(peer.url, { reconnect: FAST })
+  t.teardown(() => client.close())
+  const producer = client.producer({ maxInFlight: 1000 })
+  // 64 KiB records, three to a batch: every byte says which record it belongs to.
+  const record = (i: number) => Buffer.alloc(64 * 1024, i)
+  const publish = (from: number, n: number) => Array.from({ length: n }, (_, k) => producer.publish('t', record(from + k)))
+  const first = publish(0, 30)
+  await waitFor('10 batches', () => held.length === 10)
+  for (const confirm of held.splice(0, 5)) confirm()
+  await Promise.all(first.slice(0, 15))
+  // These fill the buffers of the five confirmed batches (as the outbox reuses them), and are in flight with five
+  // older batches when the connection drops: all ten are sent again on the next one, from their own buffers.
+  const second = publish(30, 15)
+  await waitFor('15 batches', () => publishes(peer.frames).length === 15)
+  peer.peers[0]!.socket.destroy()
+  await waitFor('the ten unconfirmed batches again', () => peer.peers.length === 2 && publishes(peer.peers[1]!.frames).length === 10)
+  for (const confirm of held.splice(0)) confirm()
+  const results = await Promise.all([...first, ...second])
+  t.equal(results.length, 45, 'every publish confirmed')
+  const bySequence = new Map<number, number[]>()
+  for (const body of publishes(peer.frames)) {
+    const tags = decodeRecords(body.records, body.count).map((r) => {
+      const tag = r.payload[0]!
+      if (r.payload.length !== 64 * 1024 || r.payload.some((b) => b !== tag)) throw new Error(`sequence ${body.sequence}: a record of mixed bytes`)
+      return tag
+    })
+    const before = bySequence.get(body.sequence)
+    if (before) t.same(tags, before, `sequence ${body.sequence} sent again with the same records`)
+    else bySequence.set(body.sequence, tags)
+  }
+  t.same([...bySequence.values()].flat(), Array.from({ length: 45 }, (_, i) => i), 'the 45 records, each once, in order')
+})
