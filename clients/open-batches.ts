@@ -20,8 +20,8 @@ import type { Batch } from './outbox.js'
 
 /** Topics whose last batch size is remembered. */
 const SIZE_HINTS_MAX = 1024
-/** Buffers kept for reuse: at most this many (each at most a batch's limit plus its room: about 2 MiB in all). */
-const SPARE_BUFFERS = 8
+/** Buffers kept for reuse: at most this many (each at most a batch's limit plus its room: about 4 MiB in all). */
+const SPARE_BUFFERS = 16
 /** Room after the records for a `partition` field (PUBLISH_TAIL_ROOM leaves it out): its key and a uint below 1024. */
 const PARTITION_ROOM = 1 + 'partition'.length + 3
 /** Room left after the records: the PUBLISH fields that follow them, `partition` included. */
@@ -98,7 +98,17 @@ export class OpenBatches {
 
   /** Keep `buf` for a later batch; the caller guarantees nothing reads or writes it any more. */
   recycle(buf: Buffer): void {
-    if (this.spare.length < SPARE_BUFFERS && buf.length > 0) this.spare.push(buf)
+    const spare = this.spare
+    if (buf.length === 0) return
+    if (spare.length < SPARE_BUFFERS) {
+      spare.push(buf)
+      return
+    }
+    // Full: a larger buffer takes the place of the smallest kept, so buffers outgrown while
+    // a topic's batches found their size never crowd out the ones its batches need now.
+    let smallest = 0
+    for (let i = 1; i < spare.length; i++) if (spare[i]!.length < spare[smallest]!.length) smallest = i
+    if (spare[smallest]!.length < buf.length) spare[smallest] = buf
   }
 
   /** A buffer of at least `size` bytes: the last kept one that is large enough, or a new one. */

@@ -12,6 +12,7 @@ import t from 'tap'
 import { connect } from '../../clients/index.js'
 import { Op, decodeRecords } from '../../protocol/index.js'
 import { startHoldingStandIn, startStandIn, turn, waitFor, type SeenFrame } from './stand-in.js'
+import { OpenBatches } from '../../clients/open-batches.js'
 
 const FAST = { initialDelayMs: 5, maxDelayMs: 20 }
 const publishes = (frames: SeenFrame[]) => frames.filter((f) => f.opcode === Op.PUBLISH).map((f) => f.body)
@@ -160,4 +161,17 @@ t.test("a confirmed batch's buffer is reused, and every frame still carries its 
     else bySequence.set(body.sequence, tags)
   }
   t.same([...bySequence.values()].flat(), Array.from({ length: 45 }, (_, i) => i), 'the 45 records, each once, in order')
+})
+
+t.test('kept buffers: the next batch that fits takes one; small outgrown ones never crowd out the large ones', async (t) => {
+  const open = new OpenBatches()
+  const big = Buffer.allocUnsafe(300 * 1024)
+  // More small buffers than are kept, then one large: the large one takes a small one's place.
+  for (let i = 0; i < 40; i++) open.recycle(Buffer.allocUnsafe(1024))
+  open.recycle(big)
+  const batch = open.open('t', undefined, true, 200 * 1024, 256 * 1024)
+  t.equal(batch.buf, big, 'a batch of 200 KiB takes the kept 300 KiB buffer')
+  const next = open.open('u', undefined, true, 200 * 1024, 256 * 1024)
+  t.not(next.buf, big, 'a buffer is handed out once')
+  t.ok(next.buf.length >= 200 * 1024, 'and a new one is made when none kept fits')
 })
