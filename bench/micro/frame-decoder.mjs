@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
- * FrameDecoder (dist/protocol/frame.js), both sides' hot path, in three cases:
+ * FrameDecoder (dist/protocol/frame.js), both sides' hot path, in four cases:
  *   64k    128-byte frames (133 on the wire) in 64 KiB chunks, as a busy socket hands them over
+ *   1m     1 MiB frames (a DELIVER of 16 records of 64 KiB) in 64 KiB chunks: CPU and page
+ *          faults per frame (each frame comes out in a buffer of its own, new memory)
  *   1b     a 64 KiB frame fed one byte per chunk, each chunk a Buffer of its own (as a socket
  *          read of one byte is): CPU per byte
  *   memory a 1 MiB frame declared, all but its last byte fed one byte per chunk: how much
@@ -54,6 +56,24 @@ function run64k({ chunks, frames }, repeat) {
   if (n !== frames * repeat) throw new Error(`decoded ${n} frames, expected ${frames * repeat}`)
 }
 
+/** `n` frames of 1 MiB, each cut into 64 KiB chunks (the same chunks every time: only the decoder's own buffers are new). */
+function runLarge(n) {
+  const frame = encodeRawFrame(0x22, Buffer.alloc(1024 * 1024 - 1, 0x63))
+  const chunks = []
+  for (let at = 0; at < frame.length; at += 65536) chunks.push(Buffer.from(frame.subarray(at, at + 65536)))
+  const d = new FrameDecoder(2 * 1024 * 1024)
+  let got = 0
+  const faults = process.resourceUsage().minorPageFault
+  const micros = cpuMicros(() => {
+    for (let i = 0; i < n; i++) for (const c of chunks) {
+      d.push(c)
+      while (d.next()) got++
+    }
+  })
+  if (got !== n) throw new Error(`decoded ${got} large frames, expected ${n}`)
+  return { micros, faults: process.resourceUsage().minorPageFault - faults }
+}
+
 /** One frame of `bodyBytes` pushed one byte at a time (a new 1-byte Buffer per push). */
 function runBytes(frame) {
   const d = new FrameDecoder(2 * 1024 * 1024)
@@ -97,6 +117,10 @@ const repeat = 8
 const t64 = []
 for (let r = 0; r < ROUNDS; r++) t64.push(cpuMicros(() => run64k(data, repeat)))
 rows.push({ case: '128 B frames in 64 KiB chunks', unit: 'ns per frame', value: (median(t64) * 1000) / (data.frames * repeat) })
+runLarge(20) // warm-up
+const large = Array.from({ length: ROUNDS }, () => runLarge(100))
+rows.push({ case: '1 MiB frames in 64 KiB chunks', unit: 'us per frame', value: median(large.map((l) => l.micros)) / 100 })
+rows.push({ case: '  the same, page faults', unit: 'minor page faults per frame', value: median(large.map((l) => l.faults)) / 100 })
 const t1 = []
 for (let r = 0; r < ROUNDS; r++) t1.push(cpuMicros(() => runBytes(frame64k)))
 rows.push({ case: '64 KiB frame in 1-byte chunks', unit: 'ns per byte', value: (median(t1) * 1000) / frame64k.length })
