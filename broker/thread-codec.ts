@@ -126,6 +126,15 @@ export function transferOnPost(bytes: Uint8Array): void {
   transferable.add(bytes.buffer)
 }
 
+/**
+ * `bytes` are all of their ArrayBuffer but for at most `lead` bytes before
+ * them (a frame's body after its opcode): nothing else anyone holds can be in
+ * it, so it may be given up (transferOnPost).
+ */
+export function ownsItsBuffer(bytes: Uint8Array, lead = 0): boolean {
+  return bytes.byteOffset <= lead && bytes.byteOffset + bytes.byteLength === bytes.buffer.byteLength
+}
+
 /** A copy of `bytes` in an ArrayBuffer of its own, which nothing else holds: the pack that made it may attach it. */
 function ownCopy(bytes: Uint8Array): Buffer {
   const copy = Buffer.allocUnsafeSlow(bytes.length)

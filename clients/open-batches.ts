@@ -98,8 +98,8 @@ export class OpenBatches {
 
   /** Keep `buf` for a later batch; the caller guarantees nothing reads or writes it any more. */
   recycle(buf: Buffer): void {
-    const spare = this.spare
     if (buf.length === 0) return
+    const spare = this.spare
     if (spare.length < SPARE_BUFFERS) {
       spare.push(buf)
       return

@@ -479,7 +479,7 @@ export class Outbox {
   private reuse(batch: Batch): void {
     this.open.recycle(batch.buf)
     batch.buf = NO_BYTES
-    batch.frozen = { ...batch.frozen!, records: NO_BYTES }
+    batch.frozen!.records = NO_BYTES
   }
 
   /** Keep a routed batch until retry(); later batches of its partition wait behind it. */

@@ -18,7 +18,7 @@ import { GroupCursor } from './group-cursor.js'
 import { deleteGroup, purge } from './partition-admin.js'
 import type { GroupSnapshot } from '../storage/group-state.js'
 import { pack, unpack } from '../../protocol/codec.js'
-import { transferOnPost } from '../thread-codec.js'
+import { ownsItsBuffer, transferOnPost } from '../thread-codec.js'
 
 /** How often a follower is sent the partition's consumer-group state. */
 export const GROUPS_EVERY_MS = 200
@@ -214,11 +214,6 @@ function joined(batches: Buffer[]): Uint8Array {
   const out = Buffer.concat(batches)
   if (ownsItsBuffer(out)) transferOnPost(out)
   return out
-}
-
-/** Bytes that are the whole of their ArrayBuffer: nothing else can be in it. */
-function ownsItsBuffer(bytes: Uint8Array): boolean {
-  return bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength
 }
 
 /**

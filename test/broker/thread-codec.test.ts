@@ -140,6 +140,16 @@ function normal(v: unknown): unknown {
   return Object.is(v, -0) ? 0 : v
 }
 
+/** A message posted as the pool and the workers post it (its buffers transferred), as received on the other side. */
+async function posted(message: ArrayBuffer[]): Promise<ArrayBuffer[]> {
+  const { port1, port2 } = new MessageChannel()
+  const received = new Promise<ArrayBuffer[]>((resolve) => port2.once('message', resolve))
+  port1.postMessage(message, message)
+  const got = await received
+  port1.close()
+  return got
+}
+
 const records1M = Buffer.alloc(1024 * 1024)
 for (let i = 0; i < records1M.length; i++) records1M[i] = (i * 31) & 0xff
 
@@ -196,11 +206,7 @@ t.test('pub: records given up with transferOnPost travel as an attachment; other
   const attachments = codec.attachments
   t.equal(attachments.length, 1, 'one attachment')
   t.equal(attachments[0], frame.buffer, "the frame's own ArrayBuffer")
-  const { port1, port2 } = new MessageChannel()
-  const received = new Promise<ArrayBuffer[]>((resolve) => port2.once('message', resolve))
-  port1.postMessage([ab, ...attachments], [ab, ...attachments])
-  const [gotOps, ...gotAttachments] = await received
-  port1.close()
+  const [gotOps, ...gotAttachments] = await posted([ab, ...attachments])
   t.equal(frame.buffer.byteLength, 0, 'the frame is detached: its records were not copied')
   const back = codec.unpack(gotOps!, gotAttachments) as { id: number; records: Buffer; producerId: number | undefined; sequence: number | undefined }[]
   t.same(
@@ -262,11 +268,7 @@ t.test('out: a large frame given up with transferOnPost travels as an attachment
   t.equal(attachments[0], frame.buffer, "the frame's own ArrayBuffer")
   t.equal(ab.byteLength, 1 + 8 + 4 + 100 + (1 + 8 + 4 + 4 + 4) + 1 + 8 + 4 + ATTACH_MIN_BYTES, 'the large frame takes 21 bytes in the ops, not 90,000')
   // Posted as the worker posts it: the attachment is transferred (detached here).
-  const { port1, port2 } = new MessageChannel()
-  const received = new Promise<ArrayBuffer[]>((resolve) => port2.once('message', resolve))
-  port1.postMessage([ab, ...attachments], [ab, ...attachments])
-  const [gotOps, ...gotAttachments] = await received
-  port1.close()
+  const [gotOps, ...gotAttachments] = await posted([ab, ...attachments])
   t.equal(frame.buffer.byteLength, 0, "the worker's frame is detached: nothing was copied")
   const back = codec.unpack(gotOps!, gotAttachments) as { conn: number; bytes: Buffer }[]
   t.same(
@@ -347,11 +349,7 @@ t.test("done with a fetch's answers: every field back, batches joined by the wor
   t.equal(attachments.length, 1, 'one attachment: the joined batches')
   t.equal(attachments[0], joined.buffer)
   t.equal(ab.byteLength, (expectedSize([op]) ?? 0) - (4 + joined.length) + 12, 'the joined batches take 12 bytes in the ops, the cache view its length')
-  const { port1, port2 } = new MessageChannel()
-  const received = new Promise<ArrayBuffer[]>((resolve) => port2.once('message', resolve))
-  port1.postMessage([ab, ...attachments], [ab, ...attachments])
-  const [gotOps, ...gotAttachments] = await received
-  port1.close()
+  const [gotOps, ...gotAttachments] = await posted([ab, ...attachments])
   t.equal(joined.buffer.byteLength, 0, "the worker's joined batches are detached: nothing was copied")
   const [back] = codec.unpack(gotOps!, gotAttachments) as { t: string; id: number; result: Record<string, unknown>[] }[]
   t.equal(back!.t, 'done')

@@ -10,7 +10,7 @@ import type { HandlerConnection } from '../handler-connection.js'
 import { ownerOf, splitByPartition, type PartitionPart } from '../../routing.js'
 import type { ClusterNode } from '../../cluster/cluster-node.js'
 import { PublishFences } from '../../publish-fences.js'
-import { transferOnPost } from '../../thread-codec.js'
+import { ownsItsBuffer, transferOnPost } from '../../thread-codec.js'
 
 let roundRobin = 0
 
@@ -71,9 +71,11 @@ export async function onPublish(conn: HandlerConnection, body: Buffer): Promise<
   let remaining = parts.length
   let failed = false
   parts.forEach((part, i) => {
-    // Records that lie alone in their buffer go to the worker without a copy;
-    // others are copied into the thread message, so the socket chunk is not retained.
-    if (alone(part.records, part.records === pub.records ? body : part.records)) transferOnPost(part.records)
+    // Records alone in their buffer go to the worker without a copy: a frame the decoder
+    // assembled from several socket reads (a large PUBLISH; its opcode before the body), or a
+    // part splitByPartition gathered from several keys. A frame inside a socket read shares
+    // it with the frames around it, so its records are copied into the thread message.
+    if (part.records === pub.records ? ownsItsBuffer(body, 1) : ownsItsBuffer(part.records)) transferOnPost(part.records)
     ctx.pool.call(
       ownerOf(pub.topic, part.partition, ctx.pool.size),
       {
@@ -104,18 +106,6 @@ export async function onPublish(conn: HandlerConnection, body: Buffer): Promise<
       },
     )
   })
-}
-
-/**
- * True when nothing but `records` (and the frame's opcode before `within`)
- * lies in their ArrayBuffer, so it may be given to the worker
- * (thread-codec.ts transferOnPost): a frame the decoder assembled from
- * several socket reads (a large PUBLISH) has a buffer of its own, and so
- * has a part splitByPartition gathered from several keys. A frame inside a
- * socket chunk shares it with the frames around it and is copied.
- */
-function alone(records: Buffer, within: Buffer): boolean {
-  return within.byteOffset <= 1 && within.byteOffset + within.length === records.buffer.byteLength
 }
 
 /** Refuse a part this broker may not store now, or one that a refused batch of its producer must precede (publish-fences.ts). */
