@@ -8,8 +8,8 @@
  *   settled*   settled offsets at or above the floor
  *   next*      the next offset never delivered
  *   slots      one per delivered-but-unsettled offset: its delivery count*, and
- *              while a member holds it, the member and its ack deadline (one
- *              map entry and one object per message, kept across redeliveries)
+ *              while a member holds it, the member and its ack deadline (kept
+ *              across redeliveries; columns of a ring, slot-table.ts)
  *   redeliver  offsets waiting to go out again (nack delay, timeout, member gone)
  *
  * After a restart `next` is set back to the floor: everything unsettled is
@@ -24,6 +24,7 @@
  * message whose count already reached the member's limit).
  */
 import type { GroupSnapshot } from '../storage/group-state.js'
+import { SlotTable } from './slot-table.js'
 
 /**
  * A subscription on this worker: one object in the cursor of each of its
@@ -49,13 +50,6 @@ export interface Member {
    * broker what is already on its way, not its whole window of credits.
    */
   congested?: boolean
-}
-
-/** A delivered, unsettled offset; `member` is set while someone holds it. */
-export interface Slot {
-  member: Member | undefined
-  deadline: number
-  count: number
 }
 
 interface Waiting {
@@ -103,7 +97,7 @@ export class GroupCursor {
   floor: number
   next: number
   readonly settled = new Set<number>()
-  private readonly slots = new Map<number, Slot>()
+  private readonly slots = new SlotTable()
   /** Slots held by a member now. */
   private held = 0
   private redeliver: Waiting[] = []
@@ -125,7 +119,7 @@ export class GroupCursor {
     if (snapshot) {
       this.floor = snapshot.floor
       for (const o of snapshot.acked) if (o >= snapshot.floor) this.settled.add(o)
-      for (const [o, c] of snapshot.deliveries) if (o >= snapshot.floor && !this.settled.has(o)) this.slots.set(o, { member: undefined, deadline: 0, count: c })
+      for (const [o, c] of snapshot.deliveries) if (o >= snapshot.floor && !this.settled.has(o) && c > 0) this.slots.set(o, undefined, 0, c)
       this.next = snapshot.floor
     } else {
       this.floor = start
@@ -141,7 +135,7 @@ export class GroupCursor {
 
   snapshot(): GroupSnapshot {
     const deliveries: [number, number][] = []
-    for (const [o, slot] of this.slots) deliveries.push([o, slot.count])
+    this.slots.forEach((o) => deliveries.push([o, this.slots.count(o)]))
     return { next: this.next, floor: this.floor, acked: [...this.settled], deliveries }
   }
 
@@ -152,7 +146,7 @@ export class GroupCursor {
 
   /** Whether a member holds `offset` now. */
   isHeld(offset: number): boolean {
-    return this.slots.get(offset)?.member !== undefined
+    return this.slots.holder(offset) !== undefined
   }
 
   /** Records not yet settled, out of the partition's `end`. */
@@ -176,11 +170,11 @@ export class GroupCursor {
     this.members.splice(i, 1)
     const out: Expired[] = []
     if (this.held > 0) {
-      for (const [offset, slot] of this.slots) {
-        if (slot.member !== member) continue
-        this.unhold(slot)
-        out.push({ offset, count: slot.count, member })
-      }
+      this.slots.forEach((offset) => {
+        if (this.slots.holder(offset) !== member) return
+        this.unhold(offset, member)
+        out.push({ offset, count: this.slots.count(offset), member })
+      })
     }
     return out
   }
@@ -192,7 +186,12 @@ export class GroupCursor {
    * other partitions share, and nothing is held here any more. Returns them.
    */
   releaseMembers(): Member[] {
-    if (this.held > 0) for (const slot of this.slots.values()) if (slot.member !== undefined) this.unhold(slot)
+    if (this.held > 0) {
+      this.slots.forEach((offset) => {
+        const holder = this.slots.holder(offset)
+        if (holder !== undefined) this.unhold(offset, holder)
+      })
+    }
     return this.members.splice(0)
   }
 
@@ -266,12 +265,12 @@ export class GroupCursor {
    */
   assign(offset: number, now: number, into: Assignment): boolean {
     const n = this.members.length
-    let slot = this.slots.get(offset)
+    const count = this.slots.count(offset)
     for (let k = 0; k < n; k++) {
       const m = this.members[(this.rr + k) % n]!
       if (m.inFlight >= m.maxInFlight || m.congested === true) continue
       this.rr = (this.rr + k + 1) % n
-      if (slot !== undefined && slot.count >= m.maxDeliveries) {
+      if (count > 0 && count >= m.maxDeliveries) {
         // Delivered as often as this member allows already (a count carried over a crash, or
         // left by a member with a higher limit): not once more. The caller dead-letters it.
         into.member = m
@@ -281,22 +280,18 @@ export class GroupCursor {
       if (m.ackNone) {
         // Settled as it goes out (with any count left from an earlier delivery to an explicit member).
         into.member = m
-        into.count = (slot?.count ?? 0) + 1
+        into.count = count + 1
         m.inFlight++
         this.settle(offset)
         return true
       }
-      if (slot === undefined) this.slots.set(offset, (slot = { member: m, deadline: now + m.ackTimeoutMs, count: 1 }))
-      else {
-        slot.member = m
-        slot.deadline = now + m.ackTimeoutMs
-        slot.count++
-      }
+      // A slot held by no one (released, or restored from disk) is handed out again with its count.
+      this.slots.set(offset, m, now + m.ackTimeoutMs, count + 1)
       this.held++
       m.inFlight++
       this.dirty = true
       into.member = m
-      into.count = slot.count
+      into.count = count + 1
       return true
     }
     return false
@@ -304,7 +299,7 @@ export class GroupCursor {
 
   /** Deliveries of `offset` counted so far (0: none, or settled). */
   deliveries(offset: number): number {
-    return this.slots.get(offset)?.count ?? 0
+    return this.slots.count(offset)
   }
 
   /** Put an offset back (e.g. no member could take it after all). */
@@ -314,21 +309,21 @@ export class GroupCursor {
 
   /** Mark an offset done (acked, dead-lettered, or gone from the log) and move the floor. */
   settle(offset: number): void {
-    const slot = this.slots.get(offset)
-    if (slot !== undefined) this.drop(offset, slot)
+    this.drop(offset)
     this.markSettled(offset)
   }
 
-  /** Forget an offset's slot, giving its holder's credit back. */
-  private drop(offset: number, slot: Slot): void {
-    if (slot.member !== undefined) this.unhold(slot)
+  /** Forget an offset's slot, if it has one, giving its holder's credit back. */
+  private drop(offset: number): void {
+    const holder = this.slots.holder(offset)
+    if (holder !== undefined) this.unhold(offset, holder)
     this.slots.delete(offset)
   }
 
-  /** The slot's member no longer holds it (the slot and its count stay). */
-  private unhold(slot: Slot): void {
-    slot.member!.inFlight--
-    slot.member = undefined
+  /** `holder` no longer holds `offset` (the slot and its count stay). */
+  private unhold(offset: number, holder: Member): void {
+    holder.inFlight--
+    this.slots.hold(offset, undefined, 0)
     this.held--
   }
 
@@ -355,8 +350,8 @@ export class GroupCursor {
     return this.visitHeld(member, ranges)
   }
 
-  private readonly ackSlot = (offset: number, slot: Slot): void => {
-    this.drop(offset, slot)
+  private readonly ackSlot = (offset: number): void => {
+    this.drop(offset)
     this.markSettled(offset)
   }
 
@@ -379,13 +374,13 @@ export class GroupCursor {
    * - The walk stops once it has found as many offsets as the member held when
    *   the ACK arrived (`member.inFlight` then): nothing further can match. A
    *   member holding nothing costs nothing.
-   * - A clipped range longer than the slot map is matched by walking the slots
+   * - A clipped range longer than the slot table is matched by walking the slots
    *   instead of the offsets (then sorted, so a range is visited in offset
    *   order either way, and dead letters are written in the order named).
    * So one range costs at most min(offsets named, next - floor, slots).
    * `visit` may settle or release the offset it is given, nothing else.
    */
-  visitHeld(member: Member, ranges: readonly number[], visit?: (offset: number, slot: Slot) => boolean | void): number {
+  visitHeld(member: Member, ranges: readonly number[], visit?: (offset: number, count: number) => boolean | void): number {
     const holding = member.inFlight
     if (holding === 0) return 0
     let found = 0
@@ -397,29 +392,29 @@ export class GroupCursor {
         continue
       }
       for (let o = lo; o < hi; o++) {
-        const slot = this.slots.get(o)
-        if (slot === undefined || slot.member !== member) continue
+        if (this.slots.holder(o) !== member) continue
         if (visit === undefined) {
-          this.drop(o, slot)
+          member.inFlight--
+          this.held--
+          this.slots.delete(o)
           this.markSettled(o)
-        } else if (visit(o, slot) === false) continue
+        } else if (visit(o, this.slots.count(o)) === false) continue
         if (++found === holding) break
       }
     }
     return found
   }
 
-  /** visitHeld for a range wider than the slot map: collect the member's slots in [lo, hi) first, then visit them in order. */
-  private visitHeldBySlots(member: Member, lo: number, hi: number, most: number, visit: (offset: number, slot: Slot) => boolean | void): number {
+  /** visitHeld for a range wider than the slot table: collect the member's slots in [lo, hi) first, then visit them in order. */
+  private visitHeldBySlots(member: Member, lo: number, hi: number, most: number, visit: (offset: number, count: number) => boolean | void): number {
     const offsets: number[] = []
-    for (const [o, slot] of this.slots) {
-      if (slot.member === member && o >= lo && o < hi && offsets.push(o) === most) break
-    }
+    this.slots.forEach((o) => {
+      if (offsets.length < most && o >= lo && o < hi && this.slots.holder(o) === member) offsets.push(o)
+    })
     offsets.sort((a, b) => a - b)
     let found = 0
     for (const o of offsets) {
-      const slot = this.slots.get(o)
-      if (slot === undefined || slot.member !== member || visit(o, slot) === false) continue
+      if (this.slots.holder(o) !== member || visit(o, this.slots.count(o)) === false) continue
       found++
     }
     return found
@@ -427,20 +422,20 @@ export class GroupCursor {
 
   /** Release a held offset for redelivery after `delayMs`; returns its delivery count. */
   release(offset: number, notBefore: number): number {
-    const slot = this.slots.get(offset)
-    if (slot?.member === undefined) return 0
-    this.unhold(slot)
+    const holder = this.slots.holder(offset)
+    if (holder === undefined) return 0
+    this.unhold(offset, holder)
     this.redeliver.push({ offset, notBefore })
-    return slot.count
+    return this.slots.count(offset)
   }
 
   /** Restart a held offset's ack timer; false when it was not held or this very moment's extension already happened. */
   extend(offset: number, now: number): boolean {
-    const slot = this.slots.get(offset)
-    if (slot?.member === undefined) return false
-    const deadline = now + slot.member.ackTimeoutMs
-    if (slot.deadline === deadline) return false
-    slot.deadline = deadline
+    const holder = this.slots.holder(offset)
+    if (holder === undefined) return false
+    const deadline = now + holder.ackTimeoutMs
+    if (this.slots.deadline(offset) === deadline) return false
+    this.slots.hold(offset, holder, deadline)
     return true
   }
 
@@ -448,12 +443,12 @@ export class GroupCursor {
   expired(now: number): Expired[] {
     const out: Expired[] = []
     if (this.held === 0) return out
-    for (const [offset, slot] of this.slots) {
-      const member = slot.member
-      if (member === undefined || slot.deadline > now) continue
-      this.unhold(slot)
-      out.push({ offset, count: slot.count, member })
-    }
+    this.slots.forEach((offset) => {
+      const member = this.slots.holder(offset)
+      if (member === undefined || this.slots.deadline(offset) > now) return
+      this.unhold(offset, member)
+      out.push({ offset, count: this.slots.count(offset), member })
+    })
     return out
   }
 
@@ -463,7 +458,7 @@ export class GroupCursor {
     for (const o of [...this.settled]) if (o < start) this.settled.delete(o)
     // Offsets now gone are forgotten, held ones too (their members get the credits back; a later
     // ack of one is stale): so every slot lies at or above the floor, which lets visitHeld clip there.
-    for (const [o, slot] of [...this.slots]) if (o < start) this.drop(o, slot)
+    for (const o of this.slots.offsets()) if (o < start) this.drop(o)
     this.redeliver = this.redeliver.filter((w) => w.offset >= start)
     this.floor = start
     while (this.settled.has(this.floor)) {

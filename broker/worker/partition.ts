@@ -256,11 +256,11 @@ export class Partition {
       return
     }
     const now = Date.now()
-    const found = cursor.visitHeld(member, ranges, (offset, held) => {
+    const found = cursor.visitHeld(member, ranges, (offset, count) => {
       // A progress naming an offset twice extends it once (false: not counted again).
       if (kind === 'progress') return cursor.extend(offset, now)
-      if (kind === 'term') this.deadLetter(cursor, offset, held.count, 'term')
-      else if (held.count >= member.maxDeliveries) this.deadLetter(cursor, offset, held.count, 'max-deliveries')
+      if (kind === 'term') this.deadLetter(cursor, offset, count, 'term')
+      else if (count >= member.maxDeliveries) this.deadLetter(cursor, offset, count, 'max-deliveries')
       else cursor.release(offset, now + delayMs)
       return true
     })
