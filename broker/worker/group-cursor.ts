@@ -5,7 +5,7 @@
  *
  * State (durable parts marked *):
  *   floor*     every offset below it is settled (acked or dead-lettered)
- *   settled*   settled offsets at or above the floor
+ *   settled*   settled offsets at or above the floor (a byte each in a ring, offset-set.ts)
  *   next*      the next offset never delivered
  *   slots      one per delivered-but-unsettled offset: its delivery count*, and
  *              while a member holds it, the member and its ack deadline (kept
@@ -24,6 +24,7 @@
  * message whose count already reached the member's limit).
  */
 import type { GroupSnapshot } from '../storage/group-state.js'
+import { OffsetSet } from './offset-set.js'
 import { SlotTable } from './slot-table.js'
 
 /**
@@ -96,7 +97,7 @@ export const EPHEMERAL_LABEL = '~ephemeral'
 export class GroupCursor {
   floor: number
   next: number
-  readonly settled = new Set<number>()
+  readonly settled = new OffsetSet()
   private readonly slots = new SlotTable()
   /** Slots held by a member now. */
   private held = 0

@@ -21,12 +21,11 @@
  * before: the ring's size is bounded, and what overflows costs what it cost
  * then. A ring grown past KEEP_WHEN_EMPTY entries is given back once it is
  * empty; smaller ones are kept, so a consumer whose window empties every
- * round (S1's lockstep batches) does not make a new ring each round.
- *
- * Offsets are integers below 2^53; `offset & mask` is offset mod capacity for
- * all of them (ToInt32 keeps the low 32 bits, and the capacity divides 2^32).
+ * round (S1's lockstep batches) does not make a new ring each round. The
+ * window itself is ring-window.ts.
  */
 import type { Member } from './group-cursor.js'
+import { RingWindow } from './ring-window.js'
 
 /** A slot outside the ring. */
 interface FarSlot {
@@ -41,18 +40,16 @@ const KEEP_WHEN_EMPTY = 1 << 14
 /** The most entries a ring may have (a power of two). */
 export const MAX_RING = 1 << 17
 
-export class SlotTable {
+export class SlotTable extends RingWindow {
+  /** Delivery counts; 0: no slot. */
   private counts = new Uint32Array(INITIAL)
   private deadlines = new Float64Array(INITIAL)
   private holders: (Member | undefined)[] = new Array<Member | undefined>(INITIAL).fill(undefined)
-  private mask = INITIAL - 1
-  /** Every ring slot's offset is in [lo, hi); entries outside it are empty (count 0). */
-  private lo = 0
-  private hi = 0
-  private inRing = 0
   private readonly far = new Map<number, FarSlot>()
 
-  constructor(private readonly maxRing = MAX_RING) {}
+  constructor(maxRing = MAX_RING) {
+    super(INITIAL, maxRing)
+  }
 
   /** Slots, in the ring and outside it. */
   get size(): number {
@@ -61,28 +58,19 @@ export class SlotTable {
 
   /** Deliveries of `offset` counted so far; 0 when it has no slot. */
   count(offset: number): number {
-    if (offset >= this.lo && offset < this.hi) {
-      const c = this.counts[offset & this.mask]!
-      if (c > 0) return c
-    }
+    if (this.inWindow(offset)) return this.counts[offset & this.mask]!
     return this.far.size === 0 ? 0 : (this.far.get(offset)?.count ?? 0)
   }
 
   /** The member holding `offset` now, if any. */
   holder(offset: number): Member | undefined {
-    if (offset >= this.lo && offset < this.hi) {
-      const i = offset & this.mask
-      if (this.counts[i]! > 0) return this.holders[i]
-    }
+    if (this.inWindow(offset)) return this.holders[offset & this.mask]
     return this.far.size === 0 ? undefined : this.far.get(offset)?.holder
   }
 
   /** The ack deadline of a held `offset` (0 when it has no slot). */
   deadline(offset: number): number {
-    if (offset >= this.lo && offset < this.hi) {
-      const i = offset & this.mask
-      if (this.counts[i]! > 0) return this.deadlines[i]!
-    }
+    if (this.inWindow(offset)) return this.deadlines[offset & this.mask]!
     return this.far.size === 0 ? 0 : (this.far.get(offset)?.deadline ?? 0)
   }
 
@@ -97,12 +85,14 @@ export class SlotTable {
         return
       }
     }
-    if (!this.place(offset)) {
-      this.far.set(offset, { holder, deadline, count })
-      return
+    if (!this.inWindow(offset)) {
+      if (!this.place(offset)) {
+        this.far.set(offset, { holder, deadline, count })
+        return
+      }
+      this.inRing++
     }
     const i = offset & this.mask
-    if (this.counts[i] === 0) this.inRing++
     this.counts[i] = count
     this.deadlines[i] = deadline
     this.holders[i] = holder
@@ -110,13 +100,11 @@ export class SlotTable {
 
   /** Who holds an existing slot, and until when (its count unchanged). */
   hold(offset: number, holder: Member | undefined, deadline: number): void {
-    if (offset >= this.lo && offset < this.hi) {
+    if (this.inWindow(offset)) {
       const i = offset & this.mask
-      if (this.counts[i]! > 0) {
-        this.holders[i] = holder
-        this.deadlines[i] = deadline
-        return
-      }
+      this.holders[i] = holder
+      this.deadlines[i] = deadline
+      return
     }
     const f = this.far.get(offset)
     if (f !== undefined) {
@@ -127,20 +115,12 @@ export class SlotTable {
 
   /** Forget the slot of `offset` (nothing when it has none). */
   delete(offset: number): void {
-    if (offset >= this.lo && offset < this.hi) {
+    if (this.inWindow(offset)) {
       const i = offset & this.mask
-      if (this.counts[i]! > 0) {
-        this.counts[i] = 0
-        this.holders[i] = undefined
-        this.inRing--
-        if (this.inRing === 0) this.empty()
-        else {
-          // Keep the window tight at both ends, so it spans the live slots only.
-          while (this.counts[this.lo & this.mask] === 0) this.lo++
-          while (this.counts[(this.hi - 1) & this.mask] === 0) this.hi--
-        }
-        return
-      }
+      this.counts[i] = 0
+      this.holders[i] = undefined
+      this.left()
+      return
     }
     if (this.far.size > 0) this.far.delete(offset)
   }
@@ -162,35 +142,15 @@ export class SlotTable {
     return out
   }
 
-  /**
-   * Make room in the ring for `offset`, widening the window (and growing the
-   * ring) as needed; false when that would pass maxRing.
-   */
-  private place(offset: number): boolean {
-    if (this.inRing === 0) {
-      this.lo = offset
-      this.hi = offset + 1
-      return true
-    }
-    const lo = Math.min(this.lo, offset)
-    const hi = Math.max(this.hi, offset + 1)
-    if (hi - lo > this.counts.length) {
-      if (hi - lo > this.maxRing) return false
-      this.grow(hi - lo)
-    }
-    this.lo = lo
-    this.hi = hi
-    return true
+  protected live(i: number): boolean {
+    return this.counts[i]! > 0
   }
 
-  /** A ring of at least `span` entries (a power of two), the live slots moved to their new places. */
-  private grow(span: number): void {
-    let cap = this.counts.length
-    while (cap < span) cap *= 2
-    const counts = new Uint32Array(cap)
-    const deadlines = new Float64Array(cap)
-    const holders = new Array<Member | undefined>(cap).fill(undefined)
-    const mask = cap - 1
+  protected resize(capacity: number): void {
+    const counts = new Uint32Array(capacity)
+    const deadlines = new Float64Array(capacity)
+    const holders = new Array<Member | undefined>(capacity).fill(undefined)
+    const mask = capacity - 1
     for (let o = this.lo; o < this.hi; o++) {
       const from = o & this.mask
       if (this.counts[from] === 0) continue
@@ -202,18 +162,13 @@ export class SlotTable {
     this.counts = counts
     this.deadlines = deadlines
     this.holders = holders
-    this.mask = mask
   }
 
-  /** No slot left in the ring: a ring grown past KEEP_WHEN_EMPTY is given back. */
-  private empty(): void {
-    this.lo = 0
-    this.hi = 0
-    if (this.counts.length > KEEP_WHEN_EMPTY) {
-      this.counts = new Uint32Array(INITIAL)
-      this.deadlines = new Float64Array(INITIAL)
-      this.holders = new Array<Member | undefined>(INITIAL).fill(undefined)
-      this.mask = INITIAL - 1
-    }
+  protected emptied(): void {
+    if (this.counts.length <= KEEP_WHEN_EMPTY) return
+    this.counts = new Uint32Array(INITIAL)
+    this.deadlines = new Float64Array(INITIAL)
+    this.holders = new Array<Member | undefined>(INITIAL).fill(undefined)
+    this.mask = INITIAL - 1
   }
 }

@@ -8,6 +8,7 @@
  */
 import t from 'tap'
 import fc from 'fast-check'
+import { BASES, fromFront, withOffsets } from './ring-offsets.js'
 import { SlotTable } from '../../broker/worker/slot-table.js'
 import type { Member } from '../../broker/worker/group-cursor.js'
 
@@ -17,8 +18,7 @@ type Op = { k: 'set' | 'hold' | 'delete'; at: number; member: number; deadline: 
 
 const op: fc.Arbitrary<Op> = fc.record({
   k: fc.constantFrom('set' as const, 'set' as const, 'hold' as const, 'delete' as const),
-  // Relative to the moving front: mostly just behind it, sometimes far behind (a stuck message).
-  at: fc.oneof({ weight: 8, arbitrary: fc.integer({ min: -40, max: 2 }) }, { weight: 1, arbitrary: fc.integer({ min: -5000, max: 0 }) }),
+  at: fromFront,
   member: fc.integer({ min: -1, max: 1 }),
   deadline: fc.nat(10_000),
   count: fc.integer({ min: 1, max: 9 }),
@@ -30,17 +30,14 @@ interface Model {
   holder: Member | undefined
 }
 
-for (const base of [0, 2 ** 32 - 20, 2 ** 45 + 3]) {
+for (const base of BASES) {
   t.test(`slots read back as a Map of them says (offsets from ${base})`, async () => {
     fc.assert(
       fc.property(fc.array(op, { maxLength: 300 }), fc.constantFrom(16, 64, 1 << 17), (ops, maxRing) => {
         const table = new SlotTable(maxRing)
         const model = new Map<number, Model>()
         const touched = new Set<number>()
-        let front = base + 5000
-        for (const o of ops) {
-          front++
-          const offset = Math.max(base, front + o.at)
+        for (const [o, offset] of withOffsets(ops, base)) {
           touched.add(offset)
           const holder = o.member < 0 ? undefined : members[o.member]
           if (o.k === 'set') {
