@@ -11,7 +11,7 @@
  *   producers  { processes, connections, messages, size, confirm, maxInFlight, rate?, durationMs? }
  *              connections and messages are per process / per connection; rate is per process
  *   telemetry  { rate, durationMs, size }        instead of producers (UDP)
- *   consumers  [{ group, processes, connections, maxInFlight }]  every group gets every message
+ *   consumers  [{ group, processes, connections, maxInFlight, ack? }]  every group gets every message
  *   timeLimitMs  hard bound on the measured phase
  *   replicationFactor  (a cluster run only) the topics are made with this many copies before
  *              anything connects; without it they are made on first use with the cluster's default
@@ -81,7 +81,7 @@ export async function runWorkload(w, opts) {
     const consumers = []
     for (const g of w.consumers ?? []) {
       for (let i = 0; i < (g.processes ?? 1); i++) {
-        const cfg = { url, topic: w.topic, group: g.group, connections: g.connections ?? 1, maxInFlight: g.maxInFlight, timeLimitMs: w.timeLimitMs, warmupTopic: warmup?.topic }
+        const cfg = { url, topic: w.topic, group: g.group, connections: g.connections ?? 1, maxInFlight: g.maxInFlight, ...(g.ack ? { ack: g.ack } : {}), timeLimitMs: w.timeLimitMs, warmupTopic: warmup?.topic }
         consumers.push(startRole('consumer', cfg, { execArgv: profileArgs(opts.profileDir, 'consumer') }))
       }
     }

@@ -35,8 +35,8 @@ interface FarSlot {
 }
 
 const INITIAL = 64
-/** A ring at most this large (about 320 KiB) is kept when it empties. */
-const KEEP_WHEN_EMPTY = 1 << 14
+/** A ring at most this large (about 80 KiB) is kept when it empties: every window up to 4,096 deliveries reuses its ring. */
+const KEEP_WHEN_EMPTY = 1 << 12
 /** The most entries a ring may have (a power of two). */
 export const MAX_RING = 1 << 17
 
