@@ -317,7 +317,14 @@ export class GroupCursor {
   /** Forget an offset's slot, if it has one, giving its holder's credit back. */
   private drop(offset: number): void {
     const holder = this.slots.holder(offset)
-    if (holder !== undefined) this.unhold(offset, holder)
+    if (holder !== undefined) this.dropHeld(offset, holder)
+    else this.slots.delete(offset)
+  }
+
+  /** Forget the slot of an offset `holder` holds, giving its credit back. */
+  private dropHeld(offset: number, holder: Member): void {
+    holder.inFlight--
+    this.held--
     this.slots.delete(offset)
   }
 
@@ -395,9 +402,7 @@ export class GroupCursor {
       for (let o = lo; o < hi; o++) {
         if (this.slots.holder(o) !== member) continue
         if (visit === undefined) {
-          member.inFlight--
-          this.held--
-          this.slots.delete(o)
+          this.dropHeld(o, member)
           this.markSettled(o)
         } else if (visit(o, this.slots.count(o)) === false) continue
         if (++found === holding) break

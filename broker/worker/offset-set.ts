@@ -45,7 +45,6 @@ export class OffsetSet extends RingWindow implements Iterable<number> {
       return
     }
     this.marks[offset & this.mask] = 1
-    this.inRing++
   }
 
   /** True when `offset` was in the set. */

@@ -37,11 +37,15 @@ export abstract class RingWindow {
     return offset >= this.lo && offset < this.hi && this.live(offset & this.mask)
   }
 
-  /** Room in the ring for `offset`: widen the window, grow the ring; false when that would pass maxRing. */
+  /**
+   * Take a new live entry for `offset` (not live now): widen the window, grow
+   * the ring, count it; false when that would pass maxRing (then nothing changed).
+   */
   protected place(offset: number): boolean {
     if (this.inRing === 0) {
       this.lo = offset
       this.hi = offset + 1
+      this.inRing = 1
       return true
     }
     const lo = Math.min(this.lo, offset)
@@ -55,6 +59,7 @@ export abstract class RingWindow {
     }
     this.lo = lo
     this.hi = hi
+    this.inRing++
     return true
   }
 

@@ -85,12 +85,9 @@ export class SlotTable extends RingWindow {
         return
       }
     }
-    if (!this.inWindow(offset)) {
-      if (!this.place(offset)) {
-        this.far.set(offset, { holder, deadline, count })
-        return
-      }
-      this.inRing++
+    if (!this.inWindow(offset) && !this.place(offset)) {
+      this.far.set(offset, { holder, deadline, count })
+      return
     }
     const i = offset & this.mask
     this.counts[i] = count

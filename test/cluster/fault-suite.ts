@@ -275,7 +275,6 @@ function kindsOf(errors: readonly string[]): { error: string; count: number }[] 
   return [...counts].map(([error, count]) => ({ error, count })).sort((a, b) => b.count - a.count)
 }
 
-/** `partitions 1 ×40, 3 ×26` among the examples kept: where to look first. */
 /** Whether the group got everything in time, and when it did not, what came late and what never came. */
 export function undeliveredNote(r: Pick<SuiteResult, 'drained' | 'undeliveredAtDeadline'> & { check: { undelivered: { count: number } } }): string {
   if (r.drained) return ''
@@ -284,6 +283,7 @@ export function undeliveredNote(r: Pick<SuiteResult, 'drained' | 'undeliveredAtD
   return `the group did not get everything within ${DRAIN_MS / 1000} s: ${missing} missing then, ${late} of them delivered in the ${LATE_MS / 1000} s after (past the brokers' ack and idle timeouts)`
 }
 
+/** `partitions 1 ×40, 3 ×26` among the examples kept: where to look first. */
 function byPartition(examples: readonly { partition: number }[]): string {
   if (examples.length === 0) return ''
   const counts = new Map<number, number>()
