@@ -10,9 +10,20 @@
  * server is down for a restart, and a client reconnecting to a stopped server
  * on such a port can even connect to itself (TCP self-connect) and hold it. A
  * port outside the range is taken only by another explicit bind.
+ *
+ * Decision: a port handed out is also reserved on this machine for the life
+ * of the process it was handed to, by a file named after it in a shared
+ * directory (created exclusively, holding the owner's pid). Test files run in
+ * parallel processes, each picking ports: without it, two could pick the same
+ * free port in the moment between one's check and its server's bind, or one
+ * could take a port another's broker is restarting on. A reservation whose
+ * owner is gone (killed before its exit handler ran) is taken over.
  */
 import fs from 'node:fs'
 import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { atExit } from './at-exit.mjs'
 
 /** The lowest port picked: above the ports servers are commonly configured on. */
 const LOWEST = 10_000
@@ -35,6 +46,43 @@ function pickRange() {
 }
 const range = pickRange()
 
+const RESERVED = path.join(os.tmpdir(), 'skiff-ports')
+/** Reservation files this process made, removed when it exits. */
+const reservations = []
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return err.code === 'EPERM'
+  }
+}
+
+/** Reserve `port` for this process (until it exits); false when another live process holds it. */
+export function reserve(port) {
+  const file = path.join(RESERVED, String(port))
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' })
+      if (reservations.length === 0) atExit(() => reservations.forEach((f) => fs.rmSync(f, { force: true })))
+      reservations.push(file)
+      return true
+    } catch (err) {
+      if (err.code === 'ENOENT') {
+        fs.mkdirSync(RESERVED, { recursive: true })
+        continue
+      }
+      if (err.code !== 'EEXIST') return true // no shared directory to reserve in: the bind check alone
+      // Empty: its owner is between creating and writing it.
+      const owner = Number(fs.readFileSync(file, 'utf8') || process.pid)
+      if (owner === process.pid || alive(owner)) return false
+      fs.rmSync(file, { force: true })
+    }
+  }
+  return false
+}
+
 export async function freePort() {
   return (await freePorts(1))[0]
 }
@@ -55,7 +103,9 @@ export async function freePorts(n) {
         server.once('error', () => resolve(false))
         server.listen(port, '127.0.0.1', () => resolve(true))
       })
-      if (bound) servers.push(server)
+      if (!bound) continue
+      if (range === undefined || reserve(port)) servers.push(server)
+      else await new Promise((resolve) => server.close(resolve))
     }
     const ports = servers.map((s) => s.address().port)
     for (const p of ports) handedOut.add(p)

@@ -34,9 +34,13 @@ else {
     t.teardown(() => other.close())
     const altered = await other.admin.alterTopic(TOPIC, { retentionBytes: 8192 })
     t.equal(altered.retentionBytes, 8192, 'the answer has the new retention')
+    // The broker asked answers once its own copy has the change; the others apply it when their
+    // watch of the topic's key brings it, a moment later (as a Kafka config change reaches each broker).
     for (const [i, url] of cluster.seeds.entries()) {
       const c = await connectDirect(url, { name: `check-${i + 1}` })
-      t.equal((await c.admin.describeTopic(TOPIC)).retentionBytes, 8192, `broker ${i + 1} has the new retention`)
+      let seen: number | undefined
+      await until(async () => (seen = (await c.admin.describeTopic(TOPIC)).retentionBytes) === 8192, 5000)
+      t.equal(seen, 8192, `broker ${i + 1} has the new retention`)
       await c.close()
     }
     const led = await until(async () => ((await admin.admin.metadata([TOPIC])).topics[0]!.partitions[0]!.isr.length === 3), 10_000)
@@ -89,7 +93,10 @@ else {
     )
     for (const [i, url] of cluster.seeds.entries()) {
       const c = await connectDirect(url, { name: `check-${i + 1}` })
-      t.same([(await c.admin.describeTopic(topic)).partitions, (await c.admin.describeTopic(`${topic}.dlq`)).partitions], [4, 4], `broker ${i + 1} has 4 partitions, and so has the dead-letter topic`)
+      const counts = async () => [(await c.admin.describeTopic(topic)).partitions, (await c.admin.describeTopic(`${topic}.dlq`)).partitions]
+      let seen: number[] = []
+      await until(async () => (seen = await counts()).every((n) => n === 4), 5000)
+      t.same(seen, [4, 4], `broker ${i + 1} has 4 partitions, and so has the dead-letter topic`)
       await c.close()
     }
 
