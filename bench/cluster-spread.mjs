@@ -139,7 +139,7 @@ async function startLayout(layout) {
     const admin = await connect(b.url)
     for (const t of topics) await admin.admin.createTopic(t, { partitions: PARTITIONS })
     await admin.close()
-    return { brokers: [b], etcd: undefined, seeds: [b.url], topics }
+    return { brokers: [b], etcd: undefined, seeds: [b.url], topics, leaders: null, copies: 1 }
   }
   const etcd = await startEtcd(1)
   const start = (id) => startBrokerProcess({ workers: 1, fsync: 'always', extraArgs: ['--cluster', `etcd://${etcd.endpoints}`, '--broker-id', String(id), '--cluster-name', 'spread'] })
@@ -152,10 +152,10 @@ async function startLayout(layout) {
     for (let i = 0; i < 100 && (await admin.admin.metadata()).brokers.length < 3; i++) await new Promise((r) => setTimeout(r, 100))
   }
   for (const t of topics) await admin.admin.createTopic(t, { partitions: PARTITIONS, replicationFactor: copies })
-  const leaders = (await admin.admin.metadata([topics[0]])).topics[0].partitions.map((p) => p.leader)
+  const placed = (await admin.admin.metadata([topics[0]])).topics[0].partitions
   await admin.close()
   if (layout === 'one') brokers.push(await start(2), await start(3))
-  return { brokers, etcd, seeds: brokers.map((b) => b.url), topics, leaders }
+  return { brokers, etcd, seeds: brokers.map((b) => b.url), topics, leaders: placed.map((p) => p.leader), copies: Math.min(...placed.map((p) => p.replicas.length)) }
 }
 
 async function round(setup, topic) {
@@ -203,7 +203,7 @@ for (const layout of LAYOUTS) {
     const rounds = []
     for (const topic of setup.topics) rounds.push(await round(setup, topic))
     const warm = rounds.slice(1)
-    const row = { layout, leaders: setup.leaders ?? null, rounds: warm.length }
+    const row = { layout, leaders: setup.leaders, copies: setup.copies, rounds: warm.length }
     for (const key of ['msgsPerSec', 'cpuUsPerMsg', 'mainUsPerMsg', 'switchesPer1000']) row[key] = median(warm.map((r) => r[key]))
     row.peakRssMiB = Math.max(...rounds.map((r) => r.peakRssMiB))
     results.push(row)
@@ -220,8 +220,8 @@ if (!values.json) {
   process.stdout.write(`${MESSAGES.toLocaleString('en-US')} messages a round, median of ${ROUNDS - 1} warm round${ROUNDS === 2 ? '' : 's'}\n`)
   process.stdout.write(
     textTable(
-      ['layout', 'leaders', 'msgs/s', 'broker CPU µs/msg', 'of it main threads', 'context switches /1000 msgs', 'peak RSS MiB (largest broker)'],
-      results.map((r) => [r.layout, r.leaders ? r.leaders.join(',') : '-', f(r.msgsPerSec), f(r.cpuUsPerMsg, 2), f(r.mainUsPerMsg, 2), f(r.switchesPer1000, 1), f(r.peakRssMiB)]),
+      ['layout', 'leaders', 'copies', 'msgs/s', 'broker CPU µs/msg', 'of it main threads', 'context switches /1000 msgs', 'peak RSS MiB (largest broker)'],
+      results.map((r) => [r.layout, r.leaders ? r.leaders.join(',') : '-', r.copies, f(r.msgsPerSec), f(r.cpuUsPerMsg, 2), f(r.mainUsPerMsg, 2), f(r.switchesPer1000, 1), f(r.peakRssMiB)]),
     ),
   )
   process.stdout.write('\n')
