@@ -61,6 +61,7 @@ const { values } = parseOrExit({
     brokers: { type: 'string', default: '3' },
     results: { type: 'string', default: path.join(here, 'results.jsonl') },
     logs: { type: 'string' },
+    'keep-data': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 })
@@ -77,6 +78,7 @@ if (values.help) {
   console.log(`usage: node bench/cluster-faults/run.mjs [--minutes 5] [--seed N] [--interval 4000] [--faults a,b] [--rate 100] [--partitions 6] [--brokers 3] [--results file] [--logs dir]
 --logs dir: write each broker's warnings and errors (broker-<id>.jsonl) and the failed publishes (failures.jsonl) there
 (a run whose check finds anything writes them to a new temp dir without it, and says where)
+--keep-data: when confirmed records stay undelivered, leave the brokers' data dirs in place (the run says where)
 faults: kill-leader, pause-leader, cut-leader-etcd, cut-leader-peers, kill-all, pause-etcd-leader, wipe-restart, move-partition
 (default: all; wipe-restart is left out while partitions have one copy, and move-partition while every broker has a copy
 of every partition, i.e. with 3 brokers: give --brokers 4 to move partitions, unless named)`)
@@ -127,6 +129,7 @@ const result = await runFaultSuite({
   partitions: Math.floor(positive('partitions', values.partitions)),
   brokers: Math.floor(positive('brokers', values.brokers)),
   ...(faults ? { faults } : {}),
+  keepDataOnUndelivered: values['keep-data'] === true,
   log: (line) => console.log(line),
 })
 console.log(`\n${result.table()}\n`)

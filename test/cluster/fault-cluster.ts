@@ -225,13 +225,14 @@ export class FaultCluster {
     await Promise.all(this.brokers.map((b) => b.runner.stop()))
   }
 
-  async close(): Promise<void> {
+  /** Stop everything and remove the brokers' data, unless `keepData` (a run to look into afterwards). */
+  async close(opts: { keepData?: boolean } = {}): Promise<void> {
     await this.dropAdmin()
     this.resumeAll()
     await Promise.all(this.brokers.map((b) => b.runner.kill()))
     await Promise.all(this.proxies.map((p) => p.close()))
     await this.etcd.stop()
-    fs.rmSync(this.dir, { recursive: true, force: true })
+    if (!opts.keepData) fs.rmSync(this.dir, { recursive: true, force: true })
     this.forgetDir()
   }
 }

@@ -30,7 +30,8 @@ import { deliveryEvents, failoverStats, failoverTimes, type Failover, type Failo
 import { FaultCluster, type Placement } from './fault-cluster.js'
 import { FAULT_NAMES, inject, NEEDS_REPLICAS, NEEDS_SPARE_BROKER, type FaultName, type FaultRecord } from './faults.js'
 import { compareReplicas, readReplicas, type ReplicaReport } from './replicas.js'
-import { startWorkload } from './workload.js'
+import { startWorkload, type Workload } from './workload.js'
+import type { Client } from '../../clients/index.js'
 
 export interface SuiteOptions {
   seed: number
@@ -54,6 +55,8 @@ export interface SuiteOptions {
   quietMs?: number
   /** Each progress line (faults with their times). Default: none. */
   log?: (line: string) => void
+  /** Leave the brokers' data dirs in place when records stayed undelivered (the run says where), to read the group state they saved. */
+  keepDataOnUndelivered?: boolean
 }
 
 export interface SuiteResult {
@@ -102,6 +105,7 @@ export interface SuiteResult {
 }
 
 const TOPIC = 'faults'
+const GROUP = 'fault-suite'
 /** How long the group has to receive every confirmed record once the faults are over. */
 const DRAIN_MS = 30_000
 /**
@@ -119,6 +123,7 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
   const partitions = opts.partitions ?? 6
   const cluster = await FaultCluster.start({ brokers: opts.brokers ?? 3, args: ['--group-commit-ms', '20', '--no-udp'] })
   const clock = () => `${((Date.now() - began) / 1000).toFixed(1).padStart(6)} s`
+  let keepData = false
   try {
     const admin = await connectDirect(cluster.brokers[0]!.runner.url, { name: 'fault-suite' })
     await admin.admin.createTopic(TOPIC, { partitions, replicationFactor: 3, minInSync: 2 })
@@ -139,7 +144,7 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
       topic: TOPIC,
       producers: opts.producers ?? 3,
       consumers: opts.consumers ?? 2,
-      group: 'fault-suite',
+      group: GROUP,
       keys: opts.keys ?? 12,
       rate: opts.rate ?? 100,
       seed: opts.seed,
@@ -175,7 +180,10 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
         const deliveredIds = new Set(w.delivered.map((d) => d.id))
         undeliveredAtDeadline = w.confirmed.filter((c) => !deliveredIds.has(c.id)).length
         log(`${clock()}  ${undeliveredAtDeadline} confirmed record(s) not delivered within ${DRAIN_MS / 1000} s: waiting ${LATE_MS / 1000} s more`)
-        await w.deliveredAll(LATE_MS)
+        if (!(await w.deliveredAll(LATE_MS))) {
+          for (const line of await groupPositionsAt(cluster, w, GROUP)) log(`${clock()}  ${line}`)
+          if (opts.keepDataOnUndelivered) keepData = true
+        }
       }
       await sleep(opts.quietMs ?? 3000)
       const placement = await cluster.placement(TOPIC)
@@ -219,7 +227,34 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
       await w.close()
     }
   } finally {
-    await cluster.close()
+    await cluster.close({ keepData })
+    if (keepData) log(`${clock()}  the brokers' data dirs are kept in ${cluster.dir}`)
+  }
+}
+
+/**
+ * Where the group stands on each partition that still misses records, as
+ * its leader says (GROUP_DESCRIBE), beside the offsets missing there: a
+ * committed offset past one of them means the group settled it without a
+ * consumer getting it; at or below it, with records in flight, that it was
+ * handed to a member that never got it.
+ */
+async function groupPositionsAt(cluster: FaultCluster, w: Workload, group: string): Promise<string[]> {
+  const delivered = new Set(w.delivered.map((d) => d.id))
+  const missing = new Map<number, number[]>()
+  for (const c of w.confirmed) if (!delivered.has(c.id)) (missing.get(c.partition) ?? missing.set(c.partition, []).get(c.partition)!).push(c.offset)
+  let client: Client | undefined
+  try {
+    client = await connectDirect(cluster.seeds[0]!, { name: 'fault-suite-diagnosis', requestTimeoutMs: 10_000 })
+    const state = await client.admin.describeGroup(TOPIC, group)
+    return [...missing].map(([partition, offsets]) => {
+      const at = state.partitions.find((p) => p.partition === partition)
+      return `p${partition} missing offsets ${offsets.slice(0, 10).join(',')}${offsets.length > 10 ? ` (+${offsets.length - 10})` : ''}; group there: ${at ? JSON.stringify(at) : 'no state'} (${state.members} member(s))`
+    })
+  } catch (err) {
+    return [`group positions not read: ${(err as Error).message}`]
+  } finally {
+    await client?.close()
   }
 }
 
