@@ -61,6 +61,7 @@ import type { Connection } from './connection.js'
 import { Consumer, startPosition, type MessageHandler, type SubscribeOptions } from './consumer.js'
 import { Link, type ClientStatus, type RetryInfo } from './link.js'
 import { Producer, type ProducerOptions, type WhenFull } from './producer.js'
+import { StraySubscriptions } from './stray-subscriptions.js'
 import { Services, sendRequest, type RequestMessage, type RequestOptions, type ServeHandler, type Service } from './request-reply.js'
 import { DEFAULT_URL, formatAddress, parseBrokerUrls, type BrokerAddress } from './url.js'
 
@@ -150,6 +151,8 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly link: Link
   private readonly producers = new Set<Producer<WhenFull>>()
   private readonly consumers = new Map<number, Consumer>()
+  /** DELIVERs for subscriptions no consumer here has are answered with UNSUBSCRIBE (stray-subscriptions.ts). */
+  private readonly strays = new StraySubscriptions()
   private nextSub = 0
   private readonly services: Services
   private closing: Promise<void> | undefined
@@ -184,7 +187,11 @@ export class Client extends EventEmitter<ClientEvents> {
         down: (reason, retrying) => this.onDown(reason, retrying),
         retrying: (info) => this.emit('reconnecting', info),
         ended: (reason) => this.onEnded(reason),
-        deliver: (d) => this.consumers.get(d.sub)?.deliver(d),
+        deliver: (d) => {
+          const consumer = this.consumers.get(d.sub)
+          if (consumer) consumer.deliver(d)
+          else this.strays.release(this.link.current, d.sub)
+        },
         request: (r, conn) => this.services.onRequest(r, conn),
         unsolicitedError: (err, corr) => this.report(new SkiffError(err.code, `fire-and-forget publish ${corr} failed: ${err.message}`, { cause: err, details: { corr, ...err.details } })),
         connectionError: (err) => this.brokerError(err),

@@ -1,8 +1,9 @@
 /**
  * A TCP proxy between the client and a real broker that can break the
- * network in controlled ways: cut every connection, or swallow the broker's
+ * network in controlled ways: cut every connection, swallow the broker's
  * next PUBLISH_ACK and cut the connection right after (the broker stored the
- * batch; the client never heard). It decodes frames only to find those; all
+ * batch; the client never heard), or hold what the broker sends for a while
+ * (the client's requests time out while the broker carried them out). It decodes frames only to find those; all
  * bytes are passed through unchanged otherwise.
  */
 import net from 'node:net'
@@ -20,12 +21,15 @@ export interface FaultyLink {
   cutAll(): void
   /** Swallow the next PUBLISH_ACK from the broker and cut that connection. */
   loseNextPublishAck(): void
+  /** Hold everything the broker sends for `ms` (a stalled broker, as the client sees it), then pass it on in order. */
+  holdFromBroker(ms: number): void
   close(): Promise<void>
 }
 
 export async function startFaultyLink(brokerPort: number): Promise<FaultyLink> {
   const pairs = new Set<[net.Socket, net.Socket]>()
   let loseAck = false
+  let holdUntil = 0
   const link: FaultyLink = {
     url: '',
     publishes: [],
@@ -39,6 +43,9 @@ export async function startFaultyLink(brokerPort: number): Promise<FaultyLink> {
     },
     loseNextPublishAck: () => {
       loseAck = true
+    },
+    holdFromBroker: (ms) => {
+      holdUntil = Date.now() + ms
     },
     close: async () => {
       link.cutAll()
@@ -67,6 +74,10 @@ export async function startFaultyLink(brokerPort: number): Promise<FaultyLink> {
       broker.write(chunk)
     })
     const down = new FrameDecoder(16 * 1024 * 1024)
+    const held: Buffer[] = []
+    const release = () => {
+      for (const frame of held.splice(0)) client.write(frame)
+    }
     broker.on('data', (chunk: Buffer) => {
       down.push(chunk)
       for (let f = down.next(); f; f = down.next()) {
@@ -74,7 +85,12 @@ export async function startFaultyLink(brokerPort: number): Promise<FaultyLink> {
           loseAck = false
           return end()
         }
-        client.write(encodeRawFrame(f.opcode, f.body))
+        const frame = encodeRawFrame(f.opcode, f.body)
+        const wait = holdUntil - Date.now()
+        if (wait > 0 || held.length > 0) {
+          if (held.length === 0) setTimeout(release, Math.max(0, wait))
+          held.push(frame)
+        } else client.write(frame)
       }
     })
   })
