@@ -32,6 +32,7 @@ import { FAULT_NAMES, inject, NEEDS_REPLICAS, NEEDS_SPARE_BROKER, type FaultName
 import { compareReplicas, readReplicas, type ReplicaReport } from './replicas.js'
 import { startWorkload, type Workload } from './workload.js'
 import type { Client } from '../../clients/index.js'
+import { deadLetterTopicOf } from '../../protocol/index.js'
 
 export interface SuiteOptions {
   seed: number
@@ -88,6 +89,13 @@ export interface SuiteResult {
   orderBrokenAfterConfirm: Finding<Reordering>
   /** Delivered to the group but never confirmed to its producer (allowed: a publish can time out after it was stored). */
   deliveredUnconfirmed: number
+  /**
+   * Confirmed records found in the dead-letter topic (any replica): delivered
+   * maxDeliveries times (5) without an ack. The workload acks everything it
+   * gets, so each one is a record the consumers kept not getting; `undelivered`
+   * says how many of them never reached a consumer at all.
+   */
+  deadLettered: { count: number; undelivered: number }
   replicas: Omit<ReplicaReport, 'stored' | 'reference'>
   failover: Failover[]
   failoverStats: FailoverStats[]
@@ -194,6 +202,9 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
       const report = check({ confirmed: w.confirmed, stored: replicaReport.stored, attempted: w.attempted, delivered: w.delivered })
       const confirmedIds = new Set(w.confirmed.map((c) => c.id))
       const deliveredUnconfirmed = new Set(w.delivered.filter((d) => !confirmedIds.has(d.id)).map((d) => d.id)).size
+      const deadIds = new Set(readReplicas(cluster.brokers, deadLetterTopicOf(TOPIC), partitions).flatMap((r) => r.records.map((x) => x.id)))
+      const deadConfirmed = w.confirmed.filter((c) => deadIds.has(c.id))
+      const everDelivered = new Set(w.delivered.map((d) => d.id))
       const failover = failoverTimes(faults, w.confirmed)
       const { stored: _stored, reference: _reference, ...replicas } = replicaReport
       const result: SuiteResult = {
@@ -211,6 +222,7 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
         ...(undeliveredAtDeadline === undefined ? {} : { undeliveredAtDeadline }),
         check: report,
         deliveredUnconfirmed,
+        deadLettered: { count: deadConfirmed.length, undelivered: deadConfirmed.filter((c) => !everDelivered.has(c.id)).length },
         orderBrokenAfterConfirm: confirmedOrderBroken(w.confirmed, replicaReport.stored),
         replicas,
         failover,
@@ -287,6 +299,7 @@ export function summaryTable(r: SuiteResult): string {
     ['partition dirs off replicas', String(r.replicas.strays.length), r.replicas.strays.slice(0, 3).map((g) => `p${g.partition} on ${g.broker}: ${g.records} records`).join(', ')],
     ['delivered, not stored', String(c.phantoms.count), first(c.phantoms)],
     ['delivered, never confirmed', String(r.deliveredUnconfirmed), 'allowed: a publish may time out after it was stored'],
+    ['confirmed, dead-lettered', String(r.deadLettered.count), r.deadLettered.count > 0 ? `${r.deadLettered.undelivered} of them never delivered` : ''],
     ['confirmed, never delivered', String(c.undelivered.count), [undeliveredNote(r), byPartition(c.undelivered.examples), first(c.undelivered)].filter(Boolean).join('; ')],
   ]
   for (const s of r.failoverStats) {
@@ -365,6 +378,7 @@ function toJson(r: SuiteResult, opts: SuiteOptions): Record<string, unknown> {
     undelivered: c.undelivered.count,
     ...(r.undeliveredAtDeadline === undefined ? {} : { undeliveredAtDeadline: r.undeliveredAtDeadline }),
     deliveredUnconfirmed: r.deliveredUnconfirmed,
+    deadLettered: r.deadLettered,
     replicaDivergent: r.replicas.divergent.count,
     replicaLengthGaps: r.replicas.lengthGaps,
     strayPartitionDirs: r.replicas.strays,
