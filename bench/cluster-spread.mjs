@@ -29,6 +29,7 @@ import readline from 'node:readline'
 import { parseArgs } from 'node:util'
 import { atExit } from './lib/at-exit.mjs'
 import { startBrokerProcess } from './lib/broker-process.mjs'
+import { startClusterBroker } from './lib/cluster-process.mjs'
 import { startEtcd } from './lib/etcd-process.mjs'
 import { textTable } from './lib/format.mjs'
 import { CLIENT_MODULE } from './lib/paths.mjs'
@@ -142,7 +143,7 @@ async function startLayout(layout) {
     return { brokers: [b], etcd: undefined, seeds: [b.url], topics, leaders: null, copies: 1 }
   }
   const etcd = await startEtcd(1)
-  const start = (id) => startBrokerProcess({ workers: 1, fsync: 'always', extraArgs: ['--cluster', `etcd://${etcd.endpoints}`, '--broker-id', String(id), '--cluster-name', 'spread'] })
+  const start = (id) => startClusterBroker(etcd, id, { workers: 1, fsync: 'always' }, 'spread')
   const brokers = [await start(1)]
   const copies = layout === 'rf2' ? 2 : layout === 'rf3' ? 3 : 1
   // 'one': the topics are made while broker 1 is the only one, so it holds every partition.

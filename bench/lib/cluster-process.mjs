@@ -13,12 +13,20 @@ import { startBrokerProcess } from './broker-process.mjs'
 import { startEtcd } from './etcd-process.mjs'
 import { CLIENT_MODULE } from './paths.mjs'
 
+/**
+ * Broker `id` of the cluster whose etcd is `etcd` (named `clusterName`), as
+ * startBrokerProcess starts one with `opts`.
+ */
+export function startClusterBroker(etcd, id, opts = {}, clusterName = 'bench') {
+  return startBrokerProcess({ ...opts, extraArgs: [...(opts.extraArgs ?? []), '--cluster', `etcd://${etcd.endpoints}`, '--broker-id', String(id), '--cluster-name', clusterName] })
+}
+
 export async function startClusterProcesses(size, opts = {}) {
   const etcd = await startEtcd(1)
   const brokers = []
   try {
     for (let id = 1; id <= size; id++) {
-      brokers.push(await startBrokerProcess({ ...opts, extraArgs: [...(opts.extraArgs ?? []), '--cluster', `etcd://${etcd.endpoints}`, '--broker-id', String(id), '--cluster-name', 'bench'] }))
+      brokers.push(await startClusterBroker(etcd, id, opts))
     }
   } catch (err) {
     await Promise.all(brokers.map((b) => b.stop()))
