@@ -324,9 +324,19 @@ export function appendFromLeader(p: Partition, id: number, epoch: number, hw: nu
   if (!replica || replica.role !== 'follower') throw new SkiffError('NOT_LEADER', `${p.topic}/${p.partition} is not followed here`)
   if (epoch < replica.epoch) throw new SkiffError('INVALID_REQUEST', `data of epoch ${epoch} for ${p.topic}/${p.partition}, which follows epoch ${replica.epoch} now: refused`)
   const log = p.log
-  if (diverging) log.truncateTo(truncationPoint(p, diverging))
+  // Only what changed the log needs a sync. An answer that brought no batches (the leader's high
+  // watermark moved, or group state came) is answered with what is stored already. Syncing every
+  // followed partition at every round doubled a follower's fsyncs in a busy cluster: each one for
+  // nothing took a pool thread and held up the next real sync of its partition (one runs at a
+  // time), which the follower's next fetch waits for (bench/README.md, Round 20).
+  let wrote = false
+  if (diverging) {
+    log.truncateTo(truncationPoint(p, diverging))
+    wrote = true
+  }
   if (logStart > log.startOffset && log.dropBefore(logStart) > 0) {
     for (const c of p.cursors.values()) c.truncateTo(log.startOffset)
+    wrote = true
   }
   const buf = Buffer.from(batches.buffer, batches.byteOffset, batches.byteLength)
   // Batches that came in an ArrayBuffer of their own (thread-layout.ts REPL_APPEND) are kept as they
@@ -340,12 +350,13 @@ export function appendFromLeader(p: Partition, id: number, epoch: number, hw: nu
     if (h.baseOffset + h.count > log.endOffset) {
       const batch = buf.subarray(at, at + h.size)
       log.appendReplicated(own ? batch : Buffer.from(batch))
+      wrote = true
     }
     at += h.size
   }
   if (groups.length > 0) applyGroupState(p, groups)
   replica.hw = Math.max(replica.hw, Math.min(hw, log.endOffset))
-  p.syncer.markUnsynced()
+  if (wrote) p.syncer.markUnsynced()
   p.syncer.appends.push({ id, end: log.endOffset })
 }
 

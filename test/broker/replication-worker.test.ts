@@ -651,3 +651,33 @@ t.test('a follower append waiting for its sync is answered when the partition is
     t.equal((reply as { code?: string } | undefined)?.code, 'NOT_LEADER', `${how}: NOT_LEADER, retriable: the fetcher learns the partition again or lets it go`)
   }
 })
+
+t.test('an answer that brings no batches (only a new HW) is answered in its turn, without a sync; one with batches waits for its sync', async (t) => {
+  const [leader, follower] = brokers(t, 1, 2)
+  await leader!.role('leader', 1, [1, 2], 2)
+  await follower!.role('follower', 1, [1, 2], 2)
+  let pos = await follower!.learn(1)
+  await leader!.publish(['a', 'b'])
+  const { answer } = await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: pos.endOffset })
+  const partition = follower!.worker.ctx.existing(TOPIC, 0)!
+  // By hand, so the turn's end can be looked at before any sync ends.
+  const appendNow = (a: Pick<FetchAnswer, 'hw' | 'batches'>) => {
+    const id = newId()
+    follower!.worker.handle([{ t: 'replAppend', id, topic: TOPIC, partition: 0, epoch: 1, hw: a.hw, logStart: 0, batches: a.batches, diverging: undefined, groups: new Uint8Array(0) }])
+    follower!.worker.endTurn()
+    return id
+  }
+  const withBatches = appendNow(answer!)
+  t.ok(partition.syncer.running, 'batches written start a sync')
+  t.equal(follower!.reply(withBatches), undefined, 'and their append is answered only once it ends')
+  await follower!.worker.syncsDone()
+  pos = (follower!.reply(withBatches) as { result: FollowerPosition }).result
+  t.equal(pos.endOffset, 2, 'answered with the synced end')
+
+  const second = await leader!.fetch(2, { leaderEpoch: 1, fetchOffset: pos.endOffset, lastFetchedEpoch: pos.lastEpoch })
+  t.equal(second.answer!.hw, 2, 'the next answer moves the HW')
+  t.equal(second.answer!.batches.length, 0, 'and brings no batch')
+  const hwOnly = appendNow(second.answer!)
+  t.equal(partition.syncer.running, undefined, 'no sync for it')
+  t.strictSame((follower!.reply(hwOnly) as { result: FollowerPosition }).result, { endOffset: 2, lastEpoch: 1, startOffset: 0 }, 'answered in its turn with what is stored')
+})
