@@ -24,7 +24,7 @@
  * fault-suite.test.ts (short) and bench/cluster-faults/run.mjs (long).
  */
 import { seededRandom, sleep } from '../reliability/harness.js'
-import { check, confirmedOrderBroken, type CheckReport, type Finding, type Reordering } from './checker.js'
+import { check, confirmedOrderBroken, type CheckReport, type Confirmed, type Finding, type Reordering } from './checker.js'
 import { connectDirect } from './broker-cluster.js'
 import { deliveryEvents, failoverStats, failoverTimes, type Failover, type FailoverStats } from './failover.js'
 import { FaultCluster, type Placement } from './fault-cluster.js'
@@ -185,8 +185,7 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
       const drained = await w.deliveredAll(DRAIN_MS)
       let undeliveredAtDeadline: number | undefined
       if (!drained) {
-        const deliveredIds = new Set(w.delivered.map((d) => d.id))
-        undeliveredAtDeadline = w.confirmed.filter((c) => !deliveredIds.has(c.id)).length
+        undeliveredAtDeadline = undeliveredOf(w).length
         log(`${clock()}  ${undeliveredAtDeadline} confirmed record(s) not delivered within ${DRAIN_MS / 1000} s: waiting ${LATE_MS / 1000} s more`)
         if (!(await w.deliveredAll(LATE_MS))) {
           for (const line of await groupPositionsAt(cluster, w, GROUP)) log(`${clock()}  ${line}`)
@@ -204,7 +203,7 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
       const deliveredUnconfirmed = new Set(w.delivered.filter((d) => !confirmedIds.has(d.id)).map((d) => d.id)).size
       const deadIds = new Set(readReplicas(cluster.brokers, deadLetterTopicOf(TOPIC), partitions).flatMap((r) => r.records.map((x) => x.id)))
       const deadConfirmed = w.confirmed.filter((c) => deadIds.has(c.id))
-      const everDelivered = new Set(w.delivered.map((d) => d.id))
+      const neverDelivered = new Set(undeliveredOf(w).map((c) => c.id))
       const failover = failoverTimes(faults, w.confirmed)
       const { stored: _stored, reference: _reference, ...replicas } = replicaReport
       const result: SuiteResult = {
@@ -222,7 +221,7 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
         ...(undeliveredAtDeadline === undefined ? {} : { undeliveredAtDeadline }),
         check: report,
         deliveredUnconfirmed,
-        deadLettered: { count: deadConfirmed.length, undelivered: deadConfirmed.filter((c) => !everDelivered.has(c.id)).length },
+        deadLettered: { count: deadConfirmed.length, undelivered: deadConfirmed.filter((c) => neverDelivered.has(c.id)).length },
         orderBrokenAfterConfirm: confirmedOrderBroken(w.confirmed, replicaReport.stored),
         replicas,
         failover,
@@ -244,6 +243,12 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
   }
 }
 
+/** The confirmed records no consumer of the group has received so far. */
+function undeliveredOf(w: Workload): Confirmed[] {
+  const delivered = new Set(w.delivered.map((d) => d.id))
+  return w.confirmed.filter((c) => !delivered.has(c.id))
+}
+
 /**
  * Where the group stands on each partition that still misses records, as
  * its leader says (GROUP_DESCRIBE), beside the offsets missing there: a
@@ -252,9 +257,8 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
  * handed to a member that never got it.
  */
 async function groupPositionsAt(cluster: FaultCluster, w: Workload, group: string): Promise<string[]> {
-  const delivered = new Set(w.delivered.map((d) => d.id))
   const missing = new Map<number, number[]>()
-  for (const c of w.confirmed) if (!delivered.has(c.id)) (missing.get(c.partition) ?? missing.set(c.partition, []).get(c.partition)!).push(c.offset)
+  for (const c of undeliveredOf(w)) (missing.get(c.partition) ?? missing.set(c.partition, []).get(c.partition)!).push(c.offset)
   let client: Client | undefined
   try {
     client = await connectDirect(cluster.seeds[0]!, { name: 'fault-suite-diagnosis', requestTimeoutMs: 10_000 })

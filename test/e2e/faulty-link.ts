@@ -3,8 +3,9 @@
  * network in controlled ways: cut every connection, swallow the broker's
  * next PUBLISH_ACK and cut the connection right after (the broker stored the
  * batch; the client never heard), or hold what the broker sends for a while
- * (the client's requests time out while the broker carried them out). It decodes frames only to find those; all
- * bytes are passed through unchanged otherwise.
+ * (the client's requests time out while the broker carried them out). It
+ * decodes frames only to find those; all bytes are passed through unchanged
+ * otherwise.
  */
 import net from 'node:net'
 import { FrameDecoder, Op, decodePublish, encodeRawFrame, type Publish } from '../../protocol/index.js'
