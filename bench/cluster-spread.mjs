@@ -15,7 +15,9 @@
  *
  * For each: messages/s, broker CPU per message (every broker process, from
  * /proc), of it on the brokers' main threads, and the brokers' context
- * switches per 1,000 messages, and the largest broker's peak RSS. The producer runs in a child process, the
+ * switches per 1,000 messages, and the largest broker's peak RSS; then each
+ * round's rate and CPU, to show how far the brokers still were from their
+ * steady state (`perRound` in --json). The producer runs in a child process, the
  * consumer in this one. Rounds after the first are reported (the first warms
  * the brokers' and the clients' code).
  *
@@ -207,6 +209,9 @@ for (const layout of LAYOUTS) {
     const row = { layout, leaders: setup.leaders, copies: setup.copies, rounds: warm.length }
     for (const key of ['msgsPerSec', 'cpuUsPerMsg', 'mainUsPerMsg', 'switchesPer1000']) row[key] = median(warm.map((r) => r[key]))
     row.peakRssMiB = Math.max(...rounds.map((r) => r.peakRssMiB))
+    // Every round, the first included: how far from their steady state the brokers still were (V8 compiles
+    // a broker's hot paths over its first million or so messages; bench/README.md, Round 21).
+    row.perRound = rounds.map((r) => ({ msgsPerSec: Math.round(r.msgsPerSec), cpuUsPerMsg: Number(r.cpuUsPerMsg.toFixed(2)) }))
     results.push(row)
     if (values.json) process.stdout.write(`${JSON.stringify(row)}\n`)
     else process.stderr.write(`${layout}: done\n`)
@@ -225,5 +230,7 @@ if (!values.json) {
       results.map((r) => [r.layout, r.leaders ? r.leaders.join(',') : '-', r.copies, f(r.msgsPerSec), f(r.cpuUsPerMsg, 2), f(r.mainUsPerMsg, 2), f(r.switchesPer1000, 1), f(r.peakRssMiB)]),
     ),
   )
+  process.stdout.write('\n\nEach round in order, the first (not counted above) included: msgs/s (broker CPU µs/msg)\n')
+  for (const r of results) process.stdout.write(`  ${r.layout}: ${r.perRound.map((x) => `${f(x.msgsPerSec)} (${f(x.cpuUsPerMsg, 2)})`).join(', ')}\n`)
   process.stdout.write('\n')
 }

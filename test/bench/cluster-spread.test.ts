@@ -24,7 +24,7 @@ t.test('every layout leads and copies its partitions as named, and every round c
   const rows = res.stdout
     .split('\n')
     .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { layout: string; leaders: number[] | null; copies: number; rounds: number; msgsPerSec: number; cpuUsPerMsg: number })
+    .map((l) => JSON.parse(l) as { layout: string; leaders: number[] | null; copies: number; rounds: number; msgsPerSec: number; cpuUsPerMsg: number; perRound: { msgsPerSec: number; cpuUsPerMsg: number }[] })
   t.same(
     rows.map((r) => r.layout),
     ['single', 'one', 'spread', 'rf3'],
@@ -37,5 +37,7 @@ t.test('every layout leads and copies its partitions as named, and every round c
   for (const r of rows) {
     t.equal(r.rounds, 1, `${r.layout}: the first round is not counted`)
     t.ok(r.msgsPerSec > 0 && r.cpuUsPerMsg > 0, `${r.layout}: a rate and a CPU figure`)
+    t.equal(r.perRound.length, 2, `${r.layout}: every round's figures, the first included`)
+    t.ok(r.perRound.every((x) => x.msgsPerSec > 0 && x.cpuUsPerMsg > 0), `${r.layout}: a rate and a CPU figure for each round`)
   }
 })
