@@ -52,6 +52,10 @@ const dir = fs.mkdtempSync(path.join(values.dir ?? os.tmpdir(), 'skiff-fsync-'))
 const WINDOW = 1000
 const LIMIT_MS = 60_000
 
+/**
+ * Count, mean and percentiles in ms, exact (sorted samples): lib/histogram.mjs's HDR summary rounds
+ * a percentile up to its bucket's top, which can put p99 above the max for a few thousand samples.
+ */
 const percentiles = (ms) => {
   ms.sort((a, b) => a - b)
   const at = (p) => ms[Math.min(ms.length - 1, Math.floor((p / 100) * ms.length))]
@@ -82,12 +86,12 @@ function paced(fd, buf) {
     let written = 0
     let appended = 0
     let syncing = false
-    let unsynced = false
+    /** Bytes the last sync started covers: anything past it waits for the next. */
+    let covered = 0
     const sync = () => {
-      if (syncing || !unsynced) return
+      if (syncing || written === covered) return
       syncing = true
-      unsynced = false
-      const covers = written
+      const covers = (covered = written)
       fs.fdatasync(fd, (err) => {
         if (err) throw err
         syncing = false
@@ -102,7 +106,6 @@ function paced(fd, buf) {
       fs.writeSync(fd, buf)
       written += buf.length
       waiting.push([written, performance.now()])
-      unsynced = true
       sync()
       if (++appended === count || performance.now() - start > LIMIT_MS) {
         clearInterval(timer)
