@@ -9,8 +9,9 @@
  *   12  u32      CRC-32 of the body
  *
  * A file is written whole to a temporary name (fs-util.ts writeSynced),
- * fsynced and renamed by the callers, so a reader sees either the old file or the new one; the header
- * tells a torn or damaged file from a good one, and says what is wrong.
+ * fsynced and renamed by the callers, so a reader sees either the old file or the new one; a group's
+ * periodic state save instead overwrites the older of its two files in place (group-state.ts). The
+ * header tells a torn or damaged file from a good one, and says what is wrong.
  */
 import { readFileSync } from 'node:fs'
 import { crc32 } from 'node:zlib'

@@ -1,6 +1,7 @@
 /**
- * Durable consumer-group state of one partition: one small snapshot file per
- * group in the partition's groups directory, replaced by atomic rename.
+ * Durable consumer-group state of one partition: two small snapshot files
+ * per group in the partition's groups directory, `<group>.state` and
+ * `<group>.state.prev`, each holding a whole snapshot.
  *
  *   off  size  field
  *   0    4     magic "SKGS"
@@ -8,21 +9,38 @@
  *   5    3     reserved 0
  *   8    u32   body length
  *   12   u32   CRC-32 (zlib) of the body
- *   16   ...   body: MessagePack map { next, floor, acked, deliveries, journal? }
+ *   16   ...   body: MessagePack map { next, floor, acked, deliveries, journal?, saved? }
  *
- * Saving writes `<group>.state.tmp`, fsyncs it, renames the current
- * `<group>.state` to `<group>.state.prev`, renames the new file over
- * `<group>.state` and fsyncs the directory. Loading takes the current file,
- * falls back to `.prev` when the current one is missing or damaged (a crash
- * between the two renames, a disk that lied), and to undefined when both are
- * bad: the caller then starts the group at the start of the log (see
+ * `saved` numbers a group's saves (absent in files from before it existed:
+ * 0). Loading reads both files and takes the good one with the higher
+ * number (on a tie, `.state`); when neither is good, undefined: the caller
+ * then starts the group at the start of the log (see
  * worker/group-recovery.ts), which redelivers (at-least-once), never skips;
  * its configured start position could be 'latest'. Bad content never throws.
+ *
+ * The periodic save (saveGroupStateAsync, every groupCommitMs while the
+ * group moves) overwrites, in place, the file that does not hold the newest
+ * snapshot, then fdatasyncs it: open, write, fdatasync, close. The newest
+ * snapshot is never touched, so a crash in the middle leaves it whole and
+ * at worst a torn older file, which loading passes over (LMDB's two meta
+ * pages work this way). No rename and so no directory fsync, except the
+ * first time the other file is made. Before, each save wrote a temporary
+ * file, fsynced it, renamed twice and fsynced the directory: nine calls on
+ * the libuv pool and two fsyncs, one of them a journal commit of the file
+ * system, per group and partition every 200 ms (bench/README.md, Round 22).
+ *
+ * The synchronous save (saveGroupState: a group's first snapshot, and the
+ * last one at a graceful stop) still goes by rename: `<group>.state.tmp`
+ * written and fsynced, the newest file renamed to `.state.prev` when it is
+ * `.state`, the new one renamed over `.state`, the directory fsynced. A
+ * first snapshot is then either whole or absent after a crash, never torn
+ * (a torn one would read as lost state).
  *
  * `journal` (absent in files from before it existed: 0) is the sequence
  * number of the first delivery-journal entry the snapshot does not include
  * (storage/delivery-journal.ts): deliveries made after the snapshot are
- * counted from the journal at load.
+ * counted from the journal at load. The journal keeps what the older of the
+ * two files needs too, so either file can be the one loaded.
  *
  * The groups manifest (`groups.manifest`, same header with magic "SKGM" and
  * a MessagePack array of group names as body) lists every group that was ever
@@ -33,7 +51,7 @@
  * snapshot is always in it; rebuilt from the state files when it is missing
  * (a data dir from before it existed) or damaged.
  */
-import { existsSync, readdirSync, renameSync, unlinkSync } from 'node:fs'
+import { readdirSync, renameSync, unlinkSync } from 'node:fs'
 import { promises as fsp } from 'node:fs'
 import { join } from 'node:path'
 import { pack, unpack } from '../../protocol/codec.js'
@@ -77,46 +95,103 @@ function checkGroupFileName(group: string): void {
 
 type LogFn = (e: Record<string, unknown>) => void
 
-function encodeStateFile(s: GroupSnapshot): Buffer {
+function encodeStateFile(s: GroupSnapshot, saved: number): Buffer {
   const body: Record<string, unknown> = { next: s.next, floor: s.floor, acked: s.acked, deliveries: s.deliveries }
   if (s.journal !== undefined) body.journal = s.journal
+  body.saved = saved
   return encodeChecked(MAGIC, pack(body))
 }
 
-export function saveGroupState(dir: string, group: string, s: GroupSnapshot): void {
+type Slot = typeof CURRENT | typeof PREVIOUS
+
+/**
+ * Where a group's snapshots are on disk: which file holds the newest good
+ * one (undefined: neither holds a good one), that save's number, and which
+ * files exist (good or not).
+ */
+export interface GroupFiles {
+  newest: Slot | undefined
+  saved: number
+  exists: Record<Slot, boolean>
+}
+
+interface SlotRead {
+  slot: Slot
+  snapshot?: GroupSnapshot
+  saved: number
+  problem?: string
+}
+
+/** Both files of `group`, and the one to load: the good one with the higher save number (a tie: `.state`). */
+function readSlots(dir: string, group: string): { current: SlotRead; previous: SlotRead; newest: SlotRead | undefined } {
   checkGroupFileName(group)
-  mkdirDurable(dir)
   const base = join(dir, group)
-  writeSynced(base + TEMPORARY, encodeStateFile(s))
-  if (existsSync(base + CURRENT)) renameSync(base + CURRENT, base + PREVIOUS)
-  renameSync(base + TEMPORARY, base + CURRENT)
-  fsyncDir(dir)
+  const current: SlotRead = { slot: CURRENT, ...readSnapshot(base + CURRENT) }
+  const previous: SlotRead = { slot: PREVIOUS, ...readSnapshot(base + PREVIOUS) }
+  let newest: SlotRead | undefined
+  if (current.snapshot && previous.snapshot) newest = previous.saved > current.saved ? previous : current
+  else newest = current.snapshot ? current : previous.snapshot ? previous : undefined
+  return { current, previous, newest }
+}
+
+/** Where `group`'s snapshots are (see GroupFiles); what a save needs to know first. */
+export function readGroupFiles(dir: string, group: string): GroupFiles {
+  const { current, previous, newest } = readSlots(dir, group)
+  return { newest: newest?.slot, saved: newest?.saved ?? 0, exists: { [CURRENT]: current.problem !== 'missing', [PREVIOUS]: previous.problem !== 'missing' } as Record<Slot, boolean> }
 }
 
 /**
- * The same save, on the libuv pool: the two fsyncs and renames cost a few
- * milliseconds that the worker spends delivering instead. The caller keeps at
- * most one save per group in flight (they share the temporary file) and lets
- * it finish before a synchronous save of the same group. `dir` must exist.
+ * The synchronous save, by rename (see the header): the newest file
+ * becomes `.state.prev`, the new snapshot `.state`. Returns where the
+ * snapshots are now.
  */
-export async function saveGroupStateAsync(dir: string, group: string, s: GroupSnapshot): Promise<void> {
+export function saveGroupState(dir: string, group: string, s: GroupSnapshot): GroupFiles {
   checkGroupFileName(group)
+  mkdirDurable(dir)
+  const files = readGroupFiles(dir, group)
   const base = join(dir, group)
-  await writeSyncedAsync(base + TEMPORARY, encodeStateFile(s))
-  try {
-    await fsp.rename(base + CURRENT, base + PREVIOUS)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-  }
-  await fsp.rename(base + TEMPORARY, base + CURRENT)
-  await fsyncDirAsync(dir)
+  const saved = files.saved + 1
+  writeSynced(base + TEMPORARY, encodeStateFile(s, saved))
+  // `.state.prev` already holding the newest (an in-place save put it there) is kept as it is: the older `.state` is what goes.
+  if (files.newest === CURRENT) renameSync(base + CURRENT, base + PREVIOUS)
+  renameSync(base + TEMPORARY, base + CURRENT)
+  fsyncDir(dir)
+  return { newest: CURRENT, saved, exists: { [CURRENT]: true, [PREVIOUS]: files.newest !== undefined || files.exists[PREVIOUS] } as Record<Slot, boolean> }
 }
 
-async function writeSyncedAsync(path: string, file: Buffer): Promise<void> {
+/**
+ * The periodic save, on the libuv pool (see the header): `files` is where
+ * the snapshots are (readGroupFiles, or what the last save returned); the
+ * file not holding the newest is overwritten in place and fdatasynced. A
+ * group with no good snapshot gets its first by rename, as the synchronous
+ * save does. Returns where the snapshots are now. The caller keeps at most
+ * one save per group in flight and lets it finish before a synchronous save
+ * of the same group. `dir` must exist.
+ */
+export async function saveGroupStateAsync(dir: string, group: string, s: GroupSnapshot, files: GroupFiles): Promise<GroupFiles> {
+  checkGroupFileName(group)
+  const base = join(dir, group)
+  const saved = files.saved + 1
+  const file = encodeStateFile(s, saved)
+  if (files.newest === undefined) {
+    await writeFileAsync(base + TEMPORARY, file)
+    await fsp.rename(base + TEMPORARY, base + CURRENT)
+    await fsyncDirAsync(dir)
+    return { newest: CURRENT, saved, exists: { [CURRENT]: true, [PREVIOUS]: files.exists[PREVIOUS] } as Record<Slot, boolean> }
+  }
+  const target: Slot = files.newest === CURRENT ? PREVIOUS : CURRENT
+  await writeFileAsync(base + target, file)
+  // Only a file new to the directory needs the directory synced for its name to last.
+  if (!files.exists[target]) await fsyncDirAsync(dir)
+  return { newest: target, saved, exists: { [CURRENT]: true, [PREVIOUS]: true } }
+}
+
+/** Write `file` whole at `path` (created or truncated) and fdatasync it. */
+async function writeFileAsync(path: string, file: Buffer): Promise<void> {
   const handle = await fsp.open(path, 'w')
   try {
     await handle.writeFile(file)
-    await handle.sync()
+    await handle.datasync()
   } finally {
     await handle.close()
   }
@@ -140,16 +215,18 @@ export function loadGroupManifest(dir: string): { groups?: string[]; problem?: s
 }
 
 export function loadGroupState(dir: string, group: string, log?: LogFn): GroupSnapshot | undefined {
-  checkGroupFileName(group)
-  const base = join(dir, group)
-  const current = readSnapshot(base + CURRENT)
-  if (current.snapshot) return current.snapshot
-  const previous = readSnapshot(base + PREVIOUS)
-  if (current.problem === 'missing' && previous.problem === 'missing') return undefined
-  if (previous.snapshot) {
-    log?.({ level: 'warn', msg: 'group state fell back to the previous snapshot', group, file: base + CURRENT, problem: current.problem })
-    return previous.snapshot
+  const { current, previous, newest } = readSlots(dir, group)
+  if (newest) {
+    const other = newest === current ? previous : current
+    // A missing other file is no news (a group saved once, or a crash between the renames of a
+    // synchronous save). A damaged one may have held the newer snapshot or the older (its save
+    // number is in the damage), so the message says only which file was passed over.
+    if (other.problem && other.problem !== 'missing') {
+      log?.({ level: 'warn', msg: 'group state file damaged: the other snapshot file is used', group, file: join(dir, group + other.slot), problem: other.problem })
+    }
+    return newest.snapshot
   }
+  if (current.problem === 'missing' && previous.problem === 'missing') return undefined
   log?.({ level: 'warn', msg: 'group state unreadable, starting fresh', group, current: current.problem, previous: previous.problem })
   return undefined
 }
@@ -198,12 +275,15 @@ function readPacked(path: string, magic: Buffer): { value?: unknown; problem?: s
   }
 }
 
-/** The snapshot in `path`, or what is wrong with the file. Only fs errors other than ENOENT throw. */
-function readSnapshot(path: string): { snapshot?: GroupSnapshot; problem?: string } {
+/** The snapshot in `path` and its save number, or what is wrong with the file. Only fs errors other than ENOENT throw. */
+function readSnapshot(path: string): { snapshot?: GroupSnapshot; saved: number; problem?: string } {
   const { value, problem } = readPacked(path, MAGIC)
-  if (problem) return { problem }
+  if (problem) return { problem, saved: 0 }
   const snapshot = asSnapshot(value)
-  return snapshot ? { snapshot } : { problem: 'body is not a group snapshot' }
+  if (!snapshot) return { problem: 'body is not a group snapshot', saved: 0 }
+  const saved = (value as Record<string, unknown>).saved
+  if (saved !== undefined && !isOffset(saved)) return { problem: 'body is not a group snapshot', saved: 0 }
+  return { snapshot, saved: saved ?? 0 }
 }
 
 function asSnapshot(v: unknown): GroupSnapshot | undefined {

@@ -23,7 +23,7 @@
  * durable. It costs a new group a few fsyncs on the worker thread, once per
  * partition.
  */
-import { deleteGroupState, saveGroupManifest, saveGroupState, saveGroupStateAsync } from '../storage/group-state.js'
+import { deleteGroupState, readGroupFiles, saveGroupManifest, saveGroupState, saveGroupStateAsync, type GroupFiles } from '../storage/group-state.js'
 import type { DeliveryJournal } from '../storage/delivery-journal.js'
 import { mkdirDurable } from '../storage/fs-util.js'
 import type { GroupCursor } from './group-cursor.js'
@@ -34,6 +34,8 @@ type Log = (e: Record<string, unknown>) => void
 export class GroupSaver {
   /** Saves running on the libuv pool, by group. */
   private readonly saving = new Map<string, Promise<void>>()
+  /** Where each group's snapshots are on disk, as the last save left them; read from disk at a group's first periodic save. */
+  private readonly files = new Map<string, GroupFiles>()
   private dirMade = false
   private failing = false
   /** Set when the partition closes or is dropped: a save failing after that is not reported. */
@@ -52,13 +54,13 @@ export class GroupSaver {
     const snapshot = { ...c.snapshot(), journal: this.journal.nextSeq }
     if (!this.dirMade) mkdirDurable(this.dir)
     this.dirMade = true
-    saveGroupState(this.dir, c.group, snapshot)
+    this.files.set(c.group, saveGroupState(this.dir, c.group, snapshot))
     this.named(c.group)
     this.journal.saved(c.group, snapshot.journal)
     c.dirty = false
   }
 
-  /** Start saving every changed position (atomic rename, off the thread). */
+  /** Start saving every changed position (in place, off the thread: storage/group-state.ts). */
   saveAsync(cursors: Map<string, GroupCursor>): void {
     this.journal.prune((g) => {
       const c = cursors.get(g)
@@ -68,16 +70,19 @@ export class GroupSaver {
       if (!c.dirty || c.ephemeral || this.saving.has(c.group)) continue
       const snapshot = { ...c.snapshot(), journal: this.journal.nextSeq }
       c.dirty = false
+      let files: GroupFiles
       try {
         if (!this.dirMade) mkdirDurable(this.dir)
         this.dirMade = true
+        files = this.files.get(c.group) ?? readGroupFiles(this.dir, c.group)
       } catch (err) {
         this.failed(c, err)
         continue
       }
-      const saving = saveGroupStateAsync(this.dir, c.group, snapshot)
+      const saving = saveGroupStateAsync(this.dir, c.group, snapshot, files)
         .then(
-          () => {
+          (now) => {
+            this.files.set(c.group, now)
             // After the snapshot: the manifest must not name a group whose state is not on disk.
             this.named(c.group)
             this.journal.saved(c.group, snapshot.journal)
@@ -110,6 +115,7 @@ export class GroupSaver {
       saveGroupManifest(this.dir, [...this.manifest].filter((g) => g !== group))
       this.manifest.delete(group)
     }
+    this.files.delete(group)
     deleteGroupState(this.dir, group)
   }
 
@@ -124,7 +130,7 @@ export class GroupSaver {
       if (!c.dirty || c.ephemeral) continue
       const snapshot = { ...c.snapshot(), journal: this.journal.nextSeq }
       try {
-        saveGroupState(this.dir, c.group, snapshot)
+        this.files.set(c.group, saveGroupState(this.dir, c.group, snapshot))
         this.named(c.group)
       } catch (err) {
         this.failed(c, err)
@@ -149,6 +155,8 @@ export class GroupSaver {
 
   private failed(c: GroupCursor, err: unknown): void {
     c.dirty = true
+    // A save that failed half way may have renamed or torn a file: the next one reads where the snapshots are from disk.
+    this.files.delete(c.group)
     if (!this.failing) {
       const e = storageError(err)
       this.log({ level: 'warn', msg: 'group state not saved, will retry', group: c.group, code: e.codeName, err: e.message })

@@ -6,9 +6,11 @@
  * restart. Each group then subscribes with from: 'latest' (a start position
  * that would skip everything if the broker trusted it over lost state).
  *
- * Pass: a group whose current snapshot is torn, flipped, empty or missing
- * falls back to its previous snapshot and says so (log line naming the
- * group); a group whose snapshots are both unreadable says so too. Either
+ * Pass: a group whose newest snapshot file is torn, flipped, empty or
+ * missing falls back to its other file, the snapshot before, and says so
+ * when the file is damaged (log line naming the group; a missing one is what
+ * a crash between the renames of a save leaves, no news); a group whose
+ * snapshots are both unreadable says so too. Either
  * way it redelivers, never skips: every message not acked before the crash
  * is delivered again, nothing below the older snapshot's floor is, and the
  * delivery counts carry on from the snapshot. A leftover temp file changes
@@ -18,7 +20,7 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { connect, type Client, type Consumer, type Message } from '../../clients/index.js'
-import { loadGroupState, type GroupSnapshot } from '../../broker/storage/group-state.js'
+import { loadGroupState, readGroupFiles, type GroupSnapshot } from '../../broker/storage/group-state.js'
 import { groupsDir } from '../../broker/topic-store.js'
 import { startBroker } from '../../broker/index.js'
 import { BrokerRunner, tempDir, timeout, until } from './harness.js'
@@ -29,22 +31,23 @@ const RECORDS = 100
 const FIRST_ACKS = 40
 const SECOND_ACKS = 30
 
-type Damage = (base: string) => void
-const DAMAGES: Record<string, { damage: Damage; fallsBack: boolean }> = {
-  torn: { damage: (b) => fs.truncateSync(`${b}.state`, Math.floor(fs.statSync(`${b}.state`).size / 2)), fallsBack: true },
-  flipped: { damage: (b) => flipBit(`${b}.state`, fs.statSync(`${b}.state`).size - 2), fallsBack: true },
-  empty: { damage: (b) => fs.truncateSync(`${b}.state`, 0), fallsBack: true },
-  // A crash between the two renames of a save: the current file is gone, the previous one is there.
-  missing: { damage: (b) => fs.rmSync(`${b}.state`), fallsBack: true },
+/** Damage done to a group's files: `newest` is the file holding its newest snapshot, `older` the other one. */
+type Damage = (newest: string, older: string, base: string) => void
+const DAMAGES: Record<string, { damage: Damage; fallsBack: boolean; warns?: boolean }> = {
+  torn: { damage: (n) => fs.truncateSync(n, Math.floor(fs.statSync(n).size / 2)), fallsBack: true, warns: true },
+  flipped: { damage: (n) => flipBit(n, fs.statSync(n).size - 2), fallsBack: true, warns: true },
+  empty: { damage: (n) => fs.truncateSync(n, 0), fallsBack: true, warns: true },
+  // A crash between the two renames of a synchronous save leaves one file; here the newest goes.
+  missing: { damage: (n) => fs.rmSync(n), fallsBack: true },
   'both-bad': {
-    damage: (b) => {
-      fs.writeFileSync(`${b}.state`, 'not a snapshot')
-      fs.truncateSync(`${b}.state.prev`, 10)
+    damage: (n, o) => {
+      fs.writeFileSync(n, 'not a snapshot')
+      fs.truncateSync(o, 10)
     },
     fallsBack: false,
   },
-  // A crash while writing the temp file of a save: the snapshots themselves are fine.
-  'stale-temp': { damage: (b) => fs.writeFileSync(`${b}.state.tmp`, 'half a snapsh'), fallsBack: false },
+  // A crash while writing the temp file of a synchronous save: the snapshots themselves are fine.
+  'stale-temp': { damage: (_n, _o, b) => fs.writeFileSync(`${b}.state.tmp`, 'half a snapsh'), fallsBack: false },
 }
 
 async function take(consumer: Consumer, n: number): Promise<Message[]> {
@@ -103,10 +106,15 @@ t.test('damaged group state falls back to an older snapshot and redelivers, neve
 
   const before = new Map<string, { prev: GroupSnapshot }>()
   for (const g of groups) {
-    const prev = snapshotIn(path.join(dir, `${g}.state.prev`), scratch)
+    const base = path.join(dir, g)
+    const files = readGroupFiles(dir, g)
+    if (!files.newest) throw new Error(`${g}: no snapshot saved`)
+    const newest = base + files.newest
+    const older = base + (files.newest === '.state' ? '.state.prev' : '.state')
+    const prev = snapshotIn(older, scratch)
     if (!prev) throw new Error(`${g}: no previous snapshot to fall back to`)
     before.set(g, { prev })
-    DAMAGES[g]!.damage(path.join(dir, g))
+    DAMAGES[g]!.damage(newest, older, base)
   }
 
   await broker.start()
@@ -133,8 +141,9 @@ t.test('damaged group state falls back to an older snapshot and redelivers, neve
       const counts = new Map(prev.deliveries)
       const wrongCounts = got.filter((m) => m.deliveryCount !== (counts.get(m.offset) ?? 0) + 1).map((m) => `${m.offset}: ${m.deliveryCount}`)
       t.same(wrongCounts, [], `${g}: delivery counts carry on from the snapshot`)
-      const line = broker.runLines.find((l) => l.msg === 'group state fell back to the previous snapshot' && l.group === g)
-      t.ok(line, `${g}: the fallback is logged, naming the group`)
+      const line = broker.runLines.find((l) => l.msg === 'group state file damaged: the other snapshot file is used' && l.group === g)
+      if (DAMAGES[g]!.warns) t.ok(line, `${g}: the fallback is logged, naming the group`)
+      else t.notOk(line, `${g}: a missing file is not logged as damage`)
     } else {
       t.ok(offsets.size >= RECORDS - FIRST_ACKS - SECOND_ACKS, `${g}: with no readable snapshot the group redelivers (${offsets.size} messages) instead of starting at 'latest'`)
       const line = broker.runLines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('group state unreadable') && l.group === g)

@@ -1,13 +1,34 @@
 import t from 'tap'
-import { existsSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { pack } from '../../../protocol/codec.js'
 import { crc32 } from 'node:zlib'
-import { deleteGroupState, listGroupStates, loadGroupState, saveGroupState, saveGroupStateAsync, type GroupSnapshot } from '../../../broker/storage/group-state.js'
+import { deleteGroupState, listGroupStates, loadGroupState, readGroupFiles, saveGroupState, saveGroupStateAsync, type GroupSnapshot } from '../../../broker/storage/group-state.js'
 import { logEvents } from './helpers.js'
 
 const first: GroupSnapshot = { next: 120, floor: 100, acked: [101, 103, 110], deliveries: [[100, 2], [102, 1], [104, 5]] }
 const second: GroupSnapshot = { next: 200, floor: 150, acked: [], deliveries: [[150, 1]] }
+const third: GroupSnapshot = { next: 260, floor: 250, acked: [252], deliveries: [[250, 3]], journal: 7 }
+
+/** A state file whose body is `body` as given (no save number unless it has one), with a good header and CRC. */
+function stateFile(body: Record<string, unknown>): Buffer {
+  const packed = pack(body)
+  const file = Buffer.alloc(16 + packed.length)
+  file.write('SKGS', 0, 'latin1')
+  file[4] = 1
+  file.writeUInt32BE(packed.length, 8)
+  file.writeUInt32BE(crc32(packed), 12)
+  packed.copy(file, 16)
+  return file
+}
+
+/** The snapshot one file holds, read alone (copied where loadGroupState looks, in a directory of its own beside the file's). */
+function snapshotOf(file: string): GroupSnapshot | undefined {
+  const alone = join(dirname(file), '..', 'alone')
+  mkdirSync(alone, { recursive: true })
+  writeFileSync(join(alone, 'x.state'), readFileSync(file))
+  return loadGroupState(alone, 'x')
+}
 
 t.test('save then load round trips, list and delete', async (t) => {
   const dir = join(t.testdir(), 'groups')
@@ -27,19 +48,77 @@ t.test('save then load round trips, list and delete', async (t) => {
   deleteGroupState(dir, 'billing')
 })
 
-t.test('the async save writes the same files: newest wins, previous kept, no temp left', async (t) => {
-  const dir = t.testdir()
-  await saveGroupStateAsync(dir, 'billing', first)
-  t.same(loadGroupState(dir, 'billing'), first)
-  t.notOk(existsSync(join(dir, 'billing.state.prev')), 'no previous snapshot after the first save')
-  await saveGroupStateAsync(dir, 'billing', second)
-  t.same(loadGroupState(dir, 'billing'), second, 'the newest save wins')
+t.test('the periodic save overwrites the file without the newest snapshot, in place, and never the newest', async (t) => {
+  const dir = join(t.testdir(), 'groups')
+  mkdirSync(dir)
+  const cur = join(dir, 'billing.state')
+  const prev = join(dir, 'billing.state.prev')
+  let files = readGroupFiles(dir, 'billing')
+  t.same(files, { newest: undefined, saved: 0, exists: { '.state': false, '.state.prev': false } }, 'nothing saved yet')
+  files = await saveGroupStateAsync(dir, 'billing', first, files)
+  t.same(loadGroupState(dir, 'billing'), first, 'the first save is loaded')
+  t.notOk(existsSync(prev), 'no second file after the first save')
+  t.notOk(existsSync(join(dir, 'billing.state.tmp')), 'nor a temporary one')
+
+  files = await saveGroupStateAsync(dir, 'billing', second, files)
+  t.equal(files.newest, '.state.prev', 'the second save went to the other file')
+  t.same(loadGroupState(dir, 'billing'), second, 'the newest save wins, whichever file holds it')
+  t.same(snapshotOf(cur), first, 'the file with the first snapshot was not touched')
+  const inodes = [statSync(cur).ino, statSync(prev).ino]
+
+  files = await saveGroupStateAsync(dir, 'billing', third, files)
+  t.equal(files.newest, '.state', 'the third save went back to the first file')
+  t.same(loadGroupState(dir, 'billing'), third)
+  t.same(snapshotOf(prev), second, 'the second snapshot is kept in the other file')
+  t.same([statSync(cur).ino, statSync(prev).ino], inodes, 'both files were written in place, not renamed')
+  t.same(readGroupFiles(dir, 'billing'), files, 'what a save returns is where the snapshots are on disk')
   t.notOk(existsSync(join(dir, 'billing.state.tmp')))
-  truncateSync(join(dir, 'billing.state'), 10)
-  t.same(loadGroupState(dir, 'billing'), first, 'a torn current snapshot falls back to the previous one')
-  saveGroupState(dir, 'billing', second)
-  t.same(loadGroupState(dir, 'billing'), second, 'and a synchronous save after it replaces both')
-  await t.rejects(saveGroupStateAsync(join(dir, 'missing'), 'billing', first), { code: 'ENOENT' }, 'a missing directory is an error, not created')
+
+  // A crash in the middle of the next save tears the file it writes, the one without the newest.
+  truncateSync(prev, 10)
+  t.same(loadGroupState(dir, 'billing'), third, 'a torn older file changes nothing')
+  files = await saveGroupStateAsync(dir, 'billing', second, readGroupFiles(dir, 'billing'))
+  t.equal(files.newest, '.state.prev', 'the next save writes over the torn file')
+  t.same(snapshotOf(cur), third, 'and keeps the newest it had')
+  await t.rejects(saveGroupStateAsync(join(dir, 'missing'), 'billing', first, files), { code: 'ENOENT' }, 'a missing directory is an error, not created')
+})
+
+t.test('the synchronous save keeps the newest snapshot as the previous one, whichever file held it', async (t) => {
+  const dir = join(t.testdir(), 'groups')
+  const cur = join(dir, 'g.state')
+  const prev = join(dir, 'g.state.prev')
+  saveGroupState(dir, 'g', first)
+  let files = await saveGroupStateAsync(dir, 'g', second, readGroupFiles(dir, 'g'))
+  t.equal(files.newest, '.state.prev', 'the periodic save put the newest in .state.prev')
+  files = saveGroupState(dir, 'g', third)
+  t.same(loadGroupState(dir, 'g'), third)
+  t.same(snapshotOf(prev), second, '.state.prev still holds the snapshot that was newest')
+  t.same(files, readGroupFiles(dir, 'g'))
+  saveGroupState(dir, 'g', first)
+  t.same(loadGroupState(dir, 'g'), first)
+  t.same(snapshotOf(prev), third, 'a newest .state becomes .state.prev')
+  t.same(snapshotOf(cur), first)
+})
+
+t.test('loading takes the higher save number; files without one (older brokers) load as before', async (t) => {
+  const dir = t.testdir()
+  const body = (s: GroupSnapshot, saved?: number) => stateFile(saved === undefined ? { ...s } : { ...s, saved })
+  writeFileSync(join(dir, 'g.state'), body(first))
+  writeFileSync(join(dir, 'g.state.prev'), body(second))
+  t.same(loadGroupState(dir, 'g'), first, 'no numbers: .state, as an older broker wrote it')
+  t.same(readGroupFiles(dir, 'g'), { newest: '.state', saved: 0, exists: { '.state': true, '.state.prev': true } })
+  writeFileSync(join(dir, 'g.state.prev'), body(second, 1))
+  t.same(loadGroupState(dir, 'g'), second, 'a numbered save beats an unnumbered one')
+  writeFileSync(join(dir, 'g.state'), body(first, 9))
+  t.same(loadGroupState(dir, 'g'), first, 'the higher number wins, whatever the file name')
+  t.same(readGroupFiles(dir, 'g').saved, 9)
+  writeFileSync(join(dir, 'g.state.prev'), body(second, 9))
+  t.same(loadGroupState(dir, 'g'), first, 'a tie goes to .state')
+  writeFileSync(join(dir, 'g.state'), stateFile({ ...first, saved: -1 }))
+  t.same(loadGroupState(dir, 'g'), second, 'a save number that is not one makes the file bad')
+  const files = await saveGroupStateAsync(dir, 'g', third, readGroupFiles(dir, 'g'))
+  t.same(files, { newest: '.state', saved: 10, exists: { '.state': true, '.state.prev': true } }, 'the next save is numbered past the newest')
+  t.same(loadGroupState(dir, 'g'), third)
 })
 
 t.test('large offsets survive', async (t) => {
@@ -106,14 +185,7 @@ t.test('both files bad, or a body of the wrong shape, start fresh without throwi
   t.match(events.events, [{ level: 'warn', msg: 'group state unreadable, starting fresh' }])
 
   // A valid header and CRC around a body that is not a snapshot.
-  const body = pack({ next: 'soon', floor: -1, acked: 'x', deliveries: [[1]] })
-  const file = Buffer.alloc(16 + body.length)
-  file.write('SKGS', 0, 'latin1')
-  file[4] = 1
-  file.writeUInt32BE(body.length, 8)
-  file.writeUInt32BE(crc32(body), 12)
-  body.copy(file, 16)
-  writeFileSync(join(dir, 'h.state'), file)
+  writeFileSync(join(dir, 'h.state'), stateFile({ next: 'soon', floor: -1, acked: 'x', deliveries: [[1]] }))
   t.equal(loadGroupState(dir, 'h'), undefined)
 })
 
