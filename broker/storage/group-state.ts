@@ -134,21 +134,25 @@ function readSlots(dir: string, group: string): { current: SlotRead; previous: S
   return { current, previous, newest }
 }
 
+function filesOf({ current, previous, newest }: ReturnType<typeof readSlots>): GroupFiles {
+  return { newest: newest?.slot, saved: newest?.saved ?? 0, exists: { [CURRENT]: current.problem !== 'missing', [PREVIOUS]: previous.problem !== 'missing' } }
+}
+
 /** Where `group`'s snapshots are (see GroupFiles); what a save needs to know first. */
 export function readGroupFiles(dir: string, group: string): GroupFiles {
-  const { current, previous, newest } = readSlots(dir, group)
-  return { newest: newest?.slot, saved: newest?.saved ?? 0, exists: { [CURRENT]: current.problem !== 'missing', [PREVIOUS]: previous.problem !== 'missing' } as Record<Slot, boolean> }
+  return filesOf(readSlots(dir, group))
 }
 
 /**
  * The synchronous save, by rename (see the header): the newest file
- * becomes `.state.prev`, the new snapshot `.state`. Returns where the
- * snapshots are now.
+ * becomes `.state.prev`, the new snapshot `.state`. `files` is where the
+ * snapshots are, when the caller knows (else read from disk). Returns
+ * where they are now.
  */
-export function saveGroupState(dir: string, group: string, s: GroupSnapshot): GroupFiles {
+export function saveGroupState(dir: string, group: string, s: GroupSnapshot, known?: GroupFiles): GroupFiles {
   checkGroupFileName(group)
   mkdirDurable(dir)
-  const files = readGroupFiles(dir, group)
+  const files = known ?? readGroupFiles(dir, group)
   const base = join(dir, group)
   const saved = files.saved + 1
   writeSynced(base + TEMPORARY, encodeStateFile(s, saved))
@@ -156,7 +160,7 @@ export function saveGroupState(dir: string, group: string, s: GroupSnapshot): Gr
   if (files.newest === CURRENT) renameSync(base + CURRENT, base + PREVIOUS)
   renameSync(base + TEMPORARY, base + CURRENT)
   fsyncDir(dir)
-  return { newest: CURRENT, saved, exists: { [CURRENT]: true, [PREVIOUS]: files.newest !== undefined || files.exists[PREVIOUS] } as Record<Slot, boolean> }
+  return { newest: CURRENT, saved, exists: { [CURRENT]: true, [PREVIOUS]: files.newest !== undefined || files.exists[PREVIOUS] } }
 }
 
 /**
@@ -177,7 +181,7 @@ export async function saveGroupStateAsync(dir: string, group: string, s: GroupSn
     await writeFileAsync(base + TEMPORARY, file)
     await fsp.rename(base + TEMPORARY, base + CURRENT)
     await fsyncDirAsync(dir)
-    return { newest: CURRENT, saved, exists: { [CURRENT]: true, [PREVIOUS]: files.exists[PREVIOUS] } as Record<Slot, boolean> }
+    return { newest: CURRENT, saved, exists: { [CURRENT]: true, [PREVIOUS]: files.exists[PREVIOUS] } }
   }
   const target: Slot = files.newest === CURRENT ? PREVIOUS : CURRENT
   await writeFileAsync(base + target, file)
@@ -215,7 +219,16 @@ export function loadGroupManifest(dir: string): { groups?: string[]; problem?: s
 }
 
 export function loadGroupState(dir: string, group: string, log?: LogFn): GroupSnapshot | undefined {
-  const { current, previous, newest } = readSlots(dir, group)
+  return loadGroup(dir, group, log).snapshot
+}
+
+/** loadGroupState, and where the snapshots are (GroupFiles): recovery hands that to the saver, so its first save reads nothing again. */
+export function loadGroup(dir: string, group: string, log?: LogFn): { snapshot: GroupSnapshot | undefined; files: GroupFiles } {
+  const slots = readSlots(dir, group)
+  return { snapshot: pickSnapshot(dir, group, slots, log), files: filesOf(slots) }
+}
+
+function pickSnapshot(dir: string, group: string, { current, previous, newest }: ReturnType<typeof readSlots>, log: LogFn | undefined): GroupSnapshot | undefined {
   if (newest) {
     const other = newest === current ? previous : current
     // A missing other file is no news (a group saved once, or a crash between the renames of a

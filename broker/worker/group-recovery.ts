@@ -26,7 +26,7 @@
  *   dir from before the manifest is covered from its first start on.
  */
 import { DeliveryJournal, type JournalRecord } from '../storage/delivery-journal.js'
-import { listGroupStates, loadGroupManifest, loadGroupState, saveGroupManifest, type GroupSnapshot } from '../storage/group-state.js'
+import { listGroupStates, loadGroup, loadGroupManifest, saveGroupManifest, type GroupFiles, type GroupSnapshot } from '../storage/group-state.js'
 import { GroupCursor, type GroupRecovery } from './group-cursor.js'
 import { storageError } from '../storage/storage-error.js'
 
@@ -37,6 +37,8 @@ export interface RecoveredGroups {
   journal: DeliveryJournal
   /** Groups the manifest on disk names (the saver adds a group before its first snapshot). */
   manifest: Set<string>
+  /** Where each group's snapshot files are, as loading found them (the saver's starting point). */
+  files: Map<string, GroupFiles>
   clamped: number
   reset: number
 }
@@ -54,10 +56,11 @@ export function recoverGroups(dir: string, log: LogEnds, emit: LogFn): Recovered
   const manifest = new Set(manifestRead.groups ?? [])
   const withFiles = new Set(listGroupStates(dir))
   const names = [...new Set([...manifest, ...withFiles, ...records.keys()])].sort()
-  const out: RecoveredGroups = { cursors: [], journal, manifest, clamped: 0, reset: 0 }
+  const out: RecoveredGroups = { cursors: [], journal, manifest, files: new Map(), clamped: 0, reset: 0 }
   let highestMark = 0
   for (const group of names) {
-    const snap = loadGroupState(dir, group, (e) => emit({ group, ...e }))
+    const { snapshot: snap, files } = loadGroup(dir, group, (e) => emit({ group, ...e }))
+    out.files.set(group, files)
     const mark = snap?.journal ?? 0
     highestMark = Math.max(highestMark, mark)
     const recovery: GroupRecovery = {}

@@ -34,8 +34,6 @@ type Log = (e: Record<string, unknown>) => void
 export class GroupSaver {
   /** Saves running on the libuv pool, by group. */
   private readonly saving = new Map<string, Promise<void>>()
-  /** Where each group's snapshots are on disk, as the last save left them; read from disk at a group's first periodic save. */
-  private readonly files = new Map<string, GroupFiles>()
   private dirMade = false
   private failing = false
   /** Set when the partition closes or is dropped: a save failing after that is not reported. */
@@ -47,6 +45,8 @@ export class GroupSaver {
     private readonly journal: DeliveryJournal,
     /** Groups the manifest on disk names. */
     private readonly manifest: Set<string>,
+    /** Where each group's snapshots are on disk, as recovery found them and each save left them; read from disk when missing. */
+    private readonly files = new Map<string, GroupFiles>(),
   ) {}
 
   /** Make a group new to this partition durable, synchronously: its first snapshot, then the manifest entry. Throws fs errors (the group is then not created). */
@@ -54,7 +54,7 @@ export class GroupSaver {
     const snapshot = { ...c.snapshot(), journal: this.journal.nextSeq }
     if (!this.dirMade) mkdirDurable(this.dir)
     this.dirMade = true
-    this.files.set(c.group, saveGroupState(this.dir, c.group, snapshot))
+    this.files.set(c.group, saveGroupState(this.dir, c.group, snapshot, this.files.get(c.group)))
     this.named(c.group)
     this.journal.saved(c.group, snapshot.journal)
     c.dirty = false
@@ -130,7 +130,7 @@ export class GroupSaver {
       if (!c.dirty || c.ephemeral) continue
       const snapshot = { ...c.snapshot(), journal: this.journal.nextSeq }
       try {
-        this.files.set(c.group, saveGroupState(this.dir, c.group, snapshot))
+        this.files.set(c.group, saveGroupState(this.dir, c.group, snapshot, this.files.get(c.group)))
         this.named(c.group)
       } catch (err) {
         this.failed(c, err)

@@ -93,7 +93,7 @@ export class Partition {
     const groups = recoverGroups(this.groupsPath, this.log, emit)
     for (const c of groups.cursors) this.cursors.set(c.group, c)
     this.journal = groups.journal
-    this.saver = new GroupSaver(this.groupsPath, emit, groups.journal, groups.manifest)
+    this.saver = new GroupSaver(this.groupsPath, emit, groups.journal, groups.manifest, groups.files)
     if (!existed) return
     const { startOffset, endOffset } = this.log
     const recovery = { topic: config.topic, partition, log: this.log.recovery, startOffset, endOffset, groups: groups.cursors.length }
