@@ -29,6 +29,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { num } from '../lib/format.mjs'
+import { exactPercentiles as percentiles } from '../lib/percentiles.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -52,15 +53,6 @@ const dir = fs.mkdtempSync(path.join(values.dir ?? os.tmpdir(), 'skiff-fsync-'))
 const WINDOW = 1000
 const LIMIT_MS = 60_000
 
-/**
- * Count, mean and percentiles in ms, exact (sorted samples): lib/histogram.mjs's HDR summary rounds
- * a percentile up to its bucket's top, which can put p99 above the max for a few thousand samples.
- */
-const percentiles = (ms) => {
-  ms.sort((a, b) => a - b)
-  const at = (p) => ms[Math.min(ms.length - 1, Math.floor((p / 100) * ms.length))]
-  return { count: ms.length, mean: ms.reduce((a, b) => a + b, 0) / ms.length, p50: at(50), p90: at(90), p99: at(99), p999: at(99.9), max: ms.at(-1) }
-}
 const line = (r) => `  mean ${r.mean.toFixed(2)} ms  p50 ${r.p50.toFixed(2)} ms  p90 ${r.p90.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  p99.9 ${r.p999.toFixed(2)} ms  max ${r.max.toFixed(2)} ms\n`
 const where = values.dir ?? os.tmpdir()
 

@@ -26,6 +26,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
+import { exactPercentiles } from '../lib/percentiles.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -62,10 +63,8 @@ const snapshot = (i) => ({
 
 /** Exact percentiles in ms of the samples. */
 const percentiles = (ms) => {
-  if (ms.length === 0) return { count: 0, p50: 0, p99: 0, max: 0 }
-  ms.sort((a, b) => a - b)
-  const at = (p) => ms[Math.min(ms.length - 1, Math.floor((p / 100) * ms.length))]
-  return { count: ms.length, p50: at(50), p99: at(99), max: ms.at(-1) }
+  const { count, p50, p99, max } = exactPercentiles(ms)
+  return { count, p50, p99, max }
 }
 
 const groups = []

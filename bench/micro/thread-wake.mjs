@@ -26,6 +26,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { Worker } from 'node:worker_threads'
+import { exactPercentiles } from '../lib/percentiles.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -46,9 +47,8 @@ const LIMIT_MS = 60_000
 
 /** Percentiles in µs, exact (sorted samples). */
 function summary(us) {
-  us.sort((a, b) => a - b)
-  const at = (p) => us[Math.min(us.length - 1, Math.floor((p / 100) * us.length))]
-  return { count: us.length, p50: at(50), p90: at(90), p99: at(99), max: us.at(-1) }
+  const { count, p50, p90, p99, max } = exactPercentiles(us)
+  return { count, p50, p90, p99, max }
 }
 const pause = () => new Promise((resolve) => setTimeout(resolve, gapMs))
 const since = (t) => (performance.now() - t) * 1000
